@@ -1,0 +1,71 @@
+//! Reading the dynamic section of ELF files (`DT_NEEDED`, `DT_RUNPATH`, `DT_SONAME`) with the
+//! `object` crate, and resolving a program's closure of shared libraries.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use object::elf;
+use object::read::elf::{Dyn, ElfFile64, FileHeader};
+use object::Endianness;
+
+/// The dynamic-linking facts of one ELF file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DynamicInfo {
+    pub needed: Vec<String>,
+    pub runpath: Vec<String>,
+    pub soname: Option<String>,
+}
+
+/// Read `DT_NEEDED`, `DT_RUNPATH`/`DT_RPATH` and `DT_SONAME` from a 64-bit ELF file.
+pub fn dynamic_info(path: &Path) -> Result<DynamicInfo> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    dynamic_info_of(&data).with_context(|| format!("{} is not a readable ELF file", path.display()))
+}
+
+fn dynamic_info_of(data: &[u8]) -> Result<DynamicInfo> {
+    let file = ElfFile64::<Endianness>::parse(data)?;
+    let endian = file.endian();
+    let header = file.elf_header();
+    let sections = header.sections(endian, data)?;
+    let mut info = DynamicInfo::default();
+    // `dynamic` returns the entries and the index of the string table they refer to.
+    let Some((entries, strtab)) = sections.dynamic(endian, data)? else {
+        return Ok(info);
+    };
+    let strings = sections.strings(endian, data, strtab)?;
+    for entry in entries {
+        let tag = entry.d_tag(endian) as u32;
+        let text = || -> Result<String> {
+            Ok(String::from_utf8_lossy(entry.string(endian, strings)?).into_owned())
+        };
+        match tag {
+            elf::DT_NEEDED => info.needed.push(text()?),
+            elf::DT_RUNPATH | elf::DT_RPATH => {
+                info.runpath.extend(text()?.split(':').map(String::from))
+            }
+            elf::DT_SONAME => info.soname = Some(text()?),
+            _ => {}
+        }
+    }
+    Ok(info)
+}
+
+/// The shared libraries a binary needs that cargo-share provides (crate dylibs and libstd), found
+/// in `search` directories, in load order; system libraries (libc, libgcc_s) are left out.
+/// Returns file name -> path.
+pub fn library_closure(binary: &Path, search: &[PathBuf]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut found = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    let mut queue: VecDeque<String> = dynamic_info(binary)?.needed.into();
+    while let Some(name) = queue.pop_front() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(path) = search.iter().map(|d| d.join(&name)).find(|p| p.is_file()) {
+            queue.extend(dynamic_info(&path)?.needed);
+            found.insert(name, path);
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,207 @@
+//! Exporting bundled C libraries from `-sys` dylibs.
+//!
+//! A `-sys` crate whose build script bundles a static C library (`cargo:rustc-link-lib=static=git2`)
+//! links that archive into its own dylib, but rustc's version script exports only Rust symbols,
+//! so the C functions stay local and other crates that call them (git2 calling libgit2-sys's
+//! `extern "C"` declarations) fail at link time with `undefined reference` (NOTES.md section 9,
+//! bat). The fix has two halves:
+//!
+//! * the wrapper lists the archive's defined global symbols and passes them to the linker as
+//!   `--undefined=SYM` so every member that defines one is pulled into the dylib;
+//! * this module runs as the linker (`-C linker=cargo-share`) for that one unit and appends the
+//!   same symbols to the `global:` list of the version script rustc generated, then runs the
+//!   real linker.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use object::read::archive::ArchiveFile;
+use object::{Object, ObjectSymbol};
+
+use crate::wrapper::RustcArgs;
+
+/// Set for the linker run of a unit whose bundled C symbols must be exported: the symbol list.
+pub const EXPORTS_ENV: &str = "CARGO_SHARE_EXPORT_SYMBOLS";
+/// The linker rustc would have used (`cc` unless `-C linker` said otherwise).
+pub const REAL_LINKER_ENV: &str = "CARGO_SHARE_REAL_LINKER";
+
+/// The symbol list written for one unit.
+#[derive(Debug)]
+pub struct NativeExports {
+    pub file: PathBuf,
+    pub count: usize,
+}
+
+/// Static native libraries named on a rustc command line (`-l static=NAME`, with or without
+/// modifiers), resolved against its `-L` search directories.
+fn static_archives(rustc: &RustcArgs) -> Vec<PathBuf> {
+    let dirs: Vec<PathBuf> = rustc
+        .values("-L")
+        .map(|v| {
+            let v = v.split_once('=').map_or(v, |(kind, path)| {
+                if matches!(
+                    kind,
+                    "native" | "all" | "dependency" | "crate" | "framework"
+                ) {
+                    path
+                } else {
+                    v
+                }
+            });
+            PathBuf::from(v)
+        })
+        .collect();
+    let mut found = Vec::new();
+    for lib in rustc.values("-l") {
+        let Some((kind, name)) = lib.split_once('=') else {
+            continue;
+        };
+        if kind.split(':').next() != Some("static") {
+            continue;
+        }
+        let name = name.split(':').next().unwrap_or(name);
+        let file = format!("lib{name}.a");
+        if let Some(path) = dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Every defined, global symbol of the members of a static archive.
+pub fn archive_global_symbols(path: &Path) -> Result<BTreeSet<String>> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let archive = ArchiveFile::parse(&*data)
+        .with_context(|| format!("{} is not a static archive", path.display()))?;
+    let mut symbols = BTreeSet::new();
+    for member in archive.members() {
+        let member = member?;
+        let bytes = member.data(&*data)?;
+        let Ok(obj) = object::File::parse(bytes) else {
+            continue; // not an object file (e.g. a symbol table member)
+        };
+        for sym in obj.symbols() {
+            if sym.is_global() && sym.is_definition() {
+                if let Ok(name) = sym.name() {
+                    if !name.is_empty() {
+                        symbols.insert(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    Ok(symbols)
+}
+
+/// For a shared library unit that bundles static C archives: write the symbol list next to the
+/// unit's outputs and add `--undefined` for each symbol to the link. Returns `None` when the unit
+/// bundles no static archive.
+pub fn prepare_native_exports(
+    rustc: &RustcArgs,
+    args: &mut Vec<String>,
+) -> Result<Option<NativeExports>> {
+    let archives = static_archives(rustc);
+    if archives.is_empty() {
+        return Ok(None);
+    }
+    let mut symbols = BTreeSet::new();
+    for archive in &archives {
+        symbols.extend(archive_global_symbols(archive)?);
+    }
+    if symbols.is_empty() {
+        return Ok(None);
+    }
+    let out_dir = PathBuf::from(rustc.value("--out-dir").unwrap_or("."));
+    let stem = format!(
+        "{}{}",
+        rustc.value("--crate-name").unwrap_or("crate"),
+        rustc.codegen("extra-filename").unwrap_or("")
+    );
+    let list = out_dir.join(format!("{stem}.cargo-share-exports"));
+    let undefined = out_dir.join(format!("{stem}.cargo-share-undefined"));
+    let mut list_text = String::new();
+    let mut undefined_text = String::new();
+    for s in &symbols {
+        list_text.push_str(s);
+        list_text.push('\n');
+        undefined_text.push_str(&format!("--undefined={s}\n"));
+    }
+    std::fs::write(&list, list_text).with_context(|| format!("writing {}", list.display()))?;
+    std::fs::write(&undefined, undefined_text)
+        .with_context(|| format!("writing {}", undefined.display()))?;
+    args.push(format!("-Clink-arg=-Wl,@{}", undefined.display()));
+    Ok(Some(NativeExports {
+        file: list,
+        count: symbols.len(),
+    }))
+}
+
+/// Add `symbols` to the `global:` list of a version script as rustc writes it.
+pub fn extend_version_script(script: &str, symbols: &[String]) -> String {
+    let mut extra = String::new();
+    for s in symbols {
+        extra.push_str(&format!("    {s};\n"));
+    }
+    if let Some(pos) = script.find("global:") {
+        let insert_at = pos + "global:".len();
+        let (head, tail) = script.split_at(insert_at);
+        format!("{head}\n{extra}{tail}")
+    } else if let Some(pos) = script.find('{') {
+        let (head, tail) = script.split_at(pos + 1);
+        format!("{head}\n  global:\n{extra}{tail}")
+    } else {
+        script.to_string()
+    }
+}
+
+/// Entry point in linker mode: patch the version script, then run the real linker.
+pub fn run(exports_file: &Path, args: Vec<String>) -> Result<i32> {
+    let real = std::env::var(REAL_LINKER_ENV).unwrap_or_else(|_| "cc".into());
+    let symbols: Vec<String> = std::fs::read_to_string(exports_file)
+        .with_context(|| format!("reading {}", exports_file.display()))?
+        .lines()
+        .map(String::from)
+        .collect();
+    let script = args.iter().find_map(|a| {
+        a.strip_prefix("-Wl,--version-script=")
+            .or_else(|| a.strip_prefix("--version-script="))
+    });
+    let Some(script) = script else {
+        bail!(
+            "cargo-share linker: rustc passed no version script, so the {} C symbols in {} \
+             cannot be exported",
+            symbols.len(),
+            exports_file.display()
+        );
+    };
+    let text = std::fs::read_to_string(script)
+        .with_context(|| format!("reading version script {script}"))?;
+    std::fs::write(script, extend_version_script(&text, &symbols))
+        .with_context(|| format!("writing version script {script}"))?;
+    // Do not let the real linker see our own variables.
+    let status = Command::new(&real)
+        .args(&args)
+        .env_remove(EXPORTS_ENV)
+        .env_remove(REAL_LINKER_ENV)
+        .status()
+        .with_context(|| format!("running the linker `{real}`"))?;
+    Ok(status.code().unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_script_gains_globals() {
+        let script = "{\n  global:\n    _ZN3foo3bar;\n  local:\n    *;\n};\n";
+        let out = extend_version_script(script, &["git_repository_open".into()]);
+        assert!(out.contains("global:\n    git_repository_open;\n"), "{out}");
+        assert!(out.contains("local:\n    *;"));
+        let bare = "{\n  local:\n    *;\n};\n";
+        let out = extend_version_script(bare, &["x".into()]);
+        assert!(out.starts_with("{\n  global:\n    x;\n"), "{out}");
+    }
+}

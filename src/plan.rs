@@ -1,0 +1,54 @@
+//! The contract between the build driver and the rustc wrapper.
+//!
+//! The driver decides *which* packages become shared dylibs (it sees every program of the build
+//! through `cargo metadata`); the wrapper, started by Cargo once per compiler invocation, only sees
+//! one unit at a time. The driver writes a [`WrapperPlan`] to a JSON file and points the wrapper at
+//! it with the `CARGO_SHARE_PLAN` environment variable.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the plan file; its presence puts the binary in wrapper mode.
+pub const PLAN_ENV: &str = "CARGO_SHARE_PLAN";
+
+/// Everything the rustc wrapper needs to know about the build it is part of.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct WrapperPlan {
+    /// Canonical package directories (`CARGO_MANIFEST_DIR`) of the library crates that are built
+    /// as shared dylibs.
+    pub shared_packages: BTreeSet<PathBuf>,
+    /// Cargo's target directory for this build; remapped so outputs do not depend on it.
+    pub target_dir: PathBuf,
+    /// `CARGO_HOME`; remapped so registry sources do not embed the user's home.
+    pub cargo_home: PathBuf,
+    /// This executable, used as the linker wrapper for crates that bundle static C libraries.
+    pub self_exe: PathBuf,
+    /// When set, the wrapper appends one JSON line per target unit it handled to this file.
+    pub unit_log: Option<PathBuf>,
+}
+
+impl WrapperPlan {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the cargo-share plan {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("parsing the cargo-share plan {}", path.display()))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, text)
+            .with_context(|| format!("writing the cargo-share plan {}", path.display()))
+    }
+
+    /// Whether the package whose sources live in `manifest_dir` is built as a shared dylib.
+    pub fn is_shared(&self, manifest_dir: &Path) -> bool {
+        let dir = manifest_dir
+            .canonicalize()
+            .unwrap_or_else(|_| manifest_dir.to_path_buf());
+        self.shared_packages.contains(&dir)
+    }
+}

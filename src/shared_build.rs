@@ -1,0 +1,569 @@
+//! The build driver: from programs named on the command line to binaries in `OUT/bin` and the
+//! shared libraries they need in `OUT/lib`.
+//!
+//! 1. Sources: fetch crates.io programs ([`crate::program`]).
+//! 2. Graph: `cargo metadata` of every workspace; decide the shared crates ([`crate::graph`]).
+//! 3. Plan: write the [`WrapperPlan`] the rustc wrapper reads.
+//! 4. Cargo: one `cargo build --release --target HOST` per workspace, with cargo-share as
+//!    `RUSTC_WRAPPER`, the shared-crate profile as `--config`, and one target directory for all
+//!    builds, so a crate build with the same Cargo unit hash is compiled once and reused.
+//! 5. Assemble: copy each binary to `OUT/bin` and the closure of crate dylibs and libstd it needs
+//!    (read from `DT_NEEDED`) to `OUT/lib`, each file once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use cargo_metadata::Message;
+use serde::Serialize;
+
+use crate::elf;
+use crate::graph::{self, BuildGraph};
+use crate::plan::{WrapperPlan, PLAN_ENV};
+use crate::profile::{self, SharedProfile};
+use crate::program::{self, ProgramSource};
+use crate::shell::Shell;
+
+/// How shared crates are laid out in shared objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// Each shared crate is its own dylib.
+    #[default]
+    PerCrate,
+}
+
+/// Options shared by `build` and `test`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub programs: Vec<ProgramSource>,
+    pub layout: Layout,
+    pub locked: bool,
+    /// Where cargo-share keeps fetched sources and its Cargo target directory.
+    pub cache_dir: Option<PathBuf>,
+    pub shared_profile: SharedProfile,
+    pub jobs: Option<u32>,
+    /// Append one JSON line per target unit the wrapper handled (for tests and debugging).
+    pub unit_log: Option<PathBuf>,
+}
+
+/// The machine and toolchain facts a build needs.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    pub host: String,
+    /// `rustc --print target-libdir`: where `libstd-<hash>.so` lives.
+    pub std_libdir: PathBuf,
+}
+
+impl Toolchain {
+    pub fn detect() -> Result<Self> {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let vv = Command::new(&rustc)
+            .arg("-vV")
+            .output()
+            .context("running `rustc -vV`: is a Rust toolchain installed and on PATH?")?;
+        let text = String::from_utf8_lossy(&vv.stdout);
+        let host = text
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .context("`rustc -vV` printed no host triple")?
+            .to_string();
+        let libdir = Command::new(&rustc)
+            .args(["--print", "target-libdir"])
+            .output()
+            .context("running `rustc --print target-libdir`")?;
+        let std_libdir = PathBuf::from(String::from_utf8_lossy(&libdir.stdout).trim());
+        Ok(Toolchain { host, std_libdir })
+    }
+}
+
+/// The default cache: `$CARGO_SHARE_CACHE`, else `$XDG_CACHE_HOME/cargo-share`, else
+/// `~/.cache/cargo-share`.
+pub fn default_cache_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("CARGO_SHARE_CACHE") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(d).join("cargo-share"));
+    }
+    let home = std::env::var_os("HOME").context("HOME is not set; pass --cache-dir")?;
+    Ok(PathBuf::from(home).join(".cache").join("cargo-share"))
+}
+
+/// A build in progress: resolved programs, the plan, and where things go.
+pub struct PreparedBuild {
+    pub graph: BuildGraph,
+    pub toolchain: Toolchain,
+    pub target_dir: PathBuf,
+    pub plan_file: tempfile::NamedTempFile,
+    pub options: BuildOptions,
+}
+
+/// Steps 1 to 3: sources, graph, plan.
+pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
+    if options.programs.is_empty() {
+        bail!("no programs given: name them with --manifest-path PATH or --crate NAME[@VERSION]");
+    }
+    let cache = match &options.cache_dir {
+        Some(d) => d.clone(),
+        None => default_cache_dir()?,
+    };
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("creating the cargo-share cache {}", cache.display()))?;
+    let cache = cache.canonicalize()?;
+    let toolchain = Toolchain::detect()?;
+    let target_dir = cache.join("target");
+    std::fs::create_dir_all(&target_dir)?;
+
+    let mut manifests = Vec::new();
+    for source in &options.programs {
+        let manifest = match source {
+            ProgramSource::Path(p) => {
+                let p = if p.is_dir() {
+                    p.join("Cargo.toml")
+                } else {
+                    p.clone()
+                };
+                if !p.is_file() {
+                    bail!(
+                        "--manifest-path {}: no such file; point it at a Cargo.toml (or its directory)",
+                        p.display()
+                    );
+                }
+                p.canonicalize()?
+            }
+            ProgramSource::Registry(spec) => program::fetch_registry_crate(spec, &cache, shell)?,
+        };
+        if !manifests.contains(&manifest) {
+            manifests.push(manifest);
+        }
+    }
+
+    let mut graph = BuildGraph::default();
+    for manifest in &manifests {
+        let md = graph::load_metadata(manifest, options.locked, &toolchain.host)?;
+        graph.add_workspace(manifest, md)?;
+    }
+    graph.compute_shared();
+
+    let plan = WrapperPlan {
+        shared_packages: graph.shared_packages.clone(),
+        target_dir: target_dir.clone(),
+        cargo_home: program::cargo_home()?,
+        self_exe: std::env::current_exe().context("locating the cargo-share executable")?,
+        unit_log: options.unit_log.clone(),
+    };
+    let plan_file = tempfile::Builder::new()
+        .prefix("plan-")
+        .suffix(".json")
+        .tempfile_in(&cache)?;
+    plan.save(plan_file.path())?;
+    Ok(PreparedBuild {
+        graph,
+        toolchain,
+        target_dir,
+        plan_file,
+        options: options.clone(),
+    })
+}
+
+/// What Cargo command to run per workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CargoVerb {
+    Build,
+    Test,
+}
+
+impl PreparedBuild {
+    fn cargo(&self, verb: CargoVerb, workspace: usize, shell: &Shell) -> Command {
+        let ws = &self.graph.workspaces[workspace];
+        let mut cmd = program::cargo_command();
+        cmd.arg(match verb {
+            CargoVerb::Build => "build",
+            CargoVerb::Test => "test",
+        });
+        cmd.args(["--release", "--target", &self.toolchain.host]);
+        cmd.arg("--manifest-path").arg(&ws.manifest_path);
+        for p in self
+            .graph
+            .programs
+            .iter()
+            .filter(|p| p.workspace == workspace)
+        {
+            cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
+        }
+        cmd.arg("--message-format").arg("json-render-diagnostics");
+        if self.options.locked {
+            cmd.arg("--locked");
+        }
+        if shell.quiet {
+            cmd.arg("-q");
+        }
+        if let Some(j) = self.options.jobs {
+            cmd.arg("-j").arg(j.to_string());
+        }
+        if verb == CargoVerb::Test {
+            cmd.arg("--no-fail-fast");
+        }
+        cmd.args(self.options.shared_profile.cargo_config_args());
+        cmd.env("RUSTC_WRAPPER", std::env::current_exe().unwrap_or_default())
+            .env(PLAN_ENV, self.plan_file.path())
+            .env("CARGO_TARGET_DIR", &self.target_dir)
+            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+            .stdout(Stdio::piped());
+        cmd
+    }
+
+    fn warn_overrides(&self, shell: &Shell) {
+        for ws in &self.graph.workspaces {
+            let manifest = ws.root.join("Cargo.toml");
+            let names: Vec<&str> = self
+                .graph
+                .programs
+                .iter()
+                .filter(|p| self.graph.workspaces[p.workspace].root == ws.root)
+                .map(|p| p.name.as_str())
+                .collect();
+            for o in profile::overridden_settings(&manifest) {
+                shell.warn(format!(
+                    "{}: {} overridden: {}",
+                    names.join(", "),
+                    o.setting,
+                    o.reason
+                ));
+            }
+        }
+    }
+
+    /// Where Cargo puts target binaries and dylibs.
+    pub fn deps_dir(&self) -> PathBuf {
+        self.release_dir().join("deps")
+    }
+
+    pub fn release_dir(&self) -> PathBuf {
+        self.target_dir.join(&self.toolchain.host).join("release")
+    }
+}
+
+/// One built program, as reported at the end of a build.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuiltProgram {
+    pub reason: &'static str,
+    pub name: String,
+    pub version: String,
+    /// Paths of the installed binaries (in `OUT/bin`).
+    pub binaries: Vec<PathBuf>,
+    /// File names of the shared libraries it needs (in `OUT/lib`), libstd included.
+    pub libraries: Vec<String>,
+}
+
+/// The result of `cargo share build`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub reason: &'static str,
+    pub success: bool,
+    pub layout: Layout,
+    pub out: PathBuf,
+    pub programs: Vec<BuiltProgram>,
+    /// Every library in `OUT/lib` this build needs: file name -> size in bytes.
+    pub libraries: BTreeMap<String, u64>,
+    /// How many library crates the build made shared.
+    pub shared_packages: usize,
+}
+
+/// `cargo share build`: steps 1 to 5.
+pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildReport> {
+    let prepared = prepare(options, shell)?;
+    prepared.warn_overrides(shell);
+    let mut executables: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for (wi, ws) in prepared.graph.workspaces.iter().enumerate() {
+        let names: Vec<String> = prepared
+            .graph
+            .programs
+            .iter()
+            .filter(|p| p.workspace == wi)
+            .map(|p| format!("{} v{}", p.name, p.version))
+            .collect();
+        shell.status(
+            "Building",
+            format!(
+                "{} (shared, {} workspace)",
+                names.join(", "),
+                ws.root.display()
+            ),
+        );
+        let mut cmd = prepared.cargo(CargoVerb::Build, wi, shell);
+        let mut child = cmd.spawn().context("running cargo")?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        for message in Message::parse_stream(BufReader::new(stdout)) {
+            if let Message::CompilerArtifact(artifact) = message? {
+                let Some(exe) = artifact.executable else {
+                    continue;
+                };
+                if let Some(program) = prepared
+                    .graph
+                    .programs
+                    .iter()
+                    .find(|p| p.package_id == artifact.package_id)
+                {
+                    executables
+                        .entry(program.name.clone())
+                        .or_default()
+                        .push(exe.into_std_path_buf());
+                }
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!(
+                "cargo build failed for {} (see the errors above); nothing was written to {}",
+                names.join(", "),
+                out.display()
+            );
+        }
+    }
+    assemble(&prepared, &executables, out, shell)
+}
+
+/// Step 5: copy binaries and their library closure into `out`.
+fn assemble(
+    prepared: &PreparedBuild,
+    executables: &BTreeMap<String, Vec<PathBuf>>,
+    out: &Path,
+    shell: &Shell,
+) -> Result<BuildReport> {
+    let bin_dir = out.join("bin");
+    let lib_dir = out.join("lib");
+    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    std::fs::create_dir_all(&lib_dir).with_context(|| format!("creating {}", lib_dir.display()))?;
+    let search = [prepared.deps_dir(), prepared.toolchain.std_libdir.clone()];
+    let mut report = BuildReport {
+        reason: "build-finished",
+        success: true,
+        layout: prepared.options.layout,
+        out: out.to_path_buf(),
+        programs: Vec::new(),
+        libraries: BTreeMap::new(),
+        shared_packages: prepared.graph.shared_packages.len(),
+    };
+    let mut copied: BTreeSet<String> = BTreeSet::new();
+    for program in &prepared.graph.programs {
+        let exes = executables.get(&program.name).cloned().unwrap_or_default();
+        if exes.is_empty() {
+            bail!(
+                "cargo built no binary for {} v{} (do its binaries need features? see `required-features`)",
+                program.name,
+                program.version
+            );
+        }
+        let mut needed = BTreeMap::new();
+        let mut installed = Vec::new();
+        for exe in &exes {
+            needed.extend(elf::library_closure(exe, &search)?);
+            let dest = bin_dir.join(exe.file_name().context("binary without a file name")?);
+            install_file(exe, &dest)?;
+            installed.push(dest);
+        }
+        for (name, path) in &needed {
+            if copied.insert(name.clone()) {
+                let dest = lib_dir.join(name);
+                install_file(path, &dest)?;
+                report
+                    .libraries
+                    .insert(name.clone(), std::fs::metadata(&dest)?.len());
+            }
+        }
+        let built = BuiltProgram {
+            reason: "program-built",
+            name: program.name.clone(),
+            version: program.version.clone(),
+            binaries: installed,
+            libraries: needed.keys().cloned().collect(),
+        };
+        shell.json(&built);
+        let bins: Vec<String> = built
+            .binaries
+            .iter()
+            .map(|b| b.display().to_string())
+            .collect();
+        shell.status(
+            "Linked",
+            format!(
+                "{} v{}: {} (needs {} shared libraries)",
+                built.name,
+                built.version,
+                bins.join(", "),
+                built.libraries.len()
+            ),
+        );
+        for lib in &built.libraries {
+            shell.line(format!("{:>12}   {lib}", ""));
+        }
+        report.programs.push(built);
+    }
+    let bytes: u64 = report.libraries.values().sum();
+    shell.json(&report);
+    shell.status(
+        "Finished",
+        format!(
+            "{} programs, {} shared libraries ({:.1} MB) in {}",
+            report.programs.len(),
+            report.libraries.len(),
+            bytes as f64 / 1e6,
+            lib_dir.display()
+        ),
+    );
+    Ok(report)
+}
+
+/// Copy a file into place atomically (temporary file in the same directory, then rename), so a
+/// program in `OUT` is never seen half-written.
+pub fn install_file(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().context("destination without a directory")?;
+    if let (Ok(a), Ok(b)) = (std::fs::read(from), std::fs::read(to)) {
+        if a == b {
+            return Ok(());
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".cargo-share-")
+        .tempfile_in(dir)?;
+    std::fs::copy(from, tmp.path())
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    tmp.persist(to)
+        .with_context(|| format!("moving into place {}", to.display()))?;
+    Ok(())
+}
+
+/// Pass and fail counts of one program's test run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TestCounts {
+    pub reason: &'static str,
+    pub program: String,
+    pub version: String,
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    pub test_binaries: u64,
+    pub success: bool,
+}
+
+/// Add up the `test result:` lines libtest prints.
+pub fn count_test_results(line: &str, counts: &mut TestCounts) {
+    let Some(rest) = line.trim().strip_prefix("test result: ") else {
+        return;
+    };
+    counts.test_binaries += 1;
+    for part in rest.split(';') {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        let (num, what) = match words.as_slice() {
+            [_, n, w, ..] if n.parse::<u64>().is_ok() => (*n, *w),
+            [n, w, ..] => (*n, *w),
+            _ => continue,
+        };
+        let Ok(n) = num.parse::<u64>() else {
+            continue;
+        };
+        match what {
+            "passed" => counts.passed += n,
+            "failed" => counts.failed += n,
+            "ignored" => counts.ignored += n,
+            _ => {}
+        }
+    }
+}
+
+/// `cargo share test`: each program's own test suite, built in shared mode.
+pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
+    let prepared = prepare(options, shell)?;
+    prepared.warn_overrides(shell);
+    let mut results = Vec::new();
+    for (wi, _) in prepared.graph.workspaces.iter().enumerate() {
+        let programs: Vec<_> = prepared
+            .graph
+            .programs
+            .iter()
+            .filter(|p| p.workspace == wi)
+            .collect();
+        let names: Vec<String> = programs
+            .iter()
+            .map(|p| format!("{} v{}", p.name, p.version))
+            .collect();
+        shell.status("Testing", format!("{} (shared)", names.join(", ")));
+        let mut cmd = prepared.cargo(CargoVerb::Test, wi, shell);
+        let mut child = cmd.spawn().context("running cargo test")?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut counts = TestCounts {
+            reason: "test-finished",
+            program: programs
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            version: programs
+                .iter()
+                .map(|p| p.version.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            ..Default::default()
+        };
+        for message in Message::parse_stream(BufReader::new(stdout)) {
+            if let Message::TextLine(line) = message? {
+                count_test_results(&line, &mut counts);
+                if !shell.is_json() && !shell.quiet {
+                    eprintln!("{line}");
+                }
+            }
+        }
+        let status = child.wait()?;
+        counts.success = status.success() && counts.failed == 0;
+        if counts.test_binaries == 0 && !status.success() {
+            shell.error(format!(
+                "{}: the tests did not build (see the errors above)",
+                names.join(", ")
+            ));
+        }
+        shell.json(&counts);
+        results.push(counts);
+    }
+    shell.line(format!(
+        "\n{:<24} {:>8} {:>8} {:>8} {:>8}",
+        "program", "run", "passed", "failed", "ignored"
+    ));
+    for r in &results {
+        shell.line(format!(
+            "{:<24} {:>8} {:>8} {:>8} {:>8}",
+            r.program,
+            r.passed + r.failed,
+            r.passed,
+            r.failed,
+            r.ignored
+        ));
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_summaries_are_added_up() {
+        let mut c = TestCounts::default();
+        count_test_results(
+            "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+            &mut c,
+        );
+        count_test_results(
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+            &mut c,
+        );
+        count_test_results("running 5 tests", &mut c);
+        assert_eq!(
+            (c.passed, c.failed, c.ignored, c.test_binaries),
+            (15, 2, 1, 2)
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Progress and results, the way Cargo prints them: a right-aligned status verb on stderr,
+//! `-q` for silence, and JSON lines on stdout for machines (`--message-format json`).
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Where user-facing output goes.
+#[derive(Debug, Clone, Default)]
+pub struct Shell {
+    pub quiet: bool,
+    pub format: MessageFormat,
+    color: bool,
+}
+
+impl Shell {
+    pub fn new(quiet: bool, format: MessageFormat) -> Self {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Shell {
+            quiet,
+            format,
+            color,
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.format == MessageFormat::Json
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[1;{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// `   Compiling foo` style: a status verb right-aligned to 12 columns, then the message.
+    pub fn status(&self, verb: &str, message: impl AsRef<str>) {
+        if self.quiet {
+            return;
+        }
+        let verb = self.paint("32", &format!("{verb:>12}"));
+        eprintln!("{verb} {}", message.as_ref());
+    }
+
+    /// A plain line of human output (a table row); suppressed by `-q` and in JSON mode.
+    pub fn line(&self, text: impl AsRef<str>) {
+        if self.quiet || self.is_json() {
+            return;
+        }
+        eprintln!("{}", text.as_ref());
+    }
+
+    /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON.
+    pub fn warn(&self, message: impl AsRef<str>) {
+        if self.is_json() {
+            self.json(&serde_json::json!({"reason": "warning", "message": message.as_ref()}));
+        }
+        let head = self.paint("33", "warning");
+        eprintln!("{head}: {}", message.as_ref());
+    }
+
+    /// One JSON line on stdout (only in JSON mode).
+    pub fn json<T: Serialize>(&self, value: &T) {
+        if !self.is_json() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, value);
+        let _ = writeln!(out);
+    }
+
+    pub fn error(&self, message: impl AsRef<str>) {
+        let head = self.paint("31", "error");
+        eprintln!("{head}: {}", message.as_ref());
+    }
+}

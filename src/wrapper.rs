@@ -1,0 +1,511 @@
+//! The rustc wrapper: Cargo runs `cargo-share` as `RUSTC_WRAPPER`, and every compiler invocation
+//! passes through [`run`], which rewrites the arguments of *target* units and leaves everything else
+//! alone.
+//!
+//! Why a wrapper and not a patched Cargo: Cargo stays the driver (resolution, features, build
+//! scripts, pipelining, fingerprints); the wrapper changes only what rustc produces for a unit:
+//!
+//! * a shared library crate becomes `--crate-type dylib --crate-type rlib` with `-C prefer-dynamic`
+//!   and a run path of `$ORIGIN`;
+//! * an executable (bin or test harness) gets `-C prefer-dynamic` and a run path of `$ORIGIN/../lib`;
+//! * every target unit gets `-C symbol-mangling-version=v0` (so that `RUSTC_BOOTSTRAP`, needed for
+//!   no_std dylibs, cannot change the ABI) and path remapping (so outputs are reproducible);
+//! * `--extern` paths to `.rmeta`/`.rlib` files of crates that exist as a dylib are pointed at the
+//!   `.so`, and the early "metadata ready" notification of a dylib unit is held back, because a
+//!   dependent that links against a dylib needs the finished `.so`, not just metadata
+//!   (NOTES.md section 3).
+//!
+//! Host units (build scripts, proc-macros and their dependencies, which Cargo compiles without
+//! `--target`), Cargo's own probes, and anything the wrapper does not recognise run unchanged.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::linker;
+use crate::plan::WrapperPlan;
+
+/// What kind of compilation one rustc invocation is, as far as sharing is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnitKind {
+    /// Not a crate compilation (version queries, Cargo's `___` probe, build-script probes).
+    Passthrough,
+    /// Compiled for the host: build scripts, proc-macros and what they depend on.
+    Host,
+    /// A target library crate turned into a shared dylib.
+    SharedLib,
+    /// A target library crate that stays static (a program's private crate).
+    PrivateLib,
+    /// A binary or test harness: linked against the shared dylibs.
+    Executable,
+}
+
+/// One line of the optional unit log (see [`WrapperPlan::unit_log`]).
+#[derive(Debug, Serialize)]
+struct UnitLogLine<'a> {
+    crate_name: &'a str,
+    package_dir: String,
+    kind: UnitKind,
+    no_std: bool,
+    exported_native_symbols: usize,
+}
+
+/// A parsed view of the rustc command line that the wrapper cares about.
+#[derive(Debug, Default)]
+pub struct RustcArgs {
+    pub args: Vec<String>,
+}
+
+impl RustcArgs {
+    /// The value following `flag` (`--crate-name x`) or attached to it (`--crate-name=x`).
+    pub fn values<'a>(&'a self, flag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let mut iter = self.args.iter().peekable();
+        std::iter::from_fn(move || {
+            while let Some(arg) = iter.next() {
+                if arg == flag {
+                    return iter.next().map(String::as_str);
+                }
+                if let Some(rest) = arg.strip_prefix(flag) {
+                    if let Some(value) = rest.strip_prefix('=') {
+                        return Some(value);
+                    }
+                }
+            }
+            None
+        })
+    }
+
+    pub fn value<'a>(&'a self, flag: &'a str) -> Option<&'a str> {
+        self.values(flag).next()
+    }
+
+    pub fn has(&self, flag: &str) -> bool {
+        self.args.iter().any(|a| a == flag)
+    }
+
+    /// `-C key=value` codegen options (either `-C key=v` or `-Ckey=v`).
+    pub fn codegen(&self, key: &str) -> Option<&str> {
+        let prefix = format!("{key}=");
+        let mut found = None;
+        let mut iter = self.args.iter();
+        while let Some(arg) = iter.next() {
+            let opt = if arg == "-C" {
+                iter.next().map(String::as_str)
+            } else {
+                arg.strip_prefix("-C")
+            };
+            if let Some(v) = opt.and_then(|o| o.strip_prefix(prefix.as_str())) {
+                found = Some(v);
+            }
+        }
+        found
+    }
+
+    /// The crate root source file: the one positional `.rs` argument.
+    pub fn source_file(&self) -> Option<&str> {
+        let mut prev: Option<&str> = None;
+        for arg in &self.args {
+            let takes_value = prev.is_some_and(|p| {
+                p.starts_with('-')
+                    && !p.contains('=')
+                    && p.len() > 1
+                    && FLAGS_WITH_VALUE.contains(&p)
+            });
+            if !takes_value && arg.ends_with(".rs") && !arg.starts_with('-') {
+                return Some(arg);
+            }
+            prev = Some(arg);
+        }
+        None
+    }
+
+    pub fn classify(&self, plan: &WrapperPlan, manifest_dir: Option<&Path>) -> UnitKind {
+        let Some(name) = self.value("--crate-name") else {
+            return UnitKind::Passthrough;
+        };
+        if name == "___" {
+            return UnitKind::Passthrough;
+        }
+        let types: Vec<&str> = self.values("--crate-type").collect();
+        if self.value("--target").is_none() || types.contains(&"proc-macro") {
+            return UnitKind::Host;
+        }
+        if self.has("--test") || types.contains(&"bin") {
+            return UnitKind::Executable;
+        }
+        let is_lib =
+            types.is_empty() || types.iter().any(|t| matches!(*t, "lib" | "rlib" | "dylib"));
+        if is_lib && manifest_dir.is_some_and(|d| plan.is_shared(d)) {
+            UnitKind::SharedLib
+        } else {
+            UnitKind::PrivateLib
+        }
+    }
+}
+
+/// rustc flags that take a separate value, so that value is not mistaken for the source file.
+const FLAGS_WITH_VALUE: &[&str] = &[
+    "--crate-name",
+    "--edition",
+    "--error-format",
+    "--json",
+    "--emit",
+    "--crate-type",
+    "--cfg",
+    "--check-cfg",
+    "--out-dir",
+    "--target",
+    "--cap-lints",
+    "--extern",
+    "-L",
+    "-l",
+    "-C",
+    "-Z",
+    "-o",
+    "--remap-path-prefix",
+    "--diagnostic-width",
+    "--explain",
+    "--print",
+    "--sysroot",
+];
+
+/// Whether a crate root declares `#![no_std]` (directly or through `cfg_attr`).
+///
+/// A false positive only adds `--extern force:std`, which is harmless for a std crate; so a plain
+/// text search over inner attributes is enough.
+pub fn declares_no_std(source: &str) -> bool {
+    source
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("#!["))
+        .any(|l| l.contains("no_std"))
+}
+
+/// Point `--extern name=path.rmeta|rlib` at a sibling `.so` when the dependency was built as a dylib.
+fn rewrite_extern(value: &str) -> String {
+    let Some((name, path)) = value.split_once('=') else {
+        return value.to_string();
+    };
+    let p = Path::new(path);
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("rmeta" | "rlib") => {
+            let so = p.with_extension("so");
+            if so.is_file() {
+                format!("{name}={}", so.display())
+            } else {
+                value.to_string()
+            }
+        }
+        _ => value.to_string(),
+    }
+}
+
+/// The rewritten command line and environment for one unit.
+#[derive(Debug, Default)]
+pub struct Rewritten {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub kind: Option<UnitKind>,
+    pub no_std: bool,
+    pub exported_native_symbols: usize,
+}
+
+/// Rewrite the rustc arguments of one unit. Pure apart from reading the crate root (no_std) and
+/// the static archives a `-sys` crate bundles.
+pub fn rewrite(
+    rustc: &RustcArgs,
+    plan: &WrapperPlan,
+    manifest_dir: Option<&Path>,
+) -> Result<Rewritten> {
+    let kind = rustc.classify(plan, manifest_dir);
+    let mut out = Rewritten {
+        kind: Some(kind),
+        ..Default::default()
+    };
+    if matches!(kind, UnitKind::Passthrough | UnitKind::Host) {
+        out.args = rustc.args.clone();
+        return Ok(out);
+    }
+
+    // Copy the arguments, rewriting externs (and crate types for shared libs).
+    let mut args = Vec::with_capacity(rustc.args.len() + 16);
+    let mut iter = rustc.args.iter();
+    let mut kept_types = Vec::new();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--extern" => {
+                args.push(arg.clone());
+                if let Some(v) = iter.next() {
+                    args.push(rewrite_extern(v));
+                }
+            }
+            "--crate-type" if kind == UnitKind::SharedLib => {
+                // Replaced by dylib+rlib below. A `cdylib` or `staticlib` the manifest declares
+                // is dropped: as a dependency nobody links it, and a cdylib's output file would
+                // collide with the dylib's (`lib<name>.so`).
+                if let Some(t) = iter.next() {
+                    if !matches!(
+                        t.as_str(),
+                        "lib" | "rlib" | "dylib" | "cdylib" | "staticlib"
+                    ) {
+                        kept_types.push(t.clone());
+                    }
+                }
+            }
+            _ => args.push(arg.clone()),
+        }
+    }
+
+    // Reproducible output: remap the places that differ between machines and directories.
+    // When several prefixes match, rustc applies the last one given: most specific last.
+    let mut remaps = vec![(plan.cargo_home.clone(), "/cargo".to_string())];
+    if let Some(dir) = manifest_dir {
+        if !dir.starts_with(&plan.cargo_home) {
+            let pkg = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+            let ver = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+            remaps.push((dir.to_path_buf(), format!("/src/{pkg}-{ver}")));
+        }
+    }
+    remaps.push((plan.target_dir.clone(), "/target".to_string()));
+    for (from, to) in remaps {
+        args.push(format!("--remap-path-prefix={}={to}", from.display()));
+    }
+    args.push("-Csymbol-mangling-version=v0".into());
+
+    match kind {
+        UnitKind::SharedLib => {
+            for t in ["dylib", "rlib"]
+                .into_iter()
+                .map(String::from)
+                .chain(kept_types)
+            {
+                args.push("--crate-type".into());
+                args.push(t);
+            }
+            args.push("-Cprefer-dynamic".into());
+            args.push("-Clink-arg=-Wl,-rpath,$ORIGIN".into());
+            if let Some(src) = rustc.source_file() {
+                let text = std::fs::read_to_string(src).unwrap_or_default();
+                if declares_no_std(&text) {
+                    // A no_std dylib still links libstd.so for its panic handler and unwinding
+                    // (NOTES.md section 4); `force:` needs -Z, hence RUSTC_BOOTSTRAP, scoped to
+                    // this one invocation.
+                    out.no_std = true;
+                    args.extend(["--extern".into(), "force:std".into()]);
+                    args.extend(["-Z".into(), "unstable-options".into()]);
+                    out.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
+                }
+            }
+            let exports = linker::prepare_native_exports(rustc, &mut args)?;
+            if let Some(exports) = exports {
+                out.exported_native_symbols = exports.count;
+                let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
+                args.push(format!("-Clinker={}", plan.self_exe.display()));
+                out.env.push((
+                    linker::EXPORTS_ENV.into(),
+                    exports.file.display().to_string(),
+                ));
+                out.env.push((linker::REAL_LINKER_ENV.into(), real_linker));
+            }
+        }
+        UnitKind::Executable => {
+            args.push("-Cprefer-dynamic".into());
+            args.push("-Clink-arg=-Wl,-rpath,$ORIGIN/../lib".into());
+        }
+        _ => {}
+    }
+    out.args = args;
+    Ok(out)
+}
+
+/// Entry point in wrapper mode: `cargo-share <rustc> <args...>`.
+pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
+    let rustc = PathBuf::from(argv.remove(0));
+    let utf8: Option<Vec<String>> = argv.iter().map(|a| a.to_str().map(String::from)).collect();
+    let Some(args) = utf8 else {
+        // Non-UTF-8 arguments: not something cargo-share rewrites.
+        return exec_plain(&rustc, &argv);
+    };
+    let plan = WrapperPlan::load(plan_path)?;
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let parsed = RustcArgs { args };
+    let rewritten = rewrite(&parsed, &plan, manifest_dir.as_deref())?;
+    let kind = rewritten.kind.unwrap_or(UnitKind::Passthrough);
+
+    if let (Some(log), false) = (
+        &plan.unit_log,
+        matches!(kind, UnitKind::Passthrough | UnitKind::Host),
+    ) {
+        let line = UnitLogLine {
+            crate_name: parsed.value("--crate-name").unwrap_or(""),
+            package_dir: manifest_dir
+                .as_deref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            kind,
+            no_std: rewritten.no_std,
+            exported_native_symbols: rewritten.exported_native_symbols,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("opening unit log {}", log.display()))?;
+        writeln!(f, "{}", serde_json::to_string(&line)?)?;
+    }
+
+    let mut cmd = Command::new(&rustc);
+    cmd.args(&rewritten.args);
+    for (k, v) in &rewritten.env {
+        cmd.env(k, v);
+    }
+    if kind != UnitKind::SharedLib {
+        let status = cmd
+            .status()
+            .with_context(|| format!("running {}", rustc.display()))?;
+        return Ok(status.code().unwrap_or(101));
+    }
+
+    // A dylib unit: forward rustc's stderr but hold back the "metadata ready" artifact
+    // notification, so Cargo starts dependents only once the .so exists.
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("running {}", rustc.display()))?;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut err_out = std::io::stderr().lock();
+    for line in BufReader::new(stderr).split(b'\n') {
+        let line = line?;
+        if is_metadata_notification(&line) {
+            continue;
+        }
+        err_out.write_all(&line)?;
+        err_out.write_all(b"\n")?;
+    }
+    let status = child.wait()?;
+    Ok(status.code().unwrap_or(101))
+}
+
+fn is_metadata_notification(line: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    text.starts_with("{\"$message_type\":\"artifact\"") && text.contains("\"emit\":\"metadata\"")
+}
+
+fn exec_plain(rustc: &Path, args: &[OsString]) -> Result<i32> {
+    let status = Command::new(rustc)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {}", rustc.display()))?;
+    Ok(status.code().unwrap_or(101))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> RustcArgs {
+        RustcArgs {
+            args: s.split_whitespace().map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn probes_and_host_units_are_not_touched() {
+        let plan = WrapperPlan::default();
+        assert_eq!(
+            args("- --crate-name ___ --print=file-names").classify(&plan, None),
+            UnitKind::Passthrough
+        );
+        assert_eq!(args("-vV").classify(&plan, None), UnitKind::Passthrough);
+        assert_eq!(
+            args("--crate-name build_script_build --crate-type bin build.rs").classify(&plan, None),
+            UnitKind::Host
+        );
+        assert_eq!(
+            args("--crate-name d --crate-type proc-macro --target x86_64-unknown-linux-gnu")
+                .classify(&plan, None),
+            UnitKind::Host
+        );
+    }
+
+    #[test]
+    fn shared_libs_are_told_apart_from_private_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        let private = dir.path().join("private");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::create_dir_all(&private).unwrap();
+        let mut plan = WrapperPlan::default();
+        plan.shared_packages.insert(shared.canonicalize().unwrap());
+        let lib = args("--crate-name regex --crate-type lib --target x86_64-unknown-linux-gnu");
+        assert_eq!(lib.classify(&plan, Some(&shared)), UnitKind::SharedLib);
+        assert_eq!(lib.classify(&plan, Some(&private)), UnitKind::PrivateLib);
+        let bin = args("--crate-name rg --crate-type bin --target x86_64-unknown-linux-gnu");
+        assert_eq!(bin.classify(&plan, Some(&shared)), UnitKind::Executable);
+        let test = args("--crate-name rg --test --target x86_64-unknown-linux-gnu");
+        assert_eq!(test.classify(&plan, Some(&private)), UnitKind::Executable);
+    }
+
+    #[test]
+    fn shared_lib_becomes_dylib_and_rlib_and_externs_point_at_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = dir.path().join("pkg");
+        std::fs::create_dir_all(pkg.join("src")).unwrap();
+        std::fs::write(pkg.join("src/lib.rs"), "#![cfg_attr(not(test), no_std)]\n").unwrap();
+        let deps = dir.path().join("deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::write(deps.join("libdep-abc.rmeta"), "").unwrap();
+        std::fs::write(deps.join("libdep-abc.so"), "").unwrap();
+        std::fs::write(deps.join("libstatic-def.rmeta"), "").unwrap();
+        let mut plan = WrapperPlan::default();
+        plan.shared_packages.insert(pkg.canonicalize().unwrap());
+        let cmd = format!(
+            "--crate-name pkg --edition 2021 {src} --crate-type lib --target x86_64-unknown-linux-gnu \
+             --extern dep={d}/libdep-abc.rmeta --extern st={d}/libstatic-def.rmeta",
+            src = pkg.join("src/lib.rs").display(),
+            d = deps.display()
+        );
+        let out = rewrite(&args(&cmd), &plan, Some(&pkg)).unwrap();
+        let joined = out.args.join(" ");
+        assert!(
+            joined.contains("--crate-type dylib --crate-type rlib"),
+            "{joined}"
+        );
+        assert!(!joined.contains("--crate-type lib "), "{joined}");
+        assert!(joined.contains(&format!("dep={}/libdep-abc.so", deps.display())));
+        assert!(joined.contains(&format!("st={}/libstatic-def.rmeta", deps.display())));
+        assert!(joined.contains("-Cprefer-dynamic"));
+        assert!(joined.contains("--extern force:std"), "{joined}");
+        assert!(out.no_std);
+        assert_eq!(out.env, vec![("RUSTC_BOOTSTRAP".into(), "1".into())]);
+    }
+
+    #[test]
+    fn no_std_detection_reads_inner_attributes_only() {
+        assert!(declares_no_std("#![no_std]\nfn f() {}"));
+        assert!(declares_no_std(
+            "//! doc\n#![cfg_attr(not(feature = \"std\"), no_std)]"
+        ));
+        assert!(!declares_no_std("// this crate is not no_std\nfn f() {}"));
+    }
+
+    #[test]
+    fn metadata_notifications_are_recognised() {
+        assert!(is_metadata_notification(
+            br#"{"$message_type":"artifact","artifact":"/t/libx-1.rmeta","emit":"metadata"}"#
+        ));
+        assert!(!is_metadata_notification(
+            br#"{"$message_type":"artifact","artifact":"/t/libx-1.rlib","emit":"link"}"#
+        ));
+        assert!(!is_metadata_notification(
+            br#"{"$message_type":"diagnostic"}"#
+        ));
+    }
+}
