@@ -35,6 +35,10 @@ struct Cli {
     /// Same as `--message-format json`.
     #[arg(long, global = true)]
     json: bool,
+    /// Where cargo-share keeps fetched sources and its build directory
+    /// [default: $CARGO_SHARE_CACHE, $XDG_CACHE_HOME/cargo-share or ~/.cache/cargo-share].
+    #[arg(long, value_name = "DIR", global = true)]
+    cache_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,10 +80,6 @@ struct ProgramArgs {
     /// Allow Cargo to update programs' lockfiles instead of requiring them to be exact.
     #[arg(long)]
     no_locked: bool,
-    /// Where cargo-share keeps fetched sources and its build directory
-    /// [default: $CARGO_SHARE_CACHE, $XDG_CACHE_HOME/cargo-share or ~/.cache/cargo-share].
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
     /// Set a key of the shared-crate profile, e.g. `opt-level=2`. Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     shared_profile: Vec<String>,
@@ -92,7 +92,7 @@ struct ProgramArgs {
 }
 
 impl ProgramArgs {
-    fn options(self) -> anyhow::Result<BuildOptions> {
+    fn options(self, cache_dir: Option<PathBuf>) -> anyhow::Result<BuildOptions> {
         let mut programs: Vec<ProgramSource> = self
             .manifest_paths
             .into_iter()
@@ -103,7 +103,7 @@ impl ProgramArgs {
             programs,
             layout: self.layout,
             locked: !self.no_locked,
-            cache_dir: self.cache_dir,
+            cache_dir,
             shared_profile: SharedProfile::default().with_overrides(&self.shared_profile)?,
             jobs: self.jobs,
             unit_log: self.unit_log,
@@ -158,11 +158,11 @@ fn main() -> ExitCode {
     let shell = Shell::new(cli.quiet, format);
     let result = match cli.command {
         Command::Build { programs, out } => programs
-            .options()
+            .options(cli.cache_dir)
             .and_then(|o| shared_build::build(&o, &out, &shell))
             .map(|_| 0),
         Command::Test { programs } => programs
-            .options()
+            .options(cli.cache_dir)
             .and_then(|o| shared_build::test(&o, &shell))
             .map(|results| {
                 if results.iter().all(|r| r.success) {

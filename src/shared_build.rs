@@ -208,6 +208,20 @@ impl PreparedBuild {
             cmd.arg("--no-fail-fast");
         }
         cmd.args(self.options.shared_profile.cargo_config_args());
+        // C and C++ code that build scripts compile (through the `cc` crate, which reads these)
+        // gets the same path remapping as Rust code, so `-sys` dylibs are reproducible too.
+        let plan_remaps = [
+            (ws.root.clone(), "/src".to_string()),
+            (program::cargo_home().unwrap_or_default(), "/cargo".into()),
+            (self.target_dir.clone(), "/target".into()),
+        ];
+        for var in ["CFLAGS", "CXXFLAGS"] {
+            let mut flags = std::env::var(var).unwrap_or_default();
+            for (from, to) in &plan_remaps {
+                flags.push_str(&format!(" -ffile-prefix-map={}={to}", from.display()));
+            }
+            cmd.env(var, flags.trim_start());
+        }
         cmd.env("RUSTC_WRAPPER", std::env::current_exe().unwrap_or_default())
             .env(PLAN_ENV, self.plan_file.path())
             .env("CARGO_TARGET_DIR", &self.target_dir)

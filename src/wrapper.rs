@@ -264,6 +264,12 @@ pub fn rewrite(
     // Reproducible output: remap the places that differ between machines and directories.
     // When several prefixes match, rustc applies the last one given: most specific last.
     let mut remaps = vec![(plan.cargo_home.clone(), "/cargo".to_string())];
+    // rustc records its working directory (the workspace root, for members) in crate metadata.
+    if let Ok(cwd) = std::env::current_dir() {
+        if !cwd.starts_with(&plan.cargo_home) {
+            remaps.push((cwd, "/src".to_string()));
+        }
+    }
     if let Some(dir) = manifest_dir {
         if !dir.starts_with(&plan.cargo_home) {
             let pkg = std::env::var("CARGO_PKG_NAME").unwrap_or_default();

@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests: run cargo-share, build a fixture the normal (static)
+//! way, run a binary with an empty environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `cargo-share` with a private cache directory inside `scratch`.
+pub fn cargo_share(scratch: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-share"));
+    cmd.arg("--cache-dir").arg(scratch.join("cache"));
+    cmd
+}
+
+/// Run and require success, returning the output.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        cmd,
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Build a fixture workspace the normal way (static, its own profile) and return its release dir.
+pub fn static_build(workspace: &Path, scratch: &Path) -> PathBuf {
+    let target = scratch.join("static-target");
+    run_ok(
+        Command::new(env!("CARGO"))
+            .args(["build", "--release", "--offline", "--locked", "-q"])
+            .arg("--manifest-path")
+            .arg(workspace.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target),
+    );
+    target.join("release")
+}
+
+/// Run a binary from the filesystem root with an empty environment (no LD_LIBRARY_PATH) and
+/// return its stdout.
+pub fn run_clean(binary: &Path) -> String {
+    let out = run_ok(Command::new(binary).env_clear().current_dir("/"));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Copy a directory tree, skipping `target` directories.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == "target" {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// File names in a directory, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

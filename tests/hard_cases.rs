@@ -1,0 +1,198 @@
+//! The hard cases of a shared build, on hermetic fixture workspaces (tests/fixtures, no network):
+//! each built binary runs with an empty environment, prints what its static build prints, and
+//! NEEDs the crate dylibs, read with the ELF reader.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use cargo_share::elf::dynamic_info;
+use common::*;
+
+/// Crate-name prefixes of the dylibs a suite binary must NEED.
+const SUITE_CRATE_LIBS: &[&str] = &[
+    "libnostd-",        // #![no_std] library
+    "libgen_consts-",   // build script writing OUT_DIR
+    "libtwover-",       // two versions of one crate (checked for two files below)
+    "libgeneric-",      // generics instantiated across crates
+    "libtls-",          // thread-locals
+    "libdeclared_type", // manifest declares crate-type = ["rlib", "cdylib"]
+    "libcsys-",         // -sys crate bundling a static C library
+    "libcwrap-",        // another crate calling that C library
+    "libstd-",          // the toolchain's libstd, shared
+];
+
+fn needed(binary: &Path) -> Vec<String> {
+    dynamic_info(binary).unwrap().needed
+}
+
+#[test]
+fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let log = scratch.path().join("units.jsonl");
+    run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "--layout", "per-crate", "--manifest-path"])
+            .arg(fixture("suite"))
+            .arg("--out")
+            .arg(&out)
+            .arg("--unit-log")
+            .arg(&log),
+    );
+    let static_dir = static_build(&fixture("suite"), scratch.path());
+
+    for bin in ["hard-a", "hard-b"] {
+        let shared = run_clean(&out.join("bin").join(bin));
+        let expected = run_clean(&static_dir.join(bin));
+        assert_eq!(shared, expected, "{bin}: shared output differs from static");
+
+        let info = dynamic_info(&out.join("bin").join(bin)).unwrap();
+        assert_eq!(info.runpath, vec!["$ORIGIN/../lib".to_string()]);
+        for prefix in SUITE_CRATE_LIBS {
+            assert!(
+                info.needed.iter().any(|n| n.starts_with(prefix)),
+                "{bin} does not NEED {prefix}*: {:?}",
+                info.needed
+            );
+        }
+        let twovers = info.needed.iter().filter(|n| n.starts_with("libtwover-"));
+        assert_eq!(twovers.count(), 2, "{bin} should load both twover versions");
+        for lib in &info.needed {
+            if lib.starts_with("lib") && lib.contains('-') || lib.starts_with("libdeclared") {
+                assert!(
+                    out.join("lib").join(lib).is_file(),
+                    "{lib} missing in OUT/lib"
+                );
+            }
+        }
+    }
+    // The allocator case: hard-a's #[global_allocator] counted the allocations.
+    assert!(run_clean(&out.join("bin/hard-a")).contains("allocator counted: yes"));
+
+    // Both programs load the same library files; each is in OUT/lib once.
+    let a: BTreeSet<String> = needed(&out.join("bin/hard-a")).into_iter().collect();
+    let b: BTreeSet<String> = needed(&out.join("bin/hard-b")).into_iter().collect();
+    assert!(a.iter().any(|n| n.starts_with("libgeneric-")));
+    assert_eq!(
+        a.iter()
+            .filter(|n| n.starts_with("libgeneric-"))
+            .collect::<Vec<_>>(),
+        b.iter()
+            .filter(|n| n.starts_with("libgeneric-"))
+            .collect::<Vec<_>>()
+    );
+    // Every file in OUT/lib is needed by someone (directly or through another library).
+    let libs = file_names(&out.join("lib"));
+    for lib in &libs {
+        let used = a.contains(lib)
+            || b.contains(lib)
+            || libs
+                .iter()
+                .any(|other| needed(&out.join("lib").join(other)).contains(lib));
+        assert!(used, "{lib} in OUT/lib is needed by nothing");
+    }
+
+    // The no_std dylib links libstd (force:std), and the C symbols are exported by csys.
+    let nostd = libs.iter().find(|n| n.starts_with("libnostd-")).unwrap();
+    assert!(needed(&out.join("lib").join(nostd))
+        .iter()
+        .any(|n| n.starts_with("libstd-")));
+    let csys = libs.iter().find(|n| n.starts_with("libcsys-")).unwrap();
+    let exported = exported_symbols(&out.join("lib").join(csys));
+    for sym in ["csys_add", "csys_name", "csys_count"] {
+        assert!(exported.contains(sym), "{sym} not exported by {csys}");
+    }
+
+    // The wrapper saw the units it should: no proc-macro (host) among them.
+    let log = std::fs::read_to_string(&log).unwrap();
+    let kinds: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kind_of = |name: &str| -> Vec<String> {
+        kinds
+            .iter()
+            .filter(|k| k["crate_name"] == name)
+            .map(|k| k["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kind_of("nostd"), vec!["shared-lib"]);
+    assert_eq!(kind_of("hard_a"), vec!["executable"]);
+    assert!(
+        kind_of("describe_derive").is_empty(),
+        "proc-macro went through as a target unit"
+    );
+    assert!(kinds
+        .iter()
+        .any(|k| k["crate_name"] == "nostd" && k["no_std"] == true));
+}
+
+fn exported_symbols(lib: &Path) -> BTreeSet<String> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(lib).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    file.dynamic_symbols()
+        .filter(|s| s.is_definition())
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect()
+}
+
+#[test]
+fn same_program_in_two_directories_gives_identical_libraries() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for copy in ["one", "two"] {
+        let dir = scratch.path().join(copy).join("src");
+        copy_dir(&fixture("suite"), &dir);
+        let out = scratch.path().join(copy).join("out");
+        run_ok(
+            cargo_share(&scratch.path().join(copy))
+                .args(["build", "-q", "--manifest-path"])
+                .arg(&dir)
+                .arg("--out")
+                .arg(&out),
+        );
+        outs.push(out);
+    }
+    let names = file_names(&outs[0].join("lib"));
+    assert_eq!(names, file_names(&outs[1].join("lib")));
+    assert!(names.len() >= 8, "{names:?}");
+    for name in &names {
+        let a = std::fs::read(outs[0].join("lib").join(name)).unwrap();
+        let b = std::fs::read(outs[1].join("lib").join(name)).unwrap();
+        assert!(a == b, "{name} differs between the two directories");
+    }
+}
+
+#[test]
+fn second_build_compiles_nothing_again() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let build = |log: &Path| {
+        run_ok(
+            cargo_share(scratch.path())
+                .args(["build", "-q", "--manifest-path"])
+                .arg(fixture("suite"))
+                .arg("--out")
+                .arg(&out)
+                .arg("--unit-log")
+                .arg(log),
+        );
+    };
+    let first = scratch.path().join("first.jsonl");
+    let second = scratch.path().join("second.jsonl");
+    build(&first);
+    build(&second);
+    let compiled = std::fs::read_to_string(&first).unwrap().lines().count();
+    assert!(
+        compiled >= 10,
+        "first build compiled {compiled} target units"
+    );
+    assert!(
+        !second.exists() || std::fs::read_to_string(&second).unwrap().is_empty(),
+        "second build recompiled: {}",
+        std::fs::read_to_string(&second).unwrap_or_default()
+    );
+}

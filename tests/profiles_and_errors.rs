@@ -1,0 +1,193 @@
+//! Profiles that cannot be honoured (`panic = "abort"`, `lto`), bad input, JSON output and
+//! `cargo share test`, on hermetic fixtures.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn build(workspace: &str, scratch: &std::path::Path) -> (std::path::PathBuf, String) {
+    let out = scratch.join("out");
+    let output = run_ok(
+        cargo_share(scratch)
+            .args(["build", "--manifest-path"])
+            .arg(fixture(workspace))
+            .arg("--out")
+            .arg(&out),
+    );
+    (out, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn panic_abort_is_overridden_with_a_warning_and_the_programs_run() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (out, stderr) = build("panic-abort", scratch.path());
+    assert!(
+        stderr.contains("warning: pa-one, pa-two: profile.release.panic = \"abort\" overridden"),
+        "{stderr}"
+    );
+    let static_dir = static_build(&fixture("panic-abort"), scratch.path());
+    for bin in ["pa-one", "pa-two"] {
+        let shared = run_clean(&out.join("bin").join(bin));
+        let expected = run_clean(&static_dir.join(bin)).replace("= abort", "= unwind");
+        assert_eq!(shared, expected, "{bin}");
+        assert!(shared.contains("lib panic strategy = unwind"), "{shared}");
+    }
+    assert!(file_names(&out.join("lib"))
+        .iter()
+        .any(|n| n.starts_with("libpa_lib-")));
+}
+
+#[test]
+fn lto_is_overridden_with_a_warning_and_the_programs_run() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (out, stderr) = build("lto", scratch.path());
+    assert!(
+        stderr.contains("profile.release.lto = true overridden"),
+        "{stderr}"
+    );
+    let static_dir = static_build(&fixture("lto"), scratch.path());
+    for bin in ["lto-one", "lto-two"] {
+        assert_eq!(
+            run_clean(&out.join("bin").join(bin)),
+            run_clean(&static_dir.join(bin))
+        );
+    }
+}
+
+#[test]
+fn json_messages_describe_each_program() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let output = run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "--message-format", "json", "--manifest-path"])
+            .arg(fixture("lto"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let messages: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect();
+    let programs: Vec<&serde_json::Value> = messages
+        .iter()
+        .filter(|m| m["reason"] == "program-built")
+        .collect();
+    assert_eq!(programs.len(), 2);
+    for p in programs {
+        let libs = p["libraries"].as_array().unwrap();
+        assert!(libs
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("liblto_lib-")));
+        assert!(libs
+            .iter()
+            .any(|l| l.as_str().unwrap().starts_with("libstd-")));
+        let bin = p["binaries"][0].as_str().unwrap();
+        assert!(std::path::Path::new(bin).is_file());
+    }
+    let finished = messages.last().unwrap();
+    assert_eq!(finished["reason"], "build-finished");
+    assert_eq!(finished["success"], true);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_writes_nothing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let run = |args: &[&str]| {
+        let o = cargo_share(scratch.path())
+            .arg("build")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let missing = scratch.path().join("nope/Cargo.toml");
+    let err = run(&["--manifest-path", missing.to_str().unwrap()]);
+    assert!(
+        err.contains("no such file") && err.contains("nope"),
+        "{err}"
+    );
+
+    let lib_only = fixture("suite").join("libs/tls/Cargo.toml");
+    let err = run(&["--manifest-path", lib_only.to_str().unwrap()]);
+    assert!(err.contains("has no binary target"), "{err}");
+
+    let err = run(&["--crate", "not a crate"]);
+    assert!(err.contains("is not a crate name"), "{err}");
+
+    let err = run(&[]);
+    assert!(err.contains("no programs given"), "{err}");
+
+    assert!(!out.exists(), "a failed build wrote {}", out.display());
+}
+
+#[test]
+fn a_failing_build_leaves_out_untouched() {
+    let scratch = tempfile::tempdir().unwrap();
+    let ws = scratch.path().join("ws");
+    copy_dir(&fixture("lto"), &ws);
+    let out = scratch.path().join("out");
+    run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "-q", "--manifest-path"])
+            .arg(&ws)
+            .arg("--out")
+            .arg(&out),
+    );
+    let before = run_clean(&out.join("bin/lto-one"));
+    // Break one program's source; the rebuild fails and OUT keeps the working binaries.
+    let main = ws.join("lto-one/src/main.rs");
+    std::fs::write(&main, "fn main() { this does not compile }").unwrap();
+    let o = cargo_share(scratch.path())
+        .args(["build", "-q", "--manifest-path"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cargo build failed"), "{err}");
+    assert_eq!(run_clean(&out.join("bin/lto-one")), before);
+}
+
+#[test]
+fn test_command_runs_the_programs_own_tests_in_shared_mode() {
+    let scratch = tempfile::tempdir().unwrap();
+    let output = run_ok(
+        cargo_share(scratch.path())
+            .args(["test", "--json", "--manifest-path"])
+            .arg(fixture("suite")),
+    );
+    let results: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["reason"] == "test-finished")
+        .collect();
+    assert_eq!(results.len(), 1);
+    assert!(
+        results[0]["passed"].as_u64().unwrap() >= 2,
+        "{:?}",
+        results[0]
+    );
+    assert_eq!(results[0]["failed"], 0);
+    assert_eq!(results[0]["success"], true);
+}
+
+#[test]
+fn cargo_subcommand_form_is_accepted() {
+    let o = Command::new(env!("CARGO_BIN_EXE_cargo-share"))
+        .args(["share", "build", "--help"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--manifest-path"));
+}
