@@ -337,6 +337,11 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
         // Non-UTF-8 arguments: not something cargo-share rewrites.
         return exec_plain(&rustc, &argv);
     };
+    if invoked_by_build_script() {
+        // A build script probing the compiler (proc-macro2, anyhow, ...): it must see rustc as
+        // it is, or its feature detection answers for a different compiler configuration.
+        return exec_plain(&rustc, &argv);
+    }
     let plan = WrapperPlan::load(plan_path)?;
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
     let parsed = RustcArgs { args };
@@ -395,6 +400,12 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
     }
     let status = child.wait()?;
     Ok(status.code().unwrap_or(101))
+}
+
+/// Cargo sets `HOST` and the `CARGO_CFG_*` variables only in the environment of a running build
+/// script, never for its own rustc invocations.
+fn invoked_by_build_script() -> bool {
+    std::env::var_os("HOST").is_some() || std::env::var_os("CARGO_CFG_TARGET_ARCH").is_some()
 }
 
 fn is_metadata_notification(line: &[u8]) -> bool {

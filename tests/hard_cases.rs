@@ -70,6 +70,8 @@ fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
     }
     // The allocator case: hard-a's #[global_allocator] counted the allocations.
     assert!(run_clean(&out.join("bin/hard-a")).contains("allocator counted: yes"));
+    // A build script probing the compiler through the wrapper saw plain stable rustc.
+    assert!(run_clean(&out.join("bin/hard-a")).contains("gen probe: stable compiler"));
 
     // Both programs load the same library files; each is in OUT/lib once.
     let a: BTreeSet<String> = needed(&out.join("bin/hard-a")).into_iter().collect();
