@@ -60,3 +60,25 @@ for p in "${programs[@]}"; do
     printf '%-18s %-10s %-8s %-8s %s | %s\n' "$p" "$b" built "$verdict" "$sv" "$dv"
   done
 done
+
+# Real workloads, where a program has one: the same command with the static and the shared binary,
+# from an empty environment; the outputs must be identical.
+echo
+printf '%-10s %-8s %s\n' binary result workload
+workload() {
+  local bin=$1; shift
+  local static_bin shared_bin
+  static_bin=$(ls "$work"/static/*/bin/"$bin" 2>/dev/null | head -n 1)
+  shared_bin="$work/shared/bin/$bin"
+  [ -x "$static_bin" ] && [ -x "$shared_bin" ] || { printf '%-10s %-8s %s\n' "$bin" skipped "$*"; return; }
+  local a b
+  a=$(cd "$root" && env -i "$static_bin" "$@" 2>&1 < /dev/null)
+  b=$(cd "$root" && env -i "$shared_bin" "$@" 2>&1 < /dev/null)
+  if [ "$a" = "$b" ]; then r=same; else r=DIFFERS; fi
+  printf '%-10s %-8s %s (%s lines)\n' "$bin" "$r" "$*" "$(printf '%s\n' "$a" | wc -l)"
+}
+workload rg -n --sort path 'fn [a-z_]+\(' src tests
+workload tokei src tests
+workload hexyl --length 256 Cargo.toml
+workload sd -p 'fn ' 'function ' src/plan.rs
+workload fd --type f --extension rs . src
