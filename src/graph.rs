@@ -167,7 +167,7 @@ impl BuildGraph {
         self.shared_packages = shared;
     }
 
-    /// Number of programs whose normal dependency closure contains `pkg_dir`.
+    /// Whether `pkg` is built as a shared dylib in this build.
     pub fn is_shared(&self, pkg: &Package) -> bool {
         self.shared_packages.contains(&package_dir(pkg))
     }

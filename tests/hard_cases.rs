@@ -198,3 +198,31 @@ fn second_build_compiles_nothing_again() {
         std::fs::read_to_string(&second).unwrap_or_default()
     );
 }
+
+#[test]
+fn a_local_crate_used_by_one_program_stays_static() {
+    // Only lto-one is built: lto-lib has one user, so it is linked into the binary statically
+    // (the `lto` fixture's two programs share it; see profiles_and_errors.rs).
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "-q", "--manifest-path"])
+            .arg(fixture("lto").join("lto-one"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let info = dynamic_info(&out.join("bin/lto-one")).unwrap();
+    assert!(
+        !info.needed.iter().any(|n| n.starts_with("liblto_lib")),
+        "{:?}",
+        info.needed
+    );
+    assert!(info.needed.iter().any(|n| n.starts_with("libstd-")));
+    assert_eq!(
+        file_names(&out.join("lib")).len(),
+        1,
+        "only libstd is needed"
+    );
+    assert!(run_clean(&out.join("bin/lto-one")).contains("sum_squares(10) = 385"));
+}
