@@ -92,10 +92,12 @@ fn online_three_programs_share_one_regex_library() {
         "OUT/lib holds exactly one regex library"
     );
 
-    // stamp loads both itoa versions.
-    let stamp = library_closure(&out.join("bin/stamp"), &[out.join("lib")]).unwrap();
+    // stamp uses both itoa versions. Their API is generic, so the code is instantiated in
+    // the caller and the linker (--as-needed) keeps a NEEDED entry only where a call remains:
+    // the check is the output of both, compared with the static build above.
+    let stamp = run_with(&out.join("bin/stamp"), &["1000"]);
     assert_eq!(
-        stamp.keys().filter(|n| n.starts_with("libitoa-")).count(),
-        2
+        stamp,
+        "itoa 1: 1000 itoa 0.4: 1000\n1 numbers, 1 distinct\n"
     );
 }
