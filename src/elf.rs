@@ -69,3 +69,60 @@ pub fn library_closure(binary: &Path, search: &[PathBuf]) -> Result<BTreeMap<Str
     }
     Ok(found)
 }
+
+/// The name of the section that holds a Rust dylib's crate metadata: needed to compile dependents,
+/// never loaded at run time (NOTES.md section 5).
+pub const RUSTC_METADATA_SECTION: &str = ".rustc";
+
+/// A runtime copy of a Rust dylib: the same file without its `.rustc` metadata section.
+/// Returns the input unchanged when it has no such section.
+pub fn without_rustc_metadata(data: &[u8]) -> Result<Vec<u8>> {
+    let mut builder = object::build::elf::Builder::read(data)?;
+    let mut found = false;
+    for section in builder.sections.iter_mut() {
+        if section.name.as_slice() == RUSTC_METADATA_SECTION.as_bytes() {
+            section.delete = true;
+            found = true;
+        }
+    }
+    if !found {
+        return Ok(data.to_vec());
+    }
+    builder.delete_orphans();
+    let mut out = Vec::with_capacity(data.len());
+    builder.write(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_copy_of_libstd_drops_metadata_and_keeps_dynamic_section() {
+        let libdir = crate::shared_build::Toolchain::detect().unwrap().std_libdir;
+        let std = std::fs::read_dir(&libdir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.starts_with("libstd-") && n.ends_with(".so")
+            })
+            .expect("libstd-*.so in the toolchain");
+        let data = std::fs::read(&std).unwrap();
+        let small = without_rustc_metadata(&data).unwrap();
+        assert!(
+            small.len() < data.len(),
+            "{} !< {}",
+            small.len(),
+            data.len()
+        );
+        assert_eq!(
+            dynamic_info_of(&small).unwrap(),
+            dynamic_info_of(&data).unwrap()
+        );
+        let parsed = object::File::parse(&*small).unwrap();
+        use object::Object;
+        assert!(parsed.section_by_name(RUSTC_METADATA_SECTION).is_none());
+    }
+}

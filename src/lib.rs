@@ -8,6 +8,7 @@
 
 pub mod elf;
 pub mod graph;
+pub mod identity;
 pub mod linker;
 pub mod plan;
 pub mod profile;

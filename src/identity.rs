@@ -1,0 +1,286 @@
+//! Store identities of crate builds.
+//!
+//! Cargo's file-name hash is not a content identity (NOTES.md section 1): for a path crate it
+//! does not change when the sources do, and it says nothing of what a build script produced. A
+//! [`CrateIdentity`] is a SHA-256 over everything that shaped a crate build's bytes (the exact
+//! definition is in ARCHITECTURE.md, "Store identity"):
+//!
+//! * a version tag for this definition and [`WRAPPER_ABI`], the version of the wrapper's rewriting;
+//! * the full `rustc -vV` output and the target triple;
+//! * the library's file name (which carries Cargo's hash of package, version, source, features,
+//!   profile and dependencies' hashes);
+//! * the unit record the wrapper wrote ([`crate::wrapper::UnitRecord`]): crate and package name,
+//!   version, the normalized rustc arguments (cfgs and features, codegen flags, edition, crate
+//!   types), SHA-256 of every source file rustc read and of every file in the build script's
+//!   `OUT_DIR`;
+//! * the identities of its dependencies (every `--extern` that is itself a shared crate build).
+//!
+//! The toolchain's libstd is identified by its file name, `rustc -vV` and its SHA-256.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::wrapper::{UnitRecord, UNIT_RECORD_SUFFIX};
+
+/// Bumped whenever the wrapper changes how it rewrites units: builds from another wrapper
+/// version are different builds.
+pub const WRAPPER_ABI: &str = "cargo-share-wrapper-1";
+const IDENTITY_TAG: &str = "cargo-share crate identity v1";
+
+/// Hex SHA-256 of a byte string.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hex SHA-256 of a file's contents.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(sha256_hex(&data))
+}
+
+/// Every regular file below `dir` as (path relative to `dir`, SHA-256), sorted by path.
+pub fn tree_sha256(dir: &Path) -> Vec<(String, String)> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => walk(base, &path, out),
+                Ok(t) if t.is_file() => {
+                    let rel = path.strip_prefix(base).unwrap_or(&path);
+                    out.push((
+                        rel.display().to_string(),
+                        file_sha256(&path).unwrap_or_default(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The identity of one crate build (or of the toolchain's libstd).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrateIdentity {
+    /// Hex SHA-256: the identity itself.
+    pub hash: String,
+    /// The library's file name (`libregex-<cargo hash>.so`), which is its `DT_NEEDED` name.
+    pub file: String,
+    pub package: String,
+    pub version: String,
+    /// Identities of the shared crate builds it was compiled against.
+    pub dependencies: Vec<String>,
+}
+
+impl CrateIdentity {
+    /// Short form used in store paths.
+    pub fn short(&self) -> &str {
+        &self.hash[..16]
+    }
+}
+
+/// Computes identities for the libraries of one build.
+pub struct IdentityResolver {
+    rustc_version: String,
+    target: String,
+    deps_dir: PathBuf,
+    std_libdir: PathBuf,
+    memo: BTreeMap<String, CrateIdentity>,
+}
+
+impl IdentityResolver {
+    pub fn new(
+        rustc_version: String,
+        target: String,
+        deps_dir: PathBuf,
+        std_libdir: PathBuf,
+    ) -> Self {
+        IdentityResolver {
+            rustc_version,
+            target,
+            deps_dir,
+            std_libdir,
+            memo: BTreeMap::new(),
+        }
+    }
+
+    /// The identity of the library with file name `file` (found in the deps dir or the
+    /// toolchain's libdir).
+    pub fn identify(&mut self, file: &str) -> Result<CrateIdentity> {
+        if let Some(id) = self.memo.get(file) {
+            return Ok(id.clone());
+        }
+        let id = self.compute(file, &mut Vec::new())?;
+        Ok(id)
+    }
+
+    fn compute(&mut self, file: &str, stack: &mut Vec<String>) -> Result<CrateIdentity> {
+        if let Some(id) = self.memo.get(file) {
+            return Ok(id.clone());
+        }
+        if stack.iter().any(|f| f == file) {
+            bail!("dependency cycle through {file}");
+        }
+        let std_path = self.std_libdir.join(file);
+        let id = if std_path.is_file() && !self.deps_dir.join(file).is_file() {
+            let mut h = Sha256::new();
+            for part in [
+                IDENTITY_TAG,
+                "toolchain",
+                file,
+                &self.rustc_version,
+                &self.target,
+            ] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+            h.update(file_sha256(&std_path)?.as_bytes());
+            let version = self
+                .rustc_version
+                .lines()
+                .find_map(|l| l.strip_prefix("release: "))
+                .unwrap_or("")
+                .to_string();
+            CrateIdentity {
+                hash: hex(h.finalize().as_slice()),
+                file: file.to_string(),
+                package: "std".into(),
+                version,
+                dependencies: Vec::new(),
+            }
+        } else {
+            let stem = file.strip_suffix(".so").unwrap_or(file);
+            let record_path = self.deps_dir.join(format!("{stem}{UNIT_RECORD_SUFFIX}"));
+            let text = std::fs::read_to_string(&record_path).with_context(|| {
+                format!(
+                    "{file} has no cargo-share unit record ({}); rebuild it with cargo share",
+                    record_path.display()
+                )
+            })?;
+            let record: UnitRecord = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", record_path.display()))?;
+            stack.push(file.to_string());
+            let mut dependencies = Vec::new();
+            for dep in &record.extern_stems {
+                let dep_file = format!("{dep}.so");
+                if self.deps_dir.join(&dep_file).is_file() {
+                    dependencies.push(self.compute(&dep_file, stack)?.hash);
+                }
+            }
+            stack.pop();
+            dependencies.sort();
+            let mut h = Sha256::new();
+            for part in [
+                IDENTITY_TAG,
+                WRAPPER_ABI,
+                &self.rustc_version,
+                &self.target,
+                file,
+            ] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+            h.update(serde_json::to_string(&record)?.as_bytes());
+            for d in &dependencies {
+                h.update(d.as_bytes());
+                h.update([0]);
+            }
+            CrateIdentity {
+                hash: hex(h.finalize().as_slice()),
+                file: file.to_string(),
+                package: record.package.clone(),
+                version: record.version.clone(),
+                dependencies,
+            }
+        };
+        self.memo.insert(file.to_string(), id.clone());
+        Ok(id)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, externs: &[&str], source_digest: &str) -> UnitRecord {
+        UnitRecord {
+            crate_name: name.into(),
+            package: name.into(),
+            version: "1.0.0".into(),
+            source_files: vec![("/package/src/lib.rs".into(), source_digest.into())],
+            out_dir_files: vec![],
+            extern_stems: externs.iter().map(|s| s.to_string()).collect(),
+            normalized_args: vec!["--crate-name".into(), name.into()],
+        }
+    }
+
+    fn write(deps: &Path, stem: &str, r: &UnitRecord) {
+        std::fs::write(deps.join(format!("{stem}.so")), b"elf").unwrap();
+        std::fs::write(
+            deps.join(format!("{stem}{UNIT_RECORD_SUFFIX}")),
+            serde_json::to_string(r).unwrap(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn identity_follows_sources_and_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let deps = dir.path().join("deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        let resolver = || {
+            IdentityResolver::new(
+                "rustc 1.95.0".into(),
+                "x86_64".into(),
+                deps.clone(),
+                dir.path().join("std"),
+            )
+        };
+        write(&deps, "liba-1", &record("a", &[], "s1"));
+        write(&deps, "libb-2", &record("b", &["liba-1"], "s2"));
+        let b1 = resolver().identify("libb-2.so").unwrap();
+        let a1 = resolver().identify("liba-1.so").unwrap();
+        assert_eq!(b1.dependencies, vec![a1.hash.clone()]);
+        assert_eq!(
+            b1,
+            resolver().identify("libb-2.so").unwrap(),
+            "deterministic"
+        );
+
+        // A change in a dependency's sources changes the dependent's identity, though neither
+        // file name changed (what Cargo's hash misses for path crates).
+        write(&deps, "liba-1", &record("a", &[], "s1-changed"));
+        let b2 = resolver().identify("libb-2.so").unwrap();
+        assert_ne!(b1.hash, b2.hash);
+        assert_eq!(b1.file, b2.file);
+
+        // Another compiler is another identity.
+        let other = IdentityResolver::new(
+            "rustc 1.96.0".into(),
+            "x86_64".into(),
+            deps.clone(),
+            dir.path().join("std"),
+        )
+        .identify("libb-2.so")
+        .unwrap();
+        assert_ne!(other.hash, b2.hash);
+
+        let err = resolver().identify("libmissing-3.so").unwrap_err();
+        assert!(format!("{err:#}").contains("no cargo-share unit record"));
+    }
+}
