@@ -115,6 +115,11 @@ impl IdentityResolver {
         }
     }
 
+    /// Every identity computed so far (the requested libraries and their dependencies).
+    pub fn known(&self) -> impl Iterator<Item = &CrateIdentity> {
+        self.memo.values()
+    }
+
     /// The identity of the library with file name `file` (found in the deps dir or the
     /// toolchain's libdir).
     pub fn identify(&mut self, file: &str) -> Result<CrateIdentity> {

@@ -7,12 +7,15 @@
 //! See `ARCHITECTURE.md` for the path a build takes and the invariants.
 
 pub mod elf;
+pub mod fault;
 pub mod graph;
 pub mod identity;
+pub mod lifecycle;
 pub mod linker;
 pub mod plan;
 pub mod profile;
 pub mod program;
 pub mod shared_build;
 pub mod shell;
+pub mod store;
 pub mod wrapper;

@@ -16,7 +16,7 @@ use cargo_share::profile::SharedProfile;
 use cargo_share::program::{CrateSpec, ProgramSource};
 use cargo_share::shared_build::{self, BuildOptions, Layout};
 use cargo_share::shell::{MessageFormat, Shell};
-use cargo_share::{linker, wrapper};
+use cargo_share::{lifecycle, linker, store, wrapper};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +39,10 @@ struct Cli {
     /// [default: $CARGO_SHARE_CACHE, $XDG_CACHE_HOME/cargo-share or ~/.cache/cargo-share].
     #[arg(long, value_name = "DIR", global = true)]
     cache_dir: Option<PathBuf>,
+    /// The store [default: $CARGO_SHARE_STORE, $XDG_DATA_HOME/cargo-share/store or
+    /// ~/.local/share/cargo-share/store].
+    #[arg(long, value_name = "DIR", global = true)]
+    store: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +68,53 @@ enum Command {
         #[command(flatten)]
         programs: ProgramArgs,
     },
+    /// Build programs in shared mode and install them, bound to exact store entries.
+    Install {
+        /// Programs from crates.io: NAME or NAME@VERSION.
+        #[arg(value_name = "NAME[@VERSION]")]
+        crates: Vec<CrateSpec>,
+        /// A local program: its directory or Cargo.toml. Repeatable.
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+        /// Install root: binaries are linked into ROOT/bin [default: $CARGO_INSTALL_ROOT or $CARGO_HOME].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Replace binaries in ROOT/bin that cargo share did not install.
+        #[arg(long)]
+        force: bool,
+        /// Accepted for `cargo install` compatibility: lockfiles are always respected (see --no-locked).
+        #[arg(long)]
+        locked: bool,
+        #[command(flatten)]
+        tuning: BuildTuning,
+    },
+    /// Uninstall programs (their libraries go at the next `gc` if nothing else uses them).
+    Uninstall {
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// List installed programs and the store's libraries, sizes and users.
+    List,
+    /// Which installed programs need a library (package name, file name or id).
+    Why {
+        #[arg(value_name = "LIB")]
+        lib: String,
+    },
+    /// Remove store entries and program builds that no installed program needs.
+    Gc {
+        /// Only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Hard-link byte-identical files across store entries.
+    #[command(alias = "optimize")]
+    Optimise,
+    /// Check every installed program's closure, file hashes and library resolution.
+    Verify {
+        /// Rebuild the index from the entry and program manifests first.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +125,13 @@ struct ProgramArgs {
     /// A program from crates.io: NAME or NAME@VERSION. Repeatable.
     #[arg(long = "crate", value_name = "NAME[@VERSION]")]
     crates: Vec<CrateSpec>,
+    #[command(flatten)]
+    tuning: BuildTuning,
+}
+
+/// How programs are built: shared by build, test and install.
+#[derive(Args, Debug)]
+struct BuildTuning {
     /// How shared crates are packed into shared objects.
     #[arg(long, value_enum, default_value = "per-crate")]
     layout: Layout,
@@ -99,6 +157,16 @@ impl ProgramArgs {
             .map(ProgramSource::Path)
             .collect();
         programs.extend(self.crates.into_iter().map(ProgramSource::Registry));
+        self.tuning.options(programs, cache_dir)
+    }
+}
+
+impl BuildTuning {
+    fn options(
+        self,
+        programs: Vec<ProgramSource>,
+        cache_dir: Option<PathBuf>,
+    ) -> anyhow::Result<BuildOptions> {
         Ok(BuildOptions {
             programs,
             layout: self.layout,
@@ -107,6 +175,7 @@ impl ProgramArgs {
             shared_profile: SharedProfile::default().with_overrides(&self.shared_profile)?,
             jobs: self.jobs,
             unit_log: self.unit_log,
+            staging: false,
         })
     }
 }
@@ -156,6 +225,12 @@ fn main() -> ExitCode {
         MessageFormat::Human
     };
     let shell = Shell::new(cli.quiet, format);
+    let store = || -> anyhow::Result<PathBuf> {
+        match &cli.store {
+            Some(s) => Ok(s.clone()),
+            None => store::default_store_dir(),
+        }
+    };
     let result = match cli.command {
         Command::Build { programs, out } => programs
             .options(cli.cache_dir)
@@ -171,6 +246,40 @@ fn main() -> ExitCode {
                     101
                 }
             }),
+        Command::Install {
+            crates,
+            paths,
+            root,
+            force,
+            locked: _,
+            tuning,
+        } => (|| {
+            let mut programs: Vec<ProgramSource> =
+                paths.into_iter().map(ProgramSource::Path).collect();
+            programs.extend(crates.into_iter().map(ProgramSource::Registry));
+            let options = lifecycle::InstallOptions {
+                build: tuning.options(programs, cli.cache_dir.clone())?,
+                root: match root {
+                    Some(r) => r,
+                    None => lifecycle::default_root()?,
+                },
+                store: store()?,
+                force,
+            };
+            lifecycle::install(&options, &shell).map(|_| 0)
+        })(),
+        Command::Uninstall { names } => {
+            store().and_then(|s| lifecycle::uninstall(&s, &names, &shell).map(|_| 0))
+        }
+        Command::List => store().and_then(|s| lifecycle::list(&s, &shell).map(|_| 0)),
+        Command::Why { lib } => store().and_then(|s| lifecycle::why(&s, &lib, &shell).map(|_| 0)),
+        Command::Gc { dry_run } => {
+            store().and_then(|s| lifecycle::gc(&s, dry_run, &shell).map(|_| 0))
+        }
+        Command::Optimise => store().and_then(|s| lifecycle::optimise(&s, &shell).map(|_| 0)),
+        Command::Verify { repair } => store().and_then(|s| {
+            lifecycle::verify(&s, repair, &shell).map(|p| if p.is_empty() { 0 } else { 1 })
+        }),
     };
     match result {
         Ok(code) => exit_with(code),

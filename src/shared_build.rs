@@ -47,12 +47,17 @@ pub struct BuildOptions {
     pub jobs: Option<u32>,
     /// Append one JSON line per target unit the wrapper handled (for tests and debugging).
     pub unit_log: Option<PathBuf>,
+    /// The output directory is a staging area (for `install`): do not report what was
+    /// assembled there.
+    pub staging: bool,
 }
 
 /// The machine and toolchain facts a build needs.
 #[derive(Debug, Clone)]
 pub struct Toolchain {
     pub host: String,
+    /// The full `rustc -vV` output: part of every crate identity.
+    pub version_text: String,
     /// `rustc --print target-libdir`: where `libstd-<hash>.so` lives.
     pub std_libdir: PathBuf,
 }
@@ -75,7 +80,11 @@ impl Toolchain {
             .output()
             .context("running `rustc --print target-libdir`")?;
         let std_libdir = PathBuf::from(String::from_utf8_lossy(&libdir.stdout).trim());
-        Ok(Toolchain { host, std_libdir })
+        Ok(Toolchain {
+            host,
+            version_text: text.into_owned(),
+            std_libdir,
+        })
     }
 }
 
@@ -285,6 +294,11 @@ pub struct BuildReport {
     pub libraries: BTreeMap<String, u64>,
     /// How many library crates the build made shared.
     pub shared_packages: usize,
+    /// Where Cargo left the crate dylibs and the wrapper's unit records.
+    #[serde(skip)]
+    pub deps_dir: PathBuf,
+    #[serde(skip)]
+    pub toolchain: Option<Toolchain>,
 }
 
 /// `cargo share build`: steps 1 to 5.
@@ -361,6 +375,8 @@ fn assemble(
         programs: Vec::new(),
         libraries: BTreeMap::new(),
         shared_packages: prepared.graph.shared_packages.len(),
+        deps_dir: prepared.deps_dir(),
+        toolchain: Some(prepared.toolchain.clone()),
     };
     let mut copied: BTreeSet<String> = BTreeSet::new();
     for program in &prepared.graph.programs {
@@ -396,26 +412,13 @@ fn assemble(
             binaries: installed,
             libraries: needed.keys().cloned().collect(),
         };
-        shell.json(&built);
-        let bins: Vec<String> = built
-            .binaries
-            .iter()
-            .map(|b| b.display().to_string())
-            .collect();
-        shell.status(
-            "Linked",
-            format!(
-                "{} v{}: {} (needs {} shared libraries)",
-                built.name,
-                built.version,
-                bins.join(", "),
-                built.libraries.len()
-            ),
-        );
-        for lib in &built.libraries {
-            shell.line(format!("{:>12}   {lib}", ""));
+        if !prepared.options.staging {
+            report_program(&built, shell);
         }
         report.programs.push(built);
+    }
+    if prepared.options.staging {
+        return Ok(report);
     }
     let bytes: u64 = report.libraries.values().sum();
     shell.json(&report);
@@ -430,6 +433,28 @@ fn assemble(
         ),
     );
     Ok(report)
+}
+
+fn report_program(built: &BuiltProgram, shell: &Shell) {
+    shell.json(&built);
+    let bins: Vec<String> = built
+        .binaries
+        .iter()
+        .map(|b| b.display().to_string())
+        .collect();
+    shell.status(
+        "Linked",
+        format!(
+            "{} v{}: {} (needs {} shared libraries)",
+            built.name,
+            built.version,
+            bins.join(", "),
+            built.libraries.len()
+        ),
+    );
+    for lib in &built.libraries {
+        shell.line(format!("{:>12}   {lib}", ""));
+    }
 }
 
 /// Copy a file into place atomically (temporary file in the same directory, then rename), so a

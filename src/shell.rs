@@ -83,3 +83,17 @@ impl Shell {
         eprintln!("{head}: {}", message.as_ref());
     }
 }
+
+/// A byte count for people: `512 B`, `7.3 KB`, `12.4 MB`, `1.2 GB` (decimal units, as Cargo).
+pub fn human_bytes(n: u64) -> String {
+    let f = n as f64;
+    if n < 1000 {
+        format!("{n} B")
+    } else if f < 1e6 {
+        format!("{:.1} KB", f / 1e3)
+    } else if f < 1e9 {
+        format!("{:.1} MB", f / 1e6)
+    } else {
+        format!("{:.1} GB", f / 1e9)
+    }
+}

@@ -1,0 +1,479 @@
+//! The content-addressed store: where crate builds live once, and where installed programs are
+//! bound to the exact builds they were linked against.
+//!
+//! Layout (`STORE` defaults to `$XDG_DATA_HOME/cargo-share/store`):
+//!
+//! ```text
+//! STORE/index.sqlite                 the index (SQLite, changed only inside transactions)
+//! STORE/lock                         held exclusively by every command that reads or changes the store
+//! STORE/entries/NAME-VERSION-ID/     one crate build (StoreEntry), read-only once registered:
+//!     entry.json                     its manifest (identity, files, hashes, dependencies)
+//!     lib/FILE.so                    runtime copy, without the .rustc metadata section
+//!     dev/FILE.so                    the full dylib, metadata included, for building dependents
+//! STORE/programs/NAME-VERSION-ID/    one installed program build:
+//!     program.json                   its manifest (binaries, entries)
+//!     bin/BIN                        the binaries, run path $ORIGIN/../lib
+//!     lib/FILE.so                    hard links to the runtime copies of exactly its entries
+//! STORE/tmp/                         staging; anything here is garbage after a crash
+//! ```
+//!
+//! A program's `lib/` holds hard links, not symlinks: the dynamic loader resolves `$ORIGIN`
+//! through symlinks, so a dylib's own run path (`$ORIGIN`) must be the program's `lib/` for it
+//! to find its own dependencies there. Hard links cost no space and are the same inode, so
+//! programs sharing an entry share its pages in memory. One search directory per program, however
+//! many libraries: start-up does not grow with libraries x directories.
+//!
+//! Directories appear in `entries/` and `programs/` only by `rename` from `tmp/`, and the index
+//! refers to a directory only after it exists; so a crash at any point leaves at worst unreferenced
+//! directories, which `gc` removes.
+
+use std::fs::File;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{file_sha256, CrateIdentity};
+
+/// The manifest of one store entry (`entry.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoreEntry {
+    pub identity: CrateIdentity,
+    /// SHA-256 and size of the runtime copy (`lib/FILE`).
+    pub runtime_sha256: String,
+    pub runtime_size: u64,
+    /// SHA-256 of the full dylib (`dev/FILE`).
+    pub dev_sha256: String,
+}
+
+/// The manifest of one installed program (`program.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstalledProgram {
+    pub name: String,
+    pub version: String,
+    /// Where it came from: `crates.io` or a local path.
+    pub source: String,
+    /// Store-relative directory (`programs/NAME-VERSION-ID`).
+    pub dir: String,
+    /// Binary name -> SHA-256.
+    pub binaries: Vec<(String, String)>,
+    /// Identities (hashes) of the entries it loads.
+    pub entries: Vec<String>,
+    /// The install root whose `bin/` links to its binaries.
+    pub root: PathBuf,
+}
+
+/// Where the store is: `--store`, `$CARGO_SHARE_STORE`, `$XDG_DATA_HOME/cargo-share/store`,
+/// `~/.local/share/cargo-share/store`.
+pub fn default_store_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("CARGO_SHARE_STORE") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(d).join("cargo-share/store"));
+    }
+    let home = std::env::var_os("HOME").context("HOME is not set; pass --store")?;
+    Ok(PathBuf::from(home).join(".local/share/cargo-share/store"))
+}
+
+/// An open, locked store.
+pub struct Store {
+    pub root: PathBuf,
+    pub db: Connection,
+    _lock: File,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entries (
+    hash TEXT PRIMARY KEY, package TEXT NOT NULL, version TEXT NOT NULL, file TEXT NOT NULL,
+    dir TEXT NOT NULL, runtime_size INTEGER NOT NULL, runtime_sha256 TEXT NOT NULL,
+    dev_sha256 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entry_deps (
+    hash TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY (hash, dep));
+CREATE TABLE IF NOT EXISTS programs (
+    name TEXT PRIMARY KEY, version TEXT NOT NULL, source TEXT NOT NULL, dir TEXT NOT NULL,
+    root TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS program_entries (
+    program TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (program, hash));
+CREATE TABLE IF NOT EXISTS program_bins (
+    program TEXT NOT NULL, bin TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (program, bin));
+";
+
+/// Refuse a directory others can write to or that someone else owns.
+pub fn check_private(dir: &Path) -> Result<()> {
+    let meta = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+    // Our effective uid is the owner of our /proc entry.
+    let me = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(meta.uid());
+    if meta.uid() != me {
+        bail!(
+            "the store {} belongs to another user (uid {}); use your own store with --store DIR",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o022 != 0 {
+        bail!(
+            "the store {} is writable by others (mode {:o}): anyone could replace the libraries \
+             your programs load. Fix it with `chmod go-w {}` and run `cargo share verify`",
+            dir.display(),
+            meta.mode() & 0o777,
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Open (creating it owner-only if absent) and lock the store.
+    pub fn open(root: &Path) -> Result<Store> {
+        if !root.exists() {
+            std::fs::create_dir_all(root)
+                .with_context(|| format!("creating the store {}", root.display()))?;
+            std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+        }
+        let root = &root
+            .canonicalize()
+            .with_context(|| format!("resolving the store path {}", root.display()))?;
+        check_private(root)?;
+        for sub in ["entries", "programs", "tmp"] {
+            let d = root.join(sub);
+            if !d.exists() {
+                std::fs::create_dir(&d)?;
+                std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+            }
+        }
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(root.join("lock"))?;
+        if lock.try_lock().is_err() {
+            eprintln!(
+                "{:>12} for the store lock ({} is in use by another cargo-share)",
+                "Blocking",
+                root.display()
+            );
+            lock.lock().context("locking the store")?;
+        }
+        let db = Connection::open(root.join("index.sqlite"))?;
+        db.execute_batch(SCHEMA)?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            db,
+            _lock: lock,
+        })
+    }
+
+    pub fn entry_dir_name(id: &CrateIdentity) -> String {
+        format!("{}-{}-{}", id.package, id.version, id.short())
+    }
+
+    pub fn has_entry(&self, hash: &str) -> Result<bool> {
+        Ok(self
+            .db
+            .query_row("SELECT 1 FROM entries WHERE hash = ?1", [hash], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// A fresh staging directory under `tmp/` (same filesystem, so `rename` is atomic).
+    pub fn staging(&self, prefix: &str) -> Result<tempfile::TempDir> {
+        Ok(tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(self.root.join("tmp"))?)
+    }
+
+    /// Put one crate build into the store (if it is not there yet). `full` is the dylib as rustc
+    /// produced it. Returns whether a new entry was added. The entry directory is complete and
+    /// read-only before it appears under `entries/`; the index row is written after.
+    pub fn add_entry(&self, id: &CrateIdentity, full: &Path) -> Result<bool> {
+        if self.has_entry(&id.hash)? {
+            return Ok(false);
+        }
+        let name = Self::entry_dir_name(id);
+        let dest = self.root.join("entries").join(&name);
+        let staging = self.staging("entry-")?;
+        let dir = staging.path();
+        std::fs::create_dir(dir.join("lib"))?;
+        std::fs::create_dir(dir.join("dev"))?;
+        let data = std::fs::read(full).with_context(|| format!("reading {}", full.display()))?;
+        let runtime = crate::elf::without_rustc_metadata(&data)
+            .with_context(|| format!("making the runtime copy of {}", full.display()))?;
+        std::fs::write(dir.join("lib").join(&id.file), &runtime)?;
+        std::fs::write(dir.join("dev").join(&id.file), &data)?;
+        let entry = StoreEntry {
+            identity: id.clone(),
+            runtime_sha256: crate::identity::sha256_hex(&runtime),
+            runtime_size: runtime.len() as u64,
+            dev_sha256: crate::identity::sha256_hex(&data),
+        };
+        std::fs::write(
+            dir.join("entry.json"),
+            serde_json::to_string_pretty(&entry)?,
+        )?;
+        make_read_only(dir)?;
+        crate::fault::point("entry-staged");
+        if dest.exists() {
+            // Left over from a crash between rename and index: same identity, so the same
+            // build; replace it with the fresh, complete copy.
+            remove_tree(&dest)?;
+        }
+        let staged = staging.keep();
+        std::fs::rename(&staged, &dest)
+            .with_context(|| format!("moving the entry into {}", dest.display()))?;
+        crate::fault::point("entry-renamed");
+        self.insert_entry(&entry, &name)?;
+        Ok(true)
+    }
+
+    pub fn insert_entry(&self, entry: &StoreEntry, dir: &str) -> Result<()> {
+        let tx = self.db.unchecked_transaction()?;
+        write_entry_rows(&tx, entry, dir)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Record an installed program (replacing any earlier record of the same name) in one
+    /// transaction.
+    pub fn insert_program(&self, p: &InstalledProgram) -> Result<()> {
+        let tx = self.db.unchecked_transaction()?;
+        write_program_rows(&tx, p)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replace the whole index with these entries and programs, in one transaction.
+    pub fn replace_index(
+        &self,
+        entries: &[(StoreEntry, String)],
+        programs: &[InstalledProgram],
+    ) -> Result<()> {
+        let tx = self.db.unchecked_transaction()?;
+        tx.execute_batch(
+            "DELETE FROM entries; DELETE FROM entry_deps; DELETE FROM programs;
+             DELETE FROM program_entries; DELETE FROM program_bins;",
+        )?;
+        for (entry, dir) in entries {
+            write_entry_rows(&tx, entry, dir)?;
+        }
+        for p in programs {
+            write_program_rows(&tx, p)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn remove_program(&self, name: &str) -> Result<()> {
+        let tx = self.db.unchecked_transaction()?;
+        delete_program_rows(&tx, name)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The installed program record of `name`, read from its manifest.
+    pub fn program(&self, name: &str) -> Result<Option<InstalledProgram>> {
+        let dir: Option<String> = self
+            .db
+            .query_row("SELECT dir FROM programs WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let Some(dir) = dir else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(self.root.join(&dir).join("program.json"))
+            .with_context(|| format!("reading the manifest of {name} in {dir}"))?;
+        Ok(Some(serde_json::from_str(&text)?))
+    }
+
+    pub fn program_names(&self) -> Result<Vec<String>> {
+        let mut stmt = self.db.prepare("SELECT name FROM programs ORDER BY name")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every entry: (hash, package, version, file, dir, runtime size).
+    pub fn entries(&self) -> Result<Vec<EntryRow>> {
+        let mut stmt = self.db.prepare(
+            "SELECT hash, package, version, file, dir, runtime_size, runtime_sha256 FROM entries \
+             ORDER BY package, version, hash",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(EntryRow {
+                hash: r.get(0)?,
+                package: r.get(1)?,
+                version: r.get(2)?,
+                file: r.get(3)?,
+                dir: r.get(4)?,
+                runtime_size: r.get::<_, i64>(5)? as u64,
+                runtime_sha256: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Programs whose binaries load entry `hash`.
+    pub fn users_of(&self, hash: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT program FROM program_entries WHERE hash = ?1 ORDER BY program")?;
+        let rows = stmt.query_map([hash], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Entries reachable from installed programs (their entries and those entries'
+    /// dependencies).
+    pub fn live_entries(&self) -> Result<std::collections::BTreeSet<String>> {
+        let mut stmt = self.db.prepare(
+            "WITH RECURSIVE live(hash) AS (
+                 SELECT hash FROM program_entries
+                 UNION SELECT entry_deps.dep FROM entry_deps JOIN live ON entry_deps.hash = live.hash)
+             SELECT hash FROM live",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn delete_entry_row(&self, hash: &str) -> Result<()> {
+        let tx = self.db.unchecked_transaction()?;
+        tx.execute("DELETE FROM entries WHERE hash = ?1", [hash])?;
+        tx.execute("DELETE FROM entry_deps WHERE hash = ?1", [hash])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// One row of the entries table.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryRow {
+    pub hash: String,
+    pub package: String,
+    pub version: String,
+    pub file: String,
+    pub dir: String,
+    pub runtime_size: u64,
+    pub runtime_sha256: String,
+}
+
+fn write_entry_rows(conn: &Connection, entry: &StoreEntry, dir: &str) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO entries VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            entry.identity.hash,
+            entry.identity.package,
+            entry.identity.version,
+            entry.identity.file,
+            format!("entries/{dir}"),
+            entry.runtime_size as i64,
+            entry.runtime_sha256,
+            entry.dev_sha256
+        ],
+    )?;
+    for dep in &entry.identity.dependencies {
+        conn.execute(
+            "INSERT OR IGNORE INTO entry_deps VALUES (?1, ?2)",
+            params![entry.identity.hash, dep],
+        )?;
+    }
+    Ok(())
+}
+
+fn write_program_rows(conn: &Connection, p: &InstalledProgram) -> Result<()> {
+    delete_program_rows(conn, &p.name)?;
+    conn.execute(
+        "INSERT INTO programs VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            p.name,
+            p.version,
+            p.source,
+            p.dir,
+            p.root.display().to_string()
+        ],
+    )?;
+    for e in &p.entries {
+        conn.execute(
+            "INSERT OR IGNORE INTO program_entries VALUES (?1, ?2)",
+            params![p.name, e],
+        )?;
+    }
+    for (bin, sha) in &p.binaries {
+        conn.execute(
+            "INSERT INTO program_bins VALUES (?1, ?2, ?3)",
+            params![p.name, bin, sha],
+        )?;
+    }
+    Ok(())
+}
+
+fn delete_program_rows(tx: &Connection, name: &str) -> Result<()> {
+    tx.execute("DELETE FROM programs WHERE name = ?1", [name])?;
+    tx.execute("DELETE FROM program_entries WHERE program = ?1", [name])?;
+    tx.execute("DELETE FROM program_bins WHERE program = ?1", [name])?;
+    Ok(())
+}
+
+/// Files 0444, directories 0555: entries are immutable once registered.
+pub fn make_read_only(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            make_read_only(&path)?;
+        } else if entry.file_type()?.is_file() {
+            let mode = if path.parent().and_then(|p| p.file_name()) == Some("bin".as_ref()) {
+                0o555
+            } else {
+                0o444
+            };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555))?;
+    Ok(())
+}
+
+/// Remove a read-only tree: make directories writable again first.
+pub fn remove_tree(dir: &Path) -> Result<()> {
+    fn unlock(dir: &Path) {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    unlock(&e.path());
+                }
+            }
+        }
+    }
+    if !dir.exists() {
+        return Ok(());
+    }
+    unlock(dir);
+    std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
+}
+
+/// Sum of file sizes below `dir`, counting each inode once.
+pub fn tree_size(dir: &Path, seen: &mut std::collections::BTreeSet<(u64, u64)>) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                total += tree_size(&e.path(), seen);
+            } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+/// Check a file against the SHA-256 recorded for it.
+pub fn file_matches(path: &Path, sha256: &str) -> bool {
+    file_sha256(path).map(|h| h == sha256).unwrap_or(false)
+}
