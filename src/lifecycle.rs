@@ -274,10 +274,8 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         let mut linked = Vec::new();
         for (b, _) in &bin_hashes {
             let link = bin_dir.join(b);
-            let tmp = bin_dir.join(format!(".{b}.cargo-share-new"));
-            let _ = std::fs::remove_file(&tmp);
-            std::os::unix::fs::symlink(program_dir.join("bin").join(b), &tmp)?;
-            std::fs::rename(&tmp, &link).with_context(|| format!("linking {}", link.display()))?;
+            link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
+            fault::point("first-link-swapped");
             linked.push(link);
         }
         if let Some(prev) = previous {

@@ -1,0 +1,311 @@
+//! The store on hermetic fixtures: install, reuse, uninstall, gc, verify, security, crash safety
+//! (SIGKILL at fault points) and concurrency.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+struct Env {
+    _scratch: tempfile::TempDir,
+    base: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let scratch = tempfile::tempdir().unwrap();
+        let base = scratch.path().to_path_buf();
+        Env {
+            _scratch: scratch,
+            base,
+        }
+    }
+    fn store(&self) -> PathBuf {
+        self.base.join("store")
+    }
+    fn root(&self) -> PathBuf {
+        self.base.join("root")
+    }
+    fn cmd(&self) -> Command {
+        let mut c = cargo_share(&self.base);
+        c.arg("--store").arg(self.store());
+        c
+    }
+    fn install(&self, fixture_dir: &Path) -> Command {
+        let mut c = self.cmd();
+        c.args(["install", "--json", "--path"])
+            .arg(fixture_dir)
+            .arg("--root")
+            .arg(self.root());
+        c
+    }
+    fn json(&self, out: &Output) -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+    fn verify_ok(&self) {
+        run_ok(self.cmd().arg("verify"));
+    }
+    fn entries(&self) -> Vec<String> {
+        let out = run_ok(self.cmd().args(["list", "--json"]));
+        let v = &self.json(&out)[0];
+        let mut e: Vec<String> = v["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {}",
+                    l["package"].as_str().unwrap(),
+                    l["id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        e.sort();
+        e
+    }
+}
+
+#[test]
+fn install_reuses_entries_and_gc_removes_exactly_what_only_one_program_used() {
+    let env = Env::new();
+    let out = run_ok(&mut env.install(&fixture("lto")));
+    let installed: Vec<_> = env
+        .json(&out)
+        .into_iter()
+        .filter(|m| m["reason"] == "program-installed")
+        .collect();
+    assert_eq!(installed.len(), 2);
+    // The second program reuses the first one's builds (lto-lib and std).
+    assert_eq!(
+        installed[1]["reused"].as_array().unwrap().len(),
+        2,
+        "{installed:?}"
+    );
+    assert!(installed[1]["added"].as_array().unwrap().is_empty());
+    assert!(run_clean(&env.root().join("bin/lto-one")).contains("sum_squares(10) = 385"));
+
+    let out = run_ok(&mut env.install(&fixture("suite")));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("Reusing std v"),
+        "std is shared with the lto programs:\n{text}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/hard-b")),
+        run_clean(&static_build(&fixture("suite"), &env.base).join("hard-b"))
+    );
+    env.verify_ok();
+
+    let why = run_ok(env.cmd().args(["why", "lto-lib", "--json"]));
+    assert_eq!(
+        env.json(&why)[0]["programs"],
+        serde_json::json!(["lto-one", "lto-two"])
+    );
+
+    let before = env.entries();
+    run_ok(env.cmd().args(["uninstall", "lto-one"]));
+    // lto-lib is still used by lto-two: nothing of it goes.
+    let gc = run_ok(env.cmd().args(["gc", "--json"]));
+    assert!(env.json(&gc)[0]["entries"].as_array().unwrap().is_empty());
+    assert_eq!(env.entries(), before);
+    assert!(!env.root().join("bin/lto-one").exists());
+
+    run_ok(env.cmd().args(["uninstall", "lto-two"]));
+    let dry = run_ok(env.cmd().args(["gc", "--dry-run", "--json"]));
+    let would: Vec<String> = env.json(&dry)[0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(would.len(), 1, "{would:?}");
+    assert!(would[0].starts_with("lto-lib v0.1.0"));
+    assert_eq!(env.entries(), before, "--dry-run removed something");
+    let gc = run_ok(env.cmd().args(["gc", "--json"]));
+    assert!(env.json(&gc)[0]["bytes_freed"].as_u64().unwrap() > 0);
+    let after = env.entries();
+    let removed: Vec<&String> = before.iter().filter(|e| !after.contains(e)).collect();
+    assert_eq!(removed.len(), 1);
+    assert!(removed[0].starts_with("lto-lib "));
+    env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/hard-a")).contains("allocator counted: yes"));
+}
+
+#[test]
+fn store_is_private_entries_are_read_only_and_binaries_stay_inside() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let mode = std::fs::metadata(env.store()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    for e in std::fs::read_dir(env.store().join("entries")).unwrap() {
+        let dir = e.unwrap().path();
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o555
+        );
+        for f in std::fs::read_dir(dir.join("lib")).unwrap() {
+            let m = std::fs::metadata(f.unwrap().path())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(m & 0o222, 0, "entry file writable");
+        }
+    }
+    // The binary's only run path is relative to its own (store) directory.
+    let bin = std::fs::canonicalize(env.root().join("bin/lto-one")).unwrap();
+    assert!(bin.starts_with(std::fs::canonicalize(env.store()).unwrap()));
+    let info = cargo_share::elf::dynamic_info(&bin).unwrap();
+    assert_eq!(info.runpath, vec!["$ORIGIN/../lib".to_string()]);
+
+    std::fs::set_permissions(env.store(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.cmd().arg("list").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod go-w"));
+    std::fs::set_permissions(env.store(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    env.verify_ok();
+}
+
+#[test]
+fn bad_input_leaves_store_and_programs_unchanged() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let before = env.entries();
+    let missing = env.base.join("missing");
+    let out = env.install(&missing).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
+
+    // A build that fails.
+    let broken = env.base.join("broken");
+    copy_dir(&fixture("lto"), &broken);
+    std::fs::write(broken.join("lto-one/src/main.rs"), "fn main() { nope }").unwrap();
+    let out = env.install(&broken).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cargo build failed"));
+
+    let out = env
+        .cmd()
+        .args(["uninstall", "not-installed"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not installed"));
+
+    // A binary that cargo share did not install is not overwritten without --force.
+    let foreign = env.base.join("foreign");
+    copy_dir(&fixture("panic-abort"), &foreign);
+    std::fs::write(env.root().join("bin/pa-one"), "#!/bin/sh\necho mine\n").unwrap();
+    let out = env.install(&foreign).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    assert_eq!(
+        std::fs::read_to_string(env.root().join("bin/pa-one")).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+
+    assert_eq!(env.entries(), before);
+    env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
+}
+
+/// Kill `install`, `uninstall` and `gc` with SIGKILL at each fault point; after each, verify
+/// passes, the programs installed before still run, and nothing half-installed is visible.
+#[test]
+fn crashes_at_any_point_leave_a_consistent_store() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let killed = |out: &Output| {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "not killed: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for point in [
+        "entry-staged",
+        "entry-renamed",
+        "entries-added",
+        "program-staged",
+        "program-renamed",
+        "program-recorded",
+        "first-link-swapped",
+    ] {
+        let out = env
+            .install(&fixture("panic-abort"))
+            .env("CARGO_SHARE_FAULT", point)
+            .output()
+            .unwrap();
+        killed(&out);
+        env.verify_ok();
+        assert!(
+            run_clean(&env.root().join("bin/lto-one")).contains("385"),
+            "after {point}"
+        );
+        // Whatever is linked in ROOT/bin runs.
+        for b in ["pa-one", "pa-two"] {
+            let link = env.root().join("bin").join(b);
+            if link.exists() {
+                assert!(run_clean(&link).contains("Hello"), "{b} after {point}");
+            }
+        }
+    }
+    // Finish the install, then crash uninstall and gc.
+    run_ok(&mut env.install(&fixture("panic-abort")));
+    env.verify_ok();
+    for point in ["links-removed", "program-unrecorded"] {
+        let out = env
+            .cmd()
+            .args(["uninstall", "pa-one"])
+            .env("CARGO_SHARE_FAULT", point)
+            .output()
+            .unwrap();
+        killed(&out);
+        env.verify_ok();
+        assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
+    }
+    // The crash after the index commit completed the uninstall of pa-one; its link is gone.
+    assert!(!env.root().join("bin/pa-one").exists());
+    run_ok(env.cmd().args(["uninstall", "pa-two"]));
+    let out = env
+        .cmd()
+        .arg("gc")
+        .env("CARGO_SHARE_FAULT", "gc-row-deleted")
+        .output()
+        .unwrap();
+    killed(&out);
+    env.verify_ok();
+    run_ok(env.cmd().arg("gc"));
+    env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/lto-one")).contains("385"));
+    // Nothing is left of pa-lib once gc completes.
+    assert!(!env.entries().iter().any(|e| e.starts_with("pa-lib ")));
+    let tmp_left = std::fs::read_dir(env.store().join("tmp")).unwrap().count();
+    assert_eq!(tmp_left, 0);
+}
+
+#[test]
+fn two_installs_and_a_gc_at_once_end_consistent() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    run_ok(env.cmd().args(["uninstall", "lto-one"]));
+    let mut a = env.install(&fixture("panic-abort")).spawn().unwrap();
+    let mut b = env.install(&fixture("suite")).spawn().unwrap();
+    let mut g = env.cmd().arg("gc").arg("-q").spawn().unwrap();
+    for (name, child) in [("install a", &mut a), ("install b", &mut b), ("gc", &mut g)] {
+        assert!(child.wait().unwrap().success(), "{name} failed");
+    }
+    env.verify_ok();
+    for bin in ["pa-one", "hard-a", "lto-two"] {
+        let out = run_clean(&env.root().join("bin").join(bin));
+        assert!(!out.is_empty(), "{bin}");
+    }
+}
