@@ -28,7 +28,7 @@ use crate::wrapper::{UnitRecord, UNIT_RECORD_SUFFIX};
 
 /// Bumped whenever the wrapper changes how it rewrites units: builds from another wrapper
 /// version are different builds.
-pub const WRAPPER_ABI: &str = "cargo-share-wrapper-1";
+pub const WRAPPER_ABI: &str = "wrapper-2";
 const IDENTITY_TAG: &str = "cargo-share crate identity v1";
 
 /// Hex SHA-256 of a byte string.

@@ -123,7 +123,9 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         .with_context(|| format!("creating the cargo-share cache {}", cache.display()))?;
     let cache = cache.canonicalize()?;
     let toolchain = Toolchain::detect()?;
-    let target_dir = cache.join("target");
+    // One target directory per wrapper ABI: builds made by a wrapper that rewrote units
+    // differently (or wrote no unit records) are never reused as if they were ours.
+    let target_dir = cache.join(format!("target-{}", crate::identity::WRAPPER_ABI));
     std::fs::create_dir_all(&target_dir)?;
 
     let mut manifests = Vec::new();
