@@ -309,3 +309,59 @@ fn two_installs_and_a_gc_at_once_end_consistent() {
         assert!(!out.is_empty(), "{bin}");
     }
 }
+
+/// Build once across unrelated projects: two workspaces that share nothing but a library crate
+/// (the shape of a registry crate). Installing the second compiles that crate zero times and
+/// reuses its store entry.
+#[test]
+fn a_crate_is_built_once_across_unrelated_projects() {
+    let env = Env::new();
+    let compiled = |log: &Path| -> Vec<String> {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["crate_name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let log_one = env.base.join("one.jsonl");
+    run_ok(
+        env.install(&fixture("unrelated/ws-one"))
+            .arg("--unit-log")
+            .arg(&log_one),
+    );
+    assert!(compiled(&log_one).contains(&"unrelated_common".to_string()));
+
+    let log_two = env.base.join("two.jsonl");
+    let out = run_ok(
+        env.install(&fixture("unrelated/ws-two"))
+            .arg("--unit-log")
+            .arg(&log_two),
+    );
+    let second = compiled(&log_two);
+    assert!(
+        !second.contains(&"unrelated_common".to_string()),
+        "compiled again: {second:?}"
+    );
+    assert!(second.contains(&"two_a".to_string()), "{second:?}");
+    let installed: Vec<serde_json::Value> = env
+        .json(&out)
+        .into_iter()
+        .filter(|m| m["reason"] == "program-installed")
+        .collect();
+    for p in &installed {
+        assert!(p["added"].as_array().unwrap().is_empty(), "{p}");
+        assert_eq!(p["reused"].as_array().unwrap().len(), 2, "{p}");
+    }
+    assert!(run_clean(&env.root().join("bin/two-b")).contains("hello, two-b"));
+    let why = run_ok(env.cmd().args(["why", "unrelated-common", "--json"]));
+    assert_eq!(
+        env.json(&why)[0]["programs"],
+        serde_json::json!(["one-a", "one-b", "two-a", "two-b"])
+    );
+    env.verify_ok();
+}
