@@ -711,19 +711,32 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
         })
         .filter_map(|b| std::fs::canonicalize(b).ok())
         .collect();
-    let roots: BTreeSet<PathBuf> = store
+    // Install roots: from the index and from every program manifest on disk, so that links
+    // survive as evidence even when the index is lost.
+    let mut roots: BTreeSet<PathBuf> = store
         .program_names()?
         .iter()
         .filter_map(|n| store.program(n).ok().flatten())
         .map(|p| p.root)
         .collect();
+    for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
+        let manifest: Option<InstalledProgram> =
+            std::fs::read_to_string(e.path().join("program.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        roots.extend(manifest.map(|m| m.root));
+    }
     let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
     for root in roots {
-        for e in std::fs::read_dir(root.join("bin"))?.flatten() {
+        let Ok(links) = std::fs::read_dir(root.join("bin")) else {
+            continue;
+        };
+        for e in links.flatten() {
             if let Ok(target) = std::fs::read_link(e.path()) {
                 if target.starts_with(&programs_dir) && !recorded.contains(&target) {
                     problems.push(format!(
-                        "{} links to {}, which is not an installed program build",
+                        "{} links to {}, which is not an installed program build in the index \
+                         (if the index was lost, `cargo share verify --repair` rebuilds it)",
                         e.path().display(),
                         target.display()
                     ));

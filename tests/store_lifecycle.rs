@@ -365,3 +365,91 @@ fn a_crate_is_built_once_across_unrelated_projects() {
     );
     env.verify_ok();
 }
+
+/// Two builds of one crate name and version with different identities coexist; upgrading one
+/// program never changes another; the old build goes at gc once nothing uses it.
+#[test]
+fn different_builds_of_one_crate_version_coexist_and_upgrades_break_nothing() {
+    let env = Env::new();
+    let tree = env.base.join("tree");
+    copy_dir(&fixture("unrelated"), &tree);
+    run_ok(&mut env.install(&tree.join("ws-one")));
+    let lib = tree.join("common-lib/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, text.replace("hello, {who}", "HELLO, {who}")).unwrap();
+    run_ok(&mut env.install(&tree.join("ws-two")));
+
+    // Same package and version, same Cargo file name, two identities.
+    let common: Vec<String> = env
+        .entries()
+        .into_iter()
+        .filter(|e| e.starts_with("unrelated-common "))
+        .collect();
+    assert_eq!(common.len(), 2, "{common:?}");
+    assert!(run_clean(&env.root().join("bin/one-a")).starts_with("hello, one-a"));
+    assert!(run_clean(&env.root().join("bin/two-a")).starts_with("HELLO, two-a"));
+
+    // Upgrade ws-one to the new library: the old build is garbage only after that.
+    let gc = run_ok(env.cmd().args(["gc", "--json"]));
+    assert!(env.json(&gc)[0]["entries"].as_array().unwrap().is_empty());
+    run_ok(&mut env.install(&tree.join("ws-one")));
+    assert!(run_clean(&env.root().join("bin/one-a")).starts_with("HELLO, one-a"));
+    let gc = run_ok(env.cmd().args(["gc", "--json"]));
+    let removed = env.json(&gc)[0]["entries"].as_array().unwrap().clone();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert!(removed[0]
+        .as_str()
+        .unwrap()
+        .starts_with("unrelated-common v0.3.0"));
+    env.verify_ok();
+}
+
+#[test]
+fn verify_finds_damage_and_repair_rebuilds_the_index() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    // A lost index is rebuilt from the manifests.
+    std::fs::remove_file(env.store().join("index.sqlite")).unwrap();
+    let out = env.cmd().arg("verify").output().unwrap();
+    assert!(
+        !out.status.success(),
+        "an empty index should not verify the linked programs"
+    );
+    run_ok(env.cmd().args(["verify", "--repair"]));
+    env.verify_ok();
+    assert_eq!(env.entries().len(), 2);
+
+    // A changed library file is found and named.
+    let entry = std::fs::read_dir(env.store().join("entries"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("lto-lib-")
+        })
+        .unwrap();
+    let lib = std::fs::read_dir(entry.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut data = std::fs::read(&lib).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    std::fs::write(&lib, data).unwrap();
+    let out = env.cmd().arg("verify").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("entry lto-lib v0.1.0") && err.contains("changed"),
+        "{err}"
+    );
+    // Repair cannot make the damaged entry right: it says so and verify still fails.
+    let out = env.cmd().args(["verify", "--repair"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
+}
