@@ -112,6 +112,12 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
     let out = scratch.path().join("out");
     let mut build = opts.build.clone();
     build.staging = true;
+    if build.cache_dir.is_none() {
+        // The store owns the build state of what it installs: crate builds that are in the
+        // store are not compiled again as long as the store exists (a cache may be deleted).
+        let store = Store::open(&opts.store)?;
+        build.cache_dir = Some(store.root.join("build"));
+    }
     let report = shared_build::build(&build, &out, shell)?;
     let toolchain = report
         .toolchain

@@ -15,6 +15,7 @@
 //!     bin/BIN                        the binaries, run path $ORIGIN/../lib
 //!     lib/FILE.so                    hard links to the runtime copies of exactly its entries
 //! STORE/tmp/                         staging; anything here is garbage after a crash
+//! STORE/build/                       Cargo's build directory and fetched sources for installs
 //! ```
 //!
 //! A program's `lib/` holds hard links, not symlinks: the dynamic loader resolves `$ORIGIN`

@@ -328,20 +328,26 @@ fn a_crate_is_built_once_across_unrelated_projects() {
             })
             .collect()
     };
-    let log_one = env.base.join("one.jsonl");
-    run_ok(
-        env.install(&fixture("unrelated/ws-one"))
+    // No --cache-dir: installs build inside the store, which owns that build state.
+    let install = |ws: &str, log: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-share"));
+        c.arg("--store")
+            .arg(env.store())
+            .args(["install", "--json", "--path"])
+            .arg(fixture(ws))
+            .arg("--root")
+            .arg(env.root())
             .arg("--unit-log")
-            .arg(&log_one),
-    );
+            .arg(log);
+        run_ok(&mut c)
+    };
+    let log_one = env.base.join("one.jsonl");
+    install("unrelated/ws-one", &log_one);
+    assert!(env.store().join("build").is_dir());
     assert!(compiled(&log_one).contains(&"unrelated_common".to_string()));
 
     let log_two = env.base.join("two.jsonl");
-    let out = run_ok(
-        env.install(&fixture("unrelated/ws-two"))
-            .arg("--unit-log")
-            .arg(&log_two),
-    );
+    let out = install("unrelated/ws-two", &log_two);
     let second = compiled(&log_two);
     assert!(
         !second.contains(&"unrelated_common".to_string()),
