@@ -367,7 +367,10 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
             .append(true)
             .open(log)
             .with_context(|| format!("opening unit log {}", log.display()))?;
-        writeln!(f, "{}", serde_json::to_string(&line)?)?;
+        // One write per line: with O_APPEND, concurrent wrappers cannot interleave it.
+        let mut text = serde_json::to_string(&line)?;
+        text.push('\n');
+        f.write_all(text.as_bytes())?;
     }
 
     let mut cmd = Command::new(&rustc);
