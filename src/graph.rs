@@ -166,11 +166,6 @@ impl BuildGraph {
         }
         self.shared_packages = shared;
     }
-
-    /// Whether `pkg` is built as a shared dylib in this build.
-    pub fn is_shared(&self, pkg: &Package) -> bool {
-        self.shared_packages.contains(&package_dir(pkg))
-    }
 }
 
 /// Packages reachable from `root` through normal (non-dev, non-build) dependencies, root included.

@@ -69,10 +69,7 @@ fn entry_label(id: &CrateIdentity) -> String {
 pub fn open_store(dir: &Path) -> Result<Store> {
     let store = Store::open(dir)?;
     let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
-    for name in store.program_names()? {
-        let Some(p) = store.program(&name)? else {
-            continue;
-        };
+    for p in store.readable_programs()? {
         for (b, _) in &p.binaries {
             let link = p.root.join("bin").join(b);
             let want = programs_dir
@@ -394,12 +391,7 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
     };
     let live = store.live_entries()?;
     let rows = store.entries()?;
-    let live_program_dirs: BTreeSet<String> = store
-        .program_names()?
-        .iter()
-        .filter_map(|n| store.program(n).ok().flatten())
-        .map(|p| p.dir)
-        .collect();
+    let live_program_dirs = store.recorded_program_dirs()?;
     let known_entry_dirs: BTreeSet<String> = rows.iter().map(|r| r.dir.clone()).collect();
 
     // Sizes are counted before anything is removed; inodes shared with live trees are not freed.
@@ -473,12 +465,7 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
 /// `cargo share list`: programs, then entries with their sizes and users.
 pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
     let store = open_store(store_dir)?;
-    let mut programs = Vec::new();
-    for name in store.program_names()? {
-        if let Some(p) = store.program(&name)? {
-            programs.push(p);
-        }
-    }
+    let programs = store.readable_programs()?;
     let mut entries = Vec::new();
     for r in store.entries()? {
         let users = store.users_of(&r.hash)?;
@@ -706,9 +693,8 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
     // Nothing half-installed is visible: every link into the store's programs points at the
     // build of a recorded program.
     let recorded: BTreeSet<PathBuf> = store
-        .program_names()?
-        .iter()
-        .filter_map(|n| store.program(n).ok().flatten())
+        .readable_programs()?
+        .into_iter()
         .flat_map(|p| {
             let dir = store.root.join(&p.dir);
             p.binaries
@@ -720,9 +706,8 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
     // Install roots: from the index and from every program manifest on disk, so that links
     // survive as evidence even when the index is lost.
     let mut roots: BTreeSet<PathBuf> = store
-        .program_names()?
-        .iter()
-        .filter_map(|n| store.program(n).ok().flatten())
+        .readable_programs()?
+        .into_iter()
         .map(|p| p.root)
         .collect();
     for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {

@@ -291,6 +291,25 @@ impl Store {
         Ok(Some(serde_json::from_str(&text)?))
     }
 
+    /// Store-relative directories of every recorded program, from the index alone: what `gc`
+    /// must keep, whatever the state of the files.
+    pub fn recorded_program_dirs(&self) -> Result<std::collections::BTreeSet<String>> {
+        let mut stmt = self.db.prepare("SELECT dir FROM programs")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The manifests of every recorded program that can be read (`verify` names the others).
+    pub fn readable_programs(&self) -> Result<Vec<InstalledProgram>> {
+        let mut out = Vec::new();
+        for name in self.program_names()? {
+            if let Ok(Some(p)) = self.program(&name) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn program_names(&self) -> Result<Vec<String>> {
         let mut stmt = self.db.prepare("SELECT name FROM programs ORDER BY name")?;
         let rows = stmt.query_map([], |r| r.get(0))?;

@@ -459,3 +459,21 @@ fn verify_finds_damage_and_repair_rebuilds_the_index() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("damaged"));
 }
+
+/// gc takes what is live from the index, never from files it may fail to read: a recorded
+/// program with a damaged manifest keeps its directory (and verify names the damage).
+#[test]
+fn gc_never_removes_a_recorded_program_even_with_a_damaged_manifest() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let bin = std::fs::canonicalize(env.root().join("bin/lto-one")).unwrap();
+    let dir = bin.parent().unwrap().parent().unwrap().to_path_buf();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::remove_file(dir.join("program.json")).unwrap();
+    run_ok(env.cmd().arg("gc"));
+    assert!(dir.is_dir(), "gc removed a recorded program's directory");
+    assert!(run_clean(&env.root().join("bin/lto-one")).contains("385"));
+    let out = env.cmd().arg("verify").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lto-one: manifest missing"));
+}
