@@ -164,15 +164,11 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         // The program's libraries and, transitively, every shared crate build they were
         // compiled against (generic-only crates leave no NEEDED entry but shaped the code).
         let mut ids: BTreeMap<String, CrateIdentity> = BTreeMap::new();
-        let mut queue: Vec<String> = p.libraries.clone();
         let mut by_hash: BTreeMap<String, String> = BTreeMap::new();
-        while let Some(file) = queue.pop() {
-            if ids.contains_key(&file) {
-                continue;
-            }
-            let id = resolver.identify(&file)?;
+        for file in &p.libraries {
+            let id = resolver.identify(file)?;
             by_hash.insert(id.hash.clone(), file.clone());
-            ids.insert(file, id);
+            ids.insert(file.clone(), id);
         }
         // Dependencies by identity: find their files through the resolver's records.
         let mut pending: Vec<String> = ids.values().flat_map(|i| i.dependencies.clone()).collect();
