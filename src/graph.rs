@@ -29,6 +29,9 @@ pub struct Workspace {
     pub manifest_path: PathBuf,
     pub root: PathBuf,
     pub metadata: Metadata,
+    /// Build each program in its own Cargo invocation, so that features are resolved per program
+    /// (a `--unify semver` set); otherwise the workspace's programs are built together.
+    pub build_programs_alone: bool,
 }
 
 /// All programs of a build and the shared-crate decision.
@@ -76,16 +79,20 @@ pub fn load_metadata(manifest_path: &Path, locked: bool, target: &str) -> Result
 impl BuildGraph {
     /// Add one workspace and its programs: the root package if it has binaries, else every
     /// workspace member that has one.
-    pub fn add_workspace(&mut self, manifest_path: &Path, metadata: Metadata) -> Result<()> {
+    /// `select` keeps only some of them (programs that a unified set builds elsewhere).
+    pub fn add_workspace(
+        &mut self,
+        manifest_path: &Path,
+        metadata: Metadata,
+        select: &dyn Fn(&str) -> bool,
+        build_programs_alone: bool,
+    ) -> Result<()> {
         let index = self.workspaces.len();
-        let has_bins = |p: &Package| p.targets.iter().any(|t| t.is_bin());
-        let root_pkg = metadata.root_package();
-        let candidates: Vec<&Package> = match root_pkg {
-            Some(p) => vec![p],
-            None => metadata.workspace_packages(),
-        };
         let mut added = 0;
-        for pkg in candidates.into_iter().filter(|p| has_bins(p)) {
+        for pkg in program_packages(&metadata)
+            .into_iter()
+            .filter(|p| select(&p.name))
+        {
             if let Some(existing) = self.programs.iter().find(|p| p.name == pkg.name) {
                 bail!(
                     "two programs named `{}` in one build ({} and {}); build them separately",
@@ -118,6 +125,7 @@ impl BuildGraph {
             manifest_path: manifest_path.to_path_buf(),
             root: metadata.workspace_root.as_std_path().to_path_buf(),
             metadata,
+            build_programs_alone,
         });
         Ok(())
     }
@@ -166,6 +174,18 @@ impl BuildGraph {
         }
         self.shared_packages = shared;
     }
+}
+
+/// The programs of a workspace: the root package if it has binaries, else every member that has.
+pub fn program_packages(metadata: &Metadata) -> Vec<&Package> {
+    let has_bins = |p: &&Package| p.targets.iter().any(|t| t.is_bin());
+    match metadata.root_package() {
+        Some(p) => vec![p],
+        None => metadata.workspace_packages(),
+    }
+    .into_iter()
+    .filter(has_bins)
+    .collect()
 }
 
 /// Packages reachable from `root` through normal (non-dev, non-build) dependencies, root included.

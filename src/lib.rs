@@ -15,6 +15,7 @@ pub mod linker;
 pub mod plan;
 pub mod profile;
 pub mod program;
+pub mod program_set;
 pub mod shared_build;
 pub mod shell;
 pub mod store;

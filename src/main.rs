@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use cargo_share::plan::PLAN_ENV;
 use cargo_share::profile::SharedProfile;
-use cargo_share::program::{CrateSpec, ProgramSource};
+use cargo_share::program::{self, CrateSpec, ProgramSource};
+use cargo_share::program_set::{Unify, UnifyOptions};
 use cargo_share::shared_build::{self, BuildOptions, Layout};
 use cargo_share::shell::{MessageFormat, Shell};
 use cargo_share::{lifecycle, linker, store, wrapper};
@@ -85,6 +86,9 @@ enum Command {
         /// Accepted for `cargo install` compatibility: lockfiles are always respected (see --no-locked).
         #[arg(long)]
         locked: bool,
+        /// Install programs even if their own tests failed under this --unify resolution.
+        #[arg(long)]
+        allow_test_failures: bool,
         #[command(flatten)]
         tuning: BuildTuning,
     },
@@ -119,6 +123,12 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ProgramArgs {
+    /// Programs from crates.io: NAME or NAME@VERSION (same as --crate).
+    #[arg(value_name = "NAME[@VERSION]")]
+    positional: Vec<CrateSpec>,
+    /// A file of programs, one NAME@VERSION a line (`#` starts a comment), as shared/programs.txt.
+    #[arg(long, value_name = "FILE")]
+    programs: Option<PathBuf>,
     /// A local program: path to its Cargo.toml (or directory). Repeatable.
     #[arg(long = "manifest-path", value_name = "PATH")]
     manifest_paths: Vec<PathBuf>,
@@ -135,6 +145,21 @@ struct BuildTuning {
     /// How shared crates are packed into shared objects.
     #[arg(long, value_enum, default_value = "per-crate")]
     layout: Layout,
+    /// Resolve the programs together: `none` (each its own Cargo.lock), `semver` (one version
+    /// per semver-compatible range across the set) or `features` (as semver, and one build per
+    /// crate version with the union of the features).
+    #[arg(long, value_enum, default_value = "none")]
+    unify: Unify,
+    /// With --unify: save the set's resolution to FILE, or build exactly the one in FILE if it
+    /// exists.
+    #[arg(long, value_name = "FILE")]
+    lock: Option<PathBuf>,
+    /// With --unify: use this exact version of a crate in the set. Repeatable.
+    #[arg(long, value_name = "CRATE@VERSION")]
+    pin: Vec<CrateSpec>,
+    /// With --unify: keep this program out of the set, built with its own Cargo.lock. Repeatable.
+    #[arg(long, value_name = "PROGRAM")]
+    own_lock: Vec<String>,
     /// Allow Cargo to update programs' lockfiles instead of requiring them to be exact.
     #[arg(long)]
     no_locked: bool,
@@ -156,7 +181,19 @@ impl ProgramArgs {
             .into_iter()
             .map(ProgramSource::Path)
             .collect();
-        programs.extend(self.crates.into_iter().map(ProgramSource::Registry));
+        programs.extend(
+            self.positional
+                .into_iter()
+                .chain(self.crates)
+                .map(ProgramSource::Registry),
+        );
+        if let Some(file) = &self.programs {
+            programs.extend(
+                program::read_program_list(file)?
+                    .into_iter()
+                    .map(ProgramSource::Registry),
+            );
+        }
         self.tuning.options(programs, cache_dir)
     }
 }
@@ -176,6 +213,14 @@ impl BuildTuning {
             jobs: self.jobs,
             unit_log: self.unit_log,
             staging: false,
+            unify: UnifyOptions {
+                policy: self.unify,
+                lock_file: self.lock,
+                pins: self.pin,
+                own_lock: self.own_lock,
+            },
+            check_tests: false,
+            allow_test_failures: false,
         })
     }
 }
@@ -252,13 +297,17 @@ fn main() -> ExitCode {
             root,
             force,
             locked: _,
+            allow_test_failures,
             tuning,
         } => (|| {
             let mut programs: Vec<ProgramSource> =
                 paths.into_iter().map(ProgramSource::Path).collect();
             programs.extend(crates.into_iter().map(ProgramSource::Registry));
+            let mut build = tuning.options(programs, cli.cache_dir.clone())?;
+            build.check_tests = true;
+            build.allow_test_failures = allow_test_failures;
             let options = lifecycle::InstallOptions {
-                build: tuning.options(programs, cli.cache_dir.clone())?,
+                build,
                 root: match root {
                     Some(r) => r,
                     None => lifecycle::default_root()?,

@@ -183,6 +183,30 @@ fn find_unpacked(cargo_home: &Path, name: &str, version: &str) -> Result<PathBuf
     )
 }
 
+/// Read a program list: one `NAME@VERSION` a line; blank lines and `#` comments are skipped.
+pub fn read_program_list(path: &Path) -> Result<Vec<CrateSpec>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the program list {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let spec: CrateSpec = line
+            .parse()
+            .with_context(|| format!("{}:{}", path.display(), n + 1))?;
+        out.push(spec);
+    }
+    if out.is_empty() {
+        bail!(
+            "{} names no programs (expected one NAME@VERSION a line)",
+            path.display()
+        );
+    }
+    Ok(out)
+}
+
 /// Copy a directory tree (regular files and directories; symlinks are copied as what they point to).
 pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to)?;

@@ -24,6 +24,7 @@ use crate::graph::{self, BuildGraph};
 use crate::plan::{WrapperPlan, PLAN_ENV};
 use crate::profile::{self, SharedProfile};
 use crate::program::{self, ProgramSource};
+use crate::program_set::{self, ProgramSet, SetMember, Unify, UnifyOptions};
 use crate::shell::Shell;
 
 /// How shared crates are laid out in shared objects.
@@ -50,6 +51,12 @@ pub struct BuildOptions {
     /// The output directory is a staging area (for `install`): do not report what was
     /// assembled there.
     pub staging: bool,
+    /// Resolve the programs together (`--unify`), or each with its own lockfile.
+    pub unify: UnifyOptions,
+    /// Refuse programs whose own tests failed under this resolution (`install`), unless
+    /// `allow_test_failures`.
+    pub check_tests: bool,
+    pub allow_test_failures: bool,
 }
 
 /// The machine and toolchain facts a build needs.
@@ -108,6 +115,8 @@ pub struct PreparedBuild {
     pub target_dir: PathBuf,
     pub plan_file: tempfile::NamedTempFile,
     pub options: BuildOptions,
+    /// The generated workspace of a unified build.
+    pub set: Option<ProgramSet>,
 }
 
 /// Steps 1 to 3: sources, graph, plan.
@@ -115,6 +124,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     if options.programs.is_empty() {
         bail!("no programs given: name them with --manifest-path PATH or --crate NAME[@VERSION]");
     }
+    options.unify.validate()?;
     let cache = match &options.cache_dir {
         Some(d) => d.clone(),
         None => default_cache_dir()?,
@@ -152,11 +162,27 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         }
     }
 
-    let mut graph = BuildGraph::default();
-    for manifest in &manifests {
-        let md = graph::load_metadata(manifest, options.locked, &toolchain.host)?;
-        graph.add_workspace(manifest, md)?;
+    let mut sources = Vec::new();
+    for manifest in manifests {
+        let md = graph::load_metadata(&manifest, options.locked, &toolchain.host)?;
+        sources.push((manifest, md));
     }
+    let mut graph = BuildGraph::default();
+    let set = if options.unify.policy == Unify::None {
+        for (manifest, md) in sources {
+            graph.add_workspace(&manifest, md, &|_| true, false)?;
+        }
+        None
+    } else {
+        unify_sources(
+            sources,
+            &options.unify,
+            &cache,
+            &toolchain,
+            &mut graph,
+            shell,
+        )?
+    };
     graph.compute_shared();
 
     let plan = WrapperPlan {
@@ -177,7 +203,76 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         target_dir,
         plan_file,
         options: options.clone(),
+        set,
     })
+}
+
+/// Put the programs that join the set into one generated workspace (resolved together); keep the
+/// `--own-lock` ones in their own workspaces.
+fn unify_sources(
+    sources: Vec<(PathBuf, cargo_metadata::Metadata)>,
+    unify: &UnifyOptions,
+    cache: &Path,
+    toolchain: &Toolchain,
+    graph: &mut BuildGraph,
+    shell: &Shell,
+) -> Result<Option<ProgramSet>> {
+    let own_lock = |name: &str| unify.own_lock.iter().any(|o| o == name);
+    let all: Vec<String> = sources
+        .iter()
+        .flat_map(|(_, md)| graph::program_packages(md))
+        .map(|p| p.name.to_string())
+        .collect();
+    for name in &unify.own_lock {
+        if !all.contains(name) {
+            bail!(
+                "--own-lock {name}: no program of this build is named `{name}` (programs: {})",
+                all.join(", ")
+            );
+        }
+    }
+    let mut members = Vec::new();
+    for (_, md) in &sources {
+        let lock = std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok();
+        for pkg in graph::program_packages(md) {
+            if own_lock(&pkg.name) {
+                continue;
+            }
+            members.push(SetMember {
+                name: pkg.name.to_string(),
+                version: pkg.version.to_string(),
+                package_dir: pkg
+                    .manifest_path
+                    .parent()
+                    .context("a manifest without a directory")?
+                    .as_std_path()
+                    .to_path_buf(),
+                lock: lock.clone(),
+            });
+        }
+    }
+    let set = if members.is_empty() {
+        None
+    } else {
+        let set = program_set::generate(&members, unify, cache, shell)?;
+        let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host)?;
+        graph.add_workspace(
+            &set.manifest_path,
+            md,
+            &|_| true,
+            set.policy == Unify::Semver,
+        )?;
+        Some(set)
+    };
+    for (manifest, md) in sources {
+        if graph::program_packages(&md)
+            .iter()
+            .any(|p| own_lock(&p.name))
+        {
+            graph.add_workspace(&manifest, md, &own_lock, false)?;
+        }
+    }
+    Ok(set)
 }
 
 /// What Cargo command to run per workspace.
@@ -188,7 +283,39 @@ enum CargoVerb {
 }
 
 impl PreparedBuild {
-    fn cargo(&self, verb: CargoVerb, workspace: usize, shell: &Shell) -> Command {
+    /// The Cargo invocations of this build: (workspace, programs built together).
+    fn invocations(&self) -> Vec<(usize, Vec<usize>)> {
+        let mut out = Vec::new();
+        for (wi, ws) in self.graph.workspaces.iter().enumerate() {
+            let programs: Vec<usize> = (0..self.graph.programs.len())
+                .filter(|&p| self.graph.programs[p].workspace == wi)
+                .collect();
+            if ws.build_programs_alone {
+                out.extend(programs.into_iter().map(|p| (wi, vec![p])));
+            } else {
+                out.push((wi, programs));
+            }
+        }
+        out
+    }
+
+    fn program_names(&self, programs: &[usize]) -> Vec<String> {
+        programs
+            .iter()
+            .map(|&p| {
+                let p = &self.graph.programs[p];
+                format!("{} v{}", p.name, p.version)
+            })
+            .collect()
+    }
+
+    fn cargo(
+        &self,
+        verb: CargoVerb,
+        workspace: usize,
+        programs: &[usize],
+        shell: &Shell,
+    ) -> Command {
         let ws = &self.graph.workspaces[workspace];
         let mut cmd = program::cargo_command();
         cmd.arg(match verb {
@@ -197,19 +324,17 @@ impl PreparedBuild {
         });
         cmd.args(["--release", "--target", &self.toolchain.host]);
         cmd.arg("--manifest-path").arg(&ws.manifest_path);
-        for p in self
-            .graph
-            .programs
-            .iter()
-            .filter(|p| p.workspace == workspace)
-        {
+        for &p in programs {
+            let p = &self.graph.programs[p];
             cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
         }
         cmd.arg("--message-format").arg("json-render-diagnostics");
-        if self.options.locked {
+        if self.options.locked || self.set.is_some() {
             cmd.arg("--locked");
         }
-        if shell.quiet {
+        // `cargo test -q` would hide the "Running" lines that attribute test results to programs;
+        // the output is filtered here instead.
+        if shell.quiet && verb != CargoVerb::Test {
             cmd.arg("-q");
         }
         if let Some(j) = self.options.jobs {
@@ -307,24 +432,24 @@ pub struct BuildReport {
 pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildReport> {
     let prepared = prepare(options, shell)?;
     prepared.warn_overrides(shell);
+    prepared.check_recorded_tests(shell)?;
     let mut executables: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    for (wi, ws) in prepared.graph.workspaces.iter().enumerate() {
-        let names: Vec<String> = prepared
-            .graph
-            .programs
-            .iter()
-            .filter(|p| p.workspace == wi)
-            .map(|p| format!("{} v{}", p.name, p.version))
-            .collect();
+    for (wi, programs) in prepared.invocations() {
+        let ws = &prepared.graph.workspaces[wi];
+        let names = prepared.program_names(&programs);
         shell.status(
             "Building",
             format!(
-                "{} (shared, {} workspace)",
+                "{} (shared, {})",
                 names.join(", "),
-                ws.root.display()
+                match &prepared.set {
+                    Some(set) if set.manifest_path == ws.manifest_path =>
+                        format!("--unify {}", set.policy),
+                    _ => format!("{} workspace", ws.root.display()),
+                }
             ),
         );
-        let mut cmd = prepared.cargo(CargoVerb::Build, wi, shell);
+        let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell);
         let mut child = cmd.spawn().context("running cargo")?;
         let stdout = child.stdout.take().expect("piped stdout");
         for message in Message::parse_stream(BufReader::new(stdout)) {
@@ -489,6 +614,9 @@ pub struct TestCounts {
     pub ignored: u64,
     pub test_binaries: u64,
     pub success: bool,
+    /// "no tests" or "tests did not build".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Add up the `test result:` lines libtest prints.
@@ -516,74 +644,269 @@ pub fn count_test_results(line: &str, counts: &mut TestCounts) {
     }
 }
 
-/// `cargo share test`: each program's own test suite, built in shared mode.
+/// `cargo share test`: each program's own test suite, built in shared mode under the chosen
+/// resolution. Under `--unify`, the results are recorded against the set's lockfile, and
+/// `install` refuses a program whose tests failed there.
 pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
     let prepared = prepare(options, shell)?;
     prepared.warn_overrides(shell);
-    let mut results = Vec::new();
-    for (wi, _) in prepared.graph.workspaces.iter().enumerate() {
-        let programs: Vec<_> = prepared
-            .graph
-            .programs
-            .iter()
-            .filter(|p| p.workspace == wi)
-            .collect();
-        let names: Vec<String> = programs
-            .iter()
-            .map(|p| format!("{} v{}", p.name, p.version))
-            .collect();
-        shell.status("Testing", format!("{} (shared)", names.join(", ")));
-        let mut cmd = prepared.cargo(CargoVerb::Test, wi, shell);
-        let mut child = cmd.spawn().context("running cargo test")?;
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut counts = TestCounts {
+    let mut results: Vec<TestCounts> = prepared
+        .graph
+        .programs
+        .iter()
+        .map(|p| TestCounts {
             reason: "test-finished",
-            program: programs
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            version: programs
-                .iter()
-                .map(|p| p.version.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
+            program: p.name.clone(),
+            version: p.version.clone(),
             ..Default::default()
-        };
-        for message in Message::parse_stream(BufReader::new(stdout)) {
-            if let Message::TextLine(line) = message? {
-                count_test_results(&line, &mut counts);
-                if !shell.is_json() && !shell.quiet {
-                    eprintln!("{line}");
+        })
+        .collect();
+    for (wi, programs) in prepared.invocations() {
+        let names = prepared.program_names(&programs);
+        shell.status("Testing", format!("{} (shared)", names.join(", ")));
+        let mut started = vec![0u64; results.len()];
+        let status = prepared.run_tests(wi, &programs, &mut results, &mut started, shell)?;
+        for &p in &programs {
+            let counts = &mut results[p];
+            // In a run of several programs Cargo's status covers them all: a program passed if
+            // every test binary it started reported, with no failures.
+            counts.success = if counts.test_binaries == 0 {
+                status.success()
+            } else {
+                counts.failed == 0
+                    && counts.test_binaries >= started[p]
+                    && (status.success() || programs.len() > 1)
+            };
+            if counts.test_binaries == 0 {
+                counts.note = Some(if status.success() {
+                    "no tests".into()
+                } else {
+                    "tests did not build".into()
+                });
+                if !status.success() {
+                    shell.error(format!(
+                        "{} v{}: the tests did not build (see the errors above)",
+                        counts.program, counts.version
+                    ));
                 }
             }
+            shell.json(&*counts);
         }
-        let status = child.wait()?;
-        counts.success = status.success() && counts.failed == 0;
-        if counts.test_binaries == 0 && !status.success() {
-            shell.error(format!(
-                "{}: the tests did not build (see the errors above)",
-                names.join(", ")
-            ));
-        }
-        shell.json(&counts);
-        results.push(counts);
     }
-    shell.line(format!(
-        "\n{:<24} {:>8} {:>8} {:>8} {:>8}",
-        "program", "run", "passed", "failed", "ignored"
+    shell.result(format!(
+        "\n{:<24} {:>8} {:>8} {:>8} {:>8}  {}",
+        "program", "run", "passed", "failed", "ignored", "note"
     ));
     for r in &results {
-        shell.line(format!(
-            "{:<24} {:>8} {:>8} {:>8} {:>8}",
-            r.program,
+        shell.result(format!(
+            "{:<24} {:>8} {:>8} {:>8} {:>8}  {}",
+            format!("{} {}", r.program, r.version),
             r.passed + r.failed,
             r.passed,
             r.failed,
-            r.ignored
+            r.ignored,
+            r.note.as_deref().unwrap_or("")
         ));
     }
+    if let Some(set) = &prepared.set {
+        record_tests(set, &prepared, &results)?;
+        let failing: Vec<&str> = prepared
+            .graph
+            .programs
+            .iter()
+            .zip(&results)
+            .filter(|(p, r)| prepared.in_set(p) && !r.success)
+            .map(|(p, _)| p.name.as_str())
+            .collect();
+        if !failing.is_empty() {
+            shell.warn(format!(
+                "under --unify {}, the tests of {} do not pass. Ways out: build {} with its own lockfile \
+                 (--own-lock NAME), or pin the crate that breaks it (--pin CRATE@VERSION). \
+                 `cargo share install` refuses these programs under this resolution.",
+                set.policy,
+                failing.join(", "),
+                if failing.len() == 1 { "it" } else { "each" },
+            ));
+        }
+    }
     Ok(results)
+}
+
+/// One program's recorded test outcome under a set's resolution.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct RecordedTest {
+    version: String,
+    passed: u64,
+    failed: u64,
+    success: bool,
+    note: Option<String>,
+}
+
+/// `SET/test-results.json`: lock SHA-256 -> program -> outcome.
+type TestRecords = BTreeMap<String, BTreeMap<String, RecordedTest>>;
+
+fn test_records_path(set: &ProgramSet) -> PathBuf {
+    set.root.join("test-results.json")
+}
+
+fn load_test_records(set: &ProgramSet) -> TestRecords {
+    std::fs::read(test_records_path(set))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCounts]) -> Result<()> {
+    let mut records = load_test_records(set);
+    let entry = records.entry(set.lock_sha256.clone()).or_default();
+    for (program, r) in prepared.graph.programs.iter().zip(results) {
+        if prepared.in_set(program) {
+            entry.insert(
+                program.name.clone(),
+                RecordedTest {
+                    version: r.version.clone(),
+                    passed: r.passed,
+                    failed: r.failed,
+                    success: r.success,
+                    note: r.note.clone(),
+                },
+            );
+        }
+    }
+    let path = test_records_path(set);
+    let tmp = tempfile::NamedTempFile::new_in(&set.root)?;
+    std::fs::write(tmp.path(), serde_json::to_vec_pretty(&records)?)?;
+    tmp.persist(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+impl PreparedBuild {
+    /// Whether a program is built in the unified set (not with `--own-lock`).
+    fn in_set(&self, program: &graph::Program) -> bool {
+        self.set.as_ref().is_some_and(|set| {
+            self.graph.workspaces[program.workspace].manifest_path == set.manifest_path
+        })
+    }
+
+    /// Before an install under `--unify`: programs whose own tests failed under this exact
+    /// resolution are refused; untested ones get a warning.
+    fn check_recorded_tests(&self, shell: &Shell) -> Result<()> {
+        let Some(set) = &self.set else {
+            return Ok(());
+        };
+        if !self.options.check_tests {
+            return Ok(());
+        }
+        let records = load_test_records(set);
+        let recorded = records.get(&set.lock_sha256);
+        let mut failed = Vec::new();
+        let mut untested = Vec::new();
+        for program in self.graph.programs.iter().filter(|p| self.in_set(p)) {
+            match recorded.and_then(|r| r.get(&program.name)) {
+                Some(r) if !r.success => failed.push(format!(
+                    "{} ({} of {} tests failed)",
+                    program.name,
+                    r.failed,
+                    r.passed + r.failed
+                )),
+                Some(_) => {}
+                None => untested.push(program.name.clone()),
+            }
+        }
+        if !untested.is_empty() {
+            shell.warn(format!(
+                "{} not tested under this resolution (--unify {}); `cargo share test` with the same programs and options runs their own test suites",
+                untested.join(", "),
+                set.policy
+            ));
+        }
+        if !failed.is_empty() {
+            let message = format!(
+                "under --unify {}, the tests of {} failed (`cargo share test`). Ways out: install it with its own lockfile \
+                 (--own-lock NAME), pin the crate that breaks it (--pin CRATE@VERSION), or accept it with --allow-test-failures",
+                set.policy,
+                failed.join(", ")
+            );
+            if !self.options.allow_test_failures {
+                bail!("{message}");
+            }
+            shell.warn(message);
+        }
+        Ok(())
+    }
+
+    /// Run `cargo test` for some programs of one workspace, attributing each test binary's
+    /// results to its program: Cargo's stderr ("Running ... (PATH)", "Doc-tests NAME") and the
+    /// tests' stdout share one pipe, so the order is kept.
+    fn run_tests(
+        &self,
+        workspace: usize,
+        programs: &[usize],
+        results: &mut [TestCounts],
+        started: &mut [u64],
+        shell: &Shell,
+    ) -> Result<std::process::ExitStatus> {
+        let mut cmd = self.cargo(CargoVerb::Test, workspace, programs, shell);
+        let (reader, writer) = std::io::pipe()?;
+        cmd.stdout(writer.try_clone()?).stderr(writer);
+        let mut child = cmd.spawn().context("running cargo test")?;
+        drop(cmd);
+        let md = &self.graph.workspaces[workspace].metadata;
+        let mut by_executable: BTreeMap<String, usize> = BTreeMap::new();
+        let mut by_lib: BTreeMap<String, usize> = BTreeMap::new();
+        for &p in programs {
+            let id = &self.graph.programs[p].package_id;
+            if let Some(pkg) = md.packages.iter().find(|k| &k.id == id) {
+                for t in pkg.targets.iter().filter(|t| t.is_lib()) {
+                    by_lib.insert(t.name.replace('-', "_"), p);
+                }
+            }
+        }
+        let mut current = programs.first().copied();
+        for message in Message::parse_stream(BufReader::new(reader)) {
+            match message? {
+                Message::CompilerArtifact(a) => {
+                    if let (Some(exe), Some(&p)) = (
+                        &a.executable,
+                        programs
+                            .iter()
+                            .find(|&&p| self.graph.programs[p].package_id == a.package_id),
+                    ) {
+                        if let Some(name) = exe.file_name() {
+                            by_executable.insert(name.to_string(), p);
+                        }
+                    }
+                }
+                Message::TextLine(line) => {
+                    let trimmed = line.trim();
+                    if let Some(rest) = trimmed.strip_prefix("Running ") {
+                        let path = rest
+                            .rsplit_once('(')
+                            .map(|(_, p)| p.trim_end_matches(')'))
+                            .unwrap_or(rest);
+                        let name = Path::new(path)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        current = by_executable.get(&name).copied().or(current);
+                        current.inspect(|&p| started[p] += 1);
+                    } else if let Some(lib) = trimmed.strip_prefix("Doc-tests ") {
+                        current = by_lib.get(lib.trim()).copied().or(current);
+                        current.inspect(|&p| started[p] += 1);
+                    }
+                    if let Some(p) = current {
+                        count_test_results(&line, &mut results[p]);
+                    }
+                    if !shell.is_json() && !shell.quiet {
+                        eprintln!("{line}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(child.wait()?)
+    }
 }
 
 #[cfg(test)]

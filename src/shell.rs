@@ -59,6 +59,15 @@ impl Shell {
         eprintln!("{}", text.as_ref());
     }
 
+    /// A line of the command's result (a summary table) on stdout: shown with `-q`, replaced by
+    /// JSON records in JSON mode.
+    pub fn result(&self, text: impl AsRef<str>) {
+        if self.is_json() {
+            return;
+        }
+        println!("{}", text.as_ref());
+    }
+
     /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON.
     pub fn warn(&self, message: impl AsRef<str>) {
         if self.is_json() {

@@ -1,0 +1,287 @@
+//! Program sets (`--unify`) on hermetic fixtures. `tests/fixtures/sets/registry` is a Cargo
+//! directory source that stands in for crates.io (a scratch `.cargo/config.toml` replaces
+//! crates.io with it), holding `shim` 1.0.0 and 1.1.0. `old-shim` locks shim 1.0.0 with the
+//! `extra` feature and has a test that only passes with 1.0.0; `new-shim` locks 1.1.0, default
+//! features.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+struct SetEnv {
+    _scratch: tempfile::TempDir,
+    base: PathBuf,
+}
+
+impl SetEnv {
+    fn new() -> SetEnv {
+        let scratch = tempfile::tempdir().unwrap();
+        let base = scratch.path().to_path_buf();
+        std::fs::create_dir_all(base.join(".cargo")).unwrap();
+        std::fs::write(
+            base.join(".cargo/config.toml"),
+            format!(
+                "[source.crates-io]\nreplace-with = \"fixture\"\n[source.fixture]\ndirectory = {:?}\n",
+                fixture("sets/registry").display().to_string()
+            ),
+        )
+        .unwrap();
+        SetEnv {
+            _scratch: scratch,
+            base,
+        }
+    }
+
+    /// cargo-share run inside the scratch directory (so Cargo reads its config), with both
+    /// fixture programs.
+    fn cmd(&self, verb: &str, unify: &str) -> Command {
+        let mut c = cargo_share(&self.base);
+        c.current_dir(&self.base)
+            .arg(verb)
+            .arg("--manifest-path")
+            .arg(fixture("sets/old-shim"))
+            .arg("--manifest-path")
+            .arg(fixture("sets/new-shim"))
+            .args(["--unify", unify]);
+        c
+    }
+
+    fn build(&self, unify: &str, extra: &[&str]) -> PathBuf {
+        let out = self.base.join(format!("out-{unify}"));
+        run_ok(self.cmd("build", unify).args(extra).arg("--out").arg(&out));
+        out
+    }
+}
+
+/// What `old-shim` and `new-shim` in `dir/bin` print after their name.
+fn expect_outputs(dir: &Path, old: &str, new: &str) {
+    assert_eq!(
+        run_clean(&dir.join("bin/old-shim")),
+        format!("old-shim: {old}\n")
+    );
+    assert_eq!(
+        run_clean(&dir.join("bin/new-shim")),
+        format!("new-shim: {new}\n")
+    );
+}
+
+fn shim_libraries(out: &Path) -> Vec<String> {
+    file_names(&out.join("lib"))
+        .into_iter()
+        .filter(|n| n.starts_with("libshim-"))
+        .collect()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn each_policy_resolves_and_builds_as_documented() {
+    let env = SetEnv::new();
+
+    // none: each program's own lock. Two builds of shim (1.0.0+extra, 1.1.0).
+    let none = env.build("none", &[]);
+    assert_eq!(shim_libraries(&none).len(), 2);
+    expect_outputs(
+        &none,
+        "shim 1.0.0 answer 41 features extra",
+        "shim 1.1.0 answer 42 features default",
+    );
+
+    // semver: one version (the newest either program locked), features per program.
+    let lock = env.base.join("set.lock");
+    let semver = env.build("semver", &["--lock", lock.to_str().unwrap()]);
+    assert_eq!(shim_libraries(&semver).len(), 2);
+    expect_outputs(
+        &semver,
+        "shim 1.1.0 answer 42 features extra",
+        "shim 1.1.0 answer 42 features default",
+    );
+    let saved = std::fs::read_to_string(&lock).unwrap();
+    assert!(
+        saved.contains("name = \"shim\"\nversion = \"1.1.0\""),
+        "{saved}"
+    );
+    assert!(!saved.contains("1.0.0\""), "{saved}");
+
+    // features: one build of shim, with the union of the features.
+    let features = env.build("features", &[]);
+    assert_eq!(shim_libraries(&features).len(), 1);
+    assert_eq!(
+        run_clean(&features.join("bin/new-shim")),
+        "new-shim: shim 1.1.0 answer 42 features extra\n"
+    );
+
+    // A pin moves the set to another version of the range; --own-lock keeps a program out.
+    let pinned = env.build("semver", &["--pin", "shim@1.0.0"]);
+    assert_eq!(
+        run_clean(&pinned.join("bin/new-shim")),
+        "new-shim: shim 1.0.0 answer 41 features default\n"
+    );
+    let own = env.build("features", &["--own-lock", "old-shim"]);
+    expect_outputs(
+        &own,
+        "shim 1.0.0 answer 41 features extra",
+        "shim 1.1.0 answer 42 features default",
+    );
+}
+
+#[test]
+fn a_saved_resolution_is_reused_exactly_and_refused_for_another_set() {
+    let env = SetEnv::new();
+    let lock = env.base.join("set.lock");
+    // A resolution pinned to shim 1.0.0, saved.
+    env.build(
+        "semver",
+        &["--lock", lock.to_str().unwrap(), "--pin", "shim@1.0.0"],
+    );
+    // Reused without the pin: still 1.0.0, because the file decides.
+    let out = run_ok(
+        env.cmd("build", "semver")
+            .args(["--lock", lock.to_str().unwrap(), "--out"])
+            .arg(env.base.join("again")),
+    );
+    assert!(
+        stderr(&out).contains("Using the resolution in"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        run_clean(&env.base.join("again/bin/new-shim")),
+        "new-shim: shim 1.0.0 answer 41 features default\n"
+    );
+    // The same file for a different set of programs is refused, and nothing is built.
+    let other = env.base.join("other");
+    let out = cargo_share(&env.base)
+        .current_dir(&env.base)
+        .args(["build", "--unify", "semver", "--manifest-path"])
+        .arg(fixture("sets/new-shim"))
+        .arg("--lock")
+        .arg(&lock)
+        .arg("--out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("was made for the programs new-shim@0.1.0, old-shim@0.1.0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!other.exists());
+}
+
+#[test]
+fn tests_under_unification_are_reported_and_gate_install() {
+    let env = SetEnv::new();
+    let store = env.base.join("store");
+    let root = env.base.join("root");
+
+    let out = env.cmd("test", "semver").arg("--json").output().unwrap();
+    assert!(
+        !out.status.success(),
+        "a failing test suite must fail the command"
+    );
+    let records: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["reason"] == "test-finished")
+        .collect();
+    let by_name = |n: &str| {
+        records
+            .iter()
+            .find(|r| r["program"] == n)
+            .unwrap_or_else(|| panic!("no result for {n}: {records:?}"))
+            .clone()
+    };
+    assert_eq!(by_name("old-shim")["passed"], 1);
+    assert_eq!(by_name("old-shim")["failed"], 1);
+    assert_eq!(by_name("old-shim")["success"], false);
+    assert_eq!(by_name("new-shim")["passed"], 1);
+    assert_eq!(by_name("new-shim")["success"], true);
+
+    // The human table names both programs with their counts.
+    let out = env.cmd("test", "features").arg("-q").output().unwrap();
+    let table = stdout(&out);
+    assert!(
+        table.lines().any(|l| l.starts_with("old-shim 0.1.0")
+            && l.split_whitespace().skip(2).take(3).eq(["2", "1", "1"])),
+        "{table}"
+    );
+
+    // install refuses the program that failed under this resolution, and changes nothing.
+    let install = |extra: &[&str]| {
+        cargo_share(&env.base)
+            .current_dir(&env.base)
+            .args(["install", "--unify", "semver", "--path"])
+            .arg(fixture("sets/old-shim"))
+            .arg("--path")
+            .arg(fixture("sets/new-shim"))
+            .arg("--store")
+            .arg(&store)
+            .arg("--root")
+            .arg(&root)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = install(&[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("old-shim") && err.contains("--own-lock") && err.contains("--pin"),
+        "{err}"
+    );
+    assert!(!root.join("bin/old-shim").exists() && !root.join("bin/new-shim").exists());
+
+    // The way out: old-shim keeps its own lockfile; its tests pass, both install and run.
+    let out = run_ok(env.cmd("test", "semver").args(["--own-lock", "old-shim"]));
+    assert!(stdout(&out).contains("old-shim 0.1.0"));
+    let out = install(&["--own-lock", "old-shim"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("not tested"), "{}", stderr(&out));
+    expect_outputs(
+        &root,
+        "shim 1.0.0 answer 41 features extra",
+        "shim 1.1.0 answer 42 features default",
+    );
+}
+
+#[test]
+fn unification_options_are_checked_before_building() {
+    let env = SetEnv::new();
+    let fails_with = |c: &mut Command, needle: &str| {
+        let out = c.arg("--out").arg(env.base.join("never")).output().unwrap();
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+        assert!(!env.base.join("never").exists());
+    };
+    fails_with(
+        env.cmd("build", "none").args(["--pin", "shim@1.0.0"]),
+        "add --unify semver",
+    );
+    fails_with(
+        env.cmd("build", "semver").args(["--own-lock", "nosuch"]),
+        "no program of this build is named `nosuch`",
+    );
+    fails_with(
+        env.cmd("build", "semver").args(["--pin", "shim@2.0.0"]),
+        "none semver-compatible with 2.0.0",
+    );
+    fails_with(
+        env.cmd("build", "semver").args(["--pin", "shim"]),
+        "give the exact version",
+    );
+    fails_with(
+        env.cmd("build", "semver").args(["--pin", "nosuch@1.0.0"]),
+        "no program in the set uses `nosuch`",
+    );
+}
