@@ -6,6 +6,7 @@
 //! invocation ([`wrapper`]), and, for `-sys` crates that bundle C code, the linker ([`linker`]).
 //! See `ARCHITECTURE.md` for the path a build takes and the invariants.
 
+pub mod analyze;
 pub mod elf;
 pub mod fault;
 pub mod graph;

@@ -17,7 +17,7 @@ use cargo_share::program::{self, CrateSpec, ProgramSource};
 use cargo_share::program_set::{Unify, UnifyOptions};
 use cargo_share::shared_build::{self, BuildOptions, Layout};
 use cargo_share::shell::{MessageFormat, Shell};
-use cargo_share::{lifecycle, linker, store, wrapper};
+use cargo_share::{analyze, lifecycle, linker, store, wrapper};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,6 +66,12 @@ enum Command {
     },
     /// Run each program's own test suite with the program built in shared mode.
     Test {
+        #[command(flatten)]
+        programs: ProgramArgs,
+    },
+    /// Count the distinct crate builds a set of programs needs under each --unify policy,
+    /// before building anything.
+    Analyze {
         #[command(flatten)]
         programs: ProgramArgs,
     },
@@ -148,8 +154,9 @@ struct BuildTuning {
     /// Resolve the programs together: `none` (each its own Cargo.lock), `semver` (one version
     /// per semver-compatible range across the set) or `features` (as semver, and one build per
     /// crate version with the union of the features).
-    #[arg(long, value_enum, default_value = "none")]
-    unify: Unify,
+    /// [default: none; `analyze` compares all three]
+    #[arg(long, value_enum)]
+    unify: Option<Unify>,
     /// With --unify: save the set's resolution to FILE, or build exactly the one in FILE if it
     /// exists.
     #[arg(long, value_name = "FILE")]
@@ -214,7 +221,7 @@ impl BuildTuning {
             unit_log: self.unit_log,
             staging: false,
             unify: UnifyOptions {
-                policy: self.unify,
+                policy: self.unify.unwrap_or_default(),
                 lock_file: self.lock,
                 pins: self.pin,
                 own_lock: self.own_lock,
@@ -281,6 +288,14 @@ fn main() -> ExitCode {
             .options(cli.cache_dir)
             .and_then(|o| shared_build::build(&o, &out, &shell))
             .map(|_| 0),
+        Command::Analyze { programs } => (|| {
+            let policies = match programs.tuning.unify {
+                Some(u) => vec![u],
+                None => vec![Unify::None, Unify::Semver, Unify::Features],
+            };
+            let options = programs.options(cli.cache_dir)?;
+            analyze::analyze(&options, &policies, &shell).map(|_| 0)
+        })(),
         Command::Test { programs } => programs
             .options(cli.cache_dir)
             .and_then(|o| shared_build::test(&o, &shell))

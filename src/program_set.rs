@@ -114,9 +114,17 @@ pub struct SetMember {
 pub struct ProgramSet {
     pub root: PathBuf,
     pub manifest_path: PathBuf,
-    /// SHA-256 of the resolved `Cargo.lock`: test results are recorded against it.
+    /// SHA-256 of the resolved `Cargo.lock`.
     pub lock_sha256: String,
     pub policy: Unify,
+}
+
+impl ProgramSet {
+    /// What test results are recorded against: the policy (it decides the features each crate
+    /// is built with) and the exact resolution.
+    pub fn resolution_key(&self) -> String {
+        format!("{}:{}", self.policy, self.lock_sha256)
+    }
 }
 
 /// Build (or refresh) the set workspace and resolve it. See the module docs.

@@ -284,7 +284,7 @@ enum CargoVerb {
 
 impl PreparedBuild {
     /// The Cargo invocations of this build: (workspace, programs built together).
-    fn invocations(&self) -> Vec<(usize, Vec<usize>)> {
+    pub fn invocations(&self) -> Vec<(usize, Vec<usize>)> {
         let mut out = Vec::new();
         for (wi, ws) in self.graph.workspaces.iter().enumerate() {
             let programs: Vec<usize> = (0..self.graph.programs.len())
@@ -742,7 +742,7 @@ struct RecordedTest {
     note: Option<String>,
 }
 
-/// `SET/test-results.json`: lock SHA-256 -> program -> outcome.
+/// `SET/test-results.json`: [`ProgramSet::resolution_key`] -> program -> outcome.
 type TestRecords = BTreeMap<String, BTreeMap<String, RecordedTest>>;
 
 fn test_records_path(set: &ProgramSet) -> PathBuf {
@@ -758,7 +758,7 @@ fn load_test_records(set: &ProgramSet) -> TestRecords {
 
 fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCounts]) -> Result<()> {
     let mut records = load_test_records(set);
-    let entry = records.entry(set.lock_sha256.clone()).or_default();
+    let entry = records.entry(set.resolution_key()).or_default();
     for (program, r) in prepared.graph.programs.iter().zip(results) {
         if prepared.in_set(program) {
             entry.insert(
@@ -799,7 +799,7 @@ impl PreparedBuild {
             return Ok(());
         }
         let records = load_test_records(set);
-        let recorded = records.get(&set.lock_sha256);
+        let recorded = records.get(&set.resolution_key());
         let mut failed = Vec::new();
         let mut untested = Vec::new();
         for program in self.graph.programs.iter().filter(|p| self.in_set(p)) {

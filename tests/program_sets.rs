@@ -217,6 +217,24 @@ fn tests_under_unification_are_reported_and_gate_install() {
         "{table}"
     );
 
+    // Results are per policy: the semver failure says nothing of --unify features builds.
+    let out = cargo_share(&env.base)
+        .current_dir(&env.base)
+        .args(["install", "--unify", "features", "--path"])
+        .arg(fixture("sets/new-shim"))
+        .arg("--store")
+        .arg(env.base.join("other-store"))
+        .arg("--root")
+        .arg(env.base.join("other-root"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("new-shim not tested under this resolution"),
+        "{}",
+        stderr(&out)
+    );
+
     // install refuses the program that failed under this resolution, and changes nothing.
     let install = |extra: &[&str]| {
         cargo_share(&env.base)
@@ -253,6 +271,45 @@ fn tests_under_unification_are_reported_and_gate_install() {
         "shim 1.0.0 answer 41 features extra",
         "shim 1.1.0 answer 42 features default",
     );
+}
+
+#[test]
+fn analyze_counts_the_crate_builds_of_each_policy() {
+    let env = SetEnv::new();
+    let out = run_ok(
+        cargo_share(&env.base)
+            .current_dir(&env.base)
+            .args(["analyze", "--json", "--manifest-path"])
+            .arg(fixture("sets/old-shim"))
+            .arg("--manifest-path")
+            .arg(fixture("sets/new-shim")),
+    );
+    let builds: Vec<(String, u64)> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["reason"] == "analysis")
+        .map(|v| {
+            (
+                v["unify"].as_str().unwrap().to_string(),
+                v["crate_builds"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        builds,
+        [
+            ("none".into(), 2),
+            ("semver".into(), 2),
+            ("features".into(), 1)
+        ]
+    );
+    // Nothing was built.
+    assert!(!env
+        .base
+        .join("cache/target-wrapper-2")
+        .read_dir()
+        .unwrap()
+        .any(|e| e.unwrap().file_name() != "CACHEDIR.TAG"));
 }
 
 #[test]
