@@ -7,6 +7,7 @@
 //! See `ARCHITECTURE.md` for the path a build takes and the invariants.
 
 pub mod analyze;
+pub mod bench;
 pub mod elf;
 pub mod fault;
 pub mod graph;

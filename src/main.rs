@@ -17,7 +17,7 @@ use cargo_share::program::{self, CrateSpec, ProgramSource};
 use cargo_share::program_set::{Unify, UnifyOptions};
 use cargo_share::shared_build::{self, BuildOptions, Layout};
 use cargo_share::shell::{MessageFormat, Shell};
-use cargo_share::{analyze, lifecycle, linker, store, wrapper};
+use cargo_share::{analyze, bench, lifecycle, linker, store, wrapper};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,6 +68,24 @@ enum Command {
     Test {
         #[command(flatten)]
         programs: ProgramArgs,
+    },
+    /// Build programs static and shared in one run and measure disk, memory, start-up, run
+    /// time and build time (see README, "Bench").
+    Bench {
+        #[command(flatten)]
+        programs: ProgramArgs,
+        /// Work directory for builds, stripped copies and the corpus [default: CACHE/bench].
+        #[arg(long, value_name = "DIR")]
+        work: Option<PathBuf>,
+        /// Start-up runs per program and build (run-time workloads run a third as often).
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+        /// Reuse the builds of an earlier run in the work directory (build times not reported).
+        #[arg(long)]
+        reuse: bool,
+        /// Write a self-contained HTML report with charts.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Count the distinct crate builds a set of programs needs under each --unify policy,
     /// before building anything.
@@ -288,6 +306,33 @@ fn main() -> ExitCode {
             .options(cli.cache_dir)
             .and_then(|o| shared_build::build(&o, &out, &shell))
             .map(|_| 0),
+        Command::Bench {
+            programs,
+            work,
+            runs,
+            reuse,
+            html,
+        } => (|| {
+            let unify = programs.tuning.unify;
+            let mut build = programs.options(cli.cache_dir.clone())?;
+            // Bench compares sharing at its best unless told otherwise.
+            build.unify.policy = unify.unwrap_or(Unify::Semver);
+            let work_dir = match work {
+                Some(w) => w,
+                None => match &cli.cache_dir {
+                    Some(c) => c.join("bench"),
+                    None => shared_build::default_cache_dir()?.join("bench"),
+                },
+            };
+            let options = bench::BenchOptions {
+                build,
+                work_dir,
+                runs: runs.max(3),
+                reuse,
+                html,
+            };
+            bench::bench(&options, &shell).map(|_| 0)
+        })(),
         Command::Analyze { programs } => (|| {
             let policies = match programs.tuning.unify {
                 Some(u) => vec![u],

@@ -1,0 +1,965 @@
+//! `cargo share bench`: build a set of programs static and shared in one run, and measure what
+//! sharing buys (NOTES.md section 8 for the method).
+//!
+//! * **Builds.** Static: each program on its own, with its own lockfile and release profile and
+//!   its own Cargo target directory, as `cargo install --locked` builds it. Shared: one
+//!   `cargo share build` of the whole set. Both from cold caches inside the bench directory, timed
+//!   in CPU seconds of all child processes (`getrusage(RUSAGE_CHILDREN)`).
+//! * **Disk.** Stripped copies (`strip --strip-all`; libraries first lose `.rustc`), each shared
+//!   file once, libstd included. Break-even: the first k programs (in list order) for which the
+//!   shared total is no larger than the static one. Ideal: the static total minus every repeated
+//!   function (same symbol name and size) across the static binaries.
+//! * **Memory.** All programs of a variant run at once, each held at exit by a tiny preloaded
+//!   library whose ELF destructor raises SIGSTOP (so short-lived programs are measured at their
+//!   fullest, static and shared alike); PSS and USS are summed from `/proc/PID/smaps_rollup`.
+//! * **Start-up.** `--version`, static and shared interleaved, many runs: median and spread.
+//! * **Run time.** A real workload for programs that have one, over a generated source tree.
+
+pub mod html;
+pub mod model;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use cargo_metadata::Message;
+
+use crate::elf;
+use crate::graph;
+use crate::program::{self, ProgramSource};
+use crate::shared_build::{self, BuildOptions, Toolchain};
+use crate::shell::{human_bytes, Shell};
+use model::*;
+
+/// What to bench and how.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The programs and the shared build's options (layout, unification).
+    pub build: BuildOptions,
+    /// Where builds, stripped copies and the corpus go. Kept, so a later run can `--reuse`.
+    pub work_dir: PathBuf,
+    /// Start-up runs per program and variant.
+    pub runs: usize,
+    /// Reuse builds found in the work directory (build times are then not reported).
+    pub reuse: bool,
+    pub html: Option<PathBuf>,
+}
+
+/// One built variant, before measuring: where its binaries and libraries are.
+struct BuiltVariant {
+    figures: Variant,
+    /// program -> stripped binary to run.
+    binaries: BTreeMap<String, PathBuf>,
+    /// program -> unstripped binaries (for the symbol tables).
+    unstripped: BTreeMap<String, Vec<PathBuf>>,
+    /// program -> the library files it loads (shared variants).
+    needs: BTreeMap<String, Vec<String>>,
+}
+
+/// CPU seconds (user + system) of all waited-for child processes so far.
+fn children_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Run `f`, returning its result with the CPU and wall seconds its child processes took.
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, f64, f64)> {
+    let cpu = children_cpu_seconds();
+    let wall = Instant::now();
+    let value = f()?;
+    Ok((
+        value,
+        children_cpu_seconds() - cpu,
+        wall.elapsed().as_secs_f64(),
+    ))
+}
+
+/// `strip --strip-all` a copy of `from` into `to` (libraries lose `.rustc` first).
+fn stripped_copy(from: &Path, to: &Path, library: bool) -> Result<u64> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    let data = if library {
+        elf::without_rustc_metadata(&data).unwrap_or(data)
+    } else {
+        data
+    };
+    let tmp = to.with_extension("unstripped");
+    std::fs::write(&tmp, data)?;
+    let status = Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(to)
+        .arg(&tmp)
+        .status()
+        .context("running `strip` (install binutils)")?;
+    std::fs::remove_file(&tmp)?;
+    if !status.success() {
+        bail!("strip failed on {}", from.display());
+    }
+    Ok(std::fs::metadata(to)?.len())
+}
+
+/// The manifest of each program source (fetching crates.io programs).
+fn manifests(options: &BuildOptions, cache: &Path, shell: &Shell) -> Result<Vec<PathBuf>> {
+    options
+        .programs
+        .iter()
+        .map(|source| match source {
+            ProgramSource::Path(p) => {
+                let p = if p.is_dir() {
+                    p.join("Cargo.toml")
+                } else {
+                    p.clone()
+                };
+                p.canonicalize()
+                    .with_context(|| format!("--manifest-path {}: no such file", p.display()))
+            }
+            ProgramSource::Registry(spec) => program::fetch_registry_crate(spec, cache, shell),
+        })
+        .collect()
+}
+
+/// Static builds: each program with its own lockfile, profile and target directory.
+fn build_static(
+    options: &BenchOptions,
+    toolchain: &Toolchain,
+    shell: &Shell,
+) -> Result<BuiltVariant> {
+    let work = &options.work_dir;
+    let cache = work.join("cache");
+    std::fs::create_dir_all(&cache)?;
+    let mut figures = Variant {
+        name: "static".into(),
+        ..Default::default()
+    };
+    let mut binaries = BTreeMap::new();
+    let mut unstripped = BTreeMap::new();
+    let mut cpu_total = 0.0;
+    let mut wall_total = 0.0;
+    for manifest in manifests(&options.build, &cache, shell)? {
+        let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
+        for pkg in graph::program_packages(&md) {
+            let name = pkg.name.to_string();
+            let target = work.join("static-target").join(&name);
+            shell.status("Building", format!("{name} v{} (static)", pkg.version));
+            let (exes, cpu, wall) = timed(|| {
+                let mut cmd = program::cargo_command();
+                cmd.args(["build", "--release", "--locked", "--message-format"])
+                    .arg("json-render-diagnostics")
+                    .arg("--manifest-path")
+                    .arg(&manifest)
+                    .args(["-p", &format!("{name}@{}", pkg.version)])
+                    .env("CARGO_TARGET_DIR", &target)
+                    .env_remove("RUSTC_WRAPPER")
+                    .stdout(Stdio::piped());
+                if shell.quiet {
+                    cmd.arg("-q");
+                }
+                let mut child = cmd.spawn().context("running cargo build")?;
+                let mut exes = Vec::new();
+                let stdout = child.stdout.take().expect("piped");
+                for m in Message::parse_stream(std::io::BufReader::new(stdout)) {
+                    if let Message::CompilerArtifact(a) = m? {
+                        if a.package_id == pkg.id {
+                            exes.extend(a.executable.map(|e| e.into_std_path_buf()));
+                        }
+                    }
+                }
+                if !child.wait()?.success() {
+                    bail!("the static build of {name} failed (see above)");
+                }
+                Ok(exes)
+            })?;
+            cpu_total += cpu;
+            wall_total += wall;
+            let Some(first) = exes.first() else {
+                bail!("the static build of {name} produced no binary");
+            };
+            let mut bytes = 0;
+            for exe in &exes {
+                let dest = work
+                    .join("stripped/static/bin")
+                    .join(exe.file_name().unwrap_or_default());
+                bytes += stripped_copy(exe, &dest, false)?;
+            }
+            let run = work
+                .join("stripped/static/bin")
+                .join(first.file_name().unwrap_or_default());
+            figures.binaries_bytes += bytes;
+            figures.programs.push(ProgramFigures {
+                program: name.clone(),
+                binary: first
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                binary_bytes: bytes,
+                ..Default::default()
+            });
+            binaries.insert(name.clone(), run);
+            unstripped.insert(name, exes);
+        }
+    }
+    if !options.reuse {
+        figures.build_cpu_seconds = Some(cpu_total);
+        figures.build_wall_seconds = Some(wall_total);
+    }
+    Ok(BuiltVariant {
+        figures,
+        binaries,
+        unstripped,
+        needs: BTreeMap::new(),
+    })
+}
+
+/// The shared build of the whole set, then stripped copies of `bin/` and `lib/`.
+fn build_shared(options: &BenchOptions, shell: &Shell) -> Result<BuiltVariant> {
+    let work = &options.work_dir;
+    let out = work.join("shared");
+    let mut build = options.build.clone();
+    build.cache_dir = Some(work.join("cache"));
+    build.staging = true;
+    let name = format!(
+        "shared {} (unify {})",
+        match build.layout {
+            shared_build::Layout::PerCrate => "per-crate",
+        },
+        build.unify.policy
+    );
+    shell.status("Building", format!("the set ({name})"));
+    let (report, cpu, wall) = timed(|| shared_build::build(&build, &out, shell))?;
+    let mut figures = Variant {
+        name,
+        shared: true,
+        build_cpu_seconds: (!options.reuse).then_some(cpu),
+        build_wall_seconds: (!options.reuse).then_some(wall),
+        ..Default::default()
+    };
+    let stripped = work.join("stripped/shared");
+    let mut users: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &report.programs {
+        for lib in &p.libraries {
+            *users.entry(lib).or_default() += 1;
+        }
+    }
+    for file in report.libraries.keys() {
+        let bytes = stripped_copy(
+            &out.join("lib").join(file),
+            &stripped.join("lib").join(file),
+            true,
+        )?;
+        figures.libraries_bytes += bytes;
+        figures.libraries.push(LibraryFigures {
+            file: file.clone(),
+            bytes,
+            users: users.get(file.as_str()).copied().unwrap_or(0),
+        });
+    }
+    figures
+        .libraries
+        .sort_by_key(|l| std::cmp::Reverse(l.bytes));
+    let mut binaries = BTreeMap::new();
+    let mut unstripped = BTreeMap::new();
+    for p in &report.programs {
+        let mut bytes = 0;
+        for b in &p.binaries {
+            bytes += stripped_copy(
+                b,
+                &stripped.join("bin").join(b.file_name().unwrap_or_default()),
+                false,
+            )?;
+        }
+        let first = p.binaries.first().context("a program without binaries")?;
+        let run = stripped
+            .join("bin")
+            .join(first.file_name().unwrap_or_default());
+        figures.binaries_bytes += bytes;
+        figures.programs.push(ProgramFigures {
+            program: p.name.clone(),
+            binary: first
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            binary_bytes: bytes,
+            libraries: p.libraries.len(),
+            ..Default::default()
+        });
+        binaries.insert(p.name.clone(), run);
+        unstripped.insert(p.name.clone(), p.binaries.clone());
+    }
+    let needs = report
+        .programs
+        .iter()
+        .map(|p| (p.name.clone(), p.libraries.clone()))
+        .collect();
+    Ok(BuiltVariant {
+        figures,
+        binaries,
+        unstripped,
+        needs,
+    })
+}
+
+/// The first k (in list order) for which shared binaries plus the union of their libraries is
+/// no larger than the static binaries.
+fn break_even(
+    order: &[String],
+    static_bytes: &BTreeMap<String, u64>,
+    shared_bytes: &BTreeMap<String, u64>,
+    needs: &BTreeMap<String, Vec<String>>,
+    library_bytes: &BTreeMap<String, u64>,
+) -> Option<usize> {
+    let mut libs = BTreeSet::new();
+    let (mut st, mut sh) = (0u64, 0u64);
+    for (k, program) in order.iter().enumerate() {
+        st += static_bytes.get(program).copied().unwrap_or(0);
+        sh += shared_bytes.get(program).copied().unwrap_or(0);
+        for lib in needs.get(program).into_iter().flatten() {
+            if libs.insert(lib.clone()) {
+                sh += library_bytes.get(lib).copied().unwrap_or(0);
+            }
+        }
+        if sh <= st {
+            return Some(k + 1);
+        }
+    }
+    None
+}
+
+/// Static total minus every repeated function (same name and size) across the binaries.
+fn ideal_bytes(static_total: u64, binaries: &[PathBuf]) -> Result<u64> {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let mut seen: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for b in binaries {
+        let data = std::fs::read(b)?;
+        let file = object::File::parse(&*data)?;
+        let mut here = BTreeSet::new();
+        for sym in file.symbols() {
+            if sym.kind() == SymbolKind::Text && sym.size() > 0 {
+                if let Ok(name) = sym.name() {
+                    here.insert((name.to_string(), sym.size()));
+                }
+            }
+        }
+        for key in here {
+            *seen.entry(key).or_default() += 1;
+        }
+    }
+    let repeated: u64 = seen
+        .iter()
+        .map(|((_, size), n)| size * (*n as u64 - 1))
+        .sum();
+    Ok(static_total.saturating_sub(repeated))
+}
+
+/// A deterministic source tree for the workloads (about 6 MB of Rust-like text).
+fn make_corpus(dir: &Path) -> Result<PathBuf> {
+    let done = dir.join(".complete");
+    if done.is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let words = [
+        "let", "match", "impl", "struct", "value", "buffer", "index", "error", "shared", "crate",
+        "library", "Result", "Option", "String", "vec", "map", "iter", "self", "return", "unsafe",
+    ];
+    for d in 0..40 {
+        let sub = dir.join(format!("module_{d:02}"));
+        std::fs::create_dir_all(&sub)?;
+        for f in 0..40 {
+            let mut text = String::new();
+            for func in 0..60 {
+                text.push_str(&format!("pub fn fn_{d}_{f}_{func}(x: u64) -> u64 {{\n"));
+                for _ in 0..3 {
+                    let line: Vec<&str> = (0..8).map(|_| words[(next() % 20) as usize]).collect();
+                    text.push_str(&format!("    // {}\n", line.join(" ")));
+                }
+                text.push_str(&format!("    x.wrapping_mul({})\n}}\n\n", next() % 1000));
+            }
+            std::fs::write(sub.join(format!("file_{f:02}.rs")), text)?;
+        }
+    }
+    std::fs::write(done, "")?;
+    Ok(dir.to_path_buf())
+}
+
+/// The workload of a known program: arguments, given the corpus and one file of it.
+fn workload(binary: &str, corpus: &Path, file: &Path) -> Option<Vec<String>> {
+    let c = corpus.display().to_string();
+    let f = file.display().to_string();
+    let args: Vec<&str> = match binary {
+        "rg" => vec!["-c", "fn_[0-9]+_1[0-9]_", &c],
+        "fd" => vec!["-e", "rs", "file_1", &c],
+        "tokei" => vec![&c],
+        "hyperfine" => vec![
+            "-N", "--runs", "20", "--warmup", "2", "--style", "none", "true",
+        ],
+        "dust" => vec!["-n", "10", &c],
+        "sd" => vec!["-p", "wrapping_mul", "saturating_mul", &f],
+        "hexyl" => vec![&f],
+        "bat" => vec!["--color=always", "--paging=never", &f],
+        _ => return None,
+    };
+    Some(args.into_iter().map(String::from).collect())
+}
+
+fn run_once(binary: &Path, args: &[String]) -> Result<Duration> {
+    let start = Instant::now();
+    let status = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("running {}", binary.display()))?;
+    let elapsed = start.elapsed();
+    if !status.success() {
+        bail!(
+            "{} {} failed with {status}",
+            binary.display(),
+            args.join(" ")
+        );
+    }
+    Ok(elapsed)
+}
+
+fn distribution(mut samples: Vec<f64>) -> Distribution {
+    let order = samples.clone();
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    Distribution {
+        median_us: at(0.5),
+        p10_us: at(0.1),
+        p90_us: at(0.9),
+        samples_us: order,
+    }
+}
+
+/// Time `args` on every variant's binary of `program`, variants interleaved (and their order
+/// alternating) run after run.
+fn interleaved(
+    variants: &[BuiltVariant],
+    program: &str,
+    args: &[String],
+    runs: usize,
+) -> Result<Vec<Option<Distribution>>> {
+    let mut samples = vec![Vec::new(); variants.len()];
+    for run in 0..runs {
+        for i in 0..variants.len() {
+            let v = if run % 2 == 0 {
+                i
+            } else {
+                variants.len() - 1 - i
+            };
+            let Some(bin) = variants[v].binaries.get(program) else {
+                continue;
+            };
+            samples[v].push(run_once(bin, args)?.as_secs_f64() * 1e6);
+        }
+    }
+    Ok(samples
+        .into_iter()
+        .map(|s| (!s.is_empty()).then(|| distribution(s)))
+        .collect())
+}
+
+const STOP_ENV: &str = "CARGO_SHARE_STOP_AT_EXIT";
+
+/// The preloaded library that stops a process at exit (see the module docs).
+fn stop_at_exit_library(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let src = dir.join("stop_at_exit.c");
+    let lib = dir.join("libstop_at_exit.so");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <signal.h>\n#include <stdlib.h>\n\
+             __attribute__((destructor)) static void cargo_share_stop_at_exit(void) {{\n\
+             \x20   if (getenv(\"{STOP_ENV}\")) raise(SIGSTOP);\n}}\n"
+        ),
+    )?;
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&cc)
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .with_context(|| format!("running the C compiler `{cc}` for the memory harness"))?;
+    if !status.success() {
+        bail!("compiling the memory harness failed");
+    }
+    Ok(lib)
+}
+
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// PSS and USS of a live process, bytes.
+fn pss_uss(pid: u32) -> Result<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    Ok((
+        field("Pss:"),
+        field("Private_Clean:") + field("Private_Dirty:"),
+    ))
+}
+
+/// Run every program of a variant at once, each stopped at exit; measure; kill.
+fn measure_memory(
+    variant: &mut BuiltVariant,
+    preload: &Path,
+    args_of: &BTreeMap<String, Vec<String>>,
+    missing: &mut Vec<String>,
+) -> Result<()> {
+    let mut children = Vec::new();
+    for (program, bin) in &variant.binaries {
+        let args = args_of
+            .get(program)
+            .cloned()
+            .unwrap_or_else(|| vec!["--version".into()]);
+        let child = Command::new(bin)
+            .args(&args)
+            .env("LD_PRELOAD", preload)
+            .env(STOP_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("running {}", bin.display()))?;
+        children.push((program.clone(), child));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut pss_total = 0;
+    let mut uss_total = 0;
+    let mut all = true;
+    for (program, child) in &mut children {
+        let pid = child.id();
+        let stopped = loop {
+            match process_state(pid) {
+                Some('T') | Some('t') => break true,
+                Some('Z') | None => break false,
+                _ if Instant::now() > deadline => break false,
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        };
+        let fig = variant
+            .figures
+            .programs
+            .iter_mut()
+            .find(|p| &p.program == program)
+            .expect("program figures");
+        if stopped {
+            let (pss, uss) = pss_uss(pid)?;
+            fig.pss_bytes = Some(pss);
+            fig.uss_bytes = Some(uss);
+            pss_total += pss;
+            uss_total += uss;
+        } else {
+            all = false;
+            missing.push(format!(
+                "memory of {program} ({}): it did not reach exit with the harness within 60 s, or exited without running ELF destructors",
+                variant.figures.name
+            ));
+        }
+    }
+    for (_, child) in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    if all || pss_total > 0 {
+        variant.figures.pss_total_bytes = Some(pss_total);
+        variant.figures.uss_total_bytes = Some(uss_total);
+    }
+    Ok(())
+}
+
+/// Today's UTC date as `YYYY-MM-DD` (civil-from-days).
+fn utc_date() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn machine(toolchain: &Toolchain) -> Machine {
+    let uname = Command::new("uname")
+        .arg("-srm")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|r| r.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024;
+    Machine {
+        date: utc_date(),
+        system: uname,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_bytes,
+        rustc: toolchain
+            .version_text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        cargo_share: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// `cargo share bench`.
+pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
+    std::fs::create_dir_all(&options.work_dir)
+        .with_context(|| format!("creating {}", options.work_dir.display()))?;
+    // Cold builds unless told to reuse: build outputs of an earlier run are removed (fetched
+    // sources and the corpus stay).
+    for dir in ["static-target", "shared", "stripped"] {
+        let d = options.work_dir.join(dir);
+        if !options.reuse && d.exists() {
+            std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
+        }
+    }
+    if !options.reuse {
+        if let Ok(entries) = std::fs::read_dir(options.work_dir.join("cache")) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with("target-") {
+                    std::fs::remove_dir_all(e.path())?;
+                }
+            }
+        }
+    }
+    let toolchain = Toolchain::detect()?;
+    let mut report = BenchReport {
+        reason: "bench-finished".into(),
+        machine: machine(&toolchain),
+        programs: options
+            .build
+            .programs
+            .iter()
+            .map(|p| match p {
+                ProgramSource::Path(p) => p.display().to_string(),
+                ProgramSource::Registry(s) => s.to_string(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut variants = vec![build_static(options, &toolchain, shell)?];
+    variants.push(build_shared(options, shell)?);
+    let order: Vec<String> = variants[0]
+        .figures
+        .programs
+        .iter()
+        .map(|p| p.program.clone())
+        .collect();
+
+    // Disk: break-even and ideal.
+    let sizes = |v: &BuiltVariant| -> BTreeMap<String, u64> {
+        v.figures
+            .programs
+            .iter()
+            .map(|p| (p.program.clone(), p.binary_bytes))
+            .collect()
+    };
+    let static_sizes = sizes(&variants[0]);
+    for v in variants.iter_mut().skip(1) {
+        let lib_sizes: BTreeMap<String, u64> = v
+            .figures
+            .libraries
+            .iter()
+            .map(|l| (l.file.clone(), l.bytes))
+            .collect();
+        v.figures.break_even_programs =
+            break_even(&order, &static_sizes, &sizes(v), &v.needs, &lib_sizes);
+    }
+    let static_unstripped: Vec<PathBuf> =
+        variants[0].unstripped.values().flatten().cloned().collect();
+    report.ideal_bytes = Some(ideal_bytes(
+        variants[0].figures.binaries_bytes,
+        &static_unstripped,
+    )?);
+
+    // Workloads.
+    let corpus = make_corpus(&options.work_dir.join("corpus"))?;
+    let sample_file = corpus.join("module_00/file_00.rs");
+    let mut args_of = BTreeMap::new();
+    for p in &variants[0].figures.programs {
+        if let Some(args) = workload(&p.binary, &corpus, &sample_file) {
+            args_of.insert(p.program.clone(), args);
+        }
+    }
+
+    // Memory.
+    shell.status("Measuring", "memory (all programs at once, held at exit)");
+    match stop_at_exit_library(&options.work_dir.join("harness")) {
+        Ok(preload) => {
+            for v in &mut variants {
+                measure_memory(v, &preload, &args_of, &mut report.missing)?;
+            }
+        }
+        Err(e) => report.missing.push(format!("memory: {e:#}")),
+    }
+
+    // Start-up and run time.
+    shell.status(
+        "Measuring",
+        format!("start-up ({} runs per program and build)", options.runs),
+    );
+    for program in &order {
+        let d = interleaved(&variants, program, &["--version".to_string()], options.runs)?;
+        for (v, d) in variants.iter_mut().zip(d) {
+            if let Some(f) = v
+                .figures
+                .programs
+                .iter_mut()
+                .find(|p| &p.program == program)
+            {
+                f.startup = d;
+            }
+        }
+        match args_of.get(program) {
+            Some(args) => {
+                shell.status("Measuring", format!("{program} {}", args.join(" ")));
+                let runs = (options.runs / 3).max(5);
+                let d = interleaved(&variants, program, args, runs)?;
+                for (v, d) in variants.iter_mut().zip(d) {
+                    if let Some(f) = v
+                        .figures
+                        .programs
+                        .iter_mut()
+                        .find(|p| &p.program == program)
+                    {
+                        f.runtime = d;
+                        f.workload = Some(args.join(" "));
+                    }
+                }
+            }
+            None => report
+                .missing
+                .push(format!("run time of {program}: no workload defined for it")),
+        }
+    }
+    report.variants = variants.into_iter().map(|v| v.figures).collect();
+    if report
+        .variants
+        .iter()
+        .any(|v| v.build_cpu_seconds.is_none())
+    {
+        report
+            .missing
+            .push("build time of reused builds (--reuse): only cold builds are timed".into());
+    }
+    report
+        .missing
+        .push("update cost: not implemented yet".into());
+    print_table(&report, shell);
+    shell.json(&report);
+    if let Some(path) = &options.html {
+        std::fs::write(path, html::render(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        shell.status("Wrote", format!("the report to {}", path.display()));
+    }
+    Ok(report)
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "n/a".into(),
+    }
+}
+
+fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}
+
+/// The terminal table: per program and totals, each shared variant against static.
+pub fn print_table(report: &BenchReport, shell: &Shell) {
+    let Some(st) = report.variants.iter().find(|v| !v.shared) else {
+        return;
+    };
+    let m = &report.machine;
+    shell.result(format!(
+        "\ncargo share bench, {}, {}, {} CPUs, {:.0} GiB, {}",
+        m.date,
+        m.system,
+        m.cpus,
+        m.memory_bytes as f64 / (1u64 << 30) as f64,
+        m.rustc
+    ));
+    for v in report.variants.iter().filter(|v| v.shared) {
+        shell.result(format!("\n{} against static", v.name));
+        shell.result(format!(
+            "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
+            "program",
+            "bin st",
+            "bin sh",
+            "libs",
+            "PSS st",
+            "PSS sh",
+            "start st",
+            "start sh",
+            "start",
+            "run"
+        ));
+        for p in &v.programs {
+            let s = st.programs.iter().find(|q| q.program == p.program);
+            let us = |d: Option<&Distribution>| {
+                d.map_or("n/a".into(), |d| format!("{:.0}us", d.median_us))
+            };
+            let pss = |x: Option<u64>| x.map_or("n/a".into(), human_bytes);
+            shell.result(format!(
+                "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
+                p.program,
+                s.map_or("n/a".into(), |s| human_bytes(s.binary_bytes)),
+                human_bytes(p.binary_bytes),
+                p.libraries,
+                pss(s.and_then(|s| s.pss_bytes)),
+                pss(p.pss_bytes),
+                us(s.and_then(|s| s.startup.as_ref())),
+                us(p.startup.as_ref()),
+                ratio(
+                    p.startup.as_ref().map(|d| d.median_us),
+                    s.and_then(|s| s.startup.as_ref()).map(|d| d.median_us)
+                ),
+                ratio(
+                    p.runtime.as_ref().map(|d| d.median_us),
+                    s.and_then(|s| s.runtime.as_ref()).map(|d| d.median_us)
+                ),
+            ));
+        }
+        let f = |x: u64| Some(x as f64);
+        shell.result(format!(
+            "disk: static {} | shared {} (binaries {} + {} libraries {}) = {} | ideal {} = {} | break-even: {}",
+            human_bytes(st.disk_total()),
+            human_bytes(v.disk_total()),
+            human_bytes(v.binaries_bytes),
+            v.libraries.len(),
+            human_bytes(v.libraries_bytes),
+            ratio(f(v.disk_total()), f(st.disk_total())),
+            report.ideal_bytes.map_or("n/a".into(), human_bytes),
+            ratio(report.ideal_bytes.map(|x| x as f64), f(st.disk_total())),
+            v.break_even_programs.map_or(
+                format!("not within these {} programs", v.programs.len()),
+                |k| format!("from {k} programs")
+            ),
+        ));
+        shell.result(format!(
+            "memory, all at once: PSS static {} | shared {} = {} ; USS {} | {} = {}",
+            st.pss_total_bytes.map_or("n/a".into(), human_bytes),
+            v.pss_total_bytes.map_or("n/a".into(), human_bytes),
+            ratio(
+                v.pss_total_bytes.map(|x| x as f64),
+                st.pss_total_bytes.map(|x| x as f64)
+            ),
+            st.uss_total_bytes.map_or("n/a".into(), human_bytes),
+            v.uss_total_bytes.map_or("n/a".into(), human_bytes),
+            ratio(
+                v.uss_total_bytes.map(|x| x as f64),
+                st.uss_total_bytes.map(|x| x as f64)
+            ),
+        ));
+        let startup = |v: &Variant| {
+            median(
+                v.programs
+                    .iter()
+                    .filter_map(|p| p.startup.as_ref().map(|d| d.median_us)),
+            )
+        };
+        let runtime = |v: &Variant| {
+            median(
+                v.programs
+                    .iter()
+                    .filter_map(|p| p.runtime.as_ref().map(|d| d.median_us)),
+            )
+        };
+        shell.result(format!(
+            "start-up, median of medians: {} | run time: {} | build CPU: static {} | shared {} = {}",
+            ratio(startup(v), startup(st)),
+            ratio(runtime(v), runtime(st)),
+            st.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
+            v.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
+            ratio(v.build_cpu_seconds, st.build_cpu_seconds),
+        ));
+    }
+    for m in &report.missing {
+        shell.result(format!("not measured: {m}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn break_even_counts_libraries_once() {
+        let order = vec!["a".to_string(), "b".into(), "c".into()];
+        let st: BTreeMap<String, u64> = [("a", 100), ("b", 100), ("c", 100)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let sh: BTreeMap<String, u64> = [("a", 10), ("b", 10), ("c", 10)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let needs: BTreeMap<String, Vec<String>> = ["a", "b", "c"]
+            .into_iter()
+            .map(|k| (k.to_string(), vec!["libx.so".to_string()]))
+            .collect();
+        let libs: BTreeMap<String, u64> = [("libx.so".to_string(), 150)].into_iter().collect();
+        // 1: 160 > 100; 2: 170 <= 200.
+        assert_eq!(break_even(&order, &st, &sh, &needs, &libs), Some(2));
+        let big: BTreeMap<String, u64> = [("libx.so".to_string(), 1000)].into_iter().collect();
+        assert_eq!(break_even(&order, &st, &sh, &needs, &big), None);
+    }
+
+    #[test]
+    fn distributions_and_dates() {
+        let d = distribution((1..=11).map(f64::from).collect());
+        assert_eq!((d.median_us, d.p10_us, d.p90_us), (6.0, 2.0, 10.0));
+        let date = utc_date();
+        assert_eq!(date.len(), 10);
+        assert!(date.starts_with("20"), "{date}");
+    }
+}
