@@ -276,16 +276,15 @@ fn copy_member(member: &SetMember, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copy a package directory, leaving out build output, VCS data and its lockfile.
+/// Copy a package directory, leaving out build output and VCS data. Its own `Cargo.lock` stays:
+/// Cargo ignores a member's lockfile, but a program's tests may read their own files (du-dust's
+/// do: a test counting the package's files failed when the copy lacked it).
 fn copy_package(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let entry = entry?;
         let name = entry.file_name();
-        if [".git", "target", "Cargo.lock"]
-            .iter()
-            .any(|skip| name == *skip)
-        {
+        if [".git", "target"].iter().any(|skip| name == *skip) {
             continue;
         }
         let target = to.join(&name);
