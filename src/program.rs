@@ -82,6 +82,30 @@ pub fn cargo_command() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+impl ProgramSource {
+    /// The program's manifest: the given file (or `DIR/Cargo.toml`), or the manifest of the
+    /// crates.io package's private source copy in `cache` (fetched if needed).
+    pub fn manifest(&self, cache: &Path, shell: &Shell) -> Result<PathBuf> {
+        match self {
+            ProgramSource::Path(p) => {
+                let p = if p.is_dir() {
+                    p.join("Cargo.toml")
+                } else {
+                    p.clone()
+                };
+                if !p.is_file() {
+                    bail!(
+                        "--manifest-path {}: no such file; point it at a Cargo.toml (or its directory)",
+                        p.display()
+                    );
+                }
+                Ok(p.canonicalize()?)
+            }
+            ProgramSource::Registry(spec) => fetch_registry_crate(spec, cache, shell),
+        }
+    }
+}
+
 /// Download a crates.io package and return the path of its private source copy's manifest.
 pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Result<PathBuf> {
     let scratch_root = cache.join("tmp");
@@ -126,7 +150,7 @@ pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Re
         let staging = tempfile::Builder::new()
             .prefix("src-")
             .tempdir_in(&scratch_root)?;
-        copy_tree(&unpacked, staging.path())?;
+        copy_tree(&unpacked, staging.path(), &[])?;
         std::fs::write(staging.path().join(".cargo-share-complete"), "")?;
         if dest.exists() {
             std::fs::remove_dir_all(&dest)?;
@@ -207,15 +231,19 @@ pub fn read_program_list(path: &Path) -> Result<Vec<CrateSpec>> {
     Ok(out)
 }
 
-/// Copy a directory tree (regular files and directories; symlinks are copied as what they point to).
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+/// Copy a directory tree (regular files and directories; symlinks are copied as what they point
+/// to), leaving out the top-level entries named in `skip`.
+pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let entry = entry?;
+        if skip.iter().any(|s| entry.file_name() == *s) {
+            continue;
+        }
         let target = to.join(entry.file_name());
         let meta = std::fs::metadata(entry.path())?;
         if meta.is_dir() {
-            copy_tree(&entry.path(), &target)?;
+            copy_tree(&entry.path(), &target, &[])?;
         } else {
             std::fs::copy(entry.path(), &target)
                 .with_context(|| format!("copying {}", entry.path().display()))?;

@@ -240,7 +240,10 @@ fn copy_member(member: &SetMember, dest: &Path) -> Result<()> {
     let staging = tempfile::Builder::new()
         .prefix(".member-")
         .tempdir_in(parent)?;
-    copy_package(&member.package_dir, staging.path())?;
+    // Build output and VCS data stay behind. The program's own `Cargo.lock` is copied: Cargo
+    // ignores a member's lockfile, but a program's tests may read their package's files
+    // (du-dust's do: a test counting them failed when the copy lacked it).
+    crate::program::copy_tree(&member.package_dir, staging.path(), &[".git", "target"])?;
     let manifest = staging.path().join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| {
         format!(
@@ -273,29 +276,6 @@ fn copy_member(member: &SetMember, dest: &Path) -> Result<()> {
     let kept = staging.keep();
     std::fs::rename(&kept, dest).with_context(|| format!("moving {}", dest.display()))?;
     std::fs::write(stamp_file, stamp)?;
-    Ok(())
-}
-
-/// Copy a package directory, leaving out build output and VCS data. Its own `Cargo.lock` stays:
-/// Cargo ignores a member's lockfile, but a program's tests may read their own files (du-dust's
-/// do: a test counting the package's files failed when the copy lacked it).
-fn copy_package(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if [".git", "target"].iter().any(|skip| name == *skip) {
-            continue;
-        }
-        let target = to.join(&name);
-        let meta = std::fs::metadata(entry.path())?;
-        if meta.is_dir() {
-            crate::program::copy_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
-        }
-    }
     Ok(())
 }
 

@@ -140,23 +140,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
 
     let mut manifests = Vec::new();
     for source in &options.programs {
-        let manifest = match source {
-            ProgramSource::Path(p) => {
-                let p = if p.is_dir() {
-                    p.join("Cargo.toml")
-                } else {
-                    p.clone()
-                };
-                if !p.is_file() {
-                    bail!(
-                        "--manifest-path {}: no such file; point it at a Cargo.toml (or its directory)",
-                        p.display()
-                    );
-                }
-                p.canonicalize()?
-            }
-            ProgramSource::Registry(spec) => program::fetch_registry_crate(spec, &cache, shell)?,
-        };
+        let manifest = source.manifest(&cache, shell)?;
         if !manifests.contains(&manifest) {
             manifests.push(manifest);
         }

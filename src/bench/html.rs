@@ -410,6 +410,28 @@ fn svg_open(title: &str, height: f64) -> String {
     )
 }
 
+/// The opening of a chart: the `<svg>` with its title, the legend, the x axis for
+/// `(unit, axis_max, step)` between `top` and `bottom`, and a note when nothing was measured.
+fn chart_start(
+    title: &str,
+    legend: &str,
+    (unit, axis_max, step): (Unit, f64, f64),
+    top: f64,
+    bottom: f64,
+    empty: bool,
+) -> String {
+    let mut out = svg_open(title, bottom + AXIS_SPACE);
+    out.push_str(legend);
+    out.push_str(&x_axis(unit, axis_max, step, top - 4.0, bottom));
+    if empty {
+        out.push_str(&format!(
+            "<text x=\"{LABEL_WIDTH}\" y=\"{:.1}\">nothing measured</text>\n",
+            top + 16.0
+        ));
+    }
+    out
+}
+
 /// The legend (one swatch per variant) from y = 0; returns it and its height.
 fn legend(names: &[&str]) -> (String, f64) {
     let mut out = String::new();
@@ -494,15 +516,14 @@ fn bar_chart(title: &str, unit: Unit, groups: &[Group], names: &[&str]) -> Strin
     let (axis_max, step) = axis(max / unit.scale());
     let plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH;
 
-    let mut out = svg_open(title, bottom + AXIS_SPACE);
-    out.push_str(&legend);
-    out.push_str(&x_axis(unit, axis_max, step, top - 4.0, bottom));
-    if groups.is_empty() {
-        out.push_str(&format!(
-            "<text x=\"{LABEL_WIDTH}\" y=\"{:.1}\">nothing measured</text>\n",
-            top + 16.0
-        ));
-    }
+    let mut out = chart_start(
+        title,
+        &legend,
+        (unit, axis_max, step),
+        top,
+        bottom,
+        groups.is_empty(),
+    );
     let mut y = top;
     for group in groups {
         let height = group.bars.len() as f64 * (BAR_HEIGHT + BAR_GAP) - BAR_GAP;
@@ -569,18 +590,14 @@ fn strip_chart(report: &BenchReport, names: &[&str]) -> String {
     let plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH;
     let x_of = |us: f64| LABEL_WIDTH + (us / unit.scale() / axis_max * plot).max(0.0);
 
-    let mut out = svg_open(
+    let mut out = chart_start(
         "Start-up distributions (exec of --version)",
-        bottom + AXIS_SPACE,
+        &legend,
+        (unit, axis_max, step),
+        top,
+        bottom,
+        groups.is_empty(),
     );
-    out.push_str(&legend);
-    out.push_str(&x_axis(unit, axis_max, step, top - 4.0, bottom));
-    if groups.is_empty() {
-        out.push_str(&format!(
-            "<text x=\"{LABEL_WIDTH}\" y=\"{:.1}\">nothing measured</text>\n",
-            top + 16.0
-        ));
-    }
     let mut y = top;
     for (label, rows) in &groups {
         let height = rows.len() as f64 * STRIP_ROW;

@@ -106,26 +106,6 @@ fn stripped_copy(from: &Path, to: &Path, library: bool) -> Result<u64> {
     Ok(std::fs::metadata(to)?.len())
 }
 
-/// The manifest of each program source (fetching crates.io programs).
-fn manifests(options: &BuildOptions, cache: &Path, shell: &Shell) -> Result<Vec<PathBuf>> {
-    options
-        .programs
-        .iter()
-        .map(|source| match source {
-            ProgramSource::Path(p) => {
-                let p = if p.is_dir() {
-                    p.join("Cargo.toml")
-                } else {
-                    p.clone()
-                };
-                p.canonicalize()
-                    .with_context(|| format!("--manifest-path {}: no such file", p.display()))
-            }
-            ProgramSource::Registry(spec) => program::fetch_registry_crate(spec, cache, shell),
-        })
-        .collect()
-}
-
 /// Static builds: each program with its own lockfile, profile and target directory.
 fn build_static(
     options: &BenchOptions,
@@ -143,7 +123,8 @@ fn build_static(
     let mut unstripped = BTreeMap::new();
     let mut cpu_total = 0.0;
     let mut wall_total = 0.0;
-    for manifest in manifests(&options.build, &cache, shell)? {
+    for source in &options.build.programs {
+        let manifest = source.manifest(&cache, shell)?;
         let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
         for pkg in graph::program_packages(&md) {
             let name = pkg.name.to_string();
@@ -573,10 +554,8 @@ fn measure_memory(
         };
         let fig = variant
             .figures
-            .programs
-            .iter_mut()
-            .find(|p| &p.program == program)
-            .expect("program figures");
+            .program_mut(program)
+            .expect("figures for every program");
         if stopped {
             let (pss, uss) = pss_uss(pid)?;
             fig.pss_bytes = Some(pss);
@@ -752,12 +731,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     for program in &order {
         let d = interleaved(&variants, program, &["--version".to_string()], options.runs)?;
         for (v, d) in variants.iter_mut().zip(d) {
-            if let Some(f) = v
-                .figures
-                .programs
-                .iter_mut()
-                .find(|p| &p.program == program)
-            {
+            if let Some(f) = v.figures.program_mut(program) {
                 f.startup = d;
             }
         }
@@ -767,12 +741,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
                 let runs = (options.runs / 3).max(5);
                 let d = interleaved(&variants, program, args, runs)?;
                 for (v, d) in variants.iter_mut().zip(d) {
-                    if let Some(f) = v
-                        .figures
-                        .programs
-                        .iter_mut()
-                        .find(|p| &p.program == program)
-                    {
+                    if let Some(f) = v.figures.program_mut(program) {
                         f.runtime = d;
                         f.workload = Some(args.join(" "));
                     }
@@ -943,22 +912,19 @@ mod tests {
     #[test]
     fn break_even_counts_libraries_once() {
         let order = vec!["a".to_string(), "b".into(), "c".into()];
-        let st: BTreeMap<String, u64> = [("a", 100), ("b", 100), ("c", 100)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        let sh: BTreeMap<String, u64> = [("a", 10), ("b", 10), ("c", 10)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let sizes = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let st = sizes(&[("a", 100), ("b", 100), ("c", 100)]);
+        let sh = sizes(&[("a", 10), ("b", 10), ("c", 10)]);
         let needs: BTreeMap<String, Vec<String>> = ["a", "b", "c"]
             .into_iter()
             .map(|k| (k.to_string(), vec!["libx.so".to_string()]))
             .collect();
-        let libs: BTreeMap<String, u64> = [("libx.so".to_string(), 150)].into_iter().collect();
+        let libs = sizes(&[("libx.so", 150)]);
         // 1: 160 > 100; 2: 170 <= 200.
         assert_eq!(break_even(&order, &st, &sh, &needs, &libs), Some(2));
-        let big: BTreeMap<String, u64> = [("libx.so".to_string(), 1000)].into_iter().collect();
+        let big = sizes(&[("libx.so", 1000)]);
         assert_eq!(break_even(&order, &st, &sh, &needs, &big), None);
     }
 

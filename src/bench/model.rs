@@ -87,6 +87,11 @@ impl Variant {
     pub fn disk_total(&self) -> u64 {
         self.binaries_bytes + self.libraries_bytes
     }
+
+    /// The figures of one program of this variant.
+    pub fn program_mut(&mut self, program: &str) -> Option<&mut ProgramFigures> {
+        self.programs.iter_mut().find(|p| p.program == program)
+    }
 }
 
 /// The bytes shipped when one widely shared crate gets a fix.
