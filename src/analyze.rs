@@ -139,7 +139,13 @@ fn builds_from_tree(output: &str) -> Result<BTreeMap<String, BTreeSet<(String, S
 
 /// Analyse one policy: prepare as `build` would, then `cargo tree` per Cargo invocation.
 pub fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<PolicyAnalysis> {
-    let prepared = shared_build::prepare(options, shell)?;
+    // Counting crate builds does not depend on how they are packed into objects; the per-crate
+    // layout accepts every policy.
+    let options = BuildOptions {
+        layout: crate::shared_build::Layout::PerCrate,
+        ..options.clone()
+    };
+    let prepared = shared_build::prepare(&options, shell)?;
     let mut per_program: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for (wi, programs) in prepared.invocations() {
         let ws = &prepared.graph.workspaces[wi];

@@ -165,7 +165,10 @@ impl IdentityResolver {
                 dependencies: Vec::new(),
             }
         } else {
-            let stem = file.strip_suffix(".so").unwrap_or(file);
+            let stem = file
+                .strip_suffix(".so")
+                .or_else(|| file.strip_suffix(".rlib"))
+                .unwrap_or(file);
             let record_path = self.deps_dir.join(format!("{stem}{UNIT_RECORD_SUFFIX}"));
             let text = std::fs::read_to_string(&record_path).with_context(|| {
                 format!(
@@ -177,14 +180,24 @@ impl IdentityResolver {
                 .with_context(|| format!("parsing {}", record_path.display()))?;
             stack.push(file.to_string());
             let mut dependencies = Vec::new();
+            // Static crates linked into this library (a group's members, grouped layout):
+            // their identities are part of its own, but they are not entries of their own.
+            let mut contained = Vec::new();
             for dep in &record.extern_stems {
                 let dep_file = format!("{dep}.so");
                 if self.deps_dir.join(&dep_file).is_file() {
                     dependencies.push(self.compute(&dep_file, stack)?.hash);
+                } else if self
+                    .deps_dir
+                    .join(format!("{dep}{UNIT_RECORD_SUFFIX}"))
+                    .is_file()
+                {
+                    contained.push(self.compute(&format!("{dep}.rlib"), stack)?.hash);
                 }
             }
             stack.pop();
             dependencies.sort();
+            contained.sort();
             let mut h = Sha256::new();
             for part in [
                 IDENTITY_TAG,
@@ -199,6 +212,11 @@ impl IdentityResolver {
             h.update(serde_json::to_string(&record)?.as_bytes());
             for d in &dependencies {
                 h.update(d.as_bytes());
+                h.update([0]);
+            }
+            for c in &contained {
+                h.update(b"contains ");
+                h.update(c.as_bytes());
                 h.update([0]);
             }
             CrateIdentity {
@@ -243,19 +261,22 @@ mod tests {
         .unwrap();
     }
 
+    /// A resolver over `dir/deps` (unit records) and `dir/std` (toolchain libraries).
+    fn test_resolver(dir: &Path) -> IdentityResolver {
+        IdentityResolver::new(
+            "rustc 1.95.0".into(),
+            "x86_64".into(),
+            dir.join("deps"),
+            dir.join("std"),
+        )
+    }
+
     #[test]
     fn identity_follows_sources_and_dependencies() {
         let dir = tempfile::tempdir().unwrap();
         let deps = dir.path().join("deps");
         std::fs::create_dir_all(&deps).unwrap();
-        let resolver = || {
-            IdentityResolver::new(
-                "rustc 1.95.0".into(),
-                "x86_64".into(),
-                deps.clone(),
-                dir.path().join("std"),
-            )
-        };
+        let resolver = || test_resolver(dir.path());
         write(&deps, "liba-1", &record("a", &[], "s1"));
         write(&deps, "libb-2", &record("b", &["liba-1"], "s2"));
         let b1 = resolver().identify("libb-2.so").unwrap();
@@ -287,5 +308,28 @@ mod tests {
 
         let err = resolver().identify("libmissing-3.so").unwrap_err();
         assert!(format!("{err:#}").contains("no cargo-share unit record"));
+    }
+
+    #[test]
+    fn a_group_identity_covers_its_static_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let deps = dir.path().join("deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        let resolver = || test_resolver(dir.path());
+        // A member rlib has a record but no .so: it is contained, not a dependency.
+        let member = |digest: &str| {
+            std::fs::write(
+                deps.join(format!("libm-1{UNIT_RECORD_SUFFIX}")),
+                serde_json::to_string(&record("m", &[], digest)).unwrap(),
+            )
+            .unwrap();
+        };
+        member("m1");
+        write(&deps, "libgroup-9", &record("group", &["libm-1"], "g"));
+        let g1 = resolver().identify("libgroup-9.so").unwrap();
+        assert!(g1.dependencies.is_empty(), "{g1:?}");
+        member("m1-changed");
+        let g2 = resolver().identify("libgroup-9.so").unwrap();
+        assert_ne!(g1.hash, g2.hash, "a member's sources are part of the group");
     }
 }

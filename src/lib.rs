@@ -11,6 +11,7 @@ pub mod bench;
 pub mod elf;
 pub mod fault;
 pub mod graph;
+pub mod grouping;
 pub mod identity;
 pub mod lifecycle;
 pub mod linker;

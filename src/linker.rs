@@ -36,23 +36,8 @@ pub struct NativeExports {
 
 /// Static native libraries named on a rustc command line (`-l static=NAME`, with or without
 /// modifiers), resolved against its `-L` search directories.
-fn static_archives(rustc: &RustcArgs) -> Vec<PathBuf> {
-    let dirs: Vec<PathBuf> = rustc
-        .values("-L")
-        .map(|v| {
-            let v = v.split_once('=').map_or(v, |(kind, path)| {
-                if matches!(
-                    kind,
-                    "native" | "all" | "dependency" | "crate" | "framework"
-                ) {
-                    path
-                } else {
-                    v
-                }
-            });
-            PathBuf::from(v)
-        })
-        .collect();
+pub fn static_archives(rustc: &RustcArgs) -> Vec<PathBuf> {
+    let dirs = search_dirs(rustc);
     let mut found = Vec::new();
     for lib in rustc.values("-l") {
         let Some((kind, name)) = lib.split_once('=') else {
@@ -68,6 +53,48 @@ fn static_archives(rustc: &RustcArgs) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// Every static archive in the native search directories that dependencies' build scripts
+/// added inside Cargo's target directory: what a group's members bundle. (System directories a
+/// build script names are left alone: their archives are not bundled.)
+pub fn dependency_archives(rustc: &RustcArgs, target_dir: &Path) -> Vec<PathBuf> {
+    let mut found = BTreeSet::new();
+    for dir in search_dirs(rustc) {
+        if !dir.starts_with(target_dir) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("lib") && name.ends_with(".a") && entry.path().is_file() {
+                found.insert(entry.path());
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// The `-L` directories of a rustc command line.
+fn search_dirs(rustc: &RustcArgs) -> Vec<PathBuf> {
+    rustc
+        .values("-L")
+        .map(|v| {
+            let v = v.split_once('=').map_or(v, |(kind, path)| {
+                if matches!(
+                    kind,
+                    "native" | "all" | "dependency" | "crate" | "framework"
+                ) {
+                    path
+                } else {
+                    v
+                }
+            });
+            PathBuf::from(v)
+        })
+        .collect()
 }
 
 /// Every defined, global symbol of the members of a static archive.
@@ -95,19 +122,19 @@ pub fn archive_global_symbols(path: &Path) -> Result<BTreeSet<String>> {
     Ok(symbols)
 }
 
-/// For a shared library unit that bundles static C archives: write the symbol list next to the
+/// For a shared library unit that bundles static C archives (`archives`): write the symbol list next to the
 /// unit's outputs and add `--undefined` for each symbol to the link. Returns `None` when the unit
 /// bundles no static archive.
 pub fn prepare_native_exports(
     rustc: &RustcArgs,
+    archives: &[PathBuf],
     args: &mut Vec<String>,
 ) -> Result<Option<NativeExports>> {
-    let archives = static_archives(rustc);
     if archives.is_empty() {
         return Ok(None);
     }
     let mut symbols = BTreeSet::new();
-    for archive in &archives {
+    for archive in archives {
         symbols.extend(archive_global_symbols(archive)?);
     }
     if symbols.is_empty() {

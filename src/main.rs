@@ -17,7 +17,7 @@ use cargo_share::program::{self, CrateSpec, ProgramSource};
 use cargo_share::program_set::{Unify, UnifyOptions};
 use cargo_share::shared_build::{self, BuildOptions, Layout};
 use cargo_share::shell::{MessageFormat, Shell};
-use cargo_share::{analyze, bench, lifecycle, linker, store, wrapper};
+use cargo_share::{analyze, bench, grouping, lifecycle, linker, store, wrapper};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -61,8 +61,12 @@ enum Command {
         #[command(flatten)]
         programs: ProgramArgs,
         /// Output directory: binaries go to OUT/bin, the shared libraries they need to OUT/lib.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        #[arg(long, value_name = "DIR", required_unless_present = "dry_run")]
+        out: Option<PathBuf>,
+        /// Show the plan (with --layout grouped: the groups, their crates, sizes and programs)
+        /// and stop before building.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Run each program's own test suite with the program built in shared mode.
     Test {
@@ -113,6 +117,9 @@ enum Command {
         /// Install programs even if their own tests failed under this --unify resolution.
         #[arg(long)]
         allow_test_failures: bool,
+        /// Show the plan (with --layout grouped: the groups) and stop before building.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         tuning: BuildTuning,
     },
@@ -166,13 +173,20 @@ struct ProgramArgs {
 /// How programs are built: shared by build, test and install.
 #[derive(Args, Debug)]
 struct BuildTuning {
-    /// How shared crates are packed into shared objects.
-    #[arg(long, value_enum, default_value = "per-crate")]
-    layout: Layout,
+    /// How shared crates are packed into shared objects: `grouped` (crates used by the same
+    /// programs in one object, crates used by one program static in it) or `per-crate` (one
+    /// dylib per crate).
+    /// [default: grouped; `bench` measures both]
+    #[arg(long, value_enum)]
+    layout: Option<Layout>,
+    /// Grouped layout: groups with less Rust source than this many bytes merge into a larger
+    /// group their programs already load.
+    #[arg(long, value_name = "BYTES", default_value_t = grouping::DEFAULT_MIN_GROUP_SOURCE_BYTES)]
+    group_min_size: u64,
     /// Resolve the programs together: `none` (each its own Cargo.lock), `semver` (one version
     /// per semver-compatible range across the set) or `features` (as semver, and one build per
     /// crate version with the union of the features).
-    /// [default: none; `analyze` compares all three]
+    /// [default: features for --layout grouped, else none; `analyze` compares all three]
     #[arg(long, value_enum)]
     unify: Option<Unify>,
     /// With --unify: save the set's resolution to FILE, or build exactly the one in FILE if it
@@ -229,17 +243,23 @@ impl BuildTuning {
         programs: Vec<ProgramSource>,
         cache_dir: Option<PathBuf>,
     ) -> anyhow::Result<BuildOptions> {
+        let layout = self.layout.unwrap_or_default();
         Ok(BuildOptions {
             programs,
-            layout: self.layout,
+            layout,
             locked: !self.no_locked,
             cache_dir,
             shared_profile: SharedProfile::default().with_overrides(&self.shared_profile)?,
             jobs: self.jobs,
             unit_log: self.unit_log,
             staging: false,
+            group_min_size: self.group_min_size,
+            dry_run: false,
             unify: UnifyOptions {
-                policy: self.unify.unwrap_or_default(),
+                policy: self.unify.unwrap_or(match layout {
+                    Layout::Grouped => Unify::Features,
+                    Layout::PerCrate => Unify::None,
+                }),
                 lock_file: self.lock,
                 pins: self.pin,
                 own_lock: self.own_lock,
@@ -302,10 +322,14 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Build { programs, out } => programs
-            .options(cli.cache_dir)
-            .and_then(|o| shared_build::build(&o, &out, &shell))
-            .map(|_| 0),
+        Command::Build {
+            programs,
+            out,
+            dry_run,
+        } => programs.options(cli.cache_dir).and_then(|o| match out {
+            Some(out) if !dry_run => shared_build::build(&o, &out, &shell).map(|_| 0),
+            _ => shared_build::show_plan(&o, &shell).map(|_| 0),
+        }),
         Command::Bench {
             programs,
             work,
@@ -314,9 +338,15 @@ fn main() -> ExitCode {
             html,
         } => (|| {
             let unify = programs.tuning.unify;
+            let layouts = match programs.tuning.layout {
+                Some(l) => vec![l],
+                None => vec![Layout::PerCrate, Layout::Grouped],
+            };
             let mut build = programs.options(cli.cache_dir.clone())?;
-            // Bench compares sharing at its best unless told otherwise.
-            build.unify.policy = unify.unwrap_or(Unify::Semver);
+            // Bench compares sharing at its best unless told otherwise: one resolution and one
+            // build per crate (the grouped layout needs it anyway).
+            build.unify.policy = unify.unwrap_or(Unify::Features);
+            build.layout = Layout::PerCrate;
             let work_dir = match work {
                 Some(w) => w,
                 None => match &cli.cache_dir {
@@ -326,6 +356,7 @@ fn main() -> ExitCode {
             };
             let options = bench::BenchOptions {
                 build,
+                layouts,
                 work_dir,
                 runs: runs.max(3),
                 reuse,
@@ -358,12 +389,16 @@ fn main() -> ExitCode {
             force,
             locked: _,
             allow_test_failures,
+            dry_run,
             tuning,
         } => (|| {
             let mut programs: Vec<ProgramSource> =
                 paths.into_iter().map(ProgramSource::Path).collect();
             programs.extend(crates.into_iter().map(ProgramSource::Registry));
             let mut build = tuning.options(programs, cli.cache_dir.clone())?;
+            if dry_run {
+                return shared_build::show_plan(&build, &shell).map(|_| 0);
+            }
             build.check_tests = true;
             build.allow_test_failures = allow_test_failures;
             let options = lifecycle::InstallOptions {

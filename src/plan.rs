@@ -28,6 +28,11 @@ pub struct WrapperPlan {
     pub self_exe: PathBuf,
     /// When set, the wrapper appends one JSON line per target unit it handled to this file.
     pub unit_log: Option<PathBuf>,
+    /// The grouped layout: the shared packages are the group facades, every other library an
+    /// rlib. The wrapper then writes a unit record for every target library (a group's identity
+    /// covers the static crates it contains) and leaves `--extern` paths as Cargo gave them.
+    #[serde(default)]
+    pub grouped: bool,
 }
 
 impl WrapperPlan {

@@ -28,6 +28,7 @@ use anyhow::{bail, Context, Result};
 use cargo_metadata::semver::Version;
 use serde::Serialize;
 
+use crate::grouping::{self, GroupPlan};
 use crate::identity::{sha256_hex, tree_sha256};
 use crate::program::{cargo_command, CrateSpec};
 use crate::shell::Shell;
@@ -117,6 +118,8 @@ pub struct ProgramSet {
     /// SHA-256 of the resolved `Cargo.lock`.
     pub lock_sha256: String,
     pub policy: Unify,
+    /// The programs of the set, as given to [`generate`].
+    pub members: Vec<SetMember>,
 }
 
 impl ProgramSet {
@@ -146,7 +149,7 @@ pub fn generate(
     let mut dirs = Vec::new();
     for member in members {
         let dir = format!("{}-{}", member.name, member.version);
-        copy_member(member, &root.join(&dir))?;
+        copy_member(member, &root.join(&dir), &[])?;
         dirs.push(dir);
     }
     let pins_dir = root.join(PINS_PACKAGE);
@@ -230,12 +233,14 @@ pub fn generate(
         manifest_path,
         lock_sha256: sha256_hex(&lock),
         policy: options.policy,
+        members: members.to_vec(),
     })
 }
 
-/// Copy a program's package into the set, rewriting its manifest so that it works there.
+/// Copy a program's package into the set, rewriting its manifest so that it works there, with
+/// `extra_deps` (name, path) added to its dependencies (the groups it loads, grouped layout).
 /// The copy is replaced only when its contents change, so Cargo's fingerprints stay valid.
-fn copy_member(member: &SetMember, dest: &Path) -> Result<()> {
+fn copy_member(member: &SetMember, dest: &Path, extra_deps: &[(String, PathBuf)]) -> Result<()> {
     let parent = dest.parent().context("set member without a parent")?;
     let staging = tempfile::Builder::new()
         .prefix(".member-")
@@ -251,12 +256,26 @@ fn copy_member(member: &SetMember, dest: &Path) -> Result<()> {
             member.package_dir.join("Cargo.toml").display()
         )
     })?;
-    let rewritten = rewrite_member_manifest(&text, &member.package_dir).with_context(|| {
+    let mut rewritten = rewrite_member_manifest(&text, &member.package_dir).with_context(|| {
         format!(
             "{} v{} cannot join a program set",
             member.name, member.version
         )
     })?;
+    if !extra_deps.is_empty() {
+        let mut doc: toml::Table = rewritten.parse()?;
+        let deps = doc
+            .entry("dependencies")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .context("`dependencies` is not a table")?;
+        for (name, path) in extra_deps {
+            let mut spec = toml::Table::new();
+            spec.insert("path".into(), path.display().to_string().into());
+            deps.insert(name.clone(), toml::Value::Table(spec));
+        }
+        rewritten = toml::to_string(&doc)?;
+    }
     std::fs::write(&manifest, rewritten)?;
     let stamp: String = tree_sha256(staging.path())
         .into_iter()
@@ -608,6 +627,101 @@ fn write_workspace_manifest(root: &Path, dirs: &[String]) -> Result<()> {
             members.join(", ")
         ),
     )?;
+    Ok(())
+}
+
+/// The build workspace of a grouped set (`SET-grouped`, next to the set): the same programs,
+/// each depending on the groups it loads (so Cargo builds a group before the binaries that link
+/// it and relinks them when it changes), plus one facade package per group
+/// ([`grouping::facade_files`]), and the set's resolution: Cargo only adds the facades (path
+/// packages) to the lock, which is checked.
+pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> Result<PathBuf> {
+    let name = set
+        .root
+        .file_name()
+        .context("a set without a directory name")?
+        .to_string_lossy()
+        .into_owned();
+    let root = set.root.with_file_name(format!("{name}-grouped"));
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let root = root.canonicalize()?;
+    let group_dir = |g: &str| root.join(g);
+    let mut dirs = Vec::new();
+    for member in &set.members {
+        let dir = format!("{}-{}", member.name, member.version);
+        let extra: Vec<(String, PathBuf)> = plan
+            .groups_of(&member.name)
+            .into_iter()
+            .map(|g| (g.name.clone(), group_dir(&g.name)))
+            .collect();
+        copy_member(member, &root.join(&dir), &extra)?;
+        dirs.push(dir);
+    }
+    // Facades: written only when they change (Cargo's fingerprints follow file times).
+    for entry in std::fs::read_dir(&root)? {
+        let entry = entry?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(grouping::GROUP_PACKAGE_PREFIX)
+            && !plan.groups.iter().any(|g| g.name == file)
+        {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    for group in &plan.groups {
+        let dir = group_dir(&group.name);
+        std::fs::create_dir_all(&dir)?;
+        let (manifest, lib) = grouping::facade_files(group, &group_dir);
+        write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
+        write_if_changed(&dir.join("lib.rs"), &lib)?;
+        dirs.push(group.name.clone());
+    }
+    write_workspace_manifest(&root, &dirs)?;
+    let set_lock = std::fs::read_to_string(set.root.join("Cargo.lock"))?;
+    let lock_path = root.join("Cargo.lock");
+    write_if_changed(&lock_path, &set_lock)?;
+    shell.status(
+        "Grouping",
+        format!(
+            "{} crates into {} shared objects",
+            plan.groups.iter().map(|g| g.members.len()).sum::<usize>(),
+            plan.groups.len()
+        ),
+    );
+    let manifest_path = root.join("Cargo.toml");
+    let out = cargo_command()
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .stdout(std::process::Stdio::null())
+        .arg("--manifest-path")
+        .arg(&manifest_path)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "the grouped build workspace {} does not resolve; this is a cargo-share bug, please report it\n\ncargo said:\n{}",
+            manifest_path.display(),
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+    }
+    let registry = |text: &str| -> Result<BTreeSet<LockKey>> {
+        Ok(parse_lock(text)?
+            .1
+            .into_keys()
+            .filter(|k| k.2.is_some())
+            .collect())
+    };
+    let grouped_lock = std::fs::read_to_string(&lock_path)?;
+    if registry(&grouped_lock)? != registry(&set_lock)? {
+        bail!(
+            "adding the group facades changed the set's resolution ({}); this is a cargo-share bug, please report it",
+            lock_path.display()
+        );
+    }
+    Ok(manifest_path)
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::elf;
 use crate::graph::{self, BuildGraph};
+use crate::grouping::{self, GroupPlan};
 use crate::plan::{WrapperPlan, PLAN_ENV};
 use crate::profile::{self, SharedProfile};
 use crate::program::{self, ProgramSource};
@@ -32,8 +33,20 @@ use crate::shell::Shell;
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// Each shared crate is its own dylib.
-    #[default]
     PerCrate,
+    /// Crates used by the same programs are packed into one dylib; crates used by one program
+    /// stay static in it (see [`crate::grouping`]).
+    #[default]
+    Grouped,
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Layout::PerCrate => "per-crate",
+            Layout::Grouped => "grouped",
+        })
+    }
 }
 
 /// Options shared by `build` and `test`.
@@ -57,6 +70,10 @@ pub struct BuildOptions {
     /// `allow_test_failures`.
     pub check_tests: bool,
     pub allow_test_failures: bool,
+    /// Grouped layout: groups with less Rust source than this merge into a larger one.
+    pub group_min_size: u64,
+    /// Show the plan (programs, groups) and stop before building.
+    pub dry_run: bool,
 }
 
 /// The machine and toolchain facts a build needs.
@@ -117,6 +134,11 @@ pub struct PreparedBuild {
     pub options: BuildOptions,
     /// The generated workspace of a unified build.
     pub set: Option<ProgramSet>,
+    /// The groups of a grouped build.
+    pub groups: Option<GroupPlan>,
+    /// The programs' own workspace roots and the programs from each: their profiles are what
+    /// the build overrides (a set's copies carry none).
+    pub origins: Vec<(PathBuf, Vec<String>)>,
 }
 
 /// Steps 1 to 3: sources, graph, plan.
@@ -125,6 +147,13 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         bail!("no programs given: name them with --manifest-path PATH or --crate NAME[@VERSION]");
     }
     options.unify.validate()?;
+    if options.layout == Layout::Grouped && options.unify.policy != Unify::Features {
+        bail!(
+            "--layout grouped builds the programs as one set with one build of each crate: \
+             use it with --unify features (its default), or use --layout per-crate with --unify {}",
+            options.unify.policy
+        );
+    }
     let cache = match &options.cache_dir {
         Some(d) => d.clone(),
         None => default_cache_dir()?,
@@ -135,7 +164,11 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     let toolchain = Toolchain::detect()?;
     // One target directory per wrapper ABI: builds made by a wrapper that rewrote units
     // differently (or wrote no unit records) are never reused as if they were ours.
-    let target_dir = cache.join(format!("target-{}", crate::identity::WRAPPER_ABI));
+    // Each layout has its own: the same Cargo unit is a dylib in one and an rlib in the other.
+    let target_dir = cache.join(match options.layout {
+        Layout::PerCrate => format!("target-{}", crate::identity::WRAPPER_ABI),
+        Layout::Grouped => format!("target-{}-grouped", crate::identity::WRAPPER_ABI),
+    });
     std::fs::create_dir_all(&target_dir)?;
 
     let mut manifests = Vec::new();
@@ -151,23 +184,30 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         let md = graph::load_metadata(&manifest, options.locked, &toolchain.host)?;
         sources.push((manifest, md));
     }
+    let origins = sources
+        .iter()
+        .map(|(_, md)| {
+            let names = graph::program_packages(md)
+                .into_iter()
+                .map(|p| p.name.to_string())
+                .collect();
+            (md.workspace_root.as_std_path().to_path_buf(), names)
+        })
+        .collect();
     let mut graph = BuildGraph::default();
-    let set = if options.unify.policy == Unify::None {
+    let (set, groups) = if options.unify.policy == Unify::None {
         for (manifest, md) in sources {
             graph.add_workspace(&manifest, md, &|_| true, false)?;
         }
-        None
+        (None, None)
     } else {
-        unify_sources(
-            sources,
-            &options.unify,
-            &cache,
-            &toolchain,
-            &mut graph,
-            shell,
-        )?
+        unify_sources(sources, options, &cache, &toolchain, &mut graph, shell)?
     };
-    graph.compute_shared();
+    // Grouped: only the facades are dylibs (set by `unify_sources`); every other crate is an
+    // rlib, linked into its group or, used by one program, into that program.
+    if options.layout == Layout::PerCrate {
+        graph.compute_shared();
+    }
 
     let plan = WrapperPlan {
         shared_packages: graph.shared_packages.clone(),
@@ -175,6 +215,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         cargo_home: program::cargo_home()?,
         self_exe: std::env::current_exe().context("locating the cargo-share executable")?,
         unit_log: options.unit_log.clone(),
+        grouped: options.layout == Layout::Grouped,
     };
     let plan_file = tempfile::Builder::new()
         .prefix("plan-")
@@ -188,6 +229,8 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         plan_file,
         options: options.clone(),
         set,
+        groups,
+        origins,
     })
 }
 
@@ -195,12 +238,13 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
 /// `--own-lock` ones in their own workspaces.
 fn unify_sources(
     sources: Vec<(PathBuf, cargo_metadata::Metadata)>,
-    unify: &UnifyOptions,
+    options: &BuildOptions,
     cache: &Path,
     toolchain: &Toolchain,
     graph: &mut BuildGraph,
     shell: &Shell,
-) -> Result<Option<ProgramSet>> {
+) -> Result<(Option<ProgramSet>, Option<GroupPlan>)> {
+    let unify = &options.unify;
     let own_lock = |name: &str| unify.own_lock.iter().any(|o| o == name);
     let all: Vec<String> = sources
         .iter()
@@ -216,7 +260,13 @@ fn unify_sources(
         }
     }
     let mut members = Vec::new();
-    for (_, md) in &sources {
+    for (manifest, md) in &sources {
+        if graph::program_packages(md).is_empty() {
+            bail!(
+                "{} has no binary target: cargo-share builds programs (packages with a [[bin]] or src/main.rs)",
+                manifest.display()
+            );
+        }
         let lock = std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok();
         for pkg in graph::program_packages(md) {
             if own_lock(&pkg.name) {
@@ -235,17 +285,43 @@ fn unify_sources(
             });
         }
     }
+    let mut groups = None;
     let set = if members.is_empty() {
         None
     } else {
         let set = program_set::generate(&members, unify, cache, shell)?;
         let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host)?;
-        graph.add_workspace(
-            &set.manifest_path,
-            md,
-            &|_| true,
-            set.policy == Unify::Semver,
-        )?;
+        if options.layout == Layout::Grouped {
+            let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(&md)
+                .into_iter()
+                .map(|p| (p.name.to_string(), p.id.clone()))
+                .collect();
+            let tag: String = set
+                .root
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .chars()
+                .take(8)
+                .collect();
+            let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag)?;
+            grouping::report(&plan, shell, options.dry_run);
+            let manifest = program_set::grouped_workspace(&set, &plan, shell)?;
+            let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
+            graph.add_workspace(&manifest, md, &|_| true, false)?;
+            let root = manifest
+                .parent()
+                .context("a manifest without a directory")?;
+            graph.shared_packages = plan.groups.iter().map(|g| root.join(&g.name)).collect();
+            groups = Some(plan);
+        } else {
+            graph.add_workspace(
+                &set.manifest_path,
+                md,
+                &|_| true,
+                set.policy == Unify::Semver,
+            )?;
+        }
         Some(set)
     };
     for (manifest, md) in sources {
@@ -256,7 +332,7 @@ fn unify_sources(
             graph.add_workspace(&manifest, md, &own_lock, false)?;
         }
     }
-    Ok(set)
+    Ok((set, groups))
 }
 
 /// What Cargo command to run per workspace.
@@ -351,15 +427,8 @@ impl PreparedBuild {
     }
 
     fn warn_overrides(&self, shell: &Shell) {
-        for ws in &self.graph.workspaces {
-            let manifest = ws.root.join("Cargo.toml");
-            let names: Vec<&str> = self
-                .graph
-                .programs
-                .iter()
-                .filter(|p| self.graph.workspaces[p.workspace].root == ws.root)
-                .map(|p| p.name.as_str())
-                .collect();
+        for (root, names) in &self.origins {
+            let manifest = root.join("Cargo.toml");
             for o in profile::overridden_settings(&manifest) {
                 shell.warn(format!(
                     "{}: {} overridden: {}",
@@ -410,6 +479,23 @@ pub struct BuildReport {
     pub deps_dir: PathBuf,
     #[serde(skip)]
     pub toolchain: Option<Toolchain>,
+}
+
+/// `--dry-run`: steps 1 to 3, showing the plan (the groups, in the grouped layout) and what
+/// would be built.
+pub fn show_plan(options: &BuildOptions, shell: &Shell) -> Result<()> {
+    let options = BuildOptions {
+        dry_run: true,
+        ..options.clone()
+    };
+    let prepared = prepare(&options, shell)?;
+    for (_, programs) in prepared.invocations() {
+        shell.result(format!(
+            "would build: {}",
+            prepared.program_names(&programs).join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// `cargo share build`: steps 1 to 5.
@@ -768,9 +854,11 @@ fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCount
 impl PreparedBuild {
     /// Whether a program is built in the unified set (not with `--own-lock`).
     fn in_set(&self, program: &graph::Program) -> bool {
-        self.set.as_ref().is_some_and(|set| {
-            self.graph.workspaces[program.workspace].manifest_path == set.manifest_path
-        })
+        // By name: program names are unique in a build, and the set's programs may be built
+        // from its grouped build workspace rather than the set workspace itself.
+        self.set
+            .as_ref()
+            .is_some_and(|set| set.members.iter().any(|m| m.name == program.name))
     }
 
     /// Before an install under `--unify`: programs whose own tests failed under this exact

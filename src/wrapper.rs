@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::grouping::GROUP_CRATE_PREFIX;
 use crate::linker;
 use crate::plan::WrapperPlan;
 
@@ -205,6 +206,19 @@ fn rewrite_extern(value: &str) -> String {
     }
 }
 
+/// Grouped layout: turn `--extern cargo_share_group_N=PATH` into `--extern force:...`, so that
+/// an executable loads the groups it depends on. Returns whether there was any.
+fn force_group_externs(args: &mut [String]) -> bool {
+    let mut forced = false;
+    for i in 1..args.len() {
+        if args[i - 1] == "--extern" && args[i].starts_with(GROUP_CRATE_PREFIX) {
+            args[i] = format!("force:{}", args[i]);
+            forced = true;
+        }
+    }
+    forced
+}
+
 /// The rewritten command line and environment for one unit.
 #[derive(Debug, Default)]
 pub struct Rewritten {
@@ -241,7 +255,13 @@ pub fn rewrite(
             "--extern" => {
                 args.push(arg.clone());
                 if let Some(v) = iter.next() {
-                    args.push(rewrite_extern(v));
+                    // Grouped: the only dylibs are facades, which Cargo already passes as
+                    // `.so`; a sibling `.so` of an rlib is a declared `cdylib`, not Rust.
+                    args.push(if plan.grouped {
+                        v.clone()
+                    } else {
+                        rewrite_extern(v)
+                    });
                 }
             }
             "--crate-type" if kind == UnitKind::SharedLib => {
@@ -307,7 +327,17 @@ pub fn rewrite(
                     out.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
                 }
             }
-            let exports = linker::prepare_native_exports(rustc, &mut args)?;
+            let is_group = rustc
+                .value("--crate-name")
+                .is_some_and(|n| n.starts_with(GROUP_CRATE_PREFIX));
+            let archives = if is_group {
+                // A group contains its members' bundled C libraries; the programs that call
+                // them directly need them exported.
+                linker::dependency_archives(rustc, &plan.target_dir)
+            } else {
+                linker::static_archives(rustc)
+            };
+            let exports = linker::prepare_native_exports(rustc, &archives, &mut args)?;
             if let Some(exports) = exports {
                 out.exported_native_symbols = exports.count;
                 let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
@@ -322,6 +352,13 @@ pub fn rewrite(
         UnitKind::Executable => {
             args.push("-Cprefer-dynamic".into());
             args.push("-Clink-arg=-Wl,-rpath,$ORIGIN/../lib".into());
+            if force_group_externs(&mut args) {
+                // Nothing in the program's code names its groups, so rustc would not load
+                // them: `force:` does (NOTES.md section 10). It needs -Z, hence RUSTC_BOOTSTRAP,
+                // scoped to this one invocation (symbol mangling is pinned to v0 above).
+                args.extend(["-Z".into(), "unstable-options".into()]);
+                out.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
+            }
         }
         _ => {}
     }
@@ -382,6 +419,10 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
         let status = cmd
             .status()
             .with_context(|| format!("running {}", rustc.display()))?;
+        if status.success() && kind == UnitKind::PrivateLib && plan.grouped {
+            UnitRecord::from_unit(&parsed, &plan, manifest_dir.as_deref())
+                .save_next_to_outputs(&parsed)?;
+        }
         return Ok(status.code().unwrap_or(101));
     }
 

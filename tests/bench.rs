@@ -25,10 +25,12 @@ fn bench_measures_both_builds_of_a_fixture_set() {
         .find(|v| v["reason"] == "bench-finished")
         .expect("a bench-finished record");
     let variants = report["variants"].as_array().unwrap();
-    assert_eq!(variants.len(), 2);
-    let (st, sh) = (&variants[0], &variants[1]);
+    assert_eq!(variants.len(), 3, "static, per-crate and grouped");
+    let (st, sh, gr) = (&variants[0], &variants[1], &variants[2]);
     assert_eq!(st["shared"], false);
     assert_eq!(sh["shared"], true);
+    assert!(sh["name"].as_str().unwrap().contains("per-crate"), "{sh}");
+    assert!(gr["name"].as_str().unwrap().contains("grouped"), "{gr}");
     // Disk: the stripped files on disk add up to the reported totals.
     let dir_bytes = |d: &str| -> u64 {
         std::fs::read_dir(work.join(d))
@@ -37,8 +39,22 @@ fn bench_measures_both_builds_of_a_fixture_set() {
             .sum()
     };
     assert_eq!(st["binaries_bytes"], dir_bytes("stripped/static/bin"));
-    assert_eq!(sh["binaries_bytes"], dir_bytes("stripped/shared/bin"));
-    assert_eq!(sh["libraries_bytes"], dir_bytes("stripped/shared/lib"));
+    assert_eq!(
+        sh["binaries_bytes"],
+        dir_bytes("stripped/shared-per-crate/bin")
+    );
+    assert_eq!(
+        sh["libraries_bytes"],
+        dir_bytes("stripped/shared-per-crate/lib")
+    );
+    assert_eq!(
+        gr["binaries_bytes"],
+        dir_bytes("stripped/shared-grouped/bin")
+    );
+    assert_eq!(
+        gr["libraries_bytes"],
+        dir_bytes("stripped/shared-grouped/lib")
+    );
     assert!(sh["libraries"]
         .as_array()
         .unwrap()
@@ -59,6 +75,8 @@ fn bench_measures_both_builds_of_a_fixture_set() {
     }
     // The shared programs load their libraries; static ones none.
     assert!(sh["programs"][0]["libraries"].as_u64().unwrap() >= 5);
+    // Grouped: the one group of the suite and libstd.
+    assert_eq!(gr["programs"][0]["libraries"], 2, "{gr}");
     assert_eq!(st["programs"][0]["libraries"], 0);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));

@@ -151,7 +151,7 @@ fn same_program_in_two_directories_gives_identical_libraries() {
         let out = scratch.path().join(copy).join("out");
         run_ok(
             cargo_share(&scratch.path().join(copy))
-                .args(["build", "-q", "--manifest-path"])
+                .args(["build", "-q", "--layout", "per-crate", "--manifest-path"])
                 .arg(&dir)
                 .arg("--out")
                 .arg(&out),
@@ -170,33 +170,102 @@ fn same_program_in_two_directories_gives_identical_libraries() {
 
 #[test]
 fn second_build_compiles_nothing_again() {
+    for layout in ["per-crate", "grouped"] {
+        let scratch = tempfile::tempdir().unwrap();
+        let out = scratch.path().join("out");
+        let build = |log: &Path| {
+            run_ok(
+                cargo_share(scratch.path())
+                    .args(["build", "-q", "--layout", layout, "--manifest-path"])
+                    .arg(fixture("suite"))
+                    .arg("--out")
+                    .arg(&out)
+                    .arg("--unit-log")
+                    .arg(log),
+            );
+        };
+        let first = scratch.path().join("first.jsonl");
+        let second = scratch.path().join("second.jsonl");
+        build(&first);
+        build(&second);
+        let compiled = std::fs::read_to_string(&first).unwrap().lines().count();
+        assert!(
+            compiled >= 10,
+            "{layout}: first build compiled {compiled} target units"
+        );
+        assert!(
+            !second.exists() || std::fs::read_to_string(&second).unwrap().is_empty(),
+            "{layout}: second build recompiled: {}",
+            std::fs::read_to_string(&second).unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn grouped_suite_loads_one_group_and_matches_static_builds() {
     let scratch = tempfile::tempdir().unwrap();
     let out = scratch.path().join("out");
-    let build = |log: &Path| {
-        run_ok(
-            cargo_share(scratch.path())
-                .args(["build", "-q", "--manifest-path"])
-                .arg(fixture("suite"))
-                .arg("--out")
-                .arg(&out)
-                .arg("--unit-log")
-                .arg(log),
+    // The plan first: one group for the ten crates both programs use, nothing built.
+    let plan = run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "--dry-run", "--manifest-path"])
+            .arg(fixture("suite")),
+    );
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    let groups: Vec<&str> = plan.lines().filter(|l| l.starts_with("group ")).collect();
+    assert_eq!(groups.len(), 1, "{plan}");
+    assert!(
+        groups[0].contains("10 crates") && groups[0].contains("for hard-a, hard-b"),
+        "{plan}"
+    );
+    assert!(plan.contains("twover 1.0.0, twover 2.0.0"), "{plan}");
+    assert!(
+        plan.contains("would build: hard-a v0.1.0, hard-b v0.1.0"),
+        "{plan}"
+    );
+    let target = scratch.path().join("cache/target-wrapper-2-grouped");
+    assert!(
+        std::fs::read_dir(&target).map_or(true, |mut d| d.next().is_none()),
+        "--dry-run built something in {}",
+        target.display()
+    );
+
+    run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "-q", "--manifest-path"])
+            .arg(fixture("suite"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let static_dir = static_build(&fixture("suite"), scratch.path());
+    for bin in ["hard-a", "hard-b"] {
+        let shared = run_clean(&out.join("bin").join(bin));
+        assert_eq!(
+            shared,
+            run_clean(&static_dir.join(bin)),
+            "{bin}: output differs from static"
         );
-    };
-    let first = scratch.path().join("first.jsonl");
-    let second = scratch.path().join("second.jsonl");
-    build(&first);
-    build(&second);
-    let compiled = std::fs::read_to_string(&first).unwrap().lines().count();
-    assert!(
-        compiled >= 10,
-        "first build compiled {compiled} target units"
-    );
-    assert!(
-        !second.exists() || std::fs::read_to_string(&second).unwrap().is_empty(),
-        "second build recompiled: {}",
-        std::fs::read_to_string(&second).unwrap_or_default()
-    );
+        let info = dynamic_info(&out.join("bin").join(bin)).unwrap();
+        assert_eq!(info.runpath, vec!["$ORIGIN/../lib".to_string()]);
+        let rust: Vec<&String> = info
+            .needed
+            .iter()
+            .filter(|n| {
+                !n.starts_with("libc.") && !n.starts_with("libgcc_s") && !n.starts_with("libm.")
+            })
+            .collect();
+        assert_eq!(rust.len(), 2, "{bin} needs {:?}", info.needed);
+        assert!(
+            rust.iter()
+                .any(|n| n.starts_with("libcargo_share_group_1_")),
+            "{rust:?}"
+        );
+        assert!(rust.iter().any(|n| n.starts_with("libstd-")), "{rust:?}");
+    }
+    // The group holds the C library too: hard-b calls it directly, through the group.
+    assert!(run_clean(&out.join("bin/hard-b")).contains("raw_count=2"));
+    let libs = file_names(&out.join("lib"));
+    assert_eq!(libs.len(), 2, "{libs:?}");
 }
 
 #[test]

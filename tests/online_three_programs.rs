@@ -1,10 +1,11 @@
 //! ONLINE: reaches crates.io (downloads regex, serde, clap, ...). The README's scenario: three
-//! small programs of one user (examples/three-programs), built with one `cargo share build`,
-//! each printing what its static build prints, with one regex library in OUT/lib that all three
-//! load.
+//! small programs of one user (examples/three-programs), built with one `cargo share build`
+//! (grouped layout), each printing what its static build prints, with regex in one group object
+//! in OUT/lib that all three load.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use cargo_share::elf::{dynamic_info, library_closure};
@@ -32,6 +33,19 @@ fn run_with(binary: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Whether a shared object exports code of crate `name` (v0 mangling spells it `<len><name>`).
+fn defines_crate(lib: &Path, name: &str) -> bool {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(lib).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let needle = format!("{}{name}", name.len());
+    file.dynamic_symbols().any(|s| {
+        s.is_definition()
+            && s.name()
+                .is_ok_and(|n| n.starts_with("_R") && n.contains(&needle))
+    })
+}
+
 #[test]
 fn online_three_programs_share_one_regex_library() {
     let scratch = tempfile::tempdir().unwrap();
@@ -44,7 +58,7 @@ fn online_three_programs_share_one_regex_library() {
     run_ok(cmd.arg("--out").arg(&out));
 
     let static_target = scratch.path().join("static-target");
-    let mut regex_libs = Vec::new();
+    let mut closures = Vec::new();
     for (name, args) in PROGRAMS {
         run_ok(
             std::process::Command::new(env!("CARGO"))
@@ -65,31 +79,32 @@ fn online_three_programs_share_one_regex_library() {
         );
 
         let closure = library_closure(&shared_bin, &[out.join("lib")]).unwrap();
-        let regex: Vec<&String> = closure
-            .keys()
-            .filter(|n| n.starts_with("libregex-"))
-            .collect();
-        assert_eq!(regex.len(), 1, "{name} loads {regex:?}");
-        regex_libs.push(regex[0].clone());
+        closures.push(closure.keys().cloned().collect::<BTreeSet<String>>());
         assert!(dynamic_info(&shared_bin)
             .unwrap()
             .needed
             .iter()
             .any(|n| n.starts_with("libstd-")));
     }
-    regex_libs.dedup();
-    assert_eq!(
-        regex_libs.len(),
-        1,
-        "the programs load different regex builds"
-    );
-    let in_lib: Vec<String> = file_names(&out.join("lib"))
-        .into_iter()
-        .filter(|n| n.starts_with("libregex-"))
+    // Grouped layout (the default): regex is in a group object that all three load, and
+    // there is no per-crate regex library.
+    let common: BTreeSet<String> = closures.iter().skip(1).fold(closures[0].clone(), |acc, c| {
+        acc.intersection(c).cloned().collect()
+    });
+    let regex_group: Vec<&String> = common
+        .iter()
+        .filter(|n| {
+            n.starts_with("libcargo_share_group_")
+                && defines_crate(&out.join("lib").join(n), "regex")
+        })
         .collect();
-    assert_eq!(
-        in_lib, regex_libs,
-        "OUT/lib holds exactly one regex library"
+    assert_eq!(regex_group.len(), 1, "groups all three load: {common:?}");
+    assert!(
+        !file_names(&out.join("lib"))
+            .iter()
+            .any(|n| n.starts_with("libregex-")),
+        "OUT/lib: {:?}",
+        file_names(&out.join("lib"))
     );
 
     // stamp uses both itoa versions. Their API is generic, so the code is instantiated in

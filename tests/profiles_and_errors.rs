@@ -7,11 +7,11 @@ use std::process::Command;
 
 use common::*;
 
-fn build(workspace: &str, scratch: &std::path::Path) -> (std::path::PathBuf, String) {
+fn build(workspace: &str, layout: &str, scratch: &std::path::Path) -> (std::path::PathBuf, String) {
     let out = scratch.join("out");
     let output = run_ok(
         cargo_share(scratch)
-            .args(["build", "--manifest-path"])
+            .args(["build", "--layout", layout, "--manifest-path"])
             .arg(fixture(workspace))
             .arg("--out")
             .arg(&out),
@@ -22,7 +22,7 @@ fn build(workspace: &str, scratch: &std::path::Path) -> (std::path::PathBuf, Str
 #[test]
 fn panic_abort_is_overridden_with_a_warning_and_the_programs_run() {
     let scratch = tempfile::tempdir().unwrap();
-    let (out, stderr) = build("panic-abort", scratch.path());
+    let (out, stderr) = build("panic-abort", "per-crate", scratch.path());
     assert!(
         stderr.contains("warning: pa-one, pa-two: profile.release.panic = \"abort\" overridden"),
         "{stderr}"
@@ -42,7 +42,7 @@ fn panic_abort_is_overridden_with_a_warning_and_the_programs_run() {
 #[test]
 fn lto_is_overridden_with_a_warning_and_the_programs_run() {
     let scratch = tempfile::tempdir().unwrap();
-    let (out, stderr) = build("lto", scratch.path());
+    let (out, stderr) = build("lto", "grouped", scratch.path());
     assert!(
         stderr.contains("profile.release.lto = true overridden"),
         "{stderr}"
@@ -62,7 +62,14 @@ fn json_messages_describe_each_program() {
     let out = scratch.path().join("out");
     let output = run_ok(
         cargo_share(scratch.path())
-            .args(["build", "--message-format", "json", "--manifest-path"])
+            .args([
+                "build",
+                "--layout",
+                "per-crate",
+                "--message-format",
+                "json",
+                "--manifest-path",
+            ])
             .arg(fixture("lto"))
             .arg("--out")
             .arg(&out),

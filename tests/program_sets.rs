@@ -46,6 +46,8 @@ impl SetEnv {
             .arg("--manifest-path")
             .arg(fixture("sets/new-shim"))
             .args(["--unify", unify]);
+        // These tests count crate builds per policy: one dylib per crate shows them.
+        c.args(["--layout", "per-crate"]);
         c
     }
 
@@ -162,7 +164,14 @@ fn a_saved_resolution_is_reused_exactly_and_refused_for_another_set() {
     let other = env.base.join("other");
     let out = cargo_share(&env.base)
         .current_dir(&env.base)
-        .args(["build", "--unify", "semver", "--manifest-path"])
+        .args([
+            "build",
+            "--unify",
+            "semver",
+            "--layout",
+            "per-crate",
+            "--manifest-path",
+        ])
         .arg(fixture("sets/new-shim"))
         .arg("--lock")
         .arg(&lock)
@@ -239,7 +248,14 @@ fn tests_under_unification_are_reported_and_gate_install() {
     let install = |extra: &[&str]| {
         cargo_share(&env.base)
             .current_dir(&env.base)
-            .args(["install", "--unify", "semver", "--path"])
+            .args([
+                "install",
+                "--unify",
+                "semver",
+                "--layout",
+                "per-crate",
+                "--path",
+            ])
             .arg(fixture("sets/old-shim"))
             .arg("--path")
             .arg(fixture("sets/new-shim"))

@@ -36,7 +36,7 @@ impl Env {
     }
     fn install(&self, fixture_dir: &Path) -> Command {
         let mut c = self.cmd();
-        c.args(["install", "--json", "--path"])
+        c.args(["install", "--json", "--layout", "per-crate", "--path"])
             .arg(fixture_dir)
             .arg("--root")
             .arg(self.root());
@@ -333,7 +333,7 @@ fn a_crate_is_built_once_across_unrelated_projects() {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-share"));
         c.arg("--store")
             .arg(env.store())
-            .args(["install", "--json", "--path"])
+            .args(["install", "--json", "--layout", "per-crate", "--path"])
             .arg(fixture(ws))
             .arg("--root")
             .arg(env.root())

@@ -29,15 +29,18 @@ use cargo_metadata::Message;
 use crate::elf;
 use crate::graph;
 use crate::program::{self, ProgramSource};
-use crate::shared_build::{self, BuildOptions, Toolchain};
+use crate::program_set::Unify;
+use crate::shared_build::{self, BuildOptions, Layout, Toolchain};
 use crate::shell::{human_bytes, Shell};
 use model::*;
 
 /// What to bench and how.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    /// The programs and the shared build's options (layout, unification).
+    /// The programs and the shared builds' options (unification of the per-crate build).
     pub build: BuildOptions,
+    /// The shared layouts to build and measure, each against static and each other.
+    pub layouts: Vec<Layout>,
     /// Where builds, stripped copies and the corpus go. Kept, so a later run can `--reuse`.
     pub work_dir: PathBuf,
     /// Start-up runs per program and variant.
@@ -203,20 +206,19 @@ fn build_static(
     })
 }
 
-/// The shared build of the whole set, then stripped copies of `bin/` and `lib/`.
-fn build_shared(options: &BenchOptions, shell: &Shell) -> Result<BuiltVariant> {
+/// The shared build of the whole set in one layout, then stripped copies of `bin/` and `lib/`.
+fn build_shared(options: &BenchOptions, layout: Layout, shell: &Shell) -> Result<BuiltVariant> {
     let work = &options.work_dir;
-    let out = work.join("shared");
+    let out = work.join(format!("shared-{layout}"));
     let mut build = options.build.clone();
     build.cache_dir = Some(work.join("cache"));
     build.staging = true;
-    let name = format!(
-        "shared {} (unify {})",
-        match build.layout {
-            shared_build::Layout::PerCrate => "per-crate",
-        },
-        build.unify.policy
-    );
+    build.layout = layout;
+    if layout == Layout::Grouped {
+        // Groups need one build of each crate (prepare says so for any other policy).
+        build.unify.policy = Unify::Features;
+    }
+    let name = format!("shared {} (unify {})", build.layout, build.unify.policy);
     shell.status("Building", format!("the set ({name})"));
     let (report, cpu, wall) = timed(|| shared_build::build(&build, &out, shell))?;
     let mut figures = Variant {
@@ -226,7 +228,7 @@ fn build_shared(options: &BenchOptions, shell: &Shell) -> Result<BuiltVariant> {
         build_wall_seconds: (!options.reuse).then_some(wall),
         ..Default::default()
     };
-    let stripped = work.join("stripped/shared");
+    let stripped = work.join(format!("stripped/shared-{layout}"));
     let mut users: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &report.programs {
         for lib in &p.libraries {
@@ -635,7 +637,9 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
         .with_context(|| format!("creating {}", options.work_dir.display()))?;
     // Cold builds unless told to reuse: build outputs of an earlier run are removed (fetched
     // sources and the corpus stay).
-    for dir in ["static-target", "shared", "stripped"] {
+    let mut outputs = vec!["static-target".to_string(), "stripped".to_string()];
+    outputs.extend(options.layouts.iter().map(|l| format!("shared-{l}")));
+    for dir in outputs {
         let d = options.work_dir.join(dir);
         if !options.reuse && d.exists() {
             std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
@@ -666,7 +670,9 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
         ..Default::default()
     };
     let mut variants = vec![build_static(options, &toolchain, shell)?];
-    variants.push(build_shared(options, shell)?);
+    for &layout in &options.layouts {
+        variants.push(build_shared(options, layout, shell)?);
+    }
     let order: Vec<String> = variants[0]
         .figures
         .programs
