@@ -90,6 +90,13 @@ enum Command {
         /// Write a self-contained HTML report with charts.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Measure the bytes shipped when this crate gets a fix: every build is redone with a
+        /// patched copy of it (static: each program using it; shared: the set).
+        #[arg(long, value_name = "CRATE", default_value = "memchr")]
+        update_crate: String,
+        /// Skip the update-cost rebuilds.
+        #[arg(long)]
+        no_update: bool,
     },
     /// Count the distinct crate builds a set of programs needs under each --unify policy,
     /// before building anything.
@@ -255,6 +262,7 @@ impl BuildTuning {
             staging: false,
             group_min_size: self.group_min_size,
             dry_run: false,
+            patches: Vec::new(),
             unify: UnifyOptions {
                 policy: self.unify.unwrap_or(match layout {
                     Layout::Grouped => Unify::Features,
@@ -336,6 +344,8 @@ fn main() -> ExitCode {
             runs,
             reuse,
             html,
+            update_crate,
+            no_update,
         } => (|| {
             let unify = programs.tuning.unify;
             let layouts = match programs.tuning.layout {
@@ -361,6 +371,7 @@ fn main() -> ExitCode {
                 runs: runs.max(3),
                 reuse,
                 html,
+                update_crate: (!no_update).then_some(update_crate),
             };
             bench::bench(&options, &shell).map(|_| 0)
         })(),

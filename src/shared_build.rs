@@ -74,6 +74,48 @@ pub struct BuildOptions {
     pub group_min_size: u64,
     /// Show the plan (programs, groups) and stop before building.
     pub dry_run: bool,
+    /// Crates replaced by local copies for this build (`bench`'s update cost). Cargo may then
+    /// rewrite lockfiles; they are put back when the build ends.
+    pub patches: Vec<CratePatch>,
+}
+
+/// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).
+#[derive(Debug, Clone)]
+pub struct CratePatch {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Puts lockfiles back as they were when dropped (a patched build rewrites them).
+struct LockRestore(Vec<(PathBuf, Option<Vec<u8>>)>);
+
+impl LockRestore {
+    fn save(roots: impl Iterator<Item = PathBuf>) -> Self {
+        LockRestore(
+            roots
+                .map(|r| r.join("Cargo.lock"))
+                .map(|l| {
+                    let text = std::fs::read(&l).ok();
+                    (l, text)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for LockRestore {
+    fn drop(&mut self) {
+        for (path, text) in &self.0 {
+            match text {
+                Some(t) => {
+                    let _ = std::fs::write(path, t);
+                }
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
 }
 
 /// The machine and toolchain facts a build needs.
@@ -141,6 +183,16 @@ pub struct PreparedBuild {
     pub origins: Vec<(PathBuf, Vec<String>)>,
 }
 
+/// Cargo's target directory for a layout under a cache directory. One per wrapper ABI: builds
+/// made by a wrapper that rewrote units differently are never reused as if they were ours. One
+/// per layout: the same Cargo unit is a dylib in one and an rlib in the other.
+pub fn target_dir_of(cache: &Path, layout: Layout) -> PathBuf {
+    cache.join(match layout {
+        Layout::PerCrate => format!("target-{}", crate::identity::WRAPPER_ABI),
+        Layout::Grouped => format!("target-{}-grouped", crate::identity::WRAPPER_ABI),
+    })
+}
+
 /// Steps 1 to 3: sources, graph, plan.
 pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     if options.programs.is_empty() {
@@ -162,13 +214,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         .with_context(|| format!("creating the cargo-share cache {}", cache.display()))?;
     let cache = cache.canonicalize()?;
     let toolchain = Toolchain::detect()?;
-    // One target directory per wrapper ABI: builds made by a wrapper that rewrote units
-    // differently (or wrote no unit records) are never reused as if they were ours.
-    // Each layout has its own: the same Cargo unit is a dylib in one and an rlib in the other.
-    let target_dir = cache.join(match options.layout {
-        Layout::PerCrate => format!("target-{}", crate::identity::WRAPPER_ABI),
-        Layout::Grouped => format!("target-{}-grouped", crate::identity::WRAPPER_ABI),
-    });
+    let target_dir = target_dir_of(&cache, options.layout);
     std::fs::create_dir_all(&target_dir)?;
 
     let mut manifests = Vec::new();
@@ -207,6 +253,22 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     // rlib, linked into its group or, used by one program, into that program.
     if options.layout == Layout::PerCrate {
         graph.compute_shared();
+        // A patched copy of a shared crate is shared too.
+        for patch in &options.patches {
+            let shared = graph.workspaces.iter().any(|ws| {
+                ws.metadata.packages.iter().any(|p| {
+                    let dir = p.manifest_path.parent().map(|m| m.as_std_path());
+                    p.name.as_str() == patch.name
+                        && dir
+                            .and_then(|d| d.canonicalize().ok())
+                            .is_some_and(|d| graph.shared_packages.contains(&d))
+                })
+            });
+            if shared {
+                let dir = patch.path.canonicalize().unwrap_or(patch.path.clone());
+                graph.shared_packages.insert(dir);
+            }
+        }
     }
 
     let plan = WrapperPlan {
@@ -389,8 +451,15 @@ impl PreparedBuild {
             cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
         }
         cmd.arg("--message-format").arg("json-render-diagnostics");
-        if self.options.locked || self.set.is_some() {
+        if self.options.patches.is_empty() && (self.options.locked || self.set.is_some()) {
             cmd.arg("--locked");
+        }
+        for (i, patch) in self.options.patches.iter().enumerate() {
+            let key = format!("patch.crates-io.cargo-share-patch-{i}");
+            cmd.arg("--config")
+                .arg(format!("{key}.path=\"{}\"", patch.path.display()));
+            cmd.arg("--config")
+                .arg(format!("{key}.package=\"{}\"", patch.name));
         }
         // `cargo test -q` would hide the "Running" lines that attribute test results to programs;
         // the output is filtered here instead.
@@ -504,6 +573,8 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
     prepared.warn_overrides(shell);
     prepared.check_recorded_tests(shell)?;
     let mut executables: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let _locks = (!options.patches.is_empty())
+        .then(|| LockRestore::save(prepared.graph.workspaces.iter().map(|w| w.root.clone())));
     for (wi, programs) in prepared.invocations() {
         let ws = &prepared.graph.workspaces[wi];
         let names = prepared.program_names(&programs);

@@ -48,6 +48,8 @@ pub struct BenchOptions {
     /// Reuse builds found in the work directory (build times are then not reported).
     pub reuse: bool,
     pub html: Option<PathBuf>,
+    /// Measure the update cost of a fix to this crate (rebuilds every variant once more).
+    pub update_crate: Option<String>,
 }
 
 /// One built variant, before measuring: where its binaries and libraries are.
@@ -82,6 +84,38 @@ fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, f64, f64)> {
     ))
 }
 
+/// Build times of cold builds, kept in `WORK/build-times.json` per variant name, so that a
+/// `--reuse` run still reports how long the builds it reuses took when they were made.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct BuildTimes {
+    /// Variant name -> (CPU seconds, wall seconds).
+    cold: BTreeMap<String, (f64, f64)>,
+}
+
+impl BuildTimes {
+    fn file(work: &Path) -> PathBuf {
+        work.join("build-times.json")
+    }
+
+    /// Record a cold build's times, or give a reused build the times recorded for it.
+    fn settle(work: &Path, figures: &mut Variant, cold: bool, cpu: f64, wall: f64) -> Result<()> {
+        let file = Self::file(work);
+        let mut times: BuildTimes = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        if cold {
+            times.cold.insert(figures.name.clone(), (cpu, wall));
+            std::fs::write(&file, serde_json::to_string_pretty(&times)?)?;
+        }
+        if let Some(&(cpu, wall)) = times.cold.get(&figures.name) {
+            figures.build_cpu_seconds = Some(cpu);
+            figures.build_wall_seconds = Some(wall);
+        }
+        Ok(())
+    }
+}
+
 /// `strip --strip-all` a copy of `from` into `to` (libraries lose `.rustc` first).
 fn stripped_copy(from: &Path, to: &Path, library: bool) -> Result<u64> {
     if let Some(dir) = to.parent() {
@@ -109,6 +143,232 @@ fn stripped_copy(from: &Path, to: &Path, library: bool) -> Result<u64> {
     Ok(std::fs::metadata(to)?.len())
 }
 
+/// `cargo build --release` of one program as `cargo install` would build it (with `patches`,
+/// not `--locked`: the patched crate changes the lock), returning its executables.
+fn static_cargo_build(
+    manifest: &Path,
+    pkg: &cargo_metadata::Package,
+    target: &Path,
+    patches: &[shared_build::CratePatch],
+    shell: &Shell,
+) -> Result<Vec<PathBuf>> {
+    let mut cmd = program::cargo_command();
+    cmd.args(["build", "--release", "--message-format"])
+        .arg("json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .args(["-p", &format!("{}@{}", pkg.name, pkg.version)])
+        // Keep symbol tables (the ideal is computed from them); disk figures are taken from
+        // stripped copies anyway.
+        .args(["--config", "profile.release.strip=false"])
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUSTC_WRAPPER")
+        .stdout(Stdio::piped());
+    if patches.is_empty() {
+        cmd.arg("--locked");
+    }
+    for patch in patches {
+        cmd.arg("--config").arg(format!(
+            "patch.crates-io.{}.path=\"{}\"",
+            patch.name,
+            patch.path.display()
+        ));
+    }
+    if shell.quiet {
+        cmd.arg("-q");
+    }
+    let mut child = cmd.spawn().context("running cargo build")?;
+    let mut exes = Vec::new();
+    let stdout = child.stdout.take().expect("piped");
+    for m in Message::parse_stream(std::io::BufReader::new(stdout)) {
+        if let Message::CompilerArtifact(a) = m? {
+            if a.package_id
+                .repr
+                .contains(&format!("{}@{}", pkg.name, pkg.version))
+                || a.package_id == pkg.id
+            {
+                exes.extend(a.executable.map(|e| e.into_std_path_buf()));
+            }
+        }
+    }
+    if !child.wait()?.success() {
+        bail!("the static build of {} failed (see above)", pkg.name);
+    }
+    Ok(exes)
+}
+
+/// Update cost: the bytes shipped when `crate_name` gets a fix. A copy of each version the
+/// programs lock gets one more public function (any change to a crate's source changes its
+/// Rust identity, hence every dependent); then every variant is rebuilt with the copies patched
+/// in, and each stripped output file that differs from (or did not exist in) the original build
+/// counts as shipped. Static: each program with its own lock, in its own target directory; the
+/// shared layouts: one `cargo share build` each.
+fn update_cost(
+    options: &BenchOptions,
+    crate_name: &str,
+    toolchain: &Toolchain,
+    shell: &Shell,
+) -> Result<UpdateCost> {
+    let work = &options.work_dir;
+    let cache = work.join("cache");
+    let update = work.join("update");
+    if update.exists() {
+        std::fs::remove_dir_all(&update)?;
+    }
+    // The versions the programs lock, and patched copies of each.
+    let mut programs = Vec::new();
+    let mut copies: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for source in &options.build.programs {
+        let manifest = source.manifest(&cache, shell)?;
+        let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
+        let mut versions = Vec::new();
+        for pkg in md.packages.iter().filter(|p| {
+            p.name.as_str() == crate_name && p.source.as_ref().is_some_and(|s| s.is_crates_io())
+        }) {
+            versions.push(pkg.version.to_string());
+            if copies.contains_key(&pkg.version.to_string()) {
+                continue;
+            }
+            let from = pkg
+                .manifest_path
+                .parent()
+                .context("a manifest without a directory")?;
+            let to = update
+                .join("src")
+                .join(format!("{crate_name}-{}", pkg.version));
+            program::copy_tree(from.as_std_path(), &to, &[".git", "target"])?;
+            let lib = pkg
+                .targets
+                .iter()
+                .find(|t| t.is_lib())
+                .context("the updated crate has no library target")?;
+            let rel = lib
+                .src_path
+                .strip_prefix(from)
+                .context("library outside its package")?;
+            let file = to.join(rel.as_std_path());
+            let mut text = std::fs::read_to_string(&file)?;
+            text.push_str("\n/// Added by cargo-share bench: the \"fix\" whose shipping cost is measured.\n#[doc(hidden)]\npub fn cargo_share_bench_update() -> u32 {\n    1\n}\n");
+            std::fs::write(&file, text)?;
+            copies.insert(pkg.version.to_string(), to);
+        }
+        for pkg in graph::program_packages(&md) {
+            programs.push((manifest.clone(), pkg.clone(), versions.clone()));
+        }
+    }
+    if copies.is_empty() {
+        bail!("no program of the set uses `{crate_name}`: choose another with --update-crate");
+    }
+    shell.status(
+        "Updating",
+        format!(
+            "{crate_name} {} (a patched copy) in every build",
+            copies.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    );
+    let mut cost = UpdateCost {
+        crate_name: crate_name.to_string(),
+        per_variant: Vec::new(),
+    };
+    // Static: each program that locks the crate, in a copy of its workspace (the patch rewrites
+    // the lock), reusing its target directory.
+    let (mut files, mut bytes) = (0usize, 0u64);
+    for (manifest, pkg, versions) in &programs {
+        let Some(version) = versions.first() else {
+            continue;
+        };
+        let root = manifest
+            .parent()
+            .context("a manifest without a directory")?;
+        let copy = update.join("static").join(pkg.name.as_str());
+        program::copy_tree(root, &copy, &[".git", "target"])?;
+        let patches = [shared_build::CratePatch {
+            name: crate_name.to_string(),
+            path: copies[version].clone(),
+        }];
+        shell.status(
+            "Building",
+            format!("{} v{} (static, updated)", pkg.name, pkg.version),
+        );
+        let exes = static_cargo_build(
+            &copy.join(manifest.file_name().unwrap_or_default()),
+            pkg,
+            &work.join("static-target").join(pkg.name.as_str()),
+            &patches,
+            shell,
+        )?;
+        for exe in exes {
+            let name = exe.file_name().unwrap_or_default();
+            let (changed, size) = shipped(
+                &exe,
+                &update.join("stripped/static/bin").join(name),
+                &work.join("stripped/static/bin").join(name),
+                false,
+            )?;
+            files += changed;
+            bytes += size;
+        }
+    }
+    cost.per_variant.push(("static".into(), files, bytes));
+    // Shared layouts.
+    for &layout in &options.layouts {
+        let mut build = options.build.clone();
+        build.cache_dir = Some(cache.clone());
+        build.staging = true;
+        build.layout = layout;
+        if layout == Layout::Grouped {
+            build.unify.policy = Unify::Features;
+        }
+        build.patches = copies
+            .values()
+            .map(|path| shared_build::CratePatch {
+                name: crate_name.to_string(),
+                path: path.clone(),
+            })
+            .collect();
+        let name = format!("shared {} (unify {})", build.layout, build.unify.policy);
+        shell.status("Building", format!("the set ({name}, updated)"));
+        let out = update.join(format!("shared-{layout}"));
+        let report = shared_build::build(&build, &out, shell)?;
+        let (mut files, mut bytes) = (0usize, 0u64);
+        let before = work.join(format!("stripped/shared-{layout}"));
+        let after = update.join(format!("stripped/shared-{layout}"));
+        for file in report.libraries.keys() {
+            let (c, b) = shipped(
+                &out.join("lib").join(file),
+                &after.join("lib").join(file),
+                &before.join("lib").join(file),
+                true,
+            )?;
+            files += c;
+            bytes += b;
+        }
+        for p in &report.programs {
+            for bin in &p.binaries {
+                let name = bin.file_name().unwrap_or_default();
+                let (c, b) = shipped(
+                    bin,
+                    &after.join("bin").join(name),
+                    &before.join("bin").join(name),
+                    false,
+                )?;
+                files += c;
+                bytes += b;
+            }
+        }
+        cost.per_variant.push((name, files, bytes));
+    }
+    Ok(cost)
+}
+
+/// Strip `built` into `stripped` and compare with the original build's stripped file: (1, size)
+/// if it must be shipped, (0, 0) if byte-identical.
+fn shipped(built: &Path, stripped: &Path, original: &Path, library: bool) -> Result<(usize, u64)> {
+    let size = stripped_copy(built, stripped, library)?;
+    let same = std::fs::read(original).ok() == Some(std::fs::read(stripped)?);
+    Ok(if same { (0, 0) } else { (1, size) })
+}
+
 /// Static builds: each program with its own lockfile, profile and target directory.
 fn build_static(
     options: &BenchOptions,
@@ -126,6 +386,7 @@ fn build_static(
     let mut unstripped = BTreeMap::new();
     let mut cpu_total = 0.0;
     let mut wall_total = 0.0;
+    let static_was_built = work.join("static-target").is_dir();
     for source in &options.build.programs {
         let manifest = source.manifest(&cache, shell)?;
         let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
@@ -133,37 +394,8 @@ fn build_static(
             let name = pkg.name.to_string();
             let target = work.join("static-target").join(&name);
             shell.status("Building", format!("{name} v{} (static)", pkg.version));
-            let (exes, cpu, wall) = timed(|| {
-                let mut cmd = program::cargo_command();
-                cmd.args(["build", "--release", "--locked", "--message-format"])
-                    .arg("json-render-diagnostics")
-                    .arg("--manifest-path")
-                    .arg(&manifest)
-                    .args(["-p", &format!("{name}@{}", pkg.version)])
-                    // Keep symbol tables (the ideal is computed from them); disk figures
-                    // are taken from stripped copies anyway.
-                    .args(["--config", "profile.release.strip=false"])
-                    .env("CARGO_TARGET_DIR", &target)
-                    .env_remove("RUSTC_WRAPPER")
-                    .stdout(Stdio::piped());
-                if shell.quiet {
-                    cmd.arg("-q");
-                }
-                let mut child = cmd.spawn().context("running cargo build")?;
-                let mut exes = Vec::new();
-                let stdout = child.stdout.take().expect("piped");
-                for m in Message::parse_stream(std::io::BufReader::new(stdout)) {
-                    if let Message::CompilerArtifact(a) = m? {
-                        if a.package_id == pkg.id {
-                            exes.extend(a.executable.map(|e| e.into_std_path_buf()));
-                        }
-                    }
-                }
-                if !child.wait()?.success() {
-                    bail!("the static build of {name} failed (see above)");
-                }
-                Ok(exes)
-            })?;
+            let (exes, cpu, wall) =
+                timed(|| static_cargo_build(&manifest, pkg, &target, &[], shell))?;
             cpu_total += cpu;
             wall_total += wall;
             let Some(first) = exes.first() else {
@@ -194,10 +426,8 @@ fn build_static(
             unstripped.insert(name, exes);
         }
     }
-    if !options.reuse {
-        figures.build_cpu_seconds = Some(cpu_total);
-        figures.build_wall_seconds = Some(wall_total);
-    }
+    let cold = !options.reuse || !static_was_built;
+    BuildTimes::settle(&options.work_dir, &mut figures, cold, cpu_total, wall_total)?;
     Ok(BuiltVariant {
         figures,
         binaries,
@@ -220,14 +450,20 @@ fn build_shared(options: &BenchOptions, layout: Layout, shell: &Shell) -> Result
     }
     let name = format!("shared {} (unify {})", build.layout, build.unify.policy);
     shell.status("Building", format!("the set ({name})"));
+    let was_built = shared_build::target_dir_of(&work.join("cache"), layout).is_dir();
     let (report, cpu, wall) = timed(|| shared_build::build(&build, &out, shell))?;
     let mut figures = Variant {
         name,
         shared: true,
-        build_cpu_seconds: (!options.reuse).then_some(cpu),
-        build_wall_seconds: (!options.reuse).then_some(wall),
         ..Default::default()
     };
+    BuildTimes::settle(
+        &options.work_dir,
+        &mut figures,
+        !options.reuse || !was_built,
+        cpu,
+        wall,
+    )?;
     let stripped = work.join(format!("stripped/shared-{layout}"));
     let mut users: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &report.programs {
@@ -766,11 +1002,18 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     {
         report
             .missing
-            .push("build time of reused builds (--reuse): only cold builds are timed".into());
+            .push("build time of reused builds (--reuse) that were never built cold in this work directory".into());
     }
-    report
-        .missing
-        .push("update cost: not implemented yet".into());
+    if let Some(crate_name) = &options.update_crate {
+        match update_cost(options, crate_name, &toolchain, shell) {
+            Ok(cost) => report.update = Some(cost),
+            Err(e) => report.missing.push(format!("update cost: {e:#}")),
+        }
+    } else {
+        report
+            .missing
+            .push("update cost: not asked for (--update-crate NAME)".into());
+    }
     print_table(&report, shell);
     shell.json(&report);
     if let Some(path) = &options.html {
@@ -905,6 +1148,24 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
             v.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
             ratio(v.build_cpu_seconds, st.build_cpu_seconds),
         ));
+    }
+    if let Some(update) = &report.update {
+        shell.result(format!(
+            "\nupdate cost: a fix to {} ships (stripped files that changed)",
+            update.crate_name
+        ));
+        let base = update
+            .per_variant
+            .iter()
+            .find(|(n, _, _)| n == "static")
+            .map(|(_, _, b)| *b as f64);
+        for (name, files, bytes) in &update.per_variant {
+            shell.result(format!(
+                "{name:<32} {files:>4} files {:>10} {}",
+                human_bytes(*bytes),
+                ratio(Some(*bytes as f64), base)
+            ));
+        }
     }
     for m in &report.missing {
         shell.result(format!("not measured: {m}"));
