@@ -3,8 +3,9 @@
 //!
 //! * **Builds.** Static: each program on its own, with its own lockfile and release profile and
 //!   its own Cargo target directory, as `cargo install --locked` builds it. Shared: one
-//!   `cargo share build` of the whole set. Both from cold caches inside the bench directory, timed
-//!   in CPU seconds of all child processes (`getrusage(RUSAGE_CHILDREN)`).
+//!   `cargo share build` of the whole set per layout (per-crate, grouped). All from cold caches
+//!   inside the bench directory, timed in CPU seconds of all child processes
+//!   (`getrusage(RUSAGE_CHILDREN)`).
 //! * **Disk.** Stripped copies (`strip --strip-all`; libraries first lose `.rustc`), each shared
 //!   file once, libstd included. Break-even: the first k programs (in list order) for which the
 //!   shared total is no larger than the static one. Ideal: the static total minus every repeated
@@ -14,6 +15,8 @@
 //!   fullest, static and shared alike); PSS and USS are summed from `/proc/PID/smaps_rollup`.
 //! * **Start-up.** `--version`, static and shared interleaved, many runs: median and spread.
 //! * **Run time.** A real workload for programs that have one, over a generated source tree.
+//! * **Update cost.** Every build again with a patched copy of one crate; the stripped files that
+//!   change are what a fix ships.
 
 pub mod html;
 pub mod model;
