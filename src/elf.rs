@@ -76,6 +76,17 @@ pub const RUSTC_METADATA_SECTION: &str = ".rustc";
 
 /// A runtime copy of a Rust dylib: the same file without its `.rustc` metadata section.
 /// Returns the input unchanged when it has no such section.
+/// Whether a shared object is a Rust dylib (it carries crate metadata in `.rustc`), as opposed to
+/// a `cdylib` or a C library.
+pub fn is_rust_dylib(path: &Path) -> bool {
+    use object::{Object, ObjectSection};
+    let Ok(data) = std::fs::read(path) else {
+        return false;
+    };
+    object::File::parse(&*data)
+        .is_ok_and(|f| f.sections().any(|s| s.name() == Ok(RUSTC_METADATA_SECTION)))
+}
+
 pub fn without_rustc_metadata(data: &[u8]) -> Result<Vec<u8>> {
     let mut builder = object::build::elf::Builder::read(data)?;
     let mut found = false;
@@ -100,15 +111,11 @@ mod tests {
 
     #[test]
     fn runtime_copy_of_libstd_drops_metadata_and_keeps_dynamic_section() {
-        let libdir = crate::shared_build::Toolchain::detect().unwrap().std_libdir;
-        let std = std::fs::read_dir(&libdir)
+        let std = crate::shared_build::Toolchain::detect()
             .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                n.starts_with("libstd-") && n.ends_with(".so")
-            })
+            .libstd()
             .expect("libstd-*.so in the toolchain");
+        assert!(is_rust_dylib(&std));
         let data = std::fs::read(&std).unwrap();
         let small = without_rustc_metadata(&data).unwrap();
         assert!(

@@ -185,7 +185,9 @@ impl IdentityResolver {
             let mut contained = Vec::new();
             for dep in &record.extern_stems {
                 let dep_file = format!("{dep}.so");
-                if self.deps_dir.join(&dep_file).is_file() {
+                // A `.so` next to an rlib may be a declared `cdylib` (grouped layout): only a
+                // Rust dylib is a dependency entry.
+                if crate::elf::is_rust_dylib(&self.deps_dir.join(&dep_file)) {
                     dependencies.push(self.compute(&dep_file, stack)?.hash);
                 } else if self
                     .deps_dir
@@ -253,12 +255,18 @@ mod tests {
     }
 
     fn write(deps: &Path, stem: &str, r: &UnitRecord) {
-        std::fs::write(deps.join(format!("{stem}.so")), b"elf").unwrap();
+        // A real Rust dylib (with `.rustc`): the toolchain's libstd stands in.
+        std::fs::copy(std_dylib(), deps.join(format!("{stem}.so"))).unwrap();
         std::fs::write(
             deps.join(format!("{stem}{UNIT_RECORD_SUFFIX}")),
             serde_json::to_string(r).unwrap(),
         )
         .unwrap();
+    }
+
+    fn std_dylib() -> PathBuf {
+        let toolchain = crate::shared_build::Toolchain::detect().unwrap();
+        toolchain.libstd().expect("libstd-*.so in the toolchain")
     }
 
     /// A resolver over `dir/deps` (unit records) and `dir/std` (toolchain libraries).

@@ -154,6 +154,20 @@ impl Toolchain {
     }
 }
 
+impl Toolchain {
+    /// The toolchain's `libstd-<hash>.so`.
+    pub fn libstd(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.std_libdir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let n = p.file_name().unwrap_or_default().to_string_lossy();
+                n.starts_with("libstd-") && n.ends_with(".so")
+            })
+    }
+}
+
 /// The default cache: `$CARGO_SHARE_CACHE`, else `$XDG_CACHE_HOME/cargo-share`, else
 /// `~/.cache/cargo-share`.
 pub fn default_cache_dir() -> Result<PathBuf> {

@@ -477,3 +477,50 @@ fn gc_never_removes_a_recorded_program_even_with_a_damaged_manifest() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("lto-one: manifest missing"));
 }
+
+#[test]
+fn a_group_is_one_store_entry_reused_when_the_same_set_is_installed_again() {
+    let env = Env::new();
+    let grouped = |fixture_dir: &Path| {
+        let mut c = env.cmd();
+        c.args(["install", "--json", "--path"])
+            .arg(fixture_dir)
+            .arg("--root")
+            .arg(env.root());
+        c
+    };
+    let out = run_ok(&mut grouped(&fixture("suite")));
+    let installed: Vec<_> = env
+        .json(&out)
+        .into_iter()
+        .filter(|m| m["reason"] == "program-installed")
+        .collect();
+    assert_eq!(installed.len(), 2, "{installed:?}");
+    // The suite's ten shared crates are one group entry; with libstd, two entries in all.
+    let entries = env.entries();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.starts_with("cargo-share-group-1-")),
+        "{entries:?}"
+    );
+    for bin in ["hard-a", "hard-b"] {
+        let text = run_clean(&env.root().join("bin").join(bin));
+        assert!(text.contains("twover2: v2.0.0"), "{bin}: {text}");
+    }
+    env.verify_ok();
+
+    // The same set again: the group's identity is unchanged, so nothing is added.
+    let out = run_ok(&mut grouped(&fixture("suite")));
+    for p in env
+        .json(&out)
+        .into_iter()
+        .filter(|m| m["reason"] == "program-installed")
+    {
+        assert!(p["added"].as_array().unwrap().is_empty(), "{p}");
+        assert_eq!(p["reused"].as_array().unwrap().len(), 2, "{p}");
+    }
+    assert_eq!(env.entries(), entries);
+    env.verify_ok();
+}
