@@ -148,8 +148,12 @@ fn stripped_copy(from: &Path, to: &Path, library: bool) -> Result<u64> {
 
 /// `cargo build --release` of one program as `cargo install` would build it (with `patches`,
 /// not `--locked`: the patched crate changes the lock), returning its executables.
+///
+/// `package_manifest` is the program package's own `Cargo.toml` (in a workspace, a member's):
+/// Cargo's artifacts are matched by it, since a copied package gets another package id.
 fn static_cargo_build(
     manifest: &Path,
+    package_manifest: &Path,
     pkg: &cargo_metadata::Package,
     target: &Path,
     patches: &[shared_build::CratePatch],
@@ -185,10 +189,8 @@ fn static_cargo_build(
     let stdout = child.stdout.take().expect("piped");
     for m in Message::parse_stream(std::io::BufReader::new(stdout)) {
         if let Message::CompilerArtifact(a) = m? {
-            if a.package_id
-                .repr
-                .contains(&format!("{}@{}", pkg.name, pkg.version))
-                || a.package_id == pkg.id
+            if a.manifest_path.as_std_path() == package_manifest
+                || a.manifest_path.canonicalize().ok() == package_manifest.canonicalize().ok()
             {
                 exes.extend(a.executable.map(|e| e.into_std_path_buf()));
             }
@@ -293,8 +295,14 @@ fn update_cost(
             "Building",
             format!("{} v{} (static, updated)", pkg.name, pkg.version),
         );
+        let member = pkg
+            .manifest_path
+            .as_std_path()
+            .strip_prefix(root)
+            .context("a program outside its workspace")?;
         let exes = static_cargo_build(
             &copy.join(manifest.file_name().unwrap_or_default()),
+            &copy.join(member),
             pkg,
             &work.join("static-target").join(pkg.name.as_str()),
             &patches,
@@ -397,8 +405,16 @@ fn build_static(
             let name = pkg.name.to_string();
             let target = work.join("static-target").join(&name);
             shell.status("Building", format!("{name} v{} (static)", pkg.version));
-            let (exes, cpu, wall) =
-                timed(|| static_cargo_build(&manifest, pkg, &target, &[], shell))?;
+            let (exes, cpu, wall) = timed(|| {
+                static_cargo_build(
+                    &manifest,
+                    pkg.manifest_path.as_std_path(),
+                    pkg,
+                    &target,
+                    &[],
+                    shell,
+                )
+            })?;
             cpu_total += cpu;
             wall_total += wall;
             let Some(first) = exes.first() else {
