@@ -323,13 +323,7 @@ fn update_cost(
     cost.per_variant.push(("static".into(), files, bytes));
     // Shared layouts.
     for &layout in &options.layouts {
-        let mut build = options.build.clone();
-        build.cache_dir = Some(cache.clone());
-        build.staging = true;
-        build.layout = layout;
-        if layout == Layout::Grouped {
-            build.unify.policy = Unify::Features;
-        }
+        let (mut build, name) = shared_options(options, layout);
         build.patches = copies
             .values()
             .map(|path| shared_build::CratePatch {
@@ -337,7 +331,6 @@ fn update_cost(
                 path: path.clone(),
             })
             .collect();
-        let name = format!("shared {} (unify {})", build.layout, build.unify.policy);
         shell.status("Building", format!("the set ({name}, updated)"));
         let out = update.join(format!("shared-{layout}"));
         let report = shared_build::build(&build, &out, shell)?;
@@ -455,12 +448,10 @@ fn build_static(
     })
 }
 
-/// The shared build of the whole set in one layout, then stripped copies of `bin/` and `lib/`.
-fn build_shared(options: &BenchOptions, layout: Layout, shell: &Shell) -> Result<BuiltVariant> {
-    let work = &options.work_dir;
-    let out = work.join(format!("shared-{layout}"));
+/// The options of the shared build in one layout (into the bench's cache), and its variant name.
+fn shared_options(options: &BenchOptions, layout: Layout) -> (BuildOptions, String) {
     let mut build = options.build.clone();
-    build.cache_dir = Some(work.join("cache"));
+    build.cache_dir = Some(options.work_dir.join("cache"));
     build.staging = true;
     build.layout = layout;
     if layout == Layout::Grouped {
@@ -468,6 +459,14 @@ fn build_shared(options: &BenchOptions, layout: Layout, shell: &Shell) -> Result
         build.unify.policy = Unify::Features;
     }
     let name = format!("shared {} (unify {})", build.layout, build.unify.policy);
+    (build, name)
+}
+
+/// The shared build of the whole set in one layout, then stripped copies of `bin/` and `lib/`.
+fn build_shared(options: &BenchOptions, layout: Layout, shell: &Shell) -> Result<BuiltVariant> {
+    let work = &options.work_dir;
+    let out = work.join(format!("shared-{layout}"));
+    let (build, name) = shared_options(options, layout);
     shell.status("Building", format!("the set ({name})"));
     let was_built = shared_build::target_dir_of(&work.join("cache"), layout).is_dir();
     let (report, cpu, wall) = timed(|| shared_build::build(&build, &out, shell))?;
