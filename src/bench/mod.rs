@@ -13,13 +13,17 @@
 //! * **Memory.** All programs of a variant run at once, each held at exit by a tiny preloaded
 //!   library whose ELF destructor raises SIGSTOP (so short-lived programs are measured at their
 //!   fullest, static and shared alike); PSS and USS are summed from `/proc/PID/smaps_rollup`.
+//!   The library's constructor takes the request out of the environment, so the processes a
+//!   program starts (hyperfine's benchmarked command, a shell) run to their end.
 //! * **Start-up.** `--version`, static and shared interleaved, many runs: median and spread.
-//! * **Run time.** A real workload for programs that have one, over a generated source tree.
+//! * **Run time.** A real workload for programs that have one, over generated inputs
+//!   ([`workload`]).
 //! * **Update cost.** Every build again with a patched copy of one crate; the stripped files that
 //!   change are what a fix ships.
 
 pub mod html;
 pub mod model;
+pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -36,6 +40,7 @@ use crate::program_set::Unify;
 use crate::shared_build::{self, BuildOptions, Layout, Toolchain};
 use crate::shell::{human_bytes, Shell};
 use model::*;
+use workload::Workload;
 
 /// What to bench and how.
 #[derive(Debug, Clone)]
@@ -603,83 +608,6 @@ fn ideal_bytes(static_total: u64, binaries: &[PathBuf]) -> Result<Option<u64>> {
     Ok(Some(static_total.saturating_sub(repeated)))
 }
 
-/// A deterministic source tree for the workloads (about 6 MB of Rust-like text).
-fn make_corpus(dir: &Path) -> Result<PathBuf> {
-    let done = dir.join(".complete");
-    if done.is_file() {
-        return Ok(dir.to_path_buf());
-    }
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let words = [
-        "let", "match", "impl", "struct", "value", "buffer", "index", "error", "shared", "crate",
-        "library", "Result", "Option", "String", "vec", "map", "iter", "self", "return", "unsafe",
-    ];
-    for d in 0..40 {
-        let sub = dir.join(format!("module_{d:02}"));
-        std::fs::create_dir_all(&sub)?;
-        for f in 0..40 {
-            let mut text = String::new();
-            for func in 0..60 {
-                text.push_str(&format!("pub fn fn_{d}_{f}_{func}(x: u64) -> u64 {{\n"));
-                for _ in 0..3 {
-                    let line: Vec<&str> = (0..8).map(|_| words[(next() % 20) as usize]).collect();
-                    text.push_str(&format!("    // {}\n", line.join(" ")));
-                }
-                text.push_str(&format!("    x.wrapping_mul({})\n}}\n\n", next() % 1000));
-            }
-            std::fs::write(sub.join(format!("file_{f:02}.rs")), text)?;
-        }
-    }
-    std::fs::write(done, "")?;
-    Ok(dir.to_path_buf())
-}
-
-/// The workload of a known program: arguments, given the corpus and one file of it.
-fn workload(binary: &str, corpus: &Path, file: &Path) -> Option<Vec<String>> {
-    let c = corpus.display().to_string();
-    let f = file.display().to_string();
-    let args: Vec<&str> = match binary {
-        "rg" => vec!["-c", "fn_[0-9]+_1[0-9]_", &c],
-        "fd" => vec!["-e", "rs", "file_1", &c],
-        "tokei" => vec![&c],
-        "hyperfine" => vec![
-            "-N", "--runs", "20", "--warmup", "2", "--style", "none", "true",
-        ],
-        "dust" => vec!["-n", "10", &c],
-        "sd" => vec!["-p", "wrapping_mul", "saturating_mul", &f],
-        "hexyl" => vec![&f],
-        "bat" => vec!["--color=always", "--paging=never", &f],
-        _ => return None,
-    };
-    Some(args.into_iter().map(String::from).collect())
-}
-
-fn run_once(binary: &Path, args: &[String]) -> Result<Duration> {
-    let start = Instant::now();
-    let status = Command::new(binary)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .with_context(|| format!("running {}", binary.display()))?;
-    let elapsed = start.elapsed();
-    if !status.success() {
-        bail!(
-            "{} {} failed with {status}",
-            binary.display(),
-            args.join(" ")
-        );
-    }
-    Ok(elapsed)
-}
-
 fn distribution(mut samples: Vec<f64>) -> Distribution {
     let order = samples.clone();
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -697,7 +625,7 @@ fn distribution(mut samples: Vec<f64>) -> Distribution {
 fn interleaved(
     variants: &[BuiltVariant],
     program: &str,
-    args: &[String],
+    workload: &Workload,
     runs: usize,
 ) -> Result<Vec<Option<Distribution>>> {
     let mut samples = vec![Vec::new(); variants.len()];
@@ -711,7 +639,7 @@ fn interleaved(
             let Some(bin) = variants[v].binaries.get(program) else {
                 continue;
             };
-            samples[v].push(run_once(bin, args)?.as_secs_f64() * 1e6);
+            samples[v].push(workload.run_once(bin)?.as_secs_f64() * 1e6);
         }
     }
     Ok(samples
@@ -731,8 +659,12 @@ fn stop_at_exit_library(dir: &Path) -> Result<PathBuf> {
         &src,
         format!(
             "#include <signal.h>\n#include <stdlib.h>\n\
+             static int cargo_share_stop;\n\
+             __attribute__((constructor)) static void cargo_share_arm(void) {{\n\
+             \x20   cargo_share_stop = getenv(\"{STOP_ENV}\") != NULL;\n\
+             \x20   unsetenv(\"{STOP_ENV}\");\n}}\n\
              __attribute__((destructor)) static void cargo_share_stop_at_exit(void) {{\n\
-             \x20   if (getenv(\"{STOP_ENV}\")) raise(SIGSTOP);\n}}\n"
+             \x20   if (cargo_share_stop) raise(SIGSTOP);\n}}\n"
         ),
     )?;
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
@@ -774,22 +706,19 @@ fn pss_uss(pid: u32) -> Result<(u64, u64)> {
 fn measure_memory(
     variant: &mut BuiltVariant,
     preload: &Path,
-    args_of: &BTreeMap<String, Vec<String>>,
+    workloads: &BTreeMap<String, Workload>,
     missing: &mut Vec<String>,
 ) -> Result<()> {
     let mut children = Vec::new();
     for (program, bin) in &variant.binaries {
-        let args = args_of
+        let workload = workloads
             .get(program)
             .cloned()
-            .unwrap_or_else(|| vec!["--version".into()]);
-        let child = Command::new(bin)
-            .args(&args)
+            .unwrap_or_else(workload::version);
+        let child = workload
+            .command(bin)
             .env("LD_PRELOAD", preload)
             .env(STOP_ENV, "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("running {}", bin.display()))?;
         children.push((program.clone(), child));
@@ -963,21 +892,22 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     }
 
     // Workloads.
-    let corpus = make_corpus(&options.work_dir.join("corpus"))?;
-    let sample_file = corpus.join("module_00/file_00.rs");
-    let mut args_of = BTreeMap::new();
-    for p in &variants[0].figures.programs {
-        if let Some(args) = workload(&p.binary, &corpus, &sample_file) {
-            args_of.insert(p.program.clone(), args);
-        }
-    }
+    shell.status("Preparing", "workload inputs");
+    let binary_names: BTreeMap<String, String> = variants[0]
+        .figures
+        .programs
+        .iter()
+        .map(|p| (p.program.clone(), p.binary.clone()))
+        .collect();
+    let static_binary = |program: &str| variants[0].binaries.get(program).cloned();
+    let workloads = workload::prepare(&options.work_dir, &binary_names, &static_binary)?;
 
     // Memory.
     shell.status("Measuring", "memory (all programs at once, held at exit)");
     match stop_at_exit_library(&options.work_dir.join("harness")) {
         Ok(preload) => {
             for v in &mut variants {
-                measure_memory(v, &preload, &args_of, &mut report.missing)?;
+                measure_memory(v, &preload, &workloads, &mut report.missing)?;
             }
         }
         Err(e) => report.missing.push(format!("memory: {e:#}")),
@@ -989,21 +919,21 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
         format!("start-up ({} runs per program and build)", options.runs),
     );
     for program in &order {
-        let d = interleaved(&variants, program, &["--version".to_string()], options.runs)?;
+        let d = interleaved(&variants, program, &workload::version(), options.runs)?;
         for (v, d) in variants.iter_mut().zip(d) {
             if let Some(f) = v.figures.program_mut(program) {
                 f.startup = d;
             }
         }
-        match args_of.get(program) {
-            Some(args) => {
-                shell.status("Measuring", format!("{program} {}", args.join(" ")));
+        match workloads.get(program) {
+            Some(workload) => {
+                shell.status("Measuring", format!("{program} {}", workload.describe()));
                 let runs = (options.runs / 3).max(5);
-                let d = interleaved(&variants, program, args, runs)?;
+                let d = interleaved(&variants, program, workload, runs)?;
                 for (v, d) in variants.iter_mut().zip(d) {
                     if let Some(f) = v.figures.program_mut(program) {
                         f.runtime = d;
-                        f.workload = Some(args.join(" "));
+                        f.workload = Some(workload.describe());
                     }
                 }
             }

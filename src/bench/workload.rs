@@ -1,0 +1,273 @@
+//! The run-time workloads of the bench: a generated source tree and, per known program, a real
+//! invocation over it (arguments and environment).
+//!
+//! Every input is generated deterministically inside the bench's work directory, so two runs (and
+//! the static and shared builds of one run) see the same bytes. A workload must leave its inputs
+//! as it found them: each is run many times, for every build.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// One program's workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub args: Vec<String>,
+    /// Extra environment (zoxide's database directory).
+    pub env: Vec<(String, String)>,
+}
+
+impl Workload {
+    /// The command line as the report shows it.
+    pub fn describe(&self) -> String {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut words = env;
+        words.extend(self.args.iter().cloned());
+        words.join(" ")
+    }
+
+    /// A `Command` running `binary` with this workload, its output discarded.
+    pub fn command(&self, binary: &Path) -> Command {
+        let mut cmd = Command::new(binary);
+        cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
+    /// Run once to completion; the wall time. A failure is an error naming the command.
+    pub fn run_once(&self, binary: &Path) -> Result<Duration> {
+        let start = Instant::now();
+        let status = self
+            .command(binary)
+            .status()
+            .with_context(|| format!("running {}", binary.display()))?;
+        let elapsed = start.elapsed();
+        if !status.success() {
+            bail!(
+                "{} {} failed with {status}",
+                binary.display(),
+                self.describe()
+            );
+        }
+        Ok(elapsed)
+    }
+}
+
+/// `--version`: the start-up invocation of every program.
+pub fn version() -> Workload {
+    Workload {
+        args: vec!["--version".into()],
+        env: Vec::new(),
+    }
+}
+
+/// Generate the inputs (under `work_dir`) and return the workload of every program of
+/// `binaries` (program name to its binary file name) that has one. `zoxide` needs a database:
+/// `reference_binary` gives the binary (of the static build) that fills it.
+pub fn prepare(
+    work_dir: &Path,
+    binaries: &BTreeMap<String, String>,
+    reference_binary: &dyn Fn(&str) -> Option<PathBuf>,
+) -> Result<BTreeMap<String, Workload>> {
+    let corpus = make_corpus(&work_dir.join("corpus"))?;
+    let c = corpus.display().to_string();
+    let f = corpus.join("module_00/file_00.rs").display().to_string();
+    let mut out = BTreeMap::new();
+    for (program, binary) in binaries {
+        let plain = |args: &[&str]| Workload {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+        };
+        let workload = match binary.as_str() {
+            "rg" => plain(&["-c", "fn_[0-9]+_1[0-9]_", &c]),
+            "fd" => plain(&["-e", "rs", "file_1", &c]),
+            "tokei" => plain(&[&c]),
+            "hyperfine" => plain(&[
+                "-N", "--runs", "20", "--warmup", "2", "--style", "none", "true",
+            ]),
+            "dust" => plain(&["-n", "10", &c]),
+            "sd" => plain(&["-p", "wrapping_mul", "saturating_mul", &f]),
+            "hexyl" => plain(&[&f]),
+            "bat" => plain(&["--color=always", "--paging=never", &f]),
+            "just" => {
+                let justfile = make_justfile(&work_dir.join("just"))?;
+                let dir = justfile.parent().unwrap_or(work_dir).display().to_string();
+                plain(&[
+                    "--justfile",
+                    &justfile.display().to_string(),
+                    "--working-directory",
+                    &dir,
+                    "--dump",
+                    "--dump-format",
+                    "json",
+                ])
+            }
+            "zoxide" => {
+                let Some(reference) = reference_binary(program) else {
+                    continue;
+                };
+                let data = make_zoxide_database(&work_dir.join("zoxide"), &reference)?;
+                Workload {
+                    args: ["query", "--list", "--score", "d_1"]
+                        .map(String::from)
+                        .to_vec(),
+                    env: vec![("_ZO_DATA_DIR".into(), data.display().to_string())],
+                }
+            }
+            _ => continue,
+        };
+        out.insert(program.clone(), workload);
+    }
+    Ok(out)
+}
+
+/// A deterministic source tree for the workloads (about 6 MB of Rust-like text).
+fn make_corpus(dir: &Path) -> Result<PathBuf> {
+    let done = dir.join(".complete");
+    if done.is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let words = [
+        "let", "match", "impl", "struct", "value", "buffer", "index", "error", "shared", "crate",
+        "library", "Result", "Option", "String", "vec", "map", "iter", "self", "return", "unsafe",
+    ];
+    for d in 0..40 {
+        let sub = dir.join(format!("module_{d:02}"));
+        std::fs::create_dir_all(&sub)?;
+        for f in 0..40 {
+            let mut text = String::new();
+            for func in 0..60 {
+                text.push_str(&format!("pub fn fn_{d}_{f}_{func}(x: u64) -> u64 {{\n"));
+                for _ in 0..3 {
+                    let line: Vec<&str> = (0..8).map(|_| words[(next() % 20) as usize]).collect();
+                    text.push_str(&format!("    // {}\n", line.join(" ")));
+                }
+                text.push_str(&format!("    x.wrapping_mul({})\n}}\n\n", next() % 1000));
+            }
+            std::fs::write(sub.join(format!("file_{f:02}.rs")), text)?;
+        }
+    }
+    std::fs::write(done, "")?;
+    Ok(dir.to_path_buf())
+}
+
+/// A justfile of 400 recipes (documented, with parameters, dependencies and several body lines)
+/// and 100 variables built with just's functions. `just --dump --dump-format json` parses,
+/// checks and serializes it all; no recipe runs, so no shell is started.
+fn make_justfile(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut text = String::from("set shell := [\"sh\", \"-c\"]\n\nroot := justfile_directory()\n");
+    for v in 0..100 {
+        text.push_str(&format!(
+            "var_{v} := uppercase(\"value-{v}\") + \"/\" + replace(\"a-b-{v}\", \"-\", \"_\")\n"
+        ));
+    }
+    for r in 0..400 {
+        text.push_str(&format!(
+            "\n# Recipe {r}: builds part {r} of the project.\n"
+        ));
+        let dep = if r > 0 {
+            format!(" recipe_{}", r - 1)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "recipe_{r} target=\"out/{r}\" mode=\"release\":{dep}\n"
+        ));
+        for line in 0..4 {
+            text.push_str(&format!(
+                "    echo \"{{{{target}}}} {{{{mode}}}} step {line} {{{{var_{}}}}}\"\n",
+                (r + line) % 100
+            ));
+        }
+    }
+    let file = dir.join("justfile");
+    if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&file, text)?;
+    }
+    Ok(file)
+}
+
+/// A zoxide database of 300 directories with varied ranks, filled once by `reference` (the
+/// static build's zoxide). Returns the data directory.
+fn make_zoxide_database(dir: &Path, reference: &Path) -> Result<PathBuf> {
+    let data = dir.join("data");
+    let done = dir.join(".complete");
+    if done.is_file() {
+        return Ok(data);
+    }
+    if data.exists() {
+        std::fs::remove_dir_all(&data)?;
+    }
+    std::fs::create_dir_all(&data)?;
+    let mut dirs = Vec::new();
+    for d in 0..300 {
+        let path = dir.join("dirs").join(format!("d_{d:03}"));
+        std::fs::create_dir_all(&path)?;
+        dirs.push(path);
+    }
+    for (i, chunk) in dirs.chunks(50).enumerate() {
+        let status = Command::new(reference)
+            .arg("add")
+            .arg("--score")
+            .arg(format!("{}", i + 1))
+            .args(chunk)
+            .env("_ZO_DATA_DIR", &data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .with_context(|| format!("running {}", reference.display()))?;
+        if !status.success() {
+            bail!(
+                "filling the zoxide database with {} failed with {status}",
+                reference.display()
+            );
+        }
+    }
+    std::fs::write(done, "")?;
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_programs_get_a_workload_and_inputs_are_generated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let binaries: BTreeMap<String, String> = [
+            ("ripgrep".to_string(), "rg".to_string()),
+            ("just".to_string(), "just".to_string()),
+            ("mytool".to_string(), "mytool".to_string()),
+        ]
+        .into();
+        let none = |_: &str| None;
+        let w = prepare(dir.path(), &binaries, &none).unwrap();
+        assert_eq!(w.keys().collect::<Vec<_>>(), ["just", "ripgrep"]);
+        assert!(w["ripgrep"].args.last().unwrap().ends_with("corpus"));
+        let justfile = dir.path().join("just/justfile");
+        let text = std::fs::read_to_string(&justfile).unwrap();
+        assert_eq!(text.matches("\nrecipe_").count(), 400);
+        assert!(text.contains("recipe_1 target=\"out/1\" mode=\"release\": recipe_0\n"));
+        assert!(text.contains("    echo \"{{target}} {{mode}} step 0 {{var_1}}\"\n"));
+        let before = std::fs::metadata(&justfile).unwrap().modified().unwrap();
+        prepare(dir.path(), &binaries, &none).unwrap();
+        assert_eq!(
+            std::fs::metadata(&justfile).unwrap().modified().unwrap(),
+            before
+        );
+    }
+}
