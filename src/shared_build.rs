@@ -195,6 +195,33 @@ pub struct PreparedBuild {
     /// The programs' own workspace roots and the programs from each: their profiles are what
     /// the build overrides (a set's copies carry none).
     pub origins: Vec<(PathBuf, Vec<String>)>,
+    /// Held until the build ends: one cargo-share build per cache at a time.
+    _cache_lock: std::fs::File,
+}
+
+/// Lock a cache directory for one build: generated set workspaces, fetched sources and target
+/// directories are rewritten by a build, so a second build (or a `--dry-run`, which writes the
+/// set workspace to plan it) waits for the first.
+fn lock_cache(cache: &Path, shell: &Shell) -> Result<std::fs::File> {
+    let path = cache.join("lock");
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the cache lock {}", path.display()))?;
+    if lock.try_lock().is_err() {
+        shell.status(
+            "Blocking",
+            format!(
+                "waiting for the cache lock ({} is in use by another cargo-share)",
+                cache.display()
+            ),
+        );
+        lock.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(lock)
 }
 
 /// Cargo's target directory for a layout under a cache directory. One per wrapper ABI: builds
@@ -227,6 +254,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("creating the cargo-share cache {}", cache.display()))?;
     let cache = cache.canonicalize()?;
+    let cache_lock = lock_cache(&cache, shell)?;
     let toolchain = Toolchain::detect()?;
     let target_dir = target_dir_of(&cache, options.layout);
     std::fs::create_dir_all(&target_dir)?;
@@ -307,6 +335,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         set,
         groups,
         origins,
+        _cache_lock: cache_lock,
     })
 }
 

@@ -209,3 +209,49 @@ fn cargo_subcommand_form_is_accepted() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("--manifest-path"));
 }
+
+#[test]
+fn a_second_build_in_one_cache_waits_for_the_first() {
+    use std::io::BufRead;
+    let scratch = tempfile::tempdir().unwrap();
+    let cache = scratch.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    // Stands for a first build: it holds the cache lock.
+    let first = std::fs::File::create(cache.join("lock")).unwrap();
+    first.lock().unwrap();
+    let mut second = cargo_share(scratch.path())
+        .args(["build", "--dry-run", "--manifest-path"])
+        .arg(fixture("lto").join("Cargo.toml"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = second.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let blocking = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the second build reports that it waits");
+    assert!(
+        blocking.contains("Blocking") && blocking.contains("cache lock"),
+        "{blocking}"
+    );
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second build ran while the cache was locked"
+    );
+    drop(first);
+    let status = second.wait().unwrap();
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(status.success(), "{}", rest.join("\n"));
+    assert!(
+        rest.iter().any(|l| l.contains("Grouping")),
+        "the second build planned after the first released the cache: {}",
+        rest.join("\n")
+    );
+}
