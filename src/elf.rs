@@ -17,6 +17,28 @@ pub struct DynamicInfo {
     pub soname: Option<String>,
 }
 
+/// The dynamic symbols a file imports (undefined in its `.dynsym`) and those it exports
+/// (defined, global or weak).
+pub fn dynamic_symbols(path: &Path) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not a readable ELF file", path.display()))?;
+    let (mut imports, mut exports) = (BTreeSet::new(), BTreeSet::new());
+    for sym in file.dynamic_symbols() {
+        let Ok(name) = sym.name() else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        if sym.is_undefined() {
+            imports.insert(name.to_string());
+        } else if sym.is_global() || sym.is_weak() {
+            exports.insert(name.to_string());
+        }
+    }
+    Ok((imports, exports))
+}
+
 /// Read `DT_NEEDED`, `DT_RUNPATH`/`DT_RPATH` and `DT_SONAME` from a 64-bit ELF file.
 pub fn dynamic_info(path: &Path) -> Result<DynamicInfo> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

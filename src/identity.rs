@@ -221,6 +221,17 @@ impl IdentityResolver {
                 h.update(c.as_bytes());
                 h.update([0]);
             }
+            // A trimmed group (grouped layout) exports only what its set imports: that list
+            // shaped its run-time bytes.
+            let exports = self
+                .deps_dir
+                .join(format!("{stem}{}", crate::wrapper::RELINK_SUFFIX))
+                .join(crate::shared_build::TRIMMED_EXPORTS_FILE);
+            if let Ok(list) = std::fs::read(&exports) {
+                h.update(b"exports ");
+                h.update(&list);
+                h.update([0]);
+            }
             CrateIdentity {
                 hash: hex(h.finalize().as_slice()),
                 file: file.to_string(),

@@ -186,7 +186,15 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         let mut reused = Vec::new();
         let mut added = Vec::new();
         for id in ids.values() {
-            if store.add_entry(id, &locate(&id.file))? {
+            let full = locate(&id.file);
+            // The build's run-time copy (a group's is trimmed), else the full file.
+            let staged = out.join("lib").join(&id.file);
+            let runtime = if staged.is_file() {
+                staged
+            } else {
+                full.clone()
+            };
+            if store.add_entry(id, &full, &runtime)? {
                 shell.status("Adding", entry_label(id));
                 added.push(id.hash.clone());
             } else {

@@ -1,4 +1,7 @@
-//! Exporting bundled C libraries from `-sys` dylibs.
+//! cargo-share as the linker of shared library units: exporting bundled C libraries, and saving
+//! a group's link so it can be redone exporting only what the set uses.
+//!
+//! ## Bundled C libraries
 //!
 //! A `-sys` crate whose build script bundles a static C library (`cargo:rustc-link-lib=static=git2`)
 //! links that archive into its own dylib, but rustc's version script exports only Rust symbols,
@@ -11,6 +14,17 @@
 //! * this module runs as the linker (`-C linker=cargo-share`) for that one unit and appends the
 //!   same symbols to the `global:` list of the version script rustc generated, then runs the
 //!   real linker.
+//!
+//! ## Trimmed groups
+//!
+//! A Rust dylib exports every reachable public item of every crate in it, and the linker keeps
+//! all of that code, its data and its relocations. The programs of a set import a fraction of
+//! it (NOTES.md section 10: 16%); every process that loads a group still relocates all of it.
+//! For each group (grouped layout) this module saves the link as rustc ran it (a recipe, with
+//! rustc's temporary inputs copied); once every program of the set is linked, the build redoes
+//! the link with a version script cut down to the symbols the set's files import
+//! ([`relink_trimmed`]), and `--gc-sections` drops what nothing reaches. The trimmed file is the
+//! run-time copy; the full one stays in Cargo's target directory for linking later builds.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -26,6 +40,23 @@ use crate::wrapper::RustcArgs;
 pub const EXPORTS_ENV: &str = "CARGO_SHARE_EXPORT_SYMBOLS";
 /// The linker rustc would have used (`cc` unless `-C linker` said otherwise).
 pub const REAL_LINKER_ENV: &str = "CARGO_SHARE_REAL_LINKER";
+/// Set for the linker run of a group (grouped layout): the directory where the link is saved so
+/// that it can be redone with fewer exports ([`relink_trimmed`]).
+pub const RELINK_ENV: &str = "CARGO_SHARE_RELINK_RECIPE";
+
+/// A saved link: the real linker and its arguments, with rustc's temporary inputs (objects,
+/// version script) copied into the recipe directory, since rustc deletes them after linking.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LinkRecipe {
+    linker: String,
+    args: Vec<String>,
+    /// Index in `args` of the output path (after `-o`).
+    output: usize,
+    /// Index in `args` of the version script argument.
+    version_script: usize,
+}
+
+const RECIPE_FILE: &str = "recipe.json";
 
 /// The symbol list written for one unit.
 #[derive(Debug)]
@@ -183,43 +214,193 @@ pub fn extend_version_script(script: &str, symbols: &[String]) -> String {
     }
 }
 
-/// Entry point in linker mode: patch the version script, then run the real linker.
-pub fn run(exports_file: &Path, args: Vec<String>) -> Result<i32> {
+/// Whether this process was started as the linker of a unit (see [`run`]).
+pub fn linker_mode() -> bool {
+    std::env::var_os(EXPORTS_ENV).is_some() || std::env::var_os(RELINK_ENV).is_some()
+}
+
+fn version_script_arg(arg: &str) -> Option<&str> {
+    arg.strip_prefix("-Wl,--version-script=")
+        .or_else(|| arg.strip_prefix("--version-script="))
+}
+
+/// Entry point in linker mode: add the bundled C symbols to the version script
+/// ([`EXPORTS_ENV`]), save the link for a later trimmed relink ([`RELINK_ENV`]), then run the
+/// real linker.
+pub fn run(args: Vec<String>) -> Result<i32> {
     let real = std::env::var(REAL_LINKER_ENV).unwrap_or_else(|_| "cc".into());
-    let symbols: Vec<String> = std::fs::read_to_string(exports_file)
-        .with_context(|| format!("reading {}", exports_file.display()))?
-        .lines()
-        .map(String::from)
-        .collect();
-    let script = args.iter().find_map(|a| {
-        a.strip_prefix("-Wl,--version-script=")
-            .or_else(|| a.strip_prefix("--version-script="))
-    });
-    let Some(script) = script else {
-        bail!(
-            "cargo-share linker: rustc passed no version script, so the {} C symbols in {} \
-             cannot be exported",
-            symbols.len(),
-            exports_file.display()
-        );
-    };
-    let text = std::fs::read_to_string(script)
-        .with_context(|| format!("reading version script {script}"))?;
-    std::fs::write(script, extend_version_script(&text, &symbols))
-        .with_context(|| format!("writing version script {script}"))?;
+    let script = args.iter().find_map(|a| version_script_arg(a));
+    if let Some(exports_file) = std::env::var_os(EXPORTS_ENV).map(PathBuf::from) {
+        let symbols: Vec<String> = std::fs::read_to_string(&exports_file)
+            .with_context(|| format!("reading {}", exports_file.display()))?
+            .lines()
+            .map(String::from)
+            .collect();
+        let Some(script) = script else {
+            bail!(
+                "cargo-share linker: rustc passed no version script, so the {} C symbols in {} \
+                 cannot be exported",
+                symbols.len(),
+                exports_file.display()
+            );
+        };
+        let text = std::fs::read_to_string(script)
+            .with_context(|| format!("reading version script {script}"))?;
+        std::fs::write(script, extend_version_script(&text, &symbols))
+            .with_context(|| format!("writing version script {script}"))?;
+    }
+    if let Some(dir) = std::env::var_os(RELINK_ENV).map(PathBuf::from) {
+        save_recipe(&dir, &real, &args)
+            .with_context(|| format!("saving the link of a group in {}", dir.display()))?;
+    }
     // Do not let the real linker see our own variables.
     let status = Command::new(&real)
         .args(&args)
         .env_remove(EXPORTS_ENV)
         .env_remove(REAL_LINKER_ENV)
+        .env_remove(RELINK_ENV)
         .status()
         .with_context(|| format!("running the linker `{real}`"))?;
     Ok(status.code().unwrap_or(1))
 }
 
+/// Save a link into `dir`: inputs that rustc deletes after linking (object files, the version
+/// script) are copied; libraries (`.rlib`, `.a`, `.so`) stay where Cargo keeps them.
+fn save_recipe(dir: &Path, linker: &str, args: &[String]) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut saved = Vec::with_capacity(args.len());
+    let mut output = None;
+    let mut version_script = None;
+    let mut copied = 0usize;
+    let mut copy = |from: &str| -> Result<String> {
+        let name = Path::new(from)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let to = dir.join(format!("{copied}-{name}"));
+        copied += 1;
+        std::fs::copy(from, &to).with_context(|| format!("copying {from}"))?;
+        Ok(to.display().to_string())
+    };
+    for (i, arg) in args.iter().enumerate() {
+        if arg.starts_with('@') {
+            bail!("the link uses a response file ({arg}); relinking it is not supported");
+        }
+        if i > 0 && args[i - 1] == "-o" {
+            output = Some(i);
+            saved.push(arg.clone());
+        } else if let Some(script) = version_script_arg(arg) {
+            version_script = Some(i);
+            saved.push(format!("-Wl,--version-script={}", copy(script)?));
+        } else if Path::new(arg).is_file()
+            && !arg.ends_with(".rlib")
+            && !arg.ends_with(".a")
+            && !arg.ends_with(".so")
+        {
+            saved.push(copy(arg)?);
+        } else {
+            saved.push(arg.clone());
+        }
+    }
+    let recipe = LinkRecipe {
+        linker: linker.to_string(),
+        args: saved,
+        output: output.context("the link names no output (-o)")?,
+        version_script: version_script.context("the link has no version script")?,
+    };
+    std::fs::write(dir.join(RECIPE_FILE), serde_json::to_vec_pretty(&recipe)?)?;
+    Ok(())
+}
+
+/// Whether a group's link was saved in `dir`.
+pub fn has_recipe(dir: &Path) -> bool {
+    dir.join(RECIPE_FILE).is_file()
+}
+
+/// Keep only the `global:` entries of a version script that are in `keep`. Returns the new
+/// script and how many entries were kept and dropped.
+pub fn filter_version_script(script: &str, keep: &BTreeSet<String>) -> (String, usize, usize) {
+    let mut out = String::with_capacity(script.len());
+    let (mut in_global, mut kept, mut dropped) = (false, 0, 0);
+    for line in script.lines() {
+        let t = line.trim();
+        if t == "global:" {
+            in_global = true;
+        } else if t == "local:" || t.starts_with('}') {
+            in_global = false;
+        } else if in_global {
+            if let Some(sym) = t.strip_suffix(';') {
+                if keep.contains(sym.trim()) {
+                    kept += 1;
+                } else {
+                    dropped += 1;
+                    continue;
+                }
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    (out, kept, dropped)
+}
+
+/// What a trimmed relink did.
+#[derive(Debug, Clone, Copy)]
+pub struct Trimmed {
+    pub kept: usize,
+    pub dropped: usize,
+}
+
+/// Redo the link saved in `dir`, exporting only the symbols in `keep` (what the programs and
+/// libraries of the set import), into `output`. Unexported code that nothing reaches is then
+/// dropped by the linker's `--gc-sections`, with the relocations it carried.
+pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Result<Trimmed> {
+    let recipe: LinkRecipe = serde_json::from_slice(
+        &std::fs::read(dir.join(RECIPE_FILE))
+            .with_context(|| format!("reading the saved link in {}", dir.display()))?,
+    )?;
+    let mut args = recipe.args.clone();
+    let script_path = version_script_arg(&args[recipe.version_script])
+        .context("the saved link lost its version script")?
+        .to_string();
+    let script = std::fs::read_to_string(&script_path)?;
+    let (trimmed, kept, dropped) = filter_version_script(&script, keep);
+    let trimmed_path = dir.join("version-script.trimmed");
+    std::fs::write(&trimmed_path, trimmed)?;
+    args[recipe.version_script] = format!("-Wl,--version-script={}", trimmed_path.display());
+    args[recipe.output] = output.display().to_string();
+    let result = Command::new(&recipe.linker)
+        .args(&args)
+        .output()
+        .with_context(|| format!("running the linker `{}`", recipe.linker))?;
+    if !result.status.success() {
+        bail!(
+            "relinking {} with {kept} exports failed: {}",
+            output.display(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    Ok(Trimmed { kept, dropped })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_script_keeps_only_the_symbols_asked_for() {
+        let script = "{\n  global:\n    a;\n    b;\n    c;\n\n  local:\n    *;\n};\n";
+        let keep: BTreeSet<String> = ["a".to_string(), "c".to_string()].into();
+        let (out, kept, dropped) = filter_version_script(script, &keep);
+        assert_eq!((kept, dropped), (2, 1));
+        assert_eq!(
+            out,
+            "{\n  global:\n    a;\n    c;\n\n  local:\n    *;\n};\n"
+        );
+    }
 
     #[test]
     fn version_script_gains_globals() {

@@ -285,13 +285,13 @@ fn exit_with(code: i32) -> ExitCode {
 fn main() -> ExitCode {
     let mut argv: Vec<OsString> = std::env::args_os().collect();
 
-    if let Some(exports) = std::env::var_os(linker::EXPORTS_ENV) {
+    if linker::linker_mode() {
         let args = argv
             .iter()
             .skip(1)
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        return match linker::run(&PathBuf::from(exports), args) {
+        return match linker::run(args) {
             Ok(code) => exit_with(code),
             Err(e) => {
                 eprintln!("error: cargo-share linker: {e:#}");

@@ -21,12 +21,13 @@ use serde::Serialize;
 
 use crate::elf;
 use crate::graph::{self, BuildGraph};
-use crate::grouping::{self, GroupPlan};
+use crate::grouping::{self, GroupPlan, GROUP_CRATE_PREFIX};
+use crate::linker;
 use crate::plan::{WrapperPlan, PLAN_ENV};
 use crate::profile::{self, SharedProfile};
 use crate::program::{self, ProgramSource};
 use crate::program_set::{self, ProgramSet, SetMember, Unify, UnifyOptions};
-use crate::shell::Shell;
+use crate::shell::{human_bytes, Shell};
 
 /// How shared crates are laid out in shared objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
@@ -689,7 +690,7 @@ fn assemble(
         deps_dir: prepared.deps_dir(),
         toolchain: Some(prepared.toolchain.clone()),
     };
-    let mut copied: BTreeSet<String> = BTreeSet::new();
+    let mut closures = Vec::new();
     for program in &prepared.graph.programs {
         let exes = executables.get(&program.name).cloned().unwrap_or_default();
         if exes.is_empty() {
@@ -700,9 +701,28 @@ fn assemble(
             );
         }
         let mut needed = BTreeMap::new();
-        let mut installed = Vec::new();
         for exe in &exes {
             needed.extend(elf::library_closure(exe, &search)?);
+        }
+        closures.push((program, exes, needed));
+    }
+    let runtime_copies = if prepared.groups.is_some() {
+        let files = closures
+            .iter()
+            .flat_map(|(_, exes, needed)| exes.iter().chain(needed.values()));
+        let groups: BTreeMap<&String, &PathBuf> = closures
+            .iter()
+            .flat_map(|(_, _, needed)| needed.iter())
+            .filter(|(name, _)| name.starts_with(&format!("lib{GROUP_CRATE_PREFIX}")))
+            .collect();
+        trim_groups(files, &groups, shell)?
+    } else {
+        BTreeMap::new()
+    };
+    let mut copied: BTreeSet<String> = BTreeSet::new();
+    for (program, exes, needed) in closures {
+        let mut installed = Vec::new();
+        for exe in &exes {
             let dest = bin_dir.join(exe.file_name().context("binary without a file name")?);
             install_file(exe, &dest)?;
             installed.push(dest);
@@ -710,7 +730,7 @@ fn assemble(
         for (name, path) in &needed {
             if copied.insert(name.clone()) {
                 let dest = lib_dir.join(name);
-                install_file(path, &dest)?;
+                install_file(runtime_copies.get(name).unwrap_or(path), &dest)?;
                 report
                     .libraries
                     .insert(name.clone(), std::fs::metadata(&dest)?.len());
@@ -744,6 +764,69 @@ fn assemble(
         ),
     );
     Ok(report)
+}
+
+/// Grouped layout: relink every group exporting only the symbols that the set's files (`files`:
+/// binaries and their libraries) import (see [`crate::linker`]). Returns the trimmed run-time
+/// copy of each group, by file name; a relink is redone only when the group or its export list
+/// changed.
+fn trim_groups<'a>(
+    files: impl Iterator<Item = &'a PathBuf>,
+    groups: &BTreeMap<&String, &PathBuf>,
+    shell: &Shell,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let mut imports = BTreeSet::new();
+    for f in files {
+        imports.extend(elf::dynamic_symbols(f)?.0);
+    }
+    let mut trimmed = BTreeMap::new();
+    for (&name, &full) in groups {
+        let stem = name.strip_suffix(".so").unwrap_or(name);
+        let dir = full.with_file_name(format!("{stem}{}", crate::wrapper::RELINK_SUFFIX));
+        if !linker::has_recipe(&dir) {
+            shell.warn(format!(
+                "{name} was linked without a saved link (an older cargo-share built it), so it \
+                 keeps every export; remove the cache's target directory to trim it"
+            ));
+            continue;
+        }
+        let (_, exports) = elf::dynamic_symbols(full)?;
+        let keep: BTreeSet<String> = exports.intersection(&imports).cloned().collect();
+        let list: String = keep.iter().map(|s| format!("{s}\n")).collect();
+        let list_file = dir.join(TRIMMED_EXPORTS_FILE);
+        let out = dir.join(name);
+        let current = out.is_file()
+            && std::fs::read_to_string(&list_file).ok().as_deref() == Some(list.as_str())
+            && modified(&out)? >= modified(full)?;
+        if !current {
+            let tmp = dir.join(format!("{name}.new"));
+            linker::relink_trimmed(&dir, &keep, &tmp)
+                .with_context(|| format!("trimming the exports of {name}"))?;
+            std::fs::write(&list_file, &list)?;
+            std::fs::rename(&tmp, &out)?;
+        }
+        shell.status(
+            "Trimmed",
+            format!(
+                "{name}: exports {} of {} symbols, {} -> {}",
+                keep.len(),
+                exports.len(),
+                human_bytes(std::fs::metadata(full)?.len()),
+                human_bytes(std::fs::metadata(&out)?.len())
+            ),
+        );
+        trimmed.insert(name.clone(), out);
+    }
+    Ok(trimmed)
+}
+
+/// In a group's saved-link directory: the symbols its trimmed copy exports, one per line.
+pub const TRIMMED_EXPORTS_FILE: &str = "exports";
+
+fn modified(path: &Path) -> Result<std::time::SystemTime> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .modified()?)
 }
 
 fn report_program(built: &BuiltProgram, shell: &Shell) {

@@ -188,10 +188,12 @@ impl Store {
             .tempdir_in(self.root.join("tmp"))?)
     }
 
-    /// Put one crate build into the store (if it is not there yet). `full` is the dylib as rustc
-    /// produced it. Returns whether a new entry was added. The entry directory is complete and
-    /// read-only before it appears under `entries/`; the index row is written after.
-    pub fn add_entry(&self, id: &CrateIdentity, full: &Path) -> Result<bool> {
+    /// Put one crate build into the store (if it is not there yet): `full` is the dylib as rustc
+    /// produced it (kept in `dev/` for linking later builds), `runtime` the file programs load
+    /// (the same file, or a group's trimmed relink; `lib/` gets it without `.rustc`). Returns
+    /// whether a new entry was added. The entry directory is complete and read-only before it
+    /// appears under `entries/`; the index row is written after.
+    pub fn add_entry(&self, id: &CrateIdentity, full: &Path, runtime: &Path) -> Result<bool> {
         if self.has_entry(&id.hash)? {
             return Ok(false);
         }
@@ -202,8 +204,13 @@ impl Store {
         std::fs::create_dir(dir.join("lib"))?;
         std::fs::create_dir(dir.join("dev"))?;
         let data = std::fs::read(full).with_context(|| format!("reading {}", full.display()))?;
-        let runtime = crate::elf::without_rustc_metadata(&data)
-            .with_context(|| format!("making the runtime copy of {}", full.display()))?;
+        let runtime_data = if runtime == full {
+            data.clone()
+        } else {
+            std::fs::read(runtime).with_context(|| format!("reading {}", runtime.display()))?
+        };
+        let runtime = crate::elf::without_rustc_metadata(&runtime_data)
+            .with_context(|| format!("making the runtime copy of {}", runtime.display()))?;
         std::fs::write(dir.join("lib").join(&id.file), &runtime)?;
         std::fs::write(dir.join("dev").join(&id.file), &data)?;
         let entry = StoreEntry {

@@ -338,14 +338,23 @@ pub fn rewrite(
                 linker::static_archives(rustc)
             };
             let exports = linker::prepare_native_exports(rustc, &archives, &mut args)?;
-            if let Some(exports) = exports {
+            if let Some(exports) = &exports {
                 out.exported_native_symbols = exports.count;
-                let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
-                args.push(format!("-Clinker={}", plan.self_exe.display()));
                 out.env.push((
                     linker::EXPORTS_ENV.into(),
                     exports.file.display().to_string(),
                 ));
+            }
+            if is_group {
+                // Saved so the build can relink it exporting only what the set imports.
+                out.env.push((
+                    linker::RELINK_ENV.into(),
+                    relink_dir(rustc).display().to_string(),
+                ));
+            }
+            if exports.is_some() || is_group {
+                let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
+                args.push(format!("-Clinker={}", plan.self_exe.display()));
                 out.env.push((linker::REAL_LINKER_ENV.into(), real_linker));
             }
         }
@@ -365,6 +374,20 @@ pub fn rewrite(
     out.args = args;
     Ok(out)
 }
+
+/// Where the link of a group unit is saved: next to its outputs, named after them.
+fn relink_dir(rustc: &RustcArgs) -> PathBuf {
+    let out_dir = PathBuf::from(rustc.value("--out-dir").unwrap_or("."));
+    out_dir.join(format!(
+        "lib{}{}{}",
+        rustc.value("--crate-name").unwrap_or("crate"),
+        rustc.codegen("extra-filename").unwrap_or(""),
+        RELINK_SUFFIX
+    ))
+}
+
+/// Suffix of a group's saved link directory, after its file stem (`libNAME-HASH`).
+pub const RELINK_SUFFIX: &str = ".cargo-share-link";
 
 /// Entry point in wrapper mode: `cargo-share <rustc> <args...>`.
 pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {

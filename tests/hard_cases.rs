@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cargo_share::elf::dynamic_info;
+use cargo_share::elf::{dynamic_info, dynamic_symbols};
 use common::*;
 
 /// Crate-name prefixes of the dylibs a suite binary must NEED.
@@ -266,6 +266,36 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
     assert!(run_clean(&out.join("bin/hard-b")).contains("raw_count=2"));
     let libs = file_names(&out.join("lib"));
     assert_eq!(libs.len(), 2, "{libs:?}");
+
+    // The group's run-time copy exports only what the programs and libstd import, and fewer
+    // symbols than the full build Cargo keeps for linking.
+    let group = libs
+        .iter()
+        .find(|l| l.starts_with("libcargo_share_group_"))
+        .unwrap();
+    let (_, exports) = dynamic_symbols(&out.join("lib").join(group)).unwrap();
+    let mut imports = BTreeSet::new();
+    for file in ["bin/hard-a", "bin/hard-b"]
+        .iter()
+        .map(|f| out.join(f))
+        .chain(libs.iter().map(|l| out.join("lib").join(l)))
+    {
+        imports.extend(dynamic_symbols(&file).unwrap().0);
+    }
+    let unused: Vec<&String> = exports.difference(&imports).collect();
+    assert!(unused.is_empty(), "{group} exports unused {unused:?}");
+    let full_build = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("release/deps").join(group))
+        .find(|p| p.is_file())
+        .expect("the group's full build in the target directory");
+    let (_, full) = dynamic_symbols(&full_build).unwrap();
+    assert!(
+        exports.len() < full.len(),
+        "{} of {} exports kept",
+        exports.len(),
+        full.len()
+    );
 }
 
 #[test]
