@@ -23,7 +23,8 @@
 //! For each group (grouped layout) this module saves the link as rustc ran it (a recipe, with
 //! rustc's temporary inputs copied); once every program of the set is linked, the build redoes
 //! the link with a version script cut down to the symbols the set's files import
-//! ([`relink_trimmed`]), and `--gc-sections` drops what nothing reaches. The trimmed file is the
+//! ([`relink_trimmed`]) and `--gc-sections` (rustc links dylibs without it), which drops what
+//! nothing reaches. The trimmed file is the
 //! run-time copy; the full one stays in Cargo's target directory for linking later builds.
 
 use std::collections::BTreeSet;
@@ -347,6 +348,10 @@ pub fn filter_version_script(script: &str, keep: &BTreeSet<String>) -> (String, 
     (out, kept, dropped)
 }
 
+/// How [`relink_trimmed`] links, recorded with each trimmed group: change it when the relink
+/// changes.
+pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 2: version script, --gc-sections";
+
 /// What a trimmed relink did.
 #[derive(Debug, Clone, Copy)]
 pub struct Trimmed {
@@ -372,6 +377,9 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
     std::fs::write(&trimmed_path, trimmed)?;
     args[recipe.version_script] = format!("-Wl,--version-script={}", trimmed_path.display());
     args[recipe.output] = output.display().to_string();
+    // rustc links dylibs without garbage collection (everything is exported anyway); with the
+    // exports cut down, sections nothing reaches can go.
+    args.push("-Wl,--gc-sections".into());
     let result = Command::new(&recipe.linker)
         .args(&args)
         .output()

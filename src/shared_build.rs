@@ -792,7 +792,11 @@ fn trim_groups<'a>(
         }
         let (_, exports) = elf::dynamic_symbols(full)?;
         let keep: BTreeSet<String> = exports.intersection(&imports).cloned().collect();
-        let list: String = keep.iter().map(|s| format!("{s}\n")).collect();
+        // The first line names how the relink is done: a changed relink redoes it (and changes
+        // the group's identity, which hashes this file).
+        let list: String = std::iter::once(format!("{}\n", linker::TRIM_FORMAT))
+            .chain(keep.iter().map(|s| format!("{s}\n")))
+            .collect();
         let list_file = dir.join(TRIMMED_EXPORTS_FILE);
         let out = dir.join(name);
         let current = out.is_file()
