@@ -300,10 +300,13 @@ fn analyze_counts_the_crate_builds_of_each_policy() {
             .arg("--manifest-path")
             .arg(fixture("sets/new-shim")),
     );
-    let builds: Vec<(String, u64)> = stdout(&out)
+    let analyses: Vec<serde_json::Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["reason"] == "analysis")
+        .collect();
+    let builds: Vec<(String, u64)> = analyses
+        .iter()
         .map(|v| {
             (
                 v["unify"].as_str().unwrap().to_string(),
@@ -319,6 +322,19 @@ fn analyze_counts_the_crate_builds_of_each_policy() {
             ("features".into(), 1)
         ]
     );
+    // Projected saving by source size: without unification each program has its own shim
+    // build (nothing saved); with features one build serves both (half of it saved).
+    let source = |i: usize| {
+        (
+            analyses[i]["static_source_bytes"].as_u64().unwrap(),
+            analyses[i]["shared_source_bytes"].as_u64().unwrap(),
+        )
+    };
+    let (static_none, shared_none) = source(0);
+    assert!(static_none > 0);
+    assert_eq!(static_none, shared_none);
+    let (static_features, shared_features) = source(2);
+    assert_eq!(static_features, 2 * shared_features);
     // Nothing was built.
     assert!(!env
         .base
