@@ -45,11 +45,12 @@ pub struct PolicyAnalysis {
 }
 
 impl PolicyAnalysis {
-    /// Projected saving of sharing over static linking, by source size (a proxy for the machine
-    /// code; `cargo share bench` measures the real bytes): 0.4 means 40% less.
-    pub fn projected_saving(&self) -> Option<f64> {
-        (self.static_source_bytes > 0)
-            .then(|| 1.0 - self.shared_source_bytes as f64 / self.static_source_bytes as f64)
+    /// Projected saving of sharing under this policy over static builds whose per-program
+    /// source total is `static_bytes` (normally the `none` analysis: each program with its own
+    /// lockfile, as `cargo install` builds it), by source size, a proxy for the machine code
+    /// (`cargo share bench` measures the real bytes): 0.4 means 40% less.
+    pub fn projected_saving(&self, static_bytes: u64) -> Option<f64> {
+        (static_bytes > 0).then(|| 1.0 - self.shared_source_bytes as f64 / static_bytes as f64)
     }
 }
 
@@ -273,10 +274,8 @@ pub fn analyze(
         shell.json(&a);
         results.push(a);
     }
-    let baseline = results
-        .iter()
-        .find(|a| a.unify == Unify::None)
-        .map(|a| a.crate_builds);
+    let none = results.iter().find(|a| a.unify == Unify::None);
+    let baseline = none.map(|a| a.crate_builds);
     shell.result(format!(
         "\n{:<10} {:>8} {:>12} {:>11} {:>13} {:>15} {:>22}",
         "unify",
@@ -295,12 +294,15 @@ pub fn analyze(
             ),
             _ => String::new(),
         };
-        let projected = a.projected_saving().map_or(String::new(), |p| {
+        // Static builds are the `none` resolution whatever the policy (unifying features makes
+        // each program's own closure larger, not its static build).
+        let static_bytes = none.map_or(a.static_source_bytes, |n| n.static_source_bytes);
+        let projected = a.projected_saving(static_bytes).map_or(String::new(), |p| {
             format!(
                 "{:.0}% ({} of {})",
                 p * 100.0,
-                human_bytes(a.static_source_bytes - a.shared_source_bytes),
-                human_bytes(a.static_source_bytes)
+                human_bytes(static_bytes.saturating_sub(a.shared_source_bytes)),
+                human_bytes(static_bytes)
             )
         });
         shell.result(format!(
@@ -315,8 +317,9 @@ pub fn analyze(
         ));
     }
     shell.result(
-        "projected saving: Rust source of the crate builds each program links statically, less \
-         each distinct build once (a proxy for code size; `cargo share bench` measures bytes)",
+        "projected saving: Rust source of the crate builds each program links statically (its own \
+         lockfile, `none`), less each distinct build of the policy once (a proxy for code size; \
+         `cargo share bench` measures bytes)",
     );
     for a in &results {
         if a.most_built.is_empty() {
