@@ -223,10 +223,8 @@ impl IdentityResolver {
             }
             // A trimmed group (grouped layout) exports only what its set imports: that list
             // shaped its run-time bytes.
-            let exports = self
-                .deps_dir
-                .join(format!("{stem}{}", crate::wrapper::RELINK_SUFFIX))
-                .join(crate::shared_build::TRIMMED_EXPORTS_FILE);
+            let exports = crate::linker::saved_link_dir(&self.deps_dir.join(file))
+                .join(crate::linker::TRIMMED_EXPORTS_FILE);
             if let Ok(list) = std::fs::read(&exports) {
                 h.update(b"exports ");
                 h.update(&list);

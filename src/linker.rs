@@ -172,12 +172,7 @@ pub fn prepare_native_exports(
     if symbols.is_empty() {
         return Ok(None);
     }
-    let out_dir = PathBuf::from(rustc.value("--out-dir").unwrap_or("."));
-    let stem = format!(
-        "{}{}",
-        rustc.value("--crate-name").unwrap_or("crate"),
-        rustc.codegen("extra-filename").unwrap_or("")
-    );
+    let (out_dir, stem) = unit_output(rustc);
     let list = out_dir.join(format!("{stem}.cargo-share-exports"));
     let undefined = out_dir.join(format!("{stem}.cargo-share-undefined"));
     let mut list_text = String::new();
@@ -196,6 +191,37 @@ pub fn prepare_native_exports(
         count: symbols.len(),
     }))
 }
+
+/// A unit's output directory and file stem (`NAME-HASH`, as Cargo's `-C extra-filename` makes
+/// it), from its rustc command line.
+fn unit_output(rustc: &RustcArgs) -> (PathBuf, String) {
+    let out_dir = PathBuf::from(rustc.value("--out-dir").unwrap_or("."));
+    let stem = format!(
+        "{}{}",
+        rustc.value("--crate-name").unwrap_or("crate"),
+        rustc.codegen("extra-filename").unwrap_or("")
+    );
+    (out_dir, stem)
+}
+
+/// Where the link of a shared library is saved: next to it, `libNAME-HASH.cargo-share-link/`.
+pub fn saved_link_dir(library: &Path) -> PathBuf {
+    let stem = library
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    library.with_file_name(format!("{stem}.cargo-share-link"))
+}
+
+/// [`saved_link_dir`] of the dylib a group unit's rustc command line produces.
+pub fn group_link_dir(rustc: &RustcArgs) -> PathBuf {
+    let (out_dir, stem) = unit_output(rustc);
+    saved_link_dir(&out_dir.join(format!("lib{stem}.so")))
+}
+
+/// In a saved-link directory: the symbols the trimmed copy exports, one per line, after a first
+/// line naming the relink ([`TRIM_FORMAT`]).
+pub const TRIMMED_EXPORTS_FILE: &str = "exports";
 
 /// Add `symbols` to the `global:` list of a version script as rustc writes it.
 pub fn extend_version_script(script: &str, symbols: &[String]) -> String {
@@ -352,17 +378,10 @@ pub fn filter_version_script(script: &str, keep: &BTreeSet<String>) -> (String, 
 /// changes.
 pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 2: version script, --gc-sections";
 
-/// What a trimmed relink did.
-#[derive(Debug, Clone, Copy)]
-pub struct Trimmed {
-    pub kept: usize,
-    pub dropped: usize,
-}
-
 /// Redo the link saved in `dir`, exporting only the symbols in `keep` (what the programs and
 /// libraries of the set import), into `output`. Unexported code that nothing reaches is then
 /// dropped by the linker's `--gc-sections`, with the relocations it carried.
-pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Result<Trimmed> {
+pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Result<()> {
     let recipe: LinkRecipe = serde_json::from_slice(
         &std::fs::read(dir.join(RECIPE_FILE))
             .with_context(|| format!("reading the saved link in {}", dir.display()))?,
@@ -372,7 +391,7 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
         .context("the saved link lost its version script")?
         .to_string();
     let script = std::fs::read_to_string(&script_path)?;
-    let (trimmed, kept, dropped) = filter_version_script(&script, keep);
+    let (trimmed, kept, _) = filter_version_script(&script, keep);
     let trimmed_path = dir.join("version-script.trimmed");
     std::fs::write(&trimmed_path, trimmed)?;
     args[recipe.version_script] = format!("-Wl,--version-script={}", trimmed_path.display());
@@ -391,7 +410,7 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
             String::from_utf8_lossy(&result.stderr)
         );
     }
-    Ok(Trimmed { kept, dropped })
+    Ok(())
 }
 
 #[cfg(test)]

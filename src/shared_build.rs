@@ -781,8 +781,7 @@ fn trim_groups<'a>(
     }
     let mut trimmed = BTreeMap::new();
     for (&name, &full) in groups {
-        let stem = name.strip_suffix(".so").unwrap_or(name);
-        let dir = full.with_file_name(format!("{stem}{}", crate::wrapper::RELINK_SUFFIX));
+        let dir = linker::saved_link_dir(full);
         if !linker::has_recipe(&dir) {
             shell.warn(format!(
                 "{name} was linked without a saved link (an older cargo-share built it), so it \
@@ -797,7 +796,7 @@ fn trim_groups<'a>(
         let list: String = std::iter::once(format!("{}\n", linker::TRIM_FORMAT))
             .chain(keep.iter().map(|s| format!("{s}\n")))
             .collect();
-        let list_file = dir.join(TRIMMED_EXPORTS_FILE);
+        let list_file = dir.join(linker::TRIMMED_EXPORTS_FILE);
         let out = dir.join(name);
         let current = out.is_file()
             && std::fs::read_to_string(&list_file).ok().as_deref() == Some(list.as_str())
@@ -823,9 +822,6 @@ fn trim_groups<'a>(
     }
     Ok(trimmed)
 }
-
-/// In a group's saved-link directory: the symbols its trimmed copy exports, one per line.
-pub const TRIMMED_EXPORTS_FILE: &str = "exports";
 
 fn modified(path: &Path) -> Result<std::time::SystemTime> {
     Ok(std::fs::metadata(path)

@@ -204,12 +204,12 @@ impl Store {
         std::fs::create_dir(dir.join("lib"))?;
         std::fs::create_dir(dir.join("dev"))?;
         let data = std::fs::read(full).with_context(|| format!("reading {}", full.display()))?;
-        let runtime_data = if runtime == full {
-            data.clone()
+        let separate = if runtime == full {
+            None
         } else {
-            std::fs::read(runtime).with_context(|| format!("reading {}", runtime.display()))?
+            Some(std::fs::read(runtime).with_context(|| format!("reading {}", runtime.display()))?)
         };
-        let runtime = crate::elf::without_rustc_metadata(&runtime_data)
+        let runtime = crate::elf::without_rustc_metadata(separate.as_deref().unwrap_or(&data))
             .with_context(|| format!("making the runtime copy of {}", runtime.display()))?;
         std::fs::write(dir.join("lib").join(&id.file), &runtime)?;
         std::fs::write(dir.join("dev").join(&id.file), &data)?;

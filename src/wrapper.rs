@@ -349,7 +349,7 @@ pub fn rewrite(
                 // Saved so the build can relink it exporting only what the set imports.
                 out.env.push((
                     linker::RELINK_ENV.into(),
-                    relink_dir(rustc).display().to_string(),
+                    linker::group_link_dir(rustc).display().to_string(),
                 ));
             }
             if exports.is_some() || is_group {
@@ -374,20 +374,6 @@ pub fn rewrite(
     out.args = args;
     Ok(out)
 }
-
-/// Where the link of a group unit is saved: next to its outputs, named after them.
-fn relink_dir(rustc: &RustcArgs) -> PathBuf {
-    let out_dir = PathBuf::from(rustc.value("--out-dir").unwrap_or("."));
-    out_dir.join(format!(
-        "lib{}{}{}",
-        rustc.value("--crate-name").unwrap_or("crate"),
-        rustc.codegen("extra-filename").unwrap_or(""),
-        RELINK_SUFFIX
-    ))
-}
-
-/// Suffix of a group's saved link directory, after its file stem (`libNAME-HASH`).
-pub const RELINK_SUFFIX: &str = ".cargo-share-link";
 
 /// Entry point in wrapper mode: `cargo-share <rustc> <args...>`.
 pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
