@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use cargo_metadata::{DependencyKind, Metadata, Package, PackageId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::shell::{human_bytes, Shell};
 
@@ -44,7 +44,7 @@ pub const GROUP_CRATE_PREFIX: &str = "cargo_share_group_";
 pub const DEFAULT_MIN_GROUP_SOURCE_BYTES: u64 = 2 << 20;
 
 /// Where a member package comes from, as a generated manifest names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum MemberSource {
     CratesIo,
@@ -53,14 +53,16 @@ pub enum MemberSource {
 }
 
 /// One crate in a group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupMember {
     pub name: String,
     pub version: String,
     pub source: MemberSource,
+    /// The features it is built with (the union over the set's programs), which the facade
+    /// requests explicitly: a later build that reuses the group gets exactly this build.
+    pub features: Vec<String>,
     /// Bytes of Rust source in the package (tests, benches and examples left out).
     pub source_bytes: u64,
-    #[serde(skip)]
     pub id: PackageId,
 }
 
@@ -76,7 +78,7 @@ impl GroupMember {
 }
 
 /// One shared object of the grouped layout.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// The facade package name (`cargo-share-group-N-SET`).
     pub name: String,
@@ -102,6 +104,8 @@ pub struct GroupPlan {
     pub static_crates: BTreeMap<String, usize>,
     /// Crates used by two or more programs that could not be grouped, with why.
     pub excluded: BTreeMap<String, String>,
+    /// Groups taken from the store as they are (`install`): name -> the store entry.
+    pub reused: BTreeMap<String, String>,
 }
 
 impl GroupPlan {
@@ -111,6 +115,257 @@ impl GroupPlan {
             .iter()
             .filter(|g| g.consumers.contains(program))
             .collect()
+    }
+}
+
+/// How one package of a group's build was resolved: its features and its dependencies (package
+/// ids, every kind). With the package id, this is what Cargo's unit hash of the package depends
+/// on (the profile and compiler aside, which are the same for every build of one store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedPackage {
+    pub features: Vec<String>,
+    pub dependencies: Vec<String>,
+}
+
+/// What a group was built from, kept in its store entry (`entry.json`) so that a later install
+/// can build against exactly the same group: the facade, the resolution of every package the
+/// group was compiled from (its members and, transitively, their build dependencies and
+/// proc-macros, by package id), the set's `Cargo.lock` entries of those packages, and the
+/// symbols its run-time copy exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub group: Group,
+    pub resolution: BTreeMap<String, ResolvedPackage>,
+    pub lock: String,
+    /// The trimmed export list (`None`: the group keeps every export).
+    pub exports: Option<Vec<String>>,
+}
+
+/// A group in the store that a new build may reuse.
+#[derive(Debug, Clone)]
+pub struct StoredGroup {
+    pub record: GroupRecord,
+    /// The store entry's identity hash.
+    pub entry: String,
+}
+
+/// Of the stored groups, a subset that can be in one build together: one entry per group name
+/// (the one exporting most), no two disagreeing on how a package they share is built or holding
+/// two semver-compatible versions of a crate (Cargo allows one), and every group with the groups
+/// it loads. Larger groups are taken first.
+pub fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
+    let mut order: Vec<&StoredGroup> = stored.iter().collect();
+    let exports = |g: &StoredGroup| g.record.exports.as_ref().map_or(usize::MAX, |e| e.len());
+    order.sort_by(|a, b| {
+        b.record
+            .group
+            .members
+            .len()
+            .cmp(&a.record.group.members.len())
+            .then(exports(b).cmp(&exports(a)))
+            .then(a.entry.cmp(&b.entry))
+    });
+    let mut chosen: Vec<StoredGroup> = Vec::new();
+    let mut built: BTreeMap<&str, &ResolvedPackage> = BTreeMap::new();
+    let mut ranges: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for g in order {
+        if chosen
+            .iter()
+            .any(|c| c.record.group.name == g.record.group.name)
+        {
+            continue;
+        }
+        let agrees = g.record.resolution.iter().all(|(id, r)| {
+            built.get(id.as_str()).is_none_or(|b| *b == r)
+                && parse_package_id(id).is_none_or(|(source, name, version)| {
+                    ranges
+                        .get(&(source, name, compat_range(&version)))
+                        .is_none_or(|v| *v == version)
+                })
+        });
+        if !agrees {
+            continue;
+        }
+        for (id, r) in &g.record.resolution {
+            built.insert(id, r);
+            if let Some((source, name, version)) = parse_package_id(id) {
+                ranges.insert((source, name, compat_range(&version)), version);
+            }
+        }
+        chosen.push(g.clone());
+    }
+    loop {
+        let names: BTreeSet<String> = chosen.iter().map(|g| g.record.group.name.clone()).collect();
+        let before = chosen.len();
+        chosen.retain(|g| g.record.group.depends_on.is_subset(&names));
+        if chosen.len() == before {
+            return chosen;
+        }
+    }
+}
+
+/// Source, name and version of a Cargo package id (`SOURCE#NAME@VERSION`, or `SOURCE#VERSION`
+/// when the name is the source's last path segment).
+fn parse_package_id(id: &str) -> Option<(String, String, String)> {
+    let (source, rest) = id.rsplit_once('#')?;
+    match rest.split_once('@') {
+        Some((name, version)) => Some((source.into(), name.into(), version.into())),
+        None => {
+            let name = source.trim_end_matches('/').rsplit('/').next()?;
+            Some((source.into(), name.into(), rest.into()))
+        }
+    }
+}
+
+/// The part of a version that must match for semver compatibility: `1.x.y` -> 1, `0.4.z` ->
+/// 0.4, `0.0.3` -> 0.0.3.
+pub fn compat_range(version: &str) -> String {
+    match cargo_metadata::semver::Version::parse(version) {
+        Ok(v) if v.major > 0 => format!("{}", v.major),
+        Ok(v) if v.minor > 0 => format!("0.{}", v.minor),
+        Ok(v) => format!("0.0.{}", v.patch),
+        Err(_) => version.to_string(),
+    }
+}
+
+/// The resolution of everything `facade` (a group's package in `md`) is compiled from: every
+/// package reachable from its members through dependencies of any kind, other groups' facades
+/// left out (they are compared as groups of their own).
+pub fn resolution_of(md: &Metadata, facade: &str) -> Option<BTreeMap<String, ResolvedPackage>> {
+    let nodes: BTreeMap<&PackageId, &cargo_metadata::Node> = md
+        .resolve
+        .iter()
+        .flat_map(|r| r.nodes.iter())
+        .map(|n| (&n.id, n))
+        .collect();
+    let names: BTreeMap<&PackageId, &str> = md
+        .packages
+        .iter()
+        .map(|p| (&p.id, p.name.as_str()))
+        .collect();
+    let is_facade = |id: &PackageId| {
+        names
+            .get(id)
+            .is_some_and(|n| n.starts_with(GROUP_PACKAGE_PREFIX))
+    };
+    let root = md.packages.iter().find(|p| p.name.as_str() == facade)?;
+    let mut queue: VecDeque<&PackageId> = nodes
+        .get(&root.id)?
+        .deps
+        .iter()
+        .map(|d| &d.pkg)
+        .filter(|id| !is_facade(id))
+        .collect();
+    let mut out = BTreeMap::new();
+    while let Some(id) = queue.pop_front() {
+        if out.contains_key(&id.repr) {
+            continue;
+        }
+        let node = nodes.get(id)?;
+        let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
+        features.sort();
+        let mut dependencies: Vec<String> = node.deps.iter().map(|d| d.pkg.repr.clone()).collect();
+        dependencies.sort();
+        dependencies.dedup();
+        queue.extend(node.deps.iter().map(|d| &d.pkg).filter(|d| !is_facade(d)));
+        out.insert(
+            id.repr.clone(),
+            ResolvedPackage {
+                features,
+                dependencies,
+            },
+        );
+    }
+    Some(out)
+}
+
+/// Why a stored group cannot be used in a build resolved as `md`, or `None` if it can: every
+/// package it was compiled from must be resolved exactly as it was then.
+pub fn reuse_mismatch(md: &Metadata, record: &GroupRecord) -> Option<String> {
+    let Some(now) = resolution_of(md, &record.group.name) else {
+        return Some("it is not part of this resolution".into());
+    };
+    let label = |id: &str| {
+        md.packages
+            .iter()
+            .find(|p| p.id.repr == id)
+            .map_or(id.to_string(), |p| format!("{} v{}", p.name, p.version))
+    };
+    for (id, then) in &record.resolution {
+        match now.get(id) {
+            None => return Some(format!("{} is resolved differently", label(id))),
+            Some(n) if n.features != then.features => {
+                return Some(format!(
+                    "{} would be built with features [{}] (the group has [{}])",
+                    label(id),
+                    n.features.join(", "),
+                    then.features.join(", ")
+                ))
+            }
+            Some(n) if n.dependencies != then.dependencies => {
+                return Some(format!(
+                    "{} would be built with other dependencies",
+                    label(id)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = now.keys().find(|id| !record.resolution.contains_key(*id)) {
+        return Some(format!("{} joins its build", label(extra)));
+    }
+    None
+}
+
+/// The packages each program of `programs` links (its normal, non-proc-macro closure, itself
+/// left out).
+fn consumers_of(
+    programs: &[(String, PackageId)],
+    edges: &BTreeMap<PackageId, BTreeSet<PackageId>>,
+) -> BTreeMap<PackageId, BTreeSet<usize>> {
+    let mut consumers: BTreeMap<PackageId, BTreeSet<usize>> = BTreeMap::new();
+    for (pi, (_, root)) in programs.iter().enumerate() {
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from([root.clone()]);
+        while let Some(id) = queue.pop_front() {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if &id != root {
+                consumers.entry(id.clone()).or_default().insert(pi);
+            }
+            for dep in edges.get(&id).into_iter().flatten() {
+                queue.push_back(dep.clone());
+            }
+        }
+    }
+    consumers
+}
+
+/// Which of `groups` the programs load: those holding a crate a program links, and the groups
+/// those load. By name.
+pub fn groups_used(
+    md: &Metadata,
+    programs: &[(String, PackageId)],
+    groups: &[Group],
+) -> BTreeSet<String> {
+    let consumers = consumers_of(programs, &target_edges(md));
+    let mut used: BTreeSet<String> = groups
+        .iter()
+        .filter(|g| g.members.iter().any(|m| consumers.contains_key(&m.id)))
+        .map(|g| g.name.clone())
+        .collect();
+    loop {
+        let more: Vec<String> = groups
+            .iter()
+            .filter(|g| used.contains(&g.name))
+            .flat_map(|g| g.depends_on.iter().cloned())
+            .filter(|d| !used.contains(d))
+            .collect();
+        if more.is_empty() {
+            return used;
+        }
+        used.extend(more);
     }
 }
 
@@ -199,33 +454,27 @@ fn target_edges(md: &Metadata) -> BTreeMap<PackageId, BTreeSet<PackageId>> {
 ///
 /// `set_tag` goes into every group name: Cargo names a path package's dylib without a hash
 /// (`libNAME.so`), so groups of different sets sharing one target directory need distinct names.
+///
+/// `fixed` are groups taken as they are (from the store, checked with [`reuse_mismatch`]): their
+/// members are theirs whoever uses them, they are kept if a program loads them, and new groups
+/// are made only from the other crates (and may load fixed ones).
 pub fn plan_groups(
     md: &Metadata,
     programs: &[(String, PackageId)],
     min_source_bytes: u64,
     set_tag: &str,
+    fixed: &[StoredGroup],
 ) -> Result<GroupPlan> {
     let pkgs: BTreeMap<&PackageId, &Package> = md.packages.iter().map(|p| (&p.id, p)).collect();
     let edges = target_edges(md);
     let program_ids: BTreeSet<&PackageId> = programs.iter().map(|(_, id)| id).collect();
 
     // 1. Consumers.
-    let mut consumers: BTreeMap<PackageId, BTreeSet<usize>> = BTreeMap::new();
-    for (pi, (_, root)) in programs.iter().enumerate() {
-        let mut seen = BTreeSet::new();
-        let mut queue = VecDeque::from([root.clone()]);
-        while let Some(id) = queue.pop_front() {
-            if !seen.insert(id.clone()) {
-                continue;
-            }
-            if &id != root {
-                consumers.entry(id.clone()).or_default().insert(pi);
-            }
-            for dep in edges.get(&id).into_iter().flatten() {
-                queue.push_back(dep.clone());
-            }
-        }
-    }
+    let consumers = consumers_of(programs, &edges);
+    let fixed_member: BTreeSet<&PackageId> = fixed
+        .iter()
+        .flat_map(|g| g.record.group.members.iter().map(|m| &m.id))
+        .collect();
 
     // 4. Exclusions, propagated to dependents.
     let mut excluded: BTreeMap<PackageId, String> = BTreeMap::new();
@@ -268,6 +517,9 @@ pub fn plan_groups(
     let mut by_consumers: BTreeMap<BTreeSet<usize>, BTreeSet<PackageId>> = BTreeMap::new();
     let mut static_crates: BTreeMap<String, usize> = BTreeMap::new();
     for (id, who) in &consumers {
+        if fixed_member.contains(id) {
+            continue;
+        }
         if who.len() >= 2 && !excluded.contains_key(id) {
             by_consumers
                 .entry(who.clone())
@@ -310,15 +562,56 @@ pub fn plan_groups(
             .then(b.bytes.cmp(&a.bytes))
             .then(a.members.cmp(&b.members))
     });
-    let names: Vec<String> = (1..=clusters.len())
+    // Fixed groups keep their names; new ones never take a name a fixed one has.
+    let taken: BTreeSet<&str> = fixed.iter().map(|g| g.record.group.name.as_str()).collect();
+    let names: Vec<String> = (1..)
         .map(|i| format!("{GROUP_PACKAGE_PREFIX}{i}-{set_tag}"))
+        .filter(|n| !taken.contains(n.as_str()))
+        .take(clusters.len())
         .collect();
     let cluster_of: BTreeMap<&PackageId, usize> = clusters
         .iter()
         .enumerate()
         .flat_map(|(ci, c)| c.members.iter().map(move |m| (m, ci)))
         .collect();
+    let fixed_of: BTreeMap<&PackageId, &str> = fixed
+        .iter()
+        .flat_map(|g| {
+            g.record
+                .group
+                .members
+                .iter()
+                .map(|m| (&m.id, g.record.group.name.as_str()))
+        })
+        .collect();
+    let consumer_names = |who: &BTreeSet<usize>| -> BTreeSet<String> {
+        who.iter().map(|&p| programs[p].0.clone()).collect()
+    };
+    let used = groups_used(
+        md,
+        programs,
+        &fixed
+            .iter()
+            .map(|g| g.record.group.clone())
+            .collect::<Vec<_>>(),
+    );
     let mut groups = Vec::new();
+    let mut reused = BTreeMap::new();
+    for stored in fixed {
+        let mut group = stored.record.group.clone();
+        if !used.contains(&group.name) {
+            continue;
+        }
+        // Who loads it now: the programs that link a member (and so its dependency groups).
+        group.consumers = group
+            .members
+            .iter()
+            .filter_map(|m| consumers.get(&m.id))
+            .flat_map(consumer_names)
+            .collect();
+        reused.insert(group.name.clone(), stored.entry.clone());
+        groups.push(group);
+    }
     for (ci, cluster) in clusters.iter().enumerate() {
         let mut depends_on = BTreeSet::new();
         for m in &cluster.members {
@@ -327,6 +620,8 @@ pub fn plan_groups(
                     if other != ci {
                         depends_on.insert(names[other].clone());
                     }
+                } else if let Some(&name) = fixed_of.get(dep) {
+                    depends_on.insert(name.to_string());
                 }
             }
         }
@@ -339,6 +634,7 @@ pub fn plan_groups(
                     name: pkg.name.to_string(),
                     version: pkg.version.to_string(),
                     source: member_source(pkg).expect("excluded sources are not grouped"),
+                    features: features_of(md, id),
                     source_bytes: bytes_of[id],
                     id: id.clone(),
                 }
@@ -348,11 +644,7 @@ pub fn plan_groups(
         groups.push(Group {
             name: names[ci].clone(),
             members,
-            consumers: cluster
-                .consumers
-                .iter()
-                .map(|&p| programs[p].0.clone())
-                .collect(),
+            consumers: consumer_names(&cluster.consumers),
             depends_on,
             source_bytes: cluster.bytes,
         });
@@ -369,7 +661,21 @@ pub fn plan_groups(
         groups,
         static_crates,
         excluded,
+        reused,
     })
+}
+
+/// A package's resolved features, sorted.
+fn features_of(md: &Metadata, id: &PackageId) -> Vec<String> {
+    let mut features: Vec<String> = md
+        .resolve
+        .iter()
+        .flat_map(|r| r.nodes.iter())
+        .find(|n| &n.id == id)
+        .map(|n| n.features.iter().map(|f| f.to_string()).collect())
+        .unwrap_or_default();
+    features.sort();
+    features
 }
 
 /// Show a plan: one status line per group before a build; with `full` (`--dry-run`), the
@@ -386,8 +692,12 @@ pub fn report(plan: &GroupPlan, shell: &Shell, full: bool) {
                 g.depends_on.iter().cloned().collect::<Vec<_>>().join(", ")
             )
         };
+        let origin = match plan.reused.get(&g.name) {
+            Some(entry) => format!(" (in the store as {}, reused)", &entry[..12]),
+            None => String::new(),
+        };
         let line = format!(
-            "{}: {} crates, {} of source, for {}{loads}",
+            "{}{origin}: {} crates, {} of source, for {}{loads}",
             g.name,
             g.members.len(),
             human_bytes(g.source_bytes),
@@ -535,6 +845,12 @@ pub fn facade_files(group: &Group, group_dir: &dyn Fn(&str) -> PathBuf) -> (Stri
             }
         }
         spec.insert("default-features".into(), false.into());
+        if !m.features.is_empty() {
+            spec.insert(
+                "features".into(),
+                toml::Value::Array(m.features.iter().map(|f| f.clone().into()).collect()),
+            );
+        }
         deps.insert(m.dependency_key(), toml::Value::Table(spec));
         lib.push_str(&format!("pub extern crate {};\n", m.dependency_key()));
     }
@@ -559,14 +875,10 @@ pub fn facade_files(group: &Group, group_dir: &dyn Fn(&str) -> PathBuf) -> (Stri
     );
     manifest.insert("lib".into(), toml::Value::Table(lib_table));
     manifest.insert("dependencies".into(), toml::Value::Table(deps));
+    // The programs that load it are left out: a later set reusing the group writes the same
+    // files, so Cargo's fingerprints hold.
     let text = format!(
-        "# Generated by cargo-share (grouped layout); consumers: {}\n{}",
-        group
-            .consumers
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", "),
+        "# Generated by cargo-share (grouped layout).\n{}",
         toml::to_string(&manifest).unwrap_or_default()
     );
     (text, lib)
@@ -654,6 +966,7 @@ mod tests {
             name: "twover".into(),
             version: v.into(),
             source: MemberSource::CratesIo,
+            features: Vec::new(),
             source_bytes: 0,
             id: PackageId { repr: v.into() },
         };

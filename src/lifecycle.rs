@@ -92,6 +92,30 @@ pub fn open_store(dir: &Path) -> Result<Store> {
     Ok(store)
 }
 
+/// The groups in the store that installed programs load and whose entries record how they were
+/// built (entries made before cargo-share kept that record cannot be reused): what a grouped
+/// install builds against where it can.
+fn stored_groups(store: &Store) -> Result<Vec<crate::grouping::StoredGroup>> {
+    let live = store.live_entries()?;
+    let mut out = Vec::new();
+    for row in store.entries()? {
+        if !live.contains(&row.hash)
+            || !row
+                .package
+                .starts_with(crate::grouping::GROUP_PACKAGE_PREFIX)
+        {
+            continue;
+        }
+        if let Some(record) = store.entry(&row)?.group {
+            out.push(crate::grouping::StoredGroup {
+                record,
+                entry: row.hash,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Point `link` at `target` atomically (a new symlink renamed over the old one).
 fn link_binary(link: &Path, target: &Path) -> Result<()> {
     let name = link
@@ -109,11 +133,16 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
     let out = scratch.path().join("out");
     let mut build = opts.build.clone();
     build.staging = true;
-    if build.cache_dir.is_none() {
-        // The store owns the build state of what it installs: crate builds that are in the
-        // store are not compiled again as long as the store exists (a cache may be deleted).
+    {
         let store = Store::open(&opts.store)?;
-        build.cache_dir = Some(store.root.join("build"));
+        if build.cache_dir.is_none() {
+            // The store owns the build state of what it installs: crate builds that are in the
+            // store are not compiled again as long as the store exists (a cache may be deleted).
+            build.cache_dir = Some(store.root.join("build"));
+        }
+        if build.layout == shared_build::Layout::Grouped {
+            build.stored_groups = stored_groups(&store)?;
+        }
     }
     let report = shared_build::build(&build, &out, shell)?;
     let toolchain = report
@@ -194,7 +223,19 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             } else {
                 full.clone()
             };
-            if store.add_entry(id, &full, &runtime)? {
+            if let Some(expected) = report.reused_groups.get(&id.file) {
+                if expected != &id.hash {
+                    shell.warn(format!(
+                        "{} was planned to be the store's entry {} but its build came out \
+                         different ({}): it is added as a new entry",
+                        id.package,
+                        &expected[..12],
+                        &id.hash[..12]
+                    ));
+                }
+            }
+            let group = report.group_records.get(&id.file);
+            if store.add_entry(id, &full, &runtime, group)? {
                 shell.status("Adding", entry_label(id));
                 added.push(id.hash.clone());
             } else {

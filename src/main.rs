@@ -263,6 +263,7 @@ impl BuildTuning {
             group_min_size: self.group_min_size,
             dry_run: false,
             patches: Vec::new(),
+            stored_groups: Vec::new(),
             unify: UnifyOptions {
                 policy: self.unify.unwrap_or(match layout {
                     Layout::Grouped => Unify::Features,

@@ -28,7 +28,7 @@ use anyhow::{bail, Context, Result};
 use cargo_metadata::semver::Version;
 use serde::Serialize;
 
-use crate::grouping::{self, GroupPlan};
+use crate::grouping::{self, compat_range, GroupPlan, StoredGroup};
 use crate::identity::{sha256_hex, tree_sha256};
 use crate::program::{cargo_command, CrateSpec};
 use crate::shell::Shell;
@@ -131,12 +131,21 @@ impl ProgramSet {
 }
 
 /// Build (or refresh) the set workspace and resolve it. See the module docs.
+///
+/// `stored` are groups from the store that the set should build against as they are: their
+/// facades join the workspace (requesting each member at its exact version and features) and
+/// their lock entries win in the seed. The caller checks the result with
+/// [`grouping::reuse_mismatch`]; not with `--lock` or `--pin`, which fix the resolution.
 pub fn generate(
     members: &[SetMember],
     options: &UnifyOptions,
     cache: &Path,
+    stored: &[StoredGroup],
     shell: &Shell,
 ) -> Result<ProgramSet> {
+    if !stored.is_empty() && (options.lock_file.is_some() || !options.pins.is_empty()) {
+        bail!("internal: stored groups are not combined with --lock or --pin");
+    }
     let mut names: Vec<String> = members
         .iter()
         .map(|m| format!("{}@{}", m.name, m.version))
@@ -156,6 +165,9 @@ pub fn generate(
     if pins_dir.exists() {
         std::fs::remove_dir_all(&pins_dir)?;
     }
+    let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
+    write_facades(&root, &facades)?;
+    dirs.extend(facades.iter().map(|g| g.name.clone()));
     write_workspace_manifest(&root, &dirs)?;
     let manifest_path = root.join("Cargo.toml");
     let lock_path = root.join("Cargo.lock");
@@ -214,7 +226,9 @@ pub fn generate(
                 None => {
                     let locks: Vec<&str> =
                         members.iter().filter_map(|m| m.lock.as_deref()).collect();
-                    seed_lockfile(&locks)?
+                    let preferred: Vec<&str> =
+                        stored.iter().map(|g| g.record.lock.as_str()).collect();
+                    seed_lockfile_preferring(&locks, &preferred)?
                 }
             };
             resolve(&manifest_path, &lock_path, seed)?;
@@ -227,11 +241,11 @@ pub fn generate(
             }
         }
     }
-    let lock = std::fs::read(&lock_path)?;
+    let lock = std::fs::read_to_string(&lock_path)?;
     Ok(ProgramSet {
         root,
         manifest_path,
-        lock_sha256: sha256_hex(&lock),
+        lock_sha256: resolution_sha256(&lock)?,
         policy: options.policy,
         members: members.to_vec(),
     })
@@ -386,17 +400,6 @@ struct LockedPackage {
     dependencies: BTreeSet<LockKey>,
 }
 
-/// The part of a version that must match for semver compatibility: `1.x.y` -> 1, `0.4.z` ->
-/// 0.4, `0.0.3` -> 0.0.3.
-fn compat_range(version: &str) -> String {
-    match Version::parse(version) {
-        Ok(v) if v.major > 0 => format!("{}", v.major),
-        Ok(v) if v.minor > 0 => format!("0.{}", v.minor),
-        Ok(v) => format!("0.0.{}", v.patch),
-        Err(_) => version.to_string(),
-    }
-}
-
 fn newer(a: &str, b: &str) -> bool {
     match (Version::parse(a), Version::parse(b)) {
         (Ok(a), Ok(b)) => a > b,
@@ -462,12 +465,46 @@ fn parse_lock(text: &str) -> Result<(i64, BTreeMap<LockKey, LockedPackage>)> {
     Ok((format, out))
 }
 
+/// What test results are recorded against: the resolved packages, without the facades of
+/// groups the set builds against (they add no crate and change no version).
+fn resolution_sha256(lock: &str) -> Result<String> {
+    let (format, mut packages) = parse_lock(lock)?;
+    packages.retain(|k, _| !k.0.starts_with(grouping::GROUP_PACKAGE_PREFIX));
+    Ok(sha256_hex(write_lock(format, &packages).as_bytes()))
+}
+
+/// The entries of `lock` for the packages `keep` names (name, version, source repr; `None` for
+/// path packages), with their edges among them: what a group record keeps of its set's lock.
+pub fn lock_subset(
+    lock: &str,
+    keep: &BTreeSet<(String, String, Option<String>)>,
+) -> Result<String> {
+    let (format, mut packages) = parse_lock(lock)?;
+    packages.retain(|k, _| keep.contains(k));
+    for pkg in packages.values_mut() {
+        pkg.dependencies.retain(|d| keep.contains(d));
+    }
+    Ok(write_lock(format, &packages))
+}
+
 /// The union of several lockfiles, each semver-compatible range of a crate collapsed onto the
 /// newest locked version (edges to older ones redirected to it).
 pub fn seed_lockfile(locks: &[&str]) -> Result<String> {
+    seed_lockfile_preferring(locks, &[])
+}
+
+/// As [`seed_lockfile`], except that a version locked in `preferred` (the locks of stored groups
+/// the set builds against) wins its compatible range, newer or not.
+pub fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<String> {
     let mut format = 3;
     let mut all: BTreeMap<LockKey, LockedPackage> = BTreeMap::new();
-    for text in locks {
+    let mut forced: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
+    for text in preferred {
+        for (name, version, source) in parse_lock(text)?.1.into_keys() {
+            forced.insert((name, source, compat_range(&version)), version);
+        }
+    }
+    for text in locks.iter().chain(preferred) {
         let (f, packages) = parse_lock(text)?;
         format = format.max(f);
         for (key, pkg) in packages {
@@ -486,6 +523,7 @@ pub fn seed_lockfile(locks: &[&str]) -> Result<String> {
             *slot = version.clone();
         }
     }
+    newest.extend(forced);
     let keep = |k: &LockKey| -> LockKey {
         let v = &newest[&(k.0.clone(), k.2.clone(), compat_range(&k.1))];
         (k.0.clone(), v.clone(), k.2.clone())
@@ -657,24 +695,8 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
         copy_member(member, &root.join(&dir), &extra)?;
         dirs.push(dir);
     }
-    // Facades: written only when they change (Cargo's fingerprints follow file times).
-    for entry in std::fs::read_dir(&root)? {
-        let entry = entry?;
-        let file = entry.file_name().to_string_lossy().into_owned();
-        if file.starts_with(grouping::GROUP_PACKAGE_PREFIX)
-            && !plan.groups.iter().any(|g| g.name == file)
-        {
-            std::fs::remove_dir_all(entry.path())?;
-        }
-    }
-    for group in &plan.groups {
-        let dir = group_dir(&group.name);
-        std::fs::create_dir_all(&dir)?;
-        let (manifest, lib) = grouping::facade_files(group, &group_dir);
-        write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
-        write_if_changed(&dir.join("lib.rs"), &lib)?;
-        dirs.push(group.name.clone());
-    }
+    write_facades(&root, &plan.groups.iter().collect::<Vec<_>>())?;
+    dirs.extend(plan.groups.iter().map(|g| g.name.clone()));
     write_workspace_manifest(&root, &dirs)?;
     let set_lock = std::fs::read_to_string(set.root.join("Cargo.lock"))?;
     let lock_path = root.join("Cargo.lock");
@@ -716,6 +738,30 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
         );
     }
     Ok(manifest_path)
+}
+
+/// Write the facade packages `groups` under `root` (the set workspace or its grouped build
+/// workspace), each in a directory named after it, and remove facades no longer wanted. Files
+/// are written only when they change (Cargo's fingerprints follow file times).
+fn write_facades(root: &Path, groups: &[&grouping::Group]) -> Result<()> {
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(grouping::GROUP_PACKAGE_PREFIX)
+            && !groups.iter().any(|g| g.name == file)
+        {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    let group_dir = |g: &str| root.join(g);
+    for group in groups {
+        let dir = group_dir(&group.name);
+        std::fs::create_dir_all(&dir)?;
+        let (manifest, lib) = grouping::facade_files(group, &group_dir);
+        write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
+        write_if_changed(&dir.join("lib.rs"), &lib)?;
+    }
+    Ok(())
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {

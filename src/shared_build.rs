@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::elf;
 use crate::graph::{self, BuildGraph};
-use crate::grouping::{self, GroupPlan, GROUP_CRATE_PREFIX};
+use crate::grouping::{self, GroupPlan, GroupRecord, StoredGroup, GROUP_CRATE_PREFIX};
 use crate::linker;
 use crate::plan::{WrapperPlan, PLAN_ENV};
 use crate::profile::{self, SharedProfile};
@@ -78,6 +78,9 @@ pub struct BuildOptions {
     /// Crates replaced by local copies for this build (`bench`'s update cost). Cargo may then
     /// rewrite lockfiles; they are put back when the build ends.
     pub patches: Vec<CratePatch>,
+    /// Grouped layout: groups already in the store (`install`), used as they are wherever the
+    /// set's resolution lets the programs link exactly their crate builds.
+    pub stored_groups: Vec<StoredGroup>,
 }
 
 /// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).
@@ -182,6 +185,9 @@ pub fn default_cache_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".cache").join("cargo-share"))
 }
 
+/// The groups of a grouped build and, by group name, what each one's store entry records.
+pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
+
 /// A build in progress: resolved programs, the plan, and where things go.
 pub struct PreparedBuild {
     pub graph: BuildGraph,
@@ -192,7 +198,7 @@ pub struct PreparedBuild {
     /// The generated workspace of a unified build.
     pub set: Option<ProgramSet>,
     /// The groups of a grouped build.
-    pub groups: Option<GroupPlan>,
+    pub groups: Option<GroupedPlan>,
     /// The programs' own workspace roots and the programs from each: their profiles are what
     /// the build overrides (a set's copies carry none).
     pub origins: Vec<(PathBuf, Vec<String>)>,
@@ -349,7 +355,7 @@ fn unify_sources(
     toolchain: &Toolchain,
     graph: &mut BuildGraph,
     shell: &Shell,
-) -> Result<(Option<ProgramSet>, Option<GroupPlan>)> {
+) -> Result<(Option<ProgramSet>, Option<GroupedPlan>)> {
     let unify = &options.unify;
     let own_lock = |name: &str| unify.own_lock.iter().any(|o| o == name);
     let all: Vec<String> = sources
@@ -395,8 +401,42 @@ fn unify_sources(
     let set = if members.is_empty() {
         None
     } else {
-        let set = program_set::generate(&members, unify, cache, shell)?;
-        let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host)?;
+        let fixed_by_resolution = unify.lock_file.is_some() || !unify.pins.is_empty();
+        let mut stored: Vec<StoredGroup> = if options.layout == Layout::Grouped {
+            options.stored_groups.clone()
+        } else {
+            Vec::new()
+        };
+        if fixed_by_resolution && !stored.is_empty() {
+            shell.status(
+                "Ignoring",
+                "the groups in the store: --lock and --pin fix the resolution",
+            );
+            stored.clear();
+        }
+        stored = grouping::compatible_subset(&stored);
+        let (set, md) = loop {
+            let set = match program_set::generate(&members, unify, cache, &stored, shell) {
+                Err(e) if !stored.is_empty() => {
+                    shell.status(
+                        "Not reusing",
+                        format!(
+                            "the store's groups: Cargo cannot resolve the programs with them ({})",
+                            e.to_string().lines().next().unwrap_or_default()
+                        ),
+                    );
+                    stored.clear();
+                    continue;
+                }
+                other => other?,
+            };
+            let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host)?;
+            let keep = reusable_groups(&md, &stored, shell);
+            if keep.len() == stored.len() {
+                break (set, md);
+            }
+            stored = keep;
+        };
         if options.layout == Layout::Grouped {
             let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(&md)
                 .into_iter()
@@ -410,16 +450,30 @@ fn unify_sources(
                 .chars()
                 .take(8)
                 .collect();
-            let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag)?;
+            let plan =
+                grouping::plan_groups(&md, &programs, options.group_min_size, &tag, &stored)?;
             grouping::report(&plan, shell, options.dry_run);
             let manifest = program_set::grouped_workspace(&set, &plan, shell)?;
             let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
+            let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
+            let mut records = BTreeMap::new();
+            for group in &plan.groups {
+                let mut record = group_record(&md, group, &lock)
+                    .with_context(|| format!("recording how {} was resolved", group.name))?;
+                // A reused group keeps exporting what it exported for the programs already
+                // bound to it.
+                record.exports = stored
+                    .iter()
+                    .find(|g| g.record.group.name == group.name)
+                    .and_then(|g| g.record.exports.clone());
+                records.insert(group.name.clone(), record);
+            }
             graph.add_workspace(&manifest, md, &|_| true, false)?;
             let root = manifest
                 .parent()
                 .context("a manifest without a directory")?;
             graph.shared_packages = plan.groups.iter().map(|g| root.join(&g.name)).collect();
-            groups = Some(plan);
+            groups = Some((plan, records));
         } else {
             graph.add_workspace(
                 &set.manifest_path,
@@ -439,6 +493,72 @@ fn unify_sources(
         }
     }
     Ok((set, groups))
+}
+
+/// The stored groups a set resolved as `md` can use exactly (see [`grouping::reuse_mismatch`])
+/// and whose dependency groups it can use too. Each one dropped is named, with why; groups no
+/// program of the set loads are dropped quietly.
+fn reusable_groups(
+    md: &cargo_metadata::Metadata,
+    stored: &[StoredGroup],
+    shell: &Shell,
+) -> Vec<StoredGroup> {
+    let mut keep: Vec<StoredGroup> = Vec::new();
+    for g in stored {
+        match grouping::reuse_mismatch(md, &g.record) {
+            None => keep.push(g.clone()),
+            Some(why) => shell.status(
+                "Not reusing",
+                format!("{} from the store: {why}", g.record.group.name),
+            ),
+        }
+    }
+    // A group is usable only with the groups it loads.
+    loop {
+        let names: BTreeSet<String> = keep.iter().map(|g| g.record.group.name.clone()).collect();
+        let before = keep.len();
+        keep.retain(|g| g.record.group.depends_on.is_subset(&names));
+        if keep.len() == before {
+            break;
+        }
+    }
+    let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(md)
+        .into_iter()
+        .map(|p| (p.name.to_string(), p.id.clone()))
+        .collect();
+    let groups: Vec<grouping::Group> = keep.iter().map(|g| g.record.group.clone()).collect();
+    let used = grouping::groups_used(md, &programs, &groups);
+    keep.retain(|g| used.contains(&g.record.group.name));
+    keep
+}
+
+/// What a new group's store entry keeps so that later builds can reuse it
+/// ([`grouping::GroupRecord`]); the export list is added once the group is trimmed.
+fn group_record(
+    md: &cargo_metadata::Metadata,
+    group: &grouping::Group,
+    lock: &str,
+) -> Result<GroupRecord> {
+    let resolution = grouping::resolution_of(md, &group.name)
+        .context("the group is missing from its build workspace")?;
+    let keys = md
+        .packages
+        .iter()
+        .filter(|p| resolution.contains_key(&p.id.repr))
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.version.to_string(),
+                p.source.as_ref().map(|s| s.repr.clone()),
+            )
+        })
+        .collect();
+    Ok(GroupRecord {
+        group: group.clone(),
+        resolution,
+        lock: program_set::lock_subset(lock, &keys)?,
+        exports: None,
+    })
 }
 
 /// What Cargo command to run per workspace.
@@ -590,6 +710,12 @@ pub struct BuildReport {
     /// Where Cargo left the crate dylibs and the wrapper's unit records.
     #[serde(skip)]
     pub deps_dir: PathBuf,
+    /// Grouped layout: by file name, what each group's store entry records.
+    #[serde(skip)]
+    pub group_records: BTreeMap<String, GroupRecord>,
+    /// Grouped layout: groups taken from the store, by file name -> the entry's identity.
+    #[serde(skip)]
+    pub reused_groups: BTreeMap<String, String>,
     #[serde(skip)]
     pub toolchain: Option<Toolchain>,
 }
@@ -688,6 +814,8 @@ fn assemble(
         libraries: BTreeMap::new(),
         shared_packages: prepared.graph.shared_packages.len(),
         deps_dir: prepared.deps_dir(),
+        group_records: BTreeMap::new(),
+        reused_groups: BTreeMap::new(),
         toolchain: Some(prepared.toolchain.clone()),
     };
     let mut closures = Vec::new();
@@ -706,7 +834,8 @@ fn assemble(
         }
         closures.push((program, exes, needed));
     }
-    let runtime_copies = if prepared.groups.is_some() {
+    let mut runtime_copies = BTreeMap::new();
+    if let Some((plan, records)) = &prepared.groups {
         let files = closures
             .iter()
             .flat_map(|(_, exes, needed)| exes.iter().chain(needed.values()));
@@ -715,10 +844,30 @@ fn assemble(
             .flat_map(|(_, _, needed)| needed.iter())
             .filter(|(name, _)| name.starts_with(&format!("lib{GROUP_CRATE_PREFIX}")))
             .collect();
-        trim_groups(files, &groups, shell)?
-    } else {
-        BTreeMap::new()
-    };
+        let mut by_file: BTreeMap<String, GroupRecord> = records
+            .values()
+            .map(|r| (group_file(&r.group), r.clone()))
+            .collect();
+        let trimmed = trim_groups(files, &groups, &by_file, shell)?;
+        // A reused group is the store's entry unless it had to export more (a new entry).
+        report.reused_groups = plan
+            .groups
+            .iter()
+            .filter_map(|g| Some((group_file(g), plan.reused.get(&g.name)?.clone())))
+            .filter(|(file, _)| {
+                let before = by_file.get(file).and_then(|r| r.exports.as_ref());
+                let now = trimmed.get(file).map(|(_, keep)| keep);
+                before.is_none() || before == now
+            })
+            .collect();
+        for (file, (path, keep)) in trimmed {
+            if let Some(record) = by_file.get_mut(&file) {
+                record.exports = Some(keep);
+            }
+            runtime_copies.insert(file, path);
+        }
+        report.group_records = by_file;
+    }
     let mut copied: BTreeSet<String> = BTreeSet::new();
     for (program, exes, needed) in closures {
         let mut installed = Vec::new();
@@ -766,15 +915,22 @@ fn assemble(
     Ok(report)
 }
 
+/// The file name of a group's shared object.
+fn group_file(group: &grouping::Group) -> String {
+    format!("lib{}.so", group.crate_name())
+}
+
 /// Grouped layout: relink every group exporting only the symbols that the set's files (`files`:
-/// binaries and their libraries) import (see [`crate::linker`]). Returns the trimmed run-time
-/// copy of each group, by file name; a relink is redone only when the group or its export list
-/// changed.
+/// binaries and their libraries) import (see [`crate::linker`]), and whatever its record says it
+/// exported before (a group reused from the store keeps serving the programs bound to it).
+/// Returns the trimmed run-time copy of each group and its export list, by file name; a relink is
+/// redone only when the group or its export list changed.
 fn trim_groups<'a>(
     files: impl Iterator<Item = &'a PathBuf>,
     groups: &BTreeMap<&String, &PathBuf>,
+    records: &BTreeMap<String, GroupRecord>,
     shell: &Shell,
-) -> Result<BTreeMap<String, PathBuf>> {
+) -> Result<BTreeMap<String, (PathBuf, Vec<String>)>> {
     let mut imports = BTreeSet::new();
     for f in files {
         imports.extend(elf::dynamic_symbols(f)?.0);
@@ -790,7 +946,27 @@ fn trim_groups<'a>(
             continue;
         }
         let (_, exports) = elf::dynamic_symbols(full)?;
-        let keep: BTreeSet<String> = exports.intersection(&imports).cloned().collect();
+        let before: BTreeSet<&String> = records
+            .get(name.as_str())
+            .and_then(|r| r.exports.as_ref())
+            .into_iter()
+            .flatten()
+            .collect();
+        let keep: BTreeSet<String> = exports
+            .iter()
+            .filter(|s| imports.contains(*s) || before.contains(s))
+            .cloned()
+            .collect();
+        if !before.is_empty() && keep.len() > before.len() {
+            shell.status(
+                "Extending",
+                format!(
+                    "{name}: {} more exports than its store entry has, for the new programs \
+                     (a new entry; programs installed before keep theirs)",
+                    keep.len() - before.len()
+                ),
+            );
+        }
         // The first line names how the relink is done: a changed relink redoes it (and changes
         // the group's identity, which hashes this file).
         let list: String = std::iter::once(format!("{}\n", linker::TRIM_FORMAT))
@@ -818,7 +994,7 @@ fn trim_groups<'a>(
                 human_bytes(std::fs::metadata(&out)?.len())
             ),
         );
-        trimmed.insert(name.clone(), out);
+        trimmed.insert(name.clone(), (out, keep.into_iter().collect()));
     }
     Ok(trimmed)
 }

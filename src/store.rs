@@ -47,6 +47,9 @@ pub struct StoreEntry {
     pub runtime_size: u64,
     /// SHA-256 of the full dylib (`dev/FILE`).
     pub dev_sha256: String,
+    /// A group (grouped layout): what a later install needs to build against it as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<crate::grouping::GroupRecord>,
 }
 
 /// The manifest of one installed program (`program.json`).
@@ -190,10 +193,16 @@ impl Store {
 
     /// Put one crate build into the store (if it is not there yet): `full` is the dylib as rustc
     /// produced it (kept in `dev/` for linking later builds), `runtime` the file programs load
-    /// (the same file, or a group's trimmed relink; `lib/` gets it without `.rustc`). Returns
-    /// whether a new entry was added. The entry directory is complete and read-only before it
-    /// appears under `entries/`; the index row is written after.
-    pub fn add_entry(&self, id: &CrateIdentity, full: &Path, runtime: &Path) -> Result<bool> {
+    /// (the same file, or a group's trimmed relink; `lib/` gets it without `.rustc`); `group`, a
+    /// group's record. Returns whether a new entry was added. The entry directory is complete and
+    /// read-only before it appears under `entries/`; the index row is written after.
+    pub fn add_entry(
+        &self,
+        id: &CrateIdentity,
+        full: &Path,
+        runtime: &Path,
+        group: Option<&crate::grouping::GroupRecord>,
+    ) -> Result<bool> {
         if self.has_entry(&id.hash)? {
             return Ok(false);
         }
@@ -218,6 +227,7 @@ impl Store {
             runtime_sha256: crate::identity::sha256_hex(&runtime),
             runtime_size: runtime.len() as u64,
             dev_sha256: crate::identity::sha256_hex(&data),
+            group: group.cloned(),
         };
         std::fs::write(
             dir.join("entry.json"),
@@ -363,6 +373,14 @@ impl Store {
         )?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The manifest of a registered entry.
+    pub fn entry(&self, row: &EntryRow) -> Result<StoreEntry> {
+        let path = self.root.join(&row.dir).join("entry.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
     pub fn delete_entry_row(&self, hash: &str) -> Result<()> {

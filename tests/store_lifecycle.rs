@@ -310,24 +310,26 @@ fn two_installs_and_a_gc_at_once_end_consistent() {
     }
 }
 
+/// The crates the wrapper compiled, from its `--unit-log`.
+fn compiled_crates(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["crate_name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 /// Build once across unrelated projects: two workspaces that share nothing but a library crate
 /// (the shape of a registry crate). Installing the second compiles that crate zero times and
 /// reuses its store entry.
 #[test]
 fn a_crate_is_built_once_across_unrelated_projects() {
     let env = Env::new();
-    let compiled = |log: &Path| -> Vec<String> {
-        std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["crate_name"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
-    };
     // No --cache-dir: installs build inside the store, which owns that build state.
     let install = |ws: &str, log: &Path| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-share"));
@@ -344,11 +346,11 @@ fn a_crate_is_built_once_across_unrelated_projects() {
     let log_one = env.base.join("one.jsonl");
     install("unrelated/ws-one", &log_one);
     assert!(env.store().join("build").is_dir());
-    assert!(compiled(&log_one).contains(&"unrelated_common".to_string()));
+    assert!(compiled_crates(&log_one).contains(&"unrelated_common".to_string()));
 
     let log_two = env.base.join("two.jsonl");
     let out = install("unrelated/ws-two", &log_two);
-    let second = compiled(&log_two);
+    let second = compiled_crates(&log_two);
     assert!(
         !second.contains(&"unrelated_common".to_string()),
         "compiled again: {second:?}"
@@ -522,5 +524,130 @@ fn a_group_is_one_store_entry_reused_when_the_same_set_is_installed_again() {
         assert_eq!(p["reused"].as_array().unwrap().len(), 2, "{p}");
     }
     assert_eq!(env.entries(), entries);
+    env.verify_ok();
+}
+
+/// A later install builds against the groups already in the store wherever it can use their
+/// crate builds exactly: the same entry when it imports nothing more, a relinked entry exporting
+/// more when it does (programs installed before keep theirs), and no reuse, said why, when it
+/// needs the crate built with other features.
+#[test]
+fn a_later_install_builds_against_the_groups_in_the_store() {
+    let env = Env::new();
+    let install = |ws: &str| {
+        let log = env.base.join(format!("{}.jsonl", ws.replace('/', "-")));
+        let mut c = env.cmd();
+        c.args(["install", "--json", "--path"])
+            .arg(fixture(ws))
+            .arg("--root")
+            .arg(env.root())
+            .arg("--unit-log")
+            .arg(&log);
+        let out = run_ok(&mut c);
+        (out, compiled_crates(&log))
+    };
+    let groups = || -> Vec<String> {
+        env.entries()
+            .into_iter()
+            .filter(|e| e.starts_with("cargo-share-group-"))
+            .collect()
+    };
+    // The group files a program loads, as (name, inode): hard links to its store entries.
+    let program_libs = |bin: &str| -> Vec<(String, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let target = std::fs::read_link(env.root().join("bin").join(bin)).unwrap();
+        let lib = target.parent().unwrap().parent().unwrap().join("lib");
+        file_names(&lib)
+            .into_iter()
+            .filter(|l| l.starts_with("libcargo_share_group_"))
+            .map(|l| {
+                let ino = std::fs::metadata(lib.join(&l)).unwrap().ino();
+                (l, ino)
+            })
+            .collect()
+    };
+
+    // ws-one: two programs, so unrelated-common becomes a group.
+    let (_, first) = install("unrelated/ws-one");
+    assert!(first.contains(&"unrelated_common".to_string()), "{first:?}");
+    let group = groups();
+    assert_eq!(group.len(), 1, "{group:?}");
+    let group_hash = group[0].split(' ').nth(1).unwrap().to_string();
+
+    // ws-two imports only what ws-one does: the same entry, nothing compiled but its own code.
+    let (out, second) = install("unrelated/ws-two");
+    assert!(
+        !second.contains(&"unrelated_common".to_string()),
+        "{second:?}"
+    );
+    for p in env
+        .json(&out)
+        .into_iter()
+        .filter(|m| m["reason"] == "program-installed")
+    {
+        assert!(p["added"].as_array().unwrap().is_empty(), "{p}");
+        assert!(
+            p["reused"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(group_hash)),
+            "{p}"
+        );
+    }
+    assert_eq!(groups(), group);
+    assert_eq!(program_libs("one-a").len(), 1);
+    assert_eq!(
+        program_libs("two-a"),
+        program_libs("one-a"),
+        "the same entry"
+    );
+    assert!(run_clean(&env.root().join("bin/two-a")).contains("hello, two-a"));
+
+    // ws-three calls a function nobody imported: the same crate builds, relinked to export it,
+    // as a new entry; ws-one and ws-two keep the entry they were installed with.
+    let (out, third) = install("unrelated/ws-three");
+    assert!(
+        !third.contains(&"unrelated_common".to_string()),
+        "{third:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Extending"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = groups();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.contains(&group[0]));
+    let (three_lib, three_ino) = program_libs("three")[0].clone();
+    let (one_lib, one_ino) = program_libs("one-a")[0].clone();
+    assert_eq!(three_lib, one_lib, "the same group");
+    assert_ne!(three_ino, one_ino, "another entry of it");
+    assert_eq!(program_libs("two-b"), program_libs("one-a"));
+    assert_eq!(
+        run_clean(&env.root().join("bin/three")),
+        "hello, three, from unrelated-common 0.3.0\ngoodbye, three\n"
+    );
+
+    // ws-four needs unrelated-common with the `shout` feature: no stored group fits, it says why
+    // and builds the crate into the program.
+    let (out, fourth) = install("unrelated/ws-four");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Not reusing") && stderr.contains("features [shout]"),
+        "{stderr}"
+    );
+    assert!(
+        fourth.contains(&"unrelated_common".to_string()),
+        "{fourth:?}"
+    );
+    assert!(program_libs("four").is_empty());
+    assert_eq!(
+        run_clean(&env.root().join("bin/four")),
+        "HELLO, FOUR, FROM UNRELATED-COMMON 0.3.0\n"
+    );
+    assert_eq!(groups().len(), 2);
+    for (bin, text) in [("one-a", "hello, one-a"), ("two-b", "hello, two-b")] {
+        assert!(run_clean(&env.root().join("bin").join(bin)).contains(text));
+    }
     env.verify_ok();
 }
