@@ -128,22 +128,32 @@ fn link_binary(link: &Path, target: &Path) -> Result<()> {
     std::fs::rename(&tmp, link).with_context(|| format!("linking {}", link.display()))
 }
 
+/// The build an install runs: in the store's build directory (unless `--cache-dir`), against the
+/// groups installed programs load (grouped layout).
+fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
+    let mut build = opts.build.clone();
+    let store = Store::open(&opts.store)?;
+    if build.cache_dir.is_none() {
+        // The store owns the build state of what it installs: crate builds that are in the
+        // store are not compiled again as long as the store exists (a cache may be deleted).
+        build.cache_dir = Some(store.root.join("build"));
+    }
+    if build.layout == shared_build::Layout::Grouped {
+        build.stored_groups = stored_groups(&store)?;
+    }
+    Ok(build)
+}
+
+/// `install --dry-run`: the plan the install would build, stored groups included.
+pub fn show_install_plan(opts: &InstallOptions, shell: &Shell) -> Result<()> {
+    shared_build::show_plan(&install_build(opts)?, shell)
+}
+
 pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
     let scratch = tempfile::tempdir()?;
     let out = scratch.path().join("out");
-    let mut build = opts.build.clone();
+    let mut build = install_build(opts)?;
     build.staging = true;
-    {
-        let store = Store::open(&opts.store)?;
-        if build.cache_dir.is_none() {
-            // The store owns the build state of what it installs: crate builds that are in the
-            // store are not compiled again as long as the store exists (a cache may be deleted).
-            build.cache_dir = Some(store.root.join("build"));
-        }
-        if build.layout == shared_build::Layout::Grouped {
-            build.stored_groups = stored_groups(&store)?;
-        }
-    }
     let report = shared_build::build(&build, &out, shell)?;
     let toolchain = report
         .toolchain

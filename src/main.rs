@@ -408,9 +408,6 @@ fn main() -> ExitCode {
                 paths.into_iter().map(ProgramSource::Path).collect();
             programs.extend(crates.into_iter().map(ProgramSource::Registry));
             let mut build = tuning.options(programs, cli.cache_dir.clone())?;
-            if dry_run {
-                return shared_build::show_plan(&build, &shell).map(|_| 0);
-            }
             build.check_tests = true;
             build.allow_test_failures = allow_test_failures;
             let options = lifecycle::InstallOptions {
@@ -422,6 +419,9 @@ fn main() -> ExitCode {
                 store: store()?,
                 force,
             };
+            if dry_run {
+                return lifecycle::show_install_plan(&options, &shell).map(|_| 0);
+            }
             lifecycle::install(&options, &shell).map(|_| 0)
         })(),
         Command::Uninstall { names } => {

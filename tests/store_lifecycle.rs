@@ -574,6 +574,18 @@ fn a_later_install_builds_against_the_groups_in_the_store() {
     assert_eq!(group.len(), 1, "{group:?}");
     let group_hash = group[0].split(' ').nth(1).unwrap().to_string();
 
+    // The plan says which stored group it builds against.
+    let plan = run_ok(
+        env.cmd()
+            .args(["install", "--dry-run", "--path"])
+            .arg(fixture("unrelated/ws-two")),
+    );
+    let said = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        said.contains(&format!("(in the store as {}, reused)", &group_hash[..12])),
+        "{said}"
+    );
+
     // ws-two imports only what ws-one does: the same entry, nothing compiled but its own code.
     let (out, second) = install("unrelated/ws-two");
     assert!(
