@@ -960,6 +960,112 @@ mod tests {
         assert!(acyclic(&merged, &e));
     }
 
+    fn stored(
+        name: &str,
+        members: &[&str],
+        resolution: &[(&str, &[&str])],
+        exports: usize,
+    ) -> StoredGroup {
+        let id = |m: &str| PackageId {
+            repr: format!("registry+https://github.com/rust-lang/crates.io-index#{m}"),
+        };
+        StoredGroup {
+            record: GroupRecord {
+                group: Group {
+                    name: name.into(),
+                    members: members
+                        .iter()
+                        .map(|m| GroupMember {
+                            name: m.split('@').next().unwrap().into(),
+                            version: m.split('@').nth(1).unwrap().into(),
+                            source: MemberSource::CratesIo,
+                            features: Vec::new(),
+                            source_bytes: 0,
+                            id: id(m),
+                        })
+                        .collect(),
+                    consumers: BTreeSet::new(),
+                    depends_on: BTreeSet::new(),
+                    source_bytes: 0,
+                },
+                resolution: resolution
+                    .iter()
+                    .map(|(m, features)| {
+                        (
+                            id(m).repr,
+                            ResolvedPackage {
+                                features: features.iter().map(|f| f.to_string()).collect(),
+                                dependencies: Vec::new(),
+                            },
+                        )
+                    })
+                    .collect(),
+                lock: String::new(),
+                exports: Some(vec![String::new(); exports]),
+            },
+            entry: format!("{name}-{exports}"),
+        }
+    }
+
+    #[test]
+    fn stored_groups_that_cannot_coexist_are_not_combined() {
+        let big = stored(
+            "g-1-a",
+            &["regex@1.11.0", "memchr@2.7.0"],
+            &[("regex@1.11.0", &["std"]), ("memchr@2.7.0", &[])],
+            5,
+        );
+        // memchr built with another feature: disagrees with `big`.
+        let other_features = stored("g-1-b", &["memchr@2.7.0"], &[("memchr@2.7.0", &["std"])], 5);
+        // A second compatible version of regex: Cargo allows one.
+        let other_version = stored("g-2-b", &["regex@1.12.0"], &[("regex@1.12.0", &["std"])], 5);
+        // A major version apart: fine.
+        let other_major = stored("g-3-b", &["itoa@0.4.8"], &[("itoa@0.4.8", &[])], 5);
+        // Loads a group that is not taken.
+        let mut orphan = stored("g-4-b", &["log@0.4.0"], &[("log@0.4.0", &[])], 5);
+        orphan.record.group.depends_on.insert("g-1-b".into());
+        // The same group as `big` with more exports (a later, extended entry) is preferred.
+        let big_more = stored(
+            "g-1-a",
+            &["regex@1.11.0", "memchr@2.7.0"],
+            &[("regex@1.11.0", &["std"]), ("memchr@2.7.0", &[])],
+            9,
+        );
+        let chosen = compatible_subset(&[
+            other_features,
+            big,
+            other_version,
+            other_major,
+            orphan,
+            big_more,
+        ]);
+        let names: Vec<(&str, &str)> = chosen
+            .iter()
+            .map(|g| (g.record.group.name.as_str(), g.entry.as_str()))
+            .collect();
+        assert_eq!(names, [("g-1-a", "g-1-a-9"), ("g-3-b", "g-3-b-5")]);
+    }
+
+    #[test]
+    fn package_ids_of_each_form_are_parsed() {
+        assert_eq!(
+            parse_package_id("registry+https://github.com/rust-lang/crates.io-index#regex@1.11.0"),
+            Some((
+                "registry+https://github.com/rust-lang/crates.io-index".into(),
+                "regex".into(),
+                "1.11.0".into()
+            ))
+        );
+        assert_eq!(
+            parse_package_id("path+file:///src/common-lib#unrelated-common@0.3.0").map(|p| p.1),
+            Some("unrelated-common".into())
+        );
+        assert_eq!(
+            parse_package_id("path+file:///src/mylib#0.3.0").map(|p| (p.1, p.2)),
+            Some(("mylib".into(), "0.3.0".into()))
+        );
+    }
+
     #[test]
     fn member_keys_are_unique_per_version() {
         let m = |v: &str| GroupMember {

@@ -909,6 +909,20 @@ mod tests {
         assert_eq!(a_deps.len(), 3);
         let regex = &packages[&("regex".into(), "1.13.1".into(), Some(REG.into()))];
         assert_eq!(regex.checksum.as_deref(), Some("abc"));
+
+        // A stored group's lock wins its range, older or not; other ranges are untouched.
+        let group = format!(
+            "version = 4\n[[package]]\nname = \"regex\"\nversion = \"1.11.0\"\nsource = \"{REG}\"\nchecksum = \"def\"\n"
+        );
+        let seed = seed_lockfile_preferring(&[&a, &b], &[&group]).unwrap();
+        let (_, packages) = parse_lock(&seed).unwrap();
+        let regex: Vec<_> = packages.iter().filter(|(k, _)| k.0 == "regex").collect();
+        assert_eq!(regex.len(), 1);
+        assert_eq!(regex[0].0 .1, "1.11.0");
+        assert_eq!(regex[0].1.checksum.as_deref(), Some("def"));
+        let b_deps = &packages[&("b".into(), "0.1.0".into(), None)].dependencies;
+        assert!(b_deps.contains(&("regex".into(), "1.11.0".into(), Some(REG.into()))));
+        assert_eq!(packages.keys().filter(|k| k.0 == "itoa").count(), 2);
     }
 
     #[test]
