@@ -634,7 +634,7 @@ pub fn plan_groups(
                     name: pkg.name.to_string(),
                     version: pkg.version.to_string(),
                     source: member_source(pkg).expect("excluded sources are not grouped"),
-                    features: features_of(md, id),
+                    features: member_features(pkg.features.get("default"), features_of(md, id)),
                     source_bytes: bytes_of[id],
                     id: id.clone(),
                 }
@@ -663,6 +663,25 @@ pub fn plan_groups(
         excluded,
         reused,
     })
+}
+
+/// The features a group builds a member with: the resolved ones, plus `default` when every
+/// feature it turns on is on already. That compiles the same code (unless the crate tests
+/// `cfg(feature = "default")`), but Cargo hashes feature names: a later program that asks for the
+/// crate's default features then resolves it to exactly the group's build, so the group can be
+/// reused for it (seen on real programs: `crossbeam-utils` built `[std]` for ripgrep and fd-find,
+/// `[default, std]` for sd and tokei).
+fn member_features(default: Option<&Vec<String>>, mut features: Vec<String>) -> Vec<String> {
+    let Some(default) = default else {
+        return features;
+    };
+    // Only plain feature names: `dep:x` and `x/y` would pull in more than is on.
+    let on = default.iter().all(|f| features.contains(f));
+    if on && !features.iter().any(|f| f == "default") {
+        features.push("default".into());
+        features.sort();
+    }
+    features
 }
 
 /// A package's resolved features, sorted.
@@ -1044,6 +1063,29 @@ mod tests {
             .map(|g| (g.record.group.name.as_str(), g.entry.as_str()))
             .collect();
         assert_eq!(names, [("g-1-a", "g-1-a-9"), ("g-3-b", "g-3-b-5")]);
+    }
+
+    #[test]
+    fn default_joins_a_member_whose_default_features_are_all_on() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            member_features(Some(&v(&["std"])), v(&["std"])),
+            v(&["default", "std"])
+        );
+        assert_eq!(
+            member_features(Some(&v(&["std", "alloc"])), v(&["alloc"])),
+            v(&["alloc"])
+        );
+        assert_eq!(
+            member_features(Some(&v(&["dep:log"])), v(&["std"])),
+            v(&["std"])
+        );
+        assert_eq!(member_features(None, v(&["std"])), v(&["std"]));
+        assert_eq!(
+            member_features(Some(&v(&[])), v(&[])),
+            v(&["default"]),
+            "an empty default turns nothing on"
+        );
     }
 
     #[test]
