@@ -15,7 +15,7 @@ use cargo_share::plan::PLAN_ENV;
 use cargo_share::profile::SharedProfile;
 use cargo_share::program::{self, CrateSpec, ProgramSource};
 use cargo_share::program_set::{Unify, UnifyOptions};
-use cargo_share::shared_build::{self, BuildOptions, Layout};
+use cargo_share::shared_build::{self, BuildOptions, GroupExports, Layout};
 use cargo_share::shell::{MessageFormat, Shell};
 use cargo_share::{analyze, bench, grouping, lifecycle, linker, store, wrapper};
 
@@ -186,6 +186,11 @@ struct BuildTuning {
     /// [default: grouped; `bench` measures both]
     #[arg(long, value_enum)]
     layout: Option<Layout>,
+    /// Grouped layout: what each group exports, `used` (only what the programs import; smallest)
+    /// or `all` (so that programs installed later can bind to the same file).
+    /// [default: `all` for install, else `used`]
+    #[arg(long, value_enum)]
+    exports: Option<GroupExports>,
     /// Grouped layout: groups with less Rust source than this many bytes merge into a larger
     /// group their programs already load.
     #[arg(long, value_name = "BYTES", default_value_t = grouping::DEFAULT_MIN_GROUP_SOURCE_BYTES)]
@@ -264,6 +269,7 @@ impl BuildTuning {
             dry_run: false,
             patches: Vec::new(),
             stored_groups: Vec::new(),
+            group_exports: self.exports.unwrap_or_default(),
             unify: UnifyOptions {
                 policy: self.unify.unwrap_or(match layout {
                     Layout::Grouped => Unify::Features,
@@ -407,7 +413,9 @@ fn main() -> ExitCode {
             let mut programs: Vec<ProgramSource> =
                 paths.into_iter().map(ProgramSource::Path).collect();
             programs.extend(crates.into_iter().map(ProgramSource::Registry));
+            let exports = tuning.exports;
             let mut build = tuning.options(programs, cli.cache_dir.clone())?;
+            build.group_exports = exports.unwrap_or(GroupExports::All);
             build.check_tests = true;
             build.allow_test_failures = allow_test_failures;
             let options = lifecycle::InstallOptions {

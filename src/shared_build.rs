@@ -41,6 +41,19 @@ pub enum Layout {
     Grouped,
 }
 
+/// Grouped layout: what a group's run-time copy exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupExports {
+    /// Only the symbols the set's programs import, with unreferenced code dropped (smallest; a
+    /// later program that imports more needs another copy of the group).
+    #[default]
+    Used,
+    /// Every symbol of the full build (larger; any later program that can use the group's crate
+    /// builds binds to the same file).
+    All,
+}
+
 impl std::fmt::Display for Layout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -81,6 +94,8 @@ pub struct BuildOptions {
     /// Grouped layout: groups already in the store (`install`), used as they are wherever the
     /// set's resolution lets the programs link exactly their crate builds.
     pub stored_groups: Vec<StoredGroup>,
+    /// Grouped layout: trim each group's exports to what the set imports, or keep them all.
+    pub group_exports: GroupExports,
 }
 
 /// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).
@@ -848,7 +863,13 @@ fn assemble(
             .values()
             .map(|r| (group_file(&r.group), r.clone()))
             .collect();
-        let trimmed = trim_groups(files, &groups, &by_file, shell)?;
+        let trimmed = match prepared.options.group_exports {
+            GroupExports::Used => trim_groups(files, &groups, &by_file, shell)?,
+            GroupExports::All => {
+                keep_all_exports(&groups)?;
+                BTreeMap::new()
+            }
+        };
         // A reused group is the store's entry unless it had to export more (a new entry).
         report.reused_groups = plan
             .groups
@@ -913,6 +934,23 @@ fn assemble(
         ),
     );
     Ok(report)
+}
+
+/// `--exports all`: the full build is the run-time copy. The trimmed copy and export list an
+/// earlier build left beside it go, since a group's identity hashes the list when it is there.
+fn keep_all_exports(groups: &BTreeMap<&String, &PathBuf>) -> Result<()> {
+    for (&name, &full) in groups {
+        let dir = linker::saved_link_dir(full);
+        for stale in [dir.join(linker::TRIMMED_EXPORTS_FILE), dir.join(name)] {
+            match std::fs::remove_file(&stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", stale.display()))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The file name of a group's shared object.

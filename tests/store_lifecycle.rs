@@ -528,16 +528,26 @@ fn a_group_is_one_store_entry_reused_when_the_same_set_is_installed_again() {
 }
 
 /// A later install builds against the groups already in the store wherever it can use their
-/// crate builds exactly: the same entry when it imports nothing more, a relinked entry exporting
-/// more when it does (programs installed before keep theirs), and no reuse, said why, when it
+/// crate builds exactly: the same entry when it imports nothing the entry does not export (with
+/// install's default `--exports all`, always), a relinked entry exporting more when it does
+/// (`--exports used`; programs installed before keep theirs), and no reuse, said why, when it
 /// needs the crate built with other features.
 #[test]
 fn a_later_install_builds_against_the_groups_in_the_store() {
+    later_installs(None);
+    later_installs(Some("used"));
+}
+
+fn later_installs(exports: Option<&str>) {
     let env = Env::new();
     let install = |ws: &str| {
         let log = env.base.join(format!("{}.jsonl", ws.replace('/', "-")));
         let mut c = env.cmd();
-        c.args(["install", "--json", "--path"])
+        c.args(["install", "--json"]);
+        if let Some(e) = exports {
+            c.args(["--exports", e]);
+        }
+        c.arg("--path")
             .arg(fixture(ws))
             .arg("--root")
             .arg(env.root())
@@ -615,25 +625,29 @@ fn a_later_install_builds_against_the_groups_in_the_store() {
     );
     assert!(run_clean(&env.root().join("bin/two-a")).contains("hello, two-a"));
 
-    // ws-three calls a function nobody imported: the same crate builds, relinked to export it,
-    // as a new entry; ws-one and ws-two keep the entry they were installed with.
+    // ws-three calls a function nobody imported. `--exports all`: the group exports it, the same
+    // entry. `--exports used`: the same crate builds, relinked to export it, as a new entry;
+    // ws-one and ws-two keep the entry they were installed with.
     let (out, third) = install("unrelated/ws-three");
     assert!(
         !third.contains(&"unrelated_common".to_string()),
         "{third:?}"
     );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("Extending"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let now = groups();
-    assert_eq!(now.len(), 2, "{now:?}");
-    assert!(now.contains(&group[0]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
     let (three_lib, three_ino) = program_libs("three")[0].clone();
     let (one_lib, one_ino) = program_libs("one-a")[0].clone();
     assert_eq!(three_lib, one_lib, "the same group");
-    assert_ne!(three_ino, one_ino, "another entry of it");
+    let now = groups();
+    assert!(now.contains(&group[0]));
+    if exports == Some("used") {
+        assert!(stderr.contains("Extending"), "{stderr}");
+        assert_eq!(now.len(), 2, "{now:?}");
+        assert_ne!(three_ino, one_ino, "another entry of it");
+    } else {
+        assert!(!stderr.contains("Extending"), "{stderr}");
+        assert_eq!(now, group);
+        assert_eq!(three_ino, one_ino, "the same entry");
+    }
     assert_eq!(program_libs("two-b"), program_libs("one-a"));
     assert_eq!(
         run_clean(&env.root().join("bin/three")),
@@ -657,7 +671,7 @@ fn a_later_install_builds_against_the_groups_in_the_store() {
         run_clean(&env.root().join("bin/four")),
         "HELLO, FOUR, FROM UNRELATED-COMMON 0.3.0\n"
     );
-    assert_eq!(groups().len(), 2);
+    assert_eq!(groups(), now);
     for (bin, text) in [("one-a", "hello, one-a"), ("two-b", "hello, two-b")] {
         assert!(run_clean(&env.root().join("bin").join(bin)).contains(text));
     }
