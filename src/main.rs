@@ -263,7 +263,8 @@ impl BuildTuning {
             cache_dir,
             shared_profile: SharedProfile::default().with_overrides(&self.shared_profile)?,
             jobs: self.jobs,
-            unit_log: self.unit_log,
+            // The wrapper runs in each package's directory: a relative path means the user's.
+            unit_log: self.unit_log.map(std::path::absolute).transpose()?,
             staging: false,
             group_min_size: self.group_min_size,
             dry_run: false,
