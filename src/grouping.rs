@@ -194,12 +194,19 @@ pub fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
         }
         chosen.push(g.clone());
     }
+    retain_loadable(&mut chosen);
+    chosen
+}
+
+/// Drop every stored group that loads a group not in `groups` (transitively): a group is usable
+/// only together with the groups it loads.
+pub fn retain_loadable(groups: &mut Vec<StoredGroup>) {
     loop {
-        let names: BTreeSet<String> = chosen.iter().map(|g| g.record.group.name.clone()).collect();
-        let before = chosen.len();
-        chosen.retain(|g| g.record.group.depends_on.is_subset(&names));
-        if chosen.len() == before {
-            return chosen;
+        let names: BTreeSet<String> = groups.iter().map(|g| g.record.group.name.clone()).collect();
+        let before = groups.len();
+        groups.retain(|g| g.record.group.depends_on.is_subset(&names));
+        if groups.len() == before {
+            return;
         }
     }
 }
@@ -262,8 +269,7 @@ pub fn resolution_of(md: &Metadata, facade: &str) -> Option<BTreeMap<String, Res
             continue;
         }
         let node = nodes.get(id)?;
-        let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
-        features.sort();
+        let features = sorted_features(node);
         let mut dependencies: Vec<String> = node.deps.iter().map(|d| d.pkg.repr.clone()).collect();
         dependencies.sort();
         dependencies.dedup();
@@ -455,9 +461,9 @@ fn target_edges(md: &Metadata) -> BTreeMap<PackageId, BTreeSet<PackageId>> {
 /// `set_tag` goes into every group name: Cargo names a path package's dylib without a hash
 /// (`libNAME.so`), so groups of different sets sharing one target directory need distinct names.
 ///
-/// `fixed` are groups taken as they are (from the store, checked with [`reuse_mismatch`]): their
-/// members are theirs whoever uses them, they are kept if a program loads them, and new groups
-/// are made only from the other crates (and may load fixed ones).
+/// `fixed` are groups taken as they are (from the store, checked with [`reuse_mismatch`] and
+/// loaded by the programs, see [`groups_used`]): their members are theirs whoever uses them, and
+/// new groups are made only from the other crates (and may load fixed ones).
 pub fn plan_groups(
     md: &Metadata,
     programs: &[(String, PackageId)],
@@ -587,21 +593,10 @@ pub fn plan_groups(
     let consumer_names = |who: &BTreeSet<usize>| -> BTreeSet<String> {
         who.iter().map(|&p| programs[p].0.clone()).collect()
     };
-    let used = groups_used(
-        md,
-        programs,
-        &fixed
-            .iter()
-            .map(|g| g.record.group.clone())
-            .collect::<Vec<_>>(),
-    );
     let mut groups = Vec::new();
     let mut reused = BTreeMap::new();
     for stored in fixed {
         let mut group = stored.record.group.clone();
-        if !used.contains(&group.name) {
-            continue;
-        }
         // Who loads it now: the programs that link a member (and so its dependency groups).
         group.consumers = group
             .members
@@ -686,13 +681,16 @@ fn member_features(default: Option<&Vec<String>>, mut features: Vec<String>) -> 
 
 /// A package's resolved features, sorted.
 fn features_of(md: &Metadata, id: &PackageId) -> Vec<String> {
-    let mut features: Vec<String> = md
-        .resolve
+    md.resolve
         .iter()
         .flat_map(|r| r.nodes.iter())
         .find(|n| &n.id == id)
-        .map(|n| n.features.iter().map(|f| f.to_string()).collect())
-        .unwrap_or_default();
+        .map(sorted_features)
+        .unwrap_or_default()
+}
+
+fn sorted_features(node: &cargo_metadata::Node) -> Vec<String> {
+    let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
     features.sort();
     features
 }

@@ -197,12 +197,7 @@ pub fn generate(
             if !pins.is_empty() {
                 write_pins_member(&root, &dirs, &pins)?;
             }
-            let check = cargo_command()
-                .args(["metadata", "--format-version", "1", "--locked"])
-                .stdout(std::process::Stdio::null())
-                .arg("--manifest-path")
-                .arg(&manifest_path)
-                .output()?;
+            let check = quiet_metadata(&manifest_path, &["--locked"])?;
             if !check.status.success() {
                 bail!(
                     "--lock {}: this resolution does not fit these programs (it was made for another set, or they changed); \
@@ -594,17 +589,13 @@ fn resolve(manifest: &Path, lock_path: &Path, mut seed: String) -> Result<()> {
     let mut forgotten = BTreeSet::new();
     loop {
         std::fs::write(lock_path, &seed)?;
-        let out = cargo_command()
-            .args(["metadata", "--format-version", "1"])
-            .args([
+        let out = quiet_metadata(
+            manifest,
+            &[
                 "--config",
                 "resolver.incompatible-rust-versions=\"fallback\"",
-            ])
-            .arg("--manifest-path")
-            .arg(manifest)
-            .stdout(std::process::Stdio::null())
-            .output()
-            .context("running cargo metadata on the program set")?;
+            ],
+        )?;
         if out.status.success() {
             return Ok(());
         }
@@ -710,12 +701,7 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
         ),
     );
     let manifest_path = root.join("Cargo.toml");
-    let out = cargo_command()
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .stdout(std::process::Stdio::null())
-        .arg("--manifest-path")
-        .arg(&manifest_path)
-        .output()?;
+    let out = quiet_metadata(&manifest_path, &["--offline"])?;
     if !out.status.success() {
         bail!(
             "the grouped build workspace {} does not resolve; this is a cargo-share bug, please report it\n\ncargo said:\n{}",
@@ -762,6 +748,19 @@ fn write_facades(root: &Path, groups: &[&grouping::Group]) -> Result<()> {
         write_if_changed(&dir.join("lib.rs"), &lib)?;
     }
     Ok(())
+}
+
+/// Run `cargo metadata` on a generated workspace for its side effects (resolving, writing or
+/// checking the lock), keeping only its status and stderr.
+fn quiet_metadata(manifest: &Path, args: &[&str]) -> Result<std::process::Output> {
+    cargo_command()
+        .args(["metadata", "--format-version", "1"])
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running cargo metadata on {}", manifest.display()))
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {

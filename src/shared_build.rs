@@ -528,15 +528,7 @@ fn reusable_groups(
             ),
         }
     }
-    // A group is usable only with the groups it loads.
-    loop {
-        let names: BTreeSet<String> = keep.iter().map(|g| g.record.group.name.clone()).collect();
-        let before = keep.len();
-        keep.retain(|g| g.record.group.depends_on.is_subset(&names));
-        if keep.len() == before {
-            break;
-        }
-    }
+    grouping::retain_loadable(&mut keep);
     let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(md)
         .into_iter()
         .map(|p| (p.name.to_string(), p.id.clone()))
