@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The store scenario on real crates.io programs (REACHES CRATES.IO; about 5 to 10 minutes on
 # 2 cores with a cold cache):
-#   install ripgrep and hyperfine, then fd-find (which must reuse every shared crate build it has
-#   in common with them), uninstall ripgrep, gc (which must remove exactly the entries only
-#   ripgrep used), with `verify` after every step.
+#   install ripgrep and hyperfine, then fd-find (which builds against the stored groups it can
+#   use exactly and prints how many entries it reused), uninstall ripgrep, gc (which must remove
+#   exactly the entries only ripgrep used), with `verify` after every step.
 # Usage: scripts/store-e2e.sh [WORK_DIR]    Environment: CARGO_SHARE (default: cargo-share).
 set -euo pipefail
 work=${1:-$(mktemp -d)}
