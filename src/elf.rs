@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn runtime_copy_of_libstd_drops_metadata_and_keeps_dynamic_section() {
-        let std = crate::shared_build::Toolchain::detect()
+        let std = crate::toolchain::Toolchain::detect()
             .unwrap()
             .libstd()
             .expect("libstd-*.so in the toolchain");

@@ -2,24 +2,24 @@
 //! bound at build time to the exact crate builds they were compiled against.
 //!
 //! The crate is a library with a thin CLI (`src/main.rs`). The same executable plays three roles:
-//! the `cargo share` command ([`shared_build`]), the rustc wrapper Cargo runs for every compiler
-//! invocation ([`wrapper`]), and, for `-sys` crates that bundle C code, the linker ([`linker`]).
-//! See `ARCHITECTURE.md` for the path a build takes and the invariants.
+//! the `cargo share` command ([`build`], [`store`], [`measure`]), the rustc wrapper Cargo runs
+//! for every compiler invocation ([`compile::wrapper`]), and, for groups and `-sys` crates that
+//! bundle C code, the linker ([`compile::linker`]).
+//!
+//! The folders follow the path of a build: [`source`] (where programs come from) → [`resolve`]
+//! (one resolution for a set, groups, the shared-crate rule) → [`compile`] (what Cargo runs) →
+//! [`build`] (the driver that runs those steps and assembles the output) → [`store`] (identities,
+//! entries, installed programs). [`measure`] compares the result with static builds. Below them
+//! all: [`shell`] (output), [`digest`] (SHA-256), [`toolchain`] (rustc), [`elf`] (reading and
+//! writing shared objects). See `ARCHITECTURE.md` for the path a build takes and the invariants.
 
-pub mod analyze;
-pub mod bench;
+pub mod build;
+pub mod compile;
+pub mod digest;
 pub mod elf;
-pub mod fault;
-pub mod graph;
-pub mod grouping;
-pub mod identity;
-pub mod lifecycle;
-pub mod linker;
-pub mod plan;
-pub mod profile;
-pub mod program;
-pub mod program_set;
-pub mod shared_build;
+pub mod measure;
+pub mod resolve;
 pub mod shell;
+pub mod source;
 pub mod store;
-pub mod wrapper;
+pub mod toolchain;

@@ -1,7 +1,7 @@
 //! The `cargo-share` executable: a thin command line over the `cargo_share` library.
 //!
 //! One executable, three roles, chosen before any argument parsing:
-//! * linker, when `CARGO_SHARE_EXPORT_SYMBOLS` is set (see `cargo_share::linker`);
+//! * linker, when `CARGO_SHARE_EXPORT_SYMBOLS` is set (see `cargo_share::compile::linker`);
 //! * rustc wrapper, when `CARGO_SHARE_PLAN` is set (Cargo runs us as `RUSTC_WRAPPER`);
 //! * otherwise the `cargo share` command line.
 
@@ -9,15 +9,17 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use cargo_share::plan::PLAN_ENV;
-use cargo_share::profile::SharedProfile;
-use cargo_share::program::{self, CrateSpec, ProgramSource};
-use cargo_share::program_set::{Unify, UnifyOptions};
-use cargo_share::shared_build::{self, BuildOptions, GroupExports, Layout};
+use cargo_share::build::{self, BuildOptions, GroupExports, Layout};
+use cargo_share::compile::plan::PLAN_ENV;
+use cargo_share::compile::profile::SharedProfile;
+use cargo_share::compile::{linker, wrapper};
+use cargo_share::measure::{analyze, bench};
+use cargo_share::resolve::grouping;
+use cargo_share::resolve::set::{Unify, UnifyOptions};
 use cargo_share::shell::{MessageFormat, Shell};
-use cargo_share::{analyze, bench, grouping, lifecycle, linker, store, wrapper};
+use cargo_share::source::{self, CrateSpec, ProgramSource};
+use cargo_share::store;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -240,7 +242,7 @@ impl ProgramArgs {
         );
         if let Some(file) = &self.programs {
             programs.extend(
-                program::read_program_list(file)?
+                source::read_program_list(file)?
                     .into_iter()
                     .map(ProgramSource::Registry),
             );
@@ -343,8 +345,8 @@ fn main() -> ExitCode {
             out,
             dry_run,
         } => programs.options(cli.cache_dir).and_then(|o| match out {
-            Some(out) if !dry_run => shared_build::build(&o, &out, &shell).map(|_| 0),
-            _ => shared_build::show_plan(&o, &shell).map(|_| 0),
+            Some(out) if !dry_run => build::build(&o, &out, &shell).map(|_| 0),
+            _ => build::show_plan(&o, &shell).map(|_| 0),
         }),
         Command::Bench {
             programs,
@@ -369,7 +371,7 @@ fn main() -> ExitCode {
                 Some(w) => w,
                 None => match &cli.cache_dir {
                     Some(c) => c.join("bench"),
-                    None => shared_build::default_cache_dir()?.join("bench"),
+                    None => build::default_cache_dir()?.join("bench"),
                 },
             };
             let options = bench::BenchOptions {
@@ -393,7 +395,7 @@ fn main() -> ExitCode {
         })(),
         Command::Test { programs } => programs
             .options(cli.cache_dir)
-            .and_then(|o| shared_build::test(&o, &shell))
+            .and_then(|o| build::test(&o, &shell))
             .map(|results| {
                 if results.iter().all(|r| r.success) {
                     0
@@ -419,31 +421,29 @@ fn main() -> ExitCode {
             build.group_exports = exports.unwrap_or(GroupExports::All);
             build.check_tests = true;
             build.allow_test_failures = allow_test_failures;
-            let options = lifecycle::InstallOptions {
+            let options = store::InstallOptions {
                 build,
                 root: match root {
                     Some(r) => r,
-                    None => lifecycle::default_root()?,
+                    None => store::default_root()?,
                 },
                 store: store()?,
                 force,
             };
             if dry_run {
-                return lifecycle::show_install_plan(&options, &shell).map(|_| 0);
+                return store::show_install_plan(&options, &shell).map(|_| 0);
             }
-            lifecycle::install(&options, &shell).map(|_| 0)
+            store::install(&options, &shell).map(|_| 0)
         })(),
         Command::Uninstall { names } => {
-            store().and_then(|s| lifecycle::uninstall(&s, &names, &shell).map(|_| 0))
+            store().and_then(|s| store::uninstall(&s, &names, &shell).map(|_| 0))
         }
-        Command::List => store().and_then(|s| lifecycle::list(&s, &shell).map(|_| 0)),
-        Command::Why { lib } => store().and_then(|s| lifecycle::why(&s, &lib, &shell).map(|_| 0)),
-        Command::Gc { dry_run } => {
-            store().and_then(|s| lifecycle::gc(&s, dry_run, &shell).map(|_| 0))
-        }
-        Command::Optimise => store().and_then(|s| lifecycle::optimise(&s, &shell).map(|_| 0)),
+        Command::List => store().and_then(|s| store::list(&s, &shell).map(|_| 0)),
+        Command::Why { lib } => store().and_then(|s| store::why(&s, &lib, &shell).map(|_| 0)),
+        Command::Gc { dry_run } => store().and_then(|s| store::gc(&s, dry_run, &shell).map(|_| 0)),
+        Command::Optimise => store().and_then(|s| store::optimise(&s, &shell).map(|_| 0)),
         Command::Verify { repair } => store().and_then(|s| {
-            lifecycle::verify(&s, repair, &shell).map(|p| if p.is_empty() { 0 } else { 1 })
+            store::verify(&s, repair, &shell).map(|p| if p.is_empty() { 0 } else { 1 })
         }),
     };
     match result {

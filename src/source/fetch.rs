@@ -1,10 +1,5 @@
-//! Where programs come from: a local manifest, or a crates.io package fetched the way
-//! `cargo install` would, with the `Cargo.lock` it ships.
-//!
-//! Fetching goes through Cargo itself: a throwaway manifest that depends on `NAME = "=VERSION"`,
-//! `cargo generate-lockfile` to resolve the version, `cargo fetch` to download and unpack the
-//! package into Cargo's registry cache (this works for binary-only packages too), then a private
-//! copy of the unpacked sources so that building or testing never writes into Cargo's cache.
+//! Fetching a crates.io package through Cargo itself (a throwaway manifest, `cargo fetch`) and
+//! copying it out of Cargo's registry cache.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,61 +7,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::shell::Shell;
-
-/// A program named on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProgramSource {
-    /// `--manifest-path PATH`: a package or workspace manifest on disk.
-    Path(PathBuf),
-    /// `--crate NAME[@VERSION]`: a package from crates.io.
-    Registry(CrateSpec),
-}
-
-/// `NAME[@VERSION]` as `cargo install` accepts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrateSpec {
-    pub name: String,
-    pub version: Option<String>,
-}
-
-impl std::str::FromStr for CrateSpec {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let (name, version) = match s.split_once('@') {
-            Some((n, v)) => (n, Some(v.trim_start_matches('=').to_string())),
-            None => (s, None),
-        };
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid_name {
-            bail!("`{s}` is not a crate name: expected NAME or NAME@VERSION, for example ripgrep@15.2.0");
-        }
-        if let Some(v) = &version {
-            let valid_version = !v.is_empty()
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
-            if !valid_version {
-                bail!("`{s}` has no valid version after `@`: expected for example {name}@1.2.3");
-            }
-        }
-        Ok(CrateSpec {
-            name: name.to_string(),
-            version,
-        })
-    }
-}
-
-impl std::fmt::Display for CrateSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.version {
-            Some(v) => write!(f, "{}@{}", self.name, v),
-            None => write!(f, "{}", self.name),
-        }
-    }
-}
+use crate::source::crate_spec::CrateSpec;
 
 /// `CARGO_HOME`, as Cargo finds it.
 pub fn cargo_home() -> Result<PathBuf> {
@@ -80,30 +21,6 @@ pub fn cargo_home() -> Result<PathBuf> {
 /// The `cargo` to run: `$CARGO` when Cargo started us as a subcommand, else `cargo` on PATH.
 pub fn cargo_command() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-impl ProgramSource {
-    /// The program's manifest: the given file (or `DIR/Cargo.toml`), or the manifest of the
-    /// crates.io package's private source copy in `cache` (fetched if needed).
-    pub fn manifest(&self, cache: &Path, shell: &Shell) -> Result<PathBuf> {
-        match self {
-            ProgramSource::Path(p) => {
-                let p = if p.is_dir() {
-                    p.join("Cargo.toml")
-                } else {
-                    p.clone()
-                };
-                if !p.is_file() {
-                    bail!(
-                        "--manifest-path {}: no such file; point it at a Cargo.toml (or its directory)",
-                        p.display()
-                    );
-                }
-                Ok(p.canonicalize()?)
-            }
-            ProgramSource::Registry(spec) => fetch_registry_crate(spec, cache, shell),
-        }
-    }
 }
 
 /// Download a crates.io package and return the path of its private source copy's manifest.
@@ -207,30 +124,6 @@ fn find_unpacked(cargo_home: &Path, name: &str, version: &str) -> Result<PathBuf
     )
 }
 
-/// Read a program list: one `NAME@VERSION` a line; blank lines and `#` comments are skipped.
-pub fn read_program_list(path: &Path) -> Result<Vec<CrateSpec>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the program list {}", path.display()))?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.is_empty() {
-            continue;
-        }
-        let spec: CrateSpec = line
-            .parse()
-            .with_context(|| format!("{}:{}", path.display(), n + 1))?;
-        out.push(spec);
-    }
-    if out.is_empty() {
-        bail!(
-            "{} names no programs (expected one NAME@VERSION a line)",
-            path.display()
-        );
-    }
-    Ok(out)
-}
-
 /// Copy a directory tree (regular files and directories; symlinks are copied as what they point
 /// to), leaving out the top-level entries named in `skip`.
 pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
@@ -255,18 +148,6 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crate_specs_parse_like_cargo_install() {
-        let s: CrateSpec = "ripgrep@15.2.0".parse().unwrap();
-        assert_eq!(s.name, "ripgrep");
-        assert_eq!(s.version.as_deref(), Some("15.2.0"));
-        let s: CrateSpec = "fd-find".parse().unwrap();
-        assert_eq!(s.version, None);
-        assert!("rip grep".parse::<CrateSpec>().is_err());
-        assert!("ripgrep@".parse::<CrateSpec>().is_err());
-        assert!("x@1\"]".parse::<CrateSpec>().is_err());
-    }
 
     #[test]
     fn locked_version_reads_cargo_lock() {

@@ -18,57 +18,17 @@
 //! The toolchain's libstd is identified by its file name, `rustc -vV` and its SHA-256.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::wrapper::{UnitRecord, UNIT_RECORD_SUFFIX};
+use crate::compile::unit_record::WRAPPER_ABI;
+use crate::compile::unit_record::{UnitRecord, UNIT_RECORD_SUFFIX};
+use crate::digest::{file_sha256, hex};
 
-/// Bumped whenever the wrapper changes how it rewrites units: builds from another wrapper
-/// version are different builds.
-pub const WRAPPER_ABI: &str = "wrapper-2";
 const IDENTITY_TAG: &str = "cargo-share crate identity v1";
-
-/// Hex SHA-256 of a byte string.
-pub fn sha256_hex(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Hex SHA-256 of a file's contents.
-pub fn file_sha256(path: &Path) -> Result<String> {
-    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(sha256_hex(&data))
-}
-
-/// Every regular file below `dir` as (path relative to `dir`, SHA-256), sorted by path.
-pub fn tree_sha256(dir: &Path) -> Vec<(String, String)> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => walk(base, &path, out),
-                Ok(t) if t.is_file() => {
-                    let rel = path.strip_prefix(base).unwrap_or(&path);
-                    out.push((
-                        rel.display().to_string(),
-                        file_sha256(&path).unwrap_or_default(),
-                    ));
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
 
 /// The identity of one crate build (or of the toolchain's libstd).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,8 +183,8 @@ impl IdentityResolver {
             }
             // A trimmed group (grouped layout) exports only what its set imports: that list
             // shaped its run-time bytes.
-            let exports = crate::linker::saved_link_dir(&self.deps_dir.join(file))
-                .join(crate::linker::TRIMMED_EXPORTS_FILE);
+            let exports = crate::compile::saved_link::saved_link_dir(&self.deps_dir.join(file))
+                .join(crate::compile::saved_link::TRIMMED_EXPORTS_FILE);
             if let Ok(list) = std::fs::read(&exports) {
                 h.update(b"exports ");
                 h.update(&list);
@@ -243,13 +203,10 @@ impl IdentityResolver {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn record(name: &str, externs: &[&str], source_digest: &str) -> UnitRecord {
         UnitRecord {
@@ -274,7 +231,7 @@ mod tests {
     }
 
     fn std_dylib() -> PathBuf {
-        let toolchain = crate::shared_build::Toolchain::detect().unwrap();
+        let toolchain = crate::toolchain::Toolchain::detect().unwrap();
         toolchain.libstd().expect("libstd-*.so in the toolchain")
     }
 

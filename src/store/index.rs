@@ -29,45 +29,16 @@
 //! directories, which `gc` removes.
 
 use std::fs::File;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::identity::{file_sha256, CrateIdentity};
-
-/// The manifest of one store entry (`entry.json`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StoreEntry {
-    pub identity: CrateIdentity,
-    /// SHA-256 and size of the runtime copy (`lib/FILE`).
-    pub runtime_sha256: String,
-    pub runtime_size: u64,
-    /// SHA-256 of the full dylib (`dev/FILE`).
-    pub dev_sha256: String,
-    /// A group (grouped layout): what a later install needs to build against it as it is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<crate::grouping::GroupRecord>,
-}
-
-/// The manifest of one installed program (`program.json`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InstalledProgram {
-    pub name: String,
-    pub version: String,
-    /// Where it came from: `crates.io` or a local path.
-    pub source: String,
-    /// Store-relative directory (`programs/NAME-VERSION-ID`).
-    pub dir: String,
-    /// Binary name -> SHA-256.
-    pub binaries: Vec<(String, String)>,
-    /// Identities (hashes) of the entries it loads.
-    pub entries: Vec<String>,
-    /// The install root whose `bin/` links to its binaries.
-    pub root: PathBuf,
-}
+use crate::store::files::{check_private, make_read_only, remove_tree};
+use crate::store::identity::CrateIdentity;
+use crate::store::manifest::{InstalledProgram, StoreEntry};
 
 /// Where the store is: `--store`, `$CARGO_SHARE_STORE`, `$XDG_DATA_HOME/cargo-share/store`,
 /// `~/.local/share/cargo-share/store`.
@@ -104,32 +75,6 @@ CREATE TABLE IF NOT EXISTS program_entries (
 CREATE TABLE IF NOT EXISTS program_bins (
     program TEXT NOT NULL, bin TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (program, bin));
 ";
-
-/// Refuse a directory others can write to or that someone else owns.
-pub fn check_private(dir: &Path) -> Result<()> {
-    let meta = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
-    // Our effective uid is the owner of our /proc entry.
-    let me = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(meta.uid());
-    if meta.uid() != me {
-        bail!(
-            "the store {} belongs to another user (uid {}); use your own store with --store DIR",
-            dir.display(),
-            meta.uid()
-        );
-    }
-    if meta.mode() & 0o022 != 0 {
-        bail!(
-            "the store {} is writable by others (mode {:o}): anyone could replace the libraries \
-             your programs load. Fix it with `chmod go-w {}` and run `cargo share verify`",
-            dir.display(),
-            meta.mode() & 0o777,
-            dir.display()
-        );
-    }
-    Ok(())
-}
 
 impl Store {
     /// Open (creating it owner-only if absent) and lock the store.
@@ -201,7 +146,7 @@ impl Store {
         id: &CrateIdentity,
         full: &Path,
         runtime: &Path,
-        group: Option<&crate::grouping::GroupRecord>,
+        group: Option<&crate::resolve::grouping::GroupRecord>,
     ) -> Result<bool> {
         if self.has_entry(&id.hash)? {
             return Ok(false);
@@ -224,9 +169,9 @@ impl Store {
         std::fs::write(dir.join("dev").join(&id.file), &data)?;
         let entry = StoreEntry {
             identity: id.clone(),
-            runtime_sha256: crate::identity::sha256_hex(&runtime),
+            runtime_sha256: crate::digest::sha256_hex(&runtime),
             runtime_size: runtime.len() as u64,
-            dev_sha256: crate::identity::sha256_hex(&data),
+            dev_sha256: crate::digest::sha256_hex(&data),
             group: group.cloned(),
         };
         std::fs::write(
@@ -234,7 +179,7 @@ impl Store {
             serde_json::to_string_pretty(&entry)?,
         )?;
         make_read_only(dir)?;
-        crate::fault::point("entry-staged");
+        crate::store::fault::point("entry-staged");
         if dest.exists() {
             // Left over from a crash between rename and index: same identity, so the same
             // build; replace it with the fresh, complete copy.
@@ -243,7 +188,7 @@ impl Store {
         let staged = staging.keep();
         std::fs::rename(&staged, &dest)
             .with_context(|| format!("moving the entry into {}", dest.display()))?;
-        crate::fault::point("entry-renamed");
+        crate::store::fault::point("entry-renamed");
         self.insert_entry(&entry, &name)?;
         Ok(true)
     }
@@ -459,66 +404,4 @@ fn delete_program_rows(tx: &Connection, name: &str) -> Result<()> {
     tx.execute("DELETE FROM program_entries WHERE program = ?1", [name])?;
     tx.execute("DELETE FROM program_bins WHERE program = ?1", [name])?;
     Ok(())
-}
-
-/// Files 0444, directories 0555: entries are immutable once registered.
-pub fn make_read_only(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            make_read_only(&path)?;
-        } else if entry.file_type()?.is_file() {
-            let mode = if path.parent().and_then(|p| p.file_name()) == Some("bin".as_ref()) {
-                0o555
-            } else {
-                0o444
-            };
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
-        }
-    }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555))?;
-    Ok(())
-}
-
-/// Remove a read-only tree: make directories writable again first.
-pub fn remove_tree(dir: &Path) -> Result<()> {
-    fn unlock(dir: &Path) {
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for e in entries.flatten() {
-                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                    unlock(&e.path());
-                }
-            }
-        }
-    }
-    if !dir.exists() {
-        return Ok(());
-    }
-    unlock(dir);
-    std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
-}
-
-/// Sum of file sizes below `dir`, counting each inode once.
-pub fn tree_size(dir: &Path, seen: &mut std::collections::BTreeSet<(u64, u64)>) -> u64 {
-    let mut total = 0;
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            if meta.is_dir() {
-                total += tree_size(&e.path(), seen);
-            } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
-                total += meta.len();
-            }
-        }
-    }
-    total
-}
-
-/// Check a file against the SHA-256 recorded for it.
-pub fn file_matches(path: &Path, sha256: &str) -> bool {
-    file_sha256(path).map(|h| h == sha256).unwrap_or(false)
 }

@@ -14,9 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::identity::sha256_hex;
-use crate::program_set::Unify;
-use crate::shared_build::{self, BuildOptions};
+use crate::build;
+use crate::build::BuildOptions;
+use crate::digest::sha256_hex;
+use crate::resolve::set::Unify;
 use crate::shell::{human_bytes, Shell};
 
 /// What one policy needs.
@@ -157,14 +158,14 @@ pub fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<PolicyAna
     // Counting crate builds does not depend on how they are packed into objects; the per-crate
     // layout accepts every policy.
     let options = BuildOptions {
-        layout: crate::shared_build::Layout::PerCrate,
+        layout: crate::build::Layout::PerCrate,
         ..options.clone()
     };
-    let prepared = shared_build::prepare(&options, shell)?;
+    let prepared = build::prepare(&options, shell)?;
     let mut per_program: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for (wi, programs) in prepared.invocations() {
         let ws = &prepared.graph.workspaces[wi];
-        let mut cmd = crate::program::cargo_command();
+        let mut cmd = crate::source::cargo_command();
         cmd.args(["tree", "--target", &prepared.toolchain.host])
             .args(["-e", "normal,no-proc-macro", "--prefix", "depth"])
             .args(["--format", "{p}|{f}", "--locked"])
@@ -198,7 +199,7 @@ pub fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<PolicyAna
         let key: String = pkg.split(' ').take(2).collect::<Vec<_>>().join(" ");
         *source_bytes.entry(key.clone()).or_insert_with(|| {
             dirs.get(&key)
-                .map(|d| crate::grouping::rust_source_bytes(d))
+                .map(|d| crate::resolve::grouping::rust_source_bytes(d))
                 .unwrap_or(0)
         })
     };

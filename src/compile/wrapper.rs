@@ -26,25 +26,12 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::grouping::GROUP_CRATE_PREFIX;
-use crate::linker;
-use crate::plan::WrapperPlan;
-
-/// What kind of compilation one rustc invocation is, as far as sharing is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UnitKind {
-    /// Not a crate compilation (version queries, Cargo's `___` probe, build-script probes).
-    Passthrough,
-    /// Compiled for the host: build scripts, proc-macros and what they depend on.
-    Host,
-    /// A target library crate turned into a shared dylib.
-    SharedLib,
-    /// A target library crate that stays static (a program's private crate).
-    PrivateLib,
-    /// A binary or test harness: linked against the shared dylibs.
-    Executable,
-}
+use crate::compile::linker;
+use crate::compile::plan::WrapperPlan;
+use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
+use crate::compile::saved_link;
+use crate::compile::unit_record::UnitRecord;
+use crate::resolve::grouping::GROUP_CRATE_PREFIX;
 
 /// One line of the optional unit log (see [`WrapperPlan::unit_log`]).
 #[derive(Debug, Serialize)]
@@ -54,137 +41,6 @@ struct UnitLogLine<'a> {
     kind: UnitKind,
     no_std: bool,
     exported_native_symbols: usize,
-}
-
-/// A parsed view of the rustc command line that the wrapper cares about.
-#[derive(Debug, Default)]
-pub struct RustcArgs {
-    pub args: Vec<String>,
-}
-
-impl RustcArgs {
-    /// The value following `flag` (`--crate-name x`) or attached to it (`--crate-name=x`).
-    pub fn values<'a>(&'a self, flag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        let mut iter = self.args.iter().peekable();
-        std::iter::from_fn(move || {
-            while let Some(arg) = iter.next() {
-                if arg == flag {
-                    return iter.next().map(String::as_str);
-                }
-                if let Some(rest) = arg.strip_prefix(flag) {
-                    if let Some(value) = rest.strip_prefix('=') {
-                        return Some(value);
-                    }
-                }
-            }
-            None
-        })
-    }
-
-    pub fn value<'a>(&'a self, flag: &'a str) -> Option<&'a str> {
-        self.values(flag).next()
-    }
-
-    pub fn has(&self, flag: &str) -> bool {
-        self.args.iter().any(|a| a == flag)
-    }
-
-    /// `-C key=value` codegen options (either `-C key=v` or `-Ckey=v`).
-    pub fn codegen(&self, key: &str) -> Option<&str> {
-        let prefix = format!("{key}=");
-        let mut found = None;
-        let mut iter = self.args.iter();
-        while let Some(arg) = iter.next() {
-            let opt = if arg == "-C" {
-                iter.next().map(String::as_str)
-            } else {
-                arg.strip_prefix("-C")
-            };
-            if let Some(v) = opt.and_then(|o| o.strip_prefix(prefix.as_str())) {
-                found = Some(v);
-            }
-        }
-        found
-    }
-
-    /// The crate root source file: the one positional `.rs` argument.
-    pub fn source_file(&self) -> Option<&str> {
-        let mut prev: Option<&str> = None;
-        for arg in &self.args {
-            let takes_value = prev.is_some_and(|p| {
-                p.starts_with('-')
-                    && !p.contains('=')
-                    && p.len() > 1
-                    && FLAGS_WITH_VALUE.contains(&p)
-            });
-            if !takes_value && arg.ends_with(".rs") && !arg.starts_with('-') {
-                return Some(arg);
-            }
-            prev = Some(arg);
-        }
-        None
-    }
-
-    pub fn classify(&self, plan: &WrapperPlan, manifest_dir: Option<&Path>) -> UnitKind {
-        let Some(name) = self.value("--crate-name") else {
-            return UnitKind::Passthrough;
-        };
-        if name == "___" {
-            return UnitKind::Passthrough;
-        }
-        let types: Vec<&str> = self.values("--crate-type").collect();
-        if self.value("--target").is_none() || types.contains(&"proc-macro") {
-            return UnitKind::Host;
-        }
-        if self.has("--test") || types.contains(&"bin") {
-            return UnitKind::Executable;
-        }
-        let is_lib =
-            types.is_empty() || types.iter().any(|t| matches!(*t, "lib" | "rlib" | "dylib"));
-        if is_lib && manifest_dir.is_some_and(|d| plan.is_shared(d)) {
-            UnitKind::SharedLib
-        } else {
-            UnitKind::PrivateLib
-        }
-    }
-}
-
-/// rustc flags that take a separate value, so that value is not mistaken for the source file.
-const FLAGS_WITH_VALUE: &[&str] = &[
-    "--crate-name",
-    "--edition",
-    "--error-format",
-    "--json",
-    "--emit",
-    "--crate-type",
-    "--cfg",
-    "--check-cfg",
-    "--out-dir",
-    "--target",
-    "--cap-lints",
-    "--extern",
-    "-L",
-    "-l",
-    "-C",
-    "-Z",
-    "-o",
-    "--remap-path-prefix",
-    "--diagnostic-width",
-    "--explain",
-    "--print",
-    "--sysroot",
-];
-
-/// Whether a crate root declares `#![no_std]` (directly or through `cfg_attr`).
-///
-/// A false positive only adds `--extern force:std`, which is harmless for a std crate; so a plain
-/// text search over inner attributes is enough.
-pub fn declares_no_std(source: &str) -> bool {
-    source
-        .lines()
-        .map(str::trim_start)
-        .filter(|l| l.starts_with("#!["))
-        .any(|l| l.contains("no_std"))
 }
 
 /// Point `--extern name=path.rmeta|rlib` at a sibling `.so` when the dependency was built as a dylib.
@@ -349,7 +205,7 @@ pub fn rewrite(
                 // Saved so the build can relink it exporting only what the set imports.
                 out.env.push((
                     linker::RELINK_ENV.into(),
-                    linker::group_link_dir(rustc).display().to_string(),
+                    saved_link::group_link_dir(rustc).display().to_string(),
                 ));
             }
             if exports.is_some() || is_group {
@@ -459,173 +315,6 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
     Ok(status.code().unwrap_or(101))
 }
 
-/// What the wrapper knows about one shared-library unit and the build driver does not: written
-/// next to the unit's outputs as `<stem>.cargo-share-unit.json` once rustc succeeded, read by
-/// [`crate::identity`] to compute the unit's store identity.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct UnitRecord {
-    pub crate_name: String,
-    pub package: String,
-    pub version: String,
-    /// Every source file rustc read (from its dep-info), as normalized path and SHA-256.
-    pub source_files: Vec<(String, String)>,
-    /// Every file of the build script's `OUT_DIR` (generated code, bundled static libraries),
-    /// as path relative to it and SHA-256.
-    pub out_dir_files: Vec<(String, String)>,
-    /// File stems (`libname-HASH`) of the crates passed with `--extern`.
-    pub extern_stems: Vec<String>,
-    /// The rustc arguments with every machine-specific path replaced by a placeholder.
-    pub normalized_args: Vec<String>,
-}
-
-/// Suffix of the unit record file written next to a shared unit's outputs.
-pub const UNIT_RECORD_SUFFIX: &str = ".cargo-share-unit.json";
-
-impl UnitRecord {
-    fn from_unit(rustc: &RustcArgs, plan: &WrapperPlan, manifest_dir: Option<&Path>) -> Self {
-        let mut prefixes: Vec<(String, &str)> = vec![
-            (plan.target_dir.display().to_string(), "/target"),
-            (plan.cargo_home.display().to_string(), "/cargo"),
-        ];
-        if let Some(dir) = manifest_dir {
-            prefixes.insert(0, (dir.display().to_string(), "/package"));
-        }
-        if let Ok(cwd) = std::env::current_dir() {
-            prefixes.push((cwd.display().to_string(), "/cwd"));
-        }
-        let normalize = |arg: &str| -> String {
-            let mut out = arg.to_string();
-            for (from, to) in &prefixes {
-                if !from.is_empty() {
-                    out = out.replace(from.as_str(), to);
-                }
-            }
-            out
-        };
-        let mut extern_stems = Vec::new();
-        let mut normalized_args = Vec::new();
-        let mut iter = rustc.args.iter();
-        while let Some(arg) = iter.next() {
-            match arg.as_str() {
-                // Where outputs and diagnostics go does not shape the crate.
-                "--out-dir" | "--error-format" | "--json" | "--diagnostic-width" | "--color" => {
-                    iter.next();
-                }
-                "--extern" => {
-                    if let Some(v) = iter.next() {
-                        let (name, path) = v.split_once('=').unwrap_or((v, ""));
-                        let stem = Path::new(path)
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        normalized_args.push(format!("--extern {name}={stem}"));
-                        if !stem.is_empty() {
-                            extern_stems.push(stem);
-                        }
-                    }
-                }
-                "-L" => {
-                    // Search paths: only where to find things, which the extern stems and
-                    // the OUT_DIR contents already identify.
-                    iter.next();
-                }
-                a if a.starts_with("-Cincremental")
-                    || a.starts_with("--error-format=")
-                    || a.starts_with("--json=")
-                    || a.starts_with("--diagnostic-width=")
-                    || a.starts_with("--color=") => {}
-                "-C" => {
-                    if let Some(v) = iter.next() {
-                        if !v.starts_with("incremental=") {
-                            normalized_args.push(format!("-C{}", normalize(v)));
-                        }
-                    }
-                }
-                a => normalized_args.push(normalize(a)),
-            }
-        }
-        extern_stems.sort();
-        extern_stems.dedup();
-        let crate_name = rustc.value("--crate-name").unwrap_or_default().to_string();
-        // rustc names the dep-info file after the crate, without the `lib` prefix.
-        let dep_info = rustc.value("--out-dir").map(|d| {
-            Path::new(d).join(format!(
-                "{crate_name}{}.d",
-                rustc.codegen("extra-filename").unwrap_or("")
-            ))
-        });
-        let mut source_files: Vec<(String, String)> = dep_info
-            .and_then(|d| std::fs::read_to_string(d).ok())
-            .map(|text| dep_info_sources(&text))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|src| {
-                let digest = crate::identity::file_sha256(Path::new(&src)).unwrap_or_default();
-                (normalize(&src), digest)
-            })
-            .collect();
-        source_files.sort();
-        let out_dir_files = std::env::var_os("OUT_DIR")
-            .map(|d| crate::identity::tree_sha256(Path::new(&d)))
-            .unwrap_or_default();
-        UnitRecord {
-            crate_name,
-            package: std::env::var("CARGO_PKG_NAME").unwrap_or_default(),
-            version: std::env::var("CARGO_PKG_VERSION").unwrap_or_default(),
-            source_files,
-            out_dir_files,
-            extern_stems,
-            normalized_args,
-        }
-    }
-
-    fn save_next_to_outputs(&self, rustc: &RustcArgs) -> Result<()> {
-        let Some(out_dir) = rustc.value("--out-dir") else {
-            return Ok(());
-        };
-        let stem = format!(
-            "lib{}{}",
-            self.crate_name,
-            rustc.codegen("extra-filename").unwrap_or("")
-        );
-        let path = Path::new(out_dir).join(format!("{stem}{UNIT_RECORD_SUFFIX}"));
-        std::fs::write(&path, serde_json::to_string_pretty(self)?)
-            .with_context(|| format!("writing {}", path.display()))
-    }
-}
-
-/// The source files of the first rule of a Makefile-style dep-info file (`out: src src ...`),
-/// with `\ ` unescaped to a space. Paths are as rustc wrote them (relative to its working dir).
-pub fn dep_info_sources(text: &str) -> Vec<String> {
-    let Some(first) = text.lines().find(|l| !l.trim().is_empty()) else {
-        return Vec::new();
-    };
-    let Some(pos) = first.find(": ") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut chars = first[pos + 2..].chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&' ') => {
-                current.push(' ');
-                chars.next();
-            }
-            ' ' => {
-                if !current.is_empty() {
-                    out.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
 /// Cargo sets `HOST` and the `CARGO_CFG_*` variables only in the environment of a running build
 /// script, never for its own rustc invocations.
 fn invoked_by_build_script() -> bool {
@@ -726,24 +415,6 @@ mod tests {
         assert!(joined.contains("--extern force:std"), "{joined}");
         assert!(out.no_std);
         assert_eq!(out.env, vec![("RUSTC_BOOTSTRAP".into(), "1".into())]);
-    }
-
-    #[test]
-    fn dep_info_lists_sources_of_the_first_rule() {
-        let text = "/t/libx-1.rmeta: src/lib.rs src/a\\ b.rs /t/out/gen.rs\n\nsrc/lib.rs:\n";
-        assert_eq!(
-            dep_info_sources(text),
-            vec!["src/lib.rs", "src/a b.rs", "/t/out/gen.rs"]
-        );
-    }
-
-    #[test]
-    fn no_std_detection_reads_inner_attributes_only() {
-        assert!(declares_no_std("#![no_std]\nfn f() {}"));
-        assert!(declares_no_std(
-            "//! doc\n#![cfg_attr(not(feature = \"std\"), no_std)]"
-        ));
-        assert!(!declares_no_std("// this crate is not no_std\nfn f() {}"));
     }
 
     #[test]

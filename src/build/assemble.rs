@@ -1,0 +1,299 @@
+//! Step 5 of a build: `build` runs the prepared Cargo invocations, then copies each binary to
+//! `OUT/bin` and the closure of Rust libraries it needs (read from `DT_NEEDED`) to `OUT/lib`, each
+//! file atomically.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use cargo_metadata::Message;
+use serde::Serialize;
+
+use crate::build::cargo::{CargoVerb, LockRestore};
+use crate::build::options::{BuildOptions, GroupExports, Layout};
+use crate::build::prepare::{prepare, PreparedBuild};
+use crate::build::trim::{group_file, keep_all_exports, trim_groups};
+use crate::elf;
+use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
+use crate::shell::Shell;
+use crate::toolchain::Toolchain;
+
+/// One built program, as reported at the end of a build.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuiltProgram {
+    pub reason: &'static str,
+    pub name: String,
+    pub version: String,
+    /// Paths of the installed binaries (in `OUT/bin`).
+    pub binaries: Vec<PathBuf>,
+    /// File names of the shared libraries it needs (in `OUT/lib`), libstd included.
+    pub libraries: Vec<String>,
+}
+
+/// The result of `cargo share build`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub reason: &'static str,
+    pub success: bool,
+    pub layout: Layout,
+    pub out: PathBuf,
+    pub programs: Vec<BuiltProgram>,
+    /// Every library in `OUT/lib` this build needs: file name -> size in bytes.
+    pub libraries: BTreeMap<String, u64>,
+    /// How many library crates the build made shared.
+    pub shared_packages: usize,
+    /// Where Cargo left the crate dylibs and the wrapper's unit records.
+    #[serde(skip)]
+    pub deps_dir: PathBuf,
+    /// Grouped layout: by file name, what each group's store entry records.
+    #[serde(skip)]
+    pub group_records: BTreeMap<String, GroupRecord>,
+    /// Grouped layout: groups taken from the store, by file name -> the entry's identity.
+    #[serde(skip)]
+    pub reused_groups: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub toolchain: Option<Toolchain>,
+}
+
+/// `--dry-run`: steps 1 to 3, showing the plan (the groups, in the grouped layout) and what
+/// would be built.
+pub fn show_plan(options: &BuildOptions, shell: &Shell) -> Result<()> {
+    let options = BuildOptions {
+        dry_run: true,
+        ..options.clone()
+    };
+    let prepared = prepare(&options, shell)?;
+    for (_, programs) in prepared.invocations() {
+        shell.result(format!(
+            "would build: {}",
+            prepared.program_names(&programs).join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// `cargo share build`: steps 1 to 5.
+pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildReport> {
+    let prepared = prepare(options, shell)?;
+    prepared.warn_overrides(shell);
+    prepared.check_recorded_tests(shell)?;
+    let mut executables: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let _locks = (!options.patches.is_empty())
+        .then(|| LockRestore::save(prepared.graph.workspaces.iter().map(|w| w.root.clone())));
+    for (wi, programs) in prepared.invocations() {
+        let ws = &prepared.graph.workspaces[wi];
+        let names = prepared.program_names(&programs);
+        shell.status(
+            "Building",
+            format!(
+                "{} (shared, {})",
+                names.join(", "),
+                match &prepared.set {
+                    Some(set) if set.manifest_path == ws.manifest_path =>
+                        format!("--unify {}", set.policy),
+                    _ => format!("{} workspace", ws.root.display()),
+                }
+            ),
+        );
+        let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell);
+        let mut child = cmd.spawn().context("running cargo")?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        for message in Message::parse_stream(BufReader::new(stdout)) {
+            if let Message::CompilerArtifact(artifact) = message? {
+                let Some(exe) = artifact.executable else {
+                    continue;
+                };
+                if let Some(program) = prepared
+                    .graph
+                    .programs
+                    .iter()
+                    .find(|p| p.package_id == artifact.package_id)
+                {
+                    executables
+                        .entry(program.name.clone())
+                        .or_default()
+                        .push(exe.into_std_path_buf());
+                }
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!(
+                "cargo build failed for {} (see the errors above); nothing was written to {}",
+                names.join(", "),
+                out.display()
+            );
+        }
+    }
+    assemble(&prepared, &executables, out, shell)
+}
+
+/// Step 5: copy binaries and their library closure into `out`.
+fn assemble(
+    prepared: &PreparedBuild,
+    executables: &BTreeMap<String, Vec<PathBuf>>,
+    out: &Path,
+    shell: &Shell,
+) -> Result<BuildReport> {
+    let bin_dir = out.join("bin");
+    let lib_dir = out.join("lib");
+    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    std::fs::create_dir_all(&lib_dir).with_context(|| format!("creating {}", lib_dir.display()))?;
+    let search = [prepared.deps_dir(), prepared.toolchain.std_libdir.clone()];
+    let mut report = BuildReport {
+        reason: "build-finished",
+        success: true,
+        layout: prepared.options.layout,
+        out: out.to_path_buf(),
+        programs: Vec::new(),
+        libraries: BTreeMap::new(),
+        shared_packages: prepared.graph.shared_packages.len(),
+        deps_dir: prepared.deps_dir(),
+        group_records: BTreeMap::new(),
+        reused_groups: BTreeMap::new(),
+        toolchain: Some(prepared.toolchain.clone()),
+    };
+    let mut closures = Vec::new();
+    for program in &prepared.graph.programs {
+        let exes = executables.get(&program.name).cloned().unwrap_or_default();
+        if exes.is_empty() {
+            bail!(
+                "cargo built no binary for {} v{} (do its binaries need features? see `required-features`)",
+                program.name,
+                program.version
+            );
+        }
+        let mut needed = BTreeMap::new();
+        for exe in &exes {
+            needed.extend(elf::library_closure(exe, &search)?);
+        }
+        closures.push((program, exes, needed));
+    }
+    let mut runtime_copies = BTreeMap::new();
+    if let Some((plan, records)) = &prepared.groups {
+        let files = closures
+            .iter()
+            .flat_map(|(_, exes, needed)| exes.iter().chain(needed.values()));
+        let groups: BTreeMap<&String, &PathBuf> = closures
+            .iter()
+            .flat_map(|(_, _, needed)| needed.iter())
+            .filter(|(name, _)| name.starts_with(&format!("lib{GROUP_CRATE_PREFIX}")))
+            .collect();
+        let mut by_file: BTreeMap<String, GroupRecord> = records
+            .values()
+            .map(|r| (group_file(&r.group), r.clone()))
+            .collect();
+        let trimmed = match prepared.options.group_exports {
+            GroupExports::Used => trim_groups(files, &groups, &by_file, shell)?,
+            GroupExports::All => {
+                keep_all_exports(&groups)?;
+                BTreeMap::new()
+            }
+        };
+        // A reused group is the store's entry unless it had to export more (a new entry).
+        report.reused_groups = plan
+            .groups
+            .iter()
+            .filter_map(|g| Some((group_file(g), plan.reused.get(&g.name)?.clone())))
+            .filter(|(file, _)| {
+                let before = by_file.get(file).and_then(|r| r.exports.as_ref());
+                let now = trimmed.get(file).map(|(_, keep)| keep);
+                before.is_none() || before == now
+            })
+            .collect();
+        for (file, (path, keep)) in trimmed {
+            if let Some(record) = by_file.get_mut(&file) {
+                record.exports = Some(keep);
+            }
+            runtime_copies.insert(file, path);
+        }
+        report.group_records = by_file;
+    }
+    let mut copied: BTreeSet<String> = BTreeSet::new();
+    for (program, exes, needed) in closures {
+        let mut installed = Vec::new();
+        for exe in &exes {
+            let dest = bin_dir.join(exe.file_name().context("binary without a file name")?);
+            install_file(exe, &dest)?;
+            installed.push(dest);
+        }
+        for (name, path) in &needed {
+            if copied.insert(name.clone()) {
+                let dest = lib_dir.join(name);
+                install_file(runtime_copies.get(name).unwrap_or(path), &dest)?;
+                report
+                    .libraries
+                    .insert(name.clone(), std::fs::metadata(&dest)?.len());
+            }
+        }
+        let built = BuiltProgram {
+            reason: "program-built",
+            name: program.name.clone(),
+            version: program.version.clone(),
+            binaries: installed,
+            libraries: needed.keys().cloned().collect(),
+        };
+        if !prepared.options.staging {
+            report_program(&built, shell);
+        }
+        report.programs.push(built);
+    }
+    if prepared.options.staging {
+        return Ok(report);
+    }
+    let bytes: u64 = report.libraries.values().sum();
+    shell.json(&report);
+    shell.status(
+        "Finished",
+        format!(
+            "{} programs, {} shared libraries ({:.1} MB) in {}",
+            report.programs.len(),
+            report.libraries.len(),
+            bytes as f64 / 1e6,
+            lib_dir.display()
+        ),
+    );
+    Ok(report)
+}
+
+fn report_program(built: &BuiltProgram, shell: &Shell) {
+    shell.json(&built);
+    let bins: Vec<String> = built
+        .binaries
+        .iter()
+        .map(|b| b.display().to_string())
+        .collect();
+    shell.status(
+        "Linked",
+        format!(
+            "{} v{}: {} (needs {} shared libraries)",
+            built.name,
+            built.version,
+            bins.join(", "),
+            built.libraries.len()
+        ),
+    );
+    for lib in &built.libraries {
+        shell.line(format!("{:>12}   {lib}", ""));
+    }
+}
+
+/// Copy a file into place atomically (temporary file in the same directory, then rename), so a
+/// program in `OUT` is never seen half-written.
+pub fn install_file(from: &Path, to: &Path) -> Result<()> {
+    let dir = to.parent().context("destination without a directory")?;
+    if let (Ok(a), Ok(b)) = (std::fs::read(from), std::fs::read(to)) {
+        if a == b {
+            return Ok(());
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".cargo-share-")
+        .tempfile_in(dir)?;
+    std::fs::copy(from, tmp.path())
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    tmp.persist(to)
+        .with_context(|| format!("moving into place {}", to.display()))?;
+    Ok(())
+}

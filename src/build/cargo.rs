@@ -1,0 +1,165 @@
+//! Step 4 of a build: the Cargo invocations of a prepared build, run with cargo-share as
+//! `RUSTC_WRAPPER`, and the lockfiles a patched build rewrites put back afterwards.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::build::prepare::PreparedBuild;
+use crate::compile::plan::PLAN_ENV;
+use crate::compile::profile;
+use crate::shell::Shell;
+use crate::source;
+
+/// Puts lockfiles back as they were when dropped (a patched build rewrites them).
+pub(crate) struct LockRestore(Vec<(PathBuf, Option<Vec<u8>>)>);
+
+impl LockRestore {
+    pub(crate) fn save(roots: impl Iterator<Item = PathBuf>) -> Self {
+        LockRestore(
+            roots
+                .map(|r| r.join("Cargo.lock"))
+                .map(|l| {
+                    let text = std::fs::read(&l).ok();
+                    (l, text)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for LockRestore {
+    fn drop(&mut self) {
+        for (path, text) in &self.0 {
+            match text {
+                Some(t) => {
+                    let _ = std::fs::write(path, t);
+                }
+                None => {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+    }
+}
+
+/// What Cargo command to run per workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CargoVerb {
+    Build,
+    Test,
+}
+
+impl PreparedBuild {
+    /// The Cargo invocations of this build: (workspace, programs built together).
+    pub fn invocations(&self) -> Vec<(usize, Vec<usize>)> {
+        let mut out = Vec::new();
+        for (wi, ws) in self.graph.workspaces.iter().enumerate() {
+            let programs: Vec<usize> = (0..self.graph.programs.len())
+                .filter(|&p| self.graph.programs[p].workspace == wi)
+                .collect();
+            if ws.build_programs_alone {
+                out.extend(programs.into_iter().map(|p| (wi, vec![p])));
+            } else {
+                out.push((wi, programs));
+            }
+        }
+        out
+    }
+
+    pub(crate) fn program_names(&self, programs: &[usize]) -> Vec<String> {
+        programs
+            .iter()
+            .map(|&p| {
+                let p = &self.graph.programs[p];
+                format!("{} v{}", p.name, p.version)
+            })
+            .collect()
+    }
+
+    pub(crate) fn cargo(
+        &self,
+        verb: CargoVerb,
+        workspace: usize,
+        programs: &[usize],
+        shell: &Shell,
+    ) -> Command {
+        let ws = &self.graph.workspaces[workspace];
+        let mut cmd = source::cargo_command();
+        cmd.arg(match verb {
+            CargoVerb::Build => "build",
+            CargoVerb::Test => "test",
+        });
+        cmd.args(["--release", "--target", &self.toolchain.host]);
+        cmd.arg("--manifest-path").arg(&ws.manifest_path);
+        for &p in programs {
+            let p = &self.graph.programs[p];
+            cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
+        }
+        cmd.arg("--message-format").arg("json-render-diagnostics");
+        if self.options.patches.is_empty() && (self.options.locked || self.set.is_some()) {
+            cmd.arg("--locked");
+        }
+        for (i, patch) in self.options.patches.iter().enumerate() {
+            let key = format!("patch.crates-io.cargo-share-patch-{i}");
+            cmd.arg("--config")
+                .arg(format!("{key}.path=\"{}\"", patch.path.display()));
+            cmd.arg("--config")
+                .arg(format!("{key}.package=\"{}\"", patch.name));
+        }
+        // `cargo test -q` would hide the "Running" lines that attribute test results to programs;
+        // the output is filtered here instead.
+        if shell.quiet && verb != CargoVerb::Test {
+            cmd.arg("-q");
+        }
+        if let Some(j) = self.options.jobs {
+            cmd.arg("-j").arg(j.to_string());
+        }
+        if verb == CargoVerb::Test {
+            cmd.arg("--no-fail-fast");
+        }
+        cmd.args(self.options.shared_profile.cargo_config_args());
+        // C and C++ code that build scripts compile (through the `cc` crate, which reads these)
+        // gets the same path remapping as Rust code, so `-sys` dylibs are reproducible too.
+        let plan_remaps = [
+            (ws.root.clone(), "/src".to_string()),
+            (source::cargo_home().unwrap_or_default(), "/cargo".into()),
+            (self.target_dir.clone(), "/target".into()),
+        ];
+        for var in ["CFLAGS", "CXXFLAGS"] {
+            let mut flags = std::env::var(var).unwrap_or_default();
+            for (from, to) in &plan_remaps {
+                flags.push_str(&format!(" -ffile-prefix-map={}={to}", from.display()));
+            }
+            cmd.env(var, flags.trim_start());
+        }
+        cmd.env("RUSTC_WRAPPER", std::env::current_exe().unwrap_or_default())
+            .env(PLAN_ENV, self.plan_file.path())
+            .env("CARGO_TARGET_DIR", &self.target_dir)
+            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+            .stdout(Stdio::piped());
+        cmd
+    }
+
+    pub(crate) fn warn_overrides(&self, shell: &Shell) {
+        for (root, names) in &self.origins {
+            let manifest = root.join("Cargo.toml");
+            for o in profile::overridden_settings(&manifest) {
+                shell.warn(format!(
+                    "{}: {} overridden: {}",
+                    names.join(", "),
+                    o.setting,
+                    o.reason
+                ));
+            }
+        }
+    }
+
+    /// Where Cargo puts target binaries and dylibs.
+    pub fn deps_dir(&self) -> PathBuf {
+        self.release_dir().join("deps")
+    }
+
+    pub fn release_dir(&self) -> PathBuf {
+        self.target_dir.join(&self.toolchain.host).join("release")
+    }
+}

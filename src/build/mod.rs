@@ -1,0 +1,23 @@
+//! The build driver: from programs named on the command line to binaries in `OUT/bin` and the
+//! shared libraries they need in `OUT/lib`.
+//!
+//! 1. Sources: fetch crates.io programs ([`crate::program`]).
+//! 2. Graph: `cargo metadata` of every workspace; decide the shared crates ([`crate::graph`]).
+//! 3. Plan: write the [`WrapperPlan`] the rustc wrapper reads.
+//! 4. Cargo: one `cargo build --release --target HOST` per workspace, with cargo-share as
+//!    `RUSTC_WRAPPER`, the shared-crate profile as `--config`, and one target directory for all
+//!    builds, so a crate build with the same Cargo unit hash is compiled once and reused.
+//! 5. Assemble: copy each binary to `OUT/bin` and the closure of crate dylibs and libstd it needs
+//!    (read from `DT_NEEDED`) to `OUT/lib`, each file once.
+
+pub mod assemble;
+pub mod cargo;
+pub mod options;
+pub mod prepare;
+pub mod test;
+pub mod trim;
+
+pub use assemble::{build, install_file, show_plan, BuildReport, BuiltProgram};
+pub use options::{default_cache_dir, BuildOptions, CratePatch, GroupExports, Layout};
+pub use prepare::{prepare, target_dir_of, GroupedPlan, PreparedBuild};
+pub use test::{count_test_results, test, TestCounts};

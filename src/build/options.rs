@@ -1,0 +1,101 @@
+//! What a build is asked for: `BuildOptions` (programs, layout, unification, exports, patches)
+//! and the defaults of the cache directory.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::compile::profile::SharedProfile;
+use crate::resolve::grouping::StoredGroup;
+use crate::resolve::set::UnifyOptions;
+use crate::source::ProgramSource;
+
+/// How shared crates are laid out in shared objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// Each shared crate is its own dylib.
+    PerCrate,
+    /// Crates used by the same programs are packed into one dylib; crates used by one program
+    /// stay static in it (see [`crate::grouping`]).
+    #[default]
+    Grouped,
+}
+
+/// Grouped layout: what a group's run-time copy exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupExports {
+    /// Only the symbols the set's programs import, with unreferenced code dropped (smallest; a
+    /// later program that imports more needs another copy of the group).
+    #[default]
+    Used,
+    /// Every symbol of the full build (larger; any later program that can use the group's crate
+    /// builds binds to the same file).
+    All,
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Layout::PerCrate => "per-crate",
+            Layout::Grouped => "grouped",
+        })
+    }
+}
+
+/// Options shared by `build` and `test`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub programs: Vec<ProgramSource>,
+    pub layout: Layout,
+    pub locked: bool,
+    /// Where cargo-share keeps fetched sources and its Cargo target directory.
+    pub cache_dir: Option<PathBuf>,
+    pub shared_profile: SharedProfile,
+    pub jobs: Option<u32>,
+    /// Append one JSON line per target unit the wrapper handled (for tests and debugging).
+    pub unit_log: Option<PathBuf>,
+    /// The output directory is a staging area (for `install`): do not report what was
+    /// assembled there.
+    pub staging: bool,
+    /// Resolve the programs together (`--unify`), or each with its own lockfile.
+    pub unify: UnifyOptions,
+    /// Refuse programs whose own tests failed under this resolution (`install`), unless
+    /// `allow_test_failures`.
+    pub check_tests: bool,
+    pub allow_test_failures: bool,
+    /// Grouped layout: groups with less Rust source than this merge into a larger one.
+    pub group_min_size: u64,
+    /// Show the plan (programs, groups) and stop before building.
+    pub dry_run: bool,
+    /// Crates replaced by local copies for this build (`bench`'s update cost). Cargo may then
+    /// rewrite lockfiles; they are put back when the build ends.
+    pub patches: Vec<CratePatch>,
+    /// Grouped layout: groups already in the store (`install`), used as they are wherever the
+    /// set's resolution lets the programs link exactly their crate builds.
+    pub stored_groups: Vec<StoredGroup>,
+    /// Grouped layout: trim each group's exports to what the set imports, or keep them all.
+    pub group_exports: GroupExports,
+}
+
+/// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).
+#[derive(Debug, Clone)]
+pub struct CratePatch {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// The default cache: `$CARGO_SHARE_CACHE`, else `$XDG_CACHE_HOME/cargo-share`, else
+/// `~/.cache/cargo-share`.
+pub fn default_cache_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("CARGO_SHARE_CACHE") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(d).join("cargo-share"));
+    }
+    let home = std::env::var_os("HOME").context("HOME is not set; pass --cache-dir")?;
+    Ok(PathBuf::from(home).join(".cache").join("cargo-share"))
+}

@@ -1,0 +1,391 @@
+//! Steps 1-3 of a build: sources fetched, the program set generated and resolved, groups
+//! planned (reusing stored ones where they resolve exactly), the graph read and the wrapper's
+//! plan written. One build per cache at a time (`CACHE/lock`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::options::{default_cache_dir, BuildOptions, Layout};
+use crate::compile::plan::WrapperPlan;
+use crate::resolve::graph;
+use crate::resolve::graph::BuildGraph;
+use crate::resolve::grouping;
+use crate::resolve::grouping::{GroupPlan, GroupRecord, StoredGroup};
+use crate::resolve::set;
+use crate::resolve::set::{ProgramSet, SetMember, Unify};
+use crate::shell::Shell;
+use crate::source;
+use crate::toolchain::Toolchain;
+
+/// The groups of a grouped build and, by group name, what each one's store entry records.
+pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
+
+/// A build in progress: resolved programs, the plan, and where things go.
+pub struct PreparedBuild {
+    pub graph: BuildGraph,
+    pub toolchain: Toolchain,
+    pub target_dir: PathBuf,
+    pub plan_file: tempfile::NamedTempFile,
+    pub options: BuildOptions,
+    /// The generated workspace of a unified build.
+    pub set: Option<ProgramSet>,
+    /// The groups of a grouped build.
+    pub groups: Option<GroupedPlan>,
+    /// The programs' own workspace roots and the programs from each: their profiles are what
+    /// the build overrides (a set's copies carry none).
+    pub origins: Vec<(PathBuf, Vec<String>)>,
+    /// Held until the build ends: one cargo-share build per cache at a time.
+    _cache_lock: std::fs::File,
+}
+
+/// Lock a cache directory for one build: generated set workspaces, fetched sources and target
+/// directories are rewritten by a build, so a second build (or a `--dry-run`, which writes the
+/// set workspace to plan it) waits for the first.
+fn lock_cache(cache: &Path, shell: &Shell) -> Result<std::fs::File> {
+    let path = cache.join("lock");
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the cache lock {}", path.display()))?;
+    if lock.try_lock().is_err() {
+        shell.status(
+            "Blocking",
+            format!(
+                "waiting for the cache lock ({} is in use by another cargo-share)",
+                cache.display()
+            ),
+        );
+        lock.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+    }
+    Ok(lock)
+}
+
+/// Cargo's target directory for a layout under a cache directory. One per wrapper ABI: builds
+/// made by a wrapper that rewrote units differently are never reused as if they were ours. One
+/// per layout: the same Cargo unit is a dylib in one and an rlib in the other.
+pub fn target_dir_of(cache: &Path, layout: Layout) -> PathBuf {
+    cache.join(match layout {
+        Layout::PerCrate => format!("target-{}", crate::compile::unit_record::WRAPPER_ABI),
+        Layout::Grouped => format!(
+            "target-{}-grouped",
+            crate::compile::unit_record::WRAPPER_ABI
+        ),
+    })
+}
+
+/// Steps 1 to 3: sources, graph, plan.
+pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
+    if options.programs.is_empty() {
+        bail!("no programs given: name them with --manifest-path PATH or --crate NAME[@VERSION]");
+    }
+    options.unify.validate()?;
+    if options.layout == Layout::Grouped && options.unify.policy != Unify::Features {
+        bail!(
+            "--layout grouped builds the programs as one set with one build of each crate: \
+             use it with --unify features (its default), or use --layout per-crate with --unify {}",
+            options.unify.policy
+        );
+    }
+    let cache = match &options.cache_dir {
+        Some(d) => d.clone(),
+        None => default_cache_dir()?,
+    };
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("creating the cargo-share cache {}", cache.display()))?;
+    let cache = cache.canonicalize()?;
+    let cache_lock = lock_cache(&cache, shell)?;
+    let toolchain = Toolchain::detect()?;
+    let target_dir = target_dir_of(&cache, options.layout);
+    std::fs::create_dir_all(&target_dir)?;
+
+    let mut manifests = Vec::new();
+    for source in &options.programs {
+        let manifest = source.manifest(&cache, shell)?;
+        if !manifests.contains(&manifest) {
+            manifests.push(manifest);
+        }
+    }
+
+    let mut sources = Vec::new();
+    for manifest in manifests {
+        let md = graph::load_metadata(&manifest, options.locked, &toolchain.host)?;
+        sources.push((manifest, md));
+    }
+    let origins = sources
+        .iter()
+        .map(|(_, md)| {
+            let names = graph::program_packages(md)
+                .into_iter()
+                .map(|p| p.name.to_string())
+                .collect();
+            (md.workspace_root.as_std_path().to_path_buf(), names)
+        })
+        .collect();
+    let mut graph = BuildGraph::default();
+    let (set, groups) = if options.unify.policy == Unify::None {
+        for (manifest, md) in sources {
+            graph.add_workspace(&manifest, md, &|_| true, false)?;
+        }
+        (None, None)
+    } else {
+        unify_sources(sources, options, &cache, &toolchain, &mut graph, shell)?
+    };
+    // Grouped: only the facades are dylibs (set by `unify_sources`); every other crate is an
+    // rlib, linked into its group or, used by one program, into that program.
+    if options.layout == Layout::PerCrate {
+        graph.compute_shared();
+        // A patched copy of a shared crate is shared too.
+        for patch in &options.patches {
+            let shared = graph.workspaces.iter().any(|ws| {
+                ws.metadata.packages.iter().any(|p| {
+                    let dir = p.manifest_path.parent().map(|m| m.as_std_path());
+                    p.name.as_str() == patch.name
+                        && dir
+                            .and_then(|d| d.canonicalize().ok())
+                            .is_some_and(|d| graph.shared_packages.contains(&d))
+                })
+            });
+            if shared {
+                let dir = patch.path.canonicalize().unwrap_or(patch.path.clone());
+                graph.shared_packages.insert(dir);
+            }
+        }
+    }
+
+    let plan = WrapperPlan {
+        shared_packages: graph.shared_packages.clone(),
+        target_dir: target_dir.clone(),
+        cargo_home: source::cargo_home()?,
+        self_exe: std::env::current_exe().context("locating the cargo-share executable")?,
+        unit_log: options.unit_log.clone(),
+        grouped: options.layout == Layout::Grouped,
+    };
+    let plan_file = tempfile::Builder::new()
+        .prefix("plan-")
+        .suffix(".json")
+        .tempfile_in(&cache)?;
+    plan.save(plan_file.path())?;
+    Ok(PreparedBuild {
+        graph,
+        toolchain,
+        target_dir,
+        plan_file,
+        options: options.clone(),
+        set,
+        groups,
+        origins,
+        _cache_lock: cache_lock,
+    })
+}
+
+/// Put the programs that join the set into one generated workspace (resolved together); keep the
+/// `--own-lock` ones in their own workspaces.
+fn unify_sources(
+    sources: Vec<(PathBuf, cargo_metadata::Metadata)>,
+    options: &BuildOptions,
+    cache: &Path,
+    toolchain: &Toolchain,
+    graph: &mut BuildGraph,
+    shell: &Shell,
+) -> Result<(Option<ProgramSet>, Option<GroupedPlan>)> {
+    let unify = &options.unify;
+    let own_lock = |name: &str| unify.own_lock.iter().any(|o| o == name);
+    let all: Vec<String> = sources
+        .iter()
+        .flat_map(|(_, md)| graph::program_packages(md))
+        .map(|p| p.name.to_string())
+        .collect();
+    for name in &unify.own_lock {
+        if !all.contains(name) {
+            bail!(
+                "--own-lock {name}: no program of this build is named `{name}` (programs: {})",
+                all.join(", ")
+            );
+        }
+    }
+    let mut members = Vec::new();
+    for (manifest, md) in &sources {
+        if graph::program_packages(md).is_empty() {
+            bail!(
+                "{} has no binary target: cargo-share builds programs (packages with a [[bin]] or src/main.rs)",
+                manifest.display()
+            );
+        }
+        let lock = std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok();
+        for pkg in graph::program_packages(md) {
+            if own_lock(&pkg.name) {
+                continue;
+            }
+            members.push(SetMember {
+                name: pkg.name.to_string(),
+                version: pkg.version.to_string(),
+                package_dir: pkg
+                    .manifest_path
+                    .parent()
+                    .context("a manifest without a directory")?
+                    .as_std_path()
+                    .to_path_buf(),
+                lock: lock.clone(),
+            });
+        }
+    }
+    let mut groups = None;
+    let set = if members.is_empty() {
+        None
+    } else {
+        let fixed_by_resolution = unify.lock_file.is_some() || !unify.pins.is_empty();
+        let mut stored: Vec<StoredGroup> = if options.layout == Layout::Grouped {
+            options.stored_groups.clone()
+        } else {
+            Vec::new()
+        };
+        if fixed_by_resolution && !stored.is_empty() {
+            shell.status(
+                "Ignoring",
+                "the groups in the store: --lock and --pin fix the resolution",
+            );
+            stored.clear();
+        }
+        stored = grouping::compatible_subset(&stored);
+        let (set, md) = loop {
+            let set = match set::generate(&members, unify, cache, &stored, shell) {
+                Err(e) if !stored.is_empty() => {
+                    shell.status(
+                        "Not reusing",
+                        format!(
+                            "the store's groups: Cargo cannot resolve the programs with them ({})",
+                            e.to_string().lines().next().unwrap_or_default()
+                        ),
+                    );
+                    stored.clear();
+                    continue;
+                }
+                other => other?,
+            };
+            let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host)?;
+            let keep = reusable_groups(&md, &stored, shell);
+            if keep.len() == stored.len() {
+                break (set, md);
+            }
+            stored = keep;
+        };
+        if options.layout == Layout::Grouped {
+            let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(&md)
+                .into_iter()
+                .map(|p| (p.name.to_string(), p.id.clone()))
+                .collect();
+            let tag: String = set
+                .root
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .chars()
+                .take(8)
+                .collect();
+            let plan =
+                grouping::plan_groups(&md, &programs, options.group_min_size, &tag, &stored)?;
+            grouping::report(&plan, shell, options.dry_run);
+            let manifest = set::grouped_workspace(&set, &plan, shell)?;
+            let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
+            let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
+            let mut records = BTreeMap::new();
+            for group in &plan.groups {
+                let mut record = group_record(&md, group, &lock)
+                    .with_context(|| format!("recording how {} was resolved", group.name))?;
+                // A reused group keeps exporting what it exported for the programs already
+                // bound to it.
+                record.exports = stored
+                    .iter()
+                    .find(|g| g.record.group.name == group.name)
+                    .and_then(|g| g.record.exports.clone());
+                records.insert(group.name.clone(), record);
+            }
+            graph.add_workspace(&manifest, md, &|_| true, false)?;
+            let root = manifest
+                .parent()
+                .context("a manifest without a directory")?;
+            graph.shared_packages = plan.groups.iter().map(|g| root.join(&g.name)).collect();
+            groups = Some((plan, records));
+        } else {
+            graph.add_workspace(
+                &set.manifest_path,
+                md,
+                &|_| true,
+                set.policy == Unify::Semver,
+            )?;
+        }
+        Some(set)
+    };
+    for (manifest, md) in sources {
+        if graph::program_packages(&md)
+            .iter()
+            .any(|p| own_lock(&p.name))
+        {
+            graph.add_workspace(&manifest, md, &own_lock, false)?;
+        }
+    }
+    Ok((set, groups))
+}
+
+/// The stored groups a set resolved as `md` can use exactly (see [`grouping::reuse_mismatch`])
+/// and whose dependency groups it can use too. Each one dropped is named, with why; groups no
+/// program of the set loads are dropped quietly.
+fn reusable_groups(
+    md: &cargo_metadata::Metadata,
+    stored: &[StoredGroup],
+    shell: &Shell,
+) -> Vec<StoredGroup> {
+    let mut keep: Vec<StoredGroup> = Vec::new();
+    for g in stored {
+        match grouping::reuse_mismatch(md, &g.record) {
+            None => keep.push(g.clone()),
+            Some(why) => shell.status(
+                "Not reusing",
+                format!("{} from the store: {why}", g.record.group.name),
+            ),
+        }
+    }
+    grouping::retain_loadable(&mut keep);
+    let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(md)
+        .into_iter()
+        .map(|p| (p.name.to_string(), p.id.clone()))
+        .collect();
+    let groups: Vec<grouping::Group> = keep.iter().map(|g| g.record.group.clone()).collect();
+    let used = grouping::groups_used(md, &programs, &groups);
+    keep.retain(|g| used.contains(&g.record.group.name));
+    keep
+}
+
+/// What a new group's store entry keeps so that later builds can reuse it
+/// ([`grouping::GroupRecord`]); the export list is added once the group is trimmed.
+fn group_record(
+    md: &cargo_metadata::Metadata,
+    group: &grouping::Group,
+    lock: &str,
+) -> Result<GroupRecord> {
+    let resolution = grouping::resolution_of(md, &group.name)
+        .context("the group is missing from its build workspace")?;
+    let keys = md
+        .packages
+        .iter()
+        .filter(|p| resolution.contains_key(&p.id.repr))
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.version.to_string(),
+                p.source.as_ref().map(|s| s.repr.clone()),
+            )
+        })
+        .collect();
+    Ok(GroupRecord {
+        group: group.clone(),
+        resolution,
+        lock: set::lock_subset(lock, &keys)?,
+        exports: None,
+    })
+}

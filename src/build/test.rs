@@ -1,0 +1,349 @@
+//! `cargo share test`: the programs' own tests run the way `build` compiles them, with each
+//! `test result:` line attributed to its program, and the outcome recorded per policy and lock
+//! hash for `install` to check.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use cargo_metadata::Message;
+use serde::Serialize;
+
+use crate::build::cargo::CargoVerb;
+use crate::build::options::BuildOptions;
+use crate::build::prepare::{prepare, PreparedBuild};
+use crate::resolve::graph;
+use crate::resolve::set::ProgramSet;
+use crate::shell::Shell;
+
+/// Pass and fail counts of one program's test run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TestCounts {
+    pub reason: &'static str,
+    pub program: String,
+    pub version: String,
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    pub test_binaries: u64,
+    pub success: bool,
+    /// "no tests" or "tests did not build".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Add up the `test result:` lines libtest prints.
+pub fn count_test_results(line: &str, counts: &mut TestCounts) {
+    let Some(rest) = line.trim().strip_prefix("test result: ") else {
+        return;
+    };
+    counts.test_binaries += 1;
+    for part in rest.split(';') {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        let (num, what) = match words.as_slice() {
+            [_, n, w, ..] if n.parse::<u64>().is_ok() => (*n, *w),
+            [n, w, ..] => (*n, *w),
+            _ => continue,
+        };
+        let Ok(n) = num.parse::<u64>() else {
+            continue;
+        };
+        match what {
+            "passed" => counts.passed += n,
+            "failed" => counts.failed += n,
+            "ignored" => counts.ignored += n,
+            _ => {}
+        }
+    }
+}
+
+/// `cargo share test`: each program's own test suite, built in shared mode under the chosen
+/// resolution. Under `--unify`, the results are recorded against the set's lockfile, and
+/// `install` refuses a program whose tests failed there.
+pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
+    let prepared = prepare(options, shell)?;
+    prepared.warn_overrides(shell);
+    let mut results: Vec<TestCounts> = prepared
+        .graph
+        .programs
+        .iter()
+        .map(|p| TestCounts {
+            reason: "test-finished",
+            program: p.name.clone(),
+            version: p.version.clone(),
+            ..Default::default()
+        })
+        .collect();
+    for (wi, programs) in prepared.invocations() {
+        let names = prepared.program_names(&programs);
+        shell.status("Testing", format!("{} (shared)", names.join(", ")));
+        let mut started = vec![0u64; results.len()];
+        let status = prepared.run_tests(wi, &programs, &mut results, &mut started, shell)?;
+        for &p in &programs {
+            let counts = &mut results[p];
+            // In a run of several programs Cargo's status covers them all: a program passed if
+            // every test binary it started reported, with no failures.
+            counts.success = if counts.test_binaries == 0 {
+                status.success()
+            } else {
+                counts.failed == 0
+                    && counts.test_binaries >= started[p]
+                    && (status.success() || programs.len() > 1)
+            };
+            if counts.test_binaries == 0 {
+                counts.note = Some(if status.success() {
+                    "no tests".into()
+                } else {
+                    "tests did not build".into()
+                });
+                if !status.success() {
+                    shell.error(format!(
+                        "{} v{}: the tests did not build (see the errors above)",
+                        counts.program, counts.version
+                    ));
+                }
+            }
+            shell.json(&*counts);
+        }
+    }
+    shell.result(format!(
+        "\n{:<24} {:>8} {:>8} {:>8} {:>8}  {}",
+        "program", "run", "passed", "failed", "ignored", "note"
+    ));
+    for r in &results {
+        shell.result(format!(
+            "{:<24} {:>8} {:>8} {:>8} {:>8}  {}",
+            format!("{} {}", r.program, r.version),
+            r.passed + r.failed,
+            r.passed,
+            r.failed,
+            r.ignored,
+            r.note.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(set) = &prepared.set {
+        record_tests(set, &prepared, &results)?;
+        let failing: Vec<&str> = prepared
+            .graph
+            .programs
+            .iter()
+            .zip(&results)
+            .filter(|(p, r)| prepared.in_set(p) && !r.success)
+            .map(|(p, _)| p.name.as_str())
+            .collect();
+        if !failing.is_empty() {
+            shell.warn(format!(
+                "under --unify {}, the tests of {} do not pass. Ways out: build {} with its own lockfile \
+                 (--own-lock NAME), or pin the crate that breaks it (--pin CRATE@VERSION). \
+                 `cargo share install` refuses these programs under this resolution.",
+                set.policy,
+                failing.join(", "),
+                if failing.len() == 1 { "it" } else { "each" },
+            ));
+        }
+    }
+    Ok(results)
+}
+
+/// One program's recorded test outcome under a set's resolution.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct RecordedTest {
+    version: String,
+    passed: u64,
+    failed: u64,
+    success: bool,
+    note: Option<String>,
+}
+
+/// `SET/test-results.json`: [`ProgramSet::resolution_key`] -> program -> outcome.
+type TestRecords = BTreeMap<String, BTreeMap<String, RecordedTest>>;
+
+fn test_records_path(set: &ProgramSet) -> PathBuf {
+    set.root.join("test-results.json")
+}
+
+fn load_test_records(set: &ProgramSet) -> TestRecords {
+    std::fs::read(test_records_path(set))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCounts]) -> Result<()> {
+    let mut records = load_test_records(set);
+    let entry = records.entry(set.resolution_key()).or_default();
+    for (program, r) in prepared.graph.programs.iter().zip(results) {
+        if prepared.in_set(program) {
+            entry.insert(
+                program.name.clone(),
+                RecordedTest {
+                    version: r.version.clone(),
+                    passed: r.passed,
+                    failed: r.failed,
+                    success: r.success,
+                    note: r.note.clone(),
+                },
+            );
+        }
+    }
+    let path = test_records_path(set);
+    let tmp = tempfile::NamedTempFile::new_in(&set.root)?;
+    std::fs::write(tmp.path(), serde_json::to_vec_pretty(&records)?)?;
+    tmp.persist(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+impl PreparedBuild {
+    /// Whether a program is built in the unified set (not with `--own-lock`).
+    fn in_set(&self, program: &graph::Program) -> bool {
+        // By name: program names are unique in a build, and the set's programs may be built
+        // from its grouped build workspace rather than the set workspace itself.
+        self.set
+            .as_ref()
+            .is_some_and(|set| set.members.iter().any(|m| m.name == program.name))
+    }
+
+    /// Before an install under `--unify`: programs whose own tests failed under this exact
+    /// resolution are refused; untested ones get a warning.
+    pub(crate) fn check_recorded_tests(&self, shell: &Shell) -> Result<()> {
+        let Some(set) = &self.set else {
+            return Ok(());
+        };
+        if !self.options.check_tests {
+            return Ok(());
+        }
+        let records = load_test_records(set);
+        let recorded = records.get(&set.resolution_key());
+        let mut failed = Vec::new();
+        let mut untested = Vec::new();
+        for program in self.graph.programs.iter().filter(|p| self.in_set(p)) {
+            match recorded.and_then(|r| r.get(&program.name)) {
+                Some(r) if !r.success => failed.push(format!(
+                    "{} ({} of {} tests failed)",
+                    program.name,
+                    r.failed,
+                    r.passed + r.failed
+                )),
+                Some(_) => {}
+                None => untested.push(program.name.clone()),
+            }
+        }
+        if !untested.is_empty() {
+            shell.warn(format!(
+                "{} not tested under this resolution (--unify {}); `cargo share test` with the same programs and options runs their own test suites",
+                untested.join(", "),
+                set.policy
+            ));
+        }
+        if !failed.is_empty() {
+            let message = format!(
+                "under --unify {}, the tests of {} failed (`cargo share test`). Ways out: install it with its own lockfile \
+                 (--own-lock NAME), pin the crate that breaks it (--pin CRATE@VERSION), or accept it with --allow-test-failures",
+                set.policy,
+                failed.join(", ")
+            );
+            if !self.options.allow_test_failures {
+                bail!("{message}");
+            }
+            shell.warn(message);
+        }
+        Ok(())
+    }
+
+    /// Run `cargo test` for some programs of one workspace, attributing each test binary's
+    /// results to its program: Cargo's stderr ("Running ... (PATH)", "Doc-tests NAME") and the
+    /// tests' stdout share one pipe, so the order is kept.
+    fn run_tests(
+        &self,
+        workspace: usize,
+        programs: &[usize],
+        results: &mut [TestCounts],
+        started: &mut [u64],
+        shell: &Shell,
+    ) -> Result<std::process::ExitStatus> {
+        let mut cmd = self.cargo(CargoVerb::Test, workspace, programs, shell);
+        let (reader, writer) = std::io::pipe()?;
+        cmd.stdout(writer.try_clone()?).stderr(writer);
+        let mut child = cmd.spawn().context("running cargo test")?;
+        drop(cmd);
+        let md = &self.graph.workspaces[workspace].metadata;
+        let mut by_executable: BTreeMap<String, usize> = BTreeMap::new();
+        let mut by_lib: BTreeMap<String, usize> = BTreeMap::new();
+        for &p in programs {
+            let id = &self.graph.programs[p].package_id;
+            if let Some(pkg) = md.packages.iter().find(|k| &k.id == id) {
+                for t in pkg.targets.iter().filter(|t| t.is_lib()) {
+                    by_lib.insert(t.name.replace('-', "_"), p);
+                }
+            }
+        }
+        let mut current = programs.first().copied();
+        for message in Message::parse_stream(BufReader::new(reader)) {
+            match message? {
+                Message::CompilerArtifact(a) => {
+                    if let (Some(exe), Some(&p)) = (
+                        &a.executable,
+                        programs
+                            .iter()
+                            .find(|&&p| self.graph.programs[p].package_id == a.package_id),
+                    ) {
+                        if let Some(name) = exe.file_name() {
+                            by_executable.insert(name.to_string(), p);
+                        }
+                    }
+                }
+                Message::TextLine(line) => {
+                    let trimmed = line.trim();
+                    if let Some(rest) = trimmed.strip_prefix("Running ") {
+                        let path = rest
+                            .rsplit_once('(')
+                            .map(|(_, p)| p.trim_end_matches(')'))
+                            .unwrap_or(rest);
+                        let name = Path::new(path)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        current = by_executable.get(&name).copied().or(current);
+                        current.inspect(|&p| started[p] += 1);
+                    } else if let Some(lib) = trimmed.strip_prefix("Doc-tests ") {
+                        current = by_lib.get(lib.trim()).copied().or(current);
+                        current.inspect(|&p| started[p] += 1);
+                    }
+                    if let Some(p) = current {
+                        count_test_results(&line, &mut results[p]);
+                    }
+                    if !shell.is_json() && !shell.quiet {
+                        eprintln!("{line}");
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(child.wait()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_summaries_are_added_up() {
+        let mut c = TestCounts::default();
+        count_test_results(
+            "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+            &mut c,
+        );
+        count_test_results(
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+            &mut c,
+        );
+        count_test_results("running 5 tests", &mut c);
+        assert_eq!(
+            (c.passed, c.failed, c.ignored, c.test_binaries),
+            (15, 2, 1, 2)
+        );
+    }
+}

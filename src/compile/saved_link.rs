@@ -1,0 +1,188 @@
+//! A group's saved link (arguments, rustc's temporary objects and version script, copied before
+//! rustc deletes them) and its trimmed relink.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::compile::rustc_args::unit_output;
+use crate::compile::rustc_args::RustcArgs;
+
+/// A saved link: the real linker and its arguments, with rustc's temporary inputs (objects,
+/// version script) copied into the recipe directory, since rustc deletes them after linking.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LinkRecipe {
+    linker: String,
+    args: Vec<String>,
+    /// Index in `args` of the output path (after `-o`).
+    output: usize,
+    /// Index in `args` of the version script argument.
+    version_script: usize,
+}
+
+const RECIPE_FILE: &str = "recipe.json";
+
+/// Where the link of a shared library is saved: next to it, `libNAME-HASH.cargo-share-link/`.
+pub fn saved_link_dir(library: &Path) -> PathBuf {
+    let stem = library
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    library.with_file_name(format!("{stem}.cargo-share-link"))
+}
+
+/// [`saved_link_dir`] of the dylib a group unit's rustc command line produces.
+pub fn group_link_dir(rustc: &RustcArgs) -> PathBuf {
+    let (out_dir, stem) = unit_output(rustc);
+    saved_link_dir(&out_dir.join(format!("lib{stem}.so")))
+}
+
+/// In a saved-link directory: the symbols the trimmed copy exports, one per line, after a first
+/// line naming the relink ([`TRIM_FORMAT`]).
+pub const TRIMMED_EXPORTS_FILE: &str = "exports";
+
+/// Save a link into `dir`: inputs that rustc deletes after linking (object files, the version
+/// script) are copied; libraries (`.rlib`, `.a`, `.so`) stay where Cargo keeps them.
+pub(crate) fn save_recipe(dir: &Path, linker: &str, args: &[String]) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut saved = Vec::with_capacity(args.len());
+    let mut output = None;
+    let mut version_script = None;
+    let mut copied = 0usize;
+    let mut copy = |from: &str| -> Result<String> {
+        let name = Path::new(from)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let to = dir.join(format!("{copied}-{name}"));
+        copied += 1;
+        std::fs::copy(from, &to).with_context(|| format!("copying {from}"))?;
+        Ok(to.display().to_string())
+    };
+    for (i, arg) in args.iter().enumerate() {
+        if arg.starts_with('@') {
+            bail!("the link uses a response file ({arg}); relinking it is not supported");
+        }
+        if i > 0 && args[i - 1] == "-o" {
+            output = Some(i);
+            saved.push(arg.clone());
+        } else if let Some(script) = version_script_arg(arg) {
+            version_script = Some(i);
+            saved.push(format!("-Wl,--version-script={}", copy(script)?));
+        } else if Path::new(arg).is_file()
+            && !arg.ends_with(".rlib")
+            && !arg.ends_with(".a")
+            && !arg.ends_with(".so")
+        {
+            saved.push(copy(arg)?);
+        } else {
+            saved.push(arg.clone());
+        }
+    }
+    let recipe = LinkRecipe {
+        linker: linker.to_string(),
+        args: saved,
+        output: output.context("the link names no output (-o)")?,
+        version_script: version_script.context("the link has no version script")?,
+    };
+    std::fs::write(dir.join(RECIPE_FILE), serde_json::to_vec_pretty(&recipe)?)?;
+    Ok(())
+}
+
+/// Whether a group's link was saved in `dir`.
+pub fn has_recipe(dir: &Path) -> bool {
+    dir.join(RECIPE_FILE).is_file()
+}
+
+/// Keep only the `global:` entries of a version script that are in `keep`. Returns the new
+/// script and how many entries were kept and dropped.
+pub fn filter_version_script(script: &str, keep: &BTreeSet<String>) -> (String, usize, usize) {
+    let mut out = String::with_capacity(script.len());
+    let (mut in_global, mut kept, mut dropped) = (false, 0, 0);
+    for line in script.lines() {
+        let t = line.trim();
+        if t == "global:" {
+            in_global = true;
+        } else if t == "local:" || t.starts_with('}') {
+            in_global = false;
+        } else if in_global {
+            if let Some(sym) = t.strip_suffix(';') {
+                if keep.contains(sym.trim()) {
+                    kept += 1;
+                } else {
+                    dropped += 1;
+                    continue;
+                }
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    (out, kept, dropped)
+}
+
+/// How [`relink_trimmed`] links, recorded with each trimmed group: change it when the relink
+/// changes.
+pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 2: version script, --gc-sections";
+
+/// Redo the link saved in `dir`, exporting only the symbols in `keep` (what the programs and
+/// libraries of the set import), into `output`. Unexported code that nothing reaches is then
+/// dropped by the linker's `--gc-sections`, with the relocations it carried.
+pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Result<()> {
+    let recipe: LinkRecipe = serde_json::from_slice(
+        &std::fs::read(dir.join(RECIPE_FILE))
+            .with_context(|| format!("reading the saved link in {}", dir.display()))?,
+    )?;
+    let mut args = recipe.args.clone();
+    let script_path = version_script_arg(&args[recipe.version_script])
+        .context("the saved link lost its version script")?
+        .to_string();
+    let script = std::fs::read_to_string(&script_path)?;
+    let (trimmed, kept, _) = filter_version_script(&script, keep);
+    let trimmed_path = dir.join("version-script.trimmed");
+    std::fs::write(&trimmed_path, trimmed)?;
+    args[recipe.version_script] = format!("-Wl,--version-script={}", trimmed_path.display());
+    args[recipe.output] = output.display().to_string();
+    // rustc links dylibs without garbage collection (everything is exported anyway); with the
+    // exports cut down, sections nothing reaches can go.
+    args.push("-Wl,--gc-sections".into());
+    let result = Command::new(&recipe.linker)
+        .args(&args)
+        .output()
+        .with_context(|| format!("running the linker `{}`", recipe.linker))?;
+    if !result.status.success() {
+        bail!(
+            "relinking {} with {kept} exports failed: {}",
+            output.display(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn version_script_arg(arg: &str) -> Option<&str> {
+    arg.strip_prefix("-Wl,--version-script=")
+        .or_else(|| arg.strip_prefix("--version-script="))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_script_keeps_only_the_symbols_asked_for() {
+        let script = "{\n  global:\n    a;\n    b;\n    c;\n\n  local:\n    *;\n};\n";
+        let keep: BTreeSet<String> = ["a".to_string(), "c".to_string()].into();
+        let (out, kept, dropped) = filter_version_script(script, &keep);
+        assert_eq!((kept, dropped), (2, 1));
+        assert_eq!(
+            out,
+            "{\n  global:\n    a;\n    c;\n\n  local:\n    *;\n};\n"
+        );
+    }
+}

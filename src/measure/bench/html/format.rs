@@ -1,0 +1,29 @@
+//! Number and text formatting for the HTML report (MB, ms, seconds, HTML escaping).
+
+pub(crate) fn mb(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / 1e6)
+}
+
+pub(crate) fn ms(us: f64) -> String {
+    format!("{:.2} ms", us / 1e3)
+}
+
+pub(crate) fn seconds(s: f64) -> String {
+    format!("{s:.1} s")
+}
+
+/// Text escaped for HTML element content and attribute values.
+pub(crate) fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

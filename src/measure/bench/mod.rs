@@ -1,0 +1,44 @@
+//! `cargo share bench`: build a set of programs static and shared in one run, and measure what
+//! sharing buys (NOTES.md section 8 for the method).
+//!
+//! * **Builds.** Static: each program on its own, with its own lockfile and release profile and
+//!   its own Cargo target directory, as `cargo install --locked` builds it. Shared: one
+//!   `cargo share build` of the whole set per layout (per-crate, grouped). All from cold caches
+//!   inside the bench directory, timed in CPU seconds of all child processes
+//!   (`getrusage(RUSAGE_CHILDREN)`).
+//! * **Disk.** Stripped copies (`strip --strip-all`; libraries first lose `.rustc`), each shared
+//!   file once, libstd included. Break-even: the first k programs (in list order) for which the
+//!   shared total is no larger than the static one. Ideal: the static total minus every repeated
+//!   function (same symbol name and size) across the static binaries.
+//! * **Memory.** All programs of a variant run at once, each held at exit by a tiny preloaded
+//!   library whose ELF destructor raises SIGSTOP (so short-lived programs are measured at their
+//!   fullest, static and shared alike); PSS and USS are summed from `/proc/PID/smaps_rollup`.
+//!   The library's constructor takes the request out of the environment, so the processes a
+//!   program starts (hyperfine's benchmarked command, a shell) run to their end.
+//! * **Start-up.** `--version`, static and shared interleaved, many runs: median and spread.
+//! * **Run time.** A real workload for programs that have one, over generated inputs
+//!   ([`workload`]).
+//! * **Update cost.** Every build again with a patched copy of one crate; the stripped files that
+//!   change are what a fix ships.
+
+pub mod disk;
+pub mod html;
+pub mod machine;
+pub mod memory;
+pub mod model;
+pub mod options;
+pub mod run;
+pub mod shared_variant;
+pub mod static_build;
+pub mod table;
+pub mod timing;
+pub mod update_cost;
+pub mod workload;
+
+pub use model::{
+    BenchReport, Distribution, LibraryFigures, Machine, ProgramFigures, UpdateCost, Variant,
+};
+pub use options::BenchOptions;
+pub use run::bench;
+pub use table::print_table;
+pub use workload::{prepare, version, Workload};

@@ -1,0 +1,36 @@
+//! What to bench (`BenchOptions`) and what one built variant leaves for the measurements.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::build::{BuildOptions, Layout};
+use crate::measure::bench::model::*;
+
+/// What to bench and how.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The programs and the shared builds' options (unification of the per-crate build).
+    pub build: BuildOptions,
+    /// The shared layouts to build and measure, each against static and each other.
+    pub layouts: Vec<Layout>,
+    /// Where builds, stripped copies and the corpus go. Kept, so a later run can `--reuse`.
+    pub work_dir: PathBuf,
+    /// Start-up runs per program and variant.
+    pub runs: usize,
+    /// Reuse builds found in the work directory (build times are then not reported).
+    pub reuse: bool,
+    pub html: Option<PathBuf>,
+    /// Measure the update cost of a fix to this crate (rebuilds every variant once more).
+    pub update_crate: Option<String>,
+}
+
+/// One built variant, before measuring: where its binaries and libraries are.
+pub(crate) struct BuiltVariant {
+    pub(crate) figures: Variant,
+    /// program -> stripped binary to run.
+    pub(crate) binaries: BTreeMap<String, PathBuf>,
+    /// program -> unstripped binaries (for the symbol tables).
+    pub(crate) unstripped: BTreeMap<String, Vec<PathBuf>>,
+    /// program -> the library files it loads (shared variants).
+    pub(crate) needs: BTreeMap<String, Vec<String>>,
+}

@@ -1,0 +1,152 @@
+//! The bench report as a table on stdout.
+
+use crate::measure::bench::model::*;
+use crate::shell::{human_bytes, Shell};
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "n/a".into(),
+    }
+}
+
+fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}
+
+/// The terminal table: per program and totals, each shared variant against static.
+pub fn print_table(report: &BenchReport, shell: &Shell) {
+    let Some(st) = report.variants.iter().find(|v| !v.shared) else {
+        return;
+    };
+    let m = &report.machine;
+    shell.result(format!(
+        "\ncargo share bench, {}, {}, {} CPUs, {:.0} GiB, {}",
+        m.date,
+        m.system,
+        m.cpus,
+        m.memory_bytes as f64 / (1u64 << 30) as f64,
+        m.rustc
+    ));
+    for v in report.variants.iter().filter(|v| v.shared) {
+        shell.result(format!("\n{} against static", v.name));
+        shell.result(format!(
+            "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
+            "program",
+            "bin st",
+            "bin sh",
+            "libs",
+            "PSS st",
+            "PSS sh",
+            "start st",
+            "start sh",
+            "start",
+            "run"
+        ));
+        for p in &v.programs {
+            let s = st.programs.iter().find(|q| q.program == p.program);
+            let us = |d: Option<&Distribution>| {
+                d.map_or("n/a".into(), |d| format!("{:.0}us", d.median_us))
+            };
+            let pss = |x: Option<u64>| x.map_or("n/a".into(), human_bytes);
+            shell.result(format!(
+                "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
+                p.program,
+                s.map_or("n/a".into(), |s| human_bytes(s.binary_bytes)),
+                human_bytes(p.binary_bytes),
+                p.libraries,
+                pss(s.and_then(|s| s.pss_bytes)),
+                pss(p.pss_bytes),
+                us(s.and_then(|s| s.startup.as_ref())),
+                us(p.startup.as_ref()),
+                ratio(
+                    p.startup.as_ref().map(|d| d.median_us),
+                    s.and_then(|s| s.startup.as_ref()).map(|d| d.median_us)
+                ),
+                ratio(
+                    p.runtime.as_ref().map(|d| d.median_us),
+                    s.and_then(|s| s.runtime.as_ref()).map(|d| d.median_us)
+                ),
+            ));
+        }
+        let f = |x: u64| Some(x as f64);
+        shell.result(format!(
+            "disk: static {} | shared {} (binaries {} + {} libraries {}) = {} | ideal {} = {} | break-even: {}",
+            human_bytes(st.disk_total()),
+            human_bytes(v.disk_total()),
+            human_bytes(v.binaries_bytes),
+            v.libraries.len(),
+            human_bytes(v.libraries_bytes),
+            ratio(f(v.disk_total()), f(st.disk_total())),
+            report.ideal_bytes.map_or("n/a".into(), human_bytes),
+            ratio(report.ideal_bytes.map(|x| x as f64), f(st.disk_total())),
+            v.break_even_programs.map_or(
+                format!("not within these {} programs", v.programs.len()),
+                |k| format!("from {k} programs")
+            ),
+        ));
+        shell.result(format!(
+            "memory, all at once: PSS static {} | shared {} = {} ; USS {} | {} = {}",
+            st.pss_total_bytes.map_or("n/a".into(), human_bytes),
+            v.pss_total_bytes.map_or("n/a".into(), human_bytes),
+            ratio(
+                v.pss_total_bytes.map(|x| x as f64),
+                st.pss_total_bytes.map(|x| x as f64)
+            ),
+            st.uss_total_bytes.map_or("n/a".into(), human_bytes),
+            v.uss_total_bytes.map_or("n/a".into(), human_bytes),
+            ratio(
+                v.uss_total_bytes.map(|x| x as f64),
+                st.uss_total_bytes.map(|x| x as f64)
+            ),
+        ));
+        let startup = |v: &Variant| {
+            median(
+                v.programs
+                    .iter()
+                    .filter_map(|p| p.startup.as_ref().map(|d| d.median_us)),
+            )
+        };
+        let runtime = |v: &Variant| {
+            median(
+                v.programs
+                    .iter()
+                    .filter_map(|p| p.runtime.as_ref().map(|d| d.median_us)),
+            )
+        };
+        shell.result(format!(
+            "start-up, median of medians: {} | run time: {} | build CPU: static {} | shared {} = {}",
+            ratio(startup(v), startup(st)),
+            ratio(runtime(v), runtime(st)),
+            st.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
+            v.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
+            ratio(v.build_cpu_seconds, st.build_cpu_seconds),
+        ));
+    }
+    if let Some(update) = &report.update {
+        shell.result(format!(
+            "\nupdate cost: a fix to {} ships (stripped files that changed)",
+            update.crate_name
+        ));
+        let base = update
+            .per_variant
+            .iter()
+            .find(|(n, _, _)| n == "static")
+            .map(|(_, _, b)| *b as f64);
+        for (name, files, bytes) in &update.per_variant {
+            shell.result(format!(
+                "{name:<32} {files:>4} files {:>10} {}",
+                human_bytes(*bytes),
+                ratio(Some(*bytes as f64), base)
+            ));
+        }
+    }
+    for m in &report.missing {
+        shell.result(format!("not measured: {m}"));
+    }
+}

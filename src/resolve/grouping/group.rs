@@ -1,0 +1,97 @@
+//! What a group is: its members (`GroupMember`, exact version, source and features), the
+//! groups it loads, and a set's `GroupPlan`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use cargo_metadata::PackageId;
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the generated facade packages; their crate names start with the `_` form.
+pub const GROUP_PACKAGE_PREFIX: &str = "cargo-share-group-";
+/// The crate-name form of [`GROUP_PACKAGE_PREFIX`]: what the wrapper recognises in `--extern`.
+pub const GROUP_CRATE_PREFIX: &str = "cargo_share_group_";
+
+/// Default merge threshold: groups with less Rust source than this merge into a larger one.
+pub const DEFAULT_MIN_GROUP_SOURCE_BYTES: u64 = 2 << 20;
+
+/// Where a member package comes from, as a generated manifest names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum MemberSource {
+    CratesIo,
+    Git { url: String, rev: String },
+    Path { dir: PathBuf },
+}
+
+/// One crate in a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    pub name: String,
+    pub version: String,
+    pub source: MemberSource,
+    /// The features it is built with (the union over the set's programs), which the facade
+    /// requests explicitly: a later build that reuses the group gets exactly this build.
+    pub features: Vec<String>,
+    /// Bytes of Rust source in the package (tests, benches and examples left out).
+    pub source_bytes: u64,
+    pub id: PackageId,
+}
+
+impl GroupMember {
+    /// The dependency key the facade uses for this member: unique even with two versions.
+    pub fn dependency_key(&self) -> String {
+        let clean: String = format!("{}_{}", self.name, self.version)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("cs_{clean}")
+    }
+}
+
+/// One shared object of the grouped layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The facade package name (`cargo-share-group-N-SET`).
+    pub name: String,
+    pub members: Vec<GroupMember>,
+    /// The programs that load it.
+    pub consumers: BTreeSet<String>,
+    /// Other groups its members depend on (by name).
+    pub depends_on: BTreeSet<String>,
+    pub source_bytes: u64,
+}
+
+impl Group {
+    pub fn crate_name(&self) -> String {
+        self.name.replace('-', "_")
+    }
+}
+
+/// The grouping of one program set.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupPlan {
+    pub groups: Vec<Group>,
+    /// Per program: how many of its crates stay static in it.
+    pub static_crates: BTreeMap<String, usize>,
+    /// Crates used by two or more programs that could not be grouped, with why.
+    pub excluded: BTreeMap<String, String>,
+    /// Groups taken from the store as they are (`install`): name -> the store entry.
+    pub reused: BTreeMap<String, String>,
+}
+
+impl GroupPlan {
+    /// The groups a program loads.
+    pub fn groups_of(&self, program: &str) -> Vec<&Group> {
+        self.groups
+            .iter()
+            .filter(|g| g.consumers.contains(program))
+            .collect()
+    }
+}
+
+pub(crate) fn sorted_features(node: &cargo_metadata::Node) -> Vec<String> {
+    let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
+    features.sort();
+    features
+}

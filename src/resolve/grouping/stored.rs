@@ -1,0 +1,326 @@
+//! Groups already in the store: what a group entry records (`GroupRecord`), which stored groups
+//! can be built against together, and the exact-resolution check that decides reuse.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use cargo_metadata::{Metadata, PackageId};
+use serde::{Deserialize, Serialize};
+
+use crate::resolve::grouping::group::{sorted_features, Group, GROUP_PACKAGE_PREFIX};
+
+/// How one package of a group's build was resolved: its features and its dependencies (package
+/// ids, every kind). With the package id, this is what Cargo's unit hash of the package depends
+/// on (the profile and compiler aside, which are the same for every build of one store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedPackage {
+    pub features: Vec<String>,
+    pub dependencies: Vec<String>,
+}
+
+/// What a group was built from, kept in its store entry (`entry.json`) so that a later install
+/// can build against exactly the same group: the facade, the resolution of every package the
+/// group was compiled from (its members and, transitively, their build dependencies and
+/// proc-macros, by package id), the set's `Cargo.lock` entries of those packages, and the
+/// symbols its run-time copy exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub group: Group,
+    pub resolution: BTreeMap<String, ResolvedPackage>,
+    pub lock: String,
+    /// The trimmed export list (`None`: the group keeps every export).
+    pub exports: Option<Vec<String>>,
+}
+
+/// A group in the store that a new build may reuse.
+#[derive(Debug, Clone)]
+pub struct StoredGroup {
+    pub record: GroupRecord,
+    /// The store entry's identity hash.
+    pub entry: String,
+}
+
+/// Of the stored groups, a subset that can be in one build together: one entry per group name
+/// (the one exporting most), no two disagreeing on how a package they share is built or holding
+/// two semver-compatible versions of a crate (Cargo allows one), and every group with the groups
+/// it loads. Larger groups are taken first.
+pub fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
+    let mut order: Vec<&StoredGroup> = stored.iter().collect();
+    let exports = |g: &StoredGroup| g.record.exports.as_ref().map_or(usize::MAX, |e| e.len());
+    order.sort_by(|a, b| {
+        b.record
+            .group
+            .members
+            .len()
+            .cmp(&a.record.group.members.len())
+            .then(exports(b).cmp(&exports(a)))
+            .then(a.entry.cmp(&b.entry))
+    });
+    let mut chosen: Vec<StoredGroup> = Vec::new();
+    let mut built: BTreeMap<&str, &ResolvedPackage> = BTreeMap::new();
+    let mut ranges: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for g in order {
+        if chosen
+            .iter()
+            .any(|c| c.record.group.name == g.record.group.name)
+        {
+            continue;
+        }
+        let agrees = g.record.resolution.iter().all(|(id, r)| {
+            built.get(id.as_str()).is_none_or(|b| *b == r)
+                && parse_package_id(id).is_none_or(|(source, name, version)| {
+                    ranges
+                        .get(&(source, name, compat_range(&version)))
+                        .is_none_or(|v| *v == version)
+                })
+        });
+        if !agrees {
+            continue;
+        }
+        for (id, r) in &g.record.resolution {
+            built.insert(id, r);
+            if let Some((source, name, version)) = parse_package_id(id) {
+                ranges.insert((source, name, compat_range(&version)), version);
+            }
+        }
+        chosen.push(g.clone());
+    }
+    retain_loadable(&mut chosen);
+    chosen
+}
+
+/// Drop every stored group that loads a group not in `groups` (transitively): a group is usable
+/// only together with the groups it loads.
+pub fn retain_loadable(groups: &mut Vec<StoredGroup>) {
+    loop {
+        let names: BTreeSet<String> = groups.iter().map(|g| g.record.group.name.clone()).collect();
+        let before = groups.len();
+        groups.retain(|g| g.record.group.depends_on.is_subset(&names));
+        if groups.len() == before {
+            return;
+        }
+    }
+}
+
+/// Source, name and version of a Cargo package id (`SOURCE#NAME@VERSION`, or `SOURCE#VERSION`
+/// when the name is the source's last path segment).
+pub(crate) fn parse_package_id(id: &str) -> Option<(String, String, String)> {
+    let (source, rest) = id.rsplit_once('#')?;
+    match rest.split_once('@') {
+        Some((name, version)) => Some((source.into(), name.into(), version.into())),
+        None => {
+            let name = source.trim_end_matches('/').rsplit('/').next()?;
+            Some((source.into(), name.into(), rest.into()))
+        }
+    }
+}
+
+/// The part of a version that must match for semver compatibility: `1.x.y` -> 1, `0.4.z` ->
+/// 0.4, `0.0.3` -> 0.0.3.
+pub fn compat_range(version: &str) -> String {
+    match cargo_metadata::semver::Version::parse(version) {
+        Ok(v) if v.major > 0 => format!("{}", v.major),
+        Ok(v) if v.minor > 0 => format!("0.{}", v.minor),
+        Ok(v) => format!("0.0.{}", v.patch),
+        Err(_) => version.to_string(),
+    }
+}
+
+/// The resolution of everything `facade` (a group's package in `md`) is compiled from: every
+/// package reachable from its members through dependencies of any kind, other groups' facades
+/// left out (they are compared as groups of their own).
+pub fn resolution_of(md: &Metadata, facade: &str) -> Option<BTreeMap<String, ResolvedPackage>> {
+    let nodes: BTreeMap<&PackageId, &cargo_metadata::Node> = md
+        .resolve
+        .iter()
+        .flat_map(|r| r.nodes.iter())
+        .map(|n| (&n.id, n))
+        .collect();
+    let names: BTreeMap<&PackageId, &str> = md
+        .packages
+        .iter()
+        .map(|p| (&p.id, p.name.as_str()))
+        .collect();
+    let is_facade = |id: &PackageId| {
+        names
+            .get(id)
+            .is_some_and(|n| n.starts_with(GROUP_PACKAGE_PREFIX))
+    };
+    let root = md.packages.iter().find(|p| p.name.as_str() == facade)?;
+    let mut queue: VecDeque<&PackageId> = nodes
+        .get(&root.id)?
+        .deps
+        .iter()
+        .map(|d| &d.pkg)
+        .filter(|id| !is_facade(id))
+        .collect();
+    let mut out = BTreeMap::new();
+    while let Some(id) = queue.pop_front() {
+        if out.contains_key(&id.repr) {
+            continue;
+        }
+        let node = nodes.get(id)?;
+        let features = sorted_features(node);
+        let mut dependencies: Vec<String> = node.deps.iter().map(|d| d.pkg.repr.clone()).collect();
+        dependencies.sort();
+        dependencies.dedup();
+        queue.extend(node.deps.iter().map(|d| &d.pkg).filter(|d| !is_facade(d)));
+        out.insert(
+            id.repr.clone(),
+            ResolvedPackage {
+                features,
+                dependencies,
+            },
+        );
+    }
+    Some(out)
+}
+
+/// Why a stored group cannot be used in a build resolved as `md`, or `None` if it can: every
+/// package it was compiled from must be resolved exactly as it was then.
+pub fn reuse_mismatch(md: &Metadata, record: &GroupRecord) -> Option<String> {
+    let Some(now) = resolution_of(md, &record.group.name) else {
+        return Some("it is not part of this resolution".into());
+    };
+    let label = |id: &str| {
+        md.packages
+            .iter()
+            .find(|p| p.id.repr == id)
+            .map_or(id.to_string(), |p| format!("{} v{}", p.name, p.version))
+    };
+    for (id, then) in &record.resolution {
+        match now.get(id) {
+            None => return Some(format!("{} is resolved differently", label(id))),
+            Some(n) if n.features != then.features => {
+                return Some(format!(
+                    "{} would be built with features [{}] (the group has [{}])",
+                    label(id),
+                    n.features.join(", "),
+                    then.features.join(", ")
+                ))
+            }
+            Some(n) if n.dependencies != then.dependencies => {
+                return Some(format!(
+                    "{} would be built with other dependencies",
+                    label(id)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = now.keys().find(|id| !record.resolution.contains_key(*id)) {
+        return Some(format!("{} joins its build", label(extra)));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::grouping::group::{GroupMember, MemberSource};
+
+    fn stored(
+        name: &str,
+        members: &[&str],
+        resolution: &[(&str, &[&str])],
+        exports: usize,
+    ) -> StoredGroup {
+        let id = |m: &str| PackageId {
+            repr: format!("registry+https://github.com/rust-lang/crates.io-index#{m}"),
+        };
+        StoredGroup {
+            record: GroupRecord {
+                group: Group {
+                    name: name.into(),
+                    members: members
+                        .iter()
+                        .map(|m| GroupMember {
+                            name: m.split('@').next().unwrap().into(),
+                            version: m.split('@').nth(1).unwrap().into(),
+                            source: MemberSource::CratesIo,
+                            features: Vec::new(),
+                            source_bytes: 0,
+                            id: id(m),
+                        })
+                        .collect(),
+                    consumers: BTreeSet::new(),
+                    depends_on: BTreeSet::new(),
+                    source_bytes: 0,
+                },
+                resolution: resolution
+                    .iter()
+                    .map(|(m, features)| {
+                        (
+                            id(m).repr,
+                            ResolvedPackage {
+                                features: features.iter().map(|f| f.to_string()).collect(),
+                                dependencies: Vec::new(),
+                            },
+                        )
+                    })
+                    .collect(),
+                lock: String::new(),
+                exports: Some(vec![String::new(); exports]),
+            },
+            entry: format!("{name}-{exports}"),
+        }
+    }
+
+    #[test]
+    fn stored_groups_that_cannot_coexist_are_not_combined() {
+        let big = stored(
+            "g-1-a",
+            &["regex@1.11.0", "memchr@2.7.0"],
+            &[("regex@1.11.0", &["std"]), ("memchr@2.7.0", &[])],
+            5,
+        );
+        // memchr built with another feature: disagrees with `big`.
+        let other_features = stored("g-1-b", &["memchr@2.7.0"], &[("memchr@2.7.0", &["std"])], 5);
+        // A second compatible version of regex: Cargo allows one.
+        let other_version = stored("g-2-b", &["regex@1.12.0"], &[("regex@1.12.0", &["std"])], 5);
+        // A major version apart: fine.
+        let other_major = stored("g-3-b", &["itoa@0.4.8"], &[("itoa@0.4.8", &[])], 5);
+        // Loads a group that is not taken.
+        let mut orphan = stored("g-4-b", &["log@0.4.0"], &[("log@0.4.0", &[])], 5);
+        orphan.record.group.depends_on.insert("g-1-b".into());
+        // The same group as `big` with more exports (a later, extended entry) is preferred.
+        let big_more = stored(
+            "g-1-a",
+            &["regex@1.11.0", "memchr@2.7.0"],
+            &[("regex@1.11.0", &["std"]), ("memchr@2.7.0", &[])],
+            9,
+        );
+        let chosen = compatible_subset(&[
+            other_features,
+            big,
+            other_version,
+            other_major,
+            orphan,
+            big_more,
+        ]);
+        let names: Vec<(&str, &str)> = chosen
+            .iter()
+            .map(|g| (g.record.group.name.as_str(), g.entry.as_str()))
+            .collect();
+        assert_eq!(names, [("g-1-a", "g-1-a-9"), ("g-3-b", "g-3-b-5")]);
+    }
+
+    #[test]
+    fn package_ids_of_each_form_are_parsed() {
+        assert_eq!(
+            parse_package_id("registry+https://github.com/rust-lang/crates.io-index#regex@1.11.0"),
+            Some((
+                "registry+https://github.com/rust-lang/crates.io-index".into(),
+                "regex".into(),
+                "1.11.0".into()
+            ))
+        );
+        assert_eq!(
+            parse_package_id("path+file:///src/common-lib#unrelated-common@0.3.0").map(|p| p.1),
+            Some("unrelated-common".into())
+        );
+        assert_eq!(
+            parse_package_id("path+file:///src/mylib#0.3.0").map(|p| (p.1, p.2)),
+            Some(("mylib".into(), "0.3.0".into()))
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Generating a set workspace: members copied and rewritten, the seed lock written, Cargo run
+//! to resolve, pins applied, the resolution saved or restored.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use crate::digest::sha256_hex;
+use crate::resolve::grouping;
+use crate::resolve::grouping::StoredGroup;
+use crate::resolve::set::grouped::write_facades;
+use crate::resolve::set::lockfile::{resolution_sha256, resolve, seed_lockfile_preferring};
+use crate::resolve::set::pins::{apply_pins, recorded_pins, write_pins_member, PINS_PACKAGE};
+use crate::resolve::set::program_set::{ProgramSet, SetMember, UnifyOptions};
+use crate::resolve::set::workspace::{
+    copy_member, quiet_metadata, write_workspace_manifest, SET_HEADER,
+};
+use crate::shell::Shell;
+
+/// Build (or refresh) the set workspace and resolve it. See the module docs.
+///
+/// `stored` are groups from the store that the set should build against as they are: their
+/// facades join the workspace (requesting each member at its exact version and features) and
+/// their lock entries win in the seed. The caller checks the result with
+/// [`grouping::reuse_mismatch`]; not with `--lock` or `--pin`, which fix the resolution.
+pub fn generate(
+    members: &[SetMember],
+    options: &UnifyOptions,
+    cache: &Path,
+    stored: &[StoredGroup],
+    shell: &Shell,
+) -> Result<ProgramSet> {
+    if !stored.is_empty() && (options.lock_file.is_some() || !options.pins.is_empty()) {
+        bail!("internal: stored groups are not combined with --lock or --pin");
+    }
+    let mut names: Vec<String> = members
+        .iter()
+        .map(|m| format!("{}@{}", m.name, m.version))
+        .collect();
+    names.sort();
+    let id = sha256_hex(names.join("\n").as_bytes());
+    let set_line = names.join(", ");
+    let root = cache.join("sets").join(&id[..16]);
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let mut dirs = Vec::new();
+    for member in members {
+        let dir = format!("{}-{}", member.name, member.version);
+        copy_member(member, &root.join(&dir), &[])?;
+        dirs.push(dir);
+    }
+    let pins_dir = root.join(PINS_PACKAGE);
+    if pins_dir.exists() {
+        std::fs::remove_dir_all(&pins_dir)?;
+    }
+    let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
+    write_facades(&root, &facades)?;
+    dirs.extend(facades.iter().map(|g| g.name.clone()));
+    write_workspace_manifest(&root, &dirs)?;
+    let manifest_path = root.join("Cargo.toml");
+    let lock_path = root.join("Cargo.lock");
+
+    let existing_lock = match &options.lock_file {
+        Some(f) if f.is_file() => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading --lock {}", f.display()))?,
+        ),
+        _ => None,
+    };
+    match &existing_lock {
+        Some(lock) if options.pins.is_empty() => {
+            std::fs::write(&lock_path, lock)?;
+            let file = options.lock_file.as_ref().expect("lock file given");
+            shell.status("Using", format!("the resolution in {}", file.display()));
+            let header = lock.lines().find_map(|l| l.strip_prefix(SET_HEADER));
+            if header != Some(set_line.as_str()) {
+                bail!(
+                    "--lock {}: this resolution was made for {}, not for {set_line}; delete the file to resolve anew",
+                    file.display(),
+                    header.map_or("something else (it has no cargo-share header)".to_string(), |h| format!("the programs {h}"))
+                );
+            }
+            let pins = recorded_pins(lock)
+                .with_context(|| format!("--lock {}: not a Cargo.lock", file.display()))?;
+            if !pins.is_empty() {
+                write_pins_member(&root, &dirs, &pins)?;
+            }
+            let check = quiet_metadata(&manifest_path, &["--locked"])?;
+            if !check.status.success() {
+                bail!(
+                    "--lock {}: this resolution does not fit these programs (it was made for another set, or they changed); \
+                     delete the file to resolve anew\n\ncargo said:\n{}",
+                    file.display(),
+                    String::from_utf8_lossy(&check.stderr).trim_end()
+                );
+            }
+        }
+        _ => {
+            shell.status(
+                "Resolving",
+                format!(
+                    "{} programs together (--unify {})",
+                    members.len(),
+                    options.policy
+                ),
+            );
+            let seed = match &existing_lock {
+                Some(lock) => lock.clone(),
+                None => {
+                    let locks: Vec<&str> =
+                        members.iter().filter_map(|m| m.lock.as_deref()).collect();
+                    let preferred: Vec<&str> =
+                        stored.iter().map(|g| g.record.lock.as_str()).collect();
+                    seed_lockfile_preferring(&locks, &preferred)?
+                }
+            };
+            resolve(&manifest_path, &lock_path, seed)?;
+            apply_pins(&root, &dirs, &lock_path, &options.pins, shell)?;
+            if let Some(file) = &options.lock_file {
+                let lock = std::fs::read_to_string(&lock_path)?;
+                std::fs::write(file, format!("{SET_HEADER}{set_line}\n{lock}"))
+                    .with_context(|| format!("writing --lock {}", file.display()))?;
+                shell.status("Saved", format!("the resolution to {}", file.display()));
+            }
+        }
+    }
+    let lock = std::fs::read_to_string(&lock_path)?;
+    Ok(ProgramSet {
+        root,
+        manifest_path,
+        lock_sha256: resolution_sha256(&lock)?,
+        policy: options.policy,
+        members: members.to_vec(),
+    })
+}

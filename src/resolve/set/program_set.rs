@@ -1,0 +1,106 @@
+//! The policy (`Unify`), its options, and a generated `ProgramSet` with its members.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use cargo_metadata::semver::Version;
+use serde::Serialize;
+
+use crate::source::CrateSpec;
+
+/// How the programs of one build are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unify {
+    /// Each program with its own `Cargo.lock`, exactly.
+    #[default]
+    None,
+    /// One version per semver-compatible range across the set; features per program.
+    Semver,
+    /// As `semver`, and each crate version built once with the union of its consumers' features.
+    Features,
+}
+
+impl std::fmt::Display for Unify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unify::None => "none",
+            Unify::Semver => "semver",
+            Unify::Features => "features",
+        })
+    }
+}
+
+/// The unification choices of one build.
+#[derive(Debug, Clone, Default)]
+pub struct UnifyOptions {
+    pub policy: Unify,
+    /// Save the resolution here, or reuse it exactly if the file exists.
+    pub lock_file: Option<PathBuf>,
+    /// `CRATE@VERSION`: force that version in the set's resolution.
+    pub pins: Vec<CrateSpec>,
+    /// Programs kept out of the set: built with their own lockfile.
+    pub own_lock: Vec<String>,
+}
+
+impl UnifyOptions {
+    /// Reject combinations that mean nothing, before anything is built.
+    pub fn validate(&self) -> Result<()> {
+        if self.policy == Unify::None {
+            if let Some(flag) = [
+                self.lock_file.as_ref().map(|_| "--lock"),
+                self.pins.first().map(|_| "--pin"),
+                self.own_lock.first().map(|_| "--own-lock"),
+            ]
+            .into_iter()
+            .flatten()
+            .next()
+            {
+                bail!("{flag} only applies to a unified program set: add --unify semver or --unify features");
+            }
+        }
+        for pin in &self.pins {
+            let Some(v) = &pin.version else {
+                bail!(
+                    "--pin {pin}: give the exact version, for example --pin {}@1.2.3",
+                    pin.name
+                );
+            };
+            if Version::parse(v).is_err() {
+                bail!("--pin {pin}: `{v}` is not an exact version (expected MAJOR.MINOR.PATCH)");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One program that joins the set.
+#[derive(Debug, Clone)]
+pub struct SetMember {
+    pub name: String,
+    pub version: String,
+    /// The package directory (where its Cargo.toml is).
+    pub package_dir: PathBuf,
+    /// The program's own `Cargo.lock`, if it has one: part of the seed.
+    pub lock: Option<String>,
+}
+
+/// A generated workspace holding the programs of a set.
+#[derive(Debug, Clone)]
+pub struct ProgramSet {
+    pub root: PathBuf,
+    pub manifest_path: PathBuf,
+    /// SHA-256 of the resolved `Cargo.lock`.
+    pub lock_sha256: String,
+    pub policy: Unify,
+    /// The programs of the set, as given to [`generate`].
+    pub members: Vec<SetMember>,
+}
+
+impl ProgramSet {
+    /// What test results are recorded against: the policy (it decides the features each crate
+    /// is built with) and the exact resolution.
+    pub fn resolution_key(&self) -> String {
+        format!("{}:{}", self.policy, self.lock_sha256)
+    }
+}

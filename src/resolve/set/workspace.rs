@@ -1,0 +1,225 @@
+//! The files of a set workspace: member copies with rewritten manifests, the workspace
+//! manifest, writes that keep Cargo's fingerprints when nothing changed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::digest::{sha256_hex, tree_sha256};
+use crate::resolve::set::program_set::SetMember;
+use crate::source::cargo_command;
+
+/// Copy a program's package into the set, rewriting its manifest so that it works there, with
+/// `extra_deps` (name, path) added to its dependencies (the groups it loads, grouped layout).
+/// The copy is replaced only when its contents change, so Cargo's fingerprints stay valid.
+pub(crate) fn copy_member(
+    member: &SetMember,
+    dest: &Path,
+    extra_deps: &[(String, PathBuf)],
+) -> Result<()> {
+    let parent = dest.parent().context("set member without a parent")?;
+    let staging = tempfile::Builder::new()
+        .prefix(".member-")
+        .tempdir_in(parent)?;
+    // Build output and VCS data stay behind. The program's own `Cargo.lock` is copied: Cargo
+    // ignores a member's lockfile, but a program's tests may read their package's files
+    // (du-dust's do: a test counting them failed when the copy lacked it).
+    crate::source::copy_tree(&member.package_dir, staging.path(), &[".git", "target"])?;
+    let manifest = staging.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).with_context(|| {
+        format!(
+            "reading {}",
+            member.package_dir.join("Cargo.toml").display()
+        )
+    })?;
+    let mut rewritten = rewrite_member_manifest(&text, &member.package_dir).with_context(|| {
+        format!(
+            "{} v{} cannot join a program set",
+            member.name, member.version
+        )
+    })?;
+    if !extra_deps.is_empty() {
+        let mut doc: toml::Table = rewritten.parse()?;
+        let deps = doc
+            .entry("dependencies")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .context("`dependencies` is not a table")?;
+        for (name, path) in extra_deps {
+            let mut spec = toml::Table::new();
+            spec.insert("path".into(), path.display().to_string().into());
+            deps.insert(name.clone(), toml::Value::Table(spec));
+        }
+        rewritten = toml::to_string(&doc)?;
+    }
+    std::fs::write(&manifest, rewritten)?;
+    let stamp: String = tree_sha256(staging.path())
+        .into_iter()
+        .map(|(p, h)| format!("{p} {h}\n"))
+        .collect();
+    let stamp = sha256_hex(stamp.as_bytes());
+    let stamp_file = parent.join(format!(
+        ".{}.stamp",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    if dest.is_dir() && std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(&stamp) {
+        return Ok(());
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?;
+    }
+    let kept = staging.keep();
+    std::fs::rename(&kept, dest).with_context(|| format!("moving {}", dest.display()))?;
+    std::fs::write(stamp_file, stamp)?;
+    Ok(())
+}
+
+const DEPENDENCY_TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
+
+/// Make a program's manifest valid as a member of the generated workspace: drop its own
+/// `[workspace]`, make path dependencies absolute (they point at the original tree), and refuse
+/// what cannot move (inherited `workspace = true` values, `[patch]`).
+pub fn rewrite_member_manifest(text: &str, package_dir: &Path) -> Result<String> {
+    let mut doc: toml::Table = text.parse().context("parsing Cargo.toml")?;
+    doc.remove("workspace");
+    // Only a workspace root's profiles count (Cargo would warn and ignore them); the set's
+    // programs are built with the release profile and the shared-crate profile.
+    doc.remove("profile");
+    for table in ["patch", "replace"] {
+        if doc.contains_key(table) {
+            bail!("its manifest has a [{table}] section, which only a workspace root may have; build it with --own-lock NAME");
+        }
+    }
+    if let Some(pkg) = doc.get_mut("package").and_then(|p| p.as_table_mut()) {
+        pkg.remove("workspace");
+        for (key, value) in pkg.iter() {
+            if inherits(value) {
+                bail!("`package.{key}` is inherited from its workspace (`workspace = true`); build it with --own-lock NAME");
+            }
+        }
+    }
+    let mut tables: Vec<&mut toml::Table> = Vec::new();
+    let (targets, rest): (Vec<_>, Vec<_>) = doc.iter_mut().partition(|(k, _)| *k == "target");
+    for (key, value) in rest {
+        if DEPENDENCY_TABLES.contains(&key.as_str()) {
+            if let Some(t) = value.as_table_mut() {
+                tables.push(t);
+            }
+        }
+    }
+    for (_, value) in targets {
+        let Some(per_target) = value.as_table_mut() else {
+            continue;
+        };
+        for (_, cfg) in per_target.iter_mut() {
+            let Some(cfg) = cfg.as_table_mut() else {
+                continue;
+            };
+            for (key, value) in cfg.iter_mut() {
+                if DEPENDENCY_TABLES.contains(&key.as_str()) {
+                    if let Some(t) = value.as_table_mut() {
+                        tables.push(t);
+                    }
+                }
+            }
+        }
+    }
+    for deps in tables {
+        for (name, dep) in deps.iter_mut() {
+            let Some(dep) = dep.as_table_mut() else {
+                continue;
+            };
+            if inherits(&toml::Value::Table(dep.clone())) {
+                bail!("dependency `{name}` is inherited from its workspace (`workspace = true`); build it with --own-lock NAME");
+            }
+            if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
+                let absolute = package_dir.join(path);
+                let absolute = absolute.canonicalize().unwrap_or(absolute);
+                dep.insert(
+                    "path".into(),
+                    toml::Value::String(absolute.display().to_string()),
+                );
+            }
+        }
+    }
+    Ok(toml::to_string(&doc)?)
+}
+
+fn inherits(value: &toml::Value) -> bool {
+    value
+        .as_table()
+        .and_then(|t| t.get("workspace"))
+        .and_then(|w| w.as_bool())
+        == Some(true)
+}
+
+/// The first line of a saved resolution: which programs it was made for.
+pub(crate) const SET_HEADER: &str = "# cargo-share program set: ";
+
+pub(crate) fn write_workspace_manifest(root: &Path, dirs: &[String]) -> Result<()> {
+    let members: Vec<String> = dirs.iter().map(|d| format!("{d:?}")).collect();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        format!(
+            "# Generated by cargo-share: one resolution for a set of programs.\n\
+             [workspace]\nresolver = \"1\"\nmembers = [{}]\n",
+            members.join(", ")
+        ),
+    )?;
+    Ok(())
+}
+
+/// Run `cargo metadata` on a generated workspace for its side effects (resolving, writing or
+/// checking the lock), keeping only its status and stderr.
+pub(crate) fn quiet_metadata(manifest: &Path, args: &[&str]) -> Result<std::process::Output> {
+    cargo_command()
+        .args(["metadata", "--format-version", "1"])
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running cargo metadata on {}", manifest.display()))
+}
+
+pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_manifests_lose_their_workspace_and_keep_their_path_dependencies() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[package]\nname = \"p\"\nversion = \"0.1.0\"\n[workspace]\nmembers = []\n\
+                    [dependencies]\nlib = { path = \"../lib\" }\nserde = \"1\"\n\
+                    [target.'cfg(unix)'.dev-dependencies]\nt = { path = \"t\" }\n";
+        let out = rewrite_member_manifest(text, dir.path()).unwrap();
+        let doc: toml::Table = out.parse().unwrap();
+        assert!(!doc.contains_key("workspace"));
+        let lib = doc["dependencies"]["lib"]["path"].as_str().unwrap();
+        assert!(
+            Path::new(lib).is_absolute() && lib.ends_with("lib"),
+            "{lib}"
+        );
+        let t = doc["target"]["cfg(unix)"]["dev-dependencies"]["t"]["path"]
+            .as_str()
+            .unwrap();
+        assert!(Path::new(t).is_absolute());
+        assert!(rewrite_member_manifest(
+            "[package]\nname = \"p\"\nversion.workspace = true\n",
+            dir.path()
+        )
+        .is_err());
+        assert!(rewrite_member_manifest(
+            "[package]\nname = \"p\"\nversion = \"1.0.0\"\n[patch.crates-io]\nx = { path = \"x\" }\n",
+            dir.path()
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,336 @@
+//! `cargo share install`: programs built and recorded in the store.
+//!
+//! Install order, chosen so that a crash at any point leaves every installed program working and
+//! nothing half-installed visible (see `store` for the directory rules):
+//! 1. build in a private temporary directory (no store lock held: builds take minutes);
+//! 2. lock the store; check every binary link can be made (refuse before changing anything);
+//! 3. add missing entries (each complete and read-only before it is renamed into `entries/`);
+//! 4. stage the program directory (binaries, hard links to its entries), rename it into place;
+//! 5. one index transaction records the program (replacing an older version's record);
+//! 6. swap the links in `ROOT/bin` by rename.
+//!
+//! An older version's program directory and the entries only it used stay until `gc`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::build;
+use crate::build::BuildOptions;
+use crate::digest::{file_sha256, sha256_hex};
+use crate::shell::Shell;
+use crate::source::ProgramSource;
+use crate::store::fault;
+use crate::store::files::{make_read_only, remove_tree};
+use crate::store::identity::{CrateIdentity, IdentityResolver};
+use crate::store::index::Store;
+use crate::store::links::link_binary;
+use crate::store::links::remove_our_link;
+use crate::store::manifest::InstalledProgram;
+use crate::store::open::{entry_label, open_store};
+
+/// `cargo share install` options.
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    pub build: BuildOptions,
+    pub root: PathBuf,
+    pub store: PathBuf,
+    pub force: bool,
+}
+
+/// What `install` did for one program.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallRecord {
+    pub reason: &'static str,
+    pub name: String,
+    pub version: String,
+    pub binaries: Vec<PathBuf>,
+    /// Entries that were already in the store.
+    pub reused: Vec<String>,
+    /// Entries this install added.
+    pub added: Vec<String>,
+}
+
+/// The groups in the store that installed programs load and whose entries record how they were
+/// built (entries made before cargo-share kept that record cannot be reused): what a grouped
+/// install builds against where it can.
+fn stored_groups(store: &Store) -> Result<Vec<crate::resolve::grouping::StoredGroup>> {
+    let live = store.live_entries()?;
+    let mut out = Vec::new();
+    for row in store.entries()? {
+        if !live.contains(&row.hash)
+            || !row
+                .package
+                .starts_with(crate::resolve::grouping::GROUP_PACKAGE_PREFIX)
+        {
+            continue;
+        }
+        if let Some(record) = store.entry(&row)?.group {
+            out.push(crate::resolve::grouping::StoredGroup {
+                record,
+                entry: row.hash,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The build an install runs: in the store's build directory (unless `--cache-dir`), against the
+/// groups installed programs load (grouped layout).
+fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
+    let mut build = opts.build.clone();
+    let store = Store::open(&opts.store)?;
+    if build.cache_dir.is_none() {
+        // The store owns the build state of what it installs: crate builds that are in the
+        // store are not compiled again as long as the store exists (a cache may be deleted).
+        build.cache_dir = Some(store.root.join("build"));
+    }
+    if build.layout == build::Layout::Grouped {
+        build.stored_groups = stored_groups(&store)?;
+    }
+    Ok(build)
+}
+
+/// `install --dry-run`: the plan the install would build, stored groups included.
+pub fn show_install_plan(opts: &InstallOptions, shell: &Shell) -> Result<()> {
+    build::show_plan(&install_build(opts)?, shell)
+}
+
+pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
+    let scratch = tempfile::tempdir()?;
+    let out = scratch.path().join("out");
+    let mut build = install_build(opts)?;
+    build.staging = true;
+    let report = build::build(&build, &out, shell)?;
+    let toolchain = report
+        .toolchain
+        .clone()
+        .context("build reported no toolchain")?;
+
+    let store = open_store(&opts.store)?;
+    let bin_dir = opts.root.join("bin");
+    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
+    // Refuse before changing anything: a binary that is not ours is never overwritten silently.
+    for p in &report.programs {
+        for b in &p.binaries {
+            let link = bin_dir.join(b.file_name().unwrap());
+            if let Ok(meta) = std::fs::symlink_metadata(&link) {
+                let ours = meta.file_type().is_symlink()
+                    && std::fs::read_link(&link)
+                        .map(|t| t.starts_with(&programs_dir))
+                        .unwrap_or(false);
+                if !ours && !opts.force {
+                    bail!(
+                        "{} exists and was not installed by cargo share; remove it or pass --force",
+                        link.display()
+                    );
+                }
+            }
+        }
+    }
+
+    let mut resolver = IdentityResolver::new(
+        toolchain.version_text.clone(),
+        toolchain.host.clone(),
+        report.deps_dir.clone(),
+        toolchain.std_libdir.clone(),
+    );
+    let locate = |file: &str| -> PathBuf {
+        let in_deps = report.deps_dir.join(file);
+        if in_deps.is_file() {
+            in_deps
+        } else {
+            toolchain.std_libdir.join(file)
+        }
+    };
+    let mut records = Vec::new();
+    for p in &report.programs {
+        shell.status("Installing", format!("{} v{}", p.name, p.version));
+        // The program's libraries and, transitively, every shared crate build they were
+        // compiled against (generic-only crates leave no NEEDED entry but shaped the code).
+        let mut ids: BTreeMap<String, CrateIdentity> = BTreeMap::new();
+        let mut by_hash: BTreeMap<String, String> = BTreeMap::new();
+        for file in &p.libraries {
+            let id = resolver.identify(file)?;
+            by_hash.insert(id.hash.clone(), file.clone());
+            ids.insert(file.clone(), id);
+        }
+        // Dependencies by identity: find their files through the resolver's records.
+        let mut pending: Vec<String> = ids.values().flat_map(|i| i.dependencies.clone()).collect();
+        while let Some(hash) = pending.pop() {
+            if by_hash.contains_key(&hash) {
+                continue;
+            }
+            let Some(id) = resolver.known().find(|i| i.hash == hash).cloned() else {
+                bail!("internal: dependency {hash} was not identified");
+            };
+            pending.extend(id.dependencies.clone());
+            by_hash.insert(hash, id.file.clone());
+            ids.insert(id.file.clone(), id);
+        }
+        let mut reused = Vec::new();
+        let mut added = Vec::new();
+        for id in ids.values() {
+            let full = locate(&id.file);
+            // The build's run-time copy (a group's is trimmed), else the full file.
+            let staged = out.join("lib").join(&id.file);
+            let runtime = if staged.is_file() {
+                staged
+            } else {
+                full.clone()
+            };
+            if let Some(expected) = report.reused_groups.get(&id.file) {
+                if expected != &id.hash {
+                    shell.warn(format!(
+                        "{} was planned to be the store's entry {} but its build came out \
+                         different ({}): it is added as a new entry",
+                        id.package,
+                        &expected[..12],
+                        &id.hash[..12]
+                    ));
+                }
+            }
+            let group = report.group_records.get(&id.file);
+            if store.add_entry(id, &full, &runtime, group)? {
+                shell.status("Adding", entry_label(id));
+                added.push(id.hash.clone());
+            } else {
+                shell.status("Reusing", entry_label(id));
+                reused.push(id.hash.clone());
+            }
+        }
+        fault::point("entries-added");
+
+        // The program directory: binaries plus hard links to exactly its entries.
+        let mut bin_hashes = Vec::new();
+        for b in &p.binaries {
+            bin_hashes.push((
+                b.file_name().unwrap().to_string_lossy().into_owned(),
+                file_sha256(b)?,
+            ));
+        }
+        let needed: Vec<&CrateIdentity> = p.libraries.iter().map(|f| &ids[f]).collect::<Vec<_>>();
+        let mut program_key = format!("{}\0{}\0", p.name, p.version);
+        for (b, h) in &bin_hashes {
+            program_key.push_str(&format!("{b}={h}\0"));
+        }
+        for id in &needed {
+            program_key.push_str(&id.hash);
+        }
+        let dir_name = format!(
+            "{}-{}-{}",
+            p.name,
+            p.version,
+            &sha256_hex(program_key.as_bytes())[..16]
+        );
+        let program_dir = store.root.join("programs").join(&dir_name);
+        let source = match build.programs.iter().find(|s| match s {
+            ProgramSource::Registry(spec) => spec.name == p.name,
+            ProgramSource::Path(_) => false,
+        }) {
+            Some(_) => "crates.io".to_string(),
+            None => "local".to_string(),
+        };
+        let manifest = InstalledProgram {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            source,
+            dir: format!("programs/{dir_name}"),
+            binaries: bin_hashes.clone(),
+            entries: ids.values().map(|i| i.hash.clone()).collect(),
+            root: opts.root.clone(),
+        };
+        if !program_dir.join("program.json").is_file() {
+            let staging = store.staging("program-")?;
+            let dir = staging.path();
+            std::fs::create_dir(dir.join("bin"))?;
+            std::fs::create_dir(dir.join("lib"))?;
+            for b in &p.binaries {
+                std::fs::copy(b, dir.join("bin").join(b.file_name().unwrap()))?;
+            }
+            for id in &needed {
+                let entry_file = store
+                    .root
+                    .join("entries")
+                    .join(Store::entry_dir_name(id))
+                    .join("lib")
+                    .join(&id.file);
+                std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file)).with_context(
+                    || format!("linking {} into the program", entry_file.display()),
+                )?;
+            }
+            std::fs::write(
+                dir.join("program.json"),
+                serde_json::to_string_pretty(&manifest)?,
+            )?;
+            make_read_only(dir)?;
+            fault::point("program-staged");
+            if program_dir.exists() {
+                remove_tree(&program_dir)?;
+            }
+            std::fs::rename(staging.keep(), &program_dir)?;
+        }
+        fault::point("program-renamed");
+        let previous = store.program(&p.name).ok().flatten();
+        store.insert_program(&manifest)?;
+        fault::point("program-recorded");
+
+        let mut linked = Vec::new();
+        for (b, _) in &bin_hashes {
+            let link = bin_dir.join(b);
+            link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
+            fault::point("first-link-swapped");
+            linked.push(link);
+        }
+        if let Some(prev) = previous {
+            if prev.dir != manifest.dir {
+                // Links of binaries the new version no longer has.
+                for (b, _) in &prev.binaries {
+                    if !bin_hashes.iter().any(|(nb, _)| nb == b) {
+                        remove_our_link(
+                            &prev.root.join("bin").join(b),
+                            &store.root.join(&prev.dir),
+                        );
+                    }
+                }
+                shell.status(
+                    "Replaced",
+                    format!(
+                        "{} v{} (its old build goes at the next `cargo share gc`)",
+                        prev.name, prev.version
+                    ),
+                );
+            }
+        }
+        shell.status(
+            "Installed",
+            format!(
+                "{} v{}: {} ({} shared crate builds: {} reused, {} added)",
+                p.name,
+                p.version,
+                linked
+                    .iter()
+                    .map(|l| l.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ids.len(),
+                reused.len(),
+                added.len()
+            ),
+        );
+        let record = InstallRecord {
+            reason: "program-installed",
+            name: p.name.clone(),
+            version: p.version.clone(),
+            binaries: linked,
+            reused,
+            added,
+        };
+        shell.json(&record);
+        records.push(record);
+    }
+    Ok(records)
+}

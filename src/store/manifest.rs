@@ -1,0 +1,39 @@
+//! The manifests kept in the store: `StoreEntry` (`entry.json`) and `InstalledProgram`
+//! (`program.json`).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::identity::CrateIdentity;
+
+/// The manifest of one store entry (`entry.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoreEntry {
+    pub identity: CrateIdentity,
+    /// SHA-256 and size of the runtime copy (`lib/FILE`).
+    pub runtime_sha256: String,
+    pub runtime_size: u64,
+    /// SHA-256 of the full dylib (`dev/FILE`).
+    pub dev_sha256: String,
+    /// A group (grouped layout): what a later install needs to build against it as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<crate::resolve::grouping::GroupRecord>,
+}
+
+/// The manifest of one installed program (`program.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InstalledProgram {
+    pub name: String,
+    pub version: String,
+    /// Where it came from: `crates.io` or a local path.
+    pub source: String,
+    /// Store-relative directory (`programs/NAME-VERSION-ID`).
+    pub dir: String,
+    /// Binary name -> SHA-256.
+    pub binaries: Vec<(String, String)>,
+    /// Identities (hashes) of the entries it loads.
+    pub entries: Vec<String>,
+    /// The install root whose `bin/` links to its binaries.
+    pub root: PathBuf,
+}

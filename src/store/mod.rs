@@ -1,0 +1,60 @@
+//! The content-addressed store: where crate builds live once, and where installed programs are
+//! bound to the exact builds they were linked against.
+//!
+//! Layout (`STORE` defaults to `$XDG_DATA_HOME/cargo-share/store`):
+//!
+//! ```text
+//! STORE/index.sqlite                 the index (SQLite, changed only inside transactions)
+//! STORE/lock                         held exclusively by every command that reads or changes the store
+//! STORE/entries/NAME-VERSION-ID/     one crate build (StoreEntry), read-only once registered:
+//!     entry.json                     its manifest (identity, files, hashes, dependencies)
+//!     lib/FILE.so                    runtime copy, without the .rustc metadata section
+//!     dev/FILE.so                    the full dylib, metadata included, for building dependents
+//! STORE/programs/NAME-VERSION-ID/    one installed program build:
+//!     program.json                   its manifest (binaries, entries)
+//!     bin/BIN                        the binaries, run path $ORIGIN/../lib
+//!     lib/FILE.so                    hard links to the runtime copies of exactly its entries
+//! STORE/tmp/                         staging; anything here is garbage after a crash
+//! STORE/build/                       Cargo's build directory and fetched sources for installs
+//! ```
+//!
+//! A program's `lib/` holds hard links, not symlinks: the dynamic loader resolves `$ORIGIN`
+//! through symlinks, so a dylib's own run path (`$ORIGIN`) must be the program's `lib/` for it
+//! to find its own dependencies there. Hard links cost no space and are the same inode, so
+//! programs sharing an entry share its pages in memory. One search directory per program, however
+//! many libraries: start-up does not grow with libraries x directories.
+//!
+//! Directories appear in `entries/` and `programs/` only by `rename` from `tmp/`, and the index
+//! refers to a directory only after it exists; so a crash at any point leaves at worst unreferenced
+//! directories, which `gc` removes.
+//!
+//! Files by job: the index and layout (`index`), manifests (`manifest`), identities (`identity`),
+//! file rules (`files`), crash points (`fault`), and one file per command over the store
+//! (`install`, `uninstall`, `query` for list and why, `gc`, `optimise`, `verify`), with `open`
+//! (roll-forward recovery) and `links` (`ROOT/bin`) shared by them.
+
+pub mod fault;
+pub mod files;
+pub mod gc;
+pub mod identity;
+pub mod index;
+pub mod install;
+pub mod links;
+pub mod manifest;
+pub mod open;
+pub mod optimise;
+pub mod query;
+pub mod uninstall;
+pub mod verify;
+
+pub use files::{check_private, file_matches, make_read_only, remove_tree, tree_size};
+pub use gc::{gc, GcReport};
+pub use identity::{CrateIdentity, IdentityResolver};
+pub use index::{default_store_dir, EntryRow, Store};
+pub use install::{install, show_install_plan, InstallOptions, InstallRecord};
+pub use manifest::{InstalledProgram, StoreEntry};
+pub use open::{default_root, open_store};
+pub use optimise::optimise;
+pub use query::{list, why};
+pub use uninstall::uninstall;
+pub use verify::verify;

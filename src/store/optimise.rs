@@ -1,0 +1,75 @@
+//! `cargo share optimise`: hard-links identical runtime files across entries.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::digest::file_sha256;
+use crate::shell::Shell;
+use crate::store::open::open_store;
+
+/// `cargo share optimise`: hard-link byte-identical files across entries and program builds.
+pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
+    let store = open_store(store_dir)?;
+    let mut files = Vec::new();
+    fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => collect(&p, out),
+                    Ok(t) if t.is_file() => out.push(p),
+                    _ => {}
+                }
+            }
+        }
+    }
+    collect(&store.root.join("entries"), &mut files);
+    collect(&store.root.join("programs"), &mut files);
+    let mut by_content: BTreeMap<(u64, String), PathBuf> = BTreeMap::new();
+    let mut saved = 0;
+    for f in files {
+        let meta = std::fs::metadata(&f)?;
+        if f.file_name()
+            .is_some_and(|n| n == "entry.json" || n == "program.json")
+        {
+            continue;
+        }
+        let key = (meta.len(), file_sha256(&f)?);
+        match by_content.get(&key) {
+            None => {
+                by_content.insert(key, f);
+            }
+            Some(first) => {
+                let first_meta = std::fs::metadata(first)?;
+                if first_meta.ino() == meta.ino() && first_meta.dev() == meta.dev() {
+                    continue;
+                }
+                let dir = f.parent().unwrap();
+                let dir_mode = std::fs::metadata(dir)?.mode();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+                let tmp = dir.join(".cargo-share-link");
+                let _ = std::fs::remove_file(&tmp);
+                let result =
+                    std::fs::hard_link(first, &tmp).and_then(|_| std::fs::rename(&tmp, &f));
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode & 0o7777))?;
+                result.with_context(|| format!("hard-linking {}", f.display()))?;
+                if meta.nlink() == 1 {
+                    saved += meta.len();
+                }
+            }
+        }
+    }
+    shell.json(&serde_json::json!({"reason": "optimise-finished", "bytes_saved": saved}));
+    shell.status(
+        "Finished",
+        format!(
+            "hard-linked identical files, {:.1} MB saved",
+            saved as f64 / 1e6
+        ),
+    );
+    Ok(saved)
+}

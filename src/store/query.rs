@@ -1,0 +1,95 @@
+//! `cargo share list` and `cargo share why`: what is installed and who needs a library.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::shell::{human_bytes, Shell};
+use crate::store::open::open_store;
+
+/// `cargo share list`: programs, then entries with their sizes and users.
+pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
+    let store = open_store(store_dir)?;
+    let programs = store.readable_programs()?;
+    let mut entries = Vec::new();
+    for r in store.entries()? {
+        let users = store.users_of(&r.hash)?;
+        entries.push(serde_json::json!({
+            "package": r.package, "version": r.version, "id": r.hash, "file": r.file,
+            "runtime_size": r.runtime_size, "users": users,
+        }));
+    }
+    if !shell.is_json() {
+        println!("programs:");
+        for p in &programs {
+            let bins: Vec<&str> = p.binaries.iter().map(|(b, _)| b.as_str()).collect();
+            println!(
+                "  {} v{} [{}] bin: {} ({} shared crate builds)",
+                p.name,
+                p.version,
+                p.source,
+                bins.join(", "),
+                p.entries.len()
+            );
+        }
+        println!("libraries:");
+        for e in &entries {
+            println!(
+                "  {} v{} ({}) {}, used by {}: {}",
+                e["package"].as_str().unwrap_or(""),
+                e["version"].as_str().unwrap_or(""),
+                &e["id"].as_str().unwrap_or("")[..12],
+                human_bytes(e["runtime_size"].as_u64().unwrap_or(0)),
+                e["users"].as_array().map_or(0, |u| u.len()),
+                e["users"]
+                    .as_array()
+                    .map(|u| u
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let value =
+        serde_json::json!({"reason": "store-list", "programs": programs, "libraries": entries});
+    shell.json(&value);
+    Ok(value)
+}
+
+/// `cargo share why LIB`: the programs that need a library (by package name, file name or id
+/// prefix), directly or through another library.
+pub fn why(store_dir: &Path, lib: &str, shell: &Shell) -> Result<Vec<(String, Vec<String>)>> {
+    let store = open_store(store_dir)?;
+    let matches: Vec<_> = store
+        .entries()?
+        .into_iter()
+        .filter(|r| {
+            r.package == lib || r.file == lib || (lib.len() >= 6 && r.hash.starts_with(lib))
+        })
+        .collect();
+    if matches.is_empty() {
+        bail!("no library `{lib}` in the store (give a package name, file name or id; `cargo share list` shows them)");
+    }
+    let mut out = Vec::new();
+    for r in matches {
+        let users = store.users_of(&r.hash)?;
+        if !shell.is_json() {
+            println!(
+                "{} v{} ({}): {}",
+                r.package,
+                r.version,
+                &r.hash[..12],
+                if users.is_empty() {
+                    "needed by no installed program (removed by `cargo share gc`)".to_string()
+                } else {
+                    format!("needed by {}", users.join(", "))
+                }
+            );
+        }
+        shell.json(&serde_json::json!({"reason": "why", "package": r.package, "version": r.version, "id": r.hash, "programs": users}));
+        out.push((r.hash, users));
+    }
+    Ok(out)
+}

@@ -1,0 +1,230 @@
+//! `cargo share verify`: entry and binary hashes against the index, every needed library in its
+//! program's `lib/`, no link to an unrecorded build; `--repair` rebuilds the index.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::elf;
+use crate::shell::Shell;
+use crate::store::files::file_matches;
+use crate::store::index::{EntryRow, Store};
+use crate::store::manifest::{InstalledProgram, StoreEntry};
+use crate::store::open::open_store;
+
+/// `cargo share verify [--repair]`. Returns the problems found (and not repaired).
+pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<String>> {
+    let store = open_store(store_dir)?;
+    if repair {
+        repair_index(&store, shell)?;
+    }
+    let mut problems = Vec::new();
+    let rows = store.entries()?;
+    let by_hash: BTreeMap<&str, &EntryRow> = rows.iter().map(|r| (r.hash.as_str(), r)).collect();
+    for r in &rows {
+        let dir = store.root.join(&r.dir);
+        if !file_matches(&dir.join("lib").join(&r.file), &r.runtime_sha256) {
+            problems.push(format!(
+                "entry {} v{} ({}): runtime file missing or changed",
+                r.package,
+                r.version,
+                &r.hash[..12]
+            ));
+        }
+    }
+    for name in store.program_names()? {
+        let Some(p) = store.program(&name).ok().flatten() else {
+            problems.push(format!("program {name}: manifest missing"));
+            continue;
+        };
+        let dir = store.root.join(&p.dir);
+        for (b, sha) in &p.binaries {
+            let bin = dir.join("bin").join(b);
+            if !file_matches(&bin, sha) {
+                problems.push(format!("program {name}: binary {b} missing or changed"));
+                continue;
+            }
+            match elf::library_closure(&bin, &[dir.join("lib")]) {
+                Ok(found) => {
+                    for needed in elf::dynamic_info(&bin)?.needed {
+                        if looks_like_rust_library(&needed) && !found.contains_key(&needed) {
+                            problems.push(format!(
+                                "program {name}: {b} needs {needed}, which is not in its library directory"
+                            ));
+                        }
+                    }
+                    for lib in found.keys() {
+                        for needed in elf::dynamic_info(&dir.join("lib").join(lib))?.needed {
+                            if looks_like_rust_library(&needed) && !found.contains_key(&needed) {
+                                problems.push(format!(
+                                    "program {name}: {lib} needs {needed}, which is not in its library directory"
+                                ));
+                            }
+                        }
+                    }
+                }
+                Err(e) => problems.push(format!("program {name}: {b}: {e:#}")),
+            }
+            let link = p.root.join("bin").join(b);
+            if std::fs::read_link(&link).ok().as_deref() != Some(bin.as_path()) {
+                problems.push(format!(
+                    "program {name}: {} does not link to its installed binary",
+                    link.display()
+                ));
+            }
+        }
+        for hash in &p.entries {
+            match by_hash.get(hash.as_str()) {
+                None => problems.push(format!(
+                    "program {name}: entry {} is not in the store",
+                    &hash[..12]
+                )),
+                Some(r) => {
+                    let in_program = dir.join("lib").join(&r.file);
+                    if in_program.exists() && !file_matches(&in_program, &r.runtime_sha256) {
+                        problems.push(format!("program {name}: {} differs from its entry", r.file));
+                    }
+                }
+            }
+        }
+    }
+    // Nothing half-installed is visible: every link into the store's programs points at the
+    // build of a recorded program.
+    let recorded: BTreeSet<PathBuf> = store
+        .readable_programs()?
+        .into_iter()
+        .flat_map(|p| {
+            let dir = store.root.join(&p.dir);
+            p.binaries
+                .into_iter()
+                .map(move |(b, _)| dir.join("bin").join(b))
+        })
+        .filter_map(|b| std::fs::canonicalize(b).ok())
+        .collect();
+    // Install roots: from the index and from every program manifest on disk, so that links
+    // survive as evidence even when the index is lost.
+    let mut roots: BTreeSet<PathBuf> = store
+        .readable_programs()?
+        .into_iter()
+        .map(|p| p.root)
+        .collect();
+    for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
+        let manifest: Option<InstalledProgram> =
+            std::fs::read_to_string(e.path().join("program.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        roots.extend(manifest.map(|m| m.root));
+    }
+    let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
+    for root in roots {
+        let Ok(links) = std::fs::read_dir(root.join("bin")) else {
+            continue;
+        };
+        for e in links.flatten() {
+            if let Ok(target) = std::fs::read_link(e.path()) {
+                if target.starts_with(&programs_dir) && !recorded.contains(&target) {
+                    problems.push(format!(
+                        "{} links to {}, which is not an installed program build in the index \
+                         (if the index was lost, `cargo share verify --repair` rebuilds it)",
+                        e.path().display(),
+                        target.display()
+                    ));
+                }
+            }
+        }
+    }
+    for p in &problems {
+        shell.error(p);
+    }
+    shell.json(&serde_json::json!({"reason": "verify-finished", "problems": problems}));
+    if problems.is_empty() {
+        shell.status(
+            "Verified",
+            format!(
+                "{} programs and {} entries: every file matches its hash, every library resolves",
+                store.program_names()?.len(),
+                rows.len()
+            ),
+        );
+    }
+    Ok(problems)
+}
+
+/// Crate dylibs carry Cargo's hash (`libname-0123abcd...so`), libstd its own; system libraries
+/// (`libc.so.6`) do not.
+pub(crate) fn looks_like_rust_library(name: &str) -> bool {
+    let Some(stem) = name.strip_prefix("lib").and_then(|n| n.strip_suffix(".so")) else {
+        return false;
+    };
+    stem.rsplit_once('-')
+        .is_some_and(|(_, h)| h.len() >= 8 && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Rebuild the index from the manifests in the entry and program directories.
+fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
+    let mut entries = Vec::new();
+    for e in std::fs::read_dir(store.root.join("entries"))?.flatten() {
+        let manifest = e.path().join("entry.json");
+        let parsed: Option<StoreEntry> = std::fs::read_to_string(&manifest)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        match parsed {
+            Some(entry)
+                if file_matches(
+                    &e.path().join("lib").join(&entry.identity.file),
+                    &entry.runtime_sha256,
+                ) =>
+            {
+                entries.push((entry, e.file_name().to_string_lossy().into_owned()))
+            }
+            _ => shell.warn(format!(
+                "entry {} is incomplete or damaged; it is left out of the index (gc removes it; reinstall the programs that need it)",
+                e.path().display()
+            )),
+        }
+    }
+    let mut programs = Vec::new();
+    for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
+        let parsed: Option<InstalledProgram> =
+            std::fs::read_to_string(e.path().join("program.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        if let Some(p) = parsed {
+            // Installed means: its root's links point at this build.
+            let linked = p.binaries.iter().all(|(b, _)| {
+                std::fs::read_link(p.root.join("bin").join(b))
+                    .ok()
+                    .as_deref()
+                    == Some(e.path().join("bin").join(b).as_path())
+            });
+            if linked {
+                programs.push(p);
+            }
+        }
+    }
+    store.replace_index(&entries, &programs)?;
+    shell.status(
+        "Repaired",
+        format!(
+            "index rebuilt from manifests: {} entries, {} programs",
+            entries.len(),
+            programs.len()
+        ),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_library_names_are_told_from_system_ones() {
+        assert!(looks_like_rust_library("libregex-0123456789abcdef.so"));
+        assert!(looks_like_rust_library("libstd-d1237ef7159db0a2.so"));
+        assert!(!looks_like_rust_library("libc.so.6"));
+        assert!(!looks_like_rust_library("libgcc_s.so.1"));
+        assert!(!looks_like_rust_library("libfoo-bar.so"));
+    }
+}

@@ -1,0 +1,57 @@
+//! The Rust toolchain a build uses: `rustc -vV`, the host triple, and the target libdir where
+//! the toolchain's `libstd-<hash>.so` lives.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+/// The machine and toolchain facts a build needs.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    pub host: String,
+    /// The full `rustc -vV` output: part of every crate identity.
+    pub version_text: String,
+    /// `rustc --print target-libdir`: where `libstd-<hash>.so` lives.
+    pub std_libdir: PathBuf,
+}
+
+impl Toolchain {
+    pub fn detect() -> Result<Self> {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let vv = Command::new(&rustc)
+            .arg("-vV")
+            .output()
+            .context("running `rustc -vV`: is a Rust toolchain installed and on PATH?")?;
+        let text = String::from_utf8_lossy(&vv.stdout);
+        let host = text
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .context("`rustc -vV` printed no host triple")?
+            .to_string();
+        let libdir = Command::new(&rustc)
+            .args(["--print", "target-libdir"])
+            .output()
+            .context("running `rustc --print target-libdir`")?;
+        let std_libdir = PathBuf::from(String::from_utf8_lossy(&libdir.stdout).trim());
+        Ok(Toolchain {
+            host,
+            version_text: text.into_owned(),
+            std_libdir,
+        })
+    }
+}
+
+impl Toolchain {
+    /// The toolchain's `libstd-<hash>.so`.
+    pub fn libstd(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.std_libdir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let n = p.file_name().unwrap_or_default().to_string_lossy();
+                n.starts_with("libstd-") && n.ends_with(".so")
+            })
+    }
+}
