@@ -68,8 +68,26 @@ fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
             }
         }
     }
-    // The allocator case: hard-a's #[global_allocator] counted the allocations.
-    assert!(run_clean(&out.join("bin/hard-a")).contains("allocator counted: yes"));
+    // The allocator case: hard-a's #[global_allocator] puts a header before every block and
+    // aborts on a block without one, so a block that crossed from libstd.so's or a dylib's
+    // allocator kills the run above; the number of blocks it made equals the static build's.
+    let hard_a = run_clean(&out.join("bin/hard-a"));
+    assert!(
+        hard_a.contains("allocator: every block carried its header"),
+        "{hard_a}"
+    );
+    // The executable exports the allocator shim, so libstd.so and the dylibs bind to it.
+    let (_, exported) = dynamic_symbols(&out.join("bin/hard-a")).unwrap();
+    let shim: Vec<&String> = exported
+        .iter()
+        .filter(|s| cargo_share::compile::allocator::is_allocator_shim(s))
+        .collect();
+    assert_eq!(shim.len(), 4, "allocator shim exported: {shim:?}");
+    // hard-b has no allocator of its own: it exports none and uses the default one.
+    let (_, exported) = dynamic_symbols(&out.join("bin/hard-b")).unwrap();
+    assert!(!exported
+        .iter()
+        .any(|s| cargo_share::compile::allocator::is_allocator_shim(s)));
     // A build script probing the compiler through the wrapper saw plain stable rustc.
     assert!(run_clean(&out.join("bin/hard-a")).contains("gen probe: stable compiler"));
 
@@ -223,7 +241,7 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
         plan.contains("would build: hard-a v0.1.0, hard-b v0.1.0"),
         "{plan}"
     );
-    let target = scratch.path().join("cache/target-wrapper-2-grouped");
+    let target = scratch.path().join("cache/target-wrapper-3-grouped");
     assert!(
         std::fs::read_dir(&target).map_or(true, |mut d| d.next().is_none()),
         "--dry-run built something in {}",

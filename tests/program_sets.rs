@@ -338,7 +338,7 @@ fn analyze_counts_the_crate_builds_of_each_policy() {
     // Nothing was built.
     assert!(!env
         .base
-        .join("cache/target-wrapper-2")
+        .join("cache/target-wrapper-3")
         .read_dir()
         .unwrap()
         .any(|e| e.unwrap().file_name() != "CACHEDIR.TAG"));

@@ -35,6 +35,7 @@ use anyhow::{bail, Context, Result};
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 
+use crate::compile::allocator;
 use crate::compile::rustc_args::unit_output;
 use crate::compile::rustc_args::RustcArgs;
 use crate::compile::saved_link::save_recipe;
@@ -201,14 +202,34 @@ pub fn extend_version_script(script: &str, symbols: &[String]) -> String {
 
 /// Whether this process was started as the linker of a unit (see [`run`]).
 pub fn linker_mode() -> bool {
-    std::env::var_os(EXPORTS_ENV).is_some() || std::env::var_os(RELINK_ENV).is_some()
+    std::env::var_os(EXPORTS_ENV).is_some()
+        || std::env::var_os(RELINK_ENV).is_some()
+        || std::env::var_os(allocator::EXPORT_ALLOCATOR_ENV).is_some()
 }
 
 /// Entry point in linker mode: add the bundled C symbols to the version script
-/// ([`EXPORTS_ENV`]), save the link for a later trimmed relink ([`RELINK_ENV`]), then run the
+/// ([`EXPORTS_ENV`]), save the link for a later trimmed relink ([`RELINK_ENV`]), make an
+/// executable export its allocator shim ([`allocator::EXPORT_ALLOCATOR_ENV`]), then run the
 /// real linker.
-pub fn run(args: Vec<String>) -> Result<i32> {
+pub fn run(mut args: Vec<String>) -> Result<i32> {
     let real = std::env::var(REAL_LINKER_ENV).unwrap_or_else(|_| "cc".into());
+    // Kept until the link ends: patched copies of the executable's objects.
+    let scratch = tempfile::Builder::new()
+        .prefix("cargo-share-link-")
+        .tempdir()
+        .context("creating a scratch directory for the link")?;
+    if std::env::var_os(allocator::EXPORT_ALLOCATOR_ENV).is_some() {
+        let (mut expanded, from_file) = allocator::expand_argfile(&args)?;
+        if !allocator::export_allocator(&mut expanded, scratch.path())?.is_empty() {
+            args = if from_file {
+                let file = scratch.path().join("link-args");
+                allocator::write_argfile(&expanded, &file)?;
+                vec![format!("@{}", file.display())]
+            } else {
+                expanded
+            };
+        }
+    }
     let script = args.iter().find_map(|a| version_script_arg(a));
     if let Some(exports_file) = std::env::var_os(EXPORTS_ENV).map(PathBuf::from) {
         let symbols: Vec<String> = std::fs::read_to_string(&exports_file)
@@ -239,6 +260,7 @@ pub fn run(args: Vec<String>) -> Result<i32> {
         .env_remove(EXPORTS_ENV)
         .env_remove(REAL_LINKER_ENV)
         .env_remove(RELINK_ENV)
+        .env_remove(allocator::EXPORT_ALLOCATOR_ENV)
         .status()
         .with_context(|| format!("running the linker `{real}`"))?;
     Ok(status.code().unwrap_or(1))

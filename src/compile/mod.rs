@@ -6,6 +6,7 @@
 //! [`unit_record::UnitRecord`], which the store's identity reads. Nothing here depends on the
 //! driver or the store.
 
+pub mod allocator;
 pub mod linker;
 pub mod plan;
 pub mod profile;

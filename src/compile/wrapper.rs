@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::compile::allocator;
 use crate::compile::linker;
 use crate::compile::plan::WrapperPlan;
 use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
@@ -217,6 +218,13 @@ pub fn rewrite(
         UnitKind::Executable => {
             args.push("-Cprefer-dynamic".into());
             args.push("-Clink-arg=-Wl,-rpath,$ORIGIN/../lib".into());
+            // cargo-share links the executable, so that a `#[global_allocator]` it defines
+            // governs libstd.so and every dylib too (see `allocator`).
+            let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
+            args.push(format!("-Clinker={}", plan.self_exe.display()));
+            out.env.push((linker::REAL_LINKER_ENV.into(), real_linker));
+            out.env
+                .push((allocator::EXPORT_ALLOCATOR_ENV.into(), "1".into()));
             if force_group_externs(&mut args) {
                 // Nothing in the program's code names its groups, so rustc would not load
                 // them: `force:` does (NOTES.md section 10). It needs -Z, hence RUSTC_BOOTSTRAP,
