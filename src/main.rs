@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cargo_share::build::{self, BuildOptions, GroupExports, Layout};
+use cargo_share::build::{self, BuildOptions, GroupExports, Layout, ProgramFeatures};
 use cargo_share::compile::plan::PLAN_ENV;
 use cargo_share::compile::profile::SharedProfile;
 use cargo_share::compile::{linker, wrapper};
@@ -219,6 +219,16 @@ struct BuildTuning {
     /// Set a key of the shared-crate profile, e.g. `opt-level=2`. Repeatable.
     #[arg(long, value_name = "KEY=VALUE")]
     shared_profile: Vec<String>,
+    /// Features to activate: FEATURE (one program) or PROGRAM/FEATURE, comma- or
+    /// space-separated. Repeatable.
+    #[arg(short = 'F', long, value_name = "FEATURES")]
+    features: Vec<String>,
+    /// Activate all features of every program.
+    #[arg(long)]
+    all_features: bool,
+    /// Do not activate the default features of the programs.
+    #[arg(long)]
+    no_default_features: bool,
     /// Number of parallel jobs for Cargo.
     #[arg(short, long)]
     jobs: Option<u32>,
@@ -284,6 +294,11 @@ impl BuildTuning {
             },
             check_tests: false,
             allow_test_failures: false,
+            features: ProgramFeatures::parse(
+                &self.features,
+                self.all_features,
+                self.no_default_features,
+            )?,
         })
     }
 }

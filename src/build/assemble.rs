@@ -11,6 +11,7 @@ use cargo_metadata::Message;
 use serde::Serialize;
 
 use crate::build::cargo::{CargoVerb, LockRestore};
+use crate::build::features::FeatureChoice;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
@@ -29,6 +30,9 @@ pub struct BuiltProgram {
     pub binaries: Vec<PathBuf>,
     /// File names of the shared libraries it needs (in `OUT/lib`), libstd included.
     pub libraries: Vec<String>,
+    /// The features it was built with (left out when it has its defaults).
+    #[serde(skip_serializing_if = "FeatureChoice::is_default")]
+    pub features: FeatureChoice,
 }
 
 /// The result of `cargo share build`.
@@ -233,6 +237,7 @@ fn assemble(
             version: program.version.clone(),
             binaries: installed,
             libraries: needed.keys().cloned().collect(),
+            features: prepared.options.features.of(&program.name),
         };
         if !prepared.options.staging {
             report_program(&built, shell);

@@ -95,6 +95,12 @@ impl PreparedBuild {
             let p = &self.graph.programs[p];
             cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
         }
+        // Exactly the features of the programs this invocation builds.
+        let names: Vec<&str> = programs
+            .iter()
+            .map(|&p| self.graph.programs[p].name.as_str())
+            .collect();
+        cmd.args(self.options.features.cargo_args(&names));
         cmd.arg("--message-format").arg("json-render-diagnostics");
         if self.options.patches.is_empty() && (self.options.locked || self.set.is_some()) {
             cmd.arg("--locked");

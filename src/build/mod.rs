@@ -12,12 +12,14 @@
 
 pub mod assemble;
 pub mod cargo;
+pub mod features;
 pub mod options;
 pub mod prepare;
 pub mod test;
 pub mod trim;
 
 pub use assemble::{build, install_file, show_plan, BuildReport, BuiltProgram};
+pub use features::{FeatureChoice, ProgramFeatures};
 pub use options::{default_cache_dir, BuildOptions, CratePatch, GroupExports, Layout};
 pub use prepare::{prepare, target_dir_of, GroupedPlan, PreparedBuild};
 pub use test::{count_test_results, test, TestCounts};

@@ -1,4 +1,5 @@
-//! What a build is asked for: `BuildOptions` (programs, layout, unification, exports, patches)
+//! What a build is asked for: `BuildOptions` (programs, features, layout, unification, exports,
+//! patches)
 //! and the defaults of the cache directory.
 
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::build::features::ProgramFeatures;
 use crate::compile::profile::SharedProfile;
 use crate::resolve::grouping::StoredGroup;
 use crate::resolve::set::UnifyOptions;
@@ -78,6 +80,9 @@ pub struct BuildOptions {
     pub stored_groups: Vec<StoredGroup>,
     /// Grouped layout: trim each group's exports to what the set imports, or keep them all.
     pub group_exports: GroupExports,
+    /// `--features`, `--all-features`, `--no-default-features`. As given on the command line
+    /// until `prepare` binds them to the build's programs (`PreparedBuild::options`).
+    pub features: ProgramFeatures,
 }
 
 /// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).

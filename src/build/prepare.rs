@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::build::features::ProgramFeatures;
 use crate::build::options::{default_cache_dir, BuildOptions, Layout};
 use crate::compile::plan::WrapperPlan;
 use crate::resolve::graph;
@@ -113,8 +114,21 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
 
     let mut sources = Vec::new();
     for manifest in manifests {
-        let md = graph::load_metadata(&manifest, options.locked, &toolchain.host)?;
+        let md = graph::load_metadata(&manifest, options.locked, &toolchain.host, &[])?;
         sources.push((manifest, md));
+    }
+    // Features are checked once the programs are known, then read into each workspace's graph.
+    let options = &BuildOptions {
+        features: bind_features(&options.features, &sources)?,
+        ..options.clone()
+    };
+    if !options.features.is_empty() {
+        for (manifest, md) in &mut sources {
+            let args = options.features.cargo_args(&program_names(md));
+            if !args.is_empty() {
+                *md = graph::load_metadata(manifest, options.locked, &toolchain.host, &args)?;
+            }
+        }
     }
     let origins = sources
         .iter()
@@ -181,6 +195,71 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         origins,
         _cache_lock: cache_lock,
     })
+}
+
+fn program_names(md: &cargo_metadata::Metadata) -> Vec<String> {
+    graph::program_packages(md)
+        .into_iter()
+        .map(|p| p.name.to_string())
+        .collect()
+}
+
+/// Bind `--features` to the programs of the build ([`ProgramFeatures::bind`]) and check that
+/// each program has the features asked for it, so that a typo is named before Cargo runs.
+fn bind_features(
+    features: &ProgramFeatures,
+    sources: &[(PathBuf, cargo_metadata::Metadata)],
+) -> Result<ProgramFeatures> {
+    let mut names: Vec<String> = Vec::new();
+    for (_, md) in sources {
+        for name in program_names(md) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    let bound = features.bind(&names)?;
+    for (program, asked) in bound.by_program() {
+        let Some(pkg) = sources
+            .iter()
+            .flat_map(|(_, md)| graph::program_packages(md))
+            .find(|p| p.name.as_str() == program.as_str())
+        else {
+            continue;
+        };
+        // Cargo's features: the declared ones and the implicit feature of each optional
+        // dependency that no `dep:NAME` entry hides.
+        let mut known: Vec<String> = pkg.features.keys().cloned().collect();
+        let hidden: Vec<&str> = pkg
+            .features
+            .values()
+            .flatten()
+            .filter_map(|v| v.strip_prefix("dep:"))
+            .collect();
+        known.extend(
+            pkg.dependencies
+                .iter()
+                .filter(|d| d.optional)
+                .map(|d| d.rename.clone().unwrap_or_else(|| d.name.clone()))
+                .filter(|d| !hidden.contains(&d.as_str())),
+        );
+        known.sort();
+        known.dedup();
+        for feature in asked {
+            if !known.contains(feature) {
+                bail!(
+                    "--features {program}/{feature}: {program} v{} has no feature `{feature}` ({})",
+                    pkg.version,
+                    if known.is_empty() {
+                        "it declares no features".to_string()
+                    } else {
+                        format!("its features: {}", known.join(", "))
+                    }
+                );
+            }
+        }
+    }
+    Ok(bound)
 }
 
 /// Put the programs that join the set into one generated workspace (resolved together); keep the
@@ -252,6 +331,8 @@ fn unify_sources(
             stored.clear();
         }
         stored = grouping::compatible_subset(&stored);
+        let member_names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        let features = options.features.cargo_args(&member_names);
         let (set, md) = loop {
             let set = match set::generate(&members, unify, cache, &stored, shell) {
                 Err(e) if !stored.is_empty() => {
@@ -267,7 +348,7 @@ fn unify_sources(
                 }
                 other => other?,
             };
-            let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host)?;
+            let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host, &features)?;
             let keep = reusable_groups(&md, &stored, shell);
             if keep.len() == stored.len() {
                 break (set, md);
@@ -291,7 +372,7 @@ fn unify_sources(
                 grouping::plan_groups(&md, &programs, options.group_min_size, &tag, &stored)?;
             grouping::report(&plan, shell, options.dry_run);
             let manifest = set::grouped_workspace(&set, &plan, shell)?;
-            let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
+            let md = graph::load_metadata(&manifest, true, &toolchain.host, &features)?;
             let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
             let mut records = BTreeMap::new();
             for group in &plan.groups {

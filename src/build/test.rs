@@ -156,7 +156,7 @@ struct RecordedTest {
     note: Option<String>,
 }
 
-/// `SET/test-results.json`: [`ProgramSet::resolution_key`] -> program -> outcome.
+/// `SET/test-results.json`: [`ProgramSet::resolution_key`] (and features) -> program -> outcome.
 type TestRecords = BTreeMap<String, BTreeMap<String, RecordedTest>>;
 
 fn test_records_path(set: &ProgramSet) -> PathBuf {
@@ -172,7 +172,7 @@ fn load_test_records(set: &ProgramSet) -> TestRecords {
 
 fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCounts]) -> Result<()> {
     let mut records = load_test_records(set);
-    let entry = records.entry(set.resolution_key()).or_default();
+    let entry = records.entry(prepared.test_key(set)).or_default();
     for (program, r) in prepared.graph.programs.iter().zip(results) {
         if prepared.in_set(program) {
             entry.insert(
@@ -196,6 +196,18 @@ fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCount
 }
 
 impl PreparedBuild {
+    /// What a test outcome is recorded under: the set's resolution and, when features were
+    /// asked, the features of its programs (they change what is built and tested).
+    fn test_key(&self, set: &ProgramSet) -> String {
+        let names: Vec<&str> = set.members.iter().map(|m| m.name.as_str()).collect();
+        let features = self.options.features.cargo_args(&names);
+        if features.is_empty() {
+            set.resolution_key()
+        } else {
+            format!("{} {}", set.resolution_key(), features.join(" "))
+        }
+    }
+
     /// Whether a program is built in the unified set (not with `--own-lock`).
     fn in_set(&self, program: &graph::Program) -> bool {
         // By name: program names are unique in a build, and the set's programs may be built
@@ -215,7 +227,7 @@ impl PreparedBuild {
             return Ok(());
         }
         let records = load_test_records(set);
-        let recorded = records.get(&set.resolution_key());
+        let recorded = records.get(&self.test_key(set));
         let mut failed = Vec::new();
         let mut untested = Vec::new();
         for program in self.graph.programs.iter().filter(|p| self.in_set(p)) {

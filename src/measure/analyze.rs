@@ -175,6 +175,11 @@ pub fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<PolicyAna
             let p = &prepared.graph.programs[p];
             cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
         }
+        let names: Vec<&str> = programs
+            .iter()
+            .map(|&p| prepared.graph.programs[p].name.as_str())
+            .collect();
+        cmd.args(prepared.options.features.cargo_args(&names));
         let out = cmd.output().context("running cargo tree")?;
         if !out.status.success() {
             bail!(

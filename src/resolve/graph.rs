@@ -52,7 +52,15 @@ fn package_dir(pkg: &Package) -> PathBuf {
     dir.canonicalize().unwrap_or(dir)
 }
 
-pub fn load_metadata(manifest_path: &Path, locked: bool, target: &str) -> Result<Metadata> {
+/// `cargo metadata` of a workspace for one target. `features` are Cargo's feature arguments for
+/// the programs in it (`--features PROGRAM/FEATURE`, `--all-features`, `--no-default-features`):
+/// the resolved graph then holds what those features pull in.
+pub fn load_metadata(
+    manifest_path: &Path,
+    locked: bool,
+    target: &str,
+    features: &[String],
+) -> Result<Metadata> {
     let mut cmd = MetadataCommand::new();
     cmd.manifest_path(manifest_path);
     if let Some(cargo) = std::env::var_os("CARGO") {
@@ -62,6 +70,7 @@ pub fn load_metadata(manifest_path: &Path, locked: bool, target: &str) -> Result
     if locked {
         other.push("--locked".into());
     }
+    other.extend(features.iter().cloned());
     cmd.other_options(other);
     cmd.exec().with_context(|| {
         format!(

@@ -214,6 +214,10 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         }
         let needed: Vec<&CrateIdentity> = p.libraries.iter().map(|f| &ids[f]).collect::<Vec<_>>();
         let mut program_key = format!("{}\0{}\0", p.name, p.version);
+        // Features that leave the binaries as they are still make another program record.
+        if !p.features.is_default() {
+            program_key.push_str(&format!("features={}\0", p.features.describe()));
+        }
         for (b, h) in &bin_hashes {
             program_key.push_str(&format!("{b}={h}\0"));
         }
@@ -242,6 +246,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             binaries: bin_hashes.clone(),
             entries: ids.values().map(|i| i.hash.clone()).collect(),
             root: opts.root.clone(),
+            features: p.features.clone(),
         };
         if !program_dir.join("program.json").is_file() {
             let staging = store.staging("program-")?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::build::FeatureChoice;
 use crate::store::identity::CrateIdentity;
 
 /// The manifest of one store entry (`entry.json`).
@@ -36,4 +37,8 @@ pub struct InstalledProgram {
     pub entries: Vec<String>,
     /// The install root whose `bin/` links to its binaries.
     pub root: PathBuf,
+    /// The features it was built with (`--features`, `--all-features`,
+    /// `--no-default-features`); absent in manifests written before they were recorded.
+    #[serde(default)]
+    pub features: FeatureChoice,
 }

@@ -23,8 +23,13 @@ pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
         println!("programs:");
         for p in &programs {
             let bins: Vec<&str> = p.binaries.iter().map(|(b, _)| b.as_str()).collect();
+            let features = if p.features.is_default() {
+                String::new()
+            } else {
+                format!(" features: {}", p.features.describe())
+            };
             println!(
-                "  {} v{} [{}] bin: {} ({} shared crate builds)",
+                "  {} v{} [{}] bin: {} ({} shared crate builds){features}",
                 p.name,
                 p.version,
                 p.source,

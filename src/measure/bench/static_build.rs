@@ -88,6 +88,7 @@ pub(crate) fn static_cargo_build(
     pkg: &cargo_metadata::Package,
     target: &Path,
     patches: &[build::CratePatch],
+    features: &[String],
     shell: &Shell,
 ) -> Result<Vec<PathBuf>> {
     let mut cmd = source::cargo_command();
@@ -96,6 +97,7 @@ pub(crate) fn static_cargo_build(
         .arg("--manifest-path")
         .arg(manifest)
         .args(["-p", &format!("{}@{}", pkg.name, pkg.version)])
+        .args(features)
         // Keep symbol tables (the ideal is computed from them); disk figures are taken from
         // stripped copies anyway.
         .args(["--config", "profile.release.strip=false"])
@@ -151,10 +153,21 @@ pub(crate) fn build_static(
     let mut cpu_total = 0.0;
     let mut wall_total = 0.0;
     let static_was_built = work.join("static-target").is_dir();
+    let mut sources = Vec::new();
     for source in &options.build.programs {
         let manifest = source.manifest(&cache, shell)?;
-        let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
-        for pkg in graph::program_packages(&md) {
+        let md = graph::load_metadata(&manifest, true, &toolchain.host, &[])?;
+        sources.push((manifest, md));
+    }
+    let names: Vec<String> = sources
+        .iter()
+        .flat_map(|(_, md)| graph::program_packages(md))
+        .map(|p| p.name.to_string())
+        .collect();
+    let features = options.build.features.bind(&names)?;
+    for (manifest, md) in &sources {
+        let manifest = manifest.clone();
+        for pkg in graph::program_packages(md) {
             let name = pkg.name.to_string();
             let target = work.join("static-target").join(&name);
             shell.status("Building", format!("{name} v{} (static)", pkg.version));
@@ -165,6 +178,7 @@ pub(crate) fn build_static(
                     pkg,
                     &target,
                     &[],
+                    &features.cargo_args(&[pkg.name.as_str()]),
                     shell,
                 )
             })?;

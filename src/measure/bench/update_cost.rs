@@ -40,7 +40,7 @@ pub(crate) fn update_cost(
     let mut copies: BTreeMap<String, PathBuf> = BTreeMap::new();
     for source in &options.build.programs {
         let manifest = source.manifest(&cache, shell)?;
-        let md = graph::load_metadata(&manifest, true, &toolchain.host)?;
+        let md = graph::load_metadata(&manifest, true, &toolchain.host, &[])?;
         let mut versions = Vec::new();
         for pkg in md.packages.iter().filter(|p| {
             p.name.as_str() == crate_name && p.source.as_ref().is_some_and(|s| s.is_crates_io())
@@ -93,6 +93,11 @@ pub(crate) fn update_cost(
     // Static: each program that locks the crate, in a copy of its workspace (the patch rewrites
     // the lock), reusing its target directory.
     let (mut files, mut bytes) = (0usize, 0u64);
+    let names: Vec<String> = programs
+        .iter()
+        .map(|(_, p, _)| p.name.to_string())
+        .collect();
+    let features = options.build.features.bind(&names)?;
     for (manifest, pkg, versions) in &programs {
         let Some(version) = versions.first() else {
             continue;
@@ -121,6 +126,7 @@ pub(crate) fn update_cost(
             pkg,
             &work.join("static-target").join(pkg.name.as_str()),
             &patches,
+            &features.cargo_args(&[pkg.name.as_str()]),
             shell,
         )?;
         for exe in exes {
