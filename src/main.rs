@@ -188,8 +188,9 @@ struct BuildTuning {
     /// [default: grouped; `bench` measures both]
     #[arg(long, value_enum)]
     layout: Option<Layout>,
-    /// Grouped layout: what each group exports, `used` (only what the programs import; smallest)
-    /// or `all` (so that programs installed later can bind to the same file).
+    /// What each group (grouped layout) and the relinked run-time libstd export, `used` (only
+    /// what the programs import; smallest) or `all` (so that programs installed later can bind
+    /// to the same file).
     /// [default: `all` for install, else `used`]
     #[arg(long, value_enum)]
     exports: Option<GroupExports>,

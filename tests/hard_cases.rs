@@ -27,6 +27,81 @@ fn needed(binary: &Path) -> Vec<String> {
     dynamic_info(binary).unwrap().needed
 }
 
+/// The run-time libstd in `out/lib` is the relinked one: no run path, only the C runtime as
+/// NEEDED, everything the binaries and libraries of `out` import from the toolchain's copy
+/// exported and, with `--exports used` (`limited`), nothing else but the allocator shim.
+fn check_relinked_std(out: &Path, limited: bool) {
+    let libs = file_names(&out.join("lib"));
+    let std_file = libs.iter().find(|l| l.starts_with("libstd-")).unwrap();
+    let std = out.join("lib").join(std_file);
+    let info = dynamic_info(&std).unwrap();
+    assert!(
+        info.runpath.is_empty(),
+        "{std_file} has a run path {info:?}"
+    );
+    for n in &info.needed {
+        assert!(
+            ["libgcc_s.so.1", "libc.so.6"].contains(&n.as_str()) || n.starts_with("ld-linux"),
+            "{std_file} NEEDs {n}"
+        );
+    }
+    let mut imports = BTreeSet::new();
+    for file in file_names(&out.join("bin"))
+        .iter()
+        .map(|b| out.join("bin").join(b))
+        .chain(
+            libs.iter()
+                .filter(|l| *l != std_file)
+                .map(|l| out.join("lib").join(l)),
+        )
+    {
+        imports.extend(dynamic_symbols(&file).unwrap().0);
+    }
+    let toolchain = cargo_share::toolchain::Toolchain::detect().unwrap();
+    let (_, stock) = dynamic_symbols(&toolchain.libstd().unwrap()).unwrap();
+    let (_, exports) = dynamic_symbols(&std).unwrap();
+    let missing: Vec<&String> = imports
+        .intersection(&stock)
+        .filter(|s| !exports.contains(*s))
+        .collect();
+    assert!(missing.is_empty(), "{std_file} does not export {missing:?}");
+    let allocator = [
+        "___rust_alloc",
+        "___rust_dealloc",
+        "___rust_realloc",
+        "___rust_alloc_zeroed",
+    ];
+    for a in allocator {
+        assert!(
+            exports.iter().any(|e| e.ends_with(a)),
+            "{std_file} does not export the allocator shim {a}"
+        );
+    }
+    // The shim stays interposable (a program exporting its `#[global_allocator]` is what libstd
+    // allocates with): libstd's own calls go through a GOT slot bound by symbol, not locally.
+    let bound = interposable_calls(&std);
+    for a in allocator {
+        assert!(
+            bound.iter().any(|s| s.ends_with(a)),
+            "{std_file} binds {a} locally: {bound:?}"
+        );
+    }
+    if limited {
+        let extra: Vec<&String> = exports
+            .difference(&imports)
+            .filter(|e| !allocator.iter().any(|a| e.ends_with(a)))
+            .filter(|e| !e.ends_with("___rust_no_alloc_shim_is_unstable_v2"))
+            .collect();
+        assert!(extra.is_empty(), "{std_file} exports unused {extra:?}");
+    } else {
+        assert_eq!(
+            exports.len() + 1,
+            stock.len(),
+            "all but the metadata symbol"
+        );
+    }
+}
+
 #[test]
 fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
     let scratch = tempfile::tempdir().unwrap();
@@ -68,6 +143,7 @@ fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
             }
         }
     }
+    check_relinked_std(&out, true);
     // The allocator case: hard-a's #[global_allocator] puts a header before every block and
     // aborts on a block without one, so a block that crossed from libstd.so's or a dylib's
     // allocator kills the run above; the number of blocks it made equals the static build's.
@@ -147,6 +223,24 @@ fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
     assert!(kinds
         .iter()
         .any(|k| k["crate_name"] == "nostd" && k["no_std"] == true));
+}
+
+/// The symbols a shared object's dynamic relocations name (its own calls to them can be
+/// interposed).
+fn interposable_calls(lib: &Path) -> BTreeSet<String> {
+    use object::{Object, ObjectSymbol, ObjectSymbolTable, RelocationTarget};
+    let data = std::fs::read(lib).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let table = file.dynamic_symbol_table().unwrap();
+    file.dynamic_relocations()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, r)| match r.target() {
+            RelocationTarget::Symbol(i) => table.symbol_by_index(i).ok(),
+            _ => None,
+        })
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect()
 }
 
 fn exported_symbols(lib: &Path) -> BTreeSet<String> {
@@ -280,6 +374,7 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
         );
         assert!(rust.iter().any(|n| n.starts_with("libstd-")), "{rust:?}");
     }
+    check_relinked_std(&out, true);
     // The group holds the C library too: hard-b calls it directly, through the group.
     assert!(run_clean(&out.join("bin/hard-b")).contains("raw_count=2"));
     let libs = file_names(&out.join("lib"));
@@ -342,4 +437,17 @@ fn a_local_crate_used_by_one_program_stays_static() {
         "only libstd is needed"
     );
     assert!(run_clean(&out.join("bin/lto-one")).contains("sum_squares(10) = 385"));
+    check_relinked_std(&out, true);
+
+    // `--exports all` (install's default): the relinked libstd keeps every export.
+    let all = scratch.path().join("all");
+    run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "-q", "--exports", "all", "--manifest-path"])
+            .arg(fixture("lto").join("lto-one"))
+            .arg("--out")
+            .arg(&all),
+    );
+    check_relinked_std(&all, false);
+    assert!(run_clean(&all.join("bin/lto-one")).contains("sum_squares(10) = 385"));
 }

@@ -14,6 +14,7 @@ use crate::build::cargo::{CargoVerb, LockRestore};
 use crate::build::features::FeatureChoice;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::prepare::{prepare, PreparedBuild};
+use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
 use crate::elf;
 use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
@@ -58,6 +59,10 @@ pub struct BuildReport {
     pub reused_groups: BTreeMap<String, String>,
     #[serde(skip)]
     pub toolchain: Option<Toolchain>,
+    /// The export list of the relinked run-time libstd in `OUT/lib` (its store identity hashes
+    /// it), when a program needs libstd.
+    #[serde(skip)]
+    pub std_exports: Option<PathBuf>,
 }
 
 /// `--dry-run`: steps 1 to 3, showing the plan (the groups, in the grouped layout) and what
@@ -157,6 +162,7 @@ fn assemble(
         group_records: BTreeMap::new(),
         reused_groups: BTreeMap::new(),
         toolchain: Some(prepared.toolchain.clone()),
+        std_exports: None,
     };
     let mut closures = Vec::new();
     for program in &prepared.graph.programs {
@@ -213,6 +219,44 @@ fn assemble(
             runtime_copies.insert(file, path);
         }
         report.group_records = by_file;
+    }
+    // The run-time libstd: relinked with what the set imports from it (`--exports used`) or
+    // everything the toolchain's copy exports (`--exports all`), after the groups were trimmed
+    // (a trimmed group imports less). Compiling used, and keeps using, the toolchain's copy.
+    let std_file = closures
+        .iter()
+        .flat_map(|(_, _, needed)| needed.iter())
+        .find(|(_, path)| path.starts_with(&prepared.toolchain.std_libdir))
+        .map(|(name, _)| name.clone());
+    if let Some(std_file) = std_file {
+        let mut imports = BTreeSet::new();
+        for (_, exes, needed) in &closures {
+            for file in exes.iter().chain(
+                needed
+                    .iter()
+                    .filter(|(name, _)| **name != std_file)
+                    .map(|(name, path)| runtime_copies.get(name).unwrap_or(path)),
+            ) {
+                imports.extend(elf::dynamic_symbols(file)?.0);
+            }
+        }
+        let relinked = relink_std(
+            &prepared.toolchain,
+            &prepared.target_dir.join("cargo-share-std"),
+            prepared.options.group_exports,
+            &imports,
+            shell,
+        )
+        .with_context(|| format!("making the run-time copy of {std_file}"))?;
+        if relinked.file != std_file {
+            bail!(
+                "the programs need {std_file} but the toolchain's libstd is {}: rebuild them \
+                 (remove the cache's target directory)",
+                relinked.file
+            );
+        }
+        report.std_exports = Some(relinked.exports_file);
+        runtime_copies.insert(std_file, relinked.path);
     }
     let mut copied: BTreeSet<String> = BTreeSet::new();
     for (program, exes, needed) in closures {

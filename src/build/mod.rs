@@ -8,13 +8,15 @@
 //!    `RUSTC_WRAPPER`, the shared-crate profile as `--config`, and one target directory for all
 //!    builds, so a crate build with the same Cargo unit hash is compiled once and reused.
 //! 5. Assemble: copy each binary to `OUT/bin` and the closure of crate dylibs and libstd it needs
-//!    (read from `DT_NEEDED`) to `OUT/lib`, each file once.
+//!    (read from `DT_NEEDED`) to `OUT/lib`, each file once; libstd relinked from the toolchain's
+//!    rlibs with the exports the set needs ([`std_relink`]).
 
 pub mod assemble;
 pub mod cargo;
 pub mod features;
 pub mod options;
 pub mod prepare;
+pub mod std_relink;
 pub mod test;
 pub mod trim;
 

@@ -25,7 +25,7 @@ pub enum Layout {
     Grouped,
 }
 
-/// Grouped layout: what a group's run-time copy exports.
+/// What a group's run-time copy (grouped layout) and the relinked run-time libstd export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroupExports {
@@ -78,7 +78,7 @@ pub struct BuildOptions {
     /// Grouped layout: groups already in the store (`install`), used as they are wherever the
     /// set's resolution lets the programs link exactly their crate builds.
     pub stored_groups: Vec<StoredGroup>,
-    /// Grouped layout: trim each group's exports to what the set imports, or keep them all.
+    /// Trim each group's and libstd's exports to what the set imports, or keep them all.
     pub group_exports: GroupExports,
     /// `--features`, `--all-features`, `--no-default-features`. As given on the command line
     /// until `prepare` binds them to the build's programs (`PreparedBuild::options`).

@@ -15,7 +15,8 @@
 //!   `OUT_DIR`;
 //! * the identities of its dependencies (every `--extern` that is itself a shared crate build).
 //!
-//! The toolchain's libstd is identified by its file name, `rustc -vV` and its SHA-256.
+//! The toolchain's libstd is identified by its file name, `rustc -vV` and its SHA-256; the
+//! run-time libstd a build relinked from the toolchain's rlibs also by its export list.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -56,6 +57,9 @@ pub struct IdentityResolver {
     target: String,
     deps_dir: PathBuf,
     std_libdir: PathBuf,
+    /// The export list of the relinked run-time libstd (`build::std_relink`), when the build
+    /// made one.
+    std_exports: Option<PathBuf>,
     memo: BTreeMap<String, CrateIdentity>,
 }
 
@@ -71,8 +75,17 @@ impl IdentityResolver {
             target,
             deps_dir,
             std_libdir,
+            std_exports: None,
             memo: BTreeMap::new(),
         }
+    }
+
+    /// The toolchain's libstd is the relinked copy whose export list (format line first) is
+    /// `list`: its identity covers the list, so sets that export differently never share an
+    /// entry.
+    pub fn with_relinked_std(mut self, list: Option<PathBuf>) -> Self {
+        self.std_exports = list;
+        self
     }
 
     /// Every identity computed so far (the requested libraries and their dependencies).
@@ -111,6 +124,17 @@ impl IdentityResolver {
                 h.update([0]);
             }
             h.update(file_sha256(&std_path)?.as_bytes());
+            if let Some(list) = &self.std_exports {
+                let list = std::fs::read(list).with_context(|| {
+                    format!(
+                        "reading the export list of the relinked {file} ({}); build again",
+                        list.display()
+                    )
+                })?;
+                h.update(b"relinked exports ");
+                h.update(&list);
+                h.update([0]);
+            }
             let version = self
                 .rustc_version
                 .lines()
@@ -282,6 +306,35 @@ mod tests {
 
         let err = resolver().identify("libmissing-3.so").unwrap_err();
         assert!(format!("{err:#}").contains("no cargo-share unit record"));
+    }
+
+    #[test]
+    fn a_relinked_libstd_identity_covers_its_export_list() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("std")).unwrap();
+        std::fs::write(dir.path().join("std/libstd-1.so"), b"stock").unwrap();
+        let list = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            Some(path)
+        };
+        let id = |exports: Option<PathBuf>| {
+            test_resolver(dir.path())
+                .with_relinked_std(exports)
+                .identify("libstd-1.so")
+                .unwrap()
+        };
+        let stock = id(None);
+        let used = id(list("a", "# format\nalloc\nstdout\n"));
+        let same = id(list("b", "# format\nalloc\nstdout\n"));
+        let more = id(list("c", "# format\nalloc\nstdout\nstderr\n"));
+        assert_eq!(used, same, "the same list is the same entry");
+        assert_ne!(stock.hash, used.hash);
+        assert_ne!(used.hash, more.hash, "another export list is another entry");
+        assert_eq!(
+            (used.file.as_str(), used.package.as_str()),
+            ("libstd-1.so", "std")
+        );
     }
 
     #[test]

@@ -137,7 +137,8 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         toolchain.host.clone(),
         report.deps_dir.clone(),
         toolchain.std_libdir.clone(),
-    );
+    )
+    .with_relinked_std(report.std_exports.clone());
     let locate = |file: &str| -> PathBuf {
         let in_deps = report.deps_dir.join(file);
         if in_deps.is_file() {

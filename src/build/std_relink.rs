@@ -1,0 +1,408 @@
+//! Step 8, assembly: the run-time `libstd-<hash>.so`, relinked from the toolchain's rlibs.
+//!
+//! The toolchain's `libstd-<hash>.so` exports 1,751 symbols, carries `RUNPATH $ORIGIN/../lib`
+//! (which makes the loader search the program's `lib/` for libstd's own `NEEDED` libc and
+//! libgcc_s) and binds its own calls through the PLT/GOT. Rustc only needs it to compile and
+//! link; at run time any library with the same soname and the symbols the programs import will
+//! do. This step links one from the same rlibs rustc links into a dylib that carries std
+//! statically, with:
+//!
+//! * exports limited to what the set's binaries and libraries import (`--exports used`) or every
+//!   export of the toolchain's copy but its crate metadata symbol (`--exports all`), as a
+//!   version script, plus `EXTERN(...)` roots and `--gc-sections` so that only the code they
+//!   reach is kept;
+//! * the allocator shim (`__rust_alloc` and co., from an empty staticlib's archive member) in a
+//!   `--dynamic-list`: every other symbol binds locally, the shim stays interposable, so a
+//!   program that exports its `#[global_allocator]` is the allocator libstd uses too (never
+//!   `-Bsymbolic`, which would bind the shim inside libstd);
+//! * `NEEDED` only libgcc_s (the unwinder) and libc, no run path, `--strip-debug` (symbol names
+//!   stay, for backtraces through libstd).
+//!
+//! Compiling is unchanged: rustc keeps linking against the toolchain's copy, whose soname is the
+//! same file name. What this costs is cached under the target directory, keyed by `rustc -vV`
+//! and the toolchain's libdir: the shim object and rustc's list of rlibs. The relink itself is
+//! redone only when the export list changes (it is written beside the result, format line
+//! first: a store entry's identity hashes it).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use object::read::archive::ArchiveFile;
+use object::{Object, ObjectSymbol};
+
+use crate::build::options::GroupExports;
+use crate::digest::sha256_hex;
+use crate::elf;
+use crate::shell::{human_bytes, Shell};
+use crate::toolchain::Toolchain;
+
+/// How [`relink_std`] links, the first line of every export list it writes: change it when the
+/// relink changes (a store entry's identity hashes the list).
+pub const STD_RELINK_FORMAT: &str = "# cargo-share std relink 1: sysroot rlibs, allocator shim \
+     interposable (--dynamic-list), version script, --gc-sections, --strip-debug";
+
+/// Beside the relinked libstd: the symbols it exports, one per line, after [`STD_RELINK_FORMAT`].
+pub const STD_EXPORTS_FILE: &str = "exports";
+
+/// The linker driver the relink runs (GNU ld through `cc`, as the link was checked with).
+const LINKER: &str = "cc";
+
+/// The relinked run-time libstd of a build.
+#[derive(Debug, Clone)]
+pub struct RelinkedStd {
+    /// `libstd-<hash>.so`: the toolchain's file name, which is also the soname.
+    pub file: String,
+    pub path: PathBuf,
+    /// Its export list ([`STD_EXPORTS_FILE`]).
+    pub exports_file: PathBuf,
+}
+
+/// Whether a shim symbol name (v0 `…7___rustc12___rust_alloc`, or legacy `__rust_alloc`) is
+/// one of the four allocator entry points a `#[global_allocator]` program may define.
+fn is_allocator_symbol(name: &str) -> bool {
+    ["alloc", "dealloc", "realloc", "alloc_zeroed"]
+        .iter()
+        .any(|f| {
+            let v0 = format!("___rust_{f}");
+            name == format!("__rust_{f}")
+                || name.ends_with(&v0)
+                    && name[..name.len() - v0.len()]
+                        .rsplit_once("___rustc")
+                        .is_some_and(|(_, len)| len.chars().all(|c| c.is_ascii_digit()))
+        })
+}
+
+/// The marker every binary imports from libstd (`__rust_no_alloc_shim_is_unstable_v2`).
+fn is_shim_marker(name: &str) -> bool {
+    name.ends_with("___rust_no_alloc_shim_is_unstable_v2")
+        || name.ends_with("__rust_no_alloc_shim_is_unstable")
+}
+
+/// The symbols the relinked libstd exports: with `Used`, what `imports` (every undefined dynamic
+/// symbol of the set's binaries and libraries) takes from the toolchain's copy, plus the
+/// allocator shim; with `All`, everything the toolchain's copy exports but its crate metadata.
+pub fn std_exports(
+    stock: &BTreeSet<String>,
+    mode: GroupExports,
+    imports: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    stock
+        .iter()
+        .filter(|s| !s.starts_with("rust_metadata_std_"))
+        .filter(|s| match mode {
+            GroupExports::All => true,
+            GroupExports::Used => {
+                imports.contains(*s) || is_allocator_symbol(s) || is_shim_marker(s)
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// Relink the toolchain's libstd for a build into `work` (a directory under the target
+/// directory), exporting per `mode`. `imports`: what the set's binaries and libraries import.
+pub fn relink_std(
+    toolchain: &Toolchain,
+    work: &Path,
+    mode: GroupExports,
+    imports: &BTreeSet<String>,
+    shell: &Shell,
+) -> Result<RelinkedStd> {
+    let stock = toolchain.libstd().with_context(|| {
+        format!(
+            "the toolchain has no libstd-*.so in {} (shared builds need the toolchain's \
+             dynamic libstd; reinstall the toolchain, e.g. `rustup toolchain install stable`)",
+            toolchain.std_libdir.display()
+        )
+    })?;
+    let file = stock
+        .file_name()
+        .context("libstd without a file name")?
+        .to_string_lossy()
+        .into_owned();
+    let key = &sha256_hex(
+        format!(
+            "{}\0{}",
+            toolchain.version_text,
+            toolchain.std_libdir.display()
+        )
+        .as_bytes(),
+    )[..16];
+    let cache = work.join(key);
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let inputs = link_inputs(&cache)?;
+
+    let (_, stock_exports) = elf::dynamic_symbols(&stock)?;
+    let exports = std_exports(&stock_exports, mode, imports);
+    let allocator: Vec<&String> = exports.iter().filter(|s| is_allocator_symbol(s)).collect();
+    if allocator.is_empty() {
+        bail!(
+            "{} exports no allocator shim (`__rust_alloc`): this toolchain's libstd is not laid \
+             out as cargo-share expects; report it with `rustc -vV`",
+            stock.display()
+        );
+    }
+    let list: String = std::iter::once(format!("{STD_RELINK_FORMAT}\n"))
+        .chain(exports.iter().map(|s| format!("{s}\n")))
+        .collect();
+
+    let dir = cache.join(match mode {
+        GroupExports::Used => "used",
+        GroupExports::All => "all",
+    });
+    std::fs::create_dir_all(&dir)?;
+    let out = dir.join(&file);
+    let exports_file = dir.join(STD_EXPORTS_FILE);
+    let current = out.is_file()
+        && std::fs::read_to_string(&exports_file).ok().as_deref() == Some(list.as_str());
+    if !current {
+        let ver: String = std::iter::once("{\n  global:\n".to_string())
+            .chain(exports.iter().map(|s| format!("    {s};\n")))
+            .chain(std::iter::once("  local:\n    *;\n};\n".to_string()))
+            .collect();
+        let roots: String = std::iter::once("EXTERN(\n".to_string())
+            .chain(exports.iter().map(|s| format!("  {s}\n")))
+            .chain(std::iter::once(")\n".to_string()))
+            .collect();
+        let dynlist: String = std::iter::once("{\n".to_string())
+            .chain(allocator.iter().map(|s| format!("  {s};\n")))
+            .chain(std::iter::once("};\n".to_string()))
+            .collect();
+        let (ver_file, roots_file, dynlist_file) = (
+            dir.join("exports.ver"),
+            dir.join("exports.ld"),
+            dir.join("allocator.dynlist"),
+        );
+        std::fs::write(&ver_file, ver)?;
+        std::fs::write(&roots_file, roots)?;
+        std::fs::write(&dynlist_file, dynlist)?;
+        let tmp = dir.join(format!("{file}.new"));
+        let mut cmd = Command::new(LINKER);
+        cmd.arg("-shared")
+            .arg("-o")
+            .arg(&tmp)
+            .arg(format!("-Wl,-soname={file}"))
+            .args(["-nodefaultlibs", "-m64"])
+            .arg(format!("-Wl,--version-script={}", ver_file.display()))
+            .arg(format!("-Wl,--dynamic-list={}", dynlist_file.display()))
+            .args([
+                "-Wl,--gc-sections",
+                "-Wl,-z,pack-relative-relocs",
+                "-Wl,-O1",
+                "-Wl,-z,relro,-z,now",
+                "-Wl,--eh-frame-hdr",
+                "-Wl,-z,noexecstack",
+                "-Wl,--strip-debug",
+            ])
+            .arg(&inputs.shim)
+            .arg(&roots_file)
+            .args(["-Wl,--as-needed", "-Wl,-Bstatic"])
+            .args(&inputs.rlibs)
+            .args(["-Wl,-Bdynamic", "-lgcc_s", "-lc", "-Wl,-z,defs"]);
+        let result = cmd.output().with_context(|| {
+            format!("running `{LINKER}` to relink {file} (is a C toolchain installed?)")
+        })?;
+        if !result.status.success() {
+            bail!(
+                "relinking {file} from the toolchain's rlibs with {} exports failed (remove {} \
+                 to start over; if it fails again, report it with `rustc -vV`): {}",
+                exports.len(),
+                cache.display(),
+                String::from_utf8_lossy(&result.stderr)
+            );
+        }
+        std::fs::rename(&tmp, &out)?;
+        std::fs::write(&exports_file, &list)?;
+    }
+    shell.status(
+        "Relinked",
+        format!(
+            "{file}: exports {} of {} symbols, {} -> {}",
+            exports.len(),
+            stock_exports.len(),
+            human_bytes(std::fs::metadata(&stock)?.len()),
+            human_bytes(std::fs::metadata(&out)?.len())
+        ),
+    );
+    Ok(RelinkedStd {
+        file,
+        path: out,
+        exports_file,
+    })
+}
+
+/// What every relink of one toolchain's libstd links: the allocator shim object and the rlibs.
+struct LinkInputs {
+    shim: PathBuf,
+    rlibs: Vec<PathBuf>,
+}
+
+const RLIBS_FILE: &str = "rlibs";
+const SHIM_FILE: &str = "allocator-shim.o";
+
+/// The shim object and rustc's rlib list, cached in `cache` (keyed by the toolchain).
+fn link_inputs(cache: &Path) -> Result<LinkInputs> {
+    let shim = cache.join(SHIM_FILE);
+    let rlibs_file = cache.join(RLIBS_FILE);
+    if shim.is_file() {
+        if let Ok(text) = std::fs::read_to_string(&rlibs_file) {
+            let rlibs: Vec<PathBuf> = text.lines().map(PathBuf::from).collect();
+            if !rlibs.is_empty() && rlibs.iter().all(|r| r.is_file()) {
+                return Ok(LinkInputs { shim, rlibs });
+            }
+        }
+    }
+    let scratch = tempfile::tempdir_in(cache)?;
+    let source = scratch.path().join("e.rs");
+    std::fs::write(&source, "")?;
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let rustc_run = |args: &[&str], what: &str| -> Result<Vec<u8>> {
+        let out = Command::new(&rustc)
+            .current_dir(scratch.path())
+            .args(["-O", "-C", "symbol-mangling-version=v0"])
+            .args(args)
+            .arg(&source)
+            .output()
+            .with_context(|| format!("running rustc for {what}"))?;
+        if !out.status.success() {
+            bail!(
+                "rustc failed making {what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out.stdout)
+    };
+    // The allocator shim: the member of an empty staticlib that defines `__rust_alloc`.
+    rustc_run(
+        &["--crate-type", "staticlib", "-o", "libe.a"],
+        "the allocator shim (an empty staticlib)",
+    )?;
+    let archive_path = scratch.path().join("libe.a");
+    let object = shim_member(&archive_path)?;
+    std::fs::write(&shim, object).with_context(|| format!("writing {}", shim.display()))?;
+    // The rlibs, in rustc's own order for a dylib that carries std statically.
+    let printed = rustc_run(
+        &[
+            "--crate-type",
+            "dylib",
+            "--print",
+            "link-args",
+            "-o",
+            "libe.so",
+        ],
+        "the list of std's rlibs (`--print link-args`)",
+    )?;
+    let rlibs = quoted_rlibs(&String::from_utf8_lossy(&printed));
+    if rlibs.is_empty() {
+        bail!("`rustc --print link-args` of an empty dylib named no .rlib: cannot relink libstd");
+    }
+    let text: String = rlibs.iter().map(|r| format!("{}\n", r.display())).collect();
+    std::fs::write(&rlibs_file, text)?;
+    Ok(LinkInputs { shim, rlibs })
+}
+
+/// The archive member that defines the allocator shim.
+fn shim_member(archive_path: &Path) -> Result<Vec<u8>> {
+    let data = std::fs::read(archive_path)
+        .with_context(|| format!("reading {}", archive_path.display()))?;
+    let archive = ArchiveFile::parse(&*data)
+        .with_context(|| format!("{} is not a static archive", archive_path.display()))?;
+    for member in archive.members() {
+        let bytes = member?.data(&*data)?;
+        let Ok(obj) = object::File::parse(bytes) else {
+            continue;
+        };
+        let defines_alloc = obj.symbols().any(|s| {
+            s.is_global()
+                && s.is_definition()
+                && s.name()
+                    .is_ok_and(|n| is_allocator_symbol(n) && n.ends_with("___rust_alloc"))
+        });
+        if defines_alloc {
+            return Ok(bytes.to_vec());
+        }
+    }
+    bail!(
+        "no member of an empty staticlib defines `__rust_alloc` (the allocator shim): this \
+         rustc lays it out differently; report it with `rustc -vV`"
+    )
+}
+
+/// The `.rlib` paths in `rustc --print link-args` output (double-quoted words), in order; a
+/// crate's own `deps/` are not std's.
+fn quoted_rlibs(printed: &str) -> Vec<PathBuf> {
+    printed
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.ends_with(".rlib") && !w.contains("/deps/"))
+        .map(PathBuf::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocator_symbols_in_both_manglings() {
+        for s in [
+            "_RNvCsfLfy6EI15iL_7___rustc12___rust_alloc",
+            "_RNvCsfLfy6EI15iL_7___rustc14___rust_dealloc",
+            "_RNvCsfLfy6EI15iL_7___rustc14___rust_realloc",
+            "_RNvCsfLfy6EI15iL_7___rustc19___rust_alloc_zeroed",
+            "__rust_alloc",
+        ] {
+            assert!(is_allocator_symbol(s), "{s}");
+        }
+        for s in [
+            "_RNvCsfLfy6EI15iL_7___rustc11___rdl_alloc",
+            "_RNvCsfLfy6EI15iL_7___rustc26___rust_alloc_error_handler",
+            "_RNvCsfLfy6EI15iL_7___rustc35___rust_no_alloc_shim_is_unstable_v2",
+            "my___rust_alloc",
+        ] {
+            assert!(!is_allocator_symbol(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn used_exports_are_imports_plus_the_shim() {
+        let stock: BTreeSet<String> = [
+            "_RNvCsX_7___rustc12___rust_alloc",
+            "_RNvCsX_7___rustc35___rust_no_alloc_shim_is_unstable_v2",
+            "_RNvNtCs1_3std2io5stdout",
+            "_RNvNtCs1_3std2fs4read",
+            "rust_metadata_std_123",
+        ]
+        .map(String::from)
+        .into();
+        let imports: BTreeSet<String> = ["_RNvNtCs1_3std2io5stdout", "malloc"]
+            .map(String::from)
+            .into();
+        let used = std_exports(&stock, GroupExports::Used, &imports);
+        assert_eq!(
+            used.into_iter().collect::<Vec<_>>(),
+            [
+                "_RNvCsX_7___rustc12___rust_alloc",
+                "_RNvCsX_7___rustc35___rust_no_alloc_shim_is_unstable_v2",
+                "_RNvNtCs1_3std2io5stdout"
+            ]
+        );
+        let all = std_exports(&stock, GroupExports::All, &imports);
+        assert_eq!(all.len(), 4, "{all:?}");
+    }
+
+    #[test]
+    fn rlibs_from_printed_link_args() {
+        let printed = r#"LC_ALL="C" "cc" "a.o" "-Wl,-Bstatic" "/sys/lib/libstd-1.rlib" "/t/deps/libx-2.rlib" "/sys/lib/libcore-3.rlib" "-lc""#;
+        assert_eq!(
+            quoted_rlibs(printed),
+            [
+                PathBuf::from("/sys/lib/libstd-1.rlib"),
+                PathBuf::from("/sys/lib/libcore-3.rlib")
+            ]
+        );
+    }
+}
