@@ -73,6 +73,15 @@ fn dynamic_info_of(data: &[u8]) -> Result<DynamicInfo> {
     Ok(info)
 }
 
+/// What a library cargo-share provides is called in `DT_NEEDED` of the run-time copies
+/// (`crate::build::lib_paths`): a path from the binary's or library's own directory.
+pub const LIB_DIR_PREFIX: &str = "$ORIGIN/../lib/";
+
+/// The file name a `DT_NEEDED` entry asks for: `$ORIGIN/../lib/FILE` and `FILE` are both `FILE`.
+pub fn needed_file(needed: &str) -> &str {
+    needed.strip_prefix(LIB_DIR_PREFIX).unwrap_or(needed)
+}
+
 /// The shared libraries a binary needs that cargo-share provides (crate dylibs and libstd), found
 /// in `search` directories, in load order; system libraries (libc, libgcc_s) are left out.
 /// Returns file name -> path.
@@ -80,7 +89,8 @@ pub fn library_closure(binary: &Path, search: &[PathBuf]) -> Result<BTreeMap<Str
     let mut found = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut queue: VecDeque<String> = dynamic_info(binary)?.needed.into();
-    while let Some(name) = queue.pop_front() {
+    while let Some(needed) = queue.pop_front() {
+        let name = needed_file(&needed).to_string();
         if !seen.insert(name.clone()) {
             continue;
         }
@@ -130,6 +140,12 @@ pub fn without_rustc_metadata(data: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needed_names_map_to_file_names() {
+        assert_eq!(needed_file("$ORIGIN/../lib/libstd-1.so"), "libstd-1.so");
+        assert_eq!(needed_file("libc.so.6"), "libc.so.6");
+    }
 
     #[test]
     fn runtime_copy_of_libstd_drops_metadata_and_keeps_dynamic_section() {

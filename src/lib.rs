@@ -17,6 +17,7 @@ pub mod build;
 pub mod compile;
 pub mod digest;
 pub mod elf;
+pub mod elf_rewrite;
 pub mod measure;
 pub mod resolve;
 pub mod shell;

@@ -24,7 +24,7 @@ const SUITE_CRATE_LIBS: &[&str] = &[
 ];
 
 fn needed(binary: &Path) -> Vec<String> {
-    dynamic_info(binary).unwrap().needed
+    loads_by_path(binary)
 }
 
 /// The run-time libstd in `out/lib` is the relinked one: no run path, only the C runtime as
@@ -123,18 +123,16 @@ fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
         let expected = run_clean(&static_dir.join(bin));
         assert_eq!(shared, expected, "{bin}: shared output differs from static");
 
-        let info = dynamic_info(&out.join("bin").join(bin)).unwrap();
-        assert_eq!(info.runpath, vec!["$ORIGIN/../lib".to_string()]);
+        let needed = needed(&out.join("bin").join(bin));
         for prefix in SUITE_CRATE_LIBS {
             assert!(
-                info.needed.iter().any(|n| n.starts_with(prefix)),
-                "{bin} does not NEED {prefix}*: {:?}",
-                info.needed
+                needed.iter().any(|n| n.starts_with(prefix)),
+                "{bin} does not NEED {prefix}*: {needed:?}"
             );
         }
-        let twovers = info.needed.iter().filter(|n| n.starts_with("libtwover-"));
+        let twovers = needed.iter().filter(|n| n.starts_with("libtwover-"));
         assert_eq!(twovers.count(), 2, "{bin} should load both twover versions");
-        for lib in &info.needed {
+        for lib in &needed {
             if lib.starts_with("lib") && lib.contains('-') || lib.starts_with("libdeclared") {
                 assert!(
                     out.join("lib").join(lib).is_file(),
@@ -357,16 +355,14 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
             run_clean(&static_dir.join(bin)),
             "{bin}: output differs from static"
         );
-        let info = dynamic_info(&out.join("bin").join(bin)).unwrap();
-        assert_eq!(info.runpath, vec!["$ORIGIN/../lib".to_string()]);
-        let rust: Vec<&String> = info
-            .needed
+        let needed = needed(&out.join("bin").join(bin));
+        let rust: Vec<&String> = needed
             .iter()
             .filter(|n| {
                 !n.starts_with("libc.") && !n.starts_with("libgcc_s") && !n.starts_with("libm.")
             })
             .collect();
-        assert_eq!(rust.len(), 2, "{bin} needs {:?}", info.needed);
+        assert_eq!(rust.len(), 2, "{bin} needs {needed:?}");
         assert!(
             rust.iter()
                 .any(|n| n.starts_with("libcargo_share_group_1_")),
@@ -424,13 +420,12 @@ fn a_local_crate_used_by_one_program_stays_static() {
             .arg("--out")
             .arg(&out),
     );
-    let info = dynamic_info(&out.join("bin/lto-one")).unwrap();
+    let lto_needs = needed(&out.join("bin/lto-one"));
     assert!(
-        !info.needed.iter().any(|n| n.starts_with("liblto_lib")),
-        "{:?}",
-        info.needed
+        !lto_needs.iter().any(|n| n.starts_with("liblto_lib")),
+        "{lto_needs:?}"
     );
-    assert!(info.needed.iter().any(|n| n.starts_with("libstd-")));
+    assert!(lto_needs.iter().any(|n| n.starts_with("libstd-")));
     assert_eq!(
         file_names(&out.join("lib")).len(),
         1,

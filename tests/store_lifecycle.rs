@@ -158,11 +158,10 @@ fn store_is_private_entries_are_read_only_and_binaries_stay_inside() {
             assert_eq!(m & 0o222, 0, "entry file writable");
         }
     }
-    // The binary's only run path is relative to its own (store) directory.
+    // The binary names its libraries by paths relative to its own (store) directory.
     let bin = std::fs::canonicalize(env.root().join("bin/lto-one")).unwrap();
     assert!(bin.starts_with(std::fs::canonicalize(env.store()).unwrap()));
-    let info = cargo_share::elf::dynamic_info(&bin).unwrap();
-    assert_eq!(info.runpath, vec!["$ORIGIN/../lib".to_string()]);
+    assert!(loads_by_path(&bin).iter().any(|n| n.starts_with("libstd-")));
 
     std::fs::set_permissions(env.store(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = env.cmd().arg("list").output().unwrap();

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::build::cargo::{CargoVerb, LockRestore};
 use crate::build::features::FeatureChoice;
+use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::std_relink::relink_std;
@@ -258,18 +259,23 @@ fn assemble(
         report.std_exports = Some(relinked.exports_file);
         runtime_copies.insert(std_file, relinked.path);
     }
+    // Step 6: the run-time copies name what they load by path (`lib_paths`).
+    let provided: BTreeSet<String> = closures
+        .iter()
+        .flat_map(|(_, _, needed)| needed.keys().cloned())
+        .collect();
     let mut copied: BTreeSet<String> = BTreeSet::new();
     for (program, exes, needed) in closures {
         let mut installed = Vec::new();
         for exe in &exes {
             let dest = bin_dir.join(exe.file_name().context("binary without a file name")?);
-            install_file(exe, &dest)?;
+            install_bound(exe, &dest, &provided)?;
             installed.push(dest);
         }
         for (name, path) in &needed {
             if copied.insert(name.clone()) {
                 let dest = lib_dir.join(name);
-                install_file(runtime_copies.get(name).unwrap_or(path), &dest)?;
+                install_bound(runtime_copies.get(name).unwrap_or(path), &dest, &provided)?;
                 report
                     .libraries
                     .insert(name.clone(), std::fs::metadata(&dest)?.len());
@@ -326,6 +332,27 @@ fn report_program(built: &BuiltProgram, shell: &Shell) {
     for lib in &built.libraries {
         shell.line(format!("{:>12}   {lib}", ""));
     }
+}
+
+/// [`install_file`], with the library names rewritten by [`bind_to_lib_dir`].
+fn install_bound(from: &Path, to: &Path, provided: &BTreeSet<String>) -> Result<()> {
+    let Some(bytes) = bind_to_lib_dir(from, provided)? else {
+        return install_file(from, to);
+    };
+    if std::fs::read(to).ok().as_deref() == Some(bytes.as_slice()) {
+        return Ok(());
+    }
+    let dir = to.parent().context("destination without a directory")?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".cargo-share-")
+        .tempfile_in(dir)?;
+    std::fs::write(tmp.path(), &bytes)
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    let mode = std::fs::metadata(from)?.permissions();
+    std::fs::set_permissions(tmp.path(), mode)?;
+    tmp.persist(to)
+        .with_context(|| format!("moving into place {}", to.display()))?;
+    Ok(())
 }
 
 /// Copy a file into place atomically (temporary file in the same directory, then rename), so a

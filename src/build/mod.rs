@@ -10,10 +10,13 @@
 //! 5. Assemble: copy each binary to `OUT/bin` and the closure of crate dylibs and libstd it needs
 //!    (read from `DT_NEEDED`) to `OUT/lib`, each file once; libstd relinked from the toolchain's
 //!    rlibs with the exports the set needs ([`std_relink`]).
+//! 6. Bind: the copies in `OUT` name the libraries they load as `$ORIGIN/../lib/FILE`, with no
+//!    run path, so the loader opens each directly ([`lib_paths`]).
 
 pub mod assemble;
 pub mod cargo;
 pub mod features;
+pub mod lib_paths;
 pub mod options;
 pub mod prepare;
 pub mod std_relink;

@@ -128,7 +128,8 @@ pub fn filter_version_script(script: &str, keep: &BTreeSet<String>) -> (String, 
 
 /// How [`relink_trimmed`] links, recorded with each trimmed group: change it when the relink
 /// changes.
-pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 2: version script, --gc-sections";
+pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 3: version script, --gc-sections, \
+     symbolic binding but the allocator shim (--dynamic-list), packed relative relocations";
 
 /// Redo the link saved in `dir`, exporting only the symbols in `keep` (what the programs and
 /// libraries of the set import), into `output`. Unexported code that nothing reaches is then
@@ -151,6 +152,24 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
     // rustc links dylibs without garbage collection (everything is exported anyway); with the
     // exports cut down, sections nothing reaches can go.
     args.push("-Wl,--gc-sections".into());
+    // Calls and references inside the group bind to its own definitions at link time (no
+    // symbol lookup at start-up, no PLT/GOT indirection), as `-Bsymbolic` would; only the
+    // allocator shim, if the group defines it, stays interposable so that a program's
+    // `#[global_allocator]` governs the group too (`crate::compile::allocator`). The list names
+    // a symbol nothing defines so that it is never empty.
+    let dynlist: String = std::iter::once("{\n  cargo_share_no_symbol;\n".to_string())
+        .chain(
+            keep.iter()
+                .filter(|s| crate::compile::allocator::is_allocator_shim(s))
+                .map(|s| format!("  {s};\n")),
+        )
+        .chain(std::iter::once("};\n".to_string()))
+        .collect();
+    let dynlist_path = dir.join("interposable.dynlist");
+    std::fs::write(&dynlist_path, dynlist)?;
+    args.push(format!("-Wl,--dynamic-list={}", dynlist_path.display()));
+    // DT_RELR: the relative relocations packed (glibc 2.36 reads them).
+    args.push("-Wl,-z,pack-relative-relocs".into());
     let result = Command::new(&recipe.linker)
         .args(&args)
         .output()

@@ -188,6 +188,7 @@ impl IdentityResolver {
             for part in [
                 IDENTITY_TAG,
                 WRAPPER_ABI,
+                crate::build::lib_paths::LIB_PATHS_FORMAT,
                 &self.rustc_version,
                 &self.target,
                 file,

@@ -48,7 +48,8 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
             match elf::library_closure(&bin, &[dir.join("lib")]) {
                 Ok(found) => {
                     for needed in elf::dynamic_info(&bin)?.needed {
-                        if looks_like_rust_library(&needed) && !found.contains_key(&needed) {
+                        let needed = elf::needed_file(&needed);
+                        if looks_like_rust_library(needed) && !found.contains_key(needed) {
                             problems.push(format!(
                                 "program {name}: {b} needs {needed}, which is not in its library directory"
                             ));
@@ -56,7 +57,8 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
                     }
                     for lib in found.keys() {
                         for needed in elf::dynamic_info(&dir.join("lib").join(lib))?.needed {
-                            if looks_like_rust_library(&needed) && !found.contains_key(&needed) {
+                            let needed = elf::needed_file(&needed);
+                            if looks_like_rust_library(needed) && !found.contains_key(needed) {
                                 problems.push(format!(
                                     "program {name}: {lib} needs {needed}, which is not in its library directory"
                                 ));

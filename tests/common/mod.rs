@@ -78,3 +78,53 @@ pub fn file_names(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// What `binary` NEEDs, as file names (`$ORIGIN/../lib/FILE` is `FILE`), after checking that it
+/// loads every library cargo-share provides by path: each such NEEDED entry is
+/// `$ORIGIN/../lib/FILE` and names a file in `../lib`, there is no run path, and (where `strace`
+/// is installed) the loader resolves the whole closure without one failed lookup.
+pub fn loads_by_path(binary: &Path) -> Vec<String> {
+    use cargo_share::elf::{dynamic_info, needed_file, LIB_DIR_PREFIX};
+    let info = dynamic_info(binary).unwrap();
+    assert!(
+        info.runpath.is_empty(),
+        "{} has a run path {:?}",
+        binary.display(),
+        info.runpath
+    );
+    let lib_dir = binary.parent().unwrap().join("../lib");
+    for n in &info.needed {
+        if lib_dir.join(needed_file(n)).is_file() {
+            assert!(
+                n.starts_with(LIB_DIR_PREFIX),
+                "{} NEEDs {n} by name, not by path",
+                binary.display()
+            );
+        }
+    }
+    if let Ok(out) = Command::new("strace")
+        .args(["-f", "-e", "trace=%file", "-E", "LD_TRACE_LOADED_OBJECTS=1"])
+        .arg(binary)
+        .env_clear()
+        .current_dir("/")
+        .output()
+    {
+        if out.status.success() {
+            let trace = String::from_utf8_lossy(&out.stderr);
+            let failed: Vec<&str> = trace
+                .lines()
+                .filter(|l| l.contains("ENOENT") && !l.contains("/etc/ld.so.preload"))
+                .collect();
+            assert!(
+                failed.is_empty(),
+                "{}: the loader searched for libraries:\n{}",
+                binary.display(),
+                failed.join("\n")
+            );
+        }
+    }
+    info.needed
+        .iter()
+        .map(|n| needed_file(n).to_string())
+        .collect()
+}

@@ -1,0 +1,70 @@
+//! The run-time copies name their libraries by path: every `DT_NEEDED` entry for a library the
+//! build provides becomes `$ORIGIN/../lib/FILE`, and the `$ORIGIN` run paths the wrapper gave
+//! the link go.
+//!
+//! Why: a `DT_NEEDED` name without a slash is searched for. glibc 2.36 tries every `DT_RUNPATH`
+//! directory through about twenty `glibc-hwcaps`/legacy hardware-capability subdirectories first
+//! (an `openat` and a `newfstatat` each), once per distinct run-path string, and a dylib's own
+//! `$ORIGIN` run path is another string than the executable's `$ORIGIN/../lib`. A name with a
+//! slash is opened directly, after `$ORIGIN` is expanded (glibc expands it in `DT_NEEDED` as in
+//! run paths), and a second request for the same string matches the object already loaded
+//! without any system call. System libraries (libc, libgcc_s, a C library a `-sys` crate links
+//! dynamically) keep their plain names and, with no run path left to probe, go straight to
+//! `ld.so.cache`.
+//!
+//! Every file that goes into `OUT/lib` sits next to the others, and every binary in `OUT/bin`,
+//! so `$ORIGIN/../lib` names the same directory from both, as it does in a store program's
+//! directory (`bin/`, `lib/`). Files in Cargo's target directory keep plain names: `cargo test`
+//! runs them from `deps/` with Cargo's library path.
+//!
+//! A longer string table may need the dynamic sections moved into a new segment:
+//! [`crate::elf_rewrite`] does that.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::elf::LIB_DIR_PREFIX;
+
+/// Run paths the wrapper adds (`-C link-arg=-Wl,-rpath,…`); the rewrite removes them.
+const WRAPPER_RUN_PATHS: [&str; 2] = ["$ORIGIN", "$ORIGIN/../lib"];
+
+/// Versions the rewrite, for the store identity: change it when the rewrite changes.
+pub const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE, wrapper run paths removed";
+
+/// The bytes of `from` with every `DT_NEEDED` entry naming one of `provided` (file names in
+/// `OUT/lib`) turned into `$ORIGIN/../lib/NAME` and the wrapper's run paths removed (others a
+/// build script added are kept). Returns `None` when nothing needed changing.
+pub fn bind_to_lib_dir(from: &Path, provided: &BTreeSet<String>) -> Result<Option<Vec<u8>>> {
+    let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    let info = crate::elf::dynamic_info(from)?;
+    let replace: HashMap<Vec<u8>, Vec<u8>> = info
+        .needed
+        .iter()
+        .filter(|n| provided.contains(n.as_str()))
+        .map(|n| {
+            (
+                n.as_bytes().to_vec(),
+                format!("{LIB_DIR_PREFIX}{n}").into_bytes(),
+            )
+        })
+        .collect();
+    let kept_runpath: Vec<&str> = info
+        .runpath
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty() && !WRAPPER_RUN_PATHS.contains(p))
+        .collect();
+    if replace.is_empty() && kept_runpath.len() == info.runpath.len() {
+        return Ok(None);
+    }
+    let runpath = (!kept_runpath.is_empty()).then(|| kept_runpath.join(":").into_bytes());
+    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath).with_context(|| {
+        format!(
+            "rewriting the library names in {} to {LIB_DIR_PREFIX}…",
+            from.display()
+        )
+    })?;
+    Ok(Some(out))
+}
