@@ -374,3 +374,69 @@ fn unification_options_are_checked_before_building() {
         "no program in the set uses `nosuch`",
     );
 }
+
+/// `exact-old` requires `shim = "=1.0.0"`, `exact-new` `shim = "=1.1.0"`: one semver range, so
+/// Cargo cannot resolve them together. The build splits one off by itself, says why, and the
+/// others still share.
+#[test]
+fn programs_cargo_cannot_resolve_together_are_split_off() {
+    let env = SetEnv::new();
+    let out = env.base.join("out-split");
+    let cmd = |extra: &[&str]| {
+        let mut c = cargo_share(&env.base);
+        c.current_dir(&env.base).arg("build");
+        for p in ["exact-old", "exact-new", "new-shim"] {
+            c.arg("--manifest-path").arg(fixture(&format!("sets/{p}")));
+        }
+        c.args(extra);
+        c
+    };
+    let plan = run_ok(&mut cmd(&["--dry-run", "--json"]));
+    let split: Vec<serde_json::Value> = stdout(&plan)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "set-split")
+        .collect();
+    assert_eq!(split.len(), 1, "{}", stdout(&plan));
+    assert_eq!(split[0]["program"], "exact-new");
+    assert_eq!(split[0]["conflicts_with"], serde_json::json!(["exact-old"]));
+    assert!(split[0]["requirement"].as_str().unwrap().contains("`shim`"));
+
+    let built = run_ok(cmd(&["--out"]).arg(&out));
+    assert!(
+        stderr(&built).contains("Splitting exact-new from the set"),
+        "{}",
+        stderr(&built)
+    );
+    for (bin, says) in [
+        ("exact-old", "shim 1.0.0 answer 41"),
+        ("exact-new", "shim 1.1.0 answer 42"),
+    ] {
+        assert_eq!(
+            run_clean(&out.join("bin").join(bin)),
+            format!("{bin}: {says}\n")
+        );
+    }
+    // The two that resolve together share shim 1.0.0 through their group; the one split off
+    // has shim static in its binary.
+    let group_of = |bin: &str| -> Vec<String> {
+        loads_by_path(&out.join("bin").join(bin))
+            .into_iter()
+            .filter(|n| n.starts_with("libcargo_share_group_"))
+            .collect()
+    };
+    assert_eq!(group_of("exact-old").len(), 1);
+    assert_eq!(group_of("exact-old"), group_of("new-shim"));
+    assert!(group_of("exact-new").is_empty());
+    assert!(run_clean(&out.join("bin/new-shim")).contains("shim 1.0.0"));
+
+    // A resolution the user fixed (--pin) is not split: Cargo's refusal is the answer.
+    let pinned = cmd(&["--dry-run", "--pin", "shim@1.1.0"]).output().unwrap();
+    assert!(!pinned.status.success());
+    let refusal = stderr(&pinned);
+    assert!(
+        refusal.contains("exact-new and exact-old cannot share one resolution")
+            && refusal.contains("--own-lock exact-new"),
+        "{refusal}"
+    );
+}

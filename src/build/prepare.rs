@@ -15,10 +15,11 @@ use crate::resolve::graph::BuildGraph;
 use crate::resolve::grouping;
 use crate::resolve::grouping::{GroupPlan, GroupRecord, StoredGroup};
 use crate::resolve::set;
-use crate::resolve::set::{ProgramSet, SetMember, Unify};
+use crate::resolve::set::{ProgramSet, ResolutionConflict, SetMember, Unify};
 use crate::shell::Shell;
 use crate::source;
 use crate::toolchain::Toolchain;
+use serde::Serialize;
 
 /// The groups of a grouped build and, by group name, what each one's store entry records.
 pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
@@ -273,6 +274,9 @@ fn unify_sources(
     shell: &Shell,
 ) -> Result<(Option<ProgramSet>, Option<GroupedPlan>)> {
     let unify = &options.unify;
+    // `--own-lock` programs, then those split off because Cargo cannot resolve them with the
+    // others (`split_off`).
+    let mut kept_out: Vec<String> = unify.own_lock.clone();
     let own_lock = |name: &str| unify.own_lock.iter().any(|o| o == name);
     let all: Vec<String> = sources
         .iter()
@@ -331,9 +335,7 @@ fn unify_sources(
             stored.clear();
         }
         stored = grouping::compatible_subset(&stored);
-        let member_names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-        let features = options.features.cargo_args(&member_names);
-        let (set, md) = loop {
+        let (set, md, features) = loop {
             let set = match set::generate(&members, unify, cache, &stored, shell) {
                 Err(e) if !stored.is_empty() => {
                     shell.status(
@@ -346,12 +348,32 @@ fn unify_sources(
                     stored.clear();
                     continue;
                 }
+                Err(e) if !fixed_by_resolution && e.is::<ResolutionConflict>() => {
+                    let conflict = e.downcast::<ResolutionConflict>()?;
+                    let out = split_off(&members, &conflict, unify, cache)?;
+                    members.retain(|m| m.name != out.program);
+                    shell.status(
+                        "Splitting",
+                        format!(
+                            "{} from the set (it conflicts with {}), built with its own \
+                             lockfile: {}",
+                            out.program,
+                            out.conflicts_with.join(", "),
+                            out.requirement,
+                        ),
+                    );
+                    shell.json(&out);
+                    kept_out.push(out.program);
+                    continue;
+                }
                 other => other?,
             };
+            let member_names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+            let features = options.features.cargo_args(&member_names);
             let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host, &features)?;
             let keep = reusable_groups(&md, &stored, shell);
             if keep.len() == stored.len() {
-                break (set, md);
+                break (set, md, features);
             }
             stored = keep;
         };
@@ -402,15 +424,79 @@ fn unify_sources(
         }
         Some(set)
     };
+    let kept_out = |name: &str| kept_out.iter().any(|o| o == name);
     for (manifest, md) in sources {
         if graph::program_packages(&md)
             .iter()
-            .any(|p| own_lock(&p.name))
+            .any(|p| kept_out(&p.name))
         {
-            graph.add_workspace(&manifest, md, &own_lock, false)?;
+            graph.add_workspace(&manifest, md, &kept_out, false)?;
         }
     }
     Ok((set, groups))
+}
+
+/// A program split off a set because Cargo cannot resolve it with the others (`--json`:
+/// `set-split`).
+#[derive(Debug, Serialize)]
+struct SetSplit {
+    reason: &'static str,
+    program: String,
+    /// The other programs Cargo's explanation names.
+    conflicts_with: Vec<String>,
+    /// The crate requirement that split them.
+    requirement: String,
+}
+
+/// Which program of a conflict leaves the set: of the programs Cargo names, the first (the one
+/// with the fewest locked packages, so the set keeps the most) without which the others resolve;
+/// else the first, and the next conflict is handled the same way. Cargo naming none of the
+/// set's programs is an error, with Cargo's explanation.
+fn split_off(
+    members: &[SetMember],
+    conflict: &ResolutionConflict,
+    unify: &set::UnifyOptions,
+    cache: &Path,
+) -> Result<SetSplit> {
+    let mut candidates: Vec<&SetMember> = members
+        .iter()
+        .filter(|m| conflict.involved.contains(&m.name))
+        .collect();
+    if candidates.is_empty() || members.len() < 2 {
+        bail!("{conflict}");
+    }
+    let locked = |m: &SetMember| {
+        m.lock
+            .as_deref()
+            .map_or(0, |l| l.matches("[[package]]").count())
+    };
+    candidates.sort_by_key(|m| (locked(m), m.name.clone()));
+    let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
+    let mut chosen = candidates[0];
+    if candidates.len() > 1 {
+        for c in &candidates {
+            let rest: Vec<SetMember> = members
+                .iter()
+                .filter(|m| m.name != c.name)
+                .cloned()
+                .collect();
+            if set::generate(&rest, unify, cache, &[], &quiet).is_ok() {
+                chosen = c;
+                break;
+            }
+        }
+    }
+    Ok(SetSplit {
+        reason: "set-split",
+        program: chosen.name.clone(),
+        conflicts_with: conflict
+            .involved
+            .iter()
+            .filter(|n| **n != chosen.name)
+            .cloned()
+            .collect(),
+        requirement: conflict.requirement.clone(),
+    })
 }
 
 /// The stored groups a set resolved as `md` can use exactly (see [`grouping::reuse_mismatch`])

@@ -236,35 +236,85 @@ pub(crate) fn resolve(manifest: &Path, lock_path: &Path, mut seed: String) -> Re
                 seed = forget_crate(&seed, &name, None)?;
             }
             _ => {
-                // Name the programs Cargo's explanation mentions (`of package `NAME vVERSION (`).
-                let mut involved: Vec<String> = Vec::new();
-                for part in stderr.split("of package `").skip(1) {
-                    let mut words = part.split(' ');
-                    let (Some(name), Some(version)) = (words.next(), words.next()) else {
-                        continue;
-                    };
-                    let dir = format!("{name}-{}", version.trim_start_matches('v'));
-                    if members.contains(&dir) && !involved.contains(&name.to_string()) {
-                        involved.push(name.to_string());
-                    }
-                }
-                let hint = match involved.as_slice() {
-                    [] => "build the programs that conflict with --own-lock NAME".to_string(),
-                    [one] => format!("build {one} (or the program it conflicts with) with its own lockfile: --own-lock {one}"),
-                    many => format!(
-                        "{} cannot share one resolution; build one of them with its own lockfile, for example --own-lock {}",
-                        many.join(" and "),
-                        many[0]
-                    ),
-                };
-                bail!(
-                    "Cargo could not resolve these programs together: {hint}\n\ncargo said:\n{}",
-                    stderr.trim_end()
-                )
+                return Err(ResolutionConflict::from_cargo(&stderr, &members).into());
             }
         }
     }
 }
+
+/// Cargo could not resolve the programs of a set together: which programs its explanation
+/// names, and the requirement that split them.
+#[derive(Debug, Clone)]
+pub struct ResolutionConflict {
+    /// The set's programs that Cargo's explanation names (`required by package `NAME vVERSION``,
+    /// `of package `NAME vVERSION``).
+    pub involved: Vec<String>,
+    /// The crate requirement that split them, in a few words.
+    pub requirement: String,
+    pub cargo_said: String,
+}
+
+impl ResolutionConflict {
+    fn from_cargo(stderr: &str, members: &[String]) -> ResolutionConflict {
+        let mut involved: Vec<String> = Vec::new();
+        for part in stderr.split("package `").skip(1) {
+            let mut words = part.split(' ');
+            let (Some(name), Some(version)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let dir = format!("{name}-{}", version.trim_start_matches('v'));
+            if members.contains(&dir) && !involved.contains(&name.to_string()) {
+                involved.push(name.to_string());
+            }
+        }
+        let krate = stderr
+            .split("failed to select a version for `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next());
+        let native = stderr
+            .split("links to the native library `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next());
+        let requirement = match (krate, native) {
+            (Some(k), Some(n)) => format!(
+                "two versions of `{k}` both link the native library `{n}` (Cargo allows one \
+                 package per `links` key)"
+            ),
+            (Some(k), None) => format!("no version of `{k}` meets every program's requirement"),
+            _ => stderr
+                .lines()
+                .find(|l| l.starts_with("error"))
+                .unwrap_or("Cargo's resolver refused")
+                .to_string(),
+        };
+        ResolutionConflict {
+            involved,
+            requirement,
+            cargo_said: stderr.trim_end().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ResolutionConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hint = match self.involved.as_slice() {
+            [] => "build the programs that conflict with --own-lock NAME".to_string(),
+            [one] => format!("build {one} (or the program it conflicts with) with its own lockfile: --own-lock {one}"),
+            many => format!(
+                "{} cannot share one resolution; build one of them with its own lockfile, for example --own-lock {}",
+                many.join(" and "),
+                many[0]
+            ),
+        };
+        write!(
+            f,
+            "Cargo could not resolve these programs together ({}): {hint}\n\ncargo said:\n{}",
+            self.requirement, self.cargo_said
+        )
+    }
+}
+
+impl std::error::Error for ResolutionConflict {}
 
 #[cfg(test)]
 mod tests {
