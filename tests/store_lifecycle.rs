@@ -677,3 +677,22 @@ fn later_installs(exports: Option<&str>) {
     }
     env.verify_ok();
 }
+
+/// A program installed on its own (the grouped layout resolves it as a set of one) keeps its own
+/// lockfile's versions: its own tests cover that, so the install warns of nothing.
+#[test]
+fn a_program_installed_alone_is_not_called_untested() {
+    let env = Env::new();
+    let out = run_ok(
+        env.cmd()
+            .args(["install", "--path"])
+            .arg(fixture("unrelated/ws-three"))
+            .arg("--root")
+            .arg(env.root()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Installing three"), "{stderr}");
+    assert!(!stderr.contains("not tested"), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    env.verify_ok();
+}

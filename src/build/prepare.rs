@@ -179,6 +179,14 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         self_exe: std::env::current_exe().context("locating the cargo-share executable")?,
         unit_log: options.unit_log.clone(),
         grouped: options.layout == Layout::Grouped,
+        quiet_packages: options
+            .programs
+            .iter()
+            .filter_map(|p| match p {
+                source::ProgramSource::Registry(spec) => Some(spec.name.clone()),
+                source::ProgramSource::Path(_) => None,
+            })
+            .collect(),
     };
     let plan_file = tempfile::Builder::new()
         .prefix("plan-")

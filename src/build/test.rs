@@ -217,6 +217,23 @@ impl PreparedBuild {
             .is_some_and(|set| set.members.iter().any(|m| m.name == program.name))
     }
 
+    /// Whether a set of one program resolved it exactly as its own lockfile does: its own tests
+    /// already cover that resolution (features are its own too), so there is nothing to warn of.
+    fn own_resolution(&self, set: &ProgramSet, program: &str) -> bool {
+        let [member] = set.members.as_slice() else {
+            return false;
+        };
+        let set_lock = std::fs::read_to_string(set.manifest_path.with_file_name("Cargo.lock"));
+        member.name == program
+            && member
+                .lock
+                .as_deref()
+                .zip(set_lock.ok())
+                .is_some_and(|(own, set)| {
+                    crate::resolve::set::keeps_locked_versions(own, &set).unwrap_or(false)
+                })
+    }
+
     /// Before an install under `--unify`: programs whose own tests failed under this exact
     /// resolution are refused; untested ones get a warning.
     pub(crate) fn check_recorded_tests(&self, shell: &Shell) -> Result<()> {
@@ -239,6 +256,7 @@ impl PreparedBuild {
                     r.passed + r.failed
                 )),
                 Some(_) => {}
+                None if self.own_resolution(set, &program.name) => {}
                 None => untested.push(program.name.clone()),
             }
         }

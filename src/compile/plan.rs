@@ -33,6 +33,10 @@ pub struct WrapperPlan {
     /// covers the static crates it contains) and leaves `--extern` paths as Cargo gave them.
     #[serde(default)]
     pub grouped: bool,
+    /// Programs from crates.io: their own crates are compiled with `--cap-lints allow`, as
+    /// `cargo install` compiles registry packages (their warnings are nothing a user can act on).
+    #[serde(default)]
+    pub quiet_packages: BTreeSet<String>,
 }
 
 impl WrapperPlan {

@@ -86,6 +86,14 @@ pub struct Rewritten {
     pub exported_native_symbols: usize,
 }
 
+/// Whether a unit's lints are capped: a crate of a program from crates.io (Cargo's primary
+/// package; a registry dependency is capped by Cargo already) that sets no cap itself.
+fn caps_lints(plan: &WrapperPlan, primary: bool, package: &str, args: &[String]) -> bool {
+    primary
+        && plan.quiet_packages.contains(package)
+        && !args.iter().any(|a| a.starts_with("--cap-lints"))
+}
+
 /// Rewrite the rustc arguments of one unit. Pure apart from reading the crate root (no_std) and
 /// the static archives a `-sys` crate bundles.
 pub fn rewrite(
@@ -136,6 +144,18 @@ pub fn rewrite(
             }
             _ => args.push(arg.clone()),
         }
+    }
+
+    // A program from crates.io: its own crates' warnings are capped, as `cargo install` does
+    // for registry packages (a set copies it into a workspace as a path member, which Cargo
+    // would not cap).
+    if caps_lints(
+        plan,
+        std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some(),
+        &std::env::var("CARGO_PKG_NAME").unwrap_or_default(),
+        &args,
+    ) {
+        args.extend(["--cap-lints".into(), "allow".into()]);
     }
 
     // Reproducible output: remap the places that differ between machines and directories.
@@ -347,6 +367,21 @@ fn exec_plain(rustc: &Path, args: &[OsString]) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lints_are_capped_only_for_the_crates_of_programs_from_crates_io() {
+        let plan = WrapperPlan {
+            quiet_packages: ["tokei".to_string()].into(),
+            ..Default::default()
+        };
+        let none: Vec<String> = Vec::new();
+        assert!(caps_lints(&plan, true, "tokei", &none));
+        // A dependency (not the primary package), a local program, a cap already given.
+        assert!(!caps_lints(&plan, false, "tokei", &none));
+        assert!(!caps_lints(&plan, true, "mytool", &none));
+        let capped = vec!["--cap-lints".to_string(), "warn".to_string()];
+        assert!(!caps_lints(&plan, true, "tokei", &capped));
+    }
 
     fn args(s: &str) -> RustcArgs {
         RustcArgs {

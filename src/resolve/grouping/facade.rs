@@ -17,7 +17,10 @@ pub fn facade_files(group: &Group, group_dir: &dyn Fn(&str) -> PathBuf) -> (Stri
         spec.insert("package".into(), m.name.clone().into());
         match &m.source {
             MemberSource::CratesIo => {
-                spec.insert("version".into(), format!("={}", m.version).into());
+                // Build metadata (`1.1.8+spec-1.1.0`) takes no part in matching; Cargo warns
+                // about a requirement that carries it.
+                let version = m.version.split('+').next().unwrap_or(&m.version);
+                spec.insert("version".into(), format!("={version}").into());
             }
             MemberSource::Git { url, rev } => {
                 spec.insert("git".into(), url.clone().into());

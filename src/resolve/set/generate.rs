@@ -98,9 +98,14 @@ pub fn generate(
             shell.status(
                 "Resolving",
                 format!(
-                    "{} programs together (--unify {})",
+                    "{} programs together (--unify {}{})",
                     members.len(),
-                    options.policy
+                    options.policy,
+                    match stored.len() {
+                        0 => String::new(),
+                        1 => ", with 1 group from the store".to_string(),
+                        n => format!(", with {n} groups from the store"),
+                    }
                 ),
             );
             let seed = match &existing_lock {

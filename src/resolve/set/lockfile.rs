@@ -192,6 +192,18 @@ fn write_lock(format: i64, packages: &BTreeMap<LockKey, LockedPackage>) -> Strin
     out
 }
 
+/// Whether a resolution (`set_lock`) has every registry or git package of a program's own
+/// lockfile at the version it locked: the set then runs the program on the crate versions its
+/// own tests were written against.
+pub fn keeps_locked_versions(own_lock: &str, set_lock: &str) -> Result<bool> {
+    let (_, own) = parse_lock(own_lock)?;
+    let (_, set) = parse_lock(set_lock)?;
+    Ok(own
+        .keys()
+        .filter(|k| k.2.is_some())
+        .all(|k| set.contains_key(k)))
+}
+
 /// Drop the seed entries of `name` (all, or those in one compatible range) and the edges to
 /// them, so that Cargo resolves them afresh.
 pub(crate) fn forget_crate(seed: &str, name: &str, range: Option<&str>) -> Result<String> {

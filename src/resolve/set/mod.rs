@@ -30,6 +30,8 @@ pub mod workspace;
 
 pub use generate::generate;
 pub use grouped::grouped_workspace;
-pub use lockfile::{lock_subset, seed_lockfile, seed_lockfile_preferring, ResolutionConflict};
+pub use lockfile::{
+    keeps_locked_versions, lock_subset, seed_lockfile, seed_lockfile_preferring, ResolutionConflict,
+};
 pub use program_set::{ProgramSet, SetMember, Unify, UnifyOptions};
 pub use workspace::rewrite_member_manifest;
