@@ -361,7 +361,9 @@ fn main() -> ExitCode {
             out,
             dry_run,
         } => programs.options(cli.cache_dir).and_then(|o| match out {
-            Some(out) if !dry_run => build::build(&o, &out, &shell).map(|_| 0),
+            Some(out) if !dry_run => build::build(&o, &out, &shell)
+                .and_then(build::BuildReport::complete)
+                .map(|_| 0),
             _ => build::show_plan(&o, &shell).map(|_| 0),
         }),
         Command::Bench {

@@ -255,3 +255,69 @@ fn a_second_build_in_one_cache_waits_for_the_first() {
         rest.join("\n")
     );
 }
+
+/// `failing/`: `needs-clang`'s build script fails as bindgen's do without libclang. The other
+/// program of the set is built (and installed) all the same; the command fails and names the
+/// program, the package that failed and the system package that provides what is missing.
+#[test]
+fn a_program_that_fails_to_build_does_not_take_the_others_down() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let built = cargo_share(scratch.path())
+        .args(["build", "--json", "--manifest-path"])
+        .arg(fixture("failing"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!built.status.success());
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(
+        stderr.contains(
+            "1 of 2 programs failed to build: needs-clang v0.1.0 (build script of \
+             `needs-clang v0.1.0` failed; needs libclang (Debian/Ubuntu: libclang-dev"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        run_clean(&out.join("bin/good")),
+        "hello from failing-common, good\n"
+    );
+    assert!(!out.join("bin/needs-clang").exists());
+    let failed: Vec<serde_json::Value> = String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "program-failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["name"], "needs-clang");
+
+    // install: the same, with `good` installed and working.
+    let store = scratch.path().join("store");
+    let root = scratch.path().join("root");
+    let installed = cargo_share(scratch.path())
+        .arg("--store")
+        .arg(&store)
+        .args(["install", "--path"])
+        .arg(fixture("failing"))
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(!installed.status.success());
+    let stderr = String::from_utf8_lossy(&installed.stderr);
+    assert!(
+        stderr.contains("installed good; 1 failed to build: needs-clang v0.1.0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        run_clean(&root.join("bin/good")),
+        "hello from failing-common, good\n"
+    );
+    run_ok(
+        cargo_share(scratch.path())
+            .arg("--store")
+            .arg(&store)
+            .arg("verify"),
+    );
+}

@@ -3,14 +3,16 @@
 //! file atomically.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufReader;
+use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use anyhow::{bail, Context, Result};
 use cargo_metadata::Message;
 use serde::Serialize;
 
 use crate::build::cargo::{CargoVerb, LockRestore};
+use crate::build::failures::{forward_stderr, FailedProgram};
 use crate::build::features::FeatureChoice;
 use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
@@ -64,6 +66,29 @@ pub struct BuildReport {
     /// it), when a program needs libstd.
     #[serde(skip)]
     pub std_exports: Option<PathBuf>,
+    /// Programs Cargo did not build; the others were built and are in `OUT`.
+    pub failed: Vec<FailedProgram>,
+}
+
+impl BuildReport {
+    /// The report if every program was built; else an error naming each program that was not,
+    /// with its cause (the others are in `OUT` all the same).
+    pub fn complete(self) -> Result<BuildReport> {
+        if self.failed.is_empty() {
+            return Ok(self);
+        }
+        bail!(
+            "{} of {} programs failed to build: {}; the others are in {}",
+            self.failed.len(),
+            self.failed.len() + self.programs.len(),
+            self.failed
+                .iter()
+                .map(FailedProgram::describe)
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.out.display()
+        )
+    }
 }
 
 /// `--dry-run`: steps 1 to 3, showing the plan (the groups, in the grouped layout) and what
@@ -91,6 +116,7 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
     let mut executables: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let _locks = (!options.patches.is_empty())
         .then(|| LockRestore::save(prepared.graph.workspaces.iter().map(|w| w.root.clone())));
+    let mut failed: Vec<FailedProgram> = Vec::new();
     for (wi, programs) in prepared.invocations() {
         let ws = &prepared.graph.workspaces[wi];
         let names = prepared.program_names(&programs);
@@ -107,8 +133,14 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
             ),
         );
         let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell);
+        // Cargo's errors are read (and shown as they come) to say why a program failed.
+        cmd.stderr(Stdio::piped());
+        if std::io::stderr().is_terminal() {
+            cmd.args(["--color", "always"]);
+        }
         let mut child = cmd.spawn().context("running cargo")?;
         let stdout = child.stdout.take().expect("piped stdout");
+        let errors = forward_stderr(child.stderr.take());
         for message in Message::parse_stream(BufReader::new(stdout)) {
             if let Message::CompilerArtifact(artifact) = message? {
                 let Some(exe) = artifact.executable else {
@@ -128,21 +160,54 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
             }
         }
         let status = child.wait()?;
+        let errors = errors.join().unwrap_or_default();
         if !status.success() {
-            bail!(
-                "cargo build failed for {} (see the errors above); nothing was written to {}",
-                names.join(", "),
-                out.display()
-            );
+            // `--keep-going`: the programs Cargo built are delivered; those it did not are
+            // reported with what failed.
+            let missing: Vec<&usize> = programs
+                .iter()
+                .filter(|&&p| !executables.contains_key(&prepared.graph.programs[p].name))
+                .collect();
+            if missing.is_empty() {
+                bail!(
+                    "cargo build failed for {} (see the errors above); nothing was written to {}",
+                    names.join(", "),
+                    out.display()
+                );
+            }
+            for &p in missing {
+                let p = &prepared.graph.programs[p];
+                let failure = FailedProgram::new(&p.name, &p.version.to_string(), &errors);
+                shell.warn(format!("not built: {}", failure.describe()));
+                failed.push(failure);
+            }
         }
     }
-    assemble(&prepared, &executables, out, shell)
+    if failed.len() == prepared.graph.programs.len() {
+        bail!(
+            "no program was built: {}; nothing was written to {}",
+            failed
+                .iter()
+                .map(FailedProgram::describe)
+                .collect::<Vec<_>>()
+                .join(", "),
+            out.display()
+        );
+    }
+    let mut report = assemble(&prepared, &executables, &failed, out, shell)?;
+    for f in &failed {
+        shell.json(f);
+    }
+    report.success = failed.is_empty();
+    report.failed = failed;
+    Ok(report)
 }
 
 /// Step 5: copy binaries and their library closure into `out`.
 fn assemble(
     prepared: &PreparedBuild,
     executables: &BTreeMap<String, Vec<PathBuf>>,
+    failed: &[FailedProgram],
     out: &Path,
     shell: &Shell,
 ) -> Result<BuildReport> {
@@ -164,9 +229,13 @@ fn assemble(
         reused_groups: BTreeMap::new(),
         toolchain: Some(prepared.toolchain.clone()),
         std_exports: None,
+        failed: Vec::new(),
     };
     let mut closures = Vec::new();
     for program in &prepared.graph.programs {
+        if failed.iter().any(|f| f.name == program.name) {
+            continue;
+        }
         let exes = executables.get(&program.name).cloned().unwrap_or_default();
         if exes.is_empty() {
             bail!(

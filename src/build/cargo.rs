@@ -120,9 +120,11 @@ impl PreparedBuild {
         if let Some(j) = self.options.jobs {
             cmd.arg("-j").arg(j.to_string());
         }
-        if verb == CargoVerb::Test {
-            cmd.arg("--no-fail-fast");
-        }
+        match verb {
+            CargoVerb::Test => cmd.arg("--no-fail-fast"),
+            // One program that fails does not stop the others (`build::failures`).
+            CargoVerb::Build => cmd.arg("--keep-going"),
+        };
         cmd.args(self.options.shared_profile.cargo_config_args());
         // C and C++ code that build scripts compile (through the `cc` crate, which reads these)
         // gets the same path remapping as Rust code, so `-sys` dylibs are reproducible too.

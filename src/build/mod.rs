@@ -15,6 +15,7 @@
 
 pub mod assemble;
 pub mod cargo;
+pub mod failures;
 pub mod features;
 pub mod lib_paths;
 pub mod options;
@@ -24,6 +25,7 @@ pub mod test;
 pub mod trim;
 
 pub use assemble::{build, install_file, show_plan, BuildReport, BuiltProgram};
+pub use failures::FailedProgram;
 pub use features::{FeatureChoice, ProgramFeatures};
 pub use options::{default_cache_dir, BuildOptions, CratePatch, GroupExports, Layout};
 pub use prepare::{prepare, target_dir_of, GroupedPlan, PreparedBuild};

@@ -338,5 +338,27 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         shell.json(&record);
         records.push(record);
     }
+    if !report.failed.is_empty() {
+        // As `cargo install a b c`: the others are installed; the command still fails.
+        bail!(
+            "installed {}; {} failed to build: {}",
+            if records.is_empty() {
+                "nothing".to_string()
+            } else {
+                records
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            report.failed.len(),
+            report
+                .failed
+                .iter()
+                .map(crate::build::FailedProgram::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Ok(records)
 }

@@ -37,7 +37,8 @@ pub(crate) fn build_shared(
     let (build, name) = shared_options(options, layout);
     shell.status("Building", format!("the set ({name})"));
     let was_built = build::target_dir_of(&work.join("cache"), layout).is_dir();
-    let (report, cpu, wall) = timed(|| build::build(&build, &out, shell))?;
+    let (report, cpu, wall) =
+        timed(|| build::build(&build, &out, shell).and_then(build::BuildReport::complete))?;
     let mut figures = Variant {
         name,
         shared: true,

@@ -154,7 +154,7 @@ pub(crate) fn update_cost(
             .collect();
         shell.status("Building", format!("the set ({name}, updated)"));
         let out = update.join(format!("shared-{layout}"));
-        let report = build::build(&build, &out, shell)?;
+        let report = build::build(&build, &out, shell)?.complete()?;
         let (mut files, mut bytes) = (0usize, 0u64);
         let before = work.join(format!("stripped/shared-{layout}"));
         let after = update.join(format!("stripped/shared-{layout}"));
