@@ -59,19 +59,10 @@ pub struct RelinkedStd {
     pub exports_file: PathBuf,
 }
 
-/// Whether a shim symbol name (v0 `…7___rustc12___rust_alloc`, or legacy `__rust_alloc`) is
-/// one of the four allocator entry points a `#[global_allocator]` program may define.
+/// One of the four allocator entry points a `#[global_allocator]` program may define (v0
+/// `…7___rustc12___rust_alloc`, or legacy `__rust_alloc`).
 fn is_allocator_symbol(name: &str) -> bool {
-    ["alloc", "dealloc", "realloc", "alloc_zeroed"]
-        .iter()
-        .any(|f| {
-            let v0 = format!("___rust_{f}");
-            name == format!("__rust_{f}")
-                || name.ends_with(&v0)
-                    && name[..name.len() - v0.len()]
-                        .rsplit_once("___rustc")
-                        .is_some_and(|(_, len)| len.chars().all(|c| c.is_ascii_digit()))
-        })
+    crate::compile::allocator::is_allocator_shim(name)
 }
 
 /// The marker every binary imports from libstd (`__rust_no_alloc_shim_is_unstable_v2`).
