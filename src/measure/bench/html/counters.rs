@@ -245,3 +245,62 @@ fn timed_table(
     out.push_str("</tbody>\n</table>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::bench::model::{ratio_summaries, StartupCounters};
+    use crate::measure::bench::timing::distribution;
+
+    fn program(long_ms: f64, instructions: u64, cold_ms: f64) -> ProgramFigures {
+        ProgramFigures {
+            program: "tool".into(),
+            long_runtime: Some(distribution(vec![long_ms * 1e3; 3])),
+            long_workload: Some("tool <big>".into()),
+            counters: StartupCounters {
+                instructions: Some(instructions),
+                symbol_lookups: Some(instructions / 1000),
+                ..Default::default()
+            },
+            cold_start: Some(distribution(vec![cold_ms * 1e3; 3])),
+            cold_after: Some("other".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn tables_of_counters_long_workloads_and_cold_start() {
+        let st = Variant {
+            name: "static".into(),
+            programs: vec![program(80.0, 300_000, 4.0)],
+            ..Default::default()
+        };
+        let mut sh = Variant {
+            name: "shared".into(),
+            shared: true,
+            programs: vec![program(100.0, 900_000, 2.0)],
+            ..Default::default()
+        };
+        sh.ratios = ratio_summaries(&sh, &st);
+        let figures: Vec<&str> = sh.ratios.iter().map(|r| r.figure.as_str()).collect();
+        assert_eq!(
+            figures,
+            ["run-long", "cold-start", "instructions", "symbol-lookups"]
+        );
+        let report = BenchReport {
+            variants: vec![st, sh],
+            cold_resident_after_drop: Some(0.0),
+            ..Default::default()
+        };
+        let html = sections(&report);
+        assert!(html.contains("<td class=\"num\">3.00x</td><td class=\"num\">3.00x-3.00x</td>"));
+        assert!(html.contains("<td class=\"num\" data-col=\"instructions\">900000</td>"));
+        // The static long run is under 100 ms: marked; the workload's text is escaped.
+        assert!(html.contains("tool (under 100 ms) <code>tool &lt;big&gt;</code>"));
+        assert!(html.contains("<td class=\"ratio\">1.25x</td>"));
+        assert!(html.contains("tool (after other)"));
+        assert!(html.contains("<td class=\"ratio\">0.50x</td>"));
+        assert!(html.contains("at most 0.0% of those files' pages"));
+        assert!(sections(&BenchReport::default()).is_empty());
+    }
+}
