@@ -78,7 +78,73 @@ fn bench_measures_both_builds_of_a_fixture_set() {
     // Grouped: the one group of the suite and libstd.
     assert_eq!(gr["programs"][0]["libraries"], 2, "{gr}");
     assert_eq!(st["programs"][0]["libraries"], 0);
+    // Start-up counters: what the tools on this machine can count, each program of each build.
+    let works = |tool: &str, args: &[&str]| {
+        std::process::Command::new(tool)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let valgrind = works("valgrind", &["--tool=callgrind", "--version"]);
+    let strace = works("strace", &["-f", "-c", "-o", "/dev/null", "true"]);
+    let counter = |p: &serde_json::Value, name: &str| p["counters"][name].as_u64();
+    for v in variants {
+        for p in v["programs"].as_array().unwrap() {
+            assert!(counter(p, "symbol_lookups").unwrap() > 0, "{p}");
+            if valgrind {
+                assert!(counter(p, "instructions").unwrap() > 10_000, "{p}");
+                assert_eq!(
+                    p["counters"]["instructions_samples"]
+                        .as_array()
+                        .unwrap()
+                        .len(),
+                    3
+                );
+            } else {
+                eprintln!("SKIPPED instruction counts: valgrind does not run here");
+            }
+            if strace {
+                assert!(counter(p, "file_syscalls").unwrap() > 0, "{p}");
+            }
+            // Cold start: every round timed, after the other program of the suite.
+            let cold = p["cold_start"]["samples_us"].as_array().unwrap();
+            assert_eq!(cold.len(), 3, "{p}");
+            assert!(cold.iter().all(|s| s.as_f64().unwrap() > 0.0), "{p}");
+            assert!(p["cold_after"].as_str().is_some(), "{p}");
+        }
+    }
+    // Shared programs load libstd and their crates: the loader looks up more symbols.
+    for (s, p) in st["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(sh["programs"].as_array().unwrap())
+    {
+        assert_eq!(s["program"], p["program"]);
+        assert!(
+            counter(p, "symbol_lookups") > counter(s, "symbol_lookups"),
+            "{s}\n{p}"
+        );
+    }
+    let resident = report["cold_resident_after_drop"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&resident), "{resident}");
+    for v in [sh, gr] {
+        let figures: Vec<&str> = v["ratios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["figure"].as_str().unwrap())
+            .collect();
+        for f in ["startup", "cold-start", "symbol-lookups"] {
+            assert!(figures.contains(&f), "{f} missing in {figures:?}");
+        }
+        if valgrind {
+            assert!(figures.contains(&"instructions"), "{figures:?}");
+        }
+    }
     let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h2>Start-up counters</h2>"));
+    assert!(page.contains("<h2>Cold start</h2>"));
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.matches("<svg").count() >= 3);
 

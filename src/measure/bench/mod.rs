@@ -16,19 +16,27 @@
 //!   The library's constructor takes the request out of the environment, so the processes a
 //!   program starts (hyperfine's benchmarked command, a shell) run to their end.
 //! * **Start-up.** `--version`, static and shared interleaved, many runs: median and spread.
+//! * **Start-up counters.** Instructions (callgrind), symbol lookups (`LD_DEBUG=statistics`)
+//!   and file syscalls (strace) of one `--version` start ([`startup_counters`]).
 //! * **Run time.** A real workload for programs that have one, over generated inputs
-//!   ([`workload`]).
+//!   ([`workload`]), and a long one (>= 100 ms static) over larger inputs ([`long_workload`]),
+//!   reported apart.
+//! * **Cold start.** The first start after the page cache of every build's files was dropped
+//!   and another program ran ([`cold_start`]).
 //! * **Update cost.** Every build again with a patched copy of one crate; the stripped files that
 //!   change are what a fix ships.
 
+pub mod cold_start;
 pub mod disk;
 pub mod html;
+pub mod long_workload;
 pub mod machine;
 pub mod memory;
 pub mod model;
 pub mod options;
 pub mod run;
 pub mod shared_variant;
+pub mod startup_counters;
 pub mod static_build;
 pub mod table;
 pub mod timing;
@@ -36,7 +44,8 @@ pub mod update_cost;
 pub mod workload;
 
 pub use model::{
-    BenchReport, Distribution, LibraryFigures, Machine, ProgramFigures, UpdateCost, Variant,
+    ratio_summaries, BenchReport, Distribution, LibraryFigures, Machine, ProgramFigures,
+    RatioSummary, StartupCounters, UpdateCost, Variant,
 };
 pub use options::BenchOptions;
 pub use run::bench;

@@ -48,6 +48,37 @@ pub struct ProgramFigures {
     /// A real workload, if the program has one (the command line is in `workload`).
     pub runtime: Option<Distribution>,
     pub workload: Option<String>,
+    /// A long workload (>= 100 ms static, meant to show code speed rather than start-up),
+    /// reported apart from the short one (the command line is in `long_workload`).
+    #[serde(default)]
+    pub long_runtime: Option<Distribution>,
+    #[serde(default)]
+    pub long_workload: Option<String>,
+    /// What one `--version` start costs in work: instructions, symbol lookups, file syscalls.
+    #[serde(default)]
+    pub counters: StartupCounters,
+    /// First `--version` start after the page cache of every file of every build was dropped
+    /// and `cold_after` (another program of the same build) ran once.
+    #[serde(default)]
+    pub cold_start: Option<Distribution>,
+    #[serde(default)]
+    pub cold_after: Option<String>,
+}
+
+/// Counted work of one `--version` start, each `None` where it could not be counted (the
+/// reason is in the report's `missing`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StartupCounters {
+    /// Instructions executed (callgrind's total `Ir`): the median of `instructions_samples`.
+    pub instructions: Option<u64>,
+    pub instructions_samples: Vec<u64>,
+    /// Symbol lookups by the dynamic loader (`LD_DEBUG=statistics`, "final number of
+    /// relocations", summed over namespaces), and of those, how many came from its cache.
+    pub symbol_lookups: Option<u64>,
+    pub symbol_lookups_from_cache: Option<u64>,
+    /// File syscalls (`strace -f -c -e trace=%file`), and how many of them failed (probing).
+    pub file_syscalls: Option<u64>,
+    pub file_syscalls_failed: Option<u64>,
 }
 
 /// One library file of a shared variant.
@@ -81,6 +112,73 @@ pub struct Variant {
     /// The smallest number of programs (in list order) for which this variant's disk total is
     /// no larger than static's; `None` if never within the set (or for static itself).
     pub break_even_programs: Option<usize>,
+    /// Shared variants: this variant against static, per figure (per-program ratios of the
+    /// medians, summarised), filled once all figures are taken.
+    #[serde(default)]
+    pub ratios: Vec<RatioSummary>,
+}
+
+/// Per-program ratios (this variant / static) of one figure: their median and range.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RatioSummary {
+    /// `startup`, `run-short`, `run-long`, `cold-start`, `instructions`, `symbol-lookups`,
+    /// `file-syscalls`.
+    pub figure: String,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    /// How many programs had the figure in both variants.
+    pub programs: usize,
+}
+
+/// Reads one figure of a program (`None` where it was not measured).
+pub type FigureOf = fn(&ProgramFigures) -> Option<f64>;
+
+/// The per-program figures ratios are summarised for, with the name each has in
+/// [`RatioSummary::figure`].
+pub const RATIO_FIGURES: [(&str, FigureOf); 7] = [
+    ("startup", |p| p.startup.as_ref().map(|d| d.median_us)),
+    ("run-short", |p| p.runtime.as_ref().map(|d| d.median_us)),
+    ("run-long", |p| p.long_runtime.as_ref().map(|d| d.median_us)),
+    ("cold-start", |p| p.cold_start.as_ref().map(|d| d.median_us)),
+    ("instructions", |p| {
+        p.counters.instructions.map(|x| x as f64)
+    }),
+    ("symbol-lookups", |p| {
+        p.counters.symbol_lookups.map(|x| x as f64)
+    }),
+    ("file-syscalls", |p| {
+        p.counters.file_syscalls.map(|x| x as f64)
+    }),
+];
+
+/// The ratios of `variant` against `base`, one [`RatioSummary`] per figure that at least one
+/// program has in both (with a non-zero base).
+pub fn ratio_summaries(variant: &Variant, base: &Variant) -> Vec<RatioSummary> {
+    let mut out = Vec::new();
+    for (figure, get) in RATIO_FIGURES {
+        let mut ratios: Vec<f64> = variant
+            .programs
+            .iter()
+            .filter_map(|p| {
+                let b = base.programs.iter().find(|q| q.program == p.program)?;
+                let (v, b) = (get(p)?, get(b)?);
+                (b > 0.0).then(|| v / b)
+            })
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        ratios.sort_by(|a, b| a.total_cmp(b));
+        out.push(RatioSummary {
+            figure: figure.to_string(),
+            median: ratios[ratios.len() / 2],
+            min: ratios[0],
+            max: ratios[ratios.len() - 1],
+            programs: ratios.len(),
+        });
+    }
+    out
 }
 
 impl Variant {
@@ -116,6 +214,10 @@ pub struct BenchReport {
     /// across the static binaries: the limit any sharing scheme could approach.
     pub ideal_bytes: Option<u64>,
     pub update: Option<UpdateCost>,
+    /// Cold start: the largest share of the dropped files' pages still in the page cache right
+    /// after a drop (0 when every drop took; see README, "Bench").
+    #[serde(default)]
+    pub cold_resident_after_drop: Option<f64>,
     /// Figures that could not be taken, each with the reason.
     pub missing: Vec<String>,
 }

@@ -5,19 +5,26 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use crate::measure::bench::cold_start::measure_cold_start;
 use crate::measure::bench::disk::{break_even, ideal_bytes};
+use crate::measure::bench::long_workload::prepare_long;
 use crate::measure::bench::machine::machine;
 use crate::measure::bench::memory::{measure_memory, stop_at_exit_library};
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::{BenchOptions, BuiltVariant};
 use crate::measure::bench::shared_variant::build_shared;
+use crate::measure::bench::startup_counters::measure_counters;
 use crate::measure::bench::static_build::build_static;
 use crate::measure::bench::table::print_table;
 use crate::measure::bench::timing::interleaved;
 use crate::measure::bench::update_cost::update_cost;
+use crate::measure::bench::workload::Workload;
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::toolchain::Toolchain;
+
+/// Where one class of workload (short, long) puts its figures in a program's.
+type Slot = fn(&mut ProgramFigures) -> (&mut Option<Distribution>, &mut Option<String>);
 
 /// `cargo share bench`.
 pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
@@ -107,6 +114,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     let static_binary = |program: &str| variants[0].binaries.get(program).cloned();
     let workloads =
         crate::measure::bench::workload::prepare(&options.work_dir, &binary_names, &static_binary)?;
+    let long_workloads = prepare_long(&options.work_dir, &binary_names)?;
 
     // Memory.
     shell.status("Measuring", "memory (all programs at once, held at exit)");
@@ -136,24 +144,67 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
                 f.startup = d;
             }
         }
-        match workloads.get(program) {
-            Some(workload) => {
-                shell.status("Measuring", format!("{program} {}", workload.describe()));
-                let runs = (options.runs / 3).max(5);
-                let d = interleaved(&variants, program, workload, runs)?;
-                for (v, d) in variants.iter_mut().zip(d) {
-                    if let Some(f) = v.figures.program_mut(program) {
-                        f.runtime = d;
-                        f.workload = Some(workload.describe());
-                    }
+        let classes: [(&str, &BTreeMap<String, Workload>, usize, Slot); 2] = [
+            ("", &workloads, (options.runs / 3).max(5), |f| {
+                (&mut f.runtime, &mut f.workload)
+            }),
+            ("long ", &long_workloads, (options.runs / 10).max(3), |f| {
+                (&mut f.long_runtime, &mut f.long_workload)
+            }),
+        ];
+        for (class, set, runs, slot) in classes {
+            let Some(workload) = set.get(program) else {
+                report.missing.push(format!(
+                    "{class}run time of {program}: no {class}workload defined for it"
+                ));
+                continue;
+            };
+            shell.status(
+                "Measuring",
+                format!("{program} {class}{}", workload.describe()),
+            );
+            let d = interleaved(&variants, program, workload, runs)?;
+            for (v, d) in variants.iter_mut().zip(d) {
+                if let Some(f) = v.figures.program_mut(program) {
+                    let (time, command) = slot(f);
+                    *time = d;
+                    *command = Some(workload.describe());
                 }
             }
-            None => report
-                .missing
-                .push(format!("run time of {program}: no workload defined for it")),
         }
     }
+
+    // Start-up counters and cold start.
+    shell.status(
+        "Measuring",
+        "start-up counters (callgrind, LD_DEBUG=statistics, strace)",
+    );
+    measure_counters(
+        &mut variants,
+        &order,
+        &options.work_dir.join("counters"),
+        &mut report.missing,
+    )?;
+    let rounds = (options.runs / 3).max(3);
+    shell.status(
+        "Measuring",
+        format!("cold start ({rounds} rounds per program and build)"),
+    );
+    match measure_cold_start(
+        &mut variants,
+        &order,
+        &options.work_dir.join("stripped"),
+        rounds,
+    ) {
+        Ok(resident) => report.cold_resident_after_drop = Some(resident),
+        Err(e) => report.missing.push(format!("cold start: {e:#}")),
+    }
     report.variants = variants.into_iter().map(|v| v.figures).collect();
+    if let Some(st) = report.variants.iter().find(|v| !v.shared).cloned() {
+        for v in report.variants.iter_mut().filter(|v| v.shared) {
+            v.ratios = ratio_summaries(v, &st);
+        }
+    }
     if report
         .variants
         .iter()

@@ -119,6 +119,7 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
                     .filter_map(|p| p.runtime.as_ref().map(|d| d.median_us)),
             )
         };
+        counter_rows(st, v, shell);
         shell.result(format!(
             "start-up, median of medians: {} | run time: {} | build CPU: static {} | shared {} = {}",
             ratio(startup(v), startup(st)),
@@ -126,6 +127,12 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
             st.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
             v.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
             ratio(v.build_cpu_seconds, st.build_cpu_seconds),
+        ));
+    }
+    if let Some(r) = report.cold_resident_after_drop {
+        shell.result(format!(
+            "cold start: at most {:.1}% of the dropped files' pages were still cached right after a drop",
+            r * 100.0
         ));
     }
     if let Some(update) = &report.update {
@@ -148,5 +155,68 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
     }
     for m in &report.missing {
         shell.result(format!("not measured: {m}"));
+    }
+}
+
+/// Per program: start-up counters, long run time and cold start, static then this variant;
+/// then the per-figure ratio summaries (median and range over the programs).
+fn counter_rows(st: &Variant, v: &Variant, shell: &Shell) {
+    shell.result(format!(
+        "{:<12} {:>19} {:>11} {:>9} {:>19} {:>8} {:>19} {:>8}",
+        "program",
+        "instructions st/sh",
+        "lookups",
+        "file sc",
+        "long run st/sh",
+        "long",
+        "cold start st/sh",
+        "cold"
+    ));
+    for p in &v.programs {
+        let s = st.programs.iter().find(|q| q.program == p.program);
+        let pair = |get: &dyn Fn(&ProgramFigures) -> Option<String>| {
+            format!(
+                "{}/{}",
+                s.and_then(get).unwrap_or_else(|| "n/a".into()),
+                get(p).unwrap_or_else(|| "n/a".into())
+            )
+        };
+        let kilo = |x: Option<u64>| x.map(|x| format!("{}k", x / 1000));
+        let num = |x: Option<u64>| x.map(|x| x.to_string());
+        let millis = |d: Option<&Distribution>| d.map(|d| format!("{:.1}ms", d.median_us / 1e3));
+        let median = |d: Option<&Distribution>| d.map(|d| d.median_us);
+        shell.result(format!(
+            "{:<12} {:>19} {:>11} {:>9} {:>19} {:>8} {:>19} {:>8}",
+            p.program,
+            pair(&|f| kilo(f.counters.instructions)),
+            pair(&|f| num(f.counters.symbol_lookups)),
+            pair(&|f| num(f.counters.file_syscalls)),
+            pair(&|f| millis(f.long_runtime.as_ref())),
+            ratio(
+                median(p.long_runtime.as_ref()),
+                median(s.and_then(|s| s.long_runtime.as_ref()))
+            ),
+            pair(&|f| millis(f.cold_start.as_ref())),
+            ratio(
+                median(p.cold_start.as_ref()),
+                median(s.and_then(|s| s.cold_start.as_ref()))
+            ),
+        ));
+    }
+    let shown: Vec<String> = v
+        .ratios
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {:.2}x ({:.2}x-{:.2}x, {} programs)",
+                r.figure, r.median, r.min, r.max, r.programs
+            )
+        })
+        .collect();
+    if !shown.is_empty() {
+        shell.result(format!(
+            "shared/static per program, median (range): {}",
+            shown.join(" | ")
+        ));
     }
 }

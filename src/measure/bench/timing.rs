@@ -18,6 +18,16 @@ pub(crate) fn distribution(mut samples: Vec<f64>) -> Distribution {
     }
 }
 
+/// Which of `n` variants goes `k`th in round `round`: list order in even rounds, reversed in
+/// odd ones (so no variant always runs first).
+pub(crate) fn nth_in_round(round: usize, k: usize, n: usize) -> usize {
+    if round.is_multiple_of(2) {
+        k
+    } else {
+        n - 1 - k
+    }
+}
+
 /// Time `args` on every variant's binary of `program`, variants interleaved (and their order
 /// alternating) run after run.
 pub(crate) fn interleaved(
@@ -29,11 +39,7 @@ pub(crate) fn interleaved(
     let mut samples = vec![Vec::new(); variants.len()];
     for run in 0..runs {
         for i in 0..variants.len() {
-            let v = if run % 2 == 0 {
-                i
-            } else {
-                variants.len() - 1 - i
-            };
+            let v = nth_in_round(run, i, variants.len());
             let Some(bin) = variants[v].binaries.get(program) else {
                 continue;
             };

@@ -40,6 +40,20 @@ impl Workload {
         cmd
     }
 
+    /// A `Command` running `binary` with this workload under `tool` (`valgrind`, `strace`):
+    /// `tool TOOL_ARGS BINARY ARGS`, with the workload's environment; output discarded.
+    pub fn command_under(&self, tool: &str, tool_args: &[String], binary: &Path) -> Command {
+        let mut cmd = Command::new(tool);
+        cmd.args(tool_args)
+            .arg(binary)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    }
+
     /// Run once to completion; the wall time. A failure is an error naming the command.
     pub fn run_once(&self, binary: &Path) -> Result<Duration> {
         let start = Instant::now();
@@ -129,39 +143,75 @@ pub fn prepare(
 
 /// A deterministic source tree for the workloads (about 6 MB of Rust-like text).
 fn make_corpus(dir: &Path) -> Result<PathBuf> {
+    write_tree(dir, 40, 40, 60, 0x2545_f491_4f6c_dd1d)
+}
+
+/// Deterministic Rust-like text: `dirs` directories `module_DD` of `files` files `file_FF.rs`,
+/// each of `funcs` functions, from the xorshift `seed`. Written once: `.complete` marks a
+/// finished tree.
+pub(crate) fn write_tree(
+    dir: &Path,
+    dirs: usize,
+    files: usize,
+    funcs: usize,
+    seed: u64,
+) -> Result<PathBuf> {
     let done = dir.join(".complete");
     if done.is_file() {
         return Ok(dir.to_path_buf());
     }
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let words = [
-        "let", "match", "impl", "struct", "value", "buffer", "index", "error", "shared", "crate",
-        "library", "Result", "Option", "String", "vec", "map", "iter", "self", "return", "unsafe",
-    ];
-    for d in 0..40 {
+    let mut text = SourceText::new(seed);
+    for d in 0..dirs {
         let sub = dir.join(format!("module_{d:02}"));
         std::fs::create_dir_all(&sub)?;
-        for f in 0..40 {
-            let mut text = String::new();
-            for func in 0..60 {
-                text.push_str(&format!("pub fn fn_{d}_{f}_{func}(x: u64) -> u64 {{\n"));
-                for _ in 0..3 {
-                    let line: Vec<&str> = (0..8).map(|_| words[(next() % 20) as usize]).collect();
-                    text.push_str(&format!("    // {}\n", line.join(" ")));
-                }
-                text.push_str(&format!("    x.wrapping_mul({})\n}}\n\n", next() % 1000));
-            }
-            std::fs::write(sub.join(format!("file_{f:02}.rs")), text)?;
+        for f in 0..files {
+            let body = text.file(&format!("{d}_{f}"), funcs);
+            std::fs::write(sub.join(format!("file_{f:02}.rs")), body)
+                .with_context(|| format!("writing into {}", sub.display()))?;
         }
     }
     std::fs::write(done, "")?;
     Ok(dir.to_path_buf())
+}
+
+/// A generator of Rust-like source text (functions with comments), deterministic per seed.
+pub(crate) struct SourceText {
+    seed: u64,
+}
+
+impl SourceText {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        self.seed
+    }
+
+    /// `funcs` functions named `fn_{prefix}_{n}`, each with three comment lines of 8 words.
+    pub(crate) fn file(&mut self, prefix: &str, funcs: usize) -> String {
+        const WORDS: [&str; 20] = [
+            "let", "match", "impl", "struct", "value", "buffer", "index", "error", "shared",
+            "crate", "library", "Result", "Option", "String", "vec", "map", "iter", "self",
+            "return", "unsafe",
+        ];
+        let mut text = String::new();
+        for func in 0..funcs {
+            text.push_str(&format!("pub fn fn_{prefix}_{func}(x: u64) -> u64 {{\n"));
+            for _ in 0..3 {
+                let line: Vec<&str> = (0..8).map(|_| WORDS[(self.next() % 20) as usize]).collect();
+                text.push_str(&format!("    // {}\n", line.join(" ")));
+            }
+            text.push_str(&format!(
+                "    x.wrapping_mul({})\n}}\n\n",
+                self.next() % 1000
+            ));
+        }
+        text
+    }
 }
 
 /// A justfile of 400 recipes (documented, with parameters, dependencies and several body lines)

@@ -1,5 +1,13 @@
 //! Number and text formatting for the HTML report (MB, ms, seconds, HTML escaping).
 
+/// `value / base` as `0.69x`; `n/a` when the base is zero (or either is not a finite number).
+pub fn human_ratio(value: f64, base: f64) -> String {
+    if base == 0.0 || !base.is_finite() || !value.is_finite() {
+        return "n/a".to_string();
+    }
+    format!("{:.2}x", value / base)
+}
+
 pub(crate) fn mb(bytes: f64) -> String {
     format!("{:.1} MB", bytes / 1e6)
 }

@@ -7,7 +7,9 @@
 //! `shared == false`). Every string taken from the report is HTML-escaped.
 
 pub mod chart;
+pub mod counters;
 pub mod format;
 pub mod page;
 
-pub use page::{human_ratio, render};
+pub use format::human_ratio;
+pub use page::render;

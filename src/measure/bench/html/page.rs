@@ -1,7 +1,8 @@
 //! The report page: document, styles, machine and summary sections.
 
 use crate::measure::bench::html::chart::{charts, colour};
-use crate::measure::bench::html::format::{esc, mb, ms, seconds};
+use crate::measure::bench::html::counters::sections;
+use crate::measure::bench::html::format::{esc, human_ratio, mb, ms, seconds};
 use crate::measure::bench::model::{BenchReport, Variant};
 
 const STYLE: &str = "
@@ -39,16 +40,9 @@ pub fn render(report: &BenchReport) -> String {
     out.push_str(&machine_section(report));
     out.push_str(&summary_section(report));
     out.push_str(&charts(report));
+    out.push_str(&sections(report));
     out.push_str("</body>\n</html>\n");
     out
-}
-
-/// `value / base` as `0.69x`; `n/a` when the base is zero (or either is not a finite number).
-pub fn human_ratio(value: f64, base: f64) -> String {
-    if base == 0.0 || !base.is_finite() || !value.is_finite() {
-        return "n/a".to_string();
-    }
-    format!("{:.2}x", value / base)
 }
 
 fn machine_section(report: &BenchReport) -> String {
@@ -245,8 +239,7 @@ mod tests {
             pss_bytes: pss,
             uss_bytes: pss.map(|b| b / 2),
             startup: Some(distribution(startup)),
-            runtime: None,
-            workload: None,
+            ..Default::default()
         }
     }
 
@@ -293,6 +286,7 @@ mod tests {
                     pss_total_bytes: Some(4_000_000),
                     uss_total_bytes: Some(2_000_000),
                     break_even_programs: None,
+                    ratios: vec![],
                 },
                 Variant {
                     name: "shared per-crate (unify semver)".to_string(),
@@ -306,6 +300,7 @@ mod tests {
                     pss_total_bytes: None,
                     uss_total_bytes: Some(1_000_000),
                     break_even_programs: Some(2),
+                    ratios: vec![],
                 },
             ],
             ideal_bytes: Some(4_000_000),
@@ -317,6 +312,7 @@ mod tests {
                 ],
             }),
             missing: vec!["perf counters: <not permitted>".to_string()],
+            cold_resident_after_drop: None,
         }
     }
 
