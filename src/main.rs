@@ -99,6 +99,10 @@ enum Command {
         /// Skip the update-cost rebuilds.
         #[arg(long)]
         no_update: bool,
+        /// The start-up command line of a program, `PROGRAM=ARGS` (arguments split at spaces);
+        /// repeatable. Default: `--version`, or `--help` when `--version` fails.
+        #[arg(long, value_name = "PROGRAM=ARGS")]
+        startup_args: Vec<String>,
     },
     /// Count the distinct crate builds a set of programs needs under each --unify policy,
     /// before building anything.
@@ -374,6 +378,7 @@ fn main() -> ExitCode {
             html,
             update_crate,
             no_update,
+            startup_args,
         } => (|| {
             let unify = programs.tuning.unify;
             let layouts = match programs.tuning.layout {
@@ -400,6 +405,7 @@ fn main() -> ExitCode {
                 reuse,
                 html,
                 update_crate: (!no_update).then_some(update_crate),
+                startup_args: bench::parse_startup_args(&startup_args)?,
             };
             bench::bench(&options, &shell).map(|_| 0)
         })(),

@@ -10,6 +10,7 @@
 //! running process maps; how much was still resident right after each drop is checked with
 //! `mincore` and reported. The C library and the loader are not dropped (both builds use them).
 
+use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -17,20 +18,23 @@ use anyhow::{Context, Result};
 
 use crate::measure::bench::options::BuiltVariant;
 use crate::measure::bench::timing::{distribution, nth_in_round};
-use crate::measure::bench::workload::version;
+use crate::measure::bench::workload::Workload;
 
 /// Time the cold start of every program in every variant, `rounds` times. Returns the largest
 /// share of the dropped files' pages found resident right after a drop.
 pub(crate) fn measure_cold_start(
     variants: &mut [BuiltVariant],
     order: &[String],
+    startups: &BTreeMap<String, Workload>,
     stripped: &Path,
     rounds: usize,
 ) -> Result<f64> {
     let files = files_under(stripped)?;
-    let version = version();
     let mut worst_resident = 0.0f64;
     for (i, program) in order.iter().enumerate() {
+        let Some(startup) = startups.get(program) else {
+            continue;
+        };
         let before = match (i, order.len()) {
             (_, 1) => None,
             (0, n) => Some(&order[n - 1]),
@@ -45,10 +49,12 @@ pub(crate) fn measure_cold_start(
                 };
                 drop_page_cache(&files)?;
                 worst_resident = worst_resident.max(resident_share(&files)?);
-                if let Some(a) = before.and_then(|a| variants[v].binaries.get(a)) {
-                    version.run_once(a)?;
+                if let Some((a, a_startup)) =
+                    before.and_then(|a| Some((variants[v].binaries.get(a)?, startups.get(a)?)))
+                {
+                    a_startup.run_once(a)?;
                 }
-                samples[v].push(version.run_once(bin)?.as_secs_f64() * 1e6);
+                samples[v].push(startup.run_once(bin)?.as_secs_f64() * 1e6);
             }
         }
         for (v, s) in variants.iter_mut().zip(samples) {

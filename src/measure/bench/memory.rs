@@ -70,14 +70,16 @@ pub(crate) fn measure_memory(
     variant: &mut BuiltVariant,
     preload: &Path,
     workloads: &BTreeMap<String, Workload>,
+    startups: &BTreeMap<String, Workload>,
     missing: &mut Vec<String>,
 ) -> Result<()> {
     let mut children = Vec::new();
     for (program, bin) in &variant.binaries {
-        let workload = workloads
-            .get(program)
-            .cloned()
-            .unwrap_or_else(crate::measure::bench::workload::version);
+        // Its workload, else its start-up invocation; a program with neither is not measured
+        // (the start-up choice said why).
+        let Some(workload) = workloads.get(program).or_else(|| startups.get(program)) else {
+            continue;
+        };
         let child = workload
             .command(bin)
             .env("LD_PRELOAD", preload)

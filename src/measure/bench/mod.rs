@@ -47,7 +47,7 @@ pub use model::{
     ratio_summaries, BenchReport, Distribution, LibraryFigures, Machine, ProgramFigures,
     RatioSummary, StartupCounters, UpdateCost, Variant,
 };
-pub use options::BenchOptions;
+pub use options::{parse_startup_args, BenchOptions};
 pub use run::bench;
 pub use table::print_table;
 pub use workload::{prepare, version, Workload};

@@ -43,8 +43,11 @@ pub struct ProgramFigures {
     /// Proportional and unique set size while all programs of the set run together, bytes.
     pub pss_bytes: Option<u64>,
     pub uss_bytes: Option<u64>,
-    /// Exec of a trivial invocation (`--version`).
+    /// Exec of a trivial invocation (`--version`, else `--help`, or `--startup-args`).
     pub startup: Option<Distribution>,
+    /// That invocation's arguments.
+    #[serde(default)]
+    pub startup_command: Option<String>,
     /// A real workload, if the program has one (the command line is in `workload`).
     pub runtime: Option<Distribution>,
     pub workload: Option<String>,

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use anyhow::{bail, Result};
+
 use crate::build::{BuildOptions, Layout};
 use crate::measure::bench::model::*;
 
@@ -22,6 +24,9 @@ pub struct BenchOptions {
     pub html: Option<PathBuf>,
     /// Measure the update cost of a fix to this crate (rebuilds every variant once more).
     pub update_crate: Option<String>,
+    /// `--startup-args PROGRAM=ARGS`: the start-up invocation of a program (else `--version`,
+    /// or `--help` when `--version` fails).
+    pub startup_args: BTreeMap<String, Vec<String>>,
 }
 
 /// One built variant, before measuring: where its binaries and libraries are.
@@ -33,4 +38,19 @@ pub(crate) struct BuiltVariant {
     pub(crate) unstripped: BTreeMap<String, Vec<PathBuf>>,
     /// program -> the library files it loads (shared variants).
     pub(crate) needs: BTreeMap<String, Vec<String>>,
+}
+
+/// `--startup-args PROGRAM=ARGS` values, by program.
+pub fn parse_startup_args(values: &[String]) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out = BTreeMap::new();
+    for v in values {
+        let Some((program, args)) = v.split_once('=') else {
+            bail!("--startup-args {v}: expected PROGRAM=ARGS, for example --startup-args 'mytool=list --all'");
+        };
+        out.insert(
+            program.to_string(),
+            args.split_whitespace().map(String::from).collect(),
+        );
+    }
+    Ok(out)
 }

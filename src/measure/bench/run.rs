@@ -18,7 +18,7 @@ use crate::measure::bench::static_build::build_static;
 use crate::measure::bench::table::print_table;
 use crate::measure::bench::timing::interleaved;
 use crate::measure::bench::update_cost::update_cost;
-use crate::measure::bench::workload::Workload;
+use crate::measure::bench::workload::{startup_invocations, Workload};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::toolchain::Toolchain;
@@ -116,12 +116,21 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
         crate::measure::bench::workload::prepare(&options.work_dir, &binary_names, &static_binary)?;
     let long_workloads = prepare_long(&options.work_dir, &binary_names)?;
 
+    // The start-up invocation of each program (`--version`, else `--help`, or as given).
+    let static_binaries: BTreeMap<String, PathBuf> = variants[0]
+        .binaries
+        .iter()
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+    let startups =
+        startup_invocations(&static_binaries, &options.startup_args, &mut report.missing);
+
     // Memory.
     shell.status("Measuring", "memory (all programs at once, held at exit)");
     match stop_at_exit_library(&options.work_dir.join("harness")) {
         Ok(preload) => {
             for v in &mut variants {
-                measure_memory(v, &preload, &workloads, &mut report.missing)?;
+                measure_memory(v, &preload, &workloads, &startups, &mut report.missing)?;
             }
         }
         Err(e) => report.missing.push(format!("memory: {e:#}")),
@@ -133,15 +142,13 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
         format!("start-up ({} runs per program and build)", options.runs),
     );
     for program in &order {
-        let d = interleaved(
-            &variants,
-            program,
-            &crate::measure::bench::workload::version(),
-            options.runs,
-        )?;
-        for (v, d) in variants.iter_mut().zip(d) {
-            if let Some(f) = v.figures.program_mut(program) {
-                f.startup = d;
+        if let Some(startup) = startups.get(program) {
+            let d = interleaved(&variants, program, startup, options.runs)?;
+            for (v, d) in variants.iter_mut().zip(d) {
+                if let Some(f) = v.figures.program_mut(program) {
+                    f.startup = d;
+                    f.startup_command = Some(startup.describe());
+                }
             }
         }
         let classes: [(&str, &BTreeMap<String, Workload>, usize, Slot); 2] = [
@@ -182,6 +189,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     measure_counters(
         &mut variants,
         &order,
+        &startups,
         &options.work_dir.join("counters"),
         &mut report.missing,
     )?;
@@ -193,6 +201,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     match measure_cold_start(
         &mut variants,
         &order,
+        &startups,
         &options.work_dir.join("stripped"),
         rounds,
     ) {

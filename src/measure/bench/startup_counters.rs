@@ -12,6 +12,7 @@
 //! `$ORIGIN` run paths). A tool that is missing or cannot run here leaves its figure `None` and
 //! says why in the report's `missing`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -27,11 +28,11 @@ const CALLGRIND_RUNS: usize = 3;
 pub(crate) fn measure_counters(
     variants: &mut [BuiltVariant],
     order: &[String],
+    startups: &BTreeMap<String, Workload>,
     scratch: &Path,
     missing: &mut Vec<String>,
 ) -> Result<()> {
     std::fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let version = crate::measure::bench::workload::version();
     let valgrind = tool_works("valgrind", &["--tool=callgrind", "--version"]);
     let strace = tool_works("strace", &["-f", "-c", "-o", "/dev/null", "true"]);
     if let Err(e) = &valgrind {
@@ -43,7 +44,9 @@ pub(crate) fn measure_counters(
     let mut failures = Vec::new();
     for v in variants.iter_mut() {
         for program in order {
-            let Some(bin) = v.binaries.get(program).cloned() else {
+            let (Some(bin), Some(version)) =
+                (v.binaries.get(program).cloned(), startups.get(program))
+            else {
                 continue;
             };
             let label = format!("{program} ({})", v.figures.name);
@@ -53,7 +56,7 @@ pub(crate) fn measure_counters(
             if valgrind.is_ok() {
                 let mut samples = Vec::new();
                 for _ in 0..CALLGRIND_RUNS {
-                    match instructions(&version, &bin, scratch) {
+                    match instructions(version, &bin, scratch) {
                         Ok(n) => samples.push(n),
                         Err(e) => {
                             failures.push(format!("start-up instructions of {label}: {e:#}"));
@@ -68,7 +71,7 @@ pub(crate) fn measure_counters(
                     f.counters.instructions_samples = samples;
                 }
             }
-            match symbol_lookups(&version, &bin, scratch) {
+            match symbol_lookups(version, &bin, scratch) {
                 Ok((lookups, cached)) => {
                     f.counters.symbol_lookups = Some(lookups);
                     f.counters.symbol_lookups_from_cache = cached;
@@ -76,7 +79,7 @@ pub(crate) fn measure_counters(
                 Err(e) => failures.push(format!("symbol lookups of {label}: {e:#}")),
             }
             if strace.is_ok() {
-                match file_syscalls(&version, &bin, scratch) {
+                match file_syscalls(version, &bin, scratch) {
                     Ok((calls, errors)) => {
                         f.counters.file_syscalls = Some(calls);
                         f.counters.file_syscalls_failed = Some(errors);

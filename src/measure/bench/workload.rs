@@ -73,12 +73,53 @@ impl Workload {
     }
 }
 
-/// `--version`: the start-up invocation of every program.
+/// `--version`: the start-up invocation of a program that has one.
 pub fn version() -> Workload {
     Workload {
         args: vec!["--version".into()],
         env: Vec::new(),
     }
+}
+
+/// The start-up invocation of each program: the arguments given with `--startup-args`, else
+/// `--version` if it exits 0 on the static binary, else `--help` if that does. A program with
+/// neither is left out, and why is added to `missing` (its start-up figures are then "not
+/// measured", never a failed run).
+pub fn startup_invocations(
+    static_binaries: &BTreeMap<String, PathBuf>,
+    given: &BTreeMap<String, Vec<String>>,
+    missing: &mut Vec<String>,
+) -> BTreeMap<String, Workload> {
+    let mut out = BTreeMap::new();
+    for (program, binary) in static_binaries {
+        if let Some(args) = given.get(program) {
+            out.insert(
+                program.clone(),
+                Workload {
+                    args: args.clone(),
+                    env: Vec::new(),
+                },
+            );
+            continue;
+        }
+        let found = ["--version", "--help"].into_iter().find_map(|arg| {
+            let w = Workload {
+                args: vec![arg.to_string()],
+                env: Vec::new(),
+            };
+            w.run_once(binary).is_ok().then_some(w)
+        });
+        match found {
+            Some(w) => {
+                out.insert(program.clone(), w);
+            }
+            None => missing.push(format!(
+                "start-up of {program}: neither `--version` nor `--help` exits 0; give a trivial \
+                 command line with --startup-args '{program}=ARGS'"
+            )),
+        }
+    }
+    out
 }
 
 /// Generate the inputs (under `work_dir`) and return the workload of every program of
@@ -293,6 +334,37 @@ fn make_zoxide_database(dir: &Path, reference: &Path) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn startup_falls_back_to_help_and_reports_programs_with_neither() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = |name: &str, body: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            (name.to_string(), path)
+        };
+        let binaries: BTreeMap<String, PathBuf> = [
+            script("versioned", "exit 0"),
+            script("helpful", "[ \"$1\" = --help ] && exit 0; exit 2"),
+            script("mute", "exit 2"),
+            script("given", "[ \"$1\" = list ] && exit 0; exit 2"),
+        ]
+        .into();
+        let given: BTreeMap<String, Vec<String>> =
+            [("given".to_string(), vec!["list".to_string()])].into();
+        let mut missing = Vec::new();
+        let chosen = startup_invocations(&binaries, &given, &mut missing);
+        let args = |p: &str| chosen.get(p).map(|w| w.args.join(" "));
+        assert_eq!(args("versioned").as_deref(), Some("--version"));
+        assert_eq!(args("helpful").as_deref(), Some("--help"));
+        assert_eq!(args("given").as_deref(), Some("list"));
+        assert_eq!(args("mute"), None);
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].contains("start-up of mute") && missing[0].contains("--startup-args"));
+    }
+
     use super::*;
 
     #[test]

@@ -369,7 +369,7 @@ fn strip_chart(report: &BenchReport, names: &[&str]) -> String {
     let x_of = |us: f64| LABEL_WIDTH + (us / unit.scale() / axis_max * plot).max(0.0);
 
     let mut out = chart_start(
-        "Start-up distributions (exec of --version)",
+        "Start-up distributions (exec of --version, else --help or --startup-args)",
         &legend,
         (unit, axis_max, step),
         top,

@@ -7,7 +7,7 @@ use crate::measure::bench::model::{BenchReport, Distribution, ProgramFigures, Va
 
 /// What each figure of [`crate::measure::bench::model::RatioSummary`] is, for the reader.
 const FIGURE_NAMES: [(&str, &str); 7] = [
-    ("startup", "start-up (--version)"),
+    ("startup", "start-up (--version or as given)"),
     ("run-short", "run time, short workloads"),
     ("run-long", "run time, long workloads (>= 100 ms static)"),
     ("cold-start", "cold start (page cache dropped)"),
