@@ -4,72 +4,11 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::store_env::Env;
 use common::*;
-
-struct Env {
-    _scratch: tempfile::TempDir,
-    base: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let scratch = tempfile::tempdir().unwrap();
-        let base = scratch.path().to_path_buf();
-        Env {
-            _scratch: scratch,
-            base,
-        }
-    }
-    fn store(&self) -> PathBuf {
-        self.base.join("store")
-    }
-    fn root(&self) -> PathBuf {
-        self.base.join("root")
-    }
-    fn cmd(&self) -> Command {
-        let mut c = cargo_share(&self.base);
-        c.arg("--store").arg(self.store());
-        c
-    }
-    fn install(&self, fixture_dir: &Path) -> Command {
-        let mut c = self.cmd();
-        c.args(["install", "--json", "--layout", "per-crate", "--path"])
-            .arg(fixture_dir)
-            .arg("--root")
-            .arg(self.root());
-        c
-    }
-    fn json(&self, out: &Output) -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-    fn verify_ok(&self) {
-        run_ok(self.cmd().arg("verify"));
-    }
-    fn entries(&self) -> Vec<String> {
-        let out = run_ok(self.cmd().args(["list", "--json"]));
-        let v = &self.json(&out)[0];
-        let mut e: Vec<String> = v["libraries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} {}",
-                    l["package"].as_str().unwrap(),
-                    l["id"].as_str().unwrap()
-                )
-            })
-            .collect();
-        e.sort();
-        e
-    }
-}
 
 #[test]
 fn install_reuses_entries_and_gc_removes_exactly_what_only_one_program_used() {

@@ -66,8 +66,12 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
             }
         }
     }
-    if !dir.exists() {
-        return Ok(());
+    match std::fs::symlink_metadata(dir) {
+        Err(_) => return Ok(()),
+        Ok(m) if !m.is_dir() => {
+            return std::fs::remove_file(dir).with_context(|| format!("removing {}", dir.display()))
+        }
+        Ok(_) => {}
     }
     unlock(dir);
     std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))

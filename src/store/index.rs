@@ -4,8 +4,9 @@
 //! Layout (`STORE` defaults to `$XDG_DATA_HOME/cargo-share/store`):
 //!
 //! ```text
+//! STORE/cargo-share-store           the marker: this is a store, and its format (`marker`)
 //! STORE/index.sqlite                 the index (SQLite, changed only inside transactions)
-//! STORE/lock                         held exclusively by every command that reads or changes the store
+//! STORE/lock                         exclusive for commands that change the store, shared to read
 //! STORE/entries/NAME-VERSION-ID/     one crate build (StoreEntry), read-only once registered:
 //!     entry.json                     its manifest (identity, files, hashes, dependencies)
 //!     lib/FILE.so                    runtime copy, without the .rustc metadata section
@@ -32,13 +33,16 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::store::ancestors::check_safe_path;
 use crate::store::files::{check_private, make_read_only, remove_tree};
 use crate::store::identity::CrateIdentity;
+use crate::store::index_file::{open_index, IndexAccess};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
+use crate::store::marker::{check_store, create_or_check_store};
 
 /// Where the store is: `--store`, `$CARGO_SHARE_STORE`, `$XDG_DATA_HOME/cargo-share/store`,
 /// `~/.local/share/cargo-share/store`.
@@ -53,66 +57,74 @@ pub fn default_store_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/cargo-share/store"))
 }
 
+/// How a command uses the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `install`: an existing store, or a new one in an empty or missing directory.
+    Create,
+    /// Commands that change the store: exclusive lock, an index that accounts for the store.
+    Write,
+    /// Commands that only read (`list`, `why`, `verify`, `gc --dry-run`): a shared lock where the
+    /// lock file can be opened, nothing written, so a read-only store can be read.
+    Read,
+    /// `verify --repair`: as `Write`, but a missing, empty or damaged index is moved aside and
+    /// started anew (the caller rebuilds it).
+    Repair,
+}
+
 /// An open, locked store.
 pub struct Store {
     pub root: PathBuf,
     pub db: Connection,
-    _lock: File,
+    pub access: Access,
+    /// `Repair`: where a damaged index was moved, and why.
+    pub index_moved: Option<String>,
+    _lock: Option<File>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS entries (
-    hash TEXT PRIMARY KEY, package TEXT NOT NULL, version TEXT NOT NULL, file TEXT NOT NULL,
-    dir TEXT NOT NULL, runtime_size INTEGER NOT NULL, runtime_sha256 TEXT NOT NULL,
-    dev_sha256 TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entry_deps (
-    hash TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY (hash, dep));
-CREATE TABLE IF NOT EXISTS programs (
-    name TEXT PRIMARY KEY, version TEXT NOT NULL, source TEXT NOT NULL, dir TEXT NOT NULL,
-    root TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS program_entries (
-    program TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (program, hash));
-CREATE TABLE IF NOT EXISTS program_bins (
-    program TEXT NOT NULL, bin TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (program, bin));
-";
-
 impl Store {
-    /// Open (creating it owner-only if absent) and lock the store.
-    pub fn open(root: &Path) -> Result<Store> {
+    /// Open and lock the store at `root`. Only a directory marked as a store is opened (install
+    /// creates one in an empty or missing directory); the store and every directory above it
+    /// must be safe from other users (`store::ancestors`).
+    pub fn open(root: &Path, access: Access) -> Result<Store> {
+        if access == Access::Create {
+            check_safe_path(root, "store", "--store")?;
+            create_or_check_store(root)?;
+        }
         if !root.exists() {
-            std::fs::create_dir_all(root)
-                .with_context(|| format!("creating the store {}", root.display()))?;
-            std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+            bail!(
+                "there is no store at {} (`cargo share install` creates one); give the store's \
+                 directory with --store or $CARGO_SHARE_STORE",
+                root.display()
+            );
         }
         let root = &root
             .canonicalize()
             .with_context(|| format!("resolving the store path {}", root.display()))?;
+        check_store(root, access != Access::Read)?;
         check_private(root)?;
-        for sub in ["entries", "programs", "tmp"] {
-            let d = root.join(sub);
-            if !d.exists() {
-                std::fs::create_dir(&d)?;
-                std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+        check_safe_path(root, "store", "--store")?;
+        if access != Access::Read {
+            for sub in ["entries", "programs", "tmp"] {
+                let d = root.join(sub);
+                if !d.exists() {
+                    std::fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
+                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+                }
             }
         }
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(root.join("lock"))?;
-        if lock.try_lock().is_err() {
-            eprintln!(
-                "{:>12} for the store lock ({} is in use by another cargo-share)",
-                "Blocking",
-                root.display()
-            );
-            lock.lock().context("locking the store")?;
-        }
-        let db = Connection::open(root.join("index.sqlite"))?;
-        db.execute_batch(SCHEMA)?;
+        let lock = lock_store(root, access)?;
+        let index_access = match access {
+            Access::Read => IndexAccess::Read,
+            Access::Create | Access::Write => IndexAccess::Write,
+            Access::Repair => IndexAccess::Repair,
+        };
+        let (db, index_moved) = open_index(root, index_access)?;
         Ok(Store {
             root: root.to_path_buf(),
             db,
+            access,
+            index_moved,
             _lock: lock,
         })
     }
@@ -335,6 +347,46 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The store lock: exclusive for commands that change the store, shared for those that read it.
+/// A read-only store whose lock file cannot be opened is read without a lock (nothing can change
+/// it then either).
+fn lock_store(root: &Path, access: Access) -> Result<Option<File>> {
+    let path = root.join("lock");
+    let (lock, exclusive) = if access == Access::Read {
+        match File::open(&path) {
+            Ok(f) => (f, false),
+            Err(_) => return Ok(None),
+        }
+    } else {
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening the store lock {}", path.display()))?;
+        (f, true)
+    };
+    let taken = if exclusive {
+        lock.try_lock().is_ok()
+    } else {
+        lock.try_lock_shared().is_ok()
+    };
+    if !taken {
+        eprintln!(
+            "{:>12} for the store lock ({} is in use by another cargo-share)",
+            "Blocking",
+            root.display()
+        );
+        if exclusive {
+            lock.lock()
+        } else {
+            lock.lock_shared()
+        }
+        .with_context(|| format!("locking the store {}", path.display()))?;
+    }
+    Ok(Some(lock))
 }
 
 /// One row of the entries table.

@@ -22,14 +22,15 @@ use crate::build::BuildOptions;
 use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
+use crate::store::ancestors::check_safe_path;
 use crate::store::fault;
 use crate::store::files::{make_read_only, remove_tree};
 use crate::store::identity::{CrateIdentity, IdentityResolver};
-use crate::store::index::Store;
+use crate::store::index::{Access, Store};
 use crate::store::links::link_binary;
 use crate::store::links::remove_our_link;
 use crate::store::manifest::InstalledProgram;
-use crate::store::open::{entry_label, open_store};
+use crate::store::open::{entry_label, open_store_rolling_forward};
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -81,7 +82,13 @@ fn stored_groups(store: &Store) -> Result<Vec<crate::resolve::grouping::StoredGr
 /// groups installed programs load (grouped layout).
 fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
     let mut build = opts.build.clone();
-    let store = Store::open(&opts.store)?;
+    // Where the programs are built and linked from must be as safe as the store: another user
+    // who can replace a file there chooses what the installed programs run.
+    check_safe_path(&opts.root, "install root", "--root")?;
+    if let Some(cache) = &build.cache_dir {
+        check_safe_path(cache, "cache", "--cache-dir")?;
+    }
+    let store = Store::open(&opts.store, Access::Create)?;
     if build.cache_dir.is_none() {
         // The store owns the build state of what it installs: crate builds that are in the
         // store are not compiled again as long as the store exists (a cache may be deleted).
@@ -109,9 +116,10 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         .clone()
         .context("build reported no toolchain")?;
 
-    let store = open_store(&opts.store)?;
+    let store = open_store_rolling_forward(&opts.store, Access::Create)?;
     let bin_dir = opts.root.join("bin");
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    check_safe_path(&bin_dir, "install root", "--root")?;
     let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
     // Refuse before changing anything: a binary that is not ours is never overwritten silently.
     for p in &report.programs {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::store::identity::CrateIdentity;
-use crate::store::index::Store;
+use crate::store::index::{Access, Store};
 use crate::store::links::link_binary;
 
 /// The install root: `$CARGO_INSTALL_ROOT`, else `$CARGO_HOME` (as `cargo install`).
@@ -17,14 +17,32 @@ pub fn default_root() -> Result<PathBuf> {
 }
 
 pub(crate) fn entry_label(id: &CrateIdentity) -> String {
-    format!("{} v{} ({})", id.package, id.version, &id.hash[..12])
+    entry_label_parts(&id.package, &id.version, &id.hash)
+}
+
+/// `NAME vVERSION (ID12)`, how entries are named to people.
+pub(crate) fn entry_label_parts(package: &str, version: &str, hash: &str) -> String {
+    format!("{package} v{version} ({})", &hash[..hash.len().min(12)])
+}
+
+/// Open the store as `access` allows; nothing in `ROOT/bin` is written.
+pub fn open_store(dir: &Path, access: Access) -> Result<Store> {
+    Store::open(dir, access)
 }
 
 /// Open the store and finish what a crashed command left after its commit point: the index is
 /// the truth, so every recorded program's links in `ROOT/bin` are made to point at its build
-/// (roll forward). Links that are not ours are never touched.
-pub fn open_store(dir: &Path) -> Result<Store> {
-    let store = Store::open(dir)?;
+/// (roll forward). Links that are not ours are never touched. Only the commands that write
+/// `ROOT/bin` anyway do this: `install`, `uninstall` and `verify --repair`.
+pub fn open_store_rolling_forward(dir: &Path, access: Access) -> Result<Store> {
+    let store = Store::open(dir, access)?;
+    roll_forward(&store)?;
+    Ok(store)
+}
+
+/// Point every recorded program's links at its build where they are absent or point at another
+/// build in the store.
+pub(crate) fn roll_forward(store: &Store) -> Result<()> {
     let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
     for p in store.readable_programs()? {
         for (b, _) in &p.binaries {
@@ -46,5 +64,5 @@ pub fn open_store(dir: &Path) -> Result<Store> {
             }
         }
     }
-    Ok(store)
+    Ok(())
 }

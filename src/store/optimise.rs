@@ -8,11 +8,12 @@ use anyhow::{Context, Result};
 
 use crate::digest::file_sha256;
 use crate::shell::Shell;
+use crate::store::index::Access;
 use crate::store::open::open_store;
 
 /// `cargo share optimise`: hard-link byte-identical files across entries and program builds.
 pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
-    let store = open_store(store_dir)?;
+    let store = open_store(store_dir, Access::Write)?;
     let mut files = Vec::new();
     fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         if let Ok(entries) = std::fs::read_dir(dir) {

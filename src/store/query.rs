@@ -5,11 +5,12 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::shell::{human_bytes, Shell};
+use crate::store::index::Access;
 use crate::store::open::open_store;
 
 /// `cargo share list`: programs, then entries with their sizes and users.
 pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
-    let store = open_store(store_dir)?;
+    let store = open_store(store_dir, Access::Read)?;
     let programs = store.readable_programs()?;
     let mut entries = Vec::new();
     for r in store.entries()? {
@@ -66,7 +67,7 @@ pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
 /// `cargo share why LIB`: the programs that need a library (by package name, file name or id
 /// prefix), directly or through another library.
 pub fn why(store_dir: &Path, lib: &str, shell: &Shell) -> Result<Vec<(String, Vec<String>)>> {
-    let store = open_store(store_dir)?;
+    let store = open_store(store_dir, Access::Read)?;
     let matches: Vec<_> = store
         .entries()?
         .into_iter()

@@ -6,11 +6,12 @@ use anyhow::{bail, Result};
 
 use crate::shell::Shell;
 use crate::store::fault;
+use crate::store::index::Access;
 use crate::store::links::remove_our_link;
-use crate::store::open::open_store;
+use crate::store::open::open_store_rolling_forward;
 
 pub fn uninstall(store_dir: &Path, names: &[String], shell: &Shell) -> Result<()> {
-    let store = open_store(store_dir)?;
+    let store = open_store_rolling_forward(store_dir, Access::Write)?;
     let mut found = Vec::new();
     for name in names {
         match store.program(name)? {

@@ -1,0 +1,266 @@
+//! The store never loses a program (issue 15): a lost, empty or damaged index is refused, not
+//! taken for an empty store; gc removes only what it can prove unneeded and lists exactly that;
+//! a directory that is not a store is never touched; a store, cache or install root that other
+//! users could take over is refused.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::store_env::Env;
+use common::*;
+
+fn fails_with(cmd: &mut std::process::Command, needle: &str) -> String {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{cmd:?} succeeded:\n{err}");
+    assert!(err.contains(needle), "{cmd:?}: no `{needle}` in:\n{err}");
+    err
+}
+
+/// Every file below `dir` (relative) with its contents' hash: to check nothing changed.
+fn snapshot(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                out.push((rel, "dir".into()));
+                walk(base, &p, out);
+            } else if meta.file_type().is_symlink() {
+                out.push((rel, std::fs::read_link(&p).unwrap().display().to_string()));
+            } else {
+                out.push((rel, cargo_share::digest::file_sha256(&p).unwrap()));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_lost_or_empty_index_is_refused_and_repair_brings_the_programs_back() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let index = env.store().join("index.sqlite");
+    for damage in ["removed", "emptied", "truncated"] {
+        let saved = std::fs::read(&index).unwrap();
+        match damage {
+            "removed" => std::fs::remove_file(&index).unwrap(),
+            "emptied" => std::fs::write(&index, b"").unwrap(),
+            _ => std::fs::write(&index, &saved[..saved.len() / 3]).unwrap(),
+        }
+        let before = snapshot(&env.base);
+        for args in [&["gc"][..], &["gc", "--dry-run"], &["list"], &["verify"]] {
+            fails_with(env.cmd().args(args), "cargo share verify --repair");
+        }
+        // Nothing was removed: the programs are there and run.
+        assert_eq!(snapshot(&env.base), before, "{damage}: something changed");
+        assert!(run_clean(&env.root().join("bin/lto-one")).contains("385"));
+        let out = run_ok(env.cmd().args(["verify", "--repair"]));
+        let text = String::from_utf8_lossy(&out.stderr);
+        if damage == "truncated" {
+            assert!(text.contains("moved to"), "{text}");
+        }
+        env.verify_ok();
+        let list = run_ok(env.cmd().args(["list", "--json"]));
+        let programs = env.json(&list)[0]["programs"].as_array().unwrap().len();
+        assert_eq!(programs, 2, "{damage}");
+        let gc = run_ok(env.cmd().args(["gc", "--json"]));
+        let report = &env.json(&gc)[0];
+        assert!(report["program_builds"].as_array().unwrap().is_empty());
+        assert!(report["entries"].as_array().unwrap().is_empty());
+        assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
+    }
+    // An index that lost the record of a linked program: gc refuses, names it, removes nothing.
+    let db = rusqlite::Connection::open(&index).unwrap();
+    db.execute("DELETE FROM programs WHERE name = 'lto-one'", [])
+        .unwrap();
+    drop(db);
+    let before = snapshot(&env.base);
+    let err = fails_with(env.cmd().arg("gc"), "verify --repair");
+    assert!(err.contains("lto-one"), "{err}");
+    fails_with(env.cmd().args(["gc", "--dry-run"]), "verify --repair");
+    assert_eq!(snapshot(&env.base), before);
+    run_ok(env.cmd().args(["verify", "--repair"]));
+    env.verify_ok();
+    run_ok(env.cmd().arg("gc"));
+    assert!(run_clean(&env.root().join("bin/lto-one")).contains("385"));
+}
+
+#[test]
+fn gc_lists_exactly_what_it_removes_and_dry_run_says_the_same() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    run_ok(env.cmd().args(["uninstall", "lto-one"]));
+    // Staging left by an interrupted command.
+    let junk = env.store().join("tmp/entry-interrupted");
+    std::fs::create_dir_all(&junk).unwrap();
+    std::fs::write(junk.join("big.so"), vec![7u8; 3_000_000]).unwrap();
+
+    let dry = run_ok(env.cmd().args(["gc", "--dry-run", "--json"]));
+    let dry_text = String::from_utf8_lossy(&dry.stderr).into_owned();
+    let mut would = env.json(&dry)[0].clone();
+    assert_eq!(would["other"], serde_json::json!(["tmp/entry-interrupted"]));
+    let builds = would["program_builds"].as_array().unwrap().clone();
+    assert_eq!(builds.len(), 1, "{would}");
+    assert!(builds[0].as_str().unwrap().starts_with("programs/lto-one-"));
+    assert!(would["bytes_freed"].as_u64().unwrap() >= 3_000_000);
+    for b in &builds {
+        assert!(dry_text.contains(b.as_str().unwrap()), "{dry_text}");
+    }
+    assert!(dry_text.contains("tmp/entry-interrupted"), "{dry_text}");
+    assert!(junk.is_dir(), "--dry-run removed something");
+
+    let real = run_ok(env.cmd().args(["gc", "--json"]));
+    let mut did = env.json(&real)[0].clone();
+    did["dry_run"] = serde_json::json!(true);
+    would["dry_run"] = serde_json::json!(true);
+    assert_eq!(did, would, "gc did not do what --dry-run said");
+    assert!(!junk.exists());
+    assert!(!env.store().join(builds[0].as_str().unwrap()).exists());
+    env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
+
+    // Something in the store that is no store entry: gc refuses and leaves it.
+    let notes = env.store().join("entries/notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("a.txt"), "mine").unwrap();
+    fails_with(env.cmd().arg("gc"), "entries/notes");
+    assert_eq!(
+        std::fs::read_to_string(notes.join("a.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_a_store_is_never_touched() {
+    let env = Env::new();
+    let not_store = env.base.join("project");
+    std::fs::create_dir_all(not_store.join("programs/my-project")).unwrap();
+    std::fs::create_dir_all(not_store.join("entries/notes")).unwrap();
+    std::fs::write(not_store.join("entries/notes/a.txt"), "notes").unwrap();
+    std::fs::write(
+        not_store.join("programs/my-project/main.rs"),
+        "fn main() {}",
+    )
+    .unwrap();
+    std::fs::set_permissions(&not_store, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let before = snapshot(&not_store);
+    let on = |args: &[&str]| {
+        let mut c = cargo_share(&env.base);
+        c.arg("--store").arg(&not_store).args(args);
+        c
+    };
+    for args in [
+        &["gc"][..],
+        &["gc", "--dry-run"],
+        &["list"],
+        &["why", "std"],
+        &["verify"],
+        &["verify", "--repair"],
+        &["optimise"],
+        &["uninstall", "my-project"],
+    ] {
+        fails_with(&mut on(args), "not a cargo-share store");
+    }
+    let mut install = on(&["install", "--layout", "per-crate", "--path"]);
+    install.arg(fixture("lto")).arg("--root").arg(env.root());
+    fails_with(&mut install, "not empty and is not a cargo-share store");
+    assert_eq!(
+        snapshot(&not_store),
+        before,
+        "a command changed a non-store"
+    );
+
+    // A missing store is not created by commands that only read or remove.
+    fails_with(env.cmd().arg("list"), "there is no store");
+    assert!(!env.store().exists());
+    // install creates a store in an empty directory, and in a missing one.
+    std::fs::create_dir(env.store()).unwrap();
+    run_ok(&mut env.install(&fixture("lto")));
+    assert!(env.store().join("cargo-share-store").is_file());
+    let other = env.base.join("new/store");
+    let mut c = cargo_share(&env.base);
+    c.arg("--store")
+        .arg(&other)
+        .args(["install", "--layout", "per-crate", "--path"])
+        .arg(fixture("panic-abort"))
+        .arg("--root")
+        .arg(env.root());
+    run_ok(&mut c);
+    assert!(other.join("cargo-share-store").is_file());
+    // A marker of another format is refused.
+    std::fs::write(
+        other.join("cargo-share-store"),
+        "cargo-share store\nformat 99\n",
+    )
+    .unwrap();
+    let mut c = cargo_share(&env.base);
+    c.arg("--store").arg(&other).arg("list");
+    fails_with(&mut c, "format 99");
+}
+
+#[test]
+fn a_store_root_or_cache_that_others_could_take_over_is_refused() {
+    let env = Env::new();
+    let open = env.base.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let install = |store: &Path, root: &Path, cache: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cargo-share"));
+        c.arg("--cache-dir")
+            .arg(cache)
+            .arg("--store")
+            .arg(store)
+            .args(["install", "--json", "--layout", "per-crate", "--path"])
+            .arg(fixture("lto"))
+            .arg("--root")
+            .arg(root);
+        c
+    };
+    let cache = env.base.join("cache");
+    for (what, store, root, cache) in [
+        ("store", open.join("store"), env.root(), cache.clone()),
+        (
+            "install root",
+            env.store(),
+            open.join("root"),
+            cache.clone(),
+        ),
+        ("cache", env.store(), env.root(), open.join("cache")),
+    ] {
+        let mut c = install(&store, &root, &cache);
+        let err = fails_with(&mut c, "chmod go-w");
+        assert!(err.contains(&format!("the {what} ")), "{err}");
+        assert!(err.contains(&open.display().to_string()), "{err}");
+        // JSON runs get an error record too.
+        let out = c.output().unwrap();
+        let last = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .unwrap();
+        assert_eq!(last["reason"], "error");
+        assert!(last["message"].as_str().unwrap().contains("chmod go-w"));
+    }
+    assert_eq!(
+        std::fs::read_dir(&open).unwrap().count(),
+        0,
+        "created in it"
+    );
+    // An existing store whose parent becomes writable by others is refused for every command.
+    run_ok(&mut env.install(&fixture("lto")));
+    std::fs::set_permissions(&env.base, std::fs::Permissions::from_mode(0o777)).unwrap();
+    fails_with(env.cmd().arg("list"), "chmod go-w");
+    fails_with(env.cmd().arg("gc"), "chmod go-w");
+    std::fs::set_permissions(&env.base, std::fs::Permissions::from_mode(0o700)).unwrap();
+    env.verify_ok();
+}
