@@ -368,27 +368,7 @@ fn verify_finds_damage_and_repair_rebuilds_the_index() {
     assert_eq!(env.entries().len(), 2);
 
     // A changed library file is found and named.
-    let entry = std::fs::read_dir(env.store().join("entries"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("lto-lib-")
-        })
-        .unwrap();
-    let lib = std::fs::read_dir(entry.join("lib"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut data = std::fs::read(&lib).unwrap();
-    let last = data.len() - 1;
-    data[last] ^= 0xff;
-    std::fs::write(&lib, data).unwrap();
+    env.damage_entry("lto-lib");
     let out = env.cmd().arg("verify").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -264,3 +264,303 @@ fn a_store_root_or_cache_that_others_could_take_over_is_refused() {
     std::fs::set_permissions(&env.base, std::fs::Permissions::from_mode(0o700)).unwrap();
     env.verify_ok();
 }
+
+#[test]
+fn a_damaged_entry_is_replaced_never_bound_and_repair_relinks_the_programs() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("unrelated/ws-one")));
+    let lib = env.damage_entry("unrelated-common");
+    let damaged = std::fs::read(&lib).unwrap();
+    let name = lib.file_name().unwrap().to_owned();
+    // A new program that needs the damaged entry gets a new copy of it, not the damaged one.
+    let out = run_ok(&mut env.install(&fixture("unrelated/ws-two")));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("damaged") && text.contains("replaced"),
+        "{text}"
+    );
+    let entry_file = std::fs::read_dir(env.store().join("entries"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("lib").join(&name))
+        .find(|p| p.exists())
+        .unwrap();
+    let two = std::fs::canonicalize(env.root().join("bin/two-a")).unwrap();
+    let two_lib = two
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("lib")
+        .join(&name);
+    let bound = std::fs::read(&two_lib).unwrap();
+    assert!(
+        bound == std::fs::read(&entry_file).unwrap(),
+        "not the entry's file"
+    );
+    assert!(bound != damaged, "bound to the damaged file");
+    // The programs installed before still hold the damaged file: verify names it, repair
+    // relinks them.
+    let out = env.cmd().arg("verify").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("differs from its entry"));
+    let out = run_ok(env.cmd().args(["verify", "--repair"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Relinked"));
+    env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/one-a")).starts_with("hello, one-a"));
+
+    // Reinstalling the same programs over a damaged entry repairs them too.
+    env.damage_entry("unrelated-common");
+    let out = run_ok(&mut env.install(&fixture("unrelated/ws-one")));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("replaced"));
+    run_ok(env.cmd().args(["verify", "--repair"]));
+    env.verify_ok();
+}
+
+/// A package `imposter` whose binary is named `bin`.
+fn imposter(dir: &Path, bin: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"imposter\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [[bin]]\nname = \"{bin}\"\npath = \"src/main.rs\"\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Cargo.lock"),
+        "version = 4\n\n[[package]]\nname = \"imposter\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/main.rs"),
+        "fn main() { println!(\"imposter\"); }\n",
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn a_binary_of_another_program_is_refused_and_only_writers_touch_root_bin() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let link = env.root().join("bin/lto-one");
+    let before = std::fs::read_link(&link).unwrap();
+    let fake = imposter(&env.base.join("imposter"), "lto-one");
+    let err = fails_with(&mut env.install(&fake), "--force");
+    assert!(
+        err.contains("`lto-one`") && err.contains("`imposter`"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), before);
+    run_ok(env.install(&fake).arg("--force"));
+    assert_eq!(run_clean(&link), "imposter\n");
+    // No later command points it back.
+    for args in [&["list"][..], &["why", "std"], &["gc"], &["verify"]] {
+        run_ok(env.cmd().args(args));
+        assert_eq!(run_clean(&link), "imposter\n", "after {args:?}");
+    }
+    run_ok(env.cmd().args(["uninstall", "lto-two"]));
+    assert_eq!(run_clean(&link), "imposter\n");
+
+    // A link its user deleted is left deleted by every command but repair.
+    std::fs::remove_file(&link).unwrap();
+    for args in [
+        &["list"][..],
+        &["why", "std"],
+        &["gc", "--dry-run"],
+        &["gc"],
+        &["optimise"],
+        &["verify"],
+    ] {
+        run_ok(env.cmd().args(args));
+        assert!(
+            std::fs::symlink_metadata(&link).is_err(),
+            "{args:?} wrote ROOT/bin"
+        );
+    }
+    run_ok(env.cmd().args(["verify", "--repair"]));
+    assert_eq!(run_clean(&link), "imposter\n");
+}
+
+/// `cmd` run with `dir` mounted read-only (a user and mount namespace), if the system allows it.
+fn read_only_run(dir: &Path, cmd: &std::process::Command) -> Option<std::process::Output> {
+    // A user namespace maps only our own uid: as anyone but root, root's directories above the
+    // store would look foreign to the ancestor check inside it.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: the read-only mount needs to run as root");
+        return None;
+    }
+    let probe = std::process::Command::new("unshare")
+        .args(["-rm", "true"])
+        .output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        eprintln!("skipped: `unshare -rm` is not available to mount the store read-only");
+        return None;
+    }
+    let mut script = format!(
+        "mount --bind -o ro '{0}' '{0}' && exec '{1}'",
+        dir.display(),
+        cmd.get_program().to_string_lossy()
+    );
+    for a in cmd.get_args() {
+        script.push_str(&format!(" '{}'", a.to_string_lossy()));
+    }
+    Some(
+        std::process::Command::new("unshare")
+            .args(["-rm", "sh", "-c", &script])
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn read_only_commands_work_on_a_read_only_store_and_write_nothing() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let times = |dir: &Path| -> Vec<(String, std::time::SystemTime)> {
+        let mut v: Vec<_> = snapshot(dir)
+            .into_iter()
+            .map(|(p, _)| {
+                let m = std::fs::symlink_metadata(dir.join(&p)).unwrap();
+                (p, m.modified().unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = (snapshot(&env.base), times(&env.base));
+    for args in [
+        &["list"][..],
+        &["why", "lto-lib"],
+        &["verify"],
+        &["gc", "--dry-run"],
+    ] {
+        run_ok(env.cmd().args(args));
+        let mut c = env.cmd();
+        c.args(args);
+        if let Some(out) = read_only_run(&env.store(), &c) {
+            assert!(
+                out.status.success(),
+                "{args:?} on a read-only store:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    assert!(
+        before == (snapshot(&env.base), times(&env.base)),
+        "a reader wrote"
+    );
+    // A command that changes the store says why it cannot.
+    let mut c = env.cmd();
+    c.arg("gc");
+    if let Some(out) = read_only_run(&env.store(), &c) {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("Read-only file system") && err.contains("lock"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn symlinks_in_a_program_tree_are_copied_as_links() {
+    let env = Env::new();
+    let tree = env.base.join("tree");
+    copy_dir(&fixture("unrelated"), &tree);
+    let member = tree.join("ws-one/one-a");
+    std::os::unix::fs::symlink("no-such-file", member.join("dangling")).unwrap();
+    std::os::unix::fs::symlink("loop", member.join("loop")).unwrap();
+    std::os::unix::fs::symlink("..", member.join("up")).unwrap();
+    let mut c = env.cmd();
+    c.args(["install", "--path"])
+        .arg(tree.join("ws-one"))
+        .arg("--root")
+        .arg(env.root());
+    run_ok(&mut c);
+    assert!(run_clean(&env.root().join("bin/one-a")).starts_with("hello, one-a"));
+    env.verify_ok();
+}
+
+#[test]
+fn an_interrupted_install_leaves_its_staging_in_the_store_for_gc() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let system_tmp = env.base.join("system-tmp");
+    std::fs::create_dir(&system_tmp).unwrap();
+    let out = env
+        .install(&fixture("panic-abort"))
+        .env("TMPDIR", &system_tmp)
+        .env("CARGO_SHARE_FAULT", "entries-added")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(9));
+    let leaked: Vec<_> = std::fs::read_dir(&system_tmp).unwrap().collect();
+    assert!(
+        leaked.is_empty(),
+        "left in the system's temp dir: {leaked:?}"
+    );
+    let staged: Vec<String> = file_names(&env.store().join("tmp"));
+    assert!(
+        staged.iter().any(|n| n.starts_with("install-")),
+        "{staged:?}"
+    );
+    let gc = run_ok(env.cmd().args(["gc", "--json"]));
+    let other = env.json(&gc)[0]["other"].clone();
+    assert!(
+        other
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o.as_str().unwrap().starts_with("tmp/install-")),
+        "{other}"
+    );
+    assert!(file_names(&env.store().join("tmp")).is_empty());
+    env.verify_ok();
+}
+
+#[test]
+fn every_root_a_program_is_linked_into_is_recorded_uninstalled_and_verified() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let second = env.base.join("second-root");
+    let mut c = env.cmd();
+    c.args(["install", "--layout", "per-crate", "--path"])
+        .arg(fixture("lto"))
+        .arg("--root")
+        .arg(&second);
+    run_ok(&mut c);
+    for root in [env.root(), second.clone()] {
+        assert!(run_clean(&root.join("bin/lto-one")).contains("385"));
+    }
+    // A link in the first root that goes wrong is found.
+    let first = env.root().join("bin/lto-one");
+    let target = std::fs::read_link(&first).unwrap();
+    std::fs::remove_file(&first).unwrap();
+    std::os::unix::fs::symlink(env.root().join("nowhere"), &first).unwrap();
+    let err = fails_with(
+        env.cmd().arg("verify"),
+        "does not link to its installed binary",
+    );
+    assert!(err.contains(&first.display().to_string()), "{err}");
+    std::fs::remove_file(&first).unwrap();
+    std::os::unix::fs::symlink(&target, &first).unwrap();
+    env.verify_ok();
+    // A lost index keeps both roots.
+    std::fs::remove_file(env.store().join("index.sqlite")).unwrap();
+    run_ok(env.cmd().args(["verify", "--repair"]));
+    run_ok(env.cmd().args(["uninstall", "lto-one"]));
+    run_ok(env.cmd().arg("gc"));
+    for root in [env.root(), second] {
+        assert!(
+            std::fs::symlink_metadata(root.join("bin/lto-one")).is_err(),
+            "{} keeps a link",
+            root.display()
+        );
+        assert!(run_clean(&root.join("bin/lto-two")).contains("sum_squares(100)"));
+    }
+    env.verify_ok();
+}

@@ -18,10 +18,11 @@ use serde::Serialize;
 
 use crate::shell::{human_bytes, Shell};
 use crate::store::fault;
-use crate::store::files::{remove_tree, tree_size};
+use crate::store::files::{in_use, remove_tree, tree_size};
 use crate::store::index::{Access, Store};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
 use crate::store::open::{entry_label_parts, open_store};
+use crate::store::roots::known_roots;
 
 /// What `gc` removed (or would remove).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -59,13 +60,22 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
         .and_then(|t| serde_json::from_str(&t).ok())
 }
 
-/// Whether a link of `p` in its root points at its build in `dir`.
-fn linked_from_root(p: &InstalledProgram, dir: &Path) -> bool {
-    p.binaries.iter().any(|(b, _)| {
-        std::fs::read_link(p.root.join("bin").join(b))
-            .map(|t| t == dir.join("bin").join(b))
-            .unwrap_or(false)
-    })
+/// The first link of `p`, in its own root or any root of the index, that points at its build
+/// in `dir`.
+fn linked_from(p: &InstalledProgram, dir: &Path, roots: &BTreeSet<PathBuf>) -> Option<PathBuf> {
+    std::iter::once(&p.root)
+        .chain(roots)
+        .flat_map(|r| {
+            p.binaries
+                .iter()
+                .map(move |(b, _)| (r.join("bin").join(b), b))
+        })
+        .find(|(link, b)| {
+            std::fs::read_link(link)
+                .map(|t| t == dir.join("bin").join(b))
+                .unwrap_or(false)
+        })
+        .map(|(link, _)| link)
 }
 
 /// Everything gc would remove, in the order it removes it; refuses when it cannot prove a
@@ -74,6 +84,8 @@ fn plan(store: &Store, report: &mut GcReport) -> Result<Vec<Doomed>> {
     let live = store.live_entries()?;
     let rows = store.entries()?;
     let recorded_programs = store.recorded_program_dirs()?;
+    let mut roots = store.all_roots()?;
+    roots.extend(known_roots(&store.root));
     let indexed_dirs: BTreeSet<&str> = rows.iter().map(|r| r.dir.as_str()).collect();
     let mut doomed = Vec::new();
     for r in rows.iter().filter(|r| !live.contains(&r.hash)) {
@@ -96,12 +108,12 @@ fn plan(store: &Store, report: &mut GcReport) -> Result<Vec<Doomed>> {
                  if it is yours, move it out of the store)"
             )));
         };
-        if linked_from_root(&p, &e) {
+        if let Some(link) = linked_from(&p, &e, &roots) {
             bail!(refuse(&format!(
                 "{rel} ({} v{}) is linked from {} but the index does not record it",
                 p.name,
                 p.version,
-                p.root.join("bin").display()
+                link.display()
             )));
         }
         report.program_builds.push(rel.clone());
@@ -135,6 +147,9 @@ fn plan(store: &Store, report: &mut GcReport) -> Result<Vec<Doomed>> {
         });
     }
     for e in sorted_dir(&store.root.join("tmp"))? {
+        if in_use(&e) {
+            continue; // an install building right now
+        }
         let rel = format!("tmp/{}", file_name(&e));
         report.other.push(rel.clone());
         doomed.push(Doomed {

@@ -38,7 +38,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::store::ancestors::check_safe_path;
-use crate::store::files::{check_private, make_read_only, remove_tree};
+use crate::store::files::{check_private, file_matches, make_read_only, remove_tree};
 use crate::store::identity::CrateIdentity;
 use crate::store::index_file::{open_index, IndexAccess};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
@@ -151,18 +151,29 @@ impl Store {
     /// Put one crate build into the store (if it is not there yet): `full` is the dylib as rustc
     /// produced it (kept in `dev/` for linking later builds), `runtime` the file programs load
     /// (the same file, or a group's trimmed relink; `lib/` gets it without `.rustc`); `group`, a
-    /// group's record. Returns whether a new entry was added. The entry directory is complete and
-    /// read-only before it appears under `entries/`; the index row is written after.
+    /// group's record. The entry directory is complete and read-only before it appears under
+    /// `entries/`; the index row is written after. An entry already there is checked against its
+    /// hashes before anything is bound to it: a damaged one is replaced by this build (same
+    /// identity) in one atomic exchange of directories, never reused.
     pub fn add_entry(
         &self,
         id: &CrateIdentity,
         full: &Path,
         runtime: &Path,
         group: Option<&crate::resolve::grouping::GroupRecord>,
-    ) -> Result<bool> {
-        if self.has_entry(&id.hash)? {
-            return Ok(false);
-        }
+    ) -> Result<EntryOutcome> {
+        let damaged = match self.entry_row_hashes(&id.hash)? {
+            None => false,
+            Some((dir, runtime_sha, dev_sha)) => {
+                let dir = self.root.join(dir);
+                if file_matches(&dir.join("lib").join(&id.file), &runtime_sha)
+                    && file_matches(&dir.join("dev").join(&id.file), &dev_sha)
+                {
+                    return Ok(EntryOutcome::Reused);
+                }
+                true
+            }
+        };
         let name = Self::entry_dir_name(id);
         let dest = self.root.join("entries").join(&name);
         let staging = self.staging("entry-")?;
@@ -192,17 +203,41 @@ impl Store {
         )?;
         make_read_only(dir)?;
         crate::store::fault::point("entry-staged");
-        if dest.exists() {
-            // Left over from a crash between rename and index: same identity, so the same
-            // build; replace it with the fresh, complete copy.
-            remove_tree(&dest)?;
-        }
         let staged = staging.keep();
-        std::fs::rename(&staged, &dest)
-            .with_context(|| format!("moving the entry into {}", dest.display()))?;
+        if damaged && dest.exists() {
+            // Programs bound to the damaged files keep them (hard links) until
+            // `verify --repair` links them to the new ones.
+            exchange(&staged, &dest)
+                .with_context(|| format!("replacing the damaged entry {}", dest.display()))?;
+            remove_tree(&staged)?;
+        } else {
+            if dest.exists() {
+                // Left over from a crash between rename and index: same identity, so the same
+                // build; replace it with the fresh, complete copy.
+                remove_tree(&dest)?;
+            }
+            std::fs::rename(&staged, &dest)
+                .with_context(|| format!("moving the entry into {}", dest.display()))?;
+        }
         crate::store::fault::point("entry-renamed");
         self.insert_entry(&entry, &name)?;
-        Ok(true)
+        Ok(if damaged {
+            EntryOutcome::Replaced
+        } else {
+            EntryOutcome::Added
+        })
+    }
+
+    /// The directory and recorded hashes (runtime, dev) of an indexed entry.
+    fn entry_row_hashes(&self, hash: &str) -> Result<Option<(String, String, String)>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT dir, runtime_sha256, dev_sha256 FROM entries WHERE hash = ?1",
+                [hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
     }
 
     pub fn insert_entry(&self, entry: &StoreEntry, dir: &str) -> Result<()> {
@@ -214,29 +249,30 @@ impl Store {
 
     /// Record an installed program (replacing any earlier record of the same name) in one
     /// transaction.
-    pub fn insert_program(&self, p: &InstalledProgram) -> Result<()> {
+    pub fn insert_program(&self, p: &InstalledProgram, roots: &[PathBuf]) -> Result<()> {
         let tx = self.db.unchecked_transaction()?;
-        write_program_rows(&tx, p)?;
+        write_program_rows(&tx, p, roots)?;
         tx.commit()?;
         Ok(())
     }
 
-    /// Replace the whole index with these entries and programs, in one transaction.
+    /// Replace the whole index with these entries and programs (each with the roots it is
+    /// linked into), in one transaction.
     pub fn replace_index(
         &self,
         entries: &[(StoreEntry, String)],
-        programs: &[InstalledProgram],
+        programs: &[(InstalledProgram, Vec<PathBuf>)],
     ) -> Result<()> {
         let tx = self.db.unchecked_transaction()?;
         tx.execute_batch(
             "DELETE FROM entries; DELETE FROM entry_deps; DELETE FROM programs;
-             DELETE FROM program_entries; DELETE FROM program_bins;",
+             DELETE FROM program_entries; DELETE FROM program_bins; DELETE FROM program_roots;",
         )?;
         for (entry, dir) in entries {
             write_entry_rows(&tx, entry, dir)?;
         }
-        for p in programs {
-            write_program_rows(&tx, p)?;
+        for (p, roots) in programs {
+            write_program_rows(&tx, p, roots)?;
         }
         tx.commit()?;
         Ok(())
@@ -271,6 +307,51 @@ impl Store {
         let mut stmt = self.db.prepare("SELECT dir FROM programs")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every install root `name` is linked into (`ROOT/bin`), in the order recorded.
+    pub fn roots_of(&self, name: &str) -> Result<Vec<PathBuf>> {
+        let mut stmt = self.db.prepare(
+            "SELECT root FROM program_roots WHERE program = ?1
+             UNION SELECT root FROM programs WHERE name = ?1 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([name], |r| r.get::<_, String>(0))?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect())
+    }
+
+    /// Every install root of every recorded program.
+    pub fn all_roots(&self) -> Result<std::collections::BTreeSet<PathBuf>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT root FROM program_roots UNION SELECT root FROM programs")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect())
+    }
+
+    /// The recorded program whose build a link target (an absolute path into `programs/`) is.
+    pub fn program_linked_by(&self, target: &Path) -> Result<Option<String>> {
+        let programs = self.root.join("programs");
+        let Ok(rest) = target.strip_prefix(&programs) else {
+            return Ok(None);
+        };
+        let Some(first) = rest.components().next() else {
+            return Ok(None);
+        };
+        let dir = format!("programs/{}", first.as_os_str().to_string_lossy());
+        Ok(self
+            .db
+            .query_row("SELECT name FROM programs WHERE dir = ?1", [dir], |r| {
+                r.get(0)
+            })
+            .optional()?)
     }
 
     /// The manifests of every recorded program that can be read (`verify` names the others).
@@ -389,6 +470,38 @@ fn lock_store(root: &Path, access: Access) -> Result<Option<File>> {
     Ok(Some(lock))
 }
 
+/// What `add_entry` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryOutcome {
+    Added,
+    /// The entry was there and matched its hashes.
+    Reused,
+    /// The entry was there but damaged; this build replaced it.
+    Replaced,
+}
+
+/// Swap two directories in one step (`renameat2(RENAME_EXCHANGE)`), so the entry is never
+/// missing.
+fn exchange(a: &Path, b: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: two valid NUL-terminated paths; renameat2 only reads them.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(())
+}
+
 /// One row of the entries table.
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryRow {
@@ -424,8 +537,14 @@ fn write_entry_rows(conn: &Connection, entry: &StoreEntry, dir: &str) -> Result<
     Ok(())
 }
 
-fn write_program_rows(conn: &Connection, p: &InstalledProgram) -> Result<()> {
+fn write_program_rows(conn: &Connection, p: &InstalledProgram, roots: &[PathBuf]) -> Result<()> {
     delete_program_rows(conn, &p.name)?;
+    for root in roots {
+        conn.execute(
+            "INSERT OR IGNORE INTO program_roots VALUES (?1, ?2)",
+            params![p.name, root.display().to_string()],
+        )?;
+    }
     conn.execute(
         "INSERT INTO programs VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -453,6 +572,7 @@ fn write_program_rows(conn: &Connection, p: &InstalledProgram) -> Result<()> {
 
 fn delete_program_rows(tx: &Connection, name: &str) -> Result<()> {
     tx.execute("DELETE FROM programs WHERE name = ?1", [name])?;
+    tx.execute("DELETE FROM program_roots WHERE program = ?1", [name])?;
     tx.execute("DELETE FROM program_entries WHERE program = ?1", [name])?;
     tx.execute("DELETE FROM program_bins WHERE program = ?1", [name])?;
     Ok(())

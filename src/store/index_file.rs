@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS program_entries (
     program TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (program, hash));
 CREATE TABLE IF NOT EXISTS program_bins (
     program TEXT NOT NULL, bin TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (program, bin));
+CREATE TABLE IF NOT EXISTS program_roots (
+    program TEXT NOT NULL, root TEXT NOT NULL, PRIMARY KEY (program, root));
+INSERT OR IGNORE INTO program_roots SELECT name, root FROM programs;
 ";
 
 /// How a command opens the index.

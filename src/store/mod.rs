@@ -51,6 +51,7 @@ pub mod open;
 pub mod optimise;
 pub mod query;
 pub mod repair;
+pub mod roots;
 pub mod uninstall;
 pub mod verify;
 

@@ -45,8 +45,15 @@ pub fn open_store_rolling_forward(dir: &Path, access: Access) -> Result<Store> {
 pub(crate) fn roll_forward(store: &Store) -> Result<()> {
     let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
     for p in store.readable_programs()? {
-        for (b, _) in &p.binaries {
-            let link = p.root.join("bin").join(b);
+        for (root, (b, _)) in store
+            .roots_of(&p.name)?
+            .iter()
+            .flat_map(|r| p.binaries.iter().map(move |b| (r, b)))
+        {
+            let link = root.join("bin").join(b);
+            if !root.join("bin").is_dir() {
+                continue;
+            }
             let want = programs_dir
                 .join(p.dir.trim_start_matches("programs/"))
                 .join("bin")
@@ -55,8 +62,15 @@ pub(crate) fn roll_forward(store: &Store) -> Result<()> {
             if current.as_deref() == Some(want.as_path()) {
                 continue;
             }
+            // Ours: a link into the store that no other recorded program holds (one taken over
+            // with `install --force` stays with its new program).
             let ours_or_absent = match &current {
-                Some(t) => t.starts_with(&programs_dir),
+                Some(t) => {
+                    t.starts_with(&programs_dir)
+                        && store
+                            .program_linked_by(t)?
+                            .is_none_or(|owner| owner == p.name)
+                }
                 None => std::fs::symlink_metadata(&link).is_err(),
             };
             if ours_or_absent && want.is_file() {

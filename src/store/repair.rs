@@ -3,12 +3,15 @@
 //! match its manifest is left out (and named); a program build counts as installed when the
 //! links in its root point at it.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 
 use crate::shell::Shell;
-use crate::store::files::file_matches;
+use crate::store::files::{file_matches, replace_with_hard_link, same_file};
 use crate::store::index::Store;
 use crate::store::manifest::{InstalledProgram, StoreEntry};
+use crate::store::roots::known_roots;
 
 /// Rebuild the index from the manifests in the entry and program directories.
 pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
@@ -33,23 +36,50 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
             )),
         }
     }
-    let mut programs = Vec::new();
+    // What the index (if it survived) says, kept: recorded builds and every root they are
+    // linked into.
+    let recorded = store.recorded_program_dirs()?;
+    let mut candidate_roots = store.all_roots()?;
+    candidate_roots.extend(known_roots(&store.root));
+    let mut manifests = Vec::new();
     for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
         let parsed: Option<InstalledProgram> =
             std::fs::read_to_string(e.path().join("program.json"))
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok());
-        if let Some(p) = parsed {
-            // Installed means: its root's links point at this build.
-            let linked = p.binaries.iter().all(|(b, _)| {
-                std::fs::read_link(p.root.join("bin").join(b))
-                    .ok()
-                    .as_deref()
-                    == Some(e.path().join("bin").join(b).as_path())
-            });
-            if linked {
-                programs.push(p);
+        match parsed {
+            Some(p) => {
+                candidate_roots.insert(p.root.clone());
+                manifests.push((e.path(), p));
             }
+            None => shell.warn(format!(
+                "{} has no readable program.json; it is left out of the index",
+                e.path().display()
+            )),
+        }
+    }
+    let mut programs = Vec::new();
+    for (path, p) in manifests {
+        // Installed means: a root's links point at this build, or the index recorded it.
+        let mut roots: Vec<PathBuf> = candidate_roots
+            .iter()
+            .filter(|r| {
+                p.binaries.iter().any(|(b, _)| {
+                    std::fs::read_link(r.join("bin").join(b)).ok().as_deref()
+                        == Some(path.join("bin").join(b).as_path())
+                })
+            })
+            .cloned()
+            .collect();
+        if recorded.contains(&p.dir) {
+            for r in store.roots_of(&p.name)? {
+                if !roots.contains(&r) {
+                    roots.push(r);
+                }
+            }
+        }
+        if !roots.is_empty() {
+            programs.push((p, roots));
         }
     }
     store.replace_index(&entries, &programs)?;
@@ -61,5 +91,43 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
             programs.len()
         ),
     );
+    Ok(())
+}
+
+/// Point a program's `lib/` hard links at its entries' runtime files where the program's copy
+/// differs from the entry's recorded hash and the entry's file matches it (a damaged entry that
+/// an install replaced). Returns the files relinked.
+pub(crate) fn relink_program(store: &Store, p: &InstalledProgram) -> Result<Vec<String>> {
+    let lib = store.root.join(&p.dir).join("lib");
+    let mut fixed = Vec::new();
+    for row in store.entries()? {
+        if !p.entries.contains(&row.hash) {
+            continue;
+        }
+        let in_program = lib.join(&row.file);
+        let entry_file = store.root.join(&row.dir).join("lib").join(&row.file);
+        if !in_program.exists()
+            || same_file(&in_program, &entry_file)
+            || file_matches(&in_program, &row.runtime_sha256)
+            || !file_matches(&entry_file, &row.runtime_sha256)
+        {
+            continue;
+        }
+        replace_with_hard_link(&lib, &row.file, &entry_file)?;
+        fixed.push(row.file);
+    }
+    Ok(fixed)
+}
+
+/// `verify --repair`: every recorded program's library links that can be made right again.
+pub(crate) fn relink_programs(store: &Store, shell: &Shell) -> Result<()> {
+    for p in store.readable_programs()? {
+        for file in relink_program(store, &p)? {
+            shell.status(
+                "Relinked",
+                format!("{} v{}: {file} (its entry was replaced)", p.name, p.version),
+            );
+        }
+    }
     Ok(())
 }

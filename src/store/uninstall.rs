@@ -23,8 +23,10 @@ pub fn uninstall(store_dir: &Path, names: &[String], shell: &Shell) -> Result<()
     }
     for p in found {
         let dir = store.root.join(&p.dir);
-        for (b, _) in &p.binaries {
-            remove_our_link(&p.root.join("bin").join(b), &dir);
+        for root in store.roots_of(&p.name)? {
+            for (b, _) in &p.binaries {
+                remove_our_link(&root.join("bin").join(b), &dir);
+            }
         }
         fault::point("links-removed");
         store.remove_program(&p.name)?;

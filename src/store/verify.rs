@@ -12,7 +12,8 @@ use crate::store::files::file_matches;
 use crate::store::index::{Access, EntryRow};
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::{open_store, roll_forward};
-use crate::store::repair::repair_index;
+use crate::store::repair::{relink_programs, repair_index};
+use crate::store::roots::known_roots;
 
 /// `cargo share verify [--repair]`. Returns the problems found (and not repaired).
 pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<String>> {
@@ -22,6 +23,7 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
             shell.warn(moved);
         }
         repair_index(&store, shell)?;
+        relink_programs(&store, shell)?;
         roll_forward(&store)?;
         store
     } else {
@@ -47,6 +49,7 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
             continue;
         };
         let dir = store.root.join(&p.dir);
+        let roots = store.roots_of(&name)?;
         for (b, sha) in &p.binaries {
             let bin = dir.join("bin").join(b);
             if !file_matches(&bin, sha) {
@@ -74,19 +77,35 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
                 }
                 Err(e) => problems.push(format!("program {name}: {b}: {e:#}")),
             }
-            let link = p.root.join("bin").join(b);
-            if std::fs::symlink_metadata(&link).is_err() {
-                // Deleted by its user, or not made yet by an install that stopped after its
-                // commit point: the program is intact, only not on the PATH.
-                shell.warn(format!(
-                    "program {name}: {} is missing; `cargo share verify --repair` puts it back",
-                    link.display()
-                ));
-            } else if std::fs::read_link(&link).ok().as_deref() != Some(bin.as_path()) {
-                problems.push(format!(
-                    "program {name}: {} does not link to its installed binary",
-                    link.display()
-                ));
+            for root in &roots {
+                let link = root.join("bin").join(b);
+                if std::fs::symlink_metadata(&link).is_err() {
+                    // Deleted by its user, or not made yet by an install that stopped after its
+                    // commit point: the program is intact, only not on the PATH.
+                    shell.warn(format!(
+                        "program {name}: {} is missing; `cargo share verify --repair` puts it back",
+                        link.display()
+                    ));
+                } else {
+                    let target = std::fs::read_link(&link).ok();
+                    if target.as_deref() != Some(bin.as_path()) {
+                        let taken_by = match &target {
+                            Some(t) => store.program_linked_by(t)?.filter(|o| o != &name),
+                            None => None,
+                        };
+                        match taken_by {
+                            Some(other) => shell.warn(format!(
+                                "program {name}: {} is `{other}`'s binary (installed over it with \
+                                 --force)",
+                                link.display()
+                            )),
+                            None => problems.push(format!(
+                                "program {name}: {} does not link to its installed binary",
+                                link.display()
+                            )),
+                        }
+                    }
+                }
             }
         }
         for hash in &p.entries {
@@ -119,11 +138,8 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
         .collect();
     // Install roots: from the index and from every program manifest on disk, so that links
     // survive as evidence even when the index is lost.
-    let mut roots: BTreeSet<PathBuf> = store
-        .readable_programs()?
-        .into_iter()
-        .map(|p| p.root)
-        .collect();
+    let mut roots: BTreeSet<PathBuf> = store.all_roots()?;
+    roots.extend(known_roots(&store.root));
     for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
         let manifest: Option<InstalledProgram> =
             std::fs::read_to_string(e.path().join("program.json"))

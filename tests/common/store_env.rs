@@ -1,5 +1,6 @@
 //! A scratch store and install root for the store's tests, and the commands run on them.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -64,5 +65,32 @@ impl Env {
             .collect();
         e.sort();
         e
+    }
+
+    /// Flip the last byte of the runtime file of the entry of `package` (in place: the programs'
+    /// hard links see the damage too).
+    pub fn damage_entry(&self, package: &str) -> PathBuf {
+        let entry = std::fs::read_dir(self.store().join("entries"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{package}-"))
+            })
+            .unwrap();
+        let lib = std::fs::read_dir(entry.join("lib"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut data = std::fs::read(&lib).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 0xff;
+        std::fs::write(&lib, data).unwrap();
+        lib
     }
 }
