@@ -78,11 +78,19 @@ fn install_reuses_entries_and_gc_removes_exactly_what_only_one_program_used() {
 }
 
 #[test]
-fn store_is_private_entries_are_read_only_and_binaries_stay_inside() {
+fn store_is_readable_by_all_entries_are_read_only_and_binaries_stay_inside() {
     let env = Env::new();
     run_ok(&mut env.install(&fixture("lto")));
+    // Readable by everyone (other users run the programs), writable by its owner only.
     let mode = std::fs::metadata(env.store()).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700);
+    assert_eq!(mode, 0o755);
+    for sub in ["entries", "programs"] {
+        let mode = std::fs::metadata(env.store().join(sub))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755, "{sub}");
+    }
     for e in std::fs::read_dir(env.store().join("entries")).unwrap() {
         let dir = e.unwrap().path();
         assert_eq!(

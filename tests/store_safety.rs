@@ -187,6 +187,12 @@ fn a_directory_that_is_not_a_store_is_never_touched() {
     std::fs::create_dir(env.store()).unwrap();
     run_ok(&mut env.install(&fixture("lto")));
     assert!(env.store().join("cargo-share-store").is_file());
+    // A store from before the marker: readers say how to mark it, a writer marks it.
+    std::fs::remove_file(env.store().join("cargo-share-store")).unwrap();
+    fails_with(env.cmd().arg("list"), "verify --repair` once to mark it");
+    run_ok(env.cmd().args(["verify", "--repair"]));
+    assert!(env.store().join("cargo-share-store").is_file());
+    env.verify_ok();
     let other = env.base.join("new/store");
     let mut c = cargo_share(&env.base);
     c.arg("--store")
@@ -482,6 +488,21 @@ fn symlinks_in_a_program_tree_are_copied_as_links() {
     run_ok(&mut c);
     assert!(run_clean(&env.root().join("bin/one-a")).starts_with("hello, one-a"));
     env.verify_ok();
+    // `why` finds a crate inside a group.
+    let why = run_ok(env.cmd().args(["why", "unrelated-common", "--json"]));
+    let record = &env.json(&why)[0];
+    assert!(
+        record["package"]
+            .as_str()
+            .unwrap()
+            .starts_with("cargo-share-group-"),
+        "{record}"
+    );
+    assert_eq!(
+        record["members"],
+        serde_json::json!(["unrelated-common v0.3.0"])
+    );
+    assert_eq!(record["programs"], serde_json::json!(["one-a", "one-b"]));
 }
 
 #[test]
@@ -563,4 +584,20 @@ fn every_root_a_program_is_linked_into_is_recorded_uninstalled_and_verified() {
         assert!(run_clean(&root.join("bin/lto-two")).contains("sum_squares(100)"));
     }
     env.verify_ok();
+}
+
+#[test]
+fn install_errors_name_the_input_and_no_internal_directory() {
+    let env = Env::new();
+    let missing = env.base.join("no-such-program");
+    let err = fails_with(&mut env.install(&missing), "no such file");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(!err.contains("--manifest-path"), "{err}");
+    let broken = env.base.join("broken");
+    copy_dir(&fixture("lto"), &broken);
+    std::fs::write(broken.join("lto-one/src/main.rs"), "fn main() { nope }").unwrap();
+    let err = fails_with(&mut env.install(&broken), "nothing was installed");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("cargo build failed for lto-one"), "{last}");
+    assert!(!last.contains("tmp"), "names a staging directory: {last}");
 }

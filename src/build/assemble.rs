@@ -128,6 +128,13 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
         }
         let status = child.wait()?;
         if !status.success() {
+            // An install's output is its private staging directory: naming it would say nothing.
+            if options.staging {
+                bail!(
+                    "cargo build failed for {} (see the errors above); nothing was installed",
+                    names.join(", ")
+                );
+            }
             bail!(
                 "cargo build failed for {} (see the errors above); nothing was written to {}",
                 names.join(", "),

@@ -31,8 +31,8 @@ impl ProgramSource {
                 };
                 if !p.is_file() {
                     bail!(
-                        "the program {}: no such file; give a Cargo.toml or its directory \
-                         (`install --path`, `build --manifest-path`)",
+                        "the program {}: no such file; give the path of its Cargo.toml or of \
+                         the directory that holds it",
                         p.display()
                     );
                 }

@@ -214,7 +214,7 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
         for d in &doomed {
             if let Some(hash) = &d.row {
                 store.delete_entry_row(hash)?;
-                fault::point("gc-row-deleted");
+                fault::step("gc-row-deleted")?;
             }
             // Out of the tree by rename first: a crash while deleting leaves a partial tree
             // only in tmp/, never a half entry or program under entries/ or programs/.
@@ -228,8 +228,9 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
                     .with_context(|| format!("moving {} out of the store", d.path.display()))?;
                 aside
             };
-            fault::point("gc-moved-aside");
+            fault::step("gc-moved-aside")?;
             remove_tree(&target)?;
+            fault::step("gc-removed")?;
         }
     }
     shell.json(&report);

@@ -109,7 +109,9 @@ impl Store {
                 let d = root.join(sub);
                 if !d.exists() {
                     std::fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
-                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+                    // tmp/ is the owner's alone; entries/ and programs/ are read by everyone.
+                    let mode = if sub == "tmp" { 0o700 } else { 0o755 };
+                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode))?;
                 }
             }
         }
@@ -202,13 +204,14 @@ impl Store {
             serde_json::to_string_pretty(&entry)?,
         )?;
         make_read_only(dir)?;
-        crate::store::fault::point("entry-staged");
+        crate::store::fault::step("entry-staged")?;
         let staged = staging.keep();
         if damaged && dest.exists() {
             // Programs bound to the damaged files keep them (hard links) until
             // `verify --repair` links them to the new ones.
             exchange(&staged, &dest)
                 .with_context(|| format!("replacing the damaged entry {}", dest.display()))?;
+            crate::store::fault::step("entry-exchanged")?;
             remove_tree(&staged)?;
         } else {
             if dest.exists() {
@@ -219,8 +222,9 @@ impl Store {
             std::fs::rename(&staged, &dest)
                 .with_context(|| format!("moving the entry into {}", dest.display()))?;
         }
-        crate::store::fault::point("entry-renamed");
+        crate::store::fault::step("entry-renamed")?;
         self.insert_entry(&entry, &name)?;
+        crate::store::fault::step("entry-recorded")?;
         Ok(if damaged {
             EntryOutcome::Replaced
         } else {

@@ -91,6 +91,7 @@ pub fn open_index(root: &Path, access: IndexAccess) -> Result<(Connection, Optio
                 std::fs::rename(&path, &aside).with_context(|| {
                     format!("moving the damaged index {} aside", path.display())
                 })?;
+                crate::store::fault::step("index-moved-aside")?;
                 for suffix in ["-journal", "-wal", "-shm"] {
                     let side = PathBuf::from(format!("{}{suffix}", path.display()));
                     if side.exists() {

@@ -160,6 +160,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
     // killed here leaves it where the next `gc` finds it; the lock inside tells a running
     // install's from a dead one's.
     let scratch = ScratchDir::new(&opts.store.join("tmp"), "install-")?;
+    fault::step("install-scratch-created")?;
     let out = scratch.path().join("out");
     build.staging = true;
     let report = build::build(&build, &out, shell)?;
@@ -275,7 +276,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                 }
             }
         }
-        fault::point("entries-added");
+        fault::step("entries-added")?;
 
         // The program directory: binaries plus hard links to exactly its entries.
         let mut bin_hashes = Vec::new();
@@ -345,7 +346,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                 serde_json::to_string_pretty(&manifest)?,
             )?;
             make_read_only(dir)?;
-            fault::point("program-staged");
+            fault::step("program-staged")?;
             if program_dir.exists() {
                 remove_tree(&program_dir)?;
             }
@@ -357,12 +358,13 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                 shell.status("Relinked", format!("{file} (its entry was replaced)"));
             }
         }
-        fault::point("program-renamed");
+        fault::step("program-renamed")?;
         let previous = store.program(&p.name).ok().flatten();
         let roots = program_roots(&store, &p.name, &root)?;
         record_root(&store.root, &root)?;
+        fault::step("root-recorded")?;
         store.insert_program(&manifest, &roots)?;
-        fault::point("program-recorded");
+        fault::step("program-recorded")?;
 
         // Every root the program is linked into gets the new build.
         let mut linked = Vec::new();
@@ -372,7 +374,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             for (b, _) in &bin_hashes {
                 let link = dir.join(b);
                 link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
-                fault::point("first-link-swapped");
+                fault::step("first-link-swapped")?;
                 if r == &root {
                     linked.push(link);
                 }
@@ -385,6 +387,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                     if !bin_hashes.iter().any(|(nb, _)| nb == b) {
                         for r in &roots {
                             remove_our_link(&r.join("bin").join(b), &store.root.join(&prev.dir));
+                            fault::step("old-link-removed")?;
                         }
                     }
                 }

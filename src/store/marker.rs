@@ -62,9 +62,16 @@ pub fn check_store(dir: &Path, writable: bool) -> Result<()> {
                     dir.display()
                 );
             }
-            if writable && is_unmarked_store(dir) {
-                write_marker(dir)?;
-                return Ok(());
+            if is_unmarked_store(dir) {
+                if writable {
+                    write_marker(dir)?;
+                    return Ok(());
+                }
+                bail!(
+                    "{} is a store made before stores carried a {MARKER_FILE} marker; run \
+                     `cargo share verify --repair` once to mark it (nothing else changes)",
+                    dir.display()
+                );
             }
             bail!(
                 "{} is not a cargo-share store (it has no {MARKER_FILE} file) and is left \
@@ -98,7 +105,9 @@ pub fn create_or_check_store(dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the store {}", dir.display()))?;
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    // Readable by everyone (programs installed into a shared root run for every user), writable
+    // only by its owner.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("setting the mode of the new store {}", dir.display()))?;
     write_marker(dir)
 }
@@ -108,6 +117,7 @@ fn write_marker(dir: &Path) -> Result<()> {
     let tmp = dir.join(format!(".{MARKER_FILE}.new"));
     std::fs::write(&tmp, marker_text())
         .and_then(|_| std::fs::rename(&tmp, dir.join(MARKER_FILE)))
+        .and_then(|_| crate::store::fault::step("store-marked"))
         .with_context(|| format!("writing the store marker in {}", dir.display()))
 }
 

@@ -75,6 +75,7 @@ pub(crate) fn roll_forward(store: &Store) -> Result<()> {
             };
             if ours_or_absent && want.is_file() {
                 link_binary(&link, &want)?;
+                crate::store::fault::step("link-rolled-forward")?;
             }
         }
     }

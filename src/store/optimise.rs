@@ -52,6 +52,7 @@ pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
                 let dir = f.parent().context("a file without a directory")?;
                 let name = f.file_name().context("a file without a name")?;
                 replace_with_hard_link(dir, &name.to_string_lossy(), first)?;
+                crate::store::fault::step("optimise-linked")?;
                 if meta.nlink() == 1 {
                     saved += meta.len();
                 }

@@ -83,6 +83,7 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
         }
     }
     store.replace_index(&entries, &programs)?;
+    crate::store::fault::step("index-rebuilt")?;
     shell.status(
         "Repaired",
         format!(
@@ -114,6 +115,7 @@ pub(crate) fn relink_program(store: &Store, p: &InstalledProgram) -> Result<Vec<
             continue;
         }
         replace_with_hard_link(&lib, &row.file, &entry_file)?;
+        crate::store::fault::step("program-relinked")?;
         fixed.push(row.file);
     }
     Ok(fixed)

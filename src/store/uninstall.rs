@@ -26,11 +26,12 @@ pub fn uninstall(store_dir: &Path, names: &[String], shell: &Shell) -> Result<()
         for root in store.roots_of(&p.name)? {
             for (b, _) in &p.binaries {
                 remove_our_link(&root.join("bin").join(b), &dir);
+                fault::step("link-removed")?;
             }
         }
-        fault::point("links-removed");
+        fault::step("links-removed")?;
         store.remove_program(&p.name)?;
-        fault::point("program-unrecorded");
+        fault::step("program-unrecorded")?;
         shell.status(
             "Removed",
             format!(
