@@ -131,6 +131,22 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
         installed();
         run_ok(&mut uninstall_pa());
     };
+    // Identical files not yet linked: the libraries of lto's program builds, copied in place.
+    let unlinked = || {
+        use std::os::unix::fs::PermissionsExt;
+        for bin in ["lto-one", "lto-two"] {
+            let target = std::fs::canonicalize(env.root().join("bin").join(bin)).unwrap();
+            let lib = target.parent().unwrap().parent().unwrap().join("lib");
+            std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
+            for name in file_names(&lib) {
+                let file = lib.join(&name);
+                let copy = lib.join(format!(".{name}.copy"));
+                std::fs::copy(&file, &copy).unwrap();
+                std::fs::rename(&copy, &file).unwrap();
+            }
+            std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+    };
     let index = env.store().join("index.sqlite");
     let emptied = || std::fs::write(&index, b"").unwrap();
     let scenarios = [
@@ -156,6 +172,13 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
             verifiable: true,
         },
         Scenario {
+            name: "optimise",
+            command: &|| cmd(&["optimise"]),
+            setup: &unlinked,
+            again: true,
+            verifiable: true,
+        },
+        Scenario {
             name: "verify --repair",
             command: &|| cmd(&["verify", "--repair"]),
             setup: &emptied,
@@ -173,7 +196,7 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
     env.verify_ok();
     lto_runs(&env, "the end");
     eprintln!(
-        "fault injection: {sites_total} sites across install, uninstall, gc and verify --repair, \
+        "fault injection: {sites_total} sites across install, uninstall, gc, optimise and verify --repair, \
          {faults_total} faults (SIGKILL, ENOSPC, EIO), programs lost: 0"
     );
     assert!(sites_total >= 20, "only {sites_total} sites");

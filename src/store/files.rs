@@ -34,6 +34,19 @@ pub fn check_private(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Write `bytes` to `path`, the error naming the file, then pass the fault point `point` (which
+/// fails as this write would, `store::fault`).
+pub fn write_step(path: &Path, bytes: impl AsRef<[u8]>, point: &str) -> Result<()> {
+    std::fs::write(path, bytes)
+        .and_then(|_| crate::store::fault::step(point))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Create the directory `path`, the error naming it.
+pub fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir(path).with_context(|| format!("creating {}", path.display()))
+}
+
 /// Files 0444, directories 0555: entries are immutable once registered.
 pub fn make_read_only(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir)? {

@@ -38,7 +38,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::store::ancestors::check_safe_path;
-use crate::store::files::{check_private, file_matches, make_read_only, remove_tree};
+use crate::store::files::{
+    check_private, create_dir, file_matches, make_read_only, remove_tree, write_step,
+};
 use crate::store::identity::CrateIdentity;
 use crate::store::index_file::{open_index, IndexAccess};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
@@ -180,8 +182,8 @@ impl Store {
         let dest = self.root.join("entries").join(&name);
         let staging = self.staging("entry-")?;
         let dir = staging.path();
-        std::fs::create_dir(dir.join("lib"))?;
-        std::fs::create_dir(dir.join("dev"))?;
+        create_dir(&dir.join("lib"))?;
+        create_dir(&dir.join("dev"))?;
         let data = std::fs::read(full).with_context(|| format!("reading {}", full.display()))?;
         let separate = if runtime == full {
             None
@@ -190,8 +192,12 @@ impl Store {
         };
         let runtime = crate::elf::without_rustc_metadata(separate.as_deref().unwrap_or(&data))
             .with_context(|| format!("making the runtime copy of {}", runtime.display()))?;
-        std::fs::write(dir.join("lib").join(&id.file), &runtime)?;
-        std::fs::write(dir.join("dev").join(&id.file), &data)?;
+        write_step(
+            &dir.join("lib").join(&id.file),
+            &runtime,
+            "entry-lib-written",
+        )?;
+        write_step(&dir.join("dev").join(&id.file), &data, "entry-dev-written")?;
         let entry = StoreEntry {
             identity: id.clone(),
             runtime_sha256: crate::digest::sha256_hex(&runtime),
@@ -199,9 +205,10 @@ impl Store {
             dev_sha256: crate::digest::sha256_hex(&data),
             group: group.cloned(),
         };
-        std::fs::write(
-            dir.join("entry.json"),
+        write_step(
+            &dir.join("entry.json"),
             serde_json::to_string_pretty(&entry)?,
+            "entry-manifest-written",
         )?;
         make_read_only(dir)?;
         crate::store::fault::step("entry-staged")?;

@@ -24,7 +24,7 @@ use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::ancestors::check_safe_path;
 use crate::store::fault;
-use crate::store::files::{make_read_only, remove_tree, ScratchDir};
+use crate::store::files::{create_dir, make_read_only, remove_tree, write_step, ScratchDir};
 use crate::store::identity::{CrateIdentity, IdentityResolver};
 use crate::store::index::{Access, EntryOutcome, Store};
 use crate::store::links::link_binary;
@@ -325,10 +325,13 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         if !program_dir.join("program.json").is_file() {
             let staging = store.staging("program-")?;
             let dir = staging.path();
-            std::fs::create_dir(dir.join("bin"))?;
-            std::fs::create_dir(dir.join("lib"))?;
+            create_dir(&dir.join("bin"))?;
+            create_dir(&dir.join("lib"))?;
             for b in &p.binaries {
-                std::fs::copy(b, dir.join("bin").join(b.file_name().unwrap()))?;
+                let to = dir.join("bin").join(b.file_name().unwrap());
+                std::fs::copy(b, &to)
+                    .and_then(|_| fault::step("program-binary-copied"))
+                    .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
             }
             for id in &needed {
                 let entry_file = store
@@ -337,13 +340,16 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                     .join(Store::entry_dir_name(id))
                     .join("lib")
                     .join(&id.file);
-                std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file)).with_context(
-                    || format!("linking {} into the program", entry_file.display()),
-                )?;
+                std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file))
+                    .and_then(|_| fault::step("program-library-linked"))
+                    .with_context(|| {
+                        format!("linking {} into the program", entry_file.display())
+                    })?;
             }
-            std::fs::write(
-                dir.join("program.json"),
+            write_step(
+                &dir.join("program.json"),
                 serde_json::to_string_pretty(&manifest)?,
+                "program-manifest-written",
             )?;
             make_read_only(dir)?;
             fault::step("program-staged")?;
