@@ -17,7 +17,8 @@ pub fn file_sha256(path: &Path) -> Result<String> {
     Ok(sha256_hex(&data))
 }
 
-/// Every regular file below `dir` as (path relative to `dir`, SHA-256), sorted by path.
+/// Every regular file below `dir` as (path relative to `dir`, SHA-256), and every symbolic link
+/// as (path, `-> TARGET`), sorted by path.
 pub fn tree_sha256(dir: &Path) -> Vec<(String, String)> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -33,6 +34,12 @@ pub fn tree_sha256(dir: &Path) -> Vec<(String, String)> {
                         rel.display().to_string(),
                         file_sha256(&path).unwrap_or_default(),
                     ));
+                }
+                // A link is what it names (never followed: it may dangle or loop).
+                Ok(t) if t.is_symlink() => {
+                    let rel = path.strip_prefix(base).unwrap_or(&path);
+                    let to = std::fs::read_link(&path).unwrap_or_default();
+                    out.push((rel.display().to_string(), format!("-> {}", to.display())));
                 }
                 _ => {}
             }

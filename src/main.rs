@@ -474,6 +474,7 @@ fn main() -> ExitCode {
         Ok(code) => exit_with(code),
         Err(e) => {
             shell.error(format!("{e:#}"));
+            shell.json(&serde_json::json!({"reason": "error", "message": format!("{e:#}")}));
             ExitCode::from(101)
         }
     }

@@ -4,72 +4,11 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::store_env::Env;
 use common::*;
-
-struct Env {
-    _scratch: tempfile::TempDir,
-    base: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let scratch = tempfile::tempdir().unwrap();
-        let base = scratch.path().to_path_buf();
-        Env {
-            _scratch: scratch,
-            base,
-        }
-    }
-    fn store(&self) -> PathBuf {
-        self.base.join("store")
-    }
-    fn root(&self) -> PathBuf {
-        self.base.join("root")
-    }
-    fn cmd(&self) -> Command {
-        let mut c = cargo_share(&self.base);
-        c.arg("--store").arg(self.store());
-        c
-    }
-    fn install(&self, fixture_dir: &Path) -> Command {
-        let mut c = self.cmd();
-        c.args(["install", "--json", "--layout", "per-crate", "--path"])
-            .arg(fixture_dir)
-            .arg("--root")
-            .arg(self.root());
-        c
-    }
-    fn json(&self, out: &Output) -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-    fn verify_ok(&self) {
-        run_ok(self.cmd().arg("verify"));
-    }
-    fn entries(&self) -> Vec<String> {
-        let out = run_ok(self.cmd().args(["list", "--json"]));
-        let v = &self.json(&out)[0];
-        let mut e: Vec<String> = v["libraries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} {}",
-                    l["package"].as_str().unwrap(),
-                    l["id"].as_str().unwrap()
-                )
-            })
-            .collect();
-        e.sort();
-        e
-    }
-}
 
 #[test]
 fn install_reuses_entries_and_gc_removes_exactly_what_only_one_program_used() {
@@ -139,11 +78,19 @@ fn install_reuses_entries_and_gc_removes_exactly_what_only_one_program_used() {
 }
 
 #[test]
-fn store_is_private_entries_are_read_only_and_binaries_stay_inside() {
+fn store_is_readable_by_all_entries_are_read_only_and_binaries_stay_inside() {
     let env = Env::new();
     run_ok(&mut env.install(&fixture("lto")));
+    // Readable by everyone (other users run the programs), writable by its owner only.
     let mode = std::fs::metadata(env.store()).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700);
+    assert_eq!(mode, 0o755);
+    for sub in ["entries", "programs"] {
+        let mode = std::fs::metadata(env.store().join(sub))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755, "{sub}");
+    }
     for e in std::fs::read_dir(env.store().join("entries")).unwrap() {
         let dir = e.unwrap().path();
         assert_eq!(
@@ -428,27 +375,7 @@ fn verify_finds_damage_and_repair_rebuilds_the_index() {
     assert_eq!(env.entries().len(), 2);
 
     // A changed library file is found and named.
-    let entry = std::fs::read_dir(env.store().join("entries"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("lto-lib-")
-        })
-        .unwrap();
-    let lib = std::fs::read_dir(entry.join("lib"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut data = std::fs::read(&lib).unwrap();
-    let last = data.len() - 1;
-    data[last] ^= 0xff;
-    std::fs::write(&lib, data).unwrap();
+    env.damage_entry("lto-lib");
     let out = env.cmd().arg("verify").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -170,9 +170,9 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
                 .collect();
             if missing.is_empty() {
                 bail!(
-                    "cargo build failed for {} (see the errors above); nothing was written to {}",
+                    "cargo build failed for {} (see the errors above); {}",
                     names.join(", "),
-                    out.display()
+                    nothing_written(options, out)
                 );
             }
             for &p in missing {
@@ -185,13 +185,13 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
     }
     if failed.len() == prepared.graph.programs.len() {
         bail!(
-            "no program was built: {}; nothing was written to {}",
+            "no program was built: {}; {}",
             failed
                 .iter()
                 .map(FailedProgram::describe)
                 .collect::<Vec<_>>()
                 .join(", "),
-            out.display()
+            nothing_written(options, out)
         );
     }
     let mut report = assemble(&prepared, &executables, &failed, out, shell)?;
@@ -201,6 +201,16 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
     report.success = failed.is_empty();
     report.failed = failed;
     Ok(report)
+}
+
+/// What a failed build left: an install's output is its private staging directory, and naming
+/// it would say nothing.
+fn nothing_written(options: &BuildOptions, out: &Path) -> String {
+    if options.staging {
+        "nothing was installed".to_string()
+    } else {
+        format!("nothing was written to {}", out.display())
+    }
 }
 
 /// Step 5: copy binaries and their library closure into `out`.

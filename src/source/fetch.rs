@@ -124,22 +124,41 @@ fn find_unpacked(cargo_home: &Path, name: &str, version: &str) -> Result<PathBuf
     )
 }
 
-/// Copy a directory tree (regular files and directories; symlinks are copied as what they point
-/// to), leaving out the top-level entries named in `skip`.
+/// Copy a directory tree, leaving out the top-level entries named in `skip`. Symbolic links are
+/// copied as links (a dangling link or a loop stays what it is, as Cargo sees it in the
+/// original): one that resolves inside the tree keeps its target, one that leaves the tree is
+/// made absolute so that it still names the same file.
 pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
-    std::fs::create_dir_all(to)?;
+    let top = std::fs::canonicalize(from).with_context(|| format!("reading {}", from.display()))?;
+    copy_dir(from, to, skip, &top)
+}
+
+fn copy_dir(from: &Path, to: &Path, skip: &[&str], top: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
+        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
         if skip.iter().any(|s| entry.file_name() == *s) {
             continue;
         }
+        let path = entry.path();
         let target = to.join(entry.file_name());
-        let meta = std::fs::metadata(entry.path())?;
-        if meta.is_dir() {
-            copy_tree(&entry.path(), &target, &[])?;
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("reading {}", path.display()))?;
+        if kind.is_symlink() {
+            let link = std::fs::read_link(&path)
+                .with_context(|| format!("reading the link {}", path.display()))?;
+            let link = match std::fs::canonicalize(&path) {
+                Ok(real) if link.is_relative() && !real.starts_with(top) => real,
+                _ => link,
+            };
+            std::os::unix::fs::symlink(&link, &target)
+                .with_context(|| format!("copying the link {}", path.display()))?;
+        } else if kind.is_dir() {
+            copy_dir(&path, &target, &[], top)?;
         } else {
-            std::fs::copy(entry.path(), &target)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
+            std::fs::copy(&path, &target)
+                .with_context(|| format!("copying {} to {}", path.display(), target.display()))?;
         }
     }
     Ok(())

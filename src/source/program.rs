@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::shell::Shell;
 use crate::source::crate_spec::CrateSpec;
@@ -31,11 +31,13 @@ impl ProgramSource {
                 };
                 if !p.is_file() {
                     bail!(
-                        "--manifest-path {}: no such file; point it at a Cargo.toml (or its directory)",
+                        "the program {}: no such file; give the path of its Cargo.toml or of \
+                         the directory that holds it",
                         p.display()
                     );
                 }
-                Ok(p.canonicalize()?)
+                p.canonicalize()
+                    .with_context(|| format!("resolving the program path {}", p.display()))
             }
             ProgramSource::Registry(spec) => fetch_registry_crate(spec, cache, shell),
         }

@@ -34,6 +34,19 @@ pub fn check_private(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Write `bytes` to `path`, the error naming the file, then pass the fault point `point` (which
+/// fails as this write would, `store::fault`).
+pub fn write_step(path: &Path, bytes: impl AsRef<[u8]>, point: &str) -> Result<()> {
+    std::fs::write(path, bytes)
+        .and_then(|_| crate::store::fault::step(point))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Create the directory `path`, the error naming it.
+pub fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir(path).with_context(|| format!("creating {}", path.display()))
+}
+
 /// Files 0444, directories 0555: entries are immutable once registered.
 pub fn make_read_only(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir)? {
@@ -66,11 +79,83 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
             }
         }
     }
-    if !dir.exists() {
-        return Ok(());
+    match std::fs::symlink_metadata(dir) {
+        Err(_) => return Ok(()),
+        Ok(m) if !m.is_dir() => {
+            return std::fs::remove_file(dir).with_context(|| format!("removing {}", dir.display()))
+        }
+        Ok(_) => {}
     }
     unlock(dir);
     std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
+}
+
+/// Replace `dir/name` by a hard link to `source`, by rename (the file is never missing), in a
+/// read-only directory (made writable for the moment, then given its mode back).
+pub fn replace_with_hard_link(dir: &Path, name: &str, source: &Path) -> Result<()> {
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .mode();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} writable", dir.display()))?;
+    let tmp = dir.join(".cargo-share-link");
+    let _ = std::fs::remove_file(&tmp);
+    let result =
+        std::fs::hard_link(source, &tmp).and_then(|_| std::fs::rename(&tmp, dir.join(name)));
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7777))
+        .with_context(|| format!("restoring the mode of {}", dir.display()))?;
+    result.with_context(|| {
+        format!(
+            "hard-linking {} to {}",
+            dir.join(name).display(),
+            source.display()
+        )
+    })
+}
+
+/// Whether two paths are the same file (inode).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// The file in a scratch directory that its command holds locked while it runs.
+pub const IN_USE_FILE: &str = ".in-use";
+
+/// A scratch directory in the store's `tmp/` that a command uses without holding the store
+/// lock (an install's build output): locked while the command runs, removed when it ends.
+pub struct ScratchDir {
+    dir: tempfile::TempDir,
+    _lock: std::fs::File,
+}
+
+impl ScratchDir {
+    pub fn new(parent: &Path, prefix: &str) -> Result<ScratchDir> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(parent)
+            .with_context(|| format!("creating a scratch directory in {}", parent.display()))?;
+        let path = dir.path().join(IN_USE_FILE);
+        let lock =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        lock.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(ScratchDir { dir, _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Whether a scratch directory belongs to a command that is still running.
+pub fn in_use(dir: &Path) -> bool {
+    match std::fs::File::open(dir.join(IN_USE_FILE)) {
+        Ok(f) => f.try_lock().is_err(),
+        Err(_) => false,
+    }
 }
 
 /// Sum of file sizes below `dir`, counting each inode once.

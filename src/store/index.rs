@@ -4,8 +4,9 @@
 //! Layout (`STORE` defaults to `$XDG_DATA_HOME/cargo-share/store`):
 //!
 //! ```text
+//! STORE/cargo-share-store           the marker: this is a store, and its format (`marker`)
 //! STORE/index.sqlite                 the index (SQLite, changed only inside transactions)
-//! STORE/lock                         held exclusively by every command that reads or changes the store
+//! STORE/lock                         exclusive for commands that change the store, shared to read
 //! STORE/entries/NAME-VERSION-ID/     one crate build (StoreEntry), read-only once registered:
 //!     entry.json                     its manifest (identity, files, hashes, dependencies)
 //!     lib/FILE.so                    runtime copy, without the .rustc metadata section
@@ -32,13 +33,18 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::store::files::{check_private, make_read_only, remove_tree};
+use crate::store::ancestors::check_safe_path;
+use crate::store::files::{
+    check_private, create_dir, file_matches, make_read_only, remove_tree, write_step,
+};
 use crate::store::identity::CrateIdentity;
+use crate::store::index_file::{open_index, IndexAccess};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
+use crate::store::marker::{check_store, create_or_check_store};
 
 /// Where the store is: `--store`, `$CARGO_SHARE_STORE`, `$XDG_DATA_HOME/cargo-share/store`,
 /// `~/.local/share/cargo-share/store`.
@@ -53,66 +59,76 @@ pub fn default_store_dir() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/cargo-share/store"))
 }
 
+/// How a command uses the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `install`: an existing store, or a new one in an empty or missing directory.
+    Create,
+    /// Commands that change the store: exclusive lock, an index that accounts for the store.
+    Write,
+    /// Commands that only read (`list`, `why`, `verify`, `gc --dry-run`): a shared lock where the
+    /// lock file can be opened, nothing written, so a read-only store can be read.
+    Read,
+    /// `verify --repair`: as `Write`, but a missing, empty or damaged index is moved aside and
+    /// started anew (the caller rebuilds it).
+    Repair,
+}
+
 /// An open, locked store.
 pub struct Store {
     pub root: PathBuf,
     pub db: Connection,
-    _lock: File,
+    pub access: Access,
+    /// `Repair`: where a damaged index was moved, and why.
+    pub index_moved: Option<String>,
+    _lock: Option<File>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS entries (
-    hash TEXT PRIMARY KEY, package TEXT NOT NULL, version TEXT NOT NULL, file TEXT NOT NULL,
-    dir TEXT NOT NULL, runtime_size INTEGER NOT NULL, runtime_sha256 TEXT NOT NULL,
-    dev_sha256 TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS entry_deps (
-    hash TEXT NOT NULL, dep TEXT NOT NULL, PRIMARY KEY (hash, dep));
-CREATE TABLE IF NOT EXISTS programs (
-    name TEXT PRIMARY KEY, version TEXT NOT NULL, source TEXT NOT NULL, dir TEXT NOT NULL,
-    root TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS program_entries (
-    program TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (program, hash));
-CREATE TABLE IF NOT EXISTS program_bins (
-    program TEXT NOT NULL, bin TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (program, bin));
-";
-
 impl Store {
-    /// Open (creating it owner-only if absent) and lock the store.
-    pub fn open(root: &Path) -> Result<Store> {
+    /// Open and lock the store at `root`. Only a directory marked as a store is opened (install
+    /// creates one in an empty or missing directory); the store and every directory above it
+    /// must be safe from other users (`store::ancestors`).
+    pub fn open(root: &Path, access: Access) -> Result<Store> {
+        if access == Access::Create {
+            check_safe_path(root, "store", "--store")?;
+            create_or_check_store(root)?;
+        }
         if !root.exists() {
-            std::fs::create_dir_all(root)
-                .with_context(|| format!("creating the store {}", root.display()))?;
-            std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+            bail!(
+                "there is no store at {} (`cargo share install` creates one); give the store's \
+                 directory with --store or $CARGO_SHARE_STORE",
+                root.display()
+            );
         }
         let root = &root
             .canonicalize()
             .with_context(|| format!("resolving the store path {}", root.display()))?;
+        check_store(root, access != Access::Read)?;
         check_private(root)?;
-        for sub in ["entries", "programs", "tmp"] {
-            let d = root.join(sub);
-            if !d.exists() {
-                std::fs::create_dir(&d)?;
-                std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))?;
+        check_safe_path(root, "store", "--store")?;
+        if access != Access::Read {
+            for sub in ["entries", "programs", "tmp"] {
+                let d = root.join(sub);
+                if !d.exists() {
+                    std::fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
+                    // tmp/ is the owner's alone; entries/ and programs/ are read by everyone.
+                    let mode = if sub == "tmp" { 0o700 } else { 0o755 };
+                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode))?;
+                }
             }
         }
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(root.join("lock"))?;
-        if lock.try_lock().is_err() {
-            eprintln!(
-                "{:>12} for the store lock ({} is in use by another cargo-share)",
-                "Blocking",
-                root.display()
-            );
-            lock.lock().context("locking the store")?;
-        }
-        let db = Connection::open(root.join("index.sqlite"))?;
-        db.execute_batch(SCHEMA)?;
+        let lock = lock_store(root, access)?;
+        let index_access = match access {
+            Access::Read => IndexAccess::Read,
+            Access::Create | Access::Write => IndexAccess::Write,
+            Access::Repair => IndexAccess::Repair,
+        };
+        let (db, index_moved) = open_index(root, index_access)?;
         Ok(Store {
             root: root.to_path_buf(),
             db,
+            access,
+            index_moved,
             _lock: lock,
         })
     }
@@ -139,24 +155,35 @@ impl Store {
     /// Put one crate build into the store (if it is not there yet): `full` is the dylib as rustc
     /// produced it (kept in `dev/` for linking later builds), `runtime` the file programs load
     /// (the same file, or a group's trimmed relink; `lib/` gets it without `.rustc`); `group`, a
-    /// group's record. Returns whether a new entry was added. The entry directory is complete and
-    /// read-only before it appears under `entries/`; the index row is written after.
+    /// group's record. The entry directory is complete and read-only before it appears under
+    /// `entries/`; the index row is written after. An entry already there is checked against its
+    /// hashes before anything is bound to it: a damaged one is replaced by this build (same
+    /// identity) in one atomic exchange of directories, never reused.
     pub fn add_entry(
         &self,
         id: &CrateIdentity,
         full: &Path,
         runtime: &Path,
         group: Option<&crate::resolve::grouping::GroupRecord>,
-    ) -> Result<bool> {
-        if self.has_entry(&id.hash)? {
-            return Ok(false);
-        }
+    ) -> Result<EntryOutcome> {
+        let damaged = match self.entry_row_hashes(&id.hash)? {
+            None => false,
+            Some((dir, runtime_sha, dev_sha)) => {
+                let dir = self.root.join(dir);
+                if file_matches(&dir.join("lib").join(&id.file), &runtime_sha)
+                    && file_matches(&dir.join("dev").join(&id.file), &dev_sha)
+                {
+                    return Ok(EntryOutcome::Reused);
+                }
+                true
+            }
+        };
         let name = Self::entry_dir_name(id);
         let dest = self.root.join("entries").join(&name);
         let staging = self.staging("entry-")?;
         let dir = staging.path();
-        std::fs::create_dir(dir.join("lib"))?;
-        std::fs::create_dir(dir.join("dev"))?;
+        create_dir(&dir.join("lib"))?;
+        create_dir(&dir.join("dev"))?;
         let data = std::fs::read(full).with_context(|| format!("reading {}", full.display()))?;
         let separate = if runtime == full {
             None
@@ -165,8 +192,12 @@ impl Store {
         };
         let runtime = crate::elf::without_rustc_metadata(separate.as_deref().unwrap_or(&data))
             .with_context(|| format!("making the runtime copy of {}", runtime.display()))?;
-        std::fs::write(dir.join("lib").join(&id.file), &runtime)?;
-        std::fs::write(dir.join("dev").join(&id.file), &data)?;
+        write_step(
+            &dir.join("lib").join(&id.file),
+            &runtime,
+            "entry-lib-written",
+        )?;
+        write_step(&dir.join("dev").join(&id.file), &data, "entry-dev-written")?;
         let entry = StoreEntry {
             identity: id.clone(),
             runtime_sha256: crate::digest::sha256_hex(&runtime),
@@ -174,23 +205,50 @@ impl Store {
             dev_sha256: crate::digest::sha256_hex(&data),
             group: group.cloned(),
         };
-        std::fs::write(
-            dir.join("entry.json"),
+        write_step(
+            &dir.join("entry.json"),
             serde_json::to_string_pretty(&entry)?,
+            "entry-manifest-written",
         )?;
         make_read_only(dir)?;
-        crate::store::fault::point("entry-staged");
-        if dest.exists() {
-            // Left over from a crash between rename and index: same identity, so the same
-            // build; replace it with the fresh, complete copy.
-            remove_tree(&dest)?;
-        }
+        crate::store::fault::step("entry-staged")?;
         let staged = staging.keep();
-        std::fs::rename(&staged, &dest)
-            .with_context(|| format!("moving the entry into {}", dest.display()))?;
-        crate::store::fault::point("entry-renamed");
+        if damaged && dest.exists() {
+            // Programs bound to the damaged files keep them (hard links) until
+            // `verify --repair` links them to the new ones.
+            exchange(&staged, &dest)
+                .with_context(|| format!("replacing the damaged entry {}", dest.display()))?;
+            crate::store::fault::step("entry-exchanged")?;
+            remove_tree(&staged)?;
+        } else {
+            if dest.exists() {
+                // Left over from a crash between rename and index: same identity, so the same
+                // build; replace it with the fresh, complete copy.
+                remove_tree(&dest)?;
+            }
+            std::fs::rename(&staged, &dest)
+                .with_context(|| format!("moving the entry into {}", dest.display()))?;
+        }
+        crate::store::fault::step("entry-renamed")?;
         self.insert_entry(&entry, &name)?;
-        Ok(true)
+        crate::store::fault::step("entry-recorded")?;
+        Ok(if damaged {
+            EntryOutcome::Replaced
+        } else {
+            EntryOutcome::Added
+        })
+    }
+
+    /// The directory and recorded hashes (runtime, dev) of an indexed entry.
+    fn entry_row_hashes(&self, hash: &str) -> Result<Option<(String, String, String)>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT dir, runtime_sha256, dev_sha256 FROM entries WHERE hash = ?1",
+                [hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
     }
 
     pub fn insert_entry(&self, entry: &StoreEntry, dir: &str) -> Result<()> {
@@ -202,29 +260,30 @@ impl Store {
 
     /// Record an installed program (replacing any earlier record of the same name) in one
     /// transaction.
-    pub fn insert_program(&self, p: &InstalledProgram) -> Result<()> {
+    pub fn insert_program(&self, p: &InstalledProgram, roots: &[PathBuf]) -> Result<()> {
         let tx = self.db.unchecked_transaction()?;
-        write_program_rows(&tx, p)?;
+        write_program_rows(&tx, p, roots)?;
         tx.commit()?;
         Ok(())
     }
 
-    /// Replace the whole index with these entries and programs, in one transaction.
+    /// Replace the whole index with these entries and programs (each with the roots it is
+    /// linked into), in one transaction.
     pub fn replace_index(
         &self,
         entries: &[(StoreEntry, String)],
-        programs: &[InstalledProgram],
+        programs: &[(InstalledProgram, Vec<PathBuf>)],
     ) -> Result<()> {
         let tx = self.db.unchecked_transaction()?;
         tx.execute_batch(
             "DELETE FROM entries; DELETE FROM entry_deps; DELETE FROM programs;
-             DELETE FROM program_entries; DELETE FROM program_bins;",
+             DELETE FROM program_entries; DELETE FROM program_bins; DELETE FROM program_roots;",
         )?;
         for (entry, dir) in entries {
             write_entry_rows(&tx, entry, dir)?;
         }
-        for p in programs {
-            write_program_rows(&tx, p)?;
+        for (p, roots) in programs {
+            write_program_rows(&tx, p, roots)?;
         }
         tx.commit()?;
         Ok(())
@@ -259,6 +318,51 @@ impl Store {
         let mut stmt = self.db.prepare("SELECT dir FROM programs")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every install root `name` is linked into (`ROOT/bin`), in the order recorded.
+    pub fn roots_of(&self, name: &str) -> Result<Vec<PathBuf>> {
+        let mut stmt = self.db.prepare(
+            "SELECT root FROM program_roots WHERE program = ?1
+             UNION SELECT root FROM programs WHERE name = ?1 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([name], |r| r.get::<_, String>(0))?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect())
+    }
+
+    /// Every install root of every recorded program.
+    pub fn all_roots(&self) -> Result<std::collections::BTreeSet<PathBuf>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT root FROM program_roots UNION SELECT root FROM programs")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect())
+    }
+
+    /// The recorded program whose build a link target (an absolute path into `programs/`) is.
+    pub fn program_linked_by(&self, target: &Path) -> Result<Option<String>> {
+        let programs = self.root.join("programs");
+        let Ok(rest) = target.strip_prefix(&programs) else {
+            return Ok(None);
+        };
+        let Some(first) = rest.components().next() else {
+            return Ok(None);
+        };
+        let dir = format!("programs/{}", first.as_os_str().to_string_lossy());
+        Ok(self
+            .db
+            .query_row("SELECT name FROM programs WHERE dir = ?1", [dir], |r| {
+                r.get(0)
+            })
+            .optional()?)
     }
 
     /// The manifests of every recorded program that can be read (`verify` names the others).
@@ -337,6 +441,78 @@ impl Store {
     }
 }
 
+/// The store lock: exclusive for commands that change the store, shared for those that read it.
+/// A read-only store whose lock file cannot be opened is read without a lock (nothing can change
+/// it then either).
+fn lock_store(root: &Path, access: Access) -> Result<Option<File>> {
+    let path = root.join("lock");
+    let (lock, exclusive) = if access == Access::Read {
+        match File::open(&path) {
+            Ok(f) => (f, false),
+            Err(_) => return Ok(None),
+        }
+    } else {
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening the store lock {}", path.display()))?;
+        (f, true)
+    };
+    let taken = if exclusive {
+        lock.try_lock().is_ok()
+    } else {
+        lock.try_lock_shared().is_ok()
+    };
+    if !taken {
+        eprintln!(
+            "{:>12} for the store lock ({} is in use by another cargo-share)",
+            "Blocking",
+            root.display()
+        );
+        if exclusive {
+            lock.lock()
+        } else {
+            lock.lock_shared()
+        }
+        .with_context(|| format!("locking the store {}", path.display()))?;
+    }
+    Ok(Some(lock))
+}
+
+/// What `add_entry` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryOutcome {
+    Added,
+    /// The entry was there and matched its hashes.
+    Reused,
+    /// The entry was there but damaged; this build replaced it.
+    Replaced,
+}
+
+/// Swap two directories in one step (`renameat2(RENAME_EXCHANGE)`), so the entry is never
+/// missing.
+fn exchange(a: &Path, b: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: two valid NUL-terminated paths; renameat2 only reads them.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(())
+}
+
 /// One row of the entries table.
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryRow {
@@ -372,8 +548,14 @@ fn write_entry_rows(conn: &Connection, entry: &StoreEntry, dir: &str) -> Result<
     Ok(())
 }
 
-fn write_program_rows(conn: &Connection, p: &InstalledProgram) -> Result<()> {
+fn write_program_rows(conn: &Connection, p: &InstalledProgram, roots: &[PathBuf]) -> Result<()> {
     delete_program_rows(conn, &p.name)?;
+    for root in roots {
+        conn.execute(
+            "INSERT OR IGNORE INTO program_roots VALUES (?1, ?2)",
+            params![p.name, root.display().to_string()],
+        )?;
+    }
     conn.execute(
         "INSERT INTO programs VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -401,6 +583,7 @@ fn write_program_rows(conn: &Connection, p: &InstalledProgram) -> Result<()> {
 
 fn delete_program_rows(tx: &Connection, name: &str) -> Result<()> {
     tx.execute("DELETE FROM programs WHERE name = ?1", [name])?;
+    tx.execute("DELETE FROM program_roots WHERE program = ?1", [name])?;
     tx.execute("DELETE FROM program_entries WHERE program = ?1", [name])?;
     tx.execute("DELETE FROM program_bins WHERE program = ?1", [name])?;
     Ok(())

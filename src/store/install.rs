@@ -12,7 +12,7 @@
 //! An older version's program directory and the entries only it used stay until `gc`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -22,14 +22,17 @@ use crate::build::BuildOptions;
 use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
+use crate::store::ancestors::check_safe_path;
 use crate::store::fault;
-use crate::store::files::{make_read_only, remove_tree};
+use crate::store::files::{create_dir, make_read_only, remove_tree, write_step, ScratchDir};
 use crate::store::identity::{CrateIdentity, IdentityResolver};
-use crate::store::index::Store;
+use crate::store::index::{Access, EntryOutcome, Store};
 use crate::store::links::link_binary;
 use crate::store::links::remove_our_link;
 use crate::store::manifest::InstalledProgram;
-use crate::store::open::{entry_label, open_store};
+use crate::store::open::{entry_label, open_store_rolling_forward};
+use crate::store::repair::relink_program;
+use crate::store::roots::record_root;
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -81,7 +84,13 @@ fn stored_groups(store: &Store) -> Result<Vec<crate::resolve::grouping::StoredGr
 /// groups installed programs load (grouped layout).
 fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
     let mut build = opts.build.clone();
-    let store = Store::open(&opts.store)?;
+    // Where the programs are built and linked from must be as safe as the store: another user
+    // who can replace a file there chooses what the installed programs run.
+    check_safe_path(&opts.root, "install root", "--root")?;
+    if let Some(cache) = &build.cache_dir {
+        check_safe_path(cache, "cache", "--cache-dir")?;
+    }
+    let store = Store::open(&opts.store, Access::Create)?;
     if build.cache_dir.is_none() {
         // The store owns the build state of what it installs: crate builds that are in the
         // store are not compiled again as long as the store exists (a cache may be deleted).
@@ -93,15 +102,66 @@ fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
     Ok(build)
 }
 
+/// The roots a program's links go to: those it is linked into already, and this install's.
+fn program_roots(store: &Store, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
+    let mut roots = store.roots_of(name)?;
+    if !roots.iter().any(|r| r == root) {
+        roots.push(root.to_path_buf());
+    }
+    Ok(roots)
+}
+
+/// Refuse a link that is not ours (unless `force`) or that is another installed program's.
+fn check_link(
+    store: &Store,
+    programs_dir: &Path,
+    link: &Path,
+    program: &str,
+    force: bool,
+) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(link) else {
+        return Ok(());
+    };
+    let target = std::fs::read_link(link).ok();
+    let ours = meta.file_type().is_symlink()
+        && target.as_ref().is_some_and(|t| t.starts_with(programs_dir));
+    if !ours && !force {
+        bail!(
+            "{} exists and was not installed by cargo share; nothing was changed. Remove it or \
+             pass --force",
+            link.display()
+        );
+    }
+    let owner = match &target {
+        Some(t) if ours => store.program_linked_by(t)?,
+        _ => None,
+    };
+    if let Some(owner) = owner.filter(|o| o != program) {
+        if !force {
+            bail!(
+                "{} is the binary of the installed program `{owner}`; installing `{program}` \
+                 would replace it. Nothing was changed: uninstall `{owner}` first, or pass \
+                 --force to link `{program}`'s binary instead",
+                link.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `install --dry-run`: the plan the install would build, stored groups included.
 pub fn show_install_plan(opts: &InstallOptions, shell: &Shell) -> Result<()> {
     build::show_plan(&install_build(opts)?, shell)
 }
 
 pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
-    let scratch = tempfile::tempdir()?;
-    let out = scratch.path().join("out");
     let mut build = install_build(opts)?;
+    // The build's output is staged in the store's own tmp/ (not the system's): an install
+    // killed here leaves it where the next `gc` finds it; the lock inside tells a running
+    // install's from a dead one's.
+    let scratch = ScratchDir::new(&opts.store.join("tmp"), "install-")?;
+    fault::step("install-scratch-created")?;
+    let out = scratch.path().join("out");
     build.staging = true;
     let report = build::build(&build, &out, shell)?;
     let toolchain = report
@@ -109,25 +169,26 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         .clone()
         .context("build reported no toolchain")?;
 
-    let store = open_store(&opts.store)?;
-    let bin_dir = opts.root.join("bin");
+    let store = open_store_rolling_forward(&opts.store, Access::Create)?;
+    let root = std::path::absolute(&opts.root)
+        .with_context(|| format!("resolving the install root {}", opts.root.display()))?;
+    let bin_dir = root.join("bin");
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    check_safe_path(&bin_dir, "install root", "--root")?;
     let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
-    // Refuse before changing anything: a binary that is not ours is never overwritten silently.
+    // Refuse before changing anything: a binary that is not ours, or another program's, is
+    // never replaced silently, in this root or any other the program is linked into.
     for p in &report.programs {
+        let roots = program_roots(&store, &p.name, &root)?;
         for b in &p.binaries {
-            let link = bin_dir.join(b.file_name().unwrap());
-            if let Ok(meta) = std::fs::symlink_metadata(&link) {
-                let ours = meta.file_type().is_symlink()
-                    && std::fs::read_link(&link)
-                        .map(|t| t.starts_with(&programs_dir))
-                        .unwrap_or(false);
-                if !ours && !opts.force {
-                    bail!(
-                        "{} exists and was not installed by cargo share; remove it or pass --force",
-                        link.display()
-                    );
-                }
+            for r in &roots {
+                check_link(
+                    &store,
+                    &programs_dir,
+                    &r.join("bin").join(b.file_name().unwrap()),
+                    &p.name,
+                    opts.force,
+                )?;
             }
         }
     }
@@ -195,15 +256,27 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                 }
             }
             let group = report.group_records.get(&id.file);
-            if store.add_entry(id, &full, &runtime, group)? {
-                shell.status("Adding", entry_label(id));
-                added.push(id.hash.clone());
-            } else {
-                shell.status("Reusing", entry_label(id));
-                reused.push(id.hash.clone());
+            match store.add_entry(id, &full, &runtime, group)? {
+                EntryOutcome::Added => {
+                    shell.status("Adding", entry_label(id));
+                    added.push(id.hash.clone());
+                }
+                EntryOutcome::Reused => {
+                    shell.status("Reusing", entry_label(id));
+                    reused.push(id.hash.clone());
+                }
+                EntryOutcome::Replaced => {
+                    shell.warn(format!(
+                        "the store's entry {} did not match its hashes (damaged); it was \
+                         replaced by this build. Run `cargo share verify --repair` to relink \
+                         programs installed before",
+                        entry_label(id)
+                    ));
+                    added.push(id.hash.clone());
+                }
             }
         }
-        fault::point("entries-added");
+        fault::step("entries-added")?;
 
         // The program directory: binaries plus hard links to exactly its entries.
         let mut bin_hashes = Vec::new();
@@ -246,16 +319,19 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             dir: format!("programs/{dir_name}"),
             binaries: bin_hashes.clone(),
             entries: ids.values().map(|i| i.hash.clone()).collect(),
-            root: opts.root.clone(),
+            root: root.clone(),
             features: p.features.clone(),
         };
         if !program_dir.join("program.json").is_file() {
             let staging = store.staging("program-")?;
             let dir = staging.path();
-            std::fs::create_dir(dir.join("bin"))?;
-            std::fs::create_dir(dir.join("lib"))?;
+            create_dir(&dir.join("bin"))?;
+            create_dir(&dir.join("lib"))?;
             for b in &p.binaries {
-                std::fs::copy(b, dir.join("bin").join(b.file_name().unwrap()))?;
+                let to = dir.join("bin").join(b.file_name().unwrap());
+                std::fs::copy(b, &to)
+                    .and_then(|_| fault::step("program-binary-copied"))
+                    .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
             }
             for id in &needed {
                 let entry_file = store
@@ -264,42 +340,61 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                     .join(Store::entry_dir_name(id))
                     .join("lib")
                     .join(&id.file);
-                std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file)).with_context(
-                    || format!("linking {} into the program", entry_file.display()),
-                )?;
+                std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file))
+                    .and_then(|_| fault::step("program-library-linked"))
+                    .with_context(|| {
+                        format!("linking {} into the program", entry_file.display())
+                    })?;
             }
-            std::fs::write(
-                dir.join("program.json"),
+            write_step(
+                &dir.join("program.json"),
                 serde_json::to_string_pretty(&manifest)?,
+                "program-manifest-written",
             )?;
             make_read_only(dir)?;
-            fault::point("program-staged");
+            fault::step("program-staged")?;
             if program_dir.exists() {
                 remove_tree(&program_dir)?;
             }
             std::fs::rename(staging.keep(), &program_dir)?;
+        } else {
+            // The same build installed before: its links to entries replaced since (damaged
+            // ones) are made right.
+            for file in relink_program(&store, &manifest)? {
+                shell.status("Relinked", format!("{file} (its entry was replaced)"));
+            }
         }
-        fault::point("program-renamed");
+        fault::step("program-renamed")?;
         let previous = store.program(&p.name).ok().flatten();
-        store.insert_program(&manifest)?;
-        fault::point("program-recorded");
+        let roots = program_roots(&store, &p.name, &root)?;
+        record_root(&store.root, &root)?;
+        fault::step("root-recorded")?;
+        store.insert_program(&manifest, &roots)?;
+        fault::step("program-recorded")?;
 
+        // Every root the program is linked into gets the new build.
         let mut linked = Vec::new();
-        for (b, _) in &bin_hashes {
-            let link = bin_dir.join(b);
-            link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
-            fault::point("first-link-swapped");
-            linked.push(link);
+        for r in &roots {
+            let dir = r.join("bin");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (b, _) in &bin_hashes {
+                let link = dir.join(b);
+                link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
+                fault::step("first-link-swapped")?;
+                if r == &root {
+                    linked.push(link);
+                }
+            }
         }
         if let Some(prev) = previous {
             if prev.dir != manifest.dir {
                 // Links of binaries the new version no longer has.
                 for (b, _) in &prev.binaries {
                     if !bin_hashes.iter().any(|(nb, _)| nb == b) {
-                        remove_our_link(
-                            &prev.root.join("bin").join(b),
-                            &store.root.join(&prev.dir),
-                        );
+                        for r in &roots {
+                            remove_our_link(&r.join("bin").join(b), &store.root.join(&prev.dir));
+                            fault::step("old-link-removed")?;
+                        }
                     }
                 }
                 shell.status(

@@ -4,8 +4,9 @@
 //! Layout (`STORE` defaults to `$XDG_DATA_HOME/cargo-share/store`):
 //!
 //! ```text
+//! STORE/cargo-share-store           the marker: this is a store, and its format (`marker`)
 //! STORE/index.sqlite                 the index (SQLite, changed only inside transactions)
-//! STORE/lock                         held exclusively by every command that reads or changes the store
+//! STORE/lock                         exclusive for commands that change the store, shared to read
 //! STORE/entries/NAME-VERSION-ID/     one crate build (StoreEntry), read-only once registered:
 //!     entry.json                     its manifest (identity, files, hashes, dependencies)
 //!     lib/FILE.so                    runtime copy, without the .rustc metadata section
@@ -28,32 +29,39 @@
 //! refers to a directory only after it exists; so a crash at any point leaves at worst unreferenced
 //! directories, which `gc` removes.
 //!
-//! Files by job: the index and layout (`index`), manifests (`manifest`), identities (`identity`),
-//! file rules (`files`), crash points (`fault`), and one file per command over the store
+//! Files by job: the index and layout (`index`), the index file (`index_file`), the marker
+//! (`marker`), the safety of the directories above (`ancestors`), manifests (`manifest`),
+//! identities (`identity`), file rules (`files`), crash points (`fault`), the index rebuilt
+//! from the manifests (`repair`), and one file per command over the store
 //! (`install`, `uninstall`, `query` for list and why, `gc`, `optimise`, `verify`), with `open`
 //! (roll-forward recovery) and `links` (`ROOT/bin`) shared by them.
 
+pub mod ancestors;
 pub mod fault;
 pub mod files;
 pub mod gc;
 pub mod identity;
 pub mod index;
+pub mod index_file;
 pub mod install;
 pub mod links;
 pub mod manifest;
+pub mod marker;
 pub mod open;
 pub mod optimise;
 pub mod query;
+pub mod repair;
+pub mod roots;
 pub mod uninstall;
 pub mod verify;
 
 pub use files::{check_private, file_matches, make_read_only, remove_tree, tree_size};
 pub use gc::{gc, GcReport};
 pub use identity::{CrateIdentity, IdentityResolver};
-pub use index::{default_store_dir, EntryRow, Store};
+pub use index::{default_store_dir, Access, EntryRow, Store};
 pub use install::{install, show_install_plan, InstallOptions, InstallRecord};
 pub use manifest::{InstalledProgram, StoreEntry};
-pub use open::{default_root, open_store};
+pub use open::{default_root, open_store, open_store_rolling_forward};
 pub use optimise::optimise;
 pub use query::{list, why};
 pub use uninstall::uninstall;

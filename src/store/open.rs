@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::store::identity::CrateIdentity;
-use crate::store::index::Store;
+use crate::store::index::{Access, Store};
 use crate::store::links::link_binary;
 
 /// The install root: `$CARGO_INSTALL_ROOT`, else `$CARGO_HOME` (as `cargo install`).
@@ -17,18 +17,43 @@ pub fn default_root() -> Result<PathBuf> {
 }
 
 pub(crate) fn entry_label(id: &CrateIdentity) -> String {
-    format!("{} v{} ({})", id.package, id.version, &id.hash[..12])
+    entry_label_parts(&id.package, &id.version, &id.hash)
+}
+
+/// `NAME vVERSION (ID12)`, how entries are named to people.
+pub(crate) fn entry_label_parts(package: &str, version: &str, hash: &str) -> String {
+    format!("{package} v{version} ({})", &hash[..hash.len().min(12)])
+}
+
+/// Open the store as `access` allows; nothing in `ROOT/bin` is written.
+pub fn open_store(dir: &Path, access: Access) -> Result<Store> {
+    Store::open(dir, access)
 }
 
 /// Open the store and finish what a crashed command left after its commit point: the index is
 /// the truth, so every recorded program's links in `ROOT/bin` are made to point at its build
-/// (roll forward). Links that are not ours are never touched.
-pub fn open_store(dir: &Path) -> Result<Store> {
-    let store = Store::open(dir)?;
+/// (roll forward). Links that are not ours are never touched. Only the commands that write
+/// `ROOT/bin` anyway do this: `install`, `uninstall` and `verify --repair`.
+pub fn open_store_rolling_forward(dir: &Path, access: Access) -> Result<Store> {
+    let store = Store::open(dir, access)?;
+    roll_forward(&store)?;
+    Ok(store)
+}
+
+/// Point every recorded program's links at its build where they are absent or point at another
+/// build in the store.
+pub(crate) fn roll_forward(store: &Store) -> Result<()> {
     let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
     for p in store.readable_programs()? {
-        for (b, _) in &p.binaries {
-            let link = p.root.join("bin").join(b);
+        for (root, (b, _)) in store
+            .roots_of(&p.name)?
+            .iter()
+            .flat_map(|r| p.binaries.iter().map(move |b| (r, b)))
+        {
+            let link = root.join("bin").join(b);
+            if !root.join("bin").is_dir() {
+                continue;
+            }
             let want = programs_dir
                 .join(p.dir.trim_start_matches("programs/"))
                 .join("bin")
@@ -37,14 +62,22 @@ pub fn open_store(dir: &Path) -> Result<Store> {
             if current.as_deref() == Some(want.as_path()) {
                 continue;
             }
+            // Ours: a link into the store that no other recorded program holds (one taken over
+            // with `install --force` stays with its new program).
             let ours_or_absent = match &current {
-                Some(t) => t.starts_with(&programs_dir),
+                Some(t) => {
+                    t.starts_with(&programs_dir)
+                        && store
+                            .program_linked_by(t)?
+                            .is_none_or(|owner| owner == p.name)
+                }
                 None => std::fs::symlink_metadata(&link).is_err(),
             };
             if ours_or_absent && want.is_file() {
                 link_binary(&link, &want)?;
+                crate::store::fault::step("link-rolled-forward")?;
             }
         }
     }
-    Ok(store)
+    Ok(())
 }

@@ -8,11 +8,13 @@ use anyhow::{Context, Result};
 
 use crate::digest::file_sha256;
 use crate::shell::Shell;
+use crate::store::files::replace_with_hard_link;
+use crate::store::index::Access;
 use crate::store::open::open_store;
 
 /// `cargo share optimise`: hard-link byte-identical files across entries and program builds.
 pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
-    let store = open_store(store_dir)?;
+    let store = open_store(store_dir, Access::Write)?;
     let mut files = Vec::new();
     fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         if let Ok(entries) = std::fs::read_dir(dir) {
@@ -47,16 +49,10 @@ pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
                 if first_meta.ino() == meta.ino() && first_meta.dev() == meta.dev() {
                     continue;
                 }
-                let dir = f.parent().unwrap();
-                let dir_mode = std::fs::metadata(dir)?.mode();
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-                let tmp = dir.join(".cargo-share-link");
-                let _ = std::fs::remove_file(&tmp);
-                let result =
-                    std::fs::hard_link(first, &tmp).and_then(|_| std::fs::rename(&tmp, &f));
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode & 0o7777))?;
-                result.with_context(|| format!("hard-linking {}", f.display()))?;
+                let dir = f.parent().context("a file without a directory")?;
+                let name = f.file_name().context("a file without a name")?;
+                replace_with_hard_link(dir, &name.to_string_lossy(), first)?;
+                crate::store::fault::step("optimise-linked")?;
                 if meta.nlink() == 1 {
                     saved += meta.len();
                 }

@@ -5,11 +5,12 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use crate::shell::{human_bytes, Shell};
+use crate::store::index::{Access, EntryRow, Store};
 use crate::store::open::open_store;
 
 /// `cargo share list`: programs, then entries with their sizes and users.
 pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
-    let store = open_store(store_dir)?;
+    let store = open_store(store_dir, Access::Read)?;
     let programs = store.readable_programs()?;
     let mut entries = Vec::new();
     for r in store.entries()? {
@@ -63,26 +64,64 @@ pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
     Ok(value)
 }
 
-/// `cargo share why LIB`: the programs that need a library (by package name, file name or id
-/// prefix), directly or through another library.
-pub fn why(store_dir: &Path, lib: &str, shell: &Shell) -> Result<Vec<(String, Vec<String>)>> {
-    let store = open_store(store_dir)?;
-    let matches: Vec<_> = store
-        .entries()?
-        .into_iter()
-        .filter(|r| {
-            r.package == lib || r.file == lib || (lib.len() >= 6 && r.hash.starts_with(lib))
+/// The members of a group entry named `lib`, as `NAME vVERSION` (none for other entries).
+fn group_members_named(store: &Store, row: &EntryRow, lib: &str) -> Vec<String> {
+    if !row
+        .package
+        .starts_with(crate::resolve::grouping::GROUP_PACKAGE_PREFIX)
+    {
+        return Vec::new();
+    }
+    let Ok(entry) = store.entry(row) else {
+        return Vec::new();
+    };
+    entry
+        .group
+        .map(|g| {
+            g.group
+                .members
+                .iter()
+                .filter(|m| m.name == lib)
+                .map(|m| format!("{} v{}", m.name, m.version))
+                .collect()
         })
-        .collect();
+        .unwrap_or_default()
+}
+
+/// `cargo share why LIB`: the programs that need a library (by package name, file name or id
+/// prefix, or a crate inside a group), directly or through another library.
+pub fn why(store_dir: &Path, lib: &str, shell: &Shell) -> Result<Vec<(String, Vec<String>)>> {
+    let store = open_store(store_dir, Access::Read)?;
+    let mut inside: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut matches = Vec::new();
+    for r in store.entries()? {
+        let members = group_members_named(&store, &r, lib);
+        if r.package == lib
+            || r.file == lib
+            || (lib.len() >= 6 && r.hash.starts_with(lib))
+            || !members.is_empty()
+        {
+            if !members.is_empty() {
+                inside.insert(r.hash.clone(), members);
+            }
+            matches.push(r);
+        }
+    }
     if matches.is_empty() {
         bail!("no library `{lib}` in the store (give a package name, file name or id; `cargo share list` shows them)");
     }
     let mut out = Vec::new();
     for r in matches {
         let users = store.users_of(&r.hash)?;
+        let members = inside.get(&r.hash).cloned().unwrap_or_default();
         if !shell.is_json() {
+            let within = if members.is_empty() {
+                String::new()
+            } else {
+                format!("{} in ", members.join(", "))
+            };
             println!(
-                "{} v{} ({}): {}",
+                "{within}{} v{} ({}): {}",
                 r.package,
                 r.version,
                 &r.hash[..12],
@@ -93,7 +132,7 @@ pub fn why(store_dir: &Path, lib: &str, shell: &Shell) -> Result<Vec<(String, Ve
                 }
             );
         }
-        shell.json(&serde_json::json!({"reason": "why", "package": r.package, "version": r.version, "id": r.hash, "programs": users}));
+        shell.json(&serde_json::json!({"reason": "why", "package": r.package, "version": r.version, "id": r.hash, "members": members, "programs": users}));
         out.push((r.hash, users));
     }
     Ok(out)

@@ -6,11 +6,12 @@ use anyhow::{bail, Result};
 
 use crate::shell::Shell;
 use crate::store::fault;
+use crate::store::index::Access;
 use crate::store::links::remove_our_link;
-use crate::store::open::open_store;
+use crate::store::open::open_store_rolling_forward;
 
 pub fn uninstall(store_dir: &Path, names: &[String], shell: &Shell) -> Result<()> {
-    let store = open_store(store_dir)?;
+    let store = open_store_rolling_forward(store_dir, Access::Write)?;
     let mut found = Vec::new();
     for name in names {
         match store.program(name)? {
@@ -22,12 +23,15 @@ pub fn uninstall(store_dir: &Path, names: &[String], shell: &Shell) -> Result<()
     }
     for p in found {
         let dir = store.root.join(&p.dir);
-        for (b, _) in &p.binaries {
-            remove_our_link(&p.root.join("bin").join(b), &dir);
+        for root in store.roots_of(&p.name)? {
+            for (b, _) in &p.binaries {
+                remove_our_link(&root.join("bin").join(b), &dir);
+                fault::step("link-removed")?;
+            }
         }
-        fault::point("links-removed");
+        fault::step("links-removed")?;
         store.remove_program(&p.name)?;
-        fault::point("program-unrecorded");
+        fault::step("program-unrecorded")?;
         shell.status(
             "Removed",
             format!(

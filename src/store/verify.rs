@@ -9,16 +9,26 @@ use anyhow::Result;
 use crate::elf;
 use crate::shell::Shell;
 use crate::store::files::file_matches;
-use crate::store::index::{EntryRow, Store};
-use crate::store::manifest::{InstalledProgram, StoreEntry};
-use crate::store::open::open_store;
+use crate::store::index::{Access, EntryRow};
+use crate::store::manifest::InstalledProgram;
+use crate::store::open::{open_store, roll_forward};
+use crate::store::repair::{relink_programs, repair_index};
+use crate::store::roots::known_roots;
 
 /// `cargo share verify [--repair]`. Returns the problems found (and not repaired).
 pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<String>> {
-    let store = open_store(store_dir)?;
-    if repair {
+    let store = if repair {
+        let store = open_store(store_dir, Access::Repair)?;
+        if let Some(moved) = &store.index_moved {
+            shell.warn(moved);
+        }
         repair_index(&store, shell)?;
-    }
+        relink_programs(&store, shell)?;
+        roll_forward(&store)?;
+        store
+    } else {
+        open_store(store_dir, Access::Read)?
+    };
     let mut problems = Vec::new();
     let rows = store.entries()?;
     let by_hash: BTreeMap<&str, &EntryRow> = rows.iter().map(|r| (r.hash.as_str(), r)).collect();
@@ -39,6 +49,7 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
             continue;
         };
         let dir = store.root.join(&p.dir);
+        let roots = store.roots_of(&name)?;
         for (b, sha) in &p.binaries {
             let bin = dir.join("bin").join(b);
             if !file_matches(&bin, sha) {
@@ -68,12 +79,35 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
                 }
                 Err(e) => problems.push(format!("program {name}: {b}: {e:#}")),
             }
-            let link = p.root.join("bin").join(b);
-            if std::fs::read_link(&link).ok().as_deref() != Some(bin.as_path()) {
-                problems.push(format!(
-                    "program {name}: {} does not link to its installed binary",
-                    link.display()
-                ));
+            for root in &roots {
+                let link = root.join("bin").join(b);
+                if std::fs::symlink_metadata(&link).is_err() {
+                    // Deleted by its user, or not made yet by an install that stopped after its
+                    // commit point: the program is intact, only not on the PATH.
+                    shell.warn(format!(
+                        "program {name}: {} is missing; `cargo share verify --repair` puts it back",
+                        link.display()
+                    ));
+                } else {
+                    let target = std::fs::read_link(&link).ok();
+                    if target.as_deref() != Some(bin.as_path()) {
+                        let taken_by = match &target {
+                            Some(t) => store.program_linked_by(t)?.filter(|o| o != &name),
+                            None => None,
+                        };
+                        match taken_by {
+                            Some(other) => shell.warn(format!(
+                                "program {name}: {} is `{other}`'s binary (installed over it with \
+                                 --force)",
+                                link.display()
+                            )),
+                            None => problems.push(format!(
+                                "program {name}: {} does not link to its installed binary",
+                                link.display()
+                            )),
+                        }
+                    }
+                }
             }
         }
         for hash in &p.entries {
@@ -106,11 +140,8 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
         .collect();
     // Install roots: from the index and from every program manifest on disk, so that links
     // survive as evidence even when the index is lost.
-    let mut roots: BTreeSet<PathBuf> = store
-        .readable_programs()?
-        .into_iter()
-        .map(|p| p.root)
-        .collect();
+    let mut roots: BTreeSet<PathBuf> = store.all_roots()?;
+    roots.extend(known_roots(&store.root));
     for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
         let manifest: Option<InstalledProgram> =
             std::fs::read_to_string(e.path().join("program.json"))
@@ -161,60 +192,6 @@ pub(crate) fn looks_like_rust_library(name: &str) -> bool {
     };
     stem.rsplit_once('-')
         .is_some_and(|(_, h)| h.len() >= 8 && h.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-/// Rebuild the index from the manifests in the entry and program directories.
-fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
-    let mut entries = Vec::new();
-    for e in std::fs::read_dir(store.root.join("entries"))?.flatten() {
-        let manifest = e.path().join("entry.json");
-        let parsed: Option<StoreEntry> = std::fs::read_to_string(&manifest)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
-        match parsed {
-            Some(entry)
-                if file_matches(
-                    &e.path().join("lib").join(&entry.identity.file),
-                    &entry.runtime_sha256,
-                ) =>
-            {
-                entries.push((entry, e.file_name().to_string_lossy().into_owned()))
-            }
-            _ => shell.warn(format!(
-                "entry {} is incomplete or damaged; it is left out of the index (gc removes it; reinstall the programs that need it)",
-                e.path().display()
-            )),
-        }
-    }
-    let mut programs = Vec::new();
-    for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
-        let parsed: Option<InstalledProgram> =
-            std::fs::read_to_string(e.path().join("program.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
-        if let Some(p) = parsed {
-            // Installed means: its root's links point at this build.
-            let linked = p.binaries.iter().all(|(b, _)| {
-                std::fs::read_link(p.root.join("bin").join(b))
-                    .ok()
-                    .as_deref()
-                    == Some(e.path().join("bin").join(b).as_path())
-            });
-            if linked {
-                programs.push(p);
-            }
-        }
-    }
-    store.replace_index(&entries, &programs)?;
-    shell.status(
-        "Repaired",
-        format!(
-            "index rebuilt from manifests: {} entries, {} programs",
-            entries.len(),
-            programs.len()
-        ),
-    );
-    Ok(())
 }
 
 #[cfg(test)]

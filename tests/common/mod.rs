@@ -2,6 +2,8 @@
 //! way, run a binary with an empty environment.
 #![allow(dead_code)]
 
+pub mod store_env;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,43 @@
+//! `STORE/roots`: every install root the store has linked programs into, one path a line, added
+//! to before the first link is made there. The index says which program is linked where; this
+//! file is what `verify --repair` and `gc` look in when the index is lost, since a program's own
+//! manifest names only the root of its first install.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+const ROOTS_FILE: &str = "roots";
+
+/// The roots recorded in the store (none if the file is missing).
+pub fn known_roots(store_root: &Path) -> BTreeSet<PathBuf> {
+    std::fs::read_to_string(store_root.join(ROOTS_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Add `root` (absolute) to the file, if it is not there; written whole and renamed into place.
+pub fn record_root(store_root: &Path, root: &Path) -> Result<()> {
+    let mut roots = known_roots(store_root);
+    if !roots.insert(root.to_path_buf()) {
+        return Ok(());
+    }
+    let path = store_root.join(ROOTS_FILE);
+    let tmp = store_root.join(format!(".{ROOTS_FILE}.new"));
+    let mut text = String::new();
+    for r in &roots {
+        text.push_str(&r.display().to_string());
+        text.push('\n');
+    }
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
