@@ -26,6 +26,22 @@ pub struct PathEvidence {
     pub rustc_versions: BTreeSet<String>,
 }
 
+/// Crates std carries inside itself (vendored into the toolchain's library): a symbol naming one
+/// of these with no registry version in the binary is std's copy.
+pub const STD_VENDORED: &[&str] = &[
+    "hashbrown",
+    "gimli",
+    "addr2line",
+    "miniz_oxide",
+    "adler",
+    "adler2",
+    "rustc_demangle",
+    "object",
+    "memchr",
+    "cfg_if",
+    "libc",
+];
+
 impl PathEvidence {
     /// The crate whose files include `src/main.rs` or `src/bin/…`: a program's root package
     /// (built from a registry by `cargo install`, its paths look like any dependency's).
@@ -95,10 +111,13 @@ fn path_before(data: &[u8], end: usize) -> &[u8] {
 }
 
 /// Whether a path prefix is the toolchain's source tree (std's own vendored crates live there).
-fn in_toolchain_tree(prefix: &[u8]) -> bool {
+/// `/rust/deps/` is the vendor directory of rustup's builds, for std's dependencies and the
+/// tools' (cargo, rustfmt) alike: only the crates std vendors count as the toolchain's there.
+fn in_toolchain_tree(prefix: &[u8], crate_name: &str) -> bool {
     let text = String::from_utf8_lossy(prefix);
     text.contains("/rustc/")
-        || text.contains("/rust/deps/")
+        || (text.ends_with("/rust/deps/")
+            && STD_VENDORED.contains(&crate_name.replace('-', "_").as_str()))
         || text.contains("/rustlib/src/rust/")
         || text
             .match_indices("rustc-")
@@ -138,7 +157,8 @@ pub fn read_paths(data: &[u8]) -> PathEvidence {
             continue;
         };
         let prefix = path_before(data, start);
-        if in_toolchain_tree(prefix) {
+        let name = split_name_version(segment).map_or("", |(n, _)| n);
+        if in_toolchain_tree(prefix, name) {
             // A crate std vendors; std's own files are counted below.
             if split_name_version(segment).is_some() {
                 out.toolchain_files.insert(format!("{segment}/src/{file}"));
@@ -222,7 +242,7 @@ mod tests {
 /usr/src/rustc-1.63.0/library/alloc/src/string.rs\
 library/core/src/panicking.rs\
 /rustc/59807616e1b2a0e4cfa3b0f0a6b9e8c3d2f1a0b9/library/std/src/io/mod.rs\
-/rust/deps/addr2line-0.25.1/src/line.rs\
+/rust/deps/addr2line-0.25.1/src/line.rs/rust/deps/toml-0.9.8/src/de.rs\
 /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/regex-automata-0.4.3/src/meta/regex.rs";
         let e = read_paths(data);
         let crates: Vec<(&str, &str)> = e
@@ -235,7 +255,8 @@ library/core/src/panicking.rs\
             vec![
                 ("clap", "2.34.0"),
                 ("hexyl", "0.8.0"),
-                ("regex-automata", "0.4.3")
+                ("regex-automata", "0.4.3"),
+                ("toml", "0.9.8")
             ]
         );
         assert!(e
