@@ -9,6 +9,7 @@ use crate::audit::report::shorten;
 use crate::measure::bench::html::chart::{axis, colour};
 use crate::measure::bench::html::format::{esc, mb};
 use crate::measure::bench::html::page::STYLE;
+use crate::shell::human_bytes;
 
 const WIDTH: f64 = 1000.0;
 const LABEL: f64 = 260.0;
@@ -42,8 +43,9 @@ fn bar_chart(title: &str, legend: &[&str], bars: &[Bar]) -> String {
          <title>{}</title>\n",
         esc(title)
     );
-    for (i, name) in legend.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
-        let lx = LABEL + i as f64 * 260.0;
+    let drawn = legend.iter().enumerate().filter(|(_, n)| !n.is_empty());
+    for (slot, (i, name)) in drawn.enumerate() {
+        let lx = LABEL + slot as f64 * 260.0;
         out.push_str(&format!(
             "<rect x=\"{lx:.1}\" y=\"4\" width=\"12\" height=\"12\" fill=\"{}\"/>\
              <text x=\"{:.1}\" y=\"14\">{}</text>\n",
@@ -92,7 +94,7 @@ fn bar_chart(title: &str, legend: &[&str], bars: &[Bar]) -> String {
             "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
             x(at) + 6.0,
             y + 12.0,
-            mb(total as f64)
+            human_bytes(total)
         ));
     }
     out.push_str(&format!(
