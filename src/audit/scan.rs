@@ -1,9 +1,10 @@
 //! Finding the ELF files under the paths `audit` is given: directories walked, symlinks followed
-//! once (each real file and directory is visited once, so link loops end), unreadable entries
-//! reported and skipped.
+//! once (each real file and directory is visited once, so link loops end; hard links to one
+//! file count once), unreadable entries reported and skipped.
 
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -46,6 +47,8 @@ pub fn scan(roots: &[PathBuf], mut on_file: impl FnMut(usize)) -> ScanResult {
     let mut result = ScanResult::default();
     // Canonical paths already visited: a link to something seen is not followed again.
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    // (device, inode) of files examined: a hard link is the same bytes on disk, counted once.
+    let mut inodes: BTreeSet<(u64, u64)> = BTreeSet::new();
     let mut stack: Vec<PathBuf> = roots.iter().rev().cloned().collect();
     while let Some(path) = stack.pop() {
         let unreadable = |e: &dyn std::fmt::Display| Unreadable {
@@ -82,6 +85,9 @@ pub fn scan(roots: &[PathBuf], mut on_file: impl FnMut(usize)) -> ScanResult {
             children.sort();
             stack.extend(children.into_iter().rev());
         } else if meta.is_file() {
+            if !inodes.insert((meta.dev(), meta.ino())) {
+                continue;
+            }
             result.files_examined += 1;
             on_file(result.files_examined);
             match is_elf(&path) {
@@ -110,6 +116,7 @@ mod tests {
         // A loop: sub/up -> root.
         std::os::unix::fs::symlink(root, root.join("sub/up")).unwrap();
         std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
+        std::fs::hard_link(root.join("sub/a"), root.join("hard-a")).unwrap();
         let result = scan(&[root.to_path_buf(), root.join("missing")], |_| {});
         assert_eq!(result.elf_files.len(), 1, "{:?}", result.elf_files);
         assert_eq!(result.files_examined, 3);
