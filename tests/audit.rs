@@ -226,6 +226,11 @@ fn audit_finds_crates_versions_sources_and_unreadable_files() {
         assert!(c["bytes"].as_u64().unwrap() > 0, "{c}");
     }
     assert!(a["std_bytes"].as_u64().unwrap() > 10_000, "{a:#}");
+    // `a` keeps its symbol table: its stripped size is smaller than the file.
+    assert!(
+        a["stripped_bytes"].as_u64() < a["file_bytes"].as_u64(),
+        "{a:#}"
+    );
 
     let b = binary(&report, "b-stripped");
     assert_eq!(b["crates_from"], "panic-paths");
@@ -236,6 +241,7 @@ fn audit_finds_crates_versions_sources_and_unreadable_files() {
     assert_eq!(fakedep["bytes_from"], "other-binary");
     assert!(crate_copy(b, "otherdep").is_none(), "{b:#}");
     assert_eq!(b["rustc"], release.as_str());
+    assert_eq!(b["stripped_bytes"], b["file_bytes"]);
 
     let c = binary(&report, "c");
     assert_eq!(c["crates_from"], "cargo-auditable");
@@ -263,6 +269,7 @@ fn audit_finds_crates_versions_sources_and_unreadable_files() {
     assert!(p["saving_bytes"].as_u64().unwrap() > 0);
     let disk = p["disk_saving"].as_f64().unwrap();
     assert!(disk > 0.0 && disk < 1.0, "{p}");
+    assert!(p["stripped_disk_saving"].as_f64().unwrap() > disk, "{p}");
     assert!(a["shared_bytes"].as_u64().unwrap() > 0);
 
     let page = std::fs::read_to_string(&html).unwrap();

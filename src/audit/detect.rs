@@ -198,6 +198,19 @@ fn bytes_from_file_share(
     audit.crates = crates;
 }
 
+/// Bytes of the symbol table and debug sections (what stripping removes).
+fn strippable_bytes(file: &object::File) -> u64 {
+    file.sections()
+        .filter(|s| {
+            let name = s.name().unwrap_or_default();
+            matches!(name, ".symtab" | ".strtab")
+                || name.starts_with(".debug")
+                || name.starts_with(".zdebug")
+        })
+        .map(|s| s.size())
+        .sum()
+}
+
 /// Audits one file's bytes; `path` is how the report names it.
 pub fn detect(path: &str, data: &[u8], known: &[KnownRustc]) -> Detected {
     let file = match object::File::parse(data) {
@@ -258,6 +271,7 @@ pub fn detect(path: &str, data: &[u8], known: &[KnownRustc]) -> Detected {
         path: path.to_string(),
         kind,
         file_bytes: data.len() as u64,
+        stripped_bytes: data.len() as u64 - strippable_bytes(&file),
         code_bytes,
         rustc,
         rustc_from,

@@ -209,14 +209,17 @@ pub fn estimate(
     }
     let file_bytes: u64 = binaries.iter().map(|b| b.file_bytes).sum();
     let code_bytes: u64 = binaries.iter().map(|b| b.code_bytes).sum();
+    let stripped_bytes: u64 = binaries.iter().map(|b| b.stripped_bytes).sum();
     let saving_bytes: u64 = rows.iter().map(|r| r.saving_bytes).sum();
     let fraction = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     let projection = Projection {
         binaries: binaries.len(),
         file_bytes,
+        stripped_bytes,
         code_bytes,
         saving_bytes,
         disk_saving: fraction(saving_bytes, file_bytes),
+        stripped_disk_saving: fraction(saving_bytes, stripped_bytes),
         code_saving: fraction(saving_bytes, code_bytes),
         unify_saving_bytes: spread.iter().map(|s| s.extra_saving_bytes).sum(),
         rustc_versions: rustc_versions.into_iter().collect(),

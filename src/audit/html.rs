@@ -140,12 +140,16 @@ fn summary(report: &AuditReport) -> String {
          <tr><th>Saved if binaries of one rustc shared their common crate versions</th>\
          <td class=\"num\" data-col=\"saving-bytes\">{}</td></tr>\n\
          <tr><th>Disk saving</th><td class=\"num\" data-col=\"disk-saving\">{}</td></tr>\n\
+         <tr><th>Disk saving over stripped sizes ({})</th>\
+         <td class=\"num\" data-col=\"stripped-disk-saving\">{}</td></tr>\n\
          <tr><th>Mapped code saving</th><td class=\"num\" data-col=\"code-saving\">{}</td></tr>\n\
          <tr><th>More if each crate had one version</th><td class=\"num\">{}</td></tr>\n</table>\n",
         mb(p.file_bytes as f64),
         mb(p.code_bytes as f64),
         mb(p.saving_bytes as f64),
         percent(p.disk_saving),
+        mb(p.stripped_bytes as f64),
+        percent(p.stripped_disk_saving),
         percent(p.code_saving),
         mb(p.unify_saving_bytes as f64)
     ));

@@ -57,6 +57,9 @@ pub struct BinaryAudit {
     /// `executable` or `shared-library`.
     pub kind: &'static str,
     pub file_bytes: u64,
+    /// The size without the symbol table and debug sections: about what `strip --strip-all`
+    /// leaves, the figure `bench` compares.
+    pub stripped_bytes: u64,
     /// Bytes of executable sections (`.text` and the like).
     pub code_bytes: u64,
     /// The compiler: `1.95.0`, or `commit 59807616e…` when only the commit is known.
@@ -112,12 +115,15 @@ pub struct VersionSpread {
 pub struct Projection {
     pub binaries: usize,
     pub file_bytes: u64,
+    pub stripped_bytes: u64,
     pub code_bytes: u64,
     /// Code bytes no longer stored twice.
     pub saving_bytes: u64,
     /// `saving_bytes / file_bytes`: the disk saving (code only; data and relocations that a
     /// shared library adds are not counted).
     pub disk_saving: f64,
+    /// `saving_bytes / stripped_bytes`: the same over stripped sizes (as `bench` measures disk).
+    pub stripped_disk_saving: f64,
     /// `saving_bytes / code_bytes`: the mapped code saving when all of them run.
     pub code_saving: f64,
     /// Further saving if every crate with several versions had one.

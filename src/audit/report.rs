@@ -99,9 +99,19 @@ pub fn print_table(report: &AuditReport, shell: &Shell) {
         .map(|(r, n)| format!("{r} ({n})"))
         .collect();
     shell.result(format!("Compilers: {}", compilers.join(", ")));
+    let stripped = if p.stripped_bytes < p.file_bytes {
+        format!(
+            ", {} of {} stripped",
+            percent(p.stripped_disk_saving),
+            human_bytes(p.stripped_bytes)
+        )
+    } else {
+        String::new()
+    };
     shell.result(format!(
         "Projected saving if binaries of one rustc shared their common crate versions: \
-         {} of {} on disk ({}), {} of mapped code ({}); one version per crate would save {} more",
+         {} of {} on disk ({}{stripped}), {} of mapped code ({}); one version per crate would \
+         save {} more",
         human_bytes(p.saving_bytes),
         human_bytes(p.file_bytes),
         percent(p.disk_saving),
