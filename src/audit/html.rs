@@ -7,7 +7,7 @@ use crate::audit::estimate::STD_ROW;
 use crate::audit::model::AuditReport;
 use crate::audit::report::shorten;
 use crate::measure::bench::html::chart::{axis, colour};
-use crate::measure::bench::html::format::{esc, mb};
+use crate::measure::bench::html::format::esc;
 use crate::measure::bench::html::page::STYLE;
 use crate::shell::human_bytes;
 
@@ -85,7 +85,7 @@ fn bar_chart(title: &str, legend: &[&str], bars: &[Bar]) -> String {
                 ROW - 4.0,
                 colour(index),
                 esc(legend.get(index).copied().unwrap_or("")),
-                mb(bytes as f64)
+                human_bytes(bytes)
             ));
             at += w;
         }
@@ -144,14 +144,14 @@ fn summary(report: &AuditReport) -> String {
          <td class=\"num\" data-col=\"stripped-disk-saving\">{}</td></tr>\n\
          <tr><th>Mapped code saving</th><td class=\"num\" data-col=\"code-saving\">{}</td></tr>\n\
          <tr><th>More if each crate had one version</th><td class=\"num\">{}</td></tr>\n</table>\n",
-        mb(p.file_bytes as f64),
-        mb(p.code_bytes as f64),
-        mb(p.saving_bytes as f64),
+        human_bytes(p.file_bytes),
+        human_bytes(p.code_bytes),
+        human_bytes(p.saving_bytes),
         percent(p.disk_saving),
-        mb(p.stripped_bytes as f64),
+        human_bytes(p.stripped_bytes),
         percent(p.stripped_disk_saving),
         percent(p.code_saving),
-        mb(p.unify_saving_bytes as f64)
+        human_bytes(p.unify_saving_bytes)
     ));
     out
 }
@@ -177,10 +177,10 @@ fn binaries_table(report: &AuditReport) -> String {
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             esc(&b.path),
             b.kind,
-            mb(b.file_bytes as f64),
-            mb(b.code_bytes as f64),
-            mb(b.shared_bytes as f64),
-            mb(b.own_bytes as f64),
+            human_bytes(b.file_bytes),
+            human_bytes(b.code_bytes),
+            human_bytes(b.shared_bytes),
+            human_bytes(b.own_bytes),
             esc(b.rustc.as_deref().unwrap_or("?")),
             from,
             confidence,
@@ -205,8 +205,8 @@ fn crates_table(report: &AuditReport) -> String {
             esc(if r.name == STD_ROW { "" } else { &r.version }),
             esc(&r.rustc),
             r.copies,
-            mb(r.bytes_per_copy as f64),
-            mb(r.saving_bytes as f64)
+            human_bytes(r.bytes_per_copy),
+            human_bytes(r.saving_bytes)
         ));
     }
     out.push_str("</tbody>\n</table>\n");
@@ -227,7 +227,7 @@ fn crates_table(report: &AuditReport) -> String {
                 esc(&s.name),
                 esc(&s.rustc),
                 versions.join(", "),
-                mb(s.extra_saving_bytes as f64)
+                human_bytes(s.extra_saving_bytes)
             ));
         }
         out.push_str("</tbody>\n</table>\n");
@@ -253,7 +253,9 @@ pub fn render(report: &AuditReport) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>cargo-share audit</title>\n",
     );
-    out.push_str(&format!("<style>{STYLE}</style>\n</head>\n<body>\n"));
+    out.push_str(&format!(
+        "<style>{STYLE}\ntable.binaries code {{ word-break: break-all; }}\n</style>\n</head>\n<body>\n"
+    ));
     out.push_str("<h1>cargo-share audit</h1>\n");
     out.push_str(&summary(report));
     let per_binary: Vec<Bar> = report
