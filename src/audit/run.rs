@@ -40,6 +40,7 @@ pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
     };
     let shown: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
     shell.status("Scanning", shown.join(", "));
+    let started = std::time::Instant::now();
     let scanned = scan(&roots, |_| {});
     let mut unreadable = scanned.unreadable;
     if explicit && scanned.files_examined == 0 && !unreadable.is_empty() {
@@ -91,6 +92,16 @@ pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
         shell.warn(format!("skipped {}: {}", u.path, u.error));
     }
     let (crates, version_spread, projection) = estimate(&mut binaries);
+    shell.status(
+        "Finished",
+        format!(
+            "{} files, {} ELF, {} Rust in {:.1}s",
+            scanned.files_examined,
+            scanned.elf_files.len(),
+            binaries.len(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
     let report = AuditReport {
         reason: "audit-finished",
         date: crate::measure::bench::machine::utc_date(),
