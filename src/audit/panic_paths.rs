@@ -243,7 +243,7 @@ mod tests {
 library/core/src/panicking.rs\
 /rustc/59807616e1b2a0e4cfa3b0f0a6b9e8c3d2f1a0b9/library/std/src/io/mod.rs\
 /rust/deps/addr2line-0.25.1/src/line.rs/rust/deps/toml-0.9.8/src/de.rs\
-/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/regex-automata-0.4.3/src/meta/regex.rs";
+/home/user/.cargo/registry/src/index.crates.io-0123456789abcdef/regex-automata-0.4.3/src/meta/regex.rs";
         let e = read_paths(data);
         let crates: Vec<(&str, &str)> = e
             .crates
