@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cargo_share::audit;
 use cargo_share::build::{self, BuildOptions, GroupExports, Layout, ProgramFeatures};
 use cargo_share::compile::plan::PLAN_ENV;
 use cargo_share::compile::profile::SharedProfile;
@@ -143,6 +144,16 @@ enum Command {
     },
     /// List installed programs and the store's libraries, sizes and users.
     List,
+    /// Find the Rust binaries on this machine (or under PATHs), the crate versions each carries,
+    /// and what sharing their common crate versions would save (see README, "Audit").
+    Audit {
+        /// Files or directories [default: $CARGO_HOME/bin, /usr/bin, /usr/local/bin, /usr/lib].
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Write a self-contained HTML report with charts.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
     /// Which installed programs need a library (package name, file name or id).
     Why {
         #[arg(value_name = "LIB")]
@@ -461,6 +472,9 @@ fn main() -> ExitCode {
         })(),
         Command::Uninstall { names } => {
             store().and_then(|s| store::uninstall(&s, &names, &shell).map(|_| 0))
+        }
+        Command::Audit { paths, html } => {
+            audit::audit(&audit::AuditOptions { paths, html }, &shell).map(|_| 0)
         }
         Command::List => store().and_then(|s| store::list(&s, &shell).map(|_| 0)),
         Command::Why { lib } => store().and_then(|s| store::why(&s, &lib, &shell).map(|_| 0)),

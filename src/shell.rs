@@ -87,7 +87,11 @@ impl Shell {
         let _ = writeln!(out);
     }
 
+    /// Errors go to stderr always, and in JSON mode also as a `{"reason": "error"}` line.
     pub fn error(&self, message: impl AsRef<str>) {
+        if self.is_json() {
+            self.json(&serde_json::json!({"reason": "error", "message": message.as_ref()}));
+        }
         let head = self.paint("31", "error");
         eprintln!("{head}: {}", message.as_ref());
     }

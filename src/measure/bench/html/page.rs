@@ -5,7 +5,7 @@ use crate::measure::bench::html::counters::sections;
 use crate::measure::bench::html::format::{esc, human_ratio, mb, ms, seconds};
 use crate::measure::bench::model::{BenchReport, Variant};
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; color: #222;
        max-width: 1100px; margin: 2em auto; padding: 0 1em; line-height: 1.4; }
 h1 { margin-bottom: 0.2em; }

@@ -1,0 +1,26 @@
+//! `cargo share audit`: what the Rust binaries already on a machine carry, and what sharing
+//! their common crate versions would save, before building anything.
+//!
+//! Per ELF file ([`scan`] finds them), the best source it has ([`detect`]):
+//! 1. the dependency list `cargo auditable` embeds (`.dep-v0`, read with `auditable-info`):
+//!    exact crate versions;
+//! 2. the symbol table ([`symbols`]): bytes of code per crate from function sizes, names
+//!    demangled with `rustc-demangle`; versions from the panic paths;
+//! 3. for stripped binaries, the panic-location paths alone ([`panic_paths`]): crates and
+//!    versions, bytes estimated from the share of source files.
+//!
+//! [`estimate`] lends measured sizes to stripped copies, counts copies per crate version and
+//! rustc, and projects the saving; [`report`] prints it, [`html`] draws it.
+
+pub mod detect;
+pub mod estimate;
+pub mod html;
+pub mod model;
+pub mod panic_paths;
+pub mod report;
+pub mod run;
+pub mod scan;
+pub mod symbols;
+
+pub use model::AuditReport;
+pub use run::{audit, default_roots, AuditOptions};
