@@ -161,8 +161,46 @@ fn a_failing_build_leaves_out_untouched() {
         .unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("cargo build failed"), "{err}");
-    assert_eq!(run_clean(&out.join("bin/lto-one")), before);
+    assert!(
+        err.contains(
+            "1 of 2 programs failed to build: lto-one v0.1.0 (could not compile `lto-one`)"
+        ),
+        "{err}"
+    );
+    // lto-two was rebuilt; the lto-one an earlier build left in OUT is kept only if it still
+    // loads with the libraries this build wrote, else removed with a warning: never a binary
+    // that cannot start.
+    assert!(run_clean(&out.join("bin/lto-two")).contains("lto-two"));
+    if out.join("bin/lto-one").exists() {
+        assert_eq!(run_clean(&out.join("bin/lto-one")), before);
+    } else {
+        assert!(
+            err.contains("removed") && err.contains("bin/lto-one"),
+            "{err}"
+        );
+    }
+    // Broken everywhere: nothing is built, and OUT is not touched.
+    std::fs::write(
+        ws.join("lto-two/src/main.rs"),
+        "fn main() { this does not compile }",
+    )
+    .unwrap();
+    let listing = |dir: &std::path::Path| file_names(dir);
+    let (bins, libs) = (listing(&out.join("bin")), listing(&out.join("lib")));
+    let o = cargo_share(scratch.path())
+        .args(["build", "-q", "--manifest-path"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no program was built"), "{err}");
+    assert_eq!(
+        (listing(&out.join("bin")), listing(&out.join("lib"))),
+        (bins, libs)
+    );
 }
 
 #[test]

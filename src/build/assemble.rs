@@ -376,6 +376,12 @@ fn assemble(
     if prepared.options.staging {
         return Ok(report);
     }
+    let built: BTreeSet<PathBuf> = report
+        .programs
+        .iter()
+        .flat_map(|p| p.binaries.iter().cloned())
+        .collect();
+    drop_stale_binaries(&bin_dir, &built, shell)?;
     let bytes: u64 = report.libraries.values().sum();
     shell.json(&report);
     shell.status(
@@ -389,6 +395,53 @@ fn assemble(
         ),
     );
     Ok(report)
+}
+
+/// Binaries an earlier build left in `OUT/bin` (a program that failed this time, or that this
+/// build does not have) were linked against the libraries this build replaced. Each one that no
+/// longer loads (a library gone, a symbol no longer exported) is removed with a warning; one that
+/// still loads is kept. Checked by the loader itself (`LD_TRACE_LOADED_OBJECTS`, `LD_BIND_NOW`,
+/// `LD_WARN`: every symbol resolved, nothing of the program run), and only for files that name
+/// their libraries as cargo-share writes them, so nothing else in `OUT/bin` is ever run.
+fn drop_stale_binaries(bin_dir: &Path, built: &BTreeSet<PathBuf>, shell: &Shell) -> Result<()> {
+    for entry in std::fs::read_dir(bin_dir)? {
+        let path = entry?.path();
+        if built.contains(&path) || !path.is_file() {
+            continue;
+        }
+        let ours = elf::dynamic_info(&path)
+            .is_ok_and(|i| i.needed.iter().any(|n| n.starts_with(elf::LIB_DIR_PREFIX)));
+        if !ours {
+            continue;
+        }
+        let check = std::process::Command::new(&path)
+            .env_clear()
+            .env("LD_TRACE_LOADED_OBJECTS", "1")
+            .env("LD_BIND_NOW", "1")
+            .env("LD_WARN", "1")
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("checking {}", path.display()))?;
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+        if check.status.success()
+            && !said.contains("undefined symbol")
+            && !said.contains("not found")
+        {
+            continue;
+        }
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        shell.warn(format!(
+            "removed {}: an earlier build left it, and it does not load with the libraries this \
+             build put in {}",
+            path.display(),
+            bin_dir.with_file_name("lib").display()
+        ));
+    }
+    Ok(())
 }
 
 fn report_program(built: &BuiltProgram, shell: &Shell) {
