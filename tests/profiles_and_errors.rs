@@ -141,24 +141,27 @@ fn a_failing_build_leaves_out_untouched() {
     let ws = scratch.path().join("ws");
     copy_dir(&fixture("lto"), &ws);
     let out = scratch.path().join("out");
-    run_ok(
+    let build = || {
         cargo_share(scratch.path())
             .args(["build", "-q", "--manifest-path"])
             .arg(&ws)
             .arg("--out")
-            .arg(&out),
-    );
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    assert!(build().status.success());
     let before = run_clean(&out.join("bin/lto-one"));
-    // Break one program's source; the rebuild fails and OUT keeps the working binaries.
-    let main = ws.join("lto-one/src/main.rs");
-    std::fs::write(&main, "fn main() { this does not compile }").unwrap();
-    let o = cargo_share(scratch.path())
-        .args(["build", "-q", "--manifest-path"])
-        .arg(&ws)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    // Break one program's source: the other is rebuilt, the command fails naming the first.
+    let breaks = |program: &str| {
+        std::fs::write(
+            ws.join(program).join("src/main.rs"),
+            "fn main() { this does not compile }",
+        )
+        .unwrap()
+    };
+    breaks("lto-one");
+    let o = build();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -180,27 +183,14 @@ fn a_failing_build_leaves_out_untouched() {
         );
     }
     // Broken everywhere: nothing is built, and OUT is not touched.
-    std::fs::write(
-        ws.join("lto-two/src/main.rs"),
-        "fn main() { this does not compile }",
-    )
-    .unwrap();
-    let listing = |dir: &std::path::Path| file_names(dir);
-    let (bins, libs) = (listing(&out.join("bin")), listing(&out.join("lib")));
-    let o = cargo_share(scratch.path())
-        .args(["build", "-q", "--manifest-path"])
-        .arg(&ws)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    breaks("lto-two");
+    let listing = || (file_names(&out.join("bin")), file_names(&out.join("lib")));
+    let files = listing();
+    let o = build();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no program was built"), "{err}");
-    assert_eq!(
-        (listing(&out.join("bin")), listing(&out.join("lib"))),
-        (bins, libs)
-    );
+    assert_eq!(listing(), files);
 }
 
 #[test]
