@@ -454,3 +454,38 @@ fn programs_cargo_cannot_resolve_together_are_split_off() {
         "{refusal}"
     );
 }
+
+/// `inherits/`: `inh-app` takes its version and edition from its workspace, so its manifest
+/// cannot move into a set's workspace. It is kept out of the set by itself (built with its own
+/// lockfile, as --own-lock would) and says why; `plain-app` still builds in the set.
+#[test]
+fn a_program_whose_manifest_cannot_join_a_set_is_kept_out_by_itself() {
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("out");
+    let built = run_ok(
+        cargo_share(scratch.path())
+            .args(["build", "--json", "--manifest-path"])
+            .arg(fixture("inherits"))
+            .arg("--out")
+            .arg(&out),
+    );
+    let said = stderr(&built);
+    assert!(
+        said.contains("Keeping inh-app out of the set, built with its own lockfile: `package.")
+            && said.contains("is inherited from its workspace"),
+        "{said}"
+    );
+    let kept: Vec<serde_json::Value> = stdout(&built)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["reason"] == "set-split")
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["program"], "inh-app");
+    for app in ["plain-app", "inh-app"] {
+        assert_eq!(
+            run_clean(&out.join("bin").join(app)),
+            format!("inh-lib greets {app}\n")
+        );
+    }
+}

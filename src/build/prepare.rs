@@ -312,6 +312,36 @@ fn unify_sources(
             if own_lock(&pkg.name) {
                 continue;
             }
+            // A manifest that cannot move into the set's workspace (values inherited from its
+            // own workspace, `[patch]`) keeps the program out of the set, as --own-lock would.
+            let manifest_text = std::fs::read_to_string(&pkg.manifest_path)
+                .with_context(|| format!("reading {}", pkg.manifest_path))?;
+            let package_dir = pkg.manifest_path.parent().map(|d| d.as_std_path());
+            if let Err(why) =
+                set::rewrite_member_manifest(&manifest_text, package_dir.unwrap_or(Path::new(".")))
+            {
+                let why = why.to_string();
+                let out = SetSplit {
+                    reason: "set-split",
+                    program: pkg.name.to_string(),
+                    conflicts_with: Vec::new(),
+                    requirement: why
+                        .split("; build it with --own-lock")
+                        .next()
+                        .unwrap_or(&why)
+                        .to_string(),
+                };
+                shell.status(
+                    "Keeping",
+                    format!(
+                        "{} out of the set, built with its own lockfile: {}",
+                        out.program, out.requirement
+                    ),
+                );
+                shell.json(&out);
+                kept_out.push(out.program);
+                continue;
+            }
             members.push(SetMember {
                 name: pkg.name.to_string(),
                 version: pkg.version.to_string(),
