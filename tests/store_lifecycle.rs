@@ -128,13 +128,24 @@ fn bad_input_leaves_store_and_programs_unchanged() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
 
-    // A build that fails.
+    // A build that fails (every program: one that builds would be installed, as `cargo
+    // install a b` does; see profiles_and_errors.rs).
     let broken = env.base.join("broken");
     copy_dir(&fixture("lto"), &broken);
-    std::fs::write(broken.join("lto-one/src/main.rs"), "fn main() { nope }").unwrap();
+    for program in ["lto-one", "lto-two"] {
+        std::fs::write(
+            broken.join(program).join("src/main.rs"),
+            "fn main() { nope }",
+        )
+        .unwrap();
+    }
     let out = env.install(&broken).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cargo build failed"));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("no program was built") && said.contains("nothing was installed"),
+        "{said}"
+    );
 
     let out = env
         .cmd()

@@ -595,9 +595,18 @@ fn install_errors_name_the_input_and_no_internal_directory() {
     assert!(!err.contains("--manifest-path"), "{err}");
     let broken = env.base.join("broken");
     copy_dir(&fixture("lto"), &broken);
-    std::fs::write(broken.join("lto-one/src/main.rs"), "fn main() { nope }").unwrap();
+    for program in ["lto-one", "lto-two"] {
+        std::fs::write(
+            broken.join(program).join("src/main.rs"),
+            "fn main() { nope }",
+        )
+        .unwrap();
+    }
     let err = fails_with(&mut env.install(&broken), "nothing was installed");
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.contains("cargo build failed for lto-one"), "{last}");
+    assert!(
+        last.contains("no program was built: lto-one v0.1.0 (could not compile `lto-one`)"),
+        "{last}"
+    );
     assert!(!last.contains("tmp"), "names a staging directory: {last}");
 }

@@ -175,9 +175,14 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
                     nothing_written(options, out)
                 );
             }
-            for &p in missing {
-                let p = &prepared.graph.programs[p];
-                let failure = FailedProgram::new(&p.name, &p.version.to_string(), &errors);
+            for &p in &missing {
+                let others: Vec<&str> = missing
+                    .iter()
+                    .filter(|&&o| o != p)
+                    .map(|&&o| prepared.graph.programs[o].name.as_str())
+                    .collect();
+                let p = &prepared.graph.programs[*p];
+                let failure = FailedProgram::new(&p.name, &p.version.to_string(), &errors, &others);
                 shell.warn(format!("not built: {}", failure.describe()));
                 failed.push(failure);
             }

@@ -21,12 +21,26 @@ pub struct FailedProgram {
 }
 
 impl FailedProgram {
-    pub fn new(name: &str, version: &str, cargo_stderr: &str) -> FailedProgram {
+    /// `others`: the other programs of the Cargo invocation. A cause naming the program itself
+    /// is its own; failures of the other programs are left out; what remains (a dependency's
+    /// build script, a shared crate) is listed for every program of the invocation.
+    pub fn new(name: &str, version: &str, cargo_stderr: &str, others: &[&str]) -> FailedProgram {
+        let names =
+            |c: &str, p: &str| c.contains(&format!("`{p}`")) || c.contains(&format!("`{p} v"));
+        let all = causes(cargo_stderr);
+        let own: Vec<String> = all.iter().filter(|c| names(c, name)).cloned().collect();
+        let causes = if own.is_empty() {
+            all.into_iter()
+                .filter(|c| !others.iter().any(|o| names(c, o)))
+                .collect()
+        } else {
+            own
+        };
         FailedProgram {
             reason: "program-failed",
             name: name.to_string(),
             version: version.to_string(),
-            causes: causes(cargo_stderr),
+            causes,
             missing: missing_requirement(cargo_stderr),
         }
     }
@@ -172,18 +186,16 @@ mod tests {
             thread 'main' panicked: Unable to find libclang: \"couldn't find any valid shared libraries\"\n\
             error: could not compile `ouch` (bin \"ouch\") due to 1 previous error\n\
             error: could not compile `ouch` (bin \"ouch\") due to 1 previous error\n";
-        let failed = FailedProgram::new("ouch", "0.6.1", &strip_ansi(stderr));
-        assert_eq!(
-            failed.causes,
-            [
-                "build script of `clang-sys v1.8.1` failed",
-                "could not compile `ouch`"
-            ]
-        );
+        // Cargo named the program itself: its own failure only.
+        let failed = FailedProgram::new("ouch", "0.6.1", &strip_ansi(stderr), &["other"]);
+        assert_eq!(failed.causes, ["could not compile `ouch`"]);
         assert!(failed.missing.as_deref().unwrap().contains("libclang-dev"));
-        assert!(failed
+        // Not named: what failed besides the other programs (here a dependency's build script).
+        let zip = FailedProgram::new("zip", "1.0.0", &strip_ansi(stderr), &["ouch"]);
+        assert_eq!(zip.causes, ["build script of `clang-sys v1.8.1` failed"]);
+        assert!(zip
             .describe()
-            .starts_with("ouch v0.6.1 (build script of"));
+            .starts_with("zip v1.0.0 (build script of `clang-sys v1.8.1`"));
 
         let pc = "The system library `dbus-1` required by crate `libdbus-sys` was not found.";
         assert!(missing_requirement(pc).unwrap().contains("libdbus-1-dev"));
