@@ -30,6 +30,7 @@
 //! directories, which `gc` removes.
 
 use std::fs::File;
+use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -110,10 +111,12 @@ impl Store {
             for sub in ["entries", "programs", "tmp"] {
                 let d = root.join(sub);
                 if !d.exists() {
-                    std::fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
                     // tmp/ is the owner's alone; entries/ and programs/ are read by everyone.
                     let mode = if sub == "tmp" { 0o700 } else { 0o755 };
-                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode))?;
+                    std::fs::create_dir(&d)
+                        .and_then(|_| std::fs::set_permissions(&d, Permissions::from_mode(mode)))
+                        .and_then(|_| crate::store::fault::step("store-subdir-created"))
+                        .with_context(|| format!("creating {}", d.display()))?;
                 }
             }
         }
@@ -217,9 +220,13 @@ impl Store {
             // Programs bound to the damaged files keep them (hard links) until
             // `verify --repair` links them to the new ones.
             exchange(&staged, &dest)
+                .and_then(|_| Ok(crate::store::fault::step("entry-exchanged")?))
                 .with_context(|| format!("replacing the damaged entry {}", dest.display()))?;
-            crate::store::fault::step("entry-exchanged")?;
+            // The damaged copy, now at the staging path: garbage for `gc` if this stops here.
             remove_tree(&staged)?;
+            crate::store::fault::step("damaged-entry-removed").with_context(|| {
+                format!("removing the damaged copy {} of {name}", staged.display())
+            })?;
         } else {
             if dest.exists() {
                 // Left over from a crash between rename and index: same identity, so the same
@@ -452,11 +459,18 @@ fn lock_store(root: &Path, access: Access) -> Result<Option<File>> {
             Err(_) => return Ok(None),
         }
     } else {
+        let new = !path.exists();
         let f = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
+            .and_then(|f| {
+                if new {
+                    crate::store::fault::step("store-lock-created")?;
+                }
+                Ok(f)
+            })
             .with_context(|| format!("opening the store lock {}", path.display()))?;
         (f, true)
     };

@@ -108,6 +108,7 @@ pub fn create_or_check_store(dir: &Path) -> Result<()> {
     // Readable by everyone (programs installed into a shared root run for every user), writable
     // only by its owner.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .and_then(|_| crate::store::fault::step("store-created"))
         .with_context(|| format!("setting the mode of the new store {}", dir.display()))?;
     write_marker(dir)
 }
