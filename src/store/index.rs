@@ -107,6 +107,20 @@ impl Store {
         check_store(root, access != Access::Read)?;
         check_private(root)?;
         check_safe_path(root, "store", "--store")?;
+        for sub in ["entries", "programs", "tmp"] {
+            let d = root.join(sub);
+            if d.exists() && !d.is_dir() {
+                bail!(
+                    "{} is not a directory: the store keeps its {sub} there, so the store is \
+                     damaged; nothing was changed. Move {} out of the store, then run \
+                     `cargo share verify --repair` (it rebuilds the index from what is left; \
+                     `cargo share verify` then names the links whose programs must be \
+                     installed again)",
+                    d.display(),
+                    d.display()
+                );
+            }
+        }
         if access != Access::Read {
             for sub in ["entries", "programs", "tmp"] {
                 let d = root.join(sub);
@@ -140,6 +154,20 @@ impl Store {
         format!("{}-{}-{}", id.package, id.version, id.short())
     }
 
+    /// `STORE/programs`, resolved: links in `ROOT/bin` point at builds through it.
+    pub fn programs_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("programs");
+        std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))
+    }
+
+    /// What is in the store's `entries/` or `programs/` (`sub`).
+    pub fn read_tree_dir(&self, sub: &str) -> Result<Vec<std::fs::DirEntry>> {
+        let dir = self.root.join(sub);
+        let entries = std::fs::read_dir(&dir)
+            .with_context(|| format!("reading the store's {sub} directory {}", dir.display()))?;
+        Ok(entries.flatten().collect())
+    }
+
     pub fn has_entry(&self, hash: &str) -> Result<bool> {
         Ok(self
             .db
@@ -150,9 +178,11 @@ impl Store {
 
     /// A fresh staging directory under `tmp/` (same filesystem, so `rename` is atomic).
     pub fn staging(&self, prefix: &str) -> Result<tempfile::TempDir> {
-        Ok(tempfile::Builder::new()
+        let tmp = self.root.join("tmp");
+        tempfile::Builder::new()
             .prefix(prefix)
-            .tempdir_in(self.root.join("tmp"))?)
+            .tempdir_in(&tmp)
+            .with_context(|| format!("creating a staging directory in {}", tmp.display()))
     }
 
     /// Put one crate build into the store (if it is not there yet): `full` is the dylib as rustc
@@ -314,9 +344,12 @@ impl Store {
         let Some(dir) = dir else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(self.root.join(&dir).join("program.json"))
-            .with_context(|| format!("reading the manifest of {name} in {dir}"))?;
-        Ok(Some(serde_json::from_str(&text)?))
+        let path = self.root.join(&dir).join("program.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the manifest of {name}, {}", path.display()))?;
+        Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("parsing the manifest of {name}, {}", path.display())
+        })?))
     }
 
     /// Store-relative directories of every recorded program, from the index alone: what `gc`
