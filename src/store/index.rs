@@ -43,7 +43,7 @@ use crate::store::files::{
     check_private, create_dir, file_matches, make_read_only, remove_tree, write_step,
 };
 use crate::store::identity::CrateIdentity;
-use crate::store::index_file::{open_index, IndexAccess};
+use crate::store::index_file::{open_index, IndexAccess, INDEX_FILE};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
 use crate::store::marker::{check_store, create_or_check_store};
 
@@ -288,20 +288,40 @@ impl Store {
             .optional()?)
     }
 
+    /// Change the index in one transaction: all of `change` or nothing. An error (a full or
+    /// failing disk) names the index and what was being recorded.
+    fn change_index(
+        &self,
+        what: impl std::fmt::Display,
+        change: impl FnOnce(&rusqlite::Transaction) -> Result<()>,
+    ) -> Result<()> {
+        let tx = self.db.unchecked_transaction();
+        tx.map_err(anyhow::Error::from)
+            .and_then(|tx| {
+                change(&tx)?;
+                Ok(tx.commit()?)
+            })
+            .with_context(|| {
+                format!(
+                    "{what} in the store index {}: none of it was recorded; run the command \
+                     again once the cause (often a full disk) is fixed",
+                    self.root.join(INDEX_FILE).display()
+                )
+            })
+    }
+
     pub fn insert_entry(&self, entry: &StoreEntry, dir: &str) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        write_entry_rows(&tx, entry, dir)?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("recording the entry {dir}"), |tx| {
+            write_entry_rows(tx, entry, dir)
+        })
     }
 
     /// Record an installed program (replacing any earlier record of the same name) in one
     /// transaction.
     pub fn insert_program(&self, p: &InstalledProgram, roots: &[PathBuf]) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        write_program_rows(&tx, p, roots)?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("recording the program {}", p.name), |tx| {
+            write_program_rows(tx, p, roots)
+        })
     }
 
     /// Replace the whole index with these entries and programs (each with the roots it is
@@ -311,26 +331,25 @@ impl Store {
         entries: &[(StoreEntry, String)],
         programs: &[(InstalledProgram, Vec<PathBuf>)],
     ) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        tx.execute_batch(
-            "DELETE FROM entries; DELETE FROM entry_deps; DELETE FROM programs;
-             DELETE FROM program_entries; DELETE FROM program_bins; DELETE FROM program_roots;",
-        )?;
-        for (entry, dir) in entries {
-            write_entry_rows(&tx, entry, dir)?;
-        }
-        for (p, roots) in programs {
-            write_program_rows(&tx, p, roots)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.change_index("rebuilding the index", |tx| {
+            tx.execute_batch(
+                "DELETE FROM entries; DELETE FROM entry_deps; DELETE FROM programs;
+                 DELETE FROM program_entries; DELETE FROM program_bins; DELETE FROM program_roots;",
+            )?;
+            for (entry, dir) in entries {
+                write_entry_rows(tx, entry, dir)?;
+            }
+            for (p, roots) in programs {
+                write_program_rows(tx, p, roots)?;
+            }
+            Ok(())
+        })
     }
 
     pub fn remove_program(&self, name: &str) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        delete_program_rows(&tx, name)?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("removing the program {name}"), |tx| {
+            delete_program_rows(tx, name)
+        })
     }
 
     /// The installed program record of `name`, read from its manifest.
@@ -473,11 +492,11 @@ impl Store {
     }
 
     pub fn delete_entry_row(&self, hash: &str) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        tx.execute("DELETE FROM entries WHERE hash = ?1", [hash])?;
-        tx.execute("DELETE FROM entry_deps WHERE hash = ?1", [hash])?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("removing the entry {hash}"), |tx| {
+            tx.execute("DELETE FROM entries WHERE hash = ?1", [hash])?;
+            tx.execute("DELETE FROM entry_deps WHERE hash = ?1", [hash])?;
+            Ok(())
+        })
     }
 }
 
