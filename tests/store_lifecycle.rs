@@ -128,13 +128,18 @@ fn bad_input_leaves_store_and_programs_unchanged() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
 
-    // A build that fails.
+    // A build that fails: the library both programs use (one program failing alone does not
+    // stop the others, `--keep-going`).
     let broken = env.base.join("broken");
     copy_dir(&fixture("lto"), &broken);
-    std::fs::write(broken.join("lto-one/src/main.rs"), "fn main() { nope }").unwrap();
+    std::fs::write(broken.join("lto-lib/src/lib.rs"), "pub fn f() { nope }").unwrap();
     let out = env.install(&broken).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cargo build failed"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no program was built") && err.contains("nothing was installed"),
+        "{err}"
+    );
 
     let out = env
         .cmd()

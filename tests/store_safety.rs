@@ -593,12 +593,18 @@ fn install_errors_name_the_input_and_no_internal_directory() {
     let err = fails_with(&mut env.install(&missing), "no such file");
     assert!(err.contains(&missing.display().to_string()), "{err}");
     assert!(!err.contains("--manifest-path"), "{err}");
+    // One program that fails to build (the other is installed, `--keep-going`), then both.
     let broken = env.base.join("broken");
     copy_dir(&fixture("lto"), &broken);
     std::fs::write(broken.join("lto-one/src/main.rs"), "fn main() { nope }").unwrap();
+    let err = fails_with(&mut env.install(&broken), "1 failed to build");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("lto-one v0.1.0"), "{last}");
+    assert!(!last.contains("tmp"), "names a staging directory: {last}");
+    std::fs::write(broken.join("lto-lib/src/lib.rs"), "pub fn f() { nope }").unwrap();
     let err = fails_with(&mut env.install(&broken), "nothing was installed");
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.contains("cargo build failed for lto-one"), "{last}");
+    assert!(last.contains("no program was built"), "{last}");
     assert!(!last.contains("tmp"), "names a staging directory: {last}");
 }
 
