@@ -1,11 +1,13 @@
 //! Faults at every step that writes, for every command that writes: each injection site a
 //! command reaches (found with `CARGO_SHARE_FAULT_LOG`) is tried with SIGKILL, ENOSPC and EIO.
-//! After each, `verify` passes, the programs installed before still run, and the next commands
-//! (the same one again, then the way back to the starting state) succeed. The test prints how
-//! many sites and faults it covered.
+//! After each, the programs installed before still run, the next commands (the same one again,
+//! or what a user would run: `verify --repair` after a replaced entry) succeed, and then `verify`
+//! passes. The test prints how many sites and faults it covered.
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::store_env::Env;
@@ -56,21 +58,77 @@ fn lto_runs(env: &Env, after: &str) {
     );
 }
 
-/// What one command's fault runs need: the command, the state it starts from (`setup`), whether
-/// running it again after a fault must succeed (`again`; an uninstall that got past its commit
-/// point has nothing left to do), and whether `verify` passes in the starting state.
+/// The programs of `tests/fixtures/unrelated` that the later scenarios install run.
+fn unrelated_run(env: &Env) {
+    for bin in ["one-a", "one-b", "three"] {
+        let out = run_clean(&env.root().join("bin").join(bin));
+        assert!(out.starts_with(&format!("hello, {bin}")), "{bin}: {out}");
+    }
+}
+
+/// Remove a store (or any tree) with read-only directories in it.
+fn remove_all(dir: &Path) {
+    fn unlock(dir: &Path) {
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                unlock(&e.path());
+            }
+        }
+    }
+    if dir.exists() {
+        unlock(dir);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+/// The program build directory a link in `ROOT/bin` points into.
+fn program_dir(link: &Path) -> std::path::PathBuf {
+    let target = std::fs::canonicalize(link).unwrap();
+    target.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Replace `lib/name` (a hard link to an entry's file) with a copy whose last byte is flipped.
+fn damage_program_library(lib: &Path, prefix: &str) {
+    let name = file_names(lib)
+        .into_iter()
+        .find(|n| n.starts_with(prefix))
+        .unwrap();
+    let mut data = std::fs::read(lib.join(&name)).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    std::fs::set_permissions(lib, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = lib.join(format!(".{name}.copy"));
+    std::fs::write(&copy, data).unwrap();
+    std::fs::rename(&copy, lib.join(&name)).unwrap();
+    std::fs::set_permissions(lib, std::fs::Permissions::from_mode(0o555)).unwrap();
+}
+
+/// One command's fault runs: the command, the state it starts from (`setup`), what brings the
+/// store back after a fault (`recover`: the same command again, or the way back), what must hold
+/// then (`check`, after `verify` of the test's store), whether `verify` passes in the starting
+/// state (and so right after a fault), and which points are tried (`only`, when the other points
+/// the command reaches are the same steps another scenario tries; empty: all).
 struct Scenario<'a> {
     name: &'a str,
     command: &'a dyn Fn() -> Command,
     setup: &'a dyn Fn(),
-    again: bool,
+    recover: &'a dyn Fn(),
+    check: &'a dyn Fn(),
     verifiable: bool,
+    only: &'a [&'a str],
 }
 
 /// Try every site of the scenario's command with every mode. Returns (sites, faults).
 fn try_every_site(env: &Env, s: &Scenario) -> (usize, usize) {
     (s.setup)();
-    let found = sites(env, &mut (s.command)());
+    let found: Vec<String> = sites(env, &mut (s.command)())
+        .into_iter()
+        .filter(|site| {
+            let point = site.split('#').next().unwrap_or_default();
+            s.only.is_empty() || s.only.contains(&point)
+        })
+        .collect();
     assert!(!found.is_empty(), "{} reached no fault point", s.name);
     let mut faults = 0;
     for site in &found {
@@ -86,19 +144,19 @@ fn try_every_site(env: &Env, s: &Scenario) -> (usize, usize) {
                 env.verify_ok();
             }
             lto_runs(env, &spec);
-            // The next command recovers.
-            if s.again {
-                run_ok(&mut (s.command)());
-            }
-            (s.setup)();
-            if s.verifiable {
-                env.verify_ok();
-            }
+            // The next commands recover.
+            (s.recover)();
+            env.verify_ok();
             lto_runs(env, &spec);
+            (s.check)();
             faults += 1;
         }
     }
-    eprintln!("{}: {} sites, {faults} faults", s.name, found.len());
+    eprintln!(
+        "{}: {} sites, {faults} faults: {found:?}",
+        s.name,
+        found.len()
+    );
     (found.len(), faults)
 }
 
@@ -111,6 +169,7 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
         c.args(args);
         c
     };
+    let nothing = || {};
     let pa = fixture("panic-abort");
     let install_pa = || env.install(&pa);
     let uninstall_pa = || cmd(&["uninstall", "pa-one", "pa-two"]);
@@ -133,10 +192,8 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
     };
     // Identical files not yet linked: the libraries of lto's program builds, copied in place.
     let unlinked = || {
-        use std::os::unix::fs::PermissionsExt;
         for bin in ["lto-one", "lto-two"] {
-            let target = std::fs::canonicalize(env.root().join("bin").join(bin)).unwrap();
-            let lib = target.parent().unwrap().parent().unwrap().join("lib");
+            let lib = program_dir(&env.root().join("bin").join(bin)).join("lib");
             std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
             for name in file_names(&lib) {
                 let file = lib.join(&name);
@@ -149,41 +206,164 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
     };
     let index = env.store().join("index.sqlite");
     let emptied = || std::fs::write(&index, b"").unwrap();
+    let again = |c: &dyn Fn() -> Command| run_ok(&mut c());
+    let repair = || cmd(&["verify", "--repair"]);
+
+    // A new store: the first install into a missing directory, with its own root.
+    let new_store = env.base.join("new-store");
+    let new_root = env.base.join("new-root");
+    let install_new = || {
+        let mut c = cargo_share(&env.base);
+        c.arg("--store").arg(&new_store);
+        c.args(["install", "--json", "--layout", "per-crate", "--path"])
+            .arg(&pa)
+            .arg("--root")
+            .arg(&new_root);
+        c
+    };
+    let no_new_store = || {
+        remove_all(&new_store);
+        remove_all(&new_root);
+    };
+    let new_store_works = || {
+        run_ok(
+            cargo_share(&env.base)
+                .arg("--store")
+                .arg(&new_store)
+                .arg("verify"),
+        );
+        assert!(run_clean(&new_root.join("bin/pa-one")).starts_with("pa-one"));
+    };
+
+    // A damaged entry (unrelated-common, which ws-one's programs use) that installing ws-three
+    // replaces by its own build; ws-three not installed.
+    let ws_one = fixture("unrelated/ws-one");
+    let ws_three = fixture("unrelated/ws-three");
+    let install_three = || env.install(&ws_three);
+    let good = std::cell::OnceCell::new();
+    let damaged_entry = || {
+        if env.root().join("bin/three").exists() {
+            run_ok(&mut cmd(&["uninstall", "three"]));
+        }
+        if !env.root().join("bin/one-a").exists() {
+            run_ok(&mut env.install(&ws_one));
+        }
+        run_ok(&mut cmd(&["gc"]));
+        let lib = env.entry_runtime_file("unrelated-common");
+        let good = good.get_or_init(|| std::fs::read(&lib).unwrap());
+        if &std::fs::read(&lib).unwrap() == good {
+            env.damage_entry("unrelated-common");
+        }
+    };
+    let replaced_and_repaired = || {
+        again(&install_three);
+        again(&repair);
+    };
+    let unrelated = || unrelated_run(&env);
+    // ws-one's programs hold a damaged copy of their entry's library and lost their links in
+    // ROOT/bin: `verify --repair` relinks the libraries and puts the links back.
+    let unlinked_programs = || {
+        for bin in ["one-a", "one-b"] {
+            let link = env.root().join("bin").join(bin);
+            damage_program_library(&program_dir(&link).join("lib"), "libunrelated_common");
+            std::fs::remove_file(&link).unwrap();
+        }
+    };
+
     let scenarios = [
+        Scenario {
+            name: "install into a new store",
+            command: &install_new,
+            setup: &no_new_store,
+            recover: &|| {
+                again(&install_new);
+            },
+            check: &new_store_works,
+            verifiable: true,
+            only: &[
+                "store-created",
+                "store-marked",
+                "store-subdir-created",
+                "store-lock-created",
+                "index-created",
+            ],
+        },
         Scenario {
             name: "install",
             command: &install_pa,
             setup: &clean,
-            again: true,
+            recover: &|| {
+                again(&install_pa);
+            },
+            check: &nothing,
             verifiable: true,
+            only: &[],
         },
         Scenario {
             name: "uninstall",
             command: &uninstall_pa,
             setup: &installed,
-            again: false,
+            // An uninstall that got past its commit point has nothing left to do: back to pa
+            // installed.
+            recover: &installed,
+            check: &nothing,
             verifiable: true,
+            only: &[],
         },
         Scenario {
             name: "gc",
             command: &|| cmd(&["gc"]),
             setup: &garbage,
-            again: true,
+            recover: &|| {
+                run_ok(&mut cmd(&["gc"]));
+            },
+            check: &nothing,
             verifiable: true,
+            only: &[],
         },
         Scenario {
             name: "optimise",
             command: &|| cmd(&["optimise"]),
             setup: &unlinked,
-            again: true,
+            recover: &|| {
+                run_ok(&mut cmd(&["optimise"]));
+            },
+            check: &nothing,
             verifiable: true,
+            only: &[],
         },
         Scenario {
-            name: "verify --repair",
-            command: &|| cmd(&["verify", "--repair"]),
+            name: "verify --repair of an emptied index",
+            command: &repair,
             setup: &emptied,
-            again: true,
+            recover: &|| {
+                again(&repair);
+            },
+            check: &nothing,
             verifiable: false,
+            only: &[],
+        },
+        Scenario {
+            name: "install over a damaged entry",
+            command: &install_three,
+            setup: &damaged_entry,
+            recover: &replaced_and_repaired,
+            check: &unrelated,
+            verifiable: false,
+            // The entry's other steps are an install's, tried above.
+            only: &["entry-exchanged", "damaged-entry-removed"],
+        },
+        Scenario {
+            name: "verify --repair of program libraries and links",
+            command: &repair,
+            setup: &unlinked_programs,
+            recover: &|| {
+                again(&repair);
+            },
+            check: &unrelated,
+            verifiable: false,
+            // The index rebuilt is tried above.
+            only: &["program-relinked", "link-rolled-forward"],
         },
     ];
     let (mut sites_total, mut faults_total) = (0, 0);
@@ -195,9 +375,11 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
     run_ok(&mut cmd(&["verify", "--repair"]));
     env.verify_ok();
     lto_runs(&env, "the end");
+    unrelated_run(&env);
     eprintln!(
-        "fault injection: {sites_total} sites across install, uninstall, gc, optimise and verify --repair, \
-         {faults_total} faults (SIGKILL, ENOSPC, EIO), programs lost: 0"
+        "fault injection: {sites_total} sites across install (into a new store, over a damaged \
+         entry), uninstall, gc, optimise and verify --repair, {faults_total} faults (SIGKILL, \
+         ENOSPC, EIO), programs lost: 0"
     );
-    assert!(sites_total >= 20, "only {sites_total} sites");
+    assert!(sites_total >= 50, "only {sites_total} sites");
 }

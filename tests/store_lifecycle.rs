@@ -128,23 +128,17 @@ fn bad_input_leaves_store_and_programs_unchanged() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such file"));
 
-    // A build that fails (every program: one that builds would be installed, as `cargo
-    // install a b` does; see profiles_and_errors.rs).
+    // A build that fails: the library both programs use (one program failing alone does not
+    // stop the others, `--keep-going`).
     let broken = env.base.join("broken");
     copy_dir(&fixture("lto"), &broken);
-    for program in ["lto-one", "lto-two"] {
-        std::fs::write(
-            broken.join(program).join("src/main.rs"),
-            "fn main() { nope }",
-        )
-        .unwrap();
-    }
+    std::fs::write(broken.join("lto-lib/src/lib.rs"), "pub fn f() { nope }").unwrap();
     let out = env.install(&broken).output().unwrap();
     assert!(!out.status.success());
-    let said = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.contains("no program was built") && said.contains("nothing was installed"),
-        "{said}"
+        err.contains("no program was built") && err.contains("nothing was installed"),
+        "{err}"
     );
 
     let out = env

@@ -593,20 +593,78 @@ fn install_errors_name_the_input_and_no_internal_directory() {
     let err = fails_with(&mut env.install(&missing), "no such file");
     assert!(err.contains(&missing.display().to_string()), "{err}");
     assert!(!err.contains("--manifest-path"), "{err}");
+    // One program that fails to build (the other is installed, `--keep-going`), then both.
     let broken = env.base.join("broken");
     copy_dir(&fixture("lto"), &broken);
-    for program in ["lto-one", "lto-two"] {
-        std::fs::write(
-            broken.join(program).join("src/main.rs"),
-            "fn main() { nope }",
-        )
-        .unwrap();
-    }
+    std::fs::write(broken.join("lto-one/src/main.rs"), "fn main() { nope }").unwrap();
+    let err = fails_with(&mut env.install(&broken), "1 failed to build");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("lto-one v0.1.0"), "{last}");
+    assert!(!last.contains("tmp"), "names a staging directory: {last}");
+    std::fs::write(broken.join("lto-lib/src/lib.rs"), "pub fn f() { nope }").unwrap();
     let err = fails_with(&mut env.install(&broken), "nothing was installed");
     let last = err.lines().last().unwrap_or_default();
-    assert!(
-        last.contains("no program was built: lto-one v0.1.0 (could not compile `lto-one`)"),
-        "{last}"
-    );
+    assert!(last.contains("no program was built"), "{last}");
     assert!(!last.contains("tmp"), "names a staging directory: {last}");
+}
+
+/// OS errors name the path and what to do (defect 10): a `--store` that is a file, a program
+/// build directory that is a file, and the store's `programs/` replaced by a file.
+#[test]
+fn a_file_where_the_store_expects_a_directory_is_named_with_the_way_out() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let file = env.base.join("notes.txt");
+    std::fs::write(&file, "notes").unwrap();
+    let said = format!("the store {} is not a directory", file.display());
+    for args in [&["list"][..], &["gc"], &["verify"], &["verify", "--repair"]] {
+        let mut c = cargo_share(&env.base);
+        let err = fails_with(c.arg("--store").arg(&file).args(args), &said);
+        assert!(err.contains("--store"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "notes");
+
+    // A program build directory that is a file: verify names its manifest.
+    let bin = std::fs::canonicalize(env.root().join("bin/lto-one")).unwrap();
+    let program = bin.parent().unwrap().parent().unwrap().to_path_buf();
+    let aside = program.with_extension("aside");
+    std::fs::rename(&program, &aside).unwrap();
+    std::fs::write(&program, "not a directory").unwrap();
+    let err = fails_with(env.cmd().arg("verify"), "Not a directory");
+    assert!(
+        err.contains(&program.join("program.json").display().to_string())
+            && err.contains("install it again"),
+        "{err}"
+    );
+    std::fs::remove_file(&program).unwrap();
+    std::fs::rename(&aside, &program).unwrap();
+    env.verify_ok();
+
+    // The store's programs/ replaced by a file: every command refuses, naming it and the way out.
+    let programs = std::fs::canonicalize(env.store()).unwrap().join("programs");
+    let moved = env.base.join("programs-aside");
+    std::fs::rename(&programs, &moved).unwrap();
+    std::fs::write(&programs, "not a directory").unwrap();
+    let before = snapshot(&env.store());
+    let said = format!("{} is not a directory", programs.display());
+    for args in [
+        &["list"][..],
+        &["verify"],
+        &["gc"],
+        &["optimise"],
+        &["verify", "--repair"],
+        &["uninstall", "lto-one"],
+    ] {
+        let err = fails_with(env.cmd().args(args), &said);
+        assert!(err.contains("verify --repair"), "{err}");
+    }
+    assert_eq!(
+        snapshot(&env.store()),
+        before,
+        "a refused command changed the store"
+    );
+    std::fs::remove_file(&programs).unwrap();
+    std::fs::rename(&moved, &programs).unwrap();
+    env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/lto-one")).contains("385"));
 }

@@ -49,22 +49,27 @@ pub fn create_dir(path: &Path) -> Result<()> {
 
 /// Files 0444, directories 0555: entries are immutable once registered.
 pub fn make_read_only(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
+    let reading = || format!("reading {}", dir.display());
+    for entry in std::fs::read_dir(dir).with_context(reading)? {
+        let entry = entry.with_context(reading)?;
         let path = entry.path();
-        if entry.file_type()?.is_dir() {
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("reading {}", path.display()))?;
+        if kind.is_dir() {
             make_read_only(&path)?;
-        } else if entry.file_type()?.is_file() {
+        } else if kind.is_file() {
             let mode = if path.parent().and_then(|p| p.file_name()) == Some("bin".as_ref()) {
                 0o555
             } else {
                 0o444
             };
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("making {} read-only", path.display()))?;
         }
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555))?;
-    Ok(())
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555))
+        .with_context(|| format!("making {} read-only", dir.display()))
 }
 
 /// Remove a read-only tree: make directories writable again first.

@@ -30,6 +30,7 @@
 //! directories, which `gc` removes.
 
 use std::fs::File;
+use std::fs::Permissions;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +43,7 @@ use crate::store::files::{
     check_private, create_dir, file_matches, make_read_only, remove_tree, write_step,
 };
 use crate::store::identity::CrateIdentity;
-use crate::store::index_file::{open_index, IndexAccess};
+use crate::store::index_file::{open_index, IndexAccess, INDEX_FILE};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
 use crate::store::marker::{check_store, create_or_check_store};
 
@@ -106,14 +107,30 @@ impl Store {
         check_store(root, access != Access::Read)?;
         check_private(root)?;
         check_safe_path(root, "store", "--store")?;
+        for sub in ["entries", "programs", "tmp"] {
+            let d = root.join(sub);
+            if d.exists() && !d.is_dir() {
+                bail!(
+                    "{} is not a directory: the store keeps its {sub} there, so the store is \
+                     damaged; nothing was changed. Move {} out of the store, then run \
+                     `cargo share verify --repair` (it rebuilds the index from what is left; \
+                     `cargo share verify` then names the links whose programs must be \
+                     installed again)",
+                    d.display(),
+                    d.display()
+                );
+            }
+        }
         if access != Access::Read {
             for sub in ["entries", "programs", "tmp"] {
                 let d = root.join(sub);
                 if !d.exists() {
-                    std::fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
                     // tmp/ is the owner's alone; entries/ and programs/ are read by everyone.
                     let mode = if sub == "tmp" { 0o700 } else { 0o755 };
-                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode))?;
+                    std::fs::create_dir(&d)
+                        .and_then(|_| std::fs::set_permissions(&d, Permissions::from_mode(mode)))
+                        .and_then(|_| crate::store::fault::step("store-subdir-created"))
+                        .with_context(|| format!("creating {}", d.display()))?;
                 }
             }
         }
@@ -137,6 +154,20 @@ impl Store {
         format!("{}-{}-{}", id.package, id.version, id.short())
     }
 
+    /// `STORE/programs`, resolved: links in `ROOT/bin` point at builds through it.
+    pub fn programs_dir(&self) -> Result<PathBuf> {
+        let dir = self.root.join("programs");
+        std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))
+    }
+
+    /// What is in the store's `entries/` or `programs/` (`sub`).
+    pub fn read_tree_dir(&self, sub: &str) -> Result<Vec<std::fs::DirEntry>> {
+        let dir = self.root.join(sub);
+        let entries = std::fs::read_dir(&dir)
+            .with_context(|| format!("reading the store's {sub} directory {}", dir.display()))?;
+        Ok(entries.flatten().collect())
+    }
+
     pub fn has_entry(&self, hash: &str) -> Result<bool> {
         Ok(self
             .db
@@ -147,9 +178,11 @@ impl Store {
 
     /// A fresh staging directory under `tmp/` (same filesystem, so `rename` is atomic).
     pub fn staging(&self, prefix: &str) -> Result<tempfile::TempDir> {
-        Ok(tempfile::Builder::new()
+        let tmp = self.root.join("tmp");
+        tempfile::Builder::new()
             .prefix(prefix)
-            .tempdir_in(self.root.join("tmp"))?)
+            .tempdir_in(&tmp)
+            .with_context(|| format!("creating a staging directory in {}", tmp.display()))
     }
 
     /// Put one crate build into the store (if it is not there yet): `full` is the dylib as rustc
@@ -217,9 +250,13 @@ impl Store {
             // Programs bound to the damaged files keep them (hard links) until
             // `verify --repair` links them to the new ones.
             exchange(&staged, &dest)
+                .and_then(|_| Ok(crate::store::fault::step("entry-exchanged")?))
                 .with_context(|| format!("replacing the damaged entry {}", dest.display()))?;
-            crate::store::fault::step("entry-exchanged")?;
+            // The damaged copy, now at the staging path: garbage for `gc` if this stops here.
             remove_tree(&staged)?;
+            crate::store::fault::step("damaged-entry-removed").with_context(|| {
+                format!("removing the damaged copy {} of {name}", staged.display())
+            })?;
         } else {
             if dest.exists() {
                 // Left over from a crash between rename and index: same identity, so the same
@@ -251,20 +288,40 @@ impl Store {
             .optional()?)
     }
 
+    /// Change the index in one transaction: all of `change` or nothing. An error (a full or
+    /// failing disk) names the index and what was being recorded.
+    fn change_index(
+        &self,
+        what: impl std::fmt::Display,
+        change: impl FnOnce(&rusqlite::Transaction) -> Result<()>,
+    ) -> Result<()> {
+        let tx = self.db.unchecked_transaction();
+        tx.map_err(anyhow::Error::from)
+            .and_then(|tx| {
+                change(&tx)?;
+                Ok(tx.commit()?)
+            })
+            .with_context(|| {
+                format!(
+                    "{what} in the store index {}: none of it was recorded; run the command \
+                     again once the cause (often a full disk) is fixed",
+                    self.root.join(INDEX_FILE).display()
+                )
+            })
+    }
+
     pub fn insert_entry(&self, entry: &StoreEntry, dir: &str) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        write_entry_rows(&tx, entry, dir)?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("recording the entry {dir}"), |tx| {
+            write_entry_rows(tx, entry, dir)
+        })
     }
 
     /// Record an installed program (replacing any earlier record of the same name) in one
     /// transaction.
     pub fn insert_program(&self, p: &InstalledProgram, roots: &[PathBuf]) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        write_program_rows(&tx, p, roots)?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("recording the program {}", p.name), |tx| {
+            write_program_rows(tx, p, roots)
+        })
     }
 
     /// Replace the whole index with these entries and programs (each with the roots it is
@@ -274,26 +331,25 @@ impl Store {
         entries: &[(StoreEntry, String)],
         programs: &[(InstalledProgram, Vec<PathBuf>)],
     ) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        tx.execute_batch(
-            "DELETE FROM entries; DELETE FROM entry_deps; DELETE FROM programs;
-             DELETE FROM program_entries; DELETE FROM program_bins; DELETE FROM program_roots;",
-        )?;
-        for (entry, dir) in entries {
-            write_entry_rows(&tx, entry, dir)?;
-        }
-        for (p, roots) in programs {
-            write_program_rows(&tx, p, roots)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.change_index("rebuilding the index", |tx| {
+            tx.execute_batch(
+                "DELETE FROM entries; DELETE FROM entry_deps; DELETE FROM programs;
+                 DELETE FROM program_entries; DELETE FROM program_bins; DELETE FROM program_roots;",
+            )?;
+            for (entry, dir) in entries {
+                write_entry_rows(tx, entry, dir)?;
+            }
+            for (p, roots) in programs {
+                write_program_rows(tx, p, roots)?;
+            }
+            Ok(())
+        })
     }
 
     pub fn remove_program(&self, name: &str) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        delete_program_rows(&tx, name)?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("removing the program {name}"), |tx| {
+            delete_program_rows(tx, name)
+        })
     }
 
     /// The installed program record of `name`, read from its manifest.
@@ -307,9 +363,12 @@ impl Store {
         let Some(dir) = dir else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(self.root.join(&dir).join("program.json"))
-            .with_context(|| format!("reading the manifest of {name} in {dir}"))?;
-        Ok(Some(serde_json::from_str(&text)?))
+        let path = self.root.join(&dir).join("program.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the manifest of {name}, {}", path.display()))?;
+        Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("parsing the manifest of {name}, {}", path.display())
+        })?))
     }
 
     /// Store-relative directories of every recorded program, from the index alone: what `gc`
@@ -433,11 +492,11 @@ impl Store {
     }
 
     pub fn delete_entry_row(&self, hash: &str) -> Result<()> {
-        let tx = self.db.unchecked_transaction()?;
-        tx.execute("DELETE FROM entries WHERE hash = ?1", [hash])?;
-        tx.execute("DELETE FROM entry_deps WHERE hash = ?1", [hash])?;
-        tx.commit()?;
-        Ok(())
+        self.change_index(format_args!("removing the entry {hash}"), |tx| {
+            tx.execute("DELETE FROM entries WHERE hash = ?1", [hash])?;
+            tx.execute("DELETE FROM entry_deps WHERE hash = ?1", [hash])?;
+            Ok(())
+        })
     }
 }
 
@@ -452,11 +511,18 @@ fn lock_store(root: &Path, access: Access) -> Result<Option<File>> {
             Err(_) => return Ok(None),
         }
     } else {
+        let new = !path.exists();
         let f = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
+            .and_then(|f| {
+                if new {
+                    crate::store::fault::step("store-lock-created")?;
+                }
+                Ok(f)
+            })
             .with_context(|| format!("opening the store lock {}", path.display()))?;
         (f, true)
     };

@@ -125,10 +125,12 @@ fn aside_name(path: &Path) -> PathBuf {
 }
 
 fn create_index(path: &Path) -> Result<Connection> {
-    let db = Connection::open(path)
-        .with_context(|| format!("creating the store index {}", path.display()))?;
-    db.execute_batch(SCHEMA)?;
-    db.pragma_update(None, "user_version", INDEX_FORMAT)?;
+    let context = || format!("creating the store index {}", path.display());
+    let db = Connection::open(path).with_context(context)?;
+    db.execute_batch(SCHEMA)
+        .and_then(|_| db.pragma_update(None, "user_version", INDEX_FORMAT))
+        .with_context(context)?;
+    crate::store::fault::step("index-created").with_context(context)?;
     Ok(db)
 }
 

@@ -175,7 +175,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
     let bin_dir = root.join("bin");
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
     check_safe_path(&bin_dir, "install root", "--root")?;
-    let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
+    let programs_dir = store.programs_dir()?;
     // Refuse before changing anything: a binary that is not ours, or another program's, is
     // never replaced silently, in this root or any other the program is linked into.
     for p in &report.programs {
@@ -356,7 +356,9 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             if program_dir.exists() {
                 remove_tree(&program_dir)?;
             }
-            std::fs::rename(staging.keep(), &program_dir)?;
+            std::fs::rename(staging.keep(), &program_dir).with_context(|| {
+                format!("moving the program build into {}", program_dir.display())
+            })?;
         } else {
             // The same build installed before: its links to entries replaced since (damaged
             // ones) are made right.

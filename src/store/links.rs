@@ -12,7 +12,8 @@ pub(crate) fn link_binary(link: &Path, target: &Path) -> Result<()> {
         .to_string_lossy();
     let tmp = link.with_file_name(format!(".{name}.cargo-share-new"));
     let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)?;
+    std::os::unix::fs::symlink(target, &tmp)
+        .with_context(|| format!("making the link {} to {}", tmp.display(), target.display()))?;
     std::fs::rename(&tmp, link).with_context(|| format!("linking {}", link.display()))
 }
 

@@ -37,6 +37,7 @@ fn is_unmarked_store(dir: &Path) -> bool {
 /// Refuse `dir` unless it is a store of a format this cargo-share understands. A store written
 /// before the marker existed (index and tree directories present) is marked when `writable`.
 pub fn check_store(dir: &Path, writable: bool) -> Result<()> {
+    not_a_file(dir)?;
     let marker = dir.join(MARKER_FILE);
     match std::fs::read_to_string(&marker) {
         Ok(text) => match parse_format(&text) {
@@ -86,6 +87,7 @@ pub fn check_store(dir: &Path, writable: bool) -> Result<()> {
 
 /// `install`'s rule: a store, or an empty or missing directory that becomes one.
 pub fn create_or_check_store(dir: &Path) -> Result<()> {
+    not_a_file(dir)?;
     if dir.join(MARKER_FILE).exists() || (dir.is_dir() && is_unmarked_store(dir)) {
         return check_store(dir, true);
     }
@@ -108,8 +110,22 @@ pub fn create_or_check_store(dir: &Path) -> Result<()> {
     // Readable by everyone (programs installed into a shared root run for every user), writable
     // only by its owner.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .and_then(|_| crate::store::fault::step("store-created"))
         .with_context(|| format!("setting the mode of the new store {}", dir.display()))?;
     write_marker(dir)
+}
+
+/// Refuse a store path that is there but is not a directory.
+fn not_a_file(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!(
+            "the store {} is not a directory; nothing was changed. Give the store's directory \
+             (or an empty or missing one for `install` to create a store in) with --store or \
+             $CARGO_SHARE_STORE",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Write the marker by rename, so it is there complete or not at all.

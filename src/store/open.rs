@@ -43,7 +43,7 @@ pub fn open_store_rolling_forward(dir: &Path, access: Access) -> Result<Store> {
 /// Point every recorded program's links at its build where they are absent or point at another
 /// build in the store.
 pub(crate) fn roll_forward(store: &Store) -> Result<()> {
-    let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
+    let programs_dir = store.programs_dir()?;
     for p in store.readable_programs()? {
         for (root, (b, _)) in store
             .roots_of(&p.name)?

@@ -33,7 +33,7 @@ pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
     let mut by_content: BTreeMap<(u64, String), PathBuf> = BTreeMap::new();
     let mut saved = 0;
     for f in files {
-        let meta = std::fs::metadata(&f)?;
+        let meta = std::fs::metadata(&f).with_context(|| format!("reading {}", f.display()))?;
         if f.file_name()
             .is_some_and(|n| n == "entry.json" || n == "program.json")
         {
@@ -45,7 +45,8 @@ pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
                 by_content.insert(key, f);
             }
             Some(first) => {
-                let first_meta = std::fs::metadata(first)?;
+                let first_meta = std::fs::metadata(first)
+                    .with_context(|| format!("reading {}", first.display()))?;
                 if first_meta.ino() == meta.ino() && first_meta.dev() == meta.dev() {
                     continue;
                 }

@@ -16,7 +16,7 @@ use crate::store::roots::known_roots;
 /// Rebuild the index from the manifests in the entry and program directories.
 pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
     let mut entries = Vec::new();
-    for e in std::fs::read_dir(store.root.join("entries"))?.flatten() {
+    for e in store.read_tree_dir("entries")? {
         let manifest = e.path().join("entry.json");
         let parsed: Option<StoreEntry> = std::fs::read_to_string(&manifest)
             .ok()
@@ -42,7 +42,7 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
     let mut candidate_roots = store.all_roots()?;
     candidate_roots.extend(known_roots(&store.root));
     let mut manifests = Vec::new();
-    for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
+    for e in store.read_tree_dir("programs")? {
         let parsed: Option<InstalledProgram> =
             std::fs::read_to_string(e.path().join("program.json"))
                 .ok()

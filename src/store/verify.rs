@@ -44,9 +44,16 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
         }
     }
     for name in store.program_names()? {
-        let Some(p) = store.program(&name).ok().flatten() else {
-            problems.push(format!("program {name}: manifest missing"));
-            continue;
+        let p = match store.program(&name) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                // The error names the manifest and why it cannot be read.
+                problems.push(format!(
+                    "program {name}: manifest missing or unreadable: {e:#}; install it again"
+                ));
+                continue;
+            }
         };
         let dir = store.root.join(&p.dir);
         let roots = store.roots_of(&name)?;
@@ -142,14 +149,14 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
     // survive as evidence even when the index is lost.
     let mut roots: BTreeSet<PathBuf> = store.all_roots()?;
     roots.extend(known_roots(&store.root));
-    for e in std::fs::read_dir(store.root.join("programs"))?.flatten() {
+    for e in store.read_tree_dir("programs")? {
         let manifest: Option<InstalledProgram> =
             std::fs::read_to_string(e.path().join("program.json"))
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok());
         roots.extend(manifest.map(|m| m.root));
     }
-    let programs_dir = std::fs::canonicalize(store.root.join("programs"))?;
+    let programs_dir = store.programs_dir()?;
     for root in roots {
         let Ok(links) = std::fs::read_dir(root.join("bin")) else {
             continue;

@@ -70,6 +70,17 @@ impl Env {
     /// Flip the last byte of the runtime file of the entry of `package` (in place: the programs'
     /// hard links see the damage too).
     pub fn damage_entry(&self, package: &str) -> PathBuf {
+        let lib = self.entry_runtime_file(package);
+        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut data = std::fs::read(&lib).unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 0xff;
+        std::fs::write(&lib, data).unwrap();
+        lib
+    }
+
+    /// The runtime file (`lib/`) of the store's entry of `package`.
+    pub fn entry_runtime_file(&self, package: &str) -> PathBuf {
         let entry = std::fs::read_dir(self.store().join("entries"))
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -80,17 +91,11 @@ impl Env {
                     .starts_with(&format!("{package}-"))
             })
             .unwrap();
-        let lib = std::fs::read_dir(entry.join("lib"))
+        std::fs::read_dir(entry.join("lib"))
             .unwrap()
             .next()
             .unwrap()
             .unwrap()
-            .path();
-        std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let mut data = std::fs::read(&lib).unwrap();
-        let last = data.len() - 1;
-        data[last] ^= 0xff;
-        std::fs::write(&lib, data).unwrap();
-        lib
+            .path()
     }
 }
