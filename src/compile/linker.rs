@@ -213,12 +213,16 @@ pub fn linker_mode() -> bool {
 /// real linker.
 pub fn run(mut args: Vec<String>) -> Result<i32> {
     let real = std::env::var(REAL_LINKER_ENV).unwrap_or_else(|_| "cc".into());
-    // Kept until the link ends: patched copies of the executable's objects.
-    let scratch = tempfile::Builder::new()
-        .prefix("cargo-share-link-")
-        .tempdir()
-        .context("creating a scratch directory for the link")?;
+    // Kept until the link ends: patched copies of an executable's objects (only executables
+    // need one).
+    let mut scratch_dir = None;
     if std::env::var_os(allocator::EXPORT_ALLOCATOR_ENV).is_some() {
+        let scratch = scratch_dir.insert(
+            tempfile::Builder::new()
+                .prefix("cargo-share-link-")
+                .tempdir()
+                .context("creating a scratch directory for the link")?,
+        );
         let (mut expanded, from_file) = allocator::expand_argfile(&args)?;
         if !allocator::export_allocator(&mut expanded, scratch.path())?.is_empty() {
             args = if from_file {
