@@ -349,3 +349,39 @@ fn a_program_that_fails_to_build_does_not_take_the_others_down() {
             .arg("verify"),
     );
 }
+
+/// Two copies of one workspace (same package names and versions) built into one cache: Cargo
+/// shares their units, so a copy whose edit is older than the other copy's last build would be
+/// taken as built and get the other copy's binaries. cargo-share rebuilds a path package built
+/// last from another directory.
+#[test]
+fn a_second_copy_of_a_workspace_is_built_from_its_own_sources() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (a, b) = (scratch.path().join("a"), scratch.path().join("b"));
+    copy_dir(&fixture("lto"), &a);
+    copy_dir(&fixture("lto"), &b);
+    // Copy A says something else, and its edit is older than copy B's build.
+    let main = a.join("lto-two/src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, text.replace("lto-two: {}", "copy A: {}")).unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
+    std::fs::File::options()
+        .write(true)
+        .open(&main)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let build = |ws: &std::path::Path, out: &str| {
+        let out = scratch.path().join(out);
+        run_ok(
+            cargo_share(scratch.path())
+                .args(["build", "-q", "--layout", "per-crate", "--manifest-path"])
+                .arg(ws)
+                .arg("--out")
+                .arg(&out),
+        );
+        run_clean(&out.join("bin/lto-two"))
+    };
+    assert!(build(&b, "out-b").starts_with("lto-two: "));
+    assert!(build(&a, "out-a").starts_with("copy A: "));
+}

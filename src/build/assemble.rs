@@ -16,6 +16,7 @@ use crate::build::failures::{forward_stderr, FailedProgram};
 use crate::build::features::FeatureChoice;
 use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
+use crate::build::path_sources::forget_other_copies;
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
@@ -113,6 +114,7 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
     let prepared = prepare(options, shell)?;
     prepared.warn_overrides(shell);
     prepared.check_recorded_tests(shell)?;
+    forget_other_copies(&prepared, shell)?;
     let mut executables: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     let _locks = (!options.patches.is_empty())
         .then(|| LockRestore::save(prepared.graph.workspaces.iter().map(|w| w.root.clone())));

@@ -19,6 +19,7 @@ pub mod failures;
 pub mod features;
 pub mod lib_paths;
 pub mod options;
+pub mod path_sources;
 pub mod prepare;
 pub mod std_relink;
 pub mod test;

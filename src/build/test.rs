@@ -64,6 +64,7 @@ pub fn count_test_results(line: &str, counts: &mut TestCounts) {
 pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
     let prepared = prepare(options, shell)?;
     prepared.warn_overrides(shell);
+    crate::build::path_sources::forget_other_copies(&prepared, shell)?;
     let mut results: Vec<TestCounts> = prepared
         .graph
         .programs
