@@ -45,7 +45,8 @@ pub fn dynamic_info(path: &Path) -> Result<DynamicInfo> {
     dynamic_info_of(&data).with_context(|| format!("{} is not a readable ELF file", path.display()))
 }
 
-fn dynamic_info_of(data: &[u8]) -> Result<DynamicInfo> {
+/// [`dynamic_info`] of a file already read.
+pub fn dynamic_info_of(data: &[u8]) -> Result<DynamicInfo> {
     let file = ElfFile64::<Endianness>::parse(data)?;
     let endian = file.endian();
     let header = file.elf_header();

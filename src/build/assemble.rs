@@ -475,39 +475,32 @@ fn report_program(built: &BuiltProgram, shell: &Shell) {
 
 /// [`install_file`], with the library names rewritten by [`bind_to_lib_dir`].
 fn install_bound(from: &Path, to: &Path, provided: &BTreeSet<String>) -> Result<()> {
-    let Some(bytes) = bind_to_lib_dir(from, provided)? else {
-        return install_file(from, to);
-    };
-    if std::fs::read(to).ok().as_deref() == Some(bytes.as_slice()) {
+    match bind_to_lib_dir(from, provided)? {
+        Some(bytes) => install_bytes(&bytes, from, to),
+        None => install_file(from, to),
+    }
+}
+
+/// Copy a file into place atomically (temporary file in the same directory, then rename), so a
+/// program in `OUT` is never seen half-written.
+pub fn install_file(from: &Path, to: &Path) -> Result<()> {
+    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+    install_bytes(&bytes, from, to)
+}
+
+/// Write `bytes` to `to` atomically with `from`'s permissions; nothing is written when `to`
+/// already holds them.
+fn install_bytes(bytes: &[u8], from: &Path, to: &Path) -> Result<()> {
+    if std::fs::read(to).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
     let dir = to.parent().context("destination without a directory")?;
     let tmp = tempfile::Builder::new()
         .prefix(".cargo-share-")
         .tempfile_in(dir)?;
-    std::fs::write(tmp.path(), &bytes)
-        .with_context(|| format!("writing {}", tmp.path().display()))?;
-    let mode = std::fs::metadata(from)?.permissions();
-    std::fs::set_permissions(tmp.path(), mode)?;
-    tmp.persist(to)
-        .with_context(|| format!("moving into place {}", to.display()))?;
-    Ok(())
-}
-
-/// Copy a file into place atomically (temporary file in the same directory, then rename), so a
-/// program in `OUT` is never seen half-written.
-pub fn install_file(from: &Path, to: &Path) -> Result<()> {
-    let dir = to.parent().context("destination without a directory")?;
-    if let (Ok(a), Ok(b)) = (std::fs::read(from), std::fs::read(to)) {
-        if a == b {
-            return Ok(());
-        }
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(".cargo-share-")
-        .tempfile_in(dir)?;
-    std::fs::copy(from, tmp.path())
-        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    std::fs::write(tmp.path(), bytes)
+        .with_context(|| format!("writing {} (for {})", tmp.path().display(), to.display()))?;
+    std::fs::set_permissions(tmp.path(), std::fs::metadata(from)?.permissions())?;
     tmp.persist(to)
         .with_context(|| format!("moving into place {}", to.display()))?;
     Ok(())

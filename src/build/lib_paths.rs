@@ -38,7 +38,8 @@ pub const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE, wrapper run path
 /// build script added are kept). Returns `None` when nothing needed changing.
 pub fn bind_to_lib_dir(from: &Path, provided: &BTreeSet<String>) -> Result<Option<Vec<u8>>> {
     let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-    let info = crate::elf::dynamic_info(from)?;
+    let info = crate::elf::dynamic_info_of(&data)
+        .with_context(|| format!("{} is not a readable ELF file", from.display()))?;
     let replace: HashMap<Vec<u8>, Vec<u8>> = info
         .needed
         .iter()

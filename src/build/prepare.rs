@@ -320,26 +320,13 @@ fn unify_sources(
             if let Err(why) =
                 set::rewrite_member_manifest(&manifest_text, package_dir.unwrap_or(Path::new(".")))
             {
-                let why = why.to_string();
                 let out = SetSplit {
                     reason: "set-split",
                     program: pkg.name.to_string(),
                     conflicts_with: Vec::new(),
-                    requirement: why
-                        .split("; build it with --own-lock")
-                        .next()
-                        .unwrap_or(&why)
-                        .to_string(),
+                    requirement: why.to_string(),
                 };
-                shell.status(
-                    "Keeping",
-                    format!(
-                        "{} out of the set, built with its own lockfile: {}",
-                        out.program, out.requirement
-                    ),
-                );
-                shell.json(&out);
-                kept_out.push(out.program);
+                kept_out.push(out.announce(shell));
                 continue;
             }
             members.push(SetMember {
@@ -390,18 +377,7 @@ fn unify_sources(
                     let conflict = e.downcast::<ResolutionConflict>()?;
                     let out = split_off(&members, &conflict, unify, cache)?;
                     members.retain(|m| m.name != out.program);
-                    shell.status(
-                        "Splitting",
-                        format!(
-                            "{} from the set (it conflicts with {}), built with its own \
-                             lockfile: {}",
-                            out.program,
-                            out.conflicts_with.join(", "),
-                            out.requirement,
-                        ),
-                    );
-                    shell.json(&out);
-                    kept_out.push(out.program);
+                    kept_out.push(out.announce(shell));
                     continue;
                 }
                 other => other?,
@@ -484,6 +460,33 @@ struct SetSplit {
     conflicts_with: Vec<String>,
     /// The crate requirement that split them.
     requirement: String,
+}
+
+impl SetSplit {
+    /// Say which program leaves the set and why (a status line, and the record in JSON mode);
+    /// returns its name.
+    fn announce(self, shell: &Shell) -> String {
+        let what = if self.conflicts_with.is_empty() {
+            format!("{} out of the set", self.program)
+        } else {
+            format!(
+                "{} from the set (it conflicts with {})",
+                self.program,
+                self.conflicts_with.join(", ")
+            )
+        };
+        let verb = if self.conflicts_with.is_empty() {
+            "Keeping"
+        } else {
+            "Splitting"
+        };
+        shell.status(
+            verb,
+            format!("{what}, built with its own lockfile: {}", self.requirement),
+        );
+        shell.json(&self);
+        self.program
+    }
 }
 
 /// Which program of a conflict leaves the set: of the programs Cargo names, the first (the one

@@ -33,6 +33,7 @@ use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 
 use crate::build::options::GroupExports;
+use crate::compile::allocator::is_allocator_shim;
 use crate::digest::sha256_hex;
 use crate::elf;
 use crate::shell::{human_bytes, Shell};
@@ -59,12 +60,6 @@ pub struct RelinkedStd {
     pub exports_file: PathBuf,
 }
 
-/// One of the four allocator entry points a `#[global_allocator]` program may define (v0
-/// `…7___rustc12___rust_alloc`, or legacy `__rust_alloc`).
-fn is_allocator_symbol(name: &str) -> bool {
-    crate::compile::allocator::is_allocator_shim(name)
-}
-
 /// The marker every binary imports from libstd (`__rust_no_alloc_shim_is_unstable_v2`).
 fn is_shim_marker(name: &str) -> bool {
     name.ends_with("___rust_no_alloc_shim_is_unstable_v2")
@@ -84,9 +79,7 @@ pub fn std_exports(
         .filter(|s| !s.starts_with("rust_metadata_std_"))
         .filter(|s| match mode {
             GroupExports::All => true,
-            GroupExports::Used => {
-                imports.contains(*s) || is_allocator_symbol(s) || is_shim_marker(s)
-            }
+            GroupExports::Used => imports.contains(*s) || is_allocator_shim(s) || is_shim_marker(s),
         })
         .cloned()
         .collect()
@@ -127,7 +120,7 @@ pub fn relink_std(
 
     let (_, stock_exports) = elf::dynamic_symbols(&stock)?;
     let exports = std_exports(&stock_exports, mode, imports);
-    let allocator: Vec<&String> = exports.iter().filter(|s| is_allocator_symbol(s)).collect();
+    let allocator: Vec<&String> = exports.iter().filter(|s| is_allocator_shim(s)).collect();
     if allocator.is_empty() {
         bail!(
             "{} exports no allocator shim (`__rust_alloc`): this toolchain's libstd is not laid \
@@ -309,7 +302,7 @@ fn shim_member(archive_path: &Path) -> Result<Vec<u8>> {
             s.is_global()
                 && s.is_definition()
                 && s.name()
-                    .is_ok_and(|n| is_allocator_symbol(n) && n.ends_with("___rust_alloc"))
+                    .is_ok_and(|n| is_allocator_shim(n) && n.ends_with("___rust_alloc"))
         });
         if defines_alloc {
             return Ok(bytes.to_vec());
@@ -346,7 +339,7 @@ mod tests {
             "_RNvCsfLfy6EI15iL_7___rustc19___rust_alloc_zeroed",
             "__rust_alloc",
         ] {
-            assert!(is_allocator_symbol(s), "{s}");
+            assert!(is_allocator_shim(s), "{s}");
         }
         for s in [
             "_RNvCsfLfy6EI15iL_7___rustc11___rdl_alloc",
@@ -354,7 +347,7 @@ mod tests {
             "_RNvCsfLfy6EI15iL_7___rustc35___rust_no_alloc_shim_is_unstable_v2",
             "my___rust_alloc",
         ] {
-            assert!(!is_allocator_symbol(s), "{s}");
+            assert!(!is_allocator_shim(s), "{s}");
         }
     }
 

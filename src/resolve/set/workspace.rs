@@ -87,14 +87,14 @@ pub fn rewrite_member_manifest(text: &str, package_dir: &Path) -> Result<String>
     doc.remove("profile");
     for table in ["patch", "replace"] {
         if doc.contains_key(table) {
-            bail!("its manifest has a [{table}] section, which only a workspace root may have; build it with --own-lock NAME");
+            bail!("its manifest has a [{table}] section, which only a workspace root may have");
         }
     }
     if let Some(pkg) = doc.get_mut("package").and_then(|p| p.as_table_mut()) {
         pkg.remove("workspace");
         for (key, value) in pkg.iter() {
             if inherits(value) {
-                bail!("`package.{key}` is inherited from its workspace (`workspace = true`); build it with --own-lock NAME");
+                bail!("`package.{key}` is inherited from its workspace (`workspace = true`)");
             }
         }
     }
@@ -130,7 +130,7 @@ pub fn rewrite_member_manifest(text: &str, package_dir: &Path) -> Result<String>
                 continue;
             };
             if inherits(&toml::Value::Table(dep.clone())) {
-                bail!("dependency `{name}` is inherited from its workspace (`workspace = true`); build it with --own-lock NAME");
+                bail!("dependency `{name}` is inherited from its workspace (`workspace = true`)");
             }
             if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
                 let absolute = package_dir.join(path);
