@@ -138,6 +138,38 @@ pub fn without_rustc_metadata(data: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// `data` with a non-allocated section `name` holding `contents` (an existing section of that
+/// name is replaced). Never loaded at run time: it is read from the file (the plugin closure
+/// note, `crate::build::plugin_closure`).
+pub fn with_section(data: &[u8], name: &str, contents: &[u8]) -> Result<Vec<u8>> {
+    let mut builder = object::build::elf::Builder::read(data)?;
+    for section in builder.sections.iter_mut() {
+        if section.name.as_slice() == name.as_bytes() {
+            section.delete = true;
+        }
+    }
+    builder.delete_orphans();
+    let section = builder.sections.add();
+    section.name = name.as_bytes().to_vec().into();
+    section.sh_type = elf::SHT_NOTE;
+    section.sh_flags = 0;
+    section.sh_addralign = 1;
+    section.data = object::build::elf::SectionData::Data(contents.to_vec().into());
+    let mut out = Vec::with_capacity(data.len() + contents.len() + 64);
+    builder.write(&mut out)?;
+    Ok(out)
+}
+
+/// The contents of section `name` of an ELF file, if it has one.
+pub fn section_data(data: &[u8], name: &str) -> Result<Option<Vec<u8>>> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(data)?;
+    match file.section_by_name(name) {
+        Some(s) => Ok(Some(s.data()?.to_vec())),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

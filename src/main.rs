@@ -70,6 +70,11 @@ enum Command {
         /// and stop before building.
         #[arg(long)]
         dry_run: bool,
+        /// Build the plugins named by --manifest-path for this program (a directory or
+        /// Cargo.toml, or NAME[@VERSION] from crates.io), into OUT/plugins, against the
+        /// program's own shared objects (see README, "Plugins").
+        #[arg(long, value_name = "PROGRAM")]
+        plugin_for: Option<String>,
     },
     /// Run each program's own test suite with the program built in shared mode.
     Test {
@@ -315,8 +320,40 @@ impl BuildTuning {
                 self.all_features,
                 self.no_default_features,
             )?,
+            plugin_host: false,
+            plugins: Vec::new(),
         })
     }
+}
+
+/// `build`'s options; with `--plugin-for PROGRAM`, PROGRAM is the one program and every
+/// `--manifest-path` a plugin for it.
+fn plugin_options(
+    programs: ProgramArgs,
+    plugin_for: Option<String>,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<BuildOptions> {
+    let Some(host) = plugin_for else {
+        return programs.options(cache_dir);
+    };
+    if !programs.positional.is_empty() || !programs.crates.is_empty() || programs.programs.is_some()
+    {
+        anyhow::bail!(
+            "--plugin-for {host}: the build has one program, {host}; its plugins are given with              --manifest-path (other programs are built without --plugin-for)"
+        );
+    }
+    let program = if std::path::Path::new(&host).exists() {
+        ProgramSource::Path(PathBuf::from(&host))
+    } else {
+        ProgramSource::Registry(host.parse().map_err(|e| {
+            anyhow::anyhow!("--plugin-for {host}: neither a path nor NAME[@VERSION]: {e}")
+        })?)
+    };
+    let plugins = programs.manifest_paths;
+    let mut options = programs.tuning.options(vec![program], cache_dir)?;
+    options.plugin_host = true;
+    options.plugins = plugins;
+    Ok(options)
 }
 
 fn exit_with(code: i32) -> ExitCode {
@@ -375,7 +412,8 @@ fn main() -> ExitCode {
             programs,
             out,
             dry_run,
-        } => programs.options(cli.cache_dir).and_then(|o| match out {
+            plugin_for,
+        } => plugin_options(programs, plugin_for, cli.cache_dir).and_then(|o| match out {
             Some(out) if !dry_run => build::build(&o, &out, &shell)
                 .and_then(build::BuildReport::complete)
                 .map(|_| 0),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{bail, Context, Result};
-use cargo_metadata::Message;
+use cargo_metadata::{CrateType, Message};
 use serde::Serialize;
 
 use crate::build::cargo::{CargoVerb, LockRestore};
@@ -17,10 +17,12 @@ use crate::build::features::FeatureChoice;
 use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::path_sources::forget_other_copies;
+use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECTION};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
 use crate::elf;
+use crate::resolve::graph::Program;
 use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
 use crate::shell::Shell;
 use crate::toolchain::Toolchain;
@@ -145,7 +147,11 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
         let errors = forward_stderr(child.stderr.take());
         for message in Message::parse_stream(BufReader::new(stdout)) {
             if let Message::CompilerArtifact(artifact) = message? {
-                let Some(exe) = artifact.executable else {
+                let Some(exe) = artifact
+                    .executable
+                    .clone()
+                    .or_else(|| plugin_file(&artifact))
+                else {
                     continue;
                 };
                 if let Some(program) = prepared
@@ -254,6 +260,13 @@ fn assemble(
             continue;
         }
         let exes = executables.get(&program.name).cloned().unwrap_or_default();
+        if exes.is_empty() && program.plugin_for.is_some() {
+            bail!(
+                "cargo built no shared library for plugin {} v{}",
+                program.name,
+                program.version
+            );
+        }
         if exes.is_empty() {
             bail!(
                 "cargo built no binary for {} v{} (do its binaries need features? see `required-features`)",
@@ -351,17 +364,25 @@ fn assemble(
         .flat_map(|(_, _, needed)| needed.keys().cloned())
         .collect();
     let mut copied: BTreeSet<String> = BTreeSet::new();
+    let notes = plugin_notes(prepared, &closures)?;
     for (program, exes, needed) in closures {
         let mut installed = Vec::new();
+        let dir = match &program.plugin_for {
+            Some(_) => out.join("plugins"),
+            None => bin_dir.clone(),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let note = notes.get(&program.name).map(String::as_bytes);
         for exe in &exes {
-            let dest = bin_dir.join(exe.file_name().context("binary without a file name")?);
-            install_bound(exe, &dest, &provided)?;
+            let dest = dir.join(exe.file_name().context("binary without a file name")?);
+            install_bound(exe, &dest, &provided, note)?;
             installed.push(dest);
         }
         for (name, path) in &needed {
             if copied.insert(name.clone()) {
                 let dest = lib_dir.join(name);
-                install_bound(runtime_copies.get(name).unwrap_or(path), &dest, &provided)?;
+                let from = runtime_copies.get(name).unwrap_or(path);
+                install_bound(from, &dest, &provided, None)?;
                 report
                     .libraries
                     .insert(name.clone(), std::fs::metadata(&dest)?.len());
@@ -473,12 +494,79 @@ fn report_program(built: &BuiltProgram, shell: &Shell) {
     }
 }
 
-/// [`install_file`], with the library names rewritten by [`bind_to_lib_dir`].
-fn install_bound(from: &Path, to: &Path, provided: &BTreeSet<String>) -> Result<()> {
-    match bind_to_lib_dir(from, provided)? {
-        Some(bytes) => install_bytes(&bytes, from, to),
-        None => install_file(from, to),
+/// [`install_file`], with the library names rewritten by [`bind_to_lib_dir`] and, for a plugin
+/// host and its plugins, the closure note added ([`plugin_closure`]).
+fn install_bound(
+    from: &Path,
+    to: &Path,
+    provided: &BTreeSet<String>,
+    note: Option<&[u8]>,
+) -> Result<()> {
+    let bytes = match bind_to_lib_dir(from, provided)? {
+        Some(bytes) => bytes,
+        None => std::fs::read(from).with_context(|| format!("reading {}", from.display()))?,
+    };
+    match note {
+        Some(note) => {
+            let noted = elf::with_section(&bytes, CLOSURE_SECTION, note)
+                .with_context(|| format!("adding the closure note to {}", to.display()))?;
+            install_bytes(&noted, from, to)
+        }
+        None => install_bytes(&bytes, from, to),
     }
+}
+
+/// The shared library Cargo built for a plugin (`dylib` or `cdylib`), from its artifact.
+fn plugin_file(artifact: &cargo_metadata::Artifact) -> Option<cargo_metadata::camino::Utf8PathBuf> {
+    let plugin = artifact
+        .target
+        .crate_types
+        .iter()
+        .any(|t| matches!(t, CrateType::DyLib | CrateType::CDyLib));
+    plugin
+        .then(|| {
+            artifact
+                .filenames
+                .iter()
+                .find(|f| f.extension() == Some("so"))
+        })
+        .flatten()
+        .cloned()
+}
+
+/// The closure note of every plugin host and plugin of the build, by program name; a plugin
+/// that needs a library its program does not load is refused.
+fn plugin_notes(
+    prepared: &PreparedBuild,
+    closures: &[(&Program, Vec<PathBuf>, BTreeMap<String, PathBuf>)],
+) -> Result<BTreeMap<String, String>> {
+    let mut notes = BTreeMap::new();
+    if !prepared.options.plugin_host {
+        return Ok(notes);
+    }
+    let deps = prepared.deps_dir();
+    for (program, _, needed) in closures {
+        let host = program.plugin_for.as_deref().unwrap_or(&program.name);
+        if program.plugin_for.is_some() {
+            let host_needed = closures
+                .iter()
+                .find(|(p, _, _)| p.name == host)
+                .map(|(_, _, n)| n)
+                .with_context(|| format!("plugin {}: {host} was not built", program.name))?;
+            let foreign = foreign_libraries(needed, host_needed);
+            if !foreign.is_empty() {
+                bail!(
+                    "plugin {} needs {}, which {host} does not load; this is a cargo-share bug,                      please report it",
+                    program.name,
+                    foreign.join(", ")
+                );
+            }
+        }
+        let note = closure_note(host, needed, &deps, &prepared.toolchain)
+            .with_context(|| format!("recording the shared closure of {}", program.name))?;
+        notes.insert(program.name.clone(), note);
+    }
+    Ok(notes)
 }
 
 /// Copy a file into place atomically (temporary file in the same directory, then rename), so a

@@ -10,7 +10,10 @@
 //! 5. Assemble: copy each binary to `OUT/bin` and the closure of crate dylibs and libstd it needs
 //!    (read from `DT_NEEDED`) to `OUT/lib`, each file once; libstd relinked from the toolchain's
 //!    rlibs with the exports the set needs ([`std_relink`]).
-//! 6. Bind: the copies in `OUT` name the libraries they load as `$ORIGIN/../lib/FILE`, with no
+//! 6. Plugins (`--plugin-for`): library crates built in their program's set, copied to
+//!    `OUT/plugins`; the program and each plugin carry a note of the crates they share
+//!    ([`plugins`], [`plugin_closure`]).
+//! 7. Bind: the copies in `OUT` name the libraries they load as `$ORIGIN/../lib/FILE`, with no
 //!    run path, so the loader opens each directly ([`lib_paths`]).
 
 pub mod assemble;
@@ -20,6 +23,8 @@ pub mod features;
 pub mod lib_paths;
 pub mod options;
 pub mod path_sources;
+pub mod plugin_closure;
+pub mod plugins;
 pub mod prepare;
 pub mod std_relink;
 pub mod test;

@@ -83,6 +83,11 @@ pub struct BuildOptions {
     /// `--features`, `--all-features`, `--no-default-features`. As given on the command line
     /// until `prepare` binds them to the build's programs (`PreparedBuild::options`).
     pub features: ProgramFeatures,
+    /// `--plugin-for`: the build's one program is a plugin host (every crate it uses goes into
+    /// a group it loads), and `plugins` are built for it.
+    pub plugin_host: bool,
+    /// The plugins' manifests or directories (`--plugin-for PROGRAM --manifest-path PLUGIN`).
+    pub plugins: Vec<PathBuf>,
 }
 
 /// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).

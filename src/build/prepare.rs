@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::build::features::ProgramFeatures;
-use crate::build::options::{default_cache_dir, BuildOptions, Layout};
+use crate::build::options::{default_cache_dir, BuildOptions, GroupExports, Layout};
+use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::compile::plan::WrapperPlan;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
@@ -121,8 +122,15 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     // Features are checked once the programs are known, then read into each workspace's graph.
     let options = &BuildOptions {
         features: bind_features(&options.features, &sources)?,
+        // A plugin host's groups keep every export: a plugin built later binds to them.
+        group_exports: if options.plugin_host {
+            GroupExports::All
+        } else {
+            options.group_exports
+        },
         ..options.clone()
     };
+    let plugins = load_plugins(options, &sources, &cache, &toolchain, shell)?;
     if !options.features.is_empty() {
         for (manifest, md) in &mut sources {
             let args = options.features.cargo_args(&program_names(md));
@@ -148,7 +156,15 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         }
         (None, None)
     } else {
-        unify_sources(sources, options, &cache, &toolchain, &mut graph, shell)?
+        unify_sources(
+            sources,
+            plugins.as_ref(),
+            options,
+            &cache,
+            &toolchain,
+            &mut graph,
+            shell,
+        )?
     };
     // Grouped: only the facades are dylibs (set by `unify_sources`); every other crate is an
     // rlib, linked into its group or, used by one program, into that program.
@@ -187,6 +203,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
                 source::ProgramSource::Path(_) => None,
             })
             .collect(),
+        plugin_packages: plugin_package_dirs(&graph),
     };
     let plan_file = tempfile::Builder::new()
         .prefix("plan-")
@@ -275,6 +292,7 @@ fn bind_features(
 /// `--own-lock` ones in their own workspaces.
 fn unify_sources(
     sources: Vec<(PathBuf, cargo_metadata::Metadata)>,
+    plugins: Option<&Plugins>,
     options: &BuildOptions,
     cache: &Path,
     toolchain: &Toolchain,
@@ -339,9 +357,11 @@ fn unify_sources(
                     .as_std_path()
                     .to_path_buf(),
                 lock: lock.clone(),
+                plugin_for: None,
             });
         }
     }
+    members.extend(plugins.iter().flat_map(|p| p.members.iter().cloned()));
     let mut groups = None;
     let set = if members.is_empty() {
         None
@@ -376,6 +396,14 @@ fn unify_sources(
                 Err(e) if !fixed_by_resolution && e.is::<ResolutionConflict>() => {
                     let conflict = e.downcast::<ResolutionConflict>()?;
                     let out = split_off(&members, &conflict, unify, cache)?;
+                    if let Some(p) = members.iter().find(|m| m.name == out.program) {
+                        if let Some(host) = &p.plugin_for {
+                            bail!(
+                                "plugin {} cannot be resolved with {host}: {conflict}",
+                                p.name
+                            );
+                        }
+                    }
                     members.retain(|m| m.name != out.program);
                     kept_out.push(out.announce(shell));
                     continue;
@@ -392,10 +420,15 @@ fn unify_sources(
             stored = keep;
         };
         if options.layout == Layout::Grouped {
-            let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(&md)
-                .into_iter()
-                .map(|p| (p.name.to_string(), p.id.clone()))
-                .collect();
+            let mut programs: Vec<(String, cargo_metadata::PackageId)> =
+                graph::program_packages(&md)
+                    .into_iter()
+                    .map(|p| (p.name.to_string(), p.id.clone()))
+                    .collect();
+            if let Some(p) = plugins {
+                let host = programs.iter().find(|(n, _)| *n == p.host).cloned();
+                programs.extend(host.map(|(_, id)| (grouping::plugins_consumer(&p.host), id)));
+            }
             let tag: String = set
                 .root
                 .file_name()
@@ -423,6 +456,10 @@ fn unify_sources(
                 records.insert(group.name.clone(), record);
             }
             graph.add_workspace(&manifest, md, &|_| true, false)?;
+            if let Some(p) = plugins {
+                let workspace = graph.workspaces.len() - 1;
+                add_plugins(graph, workspace, p)?;
+            }
             let root = manifest
                 .parent()
                 .context("a manifest without a directory")?;

@@ -37,6 +37,10 @@ pub struct WrapperPlan {
     /// `cargo install` compiles registry packages (their warnings are nothing a user can act on).
     #[serde(default)]
     pub quiet_packages: BTreeSet<String>,
+    /// Canonical package directories of the plugins of this build (`--plugin-for`): their
+    /// `dylib`/`cdylib` is linked against the program's shared objects, never static std.
+    #[serde(default)]
+    pub plugin_packages: BTreeSet<PathBuf>,
 }
 
 impl WrapperPlan {
@@ -59,5 +63,13 @@ impl WrapperPlan {
             .canonicalize()
             .unwrap_or_else(|_| manifest_dir.to_path_buf());
         self.shared_packages.contains(&dir)
+    }
+
+    /// Whether the package whose sources live in `manifest_dir` is a plugin of this build.
+    pub fn is_plugin(&self, manifest_dir: &Path) -> bool {
+        let dir = manifest_dir
+            .canonicalize()
+            .unwrap_or_else(|_| manifest_dir.to_path_buf());
+        self.plugin_packages.contains(&dir)
     }
 }

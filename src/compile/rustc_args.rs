@@ -21,6 +21,9 @@ pub enum UnitKind {
     PrivateLib,
     /// A binary or test harness: linked against the shared dylibs.
     Executable,
+    /// A plugin (`build --plugin-for`): a `dylib` or `cdylib` the program loads at run time,
+    /// linked against the program's groups and libstd like an executable.
+    Plugin,
 }
 
 /// A parsed view of the rustc command line that the wrapper cares about.
@@ -105,6 +108,11 @@ impl RustcArgs {
         }
         if self.has("--test") || types.contains(&"bin") {
             return UnitKind::Executable;
+        }
+        if types.iter().any(|t| matches!(*t, "dylib" | "cdylib"))
+            && manifest_dir.is_some_and(|d| plan.is_plugin(d))
+        {
+            return UnitKind::Plugin;
         }
         let is_lib =
             types.is_empty() || types.iter().any(|t| matches!(*t, "lib" | "rlib" | "dylib"));

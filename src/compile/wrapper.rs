@@ -76,6 +76,16 @@ fn force_group_externs(args: &mut [String]) -> bool {
     forced
 }
 
+/// Nothing in a program's (or plugin's) code names its groups, so rustc would not load them:
+/// `force:` does (NOTES.md section 10). It needs -Z, hence RUSTC_BOOTSTRAP, scoped to this one
+/// invocation (symbol mangling is pinned to v0).
+fn force_groups(args: &mut Vec<String>, out: &mut Rewritten) {
+    if force_group_externs(args) {
+        args.extend(["-Z".into(), "unstable-options".into()]);
+        out.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
+    }
+}
+
 /// The rewritten command line and environment for one unit.
 #[derive(Debug, Default)]
 pub struct Rewritten {
@@ -245,13 +255,14 @@ pub fn rewrite(
             out.env.push((linker::REAL_LINKER_ENV.into(), real_linker));
             out.env
                 .push((allocator::EXPORT_ALLOCATOR_ENV.into(), "1".into()));
-            if force_group_externs(&mut args) {
-                // Nothing in the program's code names its groups, so rustc would not load
-                // them: `force:` does (NOTES.md section 10). It needs -Z, hence RUSTC_BOOTSTRAP,
-                // scoped to this one invocation (symbol mangling is pinned to v0 above).
-                args.extend(["-Z".into(), "unstable-options".into()]);
-                out.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
-            }
+            force_groups(&mut args, &mut out);
+        }
+        UnitKind::Plugin => {
+            // As the declared crate type, but with libstd and the program's groups linked
+            // dynamically (a dylib without prefer-dynamic carries its own std).
+            args.push("-Cprefer-dynamic".into());
+            args.push("-Clink-arg=-Wl,-rpath,$ORIGIN".into());
+            force_groups(&mut args, &mut out);
         }
         _ => {}
     }

@@ -21,6 +21,8 @@ pub struct Program {
     pub binaries: Vec<String>,
     /// Index into [`BuildGraph::workspaces`].
     pub workspace: usize,
+    /// A plugin (`--plugin-for`): no binaries, a `dylib`/`cdylib` for this program.
+    pub plugin_for: Option<String>,
 }
 
 /// One Cargo workspace the build touches (each built with its own lockfile).
@@ -121,6 +123,7 @@ impl BuildGraph {
                     .map(|t| t.name.clone())
                     .collect(),
                 workspace: index,
+                plugin_for: None,
             });
             added += 1;
         }

@@ -90,6 +90,13 @@ impl GroupPlan {
     }
 }
 
+/// The consumer that stands for the plugins of `host` (`--plugin-for`) in a group plan: it uses
+/// every crate the host uses, so each of them is in a group the host loads (none stays static
+/// in the host, where a plugin could not bind to it), and the plugins load those groups.
+pub fn plugins_consumer(host: &str) -> String {
+    format!("plugins of {host}")
+}
+
 pub(crate) fn sorted_features(node: &cargo_metadata::Node) -> Vec<String> {
     let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
     features.sort();

@@ -34,7 +34,7 @@ pub mod stored;
 
 pub use facade::facade_files;
 pub use group::{
-    Group, GroupMember, GroupPlan, MemberSource, DEFAULT_MIN_GROUP_SOURCE_BYTES,
+    plugins_consumer, Group, GroupMember, GroupPlan, MemberSource, DEFAULT_MIN_GROUP_SOURCE_BYTES,
     GROUP_CRATE_PREFIX, GROUP_PACKAGE_PREFIX,
 };
 pub use plan::{groups_used, plan_groups, rust_source_bytes};

@@ -35,6 +35,7 @@ pub fn generate(
     }
     let mut names: Vec<String> = members
         .iter()
+        .filter(|m| m.plugin_for.is_none())
         .map(|m| format!("{}@{}", m.name, m.version))
         .collect();
     names.sort();

@@ -33,8 +33,14 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
     let mut dirs = Vec::new();
     for member in &set.members {
         let dir = format!("{}-{}", member.name, member.version);
+        // A plugin loads the groups of its program (all of them: it binds to the program's own
+        // files, whatever it uses).
+        let consumer = match &member.plugin_for {
+            Some(host) => grouping::plugins_consumer(host),
+            None => member.name.clone(),
+        };
         let extra: Vec<(String, PathBuf)> = plan
-            .groups_of(&member.name)
+            .groups_of(&consumer)
             .into_iter()
             .map(|g| (g.name.clone(), group_dir(&g.name)))
             .collect();

@@ -83,6 +83,10 @@ pub struct SetMember {
     pub package_dir: PathBuf,
     /// The program's own `Cargo.lock`, if it has one: part of the seed.
     pub lock: Option<String>,
+    /// A plugin (`--plugin-for`): the program it is built for. Plugins are resolved with the
+    /// set but are not part of its identity (the set's directory, so its group names, stay
+    /// those of its programs) and consume nothing of their own (see `grouping::plugins_consumer`).
+    pub plugin_for: Option<String>,
 }
 
 /// A generated workspace holding the programs of a set.
