@@ -139,6 +139,10 @@ enum Command {
         /// Show the plan (with --layout grouped: the groups) and stop before building.
         #[arg(long)]
         dry_run: bool,
+        /// Install this program (a directory or Cargo.toml, or NAME[@VERSION]) with the plugins
+        /// named by --path, into plugins/ of its store directory (see README, "Plugins").
+        #[arg(long, value_name = "PROGRAM")]
+        plugin_for: Option<String>,
         #[command(flatten)]
         tuning: BuildTuning,
     },
@@ -342,18 +346,22 @@ fn plugin_options(
             "--plugin-for {host}: the build has one program, {host}; its plugins are given with              --manifest-path (other programs are built without --plugin-for)"
         );
     }
-    let program = if std::path::Path::new(&host).exists() {
-        ProgramSource::Path(PathBuf::from(&host))
-    } else {
-        ProgramSource::Registry(host.parse().map_err(|e| {
-            anyhow::anyhow!("--plugin-for {host}: neither a path nor NAME[@VERSION]: {e}")
-        })?)
-    };
+    let program = plugin_program(&host)?;
     let plugins = programs.manifest_paths;
     let mut options = programs.tuning.options(vec![program], cache_dir)?;
     options.plugin_host = true;
     options.plugins = plugins;
     Ok(options)
+}
+
+/// The program of `--plugin-for PROGRAM`: a path if one exists, else `NAME[@VERSION]`.
+fn plugin_program(host: &str) -> anyhow::Result<ProgramSource> {
+    if std::path::Path::new(host).exists() {
+        return Ok(ProgramSource::Path(PathBuf::from(host)));
+    }
+    Ok(ProgramSource::Registry(host.parse().map_err(|e| {
+        anyhow::anyhow!("--plugin-for {host}: neither a path nor NAME[@VERSION]: {e}")
+    })?))
 }
 
 fn exit_with(code: i32) -> ExitCode {
@@ -484,13 +492,31 @@ fn main() -> ExitCode {
             locked: _,
             allow_test_failures,
             dry_run,
+            plugin_for,
             tuning,
         } => (|| {
-            let mut programs: Vec<ProgramSource> =
-                paths.into_iter().map(ProgramSource::Path).collect();
-            programs.extend(crates.into_iter().map(ProgramSource::Registry));
             let exports = tuning.exports;
-            let mut build = tuning.options(programs, cli.cache_dir.clone())?;
+            let mut build = match plugin_for {
+                Some(host) => {
+                    if !crates.is_empty() {
+                        anyhow::bail!(
+                            "--plugin-for {host}: the install has one program, {host}; its \
+                             plugins are given with --path"
+                        );
+                    }
+                    let mut o =
+                        tuning.options(vec![plugin_program(&host)?], cli.cache_dir.clone())?;
+                    o.plugin_host = true;
+                    o.plugins = paths;
+                    o
+                }
+                None => {
+                    let mut programs: Vec<ProgramSource> =
+                        paths.into_iter().map(ProgramSource::Path).collect();
+                    programs.extend(crates.into_iter().map(ProgramSource::Registry));
+                    tuning.options(programs, cli.cache_dir.clone())?
+                }
+            };
             build.group_exports = exports.unwrap_or(GroupExports::All);
             build.check_tests = true;
             build.allow_test_failures = allow_test_failures;

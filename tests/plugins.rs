@@ -190,3 +190,89 @@ fn a_plugin_that_is_not_a_plugin_library_is_refused_with_what_to_do() {
     );
     assert!(!out.exists(), "nothing written");
 }
+
+#[test]
+fn installed_plugins_live_in_their_program_and_go_with_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = common::store_env::Env::new();
+    let install = |plugin: &str| {
+        let mut c = env.cmd();
+        c.env("CARGO_NET_OFFLINE", "true")
+            .arg("install")
+            .arg("--plugin-for")
+            .arg(fixture("plugins/host"))
+            .arg("--path")
+            .arg(fixture("plugins").join(plugin))
+            .arg("--root")
+            .arg(env.root());
+        String::from_utf8_lossy(&run_ok(&mut c).stderr).into_owned()
+    };
+    let said = install("upper");
+    assert!(
+        said.contains("Installed plugin libplug_upper.so for plug-host: "),
+        "{said}"
+    );
+    let host = env.root().join("bin/plug-host");
+    let ran = run_clean(&host);
+    assert!(
+        ran.contains("[host] upper: [upper] hello") && ran.contains("1 plugins run, 0 refused"),
+        "{ran}"
+    );
+
+    // A second plugin later: the program build is the same, so the first plugin is kept.
+    let said = install("stats");
+    assert!(
+        said.contains("Installed plugin libplug_stats.so for plug-host: "),
+        "{said}"
+    );
+    let ran = run_clean(&host);
+    assert!(
+        ran.contains("[host] stats: [stats] run 1") && ran.contains("2 plugins run, 0 refused"),
+        "{ran}"
+    );
+    let program_dir = std::fs::canonicalize(&host)
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert_eq!(
+        file_names(&program_dir.join("plugins")),
+        ["libplug_stats.so", "libplug_upper.so"]
+    );
+    env.verify_ok();
+
+    // verify checks the plugins: a changed one is named, then put back.
+    let plugin = program_dir.join("plugins/libplug_upper.so");
+    let original = std::fs::read(&plugin).unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut changed = original.clone();
+    changed.push(0);
+    std::fs::write(&plugin, &changed).unwrap();
+    let out = env.cmd().arg("verify").output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("program plug-host: plugin libplug_upper.so missing or changed"),
+        "{said}"
+    );
+    std::fs::write(&plugin, &original).unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o444)).unwrap();
+    env.verify_ok();
+
+    // Uninstalling the program and gc remove its plugins and every entry they loaded.
+    assert!(!env.entries().is_empty());
+    run_ok(env.cmd().args(["uninstall", "plug-host"]));
+    run_ok(env.cmd().arg("gc"));
+    assert!(
+        !program_dir.exists(),
+        "the program build and its plugins are gone"
+    );
+    assert!(env.entries().is_empty(), "{:?}", env.entries());
+    env.verify_ok();
+}

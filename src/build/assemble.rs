@@ -40,6 +40,9 @@ pub struct BuiltProgram {
     /// The features it was built with (left out when it has its defaults).
     #[serde(skip_serializing_if = "FeatureChoice::is_default")]
     pub features: FeatureChoice,
+    /// A plugin (`--plugin-for`): the program it was built for; its file is in `OUT/plugins`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_for: Option<String>,
 }
 
 /// The result of `cargo share build`.
@@ -395,6 +398,7 @@ fn assemble(
             binaries: installed,
             libraries: needed.keys().cloned().collect(),
             features: prepared.options.features.of(&program.name),
+            plugin_for: program.plugin_for.clone(),
         };
         if !prepared.options.staging {
             report_program(&built, shell);

@@ -116,3 +116,38 @@ pub fn foreign_libraries<'a>(
         .map(String::as_str)
         .collect()
 }
+
+/// What makes a plugin's note (`plugin`) not fit a program's (`program`): another program, or
+/// the first crate (by name) the program does not have as the plugin was built against it.
+/// `None` when it fits. (The loader's own check is `cargo_share_plugin_host::check`.)
+pub fn note_mismatch(program: &str, plugin: &str) -> Option<String> {
+    let line = |note: &str, prefix: &str| -> Option<String> {
+        note.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(String::from)
+    };
+    if !program.starts_with(CLOSURE_FORMAT) || !plugin.starts_with(CLOSURE_FORMAT) {
+        return Some(format!("a closure note is not `{CLOSURE_FORMAT}`"));
+    }
+    let (ours, theirs) = (line(program, "program "), line(plugin, "program "));
+    if ours != theirs {
+        return Some(format!(
+            "it was built for {}, not for {}",
+            theirs.unwrap_or_default(),
+            ours.unwrap_or_default()
+        ));
+    }
+    let crates: Vec<&str> = program
+        .lines()
+        .filter(|l| l.starts_with("crate "))
+        .collect();
+    let missing = plugin
+        .lines()
+        .filter(|l| l.starts_with("crate "))
+        .find(|l| !crates.contains(l))?;
+    let mut fields = missing.split(' ').skip(1);
+    let (name, version) = (fields.next()?, fields.next()?);
+    Some(format!(
+        "it was built against another build of {name} {version} than the program's"
+    ))
+}

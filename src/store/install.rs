@@ -31,6 +31,7 @@ use crate::store::links::link_binary;
 use crate::store::links::remove_our_link;
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::{entry_label, open_store_rolling_forward};
+use crate::store::plugins::plugins_of;
 use crate::store::repair::relink_program;
 use crate::store::roots::record_root;
 
@@ -209,7 +210,8 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         }
     };
     let mut records = Vec::new();
-    for p in &report.programs {
+    // Plugins are installed inside their program's directory, with it.
+    for p in report.programs.iter().filter(|p| p.plugin_for.is_none()) {
         shell.status("Installing", format!("{} v{}", p.name, p.version));
         // The program's libraries and, transitively, every shared crate build they were
         // compiled against (generic-only crates leave no NEEDED entry but shaped the code).
@@ -287,6 +289,25 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             ));
         }
         let needed: Vec<&CrateIdentity> = p.libraries.iter().map(|f| &ids[f]).collect::<Vec<_>>();
+        let previous = store.program(&p.name).ok().flatten();
+        let entries: Vec<String> = ids.values().map(|i| i.hash.clone()).collect();
+        let plugin_builds: Vec<&build::BuiltProgram> = report
+            .programs
+            .iter()
+            .filter(|b| b.plugin_for.as_deref() == Some(p.name.as_str()))
+            .collect();
+        let same_build = previous
+            .as_ref()
+            .is_some_and(|prev| prev.binaries == bin_hashes && prev.entries == entries);
+        let plugins = plugins_of(
+            &p.name,
+            &plugin_builds,
+            previous
+                .as_ref()
+                .map(|prev| (prev, store.root.join(&prev.dir))),
+            same_build,
+            shell,
+        )?;
         let mut program_key = format!("{}\0{}\0", p.name, p.version);
         // Features that leave the binaries as they are still make another program record.
         if !p.features.is_default() {
@@ -297,6 +318,9 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         }
         for id in &needed {
             program_key.push_str(&id.hash);
+        }
+        for plugin in &plugins {
+            program_key.push_str(&format!("\0plugin {}={}", plugin.name, plugin.sha256));
         }
         let dir_name = format!(
             "{}-{}-{}",
@@ -318,9 +342,13 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             source,
             dir: format!("programs/{dir_name}"),
             binaries: bin_hashes.clone(),
-            entries: ids.values().map(|i| i.hash.clone()).collect(),
+            entries,
             root: root.clone(),
             features: p.features.clone(),
+            plugins: plugins
+                .iter()
+                .map(|p| (p.name.clone(), p.sha256.clone()))
+                .collect(),
         };
         if !program_dir.join("program.json").is_file() {
             let staging = store.staging("program-")?;
@@ -346,6 +374,15 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                         format!("linking {} into the program", entry_file.display())
                     })?;
             }
+            if !plugins.is_empty() {
+                create_dir(&dir.join("plugins"))?;
+            }
+            for plugin in &plugins {
+                let to = dir.join("plugins").join(&plugin.name);
+                std::fs::copy(&plugin.from, &to).with_context(|| {
+                    format!("copying {} to {}", plugin.from.display(), to.display())
+                })?;
+            }
             write_step(
                 &dir.join("program.json"),
                 serde_json::to_string_pretty(&manifest)?,
@@ -367,7 +404,6 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             }
         }
         fault::step("program-renamed")?;
-        let previous = store.program(&p.name).ok().flatten();
         let roots = program_roots(&store, &p.name, &root)?;
         record_root(&store.root, &root)?;
         fault::step("root-recorded")?;
@@ -424,6 +460,21 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                 added.len()
             ),
         );
+        for plugin in plugins.iter().filter(|f| {
+            plugin_builds
+                .iter()
+                .any(|b| b.binaries.iter().any(|x| x.ends_with(&f.name)))
+        }) {
+            shell.status(
+                "Installed",
+                format!(
+                    "plugin {} for {}: {}",
+                    plugin.name,
+                    p.name,
+                    program_dir.join("plugins").join(&plugin.name).display()
+                ),
+            );
+        }
         let record = InstallRecord {
             reason: "program-installed",
             name: p.name.clone(),

@@ -41,4 +41,8 @@ pub struct InstalledProgram {
     /// `--no-default-features`); absent in manifests written before they were recorded.
     #[serde(default)]
     pub features: FeatureChoice,
+    /// Its plugins (`install --plugin-for`), in `plugins/` of its directory: file name ->
+    /// SHA-256. They load exactly the program's entries (its `lib/`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<(String, String)>,
 }

@@ -15,6 +15,7 @@
 //!     program.json                   its manifest (binaries, entries)
 //!     bin/BIN                        the binaries, run path $ORIGIN/../lib
 //!     lib/FILE.so                    hard links to the runtime copies of exactly its entries
+//!     plugins/FILE.so                its plugins (`install --plugin-for`), loading that lib/
 //! STORE/tmp/                         staging; anything here is garbage after a crash
 //! STORE/build/                       Cargo's build directory and fetched sources for installs
 //! ```
@@ -33,7 +34,8 @@
 //! (`marker`), the safety of the directories above (`ancestors`), manifests (`manifest`),
 //! identities (`identity`), file rules (`files`), crash points (`fault`), the index rebuilt
 //! from the manifests (`repair`), and one file per command over the store
-//! (`install`, `uninstall`, `query` for list and why, `gc`, `optimise`, `verify`), with `open`
+//! (`install`, `uninstall`, `query` for list and why, `gc`, `optimise`, `verify`; `plugins`
+//! for the plugins of installed programs), with `open`
 //! (roll-forward recovery) and `links` (`ROOT/bin`) shared by them.
 
 pub mod ancestors;
@@ -49,6 +51,7 @@ pub mod manifest;
 pub mod marker;
 pub mod open;
 pub mod optimise;
+pub mod plugins;
 pub mod query;
 pub mod repair;
 pub mod roots;

@@ -12,6 +12,7 @@ use crate::store::files::file_matches;
 use crate::store::index::{Access, EntryRow};
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::{open_store, roll_forward};
+use crate::store::plugins::verify_plugins;
 use crate::store::repair::{relink_programs, repair_index};
 use crate::store::roots::known_roots;
 
@@ -57,6 +58,7 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
         };
         let dir = store.root.join(&p.dir);
         let roots = store.roots_of(&name)?;
+        problems.extend(verify_plugins(&dir, &p)?);
         for (b, sha) in &p.binaries {
             let bin = dir.join("bin").join(b);
             if !file_matches(&bin, sha) {
