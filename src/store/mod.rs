@@ -49,6 +49,7 @@ pub mod manifest;
 pub mod marker;
 pub mod open;
 pub mod optimise;
+pub mod program_commit;
 pub mod query;
 pub mod repair;
 pub mod roots;
