@@ -15,6 +15,7 @@
 
 pub mod audit;
 pub mod build;
+pub mod cache;
 pub mod compile;
 pub mod digest;
 pub mod elf;

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use cargo_share::audit;
 use cargo_share::build::{self, BuildOptions, GroupExports, Layout, ProgramFeatures};
+use cargo_share::cache;
 use cargo_share::compile::plan::PLAN_ENV;
 use cargo_share::compile::profile::SharedProfile;
 use cargo_share::compile::{linker, wrapper};
@@ -182,6 +183,58 @@ enum Command {
         /// Rebuild the index from the entry and program manifests first.
         #[arg(long)]
         repair: bool,
+    },
+    /// Signing keys for the binary cache.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Push installed programs and every store entry they need to a binary cache (an OCI
+    /// registry), signed.
+    Push {
+        /// The cache: oci://HOST[:PORT]/PATH (HTTPS; plain HTTP for 127.0.0.1 or with --insecure).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The secret key to sign with (`cargo share key generate`).
+        #[arg(long, value_name = "FILE")]
+        sign_key: PathBuf,
+        /// Use plain HTTP for a registry that is not on 127.0.0.1.
+        #[arg(long)]
+        insecure: bool,
+        /// Installed programs to push [default: all].
+        #[arg(value_name = "PROGRAM")]
+        programs: Vec<String>,
+    },
+    /// Install programs from a binary cache: their builds and entries, verified, no compiler run.
+    Pull {
+        /// The cache: oci://HOST[:PORT]/PATH (HTTPS; plain HTTP for 127.0.0.1 or with --insecure).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// A public key whose signatures are trusted (repeatable; at least one).
+        #[arg(long = "trusted-key", value_name = "FILE", required = true)]
+        trusted_keys: Vec<PathBuf>,
+        /// Install root: binaries are linked into ROOT/bin [default: $CARGO_INSTALL_ROOT or $CARGO_HOME].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Replace binaries in ROOT/bin that cargo share did not install.
+        #[arg(long)]
+        force: bool,
+        /// Use plain HTTP for a registry that is not on 127.0.0.1.
+        #[arg(long)]
+        insecure: bool,
+        /// Programs: NAME or NAME@VERSION (default: the latest pushed).
+        #[arg(value_name = "NAME[@VERSION]", required = true)]
+        programs: Vec<CrateSpec>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Make a signing key pair: DIR/NAME.secret (owner-only) and DIR/NAME.pub.
+    Generate {
+        /// The key's name (it travels with each signature).
+        name: String,
+        /// Where to write the two files.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 
@@ -547,6 +600,59 @@ fn main() -> ExitCode {
         Command::Verify { repair } => store().and_then(|s| {
             store::verify(&s, repair, &shell).map(|p| if p.is_empty() { 0 } else { 1 })
         }),
+        Command::Key(KeyCommand::Generate { name, out }) => {
+            cache::generate_key(&name, &out).map(|(secret, public)| {
+                shell.status(
+                    "Generated",
+                    format!(
+                        "the key `{name}`: {} (secret, owner-only: sign with it) and {} \
+                         (public: give it to pullers)",
+                        secret.display(),
+                        public.display()
+                    ),
+                );
+                shell.json(&serde_json::json!({"reason": "key-generated", "name": name,
+                    "secret": secret, "public": public}));
+                0
+            })
+        }
+        Command::Push {
+            to,
+            sign_key,
+            insecure,
+            programs,
+        } => store().and_then(|store| {
+            let options = cache::PushOptions {
+                store,
+                to,
+                sign_key,
+                programs,
+                insecure,
+            };
+            cache::push(&options, &shell).map(|_| 0)
+        }),
+        Command::Pull {
+            from,
+            trusted_keys,
+            root,
+            force,
+            insecure,
+            programs,
+        } => (|| {
+            let options = cache::PullOptions {
+                store: store()?,
+                root: match root {
+                    Some(r) => r,
+                    None => store::default_root()?,
+                },
+                from,
+                trusted_keys,
+                programs,
+                insecure,
+                force,
+            };
+            cache::pull(&options, &shell).map(|_| 0)
+        })(),
     };
     match result {
         Ok(code) => exit_with(code),

@@ -42,6 +42,113 @@ pub struct CrateIdentity {
     pub version: String,
     /// Identities of the shared crate builds it was compiled against.
     pub dependencies: Vec<String>,
+    /// What the hash is computed from, so that another machine (a binary cache's puller) can
+    /// compute it again; absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<IdentityInputs>,
+}
+
+/// Everything an identity hashes, in the order it hashes it ("Store identity" in
+/// ARCHITECTURE.md). Text where the hash covers bytes of a file (unit record, export lists),
+/// exactly as hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum IdentityInputs {
+    /// The toolchain's libstd (its `dev/` copy is the toolchain's file, `file_sha256`).
+    Toolchain {
+        file: String,
+        rustc_version: String,
+        target: String,
+        file_sha256: String,
+        /// The relinked run-time copy's export list, format line first.
+        exports: Option<String>,
+    },
+    /// A crate build (or a group).
+    Crate {
+        wrapper_abi: String,
+        lib_paths_format: String,
+        rustc_version: String,
+        target: String,
+        file: String,
+        /// The unit record's JSON as hashed.
+        unit_record: String,
+        dependencies: Vec<String>,
+        /// Identities of the static members of a group.
+        contained: Vec<String>,
+        /// A trimmed group's export list.
+        exports: Option<String>,
+    },
+}
+
+impl IdentityInputs {
+    /// The identity (hex SHA-256) these inputs give.
+    pub fn hash(&self) -> String {
+        fn part(h: &mut Sha256, bytes: &[u8]) {
+            h.update(bytes);
+            h.update([0]);
+        }
+        let mut h = Sha256::new();
+        match self {
+            IdentityInputs::Toolchain {
+                file,
+                rustc_version,
+                target,
+                file_sha256,
+                exports,
+            } => {
+                for p in [IDENTITY_TAG, "toolchain", file, rustc_version, target] {
+                    part(&mut h, p.as_bytes());
+                }
+                // The file's hash follows with no separator (as identities were first defined).
+                h.update(file_sha256.as_bytes());
+                if let Some(list) = exports {
+                    h.update(b"relinked exports ");
+                    part(&mut h, list.as_bytes());
+                }
+            }
+            IdentityInputs::Crate {
+                wrapper_abi,
+                lib_paths_format,
+                rustc_version,
+                target,
+                file,
+                unit_record,
+                dependencies,
+                contained,
+                exports,
+            } => {
+                for p in [
+                    IDENTITY_TAG,
+                    wrapper_abi,
+                    lib_paths_format,
+                    rustc_version,
+                    target,
+                    file,
+                ] {
+                    part(&mut h, p.as_bytes());
+                }
+                h.update(unit_record.as_bytes());
+                for d in dependencies {
+                    part(&mut h, d.as_bytes());
+                }
+                for c in contained {
+                    h.update(b"contains ");
+                    part(&mut h, c.as_bytes());
+                }
+                if let Some(list) = exports {
+                    h.update(b"exports ");
+                    part(&mut h, list.as_bytes());
+                }
+            }
+        }
+        hex(h.finalize().as_slice())
+    }
+}
+
+/// An export list, as text (the identity hashes its bytes).
+fn read_list(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", path.display()))
 }
 
 impl CrateIdentity {
@@ -112,29 +219,22 @@ impl IdentityResolver {
         }
         let std_path = self.std_libdir.join(file);
         let id = if std_path.is_file() && !self.deps_dir.join(file).is_file() {
-            let mut h = Sha256::new();
-            for part in [
-                IDENTITY_TAG,
-                "toolchain",
-                file,
-                &self.rustc_version,
-                &self.target,
-            ] {
-                h.update(part.as_bytes());
-                h.update([0]);
-            }
-            h.update(file_sha256(&std_path)?.as_bytes());
-            if let Some(list) = &self.std_exports {
-                let list = std::fs::read(list).with_context(|| {
+            let exports = match &self.std_exports {
+                None => None,
+                Some(list) => Some(read_list(list).with_context(|| {
                     format!(
                         "reading the export list of the relinked {file} ({}); build again",
                         list.display()
                     )
-                })?;
-                h.update(b"relinked exports ");
-                h.update(&list);
-                h.update([0]);
-            }
+                })?),
+            };
+            let inputs = IdentityInputs::Toolchain {
+                file: file.to_string(),
+                rustc_version: self.rustc_version.clone(),
+                target: self.target.clone(),
+                file_sha256: file_sha256(&std_path)?,
+                exports,
+            };
             let version = self
                 .rustc_version
                 .lines()
@@ -142,11 +242,12 @@ impl IdentityResolver {
                 .unwrap_or("")
                 .to_string();
             CrateIdentity {
-                hash: hex(h.finalize().as_slice()),
+                hash: inputs.hash(),
                 file: file.to_string(),
                 package: "std".into(),
                 version,
                 dependencies: Vec::new(),
+                inputs: Some(inputs),
             }
         } else {
             let stem = file
@@ -184,43 +285,33 @@ impl IdentityResolver {
             stack.pop();
             dependencies.sort();
             contained.sort();
-            let mut h = Sha256::new();
-            for part in [
-                IDENTITY_TAG,
-                WRAPPER_ABI,
-                crate::build::lib_paths::LIB_PATHS_FORMAT,
-                &self.rustc_version,
-                &self.target,
-                file,
-            ] {
-                h.update(part.as_bytes());
-                h.update([0]);
-            }
-            h.update(serde_json::to_string(&record)?.as_bytes());
-            for d in &dependencies {
-                h.update(d.as_bytes());
-                h.update([0]);
-            }
-            for c in &contained {
-                h.update(b"contains ");
-                h.update(c.as_bytes());
-                h.update([0]);
-            }
             // A trimmed group (grouped layout) exports only what its set imports: that list
             // shaped its run-time bytes.
             let exports = crate::compile::saved_link::saved_link_dir(&self.deps_dir.join(file))
                 .join(crate::compile::saved_link::TRIMMED_EXPORTS_FILE);
-            if let Ok(list) = std::fs::read(&exports) {
-                h.update(b"exports ");
-                h.update(&list);
-                h.update([0]);
-            }
+            let exports = if exports.is_file() {
+                Some(read_list(&exports)?)
+            } else {
+                None
+            };
+            let inputs = IdentityInputs::Crate {
+                wrapper_abi: WRAPPER_ABI.to_string(),
+                lib_paths_format: crate::build::lib_paths::LIB_PATHS_FORMAT.to_string(),
+                rustc_version: self.rustc_version.clone(),
+                target: self.target.clone(),
+                file: file.to_string(),
+                unit_record: serde_json::to_string(&record)?,
+                dependencies: dependencies.clone(),
+                contained,
+                exports,
+            };
             CrateIdentity {
-                hash: hex(h.finalize().as_slice()),
+                hash: inputs.hash(),
                 file: file.to_string(),
                 package: record.package.clone(),
                 version: record.version.clone(),
                 dependencies,
+                inputs: Some(inputs),
             }
         };
         self.memo.insert(file.to_string(), id.clone());

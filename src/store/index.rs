@@ -199,24 +199,9 @@ impl Store {
         runtime: &Path,
         group: Option<&crate::resolve::grouping::GroupRecord>,
     ) -> Result<EntryOutcome> {
-        let damaged = match self.entry_row_hashes(&id.hash)? {
-            None => false,
-            Some((dir, runtime_sha, dev_sha)) => {
-                let dir = self.root.join(dir);
-                if file_matches(&dir.join("lib").join(&id.file), &runtime_sha)
-                    && file_matches(&dir.join("dev").join(&id.file), &dev_sha)
-                {
-                    return Ok(EntryOutcome::Reused);
-                }
-                true
-            }
-        };
-        let name = Self::entry_dir_name(id);
-        let dest = self.root.join("entries").join(&name);
-        let staging = self.staging("entry-")?;
-        let dir = staging.path();
-        create_dir(&dir.join("lib"))?;
-        create_dir(&dir.join("dev"))?;
+        if self.entry_intact(&id.hash)? == Some(true) {
+            return Ok(EntryOutcome::Reused);
+        }
         let data = std::fs::read(full).with_context(|| format!("reading {}", full.display()))?;
         let separate = if runtime == full {
             None
@@ -225,12 +210,6 @@ impl Store {
         };
         let runtime = crate::elf::without_rustc_metadata(separate.as_deref().unwrap_or(&data))
             .with_context(|| format!("making the runtime copy of {}", runtime.display()))?;
-        write_step(
-            &dir.join("lib").join(&id.file),
-            &runtime,
-            "entry-lib-written",
-        )?;
-        write_step(&dir.join("dev").join(&id.file), &data, "entry-dev-written")?;
         let entry = StoreEntry {
             identity: id.clone(),
             runtime_sha256: crate::digest::sha256_hex(&runtime),
@@ -238,9 +217,58 @@ impl Store {
             dev_sha256: crate::digest::sha256_hex(&data),
             group: group.cloned(),
         };
+        self.add_entry_files(&entry, &data, &runtime)
+    }
+
+    /// Whether the indexed entry `hash` still matches its recorded hashes (`None`: not indexed).
+    pub fn entry_intact(&self, hash: &str) -> Result<Option<bool>> {
+        Ok(self
+            .entry_row_hashes(hash)?
+            .map(|(dir, file, runtime_sha, dev_sha)| {
+                let dir = self.root.join(dir);
+                file_matches(&dir.join("lib").join(&file), &runtime_sha)
+                    && file_matches(&dir.join("dev").join(&file), &dev_sha)
+            }))
+    }
+
+    /// Put one entry into the store from its files' bytes (`dev`, the full build; `runtime`,
+    /// the run-time copy), which must match the hashes `entry` records: an install's build, or
+    /// an entry pulled from a binary cache. Same rules as [`Store::add_entry`].
+    pub fn add_entry_files(
+        &self,
+        entry: &StoreEntry,
+        data: &[u8],
+        runtime: &[u8],
+    ) -> Result<EntryOutcome> {
+        let id = &entry.identity;
+        if crate::digest::sha256_hex(runtime) != entry.runtime_sha256
+            || crate::digest::sha256_hex(data) != entry.dev_sha256
+        {
+            bail!(
+                "internal: the files given for the entry {} do not match its manifest",
+                id.hash
+            );
+        }
+        let damaged = match self.entry_intact(&id.hash)? {
+            None => false,
+            Some(true) => return Ok(EntryOutcome::Reused),
+            Some(false) => true,
+        };
+        let name = Self::entry_dir_name(id);
+        let dest = self.root.join("entries").join(&name);
+        let staging = self.staging("entry-")?;
+        let dir = staging.path();
+        create_dir(&dir.join("lib"))?;
+        create_dir(&dir.join("dev"))?;
+        write_step(
+            &dir.join("lib").join(&id.file),
+            runtime,
+            "entry-lib-written",
+        )?;
+        write_step(&dir.join("dev").join(&id.file), data, "entry-dev-written")?;
         write_step(
             &dir.join("entry.json"),
-            serde_json::to_string_pretty(&entry)?,
+            serde_json::to_string_pretty(entry)?,
             "entry-manifest-written",
         )?;
         make_read_only(dir)?;
@@ -267,7 +295,7 @@ impl Store {
                 .with_context(|| format!("moving the entry into {}", dest.display()))?;
         }
         crate::store::fault::step("entry-renamed")?;
-        self.insert_entry(&entry, &name)?;
+        self.insert_entry(entry, &name)?;
         crate::store::fault::step("entry-recorded")?;
         Ok(if damaged {
             EntryOutcome::Replaced
@@ -276,14 +304,14 @@ impl Store {
         })
     }
 
-    /// The directory and recorded hashes (runtime, dev) of an indexed entry.
-    fn entry_row_hashes(&self, hash: &str) -> Result<Option<(String, String, String)>> {
+    /// The directory, file name and recorded hashes (runtime, dev) of an indexed entry.
+    fn entry_row_hashes(&self, hash: &str) -> Result<Option<(String, String, String, String)>> {
         Ok(self
             .db
             .query_row(
-                "SELECT dir, runtime_sha256, dev_sha256 FROM entries WHERE hash = ?1",
+                "SELECT dir, file, runtime_sha256, dev_sha256 FROM entries WHERE hash = ?1",
                 [hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?)
     }

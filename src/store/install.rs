@@ -12,28 +12,22 @@
 //! An older version's program directory and the entries only it used stay until `gc`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build;
 use crate::build::BuildOptions;
-use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::ancestors::check_safe_path;
 use crate::store::fault;
-use crate::store::files::{create_dir, make_read_only, remove_tree, write_step, ScratchDir};
+use crate::store::files::ScratchDir;
 use crate::store::identity::{CrateIdentity, IdentityResolver};
 use crate::store::index::{Access, EntryOutcome, Store};
-use crate::store::links::link_binary;
-use crate::store::links::remove_our_link;
-use crate::store::manifest::InstalledProgram;
 use crate::store::open::{entry_label, open_store_rolling_forward};
-use crate::store::plugins::plugins_of;
-use crate::store::repair::relink_program;
-use crate::store::roots::record_root;
+use crate::store::program_commit::{check_link, commit_program, program_roots, ProgramBuild};
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -55,6 +49,30 @@ pub struct InstallRecord {
     pub reused: Vec<String>,
     /// Entries this install added.
     pub added: Vec<String>,
+}
+
+impl InstallRecord {
+    /// The `Installed` status line (`how`: where it came from, if not a build) and the JSON
+    /// record.
+    pub fn announce(&self, shell: &Shell, how: &str) {
+        shell.status(
+            "Installed",
+            format!(
+                "{} v{}: {} ({how}{} shared crate builds: {} reused, {} added)",
+                self.name,
+                self.version,
+                self.binaries
+                    .iter()
+                    .map(|l| l.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.reused.len() + self.added.len(),
+                self.reused.len(),
+                self.added.len()
+            ),
+        );
+        shell.json(self);
+    }
 }
 
 /// The groups in the store that installed programs load and whose entries record how they were
@@ -101,53 +119,6 @@ fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
         build.stored_groups = stored_groups(&store)?;
     }
     Ok(build)
-}
-
-/// The roots a program's links go to: those it is linked into already, and this install's.
-fn program_roots(store: &Store, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
-    let mut roots = store.roots_of(name)?;
-    if !roots.iter().any(|r| r == root) {
-        roots.push(root.to_path_buf());
-    }
-    Ok(roots)
-}
-
-/// Refuse a link that is not ours (unless `force`) or that is another installed program's.
-fn check_link(
-    store: &Store,
-    programs_dir: &Path,
-    link: &Path,
-    program: &str,
-    force: bool,
-) -> Result<()> {
-    let Ok(meta) = std::fs::symlink_metadata(link) else {
-        return Ok(());
-    };
-    let target = std::fs::read_link(link).ok();
-    let ours = meta.file_type().is_symlink()
-        && target.as_ref().is_some_and(|t| t.starts_with(programs_dir));
-    if !ours && !force {
-        bail!(
-            "{} exists and was not installed by cargo share; nothing was changed. Remove it or \
-             pass --force",
-            link.display()
-        );
-    }
-    let owner = match &target {
-        Some(t) if ours => store.program_linked_by(t)?,
-        _ => None,
-    };
-    if let Some(owner) = owner.filter(|o| o != program) {
-        if !force {
-            bail!(
-                "{} is the binary of the installed program `{owner}`; installing `{program}` \
-                 would replace it. Nothing was changed: uninstall `{owner}` first, or pass \
-                 --force to link `{program}`'s binary instead",
-                link.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 /// `install --dry-run`: the plan the install would build, stored groups included.
@@ -280,201 +251,35 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         }
         fault::step("entries-added")?;
 
-        // The program directory: binaries plus hard links to exactly its entries.
-        let mut bin_hashes = Vec::new();
-        for b in &p.binaries {
-            bin_hashes.push((
-                b.file_name().unwrap().to_string_lossy().into_owned(),
-                file_sha256(b)?,
-            ));
-        }
-        let needed: Vec<&CrateIdentity> = p.libraries.iter().map(|f| &ids[f]).collect::<Vec<_>>();
-        let previous = store.program(&p.name).ok().flatten();
+        let needed: Vec<CrateIdentity> = p.libraries.iter().map(|f| ids[f].clone()).collect();
+        let source = match build.programs.iter().find(|s| match s {
+            ProgramSource::Registry(spec) => spec.name == p.name,
+            ProgramSource::Path(_) => false,
+        }) {
+            Some(_) => "crates.io",
+            None => "local",
+        };
         let entries: Vec<String> = ids.values().map(|i| i.hash.clone()).collect();
         let plugin_builds: Vec<&build::BuiltProgram> = report
             .programs
             .iter()
             .filter(|b| b.plugin_for.as_deref() == Some(p.name.as_str()))
             .collect();
-        let same_build = previous
-            .as_ref()
-            .is_some_and(|prev| prev.binaries == bin_hashes && prev.entries == entries);
-        let plugins = plugins_of(
-            &p.name,
-            &plugin_builds,
-            previous
-                .as_ref()
-                .map(|prev| (prev, store.root.join(&prev.dir))),
-            same_build,
+        let (_, linked) = commit_program(
+            &store,
+            &ProgramBuild {
+                name: &p.name,
+                version: &p.version,
+                source,
+                features: &p.features,
+                binaries: &p.binaries,
+                needed: &needed,
+                entries: &entries,
+                plugin_builds: &plugin_builds,
+            },
+            &root,
             shell,
         )?;
-        let mut program_key = format!("{}\0{}\0", p.name, p.version);
-        // Features that leave the binaries as they are still make another program record.
-        if !p.features.is_default() {
-            program_key.push_str(&format!("features={}\0", p.features.describe()));
-        }
-        for (b, h) in &bin_hashes {
-            program_key.push_str(&format!("{b}={h}\0"));
-        }
-        for id in &needed {
-            program_key.push_str(&id.hash);
-        }
-        for plugin in &plugins {
-            program_key.push_str(&format!("\0plugin {}={}", plugin.name, plugin.sha256));
-        }
-        let dir_name = format!(
-            "{}-{}-{}",
-            p.name,
-            p.version,
-            &sha256_hex(program_key.as_bytes())[..16]
-        );
-        let program_dir = store.root.join("programs").join(&dir_name);
-        let source = match build.programs.iter().find(|s| match s {
-            ProgramSource::Registry(spec) => spec.name == p.name,
-            ProgramSource::Path(_) => false,
-        }) {
-            Some(_) => "crates.io".to_string(),
-            None => "local".to_string(),
-        };
-        let manifest = InstalledProgram {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            source,
-            dir: format!("programs/{dir_name}"),
-            binaries: bin_hashes.clone(),
-            entries,
-            root: root.clone(),
-            features: p.features.clone(),
-            plugins: plugins
-                .iter()
-                .map(|p| (p.name.clone(), p.sha256.clone()))
-                .collect(),
-        };
-        if !program_dir.join("program.json").is_file() {
-            let staging = store.staging("program-")?;
-            let dir = staging.path();
-            create_dir(&dir.join("bin"))?;
-            create_dir(&dir.join("lib"))?;
-            for b in &p.binaries {
-                let to = dir.join("bin").join(b.file_name().unwrap());
-                std::fs::copy(b, &to)
-                    .and_then(|_| fault::step("program-binary-copied"))
-                    .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
-            }
-            for id in &needed {
-                let entry_file = store
-                    .root
-                    .join("entries")
-                    .join(Store::entry_dir_name(id))
-                    .join("lib")
-                    .join(&id.file);
-                std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file))
-                    .and_then(|_| fault::step("program-library-linked"))
-                    .with_context(|| {
-                        format!("linking {} into the program", entry_file.display())
-                    })?;
-            }
-            if !plugins.is_empty() {
-                create_dir(&dir.join("plugins"))?;
-            }
-            for plugin in &plugins {
-                let to = dir.join("plugins").join(&plugin.name);
-                std::fs::copy(&plugin.from, &to).with_context(|| {
-                    format!("copying {} to {}", plugin.from.display(), to.display())
-                })?;
-            }
-            write_step(
-                &dir.join("program.json"),
-                serde_json::to_string_pretty(&manifest)?,
-                "program-manifest-written",
-            )?;
-            make_read_only(dir)?;
-            fault::step("program-staged")?;
-            if program_dir.exists() {
-                remove_tree(&program_dir)?;
-            }
-            std::fs::rename(staging.keep(), &program_dir).with_context(|| {
-                format!("moving the program build into {}", program_dir.display())
-            })?;
-        } else {
-            // The same build installed before: its links to entries replaced since (damaged
-            // ones) are made right.
-            for file in relink_program(&store, &manifest)? {
-                shell.status("Relinked", format!("{file} (its entry was replaced)"));
-            }
-        }
-        fault::step("program-renamed")?;
-        let roots = program_roots(&store, &p.name, &root)?;
-        record_root(&store.root, &root)?;
-        fault::step("root-recorded")?;
-        store.insert_program(&manifest, &roots)?;
-        fault::step("program-recorded")?;
-
-        // Every root the program is linked into gets the new build.
-        let mut linked = Vec::new();
-        for r in &roots {
-            let dir = r.join("bin");
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (b, _) in &bin_hashes {
-                let link = dir.join(b);
-                link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
-                fault::step("first-link-swapped")?;
-                if r == &root {
-                    linked.push(link);
-                }
-            }
-        }
-        if let Some(prev) = previous {
-            if prev.dir != manifest.dir {
-                // Links of binaries the new version no longer has.
-                for (b, _) in &prev.binaries {
-                    if !bin_hashes.iter().any(|(nb, _)| nb == b) {
-                        for r in &roots {
-                            remove_our_link(&r.join("bin").join(b), &store.root.join(&prev.dir));
-                            fault::step("old-link-removed")?;
-                        }
-                    }
-                }
-                shell.status(
-                    "Replaced",
-                    format!(
-                        "{} v{} (its old build goes at the next `cargo share gc`)",
-                        prev.name, prev.version
-                    ),
-                );
-            }
-        }
-        shell.status(
-            "Installed",
-            format!(
-                "{} v{}: {} ({} shared crate builds: {} reused, {} added)",
-                p.name,
-                p.version,
-                linked
-                    .iter()
-                    .map(|l| l.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                ids.len(),
-                reused.len(),
-                added.len()
-            ),
-        );
-        for plugin in plugins.iter().filter(|f| {
-            plugin_builds
-                .iter()
-                .any(|b| b.binaries.iter().any(|x| x.ends_with(&f.name)))
-        }) {
-            shell.status(
-                "Installed",
-                format!(
-                    "plugin {} for {}: {}",
-                    plugin.name,
-                    p.name,
-                    program_dir.join("plugins").join(&plugin.name).display()
-                ),
-            );
-        }
         let record = InstallRecord {
             reason: "program-installed",
             name: p.name.clone(),
@@ -483,7 +288,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             reused,
             added,
         };
-        shell.json(&record);
+        record.announce(shell, "");
         records.push(record);
     }
     if !report.failed.is_empty() {

@@ -52,6 +52,7 @@ pub mod marker;
 pub mod open;
 pub mod optimise;
 pub mod plugins;
+pub mod program_commit;
 pub mod query;
 pub mod repair;
 pub mod roots;

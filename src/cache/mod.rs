@@ -1,0 +1,21 @@
+//! A signed binary cache of store entries and program builds on OCI registries: `cargo share
+//! push`, `cargo share pull`, signing keys (README, "Binary cache").
+//!
+//! Files by job: the one trait a backend implements and the cache address (`remote`), the OCI
+//! registry backend over HTTP (`oci`) with its credentials (`credentials`), keys and signatures
+//! (`keys`), the signed artifact format (`artifact`), what an entry and a program carry
+//! (`records`), and one file per command (`push`, `pull`).
+
+pub mod artifact;
+pub mod credentials;
+pub mod keys;
+pub mod oci;
+pub mod pull;
+pub mod push;
+pub mod records;
+pub mod remote;
+
+pub use keys::generate as generate_key;
+pub use pull::{pull, PullOptions};
+pub use push::{push, PushOptions};
+pub use remote::{CacheUrl, Remote};

@@ -1,0 +1,326 @@
+//! The OCI distribution API over blocking HTTP (`ureq`): the [`Remote`] of an OCI registry.
+//!
+//! The calls used: `HEAD /v2/REPO/blobs/DIGEST`, `POST /v2/REPO/blobs/uploads/` then `PUT
+//! LOCATION?digest=DIGEST` (a monolithic upload), `GET /v2/REPO/blobs/DIGEST`, `PUT` and `GET
+//! /v2/REPO/manifests/TAG`. Authentication: HTTP basic with the configured credentials, or the
+//! token flow (`WWW-Authenticate: Bearer realm=…,service=…,scope=…`) that hosted registries use.
+//! Plain HTTP only to the loopback address unless the user passed `--insecure`.
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ureq::http::{Method, Request, Response, StatusCode};
+
+use crate::cache::credentials::credentials_for;
+use crate::cache::remote::{CacheUrl, Remote};
+
+/// The largest manifest accepted (the distribution spec's servers cap theirs at 4 MiB).
+const MANIFEST_LIMIT: u64 = 4 << 20;
+/// The largest blob accepted (one file of a store entry).
+const BLOB_LIMIT: u64 = 4 << 30;
+
+/// An OCI registry reached over HTTP(S).
+pub struct OciRegistry {
+    agent: ureq::Agent,
+    /// `http://HOST[:PORT]` or `https://HOST[:PORT]`.
+    base: String,
+    /// The address as the user gave it, for messages.
+    url: String,
+    basic: Option<String>,
+    token: RefCell<Option<String>>,
+    sent: Cell<u64>,
+    received: Cell<u64>,
+}
+
+impl OciRegistry {
+    /// A client of the registry at `url`: HTTPS, or HTTP for the loopback address or with
+    /// `insecure`.
+    pub fn new(url: &CacheUrl, insecure: bool) -> Result<OciRegistry> {
+        let scheme = if url.is_loopback() || insecure {
+            "http"
+        } else {
+            "https"
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(600)))
+            .build()
+            .into();
+        Ok(OciRegistry {
+            agent,
+            base: format!("{scheme}://{}", url.host),
+            url: format!("oci://{}/{}", url.host, url.path),
+            basic: credentials_for(&url.host)?,
+            token: RefCell::new(None),
+            sent: Cell::new(0),
+            received: Cell::new(0),
+        })
+    }
+
+    /// One request, authenticated; a `401` with a bearer challenge gets a token and is sent once
+    /// more.
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response<ureq::Body>> {
+        let mut retried = false;
+        loop {
+            let mut req = Request::builder().method(method.clone()).uri(url);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            if let Some(token) = self.token.borrow().as_ref() {
+                req = req.header("Authorization", format!("Bearer {token}"));
+            } else if let Some(basic) = &self.basic {
+                req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
+            }
+            let req = req.body(body.to_vec())?;
+            let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
+            self.sent.set(self.sent.get() + body.len() as u64);
+            if resp.status() == StatusCode::UNAUTHORIZED && !retried {
+                let challenge = resp
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                if let Some(params) = challenge.strip_prefix("Bearer ") {
+                    *self.token.borrow_mut() = Some(self.fetch_token(params)?);
+                    retried = true;
+                    continue;
+                }
+            }
+            return Ok(resp);
+        }
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "the cache {} cannot be reached ({e}): is the registry running and the address \
+             right? Nothing was changed",
+            self.url
+        )
+    }
+
+    /// The token flow: `GET realm?service=…&scope=…` with the basic credentials, if any.
+    fn fetch_token(&self, params: &str) -> Result<String> {
+        let mut realm = None;
+        let mut query = Vec::new();
+        for part in split_challenge(params) {
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
+            let v = v.trim_matches('"');
+            match k.trim() {
+                "realm" => realm = Some(v.to_string()),
+                "service" | "scope" => query.push(format!("{}={}", k.trim(), v)),
+                _ => {}
+            }
+        }
+        let realm = realm.context("the registry asked for a token but named no realm")?;
+        let url = if query.is_empty() {
+            realm
+        } else {
+            format!("{realm}?{}", query.join("&"))
+        };
+        let mut req = Request::builder().method(Method::GET).uri(&url);
+        if let Some(basic) = &self.basic {
+            req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
+        }
+        let mut resp = self
+            .agent
+            .run(req.body(Vec::new())?)
+            .map_err(|e| self.unreachable(e))?;
+        if !resp.status().is_success() {
+            bail!(
+                "the registry's token service {url} refused ({}): check the credentials \
+                 (${} or `docker login`)",
+                resp.status(),
+                crate::cache::credentials::AUTH_ENV
+            );
+        }
+        let body: serde_json::Value = serde_json::from_slice(
+            &resp
+                .body_mut()
+                .with_config()
+                .limit(MANIFEST_LIMIT)
+                .read_to_vec()?,
+        )?;
+        body.get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .context("the registry's token service returned no token")
+    }
+
+    /// An error for an unexpected answer, with the registry's own error code and message.
+    fn refused(&self, what: &str, mut resp: Response<ureq::Body>) -> anyhow::Error {
+        let status = resp.status();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 10)
+            .read_to_string()
+            .unwrap_or_default();
+        let detail = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                let e = v.get("errors")?.get(0)?;
+                Some(format!(
+                    "{}: {}",
+                    e.get("code")?.as_str()?,
+                    e.get("message").and_then(|m| m.as_str()).unwrap_or("")
+                ))
+            })
+            .unwrap_or_else(|| body.chars().take(200).collect());
+        let hint = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            format!(
+                " (log in with `docker login`, or set ${})",
+                crate::cache::credentials::AUTH_ENV
+            )
+        } else {
+            String::new()
+        };
+        anyhow::anyhow!(
+            "{what} at {}: the registry answered {status} {detail}{hint}",
+            self.url
+        )
+    }
+
+    fn read_body(&self, resp: &mut Response<ureq::Body>, limit: u64) -> Result<Vec<u8>> {
+        let bytes = resp.body_mut().with_config().limit(limit).read_to_vec()?;
+        self.received.set(self.received.get() + bytes.len() as u64);
+        Ok(bytes)
+    }
+}
+
+/// `a="x,y",b=z` split at the commas outside quotes.
+fn split_challenge(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+impl Remote for OciRegistry {
+    fn has_blob(&self, repository: &str, digest: &str) -> Result<bool> {
+        let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
+        let resp = self.request(Method::HEAD, &url, &[], &[])?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.refused(&format!("checking the blob {digest} in {repository}"), resp)),
+        }
+    }
+
+    fn put_blob(&self, repository: &str, digest: &str, bytes: &[u8]) -> Result<()> {
+        let what = format!("uploading the blob {digest} to {repository}");
+        let url = format!("{}/v2/{repository}/blobs/uploads/", self.base);
+        let resp = self.request(Method::POST, &url, &[], &[])?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self.refused(&what, resp));
+        }
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .context("the registry started an upload but gave no Location")?;
+        let location = if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location.to_string()
+        };
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={digest}");
+        let resp = self.request(
+            Method::PUT,
+            &url,
+            &[("Content-Type", "application/octet-stream")],
+            bytes,
+        )?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self.refused(&what, resp));
+        }
+        Ok(())
+    }
+
+    fn get_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
+        let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
+        let mut resp = self.request(Method::GET, &url, &[], &[])?;
+        if !resp.status().is_success() {
+            return Err(self.refused(&format!("fetching the blob {digest} of {repository}"), resp));
+        }
+        self.read_body(&mut resp, BLOB_LIMIT)
+    }
+
+    fn put_manifest(
+        &self,
+        repository: &str,
+        tag: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let url = format!("{}/v2/{repository}/manifests/{tag}", self.base);
+        let resp = self.request(Method::PUT, &url, &[("Content-Type", media_type)], bytes)?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self.refused(&format!("storing the manifest {repository}:{tag}"), resp));
+        }
+        Ok(())
+    }
+
+    fn get_manifest(&self, repository: &str, tag: &str) -> Result<Option<Vec<u8>>> {
+        let url = format!("{}/v2/{repository}/manifests/{tag}", self.base);
+        let accept = [(
+            "Accept",
+            oci_spec::image::MediaType::ImageManifest.to_string(),
+        )];
+        let headers: Vec<(&str, &str)> = accept.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut resp = self.request(Method::GET, &url, &headers, &[])?;
+        match resp.status() {
+            s if s.is_success() => Ok(Some(self.read_body(&mut resp, MANIFEST_LIMIT)?)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.refused(&format!("fetching the manifest {repository}:{tag}"), resp)),
+        }
+    }
+
+    fn transferred(&self) -> (u64, u64) {
+        (self.sent.get(), self.received.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenges_split_outside_quotes() {
+        assert_eq!(
+            split_challenge(
+                r#"realm="https://a/token",service="reg",scope="repository:x:pull,push""#
+            ),
+            vec![
+                r#"realm="https://a/token""#,
+                r#"service="reg""#,
+                r#"scope="repository:x:pull,push""#
+            ]
+        );
+    }
+}

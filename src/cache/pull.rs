@@ -1,0 +1,349 @@
+//! `cargo share pull --from oci://HOST[:PORT]/PATH --trusted-key FILE [--root DIR] PROGRAM...`:
+//! program builds and their entries from a binary cache into the store, through the same commit
+//! point as `install` (`store::program_commit`), with no compiler run.
+//!
+//! Two phases, so that a refusal changes nothing: every artifact is fetched and verified
+//! (signature by a trusted key, every blob's digest, each entry's identity computed again from
+//! its inputs, each file's hash against its manifest) into a scratch directory in the store's
+//! `tmp/`; only then are entries added and programs committed.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cache::artifact::{fetch_verified, Verified, ENTRY_ARTIFACT, PROGRAM_ARTIFACT};
+use crate::cache::keys::PublicKey;
+use crate::cache::oci::OciRegistry;
+use crate::cache::records::{EntryConfig, ProgramConfig};
+use crate::cache::remote::{CacheUrl, Remote};
+use crate::shell::{human_bytes, Shell};
+use crate::source::CrateSpec;
+use crate::store::ancestors::check_safe_path;
+use crate::store::files::ScratchDir;
+use crate::store::index::EntryOutcome;
+use crate::store::open::entry_label;
+use crate::store::program_commit::{check_link, commit_program, program_roots, ProgramBuild};
+use crate::store::{
+    open_store_rolling_forward, Access, CrateIdentity, InstallRecord, Store, StoreEntry,
+};
+
+/// `cargo share pull` options.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    pub store: PathBuf,
+    pub root: PathBuf,
+    pub from: String,
+    pub trusted_keys: Vec<PathBuf>,
+    pub programs: Vec<CrateSpec>,
+    pub insecure: bool,
+    pub force: bool,
+}
+
+/// The trusted public keys, read; at least one.
+pub fn read_trusted_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    if paths.is_empty() {
+        bail!("no trusted key: pass --trusted-key FILE (a `.pub` file from `cargo share key generate`); nothing unsigned or signed by an unknown key is installed");
+    }
+    paths.iter().map(|p| PublicKey::read(p)).collect()
+}
+
+pub fn pull(opts: &PullOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
+    let url = CacheUrl::parse(&opts.from)?;
+    let trusted = read_trusted_keys(&opts.trusted_keys)?;
+    let remote = OciRegistry::new(&url, opts.insecure)?;
+    check_safe_path(&opts.root, "install root", "--root")?;
+    let store = open_store_rolling_forward(&opts.store, Access::Create)?;
+    pull_into(
+        &store,
+        &remote,
+        &url,
+        &trusted,
+        &opts.programs,
+        &opts.root,
+        opts.force,
+        shell,
+    )
+}
+
+/// A program fetched and verified, with its binaries' bytes.
+struct FetchedProgram {
+    config: ProgramConfig,
+    binaries: Vec<(String, Vec<u8>)>,
+}
+
+/// Fetch the program artifact for `spec`; `None` when the cache has none.
+pub(crate) fn fetch_program(
+    remote: &dyn Remote,
+    url: &CacheUrl,
+    trusted: &[PublicKey],
+    spec: &CrateSpec,
+) -> Result<Option<(ProgramConfig, Verified)>> {
+    let tag = spec
+        .version
+        .as_deref()
+        .map(|v| v.replace('+', "_"))
+        .unwrap_or_else(|| "latest".into());
+    let repository = url.repository("programs", &spec.name);
+    let what = format!("the program {}", spec.name);
+    let Some(verified) = fetch_verified(
+        remote,
+        &repository,
+        &tag,
+        None,
+        PROGRAM_ARTIFACT,
+        trusted,
+        &what,
+    )?
+    else {
+        return Ok(None);
+    };
+    let config: ProgramConfig = serde_json::from_slice(&verified.config)
+        .with_context(|| format!("{what}: its config is not a cargo-share program record"))?;
+    config.check(&spec.name, &what)?;
+    if let Some(v) = &spec.version {
+        if &config.program.version != v {
+            bail!(
+                "{what}: the cache's `{tag}` is version {}, not {v}; refused",
+                config.program.version
+            );
+        }
+    }
+    Ok(Some((config, verified)))
+}
+
+/// Pull `specs` from `remote` into `store` and link them into `root`.
+#[allow(clippy::too_many_arguments)]
+pub fn pull_into(
+    store: &Store,
+    remote: &dyn Remote,
+    url: &CacheUrl,
+    trusted: &[PublicKey],
+    specs: &[CrateSpec],
+    root: &Path,
+    force: bool,
+    shell: &Shell,
+) -> Result<Vec<InstallRecord>> {
+    let root = std::path::absolute(root)
+        .with_context(|| format!("resolving the install root {}", root.display()))?;
+    let bin_dir = root.join("bin");
+    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    check_safe_path(&bin_dir, "install root", "--root")?;
+    let programs_dir = store.programs_dir()?;
+
+    // Phase 1: fetch and verify everything; nothing is written to the store.
+    let scratch = ScratchDir::new(&store.root.join("tmp"), "pull-")?;
+    let mut programs = Vec::new();
+    for spec in specs {
+        shell.status("Fetching", format!("{} from {}", spec.name, url_text(url)));
+        let (config, verified) = fetch_program(remote, url, trusted, spec)?.with_context(|| {
+            format!(
+                "the cache {} has no program `{}`{}: push it first (`cargo share push`)",
+                url_text(url),
+                spec.name,
+                spec.version
+                    .as_deref()
+                    .map(|v| format!(" version {v}"))
+                    .unwrap_or_default()
+            )
+        })?;
+        let p = &config.program;
+        let mut binaries = Vec::new();
+        for (bin, sha) in &p.binaries {
+            let title = format!("bin/{bin}");
+            let Some((_, bytes)) = verified.files.iter().find(|(t, _)| *t == title) else {
+                bail!(
+                    "the program {}: the cache's artifact lacks {title}; refused",
+                    p.name
+                );
+            };
+            if crate::digest::sha256_hex(bytes) != *sha {
+                bail!(
+                    "the program {}: {title} does not match its record; refused",
+                    p.name
+                );
+            }
+            binaries.push((bin.clone(), bytes.clone()));
+        }
+        for r in program_roots(store, &p.name, &root)? {
+            for (bin, _) in &binaries {
+                check_link(
+                    store,
+                    &programs_dir,
+                    &r.join("bin").join(bin),
+                    &p.name,
+                    force,
+                )?;
+            }
+        }
+        programs.push(FetchedProgram { config, binaries });
+    }
+    let mut entries: BTreeMap<String, (StoreEntry, Vec<u8>, Vec<u8>)> = BTreeMap::new();
+    let mut reused_by: BTreeMap<String, bool> = BTreeMap::new();
+    for program in &programs {
+        for r in &program.config.entries {
+            if entries.contains_key(&r.hash) || reused_by.contains_key(&r.hash) {
+                continue;
+            }
+            if store.entry_intact(&r.hash)? == Some(true) {
+                reused_by.insert(r.hash.clone(), true);
+                continue;
+            }
+            let (entry, dev, lib) = fetch_entry(remote, url, trusted, &r.hash, &r.package)?;
+            shell.status(
+                "Fetched",
+                format!(
+                    "{} ({})",
+                    entry_label(&entry.identity),
+                    human_bytes(lib.len() as u64 + dev.len() as u64)
+                ),
+            );
+            entries.insert(r.hash.clone(), (entry, dev, lib));
+        }
+    }
+
+    // Phase 2: entries, then each program through the install's commit point.
+    for (hash, (entry, dev, lib)) in &entries {
+        match store.add_entry_files(entry, dev, lib)? {
+            EntryOutcome::Replaced => shell.warn(format!(
+                "the store's entry {} did not match its hashes (damaged); it was replaced by the \
+                 cache's. Run `cargo share verify --repair` to relink programs installed before",
+                entry_label(&entry.identity)
+            )),
+            _ => shell.status("Adding", entry_label(&entry.identity)),
+        }
+        debug_assert_eq!(hash, &entry.identity.hash);
+    }
+    crate::store::fault::step("pull-entries-added")?;
+    let mut records = Vec::new();
+    for (i, program) in programs.iter().enumerate() {
+        let p = &program.config.program;
+        let bin_scratch = scratch.path().join(format!("bin-{i}"));
+        std::fs::create_dir_all(&bin_scratch)?;
+        let mut paths = Vec::new();
+        for (bin, bytes) in &program.binaries {
+            let path = bin_scratch.join(bin);
+            std::fs::write(&path, bytes)
+                .and_then(|_| {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                })
+                .with_context(|| format!("writing {}", path.display()))?;
+            paths.push(path);
+        }
+        let mut needed: Vec<CrateIdentity> = Vec::new();
+        for hash in &program.config.libraries {
+            needed.push(stored_identity(store, hash)?);
+        }
+        shell.status("Installing", format!("{} v{}", p.name, p.version));
+        let (_, linked) = commit_program(
+            store,
+            &ProgramBuild {
+                name: &p.name,
+                version: &p.version,
+                source: &p.source,
+                features: &p.features,
+                binaries: &paths,
+                needed: &needed,
+                entries: &p.entries,
+                // Plugins are not in the cache (README, "Binary cache": limitations).
+                plugin_builds: &[],
+            },
+            &root,
+            shell,
+        )?;
+        let (reused, pulled): (Vec<String>, Vec<String>) = p
+            .entries
+            .iter()
+            .cloned()
+            .partition(|h| reused_by.contains_key(h));
+        let record = InstallRecord {
+            reason: "program-pulled",
+            name: p.name.clone(),
+            version: p.version.clone(),
+            binaries: linked,
+            reused,
+            added: pulled,
+        };
+        record.announce(shell, "from the cache; ");
+        records.push(record);
+    }
+    let total = remote.transferred().1;
+    shell.status(
+        "Pulled",
+        format!(
+            "{} program(s), {} received",
+            records.len(),
+            human_bytes(total)
+        ),
+    );
+    Ok(records)
+}
+
+fn url_text(url: &CacheUrl) -> String {
+    format!("oci://{}/{}", url.host, url.path)
+}
+
+/// The identity of an entry now in the store.
+fn stored_identity(store: &Store, hash: &str) -> Result<CrateIdentity> {
+    let row = store
+        .entries()?
+        .into_iter()
+        .find(|r| r.hash == hash)
+        .with_context(|| format!("internal: the entry {hash} is not in the store"))?;
+    Ok(store.entry(&row)?.identity)
+}
+
+/// One entry from the cache, verified: its manifest and files (`dev`, `lib`).
+pub(crate) fn fetch_entry(
+    remote: &dyn Remote,
+    url: &CacheUrl,
+    trusted: &[PublicKey],
+    hash: &str,
+    package: &str,
+) -> Result<(StoreEntry, Vec<u8>, Vec<u8>)> {
+    let repository = url.repository("entries", package);
+    let what = format!("the entry {package} ({})", &hash[..hash.len().min(12)]);
+    let verified = fetch_verified(
+        remote,
+        &repository,
+        hash,
+        Some(hash),
+        ENTRY_ARTIFACT,
+        trusted,
+        &what,
+    )?
+    .with_context(|| {
+        format!(
+            "{what} is not in the cache {} ({repository}:{hash}): a push that did not finish \
+             leaves it out; push its program again",
+            url_text(url)
+        )
+    })?;
+    let config: EntryConfig = serde_json::from_slice(&verified.config)
+        .with_context(|| format!("{what}: its config is not a cargo-share entry record"))?;
+    config.check(hash, &what)?;
+    let file = &config.entry.identity.file;
+    let take = |sub: &str| -> Result<Vec<u8>> {
+        let title = format!("{sub}/{file}");
+        let bytes = verified
+            .files
+            .iter()
+            .find(|(t, _)| *t == title)
+            .map(|(_, b)| b.clone())
+            .with_context(|| format!("{what}: the cache's artifact lacks {title}; refused"))?;
+        Ok(bytes)
+    };
+    let dev = take("dev")?;
+    let lib = take("lib")?;
+    if verified.files.len() != 2 {
+        bail!("{what}: the cache's artifact has files besides lib/ and dev/; refused");
+    }
+    if crate::digest::sha256_hex(&lib) != config.entry.runtime_sha256
+        || crate::digest::sha256_hex(&dev) != config.entry.dev_sha256
+        || lib.len() as u64 != config.entry.runtime_size
+    {
+        bail!("{what}: its files do not match its manifest's hashes; refused");
+    }
+    Ok((config.entry, dev, lib))
+}

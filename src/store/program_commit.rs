@@ -1,0 +1,257 @@
+//! The end of an install, shared by `install` (a build) and a binary cache's `pull`: the
+//! program directory staged and renamed into `programs/`, the index transaction that records it
+//! (the commit point), and the links in every root it is linked into swapped by rename.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::{BuiltProgram, FeatureChoice};
+use crate::digest::{file_sha256, sha256_hex};
+use crate::shell::Shell;
+use crate::store::fault;
+use crate::store::files::{create_dir, make_read_only, remove_tree, write_step};
+use crate::store::identity::CrateIdentity;
+use crate::store::index::Store;
+use crate::store::links::{link_binary, remove_our_link};
+use crate::store::manifest::InstalledProgram;
+use crate::store::plugins::plugins_of;
+use crate::store::repair::relink_program;
+use crate::store::roots::record_root;
+
+/// A program build ready to be committed: its binaries (files to copy) and the entries, already
+/// in the store, that it loads (`needed`, in `lib/`) and was built against (`entries`).
+pub struct ProgramBuild<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    /// `crates.io` or `local`.
+    pub source: &'a str,
+    pub features: &'a FeatureChoice,
+    pub binaries: &'a [PathBuf],
+    pub needed: &'a [CrateIdentity],
+    pub entries: &'a [String],
+    /// Plugins this install built for the program (`install --plugin-for`).
+    pub plugin_builds: &'a [&'a BuiltProgram],
+}
+
+/// The roots a program's links go to: those it is linked into already, and this install's.
+pub fn program_roots(store: &Store, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
+    let mut roots = store.roots_of(name)?;
+    if !roots.iter().any(|r| r == root) {
+        roots.push(root.to_path_buf());
+    }
+    Ok(roots)
+}
+
+/// Refuse a link that is not ours (unless `force`) or that is another installed program's.
+pub fn check_link(
+    store: &Store,
+    programs_dir: &Path,
+    link: &Path,
+    program: &str,
+    force: bool,
+) -> Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(link) else {
+        return Ok(());
+    };
+    let target = std::fs::read_link(link).ok();
+    let ours = meta.file_type().is_symlink()
+        && target.as_ref().is_some_and(|t| t.starts_with(programs_dir));
+    if !ours && !force {
+        bail!(
+            "{} exists and was not installed by cargo share; nothing was changed. Remove it or \
+             pass --force",
+            link.display()
+        );
+    }
+    let owner = match &target {
+        Some(t) if ours => store.program_linked_by(t)?,
+        _ => None,
+    };
+    if let Some(owner) = owner.filter(|o| o != program) {
+        if !force {
+            bail!(
+                "{} is the binary of the installed program `{owner}`; installing `{program}` \
+                 would replace it. Nothing was changed: uninstall `{owner}` first, or pass \
+                 --force to link `{program}`'s binary instead",
+                link.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Stage, record and link `program` (its entries must be in the store); returns its manifest
+/// and the links made in `root`.
+pub fn commit_program(
+    store: &Store,
+    program: &ProgramBuild,
+    root: &Path,
+    shell: &Shell,
+) -> Result<(InstalledProgram, Vec<PathBuf>)> {
+    let programs_dir = store.programs_dir()?;
+    // The program directory: binaries plus hard links to exactly its entries.
+    let mut bin_hashes = Vec::new();
+    for b in program.binaries {
+        bin_hashes.push((
+            b.file_name().unwrap().to_string_lossy().into_owned(),
+            file_sha256(b)?,
+        ));
+    }
+    let previous = store.program(program.name).ok().flatten();
+    let same_build = previous
+        .as_ref()
+        .is_some_and(|prev| prev.binaries == bin_hashes && prev.entries == program.entries);
+    let plugins = plugins_of(
+        program.name,
+        program.plugin_builds,
+        previous
+            .as_ref()
+            .map(|prev| (prev, store.root.join(&prev.dir))),
+        same_build,
+        shell,
+    )?;
+    let mut program_key = format!("{}\0{}\0", program.name, program.version);
+    // Features that leave the binaries as they are still make another program record.
+    if !program.features.is_default() {
+        program_key.push_str(&format!("features={}\0", program.features.describe()));
+    }
+    for (b, h) in &bin_hashes {
+        program_key.push_str(&format!("{b}={h}\0"));
+    }
+    for id in program.needed {
+        program_key.push_str(&id.hash);
+    }
+    for plugin in &plugins {
+        program_key.push_str(&format!("\0plugin {}={}", plugin.name, plugin.sha256));
+    }
+    let dir_name = format!(
+        "{}-{}-{}",
+        program.name,
+        program.version,
+        &sha256_hex(program_key.as_bytes())[..16]
+    );
+    let program_dir = store.root.join("programs").join(&dir_name);
+    let manifest = InstalledProgram {
+        name: program.name.to_string(),
+        version: program.version.to_string(),
+        source: program.source.to_string(),
+        dir: format!("programs/{dir_name}"),
+        binaries: bin_hashes.clone(),
+        entries: program.entries.to_vec(),
+        root: root.to_path_buf(),
+        features: program.features.clone(),
+        plugins: plugins
+            .iter()
+            .map(|p| (p.name.clone(), p.sha256.clone()))
+            .collect(),
+    };
+    if !program_dir.join("program.json").is_file() {
+        let staging = store.staging("program-")?;
+        let dir = staging.path();
+        create_dir(&dir.join("bin"))?;
+        create_dir(&dir.join("lib"))?;
+        for b in program.binaries {
+            let to = dir.join("bin").join(b.file_name().unwrap());
+            std::fs::copy(b, &to)
+                .and_then(|_| fault::step("program-binary-copied"))
+                .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
+        }
+        for id in program.needed {
+            let entry_file = store
+                .root
+                .join("entries")
+                .join(Store::entry_dir_name(id))
+                .join("lib")
+                .join(&id.file);
+            std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file))
+                .and_then(|_| fault::step("program-library-linked"))
+                .with_context(|| format!("linking {} into the program", entry_file.display()))?;
+        }
+        if !plugins.is_empty() {
+            create_dir(&dir.join("plugins"))?;
+        }
+        for plugin in &plugins {
+            let to = dir.join("plugins").join(&plugin.name);
+            std::fs::copy(&plugin.from, &to).with_context(|| {
+                format!("copying {} to {}", plugin.from.display(), to.display())
+            })?;
+        }
+        write_step(
+            &dir.join("program.json"),
+            serde_json::to_string_pretty(&manifest)?,
+            "program-manifest-written",
+        )?;
+        make_read_only(dir)?;
+        fault::step("program-staged")?;
+        if program_dir.exists() {
+            remove_tree(&program_dir)?;
+        }
+        std::fs::rename(staging.keep(), &program_dir)
+            .with_context(|| format!("moving the program build into {}", program_dir.display()))?;
+    } else {
+        // The same build installed before: its links to entries replaced since (damaged
+        // ones) are made right.
+        for file in relink_program(store, &manifest)? {
+            shell.status("Relinked", format!("{file} (its entry was replaced)"));
+        }
+    }
+    fault::step("program-renamed")?;
+    let roots = program_roots(store, program.name, root)?;
+    record_root(&store.root, root)?;
+    fault::step("root-recorded")?;
+    store.insert_program(&manifest, &roots)?;
+    fault::step("program-recorded")?;
+
+    // Every root the program is linked into gets the new build.
+    let mut linked = Vec::new();
+    for r in &roots {
+        let dir = r.join("bin");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (b, _) in &bin_hashes {
+            let link = dir.join(b);
+            link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
+            fault::step("first-link-swapped")?;
+            if r == root {
+                linked.push(link);
+            }
+        }
+    }
+    if let Some(prev) = previous {
+        if prev.dir != manifest.dir {
+            // Links of binaries the new version no longer has.
+            for (b, _) in &prev.binaries {
+                if !bin_hashes.iter().any(|(nb, _)| nb == b) {
+                    for r in &roots {
+                        remove_our_link(&r.join("bin").join(b), &store.root.join(&prev.dir));
+                        fault::step("old-link-removed")?;
+                    }
+                }
+            }
+            shell.status(
+                "Replaced",
+                format!(
+                    "{} v{} (its old build goes at the next `cargo share gc`)",
+                    prev.name, prev.version
+                ),
+            );
+        }
+    }
+    for plugin in plugins.iter().filter(|f| {
+        program
+            .plugin_builds
+            .iter()
+            .any(|b| b.binaries.iter().any(|x| x.ends_with(&f.name)))
+    }) {
+        shell.status(
+            "Installed",
+            format!(
+                "plugin {} for {}: {}",
+                plugin.name,
+                program.name,
+                program_dir.join("plugins").join(&plugin.name).display()
+            ),
+        );
+    }
+    Ok((manifest, linked))
+}
