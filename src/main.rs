@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cargo_share::adopt;
 use cargo_share::audit;
 use cargo_share::build::{self, BuildOptions, GroupExports, Layout, ProgramFeatures};
 use cargo_share::compile::plan::PLAN_ENV;
@@ -132,6 +133,19 @@ enum Command {
         #[arg(long)]
         allow_test_failures: bool,
         /// Show the plan (with --layout grouped: the groups) and stop before building.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        tuning: BuildTuning,
+    },
+    /// Install the programs `cargo install` put in ROOT/bin again through the store, as one set
+    /// with their recorded versions and features; each replaced binary is kept in
+    /// ROOT/cargo-share-adopted (see README, "Adopt").
+    Adopt {
+        /// The install root `cargo install` used [default: $CARGO_INSTALL_ROOT or $CARGO_HOME].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Show the plan and the saving the audit projects, and stop before building.
         #[arg(long)]
         dry_run: bool,
         #[command(flatten)]
@@ -278,6 +292,21 @@ impl ProgramArgs {
 }
 
 impl BuildTuning {
+    /// As `options`, for a build that installs into the store: groups export everything unless
+    /// told otherwise (programs installed later bind to the same file), and test results under
+    /// `--unify` are checked.
+    fn install_options(
+        self,
+        programs: Vec<ProgramSource>,
+        cache_dir: Option<PathBuf>,
+    ) -> anyhow::Result<BuildOptions> {
+        let exports = self.exports;
+        let mut build = self.options(programs, cache_dir)?;
+        build.group_exports = exports.unwrap_or(GroupExports::All);
+        build.check_tests = true;
+        Ok(build)
+    }
+
     fn options(
         self,
         programs: Vec<ProgramSource>,
@@ -451,17 +480,11 @@ fn main() -> ExitCode {
             let mut programs: Vec<ProgramSource> =
                 paths.into_iter().map(ProgramSource::Path).collect();
             programs.extend(crates.into_iter().map(ProgramSource::Registry));
-            let exports = tuning.exports;
-            let mut build = tuning.options(programs, cli.cache_dir.clone())?;
-            build.group_exports = exports.unwrap_or(GroupExports::All);
-            build.check_tests = true;
+            let mut build = tuning.install_options(programs, cli.cache_dir.clone())?;
             build.allow_test_failures = allow_test_failures;
             let options = store::InstallOptions {
                 build,
-                root: match root {
-                    Some(r) => r,
-                    None => store::default_root()?,
-                },
+                root: root.map_or_else(store::default_root, Ok)?,
                 store: store()?,
                 force,
             };
@@ -469,6 +492,25 @@ fn main() -> ExitCode {
                 return store::show_install_plan(&options, &shell).map(|_| 0);
             }
             store::install(&options, &shell).map(|_| 0)
+        })(),
+        Command::Adopt {
+            root,
+            dry_run,
+            tuning,
+        } => (|| {
+            if !tuning.features.is_empty() || tuning.all_features || tuning.no_default_features {
+                anyhow::bail!(
+                    "adopt takes each program's features from what `cargo install` recorded: \
+                     --features, --all-features and --no-default-features are not accepted"
+                );
+            }
+            let options = adopt::AdoptOptions {
+                build: tuning.install_options(Vec::new(), cli.cache_dir.clone())?,
+                root: root.map_or_else(store::default_root, Ok)?,
+                store: store()?,
+                dry_run,
+            };
+            adopt::adopt(&options, &shell).map(|_| 0)
         })(),
         Command::Uninstall { names } => {
             store().and_then(|s| store::uninstall(&s, &names, &shell).map(|_| 0))

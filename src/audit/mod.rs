@@ -23,4 +23,5 @@ pub mod scan;
 pub mod symbols;
 
 pub use model::AuditReport;
-pub use run::{audit, default_roots, AuditOptions};
+pub use report::projection_line;
+pub use run::{audit, collect, default_roots, AuditOptions};

@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build;
-use crate::build::BuildOptions;
+use crate::build::{BuildOptions, BuiltProgram, FailedProgram};
 use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
@@ -54,6 +54,43 @@ pub struct InstallRecord {
     pub reused: Vec<String>,
     /// Entries this install added.
     pub added: Vec<String>,
+}
+
+/// What a command built on `install` decides along the way (`adopt`); the defaults are
+/// `install`'s own behaviour.
+pub trait InstallSteps {
+    /// After the build, before the store changes: a reason to leave this program out (nothing
+    /// of it is installed or linked).
+    fn leave_out(&mut self, _program: &BuiltProgram) -> Option<String> {
+        None
+    }
+    /// `link` in `ROOT/bin` is a file cargo share did not install: may this install replace it
+    /// (without `--force`)?
+    fn may_replace(&self, _link: &Path) -> bool {
+        false
+    }
+    /// The program's build in the store (`bin_dir` holds its `binaries`), before it is recorded
+    /// or linked: a reason to leave it out (it is then garbage for `gc`).
+    fn check_built(&mut self, _program: &BuiltProgram, _bin_dir: &Path) -> Option<String> {
+        None
+    }
+    /// Just before the link `link` replaces a file cargo share did not install (one
+    /// `may_replace` allowed): keep it.
+    fn before_replacing(&mut self, _program: &BuiltProgram, _link: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `install`'s own steps: nothing is left out, nothing not ours replaced without `--force`.
+struct PlainInstall;
+
+impl InstallSteps for PlainInstall {}
+
+/// What an install did: the programs installed and those it did not build.
+#[derive(Debug, Clone, Default)]
+pub struct InstallOutcome {
+    pub installed: Vec<InstallRecord>,
+    pub failed: Vec<FailedProgram>,
 }
 
 /// The groups in the store that installed programs load and whose entries record how they were
@@ -118,6 +155,7 @@ fn check_link(
     link: &Path,
     program: &str,
     force: bool,
+    steps: &dyn InstallSteps,
 ) -> Result<()> {
     let Ok(meta) = std::fs::symlink_metadata(link) else {
         return Ok(());
@@ -125,7 +163,7 @@ fn check_link(
     let target = std::fs::read_link(link).ok();
     let ours = meta.file_type().is_symlink()
         && target.as_ref().is_some_and(|t| t.starts_with(programs_dir));
-    if !ours && !force {
+    if !ours && !force && !steps.may_replace(link) {
         bail!(
             "{} exists and was not installed by cargo share; nothing was changed. Remove it or \
              pass --force",
@@ -155,6 +193,40 @@ pub fn show_install_plan(opts: &InstallOptions, shell: &Shell) -> Result<()> {
 }
 
 pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
+    let outcome = install_with(opts, &mut PlainInstall, shell)?;
+    let records = outcome.installed;
+    if !outcome.failed.is_empty() {
+        // As `cargo install a b c`: the others are installed; the command still fails.
+        bail!(
+            "installed {}; {} failed to build: {}",
+            if records.is_empty() {
+                "nothing".to_string()
+            } else {
+                records
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            outcome.failed.len(),
+            outcome
+                .failed
+                .iter()
+                .map(FailedProgram::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(records)
+}
+
+/// `install` with the decisions of `steps`; programs Cargo did not build are returned, not an
+/// error.
+pub fn install_with(
+    opts: &InstallOptions,
+    steps: &mut dyn InstallSteps,
+    shell: &Shell,
+) -> Result<InstallOutcome> {
     let mut build = install_build(opts)?;
     // The build's output is staged in the store's own tmp/ (not the system's): an install
     // killed here leaves it where the next `gc` finds it; the lock inside tells a running
@@ -163,7 +235,17 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
     fault::step("install-scratch-created")?;
     let out = scratch.path().join("out");
     build.staging = true;
-    let report = build::build(&build, &out, shell)?;
+    let mut report = build::build(&build, &out, shell)?;
+    report.programs.retain(|p| match steps.leave_out(p) {
+        Some(reason) => {
+            shell.warn(format!(
+                "{} v{} is not installed: {reason}",
+                p.name, p.version
+            ));
+            false
+        }
+        None => true,
+    });
     let toolchain = report
         .toolchain
         .clone()
@@ -188,6 +270,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                     &r.join("bin").join(b.file_name().unwrap()),
                     &p.name,
                     opts.force,
+                    &*steps,
                 )?;
             }
         }
@@ -367,6 +450,13 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             }
         }
         fault::step("program-renamed")?;
+        if let Some(reason) = steps.check_built(p, &program_dir.join("bin")) {
+            shell.warn(format!(
+                "{} v{} is not installed: {reason}",
+                p.name, p.version
+            ));
+            continue;
+        }
         let previous = store.program(&p.name).ok().flatten();
         let roots = program_roots(&store, &p.name, &root)?;
         record_root(&store.root, &root)?;
@@ -381,6 +471,11 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for (b, _) in &bin_hashes {
                 let link = dir.join(b);
+                if std::fs::symlink_metadata(&link).is_ok()
+                    && !std::fs::read_link(&link).is_ok_and(|t| t.starts_with(&programs_dir))
+                {
+                    steps.before_replacing(p, &link)?;
+                }
                 link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
                 fault::step("first-link-swapped")?;
                 if r == &root {
@@ -435,27 +530,8 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         shell.json(&record);
         records.push(record);
     }
-    if !report.failed.is_empty() {
-        // As `cargo install a b c`: the others are installed; the command still fails.
-        bail!(
-            "installed {}; {} failed to build: {}",
-            if records.is_empty() {
-                "nothing".to_string()
-            } else {
-                records
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            report.failed.len(),
-            report
-                .failed
-                .iter()
-                .map(crate::build::FailedProgram::describe)
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    Ok(records)
+    Ok(InstallOutcome {
+        installed: records,
+        failed: report.failed,
+    })
 }
