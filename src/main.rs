@@ -111,6 +111,15 @@ enum Command {
     Analyze {
         #[command(flatten)]
         programs: ProgramArgs,
+        /// List the function instances (generic or inline) compiled into two or more of the
+        /// set's binaries and libraries, by defining crate, with their bytes: the programs are
+        /// built grouped into CACHE/analyze-generics first, unless --from names built files.
+        #[arg(long)]
+        generics: bool,
+        /// With --generics: read these files or directories (a `build --out` directory, a
+        /// bench's `shared-grouped`) instead of building. Repeatable.
+        #[arg(long, value_name = "PATH", requires = "generics")]
+        from: Vec<PathBuf>,
     },
     /// Build programs in shared mode and install them, bound to exact store entries.
     Install {
@@ -449,7 +458,15 @@ fn main() -> ExitCode {
             };
             bench::bench(&options, &shell).map(|_| 0)
         })(),
-        Command::Analyze { programs } => (|| {
+        Command::Analyze {
+            programs,
+            generics: true,
+            from,
+        } => programs
+            .options(cli.cache_dir)
+            .and_then(|o| audit::generics(&o, &from, &shell))
+            .map(|_| 0),
+        Command::Analyze { programs, .. } => (|| {
             let policies = match programs.tuning.unify {
                 Some(u) => vec![u],
                 None => vec![Unify::None, Unify::Semver, Unify::Features],
