@@ -13,6 +13,7 @@
 //! all: [`shell`] (output), [`digest`] (SHA-256), [`toolchain`] (rustc), [`elf`] (reading and
 //! writing shared objects). See `ARCHITECTURE.md` for the path a build takes and the invariants.
 
+pub mod adopt;
 pub mod audit;
 pub mod build;
 pub mod cache;

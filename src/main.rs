@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cargo_share::adopt;
 use cargo_share::audit;
 use cargo_share::build::{self, BuildOptions, GroupExports, Layout, ProgramFeatures};
 use cargo_share::cache;
@@ -116,6 +117,15 @@ enum Command {
     Analyze {
         #[command(flatten)]
         programs: ProgramArgs,
+        /// List the function instances (generic or inline) compiled into two or more of the
+        /// set's binaries and libraries, by defining crate, with their bytes: the programs are
+        /// built grouped into CACHE/analyze-generics first, unless --from names built files.
+        #[arg(long)]
+        generics: bool,
+        /// With --generics: read these files or directories (a `build --out` directory, a
+        /// bench's `shared-grouped`) instead of building. Repeatable.
+        #[arg(long, value_name = "PATH", requires = "generics")]
+        from: Vec<PathBuf>,
     },
     /// Build programs in shared mode and install them, bound to exact store entries.
     Install {
@@ -144,6 +154,19 @@ enum Command {
         /// named by --path, into plugins/ of its store directory (see README, "Plugins").
         #[arg(long, value_name = "PROGRAM")]
         plugin_for: Option<String>,
+        #[command(flatten)]
+        tuning: BuildTuning,
+    },
+    /// Install the programs `cargo install` put in ROOT/bin again through the store, as one set
+    /// with their recorded versions and features; each replaced binary is kept in
+    /// ROOT/cargo-share-adopted (see README, "Adopt").
+    Adopt {
+        /// The install root `cargo install` used [default: $CARGO_INSTALL_ROOT or $CARGO_HOME].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Show the plan and the saving the audit projects, and stop before building.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         tuning: BuildTuning,
     },
@@ -340,6 +363,21 @@ impl ProgramArgs {
 }
 
 impl BuildTuning {
+    /// As `options`, for a build that installs into the store: groups export everything unless
+    /// told otherwise (programs installed later bind to the same file), and test results under
+    /// `--unify` are checked.
+    fn install_options(
+        self,
+        programs: Vec<ProgramSource>,
+        cache_dir: Option<PathBuf>,
+    ) -> anyhow::Result<BuildOptions> {
+        let exports = self.exports;
+        let mut build = self.options(programs, cache_dir)?;
+        build.group_exports = exports.unwrap_or(GroupExports::All);
+        build.check_tests = true;
+        Ok(build)
+    }
+
     fn options(
         self,
         programs: Vec<ProgramSource>,
@@ -519,7 +557,15 @@ fn main() -> ExitCode {
             };
             bench::bench(&options, &shell).map(|_| 0)
         })(),
-        Command::Analyze { programs } => (|| {
+        Command::Analyze {
+            programs,
+            generics: true,
+            from,
+        } => programs
+            .options(cli.cache_dir)
+            .and_then(|o| audit::generics(&o, &from, &shell))
+            .map(|_| 0),
+        Command::Analyze { programs, .. } => (|| {
             let policies = match programs.tuning.unify {
                 Some(u) => vec![u],
                 None => vec![Unify::None, Unify::Semver, Unify::Features],
@@ -548,7 +594,6 @@ fn main() -> ExitCode {
             plugin_for,
             tuning,
         } => (|| {
-            let exports = tuning.exports;
             let mut build = match plugin_for {
                 Some(host) => {
                     if !crates.is_empty() {
@@ -557,8 +602,8 @@ fn main() -> ExitCode {
                              plugins are given with --path"
                         );
                     }
-                    let mut o =
-                        tuning.options(vec![plugin_program(&host)?], cli.cache_dir.clone())?;
+                    let mut o = tuning
+                        .install_options(vec![plugin_program(&host)?], cli.cache_dir.clone())?;
                     o.plugin_host = true;
                     o.plugins = paths;
                     o
@@ -567,18 +612,13 @@ fn main() -> ExitCode {
                     let mut programs: Vec<ProgramSource> =
                         paths.into_iter().map(ProgramSource::Path).collect();
                     programs.extend(crates.into_iter().map(ProgramSource::Registry));
-                    tuning.options(programs, cli.cache_dir.clone())?
+                    tuning.install_options(programs, cli.cache_dir.clone())?
                 }
             };
-            build.group_exports = exports.unwrap_or(GroupExports::All);
-            build.check_tests = true;
             build.allow_test_failures = allow_test_failures;
             let options = store::InstallOptions {
                 build,
-                root: match root {
-                    Some(r) => r,
-                    None => store::default_root()?,
-                },
+                root: root.map_or_else(store::default_root, Ok)?,
                 store: store()?,
                 force,
             };
@@ -586,6 +626,25 @@ fn main() -> ExitCode {
                 return store::show_install_plan(&options, &shell).map(|_| 0);
             }
             store::install(&options, &shell).map(|_| 0)
+        })(),
+        Command::Adopt {
+            root,
+            dry_run,
+            tuning,
+        } => (|| {
+            if !tuning.features.is_empty() || tuning.all_features || tuning.no_default_features {
+                anyhow::bail!(
+                    "adopt takes each program's features from what `cargo install` recorded: \
+                     --features, --all-features and --no-default-features are not accepted"
+                );
+            }
+            let options = adopt::AdoptOptions {
+                build: tuning.install_options(Vec::new(), cli.cache_dir.clone())?,
+                root: root.map_or_else(store::default_root, Ok)?,
+                store: store()?,
+                dry_run,
+            };
+            adopt::adopt(&options, &shell).map(|_| 0)
         })(),
         Command::Uninstall { names } => {
             store().and_then(|s| store::uninstall(&s, &names, &shell).map(|_| 0))

@@ -14,6 +14,8 @@
 
 pub mod detect;
 pub mod estimate;
+pub mod generics;
+pub mod generics_run;
 pub mod html;
 pub mod model;
 pub mod panic_paths;
@@ -22,5 +24,8 @@ pub mod run;
 pub mod scan;
 pub mod symbols;
 
+pub use generics::GenericsReport;
+pub use generics_run::generics;
 pub use model::AuditReport;
-pub use run::{audit, default_roots, AuditOptions};
+pub use report::projection_line;
+pub use run::{audit, collect, default_roots, AuditOptions};

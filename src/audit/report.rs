@@ -1,7 +1,7 @@
 //! The audit as text: the summary table `cargo share audit` prints on stdout.
 
 use crate::audit::estimate::STD_ROW;
-use crate::audit::model::AuditReport;
+use crate::audit::model::{AuditReport, Projection};
 use crate::shell::{human_bytes, Shell};
 
 /// Crate rows shown in the table (all are in `--json` and `--html`).
@@ -99,6 +99,11 @@ pub fn print_table(report: &AuditReport, shell: &Shell) {
         .map(|(r, n)| format!("{r} ({n})"))
         .collect();
     shell.result(format!("Compilers: {}", compilers.join(", ")));
+    shell.result(projection_line(p));
+}
+
+/// The projected saving in one sentence (`audit`'s last line, `adopt --dry-run`'s).
+pub fn projection_line(p: &Projection) -> String {
     let stripped = if p.stripped_bytes < p.file_bytes {
         format!(
             ", {} of {} stripped",
@@ -108,7 +113,7 @@ pub fn print_table(report: &AuditReport, shell: &Shell) {
     } else {
         String::new()
     };
-    shell.result(format!(
+    format!(
         "Projected saving if binaries of one rustc shared their common crate versions: \
          {} of {} on disk ({}{stripped}), {} of mapped code ({}); one version per crate would \
          save {} more",
@@ -118,7 +123,7 @@ pub fn print_table(report: &AuditReport, shell: &Shell) {
         human_bytes(p.code_bytes),
         percent(p.code_saving),
         human_bytes(p.unify_saving_bytes)
-    ));
+    )
 }
 
 /// `text` cut to `width` characters from the left (`…` marks the cut).

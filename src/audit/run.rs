@@ -32,9 +32,23 @@ pub fn default_roots() -> Vec<PathBuf> {
 
 /// Audits every ELF file under the paths and reports as the shell says.
 pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
-    let explicit = !options.paths.is_empty();
+    let report = collect(&options.paths, shell)?;
+    if let Some(html) = &options.html {
+        std::fs::write(html, render(&report))
+            .with_context(|| format!("writing {}", html.display()))?;
+        shell.status("Wrote", html.display().to_string());
+    }
+    shell.json(&report);
+    print_table(&report, shell);
+    Ok(report)
+}
+
+/// The audit of every ELF file under `paths` (empty: [`default_roots`]), with progress and
+/// warnings on the shell but no table or record.
+pub fn collect(paths: &[PathBuf], shell: &Shell) -> Result<AuditReport> {
+    let explicit = !paths.is_empty();
     let roots = if explicit {
-        options.paths.clone()
+        paths.to_vec()
     } else {
         default_roots()
     };
@@ -102,7 +116,7 @@ pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
             started.elapsed().as_secs_f64()
         ),
     );
-    let report = AuditReport {
+    Ok(AuditReport {
         reason: "audit-finished",
         date: crate::measure::bench::machine::utc_date(),
         roots: shown,
@@ -113,13 +127,5 @@ pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
         crates,
         version_spread,
         projection,
-    };
-    if let Some(html) = &options.html {
-        std::fs::write(html, render(&report))
-            .with_context(|| format!("writing {}", html.display()))?;
-        shell.status("Wrote", html.display().to_string());
-    }
-    shell.json(&report);
-    print_table(&report, shell);
-    Ok(report)
+    })
 }

@@ -48,7 +48,7 @@ pub struct SymbolBytes {
 
 /// Crate roots named in a demangled path, in order: each identifier that starts a path (is
 /// followed by `::` and not preceded by it).
-fn path_roots(demangled: &str) -> Vec<&str> {
+pub fn path_roots(demangled: &str) -> Vec<&str> {
     let bytes = demangled.as_bytes();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let mut roots = Vec::new();
@@ -82,18 +82,23 @@ pub fn crate_of(demangled: &str) -> Option<&str> {
         .copied()
 }
 
+/// Every function a file defines with a size, as (symbol name, size); of several names at one
+/// address (aliases) only the first.
+pub fn defined_functions<'a>(file: &'a object::File<'a>) -> impl Iterator<Item = (&'a str, u64)> {
+    let mut addresses = BTreeSet::new();
+    file.symbols().filter_map(move |sym| {
+        let defined = sym.kind() == SymbolKind::Text && sym.is_definition() && sym.size() > 0;
+        if !defined || !addresses.insert(sym.address()) {
+            return None;
+        }
+        Some((sym.name().ok()?, sym.size()))
+    })
+}
+
 /// Bytes per crate from the symbol table, or `None` when there is no usable table.
 pub fn symbol_bytes(file: &object::File) -> Option<SymbolBytes> {
     let mut out = SymbolBytes::default();
-    let mut addresses = BTreeSet::new();
-    for sym in file.symbols() {
-        if sym.kind() != SymbolKind::Text || !sym.is_definition() || sym.size() == 0 {
-            continue;
-        }
-        if !addresses.insert(sym.address()) {
-            continue;
-        }
-        let Ok(name) = sym.name() else { continue };
+    for (name, size) in defined_functions(file) {
         match rustc_demangle::try_demangle(name) {
             Ok(d) => {
                 let text = format!("{d:#}");
@@ -102,9 +107,9 @@ pub fn symbol_bytes(file: &object::File) -> Option<SymbolBytes> {
                 if out.main_crate.is_none() && text == format!("{krate}::main") {
                     out.main_crate = Some(krate.clone());
                 }
-                *out.per_crate.entry(krate).or_default() += sym.size();
+                *out.per_crate.entry(krate).or_default() += size;
             }
-            Err(_) => out.unattributed += sym.size(),
+            Err(_) => out.unattributed += size,
         }
     }
     (out.rust_functions >= MIN_RUST_FUNCTIONS).then_some(out)

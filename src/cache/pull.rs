@@ -24,7 +24,9 @@ use crate::store::ancestors::check_safe_path;
 use crate::store::files::ScratchDir;
 use crate::store::index::EntryOutcome;
 use crate::store::open::entry_label;
-use crate::store::program_commit::{check_link, commit_program, program_roots, ProgramBuild};
+use crate::store::program_commit::{
+    check_link, commit_program, program_roots, PlainInstall, ProgramBuild,
+};
 use crate::store::{
     open_store_rolling_forward, Access, CrateIdentity, InstallRecord, Store, StoreEntry,
 };
@@ -174,6 +176,7 @@ pub fn pull_into(
                     &r.join("bin").join(bin),
                     &p.name,
                     force,
+                    &PlainInstall,
                 )?;
             }
         }
@@ -236,7 +239,7 @@ pub fn pull_into(
             needed.push(stored_identity(store, hash)?);
         }
         shell.status("Installing", format!("{} v{}", p.name, p.version));
-        let (_, linked) = commit_program(
+        let Some((_, linked)) = commit_program(
             store,
             &ProgramBuild {
                 name: &p.name,
@@ -250,8 +253,12 @@ pub fn pull_into(
                 plugin_builds: &[],
             },
             &root,
+            &mut PlainInstall,
             shell,
-        )?;
+        )?
+        else {
+            continue;
+        };
         let (reused, pulled): (Vec<String>, Vec<String>) = p
             .entries
             .iter()

@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build;
-use crate::build::BuildOptions;
+use crate::build::{BuildOptions, FailedProgram};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::ancestors::check_safe_path;
@@ -27,7 +27,9 @@ use crate::store::files::ScratchDir;
 use crate::store::identity::{CrateIdentity, IdentityResolver};
 use crate::store::index::{Access, EntryOutcome, Store};
 use crate::store::open::{entry_label, open_store_rolling_forward};
-use crate::store::program_commit::{check_link, commit_program, program_roots, ProgramBuild};
+use crate::store::program_commit::{
+    check_link, commit_program, program_roots, InstallSteps, PlainInstall, ProgramBuild,
+};
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -73,6 +75,13 @@ impl InstallRecord {
         );
         shell.json(self);
     }
+}
+
+/// What an install did: the programs installed and those it did not build.
+#[derive(Debug, Clone, Default)]
+pub struct InstallOutcome {
+    pub installed: Vec<InstallRecord>,
+    pub failed: Vec<FailedProgram>,
 }
 
 /// The groups in the store that installed programs load and whose entries record how they were
@@ -127,6 +136,40 @@ pub fn show_install_plan(opts: &InstallOptions, shell: &Shell) -> Result<()> {
 }
 
 pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
+    let outcome = install_with(opts, &mut PlainInstall, shell)?;
+    let records = outcome.installed;
+    if !outcome.failed.is_empty() {
+        // As `cargo install a b c`: the others are installed; the command still fails.
+        bail!(
+            "installed {}; {} failed to build: {}",
+            if records.is_empty() {
+                "nothing".to_string()
+            } else {
+                records
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            outcome.failed.len(),
+            outcome
+                .failed
+                .iter()
+                .map(FailedProgram::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(records)
+}
+
+/// `install` with the decisions of `steps`; programs Cargo did not build are returned, not an
+/// error.
+pub fn install_with(
+    opts: &InstallOptions,
+    steps: &mut dyn InstallSteps,
+    shell: &Shell,
+) -> Result<InstallOutcome> {
     let mut build = install_build(opts)?;
     // The build's output is staged in the store's own tmp/ (not the system's): an install
     // killed here leaves it where the next `gc` finds it; the lock inside tells a running
@@ -135,7 +178,17 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
     fault::step("install-scratch-created")?;
     let out = scratch.path().join("out");
     build.staging = true;
-    let report = build::build(&build, &out, shell)?;
+    let mut report = build::build(&build, &out, shell)?;
+    report.programs.retain(|p| match steps.leave_out(p) {
+        Some(reason) => {
+            shell.warn(format!(
+                "{} v{} is not installed: {reason}",
+                p.name, p.version
+            ));
+            false
+        }
+        None => true,
+    });
     let toolchain = report
         .toolchain
         .clone()
@@ -160,6 +213,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                     &r.join("bin").join(b.file_name().unwrap()),
                     &p.name,
                     opts.force,
+                    &*steps,
                 )?;
             }
         }
@@ -265,7 +319,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             .iter()
             .filter(|b| b.plugin_for.as_deref() == Some(p.name.as_str()))
             .collect();
-        let (_, linked) = commit_program(
+        let Some((_, linked)) = commit_program(
             &store,
             &ProgramBuild {
                 name: &p.name,
@@ -278,8 +332,12 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
                 plugin_builds: &plugin_builds,
             },
             &root,
+            steps,
             shell,
-        )?;
+        )?
+        else {
+            continue;
+        };
         let record = InstallRecord {
             reason: "program-installed",
             name: p.name.clone(),
@@ -291,27 +349,8 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         record.announce(shell, "");
         records.push(record);
     }
-    if !report.failed.is_empty() {
-        // As `cargo install a b c`: the others are installed; the command still fails.
-        bail!(
-            "installed {}; {} failed to build: {}",
-            if records.is_empty() {
-                "nothing".to_string()
-            } else {
-                records
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            report.failed.len(),
-            report
-                .failed
-                .iter()
-                .map(crate::build::FailedProgram::describe)
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    Ok(records)
+    Ok(InstallOutcome {
+        installed: records,
+        failed: report.failed,
+    })
 }

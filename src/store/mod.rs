@@ -63,10 +63,13 @@ pub use files::{check_private, file_matches, make_read_only, remove_tree, tree_s
 pub use gc::{gc, GcReport};
 pub use identity::{CrateIdentity, IdentityResolver};
 pub use index::{default_store_dir, Access, EntryRow, Store};
-pub use install::{install, show_install_plan, InstallOptions, InstallRecord};
+pub use install::{
+    install, install_with, show_install_plan, InstallOptions, InstallOutcome, InstallRecord,
+};
 pub use manifest::{InstalledProgram, StoreEntry};
 pub use open::{default_root, open_store, open_store_rolling_forward};
 pub use optimise::optimise;
+pub use program_commit::{InstallSteps, PlainInstall, ProgramBuild};
 pub use query::{list, why};
 pub use uninstall::uninstall;
 pub use verify::verify;

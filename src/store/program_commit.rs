@@ -34,6 +34,37 @@ pub struct ProgramBuild<'a> {
     pub plugin_builds: &'a [&'a BuiltProgram],
 }
 
+/// What a command built on `install` decides along the way (`adopt`); the defaults are
+/// `install`'s own behaviour (`PlainInstall`).
+pub trait InstallSteps {
+    /// After the build, before the store changes: a reason to leave this program out (nothing
+    /// of it is installed or linked).
+    fn leave_out(&mut self, _program: &BuiltProgram) -> Option<String> {
+        None
+    }
+    /// `link` in `ROOT/bin` is a file cargo share did not install: may this install replace it
+    /// (without `--force`)?
+    fn may_replace(&self, _link: &Path) -> bool {
+        false
+    }
+    /// The program's build in the store (`bin_dir` holds its `binaries`), before it is recorded
+    /// or linked: a reason to leave it out (it is then garbage for `gc`).
+    fn check_built(&mut self, _program: &ProgramBuild, _bin_dir: &Path) -> Option<String> {
+        None
+    }
+    /// Just before the link `link` replaces a file cargo share did not install (one
+    /// `may_replace` allowed): keep it.
+    fn before_replacing(&mut self, _program: &ProgramBuild, _link: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// `install`'s (and `pull`'s) own steps: nothing is left out, nothing not ours replaced without
+/// `--force`.
+pub struct PlainInstall;
+
+impl InstallSteps for PlainInstall {}
+
 /// The roots a program's links go to: those it is linked into already, and this install's.
 pub fn program_roots(store: &Store, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
     let mut roots = store.roots_of(name)?;
@@ -50,6 +81,7 @@ pub fn check_link(
     link: &Path,
     program: &str,
     force: bool,
+    steps: &dyn InstallSteps,
 ) -> Result<()> {
     let Ok(meta) = std::fs::symlink_metadata(link) else {
         return Ok(());
@@ -57,7 +89,7 @@ pub fn check_link(
     let target = std::fs::read_link(link).ok();
     let ours = meta.file_type().is_symlink()
         && target.as_ref().is_some_and(|t| t.starts_with(programs_dir));
-    if !ours && !force {
+    if !ours && !force && !steps.may_replace(link) {
         bail!(
             "{} exists and was not installed by cargo share; nothing was changed. Remove it or \
              pass --force",
@@ -82,13 +114,15 @@ pub fn check_link(
 }
 
 /// Stage, record and link `program` (its entries must be in the store); returns its manifest
-/// and the links made in `root`.
+/// and the links made in `root`, or `None` when `steps` left it out after staging (a warning
+/// says why; the staged build is garbage for `gc`).
 pub fn commit_program(
     store: &Store,
     program: &ProgramBuild,
     root: &Path,
+    steps: &mut dyn InstallSteps,
     shell: &Shell,
-) -> Result<(InstalledProgram, Vec<PathBuf>)> {
+) -> Result<Option<(InstalledProgram, Vec<PathBuf>)>> {
     let programs_dir = store.programs_dir()?;
     // The program directory: binaries plus hard links to exactly its entries.
     let mut bin_hashes = Vec::new();
@@ -197,6 +231,13 @@ pub fn commit_program(
         }
     }
     fault::step("program-renamed")?;
+    if let Some(reason) = steps.check_built(program, &program_dir.join("bin")) {
+        shell.warn(format!(
+            "{} v{} is not installed: {reason}",
+            program.name, program.version
+        ));
+        return Ok(None);
+    }
     let roots = program_roots(store, program.name, root)?;
     record_root(&store.root, root)?;
     fault::step("root-recorded")?;
@@ -210,6 +251,11 @@ pub fn commit_program(
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for (b, _) in &bin_hashes {
             let link = dir.join(b);
+            if std::fs::symlink_metadata(&link).is_ok()
+                && !std::fs::read_link(&link).is_ok_and(|t| t.starts_with(&programs_dir))
+            {
+                steps.before_replacing(program, &link)?;
+            }
             link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
             fault::step("first-link-swapped")?;
             if r == root {
@@ -253,5 +299,5 @@ pub fn commit_program(
             ),
         );
     }
-    Ok((manifest, linked))
+    Ok(Some((manifest, linked)))
 }
