@@ -255,6 +255,11 @@ fn installed_plugins_live_in_their_program_and_go_with_it() {
         ["libplug_stats.so", "libplug_upper.so"]
     );
     env.verify_ok();
+    let listed = String::from_utf8_lossy(&run_ok(env.cmd().arg("list")).stdout).into_owned();
+    assert!(
+        listed.contains("plugins: libplug_stats.so, libplug_upper.so"),
+        "{listed}"
+    );
 
     // verify checks the plugins: a changed one is named, then put back.
     let plugin = program_dir.join("plugins/libplug_upper.so");
