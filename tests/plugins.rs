@@ -154,6 +154,19 @@ fn plugins_bind_to_the_program_and_a_plugin_of_another_build_is_refused() {
         "no code of the refused plugin ran: {stdout}"
     );
 
+    // Building into the same directory again names the plugin its program would refuse.
+    let again = run_ok(&mut plugin_build(
+        scratch.path(),
+        &fixture("plugins"),
+        &["upper", "stats"],
+        &out,
+    ));
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        said.contains("libplug_upper_loud.so was built by an earlier build and plug-host will refuse it (it was built against another build of plug-api 0.1.0"),
+        "{said}"
+    );
+
     // A shared object cargo-share did not build as a plugin is refused too.
     std::fs::remove_file(out.join("plugins/libplug_upper_loud.so")).unwrap();
     let std_lib = file_names(&out.join("lib"))
@@ -242,6 +255,11 @@ fn installed_plugins_live_in_their_program_and_go_with_it() {
         ["libplug_stats.so", "libplug_upper.so"]
     );
     env.verify_ok();
+    let listed = String::from_utf8_lossy(&run_ok(env.cmd().arg("list")).stdout).into_owned();
+    assert!(
+        listed.contains("plugins: libplug_stats.so, libplug_upper.so"),
+        "{listed}"
+    );
 
     // verify checks the plugins: a changed one is named, then put back.
     let plugin = program_dir.join("plugins/libplug_upper.so");

@@ -18,6 +18,7 @@ use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::path_sources::forget_other_copies;
 use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECTION};
+use crate::build::plugins::warn_stale_plugins;
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
@@ -414,6 +415,7 @@ fn assemble(
         .flat_map(|p| p.binaries.iter().cloned())
         .collect();
     drop_stale_binaries(&bin_dir, &built, shell)?;
+    warn_stale_plugins(out, &built, &notes, shell)?;
     let bytes: u64 = report.libraries.values().sum();
     shell.json(&report);
     shell.status(

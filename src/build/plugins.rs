@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use cargo_metadata::Metadata;
 
 use crate::build::options::{BuildOptions, Layout};
+use crate::build::plugin_closure::{note_mismatch, CLOSURE_SECTION};
 use crate::resolve::graph::{self, BuildGraph, Program};
 use crate::resolve::set::{self, SetMember, Unify};
 use crate::shell::Shell;
@@ -163,4 +164,44 @@ pub fn plugin_package_dirs(graph: &BuildGraph) -> BTreeSet<PathBuf> {
             Some(dir.canonicalize().unwrap_or(dir.to_path_buf()))
         })
         .collect()
+}
+
+/// Plugins an earlier build left in `OUT/plugins` that the program built now would refuse
+/// (built for another build of it): each is named in a warning, and left as it is.
+pub fn warn_stale_plugins(
+    out: &Path,
+    built: &BTreeSet<PathBuf>,
+    notes: &std::collections::BTreeMap<String, String>,
+    shell: &Shell,
+) -> Result<()> {
+    let dir = out.join("plugins");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if built.contains(&path) || path.extension().is_none_or(|e| e != "so") {
+            continue;
+        }
+        let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let Ok(Some(note)) = crate::elf::section_data(&data, CLOSURE_SECTION) else {
+            continue;
+        };
+        let note = String::from_utf8_lossy(&note);
+        let program = note
+            .lines()
+            .find_map(|l| l.strip_prefix("program "))
+            .unwrap_or_default();
+        let Some(program_note) = notes.get(program) else {
+            continue;
+        };
+        if let Some(why) = note_mismatch(program_note, &note) {
+            shell.warn(format!(
+                "{} was built by an earlier build and {program} will refuse it ({why}): build it \
+                 again with --plugin-for",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -29,8 +29,14 @@ pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
             } else {
                 format!(" features: {}", p.features.describe())
             };
+            let plugins: Vec<&str> = p.plugins.iter().map(|(f, _)| f.as_str()).collect();
+            let plugins = if plugins.is_empty() {
+                String::new()
+            } else {
+                format!(" plugins: {}", plugins.join(", "))
+            };
             println!(
-                "  {} v{} [{}] bin: {} ({} shared crate builds){features}",
+                "  {} v{} [{}] bin: {} ({} shared crate builds){features}{plugins}",
                 p.name,
                 p.version,
                 p.source,
