@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cargo_share::audit;
-use cargo_share::build::{self, BuildOptions, GroupExports, Layout, ProgramFeatures};
+use cargo_share::build::{self, Binding, BuildOptions, GroupExports, Layout, ProgramFeatures};
 use cargo_share::compile::plan::PLAN_ENV;
 use cargo_share::compile::profile::SharedProfile;
 use cargo_share::compile::{linker, wrapper};
@@ -209,6 +209,12 @@ struct BuildTuning {
     /// [default: `all` for install, else `used`]
     #[arg(long, value_enum)]
     exports: Option<GroupExports>,
+    /// When imports into the programs and their shared libraries are bound: `now` (at start,
+    /// with the GOT read-only after: full RELRO, as rustc builds) or `lazy` (calls bound on first
+    /// use through the PLT: faster start-up, partial RELRO). The static build `bench` compares
+    /// with is always `now`.
+    #[arg(long = "bind", value_enum, default_value_t = Binding::Now)]
+    binding: Binding,
     /// Grouped layout: groups with less Rust source than this many bytes merge into a larger
     /// group their programs already load.
     #[arg(long, value_name = "BYTES", default_value_t = grouping::DEFAULT_MIN_GROUP_SOURCE_BYTES)]
@@ -315,6 +321,7 @@ impl BuildTuning {
                 self.all_features,
                 self.no_default_features,
             )?,
+            binding: self.binding,
         })
     }
 }
