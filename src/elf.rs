@@ -1,5 +1,6 @@
-//! Reading the dynamic section of ELF files (`DT_NEEDED`, `DT_RUNPATH`, `DT_SONAME`) with the
-//! `object` crate, and resolving a program's closure of shared libraries.
+//! Reading the dynamic section of ELF files (`DT_NEEDED`, `DT_RUNPATH`, `DT_SONAME`, how it is
+//! bound and relocated) with the `object` crate, and resolving a program's closure of shared
+//! libraries.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,14 @@ pub struct DynamicInfo {
     pub needed: Vec<String>,
     pub runpath: Vec<String>,
     pub soname: Option<String>,
+    /// Every import bound at load (`DT_BIND_NOW`, `DF_BIND_NOW` or `DF_1_NOW`: `-z now`).
+    pub bind_now: bool,
+    /// Relative relocations packed (`DT_RELR`: `-z pack-relative-relocs`).
+    pub packed_relative: bool,
 }
+
+/// `DT_RELR` (the gABI's number; `object` 0.36 does not name it).
+const DT_RELR: u32 = 36;
 
 /// The dynamic symbols a file imports (undefined in its `.dynsym`) and those it exports
 /// (defined, global or weak).
@@ -68,6 +76,12 @@ pub fn dynamic_info_of(data: &[u8]) -> Result<DynamicInfo> {
                 info.runpath.extend(text()?.split(':').map(String::from))
             }
             elf::DT_SONAME => info.soname = Some(text()?),
+            elf::DT_BIND_NOW => info.bind_now = true,
+            elf::DT_FLAGS => {
+                info.bind_now |= entry.d_val(endian) & u64::from(elf::DF_BIND_NOW) != 0
+            }
+            elf::DT_FLAGS_1 => info.bind_now |= entry.d_val(endian) & u64::from(elf::DF_1_NOW) != 0,
+            DT_RELR => info.packed_relative = true,
             _ => {}
         }
     }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use cargo_share::adopt;
 use cargo_share::audit;
-use cargo_share::build::{self, BuildOptions, GroupExports, Layout, ProgramFeatures};
+use cargo_share::build::{self, Binding, BuildOptions, GroupExports, Layout, ProgramFeatures};
 use cargo_share::cache;
 use cargo_share::compile::plan::PLAN_ENV;
 use cargo_share::compile::profile::SharedProfile;
@@ -294,6 +294,12 @@ struct BuildTuning {
     /// [default: `all` for install, else `used`]
     #[arg(long, value_enum)]
     exports: Option<GroupExports>,
+    /// When imports into the programs and their shared libraries are bound: `now` (at start,
+    /// with the GOT read-only after: full RELRO, as rustc builds) or `lazy` (calls bound on first
+    /// use through the PLT: faster start-up, partial RELRO). The static build `bench` compares
+    /// with is always `now`.
+    #[arg(long = "bind", value_enum, default_value_t = Binding::Now)]
+    binding: Binding,
     /// Grouped layout: groups with less Rust source than this many bytes merge into a larger
     /// group their programs already load.
     #[arg(long, value_name = "BYTES", default_value_t = grouping::DEFAULT_MIN_GROUP_SOURCE_BYTES)]
@@ -417,6 +423,7 @@ impl BuildTuning {
             )?,
             plugin_host: false,
             plugins: Vec::new(),
+            binding: self.binding,
         })
     }
 }

@@ -333,7 +333,7 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
         plan.contains("would build: hard-a v0.1.0, hard-b v0.1.0"),
         "{plan}"
     );
-    let target = scratch.path().join("cache/target-wrapper-3-grouped");
+    let target = scratch.path().join("cache/target-wrapper-4-grouped");
     assert!(
         std::fs::read_dir(&target).map_or(true, |mut d| d.next().is_none()),
         "--dry-run built something in {}",
@@ -445,4 +445,88 @@ fn a_local_crate_used_by_one_program_stays_static() {
     );
     check_relinked_std(&all, false);
     assert!(run_clean(&all.join("bin/lto-one")).contains("sum_squares(10) = 385"));
+}
+
+/// The loader's count of symbol lookups ("final number of relocations", `LD_DEBUG=statistics`)
+/// for one run of `binary`: deterministic for a given binary and environment.
+fn symbol_lookups(binary: &Path, scratch: &Path) -> u64 {
+    let log = scratch.join(format!(
+        "ld-{}",
+        binary.file_name().unwrap().to_string_lossy()
+    ));
+    run_ok(
+        std::process::Command::new(binary)
+            .env_clear()
+            .env("LD_DEBUG", "statistics")
+            .env("LD_DEBUG_OUTPUT", &log)
+            .current_dir("/"),
+    );
+    let mut lookups = 0;
+    for entry in std::fs::read_dir(scratch).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with(&*log.file_name().unwrap().to_string_lossy()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        for line in text.lines() {
+            if let Some(n) = line.split("final number of relocations:").nth(1) {
+                lookups += n.trim().parse::<u64>().unwrap();
+            }
+        }
+    }
+    assert!(lookups > 0, "no loader statistics for {}", binary.display());
+    lookups
+}
+
+#[test]
+fn lazy_binding_looks_up_fewer_symbols_and_behaves_the_same() {
+    let scratch = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let static_dir = static_build(&fixture("suite"), scratch.path());
+    let mut lookups = Vec::new();
+    for bind in ["now", "lazy"] {
+        let out = scratch.path().join(format!("out-{bind}"));
+        run_ok(
+            cargo_share(scratch.path())
+                .args(["build", "-q", "--bind", bind, "--manifest-path"])
+                .arg(fixture("suite"))
+                .arg("--out")
+                .arg(&out),
+        );
+        let mut total = 0;
+        for bin in ["hard-a", "hard-b"] {
+            let binary = out.join("bin").join(bin);
+            assert_eq!(
+                run_clean(&binary),
+                run_clean(&static_dir.join(bin)),
+                "--bind {bind}: {bin}'s output differs from static"
+            );
+            let info = dynamic_info(&binary).unwrap();
+            assert_eq!(
+                info.bind_now,
+                bind == "now",
+                "--bind {bind}: {bin} {info:?}"
+            );
+            // Executables pack their relative relocations, as groups and libstd do.
+            assert!(info.packed_relative, "{bin} has no DT_RELR: {info:?}");
+            total += symbol_lookups(&binary, logs.path());
+        }
+        for lib in file_names(&out.join("lib")) {
+            let info = dynamic_info(&out.join("lib").join(&lib)).unwrap();
+            assert!(info.packed_relative, "{lib} has no DT_RELR: {info:?}");
+            // libstd keeps full RELRO either way: its calls into libc are bound through the
+            // GOT (its rlibs are compiled so), which lazy binding could not defer.
+            let now = bind == "now" || lib.starts_with("libstd-");
+            assert_eq!(info.bind_now, now, "--bind {bind}: {lib} {info:?}");
+        }
+        lookups.push(total);
+    }
+    assert!(
+        lookups[1] < lookups[0],
+        "symbol lookups at start, now {} and lazy {}",
+        lookups[0],
+        lookups[1]
+    );
 }

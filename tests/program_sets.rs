@@ -352,7 +352,7 @@ fn analyze_counts_the_crate_builds_of_each_policy() {
     // Nothing was built.
     assert!(!env
         .base
-        .join("cache/target-wrapper-3")
+        .join("cache/target-wrapper-4")
         .read_dir()
         .unwrap()
         .any(|e| e.unwrap().file_name() != "CACHEDIR.TAG"));

@@ -33,6 +33,6 @@ pub mod trim;
 pub use assemble::{build, install_file, show_plan, BuildReport, BuiltProgram};
 pub use failures::FailedProgram;
 pub use features::{FeatureChoice, ProgramFeatures};
-pub use options::{default_cache_dir, BuildOptions, CratePatch, GroupExports, Layout};
+pub use options::{default_cache_dir, Binding, BuildOptions, CratePatch, GroupExports, Layout};
 pub use prepare::{prepare, target_dir_of, GroupedPlan, PreparedBuild};
 pub use test::{count_test_results, test, TestCounts};

@@ -38,6 +38,31 @@ pub enum GroupExports {
     All,
 }
 
+/// When the dynamic loader binds a shared build's calls into other objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Binding {
+    /// Every import bound before `main` (`-z now`) and the GOT read-only after (full RELRO),
+    /// as rustc and `cargo install` build: a start-up looks up every symbol the program and its
+    /// libraries import.
+    #[default]
+    Now,
+    /// Calls bound on their first use through the PLT (`-C relro-level=partial`: no `-z now`,
+    /// the PLT's GOT stays writable): a start-up looks up only what it calls, plus data and
+    /// libstd's imports. A hardening trade: partial instead of full RELRO for the program and
+    /// its groups.
+    Lazy,
+}
+
+impl std::fmt::Display for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Binding::Now => "now",
+            Binding::Lazy => "lazy",
+        })
+    }
+}
+
 impl std::fmt::Display for Layout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -88,6 +113,8 @@ pub struct BuildOptions {
     pub plugin_host: bool,
     /// The plugins' manifests or directories (`--plugin-for PROGRAM --manifest-path PLUGIN`).
     pub plugins: Vec<PathBuf>,
+    /// When imports are bound (`--bind`): at start (full RELRO, the default) or on first call.
+    pub binding: Binding,
 }
 
 /// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::build::features::ProgramFeatures;
-use crate::build::options::{default_cache_dir, BuildOptions, GroupExports, Layout};
+use crate::build::options::{default_cache_dir, Binding, BuildOptions, GroupExports, Layout};
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::compile::plan::WrapperPlan;
 use crate::resolve::graph;
@@ -70,15 +70,20 @@ fn lock_cache(cache: &Path, shell: &Shell) -> Result<std::fs::File> {
 
 /// Cargo's target directory for a layout under a cache directory. One per wrapper ABI: builds
 /// made by a wrapper that rewrote units differently are never reused as if they were ours. One
-/// per layout: the same Cargo unit is a dylib in one and an rlib in the other.
-pub fn target_dir_of(cache: &Path, layout: Layout) -> PathBuf {
-    cache.join(match layout {
-        Layout::PerCrate => format!("target-{}", crate::compile::unit_record::WRAPPER_ABI),
-        Layout::Grouped => format!(
-            "target-{}-grouped",
-            crate::compile::unit_record::WRAPPER_ABI
-        ),
-    })
+/// per layout: the same Cargo unit is a dylib in one and an rlib in the other. One per binding:
+/// `--bind lazy` compiles every unit differently (`-C relro-level=partial`), which Cargo's
+/// fingerprints do not see, since the wrapper adds it.
+pub fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf {
+    let abi = crate::compile::unit_record::WRAPPER_ABI;
+    let layout = match layout {
+        Layout::PerCrate => "",
+        Layout::Grouped => "-grouped",
+    };
+    let binding = match binding {
+        Binding::Now => "",
+        Binding::Lazy => "-lazy",
+    };
+    cache.join(format!("target-{abi}{layout}{binding}"))
 }
 
 /// Steps 1 to 3: sources, graph, plan.
@@ -103,7 +108,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     let cache = cache.canonicalize()?;
     let cache_lock = lock_cache(&cache, shell)?;
     let toolchain = Toolchain::detect()?;
-    let target_dir = target_dir_of(&cache, options.layout);
+    let target_dir = target_dir_of(&cache, options.layout, options.binding);
     std::fs::create_dir_all(&target_dir)?;
 
     let mut manifests = Vec::new();
@@ -195,6 +200,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         self_exe: std::env::current_exe().context("locating the cargo-share executable")?,
         unit_log: options.unit_log.clone(),
         grouped: options.layout == Layout::Grouped,
+        lazy_binding: options.binding == Binding::Lazy,
         quiet_packages: options
             .programs
             .iter()

@@ -41,6 +41,10 @@ pub struct WrapperPlan {
     /// `dylib`/`cdylib` is linked against the program's shared objects, never static std.
     #[serde(default)]
     pub plugin_packages: BTreeSet<PathBuf>,
+    /// `--bind lazy`: every target unit is compiled with `-C relro-level=partial` (calls into
+    /// other objects through the PLT, bound on first call; no `-z now`).
+    #[serde(default)]
+    pub lazy_binding: bool,
 }
 
 impl WrapperPlan {
@@ -55,6 +59,18 @@ impl WrapperPlan {
         let text = serde_json::to_string_pretty(self)?;
         std::fs::write(path, text)
             .with_context(|| format!("writing the cargo-share plan {}", path.display()))
+    }
+
+    /// What the binding adds to every target unit (`--bind lazy`): partial RELRO, with which
+    /// rustc calls other objects through the PLT and links without `-z now`, so the loader binds
+    /// a call when it is first made. The wrapper adds it, and it is part of every unit's record,
+    /// hence of its store identity.
+    pub fn binding_args(&self) -> Vec<String> {
+        if self.lazy_binding {
+            vec!["-Crelro-level=partial".into()]
+        } else {
+            Vec::new()
+        }
     }
 
     /// Whether the package whose sources live in `manifest_dir` is built as a shared dylib.

@@ -99,6 +99,8 @@ impl UnitRecord {
                 a => normalized_args.push(normalize(a)),
             }
         }
+        // Added by the wrapper, not by Cargo, yet they shape the crate.
+        normalized_args.extend(plan.binding_args());
         extern_stems.sort();
         extern_stems.dedup();
         let crate_name = rustc.value("--crate-name").unwrap_or_default().to_string();
@@ -183,7 +185,7 @@ pub fn dep_info_sources(text: &str) -> Vec<String> {
 
 /// Bumped whenever the wrapper changes how it rewrites units: builds from another wrapper
 /// version are different builds.
-pub const WRAPPER_ABI: &str = "wrapper-3";
+pub const WRAPPER_ABI: &str = "wrapper-4";
 
 #[cfg(test)]
 mod tests {

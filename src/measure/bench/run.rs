@@ -12,7 +12,7 @@ use crate::measure::bench::machine::machine;
 use crate::measure::bench::memory::{measure_memory, stop_at_exit_library};
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::{BenchOptions, BuiltVariant};
-use crate::measure::bench::shared_variant::build_shared;
+use crate::measure::bench::shared_variant::{build_shared, shared_dir_name};
 use crate::measure::bench::startup_counters::measure_counters;
 use crate::measure::bench::static_build::build_static;
 use crate::measure::bench::table::print_table;
@@ -33,7 +33,12 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     // Cold builds unless told to reuse: build outputs of an earlier run are removed (fetched
     // sources and the corpus stay).
     let mut outputs = vec!["static-target".to_string(), "stripped".to_string()];
-    outputs.extend(options.layouts.iter().map(|l| format!("shared-{l}")));
+    outputs.extend(
+        options
+            .layouts
+            .iter()
+            .map(|&l| shared_dir_name(l, options.build.binding)),
+    );
     for dir in outputs {
         let d = options.work_dir.join(dir);
         if !options.reuse && d.exists() {

@@ -4,13 +4,23 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use crate::build::{self, BuildOptions, Layout};
+use crate::build::{self, Binding, BuildOptions, Layout};
 use crate::measure::bench::disk::stripped_copy;
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::{BenchOptions, BuiltVariant};
 use crate::measure::bench::static_build::{timed, BuildTimes};
 use crate::resolve::set::Unify;
 use crate::shell::Shell;
+
+/// The directory (under the work directory, and under `stripped/`) of a shared variant:
+/// `shared-LAYOUT`, with `-lazy` for `--bind lazy`, so that the two bindings never reuse each
+/// other's output.
+pub(crate) fn shared_dir_name(layout: Layout, binding: Binding) -> String {
+    match binding {
+        Binding::Now => format!("shared-{layout}"),
+        Binding::Lazy => format!("shared-{layout}-lazy"),
+    }
+}
 
 /// The options of the shared build in one layout (into the bench's cache), and its variant name.
 pub(crate) fn shared_options(options: &BenchOptions, layout: Layout) -> (BuildOptions, String) {
@@ -22,7 +32,13 @@ pub(crate) fn shared_options(options: &BenchOptions, layout: Layout) -> (BuildOp
         // Groups need one build of each crate (prepare says so for any other policy).
         build.unify.policy = Unify::Features;
     }
-    let name = format!("shared {} (unify {})", build.layout, build.unify.policy);
+    let name = match build.binding {
+        Binding::Now => format!("shared {} (unify {})", build.layout, build.unify.policy),
+        Binding::Lazy => format!(
+            "shared {} (unify {}, bind lazy)",
+            build.layout, build.unify.policy
+        ),
+    };
     (build, name)
 }
 
@@ -33,10 +49,11 @@ pub(crate) fn build_shared(
     shell: &Shell,
 ) -> Result<BuiltVariant> {
     let work = &options.work_dir;
-    let out = work.join(format!("shared-{layout}"));
+    let dir = shared_dir_name(layout, options.build.binding);
+    let out = work.join(&dir);
     let (build, name) = shared_options(options, layout);
     shell.status("Building", format!("the set ({name})"));
-    let was_built = build::target_dir_of(&work.join("cache"), layout).is_dir();
+    let was_built = build::target_dir_of(&work.join("cache"), layout, build.binding).is_dir();
     let (report, cpu, wall) =
         timed(|| build::build(&build, &out, shell).and_then(build::BuildReport::complete))?;
     let mut figures = Variant {
@@ -51,7 +68,7 @@ pub(crate) fn build_shared(
         cpu,
         wall,
     )?;
-    let stripped = work.join(format!("stripped/shared-{layout}"));
+    let stripped = work.join("stripped").join(&dir);
     let mut users: BTreeMap<&str, usize> = BTreeMap::new();
     for p in &report.programs {
         for lib in &p.libraries {

@@ -10,7 +10,7 @@ use crate::build::{self};
 use crate::measure::bench::disk::stripped_copy;
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::BenchOptions;
-use crate::measure::bench::shared_variant::shared_options;
+use crate::measure::bench::shared_variant::{shared_dir_name, shared_options};
 use crate::measure::bench::static_build::static_cargo_build;
 use crate::resolve::graph;
 use crate::shell::Shell;
@@ -153,11 +153,12 @@ pub(crate) fn update_cost(
             })
             .collect();
         shell.status("Building", format!("the set ({name}, updated)"));
-        let out = update.join(format!("shared-{layout}"));
+        let dir = shared_dir_name(layout, options.build.binding);
+        let out = update.join(&dir);
         let report = build::build(&build, &out, shell)?.complete()?;
         let (mut files, mut bytes) = (0usize, 0u64);
-        let before = work.join(format!("stripped/shared-{layout}"));
-        let after = update.join(format!("stripped/shared-{layout}"));
+        let before = work.join("stripped").join(&dir);
+        let after = update.join("stripped").join(&dir);
         for file in report.libraries.keys() {
             let (c, b) = shipped(
                 &out.join("lib").join(file),
