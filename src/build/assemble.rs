@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::build::cargo::{CargoVerb, LockRestore};
 use crate::build::failures::{forward_stderr, FailedProgram};
 use crate::build::features::FeatureChoice;
+use crate::build::installed::Provenance;
 use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::path_sources::forget_other_copies;
@@ -38,6 +39,9 @@ pub struct BuiltProgram {
     /// The features it was built with (left out when it has its defaults).
     #[serde(skip_serializing_if = "FeatureChoice::is_default")]
     pub features: FeatureChoice,
+    /// Where it was built from and its resolution (recorded by `install`).
+    #[serde(skip)]
+    pub provenance: Provenance,
 }
 
 /// The result of `cargo share build`.
@@ -374,6 +378,11 @@ fn assemble(
             binaries: installed,
             libraries: needed.keys().cloned().collect(),
             features: prepared.options.features.of(&program.name),
+            provenance: prepared
+                .provenance
+                .get(&program.name)
+                .cloned()
+                .unwrap_or_default(),
         };
         if !prepared.options.staging {
             report_program(&built, shell);

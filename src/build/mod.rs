@@ -17,6 +17,7 @@ pub mod assemble;
 pub mod cargo;
 pub mod failures;
 pub mod features;
+pub mod installed;
 pub mod lib_paths;
 pub mod options;
 pub mod path_sources;
@@ -28,6 +29,9 @@ pub mod trim;
 pub use assemble::{build, install_file, show_plan, BuildReport, BuiltProgram};
 pub use failures::FailedProgram;
 pub use features::{FeatureChoice, ProgramFeatures};
-pub use options::{default_cache_dir, BuildOptions, CratePatch, GroupExports, Layout};
+pub use installed::Provenance;
+pub use options::{
+    default_cache_dir, BuildOptions, CratePatch, GroupExports, InstalledMember, Layout,
+};
 pub use prepare::{prepare, target_dir_of, GroupedPlan, PreparedBuild};
 pub use test::{count_test_results, test, TestCounts};

@@ -83,6 +83,9 @@ pub struct SetMember {
     pub package_dir: PathBuf,
     /// The program's own `Cargo.lock`, if it has one: part of the seed.
     pub lock: Option<String>,
+    /// An installed program whose recorded resolution (`lock`) the set keeps: its versions win
+    /// the seed, as stored groups' do, and the set checks it still builds it exactly.
+    pub keep_resolution: bool,
 }
 
 /// A generated workspace holding the programs of a set.
