@@ -135,6 +135,21 @@ enum Command {
         /// A local program: its directory or Cargo.toml. Repeatable.
         #[arg(long = "path", value_name = "DIR")]
         paths: Vec<PathBuf>,
+        /// A program from a git repository (NAME picks its package when it holds several).
+        #[arg(long, value_name = "URL")]
+        git: Option<String>,
+        /// With --git: the branch to install.
+        #[arg(long, value_name = "BRANCH", requires = "git", conflicts_with_all = ["tag", "rev"])]
+        branch: Option<String>,
+        /// With --git: the tag to install.
+        #[arg(long, value_name = "TAG", requires = "git", conflicts_with = "rev")]
+        tag: Option<String>,
+        /// With --git: the commit to install.
+        #[arg(long, value_name = "SHA", requires = "git")]
+        rev: Option<String>,
+        /// The version of the one crates.io program named (as NAME@VERSION).
+        #[arg(long = "version", value_name = "VERSION", conflicts_with = "git")]
+        version_req: Option<String>,
         /// Install root: binaries are linked into ROOT/bin [default: $CARGO_INSTALL_ROOT or $CARGO_HOME].
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
@@ -154,6 +169,10 @@ enum Command {
         /// named by --path, into plugins/ of its store directory (see README, "Plugins").
         #[arg(long, value_name = "PROGRAM")]
         plugin_for: Option<String>,
+        /// Build only the programs named: the installed ones are not built again with them
+        /// (they then share only the groups already in the store that fit them exactly).
+        #[arg(long)]
+        no_regroup: bool,
         #[command(flatten)]
         tuning: BuildTuning,
     },
@@ -404,6 +423,8 @@ impl BuildTuning {
             dry_run: false,
             patches: Vec::new(),
             stored_groups: Vec::new(),
+            installed: Vec::new(),
+            kept_resolutions: Default::default(),
             group_exports: self.exports.unwrap_or_default(),
             unify: UnifyOptions {
                 policy: self.unify.unwrap_or(match layout {
@@ -593,17 +614,23 @@ fn main() -> ExitCode {
         Command::Install {
             crates,
             paths,
+            git,
+            branch,
+            tag,
+            rev,
+            version_req,
             root,
             force,
             locked: _,
             allow_test_failures,
             dry_run,
             plugin_for,
+            no_regroup,
             tuning,
         } => (|| {
             let mut build = match plugin_for {
                 Some(host) => {
-                    if !crates.is_empty() {
+                    if !crates.is_empty() || git.is_some() {
                         anyhow::bail!(
                             "--plugin-for {host}: the install has one program, {host}; its \
                              plugins are given with --path"
@@ -618,7 +645,17 @@ fn main() -> ExitCode {
                 None => {
                     let mut programs: Vec<ProgramSource> =
                         paths.into_iter().map(ProgramSource::Path).collect();
-                    programs.extend(crates.into_iter().map(ProgramSource::Registry));
+                    let git = git.map(|url| source::GitSpec {
+                        url,
+                        reference: match (branch, tag, rev) {
+                            (Some(b), _, _) => source::GitReference::Branch(b),
+                            (_, Some(t), _) => source::GitReference::Tag(t),
+                            (_, _, Some(r)) => source::GitReference::Rev(r),
+                            _ => source::GitReference::DefaultBranch,
+                        },
+                        package: None,
+                    });
+                    programs.extend(source::install_sources(crates, git, version_req)?);
                     tuning.install_options(programs, cli.cache_dir.clone())?
                 }
             };
@@ -628,6 +665,7 @@ fn main() -> ExitCode {
                 root: root.map_or_else(store::default_root, Ok)?,
                 store: store()?,
                 force,
+                regroup: !no_regroup,
             };
             if dry_run {
                 return store::show_install_plan(&options, &shell).map(|_| 0);

@@ -160,7 +160,7 @@ fn no_import_cycle_between_files() {
     );
     // The check sees real edges: the driver depends on the wrapper plan, the store on identities.
     assert!(edges["build::prepare"].contains("compile::plan"));
-    assert!(edges["store::install"].contains("store::identity"));
+    assert!(edges["store::bind"].contains("store::identity"));
 }
 
 #[test]

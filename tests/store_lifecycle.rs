@@ -475,7 +475,8 @@ fn later_installs(exports: Option<&str>) {
     let install = |ws: &str| {
         let log = env.base.join(format!("{}.jsonl", ws.replace('/', "-")));
         let mut c = env.cmd();
-        c.args(["install", "--json"]);
+        // What stored groups alone give (the installed programs are not built again).
+        c.args(["install", "--json", "--no-regroup"]);
         if let Some(e) = exports {
             c.args(["--exports", e]);
         }
@@ -494,20 +495,7 @@ fn later_installs(exports: Option<&str>) {
             .filter(|e| e.starts_with("cargo-share-group-"))
             .collect()
     };
-    // The group files a program loads, as (name, inode): hard links to its store entries.
-    let program_libs = |bin: &str| -> Vec<(String, u64)> {
-        use std::os::unix::fs::MetadataExt;
-        let target = std::fs::read_link(env.root().join("bin").join(bin)).unwrap();
-        let lib = target.parent().unwrap().parent().unwrap().join("lib");
-        file_names(&lib)
-            .into_iter()
-            .filter(|l| l.starts_with("libcargo_share_group_"))
-            .map(|l| {
-                let ino = std::fs::metadata(lib.join(&l)).unwrap().ino();
-                (l, ino)
-            })
-            .collect()
-    };
+    let program_libs = |bin: &str| env.group_libs(bin);
 
     // ws-one: two programs, so unrelated-common becomes a group.
     let (_, first) = install("unrelated/ws-one");
@@ -519,7 +507,7 @@ fn later_installs(exports: Option<&str>) {
     // The plan says which stored group it builds against.
     let plan = run_ok(
         env.cmd()
-            .args(["install", "--dry-run", "--path"])
+            .args(["install", "--dry-run", "--no-regroup", "--path"])
             .arg(fixture("unrelated/ws-two")),
     );
     let said = String::from_utf8_lossy(&plan.stdout);

@@ -182,6 +182,9 @@ fn install_options(opts: &AdoptOptions, root: &Path, batch: &Batch) -> Result<In
         root: root.to_path_buf(),
         store: opts.store.clone(),
         force: false,
+        // The adopted programs are one set; programs installed before are left as they are
+        // (their own install regroups them).
+        regroup: false,
     })
 }
 

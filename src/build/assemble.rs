@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::build::cargo::{CargoVerb, LockRestore};
 use crate::build::failures::{forward_stderr, FailedProgram};
 use crate::build::features::FeatureChoice;
+use crate::build::installed::Provenance;
 use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::path_sources::forget_other_copies;
@@ -44,6 +45,9 @@ pub struct BuiltProgram {
     /// A plugin (`--plugin-for`): the program it was built for; its file is in `OUT/plugins`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin_for: Option<String>,
+    /// Where it was built from and its resolution (recorded by `install`).
+    #[serde(skip)]
+    pub provenance: Provenance,
 }
 
 /// The result of `cargo share build`.
@@ -400,6 +404,11 @@ fn assemble(
             libraries: needed.keys().cloned().collect(),
             features: prepared.options.features.of(&program.name),
             plugin_for: program.plugin_for.clone(),
+            provenance: prepared
+                .provenance
+                .get(&program.name)
+                .cloned()
+                .unwrap_or_default(),
         };
         if !prepared.options.staging {
             report_program(&built, shell);

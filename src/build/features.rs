@@ -152,6 +152,16 @@ impl ProgramFeatures {
         }
     }
 
+    /// Add `PROGRAM/FEATURE` entries for one program (an installed program joining a build).
+    pub fn add_to_program(&mut self, program: &str, features: &[String]) {
+        if !features.is_empty() {
+            self.by_program
+                .entry(program.to_string())
+                .or_default()
+                .extend(features.iter().cloned());
+        }
+    }
+
     /// Programs with `PROGRAM/FEATURE` entries and their features (after `bind`).
     pub fn by_program(&self) -> &BTreeMap<String, BTreeSet<String>> {
         &self.by_program

@@ -20,6 +20,7 @@ pub mod assemble;
 pub mod cargo;
 pub mod failures;
 pub mod features;
+pub mod installed;
 pub mod lib_paths;
 pub mod options;
 pub mod path_sources;
@@ -33,6 +34,9 @@ pub mod trim;
 pub use assemble::{build, install_file, show_plan, BuildReport, BuiltProgram};
 pub use failures::FailedProgram;
 pub use features::{FeatureChoice, ProgramFeatures};
-pub use options::{default_cache_dir, Binding, BuildOptions, CratePatch, GroupExports, Layout};
+pub use installed::Provenance;
+pub use options::{
+    default_cache_dir, Binding, BuildOptions, CratePatch, GroupExports, InstalledMember, Layout,
+};
 pub use prepare::{prepare, target_dir_of, GroupedPlan, PreparedBuild};
 pub use test::{count_test_results, test, TestCounts};

@@ -2,6 +2,7 @@
 //! patches)
 //! and the defaults of the cache directory.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -115,6 +116,22 @@ pub struct BuildOptions {
     pub plugins: Vec<PathBuf>,
     /// When imports are bound (`--bind`): at start (full RELRO, the default) or on first call.
     pub binding: Binding,
+    /// Installed programs built together with `programs` (`install`, grouped, unless
+    /// `--no-regroup`): each keeps its recorded resolution or is left as it is.
+    pub installed: Vec<InstalledMember>,
+    /// Set by `prepare`: program name -> the resolution the set must keep for it.
+    pub kept_resolutions: BTreeMap<String, String>,
+}
+
+/// An installed program that joins a build, as its record has it.
+#[derive(Debug, Clone)]
+pub struct InstalledMember {
+    pub name: String,
+    pub source: ProgramSource,
+    /// The lock entries of what it was built from (`resolve::set::program_lock`).
+    pub resolution: String,
+    /// `--features` it was installed with.
+    pub features: Vec<String>,
 }
 
 /// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).

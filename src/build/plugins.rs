@@ -119,6 +119,7 @@ pub fn load_plugins(
             package_dir: dir,
             lock: std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok(),
             plugin_for: Some(host.clone()),
+            keep_resolution: false,
         });
     }
     Ok(Some(Plugins {

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::build::features::ProgramFeatures;
+use crate::build::installed::{
+    announce_left, join_installed, manifests_of, provenance, Provenance,
+};
 use crate::build::options::{default_cache_dir, Binding, BuildOptions, GroupExports, Layout};
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::compile::plan::WrapperPlan;
@@ -39,6 +42,8 @@ pub struct PreparedBuild {
     /// The programs' own workspace roots and the programs from each: their profiles are what
     /// the build overrides (a set's copies carry none).
     pub origins: Vec<(PathBuf, Vec<String>)>,
+    /// What each program was built from, by name (recorded with installed programs).
+    pub provenance: BTreeMap<String, Provenance>,
     /// Held until the build ends: one cargo-share build per cache at a time.
     _cache_lock: std::fs::File,
 }
@@ -88,7 +93,7 @@ pub fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf 
 
 /// Steps 1 to 3: sources, graph, plan.
 pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
-    if options.programs.is_empty() {
+    if options.programs.is_empty() && options.installed.is_empty() {
         bail!("no programs given: name them with --manifest-path PATH or --crate NAME[@VERSION]");
     }
     options.unify.validate()?;
@@ -124,6 +129,10 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         let md = graph::load_metadata(&manifest, options.locked, &toolchain.host, &[])?;
         sources.push((manifest, md));
     }
+    let mut options = options.clone();
+    if !options.installed.is_empty() {
+        join_installed(&mut options, &mut sources, &cache, &toolchain.host, shell)?;
+    }
     // Features are checked once the programs are known, then read into each workspace's graph.
     let options = &BuildOptions {
         features: bind_features(&options.features, &sources)?,
@@ -133,7 +142,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         } else {
             options.group_exports
         },
-        ..options.clone()
+        ..options
     };
     let plugins = load_plugins(options, &sources, &cache, &toolchain, shell)?;
     if !options.features.is_empty() {
@@ -154,6 +163,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             (md.workspace_root.as_std_path().to_path_buf(), names)
         })
         .collect();
+    let manifests = manifests_of(&sources);
     let mut graph = BuildGraph::default();
     let (set, groups) = if options.unify.policy == Unify::None {
         for (manifest, md) in sources {
@@ -193,6 +203,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         }
     }
 
+    let provenance = provenance(&graph, &manifests)?;
     let plan = WrapperPlan {
         shared_packages: graph.shared_packages.clone(),
         target_dir: target_dir.clone(),
@@ -206,6 +217,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             .iter()
             .filter_map(|p| match p {
                 source::ProgramSource::Registry(spec) => Some(spec.name.clone()),
+                source::ProgramSource::Git(spec) => spec.package.clone(),
                 source::ProgramSource::Path(_) => None,
             })
             .collect(),
@@ -225,6 +237,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         set,
         groups,
         origins,
+        provenance,
         _cache_lock: cache_lock,
     })
 }
@@ -353,7 +366,9 @@ fn unify_sources(
                 kept_out.push(out.announce(shell));
                 continue;
             }
+            let kept = options.kept_resolutions.get(pkg.name.as_str());
             members.push(SetMember {
+                keep_resolution: kept.is_some(),
                 name: pkg.name.to_string(),
                 version: pkg.version.to_string(),
                 package_dir: pkg
@@ -362,16 +377,17 @@ fn unify_sources(
                     .context("a manifest without a directory")?
                     .as_std_path()
                     .to_path_buf(),
-                lock: lock.clone(),
+                lock: kept.cloned().or_else(|| lock.clone()),
                 plugin_for: None,
             });
         }
     }
     members.extend(plugins.iter().flat_map(|p| p.members.iter().cloned()));
     let mut groups = None;
-    let set = if members.is_empty() {
-        None
-    } else {
+    let set = 'set: {
+        if members.is_empty() {
+            break 'set None;
+        }
         let fixed_by_resolution = unify.lock_file.is_some() || !unify.pins.is_empty();
         let mut stored: Vec<StoredGroup> = if options.layout == Layout::Grouped {
             options.stored_groups.clone()
@@ -386,7 +402,10 @@ fn unify_sources(
             stored.clear();
         }
         stored = grouping::compatible_subset(&stored);
-        let (set, md, features) = loop {
+        let resolved = loop {
+            if members.is_empty() {
+                break None;
+            }
             let set = match set::generate(&members, unify, cache, &stored, shell) {
                 Err(e) if !stored.is_empty() => {
                     shell.status(
@@ -411,7 +430,28 @@ fn unify_sources(
                         }
                     }
                     members.retain(|m| m.name != out.program);
-                    kept_out.push(out.announce(shell));
+                    if options.kept_resolutions.contains_key(&out.program) {
+                        let why = format!(
+                            "Cargo cannot resolve it with the others: {}",
+                            out.requirement
+                        );
+                        announce_left(&out.program, &why, shell);
+                    } else {
+                        kept_out.push(out.announce(shell));
+                    }
+                    continue;
+                }
+                Err(e) if members.iter().any(|m| m.keep_resolution) => {
+                    // Whatever else keeps the installed programs from resolving with the new
+                    // ones (two copies of one local package, say), the new ones still install.
+                    let why = format!(
+                        "Cargo cannot resolve it with the new programs ({})",
+                        e.to_string().lines().next().unwrap_or_default()
+                    );
+                    for m in members.iter().filter(|m| m.keep_resolution) {
+                        announce_left(&m.name, &why, shell);
+                    }
+                    members.retain(|m| !m.keep_resolution);
                     continue;
                 }
                 other => other?,
@@ -419,11 +459,17 @@ fn unify_sources(
             let member_names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
             let features = options.features.cargo_args(&member_names);
             let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host, &features)?;
+            if leave_changed_resolutions(&md, &mut members, shell)? {
+                continue;
+            }
             let keep = reusable_groups(&md, &stored, shell);
             if keep.len() == stored.len() {
-                break (set, md, features);
+                break Some((set, md, features));
             }
             stored = keep;
+        };
+        let Some((set, md, features)) = resolved else {
+            break 'set None;
         };
         if options.layout == Layout::Grouped {
             let mut programs: Vec<(String, cargo_metadata::PackageId)> =
@@ -491,6 +537,29 @@ fn unify_sources(
         }
     }
     Ok((set, groups))
+}
+
+/// Installed programs (members keeping a recorded resolution) that `md` would build from other
+/// crate versions leave the set, each said why; whether any did.
+fn leave_changed_resolutions(
+    md: &cargo_metadata::Metadata,
+    members: &mut Vec<SetMember>,
+    shell: &Shell,
+) -> Result<bool> {
+    let mut left = Vec::new();
+    for m in members.iter().filter(|m| m.keep_resolution) {
+        let recorded = m.lock.as_deref().unwrap_or_default();
+        if let Some(change) = set::resolution_change(md, &m.name, recorded)? {
+            let why = format!(
+                "with the new program it would be built from other crate versions than it \
+                 was installed and tested with ({change})"
+            );
+            announce_left(&m.name, &why, shell);
+            left.push(m.name.clone());
+        }
+    }
+    members.retain(|m| !left.contains(&m.name));
+    Ok(!left.is_empty())
 }
 
 /// A program split off a set because Cargo cannot resolve it with the others (`--json`:

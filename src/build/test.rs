@@ -236,7 +236,7 @@ impl PreparedBuild {
     }
 
     /// Before an install under `--unify`: programs whose own tests failed under this exact
-    /// resolution are refused; untested ones get a warning.
+    /// resolution are refused; untested ones get a warning when the user fixed the resolution.
     pub(crate) fn check_recorded_tests(&self, shell: &Shell) -> Result<()> {
         let Some(set) = &self.set else {
             return Ok(());
@@ -261,7 +261,10 @@ impl PreparedBuild {
                 None => untested.push(program.name.clone()),
             }
         }
-        if !untested.is_empty() {
+        // Only a resolution the user fixed (`--pin`, `--lock`) is worth a warning: one chosen
+        // by cargo-share (a set, an install among installed programs) is nothing to act on.
+        let fixed = self.options.unify.lock_file.is_some() || !self.options.unify.pins.is_empty();
+        if !untested.is_empty() && fixed {
             shell.warn(format!(
                 "{} not tested under this resolution (--unify {}); `cargo share test` with the same programs and options runs their own test suites",
                 untested.join(", "),

@@ -251,6 +251,10 @@ pub fn pull_into(
                 entries: &p.entries,
                 // Plugins are not in the cache (README, "Binary cache": limitations).
                 plugin_builds: &[],
+                // A pulled program is not built again by a later install (README, "Binary
+                // cache": limitations).
+                origin: None,
+                resolution: None,
             },
             &root,
             &mut PlainInstall,

@@ -200,6 +200,15 @@ pub fn program_packages(metadata: &Metadata) -> Vec<&Package> {
     .collect()
 }
 
+/// The resolved graph's nodes by package id.
+pub fn resolve_nodes(md: &Metadata) -> BTreeMap<&PackageId, &cargo_metadata::Node> {
+    md.resolve
+        .iter()
+        .flat_map(|r| r.nodes.iter())
+        .map(|n| (&n.id, n))
+        .collect()
+}
+
 /// Packages reachable from `root` through normal (non-dev, non-build) dependencies, root included.
 pub fn normal_closure<'a>(md: &'a Metadata, root: &PackageId) -> Vec<&'a Package> {
     let Some(resolve) = &md.resolve else {

@@ -26,11 +26,7 @@ pub fn cargo_command() -> Command {
 /// Download a crates.io package and return the path of its private source copy's manifest.
 pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Result<PathBuf> {
     let scratch_root = cache.join("tmp");
-    std::fs::create_dir_all(&scratch_root)
-        .with_context(|| format!("creating {}", scratch_root.display()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix("fetch-")
-        .tempdir_in(&scratch_root)?;
+    let scratch = scratch_dir(cache, "fetch-")?;
     let req = spec
         .version
         .as_deref()
@@ -84,6 +80,13 @@ pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Re
         ));
     }
     Ok(dest.join("Cargo.toml"))
+}
+
+/// A scratch directory in `CACHE/tmp` (removed when dropped).
+pub fn scratch_dir(cache: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    let root = cache.join("tmp");
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    Ok(tempfile::Builder::new().prefix(prefix).tempdir_in(&root)?)
 }
 
 fn run_quiet(cmd: &mut Command, what: &str) -> Result<()> {

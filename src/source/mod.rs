@@ -8,8 +8,12 @@
 
 pub mod crate_spec;
 pub mod fetch;
+pub mod git;
+pub mod origin;
 pub mod program;
 
 pub use crate_spec::{read_program_list, CrateSpec};
 pub use fetch::{cargo_command, cargo_home, copy_tree, fetch_registry_crate, locked_version};
-pub use program::ProgramSource;
+pub use git::{GitReference, GitSpec};
+pub use origin::ProgramOrigin;
+pub use program::{install_sources, ProgramSource};

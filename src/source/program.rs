@@ -1,5 +1,5 @@
-//! `ProgramSource`: a program given as a local manifest or a crates.io package, and the
-//! manifest it builds from (fetched first when it comes from crates.io).
+//! `ProgramSource`: a program given as a local manifest, a crates.io package or a git
+//! repository, and the manifest it builds from (fetched first unless it is local).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use crate::shell::Shell;
 use crate::source::crate_spec::CrateSpec;
 use crate::source::fetch::fetch_registry_crate;
+use crate::source::git::{fetch_git, GitSpec};
 
 /// A program named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub enum ProgramSource {
     Path(PathBuf),
     /// `--crate NAME[@VERSION]`: a package from crates.io.
     Registry(CrateSpec),
+    /// `--git URL`: a package from a git repository.
+    Git(GitSpec),
 }
 
 impl ProgramSource {
@@ -40,6 +43,89 @@ impl ProgramSource {
                     .with_context(|| format!("resolving the program path {}", p.display()))
             }
             ProgramSource::Registry(spec) => fetch_registry_crate(spec, cache, shell),
+            ProgramSource::Git(spec) => fetch_git(spec, cache, shell),
         }
+    }
+}
+
+/// The programs `install` names: crates.io packages (`NAME[@VERSION]`, or one `NAME` with
+/// `--version VERSION`), or with `--git` the packages of that repository (`NAME`s pick them;
+/// none: the repository's one program).
+pub fn install_sources(
+    crates: Vec<CrateSpec>,
+    git: Option<GitSpec>,
+    version: Option<String>,
+) -> Result<Vec<ProgramSource>> {
+    if let Some(git) = git {
+        if let Some(with_version) = crates.iter().find(|c| c.version.is_some()) {
+            bail!(
+                "--git {}: `{with_version}` names a version; a git program is chosen by \
+                 --branch, --tag or --rev, and NAME picks its package",
+                git.url
+            );
+        }
+        if crates.is_empty() {
+            return Ok(vec![ProgramSource::Git(git)]);
+        }
+        return Ok(crates
+            .into_iter()
+            .map(|c| {
+                ProgramSource::Git(GitSpec {
+                    package: Some(c.name),
+                    ..git.clone()
+                })
+            })
+            .collect());
+    }
+    let mut crates = crates;
+    if let Some(version) = version {
+        match crates.as_mut_slice() {
+            [one] if one.version.is_none() => {
+                one.version = Some(version.trim_start_matches('=').to_string());
+            }
+            [one] => {
+                bail!("--version {version}: `{one}` names a version already; give one of them")
+            }
+            _ => bail!(
+                "--version {version}: name exactly one crates.io program (or write NAME@VERSION \
+                 for each)"
+            ),
+        }
+        let spec = crates[0].to_string();
+        crates[0] = spec.parse()?;
+    }
+    Ok(crates.into_iter().map(ProgramSource::Registry).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::git::GitReference;
+
+    fn specs(names: &[&str]) -> Vec<CrateSpec> {
+        names.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn version_and_git_options_read_like_cargo_install() {
+        let got = install_sources(specs(&["sd"]), None, Some("=1.0.0".into())).unwrap();
+        assert_eq!(got, [ProgramSource::Registry("sd@1.0.0".parse().unwrap())]);
+        assert!(install_sources(specs(&["sd@1.0.0"]), None, Some("1.0.0".into())).is_err());
+        assert!(install_sources(specs(&["sd", "fd-find"]), None, Some("1".into())).is_err());
+        let git = GitSpec {
+            url: "file:///repo".into(),
+            reference: GitReference::Tag("v1".into()),
+            package: None,
+        };
+        let got = install_sources(specs(&["a", "b"]), Some(git.clone()), None).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(
+            matches!(&got[1], ProgramSource::Git(s) if s.package.as_deref() == Some("b") && s.reference == git.reference)
+        );
+        assert_eq!(
+            install_sources(Vec::new(), Some(git.clone()), None).unwrap(),
+            [ProgramSource::Git(git.clone())]
+        );
+        assert!(install_sources(specs(&["a@1.0.0"]), Some(git), None).is_err());
     }
 }

@@ -11,25 +11,24 @@
 //!
 //! An older version's program directory and the entries only it used stay until `gc`.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
 
 use crate::build;
-use crate::build::{BuildOptions, FailedProgram};
+use crate::build::{BuildOptions, BuiltProgram, FailedProgram, InstalledMember};
 use crate::shell::Shell;
-use crate::source::ProgramSource;
+use crate::source::git::checkout_of;
+use crate::source::{ProgramOrigin, ProgramSource};
 use crate::store::ancestors::check_safe_path;
+use crate::store::bind::{Binder, Target};
+use crate::store::program_commit::{check_link, program_roots, InstallSteps, PlainInstall};
 use crate::store::fault;
 use crate::store::files::ScratchDir;
-use crate::store::identity::{CrateIdentity, IdentityResolver};
-use crate::store::index::{Access, EntryOutcome, Store};
-use crate::store::open::{entry_label, open_store_rolling_forward};
-use crate::store::program_commit::{
-    check_link, commit_program, program_roots, InstallSteps, PlainInstall, ProgramBuild,
-};
+use crate::store::index::{Access, Store};
+pub use crate::store::bind::InstallRecord;
+use crate::store::open::open_store_rolling_forward;
+use crate::store::regroup::installed_members;
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -38,43 +37,9 @@ pub struct InstallOptions {
     pub root: PathBuf,
     pub store: PathBuf,
     pub force: bool,
-}
-
-/// What `install` did for one program.
-#[derive(Debug, Clone, Serialize)]
-pub struct InstallRecord {
-    pub reason: &'static str,
-    pub name: String,
-    pub version: String,
-    pub binaries: Vec<PathBuf>,
-    /// Entries that were already in the store.
-    pub reused: Vec<String>,
-    /// Entries this install added.
-    pub added: Vec<String>,
-}
-
-impl InstallRecord {
-    /// The `Installed` status line (`how`: where it came from, if not a build) and the JSON
-    /// record.
-    pub fn announce(&self, shell: &Shell, how: &str) {
-        shell.status(
-            "Installed",
-            format!(
-                "{} v{}: {} ({how}{} shared crate builds: {} reused, {} added)",
-                self.name,
-                self.version,
-                self.binaries
-                    .iter()
-                    .map(|l| l.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                self.reused.len() + self.added.len(),
-                self.reused.len(),
-                self.added.len()
-            ),
-        );
-        shell.json(self);
-    }
+    /// Build the programs already installed together with the new ones and rebind those whose
+    /// build changes (grouped layout); `false` is `--no-regroup`.
+    pub regroup: bool,
 }
 
 /// What an install did: the programs installed and those it did not build.
@@ -109,8 +74,9 @@ fn stored_groups(store: &Store) -> Result<Vec<crate::resolve::grouping::StoredGr
 }
 
 /// The build an install runs: in the store's build directory (unless `--cache-dir`), against the
-/// groups installed programs load (grouped layout).
-fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
+/// groups installed programs load (grouped layout), with `installed` (programs already installed
+/// built again with the others).
+fn install_build(opts: &InstallOptions, installed: Vec<InstalledMember>) -> Result<BuildOptions> {
     let mut build = opts.build.clone();
     // Where the programs are built and linked from must be as safe as the store: another user
     // who can replace a file there chooses what the installed programs run.
@@ -126,15 +92,44 @@ fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
     }
     if build.layout == build::Layout::Grouped {
         build.stored_groups = stored_groups(&store)?;
+        build.installed = installed;
     }
     Ok(build)
 }
 
 /// `install --dry-run`: the plan the install would build, stored groups included.
 pub fn show_install_plan(opts: &InstallOptions, shell: &Shell) -> Result<()> {
-    build::show_plan(&install_build(opts)?, shell)
+    let installed = regrouped(opts, shell)?;
+    build::show_plan(&install_build(opts, installed)?, shell)
 }
 
+/// The installed programs an install builds again with the newcomers: every one that can be,
+/// unless `--no-regroup`, another layout, or `--all-features`/`--no-default-features` (which a
+/// set applies to every program).
+fn regrouped(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstalledMember>> {
+    let features = &opts.build.features;
+    if !opts.regroup
+        || opts.build.layout != build::Layout::Grouped
+        || opts.build.unify.lock_file.is_some()
+        || !opts.build.unify.pins.is_empty()
+        || !opts.store.join(crate::store::marker::MARKER_FILE).exists()
+    {
+        return Ok(Vec::new());
+    }
+    if features.all_features || features.no_default_features {
+        shell.status(
+            "Not regrouping",
+            "the installed programs: --all-features and --no-default-features would apply to \
+             them too (install the new program with PROGRAM/FEATURE features to regroup)",
+        );
+        return Ok(Vec::new());
+    }
+    let store = Store::open(&opts.store, Access::Read)?;
+    installed_members(&store, None, shell)
+}
+
+/// `cargo share install`: the new programs, built as one set with the installed ones (see
+/// [`crate::store::regroup`]).
 pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
     let outcome = install_with(opts, &mut PlainInstall, shell)?;
     let records = outcome.installed;
@@ -170,7 +165,37 @@ pub fn install_with(
     steps: &mut dyn InstallSteps,
     shell: &Shell,
 ) -> Result<InstallOutcome> {
-    let mut build = install_build(opts)?;
+    let installed = regrouped(opts, shell)?;
+    install_set(opts, installed, steps, shell)
+}
+
+/// Rebuild installed programs (`names`) as one set with the store's groups, and rebind each
+/// whose build changed (old builds stay until `gc`; a crash leaves each program on its old or
+/// its new build). `opts.build.programs` may name new programs to install with them.
+pub fn rebuild_installed(
+    opts: &InstallOptions,
+    names: &[String],
+    shell: &Shell,
+) -> Result<Vec<InstallRecord>> {
+    let store = Store::open(&opts.store, Access::Read)?;
+    let installed = installed_members(&store, Some(names), shell)?;
+    drop(store);
+    let outcome = install_set(opts, installed, &mut PlainInstall, shell)?;
+    if let Some(failed) = outcome.failed.first() {
+        bail!("{} failed to build again: {}", failed.name, failed.describe());
+    }
+    Ok(outcome.installed)
+}
+
+/// Build `opts.build.programs` with the installed programs `installed`, bind every new program
+/// and every installed one whose build changed.
+pub fn install_set(
+    opts: &InstallOptions,
+    installed: Vec<InstalledMember>,
+    steps: &mut dyn InstallSteps,
+    shell: &Shell,
+) -> Result<InstallOutcome> {
+    let mut build = install_build(opts, installed.clone())?;
     // The build's output is staged in the store's own tmp/ (not the system's): an install
     // killed here leaves it where the next `gc` finds it; the lock inside tells a running
     // install's from a dead one's.
@@ -189,21 +214,26 @@ pub fn install_with(
         }
         None => true,
     });
-    let toolchain = report
-        .toolchain
-        .clone()
-        .context("build reported no toolchain")?;
 
     let store = open_store_rolling_forward(&opts.store, Access::Create)?;
     let root = std::path::absolute(&opts.root)
         .with_context(|| format!("resolving the install root {}", opts.root.display()))?;
     let bin_dir = root.join("bin");
-    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
-    check_safe_path(&bin_dir, "install root", "--root")?;
+    let rebuilt = |name: &str| installed.iter().any(|m| m.name == name);
+    let named: Vec<&BuiltProgram> = report
+        .programs
+        .iter()
+        .filter(|p| !rebuilt(&p.name) && p.plugin_for.is_none())
+        .collect();
+    if !named.is_empty() {
+        std::fs::create_dir_all(&bin_dir)
+            .with_context(|| format!("creating {}", bin_dir.display()))?;
+        check_safe_path(&bin_dir, "install root", "--root")?;
+    }
     let programs_dir = store.programs_dir()?;
     // Refuse before changing anything: a binary that is not ours, or another program's, is
     // never replaced silently, in this root or any other the program is linked into.
-    for p in &report.programs {
+    for p in &named {
         let roots = program_roots(&store, &p.name, &root)?;
         for b in &p.binaries {
             for r in &roots {
@@ -219,138 +249,64 @@ pub fn install_with(
         }
     }
 
-    let mut resolver = IdentityResolver::new(
-        toolchain.version_text.clone(),
-        toolchain.host.clone(),
-        report.deps_dir.clone(),
-        toolchain.std_libdir.clone(),
-    )
-    .with_relinked_std(report.std_exports.clone());
-    let locate = |file: &str| -> PathBuf {
-        let in_deps = report.deps_dir.join(file);
-        if in_deps.is_file() {
-            in_deps
-        } else {
-            toolchain.std_libdir.join(file)
-        }
-    };
+    let mut binder = Binder::new(&store, &report, &out)?;
     let mut records = Vec::new();
     // Plugins are installed inside their program's directory, with it.
     for p in report.programs.iter().filter(|p| p.plugin_for.is_none()) {
-        shell.status("Installing", format!("{} v{}", p.name, p.version));
-        // The program's libraries and, transitively, every shared crate build they were
-        // compiled against (generic-only crates leave no NEEDED entry but shaped the code).
-        let mut ids: BTreeMap<String, CrateIdentity> = BTreeMap::new();
-        let mut by_hash: BTreeMap<String, String> = BTreeMap::new();
-        for file in &p.libraries {
-            let id = resolver.identify(file)?;
-            by_hash.insert(id.hash.clone(), file.clone());
-            ids.insert(file.clone(), id);
-        }
-        // Dependencies by identity: find their files through the resolver's records.
-        let mut pending: Vec<String> = ids.values().flat_map(|i| i.dependencies.clone()).collect();
-        while let Some(hash) = pending.pop() {
-            if by_hash.contains_key(&hash) {
+        let record = if rebuilt(&p.name) {
+            let Some(previous) = store.program(&p.name)? else {
                 continue;
-            }
-            let Some(id) = resolver.known().find(|i| i.hash == hash).cloned() else {
-                bail!("internal: dependency {hash} was not identified");
             };
-            pending.extend(id.dependencies.clone());
-            by_hash.insert(hash, id.file.clone());
-            ids.insert(id.file.clone(), id);
-        }
-        let mut reused = Vec::new();
-        let mut added = Vec::new();
-        for id in ids.values() {
-            let full = locate(&id.file);
-            // The build's run-time copy (a group's is trimmed), else the full file.
-            let staged = out.join("lib").join(&id.file);
-            let runtime = if staged.is_file() {
-                staged
-            } else {
-                full.clone()
+            let Some(origin) = previous.origin.clone() else {
+                continue;
             };
-            if let Some(expected) = report.reused_groups.get(&id.file) {
-                if expected != &id.hash {
-                    shell.warn(format!(
-                        "{} was planned to be the store's entry {} but its build came out \
-                         different ({}): it is added as a new entry",
-                        id.package,
-                        &expected[..12],
-                        &id.hash[..12]
-                    ));
-                }
-            }
-            let group = report.group_records.get(&id.file);
-            match store.add_entry(id, &full, &runtime, group)? {
-                EntryOutcome::Added => {
-                    shell.status("Adding", entry_label(id));
-                    added.push(id.hash.clone());
-                }
-                EntryOutcome::Reused => {
-                    shell.status("Reusing", entry_label(id));
-                    reused.push(id.hash.clone());
-                }
-                EntryOutcome::Replaced => {
-                    shell.warn(format!(
-                        "the store's entry {} did not match its hashes (damaged); it was \
-                         replaced by this build. Run `cargo share verify --repair` to relink \
-                         programs installed before",
-                        entry_label(id)
-                    ));
-                    added.push(id.hash.clone());
-                }
-            }
-        }
-        fault::step("entries-added")?;
-
-        let needed: Vec<CrateIdentity> = p.libraries.iter().map(|f| ids[f].clone()).collect();
-        let source = match build.programs.iter().find(|s| match s {
-            ProgramSource::Registry(spec) => spec.name == p.name,
-            ProgramSource::Path(_) => false,
-        }) {
-            Some(_) => "crates.io",
-            None => "local",
+            binder.bind(
+                p,
+                origin,
+                Target::Rebuilt {
+                    previous: &previous,
+                },
+                steps,
+                shell,
+            )?
+        } else {
+            let origin = origin_of(p, &build.programs);
+            binder.bind(p, origin, Target::Named { root: &root }, steps, shell)?
         };
-        let entries: Vec<String> = ids.values().map(|i| i.hash.clone()).collect();
-        let plugin_builds: Vec<&build::BuiltProgram> = report
-            .programs
-            .iter()
-            .filter(|b| b.plugin_for.as_deref() == Some(p.name.as_str()))
-            .collect();
-        let Some((_, linked)) = commit_program(
-            &store,
-            &ProgramBuild {
-                name: &p.name,
-                version: &p.version,
-                source,
-                features: &p.features,
-                binaries: &p.binaries,
-                needed: &needed,
-                entries: &entries,
-                plugin_builds: &plugin_builds,
-            },
-            &root,
-            steps,
-            shell,
-        )?
-        else {
-            continue;
-        };
-        let record = InstallRecord {
-            reason: "program-installed",
-            name: p.name.clone(),
-            version: p.version.clone(),
-            binaries: linked,
-            reused,
-            added,
-        };
-        record.announce(shell, "");
-        records.push(record);
+        records.extend(record);
     }
     Ok(InstallOutcome {
         installed: records,
         failed: report.failed,
     })
+}
+
+/// Where a program this install names came from: a crates.io package of its name, a git
+/// checkout (the commit), else the manifest it was built from.
+fn origin_of(p: &BuiltProgram, programs: &[ProgramSource]) -> ProgramOrigin {
+    let manifest = &p.provenance.manifest;
+    for s in programs {
+        match s {
+            ProgramSource::Registry(spec) if spec.name == p.name => {
+                return ProgramOrigin::CratesIo {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                }
+            }
+            ProgramSource::Git(spec) => {
+                if let Some(checkout) = checkout_of(manifest).filter(|c| c.url == spec.url) {
+                    return ProgramOrigin::Git {
+                        url: checkout.url,
+                        reference: spec.reference.clone(),
+                        commit: checkout.commit,
+                        package: p.name.clone(),
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+    ProgramOrigin::Path {
+        manifest: manifest.clone(),
+    }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::build::FeatureChoice;
+use crate::source::ProgramOrigin;
 use crate::store::identity::CrateIdentity;
 
 /// The manifest of one store entry (`entry.json`).
@@ -45,4 +46,12 @@ pub struct InstalledProgram {
     /// SHA-256. They load exactly the program's entries (its `lib/`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<(String, String)>,
+    /// Where it was built from, so that a later install can build it again; absent in
+    /// manifests written before it was recorded (such a program is never rebuilt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<ProgramOrigin>,
+    /// The `Cargo.lock` entries of every package its binaries were compiled from: the crate
+    /// versions a later install keeps it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }

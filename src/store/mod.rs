@@ -39,6 +39,7 @@
 //! (roll-forward recovery) and `links` (`ROOT/bin`) shared by them.
 
 pub mod ancestors;
+pub mod bind;
 pub mod fault;
 pub mod files;
 pub mod gc;
@@ -54,17 +55,19 @@ pub mod optimise;
 pub mod plugins;
 pub mod program_commit;
 pub mod query;
+pub mod regroup;
 pub mod repair;
 pub mod roots;
 pub mod uninstall;
 pub mod verify;
 
+pub use bind::InstallRecord;
 pub use files::{check_private, file_matches, make_read_only, remove_tree, tree_size};
 pub use gc::{gc, GcReport};
 pub use identity::{CrateIdentity, IdentityResolver};
 pub use index::{default_store_dir, Access, EntryRow, Store};
 pub use install::{
-    install, install_with, show_install_plan, InstallOptions, InstallOutcome, InstallRecord,
+    install, install_with, rebuild_installed, show_install_plan, InstallOptions, InstallOutcome,
 };
 pub use manifest::{InstalledProgram, StoreEntry};
 pub use open::{default_root, open_store, open_store_rolling_forward};

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::build::{BuiltProgram, FeatureChoice};
+use crate::source::ProgramOrigin;
 use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
 use crate::store::fault;
@@ -32,6 +33,51 @@ pub struct ProgramBuild<'a> {
     pub entries: &'a [String],
     /// Plugins this install built for the program (`install --plugin-for`).
     pub plugin_builds: &'a [&'a BuiltProgram],
+    /// Where it was built from and the lock entries it was built with, so a later install can
+    /// build it again (`None`: it never is; a pulled program).
+    pub origin: Option<ProgramOrigin>,
+    pub resolution: Option<String>,
+}
+
+impl ProgramBuild<'_> {
+    /// Its binaries' names and SHA-256, and the key its directory name hashes (plugins, added
+    /// by `commit_program`, aside).
+    fn key(&self) -> Result<(Vec<(String, String)>, String)> {
+        let mut bin_hashes = Vec::new();
+        for b in self.binaries {
+            bin_hashes.push((
+                b.file_name().unwrap().to_string_lossy().into_owned(),
+                file_sha256(b)?,
+            ));
+        }
+        let mut key = format!("{}\0{}\0", self.name, self.version);
+        // Features that leave the binaries as they are still make another program record.
+        if !self.features.is_default() {
+            key.push_str(&format!("features={}\0", self.features.describe()));
+        }
+        for (b, h) in &bin_hashes {
+            key.push_str(&format!("{b}={h}\0"));
+        }
+        for id in self.needed {
+            key.push_str(&id.hash);
+        }
+        Ok((bin_hashes, key))
+    }
+
+    /// The name of its directory in `STORE/programs` when it has no plugins.
+    pub fn dir_name(&self) -> Result<String> {
+        let (_, key) = self.key()?;
+        Ok(program_dir_name(self, &key))
+    }
+}
+
+fn program_dir_name(program: &ProgramBuild, key: &str) -> String {
+    format!(
+        "{}-{}-{}",
+        program.name,
+        program.version,
+        &sha256_hex(key.as_bytes())[..16]
+    )
 }
 
 /// What a command built on `install` decides along the way (`adopt`); the defaults are
@@ -125,13 +171,7 @@ pub fn commit_program(
 ) -> Result<Option<(InstalledProgram, Vec<PathBuf>)>> {
     let programs_dir = store.programs_dir()?;
     // The program directory: binaries plus hard links to exactly its entries.
-    let mut bin_hashes = Vec::new();
-    for b in program.binaries {
-        bin_hashes.push((
-            b.file_name().unwrap().to_string_lossy().into_owned(),
-            file_sha256(b)?,
-        ));
-    }
+    let (bin_hashes, mut program_key) = program.key()?;
     let previous = store.program(program.name).ok().flatten();
     let same_build = previous
         .as_ref()
@@ -145,26 +185,10 @@ pub fn commit_program(
         same_build,
         shell,
     )?;
-    let mut program_key = format!("{}\0{}\0", program.name, program.version);
-    // Features that leave the binaries as they are still make another program record.
-    if !program.features.is_default() {
-        program_key.push_str(&format!("features={}\0", program.features.describe()));
-    }
-    for (b, h) in &bin_hashes {
-        program_key.push_str(&format!("{b}={h}\0"));
-    }
-    for id in program.needed {
-        program_key.push_str(&id.hash);
-    }
     for plugin in &plugins {
         program_key.push_str(&format!("\0plugin {}={}", plugin.name, plugin.sha256));
     }
-    let dir_name = format!(
-        "{}-{}-{}",
-        program.name,
-        program.version,
-        &sha256_hex(program_key.as_bytes())[..16]
-    );
+    let dir_name = program_dir_name(program, &program_key);
     let program_dir = store.root.join("programs").join(&dir_name);
     let manifest = InstalledProgram {
         name: program.name.to_string(),
@@ -175,6 +199,8 @@ pub fn commit_program(
         entries: program.entries.to_vec(),
         root: root.to_path_buf(),
         features: program.features.clone(),
+        origin: program.origin.clone(),
+        resolution: program.resolution.clone(),
         plugins: plugins
             .iter()
             .map(|p| (p.name.clone(), p.sha256.clone()))

@@ -98,4 +98,20 @@ impl Env {
             .unwrap()
             .path()
     }
+
+    /// The group libraries the program of `bin` (in the root) loads, as (file name, inode):
+    /// hard links to its store entries.
+    pub fn group_libs(&self, bin: &str) -> Vec<(String, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let target = std::fs::read_link(self.root().join("bin").join(bin)).unwrap();
+        let lib = target.parent().unwrap().parent().unwrap().join("lib");
+        super::file_names(&lib)
+            .into_iter()
+            .filter(|l| l.starts_with("libcargo_share_group_"))
+            .map(|l| {
+                let ino = std::fs::metadata(lib.join(&l)).unwrap().ino();
+                (l, ino)
+            })
+            .collect()
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use crate::resolve::graph::resolve_nodes;
 use cargo_metadata::{Metadata, PackageId};
 use serde::{Deserialize, Serialize};
 
@@ -129,12 +130,7 @@ pub fn compat_range(version: &str) -> String {
 /// package reachable from its members through dependencies of any kind, other groups' facades
 /// left out (they are compared as groups of their own).
 pub fn resolution_of(md: &Metadata, facade: &str) -> Option<BTreeMap<String, ResolvedPackage>> {
-    let nodes: BTreeMap<&PackageId, &cargo_metadata::Node> = md
-        .resolve
-        .iter()
-        .flat_map(|r| r.nodes.iter())
-        .map(|n| (&n.id, n))
-        .collect();
+    let nodes = resolve_nodes(md);
     let names: BTreeMap<&PackageId, &str> = md
         .packages
         .iter()

@@ -114,8 +114,16 @@ pub fn generate(
                 None => {
                     let locks: Vec<&str> =
                         members.iter().filter_map(|m| m.lock.as_deref()).collect();
-                    let preferred: Vec<&str> =
-                        stored.iter().map(|g| g.record.lock.as_str()).collect();
+                    let preferred: Vec<&str> = stored
+                        .iter()
+                        .map(|g| g.record.lock.as_str())
+                        .chain(
+                            members
+                                .iter()
+                                .filter(|m| m.keep_resolution)
+                                .filter_map(|m| m.lock.as_deref()),
+                        )
+                        .collect();
                     seed_lockfile_preferring(&locks, &preferred)?
                 }
             };

@@ -25,6 +25,7 @@ pub mod generate;
 pub mod grouped;
 pub mod lockfile;
 pub mod pins;
+pub mod program_resolution;
 pub mod program_set;
 pub mod workspace;
 
@@ -33,5 +34,6 @@ pub use grouped::grouped_workspace;
 pub use lockfile::{
     keeps_locked_versions, lock_subset, seed_lockfile, seed_lockfile_preferring, ResolutionConflict,
 };
+pub use program_resolution::{program_lock, resolution_change};
 pub use program_set::{ProgramSet, SetMember, Unify, UnifyOptions};
 pub use workspace::rewrite_member_manifest;

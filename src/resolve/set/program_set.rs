@@ -87,6 +87,9 @@ pub struct SetMember {
     /// set but are not part of its identity (the set's directory, so its group names, stay
     /// those of its programs) and consume nothing of their own (see `grouping::plugins_consumer`).
     pub plugin_for: Option<String>,
+    /// An installed program whose recorded resolution (`lock`) the set keeps: its versions win
+    /// the seed, as stored groups' do, and the set checks it still builds it exactly.
+    pub keep_resolution: bool,
 }
 
 /// A generated workspace holding the programs of a set.

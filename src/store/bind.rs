@@ -1,0 +1,289 @@
+//! Binding built programs into the store: the entries each program needs added (or reused), its
+//! program directory staged and renamed into place, its record written (the commit point) and
+//! its links in `ROOT/bin` swapped. One program at a time: a crash leaves each program on its old
+//! build or its new one, never between (`open` rolls links forward past the commit point).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::build::{BuildReport, BuiltProgram};
+use crate::shell::Shell;
+use crate::source::ProgramOrigin;
+use crate::store::fault;
+use crate::store::identity::{CrateIdentity, IdentityResolver};
+use crate::store::index::{EntryOutcome, Store};
+use crate::store::manifest::InstalledProgram;
+use crate::store::open::entry_label;
+use crate::store::program_commit::{commit_program, InstallSteps, ProgramBuild};
+
+/// What `install` did for one program.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallRecord {
+    /// `program-installed`, or `program-regrouped` for an installed program rebound.
+    pub reason: &'static str,
+    pub name: String,
+    pub version: String,
+    pub binaries: Vec<PathBuf>,
+    /// Entries that were already in the store.
+    pub reused: Vec<String>,
+    /// Entries this install added.
+    pub added: Vec<String>,
+}
+
+impl InstallRecord {
+    /// The `Installed` status line (`how`: where it came from, if not a build) and the JSON
+    /// record.
+    pub fn announce(&self, shell: &Shell, how: &str) {
+        shell.status(
+            "Installed",
+            format!(
+                "{} v{}: {} ({how}{} shared crate builds: {} reused, {} added)",
+                self.name,
+                self.version,
+                self.binaries
+                    .iter()
+                    .map(|l| l.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.reused.len() + self.added.len(),
+                self.reused.len(),
+                self.added.len()
+            ),
+        );
+        shell.json(self);
+    }
+}
+
+/// Which roots a program is linked into.
+pub enum Target<'a> {
+    /// A program this install names: the roots it is linked into already, and `root`.
+    Named { root: &'a Path },
+    /// An installed program built again with the others (regrouped): its own roots only, and
+    /// nothing is done when its build comes out the same.
+    Rebuilt { previous: &'a InstalledProgram },
+}
+
+/// Binds the programs of one build's report into the store.
+pub struct Binder<'a> {
+    store: &'a Store,
+    report: &'a BuildReport,
+    /// The build's output directory (`OUT/bin`, `OUT/lib`).
+    out: &'a Path,
+    resolver: IdentityResolver,
+    programs_dir: PathBuf,
+}
+
+impl<'a> Binder<'a> {
+    pub fn new(store: &'a Store, report: &'a BuildReport, out: &'a Path) -> Result<Self> {
+        let toolchain = report
+            .toolchain
+            .clone()
+            .context("build reported no toolchain")?;
+        let resolver = IdentityResolver::new(
+            toolchain.version_text.clone(),
+            toolchain.host.clone(),
+            report.deps_dir.clone(),
+            toolchain.std_libdir.clone(),
+        )
+        .with_relinked_std(report.std_exports.clone());
+        Ok(Binder {
+            store,
+            report,
+            out,
+            resolver,
+            programs_dir: store.programs_dir()?,
+        })
+    }
+
+    /// The full file of a library: in Cargo's `deps`, else the toolchain's.
+    fn locate(&self, file: &str) -> PathBuf {
+        let in_deps = self.report.deps_dir.join(file);
+        if in_deps.is_file() {
+            return in_deps;
+        }
+        match &self.report.toolchain {
+            Some(t) => t.std_libdir.join(file),
+            None => in_deps,
+        }
+    }
+
+    /// The program's libraries and, transitively, every shared crate build they were compiled
+    /// against (generic-only crates leave no NEEDED entry but shaped the code).
+    fn identities(&mut self, p: &BuiltProgram) -> Result<BTreeMap<String, CrateIdentity>> {
+        let mut ids: BTreeMap<String, CrateIdentity> = BTreeMap::new();
+        let mut by_hash: BTreeMap<String, String> = BTreeMap::new();
+        for file in &p.libraries {
+            let id = self.resolver.identify(file)?;
+            by_hash.insert(id.hash.clone(), file.clone());
+            ids.insert(file.clone(), id);
+        }
+        let mut pending: Vec<String> = ids.values().flat_map(|i| i.dependencies.clone()).collect();
+        while let Some(hash) = pending.pop() {
+            if by_hash.contains_key(&hash) {
+                continue;
+            }
+            let Some(id) = self.resolver.known().find(|i| i.hash == hash).cloned() else {
+                bail!("internal: dependency {hash} was not identified");
+            };
+            pending.extend(id.dependencies.clone());
+            by_hash.insert(hash, id.file.clone());
+            ids.insert(id.file.clone(), id);
+        }
+        Ok(ids)
+    }
+
+    /// Add the entries a program needs; returns (reused, added) identity hashes.
+    fn add_entries(
+        &self,
+        ids: &BTreeMap<String, CrateIdentity>,
+        shell: &Shell,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let mut reused = Vec::new();
+        let mut added = Vec::new();
+        for id in ids.values() {
+            let full = self.locate(&id.file);
+            // The build's run-time copy (a group's is trimmed), else the full file.
+            let staged = self.out.join("lib").join(&id.file);
+            let runtime = if staged.is_file() {
+                staged
+            } else {
+                full.clone()
+            };
+            if let Some(expected) = self.report.reused_groups.get(&id.file) {
+                if expected != &id.hash {
+                    shell.warn(format!(
+                        "{} was planned to be the store's entry {} but its build came out \
+                         different ({}): it is added as a new entry",
+                        id.package,
+                        &expected[..12],
+                        &id.hash[..12]
+                    ));
+                }
+            }
+            let group = self.report.group_records.get(&id.file);
+            match self.store.add_entry(id, &full, &runtime, group)? {
+                EntryOutcome::Added => {
+                    shell.status("Adding", entry_label(id));
+                    added.push(id.hash.clone());
+                }
+                EntryOutcome::Reused => {
+                    shell.status("Reusing", entry_label(id));
+                    reused.push(id.hash.clone());
+                }
+                EntryOutcome::Replaced => {
+                    shell.warn(format!(
+                        "the store's entry {} did not match its hashes (damaged); it was \
+                         replaced by this build. Run `cargo share verify --repair` to relink \
+                         programs installed before",
+                        entry_label(id)
+                    ));
+                    added.push(id.hash.clone());
+                }
+            }
+        }
+        fault::step("entries-added")?;
+        Ok((reused, added))
+    }
+
+    /// Bind one built program: `None` when it is an installed program whose build came out
+    /// the same (nothing to change).
+    pub fn bind(
+        &mut self,
+        p: &BuiltProgram,
+        origin: ProgramOrigin,
+        target: Target<'_>,
+        steps: &mut dyn InstallSteps,
+        shell: &Shell,
+    ) -> Result<Option<InstallRecord>> {
+        let ids = self.identities(p)?;
+        let needed: Vec<CrateIdentity> = p.libraries.iter().map(|f| ids[f].clone()).collect();
+        let entries: Vec<String> = ids.values().map(|i| i.hash.clone()).collect();
+        let plugin_builds: Vec<&BuiltProgram> = self
+            .report
+            .programs
+            .iter()
+            .filter(|b| b.plugin_for.as_deref() == Some(p.name.as_str()))
+            .collect();
+        let program = ProgramBuild {
+            name: &p.name,
+            version: &p.version,
+            source: origin.kind(),
+            features: &p.features,
+            binaries: &p.binaries,
+            needed: &needed,
+            entries: &entries,
+            plugin_builds: &plugin_builds,
+            origin: Some(origin.clone()),
+            resolution: Some(p.provenance.resolution.clone()),
+        };
+        let root = match &target {
+            Target::Named { root } => root.to_path_buf(),
+            Target::Rebuilt { previous } => {
+                if previous.dir == format!("programs/{}", program.dir_name()?) {
+                    shell.status(
+                        "Fresh",
+                        format!("{} v{} (its build is the same)", p.name, p.version),
+                    );
+                    return Ok(None);
+                }
+                previous.root.clone()
+            }
+        };
+        let rebuilt = matches!(target, Target::Rebuilt { .. });
+        shell.status(
+            if rebuilt { "Regrouping" } else { "Installing" },
+            format!("{} v{}", p.name, p.version),
+        );
+        let (reused, added) = self.add_entries(&ids, shell)?;
+        let Some((_, linked)) = commit_program(self.store, &program, &root, steps, shell)? else {
+            return Ok(None);
+        };
+        let groups = needed
+            .iter()
+            .filter(|id| {
+                id.package
+                    .starts_with(crate::resolve::grouping::GROUP_PACKAGE_PREFIX)
+            })
+            .count();
+        shell.status(
+            if rebuilt { "Regrouped" } else { "Installed" },
+            format!(
+                "{} v{}: {} ({} shared crate builds: {} reused, {} added; loads {} group{}{})",
+                p.name,
+                p.version,
+                linked
+                    .iter()
+                    .map(|l| l.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ids.len(),
+                reused.len(),
+                added.len(),
+                groups,
+                if groups == 1 { "" } else { "s" },
+                if rebuilt {
+                    "; its old build goes at the next `cargo share gc`"
+                } else {
+                    ""
+                }
+            ),
+        );
+        let record = InstallRecord {
+            reason: if rebuilt {
+                "program-regrouped"
+            } else {
+                "program-installed"
+            },
+            name: p.name.clone(),
+            version: p.version.clone(),
+            binaries: linked,
+            reused,
+            added,
+        };
+        shell.json(&record);
+        Ok(Some(record))
+    }
+}
