@@ -670,6 +670,11 @@ fn main() -> ExitCode {
             if dry_run {
                 return store::show_install_plan(&options, &shell).map(|_| 0);
             }
+            let mut options = options;
+            let substituted = cache::substitute(&mut options, &shell)?;
+            if options.build.programs.is_empty() && !substituted.is_empty() {
+                return Ok(0);
+            }
             store::install(&options, &shell).map(|_| 0)
         })(),
         Command::Adopt {

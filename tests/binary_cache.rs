@@ -54,9 +54,9 @@ fn push(registry: &Registry) -> Command {
     c
 }
 
-/// `pull` into `env`'s empty store and root, trusting `key` (`ci` or `stranger`), with a
-/// `rustc` and `cargo` on PATH (and in `RUSTC`, `CARGO`) that count their runs and fail.
-fn pull(env: &Env, url: &str, key: &str) -> Command {
+/// `cmd` with a `rustc`, `cargo` and `cc` on PATH (and in `RUSTC`, `CARGO`) that count their
+/// runs in `env` and fail.
+fn counting_compilers(env: &Env, cmd: &mut Command) {
     let fake = env.base.join("fake-tools");
     std::fs::create_dir_all(&fake).unwrap();
     for tool in ["rustc", "cargo", "cc"] {
@@ -76,16 +76,22 @@ fn pull(env: &Env, url: &str, key: &str) -> Command {
         fake.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    cmd.env("PATH", path)
+        .env("RUSTC", fake.join("rustc"))
+        .env("CARGO", fake.join("cargo"))
+        .env_remove("RUSTC_WRAPPER");
+}
+
+/// `pull` into `env`'s empty store and root, trusting `key` (`ci` or `stranger`), with
+/// compilers that count their runs and fail.
+fn pull(env: &Env, url: &str, key: &str) -> Command {
     let mut c = env.cmd();
     c.args(["pull", "--json", "--from", url, "--trusted-key"])
         .arg(source().keys.join(format!("{key}.pub")))
         .arg("--root")
         .arg(env.root())
-        .args(["lto-one", "lto-two"])
-        .env("PATH", path)
-        .env("RUSTC", fake.join("rustc"))
-        .env("CARGO", fake.join("cargo"))
-        .env_remove("RUSTC_WRAPPER");
+        .args(["lto-one", "lto-two"]);
+    counting_compilers(env, &mut c);
     c
 }
 
@@ -332,4 +338,87 @@ fn a_registry_that_is_down_gives_a_clear_error() {
     let err = fails(&mut pull(&env, &registry.url("team/cache"), "ci"));
     assert!(err.contains("cannot be reached"), "{err}");
     nothing_installed(&env);
+}
+
+/// A scratch directory whose `.cargo/config.toml` replaces crates.io with the fixture directory
+/// source (`tests/fixtures/sets/registry`, which holds the program `cache-hello`).
+fn offline_crates_io(env: &Env) {
+    std::fs::create_dir_all(env.base.join(".cargo")).unwrap();
+    std::fs::write(
+        env.base.join(".cargo/config.toml"),
+        format!(
+            "[source.crates-io]\nreplace-with = \"fixture\"\n[source.fixture]\ndirectory = {:?}\n",
+            fixture("sets/registry").display().to_string()
+        ),
+    )
+    .unwrap();
+}
+
+fn install_hello(env: &Env, config: &std::path::Path) -> Command {
+    offline_crates_io(env);
+    let mut c = env.cmd();
+    c.current_dir(&env.base)
+        .args([
+            "install",
+            "--layout",
+            "per-crate",
+            "cache-hello@0.1.0",
+            "--root",
+        ])
+        .arg(env.root())
+        .env("CARGO_SHARE_CONFIG", config);
+    c
+}
+
+#[test]
+fn install_takes_programs_from_substituters_and_builds_when_they_are_down() {
+    let Some(mut registry) =
+        registry("install_takes_programs_from_substituters_and_builds_when_they_are_down")
+    else {
+        return;
+    };
+    let builder = Env::new();
+    let config = builder.base.join("cargo-share.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "substituters = [{:?}]\ntrusted-public-keys = [{:?}]\n",
+            registry.url("team/cache"),
+            source().keys.join("ci.pub").display().to_string()
+        ),
+    )
+    .unwrap();
+    // The builder: not in the cache yet, so built; then pushed.
+    run_ok(&mut install_hello(&builder, &config));
+    let expected = run_clean(&builder.root().join("bin/cache-hello"));
+    assert!(expected.contains("cache-hello: shim 1.1.0"), "{expected}");
+    run_ok(
+        builder
+            .cmd()
+            .args(["push", "--to", &registry.url("team/cache"), "--sign-key"])
+            .arg(source().keys.join("ci.secret")),
+    );
+
+    // Another store: installed from the cache, nothing compiled.
+    let user = Env::new();
+    let mut cmd = install_hello(&user, &config);
+    counting_compilers(&user, &mut cmd);
+    let out = run_ok(&mut cmd);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(compiler_runs(&user), 0, "a compiler or Cargo ran\n{err}");
+    assert_eq!(run_clean(&user.root().join("bin/cache-hello")), expected);
+    user.verify_ok();
+
+    // The cache down: a warning, then the program is built.
+    registry.stop();
+    let offline = Env::new();
+    let out = run_ok(&mut install_hello(&offline, &config));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("could not provide cache-hello@0.1.0")
+            && err.contains("cannot be reached")
+            && err.contains("built instead"),
+        "{err}"
+    );
+    assert_eq!(run_clean(&offline.root().join("bin/cache-hello")), expected);
 }

@@ -4,7 +4,8 @@
 //! Files by job: the one trait a backend implements and the cache address (`remote`), the OCI
 //! registry backend over HTTP (`oci`) with its credentials (`credentials`), keys and signatures
 //! (`keys`), the signed artifact format (`artifact`), what an entry and a program carry
-//! (`records`), and one file per command (`push`, `pull`).
+//! (`records`), one file per command (`push`, `pull`), and the substituters `install` asks
+//! first (`substitute`).
 
 pub mod artifact;
 pub mod credentials;
@@ -14,8 +15,10 @@ pub mod pull;
 pub mod push;
 pub mod records;
 pub mod remote;
+pub mod substitute;
 
 pub use keys::generate as generate_key;
 pub use pull::{pull, PullOptions};
 pub use push::{push, PushOptions};
 pub use remote::{CacheUrl, Remote};
+pub use substitute::substitute;
