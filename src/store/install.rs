@@ -185,7 +185,7 @@ pub fn install_set(
     installed: Vec<InstalledMember>,
     shell: &Shell,
 ) -> Result<Vec<InstallRecord>> {
-    let mut build = install_build(opts, installed.clone())?;
+    let mut build = install_build(opts, installed)?;
     // The build's output is staged in the store's own tmp/ (not the system's): an install
     // killed here leaves it where the next `gc` finds it; the lock inside tells a running
     // install's from a dead one's.
@@ -199,11 +199,10 @@ pub fn install_set(
     let root = std::path::absolute(&opts.root)
         .with_context(|| format!("resolving the install root {}", opts.root.display()))?;
     let bin_dir = root.join("bin");
-    let rebuilt = |name: &str| installed.iter().any(|m| m.name == name);
     let named: Vec<&BuiltProgram> = report
         .programs
         .iter()
-        .filter(|p| !rebuilt(&p.name))
+        .filter(|p| !p.provenance.installed)
         .collect();
     if !named.is_empty() {
         std::fs::create_dir_all(&bin_dir)
@@ -231,7 +230,7 @@ pub fn install_set(
     let mut binder = Binder::new(&store, &report, &out)?;
     let mut records = Vec::new();
     for p in &report.programs {
-        let record = if rebuilt(&p.name) {
+        let record = if p.provenance.installed {
             let Some(previous) = store.program(&p.name)? else {
                 continue;
             };
