@@ -447,11 +447,13 @@ fn a_group_is_one_store_entry_reused_when_the_same_set_is_installed_again() {
 
     // The same set again: the group's identity is unchanged, so nothing is added.
     let out = run_ok(&mut grouped(&fixture("suite")));
-    for p in env
+    let again: Vec<_> = env
         .json(&out)
         .into_iter()
         .filter(|m| m["reason"] == "program-installed")
-    {
+        .collect();
+    assert_eq!(again.len(), 2, "{again:?}");
+    for p in again {
         assert!(p["added"].as_array().unwrap().is_empty(), "{p}");
         assert_eq!(p["reused"].as_array().unwrap().len(), 2, "{p}");
     }

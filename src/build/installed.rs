@@ -28,6 +28,8 @@ pub struct Provenance {
     pub manifest: PathBuf,
     /// The lock entries of every package its binaries are compiled from.
     pub resolution: String,
+    /// It joined the build as an installed program (not one the command named).
+    pub installed: bool,
 }
 
 /// An installed program a build leaves as it is (`--json`: `program-left`).
@@ -130,10 +132,12 @@ pub(crate) fn manifests_of(sources: &[(PathBuf, Metadata)]) -> BTreeMap<String, 
 }
 
 /// What each program of the graph was built from: its original manifest (`manifests`) and the
-/// lock entries of its closure in the workspace it is built in.
+/// lock entries of its closure in the workspace it is built in; whether it is one of the
+/// `installed` programs that joined the build.
 pub(crate) fn provenance(
     graph: &BuildGraph,
     manifests: &BTreeMap<String, PathBuf>,
+    installed: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Provenance>> {
     let mut out = BTreeMap::new();
     for p in &graph.programs {
@@ -149,6 +153,7 @@ pub(crate) fn provenance(
             Provenance {
                 manifest: manifests.get(&p.name).cloned().unwrap_or_default(),
                 resolution,
+                installed: installed.contains_key(&p.name),
             },
         );
     }

@@ -203,7 +203,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         }
     }
 
-    let provenance = provenance(&graph, &manifests)?;
+    let provenance = provenance(&graph, &manifests, &options.kept_resolutions)?;
     let plan = WrapperPlan {
         shared_packages: graph.shared_packages.clone(),
         target_dir: target_dir.clone(),

@@ -195,7 +195,7 @@ pub fn install_set(
     steps: &mut dyn InstallSteps,
     shell: &Shell,
 ) -> Result<InstallOutcome> {
-    let mut build = install_build(opts, installed.clone())?;
+    let mut build = install_build(opts, installed)?;
     // The build's output is staged in the store's own tmp/ (not the system's): an install
     // killed here leaves it where the next `gc` finds it; the lock inside tells a running
     // install's from a dead one's.
@@ -219,11 +219,10 @@ pub fn install_set(
     let root = std::path::absolute(&opts.root)
         .with_context(|| format!("resolving the install root {}", opts.root.display()))?;
     let bin_dir = root.join("bin");
-    let rebuilt = |name: &str| installed.iter().any(|m| m.name == name);
     let named: Vec<&BuiltProgram> = report
         .programs
         .iter()
-        .filter(|p| !rebuilt(&p.name) && p.plugin_for.is_none())
+        .filter(|p| !p.provenance.installed && p.plugin_for.is_none())
         .collect();
     if !named.is_empty() {
         std::fs::create_dir_all(&bin_dir)
@@ -253,7 +252,7 @@ pub fn install_set(
     let mut records = Vec::new();
     // Plugins are installed inside their program's directory, with it.
     for p in report.programs.iter().filter(|p| p.plugin_for.is_none()) {
-        let record = if rebuilt(&p.name) {
+        let record = if p.provenance.installed {
             let Some(previous) = store.program(&p.name)? else {
                 continue;
             };
