@@ -73,7 +73,6 @@ pub struct Binder<'a> {
     /// The build's output directory (`OUT/bin`, `OUT/lib`).
     out: &'a Path,
     resolver: IdentityResolver,
-    programs_dir: PathBuf,
 }
 
 impl<'a> Binder<'a> {
@@ -94,7 +93,6 @@ impl<'a> Binder<'a> {
             report,
             out,
             resolver,
-            programs_dir: store.programs_dir()?,
         })
     }
 

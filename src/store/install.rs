@@ -11,7 +11,7 @@
 //!
 //! An older version's program directory and the entries only it used stay until `gc`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
@@ -21,13 +21,13 @@ use crate::shell::Shell;
 use crate::source::git::checkout_of;
 use crate::source::{ProgramOrigin, ProgramSource};
 use crate::store::ancestors::check_safe_path;
+pub use crate::store::bind::InstallRecord;
 use crate::store::bind::{Binder, Target};
-use crate::store::program_commit::{check_link, program_roots, InstallSteps, PlainInstall};
 use crate::store::fault;
 use crate::store::files::ScratchDir;
 use crate::store::index::{Access, Store};
-pub use crate::store::bind::InstallRecord;
 use crate::store::open::open_store_rolling_forward;
+use crate::store::program_commit::{check_link, program_roots, InstallSteps, PlainInstall};
 use crate::store::regroup::installed_members;
 
 /// `cargo share install` options.
@@ -182,7 +182,11 @@ pub fn rebuild_installed(
     drop(store);
     let outcome = install_set(opts, installed, &mut PlainInstall, shell)?;
     if let Some(failed) = outcome.failed.first() {
-        bail!("{} failed to build again: {}", failed.name, failed.describe());
+        bail!(
+            "{} failed to build again: {}",
+            failed.name,
+            failed.describe()
+        );
     }
     Ok(outcome.installed)
 }

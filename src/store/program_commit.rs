@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::build::{BuiltProgram, FeatureChoice};
-use crate::source::ProgramOrigin;
 use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
+use crate::source::ProgramOrigin;
 use crate::store::fault;
 use crate::store::files::{create_dir, make_read_only, remove_tree, write_step};
 use crate::store::identity::CrateIdentity;
