@@ -38,6 +38,10 @@ pub struct BuiltProgram {
     /// The features it was built with (left out when it has its defaults).
     #[serde(skip_serializing_if = "FeatureChoice::is_default")]
     pub features: FeatureChoice,
+    /// Every package in its normal dependency closure, `(name, version)` (a patched crate at
+    /// its patched copy's version).
+    #[serde(skip)]
+    pub crates: Vec<(String, String)>,
 }
 
 /// The result of `cargo share build`.
@@ -374,6 +378,7 @@ fn assemble(
             binaries: installed,
             libraries: needed.keys().cloned().collect(),
             features: prepared.options.features.of(&program.name),
+            crates: program_crates(prepared, program)?,
         };
         if !prepared.options.staging {
             report_program(&built, shell);
@@ -402,6 +407,26 @@ fn assemble(
         ),
     );
     Ok(report)
+}
+
+/// Every package in `program`'s normal dependency closure, as `(name, version)`, sorted; a
+/// patched crate at its patched copy's version (Cargo resolved the graph before the patch).
+fn program_crates(
+    prepared: &PreparedBuild,
+    program: &crate::resolve::graph::Program,
+) -> Result<Vec<(String, String)>> {
+    let md = &prepared.graph.workspaces[program.workspace].metadata;
+    let mut out = Vec::new();
+    for p in crate::resolve::graph::normal_closure(md, &program.package_id) {
+        let version = match prepared.options.patches.iter().find(|c| c.name == *p.name) {
+            Some(patch) => patch.version()?,
+            None => p.version.to_string(),
+        };
+        out.push((p.name.to_string(), version));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Binaries an earlier build left in `OUT/bin` (a program that failed this time, or that this

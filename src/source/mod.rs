@@ -11,5 +11,8 @@ pub mod fetch;
 pub mod program;
 
 pub use crate_spec::{read_program_list, CrateSpec};
-pub use fetch::{cargo_command, cargo_home, copy_tree, fetch_registry_crate, locked_version};
+pub use fetch::{
+    cargo_command, cargo_home, copy_tree, fetch_registry_crate, fetch_registry_crate_matching,
+    locked_version,
+};
 pub use program::ProgramSource;

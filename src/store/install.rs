@@ -31,6 +31,7 @@ use crate::store::links::link_binary;
 use crate::store::links::remove_our_link;
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::{entry_label, open_store_rolling_forward};
+use crate::store::origin::InstallOrigin;
 use crate::store::repair::relink_program;
 use crate::store::roots::record_root;
 
@@ -98,6 +99,14 @@ fn install_build(opts: &InstallOptions) -> Result<BuildOptions> {
     }
     if build.layout == build::Layout::Grouped {
         build.stored_groups = stored_groups(&store)?;
+        // A group compiled from a crate this build patches cannot be reused: the resolution
+        // Cargo reports is the same, but the sources are not (`update`).
+        build.stored_groups.retain(|g| {
+            !build.patches.iter().any(|p| {
+                let id = format!("#{}@", p.name);
+                g.record.resolution.keys().any(|k| k.contains(&id))
+            })
+        });
     }
     Ok(build)
 }
@@ -208,6 +217,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             toolchain.std_libdir.join(file)
         }
     };
+    let origin = InstallOrigin::of(&opts.build, &report.programs)?;
     let mut records = Vec::new();
     for p in &report.programs {
         shell.status("Installing", format!("{} v{}", p.name, p.version));
@@ -298,6 +308,9 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
         for id in &needed {
             program_key.push_str(&id.hash);
         }
+        // How it was built (patches included) and what it holds are part of its record: a
+        // rebuild that changes neither bytes nor entries still records its new origin.
+        program_key.push_str(&serde_json::to_string(&(&origin, &p.crates))?);
         let dir_name = format!(
             "{}-{}-{}",
             p.name,
@@ -321,17 +334,30 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
             entries: ids.values().map(|i| i.hash.clone()).collect(),
             root: root.clone(),
             features: p.features.clone(),
+            crates: p.crates.clone(),
+            origin: Some(origin.clone()),
         };
         if !program_dir.join("program.json").is_file() {
             let staging = store.staging("program-")?;
             let dir = staging.path();
             create_dir(&dir.join("bin"))?;
             create_dir(&dir.join("lib"))?;
-            for b in &p.binaries {
-                let to = dir.join("bin").join(b.file_name().unwrap());
-                std::fs::copy(b, &to)
-                    .and_then(|_| fault::step("program-binary-copied"))
-                    .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
+            let earlier = store.program(&p.name).ok().flatten();
+            for (b, (name, sha)) in p.binaries.iter().zip(&bin_hashes) {
+                let to = dir.join("bin").join(name);
+                // A binary byte-identical to the one the program runs now (an update that
+                // changed only libraries) is the same file, not a copy.
+                let same = earlier
+                    .as_ref()
+                    .filter(|e| e.binaries.iter().any(|(n, h)| n == name && h == sha))
+                    .map(|e| store.root.join(&e.dir).join("bin").join(name))
+                    .filter(|f| crate::store::files::file_matches(f, sha));
+                match same {
+                    Some(old) => std::fs::hard_link(&old, &to),
+                    None => std::fs::copy(b, &to).map(|_| ()),
+                }
+                .and_then(|_| fault::step("program-binary-copied"))
+                .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
             }
             for id in &needed {
                 let entry_file = store

@@ -41,4 +41,12 @@ pub struct InstalledProgram {
     /// `--no-default-features`); absent in manifests written before they were recorded.
     #[serde(default)]
     pub features: FeatureChoice,
+    /// Every package in its normal dependency closure, `(name, version)` (what `update`
+    /// looks for); empty in manifests written before it was recorded.
+    #[serde(default)]
+    pub crates: Vec<(String, String)>,
+    /// How it was built, to build it again (`update`); absent in manifests written before it
+    /// was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::store::origin::InstallOrigin>,
 }
