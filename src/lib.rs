@@ -27,3 +27,4 @@ pub mod shell;
 pub mod source;
 pub mod store;
 pub mod toolchain;
+pub mod update;

@@ -189,6 +189,26 @@ enum Command {
         #[command(flatten)]
         tuning: BuildTuning,
     },
+    /// Rebuild the installed programs that use a crate with that crate at a new version or a
+    /// patched copy, shipping only the files whose bytes change (see README, "Update").
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["krate", "rebuild_all"])))]
+    Update {
+        /// The crate to update.
+        #[arg(value_name = "CRATE")]
+        krate: Option<String>,
+        /// The version to update to [default: the newest compatible with what the programs use].
+        #[arg(long, value_name = "VERSION", conflicts_with_all = ["path", "rebuild_all"])]
+        to: Option<String>,
+        /// A patched copy of the crate (a directory holding a package of that name).
+        #[arg(long, value_name = "DIR", conflicts_with = "rebuild_all")]
+        path: Option<PathBuf>,
+        /// Rebuild every installed program (after a toolchain upgrade).
+        #[arg(long, conflicts_with = "krate")]
+        rebuild_all: bool,
+        /// Show which programs would be rebuilt, and stop.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Uninstall programs (their libraries go at the next `gc` if nothing else uses them).
     Uninstall {
         #[arg(required = true, value_name = "NAME")]
@@ -355,6 +375,10 @@ struct BuildTuning {
     /// Do not activate the default features of the programs.
     #[arg(long)]
     no_default_features: bool,
+    /// Build with a patched copy of a crates.io crate (`[patch.crates-io]`): CRATE=DIR, DIR
+    /// holding a package of that name. Repeatable. (`cargo share update --path` installs this.)
+    #[arg(long, value_name = "CRATE=DIR")]
+    patch: Vec<String>,
     /// Number of parallel jobs for Cargo.
     #[arg(short, long)]
     jobs: Option<u32>,
@@ -421,7 +445,11 @@ impl BuildTuning {
             staging: false,
             group_min_size: self.group_min_size,
             dry_run: false,
-            patches: Vec::new(),
+            patches: self
+                .patch
+                .iter()
+                .map(|p| build::CratePatch::parse(p))
+                .collect::<anyhow::Result<_>>()?,
             stored_groups: Vec::new(),
             installed: Vec::new(),
             kept_resolutions: Default::default(),
@@ -696,6 +724,29 @@ fn main() -> ExitCode {
             };
             adopt::adopt(&options, &shell).map(|_| 0)
         })(),
+        Command::Update {
+            krate,
+            to,
+            path,
+            rebuild_all: _,
+            dry_run,
+        } => store().and_then(|s| {
+            let change = krate.map(|k| {
+                let target = match (to, path) {
+                    (Some(v), _) => cargo_share::update::UpdateTarget::Version(v),
+                    (None, Some(dir)) => cargo_share::update::UpdateTarget::Path(dir),
+                    (None, None) => cargo_share::update::UpdateTarget::Newest,
+                };
+                (k, target)
+            });
+            let options = cargo_share::update::UpdateOptions {
+                store: s,
+                cache_dir: cli.cache_dir.clone(),
+                change,
+                dry_run,
+            };
+            cargo_share::update::update(&options, &shell).map(|_| 0)
+        }),
         Command::Uninstall { names } => {
             store().and_then(|s| store::uninstall(&s, &names, &shell).map(|_| 0))
         }

@@ -333,7 +333,7 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
         plan.contains("would build: hard-a v0.1.0, hard-b v0.1.0"),
         "{plan}"
     );
-    let target = scratch.path().join("cache/target-wrapper-4-grouped");
+    let target = scratch.path().join("cache/target-wrapper-5-grouped");
     assert!(
         std::fs::read_dir(&target).map_or(true, |mut d| d.next().is_none()),
         "--dry-run built something in {}",

@@ -18,17 +18,7 @@ struct SetEnv {
 
 impl SetEnv {
     fn new() -> SetEnv {
-        let scratch = tempfile::tempdir().unwrap();
-        let base = scratch.path().to_path_buf();
-        std::fs::create_dir_all(base.join(".cargo")).unwrap();
-        std::fs::write(
-            base.join(".cargo/config.toml"),
-            format!(
-                "[source.crates-io]\nreplace-with = \"fixture\"\n[source.fixture]\ndirectory = {:?}\n",
-                fixture("sets/registry").display().to_string()
-            ),
-        )
-        .unwrap();
+        let (scratch, base) = scratch_with_directory_source("sets/registry");
         SetEnv {
             _scratch: scratch,
             base,
@@ -352,7 +342,7 @@ fn analyze_counts_the_crate_builds_of_each_policy() {
     // Nothing was built.
     assert!(!env
         .base
-        .join("cache/target-wrapper-4")
+        .join("cache/target-wrapper-5")
         .read_dir()
         .unwrap()
         .any(|e| e.unwrap().file_name() != "CACHEDIR.TAG"));

@@ -48,6 +48,10 @@ pub struct BuiltProgram {
     /// Where it was built from and its resolution (recorded by `install`).
     #[serde(skip)]
     pub provenance: Provenance,
+    /// Every package in its normal dependency closure, `(name, version)` (a patched crate at
+    /// its patched copy's version).
+    #[serde(skip)]
+    pub crates: Vec<(String, String)>,
 }
 
 /// The result of `cargo share build`.
@@ -409,6 +413,7 @@ fn assemble(
                 .get(&program.name)
                 .cloned()
                 .unwrap_or_default(),
+            crates: program_crates(prepared, program)?,
         };
         if !prepared.options.staging {
             report_program(&built, shell);
@@ -438,6 +443,26 @@ fn assemble(
         ),
     );
     Ok(report)
+}
+
+/// Every package in `program`'s normal dependency closure, as `(name, version)`, sorted; a
+/// patched crate at its patched copy's version (Cargo resolved the graph before the patch).
+fn program_crates(
+    prepared: &PreparedBuild,
+    program: &crate::resolve::graph::Program,
+) -> Result<Vec<(String, String)>> {
+    let md = &prepared.graph.workspaces[program.workspace].metadata;
+    let mut out = Vec::new();
+    for p in crate::resolve::graph::normal_closure(md, &program.package_id) {
+        let version = match prepared.options.patches.iter().find(|c| c.name == *p.name) {
+            Some(patch) => patch.version()?,
+            None => p.version.to_string(),
+        };
+        out.push((p.name.to_string(), version));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Binaries an earlier build left in `OUT/bin` (a program that failed this time, or that this

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::features::ProgramFeatures;
@@ -139,6 +139,68 @@ pub struct InstalledMember {
 pub struct CratePatch {
     pub name: String,
     pub path: PathBuf,
+}
+
+impl CratePatch {
+    /// `CRATE=DIR` (`--patch`): DIR must hold a package named CRATE.
+    pub fn parse(spec: &str) -> Result<CratePatch> {
+        let Some((name, dir)) = spec.split_once('=') else {
+            bail!("--patch {spec}: expected CRATE=DIR (a crate and the directory of its patched copy)");
+        };
+        let patch = CratePatch {
+            name: name.to_string(),
+            path: std::path::absolute(dir)
+                .with_context(|| format!("--patch {spec}: resolving {dir}"))?,
+        };
+        patch.check()?;
+        Ok(patch)
+    }
+
+    /// Refuse a directory that is not a package named like the crate it patches.
+    pub fn check(&self) -> Result<()> {
+        let manifest = self.path.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).with_context(|| {
+            format!(
+                "{} is not a copy of the crate `{}`: it has no readable Cargo.toml ({}); give \
+                 the directory of the crate's patched copy",
+                self.path.display(),
+                self.name,
+                manifest.display()
+            )
+        })?;
+        let value: toml::Value = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid manifest", manifest.display()))?;
+        let found = value
+            .get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str());
+        if found != Some(self.name.as_str()) {
+            bail!(
+                "{} is not a copy of the crate `{}`: its package is {}; give the directory of \
+                 a patched copy of `{}`",
+                self.path.display(),
+                self.name,
+                found.map_or("not named".to_string(), |f| format!("`{f}`")),
+                self.name
+            );
+        }
+        Ok(())
+    }
+
+    /// The version of the patched copy.
+    pub fn version(&self) -> Result<String> {
+        let manifest = self.path.join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest)
+            .with_context(|| format!("reading {}", manifest.display()))?;
+        let value: toml::Value = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid manifest", manifest.display()))?;
+        value
+            .get("package")
+            .and_then(|p| p.get("version"))
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+            .with_context(|| format!("{} names no package version", manifest.display()))
+    }
 }
 
 /// The default cache: `$CARGO_SHARE_CACHE`, else `$XDG_CACHE_HOME/cargo-share`, else

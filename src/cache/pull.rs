@@ -255,6 +255,8 @@ pub fn pull_into(
                 // cache": limitations).
                 origin: None,
                 resolution: None,
+                crates: &[],
+                install_origin: None,
             },
             &root,
             &mut PlainInstall,

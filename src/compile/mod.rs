@@ -12,5 +12,6 @@ pub mod plan;
 pub mod profile;
 pub mod rustc_args;
 pub mod saved_link;
+pub mod stable_id;
 pub mod unit_record;
 pub mod wrapper;

@@ -31,6 +31,7 @@ use crate::compile::linker;
 use crate::compile::plan::WrapperPlan;
 use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
 use crate::compile::saved_link;
+use crate::compile::stable_id;
 use crate::compile::unit_record::UnitRecord;
 use crate::resolve::grouping::GROUP_CRATE_PREFIX;
 
@@ -94,6 +95,8 @@ pub struct Rewritten {
     pub kind: Option<UnitKind>,
     pub no_std: bool,
     pub exported_native_symbols: usize,
+    /// The unit's stable crate id (`stable_id`), which replaced Cargo's `-C metadata`.
+    pub stable_id: Option<String>,
 }
 
 /// Whether a unit's lints are capped: a crate of a program from crates.io (Cargo's primary
@@ -190,6 +193,15 @@ pub fn rewrite(
     }
     args.push("-Csymbol-mangling-version=v0".into());
     args.extend(plan.binding_args());
+    // Symbol names that survive a patch release of this crate or of anything below it.
+    let stable = stable_id::stable_metadata(
+        rustc,
+        &std::env::var("CARGO_PKG_NAME").unwrap_or_default(),
+        &std::env::var("CARGO_PKG_VERSION").unwrap_or_default(),
+    );
+    if stable_id::replace_metadata(&mut args, &stable) {
+        out.stable_id = Some(stable);
+    }
 
     match kind {
         UnitKind::SharedLib => {
@@ -318,6 +330,9 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
         f.write_all(text.as_bytes())?;
     }
 
+    if let (Some(id), UnitKind::SharedLib | UnitKind::PrivateLib) = (&rewritten.stable_id, kind) {
+        stable_id::save_stable_id(&parsed, id)?;
+    }
     let mut cmd = Command::new(&rustc);
     cmd.args(&rewritten.args);
     for (k, v) in &rewritten.env {

@@ -25,16 +25,39 @@ pub fn cargo_command() -> Command {
 
 /// Download a crates.io package and return the path of its private source copy's manifest.
 pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Result<PathBuf> {
-    let scratch_root = cache.join("tmp");
-    let scratch = scratch_dir(cache, "fetch-")?;
     let req = spec
         .version
         .as_deref()
         .map_or_else(|| "*".to_string(), |v| format!("={v}"));
+    let manifest = fetch_registry_crate_matching(&spec.name, &req, cache, shell)?;
+    if !manifest.with_file_name("Cargo.lock").is_file() {
+        shell.warn(format!(
+            "{} ships no Cargo.lock; its dependencies are resolved anew",
+            manifest
+                .parent()
+                .and_then(|d| d.file_name())
+                .unwrap_or_default()
+                .to_string_lossy()
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Download the newest crates.io version of `name` that matches the requirement `req` (`*`,
+/// `=1.2.3`, `^1.2.3`) and return the path of its private source copy's manifest.
+pub fn fetch_registry_crate_matching(
+    name: &str,
+    req: &str,
+    cache: &Path,
+    shell: &Shell,
+) -> Result<PathBuf> {
+    let spec = format!("{name}@{req}");
+    let scratch_root = cache.join("tmp");
+    let scratch = scratch_dir(cache, "fetch-")?;
     let manifest = format!(
         "[package]\nname = \"cargo-share-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
          [lib]\npath = \"lib.rs\"\n[dependencies]\n{} = \"{req}\"\n",
-        spec.name
+        name
     );
     std::fs::write(scratch.path().join("Cargo.toml"), manifest)?;
     std::fs::write(scratch.path().join("lib.rs"), "")?;
@@ -43,23 +66,20 @@ pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Re
         cargo_command()
             .arg("generate-lockfile")
             .current_dir(scratch.path()),
-        &format!("`{spec}` could not be resolved on crates.io (check the name and version; `cargo search {}` lists candidates)", spec.name),
+        &format!("`{spec}` could not be resolved on crates.io (check the name and version; `cargo search {}` lists candidates)", name),
     )?;
     let lock = std::fs::read_to_string(scratch.path().join("Cargo.lock"))?;
-    let version = locked_version(&lock, &spec.name)
+    let version = locked_version(&lock, name)
         .with_context(|| format!("`{spec}` is missing from the resolved lockfile"))?;
-    shell.status("Downloading", format!("{} v{version}", spec.name));
+    shell.status("Downloading", format!("{} v{version}", name));
     run_quiet(
         cargo_command()
             .args(["fetch", "--locked"])
             .current_dir(scratch.path()),
-        &format!("downloading `{}` v{version} failed", spec.name),
+        &format!("downloading `{}` v{version} failed", name),
     )?;
-    let unpacked = find_unpacked(&cargo_home()?, &spec.name, &version)
-        .or_else(|e| replaced_source_dir(scratch.path(), &spec.name, &version).ok_or(e))?;
-    let dest = cache
-        .join("sources")
-        .join(format!("{}-{version}", spec.name));
+    let unpacked = find_unpacked(scratch.path(), name, &version)?;
+    let dest = cache.join("sources").join(format!("{}-{version}", name));
     if !dest.join(".cargo-share-complete").is_file() {
         let staging = tempfile::Builder::new()
             .prefix("src-")
@@ -73,12 +93,6 @@ pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Re
         let staged = staging.keep();
         std::fs::rename(&staged, &dest)
             .with_context(|| format!("moving sources into {}", dest.display()))?;
-    }
-    if !dest.join("Cargo.lock").is_file() {
-        shell.warn(format!(
-            "{} v{version} ships no Cargo.lock; its dependencies are resolved anew",
-            spec.name
-        ));
     }
     Ok(dest.join("Cargo.toml"))
 }
@@ -111,68 +125,27 @@ pub fn locked_version(lock: &str, name: &str) -> Option<String> {
         .and_then(|p| p.get("version")?.as_str().map(String::from))
 }
 
-/// Where Cargo reads `name` `version` from when crates.io is replaced by a directory source
-/// (`cargo vendor`, or an offline mirror): the `directory` of a `[source.*]` table in the Cargo
-/// configuration files that apply to `workspace` (it and the directories above, then
-/// `CARGO_HOME`), as `NAME-VERSION` or `NAME` in it.
-fn replaced_source_dir(workspace: &Path, name: &str, version: &str) -> Option<PathBuf> {
-    let mut configs: Vec<PathBuf> = workspace
-        .ancestors()
-        .map(|d| d.join(".cargo/config.toml"))
-        .collect();
-    if let Ok(home) = cargo_home() {
-        configs.push(home.join("config.toml"));
+/// Where Cargo keeps the sources of `name` `version` that the scratch package at `scratch`
+/// depends on (a registry's unpacked copy, or a directory source's), as `cargo metadata` says.
+fn find_unpacked(scratch: &Path, name: &str, version: &str) -> Result<PathBuf> {
+    let mut cmd = cargo_metadata::MetadataCommand::new();
+    cmd.manifest_path(scratch.join("Cargo.toml"))
+        .current_dir(scratch)
+        .other_options(vec!["--locked".to_string()]);
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        cmd.cargo_path(cargo);
     }
-    for config in configs {
-        let Ok(text) = std::fs::read_to_string(&config) else {
-            continue;
-        };
-        let Ok(doc) = text.parse::<toml::Table>() else {
-            continue;
-        };
-        // Relative paths are relative to the directory holding `.cargo/`.
-        let base = config.parent()?.parent()?;
-        let sources = doc.get("source").and_then(|s| s.as_table());
-        for dir in sources.into_iter().flat_map(|t| t.values()) {
-            let Some(dir) = dir.get("directory").and_then(|d| d.as_str()) else {
-                continue;
-            };
-            for sub in [format!("{name}-{version}"), name.to_string()] {
-                let candidate = base.join(dir).join(sub);
-                let manifest = std::fs::read_to_string(candidate.join("Cargo.toml"));
-                let matches = manifest
-                    .ok()
-                    .and_then(|m| m.parse::<toml::Table>().ok())
-                    .is_some_and(|m| {
-                        m.get("package")
-                            .and_then(|p| p.get("version"))
-                            .and_then(|v| v.as_str())
-                            == Some(version)
-                    });
-                if matches {
-                    return Some(candidate);
-                }
-            }
-        }
-    }
-    None
-}
-
-fn find_unpacked(cargo_home: &Path, name: &str, version: &str) -> Result<PathBuf> {
-    let src = cargo_home.join("registry").join("src");
-    let dir_name = format!("{name}-{version}");
-    if let Ok(entries) = std::fs::read_dir(&src) {
-        for index in entries.flatten() {
-            let candidate = index.path().join(&dir_name);
-            if candidate.join("Cargo.toml").is_file() {
-                return Ok(candidate);
-            }
-        }
-    }
-    bail!(
-        "cargo fetched {name} v{version} but its sources are not under {}",
-        src.display()
-    )
+    let md = cmd
+        .exec()
+        .with_context(|| format!("reading where cargo fetched {name} v{version}"))?;
+    md.packages
+        .iter()
+        .find(|p| p.name.as_str() == name && p.version.to_string() == version)
+        .and_then(|p| p.manifest_path.parent())
+        .map(|d| d.as_std_path().to_path_buf())
+        .with_context(|| {
+            format!("cargo fetched {name} v{version} but does not say where its sources are")
+        })
 }
 
 /// Copy a directory tree, leaving out the top-level entries named in `skip`. Symbolic links are

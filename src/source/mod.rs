@@ -13,7 +13,10 @@ pub mod origin;
 pub mod program;
 
 pub use crate_spec::{read_program_list, CrateSpec};
-pub use fetch::{cargo_command, cargo_home, copy_tree, fetch_registry_crate, locked_version};
+pub use fetch::{
+    cargo_command, cargo_home, copy_tree, fetch_registry_crate, fetch_registry_crate_matching,
+    locked_version,
+};
 pub use git::{GitReference, GitSpec};
 pub use origin::ProgramOrigin;
 pub use program::{install_sources, ProgramSource};

@@ -17,6 +17,7 @@ use crate::store::identity::{CrateIdentity, IdentityResolver};
 use crate::store::index::{EntryOutcome, Store};
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::entry_label;
+use crate::store::origin::InstallOrigin;
 use crate::store::program_commit::{commit_program, InstallSteps, ProgramBuild};
 
 /// What `install` did for one program.
@@ -73,10 +74,17 @@ pub struct Binder<'a> {
     /// The build's output directory (`OUT/bin`, `OUT/lib`).
     out: &'a Path,
     resolver: IdentityResolver,
+    /// How this install command was given (`update` builds its programs again from it).
+    install_origin: InstallOrigin,
 }
 
 impl<'a> Binder<'a> {
-    pub fn new(store: &'a Store, report: &'a BuildReport, out: &'a Path) -> Result<Self> {
+    pub fn new(
+        store: &'a Store,
+        report: &'a BuildReport,
+        out: &'a Path,
+        install_origin: InstallOrigin,
+    ) -> Result<Self> {
         let toolchain = report
             .toolchain
             .clone()
@@ -93,6 +101,7 @@ impl<'a> Binder<'a> {
             report,
             out,
             resolver,
+            install_origin,
         })
     }
 
@@ -216,6 +225,8 @@ impl<'a> Binder<'a> {
             plugin_builds: &plugin_builds,
             origin: Some(origin.clone()),
             resolution: Some(p.provenance.resolution.clone()),
+            crates: &p.crates,
+            install_origin: Some(&self.install_origin),
         };
         let root = match &target {
             Target::Named { root } => root.to_path_buf(),

@@ -27,6 +27,7 @@ use crate::store::fault;
 use crate::store::files::ScratchDir;
 use crate::store::index::{Access, Store};
 use crate::store::open::open_store_rolling_forward;
+use crate::store::origin::InstallOrigin;
 use crate::store::program_commit::{check_link, program_roots, InstallSteps, PlainInstall};
 use crate::store::regroup::installed_members;
 
@@ -93,6 +94,14 @@ fn install_build(opts: &InstallOptions, installed: Vec<InstalledMember>) -> Resu
     if build.layout == build::Layout::Grouped {
         build.stored_groups = stored_groups(&store)?;
         build.installed = installed;
+        // A group compiled from a crate this build patches cannot be reused: the resolution
+        // Cargo reports is the same, but the sources are not (`update`).
+        build.stored_groups.retain(|g| {
+            !build.patches.iter().any(|p| {
+                let id = format!("#{}@", p.name);
+                g.record.resolution.keys().any(|k| k.contains(&id))
+            })
+        });
     }
     Ok(build)
 }
@@ -252,7 +261,8 @@ pub fn install_set(
         }
     }
 
-    let mut binder = Binder::new(&store, &report, &out)?;
+    let install_origin = InstallOrigin::of(&build, &report.programs)?;
+    let mut binder = Binder::new(&store, &report, &out, install_origin)?;
     let mut records = Vec::new();
     // Plugins are installed inside their program's directory, with it.
     for p in report.programs.iter().filter(|p| p.plugin_for.is_none()) {

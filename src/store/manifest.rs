@@ -54,4 +54,13 @@ pub struct InstalledProgram {
     /// versions a later install keeps it on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<String>,
+    /// Every package in its normal dependency closure, `(name, version)` (what `update`
+    /// looks for); empty in manifests written before it was recorded.
+    #[serde(default)]
+    pub crates: Vec<(String, String)>,
+    /// How the install command that built it was given (programs, layout, options, patches),
+    /// to build it again the same way (`update`); absent in manifests written before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_origin: Option<crate::store::origin::InstallOrigin>,
 }

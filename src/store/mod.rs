@@ -52,6 +52,7 @@ pub mod manifest;
 pub mod marker;
 pub mod open;
 pub mod optimise;
+pub mod origin;
 pub mod plugins;
 pub mod program_commit;
 pub mod query;
@@ -72,6 +73,7 @@ pub use install::{
 pub use manifest::{InstalledProgram, StoreEntry};
 pub use open::{default_root, open_store, open_store_rolling_forward};
 pub use optimise::optimise;
+pub use origin::{InstallOrigin, OriginSource};
 pub use program_commit::{InstallSteps, PlainInstall, ProgramBuild};
 pub use query::{list, why};
 pub use uninstall::uninstall;

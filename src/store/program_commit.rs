@@ -11,11 +11,13 @@ use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
 use crate::source::ProgramOrigin;
 use crate::store::fault;
+use crate::store::files::file_matches;
 use crate::store::files::{create_dir, make_read_only, remove_tree, write_step};
 use crate::store::identity::CrateIdentity;
 use crate::store::index::Store;
 use crate::store::links::{link_binary, remove_our_link};
 use crate::store::manifest::InstalledProgram;
+use crate::store::origin::InstallOrigin;
 use crate::store::plugins::plugins_of;
 use crate::store::repair::relink_program;
 use crate::store::roots::record_root;
@@ -37,6 +39,10 @@ pub struct ProgramBuild<'a> {
     /// build it again (`None`: it never is; a pulled program).
     pub origin: Option<ProgramOrigin>,
     pub resolution: Option<String>,
+    /// Every package in its closure, `(name, version)`, and how the install command that built
+    /// it was given (`update` reads both).
+    pub crates: &'a [(String, String)],
+    pub install_origin: Option<&'a InstallOrigin>,
 }
 
 impl ProgramBuild<'_> {
@@ -61,6 +67,12 @@ impl ProgramBuild<'_> {
         for id in self.needed {
             key.push_str(&id.hash);
         }
+        // How it was built (patches included) and what it holds are part of its record: a
+        // rebuild that changes neither bytes nor entries still records its new origin.
+        key.push_str(&serde_json::to_string(&(
+            &self.install_origin,
+            &self.crates,
+        ))?);
         Ok((bin_hashes, key))
     }
 
@@ -201,6 +213,8 @@ pub fn commit_program(
         features: program.features.clone(),
         origin: program.origin.clone(),
         resolution: program.resolution.clone(),
+        crates: program.crates.to_vec(),
+        install_origin: program.install_origin.cloned(),
         plugins: plugins
             .iter()
             .map(|p| (p.name.clone(), p.sha256.clone()))
@@ -211,11 +225,21 @@ pub fn commit_program(
         let dir = staging.path();
         create_dir(&dir.join("bin"))?;
         create_dir(&dir.join("lib"))?;
-        for b in program.binaries {
-            let to = dir.join("bin").join(b.file_name().unwrap());
-            std::fs::copy(b, &to)
-                .and_then(|_| fault::step("program-binary-copied"))
-                .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
+        for (b, (name, sha)) in program.binaries.iter().zip(&bin_hashes) {
+            let to = dir.join("bin").join(name);
+            // A binary byte-identical to the one the program runs now (an update that
+            // changed only libraries) is the same file, not a copy.
+            let same = previous
+                .as_ref()
+                .filter(|e| e.binaries.iter().any(|(n, h)| n == name && h == sha))
+                .map(|e| store.root.join(&e.dir).join("bin").join(name))
+                .filter(|f| file_matches(f, sha));
+            match same {
+                Some(old) => std::fs::hard_link(&old, &to),
+                None => std::fs::copy(b, &to).map(|_| ()),
+            }
+            .and_then(|_| fault::step("program-binary-copied"))
+            .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
         }
         for id in program.needed {
             let entry_file = store

@@ -14,6 +14,23 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A scratch directory whose `.cargo/config.toml` replaces crates.io with the fixture directory
+/// source `registry` (so Cargo run inside it stays offline), and its path.
+pub fn scratch_with_directory_source(registry: &str) -> (tempfile::TempDir, PathBuf) {
+    let scratch = tempfile::tempdir().unwrap();
+    let base = scratch.path().to_path_buf();
+    std::fs::create_dir_all(base.join(".cargo")).unwrap();
+    std::fs::write(
+        base.join(".cargo/config.toml"),
+        format!(
+            "[source.crates-io]\nreplace-with = \"fixture\"\n[source.fixture]\ndirectory = {:?}\n",
+            fixture(registry).display().to_string()
+        ),
+    )
+    .unwrap();
+    (scratch, base)
+}
+
 /// `cargo-share` with a private cache directory inside `scratch`.
 pub fn cargo_share(scratch: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-share"));

@@ -18,8 +18,9 @@ use crate::source::{self};
 use crate::toolchain::Toolchain;
 
 /// Update cost: the bytes shipped when `crate_name` gets a fix. A copy of each version the
-/// programs lock gets one more public function (any change to a crate's source changes its
-/// Rust identity, hence every dependent); then every variant is rebuilt with the copies patched
+/// programs lock gets one more public function (the crate keeps its stable identity,
+/// `compile::stable_id`, so only files holding its code or inlining from it should change); then
+/// every variant is rebuilt with the copies patched
 /// in, and each stripped output file that differs from (or did not exist in) the original build
 /// counts as shipped. Static: each program with its own lock, in its own target directory; the
 /// shared layouts: one `cargo share build` each.
