@@ -16,7 +16,7 @@ use crate::shell::Shell;
 use crate::source::fetch::{copy_tree, scratch_dir};
 
 /// Which commit of the repository: as `cargo install` has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GitReference {
     /// The remote's default branch.
@@ -38,7 +38,7 @@ impl std::fmt::Display for GitReference {
 }
 
 /// A program from a git repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GitSpec {
     pub url: String,
     pub reference: GitReference,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::build::{BuildOptions, BuiltProgram, CratePatch, ProgramFeatures};
 use crate::compile::profile::SharedProfile;
 use crate::resolve::set::UnifyOptions;
-use crate::source::{CrateSpec, ProgramSource};
+use crate::source::{CrateSpec, GitSpec, ProgramSource};
 
 /// One program of the install command.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,6 +21,8 @@ pub enum OriginSource {
     CratesIo { spec: String },
     /// A local program: its manifest or directory, absolute.
     Path { path: PathBuf },
+    /// A git repository (`--git`), at the reference given.
+    Git { spec: GitSpec },
 }
 
 /// How the programs of one install command were built.
@@ -79,6 +81,7 @@ impl InstallOrigin {
                     path: std::path::absolute(path)
                         .with_context(|| format!("resolving {}", path.display()))?,
                 },
+                ProgramSource::Git(spec) => OriginSource::Git { spec: spec.clone() },
             });
         }
         let mut features = Vec::new();
@@ -132,6 +135,7 @@ impl InstallOrigin {
                 Ok(match p {
                     OriginSource::CratesIo { spec } => ProgramSource::Registry(spec.parse()?),
                     OriginSource::Path { path } => ProgramSource::Path(path.clone()),
+                    OriginSource::Git { spec } => ProgramSource::Git(spec.clone()),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

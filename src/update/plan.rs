@@ -57,6 +57,8 @@ impl SetRebuild {
         let name = match source {
             OriginSource::CratesIo { spec } => spec.split('@').next().map(str::to_string),
             OriginSource::Path { path } => package_name(path),
+            // The package named, else every program of the repository.
+            OriginSource::Git { spec } => spec.package.clone(),
         };
         name.is_none_or(|n| self.programs.contains(&n))
     }
