@@ -78,7 +78,8 @@ pub fn fetch_registry_crate_matching(
             .current_dir(scratch.path()),
         &format!("downloading `{}` v{version} failed", name),
     )?;
-    let unpacked = find_unpacked(scratch.path(), name, &version)?;
+    let unpacked = find_unpacked(scratch.path(), name, &version)
+        .or_else(|e| replaced_source_dir(scratch.path(), name, &version).ok_or(e))?;
     let dest = cache.join("sources").join(format!("{}-{version}", name));
     if !dest.join(".cargo-share-complete").is_file() {
         let staging = tempfile::Builder::new()
@@ -123,6 +124,53 @@ pub fn locked_version(lock: &str, name: &str) -> Option<String> {
         .iter()
         .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name))
         .and_then(|p| p.get("version")?.as_str().map(String::from))
+}
+
+/// Where Cargo reads `name` `version` from when crates.io is replaced by a directory source
+/// (`cargo vendor`, or an offline mirror): the `directory` of a `[source.*]` table in the Cargo
+/// configuration files that apply to `workspace` (it and the directories above, then
+/// `CARGO_HOME`), as `NAME-VERSION` or `NAME` in it.
+fn replaced_source_dir(workspace: &Path, name: &str, version: &str) -> Option<PathBuf> {
+    let mut configs: Vec<PathBuf> = workspace
+        .ancestors()
+        .map(|d| d.join(".cargo/config.toml"))
+        .collect();
+    if let Ok(home) = cargo_home() {
+        configs.push(home.join("config.toml"));
+    }
+    for config in configs {
+        let Ok(text) = std::fs::read_to_string(&config) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        // Relative paths are relative to the directory holding `.cargo/`.
+        let base = config.parent()?.parent()?;
+        let sources = doc.get("source").and_then(|s| s.as_table());
+        for dir in sources.into_iter().flat_map(|t| t.values()) {
+            let Some(dir) = dir.get("directory").and_then(|d| d.as_str()) else {
+                continue;
+            };
+            for sub in [format!("{name}-{version}"), name.to_string()] {
+                let candidate = base.join(dir).join(sub);
+                let manifest = std::fs::read_to_string(candidate.join("Cargo.toml"));
+                let matches = manifest
+                    .ok()
+                    .and_then(|m| m.parse::<toml::Table>().ok())
+                    .is_some_and(|m| {
+                        m.get("package")
+                            .and_then(|p| p.get("version"))
+                            .and_then(|v| v.as_str())
+                            == Some(version)
+                    });
+                if matches {
+                    return Some(candidate);
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Where Cargo keeps the sources of `name` `version` that the scratch package at `scratch`
