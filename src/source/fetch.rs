@@ -78,7 +78,10 @@ pub fn fetch_registry_crate_matching(
             .current_dir(scratch.path()),
         &format!("downloading `{}` v{version} failed", name),
     )?;
-    let unpacked = find_unpacked(scratch.path(), name, &version)
+    // Cargo's registry cache first: `cargo metadata` leaves out a dependency without a library
+    // target, which every binary-only program (most of them) is.
+    let unpacked = find_in_registry_cache(&cargo_home()?, name, &version)
+        .or_else(|_| find_unpacked(scratch.path(), name, &version))
         .or_else(|e| replaced_source_dir(scratch.path(), name, &version).ok_or(e))?;
     let dest = cache.join("sources").join(format!("{}-{version}", name));
     if !dest.join(".cargo-share-complete").is_file() {
@@ -173,6 +176,19 @@ fn replaced_source_dir(workspace: &Path, name: &str, version: &str) -> Option<Pa
     None
 }
 
+/// `CARGO_HOME/registry/src/INDEX/NAME-VERSION`, where Cargo unpacks a registry package.
+fn find_in_registry_cache(cargo_home: &Path, name: &str, version: &str) -> Result<PathBuf> {
+    let src = cargo_home.join("registry").join("src");
+    let dir_name = format!("{name}-{version}");
+    for index in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+        let candidate = index.path().join(&dir_name);
+        if candidate.join("Cargo.toml").is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!("{name} v{version} is not under {}", src.display())
+}
+
 /// Where Cargo keeps the sources of `name` `version` that the scratch package at `scratch`
 /// depends on (a registry's unpacked copy, or a directory source's), as `cargo metadata` says.
 fn find_unpacked(scratch: &Path, name: &str, version: &str) -> Result<PathBuf> {
@@ -245,5 +261,23 @@ mod tests {
         let lock = "version = 3\n[[package]]\nname = \"a\"\nversion = \"1.2.3\"\n";
         assert_eq!(locked_version(lock, "a").as_deref(), Some("1.2.3"));
         assert_eq!(locked_version(lock, "b"), None);
+    }
+
+    #[test]
+    fn a_binary_only_package_is_found_in_the_registry_cache() {
+        // `cargo metadata` does not list a dependency without a library target (a program), so
+        // the registry cache is read first.
+        let home = tempfile::tempdir().unwrap();
+        let dir = home
+            .path()
+            .join("registry/src/index.crates.io-0000/prog-1.2.3");
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"prog\"\n").unwrap();
+        assert_eq!(
+            find_in_registry_cache(home.path(), "prog", "1.2.3").unwrap(),
+            dir
+        );
+        let missing = find_in_registry_cache(home.path(), "prog", "1.2.4").unwrap_err();
+        assert!(missing.to_string().contains("prog v1.2.4"), "{missing}");
     }
 }
