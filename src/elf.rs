@@ -149,7 +149,45 @@ pub fn without_rustc_metadata(data: &[u8]) -> Result<Vec<u8>> {
     builder.delete_orphans();
     let mut out = Vec::with_capacity(data.len());
     builder.write(&mut out)?;
+    rehash_build_id(&mut out)?;
     Ok(out)
+}
+
+/// Give `data` a GNU build-id computed over its own bytes (the note's descriptor zeroed while
+/// hashing: the first bytes of a SHA-256). The linker computed the build-id over the whole
+/// file, `.rustc` metadata included, so a change that only touches a crate's metadata (a fix
+/// to an inlined function, compiled into its callers) would otherwise change the runtime copy
+/// of every object holding that crate, and `update` would ship files whose code is the same.
+/// A file without a build-id note is left as it is.
+fn rehash_build_id(data: &mut [u8]) -> Result<()> {
+    use object::{Object, ObjectSection};
+    let range = {
+        let file = object::File::parse(&*data)?;
+        let Some(section) = file.section_by_name(".note.gnu.build-id") else {
+            return Ok(());
+        };
+        let Some((offset, size)) = section.file_range() else {
+            return Ok(());
+        };
+        let note = section.data()?;
+        if note.len() < 16 || &note[12..16] != b"GNU\0" {
+            return Ok(());
+        }
+        let desc = u32::from_le_bytes(note[4..8].try_into()?) as usize;
+        let start = offset as usize + 16;
+        if 16 + desc > size as usize || desc == 0 {
+            return Ok(());
+        }
+        start..start + desc
+    };
+    data[range.clone()].fill(0);
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&*data)
+    };
+    let len = range.len().min(digest.len());
+    data[range.start..range.start + len].copy_from_slice(&digest[..len]);
+    Ok(())
 }
 
 /// `data` with a non-allocated section `name` holding `contents` (an existing section of that
@@ -214,7 +252,31 @@ mod tests {
             dynamic_info_of(&data).unwrap()
         );
         let parsed = object::File::parse(&*small).unwrap();
-        use object::Object;
+        use object::{Object, ObjectSection};
         assert!(parsed.section_by_name(RUSTC_METADATA_SECTION).is_none());
+
+        // The build-id is the runtime copy's own: metadata that differs (one byte of `.rustc`
+        // changed) gives the same runtime bytes, and the id is not the linker's any more.
+        let (offset, size) = object::File::parse(&*data)
+            .unwrap()
+            .section_by_name(RUSTC_METADATA_SECTION)
+            .unwrap()
+            .file_range()
+            .unwrap();
+        let mut other = data.clone();
+        other[(offset + size / 2) as usize] ^= 0xff;
+        assert_eq!(without_rustc_metadata(&other).unwrap(), small);
+        let id = |d: &[u8]| {
+            object::File::parse(d)
+                .unwrap()
+                .build_id()
+                .unwrap()
+                .map(<[u8]>::to_vec)
+        };
+        if let Some(linker_id) = id(&data) {
+            let own = id(&small).unwrap();
+            assert_eq!(own.len(), linker_id.len());
+            assert_ne!(own, linker_id);
+        }
     }
 }

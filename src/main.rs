@@ -101,8 +101,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
         /// Measure the bytes shipped when this crate gets a fix: every build is redone with a
-        /// patched copy of it (static: each program using it; shared: the set).
-        #[arg(long, value_name = "CRATE", default_value = "memchr")]
+        /// fixed copy of it, once for a body-only fix and once for a fix to a generic function
+        /// (static: each program using it; shared: the set).
+        #[arg(long, value_name = "CRATE", default_value = "regex-syntax")]
         update_crate: String,
         /// Skip the update-cost rebuilds.
         #[arg(long)]

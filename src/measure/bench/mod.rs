@@ -41,11 +41,12 @@ pub mod static_build;
 pub mod table;
 pub mod timing;
 pub mod update_cost;
+pub mod update_fix;
 pub mod workload;
 
 pub use model::{
-    ratio_summaries, BenchReport, Distribution, LibraryFigures, Machine, ProgramFigures,
-    RatioSummary, StartupCounters, UpdateCost, Variant,
+    ratio_summaries, BenchReport, Distribution, FixCost, LibraryFigures, Machine, ProgramFigures,
+    RatioSummary, ShippedFiles, StartupCounters, UpdateCost, Variant,
 };
 pub use options::{parse_startup_args, BenchOptions};
 pub use run::bench;

@@ -195,13 +195,37 @@ impl Variant {
     }
 }
 
-/// The bytes shipped when one widely shared crate gets a fix.
+/// The bytes shipped when one widely shared crate gets a fix: one measurement per kind of fix.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateCost {
-    /// The crate rebuilt from a patched copy (e.g. `memchr`).
+    /// The crate rebuilt from a patched copy (e.g. `regex-syntax`).
     pub crate_name: String,
-    /// Variant name -> (files that changed, their stripped bytes).
-    pub per_variant: Vec<(String, usize, u64)>,
+    pub fixes: Vec<FixCost>,
+}
+
+/// One fix to the crate and what each variant ships for it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FixCost {
+    /// `body-only` (a non-inlined, non-generic function) or `inlined-or-generic`.
+    pub kind: String,
+    /// The function changed, as its symbol demangles (`<regex_syntax::hir::Hir>::literal`).
+    pub function: String,
+    /// `file:line` of its body in the crate.
+    pub source: String,
+    pub per_variant: Vec<ShippedFiles>,
+}
+
+/// What one variant ships for one fix: the stripped files whose bytes changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ShippedFiles {
+    pub variant: String,
+    /// Files that changed (or are new), and their stripped bytes.
+    pub files: usize,
+    pub bytes: u64,
+    /// Every file of the variant's build (binaries and libraries), and how many of them came out
+    /// byte-identical.
+    pub total_files: usize,
+    pub identical_files: usize,
 }
 
 /// Everything one bench run measured.

@@ -231,7 +231,10 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     }
     if let Some(crate_name) = &options.update_crate {
         match update_cost(options, crate_name, &toolchain, shell) {
-            Ok(cost) => report.update = Some(cost),
+            Ok((cost, missing)) => {
+                report.update = Some(cost);
+                report.missing.extend(missing);
+            }
             Err(e) => report.missing.push(format!("update cost: {e:#}")),
         }
     } else {

@@ -136,21 +136,27 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
         ));
     }
     if let Some(update) = &report.update {
-        shell.result(format!(
-            "\nupdate cost: a fix to {} ships (stripped files that changed)",
-            update.crate_name
-        ));
-        let base = update
-            .per_variant
-            .iter()
-            .find(|(n, _, _)| n == "static")
-            .map(|(_, _, b)| *b as f64);
-        for (name, files, bytes) in &update.per_variant {
+        for fix in &update.fixes {
             shell.result(format!(
-                "{name:<32} {files:>4} files {:>10} {}",
-                human_bytes(*bytes),
-                ratio(Some(*bytes as f64), base)
+                "\nupdate cost: a {} fix to {} (`{}`, {}) ships (stripped files that changed)",
+                fix.kind, update.crate_name, fix.function, fix.source
             ));
+            let base = fix
+                .per_variant
+                .iter()
+                .find(|v| v.variant == "static")
+                .map(|v| v.bytes as f64);
+            for v in &fix.per_variant {
+                shell.result(format!(
+                    "{:<32} {:>4} files {:>10} {}   {} of {} files byte-identical",
+                    v.variant,
+                    v.files,
+                    human_bytes(v.bytes),
+                    ratio(Some(v.bytes as f64), base),
+                    v.identical_files,
+                    v.total_files
+                ));
+            }
         }
     }
     for m in &report.missing {

@@ -1,5 +1,5 @@
-//! Update cost: every build again with a patched copy of one crate; the stripped files whose
-//! bytes change are what a fix ships.
+//! Update cost: every build again with a fixed copy of one crate, once per kind of fix; the
+//! stripped files whose bytes change are what a fix ships.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,33 +12,36 @@ use crate::measure::bench::model::*;
 use crate::measure::bench::options::BenchOptions;
 use crate::measure::bench::shared_variant::{shared_dir_name, shared_options};
 use crate::measure::bench::static_build::static_cargo_build;
+use crate::measure::bench::update_fix;
 use crate::resolve::graph;
 use crate::shell::Shell;
 use crate::source::{self};
 use crate::toolchain::Toolchain;
 
-/// Update cost: the bytes shipped when `crate_name` gets a fix. A copy of each version the
-/// programs lock gets one more public function (the crate keeps its stable identity,
-/// `compile::stable_id`, so only files holding its code or inlining from it should change); then
-/// every variant is rebuilt with the copies patched
-/// in, and each stripped output file that differs from (or did not exist in) the original build
-/// counts as shipped. Static: each program with its own lock, in its own target directory; the
-/// shared layouts: one `cargo share build` each.
+/// Update cost: the bytes shipped when `crate_name` gets a fix, for each kind of fix
+/// ([`update_fix`]: a body-only fix and an inlined-or-generic one, chosen among the functions the
+/// build holds). For each, a copy of every version the programs lock gets the fix (the crate keeps
+/// its stable identity, `compile::stable_id`, so only files holding the changed code should
+/// change); then every variant is rebuilt with the copies patched in, and each stripped output
+/// file that differs from (or did not exist in) the original build counts as shipped. Static:
+/// each program with its own lock, in its own target directory; the shared layouts: one
+/// `cargo share build` each. A kind with no function to fix is returned as a reason, not measured.
 pub(crate) fn update_cost(
     options: &BenchOptions,
     crate_name: &str,
     toolchain: &Toolchain,
     shell: &Shell,
-) -> Result<UpdateCost> {
+) -> Result<(UpdateCost, Vec<String>)> {
     let work = &options.work_dir;
     let cache = work.join("cache");
     let update = work.join("update");
     if update.exists() {
         std::fs::remove_dir_all(&update)?;
     }
-    // The versions the programs lock, and patched copies of each.
+    // The programs, the versions of the crate they lock, and where each version's source is.
     let mut programs = Vec::new();
-    let mut copies: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut originals: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut lib_dir_in_crate = PathBuf::new();
     for source in &options.build.programs {
         let manifest = source.manifest(&cache, shell)?;
         let md = graph::load_metadata(&manifest, true, &toolchain.host, &[])?;
@@ -47,17 +50,10 @@ pub(crate) fn update_cost(
             p.name.as_str() == crate_name && p.source.as_ref().is_some_and(|s| s.is_crates_io())
         }) {
             versions.push(pkg.version.to_string());
-            if copies.contains_key(&pkg.version.to_string()) {
-                continue;
-            }
             let from = pkg
                 .manifest_path
                 .parent()
                 .context("a manifest without a directory")?;
-            let to = update
-                .join("src")
-                .join(format!("{crate_name}-{}", pkg.version));
-            source::copy_tree(from.as_std_path(), &to, &[".git", "target"])?;
             let lib = pkg
                 .targets
                 .iter()
@@ -67,46 +63,111 @@ pub(crate) fn update_cost(
                 .src_path
                 .strip_prefix(from)
                 .context("library outside its package")?;
-            let file = to.join(rel.as_std_path());
-            let mut text = std::fs::read_to_string(&file)?;
-            text.push_str("\n/// Added by cargo-share bench: the \"fix\" whose shipping cost is measured.\n#[doc(hidden)]\npub fn cargo_share_bench_update() -> u32 {\n    1\n}\n");
-            std::fs::write(&file, text)?;
-            copies.insert(pkg.version.to_string(), to);
+            lib_dir_in_crate = rel
+                .parent()
+                .map(|p| p.as_std_path().to_path_buf())
+                .unwrap_or_default();
+            originals.insert(pkg.version.to_string(), from.as_std_path().to_path_buf());
         }
         for pkg in graph::program_packages(&md) {
             programs.push((manifest.clone(), pkg.clone(), versions.clone()));
         }
     }
-    if copies.is_empty() {
+    let Some(first) = originals.values().next() else {
         bail!("no program of the set uses `{crate_name}`: choose another with --update-crate");
+    };
+    // The fixes, chosen from what the first shared layout's build holds.
+    let layout = options
+        .layouts
+        .first()
+        .context("the update cost needs a shared layout")?;
+    let built = work.join(shared_dir_name(*layout, options.build.binding));
+    let mut objects = Vec::new();
+    for dir in [built.join("bin"), built.join("lib")] {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_file() {
+                objects.push(path);
+            }
+        }
     }
-    shell.status(
-        "Updating",
-        format!(
-            "{crate_name} {} (a patched copy) in every build",
-            copies.keys().cloned().collect::<Vec<_>>().join(", ")
-        ),
-    );
+    objects.sort();
+    let sites = update_fix::choose(crate_name, first, &first.join(&lib_dir_in_crate), &objects)?;
     let mut cost = UpdateCost {
         crate_name: crate_name.to_string(),
-        per_variant: Vec::new(),
+        fixes: Vec::new(),
     };
+    let mut missing = Vec::new();
+    for (kind, site) in sites {
+        let site = match site {
+            Ok(site) => site,
+            Err(e) => {
+                missing.push(format!("update cost, {} fix: {e:#}", kind.label()));
+                continue;
+            }
+        };
+        let dir = update.join(kind.label());
+        let mut copies = BTreeMap::new();
+        for (version, from) in &originals {
+            let to = dir.join("src").join(format!("{crate_name}-{version}"));
+            source::copy_tree(from, &to, &[".git", "target"])?;
+            site.apply(&to)?;
+            copies.insert(version.clone(), to);
+        }
+        shell.status(
+            "Updating",
+            format!(
+                "{crate_name} {}: a {} fix in `{}` ({})",
+                copies.keys().cloned().collect::<Vec<_>>().join(", "),
+                kind.label(),
+                site.function,
+                site.source()
+            ),
+        );
+        let per_variant = ship_fix(options, crate_name, &programs, &copies, &dir, shell)?;
+        cost.fixes.push(FixCost {
+            kind: kind.label().to_string(),
+            function: site.function.clone(),
+            source: site.source(),
+            per_variant,
+        });
+    }
+    Ok((cost, missing))
+}
+
+/// A program of the set: its workspace manifest, its package, the versions of the crate it locks.
+type ProgramUse = (PathBuf, cargo_metadata::Package, Vec<String>);
+
+/// Rebuild every variant with the fixed `copies` patched in (outputs under `dir`) and count what
+/// each ships against the original builds.
+fn ship_fix(
+    options: &BenchOptions,
+    crate_name: &str,
+    programs: &[ProgramUse],
+    copies: &BTreeMap<String, PathBuf>,
+    dir: &Path,
+    shell: &Shell,
+) -> Result<Vec<ShippedFiles>> {
+    let work = &options.work_dir;
+    let mut out = Vec::new();
     // Static: each program that locks the crate, in a copy of its workspace (the patch rewrites
-    // the lock), reusing its target directory.
+    // the lock), reusing its target directory. The others ship nothing.
     let (mut files, mut bytes) = (0usize, 0u64);
     let names: Vec<String> = programs
         .iter()
         .map(|(_, p, _)| p.name.to_string())
         .collect();
     let features = options.build.features.bind(&names)?;
-    for (manifest, pkg, versions) in &programs {
+    for (manifest, pkg, versions) in programs {
         let Some(version) = versions.first() else {
             continue;
         };
         let root = manifest
             .parent()
             .context("a manifest without a directory")?;
-        let copy = update.join("static").join(pkg.name.as_str());
+        let copy = dir.join("static").join(pkg.name.as_str());
         source::copy_tree(root, &copy, &[".git", "target"])?;
         let patches = [build::CratePatch {
             name: crate_name.to_string(),
@@ -134,7 +195,7 @@ pub(crate) fn update_cost(
             let name = exe.file_name().unwrap_or_default();
             let (changed, size) = shipped(
                 &exe,
-                &update.join("stripped/static/bin").join(name),
+                &dir.join("stripped/static/bin").join(name),
                 &work.join("stripped/static/bin").join(name),
                 false,
             )?;
@@ -142,7 +203,14 @@ pub(crate) fn update_cost(
             bytes += size;
         }
     }
-    cost.per_variant.push(("static".into(), files, bytes));
+    let total = std::fs::read_dir(work.join("stripped/static/bin"))?.count();
+    out.push(ShippedFiles {
+        variant: "static".into(),
+        files,
+        bytes,
+        total_files: total,
+        identical_files: total.saturating_sub(files),
+    });
     // Shared layouts.
     for &layout in &options.layouts {
         let (mut build, name) = shared_options(options, layout);
@@ -154,21 +222,22 @@ pub(crate) fn update_cost(
             })
             .collect();
         shell.status("Building", format!("the set ({name}, updated)"));
-        let dir = shared_dir_name(layout, options.build.binding);
-        let out = update.join(&dir);
-        let report = build::build(&build, &out, shell)?.complete()?;
-        let (mut files, mut bytes) = (0usize, 0u64);
-        let before = work.join("stripped").join(&dir);
-        let after = update.join("stripped").join(&dir);
+        let variant_dir = shared_dir_name(layout, options.build.binding);
+        let built = dir.join(&variant_dir);
+        let report = build::build(&build, &built, shell)?.complete()?;
+        let (mut files, mut bytes, mut total) = (0usize, 0u64, 0usize);
+        let before = work.join("stripped").join(&variant_dir);
+        let after = dir.join("stripped").join(&variant_dir);
         for file in report.libraries.keys() {
             let (c, b) = shipped(
-                &out.join("lib").join(file),
+                &built.join("lib").join(file),
                 &after.join("lib").join(file),
                 &before.join("lib").join(file),
                 true,
             )?;
             files += c;
             bytes += b;
+            total += 1;
         }
         for p in &report.programs {
             for bin in &p.binaries {
@@ -181,11 +250,18 @@ pub(crate) fn update_cost(
                 )?;
                 files += c;
                 bytes += b;
+                total += 1;
             }
         }
-        cost.per_variant.push((name, files, bytes));
+        out.push(ShippedFiles {
+            variant: name,
+            files,
+            bytes,
+            total_files: total,
+            identical_files: total - files,
+        });
     }
-    Ok(cost)
+    Ok(out)
 }
 
 /// Strip `built` into `stripped` and compare with the original build's stripped file: (1, size)

@@ -182,27 +182,38 @@ fn summary_section(report: &BenchReport) -> String {
     }
 
     if let Some(update) = &report.update {
-        let base_bytes = base.and_then(|b| {
-            update
-                .per_variant
-                .iter()
-                .find(|(name, _, _)| *name == b.name)
-                .map(|&(_, _, bytes)| bytes as f64)
-        });
         out.push_str(&format!(
-            "<h2>Update cost</h2>\n<p>Bytes shipped when <code>{}</code> gets a fix.</p>\n\
-             <table class=\"update\">\n<thead><tr><th>Variant</th><th>Files changed</th>\
-             <th>Bytes</th><th>vs static</th></tr></thead>\n<tbody>\n",
+            "<h2>Update cost</h2>\n<p>Bytes shipped when <code>{}</code> gets a fix, for each kind of \
+             fix: the stripped files whose bytes changed.</p>\n",
             esc(&update.crate_name)
         ));
-        for (name, files, bytes) in &update.per_variant {
+        for fix in &update.fixes {
+            let base_bytes = base.and_then(|b| {
+                fix.per_variant
+                    .iter()
+                    .find(|v| v.variant == b.name)
+                    .map(|v| v.bytes as f64)
+            });
             out.push_str(&format!(
-                "<tr><td>{}</td><td class=\"num\">{files}</td>{}</tr>\n",
-                esc(name),
-                figure_cells("update", Some(*bytes as f64), base_bytes, mb)
+                "<h3>A {} fix: <code>{}</code> ({})</h3>\n<table class=\"update\">\n<thead><tr>\
+                 <th>Variant</th><th>Files changed</th><th>Bytes</th><th>vs static</th>\
+                 <th>Byte-identical files</th></tr></thead>\n<tbody>\n",
+                esc(&fix.kind),
+                esc(&fix.function),
+                esc(&fix.source)
             ));
+            for v in &fix.per_variant {
+                out.push_str(&format!(
+                    "<tr><td>{}</td><td class=\"num\">{}</td>{}<td class=\"num\">{} of {}</td></tr>\n",
+                    esc(&v.variant),
+                    v.files,
+                    figure_cells("update", Some(v.bytes as f64), base_bytes, mb),
+                    v.identical_files,
+                    v.total_files
+                ));
+            }
+            out.push_str("</tbody>\n</table>\n");
         }
-        out.push_str("</tbody>\n</table>\n");
     }
 
     if !report.missing.is_empty() {
@@ -219,7 +230,9 @@ fn summary_section(report: &BenchReport) -> String {
 mod tests {
     use super::*;
     use crate::measure::bench::html::chart::{axis, LABEL_WIDTH, VALUE_WIDTH, WIDTH};
-    use crate::measure::bench::model::{Distribution, Machine, ProgramFigures, UpdateCost};
+    use crate::measure::bench::model::{
+        Distribution, FixCost, Machine, ProgramFigures, ShippedFiles, UpdateCost,
+    };
 
     fn distribution(samples: &[f64]) -> Distribution {
         Distribution {
@@ -306,10 +319,27 @@ mod tests {
             ideal_bytes: Some(4_000_000),
             update: Some(UpdateCost {
                 crate_name: "memchr".to_string(),
-                per_variant: vec![
-                    ("static".to_string(), 2, 5_000_000),
-                    ("shared per-crate (unify semver)".to_string(), 1, 250_000),
-                ],
+                fixes: vec![FixCost {
+                    kind: "body-only".to_string(),
+                    function: "memchr::memchr".to_string(),
+                    source: "src/lib.rs:10".to_string(),
+                    per_variant: vec![
+                        ShippedFiles {
+                            variant: "static".to_string(),
+                            files: 2,
+                            bytes: 5_000_000,
+                            total_files: 2,
+                            identical_files: 0,
+                        },
+                        ShippedFiles {
+                            variant: "shared per-crate (unify semver)".to_string(),
+                            files: 1,
+                            bytes: 250_000,
+                            total_files: 9,
+                            identical_files: 8,
+                        },
+                    ],
+                }],
             }),
             missing: vec!["perf counters: <not permitted>".to_string()],
             cold_resident_after_drop: None,
