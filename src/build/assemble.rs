@@ -159,23 +159,26 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
         let errors = forward_stderr(child.stderr.take());
         for message in Message::parse_stream(BufReader::new(stdout)) {
             if let Message::CompilerArtifact(artifact) = message? {
-                let Some(exe) = artifact
-                    .executable
-                    .clone()
-                    .or_else(|| plugin_file(&artifact))
-                else {
-                    continue;
-                };
-                if let Some(program) = prepared
+                let Some(program) = prepared
                     .graph
                     .programs
                     .iter()
                     .find(|p| p.package_id == artifact.package_id)
-                {
+                else {
+                    continue;
+                };
+                // A program delivers its executables, as `cargo install` does (not the `cdylib`
+                // a package may also build, grex's say); a plugin delivers its shared library.
+                let delivered = if program.plugin_for.is_some() {
+                    plugin_file(&artifact)
+                } else {
+                    artifact.executable.clone()
+                };
+                if let Some(file) = delivered {
                     executables
                         .entry(program.name.clone())
                         .or_default()
-                        .push(exe.into_std_path_buf());
+                        .push(file.into_std_path_buf());
                 }
             }
         }
