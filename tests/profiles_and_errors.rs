@@ -385,3 +385,33 @@ fn a_second_copy_of_a_workspace_is_built_from_its_own_sources() {
     assert!(build(&b, "out-b").starts_with("lto-two: "));
     assert!(build(&a, "out-a").starts_with("copy A: "));
 }
+
+/// A program from crates.io is built as `cargo install` builds it: its own code's warnings
+/// and its build script's are capped (nothing a user can act on); the same program built from
+/// a local path keeps them.
+#[test]
+fn warnings_of_a_program_from_crates_io_are_not_shown_but_a_local_programs_are() {
+    let (_scratch, base) = scratch_with_directory_source("sets/registry");
+    let build = |program: &[&str], out: &str| -> String {
+        let output = run_ok(
+            cargo_share(&base)
+                .current_dir(&base)
+                .args(["build", "--layout", "grouped"])
+                .args(program)
+                .arg("--out")
+                .arg(base.join(out)),
+        );
+        assert_eq!(
+            run_clean(&base.join(out).join("bin/noisy-tool")),
+            "noisy-tool: 1.1.0\n"
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let registry = build(&["noisy-tool@0.1.0"], "registry");
+    assert!(!registry.contains("unused variable"), "{registry}");
+    let local = fixture("sets/registry/noisy-tool-0.1.0");
+    let local = build(&["--manifest-path", local.to_str().unwrap()], "local");
+    for name in ["unused_in_build_script", "unused_in_program"] {
+        assert!(local.contains(name), "{name} not warned about:\n{local}");
+    }
+}

@@ -18,7 +18,10 @@ fn a_program_whose_library_is_also_a_cdylib_delivers_only_its_binary() {
             .arg(&out),
     );
     assert_eq!(file_names(&out.join("bin")), vec!["cdylib-too".to_string()]);
-    assert_eq!(run_clean(&out.join("bin/cdylib-too")), "hello, cdylib-too\n");
+    assert_eq!(
+        run_clean(&out.join("bin/cdylib-too")),
+        "hello, cdylib-too\n"
+    );
 
     let (store, root) = (scratch.path().join("store"), scratch.path().join("root"));
     run_ok(
@@ -30,6 +33,12 @@ fn a_program_whose_library_is_also_a_cdylib_delivers_only_its_binary() {
             .arg("--root")
             .arg(&root),
     );
-    assert_eq!(file_names(&root.join("bin")), vec!["cdylib-too".to_string()]);
-    assert_eq!(run_clean(&root.join("bin/cdylib-too")), "hello, cdylib-too\n");
+    assert_eq!(
+        file_names(&root.join("bin")),
+        vec!["cdylib-too".to_string()]
+    );
+    assert_eq!(
+        run_clean(&root.join("bin/cdylib-too")),
+        "hello, cdylib-too\n"
+    );
 }

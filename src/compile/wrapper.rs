@@ -107,6 +107,16 @@ fn caps_lints(plan: &WrapperPlan, primary: bool, package: &str, args: &[String])
         && !args.iter().any(|a| a.starts_with("--cap-lints"))
 }
 
+/// [`caps_lints`] for the unit Cargo is running us for (its package from Cargo's environment).
+fn caps_lints_here(plan: &WrapperPlan, args: &[String]) -> bool {
+    caps_lints(
+        plan,
+        std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some(),
+        &std::env::var("CARGO_PKG_NAME").unwrap_or_default(),
+        args,
+    )
+}
+
 /// Rewrite the rustc arguments of one unit. Pure apart from reading the crate root (no_std) and
 /// the static archives a `-sys` crate bundles.
 pub fn rewrite(
@@ -121,6 +131,11 @@ pub fn rewrite(
     };
     if matches!(kind, UnitKind::Passthrough | UnitKind::Host) {
         out.args = rustc.args.clone();
+        // A program's build script is its own crate too (zoxide's includes its clap
+        // definitions, and warns about their deprecated attributes).
+        if kind == UnitKind::Host && caps_lints_here(plan, &out.args) {
+            out.args.extend(["--cap-lints".into(), "allow".into()]);
+        }
         return Ok(out);
     }
 
@@ -162,12 +177,7 @@ pub fn rewrite(
     // A program from crates.io: its own crates' warnings are capped, as `cargo install` does
     // for registry packages (a set copies it into a workspace as a path member, which Cargo
     // would not cap).
-    if caps_lints(
-        plan,
-        std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some(),
-        &std::env::var("CARGO_PKG_NAME").unwrap_or_default(),
-        &args,
-    ) {
+    if caps_lints_here(plan, &args) {
         args.extend(["--cap-lints".into(), "allow".into()]);
     }
 
