@@ -99,8 +99,11 @@ pub fn generate(
             shell.status(
                 "Resolving",
                 format!(
-                    "{} programs together (--unify {}{})",
-                    members.len(),
+                    "{} (--unify {}{})",
+                    match members {
+                        [only] => only.name.clone(),
+                        _ => format!("{} programs together", members.len()),
+                    },
                     options.policy,
                     match stored.len() {
                         0 => String::new(),
