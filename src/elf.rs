@@ -159,7 +159,7 @@ pub fn without_rustc_metadata(data: &[u8]) -> Result<Vec<u8>> {
 /// to an inlined function, compiled into its callers) would otherwise change the runtime copy
 /// of every object holding that crate, and `update` would ship files whose code is the same.
 /// A file without a build-id note is left as it is.
-fn rehash_build_id(data: &mut [u8]) -> Result<()> {
+pub fn rehash_build_id(data: &mut [u8]) -> Result<()> {
     use object::{Object, ObjectSection};
     let range = {
         let file = object::File::parse(&*data)?;

@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::elf;
 
-/// `strip --strip-all` a copy of `from` into `to` (libraries lose `.rustc` first).
+/// `strip --strip-all` a copy of `from` into `to` (libraries lose `.rustc` first), with a
+/// build-id computed over the stripped bytes.
 pub(crate) fn stripped_copy(from: &Path, to: &Path, library: bool) -> Result<u64> {
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir)?;
@@ -33,7 +34,15 @@ pub(crate) fn stripped_copy(from: &Path, to: &Path, library: bool) -> Result<u64
     if !status.success() {
         bail!("strip failed on {}", from.display());
     }
-    Ok(std::fs::metadata(to)?.len())
+    // The linker's build-id hashed the unstripped file, symbol table included, where local
+    // symbols carry LLVM's per-module `.llvm.NNNN` suffixes: a binary whose code did not change
+    // would still differ in its stripped copy. The stripped copy gets a build-id of its own
+    // bytes, as the store's runtime copies of libraries do.
+    let mut stripped = std::fs::read(to)?;
+    elf::rehash_build_id(&mut stripped)
+        .with_context(|| format!("giving {} its own build-id", to.display()))?;
+    std::fs::write(to, &stripped)?;
+    Ok(stripped.len() as u64)
 }
 
 /// The first k (in list order) for which shared binaries plus the union of their libraries is

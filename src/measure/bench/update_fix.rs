@@ -10,9 +10,10 @@
 //!   (called across objects, so not inlined there). Its source definition must be unique, not
 //!   generic, not `#[inline]`/`#[inline(always)]`, not `const`, with at least two statements
 //!   (small leaf functions are inlined across crates by rustc's own heuristic).
-//! * **Inlined or generic**: a generic function of the crate whose instances appear in the most
-//!   objects of the build (the instantiating crates' copies); when every use was inlined (no
-//!   instance has a symbol), the first public generic or `#[inline]` function in the sources.
+//! * **Inlined or generic**: a generic function of the crate with instances in objects other
+//!   than the one holding the crate (most such copies first); else, since uses that were all
+//!   inlined leave no symbol, the first public generic or `#[inline]` function in the sources;
+//!   else a generic function only the crate's own object instantiates.
 //!
 //! The fix itself is one statement, `::core::hint::black_box(0x5eed_u32);`, at the start of the
 //! function's body: it changes the function's code and nothing else.
@@ -108,79 +109,82 @@ pub fn choose(
     let ident = crate_name.replace('-', "_");
     let symbols = SymbolUse::read(objects)?;
     let defs = crate_fn_defs(crate_root, lib_dir)?;
+    let paths: Vec<(FnPath, &SymbolUses)> = symbols
+        .by_name
+        .iter()
+        .filter_map(|(demangled, use_)| Some((FnPath::parse(demangled, &ident)?, use_)))
+        .collect();
+    // The objects holding a copy of the crate (its non-generic functions): the shared object,
+    // and a program that links it statically.
+    let holders: BTreeSet<usize> = paths
+        .iter()
+        .filter(|(p, _)| !p.generic)
+        .flat_map(|(_, u)| u.definers.iter().copied())
+        .collect();
+    // Where a path's function is defined in the crate's source, if exactly once.
+    let site_of = |kind: FixKind, path: &FnPath| -> Option<FixSite> {
+        let matching: Vec<&FnDef> = defs
+            .iter()
+            .filter(|d| d.name == path.name && d.eligible(kind))
+            .filter(|d| d.impl_type == path.impl_type)
+            .collect();
+        let [def] = matching[..] else { return None };
+        Some(def.site(kind, path.display.clone()))
+    };
+    // Ranked candidates (best first), from the build's symbols.
+    let ranked = |kind: FixKind, rank: &dyn Fn(&SymbolUses) -> usize| -> Vec<&FnPath> {
+        let mut out: Vec<(usize, &FnPath)> = paths
+            .iter()
+            .filter(|(p, _)| p.generic == (kind == FixKind::InlinedOrGeneric))
+            .map(|(p, u)| (rank(u), p))
+            .collect();
+        out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.display.cmp(&b.1.display)));
+        out.into_iter().map(|(_, p)| p).collect()
+    };
     let mut out = Vec::new();
-    for kind in FixKind::ALL {
-        // Candidates from the build, ranked: body-only by how many objects import it, generic
-        // by how many objects hold an instance.
-        let mut ranked: BTreeMap<(std::cmp::Reverse<usize>, String), FnPath> = BTreeMap::new();
-        for (demangled, use_) in &symbols.by_name {
-            let Some(path) = FnPath::parse(demangled, &ident) else {
-                continue;
-            };
-            let rank = match (kind, path.generic) {
-                (FixKind::BodyOnly, false) => use_.importers,
-                (FixKind::InlinedOrGeneric, true) => use_.definers.len(),
-                _ => continue,
-            };
-            ranked.insert((std::cmp::Reverse(rank), path.display.clone()), path);
-        }
-        let site = ranked
-            .values()
-            .find_map(|path| {
-                let matching: Vec<&FnDef> = defs
-                    .iter()
-                    .filter(|d| d.name == path.name && d.eligible(kind))
-                    .filter(|d| match (&path.impl_type, &d.impl_type) {
-                        (Some(t), Some(u)) => t == u,
-                        (Some(_), None) | (None, Some(_)) => false,
-                        (None, None) => true,
-                    })
-                    .collect();
-                let [def] = matching[..] else { return None };
-                Some(FixSite {
-                    kind,
-                    function: path.display.clone(),
-                    file: def.file.clone(),
-                    line: def.open_brace.0,
-                    name: def.name.clone(),
-                    impl_type: def.impl_type.clone(),
-                })
-            })
-            .or_else(|| match kind {
-                // Inlined and generic functions used only inlined leave no symbol: the first
-                // public one in the sources, in file order.
-                FixKind::InlinedOrGeneric => {
-                    let mut counts: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
-                    for d in &defs {
-                        *counts.entry((&d.name, d.impl_type.as_deref())).or_default() += 1;
-                    }
-                    defs.iter()
-                        .find(|d| {
-                            d.public
-                                && d.eligible(kind)
-                                && counts[&(d.name.as_str(), d.impl_type.as_deref())] == 1
-                        })
-                        .map(|d| FixSite {
-                            kind,
-                            function: d.source_path(&ident),
-                            file: d.file.clone(),
-                            line: d.open_brace.0,
-                            name: d.name.clone(),
-                            impl_type: d.impl_type.clone(),
-                        })
-                }
-                FixKind::BodyOnly => None,
-            })
-            .with_context(|| match kind {
-                FixKind::BodyOnly => format!(
-                    "no non-generic, non-inlined function of `{crate_name}` with a unique name is in the build"
-                ),
-                FixKind::InlinedOrGeneric => format!(
-                    "`{crate_name}` has no public generic or #[inline] function with a unique name"
-                ),
-            });
-        out.push((kind, site));
+    // Body-only: most imported by other objects first.
+    let body = ranked(FixKind::BodyOnly, &|u| u.importers)
+        .into_iter()
+        .find_map(|p| site_of(FixKind::BodyOnly, p))
+        .with_context(|| {
+            format!(
+                "no non-generic, non-inlined function of `{crate_name}` with a unique name is in the build"
+            )
+        });
+    out.push((FixKind::BodyOnly, body));
+    // Inlined or generic: instances in objects that do not hold the crate first (most copies
+    // first); else the first public generic or #[inline] function in the sources (its uses may
+    // all have been inlined, leaving no symbol); else an instance only holders of the crate have.
+    let kind = FixKind::InlinedOrGeneric;
+    let outside = |u: &SymbolUses| u.definers.difference(&holders).count();
+    let candidates = ranked(kind, &outside);
+    let (abroad, at_home): (Vec<&FnPath>, Vec<&FnPath>) = candidates.into_iter().partition(|p| {
+        paths
+            .iter()
+            .find(|(q, _)| q.display == p.display)
+            .is_some_and(|(_, u)| outside(u) > 0)
+    });
+    let mut counts: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
+    for d in &defs {
+        *counts.entry((&d.name, d.impl_type.as_deref())).or_default() += 1;
     }
+    let generic = abroad
+        .into_iter()
+        .find_map(|p| site_of(kind, p))
+        .or_else(|| {
+            defs.iter()
+                .find(|d| {
+                    d.public
+                        && d.eligible(kind)
+                        && counts[&(d.name.as_str(), d.impl_type.as_deref())] == 1
+                })
+                .map(|d| d.site(kind, d.source_path(&ident)))
+        })
+        .or_else(|| at_home.into_iter().find_map(|p| site_of(kind, p)))
+        .with_context(|| {
+            format!("`{crate_name}` has no public generic or #[inline] function with a unique name")
+        });
+    out.push((kind, generic));
     Ok(out)
 }
 
@@ -335,6 +339,17 @@ struct FnDef {
 }
 
 impl FnDef {
+    fn site(&self, kind: FixKind, function: String) -> FixSite {
+        FixSite {
+            kind,
+            function,
+            file: self.file.clone(),
+            line: self.open_brace.0,
+            name: self.name.clone(),
+            impl_type: self.impl_type.clone(),
+        }
+    }
+
     /// `crate::module::Type::name`, the module path taken from the file's path
     /// (`src/a/b.rs`, `src/a/b/mod.rs` -> `a::b`).
     fn source_path(&self, ident: &str) -> String {
