@@ -136,6 +136,10 @@ enum Command {
         /// A local program: its directory or Cargo.toml. Repeatable.
         #[arg(long = "path", value_name = "DIR")]
         paths: Vec<PathBuf>,
+        /// A file of crates.io programs, one NAME@VERSION a line (`#` starts a comment), as
+        /// shared/programs.txt; installed together with the ones named.
+        #[arg(long, value_name = "FILE", conflicts_with = "git")]
+        programs: Option<PathBuf>,
         /// A program from a git repository (NAME picks its package when it holds several).
         #[arg(long, value_name = "URL")]
         git: Option<String>,
@@ -641,8 +645,9 @@ fn main() -> ExitCode {
                 }
             }),
         Command::Install {
-            crates,
+            mut crates,
             paths,
+            programs: programs_file,
             git,
             branch,
             tag,
@@ -657,6 +662,9 @@ fn main() -> ExitCode {
             no_regroup,
             tuning,
         } => (|| {
+            if let Some(file) = &programs_file {
+                crates.extend(source::read_program_list(file)?);
+            }
             let mut build = match plugin_for {
                 Some(host) => {
                     if !crates.is_empty() || git.is_some() {

@@ -414,4 +414,23 @@ fn warnings_of_a_program_from_crates_io_are_not_shown_but_a_local_programs_are()
     for name in ["unused_in_build_script", "unused_in_program"] {
         assert!(local.contains(name), "{name} not warned about:\n{local}");
     }
+
+    // `install --programs FILE` takes the same list format as build (`#` comments).
+    let list = base.join("programs.txt");
+    std::fs::write(&list, "# one program\nnoisy-tool@0.1.0\n").unwrap();
+    let root = base.join("root");
+    run_ok(
+        cargo_share(&base)
+            .current_dir(&base)
+            .args(["install", "-q", "--programs"])
+            .arg(&list)
+            .arg("--store")
+            .arg(base.join("store"))
+            .arg("--root")
+            .arg(&root),
+    );
+    assert_eq!(
+        run_clean(&root.join("bin/noisy-tool")),
+        "noisy-tool: 1.1.0\n"
+    );
 }
