@@ -40,6 +40,6 @@ pub use group::{
 pub use plan::{groups_used, plan_groups, rust_source_bytes};
 pub use report::report;
 pub use stored::{
-    compat_range, compatible_subset, resolution_of, retain_loadable, reuse_mismatch, GroupRecord,
-    ResolvedPackage, StoredGroup,
+    compat_range, compatible_subset, extend_compatible, groups_named, resolution_of,
+    retain_loadable, reuse_mismatch, GroupRecord, ResolvedPackage, StoredGroup,
 };

@@ -54,7 +54,7 @@ pub fn generate(
         std::fs::remove_dir_all(&pins_dir)?;
     }
     let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
-    write_facades(&root, &facades)?;
+    write_facades(&root, &facades, &Default::default())?;
     dirs.extend(facades.iter().map(|g| g.name.clone()));
     write_workspace_manifest(&root, &dirs)?;
     let manifest_path = root.join("Cargo.toml");
@@ -105,10 +105,12 @@ pub fn generate(
                         _ => format!("{} programs together", members.len()),
                     },
                     options.policy,
-                    match stored.len() {
-                        0 => String::new(),
-                        1 => ", with 1 group from the store".to_string(),
-                        n => format!(", with {n} groups from the store"),
+                    match (stored.len(), stored.iter().any(|g| g.set.is_some())) {
+                        (0, _) => String::new(),
+                        (1, false) => ", with 1 group from the store".to_string(),
+                        (n, false) => format!(", with {n} groups from the store"),
+                        (1, true) => ", with 1 group of an earlier set".to_string(),
+                        (n, true) => format!(", with {n} groups of earlier sets"),
                     }
                 ),
             );
