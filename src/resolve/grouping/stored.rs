@@ -129,8 +129,9 @@ pub fn retain_loadable(groups: &mut Vec<StoredGroup>) {
 }
 
 /// The groups of `stored` that Cargo's explanation of a failed resolution (`cargo_said`) names:
-/// the facade itself, or a crate it holds (a crate named between backquotes, alone or as the
-/// start of a requirement such as `shim = "=1.0.0"`). By name; empty when it names none.
+/// the facade itself, or a crate it holds or was compiled from (a crate named between
+/// backquotes, alone or as the start of a requirement such as `shim = "=1.0.0"`). By name; empty
+/// when it names none.
 pub fn groups_named(cargo_said: &str, stored: &[StoredGroup]) -> Vec<String> {
     let named: BTreeSet<&str> = cargo_said
         .split('`')
@@ -148,6 +149,11 @@ pub fn groups_named(cargo_said: &str, stored: &[StoredGroup]) -> Vec<String> {
                     .members
                     .iter()
                     .any(|m| named.contains(m.name.as_str()))
+                || g.record
+                    .resolution
+                    .keys()
+                    .filter_map(|id| parse_package_id(id))
+                    .any(|(_, name, _)| named.contains(name.as_str()))
         })
         .map(|g| g.record.group.name.clone())
         .collect()

@@ -9,6 +9,7 @@ use crate::resolve::grouping;
 use crate::resolve::grouping::GroupPlan;
 use crate::resolve::set::lockfile::{parse_lock, LockKey};
 use crate::resolve::set::program_set::ProgramSet;
+use crate::resolve::set::reuse_member::REUSE_PACKAGE;
 use crate::resolve::set::workspace::{
     copy_member, quiet_metadata, write_if_changed, write_workspace_manifest,
 };
@@ -38,6 +39,13 @@ pub fn grouped_workspace(
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let root = root.canonicalize()?;
     let group_dir = |g: &str| elsewhere.get(g).cloned().unwrap_or_else(|| root.join(g));
+    // The set's reuse member, if it has one (`reuse_member`): each program takes it as a build
+    // dependency, so that building it resolves the features the set resolved.
+    let reuse: Vec<(String, PathBuf)> = Some(set.root.join(REUSE_PACKAGE))
+        .filter(|d| d.join("Cargo.toml").is_file())
+        .map(|d| (REUSE_PACKAGE.to_string(), d))
+        .into_iter()
+        .collect();
     let mut dirs = Vec::new();
     for member in &set.members {
         let dir = format!("{}-{}", member.name, member.version);
@@ -52,7 +60,7 @@ pub fn grouped_workspace(
             .into_iter()
             .map(|g| (g.name.clone(), group_dir(&g.name)))
             .collect();
-        copy_member(member, &root.join(&dir), &extra)?;
+        copy_member(member, &root.join(&dir), &extra, &reuse)?;
         dirs.push(dir);
     }
     let own: Vec<&grouping::Group> = plan
