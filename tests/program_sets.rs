@@ -479,3 +479,147 @@ fn a_program_whose_manifest_cannot_join_a_set_is_kept_out_by_itself() {
         );
     }
 }
+
+/// `pair-old` (`shim = "=1.0.0"`) and `pair-new` (`=1.1.0`) cannot be resolved together;
+/// `pair-any` (shim 1) and `tally-only` are resolved with `pair-old`. All four use `tally`
+/// the same way. With `--group-min-size 0`, the first set makes two groups: tally (all three)
+/// and shim 1.0.0 (pair-old, pair-any). `pair-new`, split off, is resolved as set 2 against
+/// them: Cargo cannot resolve it with the shim group, which alone is left out, and it loads
+/// the tally group; its shim 1.1.0 stays static in it.
+#[test]
+fn a_program_split_off_a_set_still_loads_the_groups_it_can_use() {
+    let env = SetEnv::new();
+    let programs = ["pair-old", "pair-new", "pair-any", "tally-only"];
+    let cmd = |verb: &str, extra: &[&str]| {
+        let mut c = cargo_share(&env.base);
+        c.current_dir(&env.base)
+            .arg(verb)
+            .args(["--group-min-size", "0"]);
+        for p in programs {
+            c.arg(if verb == "install" {
+                "--path"
+            } else {
+                "--manifest-path"
+            })
+            .arg(fixture(&format!("sets/{p}")));
+        }
+        c.args(extra);
+        c
+    };
+    let plan = run_ok(&mut cmd("build", &["--dry-run", "--json"]));
+    let records: Vec<serde_json::Value> = stdout(&plan)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect();
+    let of = |reason: &str| -> Vec<&serde_json::Value> {
+        records.iter().filter(|v| v["reason"] == reason).collect()
+    };
+    let split = of("set-split");
+    assert_eq!(split.len(), 1, "{}", stdout(&plan));
+    assert_eq!(split[0]["program"], "pair-new");
+    assert_eq!(split[0]["next_set"], 2);
+    let later = of("set-groups");
+    assert_eq!(later.len(), 1, "{}", stdout(&plan));
+    assert_eq!(later[0]["set"], 2);
+    assert_eq!(later[0]["programs"], serde_json::json!(["pair-new"]));
+    // The first set's plan: which group holds which crate.
+    let first_plan = &of("group-plan")[0]["plan"]["groups"];
+    let group_holding = |krate: &str| -> String {
+        first_plan
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["members"].as_array().unwrap()[0]["name"] == krate)
+            .unwrap_or_else(|| panic!("no group holds {krate}: {first_plan}"))["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (tally_group, shim_group) = (group_holding("tally"), group_holding("shim"));
+    assert_eq!(later[0]["shares"], serde_json::json!([tally_group]));
+    let left = later[0]["not_reused"].as_array().unwrap();
+    assert_eq!(left.len(), 1, "{}", later[0]);
+    assert_eq!(left[0]["group"], shim_group.as_str());
+    assert_eq!(left[0]["from"], "of set 1");
+    assert!(
+        left[0]["why"].as_str().unwrap().contains("`shim`"),
+        "{}",
+        left[0]
+    );
+
+    let out = env.base.join("out-later-set");
+    let built = run_ok(cmd("build", &["--out"]).arg(&out));
+    let said = stderr(&built);
+    assert!(
+        said.contains(
+            "Splitting pair-new from the set (it conflicts with pair-old), resolved as set 2"
+        ) && said.contains(&format!(
+            "Not reusing {shim_group} of set 1: Cargo cannot resolve"
+        )),
+        "{said}"
+    );
+    let file = |group: &str| format!("lib{}.so", group.replace('-', "_"));
+    let check = |dir: &Path| {
+        for (bin, says) in [
+            ("pair-old", "shim 1.0.0 answer 41, tally 3"),
+            ("pair-any", "shim 1.0.0 answer 41, tally 3"),
+            ("pair-new", "shim 1.1.0 answer 42, tally 3"),
+            ("tally-only", "tally 3"),
+        ] {
+            let binary = dir.join("bin").join(bin);
+            assert_eq!(run_clean(&binary), format!("{bin}: {says}\n"));
+            let groups: Vec<String> = loads_by_path(&binary)
+                .into_iter()
+                .filter(|n| n.starts_with("libcargo_share_group_"))
+                .collect();
+            let expected = match bin {
+                "pair-old" | "pair-any" => vec![file(&tally_group), file(&shim_group)],
+                _ => vec![file(&tally_group)],
+            };
+            let mut groups = groups;
+            groups.sort();
+            let mut expected = expected;
+            expected.sort();
+            assert_eq!(groups, expected, "{bin}");
+        }
+        // shim 1.0.0 is in its group for pair-old; pair-new's shim 1.1.0 is in pair-new itself.
+        let imports_shim = |bin: &str| {
+            let binary = std::fs::canonicalize(dir.join("bin").join(bin)).unwrap();
+            let (imports, _) = cargo_share::elf::dynamic_symbols(&binary).unwrap();
+            imports.iter().any(|s| s.contains("4shim"))
+        };
+        assert!(imports_shim("pair-old"));
+        assert!(!imports_shim("pair-new"));
+        // Next to the binary (an installed one is a link into the store).
+        let binary = std::fs::canonicalize(dir.join("bin/pair-old")).unwrap();
+        let lib = binary
+            .parent()
+            .unwrap()
+            .join("../lib")
+            .join(file(&shim_group));
+        let (_, exports) = cargo_share::elf::dynamic_symbols(&lib).unwrap();
+        assert!(exports.iter().any(|s| s.contains("4shim")), "{exports:?}");
+    };
+    check(&out);
+    // One copy of each group file: set 2 made none of its own.
+    let group_files: Vec<String> = file_names(&out.join("lib"))
+        .into_iter()
+        .filter(|n| n.starts_with("libcargo_share_group_"))
+        .collect();
+    assert_eq!(group_files.len(), 2, "{group_files:?}");
+
+    // Installing the same programs: the same sets, the same sharing.
+    let root = env.base.join("root");
+    let installed = run_ok(
+        cmd("install", &["--root"])
+            .arg(&root)
+            .arg("--store")
+            .arg(env.base.join("store")),
+    );
+    assert!(
+        stderr(&installed).contains("set 2 (pair-new) loads 1 group of the earlier sets"),
+        "{}",
+        stderr(&installed)
+    );
+    check(&root);
+}

@@ -21,6 +21,7 @@ pub mod cargo;
 pub mod failures;
 pub mod features;
 pub mod installed;
+pub mod later_sets;
 pub mod lib_paths;
 pub mod options;
 pub mod path_sources;

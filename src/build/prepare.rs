@@ -11,6 +11,8 @@ use crate::build::features::ProgramFeatures;
 use crate::build::installed::{
     announce_left, join_installed, manifests_of, provenance, Provenance,
 };
+use crate::build::later_sets;
+use crate::build::later_sets::{announce_set, leave_out_named_groups, NotReused};
 use crate::build::options::{default_cache_dir, Binding, BuildOptions, GroupExports, Layout};
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::compile::plan::WrapperPlan;
@@ -362,6 +364,7 @@ fn unify_sources(
                     program: pkg.name.to_string(),
                     conflicts_with: Vec::new(),
                     requirement: why.to_string(),
+                    next_set: None,
                 };
                 kept_out.push(out.announce(shell));
                 continue;
@@ -383,44 +386,48 @@ fn unify_sources(
         }
     }
     members.extend(plugins.iter().flat_map(|p| p.members.iter().cloned()));
-    let mut groups = None;
-    let set = 'set: {
-        if members.is_empty() {
-            break 'set None;
-        }
-        let fixed_by_resolution = unify.lock_file.is_some() || !unify.pins.is_empty();
-        let mut stored: Vec<StoredGroup> = if options.layout == Layout::Grouped {
-            options.stored_groups.clone()
-        } else {
-            Vec::new()
-        };
-        if fixed_by_resolution && !stored.is_empty() {
-            shell.status(
-                "Ignoring",
-                "the groups in the store: --lock and --pin fix the resolution",
-            );
-            stored.clear();
-        }
-        stored = grouping::compatible_subset(&stored);
+    let grouped = options.layout == Layout::Grouped;
+    let fixed_by_resolution = unify.lock_file.is_some() || !unify.pins.is_empty();
+    let mut candidates: Vec<StoredGroup> = if grouped {
+        options.stored_groups.clone()
+    } else {
+        Vec::new()
+    };
+    if fixed_by_resolution && !candidates.is_empty() {
+        shell.status(
+            "Ignoring",
+            "the groups in the store: --lock and --pin fix the resolution",
+        );
+        candidates.clear();
+    }
+    candidates = grouping::compatible_subset(&candidates);
+    // The first set holds every program that resolves with the others; those split off it are
+    // resolved as the next set against the groups of the sets before (grouped layout), and so
+    // on (`later_sets`).
+    let mut first_set = None;
+    let mut groups: Option<GroupedPlan> = None;
+    let mut earlier_dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut number = 0;
+    while !members.is_empty() {
+        number += 1;
+        let mut next: Vec<SetMember> = Vec::new();
+        let mut stored = candidates.clone();
+        let mut not_reused: Vec<NotReused> = Vec::new();
         let resolved = loop {
             if members.is_empty() {
                 break None;
             }
             let set = match set::generate(&members, unify, cache, &stored, shell) {
-                Err(e) if !stored.is_empty() => {
-                    shell.status(
-                        "Not reusing",
-                        format!(
-                            "the store's groups: Cargo cannot resolve the programs with them ({})",
-                            e.to_string().lines().next().unwrap_or_default()
-                        ),
-                    );
-                    stored.clear();
-                    continue;
-                }
                 Err(e) if !fixed_by_resolution && e.is::<ResolutionConflict>() => {
                     let conflict = e.downcast::<ResolutionConflict>()?;
-                    let out = split_off(&members, &conflict, unify, cache)?;
+                    if leave_out_named_groups(&conflict, &mut stored, &mut not_reused, shell) {
+                        continue;
+                    }
+                    if !stored.is_empty() && conflict.involved.is_empty() {
+                        drop_all(&mut stored, &conflict.to_string(), &mut not_reused, shell);
+                        continue;
+                    }
+                    let mut out = split_off(&members, &conflict, unify, cache)?;
                     if let Some(p) = members.iter().find(|m| m.name == out.program) {
                         if let Some(host) = &p.plugin_for {
                             bail!(
@@ -429,16 +436,25 @@ fn unify_sources(
                             );
                         }
                     }
-                    members.retain(|m| m.name != out.program);
+                    let leaving = members.iter().position(|m| m.name == out.program);
+                    let leaving = leaving.map(|i| members.remove(i));
                     if options.kept_resolutions.contains_key(&out.program) {
                         let why = format!(
                             "Cargo cannot resolve it with the others: {}",
                             out.requirement
                         );
                         announce_left(&out.program, &why, shell);
+                    } else if let (true, Some(m)) = (grouped, leaving) {
+                        out.next_set = Some(number + 1);
+                        out.announce(shell);
+                        next.push(m);
                     } else {
                         kept_out.push(out.announce(shell));
                     }
+                    continue;
+                }
+                Err(e) if !stored.is_empty() => {
+                    drop_all(&mut stored, &e.to_string(), &mut not_reused, shell);
                     continue;
                 }
                 Err(e) if members.iter().any(|m| m.keep_resolution) => {
@@ -462,61 +478,43 @@ fn unify_sources(
             if leave_changed_resolutions(&md, &mut members, shell)? {
                 continue;
             }
-            let keep = reusable_groups(&md, &stored, shell);
+            let keep = reusable_groups(&md, &stored, &mut not_reused, shell);
             if keep.len() == stored.len() {
                 break Some((set, md, features));
             }
             stored = keep;
         };
+        members = next;
         let Some((set, md, features)) = resolved else {
-            break 'set None;
+            continue;
         };
-        if options.layout == Layout::Grouped {
-            let mut programs: Vec<(String, cargo_metadata::PackageId)> =
-                graph::program_packages(&md)
-                    .into_iter()
-                    .map(|p| (p.name.to_string(), p.id.clone()))
-                    .collect();
-            if let Some(p) = plugins {
-                let host = programs.iter().find(|(n, _)| *n == p.host).cloned();
-                programs.extend(host.map(|(_, id)| (grouping::plugins_consumer(&p.host), id)));
+        if grouped {
+            let programs: Vec<String> = set.members.iter().map(|m| m.name.clone()).collect();
+            let (plan, records, root) = group_set(
+                &set,
+                md,
+                &features,
+                &stored,
+                plugins.filter(|_| number == 1),
+                &earlier_dirs,
+                options,
+                toolchain,
+                graph,
+                shell,
+            )?;
+            if number > 1 {
+                announce_set(number, programs, &plan, &not_reused, shell);
             }
-            let tag: String = set
-                .root
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .chars()
-                .take(8)
-                .collect();
-            let plan =
-                grouping::plan_groups(&md, &programs, options.group_min_size, &tag, &stored)?;
-            grouping::report(&plan, shell, options.dry_run);
-            let manifest = set::grouped_workspace(&set, &plan, shell)?;
-            let md = graph::load_metadata(&manifest, true, &toolchain.host, &features)?;
-            let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
-            let mut records = BTreeMap::new();
-            for group in &plan.groups {
-                let mut record = group_record(&md, group, &lock)
-                    .with_context(|| format!("recording how {} was resolved", group.name))?;
-                // A reused group keeps exporting what it exported for the programs already
-                // bound to it.
-                record.exports = stored
-                    .iter()
-                    .find(|g| g.record.group.name == group.name)
-                    .and_then(|g| g.record.exports.clone());
-                records.insert(group.name.clone(), record);
+            for g in &plan.groups {
+                earlier_dirs
+                    .entry(g.name.clone())
+                    .or_insert_with(|| root.join(&g.name));
             }
-            graph.add_workspace(&manifest, md, &|_| true, false)?;
-            if let Some(p) = plugins {
-                let workspace = graph.workspaces.len() - 1;
-                add_plugins(graph, workspace, p)?;
-            }
-            let root = manifest
-                .parent()
-                .context("a manifest without a directory")?;
-            graph.shared_packages = plan.groups.iter().map(|g| root.join(&g.name)).collect();
-            groups = Some((plan, records));
+            candidates = grouping::extend_compatible(
+                later_sets::groups_of_set(&plan, &records, number),
+                &candidates,
+            );
+            later_sets::merge_plan(&mut groups, plan, records);
         } else {
             graph.add_workspace(
                 &set.manifest_path,
@@ -525,8 +523,16 @@ fn unify_sources(
                 set.policy == Unify::Semver,
             )?;
         }
-        Some(set)
-    };
+        first_set = first_set.or(Some(set));
+    }
+    if let Some((plan, _)) = &groups {
+        graph.shared_packages = plan
+            .groups
+            .iter()
+            .filter_map(|g| earlier_dirs.get(&g.name).cloned())
+            .collect();
+    }
+    let set = first_set;
     let kept_out = |name: &str| kept_out.iter().any(|o| o == name);
     for (manifest, md) in sources {
         if graph::program_packages(&md)
@@ -537,6 +543,93 @@ fn unify_sources(
         }
     }
     Ok((set, groups))
+}
+
+/// Plan the groups of one resolved set (`fixed`: the groups it builds against as they are),
+/// write its grouped build workspace and add it to the graph; the plan, each new group's
+/// record, and the workspace's root. The groups of earlier sets stay in theirs
+/// (`earlier_dirs`, by name).
+#[allow(clippy::too_many_arguments)]
+fn group_set(
+    set: &ProgramSet,
+    md: cargo_metadata::Metadata,
+    features: &[String],
+    fixed: &[StoredGroup],
+    plugins: Option<&Plugins>,
+    earlier_dirs: &BTreeMap<String, PathBuf>,
+    options: &BuildOptions,
+    toolchain: &Toolchain,
+    graph: &mut BuildGraph,
+    shell: &Shell,
+) -> Result<(GroupPlan, BTreeMap<String, GroupRecord>, PathBuf)> {
+    let mut programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(&md)
+        .into_iter()
+        .map(|p| (p.name.to_string(), p.id.clone()))
+        .collect();
+    if let Some(p) = plugins {
+        let host = programs.iter().find(|(n, _)| *n == p.host).cloned();
+        programs.extend(host.map(|(_, id)| (grouping::plugins_consumer(&p.host), id)));
+    }
+    let tag: String = set
+        .root
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .take(8)
+        .collect();
+    let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag, fixed)?;
+    grouping::report(&plan, shell, options.dry_run);
+    let elsewhere: BTreeMap<String, PathBuf> = plan
+        .earlier
+        .keys()
+        .filter_map(|g| Some((g.clone(), earlier_dirs.get(g)?.clone())))
+        .collect();
+    let manifest = set::grouped_workspace(set, &plan, &elsewhere, shell)?;
+    let md = graph::load_metadata(&manifest, true, &toolchain.host, features)?;
+    let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
+    let mut records = BTreeMap::new();
+    for group in plan
+        .groups
+        .iter()
+        .filter(|g| !elsewhere.contains_key(&g.name))
+    {
+        let mut record = group_record(&md, group, &lock)
+            .with_context(|| format!("recording how {} was resolved", group.name))?;
+        // A reused group keeps exporting what it exported for the programs already bound to it.
+        record.exports = fixed
+            .iter()
+            .find(|g| g.record.group.name == group.name)
+            .and_then(|g| g.record.exports.clone());
+        records.insert(group.name.clone(), record);
+    }
+    graph.add_workspace(&manifest, md, &|_| true, false)?;
+    if let Some(p) = plugins {
+        let workspace = graph.workspaces.len() - 1;
+        add_plugins(graph, workspace, p)?;
+    }
+    let root = manifest
+        .parent()
+        .context("a manifest without a directory")?
+        .to_path_buf();
+    Ok((plan, records, root))
+}
+
+/// Cargo cannot resolve the set with the groups it builds against, and its explanation names
+/// none of them: resolve without any (each said).
+fn drop_all(
+    stored: &mut Vec<StoredGroup>,
+    cargo_error: &str,
+    not_reused: &mut Vec<NotReused>,
+    shell: &Shell,
+) {
+    let why = format!(
+        "Cargo cannot resolve the programs with the groups ({})",
+        cargo_error.lines().next().unwrap_or_default()
+    );
+    for g in stored.drain(..) {
+        NotReused::announce(&g, why.clone(), shell, not_reused);
+    }
 }
 
 /// Installed programs (members keeping a recorded resolution) that `md` would build from other
@@ -572,6 +665,10 @@ struct SetSplit {
     conflicts_with: Vec<String>,
     /// The crate requirement that split them.
     requirement: String,
+    /// The set it goes to (grouped layout: resolved against the groups of the sets before);
+    /// none: built with its own lockfile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_set: Option<usize>,
 }
 
 impl SetSplit {
@@ -592,10 +689,11 @@ impl SetSplit {
         } else {
             "Splitting"
         };
-        shell.status(
-            verb,
-            format!("{what}, built with its own lockfile: {}", self.requirement),
-        );
+        let how = match self.next_set {
+            Some(n) => format!("resolved as set {n} against the groups of the sets before"),
+            None => "built with its own lockfile".to_string(),
+        };
+        shell.status(verb, format!("{what}, {how}: {}", self.requirement));
         shell.json(&self);
         self.program
     }
@@ -649,6 +747,7 @@ fn split_off(
             .cloned()
             .collect(),
         requirement: conflict.requirement.clone(),
+        next_set: None,
     })
 }
 
@@ -658,16 +757,14 @@ fn split_off(
 fn reusable_groups(
     md: &cargo_metadata::Metadata,
     stored: &[StoredGroup],
+    not_reused: &mut Vec<NotReused>,
     shell: &Shell,
 ) -> Vec<StoredGroup> {
     let mut keep: Vec<StoredGroup> = Vec::new();
     for g in stored {
         match grouping::reuse_mismatch(md, &g.record) {
             None => keep.push(g.clone()),
-            Some(why) => shell.status(
-                "Not reusing",
-                format!("{} from the store: {why}", g.record.group.name),
-            ),
+            Some(why) => NotReused::announce(g, why, shell, not_reused),
         }
     }
     grouping::retain_loadable(&mut keep);

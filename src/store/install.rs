@@ -68,6 +68,7 @@ fn stored_groups(store: &Store) -> Result<Vec<crate::resolve::grouping::StoredGr
             out.push(crate::resolve::grouping::StoredGroup {
                 record,
                 entry: row.hash,
+                set: None,
             });
         }
     }

@@ -78,6 +78,9 @@ pub struct GroupPlan {
     pub excluded: BTreeMap<String, String>,
     /// Groups taken from the store as they are (`install`): name -> the store entry.
     pub reused: BTreeMap<String, String>,
+    /// Groups taken as they are from an earlier set of this build: name -> that set's number
+    /// (1 for the first). Their facades live in that set's build workspace.
+    pub earlier: BTreeMap<String, usize>,
 }
 
 impl GroupPlan {

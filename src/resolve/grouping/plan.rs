@@ -284,6 +284,7 @@ pub fn plan_groups(
     };
     let mut groups = Vec::new();
     let mut reused = BTreeMap::new();
+    let mut earlier = BTreeMap::new();
     for stored in fixed {
         let mut group = stored.record.group.clone();
         // Who loads it now: the programs that link a member (and so its dependency groups).
@@ -293,7 +294,11 @@ pub fn plan_groups(
             .filter_map(|m| consumers.get(&m.id))
             .flat_map(consumer_names)
             .collect();
-        reused.insert(group.name.clone(), stored.entry.clone());
+        if let Some(n) = stored.set {
+            earlier.insert(group.name.clone(), n);
+        } else {
+            reused.insert(group.name.clone(), stored.entry.clone());
+        }
         groups.push(group);
     }
     for (ci, cluster) in clusters.iter().enumerate() {
@@ -346,6 +351,7 @@ pub fn plan_groups(
         static_crates,
         excluded,
         reused,
+        earlier,
     })
 }
 

@@ -17,9 +17,10 @@ pub fn report(plan: &GroupPlan, shell: &Shell, full: bool) {
                 g.depends_on.iter().cloned().collect::<Vec<_>>().join(", ")
             )
         };
-        let origin = match plan.reused.get(&g.name) {
-            Some(entry) => format!(" (in the store as {}, reused)", &entry[..12]),
-            None => String::new(),
+        let origin = match (plan.reused.get(&g.name), plan.earlier.get(&g.name)) {
+            (_, Some(set)) => format!(" (of set {set}, shared)"),
+            (Some(entry), None) => format!(" (in the store as {}, reused)", &entry[..12]),
+            (None, None) => String::new(),
         };
         let line = format!(
             "{}{origin}: {} crates, {} of source, for {}{loads}",

@@ -32,12 +32,26 @@ pub struct GroupRecord {
     pub exports: Option<Vec<String>>,
 }
 
-/// A group in the store that a new build may reuse.
+/// A group a new set may build against as it is: a store entry, or a group of an earlier set of
+/// the same build (programs split off a set are resolved as the next set against its groups).
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
     pub record: GroupRecord,
-    /// The store entry's identity hash.
+    /// The store entry's identity hash (empty for a group of an earlier set not in the store).
     pub entry: String,
+    /// The earlier set of this build that makes it (1 for the first), or `None`: a store entry
+    /// no set of this build uses yet.
+    pub set: Option<usize>,
+}
+
+impl StoredGroup {
+    /// Where the group comes from, as the output says it: `from the store` or `of set N`.
+    pub fn origin(&self) -> String {
+        match self.set {
+            Some(n) => format!("of set {n}"),
+            None => "from the store".to_string(),
+        }
+    }
 }
 
 /// Of the stored groups, a subset that can be in one build together: one entry per group name
@@ -45,7 +59,7 @@ pub struct StoredGroup {
 /// two semver-compatible versions of a crate (Cargo allows one), and every group with the groups
 /// it loads. Larger groups are taken first.
 pub fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
-    let mut order: Vec<&StoredGroup> = stored.iter().collect();
+    let mut order: Vec<StoredGroup> = stored.to_vec();
     let exports = |g: &StoredGroup| g.record.exports.as_ref().map_or(usize::MAX, |e| e.len());
     order.sort_by(|a, b| {
         b.record
@@ -56,29 +70,41 @@ pub fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
             .then(exports(b).cmp(&exports(a)))
             .then(a.entry.cmp(&b.entry))
     });
+    extend_compatible(Vec::new(), &order)
+}
+
+/// `first` (groups that can be in one build together, kept whole) and those of `more`, in
+/// order, that can join them: another name, no package built another way, no second version in
+/// a compatible range; then every group with the groups it loads ([`retain_loadable`]).
+pub fn extend_compatible(first: Vec<StoredGroup>, more: &[StoredGroup]) -> Vec<StoredGroup> {
     let mut chosen: Vec<StoredGroup> = Vec::new();
-    let mut built: BTreeMap<&str, &ResolvedPackage> = BTreeMap::new();
+    let mut built: BTreeMap<String, ResolvedPackage> = BTreeMap::new();
     let mut ranges: BTreeMap<(String, String, String), String> = BTreeMap::new();
-    for g in order {
+    for (g, forced) in first
+        .iter()
+        .map(|g| (g, true))
+        .chain(more.iter().map(|g| (g, false)))
+    {
         if chosen
             .iter()
             .any(|c| c.record.group.name == g.record.group.name)
         {
             continue;
         }
-        let agrees = g.record.resolution.iter().all(|(id, r)| {
-            built.get(id.as_str()).is_none_or(|b| *b == r)
-                && parse_package_id(id).is_none_or(|(source, name, version)| {
-                    ranges
-                        .get(&(source, name, compat_range(&version)))
-                        .is_none_or(|v| *v == version)
-                })
-        });
+        let agrees = forced
+            || g.record.resolution.iter().all(|(id, r)| {
+                built.get(id.as_str()).is_none_or(|b| b == r)
+                    && parse_package_id(id).is_none_or(|(source, name, version)| {
+                        ranges
+                            .get(&(source, name, compat_range(&version)))
+                            .is_none_or(|v| *v == version)
+                    })
+            });
         if !agrees {
             continue;
         }
         for (id, r) in &g.record.resolution {
-            built.insert(id, r);
+            built.insert(id.clone(), r.clone());
             if let Some((source, name, version)) = parse_package_id(id) {
                 ranges.insert((source, name, compat_range(&version)), version);
             }
@@ -100,6 +126,37 @@ pub fn retain_loadable(groups: &mut Vec<StoredGroup>) {
             return;
         }
     }
+}
+
+/// The groups of `stored` that Cargo's explanation of a failed resolution (`cargo_said`) names:
+/// the facade itself, or a crate it holds or was compiled from (a crate named between
+/// backquotes, alone or as the start of a requirement such as `shim = "=1.0.0"`). By name; empty
+/// when it names none.
+pub fn groups_named(cargo_said: &str, stored: &[StoredGroup]) -> Vec<String> {
+    let named: BTreeSet<&str> = cargo_said
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|quoted| quoted.split([' ', '=']).next())
+        .filter(|name| !name.is_empty())
+        .collect();
+    stored
+        .iter()
+        .filter(|g| {
+            named.contains(g.record.group.name.as_str())
+                || g.record
+                    .group
+                    .members
+                    .iter()
+                    .any(|m| named.contains(m.name.as_str()))
+                || g.record
+                    .resolution
+                    .keys()
+                    .filter_map(|id| parse_package_id(id))
+                    .any(|(_, name, _)| named.contains(name.as_str()))
+        })
+        .map(|g| g.record.group.name.clone())
+        .collect()
 }
 
 /// Source, name and version of a Cargo package id (`SOURCE#NAME@VERSION`, or `SOURCE#VERSION`
@@ -258,6 +315,7 @@ mod tests {
                 exports: Some(vec![String::new(); exports]),
             },
             entry: format!("{name}-{exports}"),
+            set: None,
         }
     }
 
@@ -298,6 +356,44 @@ mod tests {
             .map(|g| (g.record.group.name.as_str(), g.entry.as_str()))
             .collect();
         assert_eq!(names, [("g-1-a", "g-1-a-9"), ("g-3-b", "g-3-b-5")]);
+    }
+
+    #[test]
+    fn groups_of_an_earlier_set_come_first_and_keep_out_what_disagrees() {
+        let earlier = stored("g-1-a", &["memchr@2.7.0"], &[("memchr@2.7.0", &[])], 1);
+        // Larger, but builds memchr another way: an earlier set's group wins.
+        let store_big = stored(
+            "g-2-s",
+            &["regex@1.11.0", "memchr@2.7.0"],
+            &[("regex@1.11.0", &[]), ("memchr@2.7.0", &["std"])],
+            9,
+        );
+        let store_ok = stored("g-3-s", &["itoa@1.0.0"], &[("itoa@1.0.0", &[])], 9);
+        let chosen = extend_compatible(vec![earlier], &[store_big, store_ok]);
+        let names: Vec<&str> = chosen
+            .iter()
+            .map(|g| g.record.group.name.as_str())
+            .collect();
+        assert_eq!(names, ["g-1-a", "g-3-s"]);
+    }
+
+    #[test]
+    fn the_groups_a_conflict_names_are_found() {
+        let shim = stored("cargo-share-group-2-ab", &["shim@1.0.0"], &[], 1);
+        let tally = stored("cargo-share-group-1-ab", &["tally@1.0.0"], &[], 1);
+        let git = stored("cargo-share-group-3-ab", &["git2@0.18.3"], &[], 1);
+        let all = [shim, tally, git];
+        let version = "failed to select a version for `shim`.\n    ... required by package \
+            `exact-new v0.1.0`\nversions that meet the requirements `=1.1.0` are: 1.1.0\n\
+            previously selected package `shim v1.0.0`\n    ... which satisfies dependency \
+            `shim = \"=1.0.0\"` of package `cargo-share-group-2-ab v0.1.0`";
+        assert_eq!(groups_named(version, &all), ["cargo-share-group-2-ab"]);
+        let links = "package `libgit2-sys` links to the native library `git2`, but it conflicts \
+            with a previous package which links to `git2` as well:\npackage `libgit2-sys \
+            v0.16.2+1.7.2`\n    ... which satisfies dependency `libgit2-sys = \"^0.16.1\"` of \
+            package `git2 v0.18.3`";
+        assert_eq!(groups_named(links, &all), ["cargo-share-group-3-ab"]);
+        assert!(groups_named("error: failed to parse manifest", &all).is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::resolve::set::grouped::write_facades;
 use crate::resolve::set::lockfile::{resolution_sha256, resolve, seed_lockfile_preferring};
 use crate::resolve::set::pins::{apply_pins, recorded_pins, write_pins_member, PINS_PACKAGE};
 use crate::resolve::set::program_set::{ProgramSet, SetMember, UnifyOptions};
+use crate::resolve::set::reuse_member::{write_reuse_member, REUSE_PACKAGE};
 use crate::resolve::set::workspace::{
     copy_member, quiet_metadata, write_workspace_manifest, SET_HEADER,
 };
@@ -46,7 +47,7 @@ pub fn generate(
     let mut dirs = Vec::new();
     for member in members {
         let dir = format!("{}-{}", member.name, member.version);
-        copy_member(member, &root.join(&dir), &[])?;
+        copy_member(member, &root.join(&dir), &[], &[])?;
         dirs.push(dir);
     }
     let pins_dir = root.join(PINS_PACKAGE);
@@ -54,8 +55,11 @@ pub fn generate(
         std::fs::remove_dir_all(&pins_dir)?;
     }
     let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
-    write_facades(&root, &facades)?;
+    write_facades(&root, &facades, &Default::default())?;
     dirs.extend(facades.iter().map(|g| g.name.clone()));
+    if write_reuse_member(&root, stored)? {
+        dirs.push(REUSE_PACKAGE.to_string());
+    }
     write_workspace_manifest(&root, &dirs)?;
     let manifest_path = root.join("Cargo.toml");
     let lock_path = root.join("Cargo.lock");
@@ -105,10 +109,12 @@ pub fn generate(
                         _ => format!("{} programs together", members.len()),
                     },
                     options.policy,
-                    match stored.len() {
-                        0 => String::new(),
-                        1 => ", with 1 group from the store".to_string(),
-                        n => format!(", with {n} groups from the store"),
+                    match (stored.len(), stored.iter().any(|g| g.set.is_some())) {
+                        (0, _) => String::new(),
+                        (1, false) => ", with 1 group from the store".to_string(),
+                        (n, false) => format!(", with {n} groups from the store"),
+                        (1, true) => ", with 1 group of an earlier set".to_string(),
+                        (n, true) => format!(", with {n} groups of earlier sets"),
                     }
                 ),
             );

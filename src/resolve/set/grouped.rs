@@ -1,6 +1,6 @@
 //! The grouped build workspace: the set's members with path dependencies on their groups' facades.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -9,6 +9,7 @@ use crate::resolve::grouping;
 use crate::resolve::grouping::GroupPlan;
 use crate::resolve::set::lockfile::{parse_lock, LockKey};
 use crate::resolve::set::program_set::ProgramSet;
+use crate::resolve::set::reuse_member::REUSE_PACKAGE;
 use crate::resolve::set::workspace::{
     copy_member, quiet_metadata, write_if_changed, write_workspace_manifest,
 };
@@ -19,7 +20,15 @@ use crate::shell::Shell;
 /// it and relinks them when it changes), plus one facade package per group
 /// ([`grouping::facade_files`]), and the set's resolution: Cargo only adds the facades (path
 /// packages) to the lock, which is checked.
-pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> Result<PathBuf> {
+///
+/// `elsewhere` are groups of an earlier set of the same build, by name: their facades stay in
+/// that set's build workspace, and this one depends on them there (one package, one build of it).
+pub fn grouped_workspace(
+    set: &ProgramSet,
+    plan: &GroupPlan,
+    elsewhere: &BTreeMap<String, PathBuf>,
+    shell: &Shell,
+) -> Result<PathBuf> {
     let name = set
         .root
         .file_name()
@@ -29,7 +38,14 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
     let root = set.root.with_file_name(format!("{name}-grouped"));
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let root = root.canonicalize()?;
-    let group_dir = |g: &str| root.join(g);
+    let group_dir = |g: &str| elsewhere.get(g).cloned().unwrap_or_else(|| root.join(g));
+    // The set's reuse member, if it has one (`reuse_member`): each program takes it as a build
+    // dependency, so that building it resolves the features the set resolved.
+    let reuse: Vec<(String, PathBuf)> = Some(set.root.join(REUSE_PACKAGE))
+        .filter(|d| d.join("Cargo.toml").is_file())
+        .map(|d| (REUSE_PACKAGE.to_string(), d))
+        .into_iter()
+        .collect();
     let mut dirs = Vec::new();
     for member in &set.members {
         let dir = format!("{}-{}", member.name, member.version);
@@ -44,11 +60,16 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
             .into_iter()
             .map(|g| (g.name.clone(), group_dir(&g.name)))
             .collect();
-        copy_member(member, &root.join(&dir), &extra)?;
+        copy_member(member, &root.join(&dir), &extra, &reuse)?;
         dirs.push(dir);
     }
-    write_facades(&root, &plan.groups.iter().collect::<Vec<_>>())?;
-    dirs.extend(plan.groups.iter().map(|g| g.name.clone()));
+    let own: Vec<&grouping::Group> = plan
+        .groups
+        .iter()
+        .filter(|g| !elsewhere.contains_key(&g.name))
+        .collect();
+    write_facades(&root, &own, elsewhere)?;
+    dirs.extend(own.iter().map(|g| g.name.clone()));
     write_workspace_manifest(&root, &dirs)?;
     let set_lock = std::fs::read_to_string(set.root.join("Cargo.lock"))?;
     let lock_path = root.join("Cargo.lock");
@@ -56,9 +77,14 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
     shell.status(
         "Grouping",
         format!(
-            "{} crates into {} shared objects",
-            plan.groups.iter().map(|g| g.members.len()).sum::<usize>(),
-            plan.groups.len()
+            "{} crates into {} shared objects{}",
+            own.iter().map(|g| g.members.len()).sum::<usize>(),
+            own.len(),
+            match plan.groups.len() - own.len() {
+                0 => String::new(),
+                1 => ", with 1 group of an earlier set".to_string(),
+                n => format!(", with {n} groups of earlier sets"),
+            }
         ),
     );
     let manifest_path = root.join("Cargo.toml");
@@ -89,8 +115,13 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
 
 /// Write the facade packages `groups` under `root` (the set workspace or its grouped build
 /// workspace), each in a directory named after it, and remove facades no longer wanted. Files
-/// are written only when they change (Cargo's fingerprints follow file times).
-pub(crate) fn write_facades(root: &Path, groups: &[&grouping::Group]) -> Result<()> {
+/// are written only when they change (Cargo's fingerprints follow file times). A facade loads
+/// the groups in `elsewhere` (by name) from their directories there.
+pub(crate) fn write_facades(
+    root: &Path,
+    groups: &[&grouping::Group],
+    elsewhere: &BTreeMap<String, PathBuf>,
+) -> Result<()> {
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
         let file = entry.file_name().to_string_lossy().into_owned();
@@ -100,7 +131,7 @@ pub(crate) fn write_facades(root: &Path, groups: &[&grouping::Group]) -> Result<
             std::fs::remove_dir_all(entry.path())?;
         }
     }
-    let group_dir = |g: &str| root.join(g);
+    let group_dir = |g: &str| elsewhere.get(g).cloned().unwrap_or_else(|| root.join(g));
     for group in groups {
         let dir = group_dir(&group.name);
         std::fs::create_dir_all(&dir)?;

@@ -27,6 +27,7 @@ pub mod lockfile;
 pub mod pins;
 pub mod program_resolution;
 pub mod program_set;
+pub mod reuse_member;
 pub mod workspace;
 
 pub use generate::generate;

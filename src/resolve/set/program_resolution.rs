@@ -11,6 +11,7 @@ use cargo_metadata::{DependencyKind, Metadata, PackageId};
 
 use crate::resolve::grouping::GROUP_PACKAGE_PREFIX;
 use crate::resolve::set::lockfile::{lock_subset, parse_lock, LockKey};
+use crate::resolve::set::reuse_member::REUSE_PACKAGE;
 
 /// The packages `program` is compiled from in `md` (itself and group facades excluded).
 fn closure_keys(md: &Metadata, program: &PackageId) -> BTreeSet<LockKey> {
@@ -22,6 +23,14 @@ fn closure_keys(md: &Metadata, program: &PackageId) -> BTreeSet<LockKey> {
             continue;
         }
         let Some(node) = nodes.get(id) else { continue };
+        if md
+            .packages
+            .iter()
+            .any(|p| &p.id == id && p.name.as_str() == REUSE_PACKAGE)
+        {
+            // What the set's reuse member requires is reached through the facades, if used.
+            continue;
+        }
         for dep in &node.deps {
             let built = dep.dep_kinds.is_empty()
                 || dep

@@ -10,12 +10,14 @@ use crate::resolve::set::program_set::SetMember;
 use crate::source::cargo_command;
 
 /// Copy a program's package into the set, rewriting its manifest so that it works there, with
-/// `extra_deps` (name, path) added to its dependencies (the groups it loads, grouped layout).
+/// `extra_deps` (name, path) added to its dependencies (the groups it loads, grouped layout) and
+/// `build_deps` to its build dependencies.
 /// The copy is replaced only when its contents change, so Cargo's fingerprints stay valid.
 pub(crate) fn copy_member(
     member: &SetMember,
     dest: &Path,
     extra_deps: &[(String, PathBuf)],
+    build_deps: &[(String, PathBuf)],
 ) -> Result<()> {
     let parent = dest.parent().context("set member without a parent")?;
     let staging = tempfile::Builder::new()
@@ -38,17 +40,22 @@ pub(crate) fn copy_member(
             member.name, member.version
         )
     })?;
-    if !extra_deps.is_empty() {
+    if !extra_deps.is_empty() || !build_deps.is_empty() {
         let mut doc: toml::Table = rewritten.parse()?;
-        let deps = doc
-            .entry("dependencies")
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .context("`dependencies` is not a table")?;
-        for (name, path) in extra_deps {
-            let mut spec = toml::Table::new();
-            spec.insert("path".into(), path.display().to_string().into());
-            deps.insert(name.clone(), toml::Value::Table(spec));
+        for (table, added) in [
+            ("dependencies", extra_deps),
+            ("build-dependencies", build_deps),
+        ] {
+            let deps = doc
+                .entry(table)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .with_context(|| format!("`{table}` is not a table"))?;
+            for (name, path) in added {
+                let mut spec = toml::Table::new();
+                spec.insert("path".into(), path.display().to_string().into());
+                deps.insert(name.clone(), toml::Value::Table(spec));
+            }
         }
         rewritten = toml::to_string(&doc)?;
     }
