@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use crate::build::prepare::PreparedBuild;
 use crate::compile::plan::PLAN_ENV;
 use crate::compile::profile;
+use crate::compile::user_wrapper::{self, USER_WRAPPER_ENV};
 use crate::shell::Shell;
 use crate::source;
 
@@ -140,10 +141,27 @@ impl PreparedBuild {
             }
             cmd.env(var, flags.trim_start());
         }
-        cmd.env("RUSTC_WRAPPER", std::env::current_exe().unwrap_or_default())
+        // The user's own rustc wrapper (sccache) is chained behind cargo-share's, for the
+        // compiles it can cache. A workspace wrapper is not: Cargo would put it between
+        // cargo-share and rustc for the programs' own crates (see README, "sccache").
+        let self_exe = std::env::current_exe().unwrap_or_default();
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let user = user_wrapper::detect(
+            |var| std::env::var_os(var),
+            &cwd,
+            &source::cargo_home().unwrap_or_default(),
+            &self_exe,
+        );
+        match user {
+            Some(wrapper) => cmd.env(USER_WRAPPER_ENV, wrapper),
+            None => cmd.env_remove(USER_WRAPPER_ENV),
+        };
+        cmd.env("RUSTC_WRAPPER", self_exe)
+            .env("RUSTC_WORKSPACE_WRAPPER", "")
             .env(PLAN_ENV, self.plan_file.path())
             .env("CARGO_TARGET_DIR", &self.target_dir)
             .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+            .env_remove("CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER")
             .stdout(Stdio::piped());
         cmd
     }

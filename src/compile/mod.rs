@@ -14,4 +14,5 @@ pub mod rustc_args;
 pub mod saved_link;
 pub mod stable_id;
 pub mod unit_record;
+pub mod user_wrapper;
 pub mod wrapper;

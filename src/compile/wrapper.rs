@@ -17,6 +17,9 @@
 //!
 //! Host units (build scripts, proc-macros and their dependencies, which Cargo compiles without
 //! `--target`), Cargo's own probes, and anything the wrapper does not recognise run unchanged.
+//!
+//! Where the user has a rustc wrapper of their own (sccache), the compiles it can cache run
+//! through it, with the same arguments (`user_wrapper`).
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
@@ -33,6 +36,7 @@ use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
 use crate::compile::saved_link;
 use crate::compile::stable_id;
 use crate::compile::unit_record::UnitRecord;
+use crate::compile::user_wrapper;
 use crate::resolve::grouping::GROUP_CRATE_PREFIX;
 
 /// One line of the optional unit log (see [`WrapperPlan::unit_log`]).
@@ -343,15 +347,9 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
     if let (Some(id), UnitKind::SharedLib | UnitKind::PrivateLib) = (&rewritten.stable_id, kind) {
         stable_id::save_stable_id(&parsed, id)?;
     }
-    let mut cmd = Command::new(&rustc);
-    cmd.args(&rewritten.args);
-    for (k, v) in &rewritten.env {
-        cmd.env(k, v);
-    }
+    let mut cmd = compiler_command(&rustc, &rewritten);
     if kind != UnitKind::SharedLib {
-        let status = cmd
-            .status()
-            .with_context(|| format!("running {}", rustc.display()))?;
+        let status = cmd.status().with_context(|| running(&cmd))?;
         if status.success() && kind == UnitKind::PrivateLib && plan.grouped {
             UnitRecord::from_unit(&parsed, &plan, manifest_dir.as_deref())
                 .save_next_to_outputs(&parsed)?;
@@ -362,9 +360,7 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
     // A dylib unit: forward rustc's stderr but hold back the "metadata ready" artifact
     // notification, so Cargo starts dependents only once the .so exists.
     cmd.stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("running {}", rustc.display()))?;
+    let mut child = cmd.spawn().with_context(|| running(&cmd))?;
     let stderr = child.stderr.take().expect("piped stderr");
     let mut err_out = std::io::stderr().lock();
     for line in BufReader::new(stderr).split(b'\n') {
@@ -381,6 +377,42 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
             .save_next_to_outputs(&parsed)?;
     }
     Ok(status.code().unwrap_or(101))
+}
+
+/// The command that compiles a unit: `rustc ARGS...`, or `USER_WRAPPER rustc ARGS...` for a unit
+/// the user's own wrapper (sccache) can cache (see `user_wrapper`).
+fn compiler_command(rustc: &Path, rewritten: &Rewritten) -> Command {
+    let chained = user_wrapper::from_env().filter(|_| user_wrapper::routes(&rewritten.args));
+    let mut cmd = match &chained {
+        Some(wrapper) => {
+            let mut cmd = Command::new(wrapper);
+            cmd.arg(rustc);
+            for var in user_wrapper::own_env_vars() {
+                cmd.env_remove(var);
+            }
+            cmd
+        }
+        None => Command::new(rustc),
+    };
+    cmd.args(&rewritten.args);
+    for (k, v) in &rewritten.env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// What failed to start, for the error message: rustc, or the user's wrapper and how to build
+/// without it.
+fn running(cmd: &Command) -> String {
+    let program = Path::new(cmd.get_program()).display();
+    if std::env::var_os(user_wrapper::USER_WRAPPER_ENV).as_deref() == Some(cmd.get_program()) {
+        format!(
+            "running {program}, your rustc wrapper (RUSTC_WRAPPER or build.rustc-wrapper), which \
+             cargo-share chains: install it, or build without it with `RUSTC_WRAPPER=`"
+        )
+    } else {
+        format!("running {program}")
+    }
 }
 
 /// Cargo sets `HOST` and the `CARGO_CFG_*` variables only in the environment of a running build
