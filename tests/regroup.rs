@@ -198,15 +198,23 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
         &|t| t.split("#[cfg(test)]").next().unwrap().to_string(),
         false,
     );
+    // A program whose tests do not build (they call what shim does not have).
+    let broken = shim_program(
+        &env,
+        "broken-shim",
+        &|t| t.replace("shim::answer() > 0", "shim::not_in_shim() > 0"),
+        false,
+    );
     // old-shim locks shim 1.0.0; the others (new-shim locks 1.1.0) adapt to what is installed.
     install_in_base(&env, &[fixture("sets/old-shim")], &[]);
-    install_in_base(&env, &[fixture("sets/new-shim"), untested], &[]);
+    install_in_base(&env, &[fixture("sets/new-shim"), untested, broken], &[]);
     assert_eq!(
         run_clean(&env.root().join("bin/new-shim")),
         "new-shim: shim 1.0.0 answer 41 features extra\n"
     );
     let old_before = program_files(&env, "old-shim");
     let untested_before = program_files(&env, "untested-shim");
+    let broken_before = program_files(&env, "broken-shim");
 
     let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
     let said = stderr(&out);
@@ -246,6 +254,7 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     };
     assert_eq!(proven("old-shim"), [false], "{retested:?}");
     assert_eq!(proven("untested-shim"), [false], "{retested:?}");
+    assert_eq!(proven("broken-shim"), [false], "{retested:?}");
     assert_eq!(proven("new-shim"), [true], "{retested:?}");
     let old = retested
         .iter()
@@ -269,11 +278,17 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
             && said.contains("it has no test that passes"),
         "{said}"
     );
+    assert!(
+        said.contains("Leaving broken-shim as it is")
+            && said.contains("its own tests do not build with them: error"),
+        "{said}"
+    );
     let mut left = programs_of(&env, &out, "program-left");
     left.sort();
-    assert_eq!(left, ["old-shim", "untested-shim"]);
+    assert_eq!(left, ["broken-shim", "old-shim", "untested-shim"]);
     assert_eq!(program_files(&env, "old-shim"), old_before);
     assert_eq!(program_files(&env, "untested-shim"), untested_before);
+    assert_eq!(program_files(&env, "broken-shim"), broken_before);
     assert_eq!(
         run_clean(&env.root().join("bin/old-shim")),
         "old-shim: shim 1.0.0 answer 41 features extra\n"
@@ -285,7 +300,10 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
     let said = stderr(&out);
     assert!(!said.contains("Testing"), "{said}");
-    assert!(said.contains("Leaving old-shim as it is"), "{said}");
+    assert!(
+        said.contains("Leaving old-shim as it is") && said.contains("recorded by an earlier run"),
+        "{said}"
+    );
     assert_eq!(program_files(&env, "old-shim"), old_before);
     env.verify_ok();
 }

@@ -203,7 +203,12 @@ impl PreparedBuild {
                 (outcome, false, failing)
             }
         };
-        let verdict = verdict(&outcome, &failing);
+        let verdict = match verdict(&outcome, &failing) {
+            Verdict::NotProven(why) if recorded => Verdict::NotProven(format!(
+                "{why} (recorded by an earlier run under this resolution)"
+            )),
+            v => v,
+        };
         match &verdict {
             Verdict::Passed(counts) => {
                 passed.insert(m.name.clone(), (fingerprint, counts.clone()));
