@@ -164,7 +164,8 @@ enum Command {
         /// Accepted for `cargo install` compatibility: lockfiles are always respected (see --no-locked).
         #[arg(long)]
         locked: bool,
-        /// Install programs even if their own tests failed under this --unify resolution.
+        /// Install programs even if their own tests failed under this --unify resolution (the
+        /// programs named; an installed program is never moved to versions its tests fail with).
         #[arg(long)]
         allow_test_failures: bool,
         /// Show the plan (with --layout grouped: the groups) and stop before building.
@@ -178,6 +179,10 @@ enum Command {
         /// (they then share only the groups already in the store that fit them exactly).
         #[arg(long)]
         no_regroup: bool,
+        /// Leave every installed program the new one would move to other crate versions as it
+        /// is, without running its tests (by default its own tests decide: rebuilt if they pass).
+        #[arg(long, conflicts_with = "no_regroup")]
+        keep_installed_versions: bool,
         #[command(flatten)]
         tuning: BuildTuning,
     },
@@ -457,6 +462,7 @@ impl BuildTuning {
                 .collect::<anyhow::Result<_>>()?,
             stored_groups: Vec::new(),
             installed: Vec::new(),
+            retest_installed: false,
             kept_resolutions: Default::default(),
             group_exports: self.exports.unwrap_or_default(),
             unify: UnifyOptions {
@@ -660,6 +666,7 @@ fn main() -> ExitCode {
             dry_run,
             plugin_for,
             no_regroup,
+            keep_installed_versions,
             tuning,
         } => (|| {
             if let Some(file) = &programs_file {
@@ -697,6 +704,7 @@ fn main() -> ExitCode {
                 }
             };
             build.allow_test_failures = allow_test_failures;
+            build.retest_installed = !keep_installed_versions;
             let options = store::InstallOptions {
                 build,
                 root: root.map_or_else(store::default_root, Ok)?,

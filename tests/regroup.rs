@@ -1,8 +1,9 @@
 //! `install` into a store that holds programs builds them again with the newcomer as one set
 //! (`cargo share install` then `cargo share install` shares what one install of both would):
-//! the programs whose build changes are rebound, one the set would build from other crate
-//! versions is left as it is, `--no-regroup` keeps the old behaviour, and a crash at any point of
-//! the rebinding leaves every program on its old or its new build.
+//! the programs whose build changes are rebound; one the set would build from other crate
+//! versions is rebuilt if its own tests pass under them and left as it is if not (or, with
+//! `--keep-installed-versions`, untested); `--no-regroup` keeps the old behaviour, and a crash at
+//! any point of the rebinding leaves every program on its old or its new build.
 
 mod common;
 
@@ -27,11 +28,17 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The `name` field of the JSON records of `reason`.
 fn records(env: &Env, out: &Output, reason: &str) -> Vec<String> {
+    field_of(env, out, reason, "name")
+}
+
+/// The `field` of the JSON records of `reason`.
+fn field_of(env: &Env, out: &Output, reason: &str, field: &str) -> Vec<String> {
     env.json(out)
         .into_iter()
         .filter(|m| m["reason"] == reason)
-        .map(|m| m["name"].as_str().unwrap().to_string())
+        .map(|m| m[field].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -100,11 +107,9 @@ fn programs_installed_one_at_a_time_share_one_group() {
     env.verify_ok();
 }
 
-/// An installed program keeps the crate versions it was installed with: a newcomer that needs
-/// another version of one of its crates leaves it as it is, and the output says why.
-#[test]
-fn a_program_whose_versions_would_change_is_left_as_it_is() {
-    let env = Env::new();
+/// `.cargo/config.toml` in the test's base directory: crates.io replaced by the fixture
+/// registry that serves shim 1.0.0 and 1.1.0.
+fn with_fixture_registry(env: &Env) {
     std::fs::create_dir_all(env.base.join(".cargo")).unwrap();
     std::fs::write(
         env.base.join(".cargo/config.toml"),
@@ -114,53 +119,236 @@ fn a_program_whose_versions_would_change_is_left_as_it_is() {
         ),
     )
     .unwrap();
-    let in_base = |fixture_dir: PathBuf, extra: &[&str]| {
-        let mut c = install(&env, &fixture_dir, extra);
-        c.current_dir(&env.base);
-        run_ok(&mut c)
+}
+
+/// Install the programs in `dirs` (one command) from the test's base directory.
+fn install_in_base(env: &Env, dirs: &[PathBuf], extra: &[&str]) -> Output {
+    let mut c = env.cmd();
+    c.args(["install", "--json"]).args(extra);
+    for d in dirs {
+        c.arg("--path").arg(d);
+    }
+    c.arg("--root").arg(env.root()).current_dir(&env.base);
+    run_ok(&mut c)
+}
+
+/// A copy of the fixture `sets/new-shim` in the base directory, renamed `name`, with `edit`
+/// applied to its manifest and `src/main.rs`, unlocked (its Cargo.lock removed) when `unlock`.
+fn shim_program(env: &Env, name: &str, edit: &dyn Fn(&str) -> String, unlock: bool) -> PathBuf {
+    let dir = env.base.join(name);
+    copy_dir(&fixture("sets/new-shim"), &dir);
+    for file in ["Cargo.toml", "src/main.rs"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let text = text.replace("new-shim", name);
+        std::fs::write(dir.join(file), edit(&text)).unwrap();
+    }
+    let lock = dir.join("Cargo.lock");
+    if unlock {
+        std::fs::remove_file(lock).unwrap();
+    } else {
+        let text = std::fs::read_to_string(&lock).unwrap();
+        std::fs::write(&lock, text.replace("new-shim", name)).unwrap();
+    }
+    dir
+}
+
+/// A newcomer that requires shim 1.1: the installed programs' shim 1.0.0 would move to 1.1.0.
+fn needs_newer(env: &Env) -> PathBuf {
+    shim_program(
+        env,
+        "newer-shim",
+        &|t| t.replace("shim = \"1\"", "shim = \"1.1\""),
+        true,
+    )
+}
+
+/// Every file of an installed program's build (its binary and the libraries it is bound to),
+/// with its bytes and inode, and where `ROOT/bin/BIN` points.
+fn program_files(env: &Env, bin: &str) -> (PathBuf, Vec<(PathBuf, Vec<u8>, u64)>) {
+    use std::os::unix::fs::MetadataExt;
+    let link = std::fs::read_link(env.root().join("bin").join(bin)).unwrap();
+    let dir = link.parent().unwrap().parent().unwrap().to_path_buf();
+    let mut files = Vec::new();
+    for sub in ["bin", "lib"] {
+        for name in file_names(&dir.join(sub)) {
+            let path = dir.join(sub).join(name);
+            let ino = std::fs::metadata(&path).unwrap().ino();
+            files.push((path.clone(), std::fs::read(&path).unwrap(), ino));
+        }
+    }
+    (link, files)
+}
+
+/// The `program` field of the JSON records of `reason`.
+fn programs_of(env: &Env, out: &Output, reason: &str) -> Vec<String> {
+    field_of(env, out, reason, "program")
+}
+
+/// A newcomer that moves installed programs to newer versions of a crate (within its range):
+/// each one's own tests run under the new versions. One whose tests pass is rebuilt and binds
+/// the newcomer's group; one whose test fails, and one without tests, are left byte-identical.
+#[test]
+fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    // A program with no tests at all: nothing proves it under other versions.
+    let untested = shim_program(
+        &env,
+        "untested-shim",
+        &|t| t.split("#[cfg(test)]").next().unwrap().to_string(),
+        false,
+    );
+    // A program whose tests do not build (they call what shim does not have).
+    let broken = shim_program(
+        &env,
+        "broken-shim",
+        &|t| t.replace("shim::answer() > 0", "shim::not_in_shim() > 0"),
+        false,
+    );
+    // old-shim locks shim 1.0.0; the others (new-shim locks 1.1.0) adapt to what is installed.
+    install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    install_in_base(&env, &[fixture("sets/new-shim"), untested, broken], &[]);
+    assert_eq!(
+        run_clean(&env.root().join("bin/new-shim")),
+        "new-shim: shim 1.0.0 answer 41 features extra\n"
+    );
+    let old_before = program_files(&env, "old-shim");
+    let untested_before = program_files(&env, "untested-shim");
+    let broken_before = program_files(&env, "broken-shim");
+
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
+    let said = stderr(&out);
+    // new-shim's test (`answer() > 0`) passes with shim 1.1.0: rebuilt with it, same group entry.
+    assert!(
+        said.contains("Testing new-shim v0.1.0 under the new crate versions (shim 1.0.0 -> 1.1.0)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Proven new-shim v0.1.0 with shim 1.0.0 -> 1.1.0: its 1 tests pass"),
+        "{said}"
+    );
+    assert_eq!(
+        records(&env, &out, "program-regrouped"),
+        ["new-shim"],
+        "{said}"
+    );
+    assert_eq!(records(&env, &out, "program-installed"), ["newer-shim"]);
+    let group = env.group_libs("newer-shim");
+    assert_eq!(group.len(), 1, "{said}");
+    assert_eq!(env.group_libs("new-shim"), group, "the same store entry");
+    assert_eq!(
+        run_clean(&env.root().join("bin/new-shim")),
+        "new-shim: shim 1.1.0 answer 42 features default\n"
+    );
+    let retested: Vec<serde_json::Value> = env
+        .json(&out)
+        .into_iter()
+        .filter(|m| m["reason"] == "program-retested")
+        .collect();
+    let proven = |p: &str| {
+        retested
+            .iter()
+            .filter(|m| m["program"] == p)
+            .map(|m| m["proven"].as_bool().unwrap())
+            .collect::<Vec<_>>()
     };
+    assert_eq!(proven("old-shim"), [false], "{retested:?}");
+    assert_eq!(proven("untested-shim"), [false], "{retested:?}");
+    assert_eq!(proven("broken-shim"), [false], "{retested:?}");
+    assert_eq!(proven("new-shim"), [true], "{retested:?}");
+    let old = retested
+        .iter()
+        .find(|m| m["program"] == "old-shim")
+        .unwrap();
+    assert_eq!(
+        (old["passed"].as_u64(), old["failed"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(old["changes"][0]["crate"], "shim");
+    assert_eq!(old["changes"][0]["to"], "1.1.0");
+
+    // old-shim's test asserts shim 1.0.0's answer: left, every file as it was.
+    assert!(
+        said.contains("Leaving old-shim as it is")
+            && said.contains("1 of its 2 own tests fail with them: tests::answer_is_what_this_program_was_tested_with"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Leaving untested-shim as it is")
+            && said.contains("it has no test that passes"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Leaving broken-shim as it is")
+            && said.contains("its own tests do not build with them: error"),
+        "{said}"
+    );
+    let mut left = programs_of(&env, &out, "program-left");
+    left.sort();
+    assert_eq!(left, ["broken-shim", "old-shim", "untested-shim"]);
+    assert_eq!(program_files(&env, "old-shim"), old_before);
+    assert_eq!(program_files(&env, "untested-shim"), untested_before);
+    assert_eq!(program_files(&env, "broken-shim"), broken_before);
+    assert_eq!(
+        run_clean(&env.root().join("bin/old-shim")),
+        "old-shim: shim 1.0.0 answer 41 features extra\n"
+    );
+    assert!(!said.contains("warning"), "{said}");
+    env.verify_ok();
+
+    // The same install again: the recorded outcomes decide, no test runs again.
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing"), "{said}");
+    assert!(
+        said.contains("Leaving old-shim as it is") && said.contains("recorded by an earlier run"),
+        "{said}"
+    );
+    assert_eq!(program_files(&env, "old-shim"), old_before);
+    env.verify_ok();
+}
+
+/// `--keep-installed-versions`: an installed program the newcomer would move to other crate
+/// versions is left as it is without running its tests (as before retesting), and the output
+/// says why; one the newcomer does not move is still regrouped.
+#[test]
+fn keep_installed_versions_leaves_moved_programs_untested() {
+    let env = Env::new();
+    with_fixture_registry(&env);
     // new-shim's requirement accepts shim 1.0.0: it adapts to what is installed.
-    in_base(fixture("sets/old-shim"), &[]);
-    let out = in_base(fixture("sets/new-shim"), &[]);
+    install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    let out = install_in_base(&env, &[fixture("sets/new-shim")], &[]);
     assert_eq!(
         records(&env, &out, "program-regrouped"),
         ["old-shim"],
         "{}",
         stderr(&out)
     );
+    assert!(
+        !stderr(&out).contains("Testing"),
+        "nothing moved: {}",
+        stderr(&out)
+    );
     assert_eq!(env.group_libs("old-shim"), env.group_libs("new-shim"));
     assert!(run_clean(&env.root().join("bin/old-shim")).starts_with("old-shim: "));
 
-    // A newcomer requiring shim 1.1: the installed programs would move to 1.1.0; left as they are.
-    let newer = env.base.join("needs-newer");
-    copy_dir(&fixture("sets/new-shim"), &newer);
-    let manifest = std::fs::read_to_string(newer.join("Cargo.toml")).unwrap();
-    std::fs::write(
-        newer.join("Cargo.toml"),
-        manifest
-            .replace("name = \"new-shim\"", "name = \"newer-shim\"")
-            .replace("shim = \"1\"", "shim = \"1.1\""),
-    )
-    .unwrap();
-    std::fs::remove_file(newer.join("Cargo.lock")).unwrap();
-    let before = std::fs::read_link(env.root().join("bin/old-shim")).unwrap();
-    let out = in_base(newer, &["--no-locked"]);
+    let before = program_files(&env, "old-shim");
+    let out = install_in_base(
+        &env,
+        &[needs_newer(&env)],
+        &["--no-locked", "--keep-installed-versions"],
+    );
     let said = stderr(&out);
     assert!(
-        said.contains("Leaving old-shim as it is") && said.contains("shim v1.0.0 would be v1.1.0"),
+        said.contains("Leaving old-shim as it is") && said.contains("(shim 1.0.0 -> 1.1.0)"),
         "{said}"
     );
-    let left: Vec<String> = env
-        .json(&out)
-        .into_iter()
-        .filter(|m| m["reason"] == "program-left")
-        .map(|m| m["program"].as_str().unwrap().to_string())
-        .collect();
-    assert!(left.contains(&"old-shim".to_string()), "{left:?}");
-    assert_eq!(
-        std::fs::read_link(env.root().join("bin/old-shim")).unwrap(),
-        before
-    );
+    assert!(!said.contains("Testing"), "{said}");
+    let mut left = programs_of(&env, &out, "program-left");
+    left.sort();
+    assert_eq!(left, ["new-shim", "old-shim"]);
+    assert!(programs_of(&env, &out, "program-retested").is_empty());
+    assert_eq!(program_files(&env, "old-shim"), before);
     assert!(!said.contains("warning"), "{said}");
     env.verify_ok();
 }

@@ -20,7 +20,8 @@ use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::path_sources::forget_other_copies;
 use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECTION};
 use crate::build::plugins::warn_stale_plugins;
-use crate::build::prepare::{prepare, PreparedBuild};
+use crate::build::prepare::PreparedBuild;
+use crate::build::retest::prepare_retested;
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
 use crate::elf;
@@ -113,7 +114,7 @@ pub fn show_plan(options: &BuildOptions, shell: &Shell) -> Result<()> {
         dry_run: true,
         ..options.clone()
     };
-    let prepared = prepare(&options, shell)?;
+    let prepared = prepare_retested(&options, shell)?;
     for (_, programs) in prepared.invocations() {
         shell.result(format!(
             "would build: {}",
@@ -125,7 +126,7 @@ pub fn show_plan(options: &BuildOptions, shell: &Shell) -> Result<()> {
 
 /// `cargo share build`: steps 1 to 5.
 pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildReport> {
-    let prepared = prepare(options, shell)?;
+    let prepared = prepare_retested(options, shell)?;
     prepared.warn_overrides(shell);
     prepared.check_recorded_tests(shell)?;
     forget_other_copies(&prepared, shell)?;

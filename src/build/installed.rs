@@ -4,8 +4,9 @@
 //! `install` (unless `--no-regroup`) builds the newcomers together with the programs already
 //! installed ([`crate::build::InstalledMember`]): each is fetched again from where it came from, keeps the
 //! resolution it was installed with (its versions win the set's seed; a program the set would
-//! build from other crate versions is left as it is, said so), and is built with the features it
-//! was installed with. Every built program reports its [`Provenance`]: the manifest it was built
+//! build from other crate versions stays only if its own tests pass under them,
+//! [`crate::build::retest`], else it is left as it is, said so), and is built with the features
+//! it was installed with. Every built program reports its [`Provenance`]: the manifest it was built
 //! from and its resolution, recorded in the store with it.
 
 use std::collections::BTreeMap;

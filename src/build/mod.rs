@@ -28,6 +28,7 @@ pub mod path_sources;
 pub mod plugin_closure;
 pub mod plugins;
 pub mod prepare;
+pub mod retest;
 pub mod std_relink;
 pub mod test;
 pub mod trim;

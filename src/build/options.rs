@@ -119,6 +119,10 @@ pub struct BuildOptions {
     /// Installed programs built together with `programs` (`install`, grouped, unless
     /// `--no-regroup`): each keeps its recorded resolution or is left as it is.
     pub installed: Vec<InstalledMember>,
+    /// An installed program the set would build from other crate versions stays in the set if
+    /// its own tests pass under them, else it is left as it is (`install`); `false` leaves
+    /// every such program as it is, untested (`--keep-installed-versions`).
+    pub retest_installed: bool,
     /// Set by `prepare`: program name -> the resolution the set must keep for it.
     pub kept_resolutions: BTreeMap<String, String>,
 }

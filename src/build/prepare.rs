@@ -475,7 +475,8 @@ fn unify_sources(
             let member_names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
             let features = options.features.cargo_args(&member_names);
             let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host, &features)?;
-            if leave_changed_resolutions(&md, &mut members, shell)? {
+            // Retested instead (`build::retest`) when the options say so.
+            if !options.retest_installed && leave_changed_resolutions(&md, &mut members, shell)? {
                 continue;
             }
             let keep = reusable_groups(&md, &stored, &mut not_reused, shell);

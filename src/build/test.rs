@@ -33,6 +33,32 @@ pub struct TestCounts {
     pub note: Option<String>,
 }
 
+impl TestCounts {
+    /// Set `success` and `note` once the run of `programs` programs that started `started` test
+    /// binaries of this one ended with `status`. In a run of several programs Cargo's status
+    /// covers them all: a program passed if every test binary it started reported, with no
+    /// failures.
+    pub(crate) fn settle(
+        &mut self,
+        started: u64,
+        status: std::process::ExitStatus,
+        programs: usize,
+    ) {
+        self.success = if self.test_binaries == 0 {
+            status.success()
+        } else {
+            self.failed == 0 && self.test_binaries >= started && (status.success() || programs > 1)
+        };
+        if self.test_binaries == 0 {
+            self.note = Some(if status.success() {
+                "no tests".into()
+            } else {
+                "tests did not build".into()
+            });
+        }
+    }
+}
+
 /// Add up the `test result:` lines libtest prints.
 pub fn count_test_results(line: &str, counts: &mut TestCounts) {
     let Some(rest) = line.trim().strip_prefix("test result: ") else {
@@ -80,30 +106,20 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
         let names = prepared.program_names(&programs);
         shell.status("Testing", format!("{} (shared)", names.join(", ")));
         let mut started = vec![0u64; results.len()];
-        let status = prepared.run_tests(wi, &programs, &mut results, &mut started, shell)?;
+        let mut echo = |line: &str| {
+            if !shell.is_json() && !shell.quiet {
+                eprintln!("{line}");
+            }
+        };
+        let status = prepared.run_tests(wi, &programs, &mut results, &mut started, &mut echo)?;
         for &p in &programs {
             let counts = &mut results[p];
-            // In a run of several programs Cargo's status covers them all: a program passed if
-            // every test binary it started reported, with no failures.
-            counts.success = if counts.test_binaries == 0 {
-                status.success()
-            } else {
-                counts.failed == 0
-                    && counts.test_binaries >= started[p]
-                    && (status.success() || programs.len() > 1)
-            };
-            if counts.test_binaries == 0 {
-                counts.note = Some(if status.success() {
-                    "no tests".into()
-                } else {
-                    "tests did not build".into()
-                });
-                if !status.success() {
-                    shell.error(format!(
-                        "{} v{}: the tests did not build (see the errors above)",
-                        counts.program, counts.version
-                    ));
-                }
+            counts.settle(started[p], status, programs.len());
+            if counts.test_binaries == 0 && !status.success() {
+                shell.error(format!(
+                    "{} v{}: the tests did not build (see the errors above)",
+                    counts.program, counts.version
+                ));
             }
             shell.json(&*counts);
         }
@@ -149,12 +165,24 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
 
 /// One program's recorded test outcome under a set's resolution.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-struct RecordedTest {
-    version: String,
-    passed: u64,
-    failed: u64,
-    success: bool,
-    note: Option<String>,
+pub(crate) struct RecordedTest {
+    pub version: String,
+    pub passed: u64,
+    pub failed: u64,
+    pub success: bool,
+    pub note: Option<String>,
+}
+
+impl From<&TestCounts> for RecordedTest {
+    fn from(r: &TestCounts) -> Self {
+        RecordedTest {
+            version: r.version.clone(),
+            passed: r.passed,
+            failed: r.failed,
+            success: r.success,
+            note: r.note.clone(),
+        }
+    }
 }
 
 /// `SET/test-results.json`: [`ProgramSet::resolution_key`] (and features) -> program -> outcome.
@@ -171,23 +199,30 @@ fn load_test_records(set: &ProgramSet) -> TestRecords {
         .unwrap_or_default()
 }
 
+/// The outcome recorded for `program` under the test key `key` of `set`, if any.
+pub(crate) fn recorded_test(set: &ProgramSet, key: &str, program: &str) -> Option<RecordedTest> {
+    load_test_records(set).get(key)?.get(program).cloned()
+}
+
 fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCounts]) -> Result<()> {
+    let outcomes = prepared
+        .graph
+        .programs
+        .iter()
+        .zip(results)
+        .filter(|(program, _)| prepared.in_set(program))
+        .map(|(program, r)| (program.name.clone(), RecordedTest::from(r)));
+    record_outcomes(set, &prepared.test_key(set), outcomes)
+}
+
+/// Add outcomes (program, outcome) under the test key `key` of `set`.
+pub(crate) fn record_outcomes(
+    set: &ProgramSet,
+    key: &str,
+    outcomes: impl Iterator<Item = (String, RecordedTest)>,
+) -> Result<()> {
     let mut records = load_test_records(set);
-    let entry = records.entry(prepared.test_key(set)).or_default();
-    for (program, r) in prepared.graph.programs.iter().zip(results) {
-        if prepared.in_set(program) {
-            entry.insert(
-                program.name.clone(),
-                RecordedTest {
-                    version: r.version.clone(),
-                    passed: r.passed,
-                    failed: r.failed,
-                    success: r.success,
-                    note: r.note.clone(),
-                },
-            );
-        }
-    }
+    records.entry(key.to_string()).or_default().extend(outcomes);
     let path = test_records_path(set);
     let tmp = tempfile::NamedTempFile::new_in(&set.root)?;
     std::fs::write(tmp.path(), serde_json::to_vec_pretty(&records)?)?;
@@ -199,7 +234,7 @@ fn record_tests(set: &ProgramSet, prepared: &PreparedBuild, results: &[TestCount
 impl PreparedBuild {
     /// What a test outcome is recorded under: the set's resolution and, when features were
     /// asked, the features of its programs (they change what is built and tested).
-    fn test_key(&self, set: &ProgramSet) -> String {
+    pub(crate) fn test_key(&self, set: &ProgramSet) -> String {
         let names: Vec<&str> = set.members.iter().map(|m| m.name.as_str()).collect();
         let features = self.options.features.cargo_args(&names);
         if features.is_empty() {
@@ -210,7 +245,7 @@ impl PreparedBuild {
     }
 
     /// Whether a program is built in the unified set (not with `--own-lock`).
-    fn in_set(&self, program: &graph::Program) -> bool {
+    pub(crate) fn in_set(&self, program: &graph::Program) -> bool {
         // By name: program names are unique in a build, and the set's programs may be built
         // from its grouped build workspace rather than the set workspace itself.
         self.set
@@ -289,15 +324,17 @@ impl PreparedBuild {
     /// Run `cargo test` for some programs of one workspace, attributing each test binary's
     /// results to its program: Cargo's stderr ("Running ... (PATH)", "Doc-tests NAME") and the
     /// tests' stdout share one pipe, so the order is kept.
-    fn run_tests(
+    /// Every line of the run goes to `on_line`.
+    pub(crate) fn run_tests(
         &self,
         workspace: usize,
         programs: &[usize],
         results: &mut [TestCounts],
         started: &mut [u64],
-        shell: &Shell,
+        on_line: &mut dyn FnMut(&str),
     ) -> Result<std::process::ExitStatus> {
-        let mut cmd = self.cargo(CargoVerb::Test, workspace, programs, shell);
+        let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
+        let mut cmd = self.cargo(CargoVerb::Test, workspace, programs, &quiet);
         let (reader, writer) = std::io::pipe()?;
         cmd.stdout(writer.try_clone()?).stderr(writer);
         let mut child = cmd.spawn().context("running cargo test")?;
@@ -348,9 +385,7 @@ impl PreparedBuild {
                     if let Some(p) = current {
                         count_test_results(&line, &mut results[p]);
                     }
-                    if !shell.is_json() && !shell.quiet {
-                        eprintln!("{line}");
-                    }
+                    on_line(&line);
                 }
                 _ => {}
             }

@@ -2,10 +2,11 @@
 //! `--no-regroup`), so that programs installed one at a time share what programs installed
 //! together would: the groups are planned over every installed program and the newcomers.
 //!
-//! Each installed program keeps the crate versions it was installed with (its recorded
-//! resolution wins the set's seed); one the set would build from other versions, or whose
-//! source cannot be read again, or whose record predates what a rebuild needs, is left as it is
-//! and the output says so. Cargo's fingerprints keep unchanged crate builds from compiling
+//! Each installed program keeps the crate versions it was installed with where the newcomers
+//! allow (its recorded resolution wins the set's seed); one the set would build from other
+//! versions is rebuilt only if its own tests pass under them ([`crate::build::retest`]). One
+//! whose tests do not prove it, or whose source cannot be read again, or whose record predates
+//! what a rebuild needs, is left as it is and the output says so. Cargo's fingerprints keep unchanged crate builds from compiling
 //! again; a program whose build comes out the same is not touched, the others are rebound one by
 //! one through the install commit point ([`crate::store::bind`]): a crash leaves each on its old
 //! or its new build. Old builds and entries stay until `gc`.

@@ -35,6 +35,9 @@ pub use grouped::grouped_workspace;
 pub use lockfile::{
     keeps_locked_versions, lock_subset, seed_lockfile, seed_lockfile_preferring, ResolutionConflict,
 };
-pub use program_resolution::{program_lock, resolution_change};
+pub use program_resolution::{
+    closure_fingerprint, describe_changes, program_lock, resolution_change, version_changes,
+    VersionChange,
+};
 pub use program_set::{ProgramSet, SetMember, Unify, UnifyOptions};
 pub use workspace::rewrite_member_manifest;

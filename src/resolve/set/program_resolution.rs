@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, VecDeque};
 use crate::resolve::graph::resolve_nodes;
 use anyhow::{Context, Result};
 use cargo_metadata::{DependencyKind, Metadata, PackageId};
+use serde::Serialize;
 
 use crate::resolve::grouping::GROUP_PACKAGE_PREFIX;
 use crate::resolve::set::lockfile::{lock_subset, parse_lock, LockKey};
@@ -15,6 +16,12 @@ use crate::resolve::set::reuse_member::REUSE_PACKAGE;
 
 /// The packages `program` is compiled from in `md` (itself and group facades excluded).
 fn closure_keys(md: &Metadata, program: &PackageId) -> BTreeSet<LockKey> {
+    closure_keys_of(md, program, false)
+}
+
+/// [`closure_keys`], with the program's own dev-dependencies (and what they are compiled from)
+/// when `tests`: what its test targets are compiled from.
+fn closure_keys_of(md: &Metadata, program: &PackageId, tests: bool) -> BTreeSet<LockKey> {
     let nodes = resolve_nodes(md);
     let mut seen: BTreeSet<&PackageId> = BTreeSet::new();
     let mut queue = VecDeque::from([program]);
@@ -32,7 +39,8 @@ fn closure_keys(md: &Metadata, program: &PackageId) -> BTreeSet<LockKey> {
             continue;
         }
         for dep in &node.deps {
-            let built = dep.dep_kinds.is_empty()
+            let built = (tests && id == program)
+                || dep.dep_kinds.is_empty()
                 || dep
                     .dep_kinds
                     .iter()
@@ -62,17 +70,37 @@ pub fn program_lock(md: &Metadata, program: &PackageId, lock: &str) -> Result<St
     lock_subset(lock, &closure_keys(md, program))
 }
 
-/// How `md` would build `program` from other crate versions than its recorded resolution
-/// (`recorded`, from [`program_lock`]) locks, or `None` if every registry and git package is
-/// the same (path packages are compared by the files they hold, not here).
-pub fn resolution_change(md: &Metadata, program: &str, recorded: &str) -> Result<Option<String>> {
-    let Some(pkg) = md
+/// One crate of an installed program's closure that a new resolution builds from another
+/// version (`from` or `to` is `None` when the crate leaves or joins the closure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionChange {
+    #[serde(rename = "crate")]
+    pub krate: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl std::fmt::Display for VersionChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.from, &self.to) {
+            (Some(from), Some(to)) => write!(f, "{} {from} -> {to}", self.krate),
+            (Some(from), None) => write!(f, "{} {from} left out", self.krate),
+            (None, Some(to)) => write!(f, "{} {to} joins", self.krate),
+            (None, None) => write!(f, "{}", self.krate),
+        }
+    }
+}
+
+/// The crates `md` would build `program` from in other versions than its recorded resolution
+/// (`recorded`, from [`program_lock`]) locks: empty if every registry and git package is the
+/// same (path packages are compared by the files they hold, not here). A program missing from
+/// `md` is an error.
+pub fn version_changes(md: &Metadata, program: &str, recorded: &str) -> Result<Vec<VersionChange>> {
+    let pkg = md
         .packages
         .iter()
         .find(|p| p.name.as_str() == program && p.source.is_none())
-    else {
-        return Ok(Some(format!("{program} is not part of this resolution")));
-    };
+        .with_context(|| format!("{program} is not part of this resolution"))?;
     let now: BTreeSet<LockKey> = closure_keys(md, &pkg.id)
         .into_iter()
         .filter(|k| k.2.is_some())
@@ -85,22 +113,91 @@ pub fn resolution_change(md: &Metadata, program: &str, recorded: &str) -> Result
         .collect();
     let mut changes = Vec::new();
     for old in then.difference(&now) {
-        match now.iter().find(|k| k.0 == old.0 && !then.contains(*k)) {
-            Some(new) => changes.push(format!("{} v{} would be v{}", old.0, old.1, new.1)),
-            None => changes.push(format!("{} v{} would be left out", old.0, old.1)),
-        }
+        changes.push(VersionChange {
+            krate: old.0.clone(),
+            from: Some(old.1.clone()),
+            to: now
+                .iter()
+                .find(|k| k.0 == old.0 && !then.contains(*k))
+                .map(|k| k.1.clone()),
+        });
     }
     for new in now.difference(&then) {
         if !then.iter().any(|k| k.0 == new.0) {
-            changes.push(format!("{} v{} would join it", new.0, new.1));
+            changes.push(VersionChange {
+                krate: new.0.clone(),
+                from: None,
+                to: Some(new.1.clone()),
+            });
         }
     }
-    Ok((!changes.is_empty()).then(|| {
-        let more = changes.len().saturating_sub(3);
-        let mut text = changes.into_iter().take(3).collect::<Vec<_>>().join(", ");
-        if more > 0 {
-            text.push_str(&format!(" (and {more} more)"));
-        }
-        text
-    }))
+    Ok(changes)
+}
+
+/// At most three `changes`, and how many more.
+pub fn describe_changes(changes: &[VersionChange]) -> String {
+    let mut text = changes
+        .iter()
+        .take(3)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if changes.len() > 3 {
+        text.push_str(&format!(" (and {} more)", changes.len() - 3));
+    }
+    text
+}
+
+/// How `md` would build `program` from other crate versions than its recorded resolution
+/// (`recorded`, from [`program_lock`]) locks, or `None` if every registry and git package is
+/// the same (see [`version_changes`]).
+pub fn resolution_change(md: &Metadata, program: &str, recorded: &str) -> Result<Option<String>> {
+    if !md
+        .packages
+        .iter()
+        .any(|p| p.name.as_str() == program && p.source.is_none())
+    {
+        return Ok(Some(format!("{program} is not part of this resolution")));
+    }
+    let changes = version_changes(md, program, recorded)?;
+    Ok((!changes.is_empty()).then(|| describe_changes(&changes)))
+}
+
+/// What decides how `program`'s binaries and tests are built in `md`: every package of its
+/// closure (its dev-dependencies included) with its version, source and resolved features. Two resolutions with the same
+/// fingerprint build the program from the same crate builds.
+pub fn closure_fingerprint(md: &Metadata, program: &str) -> Option<String> {
+    let pkg = md
+        .packages
+        .iter()
+        .find(|p| p.name.as_str() == program && p.source.is_none())?;
+    let keys = closure_keys_of(md, &pkg.id, true);
+    let nodes = resolve_nodes(md);
+    let mut lines: Vec<String> = md
+        .packages
+        .iter()
+        .filter(|p| {
+            p.id == pkg.id
+                || keys.contains(&(
+                    p.name.to_string(),
+                    p.version.to_string(),
+                    p.source.as_ref().map(|s| s.repr.clone()),
+                ))
+        })
+        .map(|p| {
+            let features = nodes
+                .get(&p.id)
+                .map(|n| n.features.iter().map(|f| f.to_string()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            format!(
+                "{} {} {} [{}]",
+                p.name,
+                p.version,
+                p.source.as_ref().map_or("path", |s| s.repr.as_str()),
+                features.join(",")
+            )
+        })
+        .collect();
+    lines.sort();
+    Some(lines.join("\n"))
 }

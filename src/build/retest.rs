@@ -1,0 +1,297 @@
+//! Installed programs a set would build from other crate versions, proven by their own tests
+//! before they are rebuilt (`install`, unless `--keep-installed-versions`).
+//!
+//! A newcomer may require newer versions (always within the semver-compatible ranges the
+//! installed programs require: a set never crosses a range) of crates an installed program was
+//! built from. Such a program's own test suite is built in shared mode and run under the new
+//! resolution, as `cargo share test` does, and the outcome recorded in `SET/test-results.json`
+//! like `cargo share test` records it (a later run under the same resolution reuses it). A
+//! program whose tests pass stays in the set and is rebuilt and rebound with the others. One
+//! whose tests fail, do not build, or that has no test that passes (zero tests prove nothing:
+//! the conservative reading) is left as it is, said why, and the set is resolved again without
+//! it. `--allow-test-failures` does not apply here: it lets a program the user names be
+//! installed, never an installed program be changed in a way its own tests reject.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::build::installed::announce_left;
+use crate::build::options::BuildOptions;
+use crate::build::prepare::{prepare, PreparedBuild};
+use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCounts};
+use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
+use crate::shell::Shell;
+
+/// An installed program the prepared set would build from other crate versions.
+struct MovedProgram {
+    /// Index in the prepared graph's programs.
+    index: usize,
+    name: String,
+    version: String,
+    changes: Vec<VersionChange>,
+}
+
+/// What its own tests say of a moved program.
+enum Verdict {
+    /// They pass under the new versions (counts of the run, or of the recorded one).
+    Passed(RecordedTest),
+    /// They do not prove it: why.
+    NotProven(String),
+}
+
+/// A moved installed program and its tests' outcome (`--json`: `program-retested`).
+#[derive(Serialize)]
+struct ProgramRetested<'a> {
+    reason: &'static str,
+    program: &'a str,
+    version: &'a str,
+    /// The crates the set moves, from the installed version to the new one.
+    changes: &'a [VersionChange],
+    passed: u64,
+    failed: u64,
+    /// Its tests pass: it is rebuilt with the new versions.
+    proven: bool,
+    /// The outcome was recorded before (`cargo share test`, or an earlier install).
+    recorded: bool,
+}
+
+/// Steps 1 to 3 ([`prepare`]), with the installed programs the set would move proven by their
+/// own tests: each one that is not is left out of `options.installed` and the set is prepared
+/// again without it.
+pub fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
+    if !options.retest_installed || options.installed.is_empty() {
+        return prepare(options, shell);
+    }
+    let mut options = options.clone();
+    // Program -> the closure it passed its tests with, this run: a set prepared again
+    // without a failing program usually builds the others exactly as before.
+    let mut passed: BTreeMap<String, (String, RecordedTest)> = BTreeMap::new();
+    loop {
+        let prepared = prepare(&options, shell)?;
+        let moved = moved_programs(&prepared)?;
+        if options.dry_run {
+            for m in &moved {
+                shell.status(
+                    "Would test",
+                    format!(
+                        "{} v{} under the new crate versions ({}): rebuilt if its own tests \
+                         pass, else left as it is",
+                        m.name,
+                        m.version,
+                        describe_changes(&m.changes)
+                    ),
+                );
+            }
+            return Ok(prepared);
+        }
+        let mut proven = Vec::new();
+        let mut left = Vec::new();
+        for m in &moved {
+            match prepared.retest(m, &mut passed, shell)? {
+                (Verdict::Passed(counts), recorded) => proven.push((m, counts, recorded)),
+                (Verdict::NotProven(why), _) => left.push((
+                    m.name.clone(),
+                    format!(
+                        "with the new program it would be built from other crate versions \
+                         ({}), and {why}",
+                        describe_changes(&m.changes)
+                    ),
+                )),
+            }
+        }
+        if left.is_empty() {
+            for (m, counts, recorded) in proven {
+                shell.status(
+                    "Proven",
+                    format!(
+                        "{} v{} with {}: its {} tests pass{}, so it is rebuilt with them",
+                        m.name,
+                        m.version,
+                        describe_changes(&m.changes),
+                        counts.passed,
+                        if recorded { " (recorded)" } else { "" }
+                    ),
+                );
+                shell.json(&ProgramRetested {
+                    reason: "program-retested",
+                    program: &m.name,
+                    version: &m.version,
+                    changes: &m.changes,
+                    passed: counts.passed,
+                    failed: counts.failed,
+                    proven: true,
+                    recorded,
+                });
+            }
+            return Ok(prepared);
+        }
+        drop(prepared);
+        for (name, why) in left {
+            announce_left(&name, &why, shell);
+            options.installed.retain(|m| m.name != name);
+        }
+    }
+}
+
+/// The installed programs of the prepared set that it builds from other crate versions than
+/// their recorded resolutions.
+fn moved_programs(prepared: &PreparedBuild) -> Result<Vec<MovedProgram>> {
+    let mut out = Vec::new();
+    for (index, p) in prepared.graph.programs.iter().enumerate() {
+        let Some(recorded) = prepared.options.kept_resolutions.get(&p.name) else {
+            continue;
+        };
+        if !prepared.in_set(p) {
+            continue;
+        }
+        let md = &prepared.graph.workspaces[p.workspace].metadata;
+        let changes = version_changes(md, &p.name, recorded)?;
+        if !changes.is_empty() {
+            out.push(MovedProgram {
+                index,
+                name: p.name.clone(),
+                version: p.version.clone(),
+                changes,
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl PreparedBuild {
+    /// Whether `m`'s own tests pass under this build's resolution: passed earlier in this run
+    /// with the same closure, recorded for this resolution, or run now (and recorded); and
+    /// whether the outcome was recorded before.
+    fn retest(
+        &self,
+        m: &MovedProgram,
+        passed: &mut BTreeMap<String, (String, RecordedTest)>,
+        shell: &Shell,
+    ) -> Result<(Verdict, bool)> {
+        let program = &self.graph.programs[m.index];
+        let md = &self.graph.workspaces[program.workspace].metadata;
+        let fingerprint = closure_fingerprint(md, &m.name).unwrap_or_default();
+        if let Some((_, counts)) = passed.get(&m.name).filter(|(f, _)| *f == fingerprint) {
+            return Ok((Verdict::Passed(counts.clone()), false));
+        }
+        let set = self
+            .set
+            .as_ref()
+            .context("an installed program outside the set")?;
+        let key = self.test_key(set);
+        let (outcome, recorded, failing) = match recorded_test(set, &key, &m.name) {
+            Some(r) if r.version == m.version => (r, true, Vec::new()),
+            _ => {
+                shell.status(
+                    "Testing",
+                    format!(
+                        "{} v{} under the new crate versions ({})",
+                        m.name,
+                        m.version,
+                        describe_changes(&m.changes)
+                    ),
+                );
+                let (counts, failing) = self.run_own_tests(m, shell)?;
+                let outcome = RecordedTest::from(&counts);
+                record_outcomes(
+                    set,
+                    &key,
+                    std::iter::once((m.name.clone(), outcome.clone())),
+                )?;
+                (outcome, false, failing)
+            }
+        };
+        let verdict = match verdict(&outcome, &failing) {
+            Verdict::NotProven(why) if recorded => Verdict::NotProven(format!(
+                "{why} (recorded by an earlier run under this resolution)"
+            )),
+            v => v,
+        };
+        match &verdict {
+            Verdict::Passed(counts) => {
+                passed.insert(m.name.clone(), (fingerprint, counts.clone()));
+            }
+            Verdict::NotProven(_) => shell.json(&ProgramRetested {
+                reason: "program-retested",
+                program: &m.name,
+                version: &m.version,
+                changes: &m.changes,
+                passed: outcome.passed,
+                failed: outcome.failed,
+                proven: false,
+                recorded,
+            }),
+        }
+        Ok((verdict, recorded))
+    }
+
+    /// Run `m`'s own test suite in shared mode; its counts and the names of its failing tests
+    /// (or, when they did not build, the first compiler errors).
+    fn run_own_tests(&self, m: &MovedProgram, shell: &Shell) -> Result<(TestCounts, Vec<String>)> {
+        let program = &self.graph.programs[m.index];
+        let mut results = vec![TestCounts::default(); self.graph.programs.len()];
+        let mut started = vec![0u64; results.len()];
+        let mut failing = Vec::new();
+        let mut errors = Vec::new();
+        let progress = !shell.quiet && !shell.is_json();
+        let mut on_line = |line: &str| {
+            let trimmed = line.trim();
+            if let Some(name) = trimmed
+                .strip_prefix("test ")
+                .and_then(|t| t.strip_suffix(" ... FAILED"))
+            {
+                failing.push(name.to_string());
+            } else if trimmed.starts_with("error") && errors.len() < 3 {
+                errors.push(trimmed.to_string());
+            } else if progress && trimmed.starts_with("Compiling ") {
+                // Cargo's progress, as a build shows it.
+                eprintln!("{line}");
+            }
+        };
+        let status = self.run_tests(
+            program.workspace,
+            &[m.index],
+            &mut results,
+            &mut started,
+            &mut on_line,
+        )?;
+        let mut counts = std::mem::take(&mut results[m.index]);
+        counts.settle(started[m.index], status, 1);
+        counts.program = m.name.clone();
+        counts.version = m.version.clone();
+        if counts.test_binaries == 0 && !status.success() {
+            failing = errors;
+        }
+        Ok((counts, failing))
+    }
+}
+
+/// What a test outcome says of a moved program; `failing` names its failing tests (or the
+/// errors that kept them from building).
+fn verdict(outcome: &RecordedTest, failing: &[String]) -> Verdict {
+    let names = if failing.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", failing.join(", "))
+    };
+    if outcome.success && outcome.passed > 0 {
+        return Verdict::Passed(outcome.clone());
+    }
+    Verdict::NotProven(if outcome.note.as_deref() == Some("tests did not build") {
+        format!("its own tests do not build with them{names}")
+    } else if outcome.failed > 0 {
+        format!(
+            "{} of its {} own tests fail with them{names}",
+            outcome.failed,
+            outcome.passed + outcome.failed
+        )
+    } else if outcome.success {
+        "it has no test that passes, so nothing shows it works with them (a program \
+         without tests keeps the versions it was installed with)"
+            .to_string()
+    } else {
+        format!("its test run with them did not finish{names}")
+    })
+}
