@@ -753,8 +753,8 @@ fn split_off(
 }
 
 /// The stored groups a set resolved as `md` can use exactly (see [`grouping::reuse_mismatch`])
-/// and whose dependency groups it can use too. Each one dropped is named, with why; groups no
-/// program of the set loads are dropped quietly.
+/// and whose dependency groups it can use too. Each one the programs would load that is dropped
+/// is named, with why (`not_reused`); groups no program of the set loads are dropped quietly.
 fn reusable_groups(
     md: &cargo_metadata::Metadata,
     stored: &[StoredGroup],
@@ -768,13 +768,25 @@ fn reusable_groups(
             Some(why) => NotReused::announce(g, why, shell, not_reused),
         }
     }
-    grouping::retain_loadable(&mut keep);
     let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(md)
         .into_iter()
         .map(|p| (p.name.to_string(), p.id.clone()))
         .collect();
-    let groups: Vec<grouping::Group> = keep.iter().map(|g| g.record.group.clone()).collect();
-    let used = grouping::groups_used(md, &programs, &groups);
+    let used = |keep: &[StoredGroup]| {
+        let groups: Vec<grouping::Group> = keep.iter().map(|g| g.record.group.clone()).collect();
+        grouping::groups_used(md, &programs, &groups)
+    };
+    let before = keep.clone();
+    let wanted = used(&keep);
+    grouping::retain_loadable(&mut keep);
+    for g in &before {
+        let name = &g.record.group.name;
+        if wanted.contains(name) && !keep.iter().any(|k| &k.record.group.name == name) {
+            let why = "it loads a group that is not reused".to_string();
+            NotReused::announce(g, why, shell, not_reused);
+        }
+    }
+    let used = used(&keep);
     keep.retain(|g| used.contains(&g.record.group.name));
     keep
 }
