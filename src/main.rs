@@ -469,6 +469,7 @@ impl BuildTuning {
                 lock_file: self.lock,
                 pins: self.pin,
                 own_lock: self.own_lock,
+                newest_locked: false,
             },
             check_tests: false,
             allow_test_failures: false,
@@ -697,6 +698,7 @@ fn main() -> ExitCode {
             };
             build.allow_test_failures = allow_test_failures;
             build.retest_installed = !keep_installed_versions;
+            build.unify.newest_locked = !keep_installed_versions;
             let options = store::InstallOptions {
                 build,
                 root: root.map_or_else(store::default_root, Ok)?,
