@@ -175,8 +175,9 @@ enum Command {
         /// (they then share only the groups already in the store that fit them exactly).
         #[arg(long)]
         no_regroup: bool,
-        /// Leave every installed program the new one would move to other crate versions as it
-        /// is, without running its tests (by default its own tests decide: rebuilt if they pass).
+        /// Keep the installed programs' crate versions: the new program adapts to them where its
+        /// requirements allow, and an installed program it still moves is left as it is, untested
+        /// (default: the newest locked versions win, and a moved program's own tests decide).
         #[arg(long, conflicts_with = "no_regroup")]
         keep_installed_versions: bool,
         #[command(flatten)]
