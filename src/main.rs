@@ -179,8 +179,9 @@ enum Command {
         /// (they then share only the groups already in the store that fit them exactly).
         #[arg(long)]
         no_regroup: bool,
-        /// Leave every installed program the new one would move to other crate versions as it
-        /// is, without running its tests (by default its own tests decide: rebuilt if they pass).
+        /// Keep the installed programs' crate versions: the new program adapts to them where its
+        /// requirements allow, and an installed program it still moves is left as it is, untested
+        /// (default: the newest locked versions win, and a moved program's own tests decide).
         #[arg(long, conflicts_with = "no_regroup")]
         keep_installed_versions: bool,
         #[command(flatten)]
@@ -473,6 +474,7 @@ impl BuildTuning {
                 lock_file: self.lock,
                 pins: self.pin,
                 own_lock: self.own_lock,
+                newest_locked: false,
             },
             check_tests: false,
             allow_test_failures: false,
@@ -705,6 +707,7 @@ fn main() -> ExitCode {
             };
             build.allow_test_failures = allow_test_failures;
             build.retest_installed = !keep_installed_versions;
+            build.unify.newest_locked = !keep_installed_versions;
             let options = store::InstallOptions {
                 build,
                 root: root.map_or_else(store::default_root, Ok)?,

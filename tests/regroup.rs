@@ -133,7 +133,8 @@ fn install_in_base(env: &Env, dirs: &[PathBuf], extra: &[&str]) -> Output {
 }
 
 /// A copy of the fixture `sets/new-shim` in the base directory, renamed `name`, with `edit`
-/// applied to its manifest and `src/main.rs`, unlocked (its Cargo.lock removed) when `unlock`.
+/// applied to its manifest and `src/main.rs`, unlocked (its Cargo.lock removed) when `unlock`,
+/// else locked to shim 1.0.0.
 fn shim_program(env: &Env, name: &str, edit: &dyn Fn(&str) -> String, unlock: bool) -> PathBuf {
     let dir = env.base.join(name);
     copy_dir(&fixture("sets/new-shim"), &dir);
@@ -147,7 +148,8 @@ fn shim_program(env: &Env, name: &str, edit: &dyn Fn(&str) -> String, unlock: bo
         std::fs::remove_file(lock).unwrap();
     } else {
         let text = std::fs::read_to_string(&lock).unwrap();
-        std::fs::write(&lock, text.replace("new-shim", name)).unwrap();
+        let text = text.replace("new-shim", name).replace("1.1.0", "1.0.0");
+        std::fs::write(&lock, text).unwrap();
     }
     dir
 }
@@ -205,9 +207,10 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
         &|t| t.replace("shim::answer() > 0", "shim::not_in_shim() > 0"),
         false,
     );
-    // old-shim locks shim 1.0.0; the others (new-shim locks 1.1.0) adapt to what is installed.
+    let new_shim = shim_program(&env, "new-shim", &|t| t.to_string(), false);
+    // All lock shim 1.0.0.
     install_in_base(&env, &[fixture("sets/old-shim")], &[]);
-    install_in_base(&env, &[fixture("sets/new-shim"), untested, broken], &[]);
+    install_in_base(&env, &[new_shim, untested, broken], &[]);
     assert_eq!(
         run_clean(&env.root().join("bin/new-shim")),
         "new-shim: shim 1.0.0 answer 41 features extra\n"
@@ -224,7 +227,9 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
         "{said}"
     );
     assert!(
-        said.contains("Proven new-shim v0.1.0 with shim 1.0.0 -> 1.1.0: its 1 tests pass"),
+        said.contains(
+            "Proven new-shim v0.1.0 with shim 1.0.0 -> 1.1.0: its own tests pass (1 passed)"
+        ),
         "{said}"
     );
     assert_eq!(
@@ -308,16 +313,37 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     env.verify_ok();
 }
 
-/// `--keep-installed-versions`: an installed program the newcomer would move to other crate
-/// versions is left as it is without running its tests (as before retesting), and the output
-/// says why; one the newcomer does not move is still regrouped.
+/// A newcomer keeps the versions it was released with: installed after old-shim (shim 1.0.0),
+/// new-shim (its lock: 1.1.0, its requirement: 1) is built with 1.1.0, as installing both
+/// together would, and old-shim, whose test fails with 1.1.0, is left as it is. With
+/// `--keep-installed-versions` the installed versions win instead: new-shim adapts to 1.0.0 and
+/// shares old-shim's group, and a newcomer that requires 1.1 leaves the installed programs as
+/// they are, untested.
 #[test]
 fn keep_installed_versions_leaves_moved_programs_untested() {
     let env = Env::new();
     with_fixture_registry(&env);
-    // new-shim's requirement accepts shim 1.0.0: it adapts to what is installed.
     install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    let before = program_files(&env, "old-shim");
     let out = install_in_base(&env, &[fixture("sets/new-shim")], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Testing old-shim v0.1.0 under the new crate versions (shim 1.0.0 -> 1.1.0)")
+            && said.contains("Leaving old-shim as it is"),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/new-shim")),
+        "new-shim: shim 1.1.0 answer 42 features default\n"
+    );
+    assert_eq!(program_files(&env, "old-shim"), before);
+    env.verify_ok();
+
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let keep = "--keep-installed-versions";
+    install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    let out = install_in_base(&env, &[fixture("sets/new-shim")], &[keep]);
     assert_eq!(
         records(&env, &out, "program-regrouped"),
         ["old-shim"],
@@ -330,14 +356,13 @@ fn keep_installed_versions_leaves_moved_programs_untested() {
         stderr(&out)
     );
     assert_eq!(env.group_libs("old-shim"), env.group_libs("new-shim"));
-    assert!(run_clean(&env.root().join("bin/old-shim")).starts_with("old-shim: "));
+    assert_eq!(
+        run_clean(&env.root().join("bin/new-shim")),
+        "new-shim: shim 1.0.0 answer 41 features extra\n"
+    );
 
     let before = program_files(&env, "old-shim");
-    let out = install_in_base(
-        &env,
-        &[needs_newer(&env)],
-        &["--no-locked", "--keep-installed-versions"],
-    );
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked", keep]);
     let said = stderr(&out);
     assert!(
         said.contains("Leaving old-shim as it is") && said.contains("(shim 1.0.0 -> 1.1.0)"),

@@ -106,12 +106,13 @@ pub fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<Prepare
                 shell.status(
                     "Proven",
                     format!(
-                        "{} v{} with {}: its {} tests pass{}, so it is rebuilt with them",
+                        "{} v{} with {}: its own tests pass ({} passed{}), so it is rebuilt \
+                         with them",
                         m.name,
                         m.version,
                         describe_changes(&m.changes),
                         counts.passed,
-                        if recorded { " (recorded)" } else { "" }
+                        if recorded { ", as recorded" } else { "" }
                     ),
                 );
                 shell.json(&ProgramRetested {

@@ -157,6 +157,7 @@ impl InstallOrigin {
                 lock_file: None,
                 pins: self.pins.iter().map(|p| p.parse()).collect::<Result<_>>()?,
                 own_lock: self.own_lock.clone(),
+                newest_locked: false,
             },
             features: ProgramFeatures::parse(
                 &features,

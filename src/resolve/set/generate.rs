@@ -121,9 +121,9 @@ pub fn generate(
             let seed = match &existing_lock {
                 Some(lock) => lock.clone(),
                 None => {
-                    let locks: Vec<&str> =
+                    let mut locks: Vec<&str> =
                         members.iter().filter_map(|m| m.lock.as_deref()).collect();
-                    let preferred: Vec<&str> = stored
+                    let mut preferred: Vec<&str> = stored
                         .iter()
                         .map(|g| g.record.lock.as_str())
                         .chain(
@@ -133,6 +133,10 @@ pub fn generate(
                                 .filter_map(|m| m.lock.as_deref()),
                         )
                         .collect();
+                    if options.newest_locked && members.iter().any(|m| m.keep_resolution) {
+                        // Candidates like every other lock: the newest version wins.
+                        locks.append(&mut preferred);
+                    }
                     seed_lockfile_preferring(&locks, &preferred)?
                 }
             };

@@ -41,6 +41,12 @@ pub struct UnifyOptions {
     pub pins: Vec<CrateSpec>,
     /// Programs kept out of the set: built with their own lockfile.
     pub own_lock: Vec<String>,
+    /// With installed programs in the set (`SetMember::keep_resolution`): the seed takes the
+    /// newest version any of them, any stored group or any newcomer locked in each range, as
+    /// installing them together does, instead of the installed versions winning (a newcomer
+    /// then builds from at least the versions it was released with; an installed program moved
+    /// by it is retested, `build::retest`).
+    pub newest_locked: bool,
 }
 
 impl UnifyOptions {
@@ -88,7 +94,8 @@ pub struct SetMember {
     /// those of its programs) and consume nothing of their own (see `grouping::plugins_consumer`).
     pub plugin_for: Option<String>,
     /// An installed program whose recorded resolution (`lock`) the set keeps: its versions win
-    /// the seed, as stored groups' do, and the set checks it still builds it exactly.
+    /// the seed, as stored groups' do (unless `UnifyOptions::newest_locked`), and the set checks
+    /// whether it still builds it exactly.
     pub keep_resolution: bool,
 }
 
