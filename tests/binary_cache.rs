@@ -343,15 +343,7 @@ fn a_registry_that_is_down_gives_a_clear_error() {
 /// A scratch directory whose `.cargo/config.toml` replaces crates.io with the fixture directory
 /// source (`tests/fixtures/sets/registry`, which holds the program `cache-hello`).
 fn offline_crates_io(env: &Env) {
-    std::fs::create_dir_all(env.base.join(".cargo")).unwrap();
-    std::fs::write(
-        env.base.join(".cargo/config.toml"),
-        format!(
-            "[source.crates-io]\nreplace-with = \"fixture\"\n[source.fixture]\ndirectory = {:?}\n",
-            fixture("sets/registry").display().to_string()
-        ),
-    )
-    .unwrap();
+    replace_crates_io(&env.base, "sets/registry");
 }
 
 fn install_hello(env: &Env, config: &std::path::Path) -> Command {

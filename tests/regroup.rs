@@ -110,15 +110,7 @@ fn programs_installed_one_at_a_time_share_one_group() {
 /// `.cargo/config.toml` in the test's base directory: crates.io replaced by the fixture
 /// registry that serves shim 1.0.0 and 1.1.0.
 fn with_fixture_registry(env: &Env) {
-    std::fs::create_dir_all(env.base.join(".cargo")).unwrap();
-    std::fs::write(
-        env.base.join(".cargo/config.toml"),
-        format!(
-            "[source.crates-io]\nreplace-with = \"fixture\"\n[source.fixture]\ndirectory = {:?}\n",
-            fixture("sets/registry").display().to_string()
-        ),
-    )
-    .unwrap();
+    replace_crates_io(&env.base, "sets/registry");
 }
 
 /// Install the programs in `dirs` (one command) from the test's base directory.

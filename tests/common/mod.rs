@@ -19,6 +19,13 @@ pub fn fixture(name: &str) -> PathBuf {
 pub fn scratch_with_directory_source(registry: &str) -> (tempfile::TempDir, PathBuf) {
     let scratch = tempfile::tempdir().unwrap();
     let base = scratch.path().to_path_buf();
+    replace_crates_io(&base, registry);
+    (scratch, base)
+}
+
+/// `BASE/.cargo/config.toml` replacing crates.io with the fixture directory source `registry`,
+/// so Cargo run from `base` stays offline.
+pub fn replace_crates_io(base: &Path, registry: &str) {
     std::fs::create_dir_all(base.join(".cargo")).unwrap();
     std::fs::write(
         base.join(".cargo/config.toml"),
@@ -28,7 +35,6 @@ pub fn scratch_with_directory_source(registry: &str) -> (tempfile::TempDir, Path
         ),
     )
     .unwrap();
-    (scratch, base)
 }
 
 /// `cargo-share` with a private cache directory inside `scratch`.
