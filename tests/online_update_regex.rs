@@ -38,17 +38,7 @@ fn install(base: &Path, cache: &str, store: &str, extra: &[&str]) {
 /// The files the installed `program` runs (`bin/`, `lib/`), by name.
 fn program_files(root: &Path, program: &str) -> BTreeMap<String, Vec<u8>> {
     let dir = std::fs::canonicalize(root.join("bin").join(program)).unwrap();
-    let dir = dir.parent().unwrap().parent().unwrap();
-    let mut out = BTreeMap::new();
-    for sub in ["bin", "lib"] {
-        for name in file_names(&dir.join(sub)) {
-            out.insert(
-                format!("{sub}/{name}"),
-                std::fs::read(dir.join(sub).join(&name)).unwrap(),
-            );
-        }
-    }
-    out
+    bin_and_lib_files(dir.parent().unwrap().parent().unwrap())
 }
 
 fn words(root: &Path, pattern: &str) -> String {

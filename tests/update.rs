@@ -55,16 +55,7 @@ impl UpdateEnv {
 
 /// Every file under `dir` (relative path -> bytes).
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for sub in ["bin", "lib"] {
-        for name in file_names(&dir.join(sub)) {
-            out.insert(
-                format!("{sub}/{name}"),
-                std::fs::read(dir.join(sub).join(&name)).unwrap(),
-            );
-        }
-    }
-    out
+    bin_and_lib_files(dir)
 }
 
 /// The files of `after` whose bytes differ from `before`'s (or that `before` lacks).

@@ -154,3 +154,18 @@ pub fn loads_by_path(binary: &Path) -> Vec<String> {
         .map(|n| needed_file(n).to_string())
         .collect()
 }
+
+/// Every file of `dir/bin` and `dir/lib` (`bin/NAME` -> bytes): a build's output or an installed
+/// program's store directory, to compare two of them byte for byte.
+pub fn bin_and_lib_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    for sub in ["bin", "lib"] {
+        for name in file_names(&dir.join(sub)) {
+            out.insert(
+                format!("{sub}/{name}"),
+                std::fs::read(dir.join(sub).join(&name)).unwrap(),
+            );
+        }
+    }
+    out
+}
