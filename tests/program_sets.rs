@@ -616,6 +616,30 @@ fn a_program_split_off_a_set_still_loads_the_groups_it_can_use() {
         .filter(|n| n.starts_with("libcargo_share_group_"))
         .collect();
     assert_eq!(group_files.len(), 2, "{group_files:?}");
+    // Each group is compiled once, by its set: set 2 finds it fresh. So a second build compiles
+    // nothing and gives the same files (an update compares a build with the one before).
+    let compiles = said
+        .lines()
+        .filter(|l| l.contains("Compiling cargo-share-group-"))
+        .count();
+    assert_eq!(compiles, 2, "{said}");
+    let again = env.base.join("out-later-set-again");
+    let rebuilt = run_ok(cmd("build", &["--out"]).arg(&again));
+    assert!(
+        !stderr(&rebuilt).contains("Compiling"),
+        "{}",
+        stderr(&rebuilt)
+    );
+    let (first, second) = (bin_and_lib_files(&out), bin_and_lib_files(&again));
+    let differ: Vec<&String> = first
+        .iter()
+        .filter(|(name, bytes)| second.get(*name) != Some(*bytes))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        differ.is_empty() && first.len() == second.len(),
+        "{differ:?}"
+    );
 
     // Installing the same programs: the same sets, the same sharing.
     let root = env.base.join("root");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::resolve::grouping;
-use crate::resolve::grouping::{GroupPlan, GroupRecord, StoredGroup};
+use crate::resolve::grouping::{GroupPlan, GroupRecord, MemberSource, StoredGroup};
 use crate::resolve::set::ResolutionConflict;
 use crate::shell::Shell;
 
@@ -130,7 +130,10 @@ pub(crate) fn leave_out_named_groups(
 }
 
 /// The groups of a planned set as groups a later set may build against: each keeps its store
-/// entry (if it came from the store) and the set that makes it.
+/// entry (if it came from the store) and the set that makes it. A group holding a local (path)
+/// package is not one: Cargo names a path package's build by its path relative to the workspace
+/// root, so a later set's workspace would compile it, and the group, a second time, into the
+/// same file.
 pub(crate) fn groups_of_set(
     plan: &GroupPlan,
     records: &BTreeMap<String, GroupRecord>,
@@ -138,6 +141,11 @@ pub(crate) fn groups_of_set(
 ) -> Vec<StoredGroup> {
     plan.groups
         .iter()
+        .filter(|g| {
+            !g.members
+                .iter()
+                .any(|m| matches!(m.source, MemberSource::Path { .. }))
+        })
         .filter_map(|g| {
             Some(StoredGroup {
                 record: records.get(&g.name)?.clone(),

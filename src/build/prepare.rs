@@ -2,7 +2,7 @@
 //! planned (reusing stored ones where they resolve exactly), the graph read and the wrapper's
 //! plan written. One build per cache at a time (`CACHE/lock`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -406,7 +406,9 @@ fn unify_sources(
     // on (`later_sets`).
     let mut first_set = None;
     let mut groups: Option<GroupedPlan> = None;
-    let mut earlier_dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // The facade directories of every set's grouped build workspace (a later set has its own
+    // copies of the earlier groups it loads).
+    let mut facade_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut number = 0;
     while !members.is_empty() {
         number += 1;
@@ -497,7 +499,6 @@ fn unify_sources(
                 &features,
                 &stored,
                 plugins.filter(|_| number == 1),
-                &earlier_dirs,
                 options,
                 toolchain,
                 graph,
@@ -506,11 +507,7 @@ fn unify_sources(
             if number > 1 {
                 announce_set(number, programs, &plan, &not_reused, shell);
             }
-            for g in &plan.groups {
-                earlier_dirs
-                    .entry(g.name.clone())
-                    .or_insert_with(|| root.join(&g.name));
-            }
+            facade_dirs.extend(plan.groups.iter().map(|g| root.join(&g.name)));
             candidates = grouping::extend_compatible(
                 later_sets::groups_of_set(&plan, &records, number),
                 &candidates,
@@ -526,12 +523,8 @@ fn unify_sources(
         }
         first_set = first_set.or(Some(set));
     }
-    if let Some((plan, _)) = &groups {
-        graph.shared_packages = plan
-            .groups
-            .iter()
-            .filter_map(|g| earlier_dirs.get(&g.name).cloned())
-            .collect();
+    if groups.is_some() {
+        graph.shared_packages = facade_dirs;
     }
     let set = first_set;
     let kept_out = |name: &str| kept_out.iter().any(|o| o == name);
@@ -548,8 +541,7 @@ fn unify_sources(
 
 /// Plan the groups of one resolved set (`fixed`: the groups it builds against as they are),
 /// write its grouped build workspace and add it to the graph; the plan, each new group's
-/// record, and the workspace's root. The groups of earlier sets stay in theirs
-/// (`earlier_dirs`, by name).
+/// record, and the workspace's root. The groups of earlier sets are recorded there.
 #[allow(clippy::too_many_arguments)]
 fn group_set(
     set: &ProgramSet,
@@ -557,7 +549,6 @@ fn group_set(
     features: &[String],
     fixed: &[StoredGroup],
     plugins: Option<&Plugins>,
-    earlier_dirs: &BTreeMap<String, PathBuf>,
     options: &BuildOptions,
     toolchain: &Toolchain,
     graph: &mut BuildGraph,
@@ -581,19 +572,14 @@ fn group_set(
         .collect();
     let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag, fixed)?;
     grouping::report(&plan, shell, options.dry_run);
-    let elsewhere: BTreeMap<String, PathBuf> = plan
-        .earlier
-        .keys()
-        .filter_map(|g| Some((g.clone(), earlier_dirs.get(g)?.clone())))
-        .collect();
-    let manifest = set::grouped_workspace(set, &plan, &elsewhere, shell)?;
+    let manifest = set::grouped_workspace(set, &plan, shell)?;
     let md = graph::load_metadata(&manifest, true, &toolchain.host, features)?;
     let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
     let mut records = BTreeMap::new();
     for group in plan
         .groups
         .iter()
-        .filter(|g| !elsewhere.contains_key(&g.name))
+        .filter(|g| !plan.earlier.contains_key(&g.name))
     {
         let mut record = group_record(&md, group, &lock)
             .with_context(|| format!("recording how {} was resolved", group.name))?;

@@ -55,7 +55,7 @@ pub fn generate(
         std::fs::remove_dir_all(&pins_dir)?;
     }
     let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
-    write_facades(&root, &facades, &Default::default())?;
+    write_facades(&root, &facades)?;
     dirs.extend(facades.iter().map(|g| g.name.clone()));
     if write_reuse_member(&root, stored)? {
         dirs.push(REUSE_PACKAGE.to_string());

@@ -1,6 +1,6 @@
 //! The grouped build workspace: the set's members with path dependencies on their groups' facades.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -21,14 +21,13 @@ use crate::shell::Shell;
 /// ([`grouping::facade_files`]), and the set's resolution: Cargo only adds the facades (path
 /// packages) to the lock, which is checked.
 ///
-/// `elsewhere` are groups of an earlier set of the same build, by name: their facades stay in
-/// that set's build workspace, and this one depends on them there (one package, one build of it).
-pub fn grouped_workspace(
-    set: &ProgramSet,
-    plan: &GroupPlan,
-    elsewhere: &BTreeMap<String, PathBuf>,
-    shell: &Shell,
-) -> Result<PathBuf> {
+/// The groups of an earlier set of the same build (`plan.earlier`) are written here too, at the
+/// same place relative to the workspace root as in theirs, with the same files and file times
+/// ([`write_facades`]): Cargo names a path package's build by its path relative to the
+/// workspace root, so the copy is the same Cargo unit, found fresh, and never compiled a second
+/// time (which would rewrite the earlier set's group file, and make Cargo rebuild the earlier
+/// set's programs on the next build).
+pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> Result<PathBuf> {
     let name = set
         .root
         .file_name()
@@ -38,7 +37,6 @@ pub fn grouped_workspace(
     let root = set.root.with_file_name(format!("{name}-grouped"));
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let root = root.canonicalize()?;
-    let group_dir = |g: &str| elsewhere.get(g).cloned().unwrap_or_else(|| root.join(g));
     // The set's reuse member, if it has one (`reuse_member`): each program takes it as a build
     // dependency, so that building it resolves the features the set resolved.
     let reuse: Vec<(String, PathBuf)> = Some(set.root.join(REUSE_PACKAGE))
@@ -58,18 +56,18 @@ pub fn grouped_workspace(
         let extra: Vec<(String, PathBuf)> = plan
             .groups_of(&consumer)
             .into_iter()
-            .map(|g| (g.name.clone(), group_dir(&g.name)))
+            .map(|g| (g.name.clone(), root.join(&g.name)))
             .collect();
         copy_member(member, &root.join(&dir), &extra, &reuse)?;
         dirs.push(dir);
     }
-    let own: Vec<&grouping::Group> = plan
-        .groups
+    let groups: Vec<&grouping::Group> = plan.groups.iter().collect();
+    write_facades(&root, &groups)?;
+    dirs.extend(groups.iter().map(|g| g.name.clone()));
+    let own: Vec<&&grouping::Group> = groups
         .iter()
-        .filter(|g| !elsewhere.contains_key(&g.name))
+        .filter(|g| !plan.earlier.contains_key(&g.name))
         .collect();
-    write_facades(&root, &own, elsewhere)?;
-    dirs.extend(own.iter().map(|g| g.name.clone()));
     write_workspace_manifest(&root, &dirs)?;
     let set_lock = std::fs::read_to_string(set.root.join("Cargo.lock"))?;
     let lock_path = root.join("Cargo.lock");
@@ -113,15 +111,15 @@ pub fn grouped_workspace(
     Ok(manifest_path)
 }
 
+/// The modification time of every facade file, in seconds after 1970 (2001-09-09): older than
+/// any build.
+const FACADE_FILE_TIME: u64 = 1_000_000_000;
+
 /// Write the facade packages `groups` under `root` (the set workspace or its grouped build
 /// workspace), each in a directory named after it, and remove facades no longer wanted. Files
 /// are written only when they change (Cargo's fingerprints follow file times). A facade loads
 /// the groups in `elsewhere` (by name) from their directories there.
-pub(crate) fn write_facades(
-    root: &Path,
-    groups: &[&grouping::Group],
-    elsewhere: &BTreeMap<String, PathBuf>,
-) -> Result<()> {
+pub(crate) fn write_facades(root: &Path, groups: &[&grouping::Group]) -> Result<()> {
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
         let file = entry.file_name().to_string_lossy().into_owned();
@@ -131,13 +129,28 @@ pub(crate) fn write_facades(
             std::fs::remove_dir_all(entry.path())?;
         }
     }
-    let group_dir = |g: &str| elsewhere.get(g).cloned().unwrap_or_else(|| root.join(g));
     for group in groups {
-        let dir = group_dir(&group.name);
+        let dir = root.join(&group.name);
         std::fs::create_dir_all(&dir)?;
-        let (manifest, lib) = grouping::facade_files(group, &group_dir);
-        write_if_changed(&dir.join("Cargo.toml"), &manifest)?;
-        write_if_changed(&dir.join("lib.rs"), &lib)?;
+        let (manifest, lib) = grouping::facade_files(group);
+        for (file, text) in [("Cargo.toml", manifest), ("lib.rs", lib)] {
+            let path = dir.join(file);
+            write_if_changed(&path, &text)?;
+            // One fixed time for every facade's files, so that the copy of a group in another
+            // workspace (a later set's, an install's) is as fresh to Cargo as the original. Safe:
+            // the text is a function of the facade's dependencies (names, packages, features),
+            // which Cargo's fingerprint of the unit holds, so a change of text is a change of
+            // fingerprint whatever the file's time.
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| {
+                    f.set_modified(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_secs(FACADE_FILE_TIME),
+                    )
+                })
+                .with_context(|| format!("setting the time of {}", path.display()))?;
+        }
     }
     Ok(())
 }
