@@ -41,6 +41,17 @@ impl SetEnv {
         c
     }
 
+    /// `cargo-share build` of the fixture programs `programs` (by `--manifest-path`), then `extra`.
+    fn build_programs(&self, programs: &[&str], extra: &[&str]) -> Command {
+        let mut c = cargo_share(&self.base);
+        c.current_dir(&self.base).arg("build");
+        for p in programs {
+            c.arg("--manifest-path").arg(fixture(&format!("sets/{p}")));
+        }
+        c.args(extra);
+        c
+    }
+
     fn build(&self, unify: &str, extra: &[&str]) -> PathBuf {
         let out = self.base.join(format!("out-{unify}"));
         run_ok(self.cmd("build", unify).args(extra).arg("--out").arg(&out));
@@ -64,6 +75,14 @@ fn shim_libraries(out: &Path) -> Vec<String> {
     file_names(&out.join("lib"))
         .into_iter()
         .filter(|n| n.starts_with("libshim-"))
+        .collect()
+}
+
+/// The JSON records of a `--json` run's stdout.
+fn json_records(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .collect()
 }
 
@@ -386,19 +405,10 @@ fn unification_options_are_checked_before_building() {
 fn programs_cargo_cannot_resolve_together_are_split_off() {
     let env = SetEnv::new();
     let out = env.base.join("out-split");
-    let cmd = |extra: &[&str]| {
-        let mut c = cargo_share(&env.base);
-        c.current_dir(&env.base).arg("build");
-        for p in ["exact-old", "exact-new", "new-shim"] {
-            c.arg("--manifest-path").arg(fixture(&format!("sets/{p}")));
-        }
-        c.args(extra);
-        c
-    };
+    let cmd = |extra: &[&str]| env.build_programs(&["exact-old", "exact-new", "new-shim"], extra);
     let plan = run_ok(&mut cmd(&["--dry-run", "--json"]));
-    let split: Vec<serde_json::Value> = stdout(&plan)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let split: Vec<serde_json::Value> = json_records(&plan)
+        .into_iter()
         .filter(|v| v["reason"] == "set-split")
         .collect();
     assert_eq!(split.len(), 1, "{}", stdout(&plan));
@@ -465,9 +475,8 @@ fn a_program_whose_manifest_cannot_join_a_set_is_kept_out_by_itself() {
             && said.contains("is inherited from its workspace"),
         "{said}"
     );
-    let kept: Vec<serde_json::Value> = stdout(&built)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let kept: Vec<serde_json::Value> = json_records(&built)
+        .into_iter()
         .filter(|v| v["reason"] == "set-split")
         .collect();
     assert_eq!(kept.len(), 1);
@@ -510,10 +519,7 @@ fn a_program_split_off_a_set_still_loads_the_groups_it_can_use() {
         c
     };
     let plan = run_ok(&mut cmd("build", &["--dry-run", "--json"]));
-    let records: Vec<serde_json::Value> = stdout(&plan)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .collect();
+    let records = json_records(&plan);
     let of = |reason: &str| -> Vec<&serde_json::Value> {
         records.iter().filter(|v| v["reason"] == reason).collect()
     };
@@ -655,4 +661,73 @@ fn a_program_split_off_a_set_still_loads_the_groups_it_can_use() {
         stderr(&installed)
     );
     check(&root);
+}
+
+/// Without `tally-only`, the first set's crates all have the same consumers (pair-old and
+/// pair-any), so a plan that ignores later sets puts shim, tally and counted into one group,
+/// which pair-new (set 2, shim 1.1.0) cannot load at all. cargo-share plans the sets again with
+/// shim kept apart: tally and counted in one group, shim in another; pair-new loads the first.
+#[test]
+fn an_earlier_group_is_split_along_the_crate_a_later_set_builds_otherwise() {
+    let env = SetEnv::new();
+    let cmd = |extra: &[&str]| {
+        let mut c = env.build_programs(
+            &["pair-old", "pair-new", "pair-any"],
+            &["--group-min-size", "0"],
+        );
+        c.args(extra);
+        c
+    };
+    let plan = run_ok(&mut cmd(&["--dry-run", "--json"]));
+    let records = json_records(&plan);
+    let of = |reason: &str| -> Vec<&serde_json::Value> {
+        records.iter().filter(|v| v["reason"] == reason).collect()
+    };
+    let regrouped = of("sets-regrouped");
+    assert_eq!(regrouped.len(), 1, "{}", stdout(&plan));
+    assert_eq!(regrouped[0]["apart"], serde_json::json!(["shim"]));
+    // The last plan of set 1 (each pass plans it once): shim alone, tally and counted together.
+    let plans = of("group-plan");
+    let first = &plans[plans.len() - 2]["plan"]["groups"];
+    let members = |g: &serde_json::Value| -> Vec<String> {
+        g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut groups: Vec<Vec<String>> = first.as_array().unwrap().iter().map(members).collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        vec![vec!["counted", "tally"], vec!["shim"]],
+        "{}",
+        stdout(&plan)
+    );
+    let later = of("set-groups");
+    let last = later.last().unwrap();
+    assert_eq!(last["programs"], serde_json::json!(["pair-new"]));
+    assert_eq!(last["shares"].as_array().unwrap().len(), 1, "{last}");
+
+    let out = env.base.join("out");
+    let built = run_ok(cmd(&["--out"]).arg(&out));
+    assert!(
+        stderr(&built).contains("Regrouping the sets with shim"),
+        "{}",
+        stderr(&built)
+    );
+    for (bin, says, groups) in [
+        ("pair-old", "shim 1.0.0 answer 41, tally 3, seven 7", 2),
+        ("pair-any", "shim 1.0.0 answer 41, tally 3, seven 7", 2),
+        ("pair-new", "shim 1.1.0 answer 42, tally 3, seven 7", 1),
+    ] {
+        let binary = out.join("bin").join(bin);
+        assert_eq!(run_clean(&binary), format!("{bin}: {says}\n"));
+        let loaded = loads_by_path(&binary)
+            .into_iter()
+            .filter(|n| n.starts_with("libcargo_share_group_"))
+            .count();
+        assert_eq!(loaded, groups, "{bin}");
+    }
 }

@@ -15,6 +15,7 @@ use crate::build::later_sets;
 use crate::build::later_sets::{announce_set, leave_out_named_groups, NotReused};
 use crate::build::options::{default_cache_dir, Binding, BuildOptions, GroupExports, Layout};
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
+use crate::build::set_split::{split_off, SetSplit};
 use crate::compile::plan::WrapperPlan;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
@@ -25,7 +26,6 @@ use crate::resolve::set::{ProgramSet, ResolutionConflict, SetMember, Unify};
 use crate::shell::Shell;
 use crate::source;
 use crate::toolchain::Toolchain;
-use serde::Serialize;
 
 /// The groups of a grouped build and, by group name, what each one's store entry records.
 pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
@@ -403,129 +403,196 @@ fn unify_sources(
     candidates = grouping::compatible_subset(&candidates);
     // The first set holds every program that resolves with the others; those split off it are
     // resolved as the next set against the groups of the sets before (grouped layout), and so
-    // on (`later_sets`).
-    let mut first_set = None;
-    let mut groups: Option<GroupedPlan> = None;
-    // The facade directories of every set's grouped build workspace (a later set has its own
-    // copies of the earlier groups it loads).
-    let mut facade_dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut number = 0;
-    while !members.is_empty() {
-        number += 1;
-        let mut next: Vec<SetMember> = Vec::new();
-        let mut stored = candidates.clone();
-        let mut not_reused: Vec<NotReused> = Vec::new();
-        let resolved = loop {
-            if members.is_empty() {
-                break None;
-            }
-            let set = match set::generate(&members, unify, cache, &stored, shell) {
-                Err(e) if !fixed_by_resolution && e.is::<ResolutionConflict>() => {
-                    let conflict = e.downcast::<ResolutionConflict>()?;
-                    if leave_out_named_groups(&conflict, &mut stored, &mut not_reused, shell) {
-                        continue;
-                    }
-                    if !stored.is_empty() && conflict.involved.is_empty() {
-                        drop_all(&mut stored, &conflict.to_string(), &mut not_reused, shell);
-                        continue;
-                    }
-                    let mut out = split_off(&members, &conflict, unify, cache)?;
-                    if let Some(p) = members.iter().find(|m| m.name == out.program) {
-                        if let Some(host) = &p.plugin_for {
-                            bail!(
-                                "plugin {} cannot be resolved with {host}: {conflict}",
-                                p.name
-                            );
+    // on (`later_sets`). When a later set cannot load an earlier group because it builds some of
+    // its crates otherwise (another version, a feature more), the sets are planned again with
+    // those crates, and every crate that depends on one, kept apart in groups of their own
+    // (`plan_groups`' `apart`), so the later set loads the rest; at most `SET_PASSES` times.
+    let all_members = members;
+    let first_candidates = candidates;
+    let kept_out_before = kept_out.clone();
+    let graph_before = (graph.workspaces.len(), graph.programs.len());
+    let mut apart: BTreeSet<String> = BTreeSet::new();
+    let mut best: Option<(BTreeSet<String>, usize)> = None;
+    let mut replaying = false;
+    let mut pass = 0;
+    let (first_set, groups) = loop {
+        pass += 1;
+        let mut members = all_members.clone();
+        let mut candidates = first_candidates.clone();
+        kept_out = kept_out_before.clone();
+        graph.workspaces.truncate(graph_before.0);
+        graph.programs.truncate(graph_before.1);
+        let mut wanted_apart: BTreeSet<String> = BTreeSet::new();
+        // How many crates the later sets load from earlier groups: what a pass is judged by.
+        let mut loaded_from_earlier = 0;
+        let mut first_set = None;
+        let mut groups: Option<GroupedPlan> = None;
+        // The facade directories of every set's grouped build workspace (a later set has its own
+        // copies of the earlier groups it loads).
+        let mut facade_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut number = 0;
+        while !members.is_empty() {
+            number += 1;
+            let mut next: Vec<SetMember> = Vec::new();
+            let mut stored = candidates.clone();
+            let mut not_reused: Vec<NotReused> = Vec::new();
+            let resolved = loop {
+                if members.is_empty() {
+                    break None;
+                }
+                let set = match set::generate(&members, unify, cache, &stored, shell) {
+                    Err(e) if !fixed_by_resolution && e.is::<ResolutionConflict>() => {
+                        let conflict = e.downcast::<ResolutionConflict>()?;
+                        // The crate Cargo cannot fit, held by a group of an earlier set.
+                        if let Some(k) = &conflict.krate {
+                            let apart = [k.clone()];
+                            if stored.iter().any(|g| {
+                                g.set.is_some()
+                                    && g.record.group.members.iter().any(|m| &m.name == k)
+                                    && grouping::leaves_a_rest(&g.record, &apart)
+                            }) {
+                                wanted_apart.insert(k.clone());
+                            }
                         }
+                        if leave_out_named_groups(&conflict, &mut stored, &mut not_reused, shell) {
+                            continue;
+                        }
+                        if !stored.is_empty() && conflict.involved.is_empty() {
+                            drop_all(&mut stored, &conflict.to_string(), &mut not_reused, shell);
+                            continue;
+                        }
+                        let mut out = split_off(&members, &conflict, unify, cache)?;
+                        if let Some(p) = members.iter().find(|m| m.name == out.program) {
+                            if let Some(host) = &p.plugin_for {
+                                bail!(
+                                    "plugin {} cannot be resolved with {host}: {conflict}",
+                                    p.name
+                                );
+                            }
+                        }
+                        let leaving = members.iter().position(|m| m.name == out.program);
+                        let leaving = leaving.map(|i| members.remove(i));
+                        if options.kept_resolutions.contains_key(&out.program) {
+                            let why = format!(
+                                "Cargo cannot resolve it with the others: {}",
+                                out.requirement
+                            );
+                            announce_left(&out.program, &why, shell);
+                        } else if let (true, Some(m)) = (grouped, leaving) {
+                            out.next_set = Some(number + 1);
+                            out.announce(shell);
+                            next.push(m);
+                        } else {
+                            kept_out.push(out.announce(shell));
+                        }
+                        continue;
                     }
-                    let leaving = members.iter().position(|m| m.name == out.program);
-                    let leaving = leaving.map(|i| members.remove(i));
-                    if options.kept_resolutions.contains_key(&out.program) {
+                    Err(e) if !stored.is_empty() => {
+                        drop_all(&mut stored, &e.to_string(), &mut not_reused, shell);
+                        continue;
+                    }
+                    Err(e) if members.iter().any(|m| m.keep_resolution) => {
+                        // Whatever else keeps the installed programs from resolving with the new
+                        // ones (two copies of one local package, say), the new ones still install.
                         let why = format!(
-                            "Cargo cannot resolve it with the others: {}",
-                            out.requirement
+                            "Cargo cannot resolve it with the new programs ({})",
+                            e.to_string().lines().next().unwrap_or_default()
                         );
-                        announce_left(&out.program, &why, shell);
-                    } else if let (true, Some(m)) = (grouped, leaving) {
-                        out.next_set = Some(number + 1);
-                        out.announce(shell);
-                        next.push(m);
-                    } else {
-                        kept_out.push(out.announce(shell));
+                        for m in members.iter().filter(|m| m.keep_resolution) {
+                            announce_left(&m.name, &why, shell);
+                        }
+                        members.retain(|m| !m.keep_resolution);
+                        continue;
                     }
+                    other => other?,
+                };
+                let member_names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+                let features = options.features.cargo_args(&member_names);
+                let md =
+                    graph::load_metadata(&set.manifest_path, true, &toolchain.host, &features)?;
+                // Retested instead (`build::retest`) when the options say so.
+                if !options.retest_installed && leave_changed_resolutions(&md, &mut members, shell)?
+                {
                     continue;
                 }
-                Err(e) if !stored.is_empty() => {
-                    drop_all(&mut stored, &e.to_string(), &mut not_reused, shell);
-                    continue;
+                let keep = reusable_groups(&md, &stored, &mut not_reused, &mut wanted_apart, shell);
+                if keep.len() == stored.len() {
+                    break Some((set, md, features));
                 }
-                Err(e) if members.iter().any(|m| m.keep_resolution) => {
-                    // Whatever else keeps the installed programs from resolving with the new
-                    // ones (two copies of one local package, say), the new ones still install.
-                    let why = format!(
-                        "Cargo cannot resolve it with the new programs ({})",
-                        e.to_string().lines().next().unwrap_or_default()
-                    );
-                    for m in members.iter().filter(|m| m.keep_resolution) {
-                        announce_left(&m.name, &why, shell);
-                    }
-                    members.retain(|m| !m.keep_resolution);
-                    continue;
-                }
-                other => other?,
+                stored = keep;
             };
-            let member_names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-            let features = options.features.cargo_args(&member_names);
-            let md = graph::load_metadata(&set.manifest_path, true, &toolchain.host, &features)?;
-            // Retested instead (`build::retest`) when the options say so.
-            if !options.retest_installed && leave_changed_resolutions(&md, &mut members, shell)? {
+            members = next;
+            let Some((set, md, features)) = resolved else {
                 continue;
+            };
+            if grouped {
+                let programs: Vec<String> = set.members.iter().map(|m| m.name.clone()).collect();
+                let (plan, records, root) = group_set(
+                    &set,
+                    md,
+                    &features,
+                    &stored,
+                    plugins.filter(|_| number == 1),
+                    &apart,
+                    options,
+                    toolchain,
+                    graph,
+                    shell,
+                )?;
+                if number > 1 {
+                    announce_set(number, programs, &plan, &not_reused, shell);
+                    loaded_from_earlier += plan
+                        .groups
+                        .iter()
+                        .filter(|g| plan.earlier.contains_key(&g.name))
+                        .map(|g| g.members.len())
+                        .sum::<usize>();
+                }
+                facade_dirs.extend(plan.groups.iter().map(|g| root.join(&g.name)));
+                candidates = grouping::extend_compatible(
+                    later_sets::groups_of_set(&plan, &records, number),
+                    &candidates,
+                );
+                later_sets::merge_plan(&mut groups, plan, records);
+            } else {
+                graph.add_workspace(
+                    &set.manifest_path,
+                    md,
+                    &|_| true,
+                    set.policy == Unify::Semver,
+                )?;
             }
-            let keep = reusable_groups(&md, &stored, &mut not_reused, shell);
-            if keep.len() == stored.len() {
-                break Some((set, md, features));
-            }
-            stored = keep;
-        };
-        members = next;
-        let Some((set, md, features)) = resolved else {
-            continue;
-        };
-        if grouped {
-            let programs: Vec<String> = set.members.iter().map(|m| m.name.clone()).collect();
-            let (plan, records, root) = group_set(
-                &set,
-                md,
-                &features,
-                &stored,
-                plugins.filter(|_| number == 1),
-                options,
-                toolchain,
-                graph,
-                shell,
-            )?;
-            if number > 1 {
-                announce_set(number, programs, &plan, &not_reused, shell);
-            }
-            facade_dirs.extend(plan.groups.iter().map(|g| root.join(&g.name)));
-            candidates = grouping::extend_compatible(
-                later_sets::groups_of_set(&plan, &records, number),
-                &candidates,
-            );
-            later_sets::merge_plan(&mut groups, plan, records);
-        } else {
-            graph.add_workspace(
-                &set.manifest_path,
-                md,
-                &|_| true,
-                set.policy == Unify::Semver,
-            )?;
+            first_set = first_set.or(Some(set));
         }
-        first_set = first_set.or(Some(set));
-    }
-    if groups.is_some() {
-        graph.shared_packages = facade_dirs;
-    }
+        if groups.is_some() {
+            graph.shared_packages = facade_dirs;
+        }
+        // The last pass may share less than an earlier one (a crate kept apart takes its
+        // dependents along): then the best one is planned once more, and kept.
+        if replaying {
+            break (first_set, groups);
+        }
+        if best.as_ref().is_none_or(|(_, n)| loaded_from_earlier > *n) {
+            best = Some((apart.clone(), loaded_from_earlier));
+        }
+        let more: Vec<String> = wanted_apart.difference(&apart).cloned().collect();
+        let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
+        if more.is_empty() || pass >= SET_PASSES {
+            if best_apart == apart {
+                break (first_set, groups);
+            }
+            replaying = true;
+            shell.status(
+                "Regrouping",
+                "the sets as an earlier pass did: later sets load more of the earlier groups",
+            );
+            shell.json(&serde_json::json!({"reason": "sets-regrouped", "apart": best_apart}));
+            apart = best_apart;
+            continue;
+        }
+        announce_regroup(&more, shell);
+        apart.extend(more);
+    };
     let set = first_set;
     let kept_out = |name: &str| kept_out.iter().any(|o| o == name);
     for (manifest, md) in sources {
@@ -549,6 +616,7 @@ fn group_set(
     features: &[String],
     fixed: &[StoredGroup],
     plugins: Option<&Plugins>,
+    apart: &BTreeSet<String>,
     options: &BuildOptions,
     toolchain: &Toolchain,
     graph: &mut BuildGraph,
@@ -570,7 +638,7 @@ fn group_set(
         .chars()
         .take(8)
         .collect();
-    let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag, fixed)?;
+    let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag, fixed, apart)?;
     grouping::report(&plan, shell, options.dry_run);
     let manifest = set::grouped_workspace(set, &plan, shell)?;
     let md = graph::load_metadata(&manifest, true, &toolchain.host, features)?;
@@ -600,6 +668,26 @@ fn group_set(
         .context("a manifest without a directory")?
         .to_path_buf();
     Ok((plan, records, root))
+}
+
+/// How many times the sets are planned at most: each pass keeps more crates apart
+/// (`unify_sources`).
+const SET_PASSES: usize = 4;
+
+/// Say that the sets are planned again with `crates` kept apart (a status line, and
+/// `sets-regrouped` in JSON mode).
+fn announce_regroup(crates: &[String], shell: &Shell) {
+    shell.status(
+        "Regrouping",
+        format!(
+            "the sets with {} (and the crates that depend on {}) in groups of their own: a later \
+             set builds {} otherwise, and can then load the rest of their groups",
+            crates.join(", "),
+            if crates.len() == 1 { "it" } else { "them" },
+            if crates.len() == 1 { "it" } else { "them" },
+        ),
+    );
+    shell.json(&serde_json::json!({"reason": "sets-regrouped", "apart": crates}));
 }
 
 /// Cargo cannot resolve the set with the groups it builds against, and its explanation names
@@ -642,102 +730,6 @@ fn leave_changed_resolutions(
     Ok(!left.is_empty())
 }
 
-/// A program split off a set because Cargo cannot resolve it with the others (`--json`:
-/// `set-split`).
-#[derive(Debug, Serialize)]
-struct SetSplit {
-    reason: &'static str,
-    program: String,
-    /// The other programs Cargo's explanation names.
-    conflicts_with: Vec<String>,
-    /// The crate requirement that split them.
-    requirement: String,
-    /// The set it goes to (grouped layout: resolved against the groups of the sets before);
-    /// none: built with its own lockfile.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_set: Option<usize>,
-}
-
-impl SetSplit {
-    /// Say which program leaves the set and why (a status line, and the record in JSON mode);
-    /// returns its name.
-    fn announce(self, shell: &Shell) -> String {
-        let what = if self.conflicts_with.is_empty() {
-            format!("{} out of the set", self.program)
-        } else {
-            format!(
-                "{} from the set (it conflicts with {})",
-                self.program,
-                self.conflicts_with.join(", ")
-            )
-        };
-        let verb = if self.conflicts_with.is_empty() {
-            "Keeping"
-        } else {
-            "Splitting"
-        };
-        let how = match self.next_set {
-            Some(n) => format!("resolved as set {n} against the groups of the sets before"),
-            None => "built with its own lockfile".to_string(),
-        };
-        shell.status(verb, format!("{what}, {how}: {}", self.requirement));
-        shell.json(&self);
-        self.program
-    }
-}
-
-/// Which program of a conflict leaves the set: of the programs Cargo names, the first (the one
-/// with the fewest locked packages, so the set keeps the most) without which the others resolve;
-/// else the first, and the next conflict is handled the same way. Cargo naming none of the
-/// set's programs is an error, with Cargo's explanation.
-fn split_off(
-    members: &[SetMember],
-    conflict: &ResolutionConflict,
-    unify: &set::UnifyOptions,
-    cache: &Path,
-) -> Result<SetSplit> {
-    let mut candidates: Vec<&SetMember> = members
-        .iter()
-        .filter(|m| conflict.involved.contains(&m.name))
-        .collect();
-    if candidates.is_empty() || members.len() < 2 {
-        bail!("{conflict}");
-    }
-    let locked = |m: &SetMember| {
-        m.lock
-            .as_deref()
-            .map_or(0, |l| l.matches("[[package]]").count())
-    };
-    candidates.sort_by_key(|m| (locked(m), m.name.clone()));
-    let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
-    let mut chosen = candidates[0];
-    if candidates.len() > 1 {
-        for c in &candidates {
-            let rest: Vec<SetMember> = members
-                .iter()
-                .filter(|m| m.name != c.name)
-                .cloned()
-                .collect();
-            if set::generate(&rest, unify, cache, &[], &quiet).is_ok() {
-                chosen = c;
-                break;
-            }
-        }
-    }
-    Ok(SetSplit {
-        reason: "set-split",
-        program: chosen.name.clone(),
-        conflicts_with: conflict
-            .involved
-            .iter()
-            .filter(|n| **n != chosen.name)
-            .cloned()
-            .collect(),
-        requirement: conflict.requirement.clone(),
-        next_set: None,
-    })
-}
-
 /// The stored groups a set resolved as `md` can use exactly (see [`grouping::reuse_mismatch`])
 /// and whose dependency groups it can use too. Each one the programs would load that is dropped
 /// is named, with why (`not_reused`); groups no program of the set loads are dropped quietly.
@@ -745,13 +737,20 @@ fn reusable_groups(
     md: &cargo_metadata::Metadata,
     stored: &[StoredGroup],
     not_reused: &mut Vec<NotReused>,
+    wanted_apart: &mut BTreeSet<String>,
     shell: &Shell,
 ) -> Vec<StoredGroup> {
     let mut keep: Vec<StoredGroup> = Vec::new();
     for g in stored {
         match grouping::reuse_mismatch(md, &g.record) {
             None => keep.push(g.clone()),
-            Some(why) => NotReused::announce(g, why, shell, not_reused),
+            Some(why) => {
+                // A group of an earlier set: what the earlier set could keep apart.
+                if g.set.is_some() {
+                    wanted_apart.extend(grouping::members_to_keep_apart(md, &g.record));
+                }
+                NotReused::announce(g, why, shell, not_reused)
+            }
         }
     }
     let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(md)

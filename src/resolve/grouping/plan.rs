@@ -153,16 +153,22 @@ fn target_edges(md: &Metadata) -> BTreeMap<PackageId, BTreeSet<PackageId>> {
 /// `fixed` are groups taken as they are (from the store, checked with [`reuse_mismatch`] and
 /// loaded by the programs, see [`groups_used`]): their members are theirs whoever uses them, and
 /// new groups are made only from the other crates (and may load fixed ones).
+///
+/// `apart` names crates (by package name) that a later set builds otherwise: each, and every
+/// crate that depends on one, goes into groups of their own (never merged with the others), so
+/// that no other group holds or loads them and a later set can load the other groups.
 pub fn plan_groups(
     md: &Metadata,
     programs: &[(String, PackageId)],
     min_source_bytes: u64,
     set_tag: &str,
     fixed: &[StoredGroup],
+    apart: &BTreeSet<String>,
 ) -> Result<GroupPlan> {
     let pkgs: BTreeMap<&PackageId, &Package> = md.packages.iter().map(|p| (&p.id, p)).collect();
     let edges = target_edges(md);
     let program_ids: BTreeSet<&PackageId> = programs.iter().map(|(_, id)| id).collect();
+    let kept_apart = dependents_of_named(&pkgs, &edges, apart);
 
     // 1. Consumers.
     let consumers = consumers_of(programs, &edges);
@@ -209,7 +215,7 @@ pub fn plan_groups(
     }
 
     // 2. Partition by consumer set.
-    let mut by_consumers: BTreeMap<BTreeSet<usize>, BTreeSet<PackageId>> = BTreeMap::new();
+    let mut by_consumers: BTreeMap<(BTreeSet<usize>, bool), BTreeSet<PackageId>> = BTreeMap::new();
     let mut static_crates: BTreeMap<String, usize> = BTreeMap::new();
     for (id, who) in &consumers {
         if fixed_member.contains(id) {
@@ -217,7 +223,7 @@ pub fn plan_groups(
         }
         if who.len() >= 2 && !excluded.contains_key(id) {
             by_consumers
-                .entry(who.clone())
+                .entry((who.clone(), kept_apart.contains(id)))
                 .or_default()
                 .insert(id.clone());
         } else {
@@ -239,10 +245,11 @@ pub fn plan_groups(
     }
     let mut clusters: Vec<Cluster> = by_consumers
         .into_iter()
-        .map(|(consumers, members)| Cluster {
+        .map(|((consumers, apart), members)| Cluster {
             bytes: members.iter().map(|m| bytes_of[m]).sum(),
             consumers,
             members,
+            apart,
         })
         .collect();
 
@@ -389,6 +396,32 @@ struct Cluster {
     consumers: BTreeSet<usize>,
     members: BTreeSet<PackageId>,
     bytes: u64,
+    /// Crates kept apart (`plan_groups`' `apart`): merged only with each other.
+    apart: bool,
+}
+
+/// The packages named in `names` and every package that depends on one, directly or not.
+fn dependents_of_named(
+    pkgs: &BTreeMap<&PackageId, &Package>,
+    edges: &BTreeMap<PackageId, BTreeSet<PackageId>>,
+    names: &BTreeSet<String>,
+) -> BTreeSet<PackageId> {
+    let mut found: BTreeSet<PackageId> = pkgs
+        .iter()
+        .filter(|(_, p)| names.contains(p.name.as_str()))
+        .map(|(id, _)| (*id).clone())
+        .collect();
+    loop {
+        let more: Vec<PackageId> = edges
+            .iter()
+            .filter(|(id, deps)| !found.contains(*id) && deps.iter().any(|d| found.contains(d)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if more.is_empty() {
+            return found;
+        }
+        found.extend(more);
+    }
 }
 
 /// Whether the cluster graph (an edge where a member depends on another cluster's member) has no
@@ -451,6 +484,7 @@ fn merge_small(
         let mut targets: Vec<usize> = (0..clusters.len())
             .filter(|&t| {
                 t != small
+                    && clusters[t].apart == clusters[small].apart
                     && clusters[t]
                         .consumers
                         .is_superset(&clusters[small].consumers)
@@ -487,6 +521,7 @@ mod tests {
 
     fn cluster(consumers: &[usize], members: &[&str], bytes: u64) -> Cluster {
         Cluster {
+            apart: false,
             consumers: consumers.iter().copied().collect(),
             members: members
                 .iter()
@@ -541,6 +576,60 @@ mod tests {
         ];
         merge_small(&mut cs, &e, 100);
         assert_eq!(cs.len(), 1, "both small groups end in h: {cs:?}");
+    }
+
+    #[test]
+    fn crates_kept_apart_merge_only_with_each_other() {
+        // a (apart) and b (not) are small; h is a large superset of both, not apart; k is apart.
+        let e = edges(&[]);
+        let mut cs = vec![
+            Cluster {
+                apart: true,
+                ..cluster(&[0, 1], &["a"], 10)
+            },
+            cluster(&[0, 1], &["b"], 10),
+            cluster(&[0, 1, 2], &["h"], 5000),
+            Cluster {
+                apart: true,
+                ..cluster(&[0, 1, 2, 3], &["k"], 5000)
+            },
+        ];
+        merge_small(&mut cs, &e, 100);
+        let holding = |m: &str| {
+            cs.iter()
+                .find(|c| c.members.iter().any(|x| x.repr == m))
+                .unwrap()
+        };
+        assert!(holding("k").members.iter().any(|m| m.repr == "a"), "{cs:?}");
+        assert!(holding("h").members.iter().any(|m| m.repr == "b"), "{cs:?}");
+        assert!(holding("h").members.iter().all(|m| m.repr != "a"), "{cs:?}");
+    }
+
+    #[test]
+    fn a_crate_kept_apart_takes_its_dependents_along() {
+        let e = edges(&[("user", "apart"), ("far", "user"), ("other", "base")]);
+        let names = ["apart", "user", "far", "other", "base"];
+        let packages: Vec<Package> = names
+            .iter()
+            .map(|n| {
+                serde_json::from_value(serde_json::json!({
+                    "name": n, "version": "1.0.0", "id": n, "source": null,
+                    "dependencies": [], "targets": [], "features": {},
+                    "manifest_path": format!("/x/{n}/Cargo.toml"), "license": null,
+                    "license_file": null, "description": null, "categories": [],
+                    "keywords": [], "readme": null, "repository": null, "homepage": null,
+                    "documentation": null, "edition": "2021", "links": null, "publish": null,
+                    "authors": [], "metadata": null, "rust_version": null,
+                    "default_run": null
+                }))
+                .unwrap()
+            })
+            .collect();
+        let pkgs: BTreeMap<&PackageId, &Package> = packages.iter().map(|p| (&p.id, p)).collect();
+        let found = dependents_of_named(&pkgs, &e, &BTreeSet::from(["apart".to_string()]));
+        let mut found: Vec<&str> = found.iter().map(|id| id.repr.as_str()).collect();
+        found.sort();
+        assert_eq!(found, ["apart", "far", "user"]);
     }
 
     #[test]

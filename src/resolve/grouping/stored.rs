@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::resolve::graph::resolve_nodes;
-use cargo_metadata::{Metadata, PackageId};
+use cargo_metadata::{Metadata, Package, PackageId};
 use serde::{Deserialize, Serialize};
 
 use crate::resolve::grouping::group::{sorted_features, Group, GROUP_PACKAGE_PREFIX};
@@ -264,6 +264,101 @@ pub fn reuse_mismatch(md: &Metadata, record: &GroupRecord) -> Option<String> {
         return Some(format!("{} joins its build", label(extra)));
     }
     None
+}
+
+/// What an earlier set should keep apart in its groups so that a later set, resolved as `md`
+/// (with the group or without it), can load the rest of this group: the members the later set
+/// builds otherwise, by name (those it uses at another version only, or with a feature the
+/// group's build lacks; fewer features are not a difference, since with the group's facade in
+/// the build the group's features win). Empty when nothing differs, or when the rest of the
+/// group (the members that neither differ nor depend on one that does) holds nothing the later
+/// set uses.
+pub fn members_to_keep_apart(md: &Metadata, record: &GroupRecord) -> Vec<String> {
+    let differ = mismatched_members(md, record);
+    if differ.is_empty() {
+        return differ;
+    }
+    let tainted = members_depending_on(record, &differ);
+    let rest_used =
+        record.group.members.iter().any(|m| {
+            !tainted.contains(m.id.repr.as_str()) && md.packages.iter().any(|p| p.id == m.id)
+        });
+    if rest_used {
+        differ
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether keeping the crates `names` apart would leave some of this group: a member that is
+/// not one of them and does not depend on one.
+pub fn leaves_a_rest(record: &GroupRecord, names: &[String]) -> bool {
+    let tainted = members_depending_on(record, names);
+    record
+        .group
+        .members
+        .iter()
+        .any(|m| !tainted.contains(m.id.repr.as_str()))
+}
+
+/// The package ids of the group's build that are named in `names` or depend on one, directly or
+/// not (through the recorded resolution).
+fn members_depending_on<'a>(record: &'a GroupRecord, names: &[String]) -> BTreeSet<&'a str> {
+    let mut tainted: BTreeSet<&str> = record
+        .group
+        .members
+        .iter()
+        .filter(|m| names.contains(&m.name))
+        .map(|m| m.id.repr.as_str())
+        .collect();
+    loop {
+        let more: Vec<&str> = record
+            .resolution
+            .iter()
+            .filter(|(id, r)| {
+                !tainted.contains(id.as_str())
+                    && r.dependencies.iter().any(|d| tainted.contains(d.as_str()))
+            })
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if more.is_empty() {
+            return tainted;
+        }
+        tainted.extend(more);
+    }
+}
+
+/// The members of a group that a build resolved as `md` builds otherwise
+/// ([`members_to_keep_apart`]), by name.
+fn mismatched_members(md: &Metadata, record: &GroupRecord) -> Vec<String> {
+    let nodes = resolve_nodes(md);
+    record
+        .group
+        .members
+        .iter()
+        .filter(|m| {
+            let used: Vec<&Package> = md
+                .packages
+                .iter()
+                .filter(|p| p.name.as_str() == m.name)
+                .collect();
+            if used.is_empty() {
+                return false;
+            }
+            let Some(same) = used.iter().find(|p| p.id == m.id) else {
+                return true;
+            };
+            let then: BTreeSet<&String> = record
+                .resolution
+                .get(&m.id.repr)
+                .map(|r| r.features.iter().collect())
+                .unwrap_or_default();
+            nodes
+                .get(&same.id)
+                .is_some_and(|node| sorted_features(node).iter().any(|f| !then.contains(f)))
+        })
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 #[cfg(test)]

@@ -263,6 +263,8 @@ pub struct ResolutionConflict {
     pub involved: Vec<String>,
     /// The crate requirement that split them, in a few words.
     pub requirement: String,
+    /// The crate Cargo failed to select a version for, if it names one.
+    pub krate: Option<String>,
     pub cargo_said: String,
 }
 
@@ -302,6 +304,7 @@ impl ResolutionConflict {
         ResolutionConflict {
             involved,
             requirement,
+            krate: krate.map(str::to_string),
             cargo_said: stderr.trim_end().to_string(),
         }
     }
