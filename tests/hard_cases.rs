@@ -271,6 +271,19 @@ fn same_program_in_two_directories_gives_identical_libraries() {
     let names = file_names(&outs[0].join("lib"));
     assert_eq!(names, file_names(&outs[1].join("lib")));
     assert!(names.len() >= 8, "{names:?}");
+    // Code `include!`d from a build script's OUT_DIR names it by package, not by Cargo's hash
+    // of the build script's unit (which changes with its build dependencies).
+    let gen = names
+        .iter()
+        .find(|n| n.starts_with("libgen_consts-"))
+        .unwrap();
+    let bytes = std::fs::read(outs[0].join("lib").join(gen)).unwrap();
+    let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(has("/target/out/gen-consts-0.1.0/generated.rs"), "{gen}");
+    assert!(
+        !has("/build/gen-consts-"),
+        "{gen} names the build script's hashed directory"
+    );
     for name in &names {
         let a = std::fs::read(outs[0].join("lib").join(name)).unwrap();
         let b = std::fs::read(outs[1].join("lib").join(name)).unwrap();

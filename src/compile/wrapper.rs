@@ -202,6 +202,15 @@ pub fn rewrite(
         }
     }
     remaps.push((plan.target_dir.clone(), "/target".to_string()));
+    // A build script's output directory is named by Cargo's hash of the build script's unit,
+    // which changes with any of its build dependencies (a patched crate a build-time tool uses)
+    // though the files it writes do not: `include!`d code would carry the new name in its
+    // panic locations and `file!()`s, and the program change bytes for nothing.
+    if let Some(out_dir) = std::env::var_os("OUT_DIR") {
+        let pkg = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+        let ver = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+        remaps.push((PathBuf::from(out_dir), format!("/target/out/{pkg}-{ver}")));
+    }
     for (from, to) in remaps {
         args.push(format!("--remap-path-prefix={}={to}", from.display()));
     }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Install a list of programs one at a time into one store, then the same list at once into
+# another, and compare what each program loads. REACHES CRATES.IO; long: every install builds
+# the installed programs again as one set (Cargo's fingerprints keep the crates that did not
+# change) and runs the tests of those it moves to other crate versions.
+#
+# Usage: scripts/one-at-a-time.sh [PROGRAMS_FILE] [WORK_DIR]
+#   PROGRAMS_FILE  default: ../shared/programs.txt (relative to the repository root)
+#   WORK_DIR       default: a new temporary directory
+# Environment: CARGO_SHARE (default: cargo-share on PATH).
+# Prints one line per install (wall seconds), then per program the library files it loads in
+# each store, and the bytes of libraries and binaries each way. Exit status 1 if a program
+# loads other files one way than the other (names, which carry the group and crate identity).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+list=${1:-$root/../shared/programs.txt}
+work=${2:-$(mktemp -d)}
+cs=${CARGO_SHARE:-cargo-share}
+mkdir -p "$work/logs"
+mapfile -t programs < <(grep -v '^[[:space:]]*#' "$list" | grep -v '^[[:space:]]*$')
+echo "work dir: $work" >&2
+
+one=("$cs" --cache-dir "$work/one/cache" --store "$work/one/store")
+for p in "${programs[@]}"; do
+  start=$(date +%s)
+  if "${one[@]}" install "$p" --root "$work/one/root" > "$work/logs/one-${p%@*}.log" 2>&1; then
+    echo "one at a time: $p installed in $(( $(date +%s) - start )) s"
+  else
+    echo "one at a time: $p FAILED after $(( $(date +%s) - start )) s: $work/logs/one-${p%@*}.log"
+  fi
+done
+"${one[@]}" gc > "$work/logs/one-gc.log" 2>&1
+"${one[@]}" verify > "$work/logs/one-verify.log" 2>&1 || echo "verify failed: $work/logs/one-verify.log"
+
+all=("$cs" --cache-dir "$work/all/cache" --store "$work/all/store")
+start=$(date +%s)
+if "${all[@]}" install --programs "$list" --root "$work/all/root" > "$work/logs/all.log" 2>&1; then
+  echo "together: ${#programs[@]} programs installed in $(( $(date +%s) - start )) s"
+else
+  echo "together: FAILED after $(( $(date +%s) - start )) s: $work/logs/all.log"
+fi
+"${all[@]}" verify > "$work/logs/all-verify.log" 2>&1 || echo "verify failed: $work/logs/all-verify.log"
+
+"${one[@]}" --json list > "$work/one.json"
+"${all[@]}" --json list > "$work/all.json"
+python3 - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+def load(way):
+    lines = [json.loads(l) for l in open(f"{work}/{way}.json") if l.strip()]
+    listing = [l for l in lines if l.get("reason") == "store-list"][0]
+    loads, lib_bytes = {}, 0
+    for lib in listing["libraries"]:
+        lib_bytes += lib["runtime_size"]
+        for user in lib["users"]:
+            loads.setdefault(user, []).append(lib["file"])
+    bin_dir = f"{work}/{way}/root/bin"
+    bin_bytes = sum(os.path.getsize(os.path.realpath(os.path.join(bin_dir, b)))
+                    for b in os.listdir(bin_dir)) if os.path.isdir(bin_dir) else 0
+    return loads, lib_bytes, bin_bytes
+one, one_libs, one_bins = load("one")
+all_, all_libs, all_bins = load("all")
+same = True
+for program in sorted(set(one) | set(all_)):
+    a, b = sorted(one.get(program, [])), sorted(all_.get(program, []))
+    mark = "same" if a == b else "DIFFERENT"
+    same &= a == b
+    groups = sum(1 for f in a if f.startswith("libcargo_share_group_"))
+    print(f"{program}: {mark}; one at a time loads {len(a)} libraries ({groups} groups), together {len(b)}")
+    if a != b:
+        print(f"  one at a time only: {sorted(set(a) - set(b))}")
+        print(f"  together only:      {sorted(set(b) - set(a))}")
+mb = lambda n: f"{n / 1e6:.1f} MB"
+print(f"one at a time: libraries {mb(one_libs)}, binaries {mb(one_bins)}")
+print(f"together:      libraries {mb(all_libs)}, binaries {mb(all_bins)}")
+sys.exit(0 if same else 1)
+PY
