@@ -39,7 +39,7 @@ use crate::compile::allocator;
 use crate::compile::rustc_args::unit_output;
 use crate::compile::rustc_args::RustcArgs;
 use crate::compile::saved_link::save_recipe;
-use crate::compile::saved_link::version_script_arg;
+use crate::compile::version_script::{extend_version_script, linker_readable, version_script_arg};
 
 /// Set for the linker run of a unit whose bundled C symbols must be exported: the symbol list.
 pub const EXPORTS_ENV: &str = "CARGO_SHARE_EXPORT_SYMBOLS";
@@ -182,27 +182,10 @@ pub fn prepare_native_exports(
     }))
 }
 
-/// Add `symbols` to the `global:` list of a version script as rustc writes it.
-pub fn extend_version_script(script: &str, symbols: &[String]) -> String {
-    let mut extra = String::new();
-    for s in symbols {
-        extra.push_str(&format!("    {s};\n"));
-    }
-    if let Some(pos) = script.find("global:") {
-        let insert_at = pos + "global:".len();
-        let (head, tail) = script.split_at(insert_at);
-        format!("{head}\n{extra}{tail}")
-    } else if let Some(pos) = script.find('{') {
-        let (head, tail) = script.split_at(pos + 1);
-        format!("{head}\n  global:\n{extra}{tail}")
-    } else {
-        script.to_string()
-    }
-}
-
 /// Whether this process was started as the linker of a unit (see [`run`]).
 pub fn linker_mode() -> bool {
-    std::env::var_os(EXPORTS_ENV).is_some()
+    std::env::var_os(REAL_LINKER_ENV).is_some()
+        || std::env::var_os(EXPORTS_ENV).is_some()
         || std::env::var_os(RELINK_ENV).is_some()
         || std::env::var_os(allocator::EXPORT_ALLOCATOR_ENV).is_some()
 }
@@ -258,6 +241,16 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
         save_recipe(&dir, &real, &args)
             .with_context(|| format!("saving the link of a group in {}", dir.display()))?;
     }
+    if let Some(script) = script {
+        // After the link is saved: the saved script keeps rustc's names as they are.
+        let text = std::fs::read_to_string(script)
+            .with_context(|| format!("reading version script {script}"))?;
+        let (readable, rewritten) = linker_readable(&text);
+        if rewritten > 0 {
+            std::fs::write(script, readable)
+                .with_context(|| format!("writing version script {script}"))?;
+        }
+    }
     // Do not let the real linker see our own variables.
     let status = Command::new(&real)
         .args(&args)
@@ -268,20 +261,4 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
         .status()
         .with_context(|| format!("running the linker `{real}`"))?;
     Ok(status.code().unwrap_or(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_script_gains_globals() {
-        let script = "{\n  global:\n    _ZN3foo3bar;\n  local:\n    *;\n};\n";
-        let out = extend_version_script(script, &["git_repository_open".into()]);
-        assert!(out.contains("global:\n    git_repository_open;\n"), "{out}");
-        assert!(out.contains("local:\n    *;"));
-        let bare = "{\n  local:\n    *;\n};\n";
-        let out = extend_version_script(bare, &["x".into()]);
-        assert!(out.starts_with("{\n  global:\n    x;\n"), "{out}");
-    }
 }

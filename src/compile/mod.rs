@@ -15,4 +15,5 @@ pub mod saved_link;
 pub mod stable_id;
 pub mod unit_record;
 pub mod user_wrapper;
+pub mod version_script;
 pub mod wrapper;

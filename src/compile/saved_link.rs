@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::compile::rustc_args::unit_output;
 use crate::compile::rustc_args::RustcArgs;
+use crate::compile::version_script::{filter_version_script, linker_readable, version_script_arg};
 
 /// A saved link: the real linker and its arguments, with rustc's temporary inputs (objects,
 /// version script) copied into the recipe directory, since rustc deletes them after linking.
@@ -99,33 +100,6 @@ pub fn has_recipe(dir: &Path) -> bool {
     dir.join(RECIPE_FILE).is_file()
 }
 
-/// Keep only the `global:` entries of a version script that are in `keep`. Returns the new
-/// script and how many entries were kept and dropped.
-pub fn filter_version_script(script: &str, keep: &BTreeSet<String>) -> (String, usize, usize) {
-    let mut out = String::with_capacity(script.len());
-    let (mut in_global, mut kept, mut dropped) = (false, 0, 0);
-    for line in script.lines() {
-        let t = line.trim();
-        if t == "global:" {
-            in_global = true;
-        } else if t == "local:" || t.starts_with('}') {
-            in_global = false;
-        } else if in_global {
-            if let Some(sym) = t.strip_suffix(';') {
-                if keep.contains(sym.trim()) {
-                    kept += 1;
-                } else {
-                    dropped += 1;
-                    continue;
-                }
-            }
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    (out, kept, dropped)
-}
-
 /// How [`relink_trimmed`] links, recorded with each trimmed group: change it when the relink
 /// changes.
 pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 3: version script, --gc-sections, \
@@ -146,7 +120,7 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
     let script = std::fs::read_to_string(&script_path)?;
     let (trimmed, kept, _) = filter_version_script(&script, keep);
     let trimmed_path = dir.join("version-script.trimmed");
-    std::fs::write(&trimmed_path, trimmed)?;
+    std::fs::write(&trimmed_path, linker_readable(&trimmed).0)?;
     args[recipe.version_script] = format!("-Wl,--version-script={}", trimmed_path.display());
     args[recipe.output] = output.display().to_string();
     // rustc links dylibs without garbage collection (everything is exported anyway); with the
@@ -182,26 +156,4 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
         );
     }
     Ok(())
-}
-
-pub(crate) fn version_script_arg(arg: &str) -> Option<&str> {
-    arg.strip_prefix("-Wl,--version-script=")
-        .or_else(|| arg.strip_prefix("--version-script="))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_script_keeps_only_the_symbols_asked_for() {
-        let script = "{\n  global:\n    a;\n    b;\n    c;\n\n  local:\n    *;\n};\n";
-        let keep: BTreeSet<String> = ["a".to_string(), "c".to_string()].into();
-        let (out, kept, dropped) = filter_version_script(script, &keep);
-        assert_eq!((kept, dropped), (2, 1));
-        assert_eq!(
-            out,
-            "{\n  global:\n    a;\n    c;\n\n  local:\n    *;\n};\n"
-        );
-    }
 }

@@ -275,11 +275,9 @@ pub fn rewrite(
                     saved_link::group_link_dir(rustc).display().to_string(),
                 ));
             }
-            if exports.is_some() || is_group {
-                let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
-                args.push(format!("-Clinker={}", plan.self_exe.display()));
-                out.env.push((linker::REAL_LINKER_ENV.into(), real_linker));
-            }
+            // Every shared library is linked through cargo-share, which also makes rustc's
+            // version script readable by the linker (`version_script`: defmt's exported names).
+            link_through_cargo_share(rustc, plan, &mut args, &mut out);
         }
         UnitKind::Executable => {
             args.push("-Cprefer-dynamic".into());
@@ -289,9 +287,7 @@ pub fn rewrite(
             args.push("-Clink-arg=-Wl,-z,pack-relative-relocs".into());
             // cargo-share links the executable, so that a `#[global_allocator]` it defines
             // governs libstd.so and every dylib too (see `allocator`).
-            let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
-            args.push(format!("-Clinker={}", plan.self_exe.display()));
-            out.env.push((linker::REAL_LINKER_ENV.into(), real_linker));
+            link_through_cargo_share(rustc, plan, &mut args, &mut out);
             out.env
                 .push((allocator::EXPORT_ALLOCATOR_ENV.into(), "1".into()));
             force_groups(&mut args, &mut out);
@@ -307,6 +303,18 @@ pub fn rewrite(
     }
     out.args = args;
     Ok(out)
+}
+
+/// Make cargo-share the unit's linker ([`linker::run`]), remembering the one rustc would use.
+fn link_through_cargo_share(
+    rustc: &RustcArgs,
+    plan: &WrapperPlan,
+    args: &mut Vec<String>,
+    out: &mut Rewritten,
+) {
+    let real_linker = rustc.codegen("linker").unwrap_or("cc").to_string();
+    args.push(format!("-Clinker={}", plan.self_exe.display()));
+    out.env.push((linker::REAL_LINKER_ENV.into(), real_linker));
 }
 
 /// Entry point in wrapper mode: `cargo-share <rustc> <args...>`.
