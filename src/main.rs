@@ -370,6 +370,11 @@ struct BuildTuning {
     /// With --unify: keep this program out of the set, built with its own Cargo.lock. Repeatable.
     #[arg(long, value_name = "PROGRAM")]
     own_lock: Vec<String>,
+    /// With --unify: resolve this program after the others, in a set of its own with exactly the
+    /// features it asks for (it loads only the earlier groups built the same). Repeatable. A
+    /// program that fails to build with its set's unified features is retried so by itself.
+    #[arg(long, value_name = "PROGRAM")]
+    own_features: Vec<String>,
     /// Allow Cargo to update programs' lockfiles instead of requiring them to be exact.
     #[arg(long)]
     no_locked: bool,
@@ -474,6 +479,7 @@ impl BuildTuning {
                 lock_file: self.lock,
                 pins: self.pin,
                 own_lock: self.own_lock,
+                own_features: self.own_features,
                 newest_locked: false,
             },
             check_tests: false,

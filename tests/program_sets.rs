@@ -731,3 +731,56 @@ fn an_earlier_group_is_split_along_the_crate_a_later_set_builds_otherwise() {
         assert_eq!(loaded, groups, "{bin}");
     }
 }
+
+#[test]
+fn a_program_that_fails_with_its_sets_features_is_built_with_its_own() {
+    // `styled`'s `underline` feature adds a field to `Style` (as ratatui's `underline-color`
+    // does); styled-lit builds it without and writes `Style { bold }`, so it cannot compile in a
+    // set where styled-full and styled-bold turn the feature on.
+    let env = SetEnv::new();
+    let out = env.base.join("out");
+    let built = run_ok(
+        env.build_programs(
+            &["styled-lit", "styled-full", "styled-bold"],
+            &["--group-min-size", "0", "--json", "--out"],
+        )
+        .arg(&out),
+    );
+    let records = json_records(&built);
+    let retried: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|v| v["reason"] == "programs-retried")
+        .collect();
+    assert_eq!(retried.len(), 1, "{}", stderr(&built));
+    assert_eq!(retried[0]["programs"], serde_json::json!(["styled-lit"]));
+    let finished = records
+        .iter()
+        .find(|v| v["reason"] == "build-finished")
+        .unwrap();
+    assert_eq!(finished["success"], true, "{finished}");
+    assert_eq!(finished["own_features"], serde_json::json!(["styled-lit"]));
+    let groups = |bin: &str| -> Vec<String> {
+        loads_by_path(&out.join("bin").join(bin))
+            .into_iter()
+            .filter(|n| n.starts_with("libcargo_share_group_"))
+            .collect()
+    };
+    for (bin, says) in [
+        ("styled-lit", "bold, tally 2"),
+        ("styled-full", "plain underlined, tally 3"),
+        ("styled-bold", "bold, tally 1"),
+    ] {
+        assert_eq!(
+            run_clean(&out.join("bin").join(bin)),
+            format!("{bin}: {says}\n")
+        );
+    }
+    // styled-lit still shares tally: the earlier set's groups were split along styled, which it
+    // builds with other features, and it loads the one holding tally.
+    let full = groups("styled-full");
+    assert_eq!(full.len(), 2, "{full:?}");
+    assert_eq!(groups("styled-bold"), full);
+    let lit = groups("styled-lit");
+    assert_eq!(lit.len(), 1, "{lit:?}");
+    assert!(full.contains(&lit[0]), "{lit:?} {full:?}");
+}

@@ -17,6 +17,7 @@ use crate::build::features::FeatureChoice;
 use crate::build::installed::Provenance;
 use crate::build::lib_paths::bind_to_lib_dir;
 use crate::build::options::{BuildOptions, GroupExports, Layout};
+use crate::build::own_features::programs_to_retry;
 use crate::build::path_sources::forget_other_copies;
 use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECTION};
 use crate::build::plugins::warn_stale_plugins;
@@ -84,6 +85,10 @@ pub struct BuildReport {
     pub std_exports: Option<PathBuf>,
     /// Programs Cargo did not build; the others were built and are in `OUT`.
     pub failed: Vec<FailedProgram>,
+    /// The programs built in a set of their own with exactly their features: as asked
+    /// (`--own-features`), and those retried so after failing with their set's features.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub own_features: Vec<String>,
 }
 
 impl BuildReport {
@@ -126,6 +131,64 @@ pub fn show_plan(options: &BuildOptions, shell: &Shell) -> Result<()> {
 
 /// `cargo share build`: steps 1 to 5.
 pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildReport> {
+    let mut options = options.clone();
+    loop {
+        let (prepared, executables, failed) = compile(&options, out, shell)?;
+        // A program that failed in a set is built once more with exactly its own features
+        // (`own_features`); the set is prepared again without it.
+        let retry = programs_to_retry(
+            &prepared.graph,
+            &prepared.origins,
+            &prepared.options.unify,
+            &failed,
+        );
+        if !retry.is_empty() {
+            shell.status(
+                "Retrying",
+                format!(
+                    "{} in a set of its own with exactly the features it asks for: it failed \
+                     to build with the features its set unifies",
+                    retry.join(", ")
+                ),
+            );
+            shell.json(&serde_json::json!({"reason": "programs-retried", "programs": retry}));
+            drop(prepared);
+            options.unify.own_features.extend(retry);
+            continue;
+        }
+        for f in &failed {
+            shell.warn(format!("not built: {}", f.describe()));
+        }
+        if failed.len() == prepared.graph.programs.len() {
+            bail!(
+                "no program was built: {}; {}",
+                failed
+                    .iter()
+                    .map(FailedProgram::describe)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                nothing_written(&options, out)
+            );
+        }
+        let mut report = assemble(&prepared, &executables, &failed, out, shell)?;
+        for f in &failed {
+            shell.json(f);
+        }
+        report.success = failed.is_empty();
+        report.failed = failed;
+        return Ok(report);
+    }
+}
+
+/// Steps 1 to 4: prepare the build and run Cargo; the programs' executables (a plugin's
+/// library), and the programs Cargo did not build.
+type Compiled = (
+    PreparedBuild,
+    BTreeMap<String, Vec<PathBuf>>,
+    Vec<FailedProgram>,
+);
+
+fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled> {
     let prepared = prepare_retested(options, shell)?;
     prepared.warn_overrides(shell);
     prepared.check_recorded_tests(shell)?;
@@ -206,30 +269,17 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
                     .map(|&&o| prepared.graph.programs[o].name.as_str())
                     .collect();
                 let p = &prepared.graph.programs[*p];
-                let failure = FailedProgram::new(&p.name, &p.version.to_string(), &errors, &others);
-                shell.warn(format!("not built: {}", failure.describe()));
-                failed.push(failure);
+                failed.push(FailedProgram::new(
+                    &p.name,
+                    &p.version.to_string(),
+                    &errors,
+                    &others,
+                ));
             }
         }
     }
-    if failed.len() == prepared.graph.programs.len() {
-        bail!(
-            "no program was built: {}; {}",
-            failed
-                .iter()
-                .map(FailedProgram::describe)
-                .collect::<Vec<_>>()
-                .join(", "),
-            nothing_written(options, out)
-        );
-    }
-    let mut report = assemble(&prepared, &executables, &failed, out, shell)?;
-    for f in &failed {
-        shell.json(f);
-    }
-    report.success = failed.is_empty();
-    report.failed = failed;
-    Ok(report)
+    drop(_locks);
+    Ok((prepared, executables, failed))
 }
 
 /// What a failed build left: an install's output is its private staging directory, and naming
@@ -269,6 +319,7 @@ fn assemble(
         toolchain: Some(prepared.toolchain.clone()),
         std_exports: None,
         failed: Vec::new(),
+        own_features: prepared.options.unify.own_features.clone(),
     };
     let mut closures = Vec::new();
     for program in &prepared.graph.programs {

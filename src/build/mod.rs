@@ -24,6 +24,7 @@ pub mod installed;
 pub mod later_sets;
 pub mod lib_paths;
 pub mod options;
+pub mod own_features;
 pub mod path_sources;
 pub mod plugin_closure;
 pub mod plugins;

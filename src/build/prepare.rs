@@ -14,6 +14,7 @@ use crate::build::installed::{
 use crate::build::later_sets;
 use crate::build::later_sets::{announce_set, leave_out_named_groups, NotReused};
 use crate::build::options::{default_cache_dir, Binding, BuildOptions, GroupExports, Layout};
+use crate::build::own_features;
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::build::set_split::{split_off, SetSplit};
 use crate::compile::plan::WrapperPlan;
@@ -436,6 +437,26 @@ fn unify_sources(
             let mut next: Vec<SetMember> = Vec::new();
             let mut stored = candidates.clone();
             let mut not_reused: Vec<NotReused> = Vec::new();
+            kept_out.extend(own_features::set_aside(
+                &mut members,
+                &mut next,
+                unify,
+                number,
+                grouped,
+                shell,
+            ));
+            let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+            own_features::leave_out_forced_features(
+                &members,
+                &mut stored,
+                unify,
+                cache,
+                &toolchain.host,
+                &options.features.cargo_args(&names),
+                &mut not_reused,
+                &mut wanted_apart,
+                shell,
+            )?;
             let resolved = loop {
                 if members.is_empty() {
                     break None;

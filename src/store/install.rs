@@ -262,7 +262,9 @@ pub fn install_set(
         }
     }
 
-    let install_origin = InstallOrigin::of(&build, &report.programs)?;
+    let mut install_origin = InstallOrigin::of(&build, &report.programs)?;
+    // Programs retried with their own features are recorded so: an update rebuilds them so.
+    install_origin.own_features = report.own_features.clone();
     let mut binder = Binder::new(&store, &report, &out, install_origin)?;
     let mut records = Vec::new();
     // Plugins are installed inside their program's directory, with it.

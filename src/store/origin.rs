@@ -33,6 +33,10 @@ pub struct InstallOrigin {
     pub unify: String,
     pub exports: String,
     pub own_lock: Vec<String>,
+    /// Programs built in a set of their own with exactly their features (`--own-features`, or
+    /// after failing with the set's).
+    #[serde(default)]
+    pub own_features: Vec<String>,
     pub pins: Vec<String>,
     /// Every setting of the shared-crate profile, `KEY=VALUE`.
     pub shared_profile: Vec<String>,
@@ -99,6 +103,7 @@ impl InstallOrigin {
             unify: value_name(&options.unify.policy),
             exports: value_name(&options.group_exports),
             own_lock: options.unify.own_lock.clone(),
+            own_features: options.unify.own_features.clone(),
             pins: options.unify.pins.iter().map(|p| p.to_string()).collect(),
             shared_profile: options
                 .shared_profile
@@ -157,6 +162,7 @@ impl InstallOrigin {
                 lock_file: None,
                 pins: self.pins.iter().map(|p| p.parse()).collect::<Result<_>>()?,
                 own_lock: self.own_lock.clone(),
+                own_features: self.own_features.clone(),
                 newest_locked: false,
             },
             features: ProgramFeatures::parse(

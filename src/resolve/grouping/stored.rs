@@ -266,6 +266,33 @@ pub fn reuse_mismatch(md: &Metadata, record: &GroupRecord) -> Option<String> {
     None
 }
 
+/// The members of this group that a program resolved alone as `md` (no group in its build)
+/// uses at the group's version but with other features than the group's build (more or fewer:
+/// with the group in its build, the group's features would be forced on it), each with why.
+/// Empty when every member it uses is built as it asks.
+pub fn features_forced_on(md: &Metadata, record: &GroupRecord) -> Vec<(String, String)> {
+    let nodes = resolve_nodes(md);
+    record
+        .group
+        .members
+        .iter()
+        .filter_map(|m| {
+            let now = sorted_features(nodes.get(&m.id)?);
+            let then = record.resolution.get(&m.id.repr)?;
+            (now != then.features).then(|| {
+                let why = format!(
+                    "it builds {} v{} with features [{}] (the group has [{}])",
+                    m.name,
+                    m.version,
+                    now.join(", "),
+                    then.features.join(", ")
+                );
+                (m.name.clone(), why)
+            })
+        })
+        .collect()
+}
+
 /// What an earlier set should keep apart in its groups so that a later set, resolved as `md`
 /// (with the group or without it), can load the rest of this group: the members the later set
 /// builds otherwise, by name (those it uses at another version only, or with a feature the

@@ -41,6 +41,11 @@ pub struct UnifyOptions {
     pub pins: Vec<CrateSpec>,
     /// Programs kept out of the set: built with their own lockfile.
     pub own_lock: Vec<String>,
+    /// Programs resolved after the others, each in a set of its own, with exactly the features
+    /// it asks for: it loads only the earlier groups built with the same features (grouped
+    /// layout; otherwise it is built with its own lockfile). A program that fails to build with
+    /// the features its set unifies is retried so (`build::own_features`).
+    pub own_features: Vec<String>,
     /// With installed programs in the set (`SetMember::keep_resolution`): the seed takes the
     /// newest version any of them, any stored group or any newcomer locked in each range, as
     /// installing them together does, instead of the installed versions winning (a newcomer
@@ -57,6 +62,7 @@ impl UnifyOptions {
                 self.lock_file.as_ref().map(|_| "--lock"),
                 self.pins.first().map(|_| "--pin"),
                 self.own_lock.first().map(|_| "--own-lock"),
+                self.own_features.first().map(|_| "--own-features"),
             ]
             .into_iter()
             .flatten()
