@@ -9,8 +9,9 @@
 #   WORK_DIR       default: a new temporary directory
 # Environment: CARGO_SHARE (default: cargo-share on PATH).
 # Prints one line per install (wall seconds), then per program the library files it loads in
-# each store, and the bytes of libraries and binaries each way. Exit status 1 if a program
-# loads other files one way than the other (names, which carry the group and crate identity).
+# each store, how many of their files are byte-identical, and the bytes of libraries and
+# binaries each way. Exit status 1 if a program loads other files one way than the other, or
+# a file differs in content.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 list=${1:-$root/../shared/programs.txt}
@@ -70,6 +71,25 @@ for program in sorted(set(one) | set(all_)):
     if a != b:
         print(f"  one at a time only: {sorted(set(a) - set(b))}")
         print(f"  together only:      {sorted(set(b) - set(a))}")
+def files(way, program):
+    # The program's binary and every library in its lib/ directory, by name.
+    binary = os.path.realpath(f"{work}/{way}/root/bin/{program}")
+    if not os.path.isfile(binary):
+        return {}
+    lib = os.path.join(os.path.dirname(os.path.dirname(binary)), "lib")
+    out = {"bin/" + program: open(binary, "rb").read()}
+    if os.path.isdir(lib):
+        for name in os.listdir(lib):
+            out["lib/" + name] = open(os.path.join(lib, name), "rb").read()
+    return out
+identical = total = 0
+for program in sorted(set(one) & set(all_)):
+    a, b = files("one", program), files("all", program)
+    for name in sorted(set(a) | set(b)):
+        total += 1
+        identical += a.get(name) is not None and a.get(name) == b.get(name)
+print(f"byte-identical: {identical} of {total} files (each program's binary and lib/)")
+same &= identical == total
 mb = lambda n: f"{n / 1e6:.1f} MB"
 print(f"one at a time: libraries {mb(one_libs)}, binaries {mb(one_bins)}")
 print(f"together:      libraries {mb(all_libs)}, binaries {mb(all_bins)}")

@@ -417,3 +417,51 @@ fn a_crash_while_rebinding_leaves_each_program_on_its_old_or_new_build() {
         env.verify_ok();
     }
 }
+
+#[test]
+fn programs_installed_one_at_a_time_load_the_files_programs_installed_together_load() {
+    // pair-new cannot be resolved with pair-old (shim =1.1.0 against =1.0.0): installed together
+    // it is split off into a second set that loads the first set's groups it can use. One at a
+    // time, each install plans the groups afresh over every installed program and the newcomer,
+    // and an installed program that must leave the first set goes to the second as a newcomer
+    // would: the last install ends where installing all four together does, file for file.
+    let programs = ["pair-old", "pair-new", "pair-any", "tally-only"];
+    let dirs: Vec<PathBuf> = programs
+        .iter()
+        .map(|p| fixture(&format!("sets/{p}")))
+        .collect();
+    let apart = Env::new();
+    with_fixture_registry(&apart);
+    for d in &dirs {
+        install_in_base(&apart, std::slice::from_ref(d), &[]);
+    }
+    let together = Env::new();
+    with_fixture_registry(&together);
+    install_in_base(&together, &dirs, &[]);
+    let loaded = |env: &Env, program: &str| -> Vec<(String, Vec<u8>)> {
+        let target = std::fs::read_link(env.root().join("bin").join(program)).unwrap();
+        let lib = target.parent().unwrap().parent().unwrap().join("lib");
+        env.group_libs(program)
+            .into_iter()
+            .map(|(name, _)| {
+                let bytes = std::fs::read(lib.join(&name)).unwrap();
+                (name, bytes)
+            })
+            .collect()
+    };
+    let mut groups = 0;
+    for p in programs {
+        let (one, all) = (loaded(&apart, p), loaded(&together, p));
+        let names = |l: &[(String, Vec<u8>)]| l.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&one), names(&all), "{p}");
+        assert!(one == all, "{p}: the group files differ in content");
+        assert_eq!(
+            std::fs::read(apart.root().join("bin").join(p)).unwrap(),
+            std::fs::read(together.root().join("bin").join(p)).unwrap(),
+            "{p}: the binaries differ"
+        );
+        groups += one.len();
+    }
+    assert!(groups >= 4, "the programs share groups: {groups}");
+    apart.verify_ok();
+}

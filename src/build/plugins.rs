@@ -113,11 +113,13 @@ pub fn load_plugins(
             .with_context(|| format!("reading {}", pkg.manifest_path))?;
         set::rewrite_member_manifest(&text, &dir)
             .with_context(|| format!("plugin {} cannot join {host}'s set", pkg.name))?;
+        let lock = std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok();
         members.push(SetMember {
             name: pkg.name.to_string(),
             version: pkg.version.to_string(),
             package_dir: dir,
-            lock: std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok(),
+            own_lock_packages: set::lock_packages(lock.as_deref()),
+            lock,
             plugin_for: Some(host.clone()),
             keep_resolution: false,
         });

@@ -40,6 +40,8 @@ pub struct PreparedBuild {
     pub options: BuildOptions,
     /// The generated workspace of a unified build.
     pub set: Option<ProgramSet>,
+    /// The sets after the first (grouped layout: the programs split off it, in order).
+    pub later_sets: Vec<ProgramSet>,
     /// The groups of a grouped build.
     pub groups: Option<GroupedPlan>,
     /// The programs' own workspace roots and the programs from each: their profiles are what
@@ -168,11 +170,11 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         .collect();
     let manifests = manifests_of(&sources);
     let mut graph = BuildGraph::default();
-    let (set, groups) = if options.unify.policy == Unify::None {
+    let (mut sets, groups) = if options.unify.policy == Unify::None {
         for (manifest, md) in sources {
             graph.add_workspace(&manifest, md, &|_| true, false)?;
         }
-        (None, None)
+        (Vec::new(), None)
     } else {
         unify_sources(
             sources,
@@ -237,7 +239,8 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         target_dir,
         plan_file,
         options: options.clone(),
-        set,
+        set: (!sets.is_empty()).then(|| sets.remove(0)),
+        later_sets: sets,
         groups,
         origins,
         provenance,
@@ -311,7 +314,7 @@ fn bind_features(
 }
 
 /// Put the programs that join the set into one generated workspace (resolved together); keep the
-/// `--own-lock` ones in their own workspaces.
+/// `--own-lock` ones in their own workspaces. The sets, the first one first.
 fn unify_sources(
     sources: Vec<(PathBuf, cargo_metadata::Metadata)>,
     plugins: Option<&Plugins>,
@@ -320,7 +323,7 @@ fn unify_sources(
     toolchain: &Toolchain,
     graph: &mut BuildGraph,
     shell: &Shell,
-) -> Result<(Option<ProgramSet>, Option<GroupedPlan>)> {
+) -> Result<(Vec<ProgramSet>, Option<GroupedPlan>)> {
     let unify = &options.unify;
     // `--own-lock` programs, then those split off because Cargo cannot resolve them with the
     // others (`split_off`).
@@ -382,6 +385,7 @@ fn unify_sources(
                     .as_std_path()
                     .to_path_buf(),
                 lock: kept.cloned().or_else(|| lock.clone()),
+                own_lock_packages: set::lock_packages(lock.as_deref()),
                 plugin_for: None,
             });
         }
@@ -416,7 +420,7 @@ fn unify_sources(
     let mut best: Option<(BTreeSet<String>, usize)> = None;
     let mut replaying = false;
     let mut pass = 0;
-    let (first_set, groups) = loop {
+    let (sets, groups) = loop {
         pass += 1;
         let mut members = all_members.clone();
         let mut candidates = first_candidates.clone();
@@ -426,7 +430,7 @@ fn unify_sources(
         let mut wanted_apart: BTreeSet<String> = BTreeSet::new();
         // How many crates the later sets load from earlier groups: what a pass is judged by.
         let mut loaded_from_earlier = 0;
-        let mut first_set = None;
+        let mut sets: Vec<ProgramSet> = Vec::new();
         let mut groups: Option<GroupedPlan> = None;
         // The facade directories of every set's grouped build workspace (a later set has its own
         // copies of the earlier groups it loads).
@@ -493,16 +497,18 @@ fn unify_sources(
                         }
                         let leaving = members.iter().position(|m| m.name == out.program);
                         let leaving = leaving.map(|i| members.remove(i));
-                        if options.kept_resolutions.contains_key(&out.program) {
+                        // An installed program goes to the next set as a new one does (its
+                        // tests prove it if its versions move there, `build::retest`).
+                        if let (true, Some(m)) = (grouped, leaving) {
+                            out.next_set = Some(number + 1);
+                            out.announce(shell);
+                            next.push(m);
+                        } else if options.kept_resolutions.contains_key(&out.program) {
                             let why = format!(
                                 "Cargo cannot resolve it with the others: {}",
                                 out.requirement
                             );
                             announce_left(&out.program, &why, shell);
-                        } else if let (true, Some(m)) = (grouped, leaving) {
-                            out.next_set = Some(number + 1);
-                            out.announce(shell);
-                            next.push(m);
                         } else {
                             kept_out.push(out.announce(shell));
                         }
@@ -583,7 +589,7 @@ fn unify_sources(
                     set.policy == Unify::Semver,
                 )?;
             }
-            first_set = first_set.or(Some(set));
+            sets.push(set);
         }
         if groups.is_some() {
             graph.shared_packages = facade_dirs;
@@ -591,7 +597,7 @@ fn unify_sources(
         // The last pass may share less than an earlier one (a crate kept apart takes its
         // dependents along): then the best one is planned once more, and kept.
         if replaying {
-            break (first_set, groups);
+            break (sets, groups);
         }
         if best.as_ref().is_none_or(|(_, n)| loaded_from_earlier > *n) {
             best = Some((apart.clone(), loaded_from_earlier));
@@ -600,7 +606,7 @@ fn unify_sources(
         let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
         if more.is_empty() || pass >= SET_PASSES {
             if best_apart == apart {
-                break (first_set, groups);
+                break (sets, groups);
             }
             replaying = true;
             shell.status(
@@ -614,7 +620,6 @@ fn unify_sources(
         announce_regroup(&more, shell);
         apart.extend(more);
     };
-    let set = first_set;
     let kept_out = |name: &str| kept_out.iter().any(|o| o == name);
     for (manifest, md) in sources {
         if graph::program_packages(&md)
@@ -624,7 +629,7 @@ fn unify_sources(
             graph.add_workspace(&manifest, md, &kept_out, false)?;
         }
     }
-    Ok((set, groups))
+    Ok((sets, groups))
 }
 
 /// Plan the groups of one resolved set (`fixed`: the groups it builds against as they are),

@@ -144,7 +144,7 @@ fn moved_programs(prepared: &PreparedBuild) -> Result<Vec<MovedProgram>> {
         let Some(recorded) = prepared.options.kept_resolutions.get(&p.name) else {
             continue;
         };
-        if !prepared.in_set(p) {
+        if prepared.set_of(p).is_none() {
             continue;
         }
         let md = &prepared.graph.workspaces[p.workspace].metadata;
@@ -178,9 +178,8 @@ impl PreparedBuild {
             return Ok((Verdict::Passed(counts.clone()), false));
         }
         let set = self
-            .set
-            .as_ref()
-            .context("an installed program outside the set")?;
+            .set_of(program)
+            .context("an installed program outside the sets")?;
         let key = self.test_key(set);
         let (outcome, recorded, failing) = match recorded_test(set, &key, &m.name) {
             Some(r) if r.version == m.version => (r, true, Vec::new()),

@@ -55,7 +55,7 @@ impl SetSplit {
 }
 
 /// Which program of a conflict leaves the set: of the programs Cargo names, the first (the one
-/// with the fewest locked packages, so the set keeps the most) without which the others resolve;
+/// with the fewest packages in its own lockfile, so the set keeps the most) without which the others resolve;
 /// else the first, and the next conflict is handled the same way. Cargo naming none of the
 /// set's programs is an error, with Cargo's explanation.
 pub(crate) fn split_off(
@@ -71,12 +71,7 @@ pub(crate) fn split_off(
     if candidates.is_empty() || members.len() < 2 {
         bail!("{conflict}");
     }
-    let locked = |m: &SetMember| {
-        m.lock
-            .as_deref()
-            .map_or(0, |l| l.matches("[[package]]").count())
-    };
-    candidates.sort_by_key(|m| (locked(m), m.name.clone()));
+    candidates.sort_by_key(|m| (m.own_lock_packages, m.name.clone()));
     let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
     let mut chosen = candidates[0];
     if candidates.len() > 1 {

@@ -244,6 +244,14 @@ impl PreparedBuild {
         }
     }
 
+    /// The set a program is built in: the first or a later one (`None`: with its own lockfile).
+    pub(crate) fn set_of(&self, program: &graph::Program) -> Option<&ProgramSet> {
+        self.set
+            .iter()
+            .chain(&self.later_sets)
+            .find(|set| set.members.iter().any(|m| m.name == program.name))
+    }
+
     /// Whether a program is built in the unified set (not with `--own-lock`).
     pub(crate) fn in_set(&self, program: &graph::Program) -> bool {
         // By name: program names are unique in a build, and the set's programs may be built

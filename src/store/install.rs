@@ -93,7 +93,12 @@ fn install_build(opts: &InstallOptions, installed: Vec<InstalledMember>) -> Resu
         build.cache_dir = Some(store.root.join("build"));
     }
     if build.layout == build::Layout::Grouped {
-        build.stored_groups = stored_groups(&store)?;
+        // Regrouping the installed programs with the newcomers plans every group afresh, as
+        // installing them together does (groups reused from the store would keep each earlier
+        // install's partition); without installed programs, the stored groups are built against.
+        if installed.is_empty() {
+            build.stored_groups = stored_groups(&store)?;
+        }
         build.installed = installed;
         // A group compiled from a crate this build patches cannot be reused: the resolution
         // Cargo reports is the same, but the sources are not (`update`).

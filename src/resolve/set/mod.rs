@@ -39,5 +39,5 @@ pub use program_resolution::{
     closure_fingerprint, describe_changes, program_lock, resolution_change, version_changes,
     VersionChange,
 };
-pub use program_set::{ProgramSet, SetMember, Unify, UnifyOptions};
+pub use program_set::{lock_packages, ProgramSet, SetMember, Unify, UnifyOptions};
 pub use workspace::rewrite_member_manifest;

@@ -103,6 +103,15 @@ pub struct SetMember {
     /// the seed, as stored groups' do (unless `UnifyOptions::newest_locked`), and the set checks
     /// whether it still builds it exactly.
     pub keep_resolution: bool,
+    /// How many packages its own `Cargo.lock` holds (0 without one). Which program leaves a set
+    /// Cargo cannot resolve depends on this, never on a recorded resolution, so programs
+    /// installed one at a time split as they do installed together (`build::set_split`).
+    pub own_lock_packages: usize,
+}
+
+/// The number of packages in a `Cargo.lock` text.
+pub fn lock_packages(lock: Option<&str>) -> usize {
+    lock.map_or(0, |l| l.matches("[[package]]").count())
 }
 
 /// A generated workspace holding the programs of a set.
