@@ -409,11 +409,21 @@ fn warnings_of_a_program_from_crates_io_are_not_shown_but_a_local_programs_are()
     };
     let registry = build(&["noisy-tool@0.1.0"], "registry");
     assert!(!registry.contains("unused variable"), "{registry}");
+    // Its `lto = true` is overridden: said, not warned about (nothing the user can change).
+    assert!(!registry.contains("warning"), "{registry}");
+    assert!(
+        registry.contains("Overriding noisy-tool: profile.release.lto"),
+        "{registry}"
+    );
     let local = fixture("sets/registry/noisy-tool-0.1.0");
     let local = build(&["--manifest-path", local.to_str().unwrap()], "local");
     for name in ["unused_in_build_script", "unused_in_program"] {
         assert!(local.contains(name), "{name} not warned about:\n{local}");
     }
+    assert!(
+        local.contains("warning: noisy-tool: profile.release.lto"),
+        "{local}"
+    );
 
     // `install --programs FILE` takes the same list format as build (`#` comments).
     let list = base.join("programs.txt");

@@ -190,7 +190,7 @@ type Compiled = (
 
 fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled> {
     let prepared = prepare_retested(options, shell)?;
-    prepared.warn_overrides(shell);
+    prepared.report_overrides(shell);
     prepared.check_recorded_tests(shell)?;
     forget_other_copies(&prepared, shell)?;
     let mut executables: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();

@@ -10,6 +10,7 @@ use crate::compile::profile;
 use crate::compile::user_wrapper::{self, USER_WRAPPER_ENV};
 use crate::shell::Shell;
 use crate::source;
+use crate::source::ProgramSource;
 
 /// Puts lockfiles back as they were when dropped (a patched build rewrites them).
 pub(crate) struct LockRestore(Vec<(PathBuf, Option<Vec<u8>>)>);
@@ -166,16 +167,29 @@ impl PreparedBuild {
         cmd
     }
 
-    pub(crate) fn warn_overrides(&self, shell: &Shell) {
+    /// Say which profile settings of the programs the shared build overrides: a warning for a
+    /// local program, a status line for one from crates.io.
+    pub(crate) fn report_overrides(&self, shell: &Shell) {
+        let registry = |p: &ProgramSource, name: &String| matches!(p, ProgramSource::Registry(spec) if &spec.name == name);
+        let from_registry = |name: &String| {
+            self.options.programs.iter().any(|p| registry(p, name))
+                || self
+                    .options
+                    .installed
+                    .iter()
+                    .any(|m| registry(&m.source, name))
+        };
         for (root, names) in &self.origins {
             let manifest = root.join("Cargo.toml");
             for o in profile::overridden_settings(&manifest) {
-                shell.warn(format!(
-                    "{}: {} overridden: {}",
-                    names.join(", "),
-                    o.setting,
-                    o.reason
-                ));
+                let what = format!("{}: {}", names.join(", "), o.setting);
+                // A program from crates.io: its profile is nothing the user can change, so it
+                // is said, not warned about (as `cargo install` caps its lints).
+                if names.iter().all(from_registry) {
+                    shell.status("Overriding", format!("{what}: {}", o.reason));
+                } else {
+                    shell.warn(format!("{what} overridden: {}", o.reason));
+                }
             }
         }
     }

@@ -89,7 +89,7 @@ pub fn count_test_results(line: &str, counts: &mut TestCounts) {
 /// `install` refuses a program whose tests failed there.
 pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
     let prepared = prepare(options, shell)?;
-    prepared.warn_overrides(shell);
+    prepared.report_overrides(shell);
     crate::build::path_sources::forget_other_copies(&prepared, shell)?;
     let mut results: Vec<TestCounts> = prepared
         .graph
