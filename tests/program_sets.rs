@@ -784,3 +784,36 @@ fn a_program_that_fails_with_its_sets_features_is_built_with_its_own() {
     assert_eq!(lit.len(), 1, "{lit:?}");
     assert!(full.contains(&lit[0]), "{lit:?} {full:?}");
 }
+
+#[test]
+fn a_dependency_cargo_lists_but_does_not_build_stays_out_of_the_groups() {
+    // weakdep names `trap` only through a weak feature (`trap?/std`), as jiff 0.2 names defmt:
+    // `cargo metadata` lists the edge, Cargo builds no trap. In a group, trap's call to
+    // `_trap_write` (defined by no program) made both programs fail to link.
+    let env = SetEnv::new();
+    let out = env.base.join("out");
+    let built = run_ok(
+        env.build_programs(
+            &["weak-a", "weak-b"],
+            &["--group-min-size", "0", "--json", "--out"],
+        )
+        .arg(&out),
+    );
+    let plans: Vec<serde_json::Value> = json_records(&built)
+        .into_iter()
+        .filter(|v| v["reason"] == "group-plan")
+        .collect();
+    let members: Vec<String> = plans
+        .iter()
+        .flat_map(|p| p["plan"]["groups"].as_array().unwrap().clone())
+        .flat_map(|g| g["members"].as_array().unwrap().clone())
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(members, ["tally", "weakdep"], "{}", stderr(&built));
+    for bin in ["weak-a", "weak-b"] {
+        assert_eq!(
+            run_clean(&out.join("bin").join(bin)),
+            format!("{bin}: double 42, tally 3\n")
+        );
+    }
+}

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
 
+use crate::resolve::inactive_deps;
+
 /// One program: a package with at least one binary target.
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -74,7 +76,7 @@ pub fn load_metadata(
     }
     other.extend(features.iter().cloned());
     cmd.other_options(other);
-    cmd.exec().with_context(|| {
+    let mut md = cmd.exec().with_context(|| {
         format!(
             "reading the package graph of {} failed{}",
             manifest_path.display(),
@@ -84,7 +86,10 @@ pub fn load_metadata(
                 ""
             }
         )
-    })
+    })?;
+    // What Cargo reports but does not build (weak optional dependencies) is left out.
+    inactive_deps::drop_inactive_optional_edges(&mut md);
+    Ok(md)
 }
 
 impl BuildGraph {

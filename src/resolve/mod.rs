@@ -7,4 +7,5 @@
 
 pub mod graph;
 pub mod grouping;
+pub mod inactive_deps;
 pub mod set;
