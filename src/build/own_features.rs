@@ -50,11 +50,18 @@ pub(crate) fn set_aside(
             continue;
         }
         let m = members.remove(i);
+        if number > 1 && grouped {
+            // Said when it left the first set; each later set passes it on.
+            next.push(m);
+            continue;
+        }
         let split = SetSplit {
             reason: "set-split",
             program: m.name.clone(),
             conflicts_with: Vec::new(),
-            requirement: "it is built with exactly the features it asks for".to_string(),
+            requirement: "it is built with exactly the features it asks for, in a set of its own \
+                          after the others"
+                .to_string(),
             next_set: grouped.then_some(number + 1),
         };
         left_out.push(split.announce(shell));

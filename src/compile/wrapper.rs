@@ -546,7 +546,14 @@ mod tests {
         assert!(joined.contains("-Cprefer-dynamic"));
         assert!(joined.contains("--extern force:std"), "{joined}");
         assert!(out.no_std);
-        assert_eq!(out.env, vec![("RUSTC_BOOTSTRAP".into(), "1".into())]);
+        assert_eq!(out.env[0], ("RUSTC_BOOTSTRAP".into(), "1".into()));
+        // Every shared library is linked through cargo-share (its version script made
+        // readable), with the linker rustc would have used remembered.
+        assert_eq!(
+            out.env[1..],
+            [(linker::REAL_LINKER_ENV.to_string(), "cc".to_string())]
+        );
+        assert!(joined.contains(&format!("-Clinker={}", plan.self_exe.display())));
     }
 
     #[test]
