@@ -182,6 +182,71 @@ pub fn prepare_native_exports(
     }))
 }
 
+/// Of `wanted`, the symbols some input of a link defines: a static archive or rlib on the
+/// command line (read from its symbol index, or from its members when it has none), or an
+/// object file. A group lists the bundled C libraries of everything it depends on, but only
+/// those of its own members are linked into it: one that an earlier group holds is in that
+/// group, and exporting it here would name a symbol the link does not define.
+pub fn defined_by_link_inputs(args: &[String], wanted: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for arg in args {
+        if found.len() == wanted.len() {
+            break;
+        }
+        let path = Path::new(arg);
+        let is_archive = arg.ends_with(".rlib") || arg.ends_with(".a");
+        if !(is_archive || arg.ends_with(".o")) || !path.is_file() {
+            continue;
+        }
+        let Ok(data) = std::fs::read(path) else {
+            continue;
+        };
+        if is_archive {
+            let Ok(archive) = ArchiveFile::parse(&*data) else {
+                continue;
+            };
+            if let Ok(Some(index)) = archive.symbols() {
+                for sym in index.flatten() {
+                    if let Ok(name) = std::str::from_utf8(sym.name()) {
+                        if wanted.contains(name) {
+                            found.insert(name.to_string());
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Ok(symbols) = archive_global_symbols(path) {
+                found.extend(symbols.intersection(wanted).cloned());
+            }
+        } else if let Ok(obj) = object::File::parse(&*data) {
+            for sym in obj.symbols() {
+                if let Ok(name) = sym.name() {
+                    if sym.is_global() && sym.is_definition() && wanted.contains(name) {
+                        found.insert(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Rewrite the `--undefined=SYM` argument file the wrapper added to this link
+/// ([`prepare_native_exports`]) to name only the symbols in `keep`.
+fn keep_undefined_flags(args: &[String], keep: &BTreeSet<String>) -> Result<()> {
+    for arg in args {
+        let Some(file) = arg.strip_prefix("-Wl,@") else {
+            continue;
+        };
+        if !file.ends_with(".cargo-share-undefined") {
+            continue;
+        }
+        let text: String = keep.iter().map(|s| format!("--undefined={s}\n")).collect();
+        std::fs::write(file, text).with_context(|| format!("writing {file}"))?;
+    }
+    Ok(())
+}
+
 /// Whether this process was started as the linker of a unit (see [`run`]).
 pub fn linker_mode() -> bool {
     std::env::var_os(REAL_LINKER_ENV).is_some()
@@ -224,6 +289,17 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
             .lines()
             .map(String::from)
             .collect();
+        // Only what this link defines is exported (and pulled in with `--undefined`).
+        let wanted: BTreeSet<String> = symbols.iter().cloned().collect();
+        let (expanded, _) = allocator::expand_argfile(&args)?;
+        let defined = defined_by_link_inputs(&expanded, &wanted);
+        let symbols: Vec<String> = symbols
+            .into_iter()
+            .filter(|s| defined.contains(s))
+            .collect();
+        if defined.len() < wanted.len() {
+            keep_undefined_flags(&expanded, &defined)?;
+        }
         let Some(script) = script else {
             bail!(
                 "cargo-share linker: rustc passed no version script, so the {} C symbols in {} \
@@ -261,4 +337,28 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
         .status()
         .with_context(|| format!("running the linker `{real}`"))?;
     Ok(status.code().unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_symbols_the_link_inputs_define_are_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("own.c");
+        std::fs::write(&c, "int own_add(int a, int b) { return a + b; }\n").unwrap();
+        let obj = dir.path().join("own.o");
+        let archive = dir.path().join("libown.a");
+        let ok = |cmd: &mut Command| assert!(cmd.status().unwrap().success(), "{cmd:?}");
+        ok(Command::new("cc").arg("-c").arg(&c).arg("-o").arg(&obj));
+        ok(Command::new("ar").arg("rcs").arg(&archive).arg(&obj));
+        // `elsewhere_sha1` stands for a symbol of a C library an earlier group bundles.
+        let wanted: BTreeSet<String> = ["own_add".to_string(), "elsewhere_sha1".to_string()].into();
+        let args = |p: &Path| vec!["-shared".to_string(), p.display().to_string()];
+        let expected: BTreeSet<String> = ["own_add".to_string()].into();
+        assert_eq!(defined_by_link_inputs(&args(&archive), &wanted), expected);
+        assert_eq!(defined_by_link_inputs(&args(&obj), &wanted), expected);
+        assert!(defined_by_link_inputs(&["-shared".to_string()], &wanted).is_empty());
+    }
 }
