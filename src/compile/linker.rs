@@ -189,10 +189,12 @@ pub fn prepare_native_exports(
 /// group, and exporting it here would name a symbol the link does not define.
 pub fn defined_by_link_inputs(args: &[String], wanted: &BTreeSet<String>) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    for arg in args {
+    for arg in link_input_files(args) {
         if found.len() == wanted.len() {
             break;
         }
+        let arg = arg.display().to_string();
+        let arg = &arg;
         let path = Path::new(arg);
         let is_archive = arg.ends_with(".rlib") || arg.ends_with(".a");
         if !(is_archive || arg.ends_with(".o")) || !path.is_file() {
@@ -229,6 +231,44 @@ pub fn defined_by_link_inputs(args: &[String], wanted: &BTreeSet<String>) -> BTr
         }
     }
     found
+}
+
+/// The files a link reads: its path arguments, and each `-l NAME` (`-lNAME`, `-l:FILE`)
+/// found as `libNAME.a` (or `FILE`) in its `-L` directories, as rustc names a crate's own static
+/// native library.
+fn link_input_files(args: &[String]) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let mut names = Vec::new();
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let value = |flag: &str| -> Option<String> {
+            if arg == flag {
+                args.get(i + 1).cloned()
+            } else {
+                arg.strip_prefix(flag).map(String::from)
+            }
+        };
+        if let Some(dir) = value("-L") {
+            dirs.push(PathBuf::from(dir));
+            i += usize::from(arg == "-L");
+        } else if let Some(name) = value("-l") {
+            names.push(name);
+            i += usize::from(arg == "-l");
+        } else if !arg.starts_with('-') {
+            files.push(PathBuf::from(arg));
+        }
+        i += 1;
+    }
+    for name in names {
+        let file = match name.strip_prefix(':') {
+            Some(file) => file.to_string(),
+            None => format!("lib{name}.a"),
+        };
+        files.extend(dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()));
+    }
+    files
 }
 
 /// Rewrite the `--undefined=SYM` argument file the wrapper added to this link
@@ -360,5 +400,13 @@ mod tests {
         assert_eq!(defined_by_link_inputs(&args(&archive), &wanted), expected);
         assert_eq!(defined_by_link_inputs(&args(&obj), &wanted), expected);
         assert!(defined_by_link_inputs(&["-shared".to_string()], &wanted).is_empty());
+        // As rustc links a crate's own static native library: by name, from a search directory.
+        let by_name = [
+            "-L".to_string(),
+            dir.path().display().to_string(),
+            "-Wl,-Bstatic".to_string(),
+            "-lown".to_string(),
+        ];
+        assert_eq!(defined_by_link_inputs(&by_name, &wanted), expected);
     }
 }
