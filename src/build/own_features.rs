@@ -113,6 +113,17 @@ pub(crate) fn leave_out_forced_features(
         NotReused::announce(g, why.clone(), shell, not_reused);
         false
     });
+    // A group is usable only with the groups it loads.
+    let before = stored.clone();
+    grouping::retain_loadable(stored);
+    for g in before.iter().filter(|g| {
+        !stored
+            .iter()
+            .any(|k| k.record.group.name == g.record.group.name)
+    }) {
+        let why = "it loads a group that is not reused".to_string();
+        NotReused::announce(g, why, shell, not_reused);
+    }
     Ok(())
 }
 
