@@ -138,16 +138,26 @@ pub struct ScratchDir {
 
 impl ScratchDir {
     pub fn new(parent: &Path, prefix: &str) -> Result<ScratchDir> {
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir_in(parent)
-            .with_context(|| format!("creating a scratch directory in {}", parent.display()))?;
-        let path = dir.path().join(IN_USE_FILE);
-        let lock =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        lock.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(ScratchDir { dir, _lock: lock })
+        let mut attempts = 0;
+        loop {
+            let dir = tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir_in(parent)
+                .with_context(|| format!("creating a scratch directory in {}", parent.display()))?;
+            let path = dir.path().join(IN_USE_FILE);
+            let lock = match std::fs::File::create(&path) {
+                // A `gc` running at once took the directory before its lock file existed (it
+                // takes what no running command holds): make another.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 5 => {
+                    attempts += 1;
+                    continue;
+                }
+                other => other.with_context(|| format!("creating {}", path.display()))?,
+            };
+            lock.lock()
+                .with_context(|| format!("locking {}", path.display()))?;
+            return Ok(ScratchDir { dir, _lock: lock });
+        }
     }
 
     pub fn path(&self) -> &Path {
