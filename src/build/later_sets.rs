@@ -37,6 +37,25 @@ impl NotReused {
     }
 }
 
+/// Keep the groups of `stored` that can be loaded, every group they load being kept too
+/// ([`grouping::retain_loadable`]), and say why each other group goes when `wanted` names it.
+pub(crate) fn retain_loadable(
+    stored: &mut Vec<StoredGroup>,
+    wanted: impl Fn(&str) -> bool,
+    shell: &Shell,
+    not_reused: &mut Vec<NotReused>,
+) {
+    let before = stored.clone();
+    grouping::retain_loadable(stored);
+    for g in &before {
+        let name = &g.record.group.name;
+        if wanted(name) && !stored.iter().any(|k| &k.record.group.name == name) {
+            let why = "it loads a group that is not reused".to_string();
+            NotReused::announce(g, why, shell, not_reused);
+        }
+    }
+}
+
 /// The groups of one set after the first: which programs it holds, which groups of earlier
 /// sets (or of the store) they load, and which they could not use (`--json`: `set-groups`).
 #[derive(Debug, Serialize)]

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::build::failures::FailedProgram;
+use crate::build::later_sets;
 use crate::build::later_sets::NotReused;
 use crate::build::set_split::SetSplit;
 use crate::resolve::graph;
@@ -114,16 +115,7 @@ pub(crate) fn leave_out_forced_features(
         false
     });
     // A group is usable only with the groups it loads.
-    let before = stored.clone();
-    grouping::retain_loadable(stored);
-    for g in before.iter().filter(|g| {
-        !stored
-            .iter()
-            .any(|k| k.record.group.name == g.record.group.name)
-    }) {
-        let why = "it loads a group that is not reused".to_string();
-        NotReused::announce(g, why, shell, not_reused);
-    }
+    later_sets::retain_loadable(stored, |_| true, shell, not_reused);
     Ok(())
 }
 

@@ -787,16 +787,8 @@ fn reusable_groups(
         let groups: Vec<grouping::Group> = keep.iter().map(|g| g.record.group.clone()).collect();
         grouping::groups_used(md, &programs, &groups)
     };
-    let before = keep.clone();
     let wanted = used(&keep);
-    grouping::retain_loadable(&mut keep);
-    for g in &before {
-        let name = &g.record.group.name;
-        if wanted.contains(name) && !keep.iter().any(|k| &k.record.group.name == name) {
-            let why = "it loads a group that is not reused".to_string();
-            NotReused::announce(g, why, shell, not_reused);
-        }
-    }
+    later_sets::retain_loadable(&mut keep, |name| wanted.contains(name), shell, not_reused);
     let used = used(&keep);
     keep.retain(|g| used.contains(&g.record.group.name));
     keep
