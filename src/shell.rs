@@ -1,7 +1,9 @@
 //! Progress and results, the way Cargo prints them: a right-aligned status verb on stderr,
 //! `-q` for silence, and JSON lines on stdout for machines (`--message-format json`).
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -12,12 +14,15 @@ pub enum MessageFormat {
     Json,
 }
 
-/// Where user-facing output goes.
+/// Where user-facing output goes. Clones share what was said.
 #[derive(Debug, Clone, Default)]
 pub struct Shell {
     pub quiet: bool,
     pub format: MessageFormat,
     color: bool,
+    /// The status lines said so far (verb and message): a line is said once per command, even
+    /// when a step runs again (a set planned in several passes says each split and group once).
+    said: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl Shell {
@@ -27,7 +32,14 @@ impl Shell {
             quiet,
             format,
             color,
+            said: Arc::default(),
         }
+    }
+
+    /// Whether `verb message` is said for the first time by this shell (or a clone of it).
+    fn first_time(&self, verb: &str, message: &str) -> bool {
+        let mut said = self.said.lock().unwrap_or_else(|e| e.into_inner());
+        said.insert((verb.to_string(), message.to_string()))
     }
 
     pub fn is_json(&self) -> bool {
@@ -43,8 +55,9 @@ impl Shell {
     }
 
     /// `   Compiling foo` style: a status verb right-aligned to 12 columns, then the message.
+    /// A line already said is not said again.
     pub fn status(&self, verb: &str, message: impl AsRef<str>) {
-        if self.quiet {
+        if self.quiet || !self.first_time(verb, message.as_ref()) {
             return;
         }
         let verb = self.paint("32", &format!("{verb:>12}"));
@@ -108,5 +121,23 @@ pub fn human_bytes(n: u64) -> String {
         format!("{:.1} MB", f / 1e6)
     } else {
         format!("{:.1} GB", f / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_line_is_said_once_by_a_shell_and_its_clones() {
+        let shell = Shell::new(false, MessageFormat::Human);
+        let clone = shell.clone();
+        assert!(shell.first_time("Grouping", "a"));
+        assert!(!clone.first_time("Grouping", "a"));
+        assert!(clone.first_time("Grouping", "b"));
+        assert!(clone.first_time("Sharing", "a"));
+        assert!(!shell.first_time("Sharing", "a"));
+        // A new shell (another command) says it again.
+        assert!(Shell::new(false, MessageFormat::Human).first_time("Grouping", "a"));
     }
 }

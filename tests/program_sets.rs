@@ -717,6 +717,26 @@ fn an_earlier_group_is_split_along_the_crate_a_later_set_builds_otherwise() {
         "{}",
         stderr(&built)
     );
+    // The sets are planned in two passes; each of cargo-share's status lines is said once.
+    let ours = [
+        "Grouping",
+        "Sharing",
+        "Not reusing",
+        "Splitting",
+        "Regrouping",
+    ];
+    let text = stderr(&built);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| ours.iter().any(|v| l.trim_start().starts_with(v)))
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = lines.iter().copied().collect();
+    assert!(lines.len() > 2, "{text}");
+    assert_eq!(
+        lines.len(),
+        unique.len(),
+        "a status line said twice:\n{text}"
+    );
     for (bin, says, groups) in [
         ("pair-old", "shim 1.0.0 answer 41, tally 3, seven 7", 2),
         ("pair-any", "shim 1.0.0 answer 41, tally 3, seven 7", 2),
