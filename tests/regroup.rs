@@ -199,10 +199,24 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
         &|t| t.replace("shim::answer() > 0", "shim::not_in_shim() > 0"),
         false,
     );
+    // A program with a test that fails whatever the versions (it needs what this machine
+    // lacks): its failure under the new versions is no reason to leave it.
+    let flaky = shim_program(
+        &env,
+        "flaky-shim",
+        &|t| {
+            t.replace(
+                "mod tests {",
+                "mod tests {\n    #[test]\n    fn needs_what_this_machine_lacks() {\n        \
+                 assert!(std::env::var_os(\"CARGO_SHARE_TEST_NEVER_SET\").is_some());\n    }\n",
+            )
+        },
+        false,
+    );
     let new_shim = shim_program(&env, "new-shim", &|t| t.to_string(), false);
     // All lock shim 1.0.0.
     install_in_base(&env, &[fixture("sets/old-shim")], &[]);
-    install_in_base(&env, &[new_shim, untested, broken], &[]);
+    install_in_base(&env, &[new_shim, untested, broken, flaky], &[]);
     assert_eq!(
         run_clean(&env.root().join("bin/new-shim")),
         "new-shim: shim 1.0.0 answer 41 features extra\n"
@@ -224,10 +238,28 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
         ),
         "{said}"
     );
-    assert_eq!(
-        records(&env, &out, "program-regrouped"),
-        ["new-shim"],
+    // flaky-shim's failing test fails with shim 1.0.0 too: rebuilt with 1.1.0 all the same.
+    assert!(
+        said.contains(
+            "Testing flaky-shim v0.1.0 under the versions it is installed with, to compare its \
+             failing tests"
+        ),
         "{said}"
+    );
+    assert!(
+        said.contains(
+            "Proven flaky-shim v0.1.0 with shim 1.0.0 -> 1.1.0: its own tests pass (1 passed) \
+             but for 1 that fail with the versions it is installed with too \
+             (tests::needs_what_this_machine_lacks), so it is rebuilt with them"
+        ),
+        "{said}"
+    );
+    let mut regrouped = records(&env, &out, "program-regrouped");
+    regrouped.sort();
+    assert_eq!(regrouped, ["flaky-shim", "new-shim"], "{said}");
+    assert_eq!(
+        run_clean(&env.root().join("bin/flaky-shim")),
+        "flaky-shim: shim 1.1.0 answer 42 features default\n"
     );
     assert_eq!(records(&env, &out, "program-installed"), ["newer-shim"]);
     let group = env.group_libs("newer-shim");
@@ -253,6 +285,7 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     assert_eq!(proven("untested-shim"), [false], "{retested:?}");
     assert_eq!(proven("broken-shim"), [false], "{retested:?}");
     assert_eq!(proven("new-shim"), [true], "{retested:?}");
+    assert_eq!(proven("flaky-shim"), [true], "{retested:?}");
     let old = retested
         .iter()
         .find(|m| m["program"] == "old-shim")
@@ -261,13 +294,20 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
         (old["passed"].as_u64(), old["failed"].as_u64()),
         (Some(1), Some(1))
     );
+    assert_eq!(
+        old["failing"],
+        serde_json::json!(["tests::answer_is_what_this_program_was_tested_with"])
+    );
     assert_eq!(old["changes"][0]["crate"], "shim");
     assert_eq!(old["changes"][0]["to"], "1.1.0");
 
     // old-shim's test asserts shim 1.0.0's answer: left, every file as it was.
     assert!(
         said.contains("Leaving old-shim as it is")
-            && said.contains("1 of its 2 own tests fail with them: tests::answer_is_what_this_program_was_tested_with"),
+            && said.contains(
+                "1 of its 2 own tests fail with them and pass under the versions it is \
+                 installed with: tests::answer_is_what_this_program_was_tested_with"
+            ),
         "{said}"
     );
     assert!(

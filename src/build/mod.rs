@@ -30,6 +30,7 @@ pub mod plugin_closure;
 pub mod plugins;
 pub mod prepare;
 pub mod retest;
+pub mod retest_baseline;
 pub mod set_split;
 pub mod std_relink;
 pub mod test;

@@ -13,13 +13,16 @@
 //! installed, never an installed program be changed in a way its own tests reject.
 
 use std::collections::BTreeMap;
+use std::iter::once;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::build::installed::announce_left;
 use crate::build::options::BuildOptions;
+use crate::build::options::InstalledMember;
 use crate::build::prepare::{prepare, PreparedBuild};
+use crate::build::retest_baseline::installed_outcome;
 use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCounts};
 use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
 use crate::shell::Shell;
@@ -31,12 +34,18 @@ struct MovedProgram {
     name: String,
     version: String,
     changes: Vec<VersionChange>,
+    /// Its closure under the new resolution ([`closure_fingerprint`]).
+    fingerprint: String,
 }
 
 /// What its own tests say of a moved program.
 enum Verdict {
     /// They pass under the new versions (counts of the run, or of the recorded one).
     Passed(RecordedTest),
+    /// Some fail under the new versions, each of them named: they may fail under the installed
+    /// versions too, whatever the versions (a test that needs the network, or not to run as
+    /// root).
+    Failing(RecordedTest),
     /// They do not prove it: why.
     NotProven(String),
 }
@@ -51,6 +60,10 @@ struct ProgramRetested<'a> {
     changes: &'a [VersionChange],
     passed: u64,
     failed: u64,
+    /// The failing tests under the new versions (of a proven program: those that fail under
+    /// the installed versions too).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    failing: &'a [String],
     /// Its tests pass: it is rebuilt with the new versions.
     proven: bool,
     /// The outcome was recorded before (`cargo share test`, or an earlier install).
@@ -87,52 +100,154 @@ pub fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<Prepare
             return Ok(prepared);
         }
         let mut proven = Vec::new();
+        let mut compare = Vec::new();
         let mut left = Vec::new();
         for m in &moved {
             match prepared.retest(m, &mut passed, shell)? {
                 (Verdict::Passed(counts), recorded) => proven.push((m, counts, recorded)),
-                (Verdict::NotProven(why), _) => left.push((
-                    m.name.clone(),
-                    format!(
-                        "with the new program it would be built from other crate versions \
-                         ({}), and {why}",
-                        describe_changes(&m.changes)
-                    ),
-                )),
+                (Verdict::Failing(outcome), recorded) => compare.push((m, outcome, recorded)),
+                (Verdict::NotProven(why), _) => left.push((m.name.clone(), m.left_why(&why))),
             }
         }
-        if left.is_empty() {
+        if left.is_empty() && compare.is_empty() {
             for (m, counts, recorded) in proven {
-                shell.status(
-                    "Proven",
-                    format!(
-                        "{} v{} with {}: its own tests pass ({} passed{}), so it is rebuilt \
-                         with them",
-                        m.name,
-                        m.version,
-                        describe_changes(&m.changes),
-                        counts.passed,
-                        if recorded { ", as recorded" } else { "" }
-                    ),
-                );
-                shell.json(&ProgramRetested {
-                    reason: "program-retested",
-                    program: &m.name,
-                    version: &m.version,
-                    changes: &m.changes,
-                    passed: counts.passed,
-                    failed: counts.failed,
-                    proven: true,
-                    recorded,
-                });
+                m.announce_proven(&counts, recorded, shell);
             }
             return Ok(prepared);
         }
+        // The installed versions' run needs the cache this build holds.
         drop(prepared);
+        for (m, outcome, recorded) in compare {
+            let before = options
+                .installed
+                .iter()
+                .find(|i| i.name == m.name)
+                .map(|member| outcome_as_installed(&options, member, shell))
+                .unwrap_or_else(|| Err("it is not among the installed programs".into()));
+            match before.and_then(|before| failing_again(&outcome, &before)) {
+                Ok(()) => {
+                    let outcome = RecordedTest {
+                        known_failures: true,
+                        ..outcome
+                    };
+                    passed.insert(m.name.clone(), (m.fingerprint.clone(), outcome));
+                }
+                Err(why) => {
+                    m.json_retested(&outcome, false, recorded, shell);
+                    let why = if recorded {
+                        format!("{why} (recorded by an earlier run under this resolution)")
+                    } else {
+                        why
+                    };
+                    left.push((m.name.clone(), m.left_why(&why)));
+                }
+            }
+        }
         for (name, why) in left {
             announce_left(&name, &why, shell);
             options.installed.retain(|m| m.name != name);
         }
+    }
+}
+
+/// Whether every test of `outcome` that fails under the new versions fails under the
+/// installed versions too (`before`): the failures then say nothing of the new versions.
+/// Else why not.
+fn failing_again(outcome: &RecordedTest, before: &RecordedTest) -> Result<(), String> {
+    let total = outcome.passed + outcome.failed;
+    let new: Vec<&str> = outcome
+        .failing
+        .iter()
+        .filter(|name| !before.failing.contains(name))
+        .map(String::as_str)
+        .collect();
+    if before.note.is_some() || before.passed + before.failed == 0 {
+        return Err(format!(
+            "{} of its {total} own tests fail with them: {} (and its tests could not be run \
+             under the versions it is installed with to compare)",
+            outcome.failed,
+            outcome.failing.join(", ")
+        ));
+    }
+    if new.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} of its {total} own tests fail with them and pass under the versions it is \
+         installed with: {}",
+        new.len(),
+        new.join(", ")
+    ))
+}
+
+/// `member`'s own test outcome under the versions it is installed with, or why it has none.
+fn outcome_as_installed(
+    options: &BuildOptions,
+    member: &InstalledMember,
+    shell: &Shell,
+) -> Result<RecordedTest, String> {
+    match installed_outcome(options, member, shell) {
+        Ok(Some(outcome)) => Ok(outcome),
+        Ok(None) => Err(
+            "it cannot be built again with the versions it is installed with, so \
+                         its failing tests cannot be compared"
+                .to_string(),
+        ),
+        Err(e) => Err(format!(
+            "its tests could not be run with the versions it is installed with to compare ({})",
+            e.to_string().lines().next().unwrap_or_default()
+        )),
+    }
+}
+
+impl MovedProgram {
+    /// Why it is left as it is, `why` being what its tests say.
+    fn left_why(&self, why: &str) -> String {
+        format!(
+            "with the new program it would be built from other crate versions ({}), and {why}",
+            describe_changes(&self.changes)
+        )
+    }
+
+    /// Say it is proven by `counts`, recorded before or not.
+    fn announce_proven(&self, counts: &RecordedTest, recorded: bool, shell: &Shell) {
+        let as_recorded = if recorded { ", as recorded" } else { "" };
+        let pass = if counts.failed == 0 {
+            format!("its own tests pass ({} passed{as_recorded})", counts.passed)
+        } else {
+            format!(
+                "its own tests pass ({} passed{as_recorded}) but for {} that fail with the \
+                 versions it is installed with too ({})",
+                counts.passed,
+                counts.failed,
+                counts.failing.join(", ")
+            )
+        };
+        shell.status(
+            "Proven",
+            format!(
+                "{} v{} with {}: {pass}, so it is rebuilt with them",
+                self.name,
+                self.version,
+                describe_changes(&self.changes),
+            ),
+        );
+        self.json_retested(counts, true, recorded, shell);
+    }
+
+    /// The `program-retested` record.
+    fn json_retested(&self, outcome: &RecordedTest, proven: bool, recorded: bool, shell: &Shell) {
+        shell.json(&ProgramRetested {
+            reason: "program-retested",
+            program: &self.name,
+            version: &self.version,
+            changes: &self.changes,
+            passed: outcome.passed,
+            failed: outcome.failed,
+            failing: &outcome.failing,
+            proven,
+            recorded,
+        });
     }
 }
 
@@ -155,6 +270,7 @@ fn moved_programs(prepared: &PreparedBuild) -> Result<Vec<MovedProgram>> {
                 name: p.name.clone(),
                 version: p.version.clone(),
                 changes,
+                fingerprint: closure_fingerprint(md, &p.name).unwrap_or_default(),
             });
         }
     }
@@ -172,15 +288,17 @@ impl PreparedBuild {
         shell: &Shell,
     ) -> Result<(Verdict, bool)> {
         let program = &self.graph.programs[m.index];
-        let md = &self.graph.workspaces[program.workspace].metadata;
-        let fingerprint = closure_fingerprint(md, &m.name).unwrap_or_default();
-        if let Some((_, counts)) = passed.get(&m.name).filter(|(f, _)| *f == fingerprint) {
-            return Ok((Verdict::Passed(counts.clone()), false));
-        }
         let set = self
             .set_of(program)
             .context("an installed program outside the sets")?;
         let key = self.test_key(set);
+        if let Some((_, counts)) = passed.get(&m.name).filter(|(f, _)| *f == m.fingerprint) {
+            if counts.known_failures {
+                // Compared with the installed versions' run: so recorded for this resolution.
+                record_outcomes(set, &key, once((m.name.clone(), counts.clone())))?;
+            }
+            return Ok((Verdict::Passed(counts.clone()), false));
+        }
         let (outcome, recorded, failing) = match recorded_test(set, &key, &m.name) {
             Some(r) if r.version == m.version => (r, true, Vec::new()),
             _ => {
@@ -193,13 +311,8 @@ impl PreparedBuild {
                         describe_changes(&m.changes)
                     ),
                 );
-                let (counts, failing) = self.run_own_tests(m, shell)?;
-                let outcome = RecordedTest::from(&counts);
-                record_outcomes(
-                    set,
-                    &key,
-                    std::iter::once((m.name.clone(), outcome.clone())),
-                )?;
+                let (outcome, failing) = self.run_own_tests(m.index, shell)?;
+                record_outcomes(set, &key, once((m.name.clone(), outcome.clone())))?;
                 (outcome, false, failing)
             }
         };
@@ -211,26 +324,23 @@ impl PreparedBuild {
         };
         match &verdict {
             Verdict::Passed(counts) => {
-                passed.insert(m.name.clone(), (fingerprint, counts.clone()));
+                passed.insert(m.name.clone(), (m.fingerprint.clone(), counts.clone()));
             }
-            Verdict::NotProven(_) => shell.json(&ProgramRetested {
-                reason: "program-retested",
-                program: &m.name,
-                version: &m.version,
-                changes: &m.changes,
-                passed: outcome.passed,
-                failed: outcome.failed,
-                proven: false,
-                recorded,
-            }),
+            Verdict::Failing(_) => {}
+            Verdict::NotProven(_) => m.json_retested(&outcome, false, recorded, shell),
         }
         Ok((verdict, recorded))
     }
 
-    /// Run `m`'s own test suite in shared mode; its counts and the names of its failing tests
-    /// (or, when they did not build, the first compiler errors).
-    fn run_own_tests(&self, m: &MovedProgram, shell: &Shell) -> Result<(TestCounts, Vec<String>)> {
-        let program = &self.graph.programs[m.index];
+    /// Run the own test suite of the graph's program `index` in shared mode: its outcome (with
+    /// the failing tests named when every test binary reported) and the names of its failing
+    /// tests (or, when they did not build, the first compiler errors).
+    pub(crate) fn run_own_tests(
+        &self,
+        index: usize,
+        shell: &Shell,
+    ) -> Result<(RecordedTest, Vec<String>)> {
+        let program = &self.graph.programs[index];
         let mut results = vec![TestCounts::default(); self.graph.programs.len()];
         let mut started = vec![0u64; results.len()];
         let mut failing = Vec::new();
@@ -252,19 +362,22 @@ impl PreparedBuild {
         };
         let status = self.run_tests(
             program.workspace,
-            &[m.index],
+            &[index],
             &mut results,
             &mut started,
             &mut on_line,
         )?;
-        let mut counts = std::mem::take(&mut results[m.index]);
-        counts.settle(started[m.index], status, 1);
-        counts.program = m.name.clone();
-        counts.version = m.version.clone();
+        let mut counts = std::mem::take(&mut results[index]);
+        counts.settle(started[index], status, 1);
+        counts.program = program.name.clone();
+        counts.version = program.version.clone();
+        let mut outcome = RecordedTest::from(&counts);
         if counts.test_binaries == 0 && !status.success() {
             failing = errors;
+        } else if counts.test_binaries >= started[index] && failing.len() as u64 == counts.failed {
+            outcome.failing = failing.clone();
         }
-        Ok((counts, failing))
+        Ok((outcome, failing))
     }
 }
 
@@ -276,8 +389,11 @@ fn verdict(outcome: &RecordedTest, failing: &[String]) -> Verdict {
     } else {
         format!(": {}", failing.join(", "))
     };
-    if outcome.success && outcome.passed > 0 {
+    if (outcome.success || outcome.known_failures) && outcome.passed > 0 {
         return Verdict::Passed(outcome.clone());
+    }
+    if outcome.passed > 0 && outcome.failed > 0 && outcome.failing.len() as u64 == outcome.failed {
+        return Verdict::Failing(outcome.clone());
     }
     Verdict::NotProven(if outcome.note.as_deref() == Some("tests did not build") {
         format!("its own tests do not build with them{names}")
