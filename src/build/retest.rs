@@ -186,18 +186,12 @@ fn outcome_as_installed(
     member: &InstalledMember,
     shell: &Shell,
 ) -> Result<RecordedTest, String> {
-    match installed_outcome(options, member, shell) {
-        Ok(Some(outcome)) => Ok(outcome),
-        Ok(None) => Err(
-            "it cannot be built again with the versions it is installed with, so \
-                         its failing tests cannot be compared"
-                .to_string(),
-        ),
-        Err(e) => Err(format!(
-            "its tests could not be run with the versions it is installed with to compare ({})",
+    installed_outcome(options, member, shell).map_err(|e| {
+        format!(
+            "its tests could not be run with the versions it is installed with to compare: {}",
             e.to_string().lines().next().unwrap_or_default()
-        )),
-    }
+        )
+    })
 }
 
 impl MovedProgram {

@@ -11,7 +11,7 @@
 
 use std::iter::once;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::prepare;
@@ -19,39 +19,43 @@ use crate::build::test::{record_outcomes, recorded_test, RecordedTest};
 use crate::shell::{MessageFormat, Shell};
 
 /// `member`'s own test outcome under the resolution it is installed with: recorded, or run
-/// now (and recorded). `None` when that resolution does not make a set of its own again.
+/// now (and recorded).
+///
+/// Its recorded lock entries seed the resolution, so every crate it was built from keeps its
+/// version. Features may differ: a program of a later set was resolved against the groups of
+/// the sets before, which can turn on features no program alone does; its tests are then run
+/// with the features it asks for itself (the program is not left out for that, as an installed
+/// program a set would change is: `retest_installed`).
 pub(crate) fn installed_outcome(
     options: &BuildOptions,
     member: &InstalledMember,
     shell: &Shell,
-) -> Result<Option<RecordedTest>> {
+) -> Result<RecordedTest> {
     let alone = BuildOptions {
         programs: Vec::new(),
         installed: vec![member.clone()],
-        retest_installed: false,
+        retest_installed: true,
         kept_resolutions: Default::default(),
         dry_run: false,
         ..options.clone()
     };
     // Planning the installed program again says nothing the user needs.
     let prepared = prepare(&alone, &Shell::new(true, MessageFormat::Human))?;
-    let Some(index) = prepared
+    let index = prepared
         .graph
         .programs
         .iter()
         .position(|p| p.name == member.name)
-    else {
-        return Ok(None);
-    };
+        .context("its source no longer holds it")?;
     let program = &prepared.graph.programs[index];
-    let Some(set) = prepared.set_of(program) else {
-        return Ok(None);
-    };
+    let set = prepared
+        .set_of(program)
+        .context("Cargo cannot resolve it alone with those versions")?;
     let key = prepared.test_key(set);
     if let Some(outcome) =
         recorded_test(set, &key, &member.name).filter(|r| r.version == program.version)
     {
-        return Ok(Some(outcome));
+        return Ok(outcome);
     }
     shell.status(
         "Testing",
@@ -62,5 +66,5 @@ pub(crate) fn installed_outcome(
     );
     let (outcome, _) = prepared.run_own_tests(index, shell)?;
     record_outcomes(set, &key, once((member.name.clone(), outcome.clone())))?;
-    Ok(Some(outcome))
+    Ok(outcome)
 }
