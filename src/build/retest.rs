@@ -22,7 +22,7 @@ use crate::build::installed::announce_left;
 use crate::build::options::BuildOptions;
 use crate::build::options::InstalledMember;
 use crate::build::prepare::{prepare, PreparedBuild};
-use crate::build::retest_baseline::installed_outcome;
+use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCounts};
 use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
 use crate::shell::Shell;
@@ -112,6 +112,12 @@ pub fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<Prepare
         if left.is_empty() && compare.is_empty() {
             for (m, counts, recorded) in proven {
                 m.announce_proven(&counts, recorded, shell);
+                // Its outcome under the resolution it is now installed with, for the next
+                // install that moves it and must compare.
+                let member = options.installed.iter().find(|i| i.name == m.name);
+                if let (Some(member), Some(p)) = (member, prepared.provenance.get(&m.name)) {
+                    record_by_resolution(&options, member, &p.resolution, &counts)?;
+                }
             }
             return Ok(prepared);
         }

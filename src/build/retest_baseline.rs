@@ -8,14 +8,21 @@
 //! them together. The same suite is therefore built and run with the installed program alone,
 //! under the resolution it is installed with, and its outcome recorded with that resolution (a
 //! later install compares without running it again).
+//!
+//! Outcomes are also kept by the program's resolution (`CACHE/installed-tests.json`): the
+//! outcome under which a moved program was rebuilt is its outcome under the resolution it is
+//! then installed with, so the next install that moves it compares without a run.
 
+use std::collections::BTreeMap;
 use std::iter::once;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::build::options::{BuildOptions, InstalledMember};
+use crate::build::options::{default_cache_dir, BuildOptions, InstalledMember};
 use crate::build::prepare::prepare;
 use crate::build::test::{record_outcomes, recorded_test, RecordedTest};
+use crate::digest::sha256_hex;
 use crate::shell::{MessageFormat, Shell};
 
 /// `member`'s own test outcome under the resolution it is installed with: recorded, or run
@@ -39,6 +46,9 @@ pub(crate) fn installed_outcome(
         dry_run: false,
         ..options.clone()
     };
+    if let Some(outcome) = recorded_by_resolution(options, member) {
+        return Ok(outcome);
+    }
     // Planning the installed program again says nothing the user needs.
     let prepared = prepare(&alone, &Shell::new(true, MessageFormat::Human))?;
     let index = prepared
@@ -55,6 +65,7 @@ pub(crate) fn installed_outcome(
     if let Some(outcome) =
         recorded_test(set, &key, &member.name).filter(|r| r.version == program.version)
     {
+        record_by_resolution(options, member, &member.resolution, &outcome)?;
         return Ok(outcome);
     }
     shell.status(
@@ -66,5 +77,110 @@ pub(crate) fn installed_outcome(
     );
     let (outcome, _) = prepared.run_own_tests(index, shell)?;
     record_outcomes(set, &key, once((member.name.clone(), outcome.clone())))?;
+    record_by_resolution(options, member, &member.resolution, &outcome)?;
     Ok(outcome)
+}
+
+/// `CACHE/installed-tests.json`: [`resolution_key`] -> outcome.
+type OutcomesByResolution = BTreeMap<String, RecordedTest>;
+
+fn outcomes_path(options: &BuildOptions) -> Result<PathBuf> {
+    let cache = match &options.cache_dir {
+        Some(d) => d.clone(),
+        None => default_cache_dir()?,
+    };
+    Ok(cache.join("installed-tests.json"))
+}
+
+/// What an outcome of `member`'s tests under `resolution` is kept under: the program, the lock
+/// entries it is built from and the features it is built with.
+fn resolution_key(member: &InstalledMember, resolution: &str) -> String {
+    let features = member.features.join(",");
+    let text = format!("{}\n{features}\n{resolution}", member.name);
+    sha256_hex(text.as_bytes())
+}
+
+fn load_outcomes(path: &Path) -> OutcomesByResolution {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// The outcome of `member`'s tests kept for the resolution it is installed with.
+fn recorded_by_resolution(
+    options: &BuildOptions,
+    member: &InstalledMember,
+) -> Option<RecordedTest> {
+    let path = outcomes_path(options).ok()?;
+    load_outcomes(&path).remove(&resolution_key(member, &member.resolution))
+}
+
+/// Keep `outcome` as that of `member`'s tests under `resolution` (written whole through a
+/// temporary file: a reader sees the old or the new record).
+pub(crate) fn record_by_resolution(
+    options: &BuildOptions,
+    member: &InstalledMember,
+    resolution: &str,
+    outcome: &RecordedTest,
+) -> Result<()> {
+    let path = outcomes_path(options)?;
+    let mut outcomes = load_outcomes(&path);
+    outcomes.insert(resolution_key(member, resolution), outcome.clone());
+    let dir = path.parent().context("a cache path without a directory")?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::fs::write(tmp.path(), serde_json::to_vec_pretty(&outcomes)?)?;
+    tmp.persist(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(features: &[&str]) -> InstalledMember {
+        InstalledMember {
+            name: "tool".into(),
+            source: crate::source::ProgramSource::Path("tool/Cargo.toml".into()),
+            resolution: "[[package]]\nname = \"dep\"\nversion = \"1.0.0\"\n".into(),
+            features: features.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    fn outcome(passed: u64) -> RecordedTest {
+        RecordedTest {
+            version: "0.1.0".into(),
+            passed,
+            failed: 1,
+            success: false,
+            note: None,
+            failing: vec!["tests::needs_the_network".into()],
+            known_failures: true,
+        }
+    }
+
+    /// An outcome is found again for the same program, resolution and features only.
+    #[test]
+    fn outcomes_are_kept_by_resolution_and_features() {
+        let cache = tempfile::tempdir().unwrap();
+        let options = BuildOptions {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..Default::default()
+        };
+        let plain = member(&[]);
+        assert!(recorded_by_resolution(&options, &plain).is_none());
+        record_by_resolution(&options, &plain, &plain.resolution, &outcome(3)).unwrap();
+        // Another resolution: kept apart, and the first one still there.
+        record_by_resolution(&options, &plain, "other", &outcome(5)).unwrap();
+        let found = recorded_by_resolution(&options, &plain).unwrap();
+        assert_eq!((found.passed, found.failing.len()), (3, 1));
+        assert!(found.known_failures);
+        assert!(recorded_by_resolution(&options, &member(&["extra"])).is_none());
+        let moved = InstalledMember {
+            resolution: "other".into(),
+            ..plain
+        };
+        assert_eq!(recorded_by_resolution(&options, &moved).unwrap().passed, 5);
+    }
 }
