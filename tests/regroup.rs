@@ -505,3 +505,107 @@ fn programs_installed_one_at_a_time_load_the_files_programs_installed_together_l
     assert!(groups >= 4, "the programs share groups: {groups}");
     apart.verify_ok();
 }
+
+/// A program in the base directory: `name` with `dependencies` and `dev_dependencies` (manifest
+/// lines), `main.rs` as given, locked by Cargo against the fixture registry (the newest
+/// versions: 1.1.0 for shim and stamp), then each `(crate, version)` of `precise` locked to
+/// that version.
+fn locked_program(
+    env: &Env,
+    name: &str,
+    dependencies: &str,
+    dev_dependencies: &str,
+    main: &str,
+    precise: &[(&str, &str)],
+) -> PathBuf {
+    let dir = env.base.join(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[dependencies]\n{dependencies}\n\n[dev-dependencies]\n\
+             {dev_dependencies}\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    run_ok(
+        std::process::Command::new("cargo")
+            .args(["generate-lockfile", "--offline"])
+            .current_dir(&dir),
+    );
+    // `cargo update --precise` does not move within a directory source: edit the lock.
+    let lock = dir.join("Cargo.lock");
+    let mut text = std::fs::read_to_string(&lock).unwrap();
+    for (krate, version) in precise {
+        let newest = format!("name = \"{krate}\"\nversion = \"1.1.0\"");
+        assert!(text.contains(&newest), "{text}");
+        text = text.replace(
+            &newest,
+            &format!("name = \"{krate}\"\nversion = \"{version}\""),
+        );
+    }
+    std::fs::write(&lock, text).unwrap();
+    dir
+}
+
+/// A moved installed program's tests are built with the dev-dependency versions its own
+/// lockfile gives them, as installing it together with the newcomer would: dev-tested's test,
+/// written against its dev-dependency stamp 1.1.0, passes when a newcomer that locks stamp
+/// 1.0.0 (and moves dev-tested from shim 1.0.0 to 1.1.0) is installed after it. Before, its
+/// recorded resolution held no dev-dependency, stamp came from the newcomer's lock alone, the
+/// test failed and dev-tested was left on its old build.
+#[test]
+fn a_moved_programs_tests_get_the_dev_dependencies_its_own_lockfile_gives_them() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let tested = locked_program(
+        &env,
+        "dev-tested",
+        "shim = \"1\"",
+        "stamp = \"1\"",
+        "fn main() {\n    println!(\"dev-tested: shim {}\", shim::version());\n}\n\n\
+         #[cfg(test)]\nmod tests {\n    #[test]\n    fn written_against_stamp_1_1() {\n        \
+         assert_eq!(stamp::value(), 11);\n    }\n}\n",
+        &[("shim", "1.0.0")],
+    );
+    let newcomer = locked_program(
+        &env,
+        "stamp-user",
+        "shim = \"1.1\"\nstamp = \"1\"",
+        "",
+        "fn main() {\n    println!(\"stamp-user: shim {} stamp {}\", shim::version(), \
+         stamp::value());\n}\n",
+        &[("stamp", "1.0.0")],
+    );
+    install_in_base(&env, &[tested], &[]);
+    assert_eq!(
+        run_clean(&env.root().join("bin/dev-tested")),
+        "dev-tested: shim 1.0.0\n"
+    );
+    let out = install_in_base(&env, &[newcomer], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Proven dev-tested v0.1.0 with shim 1.0.0 -> 1.1.0: its own tests pass (1 passed)"
+        ),
+        "{said}"
+    );
+    assert!(programs_of(&env, &out, "program-left").is_empty(), "{said}");
+    assert_eq!(
+        records(&env, &out, "program-regrouped"),
+        ["dev-tested"],
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/dev-tested")),
+        "dev-tested: shim 1.1.0\n"
+    );
+    // As installing both together gives it: stamp 1.1.0, the newest either lockfile has.
+    assert_eq!(
+        run_clean(&env.root().join("bin/stamp-user")),
+        "stamp-user: shim 1.1.0 stamp 11\n"
+    );
+    env.verify_ok();
+}

@@ -122,6 +122,7 @@ pub fn load_plugins(
             lock,
             plugin_for: Some(host.clone()),
             keep_resolution: false,
+            released_lock: None,
         });
     }
     Ok(Some(Plugins {

@@ -386,6 +386,7 @@ fn unify_sources(
                     .to_path_buf(),
                 lock: kept.cloned().or_else(|| lock.clone()),
                 own_lock_packages: set::lock_packages(lock.as_deref()),
+                released_lock: kept.and(lock.clone()),
                 plugin_for: None,
             });
         }

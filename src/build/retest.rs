@@ -353,7 +353,10 @@ impl PreparedBuild {
                 .and_then(|t| t.strip_suffix(" ... FAILED"))
             {
                 failing.push(name.to_string());
-            } else if trimmed.starts_with("error") && errors.len() < 3 {
+            } else if (trimmed.starts_with("error") || trimmed.contains("error: undefined"))
+                && errors.len() < 3
+            {
+                // A link error's cause is on a note line (`rust-lld: error: undefined ...`).
                 errors.push(trimmed.to_string());
             } else if progress && trimmed.starts_with("Compiling ") {
                 // Cargo's progress, as a build shows it.

@@ -121,8 +121,11 @@ pub fn generate(
             let seed = match &existing_lock {
                 Some(lock) => lock.clone(),
                 None => {
-                    let mut locks: Vec<&str> =
-                        members.iter().filter_map(|m| m.lock.as_deref()).collect();
+                    let mut locks: Vec<&str> = members
+                        .iter()
+                        .flat_map(|m| [m.lock.as_deref(), m.released_lock.as_deref()])
+                        .flatten()
+                        .collect();
                     let mut preferred: Vec<&str> = stored
                         .iter()
                         .map(|g| g.record.lock.as_str())

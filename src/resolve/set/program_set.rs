@@ -107,6 +107,12 @@ pub struct SetMember {
     /// Cargo cannot resolve depends on this, never on a recorded resolution, so programs
     /// installed one at a time split as they do installed together (`build::set_split`).
     pub own_lock_packages: usize,
+    /// An installed program's own `Cargo.lock` (its `lock` is then its recorded resolution):
+    /// candidates in the seed like a newcomer's lock, so the crates the recorded resolution
+    /// does not hold (its dev-dependencies, which the tests that prove it need) get the
+    /// versions installing the programs together gives them, not whatever version another
+    /// program locked.
+    pub released_lock: Option<String>,
 }
 
 /// The number of packages in a `Cargo.lock` text.
