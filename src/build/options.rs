@@ -127,6 +127,16 @@ pub struct BuildOptions {
     pub kept_resolutions: BTreeMap<String, String>,
 }
 
+impl BuildOptions {
+    /// The cache directory: `--cache-dir`, else [`default_cache_dir`].
+    pub fn cache(&self) -> Result<PathBuf> {
+        match &self.cache_dir {
+            Some(d) => Ok(d.clone()),
+            None => default_cache_dir(),
+        }
+    }
+}
+
 /// An installed program that joins a build, as its record has it.
 #[derive(Debug, Clone)]
 pub struct InstalledMember {

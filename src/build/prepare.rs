@@ -13,7 +13,7 @@ use crate::build::installed::{
 };
 use crate::build::later_sets;
 use crate::build::later_sets::{announce_set, leave_out_named_groups, NotReused};
-use crate::build::options::{default_cache_dir, Binding, BuildOptions, GroupExports, Layout};
+use crate::build::options::{Binding, BuildOptions, GroupExports, Layout};
 use crate::build::own_features;
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::build::set_split::{split_off, SetSplit};
@@ -109,10 +109,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             options.unify.policy
         );
     }
-    let cache = match &options.cache_dir {
-        Some(d) => d.clone(),
-        None => default_cache_dir()?,
-    };
+    let cache = options.cache()?;
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("creating the cargo-share cache {}", cache.display()))?;
     let cache = cache.canonicalize()?;

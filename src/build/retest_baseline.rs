@@ -6,22 +6,20 @@
 //! nothing of the new versions, and reading it as one would leave the program on its old build
 //! forever, so that installing programs one at a time would give other sets than installing
 //! them together. The same suite is therefore built and run with the installed program alone,
-//! under the resolution it is installed with, and its outcome recorded with that resolution (a
-//! later install compares without running it again).
+//! under the resolution it is installed with.
 //!
-//! Outcomes are also kept by the program's resolution (`CACHE/installed-tests.json`): the
-//! outcome under which a moved program was rebuilt is its outcome under the resolution it is
-//! then installed with, so the next install that moves it compares without a run.
+//! Outcomes are kept by the program's resolution (`CACHE/installed-tests.json`): this run's,
+//! so a later install compares without running it again, and the outcome under which a moved
+//! program was rebuilt, which is its outcome under the resolution it is then installed with.
 
 use std::collections::BTreeMap;
-use std::iter::once;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::build::options::{default_cache_dir, BuildOptions, InstalledMember};
+use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::prepare;
-use crate::build::test::{record_outcomes, recorded_test, RecordedTest};
+use crate::build::test::RecordedTest;
 use crate::digest::sha256_hex;
 use crate::shell::{MessageFormat, Shell};
 
@@ -38,6 +36,9 @@ pub(crate) fn installed_outcome(
     member: &InstalledMember,
     shell: &Shell,
 ) -> Result<RecordedTest> {
+    if let Some(outcome) = recorded_by_resolution(options, member) {
+        return Ok(outcome);
+    }
     let alone = BuildOptions {
         programs: Vec::new(),
         installed: vec![member.clone()],
@@ -46,9 +47,6 @@ pub(crate) fn installed_outcome(
         dry_run: false,
         ..options.clone()
     };
-    if let Some(outcome) = recorded_by_resolution(options, member) {
-        return Ok(outcome);
-    }
     // Planning the installed program again says nothing the user needs.
     let prepared = prepare(&alone, &Shell::new(true, MessageFormat::Human))?;
     let index = prepared
@@ -58,16 +56,9 @@ pub(crate) fn installed_outcome(
         .position(|p| p.name == member.name)
         .context("its source no longer holds it")?;
     let program = &prepared.graph.programs[index];
-    let set = prepared
+    prepared
         .set_of(program)
         .context("Cargo cannot resolve it alone with those versions")?;
-    let key = prepared.test_key(set);
-    if let Some(outcome) =
-        recorded_test(set, &key, &member.name).filter(|r| r.version == program.version)
-    {
-        record_by_resolution(options, member, &member.resolution, &outcome)?;
-        return Ok(outcome);
-    }
     shell.status(
         "Testing",
         format!(
@@ -76,7 +67,6 @@ pub(crate) fn installed_outcome(
         ),
     );
     let (outcome, _) = prepared.run_own_tests(index, shell)?;
-    record_outcomes(set, &key, once((member.name.clone(), outcome.clone())))?;
     record_by_resolution(options, member, &member.resolution, &outcome)?;
     Ok(outcome)
 }
@@ -85,11 +75,7 @@ pub(crate) fn installed_outcome(
 type OutcomesByResolution = BTreeMap<String, RecordedTest>;
 
 fn outcomes_path(options: &BuildOptions) -> Result<PathBuf> {
-    let cache = match &options.cache_dir {
-        Some(d) => d.clone(),
-        None => default_cache_dir()?,
-    };
-    Ok(cache.join("installed-tests.json"))
+    Ok(options.cache()?.join("installed-tests.json"))
 }
 
 /// What an outcome of `member`'s tests under `resolution` is kept under: the program, the lock
