@@ -222,8 +222,13 @@ enum Command {
     },
     /// Uninstall programs (their libraries go at the next `gc` if nothing else uses them).
     Uninstall {
+        /// The installed programs to remove (`cargo share list` shows them).
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
+        /// Remove the programs' links from this root only; a program linked into other roots
+        /// stays installed there [default: every root it is linked into].
+        #[arg(long, value_name = "ROOT")]
+        root: Option<PathBuf>,
     },
     /// List installed programs and the store's libraries, sizes and users.
     List,
@@ -725,6 +730,24 @@ fn main() -> ExitCode {
                 return store::show_install_plan(&options, &shell).map(|_| 0);
             }
             let mut options = options;
+            if options.build.programs.is_empty() {
+                anyhow::bail!(
+                    "no program to install: name a crates.io package (`cargo share install \
+                     NAME`), or use --path DIR or --git URL; to build the installed programs \
+                     again, run `cargo share update --rebuild-all`"
+                );
+            }
+            if !force && !options.build.plugin_host {
+                store::skip_already_installed(
+                    &mut options.build,
+                    &options.store,
+                    &options.root,
+                    &shell,
+                )?;
+                if options.build.programs.is_empty() {
+                    return Ok(0);
+                }
+            }
             let substituted = cache::substitute(&mut options, &shell)?;
             if options.build.programs.is_empty() && !substituted.is_empty() {
                 return Ok(0);
@@ -773,8 +796,8 @@ fn main() -> ExitCode {
             };
             cargo_share::update::update(&options, &shell).map(|_| 0)
         }),
-        Command::Uninstall { names } => {
-            store().and_then(|s| store::uninstall(&s, &names, &shell).map(|_| 0))
+        Command::Uninstall { names, root } => {
+            store().and_then(|s| store::uninstall(&s, &names, root.as_deref(), &shell).map(|_| 0))
         }
         Command::Audit { paths, html } => {
             audit::audit(&audit::AuditOptions { paths, html }, &shell).map(|_| 0)
@@ -843,8 +866,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => exit_with(code),
         Err(e) => {
+            // Said once: on stderr, and in JSON mode also as one `error` record.
             shell.error(format!("{e:#}"));
-            shell.json(&serde_json::json!({"reason": "error", "message": format!("{e:#}")}));
             ExitCode::from(101)
         }
     }

@@ -180,8 +180,12 @@ fn a_directory_that_is_not_a_store_is_never_touched() {
         "a command changed a non-store"
     );
 
-    // A missing store is not created by commands that only read or remove.
-    fails_with(env.cmd().arg("list"), "there is no store");
+    // A missing store is not created by commands that only read or remove; `list` has nothing
+    // to list (as `cargo install --list`), `why` and `uninstall` say there is no store.
+    let listed = run_ok(env.cmd().arg("list"));
+    assert!(listed.stdout.is_empty() && listed.stderr.is_empty());
+    fails_with(env.cmd().args(["why", "std"]), "there is no store");
+    fails_with(env.cmd().args(["uninstall", "lto"]), "there is no store");
     assert!(!env.store().exists());
     // install creates a store in an empty directory, and in a missing one.
     std::fs::create_dir(env.store()).unwrap();

@@ -389,18 +389,15 @@ impl InstallSteps for AdoptSteps<'_> {
         None
     }
 
-    fn before_replacing(&mut self, program: &ProgramBuild, link: &Path) -> Result<()> {
+    fn before_replacing(&mut self, name: &str, version: &str, link: &Path) -> Result<()> {
         if !self.may_replace(link) {
             bail!(
                 "internal: {} is not a binary adopt may replace",
                 link.display()
             );
         }
-        let kept = keep_binary(self.root, program.name, program.version, link)?;
-        self.kept
-            .entry(program.name.to_string())
-            .or_default()
-            .push(kept);
+        let kept = keep_binary(self.root, name, version, link)?;
+        self.kept.entry(name.to_string()).or_default().push(kept);
         Ok(())
     }
 }

@@ -1,7 +1,9 @@
 //! Binding built programs into the store: the entries each program needs added (or reused), its
-//! program directory staged and renamed into place, its record written (the commit point) and
-//! its links in `ROOT/bin` swapped. One program at a time: a crash leaves each program on its old
-//! build or its new one, never between (`open` rolls links forward past the commit point).
+//! program directory staged and renamed into place (`Binder::stage`, every program of an install
+//! first), then every record written in one index transaction (the commit point,
+//! `program_commit::record_programs`) and each program's links in `ROOT/bin` swapped
+//! (`PendingBind::finish`). A failure before the commit point leaves every program as it was; a
+//! crash after it is rolled forward (`open` re-points the links of recorded programs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +20,9 @@ use crate::store::index::{EntryOutcome, Store};
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::entry_label;
 use crate::store::origin::InstallOrigin;
-use crate::store::program_commit::{commit_program, InstallSteps, ProgramBuild};
+use crate::store::program_commit::{
+    link_program, stage_program, InstallSteps, ProgramBuild, StagedProgram,
+};
 
 /// What `install` did for one program.
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +80,8 @@ pub struct Binder<'a> {
     resolver: IdentityResolver,
     /// How this install command was given (`update` builds its programs again from it).
     install_origin: InstallOrigin,
+    /// The entries this binder added to the store, for `undo_added`.
+    added_here: Vec<CrateIdentity>,
 }
 
 impl<'a> Binder<'a> {
@@ -102,6 +108,7 @@ impl<'a> Binder<'a> {
             out,
             resolver,
             install_origin,
+            added_here: Vec::new(),
         })
     }
 
@@ -144,7 +151,7 @@ impl<'a> Binder<'a> {
 
     /// Add the entries a program needs; returns (reused, added) identity hashes.
     fn add_entries(
-        &self,
+        &mut self,
         ids: &BTreeMap<String, CrateIdentity>,
         shell: &Shell,
     ) -> Result<(Vec<String>, Vec<String>)> {
@@ -175,6 +182,7 @@ impl<'a> Binder<'a> {
                 EntryOutcome::Added => {
                     shell.status("Adding", entry_label(id));
                     added.push(id.hash.clone());
+                    self.added_here.push(id.clone());
                 }
                 EntryOutcome::Reused => {
                     shell.status("Reusing", entry_label(id));
@@ -195,21 +203,40 @@ impl<'a> Binder<'a> {
         Ok((reused, added))
     }
 
-    /// Bind one built program: `None` when it is an installed program whose build came out
-    /// the same (nothing to change).
-    pub fn bind(
+    /// Take the entries this binder added out of the index and the store again: the install
+    /// failed before its commit point, and nothing else can have bound them (the store's lock is
+    /// held). Best effort: what is left is garbage for `gc`.
+    pub fn undo_added(&mut self) {
+        for id in self.added_here.drain(..) {
+            if self.store.delete_entry_row(&id.hash).is_ok() {
+                let dir = self
+                    .store
+                    .root
+                    .join("entries")
+                    .join(Store::entry_dir_name(&id));
+                let _ = crate::store::files::remove_tree(&dir);
+            }
+        }
+    }
+
+    /// Stage one built program: its entries added, its program directory in place, nothing
+    /// recorded or linked (`finish` does, once every program of the install is staged). `None`
+    /// when it is an installed program whose build came out the same (nothing to change) or
+    /// `steps` left it out.
+    pub fn stage(
         &mut self,
         p: &BuiltProgram,
         origin: ProgramOrigin,
         target: Target<'_>,
         steps: &mut dyn InstallSteps,
         shell: &Shell,
-    ) -> Result<Option<InstallRecord>> {
+    ) -> Result<Option<PendingBind>> {
         let ids = self.identities(p)?;
         let needed: Vec<CrateIdentity> = p.libraries.iter().map(|f| ids[f].clone()).collect();
         let entries: Vec<String> = ids.values().map(|i| i.hash.clone()).collect();
-        let plugin_builds: Vec<&BuiltProgram> = self
-            .report
+        let install_origin = self.install_origin.clone();
+        let report = self.report;
+        let plugin_builds: Vec<&BuiltProgram> = report
             .programs
             .iter()
             .filter(|b| b.plugin_for.as_deref() == Some(p.name.as_str()))
@@ -226,7 +253,7 @@ impl<'a> Binder<'a> {
             origin: Some(origin.clone()),
             resolution: Some(p.provenance.resolution.clone()),
             crates: &p.crates,
-            install_origin: Some(&self.install_origin),
+            install_origin: Some(&install_origin),
         };
         let root = match &target {
             Target::Named { root } => root.to_path_buf(),
@@ -238,7 +265,12 @@ impl<'a> Binder<'a> {
                     );
                     return Ok(None);
                 }
-                previous.root.clone()
+                // A root it is linked into now (`uninstall --root` may have taken the first).
+                let roots = self.store.roots_of(&p.name)?;
+                roots
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| previous.root.clone())
             }
         };
         let rebuilt = matches!(target, Target::Rebuilt { .. });
@@ -247,7 +279,7 @@ impl<'a> Binder<'a> {
             format!("{} v{}", p.name, p.version),
         );
         let (reused, added) = self.add_entries(&ids, shell)?;
-        let Some((_, linked)) = commit_program(self.store, &program, &root, steps, shell)? else {
+        let Some(staged) = stage_program(self.store, &program, &root, steps, shell)? else {
             return Ok(None);
         };
         let groups = needed
@@ -257,22 +289,55 @@ impl<'a> Binder<'a> {
                     .starts_with(crate::resolve::grouping::GROUP_PACKAGE_PREFIX)
             })
             .count();
+        Ok(Some(PendingBind {
+            staged,
+            rebuilt,
+            builds: ids.len(),
+            groups,
+            reused,
+            added,
+        }))
+    }
+}
+
+/// A program `Binder::stage` staged: recorded with the others of its install by
+/// `record_programs`, then linked by `finish`.
+pub struct PendingBind {
+    pub staged: StagedProgram,
+    rebuilt: bool,
+    /// How many shared crate builds it was built against, and how many groups it loads.
+    builds: usize,
+    groups: usize,
+    reused: Vec<String>,
+    added: Vec<String>,
+}
+
+impl PendingBind {
+    /// Link a recorded program into its roots and say so.
+    pub fn finish(
+        self,
+        store: &Store,
+        steps: &mut dyn InstallSteps,
+        shell: &Shell,
+    ) -> Result<InstallRecord> {
+        let linked = link_program(store, &self.staged, steps, shell)?;
+        let (name, version) = (&self.staged.manifest.name, &self.staged.manifest.version);
+        let rebuilt = self.rebuilt;
         shell.status(
             if rebuilt { "Regrouped" } else { "Installed" },
             format!(
-                "{} v{}: {} ({} shared crate builds: {} reused, {} added; loads {} group{}{})",
-                p.name,
-                p.version,
+                "{name} v{version}: {} ({} shared crate builds: {} reused, {} added; loads {} \
+                 group{}{})",
                 linked
                     .iter()
                     .map(|l| l.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
-                ids.len(),
-                reused.len(),
-                added.len(),
-                groups,
-                if groups == 1 { "" } else { "s" },
+                self.builds,
+                self.reused.len(),
+                self.added.len(),
+                self.groups,
+                if self.groups == 1 { "" } else { "s" },
                 if rebuilt {
                     "; its old build goes at the next `cargo share gc`"
                 } else {
@@ -286,13 +351,13 @@ impl<'a> Binder<'a> {
             } else {
                 "program-installed"
             },
-            name: p.name.clone(),
-            version: p.version.clone(),
+            name: name.clone(),
+            version: version.clone(),
             binaries: linked,
-            reused,
-            added,
+            reused: self.reused,
+            added: self.added,
         };
         shell.json(&record);
-        Ok(Some(record))
+        Ok(record)
     }
 }

@@ -344,12 +344,19 @@ impl Store {
         })
     }
 
-    /// Record an installed program (replacing any earlier record of the same name) in one
-    /// transaction.
-    pub fn insert_program(&self, p: &InstalledProgram, roots: &[PathBuf]) -> Result<()> {
-        self.change_index(format_args!("recording the program {}", p.name), |tx| {
-            write_program_rows(tx, p, roots)
-        })
+    /// Record installed programs (each replacing any earlier record of its name, with the roots
+    /// it is linked into) in one transaction: all of them or none.
+    pub fn insert_programs(&self, programs: &[(&InstalledProgram, &[PathBuf])]) -> Result<()> {
+        let names: Vec<&str> = programs.iter().map(|(p, _)| p.name.as_str()).collect();
+        self.change_index(
+            format_args!("recording the programs {}", names.join(", ")),
+            |tx| {
+                for (p, roots) in programs {
+                    write_program_rows(tx, p, roots)?;
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Replace the whole index with these entries and programs (each with the roots it is
@@ -372,6 +379,28 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Stop recording that program `name` is linked into `root` (its other roots stay).
+    pub fn remove_program_root(&self, name: &str, root: &Path) -> Result<()> {
+        self.change_index(
+            format_args!("removing the root {} of {name}", root.display()),
+            |tx| {
+                let root = root.display().to_string();
+                tx.execute(
+                    "DELETE FROM program_roots WHERE program = ?1 AND root = ?2",
+                    params![name, root],
+                )?;
+                // The root a program row names is one it is linked into (opening the index
+                // adds it to its roots again).
+                tx.execute(
+                    "UPDATE programs SET root = (SELECT root FROM program_roots WHERE program = ?1 \
+                     ORDER BY root LIMIT 1) WHERE name = ?1 AND root = ?2",
+                    params![name, root],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     pub fn remove_program(&self, name: &str) -> Result<()> {

@@ -22,14 +22,17 @@ use crate::source::git::checkout_of;
 use crate::source::{ProgramOrigin, ProgramSource};
 use crate::store::ancestors::check_safe_path;
 pub use crate::store::bind::InstallRecord;
-use crate::store::bind::{Binder, Target};
+use crate::store::bind::{Binder, PendingBind, Target};
 use crate::store::fault;
 use crate::store::files::ScratchDir;
 use crate::store::index::{Access, Store};
 use crate::store::open::open_store_rolling_forward;
 use crate::store::origin::InstallOrigin;
-use crate::store::program_commit::{check_link, program_roots, InstallSteps, PlainInstall};
+use crate::store::program_commit::{
+    check_link, program_roots, record_programs, InstallSteps, PlainInstall, StagedProgram,
+};
 use crate::store::regroup::installed_members;
+use crate::store::roots::check_writable_root;
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -215,6 +218,18 @@ pub fn install_set(
     shell: &Shell,
 ) -> Result<InstallOutcome> {
     let mut build = install_build(opts, installed)?;
+    check_writable_root(&opts.root)?;
+    if !build.installed.is_empty() {
+        // An installed program the build may move is linked again into its own roots.
+        let store = Store::open(&opts.store, Access::Read)?;
+        for member in &build.installed {
+            for root in store.roots_of(&member.name)? {
+                if root.is_dir() {
+                    check_writable_root(&root)?;
+                }
+            }
+        }
+    }
     // The build's output is staged in the store's own tmp/ (not the system's): an install
     // killed here leaves it where the next `gc` finds it; the lock inside tells a running
     // install's from a dead one's.
@@ -233,6 +248,8 @@ pub fn install_set(
         }
         None => true,
     });
+
+    leave_installed_if_a_newcomer_failed(&mut report, shell);
 
     let store = open_store_rolling_forward(&opts.store, Access::Create)?;
     let root = std::path::absolute(&opts.root)
@@ -271,17 +288,63 @@ pub fn install_set(
     // Programs retried with their own features are recorded so: an update rebuilds them so.
     install_origin.own_features = report.own_features.clone();
     let mut binder = Binder::new(&store, &report, &out, install_origin)?;
+    // Every program is staged first; nothing is recorded or linked until all are, and a
+    // failure before that takes back what the staging added.
+    let mut pending = Vec::new();
+    let staged = stage_all(
+        &report,
+        &build,
+        &store,
+        &root,
+        &mut binder,
+        &mut pending,
+        steps,
+        shell,
+    )
+    .and_then(|()| {
+        let staged: Vec<&StagedProgram> = pending.iter().map(|b| &b.staged).collect();
+        record_programs(&store, &staged)
+    });
+    if let Err(e) = staged {
+        for bind in &pending {
+            bind.staged.undo(&store);
+        }
+        binder.undo_added();
+        return Err(e.context("nothing was installed and no installed program changed"));
+    }
+    fault::step("program-recorded")?;
     let mut records = Vec::new();
-    // Plugins are installed inside their program's directory, with it.
+    for bind in pending {
+        records.push(bind.finish(&store, steps, shell)?);
+    }
+    Ok(InstallOutcome {
+        installed: records,
+        failed: report.failed,
+    })
+}
+
+/// Stage every program of the report (plugins go inside their program's directory, with it)
+/// into `pending`.
+#[allow(clippy::too_many_arguments)]
+fn stage_all(
+    report: &build::BuildReport,
+    build: &BuildOptions,
+    store: &Store,
+    root: &std::path::Path,
+    binder: &mut Binder,
+    pending: &mut Vec<PendingBind>,
+    steps: &mut dyn InstallSteps,
+    shell: &Shell,
+) -> Result<()> {
     for p in report.programs.iter().filter(|p| p.plugin_for.is_none()) {
-        let record = if p.provenance.installed {
+        let staged = if p.provenance.installed {
             let Some(previous) = store.program(&p.name)? else {
                 continue;
             };
             let Some(origin) = previous.origin.clone() else {
                 continue;
             };
-            binder.bind(
+            binder.stage(
                 p,
                 origin,
                 Target::Rebuilt {
@@ -292,14 +355,42 @@ pub fn install_set(
             )?
         } else {
             let origin = origin_of(p, &build.programs);
-            binder.bind(p, origin, Target::Named { root: &root }, steps, shell)?
+            binder.stage(p, origin, Target::Named { root }, steps, shell)?
         };
-        records.extend(record);
+        pending.extend(staged);
     }
-    Ok(InstallOutcome {
-        installed: records,
-        failed: report.failed,
-    })
+    Ok(())
+}
+
+/// The installed programs a build moved, left as they are when a program the command named
+/// failed to build: nothing installed changes on account of a program that is not installed
+/// (the others named are installed, built as they were with it).
+fn leave_installed_if_a_newcomer_failed(report: &mut build::BuildReport, shell: &Shell) {
+    let installed: Vec<&str> = report
+        .programs
+        .iter()
+        .filter(|p| p.provenance.installed)
+        .map(|p| p.name.as_str())
+        .collect();
+    let newcomers_failed: Vec<String> = report
+        .failed
+        .iter()
+        .filter(|f| !installed.contains(&f.name.as_str()))
+        .map(|f| f.name.clone())
+        .collect();
+    if newcomers_failed.is_empty() || installed.is_empty() {
+        return;
+    }
+    shell.status(
+        "Leaving",
+        format!(
+            "{} as installed: {} failed to build, and programs installed before change only \
+             for programs that are installed",
+            installed.join(", "),
+            newcomers_failed.join(", ")
+        ),
+    );
+    report.programs.retain(|p| !p.provenance.installed);
 }
 
 /// Where a program this install names came from: a crates.io package of its name, a git

@@ -38,6 +38,7 @@
 //! for the plugins of installed programs), with `open`
 //! (roll-forward recovery) and `links` (`ROOT/bin`) shared by them.
 
+pub mod already_installed;
 pub mod ancestors;
 pub mod bind;
 pub mod fault;
@@ -62,6 +63,7 @@ pub mod roots;
 pub mod uninstall;
 pub mod verify;
 
+pub use already_installed::skip_already_installed;
 pub use bind::InstallRecord;
 pub use files::{check_private, file_matches, make_read_only, remove_tree, tree_size};
 pub use gc::{gc, GcReport};

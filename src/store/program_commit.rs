@@ -112,7 +112,7 @@ pub trait InstallSteps {
     }
     /// Just before the link `link` replaces a file cargo share did not install (one
     /// `may_replace` allowed): keep it.
-    fn before_replacing(&mut self, _program: &ProgramBuild, _link: &Path) -> Result<()> {
+    fn before_replacing(&mut self, _name: &str, _version: &str, _link: &Path) -> Result<()> {
         Ok(())
     }
 }
@@ -171,6 +171,31 @@ pub fn check_link(
     Ok(())
 }
 
+/// A program's build staged in `programs/` (not yet recorded: until `record_programs` it is
+/// garbage for `gc`), with what its record and links need.
+pub struct StagedProgram {
+    pub manifest: InstalledProgram,
+    /// Every root its links go to.
+    pub roots: Vec<PathBuf>,
+    /// The root this install links it into (its links there are returned by `link_program`).
+    root: PathBuf,
+    previous: Option<InstalledProgram>,
+    /// Plugins this install built for it, announced once it is linked.
+    new_plugins: Vec<String>,
+    /// Its directory in `programs/` was made by this stage (not a build installed before).
+    made_dir: bool,
+}
+
+impl StagedProgram {
+    /// Remove the directory this stage made, when the install fails before its commit point
+    /// (best effort: what is left is garbage for `gc`).
+    pub fn undo(&self, store: &Store) {
+        if self.made_dir {
+            let _ = remove_tree(&store.root.join(&self.manifest.dir));
+        }
+    }
+}
+
 /// Stage, record and link `program` (its entries must be in the store); returns its manifest
 /// and the links made in `root`, or `None` when `steps` left it out after staging (a warning
 /// says why; the staged build is garbage for `gc`).
@@ -181,7 +206,26 @@ pub fn commit_program(
     steps: &mut dyn InstallSteps,
     shell: &Shell,
 ) -> Result<Option<(InstalledProgram, Vec<PathBuf>)>> {
-    let programs_dir = store.programs_dir()?;
+    let Some(staged) = stage_program(store, program, root, steps, shell)? else {
+        return Ok(None);
+    };
+    record_programs(store, &[&staged])?;
+    fault::step("program-recorded")?;
+    let linked = link_program(store, &staged, steps, shell)?;
+    Ok(Some((staged.manifest, linked)))
+}
+
+/// Stage `program` into `programs/` (its entries must be in the store) and let `steps` check
+/// it; nothing is recorded or linked. `None` when `steps` left it out (a warning says why).
+pub fn stage_program(
+    store: &Store,
+    program: &ProgramBuild,
+    root: &Path,
+    steps: &mut dyn InstallSteps,
+    shell: &Shell,
+) -> Result<Option<StagedProgram>> {
+    // Refuses a `programs` that is not a directory.
+    store.programs_dir()?;
     // The program directory: binaries plus hard links to exactly its entries.
     let (bin_hashes, mut program_key) = program.key()?;
     let previous = store.program(program.name).ok().flatten();
@@ -220,7 +264,8 @@ pub fn commit_program(
             .map(|p| (p.name.clone(), p.sha256.clone()))
             .collect(),
     };
-    if !program_dir.join("program.json").is_file() {
+    let made_dir = !program_dir.join("program.json").is_file();
+    if made_dir {
         let staging = store.staging("program-")?;
         let dir = staging.path();
         create_dir(&dir.join("bin"))?;
@@ -289,36 +334,77 @@ pub fn commit_program(
         return Ok(None);
     }
     let roots = program_roots(store, program.name, root)?;
-    record_root(&store.root, root)?;
-    fault::step("root-recorded")?;
-    store.insert_program(&manifest, &roots)?;
-    fault::step("program-recorded")?;
+    let new_plugins = plugins
+        .iter()
+        .filter(|f| {
+            program
+                .plugin_builds
+                .iter()
+                .any(|b| b.binaries.iter().any(|x| x.ends_with(&f.name)))
+        })
+        .map(|f| f.name.clone())
+        .collect();
+    Ok(Some(StagedProgram {
+        manifest,
+        roots,
+        root: root.to_path_buf(),
+        previous,
+        new_plugins,
+        made_dir,
+    }))
+}
 
-    // Every root the program is linked into gets the new build.
+/// Record staged programs in one index transaction (the commit point: all of them or none),
+/// after the roots they are linked into.
+pub fn record_programs(store: &Store, staged: &[&StagedProgram]) -> Result<()> {
+    for s in staged {
+        record_root(&store.root, &s.root)?;
+    }
+    fault::step("root-recorded")?;
+    let rows: Vec<(&InstalledProgram, &[PathBuf])> = staged
+        .iter()
+        .map(|s| (&s.manifest, s.roots.as_slice()))
+        .collect();
+    // The caller passes the `program-recorded` fault point: what fails after this line fails
+    // past the commit point.
+    store.insert_programs(&rows)
+}
+
+/// Swap a recorded program's links in every root it is linked into; returns the links made in
+/// this install's root.
+pub fn link_program(
+    store: &Store,
+    staged: &StagedProgram,
+    steps: &mut dyn InstallSteps,
+    shell: &Shell,
+) -> Result<Vec<PathBuf>> {
+    let programs_dir = store.programs_dir()?;
+    let manifest = &staged.manifest;
+    let program_dir = store.root.join(&manifest.dir);
     let mut linked = Vec::new();
-    for r in &roots {
+    for r in &staged.roots {
         let dir = r.join("bin");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (b, _) in &bin_hashes {
+        for (b, _) in &manifest.binaries {
             let link = dir.join(b);
             if std::fs::symlink_metadata(&link).is_ok()
                 && !std::fs::read_link(&link).is_ok_and(|t| t.starts_with(&programs_dir))
             {
-                steps.before_replacing(program, &link)?;
+                steps.before_replacing(&manifest.name, &manifest.version, &link)?;
             }
-            link_binary(&link, &programs_dir.join(&dir_name).join("bin").join(b))?;
+            link_binary(&link, &program_dir.join("bin").join(b))?;
             fault::step("first-link-swapped")?;
-            if r == root {
+            if *r == staged.root {
                 linked.push(link);
             }
         }
     }
-    if let Some(prev) = previous {
+    if let Some(prev) = &staged.previous {
         if prev.dir != manifest.dir {
             // Links of binaries the new version no longer has.
             for (b, _) in &prev.binaries {
-                if !bin_hashes.iter().any(|(nb, _)| nb == b) {
-                    for r in &roots {
+                if !manifest.binaries.iter().any(|(nb, _)| nb == b) {
+                    for r in &staged.roots {
                         remove_our_link(&r.join("bin").join(b), &store.root.join(&prev.dir));
                         fault::step("old-link-removed")?;
                     }
@@ -333,21 +419,15 @@ pub fn commit_program(
             );
         }
     }
-    for plugin in plugins.iter().filter(|f| {
-        program
-            .plugin_builds
-            .iter()
-            .any(|b| b.binaries.iter().any(|x| x.ends_with(&f.name)))
-    }) {
+    for plugin in &staged.new_plugins {
         shell.status(
             "Installed",
             format!(
-                "plugin {} for {}: {}",
-                plugin.name,
-                program.name,
-                program_dir.join("plugins").join(&plugin.name).display()
+                "plugin {plugin} for {}: {}",
+                manifest.name,
+                program_dir.join("plugins").join(plugin).display()
             ),
         );
     }
-    Ok(Some((manifest, linked)))
+    Ok(linked)
 }

@@ -10,6 +10,13 @@ use crate::store::open::open_store;
 
 /// `cargo share list`: programs, then entries with their sizes and users.
 pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
+    if !store_dir.exists() {
+        // Nothing installed yet: nothing to list, as `cargo install --list` says nothing (the
+        // store is not created by a command that only reads).
+        let value = serde_json::json!({"reason": "store-list", "programs": [], "libraries": []});
+        shell.json(&value);
+        return Ok(value);
+    }
     let store = open_store(store_dir, Access::Read)?;
     let programs = store.readable_programs()?;
     let mut entries = Vec::new();

@@ -41,3 +41,24 @@ pub fn record_root(store_root: &Path, root: &Path) -> Result<()> {
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
 }
+
+/// Refuse, before anything is built, a root whose `bin/` cannot be written: the links an install
+/// makes there come last, and a build that cannot end in them should not start. `bin/` is made
+/// if missing (as `cargo install` does), then a file is created and removed in it.
+pub fn check_writable_root(root: &Path) -> Result<()> {
+    let bin = root.join("bin");
+    let refuse = |what: String| {
+        anyhow::anyhow!(
+            "the install root {} cannot be written ({what}); nothing was built or changed: \
+             pass --root a directory you can write to",
+            root.display()
+        )
+    };
+    std::fs::create_dir_all(&bin)
+        .map_err(|e| refuse(format!("creating {}: {e}", bin.display())))?;
+    tempfile::Builder::new()
+        .prefix(".cargo-share-check-")
+        .tempfile_in(&bin)
+        .map(drop)
+        .map_err(|e| refuse(format!("creating a file in {}: {e}", bin.display())))
+}

@@ -1,0 +1,89 @@
+//! `install` of a program installed already, unchanged: skipped, as `cargo install` skips it
+//! ("Ignored package `sd v1.0.0` is already installed, use --force to override").
+//!
+//! Unchanged means a crates.io package of the same name and exact version (a bare `NAME` is
+//! resolved to the newest version first, as Cargo does), with the same features, linked into
+//! the same root. A local (`--path`) program is always built again, as `cargo install --path`
+//! does: its files may have changed. `--force` builds it again.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use crate::build::BuildOptions;
+use crate::shell::Shell;
+use crate::source::{fetch_registry_crate, ProgramOrigin, ProgramSource};
+use crate::store::index::{Access, Store};
+use crate::store::marker::MARKER_FILE;
+
+/// Take out of `build.programs` the crates.io programs installed already, unchanged, in
+/// `root`, saying so for each; a bare `NAME` left in is pinned to the version it resolved to.
+pub fn skip_already_installed(
+    build: &mut BuildOptions,
+    store_dir: &Path,
+    root: &Path,
+    shell: &Shell,
+) -> Result<()> {
+    if !store_dir.join(MARKER_FILE).exists() {
+        return Ok(());
+    }
+    let store = Store::open(store_dir, Access::Read)?;
+    let root = std::path::absolute(root)?;
+    let names: Vec<String> = build.programs.iter().filter_map(registry_name).collect();
+    // Features that name a program this check cannot see (a local one) leave every program to
+    // the build.
+    let Ok(features) = build.features.bind(&names) else {
+        return Ok(());
+    };
+    let cache = build.cache()?;
+    let mut kept = Vec::new();
+    for source in std::mem::take(&mut build.programs) {
+        let ProgramSource::Registry(mut spec) = source else {
+            kept.push(source);
+            continue;
+        };
+        let Some(installed) = store.program(&spec.name)? else {
+            kept.push(ProgramSource::Registry(spec));
+            continue;
+        };
+        if spec.version.is_none() {
+            let manifest = fetch_registry_crate(&spec, &cache, shell)?;
+            spec.version = resolved_version(&manifest, &spec.name);
+        }
+        let same_version = matches!(
+            &installed.origin,
+            Some(ProgramOrigin::CratesIo { version, .. })
+                if Some(version) == spec.version.as_ref()
+        );
+        let same = same_version
+            && installed.features == features.of(&spec.name)
+            && store.roots_of(&spec.name)?.contains(&root);
+        if same {
+            shell.status(
+                "Ignored",
+                format!(
+                    "package `{} v{}` is already installed, use --force to override",
+                    installed.name, installed.version
+                ),
+            );
+        } else {
+            kept.push(ProgramSource::Registry(spec));
+        }
+    }
+    build.programs = kept;
+    Ok(())
+}
+
+fn registry_name(source: &ProgramSource) -> Option<String> {
+    match source {
+        ProgramSource::Registry(spec) => Some(spec.name.clone()),
+        _ => None,
+    }
+}
+
+/// The version of a fetched crates.io package, from its source copy's directory
+/// (`sources/NAME-VERSION/Cargo.toml`).
+fn resolved_version(manifest: &Path, name: &str) -> Option<String> {
+    let dir = manifest.parent()?.file_name()?.to_str()?;
+    dir.strip_prefix(&format!("{name}-")).map(str::to_string)
+}

@@ -1,0 +1,282 @@
+//! An install changes only what it must, and all of it or nothing: a program that fails to
+//! build, a root that cannot be written or a failure while the programs are staged leaves every
+//! installed program, its record and its links exactly as they were.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::store_env::Env;
+use common::*;
+
+/// The fixture `unrelated` copied into the test's base directory (its programs name their
+/// common library by a relative path), returned with its path.
+fn unrelated_copy(env: &Env) -> PathBuf {
+    let dir = env.base.join("unrelated");
+    copy_dir(&fixture("unrelated"), &dir);
+    dir
+}
+
+fn install(env: &Env, dir: &Path) -> std::process::Command {
+    let mut c = env.cmd();
+    c.args(["install", "--json", "--path"])
+        .arg(dir)
+        .arg("--root")
+        .arg(env.root());
+    c
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// What an install may not change: `list --json` (programs, builds, roots, entries) and where
+/// every link in the root points.
+fn installed_state(env: &Env) -> (serde_json::Value, Vec<(String, PathBuf)>) {
+    let out = run_ok(env.cmd().args(["list", "--json"]));
+    let list = env.json(&out).remove(0);
+    let mut links = Vec::new();
+    for name in file_names(&env.root().join("bin")) {
+        let target = std::fs::read_link(env.root().join("bin").join(&name)).unwrap();
+        links.push((name, target));
+    }
+    (list, links)
+}
+
+/// `error` records on stdout: exactly one per failed command.
+fn error_records(env: &Env, out: &Output) -> usize {
+    env.json(out)
+        .iter()
+        .filter(|m| m["reason"] == "error")
+        .count()
+}
+
+#[test]
+fn a_program_that_fails_to_build_changes_no_installed_program() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    run_ok(&mut install(&env, &fixtures.join("ws-three")));
+    let before = installed_state(&env);
+
+    // Both programs of ws-two fail: nothing is installed and three, which they would have
+    // regrouped, stays as it was.
+    for bin in ["two-a", "two-b"] {
+        std::fs::write(
+            fixtures.join("ws-two").join(bin).join("src/main.rs"),
+            "fn main() { let x: u32 = \"not a number\"; }\n",
+        )
+        .unwrap();
+    }
+    let out = install(&env, &fixtures.join("ws-two")).output().unwrap();
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert_eq!(installed_state(&env), before, "{said}");
+    assert_eq!(error_records(&env, &out), 1, "one error record\n{said}");
+    assert!(!said.contains("Regrouped"), "{said}");
+    env.verify_ok();
+
+    // One of them builds: it is installed; three still changes on nobody's account.
+    std::fs::copy(
+        fixture("unrelated/ws-two/two-a/src/main.rs"),
+        fixtures.join("ws-two/two-a/src/main.rs"),
+    )
+    .unwrap();
+    let out = install(&env, &fixtures.join("ws-two")).output().unwrap();
+    let said = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "two-b failed: the command fails\n{said}"
+    );
+    let installed: Vec<String> = env
+        .json(&out)
+        .iter()
+        .filter(|m| m["reason"] == "program-installed" || m["reason"] == "program-regrouped")
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(installed, ["two-a"], "{said}");
+    let (list, links) = installed_state(&env);
+    let three_link = |links: &[(String, PathBuf)]| {
+        links
+            .iter()
+            .find(|(n, _)| n == "three")
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    assert_eq!(three_link(&links), three_link(&before.1), "{said}");
+    assert!(list.to_string().contains("two-a"));
+    assert!(run_clean(&env.root().join("bin/two-a")).contains("hello, two-a"));
+    assert!(run_clean(&env.root().join("bin/three")).contains("hello, three"));
+    env.verify_ok();
+}
+
+#[test]
+fn a_root_that_cannot_be_written_is_refused_before_building() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    run_ok(&mut install(&env, &fixtures.join("ws-three")));
+    let before = installed_state(&env);
+
+    // A root whose bin/ is a file: no link can ever be made there.
+    let bad_root = env.base.join("other-root");
+    std::fs::create_dir(&bad_root).unwrap();
+    std::fs::write(bad_root.join("bin"), "").unwrap();
+    let mut c = env.cmd();
+    c.args(["install", "--json", "--path"])
+        .arg(fixtures.join("ws-two"))
+        .arg("--root")
+        .arg(&bad_root);
+    let out = c.output().unwrap();
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "the install root {} cannot be written",
+            bad_root.display()
+        )),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Compiling") && !said.contains("Building"),
+        "{said}"
+    );
+    assert_eq!(error_records(&env, &out), 1, "{said}");
+    assert_eq!(installed_state(&env), before);
+    env.verify_ok();
+}
+
+#[test]
+fn a_failure_while_staging_the_second_program_records_none() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    run_ok(&mut install(&env, &fixtures.join("ws-three")));
+    let before = installed_state(&env);
+
+    // ws-two's two programs and three (regrouped with them) are staged one after the other;
+    // the second fails with an I/O error: none of the three is recorded or linked.
+    let out = install(&env, &fixtures.join("ws-two"))
+        .env("CARGO_SHARE_FAULT", "program-staged#2:eio")
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert_eq!(installed_state(&env), before, "{said}");
+    assert!(run_clean(&env.root().join("bin/three")).contains("hello, three"));
+    env.verify_ok();
+
+    // Without the fault the same install completes.
+    run_ok(&mut install(&env, &fixtures.join("ws-two")));
+    assert!(run_clean(&env.root().join("bin/two-b")).contains("hello, two-b"));
+    env.verify_ok();
+}
+
+/// `install` of a crates.io program installed already, unchanged, does nothing and says so as
+/// `cargo install` does; another version or other features build it; `--force` rebuilds it; a
+/// bare `install` names what to do instead of rebuilding every installed program.
+#[test]
+fn reinstalling_an_unchanged_program_is_a_no_op() {
+    let env = Env::new();
+    replace_crates_io(&env.base, "sets/registry");
+    let install = |args: &[&str]| {
+        let mut c = env.cmd();
+        c.current_dir(&env.base)
+            .args(["install", "--json"])
+            .args(args)
+            .arg("--root")
+            .arg(env.root());
+        c
+    };
+    run_ok(&mut install(&["noisy-tool@0.1.0"]));
+    let before = installed_state(&env);
+
+    for spec in ["noisy-tool@0.1.0", "noisy-tool"] {
+        let out = run_ok(&mut install(&[spec]));
+        let said = stderr(&out);
+        assert!(
+            said.contains(
+                "Ignored package `noisy-tool v0.1.0` is already installed, use --force to override"
+            ),
+            "{spec}: {said}"
+        );
+        assert!(!said.contains("Compiling"), "{spec}: {said}");
+        assert_eq!(installed_state(&env), before, "{spec}");
+    }
+
+    // --force builds it again (the same build: the same record).
+    let out = run_ok(&mut install(&["noisy-tool@0.1.0", "--force"]));
+    assert!(!stderr(&out).contains("Ignored"), "{}", stderr(&out));
+    assert_eq!(
+        run_clean(&env.root().join("bin/noisy-tool")),
+        "noisy-tool: 1.1.0\n"
+    );
+
+    // A bare install is refused: nothing is rebuilt.
+    let out = install(&[]).output().unwrap();
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("no program to install"), "{said}");
+    assert_eq!(error_records(&env, &out), 1, "{said}");
+    assert_eq!(installed_state(&env).0, before.0);
+}
+
+/// `uninstall --root` removes a program's links from that root only, as `cargo uninstall
+/// --root` does; the program stays installed in its other roots until it leaves the last one.
+#[test]
+fn uninstall_from_one_root_keeps_the_others() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    let other = env.base.join("other-root");
+    run_ok(&mut install(&env, &fixtures.join("ws-three")));
+    let mut second = env.cmd();
+    second
+        .args(["install", "--path"])
+        .arg(fixtures.join("ws-three"))
+        .arg("--root")
+        .arg(&other);
+    run_ok(&mut second);
+    assert!(run_clean(&other.join("bin/three")).contains("hello, three"));
+
+    // A root it is not linked into: refused, nothing removed.
+    let out = env
+        .cmd()
+        .args(["uninstall", "three", "--root"])
+        .arg(env.base.join("elsewhere"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not installed in"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(other.join("bin/three").exists() && env.root().join("bin/three").exists());
+
+    run_ok(
+        env.cmd()
+            .args(["uninstall", "three", "--root"])
+            .arg(env.root()),
+    );
+    assert!(std::fs::symlink_metadata(env.root().join("bin/three")).is_err());
+    assert!(run_clean(&other.join("bin/three")).contains("hello, three"));
+    let listed = run_ok(env.cmd().args(["list", "--json"]));
+    assert_eq!(env.json(&listed)[0]["programs"][0]["name"], "three");
+    env.verify_ok();
+
+    // The next install of another program rebinds three in the root it is still in only.
+    run_ok(&mut install(&env, &fixtures.join("ws-two")));
+    assert!(std::fs::symlink_metadata(env.root().join("bin/three")).is_err());
+    assert!(run_clean(&other.join("bin/three")).contains("hello, three"));
+    env.verify_ok();
+
+    run_ok(env.cmd().args(["uninstall", "three"]));
+    assert!(std::fs::symlink_metadata(other.join("bin/three")).is_err());
+    let listed = run_ok(env.cmd().args(["list", "--json"]));
+    let names: Vec<String> = env.json(&listed)[0]["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["two-a", "two-b"]);
+    env.verify_ok();
+}
