@@ -5,7 +5,7 @@
 # change) and runs the tests of those it moves to other crate versions.
 #
 # Usage: scripts/one-at-a-time.sh [PROGRAMS_FILE] [WORK_DIR]
-#   PROGRAMS_FILE  default: ../shared/programs.txt (relative to the repository root)
+#   PROGRAMS_FILE  default: examples/reference-programs.txt
 #   WORK_DIR       default: a new temporary directory
 # Environment: CARGO_SHARE (default: cargo-share on PATH).
 # Prints one line per install (wall seconds), then per program the library files it loads in
@@ -14,7 +14,7 @@
 # a file differs in content.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-list=${1:-$root/../shared/programs.txt}
+list=${1:-$root/examples/reference-programs.txt}
 work=${2:-$(mktemp -d)}
 cs=${CARGO_SHARE:-cargo-share}
 mkdir -p "$work/logs"

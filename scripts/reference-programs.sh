@@ -5,12 +5,12 @@
 # REACHES CRATES.IO. Takes a while: 1 to 5 minutes per program and build kind on 2 cores.
 #
 # Usage: scripts/reference-programs.sh [PROGRAMS_FILE] [WORK_DIR]
-#   PROGRAMS_FILE  default: ../shared/programs.txt (relative to the repository root)
+#   PROGRAMS_FILE  default: examples/reference-programs.txt
 #   WORK_DIR       default: a new temporary directory; reusing one skips finished static installs
 # Environment: CARGO_SHARE (default: cargo-share on PATH).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-list=${1:-$root/../shared/programs.txt}
+list=${1:-$root/examples/reference-programs.txt}
 work=${2:-$(mktemp -d)}
 cs=${CARGO_SHARE:-cargo-share}
 mkdir -p "$work/static" "$work/logs"

@@ -118,7 +118,8 @@ pub fn library_closure(binary: &Path, search: &[PathBuf]) -> Result<BTreeMap<Str
 }
 
 /// The name of the section that holds a Rust dylib's crate metadata: needed to compile dependents,
-/// never loaded at run time (NOTES.md section 5).
+/// never loaded at run time (book:
+/// docs/src/concepts/how-it-works.md, "What is inside a Rust dylib").
 pub const RUSTC_METADATA_SECTION: &str = ".rustc";
 
 /// A runtime copy of a Rust dylib: the same file without its `.rustc` metadata section.

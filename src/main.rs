@@ -33,21 +33,37 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 struct Cli {
     /// No progress output (warnings and errors are still shown).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     quiet: bool,
     /// Output format: `human` progress on stderr, or `json` lines on stdout.
-    #[arg(long, value_enum, global = true, default_value = "human")]
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        help_heading = "Global options",
+        default_value = "human"
+    )]
     message_format: FormatArg,
     /// Same as `--message-format json`.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
     /// Where cargo-share keeps fetched sources and its build directory
     /// [default: $CARGO_SHARE_CACHE, $XDG_CACHE_HOME/cargo-share or ~/.cache/cargo-share].
-    #[arg(long, value_name = "DIR", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        help_heading = "Global options"
+    )]
     cache_dir: Option<PathBuf>,
     /// The store [default: $CARGO_SHARE_STORE, $XDG_DATA_HOME/cargo-share/store or
     /// ~/.local/share/cargo-share/store].
-    #[arg(long, value_name = "DIR", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        help_heading = "Global options"
+    )]
     store: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -74,7 +90,7 @@ enum Command {
         dry_run: bool,
         /// Build the plugins named by --manifest-path for this program (a directory or
         /// Cargo.toml, or NAME[@VERSION] from crates.io), into OUT/plugins, against the
-        /// program's own shared objects (see README, "Plugins").
+        /// program's own shared objects (see the book's "Plugins" guide).
         #[arg(long, value_name = "PROGRAM")]
         plugin_for: Option<String>,
     },
@@ -83,8 +99,10 @@ enum Command {
         #[command(flatten)]
         programs: ProgramArgs,
     },
-    /// Build programs static and shared in one run and measure disk, memory, start-up, run
-    /// time and build time (see README, "Bench").
+    /// Build programs static and shared and measure what sharing buys.
+    ///
+    /// One run measures disk, memory, start-up, run time, build time and the bytes an update
+    /// ships (see the book's "Bench" guide).
     Bench {
         #[command(flatten)]
         programs: ProgramArgs,
@@ -113,8 +131,9 @@ enum Command {
         #[arg(long, value_name = "PROGRAM=ARGS")]
         startup_args: Vec<String>,
     },
-    /// Count the distinct crate builds a set of programs needs under each --unify policy,
-    /// before building anything.
+    /// Count the crate builds a set of programs needs under each --unify policy.
+    ///
+    /// Nothing is built (except with --generics).
     Analyze {
         #[command(flatten)]
         programs: ProgramArgs,
@@ -137,7 +156,7 @@ enum Command {
         #[arg(long = "path", value_name = "DIR")]
         paths: Vec<PathBuf>,
         /// A file of crates.io programs, one NAME@VERSION a line (`#` starts a comment), as
-        /// shared/programs.txt; installed together with the ones named.
+        /// examples/reference-programs.txt; installed together with the ones named.
         #[arg(long, value_name = "FILE", conflicts_with = "git")]
         programs: Option<PathBuf>,
         /// A program from a git repository (NAME picks its package when it holds several).
@@ -172,7 +191,7 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Install this program (a directory or Cargo.toml, or NAME[@VERSION]) with the plugins
-        /// named by --path, into plugins/ of its store directory (see README, "Plugins").
+        /// named by --path, into plugins/ of its store directory (see the book's "Plugins" guide).
         #[arg(long, value_name = "PROGRAM")]
         plugin_for: Option<String>,
         /// Build only the programs named: the installed ones are not built again with them
@@ -187,9 +206,11 @@ enum Command {
         #[command(flatten)]
         tuning: BuildTuning,
     },
-    /// Install the programs `cargo install` put in ROOT/bin again through the store, as one set
-    /// with their recorded versions and features; each replaced binary is kept in
-    /// ROOT/cargo-share-adopted (see README, "Adopt").
+    /// Move the programs `cargo install` put in ROOT/bin into the store.
+    ///
+    /// They are installed again through the store, as one set with their recorded versions and
+    /// features; each replaced binary is kept in ROOT/cargo-share-adopted (see the book's
+    /// "Adopt" guide).
     Adopt {
         /// The install root `cargo install` used [default: $CARGO_INSTALL_ROOT or $CARGO_HOME].
         #[arg(long, value_name = "DIR")]
@@ -200,8 +221,9 @@ enum Command {
         #[command(flatten)]
         tuning: BuildTuning,
     },
-    /// Rebuild the installed programs that use a crate with that crate at a new version or a
-    /// patched copy, shipping only the files whose bytes change (see README, "Update").
+    /// Rebuild the installed programs that use a crate with a new version or a patched copy of it.
+    ///
+    /// Only the files whose bytes change are shipped (see the book's "Update" guide).
     #[command(group(clap::ArgGroup::new("what").required(true).args(["krate", "rebuild_all"])))]
     Update {
         /// The crate to update.
@@ -222,7 +244,7 @@ enum Command {
     },
     /// Uninstall programs (their libraries go at the next `gc` if nothing else uses them).
     Uninstall {
-        /// The installed programs to remove (`cargo share list` shows them).
+        /// Installed programs, by package name (`cargo share list` shows them).
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
         /// Remove the programs' links from this root only; a program linked into other roots
@@ -232,8 +254,11 @@ enum Command {
     },
     /// List installed programs and the store's libraries, sizes and users.
     List,
-    /// Find the Rust binaries on this machine (or under PATHs), the crate versions each carries,
-    /// and what sharing their common crate versions would save (see README, "Audit").
+    /// Find what the Rust binaries on this machine duplicate, and what sharing would save.
+    ///
+    /// It lists the Rust binaries on this machine (or under PATHs), the crate versions each
+    /// carries, and what sharing their common crate versions would save (see the book's "Audit"
+    /// guide).
     Audit {
         /// Files or directories [default: $CARGO_HOME/bin, /usr/bin, /usr/local/bin, /usr/lib].
         #[arg(value_name = "PATH")]
@@ -244,6 +269,7 @@ enum Command {
     },
     /// Which installed programs need a library (package name, file name or id).
     Why {
+        /// A library: a package name (a crate inside a group too), a file name or a store entry id.
         #[arg(value_name = "LIB")]
         lib: String,
     },
@@ -265,8 +291,9 @@ enum Command {
     /// Signing keys for the binary cache.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Push installed programs and every store entry they need to a binary cache (an OCI
-    /// registry), signed.
+    /// Push installed programs and the store entries they need to a binary cache, signed.
+    ///
+    /// The cache is an OCI registry (see the book's "Binary cache" guide).
     Push {
         /// The cache: oci://HOST[:PORT]/PATH (HTTPS; plain HTTP for 127.0.0.1 or with --insecure).
         #[arg(long, value_name = "URL")]
@@ -281,7 +308,7 @@ enum Command {
         #[arg(value_name = "PROGRAM")]
         programs: Vec<String>,
     },
-    /// Install programs from a binary cache: their builds and entries, verified, no compiler run.
+    /// Install programs from a binary cache, verified, with no compiler run.
     Pull {
         /// The cache: oci://HOST[:PORT]/PATH (HTTPS; plain HTTP for 127.0.0.1 or with --insecure).
         #[arg(long, value_name = "URL")]
@@ -302,6 +329,20 @@ enum Command {
         #[arg(value_name = "NAME[@VERSION]", required = true)]
         programs: Vec<CrateSpec>,
     },
+    /// Print a shell completion script for cargo-share to stdout.
+    ///
+    /// For example `cargo share completions bash > ~/.local/share/bash-completion/completions/cargo-share`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (cargo-share.1 and one per command) into a directory.
+    Man {
+        /// Where to write them.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,7 +362,8 @@ struct ProgramArgs {
     /// Programs from crates.io: NAME or NAME@VERSION (same as --crate).
     #[arg(value_name = "NAME[@VERSION]")]
     positional: Vec<CrateSpec>,
-    /// A file of programs, one NAME@VERSION a line (`#` starts a comment), as shared/programs.txt.
+    /// A file of programs, one NAME@VERSION a line (`#` starts a comment), as
+    /// examples/reference-programs.txt.
     #[arg(long, value_name = "FILE")]
     programs: Option<PathBuf>,
     /// A local program: path to its Cargo.toml (or directory). Repeatable.
@@ -533,6 +575,32 @@ fn plugin_program(host: &str) -> anyhow::Result<ProgramSource> {
     Ok(ProgramSource::Registry(host.parse().map_err(|e| {
         anyhow::anyhow!("--plugin-for {host}: neither a path nor NAME[@VERSION]: {e}")
     })?))
+}
+
+/// `cargo share man --out DIR`: the manual page of `cargo-share` and of every command.
+fn write_man_pages(out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut cli = <Cli as clap::CommandFactory>::command();
+    cli.build();
+    let mut pages = vec![("cargo-share".to_string(), cli.clone())];
+    for sub in cli.get_subcommands() {
+        let name = format!("cargo-share-{}", sub.get_name());
+        for nested in sub.get_subcommands() {
+            let nested_name = format!("{name}-{}", nested.get_name());
+            pages.push((nested_name, nested.clone()));
+        }
+        pages.push((name, sub.clone()));
+    }
+    for (name, cmd) in pages {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .title(name.to_uppercase())
+            .render(&mut page)?;
+        let path = out.join(format!("{name}.1"));
+        std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn exit_with(code: i32) -> ExitCode {
@@ -862,6 +930,15 @@ fn main() -> ExitCode {
             };
             cache::pull(&options, &shell).map(|_| 0)
         })(),
+        Command::Completions { shell } => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli, "cargo-share", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .map(|_| 0)
+                .map_err(anyhow::Error::from)
+        }
+        Command::Man { out } => write_man_pages(&out).map(|_| 0),
     };
     match result {
         Ok(code) => exit_with(code),

@@ -1,4 +1,4 @@
-//! ONLINE: reaches crates.io (downloads regex, serde, clap, ...). The README's scenario: three
+//! ONLINE: reaches crates.io (downloads regex, serde, clap, ...). Three
 //! small programs of one user (examples/three-programs), built with one `cargo share build`
 //! (grouped layout), each printing what its static build prints, with regex in one group object
 //! in OUT/lib that all three load.

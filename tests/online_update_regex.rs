@@ -1,9 +1,9 @@
-//! ONLINE: reaches crates.io (regex, clap, serde, ...). Issue 17's scenario: two programs that
-//! share `regex` (examples/three-programs `words` and `config`) are installed; `cargo share
-//! update regex-syntax --path FIXED`, FIXED a copy of the locked regex-syntax with a one-line
-//! fix in a non-inlined function (an error message's text), ships one file; both programs
-//! run, `words` shows the fix, `verify` passes, and a full install from scratch with the same
-//! fix gives byte-identical files.
+//! ONLINE: reaches crates.io (regex, clap, serde, ...). The scenario of the book's Update guide:
+//! two programs that share `regex` (examples/three-programs `words` and `config`) are
+//! installed; `cargo share update regex-syntax --path FIXED`, FIXED a copy of the locked
+//! regex-syntax with a one-line fix in a non-inlined function (an error message's text), ships
+//! one file; both programs run, `words` shows the fix, `verify` passes, and a full install from
+//! scratch with the same fix gives byte-identical files.
 
 mod common;
 

@@ -144,7 +144,7 @@ impl PreparedBuild {
         }
         // The user's own rustc wrapper (sccache) is chained behind cargo-share's, for the
         // compiles it can cache. A workspace wrapper is not: Cargo would put it between
-        // cargo-share and rustc for the programs' own crates (see README, "sccache").
+        // cargo-share and rustc for the programs' own crates (book: docs/src/guide/sccache.md).
         let self_exe = std::env::current_exe().unwrap_or_default();
         let cwd = std::env::current_dir().unwrap_or_default();
         let user = user_wrapper::detect(

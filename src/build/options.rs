@@ -21,7 +21,7 @@ pub enum Layout {
     /// Each shared crate is its own dylib.
     PerCrate,
     /// Crates used by the same programs are packed into one dylib; crates used by one program
-    /// stay static in it (see [`crate::grouping`]).
+    /// stay static in it.
     #[default]
     Grouped,
 }

@@ -1,5 +1,5 @@
 //! A signed binary cache of store entries and program builds on OCI registries: `cargo share
-//! push`, `cargo share pull`, signing keys (README, "Binary cache").
+//! push`, `cargo share pull`, signing keys (book: docs/src/guide/binary-cache.md).
 //!
 //! Files by job: the one trait a backend implements and the cache address (`remote`), the OCI
 //! registry backend over HTTP (`oci`) with its credentials (`credentials`), keys and signatures

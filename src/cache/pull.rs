@@ -249,10 +249,11 @@ pub fn pull_into(
                 binaries: &paths,
                 needed: &needed,
                 entries: &p.entries,
-                // Plugins are not in the cache (README, "Binary cache": limitations).
+                // Plugins are not in the cache (book: docs/src/guide/binary-cache.md,
+                // limitations).
                 plugin_builds: &[],
-                // A pulled program is not built again by a later install (README, "Binary
-                // cache": limitations).
+                // A pulled program is not built again by a later install (book:
+                // docs/src/guide/binary-cache.md, limitations).
                 origin: None,
                 resolution: None,
                 crates: &[],

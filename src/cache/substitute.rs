@@ -58,7 +58,7 @@ pub fn read_config() -> Result<Option<SubstituterConfig>> {
     let mut config: SubstituterConfig = toml::from_str(&text).with_context(|| {
         format!(
             "reading the cargo-share configuration {} (`substituters` and \
-             `trusted-public-keys`, README \"Binary cache\")",
+             `trusted-public-keys`, see the book's \"Binary cache\")",
             path.display()
         )
     })?;

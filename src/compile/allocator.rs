@@ -7,7 +7,8 @@
 //! `--export-dynamic-symbol` say. So with `-C prefer-dynamic`, `libstd-<hash>.so` and every Rust
 //! dylib bind these names to the shim libstd.so carries (the system allocator), while the
 //! binary's own code calls its allocator: a block allocated on one side and freed on the other
-//! corrupts the heap (rust-lang/rust#100781, #114518; NOTES.md section 11).
+//! corrupts the heap (rust-lang/rust#100781, #114518; book:
+//! docs/src/concepts/how-it-works.md, "Behaviour and speed of shared programs").
 //!
 //! libstd.so's own calls to the shim go through `GLOB_DAT` relocations, so they can be
 //! interposed. At the binary's link (cargo-share is the linker of executables), the objects that

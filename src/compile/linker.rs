@@ -6,8 +6,9 @@
 //! A `-sys` crate whose build script bundles a static C library (`cargo:rustc-link-lib=static=git2`)
 //! links that archive into its own dylib, but rustc's version script exports only Rust symbols,
 //! so the C functions stay local and other crates that call them (git2 calling libgit2-sys's
-//! `extern "C"` declarations) fail at link time with `undefined reference` (NOTES.md section 9,
-//! bat). The fix has two halves:
+//! `extern "C"` declarations) fail at link time with `undefined reference` (bat in
+//! the book's docs/src/concepts/how-it-works.md, "The first prototype on the reference programs").
+//! The fix has two halves:
 //!
 //! * the wrapper lists the archive's defined global symbols and passes them to the linker as
 //!   `--undefined=SYM` so every member that defines one is pulled into the dylib;
@@ -19,7 +20,8 @@
 //!
 //! A Rust dylib exports every reachable public item of every crate in it, and the linker keeps
 //! all of that code, its data and its relocations. The programs of a set import a fraction of
-//! it (NOTES.md section 10: 16%); every process that loads a group still relocates all of it.
+//! it (16% in the book's docs/src/concepts/how-it-works.md, "Layouts compared"); every process that
+//! loads a group still relocates all of it.
 //! For each group (grouped layout) this module saves the link as rustc ran it (a recipe, with
 //! rustc's temporary inputs copied); once every program of the set is linked, the build redoes
 //! the link with a version script cut down to the symbols the set's files import

@@ -13,7 +13,7 @@
 //! * `--extern` paths to `.rmeta`/`.rlib` files of crates that exist as a dylib are pointed at the
 //!   `.so`, and the early "metadata ready" notification of a dylib unit is held back, because a
 //!   dependent that links against a dylib needs the finished `.so`, not just metadata
-//!   (NOTES.md section 3).
+//!   (book: docs/src/concepts/how-it-works.md, "Cargo pipelining").
 //!
 //! Host units (build scripts, proc-macros and their dependencies, which Cargo compiles without
 //! `--target`), Cargo's own probes, and anything the wrapper does not recognise run unchanged.
@@ -82,7 +82,8 @@ fn force_group_externs(args: &mut [String]) -> bool {
 }
 
 /// Nothing in a program's (or plugin's) code names its groups, so rustc would not load them:
-/// `force:` does (NOTES.md section 10). It needs -Z, hence RUSTC_BOOTSTRAP, scoped to this one
+/// `force:` does (book: docs/src/concepts/how-it-works.md,
+/// "Layouts compared"). It needs -Z, hence RUSTC_BOOTSTRAP, scoped to this one
 /// invocation (symbol mangling is pinned to v0).
 fn force_groups(args: &mut Vec<String>, out: &mut Rewritten) {
     if force_group_externs(args) {
@@ -242,7 +243,8 @@ pub fn rewrite(
                 let text = std::fs::read_to_string(src).unwrap_or_default();
                 if declares_no_std(&text) {
                     // A no_std dylib still links libstd.so for its panic handler and unwinding
-                    // (NOTES.md section 4); `force:` needs -Z, hence RUSTC_BOOTSTRAP, scoped to
+                    // (book: docs/src/concepts/how-it-works.md, "no_std crates, RUSTC_BOOTSTRAP and
+                    // symbol mangling"); `force:` needs -Z, hence RUSTC_BOOTSTRAP, scoped to
                     // this one invocation.
                     out.no_std = true;
                     args.extend(["--extern".into(), "force:std".into()]);

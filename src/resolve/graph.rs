@@ -1,7 +1,8 @@
 //! The package graph of the programs in one build, from `cargo metadata`, and the decision of
 //! which library crates become shared.
 //!
-//! The rule (README, "Which crates are shared"): every package from a registry or git source, and
+//! The rule (book: docs/src/concepts/decisions.md, "Which crates are shared"): every package
+//! from a registry or git source, and
 //! every local package that more than one program of the build uses, closed under dependencies
 //! (a shared crate's dependencies must be shared too, or they would be linked into it statically
 //! and again into whoever else uses them: rustc's "only shows up once" rule).

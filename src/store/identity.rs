@@ -1,6 +1,7 @@
 //! Store identities of crate builds.
 //!
-//! Cargo's file-name hash is not a content identity (NOTES.md section 1): for a path crate it
+//! Cargo's file-name hash is not a content identity (book:
+//! docs/src/concepts/how-it-works.md): for a path crate it
 //! does not change when the sources do, and it says nothing of what a build script produced. A
 //! [`CrateIdentity`] is a SHA-256 over everything that shaped a crate build's bytes (the exact
 //! definition is in ARCHITECTURE.md, "Store identity"):

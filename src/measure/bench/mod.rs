@@ -1,5 +1,6 @@
 //! `cargo share bench`: build a set of programs static and shared in one run, and measure what
-//! sharing buys (NOTES.md section 8 for the method).
+//! sharing buys (the method: book,
+//! docs/src/concepts/how-it-works.md, "Measuring honestly").
 //!
 //! * **Builds.** Static: each program on its own, with its own lockfile and release profile and
 //!   its own Cargo target directory, as `cargo install --locked` builds it. Shared: one

@@ -242,7 +242,7 @@ pub struct BenchReport {
     pub ideal_bytes: Option<u64>,
     pub update: Option<UpdateCost>,
     /// Cold start: the largest share of the dropped files' pages still in the page cache right
-    /// after a drop (0 when every drop took; see README, "Bench").
+    /// after a drop (0 when every drop took; book: docs/src/guide/bench.md).
     #[serde(default)]
     pub cold_resident_after_drop: Option<f64>,
     /// Figures that could not be taken, each with the reason.

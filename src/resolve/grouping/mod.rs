@@ -1,6 +1,7 @@
 //! The grouped layout: which shared crates go into which shared object.
 //!
-//! Per-crate dylibs lose to static linking on memory and start-up (NOTES.md section 10): every
+//! Per-crate dylibs lose to static linking on memory and start-up (book:
+//! docs/src/concepts/how-it-works.md, "Layouts compared"): every
 //! loaded object costs relocation-dirtied private pages, a partly filled last page per segment and
 //! loader work, in every process. The grouped layout packs the crates of a program set into a few
 //! objects:

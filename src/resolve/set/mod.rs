@@ -15,7 +15,8 @@
 //! * `--lock FILE` saves the resolution; a later run with the same file builds exactly it.
 //!
 //! The workspace uses resolver 1: under resolver 2 a build-dependency can lose a feature the normal
-//! dependency enabled, which breaks hyperfine's build script (NOTES.md section 10).
+//! dependency enabled, which breaks hyperfine's build script (book:
+//! docs/src/concepts/how-it-works.md, "Layouts compared").
 //!
 //! `semver` builds each program in its own Cargo invocation (features as that program needs
 //! them); `features` builds all in one invocation, so each crate version is built once with the
