@@ -280,3 +280,33 @@ fn uninstall_from_one_root_keeps_the_others() {
     assert_eq!(names, ["two-a", "two-b"]);
     env.verify_ok();
 }
+
+/// A crates.io program that does not exist, or a version that does not: the error names the
+/// user's input and Cargo's reason, never the throwaway package cargo-share resolved it in.
+#[test]
+fn an_unknown_crate_or_version_is_named_without_internal_paths() {
+    let env = Env::new();
+    replace_crates_io(&env.base, "sets/registry");
+    for spec in ["no-such-program", "noisy-tool@9.9.9"] {
+        let out = env
+            .cmd()
+            .current_dir(&env.base)
+            .args(["install", "--json", spec, "--root"])
+            .arg(env.root())
+            .output()
+            .unwrap();
+        let said = stderr(&out);
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.contains(&format!("`{}", spec.replace("@", "@=")))
+                || said.contains(&format!("`{spec}")),
+            "{said}"
+        );
+        assert!(
+            !said.contains("fetch-") && !said.contains("cargo-share-fetch"),
+            "an internal path or package: {said}"
+        );
+        assert_eq!(error_records(&env, &out), 1, "{said}");
+        assert!(!env.root().join("bin").join("noisy-tool").exists());
+    }
+}

@@ -67,6 +67,7 @@ pub fn fetch_registry_crate_matching(
             .arg("generate-lockfile")
             .current_dir(scratch.path()),
         &format!("`{spec}` could not be resolved on crates.io (check the name and version; `cargo search {}` lists candidates)", name),
+        scratch.path(),
     )?;
     let lock = std::fs::read_to_string(scratch.path().join("Cargo.lock"))?;
     let version = locked_version(&lock, name)
@@ -77,6 +78,7 @@ pub fn fetch_registry_crate_matching(
             .args(["fetch", "--locked"])
             .current_dir(scratch.path()),
         &format!("downloading `{}` v{version} failed", name),
+        scratch.path(),
     )?;
     // Cargo's registry cache first: `cargo metadata` leaves out a dependency without a library
     // target, which every binary-only program (most of them) is.
@@ -108,15 +110,32 @@ pub fn scratch_dir(cache: &Path, prefix: &str) -> Result<tempfile::TempDir> {
     Ok(tempfile::Builder::new().prefix(prefix).tempdir_in(&root)?)
 }
 
-fn run_quiet(cmd: &mut Command, what: &str) -> Result<()> {
+fn run_quiet(cmd: &mut Command, what: &str, scratch: &Path) -> Result<()> {
     let out = cmd
         .output()
         .with_context(|| format!("running {:?}", cmd.get_program()))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        bail!("{what}\n\ncargo said:\n{}", stderr.trim_end());
+        bail!(
+            "{what}\n\ncargo said:\n{}",
+            without_scratch(&stderr, scratch)
+        );
     }
     Ok(())
+}
+
+/// Cargo's errors without the lines that name the throwaway package it ran on (`required by
+/// package `cargo-share-fetch v0.0.0 (…/tmp/fetch-…)``): it is not the user's, and the path is
+/// an internal temporary one.
+fn without_scratch(stderr: &str, scratch: &Path) -> String {
+    let scratch = scratch.display().to_string();
+    stderr
+        .lines()
+        .filter(|l| !l.contains(&scratch) && !l.contains("cargo-share-fetch"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
 }
 
 /// The version of `name` recorded in a Cargo.lock.
