@@ -664,7 +664,7 @@ fn group_set(
         .collect();
     let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag, fixed, apart)?;
     grouping::report(&plan, shell, options.dry_run);
-    let manifest = set::grouped_workspace(set, &plan, shell)?;
+    let manifest = set::grouped_workspace(set, &plan, &set::resolved_packages(&md), shell)?;
     let md = graph::load_metadata(&manifest, true, &toolchain.host, features)?;
     let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
     let mut records = BTreeMap::new();

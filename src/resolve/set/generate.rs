@@ -12,7 +12,7 @@ use crate::resolve::set::grouped::write_facades;
 use crate::resolve::set::lockfile::{resolution_sha256, resolve, seed_lockfile_preferring};
 use crate::resolve::set::pins::{apply_pins, recorded_pins, write_pins_member, PINS_PACKAGE};
 use crate::resolve::set::program_set::{ProgramSet, SetMember, UnifyOptions};
-use crate::resolve::set::reuse_member::{write_reuse_member, REUSE_PACKAGE};
+use crate::resolve::set::reuse_member::{stored_packages, write_reuse_member, REUSE_PACKAGE};
 use crate::resolve::set::workspace::{
     copy_member, quiet_metadata, write_workspace_manifest, SET_HEADER,
 };
@@ -57,7 +57,7 @@ pub fn generate(
     let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
     write_facades(&root, &facades)?;
     dirs.extend(facades.iter().map(|g| g.name.clone()));
-    if write_reuse_member(&root, stored)? {
+    if write_reuse_member(&root, &stored_packages(stored))? {
         dirs.push(REUSE_PACKAGE.to_string());
     }
     write_workspace_manifest(&root, &dirs)?;

@@ -1,6 +1,6 @@
 //! The grouped build workspace: the set's members with path dependencies on their groups' facades.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -9,7 +9,7 @@ use crate::resolve::grouping;
 use crate::resolve::grouping::GroupPlan;
 use crate::resolve::set::lockfile::{parse_lock, LockKey};
 use crate::resolve::set::program_set::ProgramSet;
-use crate::resolve::set::reuse_member::REUSE_PACKAGE;
+use crate::resolve::set::reuse_member::{write_reuse_member, REUSE_PACKAGE};
 use crate::resolve::set::workspace::{
     copy_member, quiet_metadata, write_if_changed, write_workspace_manifest,
 };
@@ -27,7 +27,16 @@ use crate::shell::Shell;
 /// workspace root, so the copy is the same Cargo unit, found fresh, and never compiled a second
 /// time (which would rewrite the earlier set's group file, and make Cargo rebuild the earlier
 /// set's programs on the next build).
-pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> Result<PathBuf> {
+///
+/// `resolved` is the set's resolution (package id -> features, [`resolved_packages`]): every
+/// program takes a member requiring it as a build dependency ([`write_reuse_member`]), so one
+/// program built or tested alone resolves the features the whole set's build does.
+pub fn grouped_workspace(
+    set: &ProgramSet,
+    plan: &GroupPlan,
+    resolved: &BTreeMap<String, Vec<String>>,
+    shell: &Shell,
+) -> Result<PathBuf> {
     let name = set
         .root
         .file_name()
@@ -37,14 +46,16 @@ pub fn grouped_workspace(set: &ProgramSet, plan: &GroupPlan, shell: &Shell) -> R
     let root = set.root.with_file_name(format!("{name}-grouped"));
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let root = root.canonicalize()?;
-    // The set's reuse member, if it has one (`reuse_member`): each program takes it as a build
-    // dependency, so that building it resolves the features the set resolved.
-    let reuse: Vec<(String, PathBuf)> = Some(set.root.join(REUSE_PACKAGE))
-        .filter(|d| d.join("Cargo.toml").is_file())
-        .map(|d| (REUSE_PACKAGE.to_string(), d))
-        .into_iter()
-        .collect();
+    // Each program takes the member as a build dependency, so that building or testing it
+    // alone resolves the features the set resolved (the set's own reuse member, which holds it
+    // to stored groups, is part of that resolution).
     let mut dirs = Vec::new();
+    let reuse: Vec<(String, PathBuf)> = if write_reuse_member(&root, resolved)? {
+        dirs.push(REUSE_PACKAGE.to_string());
+        vec![(REUSE_PACKAGE.to_string(), root.join(REUSE_PACKAGE))]
+    } else {
+        Vec::new()
+    };
     for member in &set.members {
         let dir = format!("{}-{}", member.name, member.version);
         // A plugin loads the groups of its program (all of them: it binds to the program's own

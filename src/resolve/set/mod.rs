@@ -41,4 +41,5 @@ pub use program_resolution::{
     VersionChange,
 };
 pub use program_set::{lock_packages, ProgramSet, SetMember, Unify, UnifyOptions};
+pub(crate) use reuse_member::resolved_packages;
 pub use workspace::rewrite_member_manifest;

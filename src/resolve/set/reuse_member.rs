@@ -1,18 +1,27 @@
-//! The generated member that holds a set to the builds of the groups it builds against: every
-//! crates.io package a reused group was compiled from (its members and, through proc-macros and
-//! build scripts, host packages such as `syn`), at its exact version and with the features it
-//! was built with, as build dependencies. The set workspace uses resolver 1, which unifies
-//! features over every kind of dependency, so the set resolves each of those packages with at
-//! least the group's features: a proc-macro's `syn` that the new programs alone would build
-//! without `fold` is built as the group was, and the group stays usable. A build dependency of a
-//! package without a build script is never compiled. Each program of a grouped build workspace
-//! takes it as a build dependency, so `cargo build -p PROGRAM` resolves the same features as the
-//! set workspace did.
+//! The generated member that holds a build to a resolution's features: crates.io packages at
+//! their exact versions, each with the features it is to be built with, as build dependencies.
+//! Workspaces generated here use resolver 1, which unifies features over every kind of
+//! dependency, so whatever depends on the member resolves each of those packages with at least
+//! those features. A build dependency of a package without a build script is never compiled.
+//!
+//! - In a set workspace it holds the set to the builds of the groups it builds against (every
+//!   crates.io package a reused group was compiled from, its members and, through proc-macros
+//!   and build scripts, host packages such as `syn`: [`stored_packages`]): a proc-macro's `syn`
+//!   that the new programs alone would build without `fold` is built as the group was, and the
+//!   group stays usable.
+//! - In a grouped build workspace it holds every program to the whole set's features (every
+//!   crates.io package of the set's resolution: [`resolved_packages`]); each program takes it as
+//!   a build dependency, so `cargo build -p PROGRAM` and `cargo test -p PROGRAM` (a moved
+//!   program proven by its own tests) resolve the features the whole set's build does, and the
+//!   crates a test run compiles are the crates the build then finds fresh (without it, `syn`,
+//!   `memchr` and `regex-automata` were compiled again, with other features, after hexyl's and
+//!   sd's tests).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
+use cargo_metadata::Metadata;
 
 use crate::resolve::grouping::{parse_package_id, StoredGroup};
 use crate::resolve::set::workspace::write_if_changed;
@@ -20,12 +29,37 @@ use crate::resolve::set::workspace::write_if_changed;
 /// The package name (and directory) of the generated member.
 pub const REUSE_PACKAGE: &str = "cargo-share-reuse";
 
-/// Write the member under `root` for `stored` (or remove it when there are none); whether it is
-/// there.
-pub(crate) fn write_reuse_member(root: &Path, stored: &[StoredGroup]) -> Result<bool> {
+/// Every crates.io package the groups `stored` were compiled from, by package id, with the
+/// features it was built with.
+pub(crate) fn stored_packages(stored: &[StoredGroup]) -> BTreeMap<String, Vec<String>> {
+    stored
+        .iter()
+        .flat_map(|g| g.record.resolution.iter())
+        .map(|(id, resolved)| (id.clone(), resolved.features.clone()))
+        .collect()
+}
+
+/// Every package of a resolution, by package id, with the features it resolved.
+pub(crate) fn resolved_packages(md: &Metadata) -> BTreeMap<String, Vec<String>> {
+    md.resolve
+        .iter()
+        .flat_map(|r| r.nodes.iter())
+        .map(|n| {
+            let features = n.features.iter().map(|f| f.to_string()).collect();
+            (n.id.repr.clone(), features)
+        })
+        .collect()
+}
+
+/// Write the member under `root` requiring the crates.io ones of `resolved` (package id ->
+/// features), or remove it when there are none; whether it is there.
+pub(crate) fn write_reuse_member(
+    root: &Path,
+    resolved: &BTreeMap<String, Vec<String>>,
+) -> Result<bool> {
     let dir = root.join(REUSE_PACKAGE);
     let mut packages: BTreeMap<String, toml::Table> = BTreeMap::new();
-    for (id, resolved) in stored.iter().flat_map(|g| g.record.resolution.iter()) {
+    for (id, features) in resolved {
         let Some((source, name, version)) = parse_package_id(id) else {
             continue;
         };
@@ -42,10 +76,10 @@ pub(crate) fn write_reuse_member(root: &Path, stored: &[StoredGroup]) -> Result<
         spec.insert("package".into(), name.into());
         spec.insert("version".into(), format!("={version}").into());
         spec.insert("default-features".into(), false.into());
-        if !resolved.features.is_empty() {
+        if !features.is_empty() {
             spec.insert(
                 "features".into(),
-                toml::Value::Array(resolved.features.iter().map(|f| f.clone().into()).collect()),
+                toml::Value::Array(features.iter().map(|f| f.clone().into()).collect()),
             );
         }
         packages.insert(key, spec);
@@ -72,7 +106,7 @@ pub(crate) fn write_reuse_member(root: &Path, stored: &[StoredGroup]) -> Result<
     write_if_changed(
         &dir.join("Cargo.toml"),
         &format!(
-            "# Generated by cargo-share: the crate builds of the groups this set reuses.\n{}",
+            "# Generated by cargo-share: the crate builds this workspace's programs are held to.\n{}",
             toml::to_string(&manifest)?
         ),
     )?;
