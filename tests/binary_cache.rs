@@ -414,3 +414,6 @@ fn install_takes_programs_from_substituters_and_builds_when_they_are_down() {
     );
     assert_eq!(run_clean(&offline.root().join("bin/cache-hello")), expected);
 }
+
+#[path = "binary_cache/hostile.rs"]
+mod hostile;

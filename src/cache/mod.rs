@@ -3,13 +3,14 @@
 //!
 //! Files by job: the one trait a backend implements and the cache address (`remote`), the OCI
 //! registry backend over HTTP (`oci`) with its credentials (`credentials`), keys and signatures
-//! (`keys`), the signed artifact format (`artifact`), what an entry and a program carry
+//! (`keys`), the checks on names and versions read from a cache (`names`), the signed artifact format (`artifact`), what an entry and a program carry
 //! (`records`), one file per command (`push`, `pull`), and the substituters `install` asks
 //! first (`substitute`).
 
 pub mod artifact;
 pub mod credentials;
 pub mod keys;
+pub mod names;
 pub mod oci;
 pub mod pull;
 pub mod push;

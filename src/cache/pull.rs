@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use crate::cache::artifact::{fetch_verified, Verified, ENTRY_ARTIFACT, PROGRAM_ARTIFACT};
 use crate::cache::keys::PublicKey;
 use crate::cache::oci::OciRegistry;
-use crate::cache::records::{EntryConfig, ProgramConfig};
+use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
 use crate::shell::{human_bytes, Shell};
 use crate::source::CrateSpec;
@@ -193,7 +193,7 @@ pub fn pull_into(
                 reused_by.insert(r.hash.clone(), true);
                 continue;
             }
-            let (entry, dev, lib) = fetch_entry(remote, url, trusted, &r.hash, &r.package)?;
+            let (entry, dev, lib) = fetch_entry(remote, url, trusted, r)?;
             shell.status(
                 "Fetched",
                 format!(
@@ -312,9 +312,9 @@ pub(crate) fn fetch_entry(
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],
-    hash: &str,
-    package: &str,
+    reference: &EntryRef,
 ) -> Result<(StoreEntry, Vec<u8>, Vec<u8>)> {
+    let (hash, package) = (reference.hash.as_str(), reference.package.as_str());
     let repository = url.repository("entries", package);
     let what = format!("the entry {package} ({})", &hash[..hash.len().min(12)]);
     let verified = fetch_verified(
@@ -336,6 +336,7 @@ pub(crate) fn fetch_entry(
     let config: EntryConfig = serde_json::from_slice(&verified.config)
         .with_context(|| format!("{what}: its config is not a cargo-share entry record"))?;
     config.check(hash, &what)?;
+    config.check_named(reference, &what)?;
     let file = &config.entry.identity.file;
     let take = |sub: &str| -> Result<Vec<u8>> {
         let title = format!("{sub}/{file}");
