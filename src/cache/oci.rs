@@ -19,8 +19,8 @@ use crate::cache::remote::{CacheUrl, Remote};
 
 /// The largest manifest accepted (the distribution spec's servers cap theirs at 4 MiB).
 const MANIFEST_LIMIT: u64 = 4 << 20;
-/// The largest blob accepted (one file of a store entry).
-const BLOB_LIMIT: u64 = 4 << 30;
+/// The most memory reserved for a blob before its bytes arrive.
+const BLOB_PREALLOCATION: u64 = 16 << 20;
 
 /// An OCI registry reached over HTTP(S).
 pub struct OciRegistry {
@@ -201,6 +201,43 @@ impl OciRegistry {
     }
 }
 
+/// Exactly `size` bytes from `body` (the blob at `url`): more is refused as soon as it arrives;
+/// a body that ends or fails early is an error that says how much came.
+fn read_exactly(body: impl std::io::Read, size: u64, url: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(size.min(BLOB_PREALLOCATION) as usize);
+    let mut limited = body.take(size + 1);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match limited.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => bail!(
+                "the blob from {url} was cut off: expected {size} bytes, got {} before the \
+                 transfer failed ({e}); nothing was installed. Pull again; if it keeps \
+                 happening, the registry or a proxy in between is dropping the connection",
+                out.len()
+            ),
+        };
+        out.extend_from_slice(&buf[..n]);
+        if out.len() as u64 > size {
+            bail!(
+                "the blob from {url} is longer than the {size} bytes its signed manifest gives; \
+                 refused as soon as more arrived"
+            );
+        }
+    }
+    if (out.len() as u64) < size {
+        bail!(
+            "the blob from {url} was cut off: expected {size} bytes, got {}; nothing was \
+             installed. Pull again; if it keeps happening, the registry or a proxy in between \
+             is dropping the connection",
+            out.len()
+        );
+    }
+    Ok(out)
+}
+
 /// `a="x,y",b=z` split at the commas outside quotes.
 fn split_challenge(s: &str) -> Vec<&str> {
     let mut parts = Vec::new();
@@ -262,13 +299,26 @@ impl Remote for OciRegistry {
         Ok(())
     }
 
-    fn get_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
+    fn get_blob(&self, repository: &str, digest: &str, size: u64) -> Result<Vec<u8>> {
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
         let mut resp = self.request(Method::GET, &url, &[], &[])?;
         if !resp.status().is_success() {
             return Err(self.refused(&format!("fetching the blob {digest} of {repository}"), resp));
         }
-        self.read_body(&mut resp, BLOB_LIMIT)
+        let declared = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(declared) = declared.filter(|d| *d != size) {
+            bail!(
+                "the blob {digest} from {url}: the registry declares {declared} bytes, the \
+                 signed manifest {size}; refused before reading it"
+            );
+        }
+        let bytes = read_exactly(resp.body_mut().as_reader(), size, &url)?;
+        self.received.set(self.received.get() + bytes.len() as u64);
+        Ok(bytes)
     }
 
     fn put_manifest(

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cache::artifact::{fetch_verified, Verified, ENTRY_ARTIFACT, PROGRAM_ARTIFACT};
+use crate::cache::artifact::{
+    fetch_signed, ExpectedFile, Signed, ENTRY_ARTIFACT, PROGRAM_ARTIFACT,
+};
 use crate::cache::keys::PublicKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
@@ -81,7 +83,7 @@ pub(crate) fn fetch_program(
     url: &CacheUrl,
     trusted: &[PublicKey],
     spec: &CrateSpec,
-) -> Result<Option<(ProgramConfig, Verified)>> {
+) -> Result<Option<(ProgramConfig, Signed)>> {
     let tag = spec
         .version
         .as_deref()
@@ -89,7 +91,7 @@ pub(crate) fn fetch_program(
         .unwrap_or_else(|| "latest".into());
     let repository = url.repository("programs", &spec.name);
     let what = format!("the program {}", spec.name);
-    let Some(verified) = fetch_verified(
+    let Some(signed) = fetch_signed(
         remote,
         &repository,
         &tag,
@@ -101,7 +103,7 @@ pub(crate) fn fetch_program(
     else {
         return Ok(None);
     };
-    let config: ProgramConfig = serde_json::from_slice(&verified.config)
+    let config: ProgramConfig = serde_json::from_slice(&signed.config)
         .with_context(|| format!("{what}: its config is not a cargo-share program record"))?;
     config.check(&spec.name, &what)?;
     if let Some(v) = &spec.version {
@@ -112,7 +114,7 @@ pub(crate) fn fetch_program(
             );
         }
     }
-    Ok(Some((config, verified)))
+    Ok(Some((config, signed)))
 }
 
 /// Pull `specs` from `remote` into `store` and link them into `root`.
@@ -139,7 +141,7 @@ pub fn pull_into(
     let mut programs = Vec::new();
     for spec in specs {
         shell.status("Fetching", format!("{} from {}", spec.name, url_text(url)));
-        let (config, verified) = fetch_program(remote, url, trusted, spec)?.with_context(|| {
+        let (config, signed) = fetch_program(remote, url, trusted, spec)?.with_context(|| {
             format!(
                 "the cache {} has no program `{}`{}: push it first (`cargo share push`)",
                 url_text(url),
@@ -151,22 +153,24 @@ pub fn pull_into(
             )
         })?;
         let p = &config.program;
+        let expected: Vec<ExpectedFile> = p
+            .binaries
+            .iter()
+            .map(|(bin, _)| ExpectedFile {
+                title: format!("bin/{bin}"),
+                size: None,
+            })
+            .collect();
+        let files = signed.files(remote, &expected)?;
         let mut binaries = Vec::new();
-        for (bin, sha) in &p.binaries {
-            let title = format!("bin/{bin}");
-            let Some((_, bytes)) = verified.files.iter().find(|(t, _)| *t == title) else {
-                bail!(
-                    "the program {}: the cache's artifact lacks {title}; refused",
-                    p.name
-                );
-            };
-            if crate::digest::sha256_hex(bytes) != *sha {
+        for ((bin, sha), (title, bytes)) in p.binaries.iter().zip(files) {
+            if crate::digest::sha256_hex(&bytes) != *sha {
                 bail!(
                     "the program {}: {title} does not match its record; refused",
                     p.name
                 );
             }
-            binaries.push((bin.clone(), bytes.clone()));
+            binaries.push((bin.clone(), bytes));
         }
         for r in program_roots(store, &p.name, &root)? {
             for (bin, _) in &binaries {
@@ -317,7 +321,7 @@ pub(crate) fn fetch_entry(
     let (hash, package) = (reference.hash.as_str(), reference.package.as_str());
     let repository = url.repository("entries", package);
     let what = format!("the entry {package} ({})", &hash[..hash.len().min(12)]);
-    let verified = fetch_verified(
+    let signed = fetch_signed(
         remote,
         &repository,
         hash,
@@ -333,26 +337,25 @@ pub(crate) fn fetch_entry(
             url_text(url)
         )
     })?;
-    let config: EntryConfig = serde_json::from_slice(&verified.config)
+    let config: EntryConfig = serde_json::from_slice(&signed.config)
         .with_context(|| format!("{what}: its config is not a cargo-share entry record"))?;
     config.check(hash, &what)?;
     config.check_named(reference, &what)?;
     let file = &config.entry.identity.file;
-    let take = |sub: &str| -> Result<Vec<u8>> {
-        let title = format!("{sub}/{file}");
-        let bytes = verified
-            .files
-            .iter()
-            .find(|(t, _)| *t == title)
-            .map(|(_, b)| b.clone())
-            .with_context(|| format!("{what}: the cache's artifact lacks {title}; refused"))?;
-        Ok(bytes)
+    let expected = [
+        ExpectedFile {
+            title: format!("dev/{file}"),
+            size: None,
+        },
+        ExpectedFile {
+            title: format!("lib/{file}"),
+            size: Some(config.entry.runtime_size),
+        },
+    ];
+    let mut files = signed.files(remote, &expected)?.into_iter();
+    let (Some((_, dev)), Some((_, lib))) = (files.next(), files.next()) else {
+        bail!("internal: {what}: the checked files are missing");
     };
-    let dev = take("dev")?;
-    let lib = take("lib")?;
-    if verified.files.len() != 2 {
-        bail!("{what}: the cache's artifact has files besides lib/ and dev/; refused");
-    }
     if crate::digest::sha256_hex(&lib) != config.entry.runtime_sha256
         || crate::digest::sha256_hex(&dev) != config.entry.dev_sha256
         || lib.len() as u64 != config.entry.runtime_size

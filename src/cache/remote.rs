@@ -13,8 +13,11 @@ pub trait Remote {
     fn has_blob(&self, repository: &str, digest: &str) -> Result<bool>;
     /// Upload `bytes` as the blob `digest` (the cache checks the digest).
     fn put_blob(&self, repository: &str, digest: &str, bytes: &[u8]) -> Result<()>;
-    /// The blob `digest`, as the cache returns it (the caller checks the digest).
-    fn get_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>>;
+    /// The blob `digest`, as the cache returns it (the caller checks the digest): exactly
+    /// `size` bytes, the size the signed manifest gives. A blob declared or sent longer is
+    /// refused as soon as that shows (never read further); a shorter one is an error that says
+    /// how many bytes came.
+    fn get_blob(&self, repository: &str, digest: &str, size: u64) -> Result<Vec<u8>>;
     /// Store `bytes` as the manifest tagged `tag`: the step that makes an artifact visible.
     fn put_manifest(
         &self,

@@ -4,33 +4,79 @@
 
 use super::*;
 use cargo_share::cache::artifact::{
-    fetch_verified, prepare, upload, ENTRY_ARTIFACT, PROGRAM_ARTIFACT,
+    fetch_signed, signed_message, ExpectedFile, ENTRY_ARTIFACT, PROGRAM_ARTIFACT,
 };
 use cargo_share::cache::keys::{PublicKey, SecretKey};
+use common::fake_http::{forward, FakeServer, Reply, Request};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-/// The artifact `repository:tag` as pushed, its config changed by `change`, signed again with
-/// the trusted key `ci` as `signed_tag` and stored under `tag`.
+/// The artifact `repository:tag` as pushed, its config and files changed by `change`, signed
+/// again with the trusted key `ci` (by hand, as `prepare` would but without its limits) and
+/// stored under `tag`, signed as `tag`.
 fn forge(
     registry: &Registry,
     repository: &str,
     tag: &str,
-    signed_tag: &str,
     artifact_type: &str,
-    change: impl FnOnce(&mut serde_json::Value),
+    change: impl FnOnce(&mut serde_json::Value, &mut Vec<(String, Vec<u8>)>),
 ) {
     let (client, _) = registry_client(registry);
     let keys = &source().keys;
     let trusted = [PublicKey::read(&keys.join("ci.pub")).unwrap()];
-    let verified = fetch_verified(&client, repository, tag, None, artifact_type, &trusted, "t")
+    let signed = fetch_signed(&client, repository, tag, None, artifact_type, &trusted, "t")
         .unwrap()
         .unwrap();
-    let mut config: serde_json::Value = serde_json::from_slice(&verified.config).unwrap();
-    change(&mut config);
+    let all: Vec<ExpectedFile> = (signed.layers.iter())
+        .map(|l| ExpectedFile {
+            title: l.title.clone(),
+            size: None,
+        })
+        .collect();
+    let mut files = signed.files(&client, &all).unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&signed.config).unwrap();
+    change(&mut config, &mut files);
     let key = SecretKey::read(&keys.join("ci.secret")).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = format!("sha256:{}", cargo_share::digest::sha256_hex(bytes));
+        client.put_blob(repository, &digest, bytes).unwrap();
+        digest
+    };
     let config = serde_json::to_vec(&config).unwrap();
-    let prepared = prepare(artifact_type, signed_tag, config, verified.files, &key).unwrap();
-    upload(&client, repository, &[tag], &prepared).unwrap();
+    let config_digest = put(&config);
+    let (mut layers, mut signed_layers) = (Vec::new(), Vec::new());
+    for (title, bytes) in files {
+        let compressed = zstd::bulk::compress(&bytes, 3).unwrap();
+        let digest = put(&compressed);
+        layers.push(serde_json::json!({
+            "mediaType": "application/vnd.cargo-share.file.v1+zstd",
+            "digest": digest, "size": compressed.len(),
+            "annotations": {"org.opencontainers.image.title": title},
+        }));
+        signed_layers.push((title, digest, compressed.len() as u64));
+    }
+    let message = signed_message(artifact_type, tag, &config_digest, &signed_layers);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "artifactType": artifact_type,
+        "config": {
+            "mediaType": "application/vnd.cargo-share.config.v1+json",
+            "digest": config_digest, "size": config.len(),
+        },
+        "layers": layers,
+        "annotations": {
+            "dev.cargo-share.signature": format!("ci:{}", key.sign(message.as_bytes())),
+            "dev.cargo-share.tag": tag,
+        },
+    });
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    client
+        .put_manifest(repository, tag, MANIFEST, &manifest)
+        .unwrap();
 }
+
+const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// Paths under `dir` whose name contains `part`.
 fn named(dir: &std::path::Path, part: &str) -> Vec<PathBuf> {
@@ -113,7 +159,7 @@ fn names_and_versions_with_paths_signed_by_a_trusted_key_are_refused() {
             "latest"
         };
         let original = client.get_manifest(repository, tag).unwrap().unwrap();
-        forge(&registry, repository, tag, tag, artifact_type, change);
+        forge(&registry, repository, tag, artifact_type, |c, _| change(c));
         let env = Env::new();
         let err = fails(&mut pull(&env, &registry.url("team/cache"), "ci"));
         assert!(err.contains(expected), "{case}: {err}");
@@ -124,9 +170,103 @@ fn names_and_versions_with_paths_signed_by_a_trusted_key_are_refused() {
             named(&env.base, "9.9.9").is_empty(),
             "{case}: an entry with a version its inputs do not give was written"
         );
-        let media_type = "application/vnd.oci.image.manifest.v1+json";
         client
-            .put_manifest(repository, tag, media_type, &original)
+            .put_manifest(repository, tag, MANIFEST, &original)
+            .unwrap();
+    }
+}
+
+/// A proxy in front of `registry` that passes every request on, except that `change` may
+/// answer one itself.
+fn proxy(
+    registry: &Registry,
+    change: impl Fn(&Request, u16) -> Option<Reply> + Send + Sync + 'static,
+) -> FakeServer {
+    let port = registry.port;
+    FakeServer::start(move |req| {
+        change(req, port).unwrap_or_else(|| Reply::Send(forward(port, req).to_bytes()))
+    })
+}
+
+/// The largest blob in the registry (a layer of the libstd entry, which every pull fetches).
+fn largest_blob(registry: &Registry) -> String {
+    registry
+        .blob_files()
+        .into_iter()
+        .max_by_key(|(_, p)| std::fs::metadata(p).unwrap().len())
+        .unwrap()
+        .0
+}
+
+#[test]
+fn a_blob_served_longer_than_its_signed_size_is_refused_before_it_is_read() {
+    let Some(registry) =
+        registry("a_blob_served_longer_than_its_signed_size_is_refused_before_it_is_read")
+    else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let digest = largest_blob(&registry);
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    // The blob as the registry has it, then zeros, declared as 1 GiB (no key needed for that).
+    let proxy = proxy(&registry, move |req, port| {
+        if !(req.method == "GET" && req.path().ends_with(&digest)) {
+            return None;
+        }
+        let mut resp = forward(port, req);
+        resp.body.resize(64 << 20, 0);
+        let bytes = resp.to_bytes_declaring(Some(1 << 30));
+        Some(Reply::SendCounting(bytes, counter.clone()))
+    });
+    let env = Env::new();
+    let err = fails(&mut pull(&env, &proxy.url("team/cache"), "ci"));
+    assert!(
+        err.contains("declares 1073741824 bytes") && err.contains("refused before reading it"),
+        "{err}"
+    );
+    let sent = sent.load(Ordering::SeqCst);
+    assert!(sent < 16 << 20, "{sent} bytes of the blob were read");
+    nothing_installed(&env);
+}
+
+#[test]
+fn extra_layers_and_bombs_signed_by_a_trusted_key_are_refused() {
+    let Some(registry) = registry("extra_layers_and_bombs_signed_by_a_trusted_key_are_refused")
+    else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let (client, repository) = registry_client(&registry);
+    let original = client.get_manifest(&repository, "latest").unwrap().unwrap();
+    type Change = Box<dyn FnOnce(&mut serde_json::Value, &mut Vec<(String, Vec<u8>)>)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
+        (
+            "an extra layer",
+            Box::new(|_, files| files.push(("bin/extra".into(), vec![0; 64 << 20]))),
+            "layers besides the named files",
+        ),
+        (
+            "a named layer that expands 64 MiB of zeros",
+            Box::new(|config, files| {
+                let zeros = vec![0; 64 << 20];
+                let sha = cargo_share::digest::sha256_hex(&zeros);
+                config["program"]["binaries"][0][1] = sha.into();
+                let name = config["program"]["binaries"][0][0].as_str().unwrap();
+                let title = format!("bin/{name}");
+                files.iter_mut().find(|(t, _)| *t == title).unwrap().1 = zeros;
+            }),
+            "decompression bomb",
+        ),
+    ];
+    for (case, change, expected) in cases {
+        forge(&registry, &repository, "latest", PROGRAM_ARTIFACT, change);
+        let env = Env::new();
+        let err = fails(&mut pull(&env, &registry.url("team/cache"), "ci"));
+        assert!(err.contains(expected), "{case}: {err}");
+        nothing_installed(&env);
+        client
+            .put_manifest(&repository, "latest", MANIFEST, &original)
             .unwrap();
     }
 }

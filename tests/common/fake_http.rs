@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -93,6 +93,8 @@ impl Response {
 pub enum Reply {
     Send(Vec<u8>),
     SendThenStall(Vec<u8>, Duration),
+    /// Send in 64 KiB pieces, adding what the client took to the counter, until it closes.
+    SendCounting(Vec<u8>, Arc<AtomicU64>),
 }
 
 pub struct FakeServer {
@@ -125,6 +127,14 @@ impl FakeServer {
                     match handler(&req) {
                         Reply::Send(bytes) => {
                             let _ = conn.write_all(&bytes);
+                        }
+                        Reply::SendCounting(bytes, sent) => {
+                            for piece in bytes.chunks(64 << 10) {
+                                if conn.write_all(piece).is_err() {
+                                    break;
+                                }
+                                sent.fetch_add(piece.len() as u64, Ordering::SeqCst);
+                            }
                         }
                         Reply::SendThenStall(bytes, time) => {
                             let _ = conn.write_all(&bytes);
