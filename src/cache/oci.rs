@@ -4,7 +4,9 @@
 //! LOCATION?digest=DIGEST` (a monolithic upload), `GET /v2/REPO/blobs/DIGEST`, `PUT` and `GET
 //! /v2/REPO/manifests/TAG`. Authentication: HTTP basic with the configured credentials, or the
 //! token flow (`WWW-Authenticate: Bearer realm=…,service=…,scope=…`) that hosted registries use.
-//! Plain HTTP only to the loopback address unless the user passed `--insecure`.
+//! Plain HTTP only to the loopback address unless the user passed `--insecure`; credentials
+//! (basic or a token) never travel over plain HTTP except to the loopback address, whether to
+//! the registry (`--insecure`) or to a token realm it names.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -15,7 +17,7 @@ use base64::Engine;
 use ureq::http::{Method, Request, Response, StatusCode};
 
 use crate::cache::credentials::credentials_for;
-use crate::cache::remote::{CacheUrl, Remote};
+use crate::cache::remote::{is_loopback_host, CacheUrl, Remote};
 
 /// The largest manifest accepted (the distribution spec's servers cap theirs at 4 MiB).
 const MANIFEST_LIMIT: u64 = 4 << 20;
@@ -76,10 +78,12 @@ impl OciRegistry {
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            if let Some(token) = self.token.borrow().as_ref() {
-                req = req.header("Authorization", format!("Bearer {token}"));
-            } else if let Some(basic) = &self.basic {
-                req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
+            if may_carry_credentials(url) {
+                if let Some(token) = self.token.borrow().as_ref() {
+                    req = req.header("Authorization", format!("Bearer {token}"));
+                } else if let Some(basic) = &self.basic {
+                    req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
+                }
             }
             let req = req.body(body.to_vec())?;
             let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
@@ -132,6 +136,15 @@ impl OciRegistry {
         };
         let mut req = Request::builder().method(Method::GET).uri(&url);
         if let Some(basic) = &self.basic {
+            if !may_carry_credentials(&url) {
+                bail!(
+                    "the registry {} asks for a token from {url}, which is plain HTTP to a host \
+                     that is not this machine: credentials are never sent over plain HTTP \
+                     (loopback aside), so nothing was sent; refused. Use a registry whose token \
+                     service is HTTPS",
+                    self.url
+                );
+            }
             req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
         }
         let mut resp = self
@@ -180,7 +193,11 @@ impl OciRegistry {
                 ))
             })
             .unwrap_or_else(|| body.chars().take(200).collect());
-        let hint = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        let denied = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+        let hint = if denied && self.basic.is_some() && !may_carry_credentials(&self.base) {
+            " (the credentials were not sent: never over plain HTTP to another host; use HTTPS)"
+                .to_string()
+        } else if denied {
             format!(
                 " (log in with `docker login`, or set ${})",
                 crate::cache::credentials::AUTH_ENV
@@ -236,6 +253,19 @@ fn read_exactly(body: impl std::io::Read, size: u64, url: &str) -> Result<Vec<u8
         );
     }
     Ok(out)
+}
+
+/// Whether a request to `url` may carry credentials (basic or a token): HTTPS, or plain HTTP to
+/// this machine's loopback address (`--insecure` reaches other hosts without them).
+fn may_carry_credentials(url: &str) -> bool {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => uri.host().is_some_and(is_loopback_host),
+        _ => false,
+    }
 }
 
 /// `a="x,y",b=z` split at the commas outside quotes.
@@ -359,6 +389,29 @@ impl Remote for OciRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_go_over_https_or_to_loopback_only() {
+        for url in [
+            "https://registry.example/v2/",
+            "https://10.0.0.1:5000/token",
+            "http://127.0.0.1:5000/v2/",
+            "http://127.1.2.3/token",
+            "http://localhost/token",
+            "http://[::1]:5000/v2/",
+        ] {
+            assert!(may_carry_credentials(url), "{url}");
+        }
+        for url in [
+            "http://registry.example/v2/",
+            "http://10.0.0.1:5000/token",
+            "http://localhost.example/token",
+            "ftp://127.0.0.1/x",
+            "not a url",
+        ] {
+            assert!(!may_carry_credentials(url), "{url}");
+        }
+    }
 
     #[test]
     fn bearer_challenges_split_outside_quotes() {

@@ -75,7 +75,7 @@ impl CacheUrl {
             Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
             _ => &self.host,
         };
-        matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+        is_loopback_host(host)
     }
 
     /// The repository for `kind` (`entries`, `programs`) and a package name.
@@ -87,6 +87,16 @@ impl CacheUrl {
             format!("{}/{kind}/{name}", self.path)
         }
     }
+}
+
+/// Whether `host` (no port; an IPv6 address with or without brackets) is this machine's
+/// loopback: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn is_path_component(c: &str) -> bool {
@@ -142,5 +152,24 @@ mod tests {
         assert!(CacheUrl::parse("https://x/y").is_err());
         assert!(CacheUrl::parse("oci:///y").is_err());
         assert!(CacheUrl::parse("oci://h/Upper").is_err());
+        for host in [
+            "127.0.0.1:5000",
+            "127.8.9.10",
+            "localhost:80",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            let u = CacheUrl::parse(&format!("oci://{host}/x")).unwrap();
+            assert!(u.is_loopback(), "{host}");
+        }
+        for host in [
+            "128.0.0.1",
+            "10.0.0.1:5000",
+            "localhost.example",
+            "[::2]:80",
+        ] {
+            let u = CacheUrl::parse(&format!("oci://{host}/x")).unwrap();
+            assert!(!u.is_loopback(), "{host}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use cargo_share::cache::artifact::{
     fetch_signed, signed_message, ExpectedFile, ENTRY_ARTIFACT, PROGRAM_ARTIFACT,
 };
 use cargo_share::cache::keys::{PublicKey, SecretKey};
-use common::fake_http::{forward, FakeServer, Reply, Request};
+use common::fake_http::{forward, FakeServer, Reply, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -269,4 +269,53 @@ fn extra_layers_and_bombs_signed_by_a_trusted_key_are_refused() {
             .put_manifest(&repository, "latest", MANIFEST, &original)
             .unwrap();
     }
+}
+
+#[test]
+fn credentials_are_never_sent_to_a_plain_http_token_realm() {
+    // A registry that wants a token from a realm on another host over plain HTTP; this server
+    // is also the HTTP proxy the pull goes through, so it sees what the realm would receive.
+    let realm_saw: Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let seen = realm_saw.clone();
+    let server = FakeServer::start(move |req| {
+        if req.target.contains("token.example") {
+            let auth = req.header("authorization").unwrap_or("(none)").to_string();
+            seen.lock().unwrap().push(auth);
+            let body = br#"{"token":"t0ken"}"#;
+            return Reply::Send(Response::new("200 OK", &[], body).to_bytes());
+        }
+        if req.header("authorization") == Some("Bearer t0ken") {
+            return Reply::Send(Response::new("404 Not Found", &[], b"").to_bytes());
+        }
+        let challenge = r#"Bearer realm="http://token.example/token",service="reg""#;
+        let headers = [("WWW-Authenticate", challenge)];
+        Reply::Send(Response::new("401 Unauthorized", &headers, b"").to_bytes())
+    });
+    let env = Env::new();
+    let proxy = format!("http://127.0.0.1:{}", server.port);
+    let mut cmd = pull(&env, &server.url("team/cache"), "ci");
+    cmd.env("CARGO_SHARE_REGISTRY_AUTH", "ann:s3cret");
+    for var in [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("http_proxy", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    let err = fails(&mut cmd);
+    let saw = realm_saw.lock().unwrap().clone();
+    assert!(
+        saw.iter().all(|a| !a.starts_with("Basic")),
+        "the credentials went to a plain HTTP realm: {saw:?}\n{err}"
+    );
+    assert!(
+        err.contains("http://token.example/token") && err.contains("never sent over plain HTTP"),
+        "{err}"
+    );
+    nothing_installed(&env);
 }

@@ -2,7 +2,8 @@
 //! answers each connection on its own thread with what a handler returns (raw bytes, so a test
 //! can lie about lengths, cut bodies off or stall), and stops when dropped or after
 //! [`LIFETIME`] at the latest. [`forward`] passes a request on to a real registry, so a handler
-//! can act as a proxy that changes only what its test is about.
+//! can act as a proxy that changes only what its test is about. It is also an HTTP proxy
+//! (`CONNECT`, as ureq uses one): a tunnelled request's target names the tunnel's host.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -121,9 +122,24 @@ impl FakeServer {
                 let flag = flag.clone();
                 std::thread::spawn(move || {
                     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-                    let Some(req) = read_request(&mut conn) else {
+                    let Some(mut req) = read_request(&mut conn) else {
                         return;
                     };
+                    // A client that tunnels through this server as a proxy: the request inside,
+                    // with the tunnel's host in its target.
+                    if req.method == "CONNECT" {
+                        let through = req.target.clone();
+                        let ok = b"HTTP/1.1 200 Connection established\r\n\r\n";
+                        let Some(inner) = conn
+                            .write_all(ok)
+                            .ok()
+                            .and_then(|_| read_request(&mut conn))
+                        else {
+                            return;
+                        };
+                        req = inner;
+                        req.target = format!("http://{through}{}", req.target);
+                    }
                     match handler(&req) {
                         Reply::Send(bytes) => {
                             let _ = conn.write_all(&bytes);
