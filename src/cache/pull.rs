@@ -58,16 +58,25 @@ pub fn pull(opts: &PullOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
     let trusted = read_trusted_keys(&opts.trusted_keys)?;
     let remote = OciRegistry::new(&url, opts.insecure)?;
     check_safe_path(&opts.root, "install root", "--root")?;
+    let mut fetched = Vec::new();
+    for spec in &opts.programs {
+        shell.status("Fetching", format!("{} from {}", spec.name, url_text(&url)));
+        let found = fetch_program(&remote, &url, &trusted, spec)?.with_context(|| {
+            format!(
+                "the cache {} has no program `{}`{}: push it first (`cargo share push`)",
+                url_text(&url),
+                spec.name,
+                spec.version
+                    .as_deref()
+                    .map(|v| format!(" version {v}"))
+                    .unwrap_or_default()
+            )
+        })?;
+        fetched.push(found);
+    }
     let store = open_store_rolling_forward(&opts.store, Access::Create)?;
     pull_into(
-        &store,
-        &remote,
-        &url,
-        &trusted,
-        &opts.programs,
-        &opts.root,
-        opts.force,
-        shell,
+        &store, &remote, &url, &trusted, fetched, &opts.root, opts.force, shell,
     )
 }
 
@@ -117,14 +126,16 @@ pub(crate) fn fetch_program(
     Ok(Some((config, signed)))
 }
 
-/// Pull `specs` from `remote` into `store` and link them into `root`.
+/// Install `programs` (fetched by [`fetch_program`]: their manifests and configs, signed and
+/// checked) from `remote` into `store` and link them into `root`. What is installed is what
+/// was checked: the files come by the digests of those signed manifests.
 #[allow(clippy::too_many_arguments)]
 pub fn pull_into(
     store: &Store,
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],
-    specs: &[CrateSpec],
+    programs: Vec<(ProgramConfig, Signed)>,
     root: &Path,
     force: bool,
     shell: &Shell,
@@ -138,20 +149,9 @@ pub fn pull_into(
 
     // Phase 1: fetch and verify everything; nothing is written to the store.
     let scratch = ScratchDir::new(&store.root.join("tmp"), "pull-")?;
+    let fetched = programs;
     let mut programs = Vec::new();
-    for spec in specs {
-        shell.status("Fetching", format!("{} from {}", spec.name, url_text(url)));
-        let (config, signed) = fetch_program(remote, url, trusted, spec)?.with_context(|| {
-            format!(
-                "the cache {} has no program `{}`{}: push it first (`cargo share push`)",
-                url_text(url),
-                spec.name,
-                spec.version
-                    .as_deref()
-                    .map(|v| format!(" version {v}"))
-                    .unwrap_or_default()
-            )
-        })?;
+    for (config, signed) in fetched {
         let p = &config.program;
         let expected: Vec<ExpectedFile> = p
             .binaries

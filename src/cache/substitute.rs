@@ -100,14 +100,22 @@ pub fn substitute(opts: &mut InstallOptions, shell: &Shell) -> Result<Vec<Instal
             let attempt = (|| -> Result<Option<Vec<InstallRecord>>> {
                 let url = CacheUrl::parse(cache)?;
                 let remote = OciRegistry::new(&url, false)?;
-                match fetch_program(&remote, &url, &trusted, spec)? {
-                    Some((found, _)) if found.program.source == "crates.io" => {}
+                // Checked and installed from this one fetch: the files come by the digests of
+                // the manifest whose origin was checked.
+                let found = match fetch_program(&remote, &url, &trusted, spec)? {
+                    Some(found) if found.0.program.source == "crates.io" => found,
                     _ => return Ok(None),
-                }
+                };
                 let store = open_store_rolling_forward(&opts.store, Access::Create)?;
-                let specs = std::slice::from_ref(spec);
                 let pulled = pull_into(
-                    &store, &remote, &url, &trusted, specs, &opts.root, opts.force, shell,
+                    &store,
+                    &remote,
+                    &url,
+                    &trusted,
+                    vec![found],
+                    &opts.root,
+                    opts.force,
+                    shell,
                 )?;
                 Ok(Some(pulled))
             })();

@@ -319,3 +319,68 @@ fn credentials_are_never_sent_to_a_plain_http_token_realm() {
     );
     nothing_installed(&env);
 }
+
+#[test]
+fn a_substituter_installs_the_manifest_whose_origin_it_checked() {
+    let Some(registry) = registry("a_substituter_installs_the_manifest_whose_origin_it_checked")
+    else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let (client, repository) = registry_client(&registry);
+    // `local`: the build as pushed (from a path, which a substituter does not take).
+    let pushed = client.get_manifest(&repository, "latest").unwrap().unwrap();
+    client
+        .put_manifest(&repository, "local", MANIFEST, &pushed)
+        .unwrap();
+    // `latest`: the same build, signed as from crates.io.
+    forge(
+        &registry,
+        &repository,
+        "latest",
+        PROGRAM_ARTIFACT,
+        |c, _| c["program"]["source"] = "crates.io".into(),
+    );
+    // A registry that serves `latest` once, then `local` in its place.
+    let gets = Arc::new(AtomicU64::new(0));
+    let counter = gets.clone();
+    let latest = format!("/v2/{repository}/manifests/latest");
+    let proxy = proxy(&registry, move |req, port| {
+        if req.method != "GET" || req.path() != latest {
+            return None;
+        }
+        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let mut swapped = req.clone();
+        swapped.target = swapped
+            .target
+            .replace("/manifests/latest", "/manifests/local");
+        Some(Reply::Send(forward(port, &swapped).to_bytes()))
+    });
+    let env = Env::new();
+    let config = env.base.join("cargo-share.toml");
+    let key = source().keys.join("ci.pub");
+    let text = format!(
+        "substituters = [{:?}]\ntrusted-public-keys = [{:?}]\n",
+        proxy.url("team/cache"),
+        key.display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    replace_crates_io(&env.base, "sets/registry");
+    let mut cmd = env.cmd();
+    cmd.current_dir(&env.base)
+        .args(["install", "--layout", "per-crate", "lto-one", "--root"])
+        .arg(env.root())
+        .env("CARGO_SHARE_CONFIG", &config);
+    counting_compilers(&env, &mut cmd);
+    run_ok(&mut cmd);
+    let out = run_ok(env.cmd().args(["list", "--json"]));
+    let programs = env.json(&out)[0]["programs"].clone();
+    assert_eq!(programs[0]["source"], "crates.io", "{programs}");
+    assert_eq!(
+        gets.load(Ordering::SeqCst),
+        1,
+        "the manifest was fetched again"
+    );
+}
