@@ -162,8 +162,8 @@ pub struct Signed {
     what: String,
 }
 
-/// Fetch the manifest `repository:tag`, check its signature against `trusted` and fetch its
-/// config; `None` when the cache has no such artifact.
+/// Fetch the manifest `repository:tag`, check its signature against `trusted` (every key of the
+/// signer's name is tried) and fetch its config; `None` when the cache has no such artifact.
 /// With `signed_as`, the signed tag must be that (an entry's identity). `what` names it in
 /// errors.
 pub fn fetch_signed(
@@ -245,7 +245,8 @@ pub fn fetch_signed(
     }))
 }
 
-/// The signature is by the trusted key named `signer`.
+/// The signature is by one of the trusted keys named `signer` (several may share a name: each
+/// is tried).
 fn check_signature(
     trusted: &[PublicKey],
     signer: &str,
@@ -255,11 +256,7 @@ fn check_signature(
     tag: &str,
     what: &str,
 ) -> Result<()> {
-    let named: Vec<&PublicKey> = trusted
-        .iter()
-        .filter(|k| k.name == signer)
-        .take(1)
-        .collect();
+    let named: Vec<&PublicKey> = trusted.iter().filter(|k| k.name == signer).collect();
     if named.is_empty() {
         bail!(
             "{what}: {repository}:{tag} is signed by the key `{signer}`, which is not among the \
@@ -277,7 +274,9 @@ fn check_signature(
     {
         bail!(
             "{what}: the signature of {repository}:{tag} does not verify with the trusted key \
-             `{signer}`: the manifest was altered or forged; refused"
+             `{signer}` ({} key(s) of that name tried): the manifest was altered or forged; \
+             refused",
+            named.len()
         );
     }
     Ok(())

@@ -43,6 +43,26 @@ pub struct PullOptions {
     pub programs: Vec<CrateSpec>,
     pub insecure: bool,
     pub force: bool,
+    /// Install a `latest` older than the installed version (a rollback) instead of refusing.
+    pub allow_downgrade: bool,
+}
+
+/// Where and how pulled programs are committed.
+#[derive(Debug, Clone)]
+pub struct PullTarget<'a> {
+    pub root: &'a Path,
+    /// Replace binaries in ROOT/bin that cargo share did not install.
+    pub force: bool,
+    /// Install a `latest` older than the installed version.
+    pub allow_downgrade: bool,
+}
+
+/// A program's signed manifest and checked config, as fetched for what was asked.
+pub struct FoundProgram {
+    pub config: ProgramConfig,
+    pub signed: Signed,
+    /// Whether a version was asked for (else this is the cache's `latest`).
+    pub pinned: bool,
 }
 
 /// The trusted public keys, read; at least one.
@@ -75,9 +95,12 @@ pub fn pull(opts: &PullOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
         fetched.push(found);
     }
     let store = open_store_rolling_forward(&opts.store, Access::Create)?;
-    pull_into(
-        &store, &remote, &url, &trusted, fetched, &opts.root, opts.force, shell,
-    )
+    let target = PullTarget {
+        root: &opts.root,
+        force: opts.force,
+        allow_downgrade: opts.allow_downgrade,
+    };
+    pull_into(&store, &remote, &url, &trusted, fetched, &target, shell)
 }
 
 /// A program fetched and verified, with its binaries' bytes.
@@ -92,7 +115,7 @@ pub(crate) fn fetch_program(
     url: &CacheUrl,
     trusted: &[PublicKey],
     spec: &CrateSpec,
-) -> Result<Option<(ProgramConfig, Signed)>> {
+) -> Result<Option<FoundProgram>> {
     let tag = spec
         .version
         .as_deref()
@@ -123,35 +146,79 @@ pub(crate) fn fetch_program(
             );
         }
     }
-    Ok(Some((config, signed)))
+    Ok(Some(FoundProgram {
+        config,
+        signed,
+        pinned: spec.version.is_some(),
+    }))
+}
+
+/// Refuse what cannot be committed: a `latest` older than the installed version (unless
+/// allowed), a binary whose link in a root belongs to something else (unless forced).
+fn check_programs(store: &Store, found: &[FoundProgram], target: &PullTarget) -> Result<()> {
+    let root = std::path::absolute(target.root)
+        .with_context(|| format!("resolving the install root {}", target.root.display()))?;
+    let programs_dir = store.programs_dir()?;
+    for f in found {
+        let p = &f.config.program;
+        let installed = store.program(&p.name)?;
+        if let Some(installed) = installed.filter(|_| !f.pinned && !target.allow_downgrade) {
+            let older = match (
+                semver::Version::parse(&installed.version),
+                semver::Version::parse(&p.version),
+            ) {
+                (Ok(now), Ok(new)) => new < now,
+                _ => false,
+            };
+            if older {
+                bail!(
+                    "the program {}: the cache's `latest` is version {}, older than the \
+                     installed {}: `latest` was moved back (a rollback, or an older build \
+                     pushed last); refused, nothing was installed. Pull {}@{} to install that \
+                     version, or pass --allow-downgrade",
+                    p.name,
+                    p.version,
+                    installed.version,
+                    p.name,
+                    p.version
+                );
+            }
+        }
+        for r in program_roots(store, &p.name, &root)? {
+            for (bin, _) in &p.binaries {
+                let link = r.join("bin").join(bin);
+                let force = target.force;
+                check_link(store, &programs_dir, &link, &p.name, force, &PlainInstall)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Install `programs` (fetched by [`fetch_program`]: their manifests and configs, signed and
-/// checked) from `remote` into `store` and link them into `root`. What is installed is what
-/// was checked: the files come by the digests of those signed manifests.
-#[allow(clippy::too_many_arguments)]
+/// checked) from `remote` into `store` and link them into the target's root. What is installed
+/// is what was checked: the files come by the digests of those signed manifests.
 pub fn pull_into(
     store: &Store,
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],
-    programs: Vec<(ProgramConfig, Signed)>,
-    root: &Path,
-    force: bool,
+    programs: Vec<FoundProgram>,
+    target: &PullTarget,
     shell: &Shell,
 ) -> Result<Vec<InstallRecord>> {
-    let root = std::path::absolute(root)
-        .with_context(|| format!("resolving the install root {}", root.display()))?;
+    let root = std::path::absolute(target.root)
+        .with_context(|| format!("resolving the install root {}", target.root.display()))?;
     let bin_dir = root.join("bin");
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
     check_safe_path(&bin_dir, "install root", "--root")?;
-    let programs_dir = store.programs_dir()?;
+    check_programs(store, &programs, target)?;
 
     // Phase 1: fetch and verify everything; nothing is written to the store.
     let scratch = ScratchDir::new(&store.root.join("tmp"), "pull-")?;
     let fetched = programs;
     let mut programs = Vec::new();
-    for (config, signed) in fetched {
+    for FoundProgram { config, signed, .. } in fetched {
         let p = &config.program;
         let expected: Vec<ExpectedFile> = p
             .binaries
@@ -171,18 +238,6 @@ pub fn pull_into(
                 );
             }
             binaries.push((bin.clone(), bytes));
-        }
-        for r in program_roots(store, &p.name, &root)? {
-            for (bin, _) in &binaries {
-                check_link(
-                    store,
-                    &programs_dir,
-                    &r.join("bin").join(bin),
-                    &p.name,
-                    force,
-                    &PlainInstall,
-                )?;
-            }
         }
         programs.push(FetchedProgram { config, binaries });
     }

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::cache::oci::OciRegistry;
-use crate::cache::pull::{fetch_program, pull_into, read_trusted_keys};
+use crate::cache::pull::{fetch_program, pull_into, read_trusted_keys, PullTarget};
 use crate::cache::remote::CacheUrl;
 use crate::shell::Shell;
 use crate::source::ProgramSource;
@@ -103,20 +103,18 @@ pub fn substitute(opts: &mut InstallOptions, shell: &Shell) -> Result<Vec<Instal
                 // Checked and installed from this one fetch: the files come by the digests of
                 // the manifest whose origin was checked.
                 let found = match fetch_program(&remote, &url, &trusted, spec)? {
-                    Some(found) if found.0.program.source == "crates.io" => found,
+                    Some(found) if found.config.program.source == "crates.io" => found,
                     _ => return Ok(None),
                 };
                 let store = open_store_rolling_forward(&opts.store, Access::Create)?;
-                let pulled = pull_into(
-                    &store,
-                    &remote,
-                    &url,
-                    &trusted,
-                    vec![found],
-                    &opts.root,
-                    opts.force,
-                    shell,
-                )?;
+                let target = PullTarget {
+                    root: &opts.root,
+                    force: opts.force,
+                    // An older `latest` is refused: the program is built instead.
+                    allow_downgrade: false,
+                };
+                let pulled =
+                    pull_into(&store, &remote, &url, &trusted, vec![found], &target, shell)?;
                 Ok(Some(pulled))
             })();
             match attempt {

@@ -384,3 +384,134 @@ fn a_substituter_installs_the_manifest_whose_origin_it_checked() {
         "the manifest was fetched again"
     );
 }
+
+/// `pull` of `programs` into `env` trusting `keys` (paths), with compilers that fail.
+fn pull_with(env: &Env, url: &str, keys: &[PathBuf], programs: &[&str]) -> Command {
+    let mut c = env.cmd();
+    c.args(["pull", "--json", "--from", url]);
+    for k in keys {
+        c.arg("--trusted-key").arg(k);
+    }
+    c.arg("--root").arg(env.root()).args(programs);
+    counting_compilers(env, &mut c);
+    c
+}
+
+#[test]
+fn every_trusted_key_of_the_signers_name_is_tried() {
+    let Some(registry) = registry("every_trusted_key_of_the_signers_name_is_tried") else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let env = Env::new();
+    // Another key also named `ci`, listed first.
+    let other = env.base.join("other-keys");
+    run_ok(
+        env.cmd()
+            .args(["key", "generate", "ci", "--out"])
+            .arg(&other),
+    );
+    let keys = [other.join("ci.pub"), source().keys.join("ci.pub")];
+    run_ok(&mut pull_with(
+        &env,
+        &registry.url("team/cache"),
+        &keys,
+        &["lto-one"],
+    ));
+    assert!(run_clean(&env.root().join("bin/lto-one")).contains("lto-one"));
+    // Only the other one: refused, and the message says how many keys were tried.
+    let env = Env::new();
+    let err = fails(&mut pull_with(
+        &env,
+        &registry.url("team/cache"),
+        &keys[..1],
+        &["lto-one"],
+    ));
+    assert!(err.contains("1 key(s) of that name tried"), "{err}");
+    nothing_installed(&env);
+}
+
+#[test]
+fn a_latest_moved_back_to_an_older_version_is_refused_unless_allowed() {
+    let Some(registry) =
+        registry("a_latest_moved_back_to_an_older_version_is_refused_unless_allowed")
+    else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let (client, repository) = registry_client(&registry);
+    let pushed = client.get_manifest(&repository, "latest").unwrap().unwrap();
+    // 0.2.0 (the same build, signed as a newer version) is latest, and installed.
+    forge(
+        &registry,
+        &repository,
+        "latest",
+        PROGRAM_ARTIFACT,
+        |c, _| c["program"]["version"] = "0.2.0".into(),
+    );
+    let forged = client.get_manifest(&repository, "latest").unwrap().unwrap();
+    client
+        .put_manifest(&repository, "0.2.0", MANIFEST, &forged)
+        .unwrap();
+    let env = Env::new();
+    let url = registry.url("team/cache");
+    let keys = [source().keys.join("ci.pub")];
+    run_ok(&mut pull_with(&env, &url, &keys, &["lto-one"]));
+    // Then `latest` goes back to 0.1.0.
+    client
+        .put_manifest(&repository, "latest", MANIFEST, &pushed)
+        .unwrap();
+    let err = fails(&mut pull_with(&env, &url, &keys, &["lto-one"]));
+    assert!(
+        err.contains("`latest` is version 0.1.0, older than the installed 0.2.0")
+            && err.contains("--allow-downgrade"),
+        "{err}"
+    );
+    let installed = |env: &Env| {
+        let out = run_ok(env.cmd().args(["list", "--json"]));
+        env.json(&out)[0]["programs"][0]["version"].clone()
+    };
+    assert_eq!(installed(&env), "0.2.0");
+    // Allowed, or asked for by version: installed.
+    run_ok(pull_with(&env, &url, &keys, &["lto-one"]).arg("--allow-downgrade"));
+    assert_eq!(installed(&env), "0.1.0");
+    run_ok(&mut pull_with(&env, &url, &keys, &["lto-one@0.2.0"]));
+    assert_eq!(installed(&env), "0.2.0");
+    run_ok(&mut pull_with(&env, &url, &keys, &["lto-one@0.1.0"]));
+    assert_eq!(installed(&env), "0.1.0");
+}
+
+#[test]
+fn a_body_cut_off_says_how_much_came_from_where() {
+    let Some(registry) = registry("a_body_cut_off_says_how_much_came_from_where") else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let digest = largest_blob(&registry);
+    let wanted = digest.clone();
+    let proxy = proxy(&registry, move |req, port| {
+        if !(req.method == "GET" && req.path().ends_with(&wanted)) {
+            return None;
+        }
+        let mut resp = forward(port, req);
+        let size = resp.body.len() as u64;
+        resp.body.truncate(1000);
+        Some(Reply::Send(resp.to_bytes_declaring(Some(size))))
+    });
+    let size = registry
+        .blob_files()
+        .into_iter()
+        .find(|(d, _)| *d == digest)
+        .map(|(_, p)| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let env = Env::new();
+    let err = fails(&mut pull(&env, &proxy.url("team/cache"), "ci"));
+    assert!(
+        err.contains("was cut off")
+            && err.contains(&format!("expected {size} bytes, got 1000"))
+            && err.contains(&format!("http://127.0.0.1:{}/", proxy.port))
+            && err.contains(&digest),
+        "{err}"
+    );
+    nothing_installed(&env);
+}
