@@ -7,7 +7,7 @@
 //! its inputs, each file's hash against its manifest) into a scratch directory in the store's
 //! `tmp/`; only then are entries added and programs committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +50,8 @@ pub struct PullOptions {
 /// Where and how pulled programs are committed.
 #[derive(Debug, Clone)]
 pub struct PullTarget<'a> {
+    /// The store directory (made if new).
+    pub store: &'a Path,
     pub root: &'a Path,
     /// Replace binaries in ROOT/bin that cargo share did not install.
     pub force: bool,
@@ -94,19 +96,29 @@ pub fn pull(opts: &PullOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
         })?;
         fetched.push(found);
     }
-    let store = open_store_rolling_forward(&opts.store, Access::Create)?;
     let target = PullTarget {
+        store: &opts.store,
         root: &opts.root,
         force: opts.force,
         allow_downgrade: opts.allow_downgrade,
     };
-    pull_into(&store, &remote, &url, &trusted, fetched, &target, shell)
+    pull_found(&remote, &url, &trusted, fetched, &target, shell)
 }
 
-/// A program fetched and verified, with its binaries' bytes.
+/// A program fetched and verified, its binaries staged in the pull's scratch directory.
 struct FetchedProgram {
     config: ProgramConfig,
-    binaries: Vec<(String, Vec<u8>)>,
+    pinned: bool,
+    binaries: Vec<PathBuf>,
+}
+
+/// An entry fetched and verified: its manifest and files (`dev`, `lib`).
+type FetchedEntry = (StoreEntry, Vec<u8>, Vec<u8>);
+
+/// What the network phase brought: the programs, and the entries the store lacked then.
+struct Fetched {
+    programs: Vec<FetchedProgram>,
+    entries: BTreeMap<String, FetchedEntry>,
 }
 
 /// Fetch the program artifact for `spec`; `None` when the cache has none.
@@ -155,14 +167,17 @@ pub(crate) fn fetch_program(
 
 /// Refuse what cannot be committed: a `latest` older than the installed version (unless
 /// allowed), a binary whose link in a root belongs to something else (unless forced).
-fn check_programs(store: &Store, found: &[FoundProgram], target: &PullTarget) -> Result<()> {
-    let root = std::path::absolute(target.root)
-        .with_context(|| format!("resolving the install root {}", target.root.display()))?;
+fn check_programs<'a>(
+    store: &Store,
+    programs: impl IntoIterator<Item = (&'a ProgramConfig, bool)>,
+    target: &PullTarget,
+    root: &Path,
+) -> Result<()> {
     let programs_dir = store.programs_dir()?;
-    for f in found {
-        let p = &f.config.program;
+    for (config, pinned) in programs {
+        let p = &config.program;
         let installed = store.program(&p.name)?;
-        if let Some(installed) = installed.filter(|_| !f.pinned && !target.allow_downgrade) {
+        if let Some(installed) = installed.filter(|_| !pinned && !target.allow_downgrade) {
             let older = match (
                 semver::Version::parse(&installed.version),
                 semver::Version::parse(&p.version),
@@ -184,7 +199,7 @@ fn check_programs(store: &Store, found: &[FoundProgram], target: &PullTarget) ->
                 );
             }
         }
-        for r in program_roots(store, &p.name, &root)? {
+        for r in program_roots(store, &p.name, root)? {
             for (bin, _) in &p.binaries {
                 let link = r.join("bin").join(bin);
                 let force = target.force;
@@ -195,151 +210,41 @@ fn check_programs(store: &Store, found: &[FoundProgram], target: &PullTarget) ->
     Ok(())
 }
 
-/// Install `programs` (fetched by [`fetch_program`]: their manifests and configs, signed and
-/// checked) from `remote` into `store` and link them into the target's root. What is installed
-/// is what was checked: the files come by the digests of those signed manifests.
-pub fn pull_into(
-    store: &Store,
+/// Install `found` (fetched by [`fetch_program`]: their manifests and configs, signed and
+/// checked) from `remote` into the target's store and root. What is installed is what was
+/// checked: the files come by the digests of those signed manifests.
+///
+/// The store lock is held only while the store changes: the network phase stages into a
+/// scratch directory of the pull's own in `STORE/tmp` (locked, so `gc` leaves it alone), and
+/// the commit takes the lock and checks the plan against the store as it is then (another
+/// command may have committed meanwhile).
+pub fn pull_found(
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],
-    programs: Vec<FoundProgram>,
+    found: Vec<FoundProgram>,
     target: &PullTarget,
     shell: &Shell,
 ) -> Result<Vec<InstallRecord>> {
     let root = std::path::absolute(target.root)
         .with_context(|| format!("resolving the install root {}", target.root.display()))?;
-    let bin_dir = root.join("bin");
-    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
-    check_safe_path(&bin_dir, "install root", "--root")?;
-    check_programs(store, &programs, target)?;
-
-    // Phase 1: fetch and verify everything; nothing is written to the store.
-    let scratch = ScratchDir::new(&store.root.join("tmp"), "pull-")?;
-    let fetched = programs;
-    let mut programs = Vec::new();
-    for FoundProgram { config, signed, .. } in fetched {
-        let p = &config.program;
-        let expected: Vec<ExpectedFile> = p
-            .binaries
-            .iter()
-            .map(|(bin, _)| ExpectedFile {
-                title: format!("bin/{bin}"),
-                size: None,
-            })
-            .collect();
-        let files = signed.files(remote, &expected)?;
-        let mut binaries = Vec::new();
-        for ((bin, sha), (title, bytes)) in p.binaries.iter().zip(files) {
-            if crate::digest::sha256_hex(&bytes) != *sha {
-                bail!(
-                    "the program {}: {title} does not match its record; refused",
-                    p.name
-                );
-            }
-            binaries.push((bin.clone(), bytes));
-        }
-        programs.push(FetchedProgram { config, binaries });
-    }
-    let mut entries: BTreeMap<String, (StoreEntry, Vec<u8>, Vec<u8>)> = BTreeMap::new();
-    let mut reused_by: BTreeMap<String, bool> = BTreeMap::new();
-    for program in &programs {
-        for r in &program.config.entries {
-            if entries.contains_key(&r.hash) || reused_by.contains_key(&r.hash) {
-                continue;
-            }
-            if store.entry_intact(&r.hash)? == Some(true) {
-                reused_by.insert(r.hash.clone(), true);
-                continue;
-            }
-            let (entry, dev, lib) = fetch_entry(remote, url, trusted, r)?;
-            shell.status(
-                "Fetched",
-                format!(
-                    "{} ({})",
-                    entry_label(&entry.identity),
-                    human_bytes(lib.len() as u64 + dev.len() as u64)
-                ),
-            );
-            entries.insert(r.hash.clone(), (entry, dev, lib));
-        }
-    }
-
-    // Phase 2: entries, then each program through the install's commit point.
-    for (hash, (entry, dev, lib)) in &entries {
-        match store.add_entry_files(entry, dev, lib)? {
-            EntryOutcome::Replaced => shell.warn(format!(
-                "the store's entry {} did not match its hashes (damaged); it was replaced by the \
-                 cache's. Run `cargo share verify --repair` to relink programs installed before",
-                entry_label(&entry.identity)
-            )),
-            _ => shell.status("Adding", entry_label(&entry.identity)),
-        }
-        debug_assert_eq!(hash, &entry.identity.hash);
-    }
-    crate::store::fault::step("pull-entries-added")?;
-    let mut records = Vec::new();
-    for (i, program) in programs.iter().enumerate() {
-        let p = &program.config.program;
-        let bin_scratch = scratch.path().join(format!("bin-{i}"));
-        std::fs::create_dir_all(&bin_scratch)?;
-        let mut paths = Vec::new();
-        for (bin, bytes) in &program.binaries {
-            let path = bin_scratch.join(bin);
-            std::fs::write(&path, bytes)
-                .and_then(|_| {
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                })
-                .with_context(|| format!("writing {}", path.display()))?;
-            paths.push(path);
-        }
-        let mut needed: Vec<CrateIdentity> = Vec::new();
-        for hash in &program.config.libraries {
-            needed.push(stored_identity(store, hash)?);
-        }
-        shell.status("Installing", format!("{} v{}", p.name, p.version));
-        let Some((_, linked)) = commit_program(
-            store,
-            &ProgramBuild {
-                name: &p.name,
-                version: &p.version,
-                source: &p.source,
-                features: &p.features,
-                binaries: &paths,
-                needed: &needed,
-                entries: &p.entries,
-                // Plugins are not in the cache (README, "Binary cache": limitations).
-                plugin_builds: &[],
-                // A pulled program is not built again by a later install (README, "Binary
-                // cache": limitations).
-                origin: None,
-                resolution: None,
-                crates: &[],
-                install_origin: None,
-            },
-            &root,
-            &mut PlainInstall,
-            shell,
-        )?
-        else {
-            continue;
-        };
-        let (reused, pulled): (Vec<String>, Vec<String>) = p
-            .entries
-            .iter()
-            .cloned()
-            .partition(|h| reused_by.contains_key(h));
-        let record = InstallRecord {
-            reason: "program-pulled",
-            name: p.name.clone(),
-            version: p.version.clone(),
-            binaries: linked,
-            reused,
-            added: pulled,
-        };
-        record.announce(shell, "from the cache; ");
-        records.push(record);
-    }
+    let scratch = {
+        let store = open_store_rolling_forward(target.store, Access::Create)?;
+        let programs = found.iter().map(|f| (&f.config, f.pinned));
+        check_programs(&store, programs, target, &root)?;
+        ScratchDir::new(&store.root.join("tmp"), "pull-")?
+    };
+    let fetched = fetch_all(
+        remote,
+        url,
+        trusted,
+        found,
+        target.store,
+        scratch.path(),
+        shell,
+    )?;
+    let store = open_store_rolling_forward(target.store, Access::Create)?;
+    let records = commit_all(&store, remote, url, trusted, fetched, target, &root, shell)?;
     let total = remote.transferred().1;
     shell.status(
         "Pulled",
@@ -350,6 +255,201 @@ pub fn pull_into(
         ),
     );
     Ok(records)
+}
+
+/// The network phase, with no store lock held: each program's binaries into `scratch`, and
+/// every entry the store lacks now (a shared lock for that look only).
+fn fetch_all(
+    remote: &dyn Remote,
+    url: &CacheUrl,
+    trusted: &[PublicKey],
+    found: Vec<FoundProgram>,
+    store_dir: &Path,
+    scratch: &Path,
+    shell: &Shell,
+) -> Result<Fetched> {
+    let mut programs = Vec::new();
+    for (i, f) in found.into_iter().enumerate() {
+        let dir = scratch.join(format!("bin-{i}"));
+        let binaries = stage_binaries(remote, &f, &dir)?;
+        programs.push(FetchedProgram {
+            config: f.config,
+            pinned: f.pinned,
+            binaries,
+        });
+    }
+    let present: BTreeSet<String> = {
+        let store = Store::open(store_dir, Access::Read)?;
+        let mut present = BTreeSet::new();
+        for r in programs.iter().flat_map(|p| &p.config.entries) {
+            if store.entry_intact(&r.hash)? == Some(true) {
+                present.insert(r.hash.clone());
+            }
+        }
+        present
+    };
+    let mut entries = BTreeMap::new();
+    for r in programs.iter().flat_map(|p| &p.config.entries) {
+        if present.contains(&r.hash) || entries.contains_key(&r.hash) {
+            continue;
+        }
+        let fetched = fetch_entry(remote, url, trusted, r)?;
+        announce_fetched(&fetched, shell);
+        entries.insert(r.hash.clone(), fetched);
+    }
+    Ok(Fetched { programs, entries })
+}
+
+fn announce_fetched((entry, dev, lib): &FetchedEntry, shell: &Shell) {
+    shell.status(
+        "Fetched",
+        format!(
+            "{} ({})",
+            entry_label(&entry.identity),
+            human_bytes(lib.len() as u64 + dev.len() as u64)
+        ),
+    );
+}
+
+/// A program's binaries, fetched, checked against its record and written to `dir`.
+fn stage_binaries(remote: &dyn Remote, found: &FoundProgram, dir: &Path) -> Result<Vec<PathBuf>> {
+    let p = &found.config.program;
+    let expected: Vec<ExpectedFile> = p
+        .binaries
+        .iter()
+        .map(|(bin, _)| ExpectedFile {
+            title: format!("bin/{bin}"),
+            size: None,
+        })
+        .collect();
+    let files = found.signed.files(remote, &expected)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut paths = Vec::new();
+    for ((bin, sha), (title, bytes)) in p.binaries.iter().zip(files) {
+        if crate::digest::sha256_hex(&bytes) != *sha {
+            bail!(
+                "the program {}: {title} does not match its record; refused",
+                p.name
+            );
+        }
+        let path = dir.join(bin);
+        std::fs::write(&path, &bytes)
+            .and_then(|_| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)))
+            .with_context(|| format!("writing {}", path.display()))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// The commit, under the store lock: the plan checked again against the store as it is now
+/// (an entry that was there and is gone or damaged now is fetched), entries added, then each
+/// program through the install's commit point.
+#[allow(clippy::too_many_arguments)]
+fn commit_all(
+    store: &Store,
+    remote: &dyn Remote,
+    url: &CacheUrl,
+    trusted: &[PublicKey],
+    mut fetched: Fetched,
+    target: &PullTarget,
+    root: &Path,
+    shell: &Shell,
+) -> Result<Vec<InstallRecord>> {
+    let bin_dir = root.join("bin");
+    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    check_safe_path(&bin_dir, "install root", "--root")?;
+    let programs = fetched.programs.iter().map(|p| (&p.config, p.pinned));
+    check_programs(store, programs, target, root)?;
+    for r in fetched.programs.iter().flat_map(|p| &p.config.entries) {
+        if fetched.entries.contains_key(&r.hash) || store.entry_intact(&r.hash)? == Some(true) {
+            continue;
+        }
+        shell.status(
+            "Fetching",
+            format!(
+                "{} v{} again: the store lost it while the pull ran",
+                r.package, r.version
+            ),
+        );
+        let entry = fetch_entry(remote, url, trusted, r)?;
+        announce_fetched(&entry, shell);
+        fetched.entries.insert(r.hash.clone(), entry);
+    }
+    let mut added = BTreeSet::new();
+    for (hash, (entry, dev, lib)) in &fetched.entries {
+        match store.add_entry_files(entry, dev, lib)? {
+            EntryOutcome::Reused => continue,
+            EntryOutcome::Replaced => shell.warn(format!(
+                "the store's entry {} did not match its hashes (damaged); it was replaced by the \
+                 cache's. Run `cargo share verify --repair` to relink programs installed before",
+                entry_label(&entry.identity)
+            )),
+            EntryOutcome::Added => shell.status("Adding", entry_label(&entry.identity)),
+        }
+        added.insert(hash.clone());
+    }
+    crate::store::fault::step("pull-entries-added")?;
+    let mut records = Vec::new();
+    for program in &fetched.programs {
+        if let Some(record) = commit_pulled(store, program, &added, root, shell)? {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// One program through the install's commit point; `None` when it was installed as it is.
+fn commit_pulled(
+    store: &Store,
+    program: &FetchedProgram,
+    added: &BTreeSet<String>,
+    root: &Path,
+    shell: &Shell,
+) -> Result<Option<InstallRecord>> {
+    let p = &program.config.program;
+    let mut needed: Vec<CrateIdentity> = Vec::new();
+    for hash in &program.config.libraries {
+        needed.push(stored_identity(store, hash)?);
+    }
+    shell.status("Installing", format!("{} v{}", p.name, p.version));
+    let Some((_, linked)) = commit_program(
+        store,
+        &ProgramBuild {
+            name: &p.name,
+            version: &p.version,
+            source: &p.source,
+            features: &p.features,
+            binaries: &program.binaries,
+            needed: &needed,
+            entries: &p.entries,
+            // Plugins are not in the cache (README, "Binary cache": limitations).
+            plugin_builds: &[],
+            // A pulled program is not built again by a later install (README, "Binary
+            // cache": limitations).
+            origin: None,
+            resolution: None,
+            crates: &[],
+            install_origin: None,
+        },
+        root,
+        &mut PlainInstall,
+        shell,
+    )?
+    else {
+        return Ok(None);
+    };
+    let (pulled, reused): (Vec<String>, Vec<String>) =
+        p.entries.iter().cloned().partition(|h| added.contains(h));
+    let record = InstallRecord {
+        reason: "program-pulled",
+        name: p.name.clone(),
+        version: p.version.clone(),
+        binaries: linked,
+        reused,
+        added: pulled,
+    };
+    record.announce(shell, "from the cache; ");
+    Ok(Some(record))
 }
 
 fn url_text(url: &CacheUrl) -> String {
@@ -367,12 +467,12 @@ fn stored_identity(store: &Store, hash: &str) -> Result<CrateIdentity> {
 }
 
 /// One entry from the cache, verified: its manifest and files (`dev`, `lib`).
-pub(crate) fn fetch_entry(
+fn fetch_entry(
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],
     reference: &EntryRef,
-) -> Result<(StoreEntry, Vec<u8>, Vec<u8>)> {
+) -> Result<FetchedEntry> {
     let (hash, package) = (reference.hash.as_str(), reference.package.as_str());
     let repository = url.repository("entries", package);
     let what = format!("the entry {package} ({})", &hash[..hash.len().min(12)]);

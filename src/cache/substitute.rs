@@ -17,12 +17,12 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::cache::oci::OciRegistry;
-use crate::cache::pull::{fetch_program, pull_into, read_trusted_keys, PullTarget};
+use crate::cache::pull::{fetch_program, pull_found, read_trusted_keys, PullTarget};
 use crate::cache::remote::CacheUrl;
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::ancestors::check_safe_path;
-use crate::store::{open_store_rolling_forward, Access, InstallOptions, InstallRecord};
+use crate::store::{InstallOptions, InstallRecord};
 
 /// The environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "CARGO_SHARE_CONFIG";
@@ -106,15 +106,14 @@ pub fn substitute(opts: &mut InstallOptions, shell: &Shell) -> Result<Vec<Instal
                     Some(found) if found.config.program.source == "crates.io" => found,
                     _ => return Ok(None),
                 };
-                let store = open_store_rolling_forward(&opts.store, Access::Create)?;
                 let target = PullTarget {
+                    store: &opts.store,
                     root: &opts.root,
                     force: opts.force,
                     // An older `latest` is refused: the program is built instead.
                     allow_downgrade: false,
                 };
-                let pulled =
-                    pull_into(&store, &remote, &url, &trusted, vec![found], &target, shell)?;
+                let pulled = pull_found(&remote, &url, &trusted, vec![found], &target, shell)?;
                 Ok(Some(pulled))
             })();
             match attempt {

@@ -8,7 +8,7 @@ use cargo_share::cache::artifact::{
 };
 use cargo_share::cache::keys::{PublicKey, SecretKey};
 use common::fake_http::{forward, FakeServer, Reply, Request, Response};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The artifact `repository:tag` as pushed, its config and files changed by `change`, signed
@@ -514,4 +514,85 @@ fn a_body_cut_off_says_how_much_came_from_where() {
         "{err}"
     );
     nothing_installed(&env);
+}
+
+/// Wait for `child` at most `limit`; kill it (and fail) past that.
+fn finishes_within(mut child: std::process::Child, limit: std::time::Duration, what: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(status.success(), "{what} failed\n{err}");
+            return;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} waited more than {limit:?} for a pull that was reading the network");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_slow_registry_does_not_block_other_commands() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let Some(registry) = registry("a_slow_registry_does_not_block_other_commands") else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let digest = largest_blob(&registry);
+    let (reached, release) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (reached_by, released) = (reached.clone(), release.clone());
+    // The libstd layer: half of it, then nothing until the test says so.
+    let proxy = proxy(&registry, move |req, port| {
+        if !(req.method == "GET" && req.path().ends_with(&digest)) {
+            return None;
+        }
+        let bytes = forward(port, req).to_bytes();
+        reached_by.store(true, Ordering::SeqCst);
+        Some(Reply::SendPausing(
+            bytes.clone(),
+            bytes.len() / 2,
+            released.clone(),
+        ))
+    });
+    let env = Env::new();
+    let slow = pull(&env, &proxy.url("team/cache"), "ci")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !reached.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the pull never asked"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // While it waits: a reader, gc (which leaves the pull's locked scratch directory alone) and
+    // another pull of the same programs that commits first.
+    let quick = |c: &mut Command| {
+        c.stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let limit = Duration::from_secs(30);
+    finishes_within(quick(env.cmd().args(["list", "--json"])), limit, "list");
+    finishes_within(quick(env.cmd().arg("gc")), limit, "gc");
+    let mut direct = pull(&env, &registry.url("team/cache"), "ci");
+    finishes_within(quick(&mut direct), limit, "another pull");
+    release.store(true, Ordering::SeqCst);
+    let out = slow.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the slow pull failed\n{err}");
+    env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
 }

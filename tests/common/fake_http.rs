@@ -93,7 +93,9 @@ impl Response {
 /// connection open for a while (a slow registry).
 pub enum Reply {
     Send(Vec<u8>),
-    SendThenStall(Vec<u8>, Duration),
+    /// Send the first `at` bytes, wait until the flag is set (at most [`LIFETIME`]), then send
+    /// the rest: a slow registry.
+    SendPausing(Vec<u8>, usize, Arc<AtomicBool>),
     /// Send in 64 KiB pieces, adding what the client took to the counter, until it closes.
     SendCounting(Vec<u8>, Arc<AtomicU64>),
 }
@@ -152,12 +154,18 @@ impl FakeServer {
                                 sent.fetch_add(piece.len() as u64, Ordering::SeqCst);
                             }
                         }
-                        Reply::SendThenStall(bytes, time) => {
-                            let _ = conn.write_all(&bytes);
-                            let until = Instant::now() + time;
-                            while Instant::now() < until && !flag.load(Ordering::SeqCst) {
+                        Reply::SendPausing(bytes, at, release) => {
+                            if conn.write_all(&bytes[..at]).is_err() {
+                                return;
+                            }
+                            let until = Instant::now() + LIFETIME;
+                            while !release.load(Ordering::SeqCst)
+                                && !flag.load(Ordering::SeqCst)
+                                && Instant::now() < until
+                            {
                                 std::thread::sleep(Duration::from_millis(50));
                             }
+                            let _ = conn.write_all(&bytes[at..]);
                         }
                     }
                 });
