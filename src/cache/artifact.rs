@@ -36,9 +36,12 @@ const ZSTD_LEVEL: i32 = 9;
 /// The largest file a layer may expand to, and the largest blob read (a bomb is refused, not
 /// unpacked).
 const FILE_LIMIT: u64 = 4 << 30;
-/// The most a layer may expand: shared objects and executables compress 3 to 6 times at
-/// [`ZSTD_LEVEL`]; `push` refuses a file past this ratio, so that a pull never does.
+/// The most a layer larger than [`ANY_RATIO_BELOW`] may expand: shared objects and executables
+/// compress a few times at [`ZSTD_LEVEL`]; `push` refuses a file past this ratio, so that a
+/// pull never does.
 pub const MAX_RATIO: u64 = 1024;
+/// Files up to this size may expand at any ratio (a small file of zeros is no bomb).
+const ANY_RATIO_BELOW: u64 = 16 << 20;
 /// The largest config blob read (a program's config holds its lockfile entries: kilobytes).
 const CONFIG_LIMIT: u64 = 64 << 20;
 
@@ -287,7 +290,7 @@ impl Signed {
     /// layers and no others (refused before anything is fetched). Each blob is read to the size
     /// the signed manifest gives (more is refused as it arrives) and checked against its
     /// digest; each file expands to the size its zstd frame declares, which must be its exact
-    /// size where `expected` gives one and within [`MAX_RATIO`] of the blob otherwise.
+    /// size where `expected` gives one, and within the limits of [`check_ratio`].
     pub fn files(
         &self,
         remote: &dyn Remote,
@@ -325,8 +328,8 @@ impl Signed {
 }
 
 /// The bytes a zstd blob expands to: exactly the size its frame header declares, which must be
-/// `exact` when given, at most [`MAX_RATIO`] times the blob and at most [`FILE_LIMIT`]; the
-/// output buffer is never larger than that.
+/// `exact` when given and within the limits of [`check_ratio`]; the output buffer is never
+/// larger than that.
 fn expand(compressed: &[u8], exact: Option<u64>) -> Result<Vec<u8>> {
     let declared = zstd::zstd_safe::get_frame_content_size(compressed)
         .ok()
@@ -349,12 +352,14 @@ fn expand(compressed: &[u8], exact: Option<u64>) -> Result<Vec<u8>> {
 }
 
 /// A file of `size` bytes compressed to `compressed` bytes is within the limits a puller
-/// accepts (at most [`FILE_LIMIT`], at most [`MAX_RATIO`] times its compressed size).
+/// accepts (at most [`FILE_LIMIT`]; at most [`MAX_RATIO`] times its compressed size unless it is
+/// smaller than [`ANY_RATIO_BELOW`]).
 pub fn check_ratio(compressed: u64, size: u64) -> Result<()> {
-    if size > FILE_LIMIT || size > compressed.saturating_mul(MAX_RATIO) {
+    let bound = compressed.saturating_mul(MAX_RATIO).max(ANY_RATIO_BELOW);
+    if size > FILE_LIMIT || size > bound {
         bail!(
-            "{size} bytes from a {compressed} byte blob is past the limits (at most 4 GiB, at \
-             most {MAX_RATIO} times the compressed size)"
+            "{size} bytes from a {compressed} byte blob is past the limits (at most 4 GiB, and \
+             above {ANY_RATIO_BELOW} bytes at most {MAX_RATIO} times the compressed size)"
         );
     }
     Ok(())

@@ -159,13 +159,8 @@ impl OciRegistry {
                 crate::cache::credentials::AUTH_ENV
             );
         }
-        let body: serde_json::Value = serde_json::from_slice(
-            &resp
-                .body_mut()
-                .with_config()
-                .limit(MANIFEST_LIMIT)
-                .read_to_vec()?,
-        )?;
+        let body: serde_json::Value = serde_json::from_slice(&read_small(&mut resp, &url)?)
+            .with_context(|| format!("the registry's token service {url} answered no JSON"))?;
         body.get("token")
             .or_else(|| body.get("access_token"))
             .and_then(|t| t.as_str())
@@ -211,11 +206,32 @@ impl OciRegistry {
         )
     }
 
-    fn read_body(&self, resp: &mut Response<ureq::Body>, limit: u64) -> Result<Vec<u8>> {
-        let bytes = resp.body_mut().with_config().limit(limit).read_to_vec()?;
+    fn read_body(&self, resp: &mut Response<ureq::Body>, url: &str) -> Result<Vec<u8>> {
+        let bytes = read_small(resp, url)?;
         self.received.set(self.received.get() + bytes.len() as u64);
         Ok(bytes)
     }
+}
+
+/// A manifest or token answer from `url`: at most [`MANIFEST_LIMIT`] bytes, a failure named.
+fn read_small(resp: &mut Response<ureq::Body>, url: &str) -> Result<Vec<u8>> {
+    let declared = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| format!(" of the {v} bytes it declared"))
+        .unwrap_or_default();
+    resp.body_mut()
+        .with_config()
+        .limit(MANIFEST_LIMIT)
+        .read_to_vec()
+        .with_context(|| {
+            format!(
+                "reading the answer{declared} from {url} (at most {MANIFEST_LIMIT} bytes are \
+                 read): it was cut off or too long; nothing was installed. Try again; if it \
+                 keeps happening, the registry or a proxy in between is failing"
+            )
+        })
 }
 
 /// Exactly `size` bytes from `body` (the blob at `url`): more is refused as soon as it arrives;
@@ -375,7 +391,7 @@ impl Remote for OciRegistry {
         let headers: Vec<(&str, &str)> = accept.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut resp = self.request(Method::GET, &url, &headers, &[])?;
         match resp.status() {
-            s if s.is_success() => Ok(Some(self.read_body(&mut resp, MANIFEST_LIMIT)?)),
+            s if s.is_success() => Ok(Some(self.read_body(&mut resp, &url)?)),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(self.refused(&format!("fetching the manifest {repository}:{tag}"), resp)),
         }

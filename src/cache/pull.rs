@@ -115,10 +115,26 @@ struct FetchedProgram {
 /// An entry fetched and verified: its manifest and files (`dev`, `lib`).
 type FetchedEntry = (StoreEntry, Vec<u8>, Vec<u8>);
 
+/// An entry fetched and verified, its files staged in the pull's scratch directory (so that
+/// only one entry's files are in memory at a time).
+struct StagedEntry {
+    entry: StoreEntry,
+    dev: PathBuf,
+    lib: PathBuf,
+}
+
 /// What the network phase brought: the programs, and the entries the store lacked then.
 struct Fetched {
     programs: Vec<FetchedProgram>,
-    entries: BTreeMap<String, FetchedEntry>,
+    entries: BTreeMap<String, StagedEntry>,
+}
+
+/// The cache a pull reads, and the keys it trusts.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    remote: &'a dyn Remote,
+    url: &'a CacheUrl,
+    trusted: &'a [PublicKey],
 }
 
 /// Fetch the program artifact for `spec`; `None` when the cache has none.
@@ -234,17 +250,22 @@ pub fn pull_found(
         check_programs(&store, programs, target, &root)?;
         ScratchDir::new(&store.root.join("tmp"), "pull-")?
     };
-    let fetched = fetch_all(
+    let source = Source {
         remote,
         url,
         trusted,
-        found,
-        target.store,
+    };
+    let fetched = fetch_all(source, found, target.store, scratch.path(), shell)?;
+    let store = open_store_rolling_forward(target.store, Access::Create)?;
+    let records = commit_all(
+        &store,
+        source,
+        fetched,
+        target,
+        &root,
         scratch.path(),
         shell,
     )?;
-    let store = open_store_rolling_forward(target.store, Access::Create)?;
-    let records = commit_all(&store, remote, url, trusted, fetched, target, &root, shell)?;
     let total = remote.transferred().1;
     shell.status(
         "Pulled",
@@ -260,9 +281,7 @@ pub fn pull_found(
 /// The network phase, with no store lock held: each program's binaries into `scratch`, and
 /// every entry the store lacks now (a shared lock for that look only).
 fn fetch_all(
-    remote: &dyn Remote,
-    url: &CacheUrl,
-    trusted: &[PublicKey],
+    source: Source,
     found: Vec<FoundProgram>,
     store_dir: &Path,
     scratch: &Path,
@@ -271,7 +290,7 @@ fn fetch_all(
     let mut programs = Vec::new();
     for (i, f) in found.into_iter().enumerate() {
         let dir = scratch.join(format!("bin-{i}"));
-        let binaries = stage_binaries(remote, &f, &dir)?;
+        let binaries = stage_binaries(source.remote, &f, &dir)?;
         programs.push(FetchedProgram {
             config: f.config,
             pinned: f.pinned,
@@ -293,14 +312,14 @@ fn fetch_all(
         if present.contains(&r.hash) || entries.contains_key(&r.hash) {
             continue;
         }
-        let fetched = fetch_entry(remote, url, trusted, r)?;
-        announce_fetched(&fetched, shell);
-        entries.insert(r.hash.clone(), fetched);
+        entries.insert(r.hash.clone(), stage_entry(source, r, scratch, shell)?);
     }
     Ok(Fetched { programs, entries })
 }
 
-fn announce_fetched((entry, dev, lib): &FetchedEntry, shell: &Shell) {
+/// An entry fetched, verified and written to `scratch/entries/HASH/` (`dev`, `lib`).
+fn stage_entry(source: Source, r: &EntryRef, scratch: &Path, shell: &Shell) -> Result<StagedEntry> {
+    let (entry, dev, lib) = fetch_entry(source.remote, source.url, source.trusted, r)?;
     shell.status(
         "Fetched",
         format!(
@@ -309,6 +328,18 @@ fn announce_fetched((entry, dev, lib): &FetchedEntry, shell: &Shell) {
             human_bytes(lib.len() as u64 + dev.len() as u64)
         ),
     );
+    // The hash was checked (64 hex digits) with the program's config.
+    let dir = scratch.join("entries").join(&r.hash);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let staged = StagedEntry {
+        entry,
+        dev: dir.join("dev"),
+        lib: dir.join("lib"),
+    };
+    for (path, bytes) in [(&staged.dev, dev), (&staged.lib, lib)] {
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(staged)
 }
 
 /// A program's binaries, fetched, checked against its record and written to `dir`.
@@ -344,15 +375,13 @@ fn stage_binaries(remote: &dyn Remote, found: &FoundProgram, dir: &Path) -> Resu
 /// The commit, under the store lock: the plan checked again against the store as it is now
 /// (an entry that was there and is gone or damaged now is fetched), entries added, then each
 /// program through the install's commit point.
-#[allow(clippy::too_many_arguments)]
 fn commit_all(
     store: &Store,
-    remote: &dyn Remote,
-    url: &CacheUrl,
-    trusted: &[PublicKey],
+    source: Source,
     mut fetched: Fetched,
     target: &PullTarget,
     root: &Path,
+    scratch: &Path,
     shell: &Shell,
 ) -> Result<Vec<InstallRecord>> {
     let bin_dir = root.join("bin");
@@ -371,13 +400,14 @@ fn commit_all(
                 r.package, r.version
             ),
         );
-        let entry = fetch_entry(remote, url, trusted, r)?;
-        announce_fetched(&entry, shell);
-        fetched.entries.insert(r.hash.clone(), entry);
+        let staged = stage_entry(source, r, scratch, shell)?;
+        fetched.entries.insert(r.hash.clone(), staged);
     }
     let mut added = BTreeSet::new();
-    for (hash, (entry, dev, lib)) in &fetched.entries {
-        match store.add_entry_files(entry, dev, lib)? {
+    for (hash, staged) in &fetched.entries {
+        let entry = &staged.entry;
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        match store.add_entry_files(entry, &read(&staged.dev)?, &read(&staged.lib)?)? {
             EntryOutcome::Reused => continue,
             EntryOutcome::Replaced => shell.warn(format!(
                 "the store's entry {} did not match its hashes (damaged); it was replaced by the \
