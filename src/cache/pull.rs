@@ -1,11 +1,14 @@
-//! `cargo share pull --from oci://HOST[:PORT]/PATH --trusted-key FILE [--root DIR] PROGRAM...`:
+//! `cargo share pull --from oci://HOST[:PORT]/PATH --trusted-key FILE [--root DIR]
+//! [--allow-downgrade] PROGRAM...`:
 //! program builds and their entries from a binary cache into the store, through the same commit
 //! point as `install` (`store::program_commit`), with no compiler run.
 //!
 //! Two phases, so that a refusal changes nothing: every artifact is fetched and verified
-//! (signature by a trusted key, every blob's digest, each entry's identity computed again from
-//! its inputs, each file's hash against its manifest) into a scratch directory in the store's
-//! `tmp/`; only then are entries added and programs committed.
+//! (signature by a trusted key, every blob's digest and size, names and versions, each entry's
+//! identity computed again from its inputs, each file's hash against its manifest) into a
+//! scratch directory in the store's `tmp/`, with no store lock held; only then is the lock
+//! taken, the plan checked again against the store as it is, and entries added and programs
+//! committed. What is verified and what is not: `docs/src/security-binary-cache.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
