@@ -535,6 +535,26 @@ fn finishes_within(mut child: std::process::Child, limit: std::time::Duration, w
     }
 }
 
+/// `cmd` started (its stderr piped), once the server says it has reached the slow request.
+fn spawn_until(cmd: &mut Command, reached: &AtomicBool) -> std::process::Child {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !reached.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the command never reached the slow request"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 #[test]
 fn a_slow_registry_does_not_block_other_commands() {
     use std::process::Stdio;
@@ -563,19 +583,7 @@ fn a_slow_registry_does_not_block_other_commands() {
         ))
     });
     let env = Env::new();
-    let slow = pull(&env, &proxy.url("team/cache"), "ci")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !reached.load(Ordering::SeqCst) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the pull never asked"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let slow = spawn_until(&mut pull(&env, &proxy.url("team/cache"), "ci"), &reached);
     // While it waits: a reader, gc (which leaves the pull's locked scratch directory alone) and
     // another pull of the same programs that commits first.
     let quick = |c: &mut Command| {
@@ -594,5 +602,74 @@ fn a_slow_registry_does_not_block_other_commands() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the slow pull failed\n{err}");
     env.verify_ok();
+    assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
+}
+
+/// The layer digests of the entry `package` `id` in the cache.
+fn entry_layers(registry: &Registry, package: &str, id: &str) -> Vec<String> {
+    let (client, _) = registry_client(registry);
+    let url = CacheUrl::parse(&registry.url("team/cache")).unwrap();
+    let repository = url.repository("entries", package);
+    let manifest = client.get_manifest(&repository, id).unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let layers = v["layers"].as_array().unwrap().iter();
+    layers
+        .map(|l| l["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_pull_commits_against_the_store_as_it_is_after_the_network() {
+    let Some(registry) = registry("a_pull_commits_against_the_store_as_it_is_after_the_network")
+    else {
+        return;
+    };
+    run_ok(&mut push(&registry));
+    let env = Env::new();
+    let keys = [source().keys.join("ci.pub")];
+    run_ok(&mut pull_with(
+        &env,
+        &registry.url("team/cache"),
+        &keys,
+        &["lto-one"],
+    ));
+    // The library entry damaged: the next pull plans to fetch it, and to reuse libstd.
+    let (package, id) = lib_entry();
+    env.damage_entry(&package);
+    let digests = entry_layers(&registry, &package, &id);
+    let (reached, release) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (reached_by, released) = (reached.clone(), release.clone());
+    let proxy = proxy(&registry, move |req, port| {
+        let ours = digests.iter().any(|d| req.path().ends_with(d.as_str()));
+        if !(req.method == "GET" && ours) || reached_by.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let bytes = forward(port, req).to_bytes();
+        Some(Reply::SendPausing(
+            bytes.clone(),
+            bytes.len() / 2,
+            released.clone(),
+        ))
+    });
+    let mut cmd = pull_with(&env, &proxy.url("team/cache"), &keys, &["lto-two"]);
+    let slow = spawn_until(&mut cmd, &reached);
+    // While it reads the library, libstd is damaged too: the commit must see that.
+    env.damage_entry("std");
+    release.store(true, Ordering::SeqCst);
+    let out = slow.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the pull failed\n{err}");
+    assert!(
+        err.contains("the store lost it while the pull ran"),
+        "{err}"
+    );
+    for package in ["std", package.as_str()] {
+        let pulled = std::fs::read(env.entry_runtime_file(package)).unwrap();
+        let pushed = std::fs::read(source().env.entry_runtime_file(package)).unwrap();
+        assert!(pulled == pushed, "the store's {package} is still damaged");
+    }
     assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
 }
