@@ -4,8 +4,9 @@
 //! name and version and an entry's package and version become directory names in the store
 //! (`programs/NAME-VERSION-ID`, `entries/PACKAGE-VERSION-ID`), binary and library names become
 //! file names, and hashes become tags in registry URLs. Each is checked here: a package name is
-//! a Cargo package name (ASCII letters, digits, `-`, `_`, starting with a letter), a version
-//! parses as semver, a file name is one plain component, a hash is 64 lowercase hex digits.
+//! a Cargo package name (ASCII letters, digits, `-`, `_`, starting with a letter or `_`), a
+//! version parses as semver, a file name is one plain component, a hash is 64 lowercase hex
+//! digits.
 
 use anyhow::{bail, Result};
 
@@ -16,18 +17,18 @@ const VERSION_LIMIT: usize = 100;
 /// The longest file name accepted (the usual file system limit).
 const FILE_NAME_LIMIT: usize = 255;
 
-/// A package name: ASCII letters, digits, `-` and `_`, starting with a letter (Cargo's rule for
-/// package names), at most [`NAME_LIMIT`] bytes. `what` names the artifact in the error.
+/// A package name: ASCII letters, digits, `-` and `_`, starting with a letter or `_` (Cargo's
+/// rule for package names, ASCII only), at most [`NAME_LIMIT`] bytes. `what` names the artifact in the error.
 pub fn check_package_name(name: &str, what: &str) -> Result<()> {
     let plain = name.len() <= NAME_LIMIT
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !plain {
         bail!(
             "{what}: the package name {name:?} is not a Cargo package name (ASCII letters, \
-             digits, `-` and `_`, starting with a letter, at most {NAME_LIMIT} bytes): the \
+             digits, `-` and `_`, starting with a letter or `_`, at most {NAME_LIMIT} bytes): the \
              artifact was crafted or altered; refused, nothing was written"
         );
     }

@@ -66,6 +66,14 @@ impl EntryConfig {
         }
         check_hash(&self.entry.runtime_sha256, what)?;
         check_hash(&self.entry.dev_sha256, what)?;
+        if let Some(record) = &self.entry.group {
+            // Used by a later grouped install that builds against the group.
+            check_package_name(&record.group.name, what)?;
+            for m in &record.group.members {
+                check_package_name(&m.name, what)?;
+                check_version(&m.version, what)?;
+            }
+        }
         let consistent = match inputs {
             IdentityInputs::Toolchain {
                 file,
