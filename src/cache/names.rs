@@ -18,7 +18,8 @@ const VERSION_LIMIT: usize = 100;
 const FILE_NAME_LIMIT: usize = 255;
 
 /// A package name: ASCII letters, digits, `-` and `_`, starting with a letter or `_` (Cargo's
-/// rule for package names, ASCII only), at most [`NAME_LIMIT`] bytes. `what` names the artifact in the error.
+/// rule for package names, ASCII only), at most [`NAME_LIMIT`] bytes. `what` names the artifact
+/// in the error.
 pub fn check_package_name(name: &str, what: &str) -> Result<()> {
     let plain = name.len() <= NAME_LIMIT
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
