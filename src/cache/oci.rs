@@ -407,6 +407,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn blob_bodies_are_read_to_exactly_their_signed_size() {
+        let url = "http://127.0.0.1:5000/v2/x/blobs/sha256:00";
+        assert_eq!(read_exactly(&b"abcd"[..], 4, url).unwrap(), b"abcd");
+        let err = read_exactly(&b"abcde"[..], 4, url).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("longer than the 4 bytes"),
+            "{err:#}"
+        );
+        let err = format!("{:#}", read_exactly(&b"ab"[..], 4, url).unwrap_err());
+        assert!(
+            err.contains("cut off: expected 4 bytes, got 2") && err.contains(url),
+            "{err}"
+        );
+        // A body that fails midway says how much came before.
+        struct Failing(usize);
+        impl std::io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("peer disconnected"));
+                }
+                let n = self.0.min(buf.len());
+                buf[..n].fill(7);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let err = format!("{:#}", read_exactly(Failing(3), 10, url).unwrap_err());
+        assert!(
+            err.contains("expected 10 bytes, got 3") && err.contains("peer disconnected"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn credentials_go_over_https_or_to_loopback_only() {
         for url in [
             "https://registry.example/v2/",
