@@ -115,11 +115,18 @@ impl FakeServer {
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             let deadline = Instant::now() + LIFETIME;
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) || Instant::now() > deadline {
-                    break;
-                }
-                let Ok(mut conn) = conn else { continue };
+            // Polled, so that the server stops at its deadline even if nobody connects.
+            listener.set_nonblocking(true).unwrap();
+            while !flag.load(Ordering::SeqCst) && Instant::now() < deadline {
+                let mut conn = match listener.accept() {
+                    Ok((conn, _)) => conn,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let _ = conn.set_nonblocking(false);
                 let handler = handler.clone();
                 let flag = flag.clone();
                 std::thread::spawn(move || {
@@ -187,8 +194,6 @@ impl FakeServer {
 impl Drop for FakeServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
