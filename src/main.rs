@@ -322,9 +322,14 @@ enum Command {
         /// Replace binaries in ROOT/bin that cargo share did not install.
         #[arg(long)]
         force: bool,
-        /// Use plain HTTP for a registry that is not on 127.0.0.1.
+        /// Use plain HTTP for a registry that is not on 127.0.0.1 (credentials are then not sent).
         #[arg(long)]
         insecure: bool,
+        /// Install the cache's `latest` of a program even when it is an older version than the
+        /// one installed (without it, such a rollback of `latest` is refused; NAME@VERSION
+        /// always installs the version asked for).
+        #[arg(long)]
+        allow_downgrade: bool,
         /// Programs: NAME or NAME@VERSION (default: the latest pushed).
         #[arg(value_name = "NAME[@VERSION]", required = true)]
         programs: Vec<CrateSpec>,
@@ -914,6 +919,7 @@ fn main() -> ExitCode {
             root,
             force,
             insecure,
+            allow_downgrade,
             programs,
         } => (|| {
             let options = cache::PullOptions {
@@ -927,6 +933,7 @@ fn main() -> ExitCode {
                 programs,
                 insecure,
                 force,
+                allow_downgrade,
             };
             cache::pull(&options, &shell).map(|_| 0)
         })(),

@@ -9,7 +9,6 @@
 //! signature, and every blob it fetches is checked against the digest the signed manifest names.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Read;
 
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType};
@@ -34,8 +33,17 @@ const SIGNED_TAG: &str = "dev.cargo-share.tag";
 /// time of the top levels; the same bytes and level give the same blob, so concurrent pushers
 /// of one entry upload identical blobs.
 const ZSTD_LEVEL: i32 = 9;
-/// The largest file a layer may expand to (a bomb is refused, not unpacked).
+/// The largest file a layer may expand to, and the largest blob read (a bomb is refused, not
+/// unpacked).
 const FILE_LIMIT: u64 = 4 << 30;
+/// The most a layer larger than [`ANY_RATIO_BELOW`] may expand: shared objects and executables
+/// compress a few times at [`ZSTD_LEVEL`]; `push` refuses a file past this ratio, so that a
+/// pull never does.
+pub const MAX_RATIO: u64 = 1024;
+/// Files up to this size may expand at any ratio (a small file of zeros is no bomb).
+const ANY_RATIO_BELOW: u64 = 16 << 20;
+/// The largest config blob read (a program's config holds its lockfile entries: kilobytes).
+const CONFIG_LIMIT: u64 = 64 << 20;
 
 /// A blob to upload: its digest (`sha256:HEX`) and bytes.
 pub struct Blob {
@@ -47,14 +55,6 @@ pub struct Blob {
 pub struct Prepared {
     pub blobs: Vec<Blob>,
     pub manifest: Vec<u8>,
-}
-
-/// An artifact fetched and verified: its config and its files, decompressed, by title.
-pub struct Verified {
-    pub config: Vec<u8>,
-    pub files: Vec<(String, Vec<u8>)>,
-    /// The signing key's name.
-    pub signer: String,
 }
 
 fn blob(bytes: Vec<u8>) -> Blob {
@@ -95,6 +95,12 @@ pub fn prepare(
     for (title, bytes) in files {
         let compressed = zstd::bulk::compress(&bytes, ZSTD_LEVEL)
             .with_context(|| format!("compressing {title}"))?;
+        check_ratio(compressed.len() as u64, bytes.len() as u64).with_context(|| {
+            format!(
+                "{title} ({tag}) cannot be pushed: a puller would refuse it as a decompression \
+                 bomb"
+            )
+        })?;
         let b = blob(compressed);
         let mut d = Descriptor::new(
             MediaType::Other(FILE_MEDIA_TYPE.into()),
@@ -130,10 +136,40 @@ pub fn prepare(
     })
 }
 
-/// Fetch `repository:tag`, check its signature against `trusted` and every blob against its
-/// digest; `None` when the cache has no such artifact. With `signed_as`, the signed tag must be
-/// that (an entry's identity). `what` names it in errors.
-pub fn fetch_verified(
+/// One layer of a signed manifest: its title, digest and compressed size, as signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub title: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+/// A file the caller's config names: its layer's title and, where the config gives it, its
+/// exact size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedFile {
+    pub title: String,
+    pub size: Option<u64>,
+}
+
+/// An artifact whose manifest is signed by a trusted key, with its config fetched and checked
+/// against its digest; its files are fetched by [`Signed::files`] once the caller has read the
+/// config and knows which files it names.
+pub struct Signed {
+    pub config: Vec<u8>,
+    /// The signing key's name.
+    pub signer: String,
+    pub layers: Vec<Layer>,
+    repository: String,
+    tag: String,
+    what: String,
+}
+
+/// Fetch the manifest `repository:tag`, check its signature against `trusted` (every key of the
+/// signer's name is tried) and fetch its config; `None` when the cache has no such artifact.
+/// With `signed_as`, the signed tag must be that (an entry's identity). `what` names it in
+/// errors.
+pub fn fetch_signed(
     remote: &dyn Remote,
     repository: &str,
     tag: &str,
@@ -141,7 +177,7 @@ pub fn fetch_verified(
     artifact_type: &str,
     trusted: &[PublicKey],
     what: &str,
-) -> Result<Option<Verified>> {
+) -> Result<Option<Signed>> {
     let Some(bytes) = remote.get_manifest(repository, tag)? else {
         return Ok(None);
     };
@@ -155,20 +191,14 @@ pub fn fetch_verified(
             found_type
         );
     }
-    let signature = manifest
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(SIGNATURE))
-        .with_context(|| {
-            format!("{what}: {repository}:{tag} is unsigned; refused (nothing unsigned is trusted)")
-        })?;
+    let annotation = |key: &str| manifest.annotations().as_ref().and_then(|a| a.get(key));
+    let signature = annotation(SIGNATURE).with_context(|| {
+        format!("{what}: {repository}:{tag} is unsigned; refused (nothing unsigned is trusted)")
+    })?;
     let (signer, signature) = signature.split_once(':').with_context(|| {
         format!("{what}: {repository}:{tag} has a malformed signature; refused")
     })?;
-    let signed_tag = manifest
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(SIGNED_TAG))
+    let signed_tag = annotation(SIGNED_TAG)
         .with_context(|| format!("{what}: {repository}:{tag} names no signed tag; refused"))?;
     if signed_as.is_some_and(|t| t != signed_tag) {
         bail!(
@@ -176,7 +206,61 @@ pub fn fetch_verified(
              was moved or altered; refused"
         );
     }
-    let Some(key) = trusted.iter().find(|k| k.name == signer) else {
+    let mut layers = Vec::new();
+    for l in manifest.layers() {
+        let title = l
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(TITLE))
+            .with_context(|| format!("{what}: a layer of {repository}:{tag} has no title"))?;
+        layers.push(Layer {
+            title: title.clone(),
+            digest: l.digest().to_string(),
+            size: l.size(),
+        });
+    }
+    let config_digest = manifest.config().digest().to_string();
+    let signed: Vec<(String, String, u64)> = layers
+        .iter()
+        .map(|l| (l.title.clone(), l.digest.clone(), l.size))
+        .collect();
+    let message = signed_message(artifact_type, signed_tag, &config_digest, &signed);
+    check_signature(trusted, signer, signature, &message, repository, tag, what)?;
+    let titles: BTreeSet<&String> = layers.iter().map(|l| &l.title).collect();
+    if titles.len() != layers.len() {
+        bail!("{what}: {repository}:{tag} names a file twice; refused");
+    }
+    let config_size = manifest.config().size();
+    if config_size > CONFIG_LIMIT {
+        bail!(
+            "{what}: the config of {repository}:{tag} is {config_size} bytes, more than the \
+             {CONFIG_LIMIT} a cargo-share config can be; refused"
+        );
+    }
+    let config = fetch_blob(remote, repository, &config_digest, config_size, what)?;
+    Ok(Some(Signed {
+        config,
+        signer: signer.to_string(),
+        layers,
+        repository: repository.to_string(),
+        tag: tag.to_string(),
+        what: what.to_string(),
+    }))
+}
+
+/// The signature is by one of the trusted keys named `signer` (several may share a name: each
+/// is tried).
+fn check_signature(
+    trusted: &[PublicKey],
+    signer: &str,
+    signature: &str,
+    message: &str,
+    repository: &str,
+    tag: &str,
+    what: &str,
+) -> Result<()> {
+    let named: Vec<&PublicKey> = trusted.iter().filter(|k| k.name == signer).collect();
+    if named.is_empty() {
         bail!(
             "{what}: {repository}:{tag} is signed by the key `{signer}`, which is not among the \
              trusted keys ({}); refused. Pass its public key with --trusted-key if you trust it",
@@ -186,55 +270,102 @@ pub fn fetch_verified(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-    };
-    let mut layers = Vec::new();
-    for l in manifest.layers() {
-        let title = l
-            .annotations()
-            .as_ref()
-            .and_then(|a| a.get(TITLE))
-            .with_context(|| format!("{what}: a layer of {repository}:{tag} has no title"))?;
-        layers.push((title.clone(), l.digest().to_string(), l.size()));
     }
-    let config_digest = manifest.config().digest().to_string();
-    let message = signed_message(artifact_type, signed_tag, &config_digest, &layers);
-    if !key.verifies(message.as_bytes(), signature) {
+    if !named
+        .iter()
+        .any(|k| k.verifies(message.as_bytes(), signature))
+    {
         bail!(
             "{what}: the signature of {repository}:{tag} does not verify with the trusted key \
-             `{signer}`: the manifest was altered or forged; refused"
+             `{signer}` ({} key(s) of that name tried): the manifest was altered or forged; \
+             refused",
+            named.len()
         );
     }
-    let titles: BTreeSet<&String> = layers.iter().map(|(t, _, _)| t).collect();
-    if titles.len() != layers.len() {
-        bail!("{what}: {repository}:{tag} names a file twice; refused");
-    }
-    let config = fetch_blob(
-        remote,
-        repository,
-        &config_digest,
-        manifest.config().size(),
-        what,
-    )?;
-    let mut files = Vec::new();
-    for (title, digest, size) in layers {
-        let compressed = fetch_blob(remote, repository, &digest, size, what)?;
-        let mut out = Vec::new();
-        zstd::stream::read::Decoder::new(&compressed[..])
-            .and_then(|d| d.take(FILE_LIMIT + 1).read_to_end(&mut out))
-            .with_context(|| format!("{what}: decompressing {title} of {repository}:{tag}"))?;
-        if out.len() as u64 > FILE_LIMIT {
-            bail!("{what}: {title} of {repository}:{tag} expands past 4 GiB; refused");
-        }
-        files.push((title, out));
-    }
-    Ok(Some(Verified {
-        config,
-        files,
-        signer: signer.to_string(),
-    }))
+    Ok(())
 }
 
-/// A blob, checked against the digest and size the signed manifest gives.
+impl Signed {
+    /// Fetch and decompress exactly the files `expected` names: the manifest must list those
+    /// layers and no others (refused before anything is fetched). Each blob is read to the size
+    /// the signed manifest gives (more is refused as it arrives) and checked against its
+    /// digest; each file expands to the size its zstd frame declares, which must be its exact
+    /// size where `expected` gives one, and within the limits of [`check_ratio`].
+    pub fn files(
+        &self,
+        remote: &dyn Remote,
+        expected: &[ExpectedFile],
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let (repository, tag, what) = (&self.repository, &self.tag, &self.what);
+        let listed: BTreeSet<&str> = self.layers.iter().map(|l| l.title.as_str()).collect();
+        let wanted: BTreeSet<&str> = expected.iter().map(|e| e.title.as_str()).collect();
+        if listed != wanted {
+            bail!(
+                "{what}: {repository}:{tag} has the files {listed:?}, but its config names \
+                 {wanted:?}: layers besides the named files are never fetched; refused"
+            );
+        }
+        let mut files = Vec::new();
+        for e in expected {
+            let layer = self.layers.iter().find(|l| l.title == e.title);
+            let layer = layer.context("internal: a checked layer is missing")?;
+            if layer.size > FILE_LIMIT {
+                bail!(
+                    "{what}: {} of {repository}:{tag} is a {} byte blob, past the 4 GiB limit; \
+                     refused",
+                    e.title,
+                    layer.size
+                );
+            }
+            let compressed = fetch_blob(remote, repository, &layer.digest, layer.size, what)?;
+            let out = expand(&compressed, e.size).with_context(|| {
+                format!("{what}: decompressing {} of {repository}:{tag}", e.title)
+            })?;
+            files.push((e.title.clone(), out));
+        }
+        Ok(files)
+    }
+}
+
+/// The bytes a zstd blob expands to: exactly the size its frame header declares, which must be
+/// `exact` when given and within the limits of [`check_ratio`]; the output buffer is never
+/// larger than that.
+fn expand(compressed: &[u8], exact: Option<u64>) -> Result<Vec<u8>> {
+    let declared = zstd::zstd_safe::get_frame_content_size(compressed)
+        .ok()
+        .flatten()
+        .context("the layer is not a zstd frame that declares its size; refused")?;
+    if let Some(exact) = exact.filter(|e| *e != declared) {
+        bail!("the layer declares {declared} bytes, its record says {exact}; refused");
+    }
+    check_ratio(compressed.len() as u64, declared)
+        .context("refused: a layer that expands this far is a decompression bomb")?;
+    let out = zstd::bulk::decompress(compressed, declared as usize)
+        .context("the layer expands past the size it declares; refused")?;
+    if out.len() as u64 != declared {
+        bail!(
+            "the layer expands to {} bytes, not the {declared} it declares; refused",
+            out.len()
+        );
+    }
+    Ok(out)
+}
+
+/// A file of `size` bytes compressed to `compressed` bytes is within the limits a puller
+/// accepts (at most [`FILE_LIMIT`]; at most [`MAX_RATIO`] times its compressed size unless it is
+/// smaller than [`ANY_RATIO_BELOW`]).
+pub fn check_ratio(compressed: u64, size: u64) -> Result<()> {
+    let bound = compressed.saturating_mul(MAX_RATIO).max(ANY_RATIO_BELOW);
+    if size > FILE_LIMIT || size > bound {
+        bail!(
+            "{size} bytes from a {compressed} byte blob is past the limits (at most 4 GiB, and \
+             above {ANY_RATIO_BELOW} bytes at most {MAX_RATIO} times the compressed size)"
+        );
+    }
+    Ok(())
+}
+
+/// A blob, read to the size the signed manifest gives and checked against its digest.
 fn fetch_blob(
     remote: &dyn Remote,
     repository: &str,
@@ -242,7 +373,9 @@ fn fetch_blob(
     size: u64,
     what: &str,
 ) -> Result<Vec<u8>> {
-    let bytes = remote.get_blob(repository, digest)?;
+    let bytes = remote
+        .get_blob(repository, digest, size)
+        .with_context(|| format!("{what}: refused, nothing was installed"))?;
     let actual = format!("sha256:{}", sha256_hex(&bytes));
     if actual != digest || bytes.len() as u64 != size {
         bail!(
@@ -280,4 +413,32 @@ pub fn upload(
         )?;
     }
     Ok(uploaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_expand_to_their_declared_size_within_the_ratio() {
+        let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let compressed = zstd::bulk::compress(&data, ZSTD_LEVEL).unwrap();
+        assert_eq!(expand(&compressed, None).unwrap(), data);
+        assert_eq!(expand(&compressed, Some(data.len() as u64)).unwrap(), data);
+        let err = expand(&compressed, Some(1)).unwrap_err();
+        assert!(format!("{err:#}").contains("its record says 1"), "{err:#}");
+        // A bomb: 64 MiB of zeros in a few kilobytes.
+        let bomb = zstd::bulk::compress(&vec![0u8; 64 << 20], ZSTD_LEVEL).unwrap();
+        let err = expand(&bomb, None).unwrap_err();
+        assert!(format!("{err:#}").contains("decompression bomb"), "{err:#}");
+        assert!(check_ratio(bomb.len() as u64, 64 << 20).is_err());
+        // A frame that does not declare its size (streaming compression) is refused.
+        let mut streamed = Vec::new();
+        let mut enc = zstd::stream::write::Encoder::new(&mut streamed, 3).unwrap();
+        enc.include_contentsize(false).unwrap();
+        std::io::Write::write_all(&mut enc, &data).unwrap();
+        enc.finish().unwrap();
+        let err = expand(&streamed, None).unwrap_err();
+        assert!(format!("{err:#}").contains("declares its size"), "{err:#}");
+    }
 }

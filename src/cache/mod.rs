@@ -3,13 +3,15 @@
 //!
 //! Files by job: the one trait a backend implements and the cache address (`remote`), the OCI
 //! registry backend over HTTP (`oci`) with its credentials (`credentials`), keys and signatures
-//! (`keys`), the signed artifact format (`artifact`), what an entry and a program carry
-//! (`records`), one file per command (`push`, `pull`), and the substituters `install` asks
-//! first (`substitute`).
+//! (`keys`), the checks on names and versions read from a cache (`names`), the signed artifact
+//! format (`artifact`), what an entry and a program carry (`records`), one file per command
+//! (`push`, `pull`), and the substituters `install` asks first (`substitute`). What is verified
+//! and what is not: `docs/src/security-binary-cache.md`.
 
 pub mod artifact;
 pub mod credentials;
 pub mod keys;
+pub mod names;
 pub mod oci;
 pub mod pull;
 pub mod push;

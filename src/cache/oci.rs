@@ -4,7 +4,9 @@
 //! LOCATION?digest=DIGEST` (a monolithic upload), `GET /v2/REPO/blobs/DIGEST`, `PUT` and `GET
 //! /v2/REPO/manifests/TAG`. Authentication: HTTP basic with the configured credentials, or the
 //! token flow (`WWW-Authenticate: Bearer realm=…,service=…,scope=…`) that hosted registries use.
-//! Plain HTTP only to the loopback address unless the user passed `--insecure`.
+//! Plain HTTP only to the loopback address unless the user passed `--insecure`; credentials
+//! (basic or a token) never travel over plain HTTP except to the loopback address, whether to
+//! the registry (`--insecure`) or to a token realm it names.
 
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
@@ -15,12 +17,12 @@ use base64::Engine;
 use ureq::http::{Method, Request, Response, StatusCode};
 
 use crate::cache::credentials::credentials_for;
-use crate::cache::remote::{CacheUrl, Remote};
+use crate::cache::remote::{is_loopback_host, CacheUrl, Remote};
 
 /// The largest manifest accepted (the distribution spec's servers cap theirs at 4 MiB).
 const MANIFEST_LIMIT: u64 = 4 << 20;
-/// The largest blob accepted (one file of a store entry).
-const BLOB_LIMIT: u64 = 4 << 30;
+/// The most memory reserved for a blob before its bytes arrive.
+const BLOB_PREALLOCATION: u64 = 16 << 20;
 
 /// An OCI registry reached over HTTP(S).
 pub struct OciRegistry {
@@ -76,10 +78,12 @@ impl OciRegistry {
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            if let Some(token) = self.token.borrow().as_ref() {
-                req = req.header("Authorization", format!("Bearer {token}"));
-            } else if let Some(basic) = &self.basic {
-                req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
+            if may_carry_credentials(url) {
+                if let Some(token) = self.token.borrow().as_ref() {
+                    req = req.header("Authorization", format!("Bearer {token}"));
+                } else if let Some(basic) = &self.basic {
+                    req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
+                }
             }
             let req = req.body(body.to_vec())?;
             let resp = self.agent.run(req).map_err(|e| self.unreachable(e))?;
@@ -132,6 +136,15 @@ impl OciRegistry {
         };
         let mut req = Request::builder().method(Method::GET).uri(&url);
         if let Some(basic) = &self.basic {
+            if !may_carry_credentials(&url) {
+                bail!(
+                    "the registry {} asks for a token from {url}, which is plain HTTP to a host \
+                     that is not this machine: credentials are never sent over plain HTTP \
+                     (loopback aside), so nothing was sent; refused. Use a registry whose token \
+                     service is HTTPS",
+                    self.url
+                );
+            }
             req = req.header("Authorization", format!("Basic {}", BASE64.encode(basic)));
         }
         let mut resp = self
@@ -146,13 +159,8 @@ impl OciRegistry {
                 crate::cache::credentials::AUTH_ENV
             );
         }
-        let body: serde_json::Value = serde_json::from_slice(
-            &resp
-                .body_mut()
-                .with_config()
-                .limit(MANIFEST_LIMIT)
-                .read_to_vec()?,
-        )?;
+        let body: serde_json::Value = serde_json::from_slice(&read_small(&mut resp, &url)?)
+            .with_context(|| format!("the registry's token service {url} answered no JSON"))?;
         body.get("token")
             .or_else(|| body.get("access_token"))
             .and_then(|t| t.as_str())
@@ -180,7 +188,11 @@ impl OciRegistry {
                 ))
             })
             .unwrap_or_else(|| body.chars().take(200).collect());
-        let hint = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        let denied = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+        let hint = if denied && self.basic.is_some() && !may_carry_credentials(&self.base) {
+            " (the credentials were not sent: never over plain HTTP to another host; use HTTPS)"
+                .to_string()
+        } else if denied {
             format!(
                 " (log in with `docker login`, or set ${})",
                 crate::cache::credentials::AUTH_ENV
@@ -194,10 +206,81 @@ impl OciRegistry {
         )
     }
 
-    fn read_body(&self, resp: &mut Response<ureq::Body>, limit: u64) -> Result<Vec<u8>> {
-        let bytes = resp.body_mut().with_config().limit(limit).read_to_vec()?;
+    fn read_body(&self, resp: &mut Response<ureq::Body>, url: &str) -> Result<Vec<u8>> {
+        let bytes = read_small(resp, url)?;
         self.received.set(self.received.get() + bytes.len() as u64);
         Ok(bytes)
+    }
+}
+
+/// A manifest or token answer from `url`: at most [`MANIFEST_LIMIT`] bytes, a failure named.
+fn read_small(resp: &mut Response<ureq::Body>, url: &str) -> Result<Vec<u8>> {
+    let declared = resp
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| format!(" of the {v} bytes it declared"))
+        .unwrap_or_default();
+    resp.body_mut()
+        .with_config()
+        .limit(MANIFEST_LIMIT)
+        .read_to_vec()
+        .with_context(|| {
+            format!(
+                "reading the answer{declared} from {url} (at most {MANIFEST_LIMIT} bytes are \
+                 read): it was cut off or too long; nothing was installed. Try again; if it \
+                 keeps happening, the registry or a proxy in between is failing"
+            )
+        })
+}
+
+/// Exactly `size` bytes from `body` (the blob at `url`): more is refused as soon as it arrives;
+/// a body that ends or fails early is an error that says how much came.
+fn read_exactly(body: impl std::io::Read, size: u64, url: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(size.min(BLOB_PREALLOCATION) as usize);
+    let mut limited = body.take(size + 1);
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match limited.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => bail!(
+                "the blob from {url} was cut off: expected {size} bytes, got {} before the \
+                 transfer failed ({e}); nothing was installed. Pull again; if it keeps \
+                 happening, the registry or a proxy in between is dropping the connection",
+                out.len()
+            ),
+        };
+        out.extend_from_slice(&buf[..n]);
+        if out.len() as u64 > size {
+            bail!(
+                "the blob from {url} is longer than the {size} bytes its signed manifest gives; \
+                 refused as soon as more arrived"
+            );
+        }
+    }
+    if (out.len() as u64) < size {
+        bail!(
+            "the blob from {url} was cut off: expected {size} bytes, got {}; nothing was \
+             installed. Pull again; if it keeps happening, the registry or a proxy in between \
+             is dropping the connection",
+            out.len()
+        );
+    }
+    Ok(out)
+}
+
+/// Whether a request to `url` may carry credentials (basic or a token): HTTPS, or plain HTTP to
+/// this machine's loopback address (`--insecure` reaches other hosts without them).
+fn may_carry_credentials(url: &str) -> bool {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => uri.host().is_some_and(is_loopback_host),
+        _ => false,
     }
 }
 
@@ -262,13 +345,26 @@ impl Remote for OciRegistry {
         Ok(())
     }
 
-    fn get_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>> {
+    fn get_blob(&self, repository: &str, digest: &str, size: u64) -> Result<Vec<u8>> {
         let url = format!("{}/v2/{repository}/blobs/{digest}", self.base);
         let mut resp = self.request(Method::GET, &url, &[], &[])?;
         if !resp.status().is_success() {
             return Err(self.refused(&format!("fetching the blob {digest} of {repository}"), resp));
         }
-        self.read_body(&mut resp, BLOB_LIMIT)
+        let declared = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(declared) = declared.filter(|d| *d != size) {
+            bail!(
+                "the blob {digest} from {url}: the registry declares {declared} bytes, the \
+                 signed manifest {size}; refused before reading it"
+            );
+        }
+        let bytes = read_exactly(resp.body_mut().as_reader(), size, &url)?;
+        self.received.set(self.received.get() + bytes.len() as u64);
+        Ok(bytes)
     }
 
     fn put_manifest(
@@ -295,7 +391,7 @@ impl Remote for OciRegistry {
         let headers: Vec<(&str, &str)> = accept.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut resp = self.request(Method::GET, &url, &headers, &[])?;
         match resp.status() {
-            s if s.is_success() => Ok(Some(self.read_body(&mut resp, MANIFEST_LIMIT)?)),
+            s if s.is_success() => Ok(Some(self.read_body(&mut resp, &url)?)),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(self.refused(&format!("fetching the manifest {repository}:{tag}"), resp)),
         }
@@ -309,6 +405,63 @@ impl Remote for OciRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blob_bodies_are_read_to_exactly_their_signed_size() {
+        let url = "http://127.0.0.1:5000/v2/x/blobs/sha256:00";
+        assert_eq!(read_exactly(&b"abcd"[..], 4, url).unwrap(), b"abcd");
+        let err = read_exactly(&b"abcde"[..], 4, url).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("longer than the 4 bytes"),
+            "{err:#}"
+        );
+        let err = format!("{:#}", read_exactly(&b"ab"[..], 4, url).unwrap_err());
+        assert!(
+            err.contains("cut off: expected 4 bytes, got 2") && err.contains(url),
+            "{err}"
+        );
+        // A body that fails midway says how much came before.
+        struct Failing(usize);
+        impl std::io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(std::io::Error::other("peer disconnected"));
+                }
+                let n = self.0.min(buf.len());
+                buf[..n].fill(7);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let err = format!("{:#}", read_exactly(Failing(3), 10, url).unwrap_err());
+        assert!(
+            err.contains("expected 10 bytes, got 3") && err.contains("peer disconnected"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn credentials_go_over_https_or_to_loopback_only() {
+        for url in [
+            "https://registry.example/v2/",
+            "https://10.0.0.1:5000/token",
+            "http://127.0.0.1:5000/v2/",
+            "http://127.1.2.3/token",
+            "http://localhost/token",
+            "http://[::1]:5000/v2/",
+        ] {
+            assert!(may_carry_credentials(url), "{url}");
+        }
+        for url in [
+            "http://registry.example/v2/",
+            "http://10.0.0.1:5000/token",
+            "http://localhost.example/token",
+            "ftp://127.0.0.1/x",
+            "not a url",
+        ] {
+            assert!(!may_carry_credentials(url), "{url}");
+        }
+    }
 
     #[test]
     fn bearer_challenges_split_outside_quotes() {

@@ -1,22 +1,27 @@
-//! `cargo share pull --from oci://HOST[:PORT]/PATH --trusted-key FILE [--root DIR] PROGRAM...`:
+//! `cargo share pull --from oci://HOST[:PORT]/PATH --trusted-key FILE [--root DIR]
+//! [--allow-downgrade] PROGRAM...`:
 //! program builds and their entries from a binary cache into the store, through the same commit
 //! point as `install` (`store::program_commit`), with no compiler run.
 //!
 //! Two phases, so that a refusal changes nothing: every artifact is fetched and verified
-//! (signature by a trusted key, every blob's digest, each entry's identity computed again from
-//! its inputs, each file's hash against its manifest) into a scratch directory in the store's
-//! `tmp/`; only then are entries added and programs committed.
+//! (signature by a trusted key, every blob's digest and size, names and versions, each entry's
+//! identity computed again from its inputs, each file's hash against its manifest) into a
+//! scratch directory in the store's `tmp/`, with no store lock held; only then is the lock
+//! taken, the plan checked again against the store as it is, and entries added and programs
+//! committed. What is verified and what is not: `docs/src/security-binary-cache.md`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::cache::artifact::{fetch_verified, Verified, ENTRY_ARTIFACT, PROGRAM_ARTIFACT};
+use crate::cache::artifact::{
+    fetch_signed, ExpectedFile, Signed, ENTRY_ARTIFACT, PROGRAM_ARTIFACT,
+};
 use crate::cache::keys::PublicKey;
 use crate::cache::oci::OciRegistry;
-use crate::cache::records::{EntryConfig, ProgramConfig};
+use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
 use crate::shell::{human_bytes, Shell};
 use crate::source::CrateSpec;
@@ -41,6 +46,28 @@ pub struct PullOptions {
     pub programs: Vec<CrateSpec>,
     pub insecure: bool,
     pub force: bool,
+    /// Install a `latest` older than the installed version (a rollback) instead of refusing.
+    pub allow_downgrade: bool,
+}
+
+/// Where and how pulled programs are committed.
+#[derive(Debug, Clone)]
+pub struct PullTarget<'a> {
+    /// The store directory (made if new).
+    pub store: &'a Path,
+    pub root: &'a Path,
+    /// Replace binaries in ROOT/bin that cargo share did not install.
+    pub force: bool,
+    /// Install a `latest` older than the installed version.
+    pub allow_downgrade: bool,
+}
+
+/// A program's signed manifest and checked config, as fetched for what was asked.
+pub struct FoundProgram {
+    pub config: ProgramConfig,
+    pub signed: Signed,
+    /// Whether a version was asked for (else this is the cache's `latest`).
+    pub pinned: bool,
 }
 
 /// The trusted public keys, read; at least one.
@@ -56,23 +83,61 @@ pub fn pull(opts: &PullOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
     let trusted = read_trusted_keys(&opts.trusted_keys)?;
     let remote = OciRegistry::new(&url, opts.insecure)?;
     check_safe_path(&opts.root, "install root", "--root")?;
-    let store = open_store_rolling_forward(&opts.store, Access::Create)?;
-    pull_into(
-        &store,
-        &remote,
-        &url,
-        &trusted,
-        &opts.programs,
-        &opts.root,
-        opts.force,
-        shell,
-    )
+    let mut fetched = Vec::new();
+    for spec in &opts.programs {
+        shell.status("Fetching", format!("{} from {}", spec.name, url_text(&url)));
+        let found = fetch_program(&remote, &url, &trusted, spec)?.with_context(|| {
+            format!(
+                "the cache {} has no program `{}`{}: push it first (`cargo share push`)",
+                url_text(&url),
+                spec.name,
+                spec.version
+                    .as_deref()
+                    .map(|v| format!(" version {v}"))
+                    .unwrap_or_default()
+            )
+        })?;
+        fetched.push(found);
+    }
+    let target = PullTarget {
+        store: &opts.store,
+        root: &opts.root,
+        force: opts.force,
+        allow_downgrade: opts.allow_downgrade,
+    };
+    pull_found(&remote, &url, &trusted, fetched, &target, shell)
 }
 
-/// A program fetched and verified, with its binaries' bytes.
+/// A program fetched and verified, its binaries staged in the pull's scratch directory.
 struct FetchedProgram {
     config: ProgramConfig,
-    binaries: Vec<(String, Vec<u8>)>,
+    pinned: bool,
+    binaries: Vec<PathBuf>,
+}
+
+/// An entry fetched and verified: its manifest and files (`dev`, `lib`).
+type FetchedEntry = (StoreEntry, Vec<u8>, Vec<u8>);
+
+/// An entry fetched and verified, its files staged in the pull's scratch directory (so that
+/// only one entry's files are in memory at a time).
+struct StagedEntry {
+    entry: StoreEntry,
+    dev: PathBuf,
+    lib: PathBuf,
+}
+
+/// What the network phase brought: the programs, and the entries the store lacked then.
+struct Fetched {
+    programs: Vec<FetchedProgram>,
+    entries: BTreeMap<String, StagedEntry>,
+}
+
+/// The cache a pull reads, and the keys it trusts.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    remote: &'a dyn Remote,
+    url: &'a CacheUrl,
+    trusted: &'a [PublicKey],
 }
 
 /// Fetch the program artifact for `spec`; `None` when the cache has none.
@@ -81,7 +146,7 @@ pub(crate) fn fetch_program(
     url: &CacheUrl,
     trusted: &[PublicKey],
     spec: &CrateSpec,
-) -> Result<Option<(ProgramConfig, Verified)>> {
+) -> Result<Option<FoundProgram>> {
     let tag = spec
         .version
         .as_deref()
@@ -89,7 +154,7 @@ pub(crate) fn fetch_program(
         .unwrap_or_else(|| "latest".into());
     let repository = url.repository("programs", &spec.name);
     let what = format!("the program {}", spec.name);
-    let Some(verified) = fetch_verified(
+    let Some(signed) = fetch_signed(
         remote,
         &repository,
         &tag,
@@ -101,7 +166,7 @@ pub(crate) fn fetch_program(
     else {
         return Ok(None);
     };
-    let config: ProgramConfig = serde_json::from_slice(&verified.config)
+    let config: ProgramConfig = serde_json::from_slice(&signed.config)
         .with_context(|| format!("{what}: its config is not a cargo-share program record"))?;
     config.check(&spec.name, &what)?;
     if let Some(v) = &spec.version {
@@ -112,176 +177,98 @@ pub(crate) fn fetch_program(
             );
         }
     }
-    Ok(Some((config, verified)))
+    Ok(Some(FoundProgram {
+        config,
+        signed,
+        pinned: spec.version.is_some(),
+    }))
 }
 
-/// Pull `specs` from `remote` into `store` and link them into `root`.
-#[allow(clippy::too_many_arguments)]
-pub fn pull_into(
+/// Refuse what cannot be committed: a `latest` older than the installed version (unless
+/// allowed), a binary whose link in a root belongs to something else (unless forced).
+fn check_programs<'a>(
     store: &Store,
+    programs: impl IntoIterator<Item = (&'a ProgramConfig, bool)>,
+    target: &PullTarget,
+    root: &Path,
+) -> Result<()> {
+    let programs_dir = store.programs_dir()?;
+    for (config, pinned) in programs {
+        let p = &config.program;
+        let installed = store.program(&p.name)?;
+        if let Some(installed) = installed.filter(|_| !pinned && !target.allow_downgrade) {
+            let older = match (
+                semver::Version::parse(&installed.version),
+                semver::Version::parse(&p.version),
+            ) {
+                (Ok(now), Ok(new)) => new < now,
+                _ => false,
+            };
+            if older {
+                bail!(
+                    "the program {}: the cache's `latest` is version {}, older than the \
+                     installed {}: `latest` was moved back (a rollback, or an older build \
+                     pushed last); refused, nothing was installed. Pull {}@{} to install that \
+                     version, or pass --allow-downgrade",
+                    p.name,
+                    p.version,
+                    installed.version,
+                    p.name,
+                    p.version
+                );
+            }
+        }
+        for r in program_roots(store, &p.name, root)? {
+            for (bin, _) in &p.binaries {
+                let link = r.join("bin").join(bin);
+                let force = target.force;
+                check_link(store, &programs_dir, &link, &p.name, force, &PlainInstall)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Install `found` (fetched by [`fetch_program`]: their manifests and configs, signed and
+/// checked) from `remote` into the target's store and root. What is installed is what was
+/// checked: the files come by the digests of those signed manifests.
+///
+/// The store lock is held only while the store changes: the network phase stages into a
+/// scratch directory of the pull's own in `STORE/tmp` (locked, so `gc` leaves it alone), and
+/// the commit takes the lock and checks the plan against the store as it is then (another
+/// command may have committed meanwhile).
+pub fn pull_found(
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],
-    specs: &[CrateSpec],
-    root: &Path,
-    force: bool,
+    found: Vec<FoundProgram>,
+    target: &PullTarget,
     shell: &Shell,
 ) -> Result<Vec<InstallRecord>> {
-    let root = std::path::absolute(root)
-        .with_context(|| format!("resolving the install root {}", root.display()))?;
-    let bin_dir = root.join("bin");
-    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
-    check_safe_path(&bin_dir, "install root", "--root")?;
-    let programs_dir = store.programs_dir()?;
-
-    // Phase 1: fetch and verify everything; nothing is written to the store.
-    let scratch = ScratchDir::new(&store.root.join("tmp"), "pull-")?;
-    let mut programs = Vec::new();
-    for spec in specs {
-        shell.status("Fetching", format!("{} from {}", spec.name, url_text(url)));
-        let (config, verified) = fetch_program(remote, url, trusted, spec)?.with_context(|| {
-            format!(
-                "the cache {} has no program `{}`{}: push it first (`cargo share push`)",
-                url_text(url),
-                spec.name,
-                spec.version
-                    .as_deref()
-                    .map(|v| format!(" version {v}"))
-                    .unwrap_or_default()
-            )
-        })?;
-        let p = &config.program;
-        let mut binaries = Vec::new();
-        for (bin, sha) in &p.binaries {
-            let title = format!("bin/{bin}");
-            let Some((_, bytes)) = verified.files.iter().find(|(t, _)| *t == title) else {
-                bail!(
-                    "the program {}: the cache's artifact lacks {title}; refused",
-                    p.name
-                );
-            };
-            if crate::digest::sha256_hex(bytes) != *sha {
-                bail!(
-                    "the program {}: {title} does not match its record; refused",
-                    p.name
-                );
-            }
-            binaries.push((bin.clone(), bytes.clone()));
-        }
-        for r in program_roots(store, &p.name, &root)? {
-            for (bin, _) in &binaries {
-                check_link(
-                    store,
-                    &programs_dir,
-                    &r.join("bin").join(bin),
-                    &p.name,
-                    force,
-                    &PlainInstall,
-                )?;
-            }
-        }
-        programs.push(FetchedProgram { config, binaries });
-    }
-    let mut entries: BTreeMap<String, (StoreEntry, Vec<u8>, Vec<u8>)> = BTreeMap::new();
-    let mut reused_by: BTreeMap<String, bool> = BTreeMap::new();
-    for program in &programs {
-        for r in &program.config.entries {
-            if entries.contains_key(&r.hash) || reused_by.contains_key(&r.hash) {
-                continue;
-            }
-            if store.entry_intact(&r.hash)? == Some(true) {
-                reused_by.insert(r.hash.clone(), true);
-                continue;
-            }
-            let (entry, dev, lib) = fetch_entry(remote, url, trusted, &r.hash, &r.package)?;
-            shell.status(
-                "Fetched",
-                format!(
-                    "{} ({})",
-                    entry_label(&entry.identity),
-                    human_bytes(lib.len() as u64 + dev.len() as u64)
-                ),
-            );
-            entries.insert(r.hash.clone(), (entry, dev, lib));
-        }
-    }
-
-    // Phase 2: entries, then each program through the install's commit point.
-    for (hash, (entry, dev, lib)) in &entries {
-        match store.add_entry_files(entry, dev, lib)? {
-            EntryOutcome::Replaced => shell.warn(format!(
-                "the store's entry {} did not match its hashes (damaged); it was replaced by the \
-                 cache's. Run `cargo share verify --repair` to relink programs installed before",
-                entry_label(&entry.identity)
-            )),
-            _ => shell.status("Adding", entry_label(&entry.identity)),
-        }
-        debug_assert_eq!(hash, &entry.identity.hash);
-    }
-    crate::store::fault::step("pull-entries-added")?;
-    let mut records = Vec::new();
-    for (i, program) in programs.iter().enumerate() {
-        let p = &program.config.program;
-        let bin_scratch = scratch.path().join(format!("bin-{i}"));
-        std::fs::create_dir_all(&bin_scratch)?;
-        let mut paths = Vec::new();
-        for (bin, bytes) in &program.binaries {
-            let path = bin_scratch.join(bin);
-            std::fs::write(&path, bytes)
-                .and_then(|_| {
-                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                })
-                .with_context(|| format!("writing {}", path.display()))?;
-            paths.push(path);
-        }
-        let mut needed: Vec<CrateIdentity> = Vec::new();
-        for hash in &program.config.libraries {
-            needed.push(stored_identity(store, hash)?);
-        }
-        shell.status("Installing", format!("{} v{}", p.name, p.version));
-        let Some((_, linked)) = commit_program(
-            store,
-            &ProgramBuild {
-                name: &p.name,
-                version: &p.version,
-                source: &p.source,
-                features: &p.features,
-                binaries: &paths,
-                needed: &needed,
-                entries: &p.entries,
-                // Plugins are not in the cache (book: docs/src/guide/binary-cache.md,
-                // limitations).
-                plugin_builds: &[],
-                // A pulled program is not built again by a later install (book:
-                // docs/src/guide/binary-cache.md, limitations).
-                origin: None,
-                resolution: None,
-                crates: &[],
-                install_origin: None,
-            },
-            &root,
-            &mut PlainInstall,
-            shell,
-        )?
-        else {
-            continue;
-        };
-        let (reused, pulled): (Vec<String>, Vec<String>) = p
-            .entries
-            .iter()
-            .cloned()
-            .partition(|h| reused_by.contains_key(h));
-        let record = InstallRecord {
-            reason: "program-pulled",
-            name: p.name.clone(),
-            version: p.version.clone(),
-            binaries: linked,
-            reused,
-            added: pulled,
-        };
-        record.announce(shell, "from the cache; ");
-        records.push(record);
-    }
+    let root = std::path::absolute(target.root)
+        .with_context(|| format!("resolving the install root {}", target.root.display()))?;
+    let scratch = {
+        let store = open_store_rolling_forward(target.store, Access::Create)?;
+        let programs = found.iter().map(|f| (&f.config, f.pinned));
+        check_programs(&store, programs, target, &root)?;
+        ScratchDir::new(&store.root.join("tmp"), "pull-")?
+    };
+    let source = Source {
+        remote,
+        url,
+        trusted,
+    };
+    let fetched = fetch_all(source, found, target.store, scratch.path(), shell)?;
+    let store = open_store_rolling_forward(target.store, Access::Create)?;
+    let records = commit_all(
+        &store,
+        source,
+        fetched,
+        target,
+        &root,
+        scratch.path(),
+        shell,
+    )?;
     let total = remote.transferred().1;
     shell.status(
         "Pulled",
@@ -292,6 +279,210 @@ pub fn pull_into(
         ),
     );
     Ok(records)
+}
+
+/// The network phase, with no store lock held: each program's binaries into `scratch`, and
+/// every entry the store lacks now (a shared lock for that look only).
+fn fetch_all(
+    source: Source,
+    found: Vec<FoundProgram>,
+    store_dir: &Path,
+    scratch: &Path,
+    shell: &Shell,
+) -> Result<Fetched> {
+    let mut programs = Vec::new();
+    for (i, f) in found.into_iter().enumerate() {
+        let dir = scratch.join(format!("bin-{i}"));
+        let binaries = stage_binaries(source.remote, &f, &dir)?;
+        programs.push(FetchedProgram {
+            config: f.config,
+            pinned: f.pinned,
+            binaries,
+        });
+    }
+    let present: BTreeSet<String> = {
+        let store = Store::open(store_dir, Access::Read)?;
+        let mut present = BTreeSet::new();
+        for r in programs.iter().flat_map(|p| &p.config.entries) {
+            if store.entry_intact(&r.hash)? == Some(true) {
+                present.insert(r.hash.clone());
+            }
+        }
+        present
+    };
+    let mut entries = BTreeMap::new();
+    for r in programs.iter().flat_map(|p| &p.config.entries) {
+        if present.contains(&r.hash) || entries.contains_key(&r.hash) {
+            continue;
+        }
+        entries.insert(r.hash.clone(), stage_entry(source, r, scratch, shell)?);
+    }
+    Ok(Fetched { programs, entries })
+}
+
+/// An entry fetched, verified and written to `scratch/entries/HASH/` (`dev`, `lib`).
+fn stage_entry(source: Source, r: &EntryRef, scratch: &Path, shell: &Shell) -> Result<StagedEntry> {
+    let (entry, dev, lib) = fetch_entry(source.remote, source.url, source.trusted, r)?;
+    shell.status(
+        "Fetched",
+        format!(
+            "{} ({})",
+            entry_label(&entry.identity),
+            human_bytes(lib.len() as u64 + dev.len() as u64)
+        ),
+    );
+    // The hash was checked (64 hex digits) with the program's config.
+    let dir = scratch.join("entries").join(&r.hash);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let staged = StagedEntry {
+        entry,
+        dev: dir.join("dev"),
+        lib: dir.join("lib"),
+    };
+    for (path, bytes) in [(&staged.dev, dev), (&staged.lib, lib)] {
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(staged)
+}
+
+/// A program's binaries, fetched, checked against its record and written to `dir`.
+fn stage_binaries(remote: &dyn Remote, found: &FoundProgram, dir: &Path) -> Result<Vec<PathBuf>> {
+    let p = &found.config.program;
+    let expected: Vec<ExpectedFile> = p
+        .binaries
+        .iter()
+        .map(|(bin, _)| ExpectedFile {
+            title: format!("bin/{bin}"),
+            size: None,
+        })
+        .collect();
+    let files = found.signed.files(remote, &expected)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut paths = Vec::new();
+    for ((bin, sha), (title, bytes)) in p.binaries.iter().zip(files) {
+        if crate::digest::sha256_hex(&bytes) != *sha {
+            bail!(
+                "the program {}: {title} does not match its record; refused",
+                p.name
+            );
+        }
+        let path = dir.join(bin);
+        std::fs::write(&path, &bytes)
+            .and_then(|_| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)))
+            .with_context(|| format!("writing {}", path.display()))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// The commit, under the store lock: the plan checked again against the store as it is now
+/// (an entry that was there and is gone or damaged now is fetched), entries added, then each
+/// program through the install's commit point.
+fn commit_all(
+    store: &Store,
+    source: Source,
+    mut fetched: Fetched,
+    target: &PullTarget,
+    root: &Path,
+    scratch: &Path,
+    shell: &Shell,
+) -> Result<Vec<InstallRecord>> {
+    let bin_dir = root.join("bin");
+    std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
+    check_safe_path(&bin_dir, "install root", "--root")?;
+    let programs = fetched.programs.iter().map(|p| (&p.config, p.pinned));
+    check_programs(store, programs, target, root)?;
+    for r in fetched.programs.iter().flat_map(|p| &p.config.entries) {
+        if fetched.entries.contains_key(&r.hash) || store.entry_intact(&r.hash)? == Some(true) {
+            continue;
+        }
+        shell.status(
+            "Fetching",
+            format!(
+                "{} v{} again: the store lost it while the pull ran",
+                r.package, r.version
+            ),
+        );
+        let staged = stage_entry(source, r, scratch, shell)?;
+        fetched.entries.insert(r.hash.clone(), staged);
+    }
+    let mut added = BTreeSet::new();
+    for (hash, staged) in &fetched.entries {
+        let entry = &staged.entry;
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        match store.add_entry_files(entry, &read(&staged.dev)?, &read(&staged.lib)?)? {
+            EntryOutcome::Reused => continue,
+            EntryOutcome::Replaced => shell.warn(format!(
+                "the store's entry {} did not match its hashes (damaged); it was replaced by the \
+                 cache's. Run `cargo share verify --repair` to relink programs installed before",
+                entry_label(&entry.identity)
+            )),
+            EntryOutcome::Added => shell.status("Adding", entry_label(&entry.identity)),
+        }
+        added.insert(hash.clone());
+    }
+    crate::store::fault::step("pull-entries-added")?;
+    let mut records = Vec::new();
+    for program in &fetched.programs {
+        if let Some(record) = commit_pulled(store, program, &added, root, shell)? {
+            records.push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// One program through the install's commit point; `None` when it was installed as it is.
+fn commit_pulled(
+    store: &Store,
+    program: &FetchedProgram,
+    added: &BTreeSet<String>,
+    root: &Path,
+    shell: &Shell,
+) -> Result<Option<InstallRecord>> {
+    let p = &program.config.program;
+    let mut needed: Vec<CrateIdentity> = Vec::new();
+    for hash in &program.config.libraries {
+        needed.push(stored_identity(store, hash)?);
+    }
+    shell.status("Installing", format!("{} v{}", p.name, p.version));
+    let Some((_, linked)) = commit_program(
+        store,
+        &ProgramBuild {
+            name: &p.name,
+            version: &p.version,
+            source: &p.source,
+            features: &p.features,
+            binaries: &program.binaries,
+            needed: &needed,
+            entries: &p.entries,
+            // Plugins are not in the cache (README, "Binary cache": limitations).
+            plugin_builds: &[],
+            // A pulled program is not built again by a later install (README, "Binary
+            // cache": limitations).
+            origin: None,
+            resolution: None,
+            crates: &[],
+            install_origin: None,
+        },
+        root,
+        &mut PlainInstall,
+        shell,
+    )?
+    else {
+        return Ok(None);
+    };
+    let (pulled, reused): (Vec<String>, Vec<String>) =
+        p.entries.iter().cloned().partition(|h| added.contains(h));
+    let record = InstallRecord {
+        reason: "program-pulled",
+        name: p.name.clone(),
+        version: p.version.clone(),
+        binaries: linked,
+        reused,
+        added: pulled,
+    };
+    record.announce(shell, "from the cache; ");
+    Ok(Some(record))
 }
 
 fn url_text(url: &CacheUrl) -> String {
@@ -309,16 +500,16 @@ fn stored_identity(store: &Store, hash: &str) -> Result<CrateIdentity> {
 }
 
 /// One entry from the cache, verified: its manifest and files (`dev`, `lib`).
-pub(crate) fn fetch_entry(
+fn fetch_entry(
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],
-    hash: &str,
-    package: &str,
-) -> Result<(StoreEntry, Vec<u8>, Vec<u8>)> {
+    reference: &EntryRef,
+) -> Result<FetchedEntry> {
+    let (hash, package) = (reference.hash.as_str(), reference.package.as_str());
     let repository = url.repository("entries", package);
     let what = format!("the entry {package} ({})", &hash[..hash.len().min(12)]);
-    let verified = fetch_verified(
+    let signed = fetch_signed(
         remote,
         &repository,
         hash,
@@ -334,25 +525,25 @@ pub(crate) fn fetch_entry(
             url_text(url)
         )
     })?;
-    let config: EntryConfig = serde_json::from_slice(&verified.config)
+    let config: EntryConfig = serde_json::from_slice(&signed.config)
         .with_context(|| format!("{what}: its config is not a cargo-share entry record"))?;
     config.check(hash, &what)?;
+    config.check_named(reference, &what)?;
     let file = &config.entry.identity.file;
-    let take = |sub: &str| -> Result<Vec<u8>> {
-        let title = format!("{sub}/{file}");
-        let bytes = verified
-            .files
-            .iter()
-            .find(|(t, _)| *t == title)
-            .map(|(_, b)| b.clone())
-            .with_context(|| format!("{what}: the cache's artifact lacks {title}; refused"))?;
-        Ok(bytes)
+    let expected = [
+        ExpectedFile {
+            title: format!("dev/{file}"),
+            size: None,
+        },
+        ExpectedFile {
+            title: format!("lib/{file}"),
+            size: Some(config.entry.runtime_size),
+        },
+    ];
+    let mut files = signed.files(remote, &expected)?.into_iter();
+    let (Some((_, dev)), Some((_, lib))) = (files.next(), files.next()) else {
+        bail!("internal: {what}: the checked files are missing");
     };
-    let dev = take("dev")?;
-    let lib = take("lib")?;
-    if verified.files.len() != 2 {
-        bail!("{what}: the cache's artifact has files besides lib/ and dev/; refused");
-    }
     if crate::digest::sha256_hex(&lib) != config.entry.runtime_sha256
         || crate::digest::sha256_hex(&dev) != config.entry.dev_sha256
         || lib.len() as u64 != config.entry.runtime_size

@@ -12,6 +12,8 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::cache::names::{check_file_name, check_hash, check_package_name, check_version};
+use crate::compile::unit_record::UnitRecord;
 use crate::store::identity::IdentityInputs;
 use crate::store::{InstalledProgram, StoreEntry};
 
@@ -39,14 +41,6 @@ pub struct ProgramConfig {
     pub entries: Vec<EntryRef>,
 }
 
-/// A file name from a cache as a path component: no directories, nothing hidden.
-pub fn check_file_name(name: &str, what: &str) -> Result<()> {
-    if name.is_empty() || name.contains('/') || name.starts_with('.') || name.contains('\0') {
-        bail!("{what}: the file name `{name}` is not a plain file name; refused");
-    }
-    Ok(())
-}
-
 impl EntryConfig {
     /// The entry's identity computed again from its inputs must be `tag`, and the inputs must
     /// agree with the manifest's file, dependencies and (libstd) file hash.
@@ -65,16 +59,71 @@ impl EntryConfig {
             );
         }
         check_file_name(&id.file, what)?;
+        check_package_name(&id.package, what)?;
+        check_version(&id.version, what)?;
+        for d in &id.dependencies {
+            check_hash(d, what)?;
+        }
+        check_hash(&self.entry.runtime_sha256, what)?;
+        check_hash(&self.entry.dev_sha256, what)?;
+        if let Some(record) = &self.entry.group {
+            // Used by a later grouped install that builds against the group.
+            check_package_name(&record.group.name, what)?;
+            for m in &record.group.members {
+                check_package_name(&m.name, what)?;
+                check_version(&m.version, what)?;
+            }
+        }
         let consistent = match inputs {
             IdentityInputs::Toolchain {
-                file, file_sha256, ..
-            } => file == &id.file && file_sha256 == &self.entry.dev_sha256,
+                file,
+                file_sha256,
+                rustc_version,
+                ..
+            } => {
+                file == &id.file
+                    && file_sha256 == &self.entry.dev_sha256
+                    && id.package == "std"
+                    && Some(id.version.as_str()) == rustc_release(rustc_version)
+            }
             IdentityInputs::Crate {
-                file, dependencies, ..
-            } => file == &id.file && dependencies == &id.dependencies,
+                file,
+                dependencies,
+                unit_record,
+                ..
+            } => {
+                let record: UnitRecord = serde_json::from_str(unit_record).with_context(|| {
+                    format!("{what}: its identity inputs hold no unit record; refused")
+                })?;
+                file == &id.file
+                    && dependencies == &id.dependencies
+                    && record.package == id.package
+                    && record.version == id.version
+            }
         };
         if !consistent {
-            bail!("{what}: its manifest does not match its identity inputs; refused");
+            bail!(
+                "{what}: its manifest ({} {}, {}) does not match its identity inputs: the entry \
+                 was altered; refused",
+                id.package,
+                id.version,
+                id.file
+            );
+        }
+        Ok(())
+    }
+
+    /// The entry is the one `reference` (a program's list of entries) names.
+    pub fn check_named(&self, reference: &EntryRef, what: &str) -> Result<()> {
+        let id = &self.entry.identity;
+        if id.package != reference.package || id.version != reference.version {
+            bail!(
+                "{what}: the cache's entry is {} {}, but its program names it {} {}; refused",
+                id.package,
+                id.version,
+                reference.package,
+                reference.version
+            );
         }
         Ok(())
     }
@@ -89,8 +138,16 @@ impl ProgramConfig {
                 self.program.name
             );
         }
-        for (bin, _) in &self.program.binaries {
+        check_package_name(&self.program.name, what)?;
+        check_version(&self.program.version, what)?;
+        for (bin, sha) in &self.program.binaries {
             check_file_name(bin, what)?;
+            check_hash(sha, what)?;
+        }
+        for e in &self.entries {
+            check_hash(&e.hash, what)?;
+            check_package_name(&e.package, what)?;
+            check_version(&e.version, what)?;
         }
         let listed: BTreeSet<&String> = self.entries.iter().map(|e| &e.hash).collect();
         let recorded: BTreeSet<&String> = self.program.entries.iter().collect();
@@ -99,4 +156,11 @@ impl ProgramConfig {
         }
         Ok(())
     }
+}
+
+/// The `release: ` line of `rustc -vV` (a libstd entry's version).
+fn rustc_release(rustc_version: &str) -> Option<&str> {
+    rustc_version
+        .lines()
+        .find_map(|l| l.strip_prefix("release: "))
 }

@@ -13,8 +13,11 @@ pub trait Remote {
     fn has_blob(&self, repository: &str, digest: &str) -> Result<bool>;
     /// Upload `bytes` as the blob `digest` (the cache checks the digest).
     fn put_blob(&self, repository: &str, digest: &str, bytes: &[u8]) -> Result<()>;
-    /// The blob `digest`, as the cache returns it (the caller checks the digest).
-    fn get_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>>;
+    /// The blob `digest`, as the cache returns it (the caller checks the digest): exactly
+    /// `size` bytes, the size the signed manifest gives. A blob declared or sent longer is
+    /// refused as soon as that shows (never read further); a shorter one is an error that says
+    /// how many bytes came.
+    fn get_blob(&self, repository: &str, digest: &str, size: u64) -> Result<Vec<u8>>;
     /// Store `bytes` as the manifest tagged `tag`: the step that makes an artifact visible.
     fn put_manifest(
         &self,
@@ -72,7 +75,7 @@ impl CacheUrl {
             Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
             _ => &self.host,
         };
-        matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+        is_loopback_host(host)
     }
 
     /// The repository for `kind` (`entries`, `programs`) and a package name.
@@ -84,6 +87,16 @@ impl CacheUrl {
             format!("{}/{kind}/{name}", self.path)
         }
     }
+}
+
+/// Whether `host` (no port; an IPv6 address with or without brackets) is this machine's
+/// loopback: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn is_path_component(c: &str) -> bool {
@@ -139,5 +152,24 @@ mod tests {
         assert!(CacheUrl::parse("https://x/y").is_err());
         assert!(CacheUrl::parse("oci:///y").is_err());
         assert!(CacheUrl::parse("oci://h/Upper").is_err());
+        for host in [
+            "127.0.0.1:5000",
+            "127.8.9.10",
+            "localhost:80",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            let u = CacheUrl::parse(&format!("oci://{host}/x")).unwrap();
+            assert!(u.is_loopback(), "{host}");
+        }
+        for host in [
+            "128.0.0.1",
+            "10.0.0.1:5000",
+            "localhost.example",
+            "[::2]:80",
+        ] {
+            let u = CacheUrl::parse(&format!("oci://{host}/x")).unwrap();
+            assert!(!u.is_loopback(), "{host}");
+        }
     }
 }

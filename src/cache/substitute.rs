@@ -17,12 +17,12 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::cache::oci::OciRegistry;
-use crate::cache::pull::{fetch_program, pull_into, read_trusted_keys};
+use crate::cache::pull::{fetch_program, pull_found, read_trusted_keys, PullTarget};
 use crate::cache::remote::CacheUrl;
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::ancestors::check_safe_path;
-use crate::store::{open_store_rolling_forward, Access, InstallOptions, InstallRecord};
+use crate::store::{InstallOptions, InstallRecord};
 
 /// The environment variable naming the configuration file.
 pub const CONFIG_ENV: &str = "CARGO_SHARE_CONFIG";
@@ -100,15 +100,20 @@ pub fn substitute(opts: &mut InstallOptions, shell: &Shell) -> Result<Vec<Instal
             let attempt = (|| -> Result<Option<Vec<InstallRecord>>> {
                 let url = CacheUrl::parse(cache)?;
                 let remote = OciRegistry::new(&url, false)?;
-                match fetch_program(&remote, &url, &trusted, spec)? {
-                    Some((found, _)) if found.program.source == "crates.io" => {}
+                // Checked and installed from this one fetch: the files come by the digests of
+                // the manifest whose origin was checked.
+                let found = match fetch_program(&remote, &url, &trusted, spec)? {
+                    Some(found) if found.config.program.source == "crates.io" => found,
                     _ => return Ok(None),
-                }
-                let store = open_store_rolling_forward(&opts.store, Access::Create)?;
-                let specs = std::slice::from_ref(spec);
-                let pulled = pull_into(
-                    &store, &remote, &url, &trusted, specs, &opts.root, opts.force, shell,
-                )?;
+                };
+                let target = PullTarget {
+                    store: &opts.store,
+                    root: &opts.root,
+                    force: opts.force,
+                    // An older `latest` is refused: the program is built instead.
+                    allow_downgrade: false,
+                };
+                let pulled = pull_found(&remote, &url, &trusted, vec![found], &target, shell)?;
                 Ok(Some(pulled))
             })();
             match attempt {

@@ -2,6 +2,7 @@
 //! way, run a binary with an empty environment.
 #![allow(dead_code)]
 
+pub mod fake_http;
 pub mod registry;
 pub mod store_env;
 

@@ -155,7 +155,7 @@ mod tests {
             entry: String::new(),
             set: Some(1),
         };
-        assert!(write_reuse_member(dir.path(), &[group]).unwrap());
+        assert!(write_reuse_member(dir.path(), &stored_packages(&[group])).unwrap());
         let text =
             std::fs::read_to_string(dir.path().join(REUSE_PACKAGE).join("Cargo.toml")).unwrap();
         let doc: toml::Table = text.parse().unwrap();
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(git["version"].as_str(), Some("=0.16.2"));
         assert!(!git.contains_key("features"));
 
-        assert!(!write_reuse_member(dir.path(), &[]).unwrap());
+        assert!(!write_reuse_member(dir.path(), &BTreeMap::new()).unwrap());
         assert!(!dir.path().join(REUSE_PACKAGE).exists());
     }
 }
