@@ -345,8 +345,9 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     env.verify_ok();
 }
 
-/// A newcomer keeps the versions it was released with: installed after old-shim (shim 1.0.0),
-/// new-shim (its lock: 1.1.0, its requirement: 1) is built with 1.1.0, as installing both
+/// A newcomer whose own tests fail with the installed versions keeps the versions it was
+/// released with: installed after old-shim (shim 1.0.0), picky-shim (its lock: 1.1.0, its
+/// requirement: 1, a test that wants 1.1.0's answer) is built with 1.1.0, as installing both
 /// together would, and old-shim, whose test fails with 1.1.0, is left as it is. With
 /// `--keep-installed-versions` the installed versions win instead: new-shim adapts to 1.0.0 and
 /// shares old-shim's group, and a newcomer that requires 1.1 leaves the installed programs as
@@ -357,16 +358,27 @@ fn keep_installed_versions_leaves_moved_programs_untested() {
     with_fixture_registry(&env);
     install_in_base(&env, &[fixture("sets/old-shim")], &[]);
     let before = program_files(&env, "old-shim");
-    let out = install_in_base(&env, &[fixture("sets/new-shim")], &[]);
+    // A newcomer whose own test fails with the installed versions is not adapted to them: its
+    // versions win, and old-shim, whose test fails with 1.1.0, is left as it is.
+    let picky = picky_shim(&env);
+    let out = install_in_base(&env, &[picky], &[]);
     let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Testing picky-shim v0.1.0 with the installed programs' crate versions (shim 1.1.0 -> \
+             1.0.0)"
+        ) && said.contains("Not adapting picky-shim v0.1.0")
+            && said.contains("1 of its 1 own tests fail with them"),
+        "{said}"
+    );
     assert!(
         said.contains("Testing old-shim v0.1.0 under the new crate versions (shim 1.0.0 -> 1.1.0)")
             && said.contains("Leaving old-shim as it is"),
         "{said}"
     );
     assert_eq!(
-        run_clean(&env.root().join("bin/new-shim")),
-        "new-shim: shim 1.1.0 answer 42 features default\n"
+        run_clean(&env.root().join("bin/picky-shim")),
+        "picky-shim: shim 1.1.0 answer 42 features default\n"
     );
     assert_eq!(program_files(&env, "old-shim"), before);
     env.verify_ok();
@@ -504,6 +516,64 @@ fn programs_installed_one_at_a_time_load_the_files_programs_installed_together_l
     }
     assert!(groups >= 4, "the programs share groups: {groups}");
     apart.verify_ok();
+}
+
+/// new-shim as picky-shim: locked to shim 1.1.0 (requiring `1`), with a test that passes only
+/// with 1.1.0's answer.
+fn picky_shim(env: &Env) -> PathBuf {
+    let dir = env.base.join("picky-shim");
+    copy_dir(&fixture("sets/new-shim"), &dir);
+    for file in ["Cargo.toml", "Cargo.lock", "src/main.rs"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let text = text.replace("new-shim", "picky-shim").replace(
+            "assert!(shim::answer() > 0)",
+            "assert_eq!(shim::answer(), 42)",
+        );
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+/// A newcomer locked to newer versions than the installed programs, whose requirements allow
+/// theirs, adapts to them when its own tests pass with them: no installed program is moved or
+/// tested, new-shim is built with shim 1.0.0 and loads old-shim's group.
+#[test]
+fn a_newcomer_adapts_to_the_installed_versions_when_its_own_tests_pass() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    let out = install_in_base(&env, &[fixture("sets/new-shim")], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Testing new-shim v0.1.0 with the installed programs' crate versions (shim 1.1.0 -> \
+             1.0.0)"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "Adapted new-shim v0.1.0 to the installed programs' crate versions: its own tests \
+             pass (1 passed), so no installed program is moved"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("Testing old-shim"), "{said}");
+    assert!(
+        programs_of(&env, &out, "program-retested").is_empty(),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/new-shim")),
+        "new-shim: shim 1.0.0 answer 41 features extra\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/old-shim")),
+        "old-shim: shim 1.0.0 answer 41 features extra\n"
+    );
+    assert_eq!(env.group_libs("old-shim"), env.group_libs("new-shim"));
+    assert!(!said.contains("warning"), "{said}");
+    env.verify_ok();
 }
 
 /// A program in the base directory: `name` with `dependencies` and `dev_dependencies` (manifest

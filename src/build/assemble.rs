@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use cargo_metadata::{CrateType, Message};
 use serde::Serialize;
 
+use crate::build::adapt::prepare_proven;
 use crate::build::cargo::{CargoVerb, LockRestore};
 use crate::build::failures::{forward_stderr, FailedProgram};
 use crate::build::features::FeatureChoice;
@@ -22,7 +23,6 @@ use crate::build::path_sources::forget_other_copies;
 use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECTION};
 use crate::build::plugins::warn_stale_plugins;
 use crate::build::prepare::PreparedBuild;
-use crate::build::retest::prepare_retested;
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
 use crate::elf;
@@ -119,7 +119,7 @@ pub fn show_plan(options: &BuildOptions, shell: &Shell) -> Result<()> {
         dry_run: true,
         ..options.clone()
     };
-    let prepared = prepare_retested(&options, shell)?;
+    let prepared = prepare_proven(&options, shell)?;
     for (_, programs) in prepared.invocations() {
         shell.result(format!(
             "would build: {}",
@@ -189,7 +189,7 @@ type Compiled = (
 );
 
 fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled> {
-    let prepared = prepare_retested(options, shell)?;
+    let prepared = prepare_proven(options, shell)?;
     prepared.report_overrides(shell);
     prepared.check_recorded_tests(shell)?;
     forget_other_copies(&prepared, shell)?;

@@ -16,6 +16,7 @@
 //! 7. Bind: the copies in `OUT` name the libraries they load as `$ORIGIN/../lib/FILE`, with no
 //!    run path, so the loader opens each directly ([`lib_paths`]).
 
+pub mod adapt;
 pub mod assemble;
 pub mod cargo;
 pub mod failures;

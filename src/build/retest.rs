@@ -28,7 +28,7 @@ use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes
 use crate::shell::Shell;
 
 /// An installed program the prepared set would build from other crate versions.
-struct MovedProgram {
+pub(crate) struct MovedProgram {
     /// Index in the prepared graph's programs.
     index: usize,
     name: String,
@@ -39,7 +39,7 @@ struct MovedProgram {
 }
 
 /// What its own tests say of a moved program.
-enum Verdict {
+pub(crate) enum Verdict {
     /// They pass under the new versions (counts of the run, or of the recorded one).
     Passed(RecordedTest),
     /// Some fail under the new versions, each of them named: they may fail under the installed
@@ -77,6 +77,7 @@ pub fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<Prepare
     if !options.retest_installed || options.installed.is_empty() {
         return prepare(options, shell);
     }
+
     let mut options = options.clone();
     // Program -> the closure it passed its tests with, this run: a set prepared again
     // without a failing program usually builds the others exactly as before.
@@ -253,7 +254,7 @@ impl MovedProgram {
 
 /// The installed programs of the prepared set that it builds from other crate versions than
 /// their recorded resolutions.
-fn moved_programs(prepared: &PreparedBuild) -> Result<Vec<MovedProgram>> {
+pub(crate) fn moved_programs(prepared: &PreparedBuild) -> Result<Vec<MovedProgram>> {
     let mut out = Vec::new();
     for (index, p) in prepared.graph.programs.iter().enumerate() {
         let Some(recorded) = prepared.options.kept_resolutions.get(&p.name) else {
@@ -386,7 +387,7 @@ impl PreparedBuild {
 
 /// What a test outcome says of a moved program; `failing` names its failing tests (or the
 /// errors that kept them from building).
-fn verdict(outcome: &RecordedTest, failing: &[String]) -> Verdict {
+pub(crate) fn verdict(outcome: &RecordedTest, failing: &[String]) -> Verdict {
     let names = if failing.is_empty() {
         String::new()
     } else {

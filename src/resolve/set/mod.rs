@@ -37,8 +37,8 @@ pub use lockfile::{
     keeps_locked_versions, lock_subset, seed_lockfile, seed_lockfile_preferring, ResolutionConflict,
 };
 pub use program_resolution::{
-    closure_fingerprint, describe_changes, program_lock, resolution_change, version_changes,
-    VersionChange,
+    changes_from_own_lock, closure_fingerprint, describe_changes, program_lock, resolution_change,
+    version_changes, VersionChange,
 };
 pub use program_set::{lock_packages, ProgramSet, SetMember, Unify, UnifyOptions};
 pub(crate) use reuse_member::resolved_packages;

@@ -134,6 +134,44 @@ pub fn version_changes(md: &Metadata, program: &str, recorded: &str) -> Result<V
     Ok(changes)
 }
 
+/// The crates `md` builds `program` (with its tests) from in other versions than its own
+/// lockfile (`own_lock`, its text) locks: each package of the closure the lockfile does not hold
+/// at that version and source, from the version the lockfile has of that name (if one) to the
+/// one `md` has. Packages the lockfile holds for other platforms do not count.
+pub fn changes_from_own_lock(
+    md: &Metadata,
+    program: &str,
+    own_lock: &str,
+) -> Result<Vec<VersionChange>> {
+    let pkg = md
+        .packages
+        .iter()
+        .find(|p| p.name.as_str() == program && p.source.is_none())
+        .with_context(|| format!("{program} is not part of this resolution"))?;
+    let locked: BTreeSet<LockKey> = parse_lock(own_lock)
+        .with_context(|| format!("the lockfile of {program}"))?
+        .1
+        .into_keys()
+        .collect();
+    let mut changes = Vec::new();
+    for now in closure_keys_of(md, &pkg.id, true)
+        .into_iter()
+        .filter(|k| k.2.is_some() && !locked.contains(k))
+    {
+        let mut same_name = locked.iter().filter(|k| k.0 == now.0);
+        let from = match (same_name.next(), same_name.next()) {
+            (Some(only), None) => Some(only.1.clone()),
+            _ => None,
+        };
+        changes.push(VersionChange {
+            krate: now.0,
+            from,
+            to: Some(now.1),
+        });
+    }
+    Ok(changes)
+}
+
 /// At most three `changes`, and how many more.
 pub fn describe_changes(changes: &[VersionChange]) -> String {
     let mut text = changes
