@@ -7,7 +7,9 @@
 # Usage: scripts/one-at-a-time.sh [PROGRAMS_FILE] [WORK_DIR]
 #   PROGRAMS_FILE  default: examples/reference-programs.txt
 #   WORK_DIR       default: a new temporary directory
-# Environment: CARGO_SHARE (default: cargo-share on PATH).
+# Environment: CARGO_SHARE (default: cargo-share on PATH); WITH_CARGO_INSTALL=1 also runs
+# `cargo install --locked` of each program alone (a fresh target directory, into WORK_DIR/static)
+# just before its one-at-a-time install, and prints both times and their ratio.
 # Prints one line per install (wall seconds), then per program the library files it loads in
 # each store, how many of their files are byte-identical, and the bytes of libraries and
 # binaries each way. Exit status 1 if a program loads other files one way than the other, or
@@ -23,9 +25,22 @@ echo "work dir: $work" >&2
 
 one=("$cs" --cache-dir "$work/one/cache" --store "$work/one/store")
 for p in "${programs[@]}"; do
+  static=""
+  if [ "${WITH_CARGO_INSTALL:-0}" = 1 ]; then
+    start=$(date +%s)
+    cargo install -q --locked --root "$work/static" --target-dir "$work/static-target/${p%@*}" \
+      "${p%@*}" --version "${p#*@}" > "$work/logs/static-${p%@*}.log" 2>&1
+    static=$(( $(date +%s) - start ))
+    rm -rf "$work/static-target/${p%@*}"
+  fi
   start=$(date +%s)
   if "${one[@]}" install "$p" --root "$work/one/root" > "$work/logs/one-${p%@*}.log" 2>&1; then
-    echo "one at a time: $p installed in $(( $(date +%s) - start )) s"
+    took=$(( $(date +%s) - start ))
+    if [ -n "$static" ]; then
+      echo "one at a time: $p installed in $took s; cargo install --locked of it alone: $static s ($(python3 -c "print(f'{$took/$static:.2f}')")x)"
+    else
+      echo "one at a time: $p installed in $took s"
+    fi
   else
     echo "one at a time: $p FAILED after $(( $(date +%s) - start )) s: $work/logs/one-${p%@*}.log"
   fi

@@ -177,12 +177,18 @@ enum Command {
         /// Install root: binaries are linked into ROOT/bin [default: $CARGO_INSTALL_ROOT or $CARGO_HOME].
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
-        /// Replace binaries in ROOT/bin that cargo share did not install.
+        /// Build a crates.io program installed already at that version again, and replace
+        /// binaries in ROOT/bin that cargo share did not install.
         #[arg(long)]
         force: bool,
-        /// Accepted for `cargo install` compatibility: lockfiles are always respected (see --no-locked).
+        /// Accepted for `cargo install` compatibility: unlike `cargo install`, lockfiles are
+        /// always respected (see --no-locked).
         #[arg(long)]
         locked: bool,
+        /// List the installed programs and the store's libraries (as `cargo share list`), and
+        /// install nothing.
+        #[arg(long, conflicts_with_all = ["crates", "paths", "programs", "git", "plugin_for"])]
+        list: bool,
         /// Install programs even if their own tests failed under this --unify resolution (the
         /// programs named; an installed program is never moved to versions its tests fail with).
         #[arg(long)]
@@ -199,8 +205,9 @@ enum Command {
         #[arg(long)]
         no_regroup: bool,
         /// Keep the installed programs' crate versions: the new program adapts to them where its
-        /// requirements allow, and an installed program it still moves is left as it is, untested
-        /// (default: the newest locked versions win, and a moved program's own tests decide).
+        /// requirements allow, untested, and an installed program it still moves is left as it
+        /// is, untested (default: the new program adapts to them where its own tests pass with
+        /// them; else the newest locked versions win, and a moved program's own tests decide).
         #[arg(long, conflicts_with = "no_regroup")]
         keep_installed_versions: bool,
         #[command(flatten)]
@@ -748,6 +755,7 @@ fn main() -> ExitCode {
             root,
             force,
             locked: _,
+            list,
             allow_test_failures,
             dry_run,
             plugin_for,
@@ -755,6 +763,9 @@ fn main() -> ExitCode {
             keep_installed_versions,
             tuning,
         } => (|| {
+            if list {
+                return store::list(&store()?, &shell).map(|_| 0);
+            }
             if let Some(file) = &programs_file {
                 crates.extend(source::read_program_list(file)?);
             }

@@ -210,6 +210,12 @@ fn reinstalling_an_unchanged_program_is_a_no_op() {
         "noisy-tool: 1.1.0\n"
     );
 
+    // `install --list` lists, as `cargo install --list` does, and installs nothing.
+    let listed = run_ok(env.cmd().args(["install", "--list"]));
+    let list = run_ok(env.cmd().arg("list"));
+    assert_eq!(listed.stdout, list.stdout);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("noisy-tool v0.1.0"));
+
     // A bare install is refused: nothing is rebuilt.
     let out = install(&[]).output().unwrap();
     let said = stderr(&out);

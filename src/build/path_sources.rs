@@ -51,12 +51,11 @@ pub(crate) fn forget_other_copies(prepared: &PreparedBuild, shell: &Shell) -> Re
         .unwrap_or_default();
     for (spec, (dir, manifest)) in path_packages(prepared) {
         if recorded.get(&spec).is_some_and(|before| before != &dir) {
+            // The directories are cargo-share's own copies: naming them says nothing to the
+            // user.
             shell.status(
                 "Rebuilding",
-                format!(
-                    "{spec}: built last from another directory than {}",
-                    dir.display()
-                ),
+                format!("{spec}: its copy in this build's set is new"),
             );
             clean(prepared, &spec, manifest.as_path())?;
         }
