@@ -65,6 +65,14 @@ struct Cli {
         help_heading = "Global options"
     )]
     store: Option<PathBuf>,
+    /// Run Cargo without the network, as `cargo --offline`: crates come from Cargo's cache
+    /// (`CARGO_NET_OFFLINE=true` for every Cargo that cargo-share runs).
+    #[arg(long, global = true, help_heading = "Global options")]
+    offline: bool,
+    /// As `cargo --frozen`: `--offline`, and lockfiles are respected (they always are, unless
+    /// `--no-locked`).
+    #[arg(long, global = true, help_heading = "Global options")]
+    frozen: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -540,6 +548,7 @@ impl BuildTuning {
                 own_lock: self.own_lock,
                 own_features: self.own_features,
                 newest_locked: false,
+                stable_names: false,
             },
             check_tests: false,
             allow_test_failures: false,
@@ -654,6 +663,10 @@ fn main() -> ExitCode {
         argv.remove(1);
     }
     let cli = Cli::parse_from(argv);
+    if cli.offline || cli.frozen {
+        // Every Cargo cargo-share runs inherits it; cargo-share starts no thread before this.
+        std::env::set_var("CARGO_NET_OFFLINE", "true");
+    }
     let format = if cli.json || matches!(cli.message_format, FormatArg::Json) {
         MessageFormat::Json
     } else {
@@ -809,6 +822,7 @@ fn main() -> ExitCode {
                 store: store()?,
                 force,
                 regroup: !no_regroup,
+                replay: false,
             };
             if dry_run {
                 return store::show_install_plan(&options, &shell).map(|_| 0);

@@ -316,3 +316,24 @@ fn an_unknown_crate_or_version_is_named_without_internal_paths() {
         assert!(!env.root().join("bin").join("noisy-tool").exists());
     }
 }
+
+/// `--offline` (and `--frozen`) run every Cargo without the network, as `cargo --offline`
+/// does: a crate Cargo's cache does not hold is an error that says so, and nothing changes.
+#[test]
+fn offline_installs_reach_no_network() {
+    let env = Env::new();
+    for flag in ["--offline", "--frozen"] {
+        let out = env
+            .cmd()
+            .current_dir(&env.base)
+            .env("CARGO_HOME", env.base.join("empty-cargo-home"))
+            .args(["install", flag, "sd@1.0.0", "--root"])
+            .arg(env.root())
+            .output()
+            .unwrap();
+        let said = stderr(&out);
+        assert!(!out.status.success(), "{flag}: {said}");
+        assert!(said.contains("offline"), "{flag}: {said}");
+        assert!(!env.root().join("bin/sd").exists());
+    }
+}

@@ -185,6 +185,7 @@ fn install_options(opts: &AdoptOptions, root: &Path, batch: &Batch) -> Result<In
         // The adopted programs are one set; programs installed before are left as they are
         // (their own install regroups them).
         regroup: false,
+        replay: false,
     })
 }
 

@@ -100,7 +100,14 @@ pub(crate) fn leave_out_forced_features(
         return Ok(());
     }
     let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
-    let alone = set::generate(std::slice::from_ref(member), unify, cache, &[], &quiet)?;
+    let alone = set::generate(
+        std::slice::from_ref(member),
+        unify,
+        cache,
+        &[],
+        None,
+        &quiet,
+    )?;
     let md = graph::load_metadata(&alone.manifest_path, true, host, features)?;
     stored.retain(|g| {
         let forced = grouping::features_forced_on(&md, &g.record);

@@ -463,7 +463,8 @@ fn unify_sources(
                 if members.is_empty() {
                     break None;
                 }
-                let set = match set::generate(&members, unify, cache, &stored, shell) {
+                let set = match set::generate(&members, unify, cache, &stored, Some(number), shell)
+                {
                     Err(e) if !fixed_by_resolution && e.is::<ResolutionConflict>() => {
                         let conflict = e.downcast::<ResolutionConflict>()?;
                         // The crate Cargo cannot fit, held by a group of an earlier set.

@@ -45,6 +45,11 @@ pub(crate) fn installed_outcome(
         retest_installed: true,
         kept_resolutions: Default::default(),
         dry_run: false,
+        // Named by its program: the install's own sets keep their directories.
+        unify: crate::resolve::set::UnifyOptions {
+            stable_names: false,
+            ..options.unify.clone()
+        },
         ..options.clone()
     };
     // Planning the installed program again says nothing the user needs.

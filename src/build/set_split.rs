@@ -81,7 +81,7 @@ pub(crate) fn split_off(
                 .filter(|m| m.name != c.name)
                 .cloned()
                 .collect();
-            if set::generate(&rest, unify, cache, &[], &quiet).is_ok() {
+            if set::generate(&rest, unify, cache, &[], None, &quiet).is_ok() {
                 chosen = c;
                 break;
             }

@@ -44,6 +44,9 @@ pub struct InstallOptions {
     /// Build the programs already installed together with the new ones and rebind those whose
     /// build changes (grouped layout); `false` is `--no-regroup`.
     pub regroup: bool,
+    /// `build` comes from an install's record (`update`): its sets keep the naming that install
+    /// chose (`UnifyOptions::stable_names`), so its groups keep their names.
+    pub replay: bool,
 }
 
 /// What an install did: the programs installed and those it did not build.
@@ -103,6 +106,11 @@ fn install_build(opts: &InstallOptions, installed: Vec<InstalledMember>) -> Resu
             build.stored_groups = stored_groups(&store)?;
         }
         build.installed = installed;
+        // No stored group is offered: the sets can keep their directories and group names from
+        // one install to the next (`UnifyOptions::stable_names`).
+        if !opts.replay {
+            build.unify.stable_names = build.stored_groups.is_empty();
+        }
         // A group compiled from a crate this build patches cannot be reused: the resolution
         // Cargo reports is the same, but the sources are not (`update`).
         build.stored_groups.retain(|g| {

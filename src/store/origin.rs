@@ -48,6 +48,10 @@ pub struct InstallOrigin {
     pub group_min_size: u64,
     /// Crates replaced by patched copies (`--patch`, or an earlier `update`): `CRATE=DIR`.
     pub patches: Vec<String>,
+    /// Its sets were named by their place (`UnifyOptions::stable_names`): an update builds it
+    /// again so, and its groups keep their names. Absent (false) in records from before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sets_by_place: bool,
 }
 
 fn value_name<T: ValueEnum>(v: &T) -> String {
@@ -121,6 +125,7 @@ impl InstallOrigin {
                 .iter()
                 .map(|p| format!("{}={}", p.name, p.path.display()))
                 .collect(),
+            sets_by_place: options.unify.stable_names,
         })
     }
 
@@ -164,6 +169,7 @@ impl InstallOrigin {
                 own_lock: self.own_lock.clone(),
                 own_features: self.own_features.clone(),
                 newest_locked: false,
+                stable_names: self.sets_by_place,
             },
             features: ProgramFeatures::parse(
                 &features,

@@ -185,6 +185,7 @@ pub fn update(options: &UpdateOptions, shell: &Shell) -> Result<Option<UpdateRep
                 force: false,
                 // The programs of one install command, built again as they were.
                 regroup: false,
+                replay: true,
             },
             shell,
         )?;

@@ -24,11 +24,15 @@ use crate::shell::Shell;
 /// facades join the workspace (requesting each member at its exact version and features) and
 /// their lock entries win in the seed. The caller checks the result with
 /// [`grouping::reuse_mismatch`]; not with `--lock` or `--pin`, which fix the resolution.
+///
+/// `number`: the set's place in the build, which names it when `options.stable_names` (else,
+/// and for trial sets, `None`, it is named by its programs).
 pub fn generate(
     members: &[SetMember],
     options: &UnifyOptions,
     cache: &Path,
     stored: &[StoredGroup],
+    number: Option<usize>,
     shell: &Shell,
 ) -> Result<ProgramSet> {
     if !stored.is_empty() && (options.lock_file.is_some() || !options.pins.is_empty()) {
@@ -42,7 +46,12 @@ pub fn generate(
     names.sort();
     let id = sha256_hex(names.join("\n").as_bytes());
     let set_line = names.join(", ");
-    let root = cache.join("sets").join(&id[..16]);
+    let dir_name = match number.filter(|_| options.stable_names) {
+        // Short: a group's name takes its tag from the first 8 characters.
+        Some(n) => format!("set{n}"),
+        None => id[..16].to_string(),
+    };
+    let root = cache.join("sets").join(dir_name);
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let mut dirs = Vec::new();
     for member in members {

@@ -52,6 +52,13 @@ pub struct UnifyOptions {
     /// then builds from at least the versions it was released with; an installed program moved
     /// by it is retested, `build::retest`).
     pub newest_locked: bool,
+    /// Name the sets of the build by their place (`set1`, `set2`, …) instead of by their
+    /// programs: an install's, in the store's own build directory, where no stored group is
+    /// offered (a regrouping install, or the first). Each install then builds in the same
+    /// directories, so Cargo's fingerprints of the programs' own crates and of the facades hold,
+    /// and a group keeps its name while the partition does (its programs are not relinked for a
+    /// new name). Trial sets (a split's, a program alone) keep names by their programs.
+    pub stable_names: bool,
 }
 
 impl UnifyOptions {
