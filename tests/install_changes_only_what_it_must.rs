@@ -199,6 +199,13 @@ fn reinstalling_an_unchanged_program_is_a_no_op() {
             "{spec}: {said}"
         );
         assert!(!said.contains("Compiling"), "{spec}: {said}");
+        let ignored: Vec<serde_json::Value> = env
+            .json(&out)
+            .into_iter()
+            .filter(|m| m["reason"] == "program-ignored")
+            .collect();
+        assert_eq!(ignored.len(), 1, "{spec}");
+        assert_eq!(ignored[0]["version"], "0.1.0");
         assert_eq!(installed_state(&env), before, "{spec}");
     }
 

@@ -66,6 +66,8 @@ pub fn skip_already_installed(
                     installed.name, installed.version
                 ),
             );
+            shell.json(&serde_json::json!({"reason": "program-ignored",
+                "name": installed.name, "version": installed.version}));
         } else {
             kept.push(ProgramSource::Registry(spec));
         }
