@@ -671,6 +671,22 @@ fn a_program_split_off_a_set_still_loads_the_groups_it_can_use() {
         stderr(&installed)
     );
     check(&root);
+    // Installed again: set 2's copy of set 1's group is the same unit, so no group is compiled
+    // again (cleaning the copy as a package built from another directory compiled the earlier
+    // groups at every install with a later set).
+    let again = run_ok(
+        cmd("install", &["--root"])
+            .arg(&root)
+            .arg("--store")
+            .arg(env.base.join("store")),
+    );
+    let said = stderr(&again);
+    assert!(
+        !said.contains("Rebuilding cargo-share-group")
+            && !said.contains("Compiling cargo-share-group"),
+        "{said}"
+    );
+    check(&root);
 }
 
 /// Without `tally-only`, the first set's crates all have the same consumers (pair-old and

@@ -26,7 +26,16 @@ const RECORD_FILE: &str = "cargo-share-path-sources.json";
 fn path_packages(prepared: &PreparedBuild) -> BTreeMap<String, (PathBuf, PathBuf)> {
     let mut out = BTreeMap::new();
     for ws in &prepared.graph.workspaces {
-        for pkg in ws.metadata.packages.iter().filter(|p| p.source.is_none()) {
+        // A group's facade is left out: its text is a function of its dependencies, which
+        // Cargo's fingerprint holds, and its files carry one fixed time, so a later set's copy of
+        // an earlier group is the same unit by design (`resolve::set::grouped`), never stale;
+        // cleaning it made every build with a later set compile the earlier groups again.
+        for pkg in ws.metadata.packages.iter().filter(|p| {
+            p.source.is_none()
+                && !p
+                    .name
+                    .starts_with(crate::resolve::grouping::GROUP_PACKAGE_PREFIX)
+        }) {
             let dir = pkg
                 .manifest_path
                 .parent()
