@@ -33,8 +33,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 struct Cli {
     /// No progress output (warnings and errors are still shown).
-    #[arg(short, long, global = true, help_heading = "Global options")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     quiet: bool,
+    /// Use verbose output: Cargo's builds show the commands they run (`-vv`: very verbose), as
+    /// `cargo install -v`. Test runs and other Cargo commands stay as they are.
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
+    verbose: u8,
     /// Output format: `human` progress on stderr, or `json` lines on stdout.
     #[arg(
         long,
@@ -193,6 +203,14 @@ enum Command {
         /// always respected (see --no-locked).
         #[arg(long)]
         locked: bool,
+        /// Refused, unlike `cargo install --debug`: cargo-share installs release builds, since the
+        /// store's shared crates are built once, with one profile, for every program that loads
+        /// them (set that profile's keys with --shared-profile).
+        #[arg(long)]
+        debug: bool,
+        /// Only `release` is accepted, unlike `cargo install --profile` (see --debug).
+        #[arg(long, value_name = "PROFILE-NAME")]
+        profile: Option<String>,
         /// List the installed programs and the store's libraries (as `cargo share list`), and
         /// install nothing.
         #[arg(long, conflicts_with_all = ["crates", "paths", "programs", "git", "plugin_for"])]
@@ -628,6 +646,21 @@ fn exit_with(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(101))
 }
 
+/// `install --debug`, `--profile NAME` other than `release`: refused, saying why and what to do.
+fn refuse_other_profiles(debug: bool, profile: Option<&str>) -> anyhow::Result<()> {
+    let asked = match (debug, profile) {
+        (true, _) => "--debug",
+        (false, Some(p)) if p != "release" => "--profile",
+        _ => return Ok(()),
+    };
+    anyhow::bail!(
+        "{asked}: cargo-share installs release builds only, because the store's shared crates \
+         are built once, with one profile, for every program that loads them; nothing was \
+         installed. Leave out {asked} (set the shared crates' profile keys with \
+         --shared-profile KEY=VALUE), or build a debug copy with `cargo build`"
+    )
+}
+
 fn main() -> ExitCode {
     let mut argv: Vec<OsString> = std::env::args_os().collect();
 
@@ -672,7 +705,7 @@ fn main() -> ExitCode {
     } else {
         MessageFormat::Human
     };
-    let shell = Shell::new(cli.quiet, format);
+    let shell = Shell::new(cli.quiet, format).with_verbose(cli.verbose);
     let store = || -> anyhow::Result<PathBuf> {
         match &cli.store {
             Some(s) => Ok(s.clone()),
@@ -768,6 +801,8 @@ fn main() -> ExitCode {
             root,
             force,
             locked: _,
+            debug,
+            profile,
             list,
             allow_test_failures,
             dry_run,
@@ -779,6 +814,7 @@ fn main() -> ExitCode {
             if list {
                 return store::list(&store()?, &shell).map(|_| 0);
             }
+            refuse_other_profiles(debug, profile.as_deref())?;
             if let Some(file) = &programs_file {
                 crates.extend(source::read_program_list(file)?);
             }

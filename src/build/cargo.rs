@@ -119,6 +119,12 @@ impl PreparedBuild {
         if shell.quiet && verb != CargoVerb::Test {
             cmd.arg("-q");
         }
+        // Not for tests: their output is read (`Running` lines say which program's tests run).
+        if verb == CargoVerb::Build {
+            for _ in 0..shell.verbose.min(2) {
+                cmd.arg("-v");
+            }
+        }
         if let Some(j) = self.options.jobs {
             cmd.arg("-j").arg(j.to_string());
         }
