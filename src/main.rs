@@ -222,8 +222,10 @@ enum Command {
         /// Show the plan (with --layout grouped: the groups) and stop before building.
         #[arg(long)]
         dry_run: bool,
-        /// Install this program (a directory or Cargo.toml, or NAME[@VERSION]) with the plugins
-        /// named by --path, into plugins/ of its store directory (see the book's "Plugins" guide).
+        /// Install this program (a directory or Cargo.toml, the name of an installed program,
+        /// built again from where it was installed from, or NAME[@VERSION] from crates.io) with
+        /// the plugins named by --path, into plugins/ of its store directory (see the book's
+        /// "Plugins" guide).
         #[arg(long, value_name = "PROGRAM")]
         plugin_for: Option<String>,
         /// Build only the programs named: the installed ones are not built again with them
@@ -595,10 +597,10 @@ fn plugin_options(
     if !programs.positional.is_empty() || !programs.crates.is_empty() || programs.programs.is_some()
     {
         anyhow::bail!(
-            "--plugin-for {host}: the build has one program, {host}; its plugins are given with              --manifest-path (other programs are built without --plugin-for)"
+            "--plugin-for {host}: the build has one program, {host}; its plugins are given with --manifest-path (other programs are built without --plugin-for)"
         );
     }
-    let program = plugin_program(&host)?;
+    let program = plugin_program(&host, None)?;
     let plugins = programs.manifest_paths;
     let mut options = programs.tuning.options(vec![program], cache_dir)?;
     options.plugin_host = true;
@@ -607,9 +609,19 @@ fn plugin_options(
 }
 
 /// The program of `--plugin-for PROGRAM`: a path if one exists, else `NAME[@VERSION]`.
-fn plugin_program(host: &str) -> anyhow::Result<ProgramSource> {
+/// `--plugin-for PROGRAM`: a path, the name of a program installed in `store_dir` (built again
+/// from where it was installed from), else `NAME[@VERSION]` from crates.io.
+fn plugin_program(
+    host: &str,
+    store_dir: Option<&std::path::Path>,
+) -> anyhow::Result<ProgramSource> {
     if std::path::Path::new(host).exists() {
         return Ok(ProgramSource::Path(PathBuf::from(host)));
+    }
+    if let Some(dir) = store_dir {
+        if let Some(installed) = store::installed_source(dir, host)? {
+            return Ok(installed);
+        }
     }
     Ok(ProgramSource::Registry(host.parse().map_err(|e| {
         anyhow::anyhow!("--plugin-for {host}: neither a path nor NAME[@VERSION]: {e}")
@@ -826,8 +838,10 @@ fn main() -> ExitCode {
                              plugins are given with --path"
                         );
                     }
-                    let mut o = tuning
-                        .install_options(vec![plugin_program(&host)?], cli.cache_dir.clone())?;
+                    let mut o = tuning.install_options(
+                        vec![plugin_program(&host, Some(&store()?))?],
+                        cli.cache_dir.clone(),
+                    )?;
                     o.plugin_host = true;
                     o.plugins = paths;
                     o

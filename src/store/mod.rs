@@ -63,7 +63,7 @@ pub mod roots;
 pub mod uninstall;
 pub mod verify;
 
-pub use already_installed::skip_already_installed;
+pub use already_installed::{installed_source, skip_already_installed};
 pub use bind::InstallRecord;
 pub use files::{check_private, file_matches, make_read_only, remove_tree, tree_size};
 pub use gc::{gc, GcReport};
