@@ -59,17 +59,28 @@ fn a_build_script_cannot_write_into_the_store_or_its_sources() {
     assert!(!env.store().join("hostile-was-here").exists());
     env.verify_ok();
 
-    // Turned off: the same script writes into the store (what a build could do before).
-    let out = run_ok(
-        env.cmd()
-            .args(["install", "--force", "--path"])
-            .arg(&program)
-            .arg("--root")
-            .arg(env.root())
-            .env("TMPDIR", &tmp)
-            .env("CARGO_SHARE_NO_SANDBOX", "1")
-            .env("HOSTILE_WRITE_INTO", env.base.join("tmp")),
-    );
+    // Turned off: the script writes into its sources (cargo-share's copy of them), which the
+    // check after the build finds; nothing is installed, and the next build copies them again.
+    let before = run_clean(&env.root().join("bin/hostile"));
+    let out = env
+        .cmd()
+        .args(["install", "--force", "--path"])
+        .arg(&program)
+        .arg("--root")
+        .arg(env.root())
+        .env("TMPDIR", &tmp)
+        .env("CARGO_SHARE_NO_SANDBOX", "1")
+        .env("HOSTILE_WRITE_INTO", &tmp)
+        .output()
+        .unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
     assert!(said.contains("Unconfined"), "{said}");
+    assert!(
+        said.contains("the sources of hostile-0.1.0 (cargo-share's copy of them) changed while")
+            && said.contains("nothing was installed"),
+        "{said}"
+    );
+    assert_eq!(run_clean(&env.root().join("bin/hostile")), before);
+    env.verify_ok();
 }

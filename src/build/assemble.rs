@@ -248,6 +248,7 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
         }
         let status = child.wait()?;
         let errors = errors.join().unwrap_or_default();
+        crate::resolve::set::workspace::check_member_copies(&ws.root)?;
         if !status.success() {
             // `--keep-going`: the programs Cargo built are delivered; those it did not are
             // reported with what failed.
