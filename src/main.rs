@@ -203,6 +203,14 @@ enum Command {
         /// always respected (see --no-locked).
         #[arg(long)]
         locked: bool,
+        /// Install only this binary of the program (repeatable), as `cargo install --bin`; later
+        /// installs and updates that rebuild the program keep to it. With several programs,
+        /// every name must be a binary of one of them.
+        #[arg(long = "bin", value_name = "NAME")]
+        bins: Vec<String>,
+        /// Install every binary of the programs (the default), as `cargo install --bins`.
+        #[arg(long = "bins", conflicts_with = "bins")]
+        all_bins: bool,
         /// Refused, unlike `cargo install --debug`: cargo-share installs release builds, since the
         /// store's shared crates are built once, with one profile, for every program that loads
         /// them (set that profile's keys with --shared-profile).
@@ -815,6 +823,8 @@ fn main() -> ExitCode {
             locked: _,
             debug,
             profile,
+            bins,
+            all_bins: _,
             list,
             allow_test_failures,
             dry_run,
@@ -873,6 +883,7 @@ fn main() -> ExitCode {
                 force,
                 regroup: !no_regroup,
                 replay: false,
+                binaries: (!bins.is_empty()).then(|| bins.into_iter().collect()),
             };
             if dry_run {
                 return store::show_install_plan(&options, &shell).map(|_| 0);
@@ -885,7 +896,9 @@ fn main() -> ExitCode {
                      again, run `cargo share update --rebuild-all`"
                 );
             }
-            if !force && !options.build.plugin_host {
+            // A choice of binaries is installed afresh (the store does not know which binaries
+            // an earlier install left out), and not from a binary cache (which has them all).
+            if !force && !options.build.plugin_host && options.binaries.is_none() {
                 store::skip_already_installed(
                     &mut options.build,
                     &options.store,

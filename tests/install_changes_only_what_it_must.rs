@@ -390,3 +390,61 @@ fn debug_and_profile_are_refused_and_verbose_shows_cargo_commands() {
     assert!(said.contains("Running `"), "{said}");
     assert!(run_clean(&env.root().join("bin/three")).starts_with("hello, three"));
 }
+
+/// `--bin NAME` installs only that binary of the program, as `cargo install --bin`; a later
+/// install that rebuilds the program with a newcomer keeps to it; a name the program has no
+/// binary of is refused before anything changes.
+#[test]
+fn bin_installs_only_the_binaries_named_and_later_installs_keep_to_them() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    // A program with two binaries, sharing unrelated-common with ws-three's `three`.
+    let two_bins = env.base.join("two-bins");
+    std::fs::create_dir_all(two_bins.join("src/bin")).unwrap();
+    std::fs::write(
+        two_bins.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"two-bins\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[dependencies]\nunrelated-common = {{ path = {:?} }}\n\n\
+             [workspace]\n",
+            fixtures.join("common-lib")
+        ),
+    )
+    .unwrap();
+    for (file, who) in [("src/main.rs", "main"), ("src/bin/other.rs", "other")] {
+        std::fs::write(
+            two_bins.join(file),
+            format!(
+                "fn main() {{\n    println!(\"{{}}\", unrelated_common::greet(\"{who}\"));\n}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    run_ok(install(&env, &two_bins).args(["--no-locked", "--bin", "other"]));
+    assert!(run_clean(&env.root().join("bin/other")).contains("hello, other"));
+    assert!(!env.root().join("bin/two-bins").exists());
+
+    // three joins: two-bins is rebuilt with it, and keeps to its one binary.
+    let out = run_ok(&mut install(&env, &fixtures.join("ws-three")));
+    assert!(
+        stderr(&out).contains("Regrouped two-bins"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(run_clean(&env.root().join("bin/other")).contains("hello, other"));
+    assert!(!env.root().join("bin/two-bins").exists());
+    env.verify_ok();
+
+    let before = installed_state(&env);
+    let out = install(&env, &two_bins)
+        .args(["--no-locked", "--bin", "nosuch"])
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("no binary named `nosuch` in two-bins v0.1.0; nothing was installed"),
+        "{said}"
+    );
+    assert_eq!(installed_state(&env), before);
+}

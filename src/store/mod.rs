@@ -40,6 +40,7 @@
 
 pub mod already_installed;
 pub mod ancestors;
+pub mod binaries;
 pub mod bind;
 pub mod fault;
 pub mod files;

@@ -56,6 +56,9 @@ pub struct InstallRequest {
     /// again so, and its groups keep their names. Absent (false) in records from before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sets_by_place: bool,
+    /// `--bin`: the binaries installed of the programs named (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binaries: Vec<String>,
 }
 
 /// The features of each program of a request.
@@ -134,6 +137,7 @@ impl InstallRequest {
             group_min_size: options.group_min_size,
             patches: options.patches.clone(),
             sets_by_place: options.unify.stable_names,
+            binaries: Vec::new(),
         })
     }
 

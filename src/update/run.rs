@@ -187,6 +187,8 @@ pub fn update(options: &UpdateOptions, shell: &Shell) -> Result<Option<UpdateRep
                 // The programs of one install command, built again as they were.
                 regroup: false,
                 replay: true,
+                binaries: (!origin.binaries.is_empty())
+                    .then(|| origin.binaries.iter().cloned().collect()),
             },
             shell,
         )?;
