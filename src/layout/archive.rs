@@ -48,6 +48,28 @@ pub fn source_date_epoch() -> Result<u64> {
     }
 }
 
+/// `secs` after 1970 as RFC 3339 UTC (`1970-01-01T00:00:00Z`), by the days-from-civil
+/// algorithm run backwards.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// The tar archive of `entries` (in any order; written sorted by path component), every entry
 /// dated `mtime`. Two entries with one path are refused.
 pub fn reproducible_tar(entries: &[TreeEntry], mtime: u64) -> Result<Vec<u8>> {
@@ -212,6 +234,13 @@ mod tests {
             .read_to_end(&mut unzipped)
             .unwrap();
         assert_eq!(unzipped, one);
+    }
+
+    #[test]
+    fn times_are_written_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_796_558_461), "2026-12-06T12:01:01Z");
     }
 
     #[test]

@@ -11,6 +11,6 @@ pub mod archive;
 pub mod closure;
 pub mod partition;
 
-pub use archive::{gzip, reproducible_tar, source_date_epoch, TreeEntry, TreeEntryKind};
+pub use archive::{gzip, reproducible_tar, rfc3339, source_date_epoch, TreeEntry, TreeEntryKind};
 pub use closure::{closures_of_tree, ProgramClosure, ProgramFiles};
 pub use partition::{lay_out, partition, FileKind, FileSet, SetFile};
