@@ -42,7 +42,7 @@ pub struct ImageReport {
     /// One record per image pushed (empty without `--to`).
     pub pushed: Vec<PushedImage>,
     /// Per program, the digest of its image manifest.
-    pub images: Vec<(String, String)>,
+    pub images: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_digest: Option<String>,
     /// Bytes of blobs uploaded over every image.
