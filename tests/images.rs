@@ -249,6 +249,8 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
         ]
     );
 
+    podman_assembles_the_pushed_images(&scene, &first);
+
     // The OCI layout directory holds the same images.
     let index: Value =
         serde_json::from_slice(&std::fs::read(layout_dir.join("index.json")).unwrap()).unwrap();
@@ -337,6 +339,70 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
     );
 
     images_start_from_a_base(&scene);
+}
+
+/// Where podman is installed (`.ci/run` installs it; required under CI): podman pulls each
+/// pushed image from the registry, creates a container of it and exports the container's file
+/// system, and the program runs from that tree. (Starting the container itself needs resource
+/// limits this machine's sandbox refuses, and the images have no libc without a base.) Private
+/// storage, so nothing outside the scratch directory changes.
+fn podman_assembles_the_pushed_images(scene: &Scene, records: &[Value]) {
+    if Command::new("podman").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "podman is required under CI (`.ci/run` installs it)"
+        );
+        eprintln!("podman is not installed: the podman check is skipped");
+        return;
+    }
+    let storage = scene.base.join("podman");
+    let podman = |args: &[&str]| {
+        let out = run_ok(
+            Command::new("podman")
+                .arg("--root")
+                .arg(storage.join("root"))
+                .arg("--runroot")
+                .arg(storage.join("run"))
+                .args(args),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for (name, expected) in [
+        ("fix-one", "fix-one: one#ba2719ef 42 Some(9)\n"),
+        ("fix-two", "fix-two: two#be248829 be248829\n"),
+    ] {
+        let image = format!(
+            "127.0.0.1:{}/team/{name}@{}",
+            scene.registry.port,
+            pushed(records, name)["manifest_digest"].as_str().unwrap()
+        );
+        podman(&["pull", "-q", "--tls-verify=false", &image]);
+        let entrypoint = podman(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Config.Entrypoint}}",
+            &image,
+        ]);
+        assert_eq!(entrypoint, format!("[/{PREFIX}/bin/{name}]"));
+        let container = podman(&["create", &image]);
+        let rootfs = scene.base.join("podman-rootfs").join(name);
+        std::fs::create_dir_all(&rootfs).unwrap();
+        let tar = rootfs.with_extension("tar");
+        podman(&["export", "-o", tar.to_str().unwrap(), &container]);
+        podman(&["rm", &container]);
+        run_ok(
+            Command::new("tar")
+                .arg("-xf")
+                .arg(&tar)
+                .arg("-C")
+                .arg(&rootfs),
+        );
+        assert_eq!(
+            run_clean(&rootfs.join(PREFIX).join("bin").join(name)),
+            expected
+        );
+    }
 }
 
 /// The size of the config of the image `rec` reports.

@@ -5,7 +5,6 @@ use axum::extract::Path;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Serialize, Clone)]
 struct Item {
@@ -43,14 +42,11 @@ async fn item(Path(id): Path<u32>) -> Json<Option<Item>> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .without_time()
-        .init();
+    service_kit::init_logging();
     let app = Router::new()
         .route("/items", get(items))
         .route("/items/{id}", get(item));
-    let check = std::env::args().any(|a| a == "--check");
+    let check = service_kit::check_mode();
     let listener =
         tokio::net::TcpListener::bind(if check { "127.0.0.1:0" } else { "0.0.0.0:8080" }).await?;
     if !check {
@@ -58,15 +54,7 @@ async fn main() -> std::io::Result<()> {
     }
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(b"GET /items/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    println!(
-        "catalog-api: {}",
-        answer.rsplit("\r\n\r\n").next().unwrap_or("")
-    );
+    let request = "GET /items/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    println!("catalog-api: {}", service_kit::ask(addr, request).await?);
     Ok(())
 }

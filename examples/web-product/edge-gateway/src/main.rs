@@ -4,7 +4,6 @@
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Deserialize)]
 struct Line {
@@ -42,14 +41,11 @@ async fn quote(Json(basket): Json<Basket>) -> Json<Quote> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .without_time()
-        .init();
+    service_kit::init_logging();
     let app = Router::new()
         .route("/quote", post(quote))
         .route("/health", get(|| async { "ok" }));
-    let check = std::env::args().any(|a| a == "--check");
+    let check = service_kit::check_mode();
     let listener =
         tokio::net::TcpListener::bind(if check { "127.0.0.1:0" } else { "0.0.0.0:8081" }).await?;
     if !check {
@@ -59,16 +55,10 @@ async fn main() -> std::io::Result<()> {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let body = r#"{"items":[{"id":1,"qty":2},{"id":3,"qty":1}]}"#;
     let request = format!(
-        "POST /quote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /quote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await?;
-    println!(
-        "edge-gateway: {}",
-        answer.rsplit("\r\n\r\n").next().unwrap_or("")
-    );
+    println!("edge-gateway: {}", service_kit::ask(addr, &request).await?);
     Ok(())
 }

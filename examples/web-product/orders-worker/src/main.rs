@@ -24,11 +24,7 @@ const BATCH: &str = r#"{"id":1,"cents":2499}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .without_time()
-        .with_writer(std::io::stderr)
-        .init();
+    service_kit::init_logging();
     let input = match std::env::args().nth(1).filter(|a| a != "--check") {
         Some(path) => tokio::fs::read_to_string(path).await?,
         None => BATCH.to_string(),
