@@ -207,20 +207,36 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
         .collect();
     assert_eq!(
         loaders,
-        vec![vec!["fix-one", "fix-two"], vec!["fix-one"], vec!["fix-two"]]
+        vec![
+            vec!["fix-one", "fix-two"],
+            vec!["fix-one", "fix-two"],
+            vec!["fix-one"],
+            vec!["fix-two"]
+        ]
     );
-    let shared_files = report["layers"][0]["files"].as_array().unwrap();
-    assert!(
-        shared_files
+    // libstd, then the group both programs load, each a layer of its own.
+    let files = |i: usize| -> Vec<String> {
+        report["layers"][i]["files"]
+            .as_array()
+            .unwrap()
             .iter()
-            .any(|f| f.as_str().unwrap().contains("/lib/libstd-"))
-            && shared_files
-                .iter()
-                .any(|f| f.as_str().unwrap().contains("/lib/libcargo_share_group_")),
-        "{shared_files:?}"
+            .map(|f| f.as_str().unwrap().rsplit('/').next().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        files(0).len() == 1 && files(0)[0].starts_with("libstd-"),
+        "{:?}",
+        files(0)
     );
-    // The first image sends its two layers and config; the second its own layer and config,
-    // and mounts the shared layer from the first one's repository.
+    assert!(
+        files(1)
+            .iter()
+            .all(|f| f.starts_with("libcargo_share_group_")),
+        "{:?}",
+        files(1)
+    );
+    // The first image sends its three layers and config; the second its own layer and config,
+    // and mounts the two shared layers from the first one's repository.
     let (one, two) = (pushed(&first, "fix-one"), pushed(&first, "fix-two"));
     assert_eq!(
         (
@@ -228,7 +244,7 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
             count(one, "blobs_present"),
             count(one, "blobs_mounted")
         ),
-        (3, 0, 0),
+        (4, 0, 0),
         "{one}"
     );
     assert_eq!(
@@ -237,7 +253,7 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
             count(two, "blobs_present"),
             count(two, "blobs_mounted")
         ),
-        (2, 0, 1),
+        (2, 0, 2),
         "{two}"
     );
     let outputs = run_images(&scene, "team", &first, &scene.base.join("before"));
@@ -287,15 +303,16 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
         );
     }
 
-    // A body-only fix in fixlib: the shared layer changes, the programs' own layers do not.
+    // A body-only fix in fixlib: the group's layer changes; libstd's and the programs' own do not.
     let patch = format!("fixlib={}", fixture("update/patches/fixlib-body").display());
     let fixed = scene.image("team", &["--patch", &patch]);
     let fixed_layers = finished(&fixed)["layers"].as_array().unwrap().clone();
     let first_layers = report["layers"].as_array().unwrap();
-    assert_ne!(fixed_layers[0]["digest"], first_layers[0]["digest"]);
+    assert_ne!(fixed_layers[1]["digest"], first_layers[1]["digest"]);
+    assert_eq!(fixed_layers[0], first_layers[0], "libstd's layer");
     assert_eq!(
-        fixed_layers[1..],
-        first_layers[1..],
+        fixed_layers[2..],
+        first_layers[2..],
         "the programs' own layers"
     );
     let (one, two) = (pushed(&fixed, "fix-one"), pushed(&fixed, "fix-two"));
@@ -307,7 +324,7 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
             count(one, "blobs_present"),
             count(one, "blobs_mounted")
         ),
-        (2, 1, 0),
+        (2, 2, 0),
         "{one}"
     );
     assert_eq!(
@@ -316,12 +333,12 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
             count(two, "blobs_present"),
             count(two, "blobs_mounted")
         ),
-        (1, 1, 1),
+        (1, 2, 1),
         "{two}"
     );
     assert_eq!(
         count(finished(&fixed), "blob_bytes"),
-        fixed_layers[0]["size"].as_u64().unwrap()
+        fixed_layers[1]["size"].as_u64().unwrap()
             + [one, two]
                 .iter()
                 .map(|r| config_size(&scene, r))
@@ -488,7 +505,7 @@ fn images_start_from_a_base(scene: &Scene) {
         one["manifest_digest"].as_str().unwrap(),
         &dir,
     );
-    assert_eq!(manifest["layers"].as_array().unwrap().len(), 3);
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 4);
     assert!(
         manifest["annotations"]["org.opencontainers.image.base.digest"]
             .as_str()
@@ -517,7 +534,7 @@ fn images_start_from_a_base(scene: &Scene) {
         json!([format!("/{PREFIX}/bin/fix-one")])
     );
     assert!(config["config"].get("Cmd").is_none(), "{config}");
-    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 4);
     assert_eq!(
         run_clean(&dir.join(PREFIX).join("bin/fix-one")),
         "fix-one: one#ba2719ef 42 Some(9)\n"

@@ -3,10 +3,13 @@
 //!
 //! A *file set* is the files loaded by exactly the same programs: each program's own set (its
 //! binaries and the libraries only it loads) and one set per group of programs sharing
-//! libraries (libstd and the group every program loads land in one set, since the same programs
-//! load them). In the grouped layout the groups are already partitioned by consumer set, so a
-//! file set is a group, or a few groups with the same consumers. A set is the unit that ships
-//! once: one image layer, one package.
+//! libraries. In the grouped layout the groups are already partitioned by consumer set, so a
+//! file set is a group, or a few groups with the same consumers. The toolchain's libstd is a set
+//! of its own, although the programs that load it also load the group every program loads: it
+//! changes only with the compiler (or the set's export list), while that group changes with
+//! every fix to one of its crates, so apart, a fix ships the group alone (and a native package
+//! of libstd is one package, as a C++ runtime is). A set is the unit that ships once: one image
+//! layer, one package.
 //!
 //! Laid out under `PREFIX`, binaries go to `PREFIX/bin/` and libraries to `PREFIX/lib/`: every
 //! file names the libraries it loads as `$ORIGIN/../lib/FILE`, which from `PREFIX/bin` and from
@@ -19,6 +22,7 @@ use anyhow::{bail, Result};
 
 use crate::layout::archive::{TreeEntry, TreeEntryKind};
 use crate::layout::closure::ProgramClosure;
+use crate::toolchain::is_libstd_file;
 
 /// What a file of a set is: it decides its folder and mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,10 +41,12 @@ pub struct SetFile {
     pub source: PathBuf,
 }
 
-/// The files loaded by exactly the programs `loaders`.
+/// The files loaded by exactly the programs `loaders`: the toolchain's (libstd) or the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSet {
     pub loaders: BTreeSet<String>,
+    /// The toolchain's libstd, kept apart from the crates' files of the same programs.
+    pub toolchain: bool,
     pub files: Vec<SetFile>,
 }
 
@@ -51,8 +57,8 @@ impl FileSet {
     }
 }
 
-/// The file sets of `programs`: shared sets first, those loaded by the most programs first (the
-/// one every program loads, with libstd, leads), then each program's own set in name order.
+/// The file sets of `programs`: shared sets first, those loaded by the most programs first (libstd
+/// before the crates' set of the same programs), then each program's own sets in name order.
 /// Files are sorted within a set. A library two programs take from different paths is refused
 /// (they would be two files under one name).
 pub fn partition(programs: &[ProgramClosure]) -> Result<Vec<FileSet>> {
@@ -82,10 +88,10 @@ pub fn partition(programs: &[ProgramClosure]) -> Result<Vec<FileSet>> {
             who.insert(program.name.clone());
         }
     }
-    let mut sets: BTreeMap<BTreeSet<String>, Vec<SetFile>> = BTreeMap::new();
+    let mut sets: BTreeMap<(BTreeSet<String>, bool), Vec<SetFile>> = BTreeMap::new();
     for program in programs {
         let own = sets
-            .entry(BTreeSet::from([program.name.clone()]))
+            .entry((BTreeSet::from([program.name.clone()]), false))
             .or_default();
         own.extend(program.binaries.iter().map(|(name, path)| SetFile {
             kind: FileKind::Binary,
@@ -94,7 +100,8 @@ pub fn partition(programs: &[ProgramClosure]) -> Result<Vec<FileSet>> {
         }));
     }
     for (file, (who, path)) in loaders {
-        sets.entry(who).or_default().push(SetFile {
+        let toolchain = is_libstd_file(file);
+        sets.entry((who, toolchain)).or_default().push(SetFile {
             kind: FileKind::Library,
             name: file.to_string(),
             source: path.to_path_buf(),
@@ -102,22 +109,22 @@ pub fn partition(programs: &[ProgramClosure]) -> Result<Vec<FileSet>> {
     }
     let mut sets: Vec<FileSet> = sets
         .into_iter()
-        .map(|(loaders, mut files)| {
+        .map(|((loaders, toolchain), mut files)| {
             files.sort();
-            FileSet { loaders, files }
+            FileSet {
+                loaders,
+                toolchain,
+                files,
+            }
         })
         .collect();
-    sets.sort_by(|a, b| {
+    sets.sort_by_key(|s| {
         (
-            !a.is_shared(),
-            std::cmp::Reverse(a.loaders.len()),
-            &a.loaders,
+            !s.is_shared(),
+            std::cmp::Reverse(s.loaders.len()),
+            s.loaders.clone(),
+            !s.toolchain,
         )
-            .cmp(&(
-                !b.is_shared(),
-                std::cmp::Reverse(b.loaders.len()),
-                &b.loaders,
-            ))
     });
     Ok(sets)
 }
@@ -213,27 +220,29 @@ mod tests {
     #[test]
     fn files_are_partitioned_by_the_programs_that_load_them() {
         let sets = partition(&[
-            program("web", &["web"], &["libstd.so", "libg1.so", "libg2.so"]),
+            program("web", &["web"], &["libstd-1.so", "libg1.so", "libg2.so"]),
             program(
                 "worker",
                 &["worker", "worker-cli"],
-                &["libstd.so", "libg1.so", "libg2.so", "libg3.so"],
+                &["libstd-1.so", "libg1.so", "libg2.so", "libg3.so"],
             ),
-            program("cli", &["cli"], &["libstd.so", "libg1.so", "libg4.so"]),
+            program("cli", &["cli"], &["libstd-1.so", "libg1.so", "libg4.so"]),
         ])
         .unwrap();
         assert_eq!(
             summary(&sets),
             vec![
-                (vec!["cli", "web", "worker"], vec!["libg1.so", "libstd.so"]),
+                (vec!["cli", "web", "worker"], vec!["libstd-1.so"]),
+                (vec!["cli", "web", "worker"], vec!["libg1.so"]),
                 (vec!["web", "worker"], vec!["libg2.so"]),
                 (vec!["cli"], vec!["cli", "libg4.so"]),
                 (vec!["web"], vec!["web"]),
                 (vec!["worker"], vec!["worker", "worker-cli", "libg3.so"]),
             ]
         );
-        assert!(sets[1].is_shared() && !sets[2].is_shared());
-        assert_eq!(sets[2].files[0].kind, FileKind::Binary);
+        assert!(sets[0].toolchain && !sets[1].toolchain);
+        assert!(sets[2].is_shared() && !sets[3].is_shared());
+        assert_eq!(sets[3].files[0].kind, FileKind::Binary);
     }
 
     #[test]
