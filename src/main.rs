@@ -354,6 +354,18 @@ enum Command {
         #[arg(long)]
         insecure: bool,
     },
+    /// Check the signature of an image `cargo share image --sign-key` pushed.
+    VerifyImage {
+        /// The image: HOST[:PORT]/PATH/PROGRAM:TAG or …@sha256:HEX (a digest is checked too).
+        #[arg(value_name = "REF")]
+        image: String,
+        /// A public key whose signatures are trusted (repeatable; at least one).
+        #[arg(long = "trusted-key", value_name = "FILE", required = true)]
+        trusted_keys: Vec<PathBuf>,
+        /// Use plain HTTP for a registry that is not on 127.0.0.1.
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Install programs from a binary cache, verified, with no compiler run.
     Pull {
         /// The cache: oci://HOST[:PORT]/PATH (HTTPS; plain HTTP for 127.0.0.1 or with --insecure).
@@ -989,6 +1001,11 @@ fn main() -> ExitCode {
             };
             cargo_share::image::image(&options, &shell).map(|_| 0)
         }),
+        Command::VerifyImage {
+            image,
+            trusted_keys,
+            insecure,
+        } => cargo_share::image::verify_pushed(&image, &trusted_keys, insecure, &shell).map(|_| 0),
         Command::Pull {
             from,
             trusted_keys,

@@ -266,6 +266,7 @@ fn images_share_a_layer_push_only_what_changed_and_run_from_their_layers() {
     );
 
     podman_assembles_the_pushed_images(&scene, &first);
+    verify_image_checks_the_signature(&scene, &first);
 
     // The OCI layout directory holds the same images.
     let index: Value =
@@ -420,6 +421,50 @@ fn podman_assembles_the_pushed_images(scene: &Scene, records: &[Value]) {
             expected
         );
     }
+}
+
+/// `cargo share verify-image` accepts each image with the signer's public key, by tag and by
+/// digest, and refuses it with another key.
+fn verify_image_checks_the_signature(scene: &Scene, records: &[Value]) {
+    let cmd = |image: &str, key: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cargo-share"));
+        c.args(["verify-image", "--json", image, "--trusted-key"])
+            .arg(scene.base.join("keys").join(key));
+        c
+    };
+    let digest = pushed(records, "fix-one")["manifest_digest"]
+        .as_str()
+        .unwrap();
+    let host = format!("127.0.0.1:{}", scene.registry.port);
+    for image in [
+        format!("{host}/team/fix-one:0.1.0"),
+        format!("{host}/team/fix-one@{digest}"),
+    ] {
+        let out = run_ok(&mut cmd(&image, "ci.pub"));
+        let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (
+                &record["reason"],
+                &record["signer"],
+                &record["manifest_digest"]
+            ),
+            (&json!("image-verified"), &json!("ci"), &json!(digest)),
+            "{record}"
+        );
+    }
+    run_ok(
+        Command::new(env!("CARGO_BIN_EXE_cargo-share"))
+            .args(["key", "generate", "stranger", "--out"])
+            .arg(scene.base.join("keys")),
+    );
+    let out = cmd(&format!("{host}/team/fix-one:0.1.0"), "stranger.pub")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not among the trusted keys"),
+        "{err}"
+    );
 }
 
 /// The size of the config of the image `rec` reports.
