@@ -125,14 +125,9 @@ fn platform_manifest(
         return Ok((format!("sha256:{}", sha256_hex(&bytes)), value));
     }
     let arch = oci_architecture();
-    let chosen = value["manifests"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == arch)
-        .and_then(|m| m["digest"].as_str())
-        .with_context(|| format!("{what} has no image for linux/{arch}; give a base built for it"))?
-        .to_string();
+    let chosen = platform_digest(&value, arch).with_context(|| {
+        format!("{what} has no image for linux/{arch}; give a base built for it")
+    })?;
     let (_, bytes) = get_checked(
         registry,
         reference,
@@ -143,6 +138,16 @@ fn platform_manifest(
     let value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{what}: the registry's manifest is not JSON"))?;
     Ok((chosen, value))
+}
+
+/// The digest of the manifest an image index names for linux on `arch`.
+fn platform_digest(index: &Value, arch: &str) -> Option<String> {
+    index["manifests"]
+        .as_array()?
+        .iter()
+        .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == arch)
+        .and_then(|m| m["digest"].as_str())
+        .map(str::to_string)
 }
 
 /// The manifest `repository@wanted`; when `wanted` is a digest, checked against it.
@@ -207,4 +212,45 @@ pub(crate) fn fetch_checked(
         bail!("{what}: the blob {digest} came back as {actual}; refused");
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_index_gives_the_manifest_for_this_platform() {
+        let index = json!({"manifests": [
+            {"digest": "sha256:aa", "platform": {"os": "linux", "architecture": "arm64"}},
+            {"digest": "sha256:bb", "platform": {"os": "windows", "architecture": "amd64"}},
+            {"digest": "sha256:cc", "platform": {"os": "linux", "architecture": "amd64"}},
+        ]});
+        assert_eq!(
+            platform_digest(&index, "amd64").as_deref(),
+            Some("sha256:cc")
+        );
+        assert_eq!(platform_digest(&index, "riscv64"), None);
+    }
+
+    #[test]
+    fn docker_layers_are_named_as_oci_layers_and_foreign_ones_refused() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let manifest = json!({"layers": [
+            {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+             "digest": digest, "size": 7},
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+             "digest": digest, "size": 8},
+        ]});
+        let layers = base_layers(&manifest, "the base").unwrap();
+        assert_eq!(layers[0].media_type, OCI_LAYER_GZIP);
+        assert_eq!(layers[1].size, 8);
+        let foreign = json!({"layers": [{
+            "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+            "digest": digest, "size": 1}]});
+        let err = base_layers(&foreign, "the base").unwrap_err();
+        assert!(format!("{err}").contains("cannot be reused"), "{err}");
+        let md5 = json!({"layers": [{"mediaType": OCI_LAYER_GZIP, "digest": "md5:x", "size": 1}]});
+        assert!(base_layers(&md5, "the base").is_err());
+    }
 }
