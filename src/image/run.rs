@@ -12,7 +12,7 @@ use crate::cache::{CacheUrl, OciRegistry, SecretKey};
 use crate::image::base::fetch_base;
 use crate::image::compose::{build_layers, compose, BuiltLayer};
 use crate::image::publish::{push_image, write_layout, PushedImage};
-use crate::layout::{closures_of_tree, partition, source_date_epoch, ProgramFiles};
+use crate::layout::{checked_prefix, closures_of_tree, partition, source_date_epoch, ProgramFiles};
 use crate::shell::{human_bytes, Shell};
 
 /// The prefix the programs' files go under in an image (`PREFIX/bin`, `PREFIX/lib`).
@@ -58,8 +58,16 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
     }
     // Everything that can be refused is checked before the build, which takes minutes.
     let url = opts.to.as_deref().map(CacheUrl::parse).transpose()?;
+    let remote = url
+        .as_ref()
+        .map(|u| OciRegistry::new(u, opts.insecure))
+        .transpose()?;
+    if let Some(remote) = &remote {
+        remote.check_reachable()?;
+    }
     let key = opts.sign_key.as_deref().map(SecretKey::read).transpose()?;
     let mtime = source_date_epoch()?;
+    checked_prefix(&opts.prefix).context("--prefix")?;
     let base = match &opts.base {
         Some(b) => {
             let base = fetch_base(b, opts.insecure)?;
@@ -121,8 +129,7 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
             format!("{} images to {}", images.len(), dir.display()),
         );
     }
-    if let Some(url) = &url {
-        let remote = OciRegistry::new(url, opts.insecure)?;
+    if let (Some(url), Some(remote)) = (&url, &remote) {
         // Blobs a repository of the registry has: the base's layers, if it is on the same one.
         let mut known: BTreeMap<String, String> = base
             .iter()
@@ -134,7 +141,7 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
             })
             .collect();
         for image in &images {
-            let pushed = push_image(&remote, url, image, &layers, base.as_ref(), &mut known)?;
+            let pushed = push_image(remote, url, image, &layers, base.as_ref(), &mut known)?;
             shell.status(
                 "Pushed",
                 format!(

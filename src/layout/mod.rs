@@ -13,4 +13,4 @@ pub mod partition;
 
 pub use archive::{gzip, reproducible_tar, rfc3339, source_date_epoch, TreeEntry, TreeEntryKind};
 pub use closure::{closures_of_tree, ProgramClosure, ProgramFiles};
-pub use partition::{lay_out, partition, FileKind, FileSet, SetFile};
+pub use partition::{checked_prefix, lay_out, partition, FileKind, FileSet, SetFile};

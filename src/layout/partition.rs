@@ -173,7 +173,7 @@ pub fn lay_out(set: &FileSet, prefix: &str) -> Result<Vec<TreeEntry>> {
 }
 
 /// `prefix` without leading or trailing `/`, refused when it climbs (`..`) or is not plain.
-fn checked_prefix(prefix: &str) -> Result<String> {
+pub fn checked_prefix(prefix: &str) -> Result<String> {
     let trimmed = prefix.trim_matches('/');
     let plain = Path::new(trimmed)
         .components()
