@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::build::{BuildOptions, BuildReport};
 use crate::cache::{CacheUrl, OciRegistry, SecretKey};
-use crate::image::base::fetch_base;
-use crate::image::compose::{build_layers, compose, BuiltLayer};
+use crate::image::base::{fetch_base, BaseImage};
+use crate::image::compose::{build_layers, compose, BuiltLayer, ProgramImage};
 use crate::image::publish::{push_image, write_layout, PushedImage};
 use crate::layout::{checked_prefix, closures_of_tree, partition, source_date_epoch, ProgramFiles};
 use crate::shell::{human_bytes, Shell};
@@ -94,19 +94,7 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
     let mut closures = closures_of_tree(&built.out, &program_files(&built))?;
     closures.sort_by(|a, b| a.name.cmp(&b.name));
     let layers = build_layers(&partition(&closures)?, &opts.prefix, mtime)?;
-    for l in &layers {
-        let names: Vec<&str> = l.loaders.iter().map(String::as_str).collect();
-        shell.status(
-            "Layer",
-            format!(
-                "{} files of {}: {} ({})",
-                l.files.len(),
-                names.join(", "),
-                human_bytes(l.size),
-                &l.digest[..19]
-            ),
-        );
-    }
+    say_layers(&layers, shell);
     let images = closures
         .iter()
         .map(|c| compose(c, base.as_ref(), &layers, &opts.prefix, mtime, key.as_ref()))
@@ -130,37 +118,68 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
         );
     }
     if let (Some(url), Some(remote)) = (&url, &remote) {
-        // Blobs a repository of the registry has: the base's layers, if it is on the same one.
-        let mut known: BTreeMap<String, String> = base
-            .iter()
-            .filter(|b| b.reference.host == url.host)
-            .flat_map(|b| {
-                b.layers
-                    .iter()
-                    .map(|l| (l.digest.clone(), b.reference.repository.clone()))
-            })
-            .collect();
-        for image in &images {
-            let pushed = push_image(remote, url, image, &layers, base.as_ref(), &mut known)?;
-            shell.status(
-                "Pushed",
-                format!(
-                    "{} ({} blobs sent, {}; {} there already, {} mounted)",
-                    pushed.image,
-                    pushed.blobs_pushed,
-                    human_bytes(pushed.blob_bytes),
-                    pushed.blobs_present,
-                    pushed.blobs_mounted
-                ),
-            );
-            shell.json(&pushed);
-            report.blob_bytes += pushed.blob_bytes;
-            report.pushed.push(pushed);
-        }
+        report.pushed = push_all(remote, url, &images, &layers, base.as_ref(), shell)?;
+        report.blob_bytes = report.pushed.iter().map(|p| p.blob_bytes).sum();
     }
     report.layers = layers;
     shell.json(&report);
     Ok(report)
+}
+
+fn say_layers(layers: &[BuiltLayer], shell: &Shell) {
+    for l in layers {
+        let names: Vec<&str> = l.loaders.iter().map(String::as_str).collect();
+        shell.status(
+            "Layer",
+            format!(
+                "{} files of {}: {} ({})",
+                l.files.len(),
+                names.join(", "),
+                human_bytes(l.size),
+                &l.digest[..19]
+            ),
+        );
+    }
+}
+
+/// Push every image, in order, each blob at most once to the registry (later images mount what
+/// earlier ones pushed).
+fn push_all(
+    remote: &OciRegistry,
+    url: &CacheUrl,
+    images: &[ProgramImage],
+    layers: &[BuiltLayer],
+    base: Option<&BaseImage>,
+    shell: &Shell,
+) -> Result<Vec<PushedImage>> {
+    // Blobs a repository of the registry has: the base's layers, if it is on the same one.
+    let mut known: BTreeMap<String, String> = base
+        .iter()
+        .filter(|b| b.reference.host == url.host)
+        .flat_map(|b| {
+            b.layers
+                .iter()
+                .map(|l| (l.digest.clone(), b.reference.repository.clone()))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for image in images {
+        let pushed = push_image(remote, url, image, layers, base, &mut known)?;
+        shell.status(
+            "Pushed",
+            format!(
+                "{} ({} blobs sent, {}; {} there already, {} mounted)",
+                pushed.image,
+                pushed.blobs_pushed,
+                human_bytes(pushed.blob_bytes),
+                pushed.blobs_present,
+                pushed.blobs_mounted
+            ),
+        );
+        shell.json(&pushed);
+        out.push(pushed);
+    }
+    Ok(out)
 }
 
 /// The programs of a build as the output tree holds them (plugins are not images).
