@@ -33,8 +33,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 struct Cli {
     /// No progress output (warnings and errors are still shown).
-    #[arg(short, long, global = true, help_heading = "Global options")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     quiet: bool,
+    /// Use verbose output: Cargo's builds show the commands they run (`-vv`: very verbose), as
+    /// `cargo install -v`. Test runs and other Cargo commands stay as they are.
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
+    verbose: u8,
     /// Output format: `human` progress on stderr, or `json` lines on stdout.
     #[arg(
         long,
@@ -193,6 +203,14 @@ enum Command {
         /// always respected (see --no-locked).
         #[arg(long)]
         locked: bool,
+        /// Refused, unlike `cargo install --debug`: cargo-share installs release builds, since the
+        /// store's shared crates are built once, with one profile, for every program that loads
+        /// them (set that profile's keys with --shared-profile).
+        #[arg(long)]
+        debug: bool,
+        /// Only `release` is accepted, unlike `cargo install --profile` (see --debug).
+        #[arg(long, value_name = "PROFILE-NAME")]
+        profile: Option<String>,
         /// List the installed programs and the store's libraries (as `cargo share list`), and
         /// install nothing.
         #[arg(long, conflicts_with_all = ["crates", "paths", "programs", "git", "plugin_for"])]
@@ -204,8 +222,10 @@ enum Command {
         /// Show the plan (with --layout grouped: the groups) and stop before building.
         #[arg(long)]
         dry_run: bool,
-        /// Install this program (a directory or Cargo.toml, or NAME[@VERSION]) with the plugins
-        /// named by --path, into plugins/ of its store directory (see the book's "Plugins" guide).
+        /// Install this program (a directory or Cargo.toml, the name of an installed program,
+        /// built again from where it was installed from, or NAME[@VERSION] from crates.io) with
+        /// the plugins named by --path, into plugins/ of its store directory (see the book's
+        /// "Plugins" guide).
         #[arg(long, value_name = "PROGRAM")]
         plugin_for: Option<String>,
         /// Build only the programs named: the installed ones are not built again with them
@@ -620,10 +640,10 @@ fn plugin_options(
     if !programs.positional.is_empty() || !programs.crates.is_empty() || programs.programs.is_some()
     {
         anyhow::bail!(
-            "--plugin-for {host}: the build has one program, {host}; its plugins are given with              --manifest-path (other programs are built without --plugin-for)"
+            "--plugin-for {host}: the build has one program, {host}; its plugins are given with --manifest-path (other programs are built without --plugin-for)"
         );
     }
-    let program = plugin_program(&host)?;
+    let program = plugin_program(&host, None)?;
     let plugins = programs.manifest_paths;
     let mut options = programs.tuning.options(vec![program], cache_dir)?;
     options.plugin_host = true;
@@ -632,9 +652,19 @@ fn plugin_options(
 }
 
 /// The program of `--plugin-for PROGRAM`: a path if one exists, else `NAME[@VERSION]`.
-fn plugin_program(host: &str) -> anyhow::Result<ProgramSource> {
+/// `--plugin-for PROGRAM`: a path, the name of a program installed in `store_dir` (built again
+/// from where it was installed from), else `NAME[@VERSION]` from crates.io.
+fn plugin_program(
+    host: &str,
+    store_dir: Option<&std::path::Path>,
+) -> anyhow::Result<ProgramSource> {
     if std::path::Path::new(host).exists() {
         return Ok(ProgramSource::Path(PathBuf::from(host)));
+    }
+    if let Some(dir) = store_dir {
+        if let Some(installed) = store::installed_source(dir, host)? {
+            return Ok(installed);
+        }
     }
     Ok(ProgramSource::Registry(host.parse().map_err(|e| {
         anyhow::anyhow!("--plugin-for {host}: neither a path nor NAME[@VERSION]: {e}")
@@ -669,6 +699,21 @@ fn write_man_pages(out: &std::path::Path) -> anyhow::Result<()> {
 
 fn exit_with(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(101))
+}
+
+/// `install --debug`, `--profile NAME` other than `release`: refused, saying why and what to do.
+fn refuse_other_profiles(debug: bool, profile: Option<&str>) -> anyhow::Result<()> {
+    let asked = match (debug, profile) {
+        (true, _) => "--debug",
+        (false, Some(p)) if p != "release" => "--profile",
+        _ => return Ok(()),
+    };
+    anyhow::bail!(
+        "{asked}: cargo-share installs release builds only, because the store's shared crates \
+         are built once, with one profile, for every program that loads them; nothing was \
+         installed. Leave out {asked} (set the shared crates' profile keys with \
+         --shared-profile KEY=VALUE), or build a debug copy with `cargo build`"
+    )
 }
 
 fn main() -> ExitCode {
@@ -715,7 +760,7 @@ fn main() -> ExitCode {
     } else {
         MessageFormat::Human
     };
-    let shell = Shell::new(cli.quiet, format);
+    let shell = Shell::new(cli.quiet, format).with_verbose(cli.verbose);
     let store = || -> anyhow::Result<PathBuf> {
         match &cli.store {
             Some(s) => Ok(s.clone()),
@@ -811,6 +856,8 @@ fn main() -> ExitCode {
             root,
             force,
             locked: _,
+            debug,
+            profile,
             list,
             allow_test_failures,
             dry_run,
@@ -822,6 +869,7 @@ fn main() -> ExitCode {
             if list {
                 return store::list(&store()?, &shell).map(|_| 0);
             }
+            refuse_other_profiles(debug, profile.as_deref())?;
             if let Some(file) = &programs_file {
                 crates.extend(source::read_program_list(file)?);
             }
@@ -833,8 +881,10 @@ fn main() -> ExitCode {
                              plugins are given with --path"
                         );
                     }
-                    let mut o = tuning
-                        .install_options(vec![plugin_program(&host)?], cli.cache_dir.clone())?;
+                    let mut o = tuning.install_options(
+                        vec![plugin_program(&host, Some(&store()?))?],
+                        cli.cache_dir.clone(),
+                    )?;
                     o.plugin_host = true;
                     o.plugins = paths;
                     o

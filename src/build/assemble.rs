@@ -212,7 +212,7 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
                 }
             ),
         );
-        let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell);
+        let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell)?;
         // Cargo's errors are read (and shown as they come) to say why a program failed.
         cmd.stderr(Stdio::piped());
         if std::io::stderr().is_terminal() {

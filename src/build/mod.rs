@@ -32,6 +32,7 @@ pub mod plugins;
 pub mod prepare;
 pub mod retest;
 pub mod retest_baseline;
+pub mod sandbox;
 pub mod set_split;
 pub mod std_relink;
 pub mod test;

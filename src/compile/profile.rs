@@ -17,8 +17,10 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-/// One setting of the shared-crate profile (`profile.release.package."*".KEY = VALUE`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One setting of the shared-crate profile (`profile.release.package."*".KEY = VALUE`); in a
+/// record, `KEY=VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ProfileSetting {
     pub key: String,
     /// The value as TOML (`3`, `false`, `"s"`).
@@ -37,8 +39,29 @@ const OVERRIDE_KEYS: &[&str] = &[
     "split-debuginfo",
 ];
 
-/// The store-wide profile for shared crates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl TryFrom<String> for ProfileSetting {
+    type Error = anyhow::Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        let Some((key, value)) = s.split_once('=') else {
+            bail!("the recorded profile setting `{s}` is not KEY=VALUE");
+        };
+        Ok(ProfileSetting {
+            key: key.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+impl From<ProfileSetting> for String {
+    fn from(setting: ProfileSetting) -> String {
+        format!("{}={}", setting.key, setting.value)
+    }
+}
+
+/// The store-wide profile for shared crates (in a record, its settings).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SharedProfile {
     pub settings: Vec<ProfileSetting>,
 }

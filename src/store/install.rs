@@ -27,12 +27,12 @@ use crate::store::fault;
 use crate::store::files::ScratchDir;
 use crate::store::index::{Access, Store};
 use crate::store::open::open_store_rolling_forward;
-use crate::store::origin::InstallOrigin;
 use crate::store::program_commit::{
     check_link, program_roots, record_programs, InstallSteps, PlainInstall, StagedProgram,
 };
 use crate::store::regroup::installed_members;
-use crate::store::roots::check_writable_root;
+use crate::store::request::InstallRequest;
+use crate::store::roots::{check_root_outside_store, check_writable_root};
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -226,6 +226,7 @@ pub fn install_set(
     shell: &Shell,
 ) -> Result<InstallOutcome> {
     let mut build = install_build(opts, installed)?;
+    check_root_outside_store(&opts.root, &opts.store)?;
     check_writable_root(&opts.root)?;
     if !build.installed.is_empty() {
         // An installed program the build may move is linked again into its own roots.
@@ -292,7 +293,7 @@ pub fn install_set(
         }
     }
 
-    let mut install_origin = InstallOrigin::of(&build, &report.programs)?;
+    let mut install_origin = InstallRequest::of(&build, &report.programs)?;
     // Programs retried with their own features are recorded so: an update rebuilds them so.
     install_origin.own_features = report.own_features.clone();
     let mut binder = Binder::new(&store, &report, &out, install_origin)?;
