@@ -351,6 +351,49 @@ enum Command {
         #[arg(value_name = "PROGRAM")]
         programs: Vec<String>,
     },
+    /// Build programs and ship one OCI image per program, the crates they share in shared layers.
+    ///
+    /// Each image holds its program's files under PREFIX (bin/, lib/): a layer per set of files
+    /// several programs load, and the program's own layer, on top of --base (see the book's
+    /// "Container images" guide).
+    Image {
+        #[command(flatten)]
+        programs: ProgramArgs,
+        /// Push PATH/PROGRAM:VERSION to this registry: oci://HOST[:PORT]/PATH (HTTPS; plain
+        /// HTTP for 127.0.0.1 or with --insecure).
+        #[arg(long, value_name = "URL", required_unless_present = "out_dir")]
+        to: Option<String>,
+        /// Write the images into an OCI image layout directory (`index.json` names each by its
+        /// program).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// The image to start from (HOST[:PORT]/PATH[:TAG][@sha256:HEX], or a Docker Hub name);
+        /// it must provide glibc (e.g. debian:bookworm-slim) [default: none: only the
+        /// program's files].
+        #[arg(long, value_name = "REF")]
+        base: Option<String>,
+        /// Sign each image manifest with this secret key (`cargo share key generate`).
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+        /// Where the programs' files go in the image.
+        #[arg(long, value_name = "DIR", default_value = cargo_share::image::DEFAULT_PREFIX)]
+        prefix: String,
+        /// Use plain HTTP for registries that are not on 127.0.0.1.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Check the signature of an image `cargo share image --sign-key` pushed.
+    VerifyImage {
+        /// The image: HOST[:PORT]/PATH/PROGRAM:TAG or …@sha256:HEX (a digest is checked too).
+        #[arg(value_name = "REF")]
+        image: String,
+        /// A public key whose signatures are trusted (repeatable; at least one).
+        #[arg(long = "trusted-key", value_name = "FILE", required = true)]
+        trusted_keys: Vec<PathBuf>,
+        /// Use plain HTTP for a registry that is not on 127.0.0.1.
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Install programs from a binary cache, verified, with no compiler run.
     Pull {
         /// The cache: oci://HOST[:PORT]/PATH (HTTPS; plain HTTP for 127.0.0.1 or with --insecure).
@@ -1001,6 +1044,31 @@ fn main() -> ExitCode {
             };
             cache::push(&options, &shell).map(|_| 0)
         }),
+        Command::Image {
+            programs,
+            to,
+            out_dir,
+            base,
+            sign_key,
+            prefix,
+            insecure,
+        } => programs.options(cli.cache_dir).and_then(|build| {
+            let options = cargo_share::image::ImageOptions {
+                build,
+                to,
+                out_dir,
+                base,
+                sign_key,
+                prefix,
+                insecure,
+            };
+            cargo_share::image::image(&options, &shell).map(|_| 0)
+        }),
+        Command::VerifyImage {
+            image,
+            trusted_keys,
+            insecure,
+        } => cargo_share::image::verify_pushed(&image, &trusted_keys, insecure, &shell).map(|_| 0),
         Command::Pull {
             from,
             trusted_keys,

@@ -49,9 +49,12 @@ impl Toolchain {
             .ok()?
             .flatten()
             .map(|e| e.path())
-            .find(|p| {
-                let n = p.file_name().unwrap_or_default().to_string_lossy();
-                n.starts_with("libstd-") && n.ends_with(".so")
-            })
+            .find(|p| is_libstd_file(&p.file_name().unwrap_or_default().to_string_lossy()))
     }
+}
+
+/// Whether `name` is a file name of the toolchain's shared libstd (`libstd-<hash>.so`), as the
+/// toolchain and a build's `lib/` name it.
+pub fn is_libstd_file(name: &str) -> bool {
+    name.starts_with("libstd-") && name.ends_with(".so")
 }
