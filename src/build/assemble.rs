@@ -16,7 +16,7 @@ use crate::build::cargo::{CargoVerb, LockRestore};
 use crate::build::failures::{forward_stderr, FailedProgram};
 use crate::build::features::FeatureChoice;
 use crate::build::installed::Provenance;
-use crate::build::lib_paths::bind_to_lib_dir;
+use crate::build::lib_paths::{bind_to_lib_dir, Place};
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::own_features::programs_to_retry;
 use crate::build::path_sources::forget_other_copies;
@@ -442,14 +442,14 @@ fn assemble(
         let note = notes.get(&program.name).map(String::as_bytes);
         for exe in &exes {
             let dest = dir.join(exe.file_name().context("binary without a file name")?);
-            install_bound(exe, &dest, &provided, note)?;
+            install_bound(exe, &dest, &provided, Place::BesideLibDir, note)?;
             installed.push(dest);
         }
         for (name, path) in &needed {
             if copied.insert(name.clone()) {
                 let dest = lib_dir.join(name);
                 let from = runtime_copies.get(name).unwrap_or(path);
-                install_bound(from, &dest, &provided, None)?;
+                install_bound(from, &dest, &provided, Place::InLibDir, None)?;
                 report
                     .libraries
                     .insert(name.clone(), std::fs::metadata(&dest)?.len());
@@ -595,9 +595,10 @@ fn install_bound(
     from: &Path,
     to: &Path,
     provided: &BTreeSet<String>,
+    place: Place,
     note: Option<&[u8]>,
 ) -> Result<()> {
-    let bytes = match bind_to_lib_dir(from, provided)? {
+    let bytes = match bind_to_lib_dir(from, provided, place)? {
         Some(bytes) => bytes,
         None => std::fs::read(from).with_context(|| format!("reading {}", from.display()))?,
     };
