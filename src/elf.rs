@@ -126,6 +126,33 @@ pub fn library_closure(binary: &Path, search: &[PathBuf]) -> Result<BTreeMap<Str
     Ok(found)
 }
 
+/// The first member of the static archive at `path` (an rlib or a `.a`) that defines a global
+/// symbol `wanted` accepts: its bytes and that symbol's name. `None` when no member does.
+pub fn archive_member_defining(
+    path: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Option<(Vec<u8>, String)>> {
+    use object::read::archive::ArchiveFile;
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let archive = ArchiveFile::parse(&*data)
+        .with_context(|| format!("{} is not a static archive", path.display()))?;
+    for member in archive.members() {
+        let bytes = member?.data(&*data)?;
+        let Ok(obj) = object::File::parse(bytes) else {
+            continue;
+        };
+        let found = obj.symbols().find_map(|s| {
+            let name = s.name().ok()?;
+            (s.is_global() && s.is_definition() && wanted(name)).then(|| name.to_string())
+        });
+        if let Some(name) = found {
+            return Ok(Some((bytes.to_vec(), name)));
+        }
+    }
+    Ok(None)
+}
+
 /// The name of the section that holds a Rust dylib's crate metadata: needed to compile dependents,
 /// never loaded at run time (book:
 /// docs/src/concepts/how-it-works.md, "What is inside a Rust dylib").

@@ -18,6 +18,7 @@ use crate::build::own_features;
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::build::set_split::{split_off, SetSplit};
 use crate::compile::plan::WrapperPlan;
+use crate::compile::profile;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::grouping;
@@ -155,7 +156,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             }
         }
     }
-    let origins = sources
+    let origins: Vec<(PathBuf, Vec<String>)> = sources
         .iter()
         .map(|(_, md)| {
             let names = graph::program_packages(md)
@@ -224,6 +225,12 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             })
             .collect(),
         plugin_packages: plugin_package_dirs(&graph),
+        abort_on_panic: origins
+            .iter()
+            .filter(|(root, _)| profile::aborts_on_panic(&root.join("Cargo.toml")))
+            .flat_map(|(_, names)| names.iter().cloned())
+            .collect(),
+        panic_abort_rlib: toolchain.panic_abort_rlib(),
     };
     let plan_file = tempfile::Builder::new()
         .prefix("plan-")

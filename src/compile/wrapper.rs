@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::compile::allocator;
 use crate::compile::linker;
+use crate::compile::panic_abort;
 use crate::compile::plan::WrapperPlan;
 use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
 use crate::compile::saved_link;
@@ -292,6 +293,12 @@ pub fn rewrite(
             link_through_cargo_share(rustc, plan, &mut args, &mut out);
             out.env
                 .push((allocator::EXPORT_ALLOCATOR_ENV.into(), "1".into()));
+            if let Some(rlib) = aborting_runtime(rustc, plan) {
+                out.env.push((
+                    panic_abort::PANIC_ABORT_ENV.into(),
+                    rlib.display().to_string(),
+                ));
+            }
             force_groups(&mut args, &mut out);
         }
         UnitKind::Plugin => {
@@ -305,6 +312,15 @@ pub fn rewrite(
     }
     out.args = args;
     Ok(out)
+}
+
+/// The panic runtime a program's binary links when its profile says `panic = "abort"`
+/// ([`panic_abort`]); a test harness keeps unwinding, as Cargo builds tests.
+fn aborting_runtime<'p>(rustc: &RustcArgs, plan: &'p WrapperPlan) -> Option<&'p PathBuf> {
+    let package = std::env::var("CARGO_PKG_NAME").ok()?;
+    (!rustc.has("--test") && plan.abort_on_panic.contains(&package))
+        .then_some(plan.panic_abort_rlib.as_ref())
+        .flatten()
 }
 
 /// Make cargo-share the unit's linker ([`linker::run`]), remembering the one rustc would use.
