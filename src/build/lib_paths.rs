@@ -37,8 +37,8 @@ use crate::elf::{LIB_DIR_PREFIX, SIBLING_PREFIX};
 const WRAPPER_RUN_PATHS: [&str; 2] = ["$ORIGIN", "$ORIGIN/../lib"];
 
 /// Versions the rewrite, for the store identity: change it when the rewrite changes.
-pub const LIB_PATHS_FORMAT: &str =
-    "needed $ORIGIN/../lib/FILE from bin/, $ORIGIN/FILE from lib/, wrapper run paths removed";
+pub const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE from bin/, $ORIGIN/FILE from \
+     lib/, wrapper run paths removed, short dynamic names _cs+16 hex of SHA-256";
 
 /// Where a run-time copy goes, which decides how it names the libraries in `lib/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,12 +59,14 @@ impl Place {
 }
 
 /// The bytes of `from` with every `DT_NEEDED` entry naming one of `provided` (file names in
-/// `OUT/lib`) turned into a path to it from `place`, and the wrapper's run paths removed (others
-/// a build script added are kept). Returns `None` when nothing needed changing.
+/// `OUT/lib`) turned into a path to it from `place`, the wrapper's run paths removed (others
+/// a build script added are kept) and the dynamic symbols in `renames` given their short names
+/// (`build::short_names`). Returns `None` when nothing needed changing.
 pub fn bind_to_lib_dir(
     from: &Path,
     provided: &BTreeSet<String>,
     place: Place,
+    renames: &HashMap<Vec<u8>, Vec<u8>>,
 ) -> Result<Option<Vec<u8>>> {
     let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
     let info = crate::elf::dynamic_info_of(&data)
@@ -86,16 +88,31 @@ pub fn bind_to_lib_dir(
         .map(String::as_str)
         .filter(|p| !p.is_empty() && !WRAPPER_RUN_PATHS.contains(p))
         .collect();
-    if replace.is_empty() && kept_runpath.len() == info.runpath.len() {
+    if replace.is_empty()
+        && kept_runpath.len() == info.runpath.len()
+        && !has_dynamic_symbol_in(&data, renames)
+    {
         return Ok(None);
     }
     let runpath = (!kept_runpath.is_empty()).then(|| kept_runpath.join(":").into_bytes());
-    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath).with_context(|| {
-        format!(
-            "rewriting the library names in {} to {}…",
-            from.display(),
-            place.prefix()
-        )
-    })?;
+    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath, renames).with_context(
+        || {
+            format!(
+                "rewriting the library names in {} to {}…",
+                from.display(),
+                place.prefix()
+            )
+        },
+    )?;
     Ok(Some(out))
+}
+
+/// Whether the ELF file `data` has a dynamic symbol named in `renames`.
+fn has_dynamic_symbol_in(data: &[u8], renames: &HashMap<Vec<u8>, Vec<u8>>) -> bool {
+    use object::{Object, ObjectSymbol};
+    !renames.is_empty()
+        && object::File::parse(data).is_ok_and(|f| {
+            f.dynamic_symbols()
+                .any(|s| s.name_bytes().is_ok_and(|n| renames.contains_key(n)))
+        })
 }

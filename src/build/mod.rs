@@ -34,6 +34,7 @@ pub mod prepare;
 pub mod retest;
 pub mod retest_baseline;
 pub mod set_split;
+pub mod short_names;
 pub mod std_relink;
 pub mod test;
 pub mod trim;
