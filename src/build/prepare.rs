@@ -54,6 +54,30 @@ pub struct PreparedBuild {
     _cache_lock: std::fs::File,
 }
 
+/// The programs whose workspace's release profile says `panic = "abort"`: their binaries get the
+/// toolchain's aborting panic runtime (`compile::panic_abort`), which a toolchain without
+/// `libpanic_abort-*.rlib` cannot give (said, and they unwind).
+fn aborting_programs(
+    origins: &[(PathBuf, Vec<String>)],
+    toolchain: &Toolchain,
+    shell: &Shell,
+) -> BTreeSet<String> {
+    let programs: BTreeSet<String> = origins
+        .iter()
+        .filter(|(root, _)| profile::aborts_on_panic(&root.join("Cargo.toml")))
+        .flat_map(|(_, names)| names.iter().cloned())
+        .collect();
+    if !programs.is_empty() && toolchain.panic_abort_rlib().is_none() {
+        shell.warn(format!(
+            "{}: the toolchain has no libpanic_abort-*.rlib in {}, so a panic unwinds instead \
+             of aborting (reinstall the toolchain, e.g. `rustup toolchain install stable`)",
+            programs.iter().cloned().collect::<Vec<_>>().join(", "),
+            toolchain.std_libdir.display()
+        ));
+    }
+    programs
+}
+
 /// Lock a cache directory for one build: generated set workspaces, fetched sources and target
 /// directories are rewritten by a build, so a second build (or a `--dry-run`, which writes the
 /// set workspace to plan it) waits for the first.
@@ -225,11 +249,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             })
             .collect(),
         plugin_packages: plugin_package_dirs(&graph),
-        abort_on_panic: origins
-            .iter()
-            .filter(|(root, _)| profile::aborts_on_panic(&root.join("Cargo.toml")))
-            .flat_map(|(_, names)| names.iter().cloned())
-            .collect(),
+        abort_on_panic: aborting_programs(&origins, &toolchain, shell),
         panic_abort_rlib: toolchain.panic_abort_rlib(),
     };
     let plan_file = tempfile::Builder::new()
