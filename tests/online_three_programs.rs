@@ -33,13 +33,14 @@ fn run_with(binary: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Whether a shared object exports code of crate `name` (v0 mangling spells it `<len><name>`).
+/// Whether a shared object holds code of crate `name` (v0 mangling spells it `<len><name>`),
+/// read from its symbol table: its dynamic symbols have short names (`_cs` + 16 hex digits).
 fn defines_crate(lib: &Path, name: &str) -> bool {
     use object::{Object, ObjectSymbol};
     let data = std::fs::read(lib).unwrap();
     let file = object::File::parse(&*data).unwrap();
     let needle = format!("{}{name}", name.len());
-    file.dynamic_symbols().any(|s| {
+    file.symbols().any(|s| {
         s.is_definition()
             && s.name()
                 .is_ok_and(|n| n.starts_with("_R") && n.contains(&needle))
