@@ -22,6 +22,7 @@ pub mod digest;
 pub mod elf;
 pub mod elf_rewrite;
 pub mod measure;
+pub mod preload;
 pub mod resolve;
 pub mod shell;
 pub mod source;

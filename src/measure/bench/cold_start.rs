@@ -11,7 +11,6 @@
 //! `mincore` and reported. The C library and the loader are not dropped (both builds use them).
 
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -19,6 +18,7 @@ use anyhow::{Context, Result};
 use crate::measure::bench::options::BuiltVariant;
 use crate::measure::bench::timing::{distribution, nth_in_round};
 use crate::measure::bench::workload::Workload;
+use crate::preload::page_cache::{drop_page_cache, resident_share};
 
 /// Time the cold start of every program in every variant, `rounds` times. Returns the largest
 /// share of the dropped files' pages found resident right after a drop.
@@ -86,105 +86,20 @@ pub(crate) fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Write back and drop the cached pages of each file.
-pub(crate) fn drop_page_cache(files: &[PathBuf]) -> Result<()> {
-    for path in files {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        file.sync_all()
-            .with_context(|| format!("syncing {}", path.display()))?;
-        // SAFETY: a valid open descriptor; the call only advises the kernel.
-        let err = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-        if err != 0 {
-            return Err(std::io::Error::from_raw_os_error(err))
-                .with_context(|| format!("posix_fadvise(DONTNEED) on {}", path.display()));
-        }
-    }
-    Ok(())
-}
-
-/// The share of the files' pages that are in the page cache (0 to 1; 0 for no pages).
-pub(crate) fn resident_share(files: &[PathBuf]) -> Result<f64> {
-    let (mut resident, mut total) = (0usize, 0usize);
-    for path in files {
-        let (r, t) = resident_pages(path)?;
-        resident += r;
-        total += t;
-    }
-    Ok(if total == 0 {
-        0.0
-    } else {
-        resident as f64 / total as f64
-    })
-}
-
-/// Resident and total pages of one file (`mmap` without touching, then `mincore`).
-fn resident_pages(path: &Path) -> Result<(usize, usize)> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = file.metadata()?.len() as usize;
-    if len == 0 {
-        return Ok((0, 0));
-    }
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-    let pages = len.div_ceil(page);
-    // SAFETY: a read-only shared mapping of an open file, never dereferenced, unmapped below.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("mapping {}", path.display()));
-    }
-    let mut vec = vec![0u8; pages];
-    // SAFETY: `addr` maps `len` bytes; `vec` has one byte per page of it.
-    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
-    let err = std::io::Error::last_os_error();
-    // SAFETY: the mapping made above.
-    unsafe { libc::munmap(addr, len) };
-    if rc != 0 {
-        return Err(err).with_context(|| format!("mincore on {}", path.display()));
-    }
-    Ok((vec.iter().filter(|b| *b & 1 == 1).count(), pages))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_dropped_file_leaves_the_page_cache() {
+    fn files_under_lists_regular_files_recursively() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("lib")).unwrap();
-        let file = dir.path().join("lib/data.bin");
-        std::fs::write(&file, vec![7u8; 1 << 20]).unwrap();
+        std::fs::write(dir.path().join("lib/data.bin"), b"x").unwrap();
         std::fs::write(dir.path().join("empty"), b"").unwrap();
         let files = files_under(dir.path()).unwrap();
-        assert_eq!(files.len(), 2);
-        // Just written: in the cache.
-        assert!(resident_share(&files).unwrap() > 0.5);
-        drop_page_cache(&files).unwrap();
-        let after = resident_share(&files).unwrap();
-        // tmpfs keeps file data in the page cache whatever the advice: nothing to check there.
-        if !on_tmpfs(dir.path()) {
-            assert!(after < 0.1, "{after} of the pages still resident");
-        }
-        std::fs::read(&file).unwrap();
-        assert!(resident_share(&files).unwrap() > 0.5);
-    }
-
-    fn on_tmpfs(path: &Path) -> bool {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a zeroed statfs is a valid out buffer; `c` is a NUL-terminated path.
-        let mut s: libc::statfs = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::statfs(c.as_ptr(), &mut s) };
-        rc == 0 && s.f_type == libc::TMPFS_MAGIC
+        assert_eq!(
+            files,
+            vec![dir.path().join("empty"), dir.path().join("lib/data.bin")]
+        );
     }
 }
