@@ -48,6 +48,22 @@ pub(crate) fn read_through(mut file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Bring whole files into the page cache as `cargo share preload` does: a read-ahead queued for
+/// every file first, then each read through.
+pub fn warm_files(files: &[PathBuf]) -> Result<()> {
+    let mut opened = Vec::new();
+    for path in files {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        read_ahead(&file)
+            .with_context(|| format!("posix_fadvise(WILLNEED) on {}", path.display()))?;
+        opened.push((path, file));
+    }
+    for (path, file) in opened {
+        read_through(&file).with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// A read-only shared mapping of a whole file, unmapped on drop.
 #[derive(Debug)]
 pub(crate) struct Mapping {
@@ -176,9 +192,8 @@ mod tests {
         if !on_tmpfs(dir.path()) {
             assert!(after < 0.1, "{after} of the pages still resident");
         }
+        warm_files(&files).unwrap();
         let file = File::open(&path).unwrap();
-        read_ahead(&file).unwrap();
-        read_through(&file).unwrap();
         assert_eq!(resident_bytes_of(&file).unwrap(), 1 << 20);
     }
 }

@@ -9,6 +9,11 @@
 //! loaded are in memory when B starts. The drop is per file and only takes clean pages that no
 //! running process maps; how much was still resident right after each drop is checked with
 //! `mincore` and reported. The C library and the loader are not dropped (both builds use them).
+//!
+//! Fully cold ([`measure_fully_cold`]): the same drop, then program B's start timed with nothing
+//! run before it; and for shared builds once more, after the build's libraries that two or more
+//! programs of the set load were warmed as `cargo share preload` warms a store's
+//! (`preload::page_cache::warm_files`: read-ahead for all, then each read through).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +23,7 @@ use anyhow::{Context, Result};
 use crate::measure::bench::options::BuiltVariant;
 use crate::measure::bench::timing::{distribution, nth_in_round};
 use crate::measure::bench::workload::Workload;
-use crate::preload::page_cache::{drop_page_cache, resident_share};
+use crate::preload::page_cache::{drop_page_cache, resident_share, warm_files};
 
 /// Time the cold start of every program in every variant, `rounds` times. Returns the largest
 /// share of the dropped files' pages found resident right after a drop.
@@ -65,6 +70,72 @@ pub(crate) fn measure_cold_start(
         }
     }
     Ok(worst_resident)
+}
+
+/// Time the fully cold start of every program in every variant, `rounds` times, and for shared
+/// variants the fully cold start after a preload. Returns the largest share of the dropped
+/// files' pages found resident right after a drop.
+pub(crate) fn measure_fully_cold(
+    variants: &mut [BuiltVariant],
+    order: &[String],
+    startups: &BTreeMap<String, Workload>,
+    stripped: &Path,
+    rounds: usize,
+) -> Result<f64> {
+    let files = files_under(stripped)?;
+    let preloaded: Vec<Vec<PathBuf>> = variants.iter().map(preloaded_files).collect();
+    let mut worst_resident = 0.0f64;
+    for program in order {
+        let Some(startup) = startups.get(program) else {
+            continue;
+        };
+        let mut full = vec![Vec::new(); variants.len()];
+        let mut after_preload = vec![Vec::new(); variants.len()];
+        for round in 0..rounds {
+            for k in 0..variants.len() {
+                let v = nth_in_round(round, k, variants.len());
+                let Some(bin) = variants[v].binaries.get(program) else {
+                    continue;
+                };
+                drop_page_cache(&files)?;
+                worst_resident = worst_resident.max(resident_share(&files)?);
+                full[v].push(startup.run_once(bin)?.as_secs_f64() * 1e6);
+                if variants[v].figures.shared {
+                    drop_page_cache(&files)?;
+                    warm_files(&preloaded[v])?;
+                    after_preload[v].push(startup.run_once(bin)?.as_secs_f64() * 1e6);
+                }
+            }
+        }
+        for ((v, full), preloaded) in variants.iter_mut().zip(full).zip(after_preload) {
+            if let Some(f) = v.figures.program_mut(program) {
+                f.cold_full = (!full.is_empty()).then(|| distribution(full));
+                f.cold_preloaded = (!preloaded.is_empty()).then(|| distribution(preloaded));
+            }
+        }
+    }
+    Ok(worst_resident)
+}
+
+/// The library files of a shared variant that a preload warms: those two or more programs of
+/// the set load (as `cargo share preload`'s default, `--min-programs 2`).
+fn preloaded_files(variant: &BuiltVariant) -> Vec<PathBuf> {
+    let Some(lib_dir) = variant
+        .binaries
+        .values()
+        .next()
+        .and_then(|bin| Some(bin.parent()?.parent()?.join("lib")))
+    else {
+        return Vec::new();
+    };
+    variant
+        .figures
+        .libraries
+        .iter()
+        .filter(|l| l.users >= 2)
+        .map(|l| lib_dir.join(&l.file))
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 /// Every regular file under `dir`, recursively.
