@@ -45,24 +45,17 @@ pub(crate) fn measure_cold_start(
             (0, n) => Some(&order[n - 1]),
             (i, _) => Some(&order[i - 1]),
         };
-        let mut samples = vec![Vec::new(); variants.len()];
-        for round in 0..rounds {
-            for k in 0..variants.len() {
-                let v = nth_in_round(round, k, variants.len());
-                let Some(bin) = variants[v].binaries.get(program) else {
-                    continue;
-                };
-                drop_page_cache(&files)?;
-                worst_resident = worst_resident.max(resident_share(&files)?);
-                if let Some((a, a_startup)) =
-                    before.and_then(|a| Some((variants[v].binaries.get(a)?, startups.get(a)?)))
-                {
-                    a_startup.run_once(a)?;
-                }
-                samples[v].push(startup.run_once(bin)?.as_secs_f64() * 1e6);
+        let samples = interleaved_rounds(variants, program, rounds, |variant, bin| {
+            drop_page_cache(&files)?;
+            worst_resident = worst_resident.max(resident_share(&files)?);
+            if let Some((a, a_startup)) =
+                before.and_then(|a| Some((variant.binaries.get(a)?, startups.get(a)?)))
+            {
+                a_startup.run_once(a)?;
             }
-        }
-        for (v, s) in variants.iter_mut().zip(samples) {
+            Ok((startup.run_once(bin)?.as_secs_f64() * 1e6, None))
+        })?;
+        for (v, (s, _)) in variants.iter_mut().zip(samples) {
             if let Some(f) = v.figures.program_mut(program) {
                 f.cold_after = before.cloned();
                 f.cold_start = (!s.is_empty()).then(|| distribution(s));
@@ -83,31 +76,23 @@ pub(crate) fn measure_fully_cold(
     rounds: usize,
 ) -> Result<f64> {
     let files = files_under(stripped)?;
-    let preloaded: Vec<Vec<PathBuf>> = variants.iter().map(preloaded_files).collect();
     let mut worst_resident = 0.0f64;
     for program in order {
         let Some(startup) = startups.get(program) else {
             continue;
         };
-        let mut full = vec![Vec::new(); variants.len()];
-        let mut after_preload = vec![Vec::new(); variants.len()];
-        for round in 0..rounds {
-            for k in 0..variants.len() {
-                let v = nth_in_round(round, k, variants.len());
-                let Some(bin) = variants[v].binaries.get(program) else {
-                    continue;
-                };
-                drop_page_cache(&files)?;
-                worst_resident = worst_resident.max(resident_share(&files)?);
-                full[v].push(startup.run_once(bin)?.as_secs_f64() * 1e6);
-                if variants[v].figures.shared {
-                    drop_page_cache(&files)?;
-                    warm_files(&preloaded[v])?;
-                    after_preload[v].push(startup.run_once(bin)?.as_secs_f64() * 1e6);
-                }
+        let samples = interleaved_rounds(variants, program, rounds, |variant, bin| {
+            drop_page_cache(&files)?;
+            worst_resident = worst_resident.max(resident_share(&files)?);
+            let full = startup.run_once(bin)?.as_secs_f64() * 1e6;
+            if !variant.figures.shared {
+                return Ok((full, None));
             }
-        }
-        for ((v, full), preloaded) in variants.iter_mut().zip(full).zip(after_preload) {
+            drop_page_cache(&files)?;
+            warm_files(&preloaded_files(variant))?;
+            Ok((full, Some(startup.run_once(bin)?.as_secs_f64() * 1e6)))
+        })?;
+        for (v, (full, preloaded)) in variants.iter_mut().zip(samples) {
             if let Some(f) = v.figures.program_mut(program) {
                 f.cold_full = (!full.is_empty()).then(|| distribution(full));
                 f.cold_preloaded = (!preloaded.is_empty()).then(|| distribution(preloaded));
@@ -115,6 +100,30 @@ pub(crate) fn measure_fully_cold(
         }
     }
     Ok(worst_resident)
+}
+
+/// Per variant, the samples of `rounds` calls of `sample(variant, binary of program)` (variants
+/// interleaved, their order alternating; a variant without the program gets none): a first
+/// figure every call, a second where `sample` gives one.
+fn interleaved_rounds(
+    variants: &[BuiltVariant],
+    program: &str,
+    rounds: usize,
+    mut sample: impl FnMut(&BuiltVariant, &Path) -> Result<(f64, Option<f64>)>,
+) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+    let mut samples = vec![(Vec::new(), Vec::new()); variants.len()];
+    for round in 0..rounds {
+        for k in 0..variants.len() {
+            let v = nth_in_round(round, k, variants.len());
+            let Some(bin) = variants[v].binaries.get(program) else {
+                continue;
+            };
+            let (first, second) = sample(&variants[v], bin)?;
+            samples[v].0.push(first);
+            samples[v].1.extend(second);
+        }
+    }
+    Ok(samples)
 }
 
 /// The library files of a shared variant that a preload warms: those two or more programs of
