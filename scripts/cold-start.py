@@ -6,8 +6,9 @@ Each round and program, in an order that alternates between rounds:
   1. drop the page cache, then time `PROGRAM --version` of the static build;
   2. drop it again, then time the store-installed (shared) program;
   3. drop it again, run `cargo share preload --quiet` on the store, then time the shared program.
-Besides wall time, each start's major page faults (pages read from disk, getrusage of the child)
-are counted: they do not depend on what else the machine runs.
+Besides wall time, each start's reads from disk are counted (getrusage of the child: blocks
+read, `ru_inblock`, in 512-byte units, and major page faults): they do not depend on what else
+the machine runs, where wall time on a busy machine does.
 
 The drop is the whole page cache (`sync; echo 3 > /proc/sys/vm/drop_caches`, root only:
 `--drop global`, the C library and the loader included) or each file of both builds
@@ -16,7 +17,7 @@ loader stay cached, as in `cargo share bench`).
 
 Usage:
   scripts/cold-start.py --static-bin DIR --root ROOT --store STORE [--cargo-share BIN]
-                        [--rounds N] [--drop global|per-file] PROGRAM...
+                        [--rounds N] [--drop global|per-file] [--fifo PRIORITY] PROGRAM...
 PROGRAM is a binary name found in both DIR (the static builds, e.g. a bench's
 WORK/stripped/static/bin) and ROOT/bin (where `cargo share install --root ROOT` linked it).
 Prints a Markdown table of medians.
@@ -53,7 +54,7 @@ def drop(mode, files):
 
 
 def start(binary):
-    """Wall milliseconds and major faults of one `BINARY --version`."""
+    """Wall milliseconds, KB read from disk and major faults of one `BINARY --version`."""
     t = time.perf_counter()
     proc = subprocess.Popen([binary, "--version"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -62,7 +63,7 @@ def start(binary):
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"{binary} --version exited with {proc.returncode}")
-    return elapsed, usage.ru_majflt
+    return elapsed, usage.ru_inblock / 2, usage.ru_majflt
 
 
 def main():
@@ -73,8 +74,14 @@ def main():
     p.add_argument("--cargo-share", default="cargo-share")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--drop", choices=["global", "per-file"], default="global")
+    p.add_argument("--fifo", type=int, metavar="PRIORITY",
+                   help="run under SCHED_FIFO at this priority (root), inherited by every "
+                        "process started: on a busy machine, starts then wait for the disk, "
+                        "not for other processes' CPU time")
     p.add_argument("programs", nargs="+")
     a = p.parse_args()
+    if a.fifo:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(a.fifo))
     files = files_under(a.static_bin) + files_under(os.path.join(a.store, "programs")) \
         + files_under(os.path.join(a.store, "entries"))
     samples = {prog: {"static": [], "shared": [], "preloaded": []} for prog in a.programs}
@@ -95,24 +102,28 @@ def main():
             preload_ms.append((time.perf_counter() - t) * 1e3)
             samples[prog]["preloaded"].append(start(shared))
     med = statistics.median
-    print(f"drop: {a.drop}; {a.rounds} rounds; preload itself took {med(preload_ms):.1f} ms "
+    print(f"drop: {a.drop}; {a.rounds} rounds; "
+          f"{'SCHED_FIFO ' + str(a.fifo) if a.fifo else 'normal scheduling'}; preload itself took {med(preload_ms):.1f} ms "
           "(median, from a cold cache)\n")
-    print("| program | static ms (faults) | shared ms (faults) | shared/static "
-          "| after preload ms (faults) | after preload/static |")
+    print("| program | static ms (KB read, faults) | shared ms (KB, faults) | shared/static "
+          "| after preload ms (KB, faults) | after preload/static |")
     print("|---|---|---|---|---|---|")
     ratios = {"shared": [], "preloaded": []}
     for prog in a.programs:
         s = samples[prog]
         ms = {k: med(x[0] for x in v) for k, v in s.items()}
-        faults = {k: med(x[1] for x in v) for k, v in s.items()}
+        read = {k: f"{med(x[1] for x in v):.0f} KB, {med(x[2] for x in v):.0f}"
+                for k, v in s.items()}
         for k in ratios:
             ratios[k].append(ms[k] / ms["static"])
-        print(f"| {prog} | {ms['static']:.1f} ({faults['static']:.0f}) "
-              f"| {ms['shared']:.1f} ({faults['shared']:.0f}) | {ms['shared'] / ms['static']:.2f}x "
-              f"| {ms['preloaded']:.1f} ({faults['preloaded']:.0f}) "
+        print(f"| {prog} | {ms['static']:.1f} ({read['static']}) "
+              f"| {ms['shared']:.1f} ({read['shared']}) | {ms['shared'] / ms['static']:.2f}x "
+              f"| {ms['preloaded']:.1f} ({read['preloaded']}) "
               f"| {ms['preloaded'] / ms['static']:.2f}x |")
-    print(f"\nmedian ratio: shared {med(ratios['shared']):.2f}x, "
-          f"after preload {med(ratios['preloaded']):.2f}x of static")
+    print(f"\nmedian ratio: shared {med(ratios['shared']):.2f}x "
+          f"({min(ratios['shared']):.2f}x-{max(ratios['shared']):.2f}x), "
+          f"after preload {med(ratios['preloaded']):.2f}x "
+          f"({min(ratios['preloaded']):.2f}x-{max(ratios['preloaded']):.2f}x) of static")
 
 
 if __name__ == "__main__":
