@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::preload::open::open_store_file;
@@ -88,7 +88,10 @@ pub fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadRepo
     }
     let ranking = select::rank(&options.store)?;
     report.installed_programs = ranking.installed_programs;
-    let store_real = options.store.canonicalize()?;
+    let store_real = options
+        .store
+        .canonicalize()
+        .with_context(|| format!("resolving the store {}", options.store.display()))?;
     let mut opened = Vec::new();
     for candidate in ranking.select(options.selection) {
         match open_store_file(&store_real, &candidate.path) {
