@@ -92,31 +92,12 @@ pub fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadRepo
         .store
         .canonicalize()
         .with_context(|| format!("resolving the store {}", options.store.display()))?;
-    let mut opened = Vec::new();
-    for candidate in ranking.select(options.selection) {
-        match open_store_file(&store_real, &candidate.path) {
-            Ok(file) => {
-                // Every read queued first: the kernel reads them all at once.
-                if let Err(e) = page_cache::read_ahead(&file) {
-                    shell.warn(format!(
-                        "posix_fadvise(WILLNEED) on {}: {e}",
-                        candidate.path.display()
-                    ));
-                }
-                opened.push((candidate, file));
-            }
-            Err(refusal) => {
-                shell.warn(format!(
-                    "not preloading {}: it {}",
-                    candidate.path.display(),
-                    refusal.0
-                ));
-                shell.json(&serde_json::json!({"reason": "preload-skipped",
-                    "path": candidate.path, "cause": refusal.0}));
-                report.skipped.push((candidate.path, refusal.0));
-            }
-        }
-    }
+    let opened = open_selected(
+        &store_real,
+        ranking.select(options.selection),
+        &mut report,
+        shell,
+    );
     let mut lock_failed = false;
     for (candidate, file) in opened {
         page_cache::read_through(&file).map_err(|e| {
@@ -158,6 +139,42 @@ pub fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadRepo
         report.warmed.push(warmed);
     }
     Ok(report)
+}
+
+/// Open each candidate that is a file of the store and queue its read-ahead; the others are
+/// skipped with a warning (and a `preload-skipped` record).
+fn open_selected(
+    store_real: &Path,
+    candidates: Vec<Candidate>,
+    report: &mut PreloadReport,
+    shell: &Shell,
+) -> Vec<(Candidate, std::fs::File)> {
+    let mut opened = Vec::new();
+    for candidate in candidates {
+        match open_store_file(store_real, &candidate.path) {
+            Ok(file) => {
+                // Every read queued first: the kernel reads them all at once.
+                if let Err(e) = page_cache::read_ahead(&file) {
+                    shell.warn(format!(
+                        "posix_fadvise(WILLNEED) on {}: {e}",
+                        candidate.path.display()
+                    ));
+                }
+                opened.push((candidate, file));
+            }
+            Err(refusal) => {
+                shell.warn(format!(
+                    "not preloading {}: it {}",
+                    candidate.path.display(),
+                    refusal.0
+                ));
+                shell.json(&serde_json::json!({"reason": "preload-skipped",
+                    "path": candidate.path, "cause": refusal.0}));
+                report.skipped.push((candidate.path, refusal.0));
+            }
+        }
+    }
+    opened
 }
 
 /// Map and lock one file; the error says what the limit is and how to raise it.
