@@ -95,9 +95,7 @@ impl PreparedBuild {
         cmd.arg("--manifest-path").arg(&ws.manifest_path);
         for &p in programs {
             let p = &self.graph.programs[p];
-            // The package id, not NAME@VERSION: a program another program of the set also uses as
-            // a crates.io library (git-delta uses bat) is there twice under one name and version.
-            cmd.args(["-p", &p.package_id.repr]);
+            cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
         }
         // Exactly the features of the programs this invocation builds.
         let names: Vec<&str> = programs
