@@ -88,13 +88,22 @@ pub fn dynamic_info_of(data: &[u8]) -> Result<DynamicInfo> {
     Ok(info)
 }
 
-/// What a library cargo-share provides is called in `DT_NEEDED` of the run-time copies
-/// (`crate::build::lib_paths`): a path from the binary's or library's own directory.
+/// What a library cargo-share provides is called in `DT_NEEDED` of the run-time copies of
+/// binaries and plugins (`crate::build::lib_paths`): a path from their directory (`bin/`,
+/// `plugins/`) to the libraries' (`lib/`).
 pub const LIB_DIR_PREFIX: &str = "$ORIGIN/../lib/";
 
-/// The file name a `DT_NEEDED` entry asks for: `$ORIGIN/../lib/FILE` and `FILE` are both `FILE`.
+/// What a library cargo-share provides is called in `DT_NEEDED` of the run-time copies of the
+/// libraries beside it in `lib/`: a path in their own directory.
+pub const SIBLING_PREFIX: &str = "$ORIGIN/";
+
+/// The file name a `DT_NEEDED` entry asks for: `$ORIGIN/../lib/FILE`, `$ORIGIN/FILE` and `FILE`
+/// are all `FILE`.
 pub fn needed_file(needed: &str) -> &str {
-    needed.strip_prefix(LIB_DIR_PREFIX).unwrap_or(needed)
+    needed
+        .strip_prefix(LIB_DIR_PREFIX)
+        .or_else(|| needed.strip_prefix(SIBLING_PREFIX))
+        .unwrap_or(needed)
 }
 
 /// The shared libraries a binary needs that cargo-share provides (crate dylibs and libstd), found
@@ -115,6 +124,33 @@ pub fn library_closure(binary: &Path, search: &[PathBuf]) -> Result<BTreeMap<Str
         }
     }
     Ok(found)
+}
+
+/// The first member of the static archive at `path` (an rlib or a `.a`) that defines a global
+/// symbol `wanted` accepts: its bytes and that symbol's name. `None` when no member does.
+pub fn archive_member_defining(
+    path: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Option<(Vec<u8>, String)>> {
+    use object::read::archive::ArchiveFile;
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let archive = ArchiveFile::parse(&*data)
+        .with_context(|| format!("{} is not a static archive", path.display()))?;
+    for member in archive.members() {
+        let bytes = member?.data(&*data)?;
+        let Ok(obj) = object::File::parse(bytes) else {
+            continue;
+        };
+        let found = obj.symbols().find_map(|s| {
+            let name = s.name().ok()?;
+            (s.is_global() && s.is_definition() && wanted(name)).then(|| name.to_string())
+        });
+        if let Some(name) = found {
+            return Ok(Some((bytes.to_vec(), name)));
+        }
+    }
+    Ok(None)
 }
 
 /// The name of the section that holds a Rust dylib's crate metadata: needed to compile dependents,
@@ -230,6 +266,7 @@ mod tests {
     #[test]
     fn needed_names_map_to_file_names() {
         assert_eq!(needed_file("$ORIGIN/../lib/libstd-1.so"), "libstd-1.so");
+        assert_eq!(needed_file("$ORIGIN/libstd-1.so"), "libstd-1.so");
         assert_eq!(needed_file("libc.so.6"), "libc.so.6");
     }
 

@@ -1,5 +1,5 @@
-//! Rewriting the dynamic section of a linked ELF file: `DT_NEEDED` names and run paths, with the
-//! sections that grow moved into a new `PT_LOAD` segment.
+//! Rewriting the dynamic section of a linked ELF file: `DT_NEEDED` names, run paths and dynamic
+//! symbol names, with the sections that grow moved into a new `PT_LOAD` segment.
 //!
 //! The section-moving part ([`move_sections`]) is ported from `object-rewrite` 0.1.1 (the `object`
 //! project's ELF rewriter, Apache-2.0 OR MIT, gimli-rs/object `crates/rewrite`). That crate pins
@@ -27,14 +27,22 @@ impl std::error::Error for Error {}
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// Replace `DT_NEEDED` names (`replace`: old -> new) and set the run path to `runpath` (`None`:
-/// delete `DT_RUNPATH`/`DT_RPATH`) in the ELF file `data`. Returns the new file.
+/// Replace `DT_NEEDED` names (`replace`: old -> new), set the run path to `runpath` (`None`:
+/// delete `DT_RUNPATH`/`DT_RPATH`) and rename the dynamic symbols named in `symbols` (old -> new;
+/// defined or undefined, `.symtab` untouched; the hash tables are rebuilt) in the ELF file
+/// `data`. Returns the new file.
 pub fn rewrite_dynamic(
     data: &[u8],
     replace: &HashMap<Vec<u8>, Vec<u8>>,
     runpath: Option<Vec<u8>>,
+    symbols: &HashMap<Vec<u8>, Vec<u8>>,
 ) -> Result<Vec<u8>> {
     let mut builder = build::elf::Builder::read(data).map_err(|e| Error(e.to_string()))?;
+    for symbol in builder.dynamic_symbols.iter_mut() {
+        if let Some(name) = symbols.get(symbol.name.as_slice()) {
+            symbol.name = name.clone().into();
+        }
+    }
     let dynamic = builder
         .dynamic_data_mut()
         .ok_or_else(|| Error("no dynamic section".into()))?;

@@ -21,6 +21,8 @@ pub mod compile;
 pub mod digest;
 pub mod elf;
 pub mod elf_rewrite;
+pub mod image;
+pub mod layout;
 pub mod measure;
 pub mod preload;
 pub mod resolve;

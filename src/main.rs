@@ -34,8 +34,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 struct Cli {
     /// No progress output (warnings and errors are still shown).
-    #[arg(short, long, global = true, help_heading = "Global options")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     quiet: bool,
+    /// Use verbose output: Cargo's builds show the commands they run (`-vv`: very verbose), as
+    /// `cargo install -v`. Test runs and other Cargo commands stay as they are.
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
+    verbose: u8,
     /// Output format: `human` progress on stderr, or `json` lines on stdout.
     #[arg(
         long,
@@ -194,6 +204,22 @@ enum Command {
         /// always respected (see --no-locked).
         #[arg(long)]
         locked: bool,
+        /// Install only this binary of the program (repeatable), as `cargo install --bin`; later
+        /// installs and updates that rebuild the program keep to it. With several programs,
+        /// every name must be a binary of one of them.
+        #[arg(long = "bin", value_name = "NAME")]
+        bins: Vec<String>,
+        /// Install every binary of the programs (the default), as `cargo install --bins`.
+        #[arg(long = "bins", conflicts_with = "bins")]
+        all_bins: bool,
+        /// Refused, unlike `cargo install --debug`: cargo-share installs release builds, since the
+        /// store's shared crates are built once, with one profile, for every program that loads
+        /// them (set that profile's keys with --shared-profile).
+        #[arg(long)]
+        debug: bool,
+        /// Only `release` is accepted, unlike `cargo install --profile` (see --debug).
+        #[arg(long, value_name = "PROFILE-NAME")]
+        profile: Option<String>,
         /// List the installed programs and the store's libraries (as `cargo share list`), and
         /// install nothing.
         #[arg(long, conflicts_with_all = ["crates", "paths", "programs", "git", "plugin_for"])]
@@ -205,8 +231,10 @@ enum Command {
         /// Show the plan (with --layout grouped: the groups) and stop before building.
         #[arg(long)]
         dry_run: bool,
-        /// Install this program (a directory or Cargo.toml, or NAME[@VERSION]) with the plugins
-        /// named by --path, into plugins/ of its store directory (see the book's "Plugins" guide).
+        /// Install this program (a directory or Cargo.toml, the name of an installed program,
+        /// built again from where it was installed from, or NAME[@VERSION] from crates.io) with
+        /// the plugins named by --path, into plugins/ of its store directory (see the book's
+        /// "Plugins" guide).
         #[arg(long, value_name = "PROGRAM")]
         plugin_for: Option<String>,
         /// Build only the programs named: the installed ones are not built again with them
@@ -342,6 +370,49 @@ enum Command {
         /// Installed programs to push [default: all].
         #[arg(value_name = "PROGRAM")]
         programs: Vec<String>,
+    },
+    /// Build programs and ship one OCI image per program, the crates they share in shared layers.
+    ///
+    /// Each image holds its program's files under PREFIX (bin/, lib/): a layer per set of files
+    /// several programs load, and the program's own layer, on top of --base (see the book's
+    /// "Container images" guide).
+    Image {
+        #[command(flatten)]
+        programs: ProgramArgs,
+        /// Push PATH/PROGRAM:VERSION to this registry: oci://HOST[:PORT]/PATH (HTTPS; plain
+        /// HTTP for 127.0.0.1 or with --insecure).
+        #[arg(long, value_name = "URL", required_unless_present = "out_dir")]
+        to: Option<String>,
+        /// Write the images into an OCI image layout directory (`index.json` names each by its
+        /// program).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// The image to start from (HOST[:PORT]/PATH[:TAG][@sha256:HEX], or a Docker Hub name);
+        /// it must provide glibc (e.g. debian:bookworm-slim) [default: none: only the
+        /// program's files].
+        #[arg(long, value_name = "REF")]
+        base: Option<String>,
+        /// Sign each image manifest with this secret key (`cargo share key generate`).
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<PathBuf>,
+        /// Where the programs' files go in the image.
+        #[arg(long, value_name = "DIR", default_value = cargo_share::image::DEFAULT_PREFIX)]
+        prefix: String,
+        /// Use plain HTTP for registries that are not on 127.0.0.1.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Check the signature of an image `cargo share image --sign-key` pushed.
+    VerifyImage {
+        /// The image: HOST[:PORT]/PATH/PROGRAM:TAG or …@sha256:HEX (a digest is checked too).
+        #[arg(value_name = "REF")]
+        image: String,
+        /// A public key whose signatures are trusted (repeatable; at least one).
+        #[arg(long = "trusted-key", value_name = "FILE", required = true)]
+        trusted_keys: Vec<PathBuf>,
+        /// Use plain HTTP for a registry that is not on 127.0.0.1.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Install programs from a binary cache, verified, with no compiler run.
     Pull {
@@ -597,10 +668,10 @@ fn plugin_options(
     if !programs.positional.is_empty() || !programs.crates.is_empty() || programs.programs.is_some()
     {
         anyhow::bail!(
-            "--plugin-for {host}: the build has one program, {host}; its plugins are given with              --manifest-path (other programs are built without --plugin-for)"
+            "--plugin-for {host}: the build has one program, {host}; its plugins are given with --manifest-path (other programs are built without --plugin-for)"
         );
     }
-    let program = plugin_program(&host)?;
+    let program = plugin_program(&host, None)?;
     let plugins = programs.manifest_paths;
     let mut options = programs.tuning.options(vec![program], cache_dir)?;
     options.plugin_host = true;
@@ -609,9 +680,19 @@ fn plugin_options(
 }
 
 /// The program of `--plugin-for PROGRAM`: a path if one exists, else `NAME[@VERSION]`.
-fn plugin_program(host: &str) -> anyhow::Result<ProgramSource> {
+/// `--plugin-for PROGRAM`: a path, the name of a program installed in `store_dir` (built again
+/// from where it was installed from), else `NAME[@VERSION]` from crates.io.
+fn plugin_program(
+    host: &str,
+    store_dir: Option<&std::path::Path>,
+) -> anyhow::Result<ProgramSource> {
     if std::path::Path::new(host).exists() {
         return Ok(ProgramSource::Path(PathBuf::from(host)));
+    }
+    if let Some(dir) = store_dir {
+        if let Some(installed) = store::installed_source(dir, host)? {
+            return Ok(installed);
+        }
     }
     Ok(ProgramSource::Registry(host.parse().map_err(|e| {
         anyhow::anyhow!("--plugin-for {host}: neither a path nor NAME[@VERSION]: {e}")
@@ -646,6 +727,21 @@ fn write_man_pages(out: &std::path::Path) -> anyhow::Result<()> {
 
 fn exit_with(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(101))
+}
+
+/// `install --debug`, `--profile NAME` other than `release`: refused, saying why and what to do.
+fn refuse_other_profiles(debug: bool, profile: Option<&str>) -> anyhow::Result<()> {
+    let asked = match (debug, profile) {
+        (true, _) => "--debug",
+        (false, Some(p)) if p != "release" => "--profile",
+        _ => return Ok(()),
+    };
+    anyhow::bail!(
+        "{asked}: cargo-share installs release builds only, because the store's shared crates \
+         are built once, with one profile, for every program that loads them; nothing was \
+         installed. Leave out {asked} (set the shared crates' profile keys with \
+         --shared-profile KEY=VALUE), or build a debug copy with `cargo build`"
+    )
 }
 
 fn main() -> ExitCode {
@@ -692,7 +788,7 @@ fn main() -> ExitCode {
     } else {
         MessageFormat::Human
     };
-    let shell = Shell::new(cli.quiet, format);
+    let shell = Shell::new(cli.quiet, format).with_verbose(cli.verbose);
     let store = || -> anyhow::Result<PathBuf> {
         match &cli.store {
             Some(s) => Ok(s.clone()),
@@ -788,6 +884,10 @@ fn main() -> ExitCode {
             root,
             force,
             locked: _,
+            debug,
+            profile,
+            bins,
+            all_bins: _,
             list,
             allow_test_failures,
             dry_run,
@@ -799,6 +899,7 @@ fn main() -> ExitCode {
             if list {
                 return store::list(&store()?, &shell).map(|_| 0);
             }
+            refuse_other_profiles(debug, profile.as_deref())?;
             if let Some(file) = &programs_file {
                 crates.extend(source::read_program_list(file)?);
             }
@@ -810,8 +911,10 @@ fn main() -> ExitCode {
                              plugins are given with --path"
                         );
                     }
-                    let mut o = tuning
-                        .install_options(vec![plugin_program(&host)?], cli.cache_dir.clone())?;
+                    let mut o = tuning.install_options(
+                        vec![plugin_program(&host, Some(&store()?))?],
+                        cli.cache_dir.clone(),
+                    )?;
                     o.plugin_host = true;
                     o.plugins = paths;
                     o
@@ -843,6 +946,7 @@ fn main() -> ExitCode {
                 force,
                 regroup: !no_regroup,
                 replay: false,
+                binaries: (!bins.is_empty()).then(|| bins.into_iter().collect()),
             };
             if dry_run {
                 return store::show_install_plan(&options, &shell).map(|_| 0);
@@ -855,7 +959,9 @@ fn main() -> ExitCode {
                      again, run `cargo share update --rebuild-all`"
                 );
             }
-            if !force && !options.build.plugin_host {
+            // A choice of binaries is installed afresh (the store does not know which binaries
+            // an earlier install left out), and not from a binary cache (which has them all).
+            if !force && !options.build.plugin_host && options.binaries.is_none() {
                 store::skip_already_installed(
                     &mut options.build,
                     &options.store,
@@ -982,6 +1088,31 @@ fn main() -> ExitCode {
             };
             cache::push(&options, &shell).map(|_| 0)
         }),
+        Command::Image {
+            programs,
+            to,
+            out_dir,
+            base,
+            sign_key,
+            prefix,
+            insecure,
+        } => programs.options(cli.cache_dir).and_then(|build| {
+            let options = cargo_share::image::ImageOptions {
+                build,
+                to,
+                out_dir,
+                base,
+                sign_key,
+                prefix,
+                insecure,
+            };
+            cargo_share::image::image(&options, &shell).map(|_| 0)
+        }),
+        Command::VerifyImage {
+            image,
+            trusted_keys,
+            insecure,
+        } => cargo_share::image::verify_pushed(&image, &trusted_keys, insecure, &shell).map(|_| 0),
         Command::Pull {
             from,
             trusted_keys,

@@ -19,6 +19,8 @@ pub enum MessageFormat {
 pub struct Shell {
     pub quiet: bool,
     pub format: MessageFormat,
+    /// `-v`/`-vv`: passed on to the Cargo builds cargo-share runs (their rustc command lines).
+    pub verbose: u8,
     color: bool,
     /// The status lines said so far (verb and message): a line is said once per command, even
     /// when a step runs again (a set planned in several passes says each split and group once).
@@ -31,9 +33,16 @@ impl Shell {
         Shell {
             quiet,
             format,
+            verbose: 0,
             color,
             said: Arc::default(),
         }
+    }
+
+    /// The same shell, passing `-v` (`level` times) to the Cargo builds it runs.
+    pub fn with_verbose(mut self, level: u8) -> Self {
+        self.verbose = level;
+        self
     }
 
     /// Whether `verb message` is said for the first time by this shell (or a clone of it).

@@ -45,13 +45,29 @@ impl Toolchain {
 impl Toolchain {
     /// The toolchain's `libstd-<hash>.so`.
     pub fn libstd(&self) -> Option<PathBuf> {
+        self.target_lib("libstd-", ".so")
+    }
+
+    /// The toolchain's `libpanic_abort-<hash>.rlib` (`compile::panic_abort`).
+    pub fn panic_abort_rlib(&self) -> Option<PathBuf> {
+        self.target_lib("libpanic_abort-", ".rlib")
+    }
+
+    /// The file of the target libdir named `PREFIX<hash>SUFFIX`.
+    fn target_lib(&self, prefix: &str, suffix: &str) -> Option<PathBuf> {
         std::fs::read_dir(&self.std_libdir)
             .ok()?
             .flatten()
             .map(|e| e.path())
             .find(|p| {
                 let n = p.file_name().unwrap_or_default().to_string_lossy();
-                n.starts_with("libstd-") && n.ends_with(".so")
+                n.starts_with(prefix) && n.ends_with(suffix)
             })
     }
+}
+
+/// Whether `name` is a file name of the toolchain's shared libstd (`libstd-<hash>.so`), as the
+/// toolchain and a build's `lib/` name it.
+pub fn is_libstd_file(name: &str) -> bool {
+    name.starts_with("libstd-") && name.ends_with(".so")
 }

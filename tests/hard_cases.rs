@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use cargo_share::build::short_names::short_name;
 use cargo_share::elf::{dynamic_info, dynamic_symbols};
 use common::*;
 
@@ -61,10 +62,19 @@ fn check_relinked_std(out: &Path, limited: bool) {
     let toolchain = cargo_share::toolchain::Toolchain::detect().unwrap();
     let (_, stock) = dynamic_symbols(&toolchain.libstd().unwrap()).unwrap();
     let (_, exports) = dynamic_symbols(&std).unwrap();
+    // The run-time copies bind std's functions by their short dynamic names.
+    let stock_names: BTreeSet<String> = stock
+        .iter()
+        .flat_map(|s| [s.clone(), short_name(s)])
+        .collect();
     let missing: Vec<&String> = imports
-        .intersection(&stock)
+        .intersection(&stock_names)
         .filter(|s| !exports.contains(*s))
         .collect();
+    assert!(
+        exports.iter().any(|e| e.starts_with("_cs")),
+        "{std_file} exports no short name"
+    );
     assert!(missing.is_empty(), "{std_file} does not export {missing:?}");
     let allocator = [
         "___rust_alloc",
@@ -87,11 +97,23 @@ fn check_relinked_std(out: &Path, limited: bool) {
             "{std_file} binds {a} locally: {bound:?}"
         );
     }
+    // So does the panic runtime's entry point (a `panic = "abort"` program supplies its own).
+    assert!(
+        bound.iter().any(|s| s.ends_with("___rust_start_panic")),
+        "{std_file} binds __rust_start_panic locally: {bound:?}"
+    );
     if limited {
+        // The shim marker, a function, is exported by its short name.
+        let marker: BTreeSet<String> = stock
+            .iter()
+            .filter(|s| s.ends_with("___rust_no_alloc_shim_is_unstable_v2"))
+            .flat_map(|s| [s.clone(), short_name(s)])
+            .collect();
         let extra: Vec<&String> = exports
             .difference(&imports)
             .filter(|e| !allocator.iter().any(|a| e.ends_with(a)))
-            .filter(|e| !e.ends_with("___rust_no_alloc_shim_is_unstable_v2"))
+            .filter(|e| !marker.contains(*e))
+            .filter(|e| !e.ends_with("___rust_start_panic"))
             .collect();
         assert!(extra.is_empty(), "{std_file} exports unused {extra:?}");
     } else {

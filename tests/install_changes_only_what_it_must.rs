@@ -110,29 +110,26 @@ fn a_program_that_fails_to_build_changes_no_installed_program() {
     env.verify_ok();
 }
 
-#[test]
-fn a_root_that_cannot_be_written_is_refused_before_building() {
+/// With three installed, an install of ws-two into `root` made by `make_root` fails before
+/// anything is built, saying `said` of `root`, with one error record, and changes nothing.
+fn assert_root_refused(make_root: &dyn Fn(&Env) -> PathBuf, said_of_root: &str) {
     let env = Env::new();
     let fixtures = unrelated_copy(&env);
     run_ok(&mut install(&env, &fixtures.join("ws-three")));
     let before = installed_state(&env);
-
-    // A root whose bin/ is a file: no link can ever be made there.
-    let bad_root = env.base.join("other-root");
-    std::fs::create_dir(&bad_root).unwrap();
-    std::fs::write(bad_root.join("bin"), "").unwrap();
+    let root = make_root(&env);
     let mut c = env.cmd();
     c.args(["install", "--json", "--path"])
         .arg(fixtures.join("ws-two"))
         .arg("--root")
-        .arg(&bad_root);
+        .arg(&root);
     let out = c.output().unwrap();
     let said = stderr(&out);
     assert!(!out.status.success(), "{said}");
     assert!(
         said.contains(&format!(
-            "the install root {} cannot be written",
-            bad_root.display()
+            "the install root {} {said_of_root}",
+            root.display()
         )),
         "{said}"
     );
@@ -142,7 +139,27 @@ fn a_root_that_cannot_be_written_is_refused_before_building() {
     );
     assert_eq!(error_records(&env, &out), 1, "{said}");
     assert_eq!(installed_state(&env), before);
+    run_ok(env.cmd().arg("gc"));
     env.verify_ok();
+}
+
+#[test]
+fn a_root_that_cannot_be_written_is_refused_before_building() {
+    // A root whose bin/ is a file: no link can ever be made there.
+    let bad_root = |env: &Env| {
+        let root = env.base.join("other-root");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("bin"), "").unwrap();
+        root
+    };
+    assert_root_refused(&bad_root, "cannot be written");
+}
+
+/// `--root` inside the store (`STORE/programs`) is refused before anything is built: links the
+/// store held in itself kept `gc` from ever running again.
+#[test]
+fn a_root_inside_the_store_is_refused() {
+    assert_root_refused(&|env| env.store().join("programs"), "is inside the store");
 }
 
 #[test]
@@ -343,4 +360,91 @@ fn offline_installs_reach_no_network() {
         assert!(said.contains("offline"), "{flag}: {said}");
         assert!(!env.root().join("bin/sd").exists());
     }
+}
+
+/// `cargo install`'s `--debug` and `--profile NAME` are refused with why and what to do (the
+/// store's shared crates have one profile), before anything is built; `-v` passes Cargo's
+/// verbose output through (the commands its builds run).
+#[test]
+fn debug_and_profile_are_refused_and_verbose_shows_cargo_commands() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    for args in [vec!["--debug"], vec!["--profile", "dev"]] {
+        let mut c = install(&env, &fixtures.join("ws-three"));
+        let out = c.args(&args).output().unwrap();
+        let said = stderr(&out);
+        assert!(!out.status.success(), "{args:?}: {said}");
+        assert!(
+            said.contains(&format!(
+                "{}: cargo-share installs release builds only",
+                args[0]
+            )) && said.contains("nothing was installed"),
+            "{args:?}: {said}"
+        );
+        assert!(!said.contains("Compiling"), "{said}");
+        assert!(!env.root().join("bin/three").exists());
+    }
+    let out =
+        run_ok(install(&env, &fixtures.join("ws-three")).args(["--profile", "release", "-v"]));
+    let said = stderr(&out);
+    assert!(said.contains("Running `"), "{said}");
+    assert!(run_clean(&env.root().join("bin/three")).starts_with("hello, three"));
+}
+
+/// `--bin NAME` installs only that binary of the program, as `cargo install --bin`; a later
+/// install that rebuilds the program with a newcomer keeps to it; a name the program has no
+/// binary of is refused before anything changes.
+#[test]
+fn bin_installs_only_the_binaries_named_and_later_installs_keep_to_them() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    // A program with two binaries, sharing unrelated-common with ws-three's `three`.
+    let two_bins = env.base.join("two-bins");
+    std::fs::create_dir_all(two_bins.join("src/bin")).unwrap();
+    std::fs::write(
+        two_bins.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"two-bins\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[dependencies]\nunrelated-common = {{ path = {:?} }}\n\n\
+             [workspace]\n",
+            fixtures.join("common-lib")
+        ),
+    )
+    .unwrap();
+    for (file, who) in [("src/main.rs", "main"), ("src/bin/other.rs", "other")] {
+        std::fs::write(
+            two_bins.join(file),
+            format!(
+                "fn main() {{\n    println!(\"{{}}\", unrelated_common::greet(\"{who}\"));\n}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    run_ok(install(&env, &two_bins).args(["--no-locked", "--bin", "other"]));
+    assert!(run_clean(&env.root().join("bin/other")).contains("hello, other"));
+    assert!(!env.root().join("bin/two-bins").exists());
+
+    // three joins: two-bins is rebuilt with it, and keeps to its one binary.
+    let out = run_ok(&mut install(&env, &fixtures.join("ws-three")));
+    assert!(
+        stderr(&out).contains("Regrouped two-bins"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(run_clean(&env.root().join("bin/other")).contains("hello, other"));
+    assert!(!env.root().join("bin/two-bins").exists());
+    env.verify_ok();
+
+    let before = installed_state(&env);
+    let out = install(&env, &two_bins)
+        .args(["--no-locked", "--bin", "nosuch"])
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("no binary named `nosuch` in two-bins v0.1.0; nothing was installed"),
+        "{said}"
+    );
+    assert_eq!(installed_state(&env), before);
 }

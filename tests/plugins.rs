@@ -208,19 +208,19 @@ fn a_plugin_that_is_not_a_plugin_library_is_refused_with_what_to_do() {
 fn installed_plugins_live_in_their_program_and_go_with_it() {
     use std::os::unix::fs::PermissionsExt;
     let env = common::store_env::Env::new();
-    let install = |plugin: &str| {
+    let install = |host: &std::ffi::OsStr, plugin: &str| {
         let mut c = env.cmd();
         c.env("CARGO_NET_OFFLINE", "true")
             .arg("install")
             .arg("--plugin-for")
-            .arg(fixture("plugins/host"))
+            .arg(host)
             .arg("--path")
             .arg(fixture("plugins").join(plugin))
             .arg("--root")
             .arg(env.root());
         String::from_utf8_lossy(&run_ok(&mut c).stderr).into_owned()
     };
-    let said = install("upper");
+    let said = install(fixture("plugins/host").as_os_str(), "upper");
     assert!(
         said.contains("Installed plugin libplug_upper.so for plug-host: "),
         "{said}"
@@ -232,8 +232,9 @@ fn installed_plugins_live_in_their_program_and_go_with_it() {
         "{ran}"
     );
 
-    // A second plugin later: the program build is the same, so the first plugin is kept.
-    let said = install("stats");
+    // A second plugin later, for the installed program by its name (built again from where it
+    // was installed from): the program build is the same, so the first plugin is kept.
+    let said = install("plug-host".as_ref(), "stats");
     assert!(
         said.contains("Installed plugin libplug_stats.so for plug-host: "),
         "{said}"

@@ -679,3 +679,123 @@ fn a_moved_programs_tests_get_the_dev_dependencies_its_own_lockfile_gives_them()
     );
     env.verify_ok();
 }
+
+/// A program in the base directory, unlocked: `name` with `dependencies` (manifest lines) and
+/// `main.rs` text `main`, with one passing test.
+fn program_with(env: &Env, name: &str, dependencies: &str, main: &str) -> PathBuf {
+    let dir = env.base.join(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[dependencies]\n{dependencies}\n\n[workspace]\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
+    dir
+}
+
+/// A crate that joins an installed program's closure only because the newcomer turns on a
+/// feature (painted's `color` brings in tally) moves no version the program was built with:
+/// the program is rebuilt with the unified features and rebound, and no test of it runs.
+#[test]
+fn a_crate_joining_through_a_feature_moves_no_installed_program() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let main = |name: &str| {
+        format!(
+            "fn main() {{\n    println!(\"{{}}\", painted::paint(\"{name}\"));\n}}\n\n\
+             #[cfg(test)]\nmod tests {{\n    #[test]\n    fn paints() {{\n        \
+             assert!(painted::paint(\"x\").ends_with(\"x\"));\n    }}\n}}\n"
+        )
+    };
+    let plain = program_with(&env, "plain-painted", "painted = \"1\"", &main("plain"));
+    let color = program_with(
+        &env,
+        "color-painted",
+        "painted = { version = \"1\", features = [\"color\"] }",
+        &main("color"),
+    );
+    install_in_base(&env, &[plain], &["--no-locked"]);
+    assert_eq!(
+        run_clean(&env.root().join("bin/plain-painted")),
+        "[plain] plain\n"
+    );
+    let out = install_in_base(&env, &[color], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing"), "{said}");
+    assert!(
+        programs_of(&env, &out, "program-retested").is_empty(),
+        "{said}"
+    );
+    assert!(programs_of(&env, &out, "program-left").is_empty(), "{said}");
+    assert_eq!(
+        records(&env, &out, "program-regrouped"),
+        ["plain-painted"],
+        "{said}"
+    );
+    // Built with the set's features, as an install of both together builds it.
+    assert_eq!(
+        run_clean(&env.root().join("bin/plain-painted")),
+        "[color] plain\n"
+    );
+    assert_eq!(
+        env.group_libs("plain-painted"),
+        env.group_libs("color-painted")
+    );
+    env.verify_ok();
+}
+
+/// A moved program's test that fails once and passes when run again is flaky, not a reason to
+/// leave the program: the suite runs a second time, and the program is proven by that run.
+#[test]
+fn a_test_that_fails_once_is_run_again_before_a_program_is_left() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let marker = env.base.join("flaky-once-ran");
+    let flaky_once = shim_program(
+        &env,
+        "once-shim",
+        &|t| {
+            t.replace(
+                "mod tests {",
+                &format!(
+                    "mod tests {{\n    #[test]\n    fn fails_the_first_time() {{\n        \
+                     let marker = std::path::Path::new({marker:?});\n        \
+                     if !marker.exists() {{\n            std::fs::write(marker, \"\").unwrap();\n            \
+                     panic!(\"first run\");\n        }}\n    }}\n"
+                ),
+            )
+        },
+        false,
+    );
+    install_in_base(&env, &[flaky_once], &[]);
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Retesting once-shim v0.1.0: 1 of its 2 own tests failed \
+             (tests::fails_the_first_time)"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("Flaky once-shim v0.1.0"), "{said}");
+    assert!(
+        said.contains(
+            "Proven once-shim v0.1.0 with shim 1.0.0 -> 1.1.0: its own tests pass (2 passed)"
+        ),
+        "{said}"
+    );
+    assert_eq!(
+        records(&env, &out, "program-regrouped"),
+        ["once-shim"],
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/once-shim")),
+        "once-shim: shim 1.1.0 answer 42 features default\n"
+    );
+    env.verify_ok();
+}

@@ -618,3 +618,67 @@ fn a_program_installed_alone_is_not_called_untested() {
     assert!(!stderr.contains("warning"), "{stderr}");
     env.verify_ok();
 }
+
+/// An install killed after its commit point (`program-recorded`: the index records the new
+/// build, the link still points at the old one) is rolled forward by `verify --repair`, as by
+/// any command that opens the store to write: the new build is installed and linked. It was
+/// rolled back when the old build's directory came last in the directory listing; four
+/// versions in turn make that order come up.
+#[test]
+fn verify_repair_rolls_a_committed_install_forward() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    let fixtures = env.base.join("unrelated");
+    copy_dir(&fixture("unrelated"), &fixtures);
+    let three = fixtures.join("ws-three/three");
+    run_ok(&mut env.install(&fixtures.join("ws-three")));
+    assert!(run_clean(&env.root().join("bin/three")).starts_with("hello, three"));
+    let mut version = "0.1.0".to_string();
+    for next in ["0.2.0", "0.4.0", "0.5.0", "0.6.0"] {
+        // The next version, which says so (not 0.3.0: unrelated-common has it).
+        for file in [
+            three.join("Cargo.toml"),
+            fixtures.join("ws-three/Cargo.lock"),
+        ] {
+            let text = std::fs::read_to_string(&file).unwrap();
+            std::fs::write(&file, text.replace(&version, next)).unwrap();
+        }
+        let main = three.join("src/main.rs");
+        let text = std::fs::read_to_string(&main).unwrap();
+        let text = match text.split_once("    println!(\"three ") {
+            Some((head, rest)) => format!("{head}{}", rest.split_once('\n').unwrap().1),
+            None => text,
+        };
+        std::fs::write(
+            &main,
+            text.replace(
+                "fn main() {",
+                &format!("fn main() {{\n    println!(\"three {next}\");"),
+            ),
+        )
+        .unwrap();
+        let out = env
+            .install(&fixtures.join("ws-three"))
+            .env("CARGO_SHARE_FAULT", "program-recorded")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(9), "not killed: {out:?}");
+        run_ok(env.cmd().args(["verify", "--repair"]));
+        assert!(
+            run_clean(&env.root().join("bin/three")).starts_with(&format!("three {next}\n")),
+            "{next} rolled back"
+        );
+        let list = run_ok(env.cmd().args(["list", "--json"]));
+        let list = env.json(&list).remove(0);
+        let recorded = list["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "three")
+            .unwrap()["version"]
+            .clone();
+        assert_eq!(recorded, next, "{list}");
+        env.verify_ok();
+        version = next.to_string();
+    }
+}

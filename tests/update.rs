@@ -431,3 +431,43 @@ fn an_update_killed_at_any_step_leaves_each_program_on_its_old_or_new_closure() 
         sites.len()
     );
 }
+
+/// A crate the programs have from a local path is not a crates.io crate: `update` neither
+/// patches nor pins it (Cargo would say the patch "was not used" and build the same programs,
+/// and the update reported success). It is refused, before anything changes, with what to do.
+#[test]
+fn a_local_path_crate_is_refused_not_reported_updated() {
+    let env = UpdateEnv::new();
+    let installed = Installed {
+        env: &env,
+        store: env.base.join("path-store"),
+        root: env.base.join("path-root"),
+    };
+    run_ok(
+        installed
+            .cmd()
+            .args(["install", "-q", "--path"])
+            .arg(fixture("unrelated/ws-two"))
+            .arg("--root")
+            .arg(&installed.root),
+    );
+    let before = installed.snapshot();
+    let copy = env.base.join("common-copy");
+    copy_dir(&fixture("unrelated/common-lib"), &copy);
+    for args in [
+        vec!["unrelated-common", "--path", copy.to_str().unwrap()],
+        vec!["unrelated-common"],
+    ] {
+        let out = installed.update(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded: {err}");
+        assert!(
+            err.contains(
+                "`unrelated-common` is not a crates.io crate (two-a has it a local path crate"
+            ) && err.contains("nothing was changed")
+                && err.contains("cargo share update --rebuild-all"),
+            "{args:?}: {err}"
+        );
+        assert!(installed.snapshot() == before, "{args:?} changed the store");
+    }
+}

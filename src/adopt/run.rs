@@ -186,6 +186,8 @@ fn install_options(opts: &AdoptOptions, root: &Path, batch: &Batch) -> Result<In
         // (their own install regroups them).
         regroup: false,
         replay: false,
+        // Every binary of each program, as `cargo install` without --bin gave them.
+        binaries: None,
     })
 }
 

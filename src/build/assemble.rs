@@ -2,7 +2,7 @@
 //! `OUT/bin` and the closure of Rust libraries it needs (read from `DT_NEEDED`) to `OUT/lib`, each
 //! file atomically.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,13 +16,14 @@ use crate::build::cargo::{CargoVerb, LockRestore};
 use crate::build::failures::{forward_stderr, FailedProgram};
 use crate::build::features::FeatureChoice;
 use crate::build::installed::Provenance;
-use crate::build::lib_paths::bind_to_lib_dir;
+use crate::build::lib_paths::{bind_to_lib_dir, Place};
 use crate::build::options::{BuildOptions, GroupExports, Layout};
 use crate::build::own_features::programs_to_retry;
 use crate::build::path_sources::forget_other_copies;
 use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECTION};
 use crate::build::plugins::warn_stale_plugins;
 use crate::build::prepare::PreparedBuild;
+use crate::build::short_names;
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
 use crate::elf;
@@ -212,7 +213,7 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
                 }
             ),
         );
-        let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell);
+        let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell)?;
         // Cargo's errors are read (and shown as they come) to say why a program failed.
         cmd.stderr(Stdio::piped());
         if std::io::stderr().is_terminal() {
@@ -248,6 +249,7 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
         }
         let status = child.wait()?;
         let errors = errors.join().unwrap_or_default();
+        crate::resolve::set::workspace::check_member_copies(&ws.root)?;
         if !status.success() {
             // `--keep-going`: the programs Cargo built are delivered; those it did not are
             // reported with what failed.
@@ -430,6 +432,14 @@ fn assemble(
         .iter()
         .flat_map(|(_, _, needed)| needed.keys().cloned())
         .collect();
+    // Every function a library of `OUT/lib` exports is bound by its short name (`short_names`).
+    let mut libraries = BTreeMap::new();
+    for (_, _, needed) in &closures {
+        for (name, path) in needed {
+            libraries.insert(name, runtime_copies.get(name).unwrap_or(path));
+        }
+    }
+    let renames = short_names::renames_of(libraries.values().map(|p| p.as_path()))?;
     let mut copied: BTreeSet<String> = BTreeSet::new();
     let notes = plugin_notes(prepared, &closures)?;
     for (program, exes, needed) in closures {
@@ -442,14 +452,14 @@ fn assemble(
         let note = notes.get(&program.name).map(String::as_bytes);
         for exe in &exes {
             let dest = dir.join(exe.file_name().context("binary without a file name")?);
-            install_bound(exe, &dest, &provided, note)?;
+            install_bound(exe, &dest, (&provided, &renames), Place::BesideLibDir, note)?;
             installed.push(dest);
         }
         for (name, path) in &needed {
             if copied.insert(name.clone()) {
                 let dest = lib_dir.join(name);
                 let from = runtime_copies.get(name).unwrap_or(path);
-                install_bound(from, &dest, &provided, None)?;
+                install_bound(from, &dest, (&provided, &renames), Place::InLibDir, None)?;
                 report
                     .libraries
                     .insert(name.clone(), std::fs::metadata(&dest)?.len());
@@ -594,10 +604,11 @@ fn report_program(built: &BuiltProgram, shell: &Shell) {
 fn install_bound(
     from: &Path,
     to: &Path,
-    provided: &BTreeSet<String>,
+    (provided, renames): (&BTreeSet<String>, &HashMap<Vec<u8>, Vec<u8>>),
+    place: Place,
     note: Option<&[u8]>,
 ) -> Result<()> {
-    let bytes = match bind_to_lib_dir(from, provided)? {
+    let bytes = match bind_to_lib_dir(from, provided, place, renames)? {
         Some(bytes) => bytes,
         None => std::fs::read(from).with_context(|| format!("reading {}", from.display()))?,
     };

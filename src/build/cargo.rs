@@ -1,10 +1,11 @@
 //! Step 4 of a build: the Cargo invocations of a prepared build, run with cargo-share as
 //! `RUSTC_WRAPPER`, and the lockfiles a patched build rewrites put back afterwards.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::build::prepare::PreparedBuild;
+use crate::build::sandbox;
 use crate::compile::plan::PLAN_ENV;
 use crate::compile::profile;
 use crate::compile::user_wrapper::{self, USER_WRAPPER_ENV};
@@ -84,7 +85,7 @@ impl PreparedBuild {
         workspace: usize,
         programs: &[usize],
         shell: &Shell,
-    ) -> Command {
+    ) -> anyhow::Result<Command> {
         let ws = &self.graph.workspaces[workspace];
         let mut cmd = source::cargo_command();
         cmd.arg(match verb {
@@ -118,6 +119,12 @@ impl PreparedBuild {
         // the output is filtered here instead.
         if shell.quiet && verb != CargoVerb::Test {
             cmd.arg("-q");
+        }
+        // Not for tests: their output is read (`Running` lines say which program's tests run).
+        if verb == CargoVerb::Build {
+            for _ in 0..shell.verbose.min(2) {
+                cmd.arg("-v");
+            }
         }
         if let Some(j) = self.options.jobs {
             cmd.arg("-j").arg(j.to_string());
@@ -153,8 +160,22 @@ impl PreparedBuild {
             &source::cargo_home().unwrap_or_default(),
             &self_exe,
         );
+        let mut writable = sandbox::Writable {
+            target_dir: self.target_dir.clone(),
+            cargo_home: source::cargo_home().unwrap_or_default(),
+            lockfile: Some(ws.root.join("Cargo.lock")),
+            extra: self
+                .options
+                .unit_log
+                .iter()
+                .filter_map(|log| log.parent().map(Path::to_path_buf))
+                .collect(),
+        };
         match user {
-            Some(wrapper) => cmd.env(USER_WRAPPER_ENV, wrapper),
+            Some(wrapper) => {
+                writable.extra.extend(sandbox::wrapper_cache(&wrapper));
+                cmd.env(USER_WRAPPER_ENV, wrapper)
+            }
             None => cmd.env_remove(USER_WRAPPER_ENV),
         };
         cmd.env("RUSTC_WRAPPER", self_exe)
@@ -163,8 +184,11 @@ impl PreparedBuild {
             .env("CARGO_TARGET_DIR", &self.target_dir)
             .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
             .env_remove("CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER")
+            // Nothing a build runs needs to know where the store is.
+            .env_remove("CARGO_SHARE_STORE")
             .stdout(Stdio::piped());
-        cmd
+        sandbox::confine(&mut cmd, &writable, shell)?;
+        Ok(cmd)
     }
 
     /// Say which profile settings of the programs the shared build overrides: a warning for a

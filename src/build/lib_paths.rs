@@ -1,6 +1,6 @@
 //! The run-time copies name their libraries by path: every `DT_NEEDED` entry for a library the
-//! build provides becomes `$ORIGIN/../lib/FILE`, and the `$ORIGIN` run paths the wrapper gave
-//! the link go.
+//! build provides becomes `$ORIGIN/../lib/FILE` in a binary or a plugin and `$ORIGIN/FILE` in a
+//! library beside it in `lib/`, and the `$ORIGIN` run paths the wrapper gave the link go.
 //!
 //! Why: a `DT_NEEDED` name without a slash is searched for. glibc 2.36 tries every `DT_RUNPATH`
 //! directory through about twenty `glibc-hwcaps`/legacy hardware-capability subdirectories first
@@ -13,9 +13,15 @@
 //! `ld.so.cache`.
 //!
 //! Every file that goes into `OUT/lib` sits next to the others, and every binary in `OUT/bin`,
-//! so `$ORIGIN/../lib` names the same directory from both, as it does in a store program's
-//! directory (`bin/`, `lib/`). Files in Cargo's target directory keep plain names: `cargo test`
-//! runs them from `deps/` with Cargo's library path.
+//! as in a store program's directory (`bin/`, `lib/`). A library names its siblings
+//! `$ORIGIN/FILE`, not `$ORIGIN/../lib/FILE`, although both name the same file: glibc expands
+//! `$ORIGIN` before it compares a needed name with the objects already loaded, and a group
+//! loaded as `bin/../lib/G` asking for `$ORIGIN/../lib/libstd-….so` asks for
+//! `bin/../lib/../lib/libstd-….so`, a string it has not seen. It then opens, reads and stats the
+//! file again before finding it loaded by inode (a grouped start opened libstd once per object
+//! needing it). `$ORIGIN/FILE` expands to `bin/../lib/FILE`, the binary's own string, which the
+//! loader matches without a system call: each library is opened once. Files in Cargo's target
+//! directory keep plain names: `cargo test` runs them from `deps/` with Cargo's library path.
 //!
 //! A longer string table may need the dynamic sections moved into a new segment:
 //! [`crate::elf_rewrite`] does that.
@@ -25,18 +31,43 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::elf::LIB_DIR_PREFIX;
+use crate::elf::{LIB_DIR_PREFIX, SIBLING_PREFIX};
 
 /// Run paths the wrapper adds (`-C link-arg=-Wl,-rpath,…`); the rewrite removes them.
 const WRAPPER_RUN_PATHS: [&str; 2] = ["$ORIGIN", "$ORIGIN/../lib"];
 
 /// Versions the rewrite, for the store identity: change it when the rewrite changes.
-pub const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE, wrapper run paths removed";
+pub const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE from bin/, $ORIGIN/FILE from \
+     lib/, wrapper run paths removed, short dynamic names _cs+16 hex of SHA-256";
+
+/// Where a run-time copy goes, which decides how it names the libraries in `lib/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// `bin/` or `plugins/`: `$ORIGIN/../lib/FILE`.
+    BesideLibDir,
+    /// `lib/` itself: `$ORIGIN/FILE`.
+    InLibDir,
+}
+
+impl Place {
+    fn prefix(self) -> &'static str {
+        match self {
+            Place::BesideLibDir => LIB_DIR_PREFIX,
+            Place::InLibDir => SIBLING_PREFIX,
+        }
+    }
+}
 
 /// The bytes of `from` with every `DT_NEEDED` entry naming one of `provided` (file names in
-/// `OUT/lib`) turned into `$ORIGIN/../lib/NAME` and the wrapper's run paths removed (others a
-/// build script added are kept). Returns `None` when nothing needed changing.
-pub fn bind_to_lib_dir(from: &Path, provided: &BTreeSet<String>) -> Result<Option<Vec<u8>>> {
+/// `OUT/lib`) turned into a path to it from `place`, the wrapper's run paths removed (others
+/// a build script added are kept) and the dynamic symbols in `renames` given their short names
+/// (`build::short_names`). Returns `None` when nothing needed changing.
+pub fn bind_to_lib_dir(
+    from: &Path,
+    provided: &BTreeSet<String>,
+    place: Place,
+    renames: &HashMap<Vec<u8>, Vec<u8>>,
+) -> Result<Option<Vec<u8>>> {
     let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
     let info = crate::elf::dynamic_info_of(&data)
         .with_context(|| format!("{} is not a readable ELF file", from.display()))?;
@@ -47,7 +78,7 @@ pub fn bind_to_lib_dir(from: &Path, provided: &BTreeSet<String>) -> Result<Optio
         .map(|n| {
             (
                 n.as_bytes().to_vec(),
-                format!("{LIB_DIR_PREFIX}{n}").into_bytes(),
+                format!("{}{n}", place.prefix()).into_bytes(),
             )
         })
         .collect();
@@ -57,15 +88,31 @@ pub fn bind_to_lib_dir(from: &Path, provided: &BTreeSet<String>) -> Result<Optio
         .map(String::as_str)
         .filter(|p| !p.is_empty() && !WRAPPER_RUN_PATHS.contains(p))
         .collect();
-    if replace.is_empty() && kept_runpath.len() == info.runpath.len() {
+    if replace.is_empty()
+        && kept_runpath.len() == info.runpath.len()
+        && !has_dynamic_symbol_in(&data, renames)
+    {
         return Ok(None);
     }
     let runpath = (!kept_runpath.is_empty()).then(|| kept_runpath.join(":").into_bytes());
-    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath).with_context(|| {
-        format!(
-            "rewriting the library names in {} to {LIB_DIR_PREFIX}…",
-            from.display()
-        )
-    })?;
+    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath, renames).with_context(
+        || {
+            format!(
+                "rewriting the library names in {} to {}…",
+                from.display(),
+                place.prefix()
+            )
+        },
+    )?;
     Ok(Some(out))
+}
+
+/// Whether the ELF file `data` has a dynamic symbol named in `renames`.
+fn has_dynamic_symbol_in(data: &[u8], renames: &HashMap<Vec<u8>, Vec<u8>>) -> bool {
+    use object::{Object, ObjectSymbol};
+    !renames.is_empty()
+        && object::File::parse(data).is_ok_and(|f| {
+            f.dynamic_symbols()
+                .any(|s| s.name_bytes().is_ok_and(|n| renames.contains_key(n)))
+        })
 }

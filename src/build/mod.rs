@@ -13,8 +13,9 @@
 //! 6. Plugins (`--plugin-for`): library crates built in their program's set, copied to
 //!    `OUT/plugins`; the program and each plugin carry a note of the crates they share
 //!    ([`plugins`], [`plugin_closure`]).
-//! 7. Bind: the copies in `OUT` name the libraries they load as `$ORIGIN/../lib/FILE`, with no
-//!    run path, so the loader opens each directly ([`lib_paths`]).
+//! 7. Bind: the copies in `OUT` name the libraries they load as `$ORIGIN/../lib/FILE` (binaries,
+//!    plugins) or `$ORIGIN/FILE` (libraries), with no run path, so the loader opens each directly
+//!    and once ([`lib_paths`]).
 
 pub mod adapt;
 pub mod assemble;
@@ -32,7 +33,9 @@ pub mod plugins;
 pub mod prepare;
 pub mod retest;
 pub mod retest_baseline;
+pub mod sandbox;
 pub mod set_split;
+pub mod short_names;
 pub mod std_relink;
 pub mod test;
 pub mod trim;

@@ -15,7 +15,9 @@ use crate::resolve::set::UnifyOptions;
 use crate::source::ProgramSource;
 
 /// How shared crates are laid out in shared objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// Each shared crate is its own dylib.
@@ -27,7 +29,9 @@ pub enum Layout {
 }
 
 /// What a group's run-time copy (grouped layout) and the relinked run-time libstd export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroupExports {
     /// Only the symbols the set's programs import, with unreferenced code dropped (smallest; a
@@ -40,7 +44,9 @@ pub enum GroupExports {
 }
 
 /// When the dynamic loader binds a shared build's calls into other objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Binding {
     /// Every import bound before `main` (`-z now`) and the GOT read-only after (full RELRO),
@@ -148,11 +154,33 @@ pub struct InstalledMember {
     pub features: Vec<String>,
 }
 
-/// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`).
-#[derive(Debug, Clone)]
+/// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`). In a
+/// record, `CRATE=DIR`; read back unchecked (the directory is checked where a build uses it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct CratePatch {
     pub name: String,
     pub path: PathBuf,
+}
+
+impl TryFrom<String> for CratePatch {
+    type Error = anyhow::Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        let Some((name, dir)) = s.split_once('=') else {
+            bail!("the recorded patch `{s}` is not CRATE=DIR");
+        };
+        Ok(CratePatch {
+            name: name.to_string(),
+            path: PathBuf::from(dir),
+        })
+    }
+}
+
+impl From<CratePatch> for String {
+    fn from(patch: CratePatch) -> String {
+        format!("{}={}", patch.name, patch.path.display())
+    }
 }
 
 impl CratePatch {

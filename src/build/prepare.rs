@@ -18,6 +18,7 @@ use crate::build::own_features;
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::build::set_split::{split_off, SetSplit};
 use crate::compile::plan::WrapperPlan;
+use crate::compile::profile;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::grouping;
@@ -51,6 +52,30 @@ pub struct PreparedBuild {
     pub provenance: BTreeMap<String, Provenance>,
     /// Held until the build ends: one cargo-share build per cache at a time.
     _cache_lock: std::fs::File,
+}
+
+/// The programs whose workspace's release profile says `panic = "abort"`: their binaries get the
+/// toolchain's aborting panic runtime (`compile::panic_abort`), which a toolchain without
+/// `libpanic_abort-*.rlib` cannot give (said, and they unwind).
+fn aborting_programs(
+    origins: &[(PathBuf, Vec<String>)],
+    toolchain: &Toolchain,
+    shell: &Shell,
+) -> BTreeSet<String> {
+    let programs: BTreeSet<String> = origins
+        .iter()
+        .filter(|(root, _)| profile::aborts_on_panic(&root.join("Cargo.toml")))
+        .flat_map(|(_, names)| names.iter().cloned())
+        .collect();
+    if !programs.is_empty() && toolchain.panic_abort_rlib().is_none() {
+        shell.warn(format!(
+            "{}: the toolchain has no libpanic_abort-*.rlib in {}, so a panic unwinds instead \
+             of aborting (reinstall the toolchain, e.g. `rustup toolchain install stable`)",
+            programs.iter().cloned().collect::<Vec<_>>().join(", "),
+            toolchain.std_libdir.display()
+        ));
+    }
+    programs
 }
 
 /// Lock a cache directory for one build: generated set workspaces, fetched sources and target
@@ -155,7 +180,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             }
         }
     }
-    let origins = sources
+    let origins: Vec<(PathBuf, Vec<String>)> = sources
         .iter()
         .map(|(_, md)| {
             let names = graph::program_packages(md)
@@ -224,6 +249,8 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             })
             .collect(),
         plugin_packages: plugin_package_dirs(&graph),
+        abort_on_panic: aborting_programs(&origins, &toolchain, shell),
+        panic_abort_rlib: toolchain.panic_abort_rlib(),
     };
     let plan_file = tempfile::Builder::new()
         .prefix("plan-")

@@ -335,8 +335,50 @@ impl PreparedBuild {
 
     /// Run the own test suite of the graph's program `index` in shared mode: its outcome (with
     /// the failing tests named when every test binary reported) and the names of its failing
-    /// tests (or, when they did not build, the first compiler errors).
+    /// tests (or, when they did not build, the first compiler errors). When some tests fail
+    /// and others pass, the suite runs once more (its binaries are built: only the run is
+    /// paid): a test that fails once and then passes is flaky, timing or load, and says
+    /// nothing of the crate versions; the second run's outcome is the answer then.
     pub(crate) fn run_own_tests(
+        &self,
+        index: usize,
+        shell: &Shell,
+    ) -> Result<(RecordedTest, Vec<String>)> {
+        let (outcome, failing) = self.run_own_tests_once(index, shell)?;
+        if !matches!(verdict(&outcome, &failing), Verdict::Failing(_)) {
+            return Ok((outcome, failing));
+        }
+        let program = &self.graph.programs[index];
+        shell.status(
+            "Retesting",
+            format!(
+                "{} v{}: {} of its {} own tests failed ({}); running them once more to tell a                  flaky test from a failing one",
+                program.name,
+                program.version,
+                outcome.failed,
+                outcome.passed + outcome.failed,
+                failing.join(", ")
+            ),
+        );
+        let (again, failing_again) = self.run_own_tests_once(index, shell)?;
+        if matches!(verdict(&again, &failing_again), Verdict::Passed(_)) && again.failed == 0 {
+            shell.status(
+                "Flaky",
+                format!(
+                    "{} v{}: every test passed the second time ({} passed); the first run's                      failures ({}) are not held against the new versions",
+                    program.name,
+                    program.version,
+                    again.passed,
+                    failing.join(", ")
+                ),
+            );
+            return Ok((again, failing_again));
+        }
+        Ok((outcome, failing))
+    }
+
+    /// One run of [`Self::run_own_tests`].
+    fn run_own_tests_once(
         &self,
         index: usize,
         shell: &Shell,

@@ -14,7 +14,10 @@
 //! * the allocator shim (`__rust_alloc` and co., from an empty staticlib's archive member) in a
 //!   `--dynamic-list`: every other symbol binds locally, the shim stays interposable, so a
 //!   program that exports its `#[global_allocator]` is the allocator libstd uses too (never
-//!   `-Bsymbolic`, which would bind the shim inside libstd);
+//!   `-Bsymbolic`, which would bind the shim inside libstd); the panic runtime's entry point
+//!   `__rust_start_panic` is exported and interposable the same way, so a `panic = "abort"`
+//!   program's executable, which defines an aborting one, is what every panic of the process
+//!   starts with (`compile::panic_abort`);
 //! * `NEEDED` only libgcc_s (the unwinder) and libc, no run path, `--strip-debug` (symbol names
 //!   stay, for backtraces through libstd).
 //!
@@ -29,11 +32,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use object::read::archive::ArchiveFile;
-use object::{Object, ObjectSymbol};
 
 use crate::build::options::GroupExports;
 use crate::compile::allocator::is_allocator_shim;
+use crate::compile::panic_abort::is_start_panic;
 use crate::digest::sha256_hex;
 use crate::elf;
 use crate::shell::{human_bytes, Shell};
@@ -41,8 +43,9 @@ use crate::toolchain::Toolchain;
 
 /// How [`relink_std`] links, the first line of every export list it writes: change it when the
 /// relink changes (a store entry's identity hashes the list).
-pub const STD_RELINK_FORMAT: &str = "# cargo-share std relink 1: sysroot rlibs, allocator shim \
-     interposable (--dynamic-list), version script, --gc-sections, --strip-debug";
+pub const STD_RELINK_FORMAT: &str = "# cargo-share std relink 2: sysroot rlibs, allocator shim \
+     and __rust_start_panic interposable (--dynamic-list), version script, --gc-sections, \
+     --strip-debug";
 
 /// Beside the relinked libstd: the symbols it exports, one per line, after [`STD_RELINK_FORMAT`].
 pub const STD_EXPORTS_FILE: &str = "exports";
@@ -60,6 +63,12 @@ pub struct RelinkedStd {
     pub exports_file: PathBuf,
 }
 
+/// What libstd binds through the loader so an executable's definition wins: the allocator shim
+/// and the panic runtime's entry point.
+fn is_interposable(name: &str) -> bool {
+    is_allocator_shim(name) || is_start_panic(name)
+}
+
 /// The marker every binary imports from libstd (`__rust_no_alloc_shim_is_unstable_v2`).
 fn is_shim_marker(name: &str) -> bool {
     name.ends_with("___rust_no_alloc_shim_is_unstable_v2")
@@ -68,7 +77,8 @@ fn is_shim_marker(name: &str) -> bool {
 
 /// The symbols the relinked libstd exports: with `Used`, what `imports` (every undefined dynamic
 /// symbol of the set's binaries and libraries) takes from the toolchain's copy, plus the
-/// allocator shim; with `All`, everything the toolchain's copy exports but its crate metadata.
+/// allocator shim and the panic runtime's entry point; with `All`, everything the toolchain's
+/// copy exports but its crate metadata.
 pub fn std_exports(
     stock: &BTreeSet<String>,
     mode: GroupExports,
@@ -79,7 +89,7 @@ pub fn std_exports(
         .filter(|s| !s.starts_with("rust_metadata_std_"))
         .filter(|s| match mode {
             GroupExports::All => true,
-            GroupExports::Used => imports.contains(*s) || is_allocator_shim(s) || is_shim_marker(s),
+            GroupExports::Used => imports.contains(*s) || is_interposable(s) || is_shim_marker(s),
         })
         .cloned()
         .collect()
@@ -120,8 +130,8 @@ pub fn relink_std(
 
     let (_, stock_exports) = elf::dynamic_symbols(&stock)?;
     let exports = std_exports(&stock_exports, mode, imports);
-    let allocator: Vec<&String> = exports.iter().filter(|s| is_allocator_shim(s)).collect();
-    if allocator.is_empty() {
+    let interposable: Vec<&String> = exports.iter().filter(|s| is_interposable(s)).collect();
+    if !interposable.iter().any(|s| is_allocator_shim(s)) {
         bail!(
             "{} exports no allocator shim (`__rust_alloc`): this toolchain's libstd is not laid \
              out as cargo-share expects; report it with `rustc -vV`",
@@ -151,13 +161,13 @@ pub fn relink_std(
             .chain(std::iter::once(")\n".to_string()))
             .collect();
         let dynlist: String = std::iter::once("{\n".to_string())
-            .chain(allocator.iter().map(|s| format!("  {s};\n")))
+            .chain(interposable.iter().map(|s| format!("  {s};\n")))
             .chain(std::iter::once("};\n".to_string()))
             .collect();
         let (ver_file, roots_file, dynlist_file) = (
             dir.join("exports.ver"),
             dir.join("exports.ld"),
-            dir.join("allocator.dynlist"),
+            dir.join("interposable.dynlist"),
         );
         std::fs::write(&ver_file, ver)?;
         std::fs::write(&roots_file, roots)?;
@@ -289,29 +299,16 @@ fn link_inputs(cache: &Path) -> Result<LinkInputs> {
 
 /// The archive member that defines the allocator shim.
 fn shim_member(archive_path: &Path) -> Result<Vec<u8>> {
-    let data = std::fs::read(archive_path)
-        .with_context(|| format!("reading {}", archive_path.display()))?;
-    let archive = ArchiveFile::parse(&*data)
-        .with_context(|| format!("{} is not a static archive", archive_path.display()))?;
-    for member in archive.members() {
-        let bytes = member?.data(&*data)?;
-        let Ok(obj) = object::File::parse(bytes) else {
-            continue;
-        };
-        let defines_alloc = obj.symbols().any(|s| {
-            s.is_global()
-                && s.is_definition()
-                && s.name()
-                    .is_ok_and(|n| is_allocator_shim(n) && n.ends_with("___rust_alloc"))
-        });
-        if defines_alloc {
-            return Ok(bytes.to_vec());
-        }
+    let member = elf::archive_member_defining(archive_path, |n| {
+        is_allocator_shim(n) && n.ends_with("___rust_alloc")
+    })?;
+    match member {
+        Some((bytes, _)) => Ok(bytes),
+        None => bail!(
+            "no member of an empty staticlib defines `__rust_alloc` (the allocator shim): this \
+             rustc lays it out differently; report it with `rustc -vV`"
+        ),
     }
-    bail!(
-        "no member of an empty staticlib defines `__rust_alloc` (the allocator shim): this \
-         rustc lays it out differently; report it with `rustc -vV`"
-    )
 }
 
 /// The `.rlib` paths in `rustc --print link-args` output (double-quoted words), in order; a
@@ -355,6 +352,7 @@ mod tests {
     fn used_exports_are_imports_plus_the_shim() {
         let stock: BTreeSet<String> = [
             "_RNvCsX_7___rustc12___rust_alloc",
+            "_RNvCsX_7___rustc18___rust_start_panic",
             "_RNvCsX_7___rustc35___rust_no_alloc_shim_is_unstable_v2",
             "_RNvNtCs1_3std2io5stdout",
             "_RNvNtCs1_3std2fs4read",
@@ -370,12 +368,13 @@ mod tests {
             used.into_iter().collect::<Vec<_>>(),
             [
                 "_RNvCsX_7___rustc12___rust_alloc",
+                "_RNvCsX_7___rustc18___rust_start_panic",
                 "_RNvCsX_7___rustc35___rust_no_alloc_shim_is_unstable_v2",
                 "_RNvNtCs1_3std2io5stdout"
             ]
         );
         let all = std_exports(&stock, GroupExports::All, &imports);
-        assert_eq!(all.len(), 4, "{all:?}");
+        assert_eq!(all.len(), 5, "{all:?}");
     }
 
     #[test]

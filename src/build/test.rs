@@ -352,7 +352,7 @@ impl PreparedBuild {
         on_line: &mut dyn FnMut(&str),
     ) -> Result<std::process::ExitStatus> {
         let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
-        let mut cmd = self.cargo(CargoVerb::Test, workspace, programs, &quiet);
+        let mut cmd = self.cargo(CargoVerb::Test, workspace, programs, &quiet)?;
         let (reader, writer) = std::io::pipe()?;
         cmd.stdout(writer.try_clone()?).stderr(writer);
         let mut child = cmd.spawn().context("running cargo test")?;

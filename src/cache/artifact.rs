@@ -250,7 +250,7 @@ pub fn fetch_signed(
 
 /// The signature is by one of the trusted keys named `signer` (several may share a name: each
 /// is tried).
-fn check_signature(
+pub fn check_signature(
     trusted: &[PublicKey],
     signer: &str,
     signature: &str,

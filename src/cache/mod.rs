@@ -19,7 +19,10 @@ pub mod records;
 pub mod remote;
 pub mod substitute;
 
+pub use artifact::check_signature;
 pub use keys::generate as generate_key;
+pub use keys::{PublicKey, SecretKey};
+pub use oci::OciRegistry;
 pub use pull::{pull, PullOptions};
 pub use push::{push, PushOptions};
 pub use remote::{CacheUrl, Remote};

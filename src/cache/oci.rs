@@ -213,6 +213,48 @@ impl OciRegistry {
     }
 }
 
+impl OciRegistry {
+    /// `GET /v2/`, the distribution API's version check: an error when the registry cannot be
+    /// reached or does not speak the API (before work that would be lost otherwise).
+    pub fn check_reachable(&self) -> Result<()> {
+        let url = format!("{}/v2/", self.base);
+        let resp = self.request(Method::GET, &url, &[], &[])?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            _ => Err(self.refused("checking the registry API (GET /v2/)", resp)),
+        }
+    }
+
+    /// The manifest `repository:reference` (a tag or a digest) if it is one of the media types
+    /// `accept` names, with the media type the registry gives; `None` when there is none.
+    pub fn get_manifest_of_types(
+        &self,
+        repository: &str,
+        reference: &str,
+        accept: &[&str],
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base);
+        let accept = accept.join(", ");
+        let mut resp = self.request(Method::GET, &url, &[("Accept", &accept)], &[])?;
+        match resp.status() {
+            s if s.is_success() => {
+                let media_type = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                Ok(Some((media_type, self.read_body(&mut resp, &url)?)))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.refused(
+                &format!("fetching the manifest {repository}:{reference}"),
+                resp,
+            )),
+        }
+    }
+}
+
 /// A manifest or token answer from `url`: at most [`MANIFEST_LIMIT`] bytes, a failure named.
 fn read_small(resp: &mut Response<ureq::Body>, url: &str) -> Result<Vec<u8>> {
     let declared = resp
@@ -383,17 +425,26 @@ impl Remote for OciRegistry {
     }
 
     fn get_manifest(&self, repository: &str, tag: &str) -> Result<Option<Vec<u8>>> {
-        let url = format!("{}/v2/{repository}/manifests/{tag}", self.base);
-        let accept = [(
-            "Accept",
-            oci_spec::image::MediaType::ImageManifest.to_string(),
-        )];
-        let headers: Vec<(&str, &str)> = accept.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut resp = self.request(Method::GET, &url, &headers, &[])?;
+        let accept = oci_spec::image::MediaType::ImageManifest.to_string();
+        Ok(self
+            .get_manifest_of_types(repository, tag, &[&accept])?
+            .map(|(_, bytes)| bytes))
+    }
+
+    fn mount_blob(&self, repository: &str, digest: &str, from: &str) -> Result<bool> {
+        let url = format!(
+            "{}/v2/{repository}/blobs/uploads/?mount={digest}&from={from}",
+            self.base
+        );
+        let resp = self.request(Method::POST, &url, &[], &[])?;
         match resp.status() {
-            s if s.is_success() => Ok(Some(self.read_body(&mut resp, &url)?)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(self.refused(&format!("fetching the manifest {repository}:{tag}"), resp)),
+            StatusCode::CREATED => Ok(true),
+            // The registry started an ordinary upload instead; the caller uploads the blob.
+            StatusCode::ACCEPTED => Ok(false),
+            _ => Err(self.refused(
+                &format!("mounting the blob {digest} from {from} into {repository}"),
+                resp,
+            )),
         }
     }
 

@@ -83,6 +83,7 @@ pub fn pull(opts: &PullOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
     let trusted = read_trusted_keys(&opts.trusted_keys)?;
     let remote = OciRegistry::new(&url, opts.insecure)?;
     check_safe_path(&opts.root, "install root", "--root")?;
+    crate::store::roots::check_root_outside_store(&opts.root, &opts.store)?;
     let mut fetched = Vec::new();
     for spec in &opts.programs {
         shell.status("Fetching", format!("{} from {}", spec.name, url_text(&url)));

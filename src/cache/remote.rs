@@ -30,6 +30,12 @@ pub trait Remote {
     fn get_manifest(&self, repository: &str, tag: &str) -> Result<Option<Vec<u8>>>;
     /// Bytes sent and received so far (bodies only).
     fn transferred(&self) -> (u64, u64);
+    /// Make the blob `digest` of the repository `from` (same cache) part of `repository`
+    /// without sending it (an OCI cross-repository mount); `false` when the cache did not (the
+    /// caller then uploads it). A backend without the call mounts nothing.
+    fn mount_blob(&self, _repository: &str, _digest: &str, _from: &str) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Where a cache is: `oci://HOST[:PORT]/PATH`.
@@ -76,6 +82,16 @@ impl CacheUrl {
             _ => &self.host,
         };
         is_loopback_host(host)
+    }
+
+    /// The repository of an image named `name` under the address's path (`PATH/NAME`).
+    pub fn image_repository(&self, name: &str) -> String {
+        let name = repository_component(name);
+        if self.path.is_empty() {
+            name
+        } else {
+            format!("{}/{name}", self.path)
+        }
     }
 
     /// The repository for `kind` (`entries`, `programs`) and a package name.

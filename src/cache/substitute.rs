@@ -85,6 +85,13 @@ pub fn substitute(opts: &mut InstallOptions, shell: &Shell) -> Result<Vec<Instal
         );
         return Ok(Vec::new());
     }
+    if opts.binaries.is_some() {
+        shell.status(
+            "Building",
+            "without substituters: --bin chose binaries (a cache holds every binary)",
+        );
+        return Ok(Vec::new());
+    }
     let trusted = read_trusted_keys(&config.trusted_public_keys)
         .context("the configuration's `trusted-public-keys`")?;
     check_safe_path(&opts.root, "install root", "--root")?;

@@ -38,6 +38,7 @@ use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 
 use crate::compile::allocator;
+use crate::compile::panic_abort;
 use crate::compile::rustc_args::unit_output;
 use crate::compile::rustc_args::RustcArgs;
 use crate::compile::saved_link::save_recipe;
@@ -295,18 +296,21 @@ pub fn linker_mode() -> bool {
         || std::env::var_os(EXPORTS_ENV).is_some()
         || std::env::var_os(RELINK_ENV).is_some()
         || std::env::var_os(allocator::EXPORT_ALLOCATOR_ENV).is_some()
+        || std::env::var_os(panic_abort::PANIC_ABORT_ENV).is_some()
 }
 
 /// Entry point in linker mode: add the bundled C symbols to the version script
 /// ([`EXPORTS_ENV`]), save the link for a later trimmed relink ([`RELINK_ENV`]), make an
-/// executable export its allocator shim ([`allocator::EXPORT_ALLOCATOR_ENV`]), then run the
-/// real linker.
+/// executable export its allocator shim ([`allocator::EXPORT_ALLOCATOR_ENV`]) and, for a
+/// `panic = "abort"` program, the aborting panic runtime ([`panic_abort::PANIC_ABORT_ENV`]),
+/// then run the real linker.
 pub fn run(mut args: Vec<String>) -> Result<i32> {
     let real = std::env::var(REAL_LINKER_ENV).unwrap_or_else(|_| "cc".into());
     // Kept until the link ends: patched copies of an executable's objects (only executables
     // need one).
     let mut scratch_dir = None;
-    if std::env::var_os(allocator::EXPORT_ALLOCATOR_ENV).is_some() {
+    let panic_abort = std::env::var_os(panic_abort::PANIC_ABORT_ENV).map(PathBuf::from);
+    if std::env::var_os(allocator::EXPORT_ALLOCATOR_ENV).is_some() || panic_abort.is_some() {
         let scratch = scratch_dir.insert(
             tempfile::Builder::new()
                 .prefix("cargo-share-link-")
@@ -314,7 +318,12 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
                 .context("creating a scratch directory for the link")?,
         );
         let (mut expanded, from_file) = allocator::expand_argfile(&args)?;
-        if !allocator::export_allocator(&mut expanded, scratch.path())?.is_empty() {
+        let mut changed = !allocator::export_allocator(&mut expanded, scratch.path())?.is_empty();
+        if let Some(rlib) = &panic_abort {
+            expanded.extend(panic_abort::abort_on_panic_args(rlib, scratch.path())?);
+            changed = true;
+        }
+        if changed {
             args = if from_file {
                 let file = scratch.path().join("link-args");
                 allocator::write_argfile(&expanded, &file)?;
@@ -376,6 +385,7 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
         .env_remove(REAL_LINKER_ENV)
         .env_remove(RELINK_ENV)
         .env_remove(allocator::EXPORT_ALLOCATOR_ENV)
+        .env_remove(panic_abort::PANIC_ABORT_ENV)
         .status()
         .with_context(|| format!("running the linker `{real}`"))?;
     Ok(status.code().unwrap_or(1))

@@ -8,6 +8,7 @@
 
 pub mod allocator;
 pub mod linker;
+pub mod panic_abort;
 pub mod plan;
 pub mod profile;
 pub mod rustc_args;

@@ -45,6 +45,13 @@ pub struct WrapperPlan {
     /// other objects through the PLT, bound on first call; no `-z now`).
     #[serde(default)]
     pub lazy_binding: bool,
+    /// Program packages whose workspace's release profile says `panic = "abort"`: their
+    /// executables get the aborting panic runtime (`compile::panic_abort`).
+    #[serde(default)]
+    pub abort_on_panic: BTreeSet<String>,
+    /// The toolchain's `libpanic_abort-<hash>.rlib`, which those executables link.
+    #[serde(default)]
+    pub panic_abort_rlib: Option<PathBuf>,
 }
 
 impl WrapperPlan {

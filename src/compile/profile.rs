@@ -11,14 +11,18 @@
 //! * `lto`: link-time optimisation needs every crate as bitcode in one link; with
 //!   `-C prefer-dynamic` rustc refuses it. Overridden to `false`, with a warning.
 //! * `panic = "abort"`: the toolchain's `libstd.so` is built with unwinding and a crate compiled
-//!   for abort cannot link against it. Overridden to `unwind`, with a warning.
+//!   for abort cannot link against it. Overridden to `unwind`, with a warning; the executable
+//!   then links the aborting panic runtime, so a panic aborts after its hook as it does static
+//!   (`compile::panic_abort`).
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
 
-/// One setting of the shared-crate profile (`profile.release.package."*".KEY = VALUE`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One setting of the shared-crate profile (`profile.release.package."*".KEY = VALUE`); in a
+/// record, `KEY=VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ProfileSetting {
     pub key: String,
     /// The value as TOML (`3`, `false`, `"s"`).
@@ -37,8 +41,29 @@ const OVERRIDE_KEYS: &[&str] = &[
     "split-debuginfo",
 ];
 
-/// The store-wide profile for shared crates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl TryFrom<String> for ProfileSetting {
+    type Error = anyhow::Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        let Some((key, value)) = s.split_once('=') else {
+            bail!("the recorded profile setting `{s}` is not KEY=VALUE");
+        };
+        Ok(ProfileSetting {
+            key: key.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
+impl From<ProfileSetting> for String {
+    fn from(setting: ProfileSetting) -> String {
+        format!("{}={}", setting.key, setting.value)
+    }
+}
+
+/// The store-wide profile for shared crates (in a record, its settings).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SharedProfile {
     pub settings: Vec<ProfileSetting>,
 }
@@ -121,19 +146,26 @@ pub struct ProfileOverride {
     pub reason: &'static str,
 }
 
+/// `[profile.release]` of a workspace root manifest, if it has one.
+fn release_profile(workspace_manifest: &Path) -> Option<toml::Table> {
+    let text = std::fs::read_to_string(workspace_manifest).ok()?;
+    let mut doc = text.parse::<toml::Table>().ok()?;
+    match doc.remove("profile")?.as_table_mut()?.remove("release")? {
+        toml::Value::Table(release) => Some(release),
+        _ => None,
+    }
+}
+
+/// Whether a workspace's release profile asks for `panic = "abort"`: its programs then get the
+/// aborting panic runtime at their link (`compile::panic_abort`).
+pub fn aborts_on_panic(workspace_manifest: &Path) -> bool {
+    release_profile(workspace_manifest)
+        .is_some_and(|r| r.get("panic").and_then(|p| p.as_str()) == Some("abort"))
+}
+
 /// Read `[profile.release]` of a workspace root manifest and list what will be overridden.
 pub fn overridden_settings(workspace_manifest: &Path) -> Vec<ProfileOverride> {
-    let Ok(text) = std::fs::read_to_string(workspace_manifest) else {
-        return Vec::new();
-    };
-    let Ok(doc) = text.parse::<toml::Table>() else {
-        return Vec::new();
-    };
-    let Some(release) = doc
-        .get("profile")
-        .and_then(|p| p.get("release"))
-        .and_then(|r| r.as_table())
-    else {
+    let Some(release) = release_profile(workspace_manifest) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -150,7 +182,9 @@ pub fn overridden_settings(workspace_manifest: &Path) -> Vec<ProfileOverride> {
         if s == "abort" {
             out.push(ProfileOverride {
                 setting: "profile.release.panic = \"abort\"".into(),
-                reason: "the shared libstd is built to unwind; built with panic = \"unwind\"",
+                reason: "the shared libstd is built to unwind; compiled with panic = \"unwind\", \
+                         and a panic still aborts the process after the panic hook, as with \
+                         \"abort\"",
             });
         }
     }
@@ -190,7 +224,9 @@ mod tests {
         std::fs::write(&m, "[profile.release]\nlto = \"fat\"\npanic = \"abort\"\n").unwrap();
         let o = overridden_settings(&m);
         assert_eq!(o.len(), 2);
+        assert!(aborts_on_panic(&m));
         std::fs::write(&m, "[profile.release]\nlto = false\n").unwrap();
         assert!(overridden_settings(&m).is_empty());
+        assert!(!aborts_on_panic(&m));
     }
 }

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::compile::allocator;
 use crate::compile::linker;
+use crate::compile::panic_abort;
 use crate::compile::plan::WrapperPlan;
 use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
 use crate::compile::saved_link;
@@ -292,6 +293,13 @@ pub fn rewrite(
             link_through_cargo_share(rustc, plan, &mut args, &mut out);
             out.env
                 .push((allocator::EXPORT_ALLOCATOR_ENV.into(), "1".into()));
+            let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+            if let Some(rlib) = aborting_runtime(&package, rustc, plan) {
+                out.env.push((
+                    panic_abort::PANIC_ABORT_ENV.into(),
+                    rlib.display().to_string(),
+                ));
+            }
             force_groups(&mut args, &mut out);
         }
         UnitKind::Plugin => {
@@ -305,6 +313,18 @@ pub fn rewrite(
     }
     out.args = args;
     Ok(out)
+}
+
+/// The panic runtime a program's binary links when its profile says `panic = "abort"`
+/// ([`panic_abort`]); a test harness keeps unwinding, as Cargo builds tests.
+fn aborting_runtime<'p>(
+    package: &str,
+    rustc: &RustcArgs,
+    plan: &'p WrapperPlan,
+) -> Option<&'p PathBuf> {
+    (!rustc.has("--test") && plan.abort_on_panic.contains(package))
+        .then_some(plan.panic_abort_rlib.as_ref())
+        .flatten()
 }
 
 /// Make cargo-share the unit's linker ([`linker::run`]), remembering the one rustc would use.
@@ -478,6 +498,26 @@ mod tests {
         RustcArgs {
             args: s.split_whitespace().map(String::from).collect(),
         }
+    }
+
+    #[test]
+    fn only_the_binaries_of_abort_programs_get_the_aborting_runtime() {
+        let rlib = PathBuf::from("libpanic_abort-1.rlib");
+        let plan = WrapperPlan {
+            abort_on_panic: ["pa-one".to_string()].into(),
+            panic_abort_rlib: Some(rlib.clone()),
+            ..Default::default()
+        };
+        let bin = args("--crate-name pa_one --crate-type bin --target x86_64-unknown-linux-gnu");
+        let test = args("--crate-name pa_one --test --target x86_64-unknown-linux-gnu");
+        assert_eq!(aborting_runtime("pa-one", &bin, &plan), Some(&rlib));
+        assert_eq!(aborting_runtime("pa-one", &test, &plan), None);
+        assert_eq!(aborting_runtime("pa-two", &bin, &plan), None);
+        let no_rlib = WrapperPlan {
+            panic_abort_rlib: None,
+            ..plan.clone()
+        };
+        assert_eq!(aborting_runtime("pa-one", &bin, &no_rlib), None);
     }
 
     #[test]

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-/// `NAME[@VERSION]` as `cargo install` accepts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `NAME[@VERSION]` as `cargo install` accepts it (and as records hold it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct CrateSpec {
     pub name: String,
     pub version: Option<String>,
@@ -38,6 +39,20 @@ impl std::str::FromStr for CrateSpec {
             name: name.to_string(),
             version,
         })
+    }
+}
+
+impl TryFrom<String> for CrateSpec {
+    type Error = anyhow::Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<CrateSpec> for String {
+    fn from(spec: CrateSpec) -> String {
+        spec.to_string()
     }
 }
 

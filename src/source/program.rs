@@ -10,8 +10,10 @@ use crate::source::crate_spec::CrateSpec;
 use crate::source::fetch::fetch_registry_crate;
 use crate::source::git::{fetch_git, GitSpec};
 
-/// A program named on the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A program named on the command line (recorded in an install's request as
+/// [`SourceRecord`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "SourceRecord", into = "SourceRecord")]
 pub enum ProgramSource {
     /// `--manifest-path PATH`: a package or workspace manifest on disk.
     Path(PathBuf),
@@ -19,6 +21,38 @@ pub enum ProgramSource {
     Registry(CrateSpec),
     /// `--git URL`: a package from a git repository.
     Git(GitSpec),
+}
+
+/// How a request records a [`ProgramSource`] (the form records have had from the start).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+enum SourceRecord {
+    /// From crates.io (`NAME@VERSION`).
+    CratesIo { spec: CrateSpec },
+    /// A local program: its manifest or directory.
+    Path { path: PathBuf },
+    /// A git repository, at the reference given.
+    Git { spec: GitSpec },
+}
+
+impl From<SourceRecord> for ProgramSource {
+    fn from(record: SourceRecord) -> Self {
+        match record {
+            SourceRecord::CratesIo { spec } => ProgramSource::Registry(spec),
+            SourceRecord::Path { path } => ProgramSource::Path(path),
+            SourceRecord::Git { spec } => ProgramSource::Git(spec),
+        }
+    }
+}
+
+impl From<ProgramSource> for SourceRecord {
+    fn from(source: ProgramSource) -> Self {
+        match source {
+            ProgramSource::Registry(spec) => SourceRecord::CratesIo { spec },
+            ProgramSource::Path(path) => SourceRecord::Path { path },
+            ProgramSource::Git(spec) => SourceRecord::Git { spec },
+        }
+    }
 }
 
 impl ProgramSource {

@@ -76,6 +76,20 @@ pub fn skip_already_installed(
     Ok(())
 }
 
+/// Where the installed program `name` came from, exactly (a crates.io version, a local
+/// manifest, a git commit), to build it again; `None` when no program of that name is
+/// installed in `store_dir` (or the store does not exist).
+pub fn installed_source(store_dir: &Path, name: &str) -> Result<Option<ProgramSource>> {
+    if !store_dir.join(MARKER_FILE).exists() {
+        return Ok(None);
+    }
+    let store = Store::open(store_dir, Access::Read)?;
+    Ok(store
+        .program(name)?
+        .and_then(|p| p.origin)
+        .map(|origin| origin.source()))
+}
+
 fn registry_name(source: &ProgramSource) -> Option<String> {
     match source {
         ProgramSource::Registry(spec) => Some(spec.name.clone()),

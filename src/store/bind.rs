@@ -19,10 +19,10 @@ use crate::store::identity::{CrateIdentity, IdentityResolver};
 use crate::store::index::{EntryOutcome, Store};
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::entry_label;
-use crate::store::origin::InstallOrigin;
 use crate::store::program_commit::{
     link_program, stage_program, InstallSteps, ProgramBuild, StagedProgram,
 };
+use crate::store::request::InstallRequest;
 
 /// What `install` did for one program.
 #[derive(Debug, Clone, Serialize)]
@@ -79,7 +79,7 @@ pub struct Binder<'a> {
     out: &'a Path,
     resolver: IdentityResolver,
     /// How this install command was given (`update` builds its programs again from it).
-    install_origin: InstallOrigin,
+    install_origin: InstallRequest,
     /// The entries this binder added to the store, for `undo_added`.
     added_here: Vec<CrateIdentity>,
 }
@@ -89,7 +89,7 @@ impl<'a> Binder<'a> {
         store: &'a Store,
         report: &'a BuildReport,
         out: &'a Path,
-        install_origin: InstallOrigin,
+        install_origin: InstallRequest,
     ) -> Result<Self> {
         let toolchain = report
             .toolchain

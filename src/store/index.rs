@@ -13,14 +13,14 @@
 //!     dev/FILE.so                    the full dylib, metadata included, for building dependents
 //! STORE/programs/NAME-VERSION-ID/    one installed program build:
 //!     program.json                   its manifest (binaries, entries)
-//!     bin/BIN                        the binaries, run path $ORIGIN/../lib
+//!     bin/BIN                        the binaries, naming $ORIGIN/../lib/FILE
 //!     lib/FILE.so                    hard links to the runtime copies of exactly its entries
 //! STORE/tmp/                         staging; anything here is garbage after a crash
 //! STORE/build/                       Cargo's build directory and fetched sources for installs
 //! ```
 //!
 //! A program's `lib/` holds hard links, not symlinks: the dynamic loader resolves `$ORIGIN`
-//! through symlinks, so a dylib's own run path (`$ORIGIN`) must be the program's `lib/` for it
+//! through symlinks, so a dylib's `$ORIGIN/FILE` names must be in the program's `lib/` for it
 //! to find its own dependencies there. Hard links cost no space and are the same inode, so
 //! programs sharing an entry share its pages in memory. One search directory per program, however
 //! many libraries: start-up does not grow with libraries x directories.

@@ -11,6 +11,7 @@
 //!
 //! An older version's program directory and the entries only it used stay until `gc`.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -21,18 +22,19 @@ use crate::shell::Shell;
 use crate::source::git::checkout_of;
 use crate::source::{ProgramOrigin, ProgramSource};
 use crate::store::ancestors::check_safe_path;
+use crate::store::binaries::select_binaries;
 pub use crate::store::bind::InstallRecord;
 use crate::store::bind::{Binder, PendingBind, Target};
 use crate::store::fault;
 use crate::store::files::ScratchDir;
 use crate::store::index::{Access, Store};
 use crate::store::open::open_store_rolling_forward;
-use crate::store::origin::InstallOrigin;
 use crate::store::program_commit::{
     check_link, program_roots, record_programs, InstallSteps, PlainInstall, StagedProgram,
 };
 use crate::store::regroup::installed_members;
-use crate::store::roots::check_writable_root;
+use crate::store::request::InstallRequest;
+use crate::store::roots::{check_root_outside_store, check_writable_root};
 
 /// `cargo share install` options.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct InstallOptions {
     /// `build` comes from an install's record (`update`): its sets keep the naming that install
     /// chose (`UnifyOptions::stable_names`), so its groups keep their names.
     pub replay: bool,
+    /// `--bin`: the binaries of the named programs to install (`None`: all of them).
+    pub binaries: Option<BTreeSet<String>>,
 }
 
 /// What an install did: the programs installed and those it did not build.
@@ -226,6 +230,7 @@ pub fn install_set(
     shell: &Shell,
 ) -> Result<InstallOutcome> {
     let mut build = install_build(opts, installed)?;
+    check_root_outside_store(&opts.root, &opts.store)?;
     check_writable_root(&opts.root)?;
     if !build.installed.is_empty() {
         // An installed program the build may move is linked again into its own roots.
@@ -260,6 +265,7 @@ pub fn install_set(
     leave_installed_if_a_newcomer_failed(&mut report, shell);
 
     let store = open_store_rolling_forward(&opts.store, Access::Create)?;
+    select_binaries(&mut report, opts.binaries.as_ref(), &store)?;
     let root = std::path::absolute(&opts.root)
         .with_context(|| format!("resolving the install root {}", opts.root.display()))?;
     let bin_dir = root.join("bin");
@@ -292,9 +298,10 @@ pub fn install_set(
         }
     }
 
-    let mut install_origin = InstallOrigin::of(&build, &report.programs)?;
+    let mut install_origin = InstallRequest::of(&build, &report.programs)?;
     // Programs retried with their own features are recorded so: an update rebuilds them so.
     install_origin.own_features = report.own_features.clone();
+    install_origin.binaries = opts.binaries.iter().flatten().cloned().collect();
     let mut binder = Binder::new(&store, &report, &out, install_origin)?;
     // Every program is staged first; nothing is recorded or linked until all are, and a
     // failure before that takes back what the staging added.

@@ -62,5 +62,5 @@ pub struct InstalledProgram {
     /// to build it again the same way (`update`); absent in manifests written before it was
     /// recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub install_origin: Option<crate::store::origin::InstallOrigin>,
+    pub install_origin: Option<crate::store::request::InstallRequest>,
 }

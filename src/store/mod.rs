@@ -13,7 +13,7 @@
 //!     dev/FILE.so                    the full dylib, metadata included, for building dependents
 //! STORE/programs/NAME-VERSION-ID/    one installed program build:
 //!     program.json                   its manifest (binaries, entries)
-//!     bin/BIN                        the binaries, run path $ORIGIN/../lib
+//!     bin/BIN                        the binaries, naming $ORIGIN/../lib/FILE
 //!     lib/FILE.so                    hard links to the runtime copies of exactly its entries
 //!     plugins/FILE.so                its plugins (`install --plugin-for`), loading that lib/
 //! STORE/tmp/                         staging; anything here is garbage after a crash
@@ -21,7 +21,7 @@
 //! ```
 //!
 //! A program's `lib/` holds hard links, not symlinks: the dynamic loader resolves `$ORIGIN`
-//! through symlinks, so a dylib's own run path (`$ORIGIN`) must be the program's `lib/` for it
+//! through symlinks, so a dylib's `$ORIGIN/FILE` names must be in the program's `lib/` for it
 //! to find its own dependencies there. Hard links cost no space and are the same inode, so
 //! programs sharing an entry share its pages in memory. One search directory per program, however
 //! many libraries: start-up does not grow with libraries x directories.
@@ -40,6 +40,7 @@
 
 pub mod already_installed;
 pub mod ancestors;
+pub mod binaries;
 pub mod bind;
 pub mod fault;
 pub mod files;
@@ -53,17 +54,17 @@ pub mod manifest;
 pub mod marker;
 pub mod open;
 pub mod optimise;
-pub mod origin;
 pub mod plugins;
 pub mod program_commit;
 pub mod query;
 pub mod regroup;
 pub mod repair;
+pub mod request;
 pub mod roots;
 pub mod uninstall;
 pub mod verify;
 
-pub use already_installed::skip_already_installed;
+pub use already_installed::{installed_source, skip_already_installed};
 pub use bind::InstallRecord;
 pub use files::{check_private, file_matches, make_read_only, remove_tree, tree_size};
 pub use gc::{gc, GcReport};
@@ -75,8 +76,8 @@ pub use install::{
 pub use manifest::{InstalledProgram, StoreEntry};
 pub use open::{default_root, open_store, open_store_rolling_forward};
 pub use optimise::optimise;
-pub use origin::{InstallOrigin, OriginSource};
 pub use program_commit::{InstallSteps, PlainInstall, ProgramBuild};
 pub use query::{list, why};
+pub use request::InstallRequest;
 pub use uninstall::uninstall;
 pub use verify::verify;

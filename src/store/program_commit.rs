@@ -17,9 +17,9 @@ use crate::store::identity::CrateIdentity;
 use crate::store::index::Store;
 use crate::store::links::{link_binary, remove_our_link};
 use crate::store::manifest::InstalledProgram;
-use crate::store::origin::InstallOrigin;
 use crate::store::plugins::plugins_of;
 use crate::store::repair::relink_program;
+use crate::store::request::InstallRequest;
 use crate::store::roots::record_root;
 
 /// A program build ready to be committed: its binaries (files to copy) and the entries, already
@@ -42,7 +42,7 @@ pub struct ProgramBuild<'a> {
     /// Every package in its closure, `(name, version)`, and how the install command that built
     /// it was given (`update` reads both).
     pub crates: &'a [(String, String)],
-    pub install_origin: Option<&'a InstallOrigin>,
+    pub install_origin: Option<&'a InstallRequest>,
 }
 
 impl ProgramBuild<'_> {

@@ -58,10 +58,10 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
             )),
         }
     }
-    let mut programs = Vec::new();
+    let mut candidates = Vec::new();
     for (path, p) in manifests {
         // Installed means: a root's links point at this build, or the index recorded it.
-        let mut roots: Vec<PathBuf> = candidate_roots
+        let linked: Vec<PathBuf> = candidate_roots
             .iter()
             .filter(|r| {
                 p.binaries.iter().any(|(b, _)| {
@@ -71,7 +71,9 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
             })
             .cloned()
             .collect();
-        if recorded.contains(&p.dir) {
+        let is_recorded = recorded.contains(&p.dir);
+        let mut roots = linked.clone();
+        if is_recorded {
             for r in store.roots_of(&p.name)? {
                 if !roots.contains(&r) {
                     roots.push(r);
@@ -79,9 +81,15 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
             }
         }
         if !roots.is_empty() {
-            programs.push((p, roots));
+            candidates.push(Candidate {
+                program: p,
+                roots,
+                recorded: is_recorded,
+                links: linked.len(),
+            });
         }
     }
+    let programs = one_build_per_program(candidates);
     store.replace_index(&entries, &programs)?;
     crate::store::fault::step("index-rebuilt")?;
     shell.status(
@@ -93,6 +101,54 @@ pub(crate) fn repair_index(store: &Store, shell: &Shell) -> Result<()> {
         ),
     );
     Ok(())
+}
+
+/// A program build that counts as installed: where it is linked or recorded.
+struct Candidate {
+    program: InstalledProgram,
+    roots: Vec<PathBuf>,
+    /// The index (if it survived) records this build.
+    recorded: bool,
+    /// Roots whose links point at it.
+    links: usize,
+}
+
+/// One build per program name. Two builds of one program both count when a command was killed
+/// after its commit point (the index records the new build) and before every link was swapped
+/// (links still point at the old one): the recorded build wins, as opening the store rolls
+/// forward, and takes the other builds' roots, whose links are then pointed at it. With no
+/// record (the index was lost), the build most roots link to wins, then the newer version.
+fn one_build_per_program(candidates: Vec<Candidate>) -> Vec<(InstalledProgram, Vec<PathBuf>)> {
+    let mut by_name: std::collections::BTreeMap<String, Vec<Candidate>> = Default::default();
+    for c in candidates {
+        by_name.entry(c.program.name.clone()).or_default().push(c);
+    }
+    let mut out = Vec::new();
+    for (_, mut builds) in by_name {
+        builds.sort_by(|a, b| {
+            (a.recorded, a.links, version_of(&a.program)).cmp(&(
+                b.recorded,
+                b.links,
+                version_of(&b.program),
+            ))
+        });
+        let Some(winner) = builds.pop() else { continue };
+        let mut roots = winner.roots;
+        for other in builds {
+            for r in other.roots {
+                if !roots.contains(&r) {
+                    roots.push(r);
+                }
+            }
+        }
+        out.push((winner.program, roots));
+    }
+    out
+}
+
+/// A program's version, ordered as semver (an unparsable one first).
+fn version_of(p: &InstalledProgram) -> Option<semver::Version> {
+    semver::Version::parse(&p.version).ok()
 }
 
 /// Point a program's `lib/` hard links at its entries' runtime files where the program's copy

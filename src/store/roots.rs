@@ -45,6 +45,42 @@ pub fn record_root(store_root: &Path, root: &Path) -> Result<()> {
 /// Refuse, before anything is built, a root whose `bin/` cannot be written: the links an install
 /// makes there come last, and a build that cannot end in them should not start. `bin/` is made
 /// if missing (as `cargo install` does), then a file is created and removed in it.
+/// Refuse an install root inside the store (`--root STORE/programs`): the store's files are
+/// its own (read-only, removed by `gc`), and links the store holds in itself would keep `gc`
+/// from ever running again. Both paths are compared resolved (symbolic links followed where
+/// they exist).
+pub fn check_root_outside_store(root: &Path, store: &Path) -> Result<()> {
+    let resolved = |p: &Path| -> PathBuf {
+        let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // The nearest existing ancestor, resolved, with the rest appended.
+        let mut existing = absolute.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut out = existing
+            .canonicalize()
+            .unwrap_or_else(|_| existing.to_path_buf());
+        out.extend(rest.iter().rev());
+        out
+    };
+    let (root_resolved, store_resolved) = (resolved(root), resolved(store));
+    if root_resolved.starts_with(&store_resolved) {
+        anyhow::bail!(
+            "the install root {} is inside the store {}; nothing was built or changed: pass              --root a directory outside the store (the default is $CARGO_INSTALL_ROOT or              $CARGO_HOME)",
+            root.display(),
+            store.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn check_writable_root(root: &Path) -> Result<()> {
     let bin = root.join("bin");
     let refuse = |what: String| {

@@ -11,7 +11,12 @@ use serde::Serialize;
 
 use crate::build::CratePatch;
 use crate::compile::stable_id::compatible_range;
-use crate::store::{open_store, Access, InstallOrigin, InstalledProgram, OriginSource};
+use crate::resolve::set::lockfile::parse_lock;
+use crate::source::ProgramSource;
+use crate::store::{open_store, Access, InstallRequest, InstalledProgram};
+
+/// The source of crates.io packages in a `Cargo.lock` (also under source replacement).
+const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
 
 /// What the crate becomes.
 #[derive(Debug, Clone)]
@@ -38,7 +43,7 @@ pub struct UpdateOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct SetRebuild {
     #[serde(skip)]
-    pub origin: InstallOrigin,
+    pub origin: InstallRequest,
     pub root: PathBuf,
     /// Every program still installed from that command (all are built again: its groups are
     /// planned over all of them).
@@ -53,12 +58,12 @@ impl SetRebuild {
     /// Whether the install command's program `source` is built again: a crates.io program or
     /// a package manifest when that program is still installed from the command; a workspace
     /// manifest (several programs) always.
-    pub fn builds(&self, source: &OriginSource) -> bool {
+    pub fn builds(&self, source: &ProgramSource) -> bool {
         let name = match source {
-            OriginSource::CratesIo { spec } => spec.split('@').next().map(str::to_string),
-            OriginSource::Path { path } => package_name(path),
+            ProgramSource::Registry(spec) => Some(spec.name.clone()),
+            ProgramSource::Path(path) => package_name(path),
             // The package named, else every program of the repository.
-            OriginSource::Git { spec } => spec.package.clone(),
+            ProgramSource::Git(spec) => spec.package.clone(),
         };
         name.is_none_or(|n| self.programs.contains(&n))
     }
@@ -177,6 +182,9 @@ fn affected_programs(
             Some((p.name.clone(), v.1.clone()))
         })
         .collect();
+    if !users.is_empty() {
+        refuse_other_sources(programs, krate)?;
+    }
     if users.is_empty() {
         let unknown: Vec<&str> = programs
             .iter()
@@ -245,6 +253,37 @@ fn affected_programs(
         );
     }
     Ok((fitting, described))
+}
+
+/// Where a program's recorded resolution has `krate` from, when that is not crates.io: a
+/// local path, or the source's URL.
+fn other_source(program: &InstalledProgram, krate: &str) -> Option<String> {
+    let (_, packages) = parse_lock(program.resolution.as_deref()?).ok()?;
+    packages
+        .keys()
+        .filter(|(name, _, _)| name == krate)
+        .find_map(|(_, _, source)| match source.as_deref() {
+            None => Some("a local path crate".to_string()),
+            Some(CRATES_IO) => None,
+            Some(other) => Some(format!("from {other}")),
+        })
+}
+
+/// An update replaces a crates.io crate (`[patch.crates-io]` for a patched copy, a pin for a
+/// version): refused, before anything changes, for a crate a program has from elsewhere, which
+/// neither would reach (Cargo would say the patch "was not used" and build the same program).
+fn refuse_other_sources(programs: &[InstalledProgram], krate: &str) -> Result<()> {
+    let others: Vec<String> = programs
+        .iter()
+        .filter_map(|p| Some(format!("{} has it {}", p.name, other_source(p, krate)?)))
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "`{krate}` is not a crates.io crate ({}); `update` replaces crates.io crates only, and          nothing was changed. Change a local crate where the program's sources are, then          rebuild the programs from them: `cargo share update --rebuild-all`",
+        others.join("; ")
+    )
 }
 
 fn describe_users(users: &BTreeMap<String, String>) -> String {

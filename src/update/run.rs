@@ -10,9 +10,10 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::CratePatch;
+use crate::resolve::set::Unify;
 use crate::shell::Shell;
 use crate::source::CrateSpec;
-use crate::store::{install, open_store, Access, InstallOptions, InstallOrigin};
+use crate::store::{install, open_store, Access, InstallOptions, InstallRequest};
 use crate::update::compare::{compare, totals, ProgramChange, Totals};
 use crate::update::plan::{plan, UpdateOptions, UpdatePlan, UpdateTarget};
 
@@ -35,7 +36,7 @@ struct NewSource {
 }
 
 impl NewSource {
-    fn apply(&self, origin: &InstallOrigin) -> InstallOrigin {
+    fn apply(&self, origin: &InstallRequest) -> InstallRequest {
         let mut origin = origin.clone();
         if let Some(p) = &self.patch {
             origin = origin.with_patch(p);
@@ -101,7 +102,7 @@ fn new_source(
         let alone: Vec<&str> = plan
             .sets
             .iter()
-            .filter(|s| s.origin.unify == "none")
+            .filter(|s| s.origin.unify == Unify::None)
             .flat_map(|s| s.affected.keys().map(String::as_str))
             .collect();
         if !alone.is_empty() {
@@ -186,6 +187,8 @@ pub fn update(options: &UpdateOptions, shell: &Shell) -> Result<Option<UpdateRep
                 // The programs of one install command, built again as they were.
                 regroup: false,
                 replay: true,
+                binaries: (!origin.binaries.is_empty())
+                    .then(|| origin.binaries.iter().cloned().collect()),
             },
             shell,
         )?;

@@ -108,10 +108,11 @@ pub fn file_names(dir: &Path) -> Vec<String> {
 
 /// What `binary` NEEDs, as file names (`$ORIGIN/../lib/FILE` is `FILE`), after checking that it
 /// loads every library cargo-share provides by path: each such NEEDED entry is
-/// `$ORIGIN/../lib/FILE` and names a file in `../lib`, there is no run path, and (where `strace`
-/// is installed) the loader resolves the whole closure without one failed lookup.
+/// `$ORIGIN/../lib/FILE` (`$ORIGIN/FILE` in a library of `lib/`) and names a file in `../lib`, there is no run path, and (where `strace`
+/// is installed) the loader resolves the whole closure without one failed lookup, opening each
+/// library of `../lib` once.
 pub fn loads_by_path(binary: &Path) -> Vec<String> {
-    use cargo_share::elf::{dynamic_info, needed_file, LIB_DIR_PREFIX};
+    use cargo_share::elf::{dynamic_info, needed_file, LIB_DIR_PREFIX, SIBLING_PREFIX};
     let info = dynamic_info(binary).unwrap();
     assert!(
         info.runpath.is_empty(),
@@ -120,10 +121,17 @@ pub fn loads_by_path(binary: &Path) -> Vec<String> {
         info.runpath
     );
     let lib_dir = binary.parent().unwrap().join("../lib");
+    // A library of `lib/` names its siblings `$ORIGIN/FILE`, a binary `$ORIGIN/../lib/FILE`.
+    let in_lib_dir = binary.parent().and_then(|d| d.file_name()) == Some("lib".as_ref());
+    let prefix = if in_lib_dir {
+        SIBLING_PREFIX
+    } else {
+        LIB_DIR_PREFIX
+    };
     for n in &info.needed {
         if lib_dir.join(needed_file(n)).is_file() {
             assert!(
-                n.starts_with(LIB_DIR_PREFIX),
+                n.starts_with(prefix) && !n[prefix.len()..].contains('/'),
                 "{} NEEDs {n} by name, not by path",
                 binary.display()
             );
@@ -147,6 +155,20 @@ pub fn loads_by_path(binary: &Path) -> Vec<String> {
                 "{}: the loader searched for libraries:\n{}",
                 binary.display(),
                 failed.join("\n")
+            );
+            let mut opened: std::collections::BTreeMap<&str, usize> = Default::default();
+            for line in trace.lines().filter(|l| l.contains("openat(")) {
+                let path = line.split('"').nth(1).unwrap_or_default();
+                let file = path.rsplit('/').next().unwrap_or_default();
+                if !file.is_empty() && lib_dir.join(file).is_file() {
+                    *opened.entry(file).or_default() += 1;
+                }
+            }
+            let again: Vec<_> = opened.iter().filter(|(_, n)| **n > 1).collect();
+            assert!(
+                again.is_empty(),
+                "{}: libraries opened more than once: {again:?}\n{trace}",
+                binary.display()
             );
         }
     }

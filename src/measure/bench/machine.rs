@@ -5,22 +5,13 @@ use std::process::Command;
 use crate::measure::bench::model::*;
 use crate::toolchain::Toolchain;
 
-/// Today's UTC date as `YYYY-MM-DD` (civil-from-days).
+/// Today's UTC date as `YYYY-MM-DD`.
 pub(crate) fn utc_date() -> String {
-    let days = std::time::SystemTime::now()
+    let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::layout::rfc3339(secs)[..10].to_string()
 }
 
 pub(crate) fn machine(toolchain: &Toolchain) -> Machine {

@@ -26,6 +26,8 @@ use object::{Object, ObjectSymbol, SymbolKind};
 use serde::{Deserialize, Serialize};
 use syn::visit::Visit;
 
+use crate::build::short_names::short_name;
+
 /// What a fix changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -205,6 +207,10 @@ struct SymbolUses {
 impl SymbolUse {
     fn read(objects: &[PathBuf]) -> Result<SymbolUse> {
         let mut out = SymbolUse::default();
+        // The run-time copies import by short dynamic names (`build::short_names`); their
+        // definers' symbol tables keep the long ones.
+        let mut long_of_short = BTreeMap::new();
+        let mut imports = Vec::new();
         for (i, path) in objects.iter().enumerate() {
             let data =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -212,17 +218,23 @@ impl SymbolUse {
                 .with_context(|| format!("{} is not an object file", path.display()))?;
             for sym in file.symbols() {
                 if sym.kind() == SymbolKind::Text && !sym.is_undefined() {
-                    if let Some(name) = demangled(sym.name().unwrap_or_default()) {
+                    let raw = sym.name().unwrap_or_default();
+                    if let Some(name) = demangled(raw) {
+                        long_of_short.insert(short_name(raw), name.clone());
                         out.by_name.entry(name).or_default().definers.insert(i);
                     }
                 }
             }
-            for sym in file.dynamic_symbols() {
-                if sym.is_undefined() {
-                    if let Some(name) = demangled(sym.name().unwrap_or_default()) {
-                        out.by_name.entry(name).or_default().importers += 1;
-                    }
-                }
+            imports.extend(
+                file.dynamic_symbols()
+                    .filter(|s| s.is_undefined())
+                    .filter_map(|s| s.name().ok().map(String::from)),
+            );
+        }
+        for raw in imports {
+            let name = long_of_short.get(&raw).cloned().or_else(|| demangled(&raw));
+            if let Some(name) = name {
+                out.by_name.entry(name).or_default().importers += 1;
             }
         }
         Ok(out)

@@ -3,14 +3,14 @@
 //! group facades left out), recorded with the program so that a later set can keep it, and the
 //! check that a new resolution still builds it from exactly those crate versions.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::resolve::graph::resolve_nodes;
 use anyhow::{Context, Result};
 use cargo_metadata::{DependencyKind, Metadata, PackageId};
 use serde::Serialize;
 
-use crate::resolve::grouping::GROUP_PACKAGE_PREFIX;
+use crate::resolve::grouping::{compat_range, GROUP_PACKAGE_PREFIX};
 use crate::resolve::set::lockfile::{lock_subset, parse_lock, LockKey};
 use crate::resolve::set::reuse_member::REUSE_PACKAGE;
 
@@ -30,12 +30,14 @@ fn closure_keys_of(md: &Metadata, program: &PackageId, tests: bool) -> BTreeSet<
             continue;
         }
         let Some(node) = nodes.get(id) else { continue };
-        if md
-            .packages
-            .iter()
-            .any(|p| &p.id == id && p.name.as_str() == REUSE_PACKAGE)
-        {
-            // What the set's reuse member requires is reached through the facades, if used.
+        if md.packages.iter().any(|p| {
+            &p.id == id
+                && (p.name.as_str() == REUSE_PACKAGE || p.name.starts_with(GROUP_PACKAGE_PREFIX))
+        }) {
+            // A program's copy keeps its own dependencies and only gains path dependencies on
+            // the facades of the groups it loads: what a facade holds beside them (other
+            // programs' crates), and what the reuse member requires, is not what the program
+            // is compiled from.
             continue;
         }
         for dep in &node.deps {
@@ -70,106 +72,89 @@ pub fn program_lock(md: &Metadata, program: &PackageId, lock: &str) -> Result<St
     lock_subset(lock, &closure_keys(md, program))
 }
 
-/// One crate of an installed program's closure that a new resolution builds from another
-/// version (`from` or `to` is `None` when the crate leaves or joins the closure).
+/// One crate of a program's closure that a new resolution builds from another version of the
+/// same semver-compatible range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionChange {
     #[serde(rename = "crate")]
     pub krate: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    pub from: String,
+    pub to: String,
 }
 
 impl std::fmt::Display for VersionChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.from, &self.to) {
-            (Some(from), Some(to)) => write!(f, "{} {from} -> {to}", self.krate),
-            (Some(from), None) => write!(f, "{} {from} left out", self.krate),
-            (None, Some(to)) => write!(f, "{} {to} joins", self.krate),
-            (None, None) => write!(f, "{}", self.krate),
-        }
+        write!(f, "{} {} -> {}", self.krate, self.from, self.to)
     }
 }
 
 /// The crates `md` would build `program` from in other versions than its recorded resolution
-/// (`recorded`, from [`program_lock`]) locks: empty if every registry and git package is the
-/// same (path packages are compared by the files they hold, not here). A program missing from
-/// `md` is an error.
+/// (`recorded`, from [`program_lock`]) locks (see [`moves`]). A program missing from `md` is an
+/// error.
 pub fn version_changes(md: &Metadata, program: &str, recorded: &str) -> Result<Vec<VersionChange>> {
-    let pkg = md
-        .packages
-        .iter()
-        .find(|p| p.name.as_str() == program && p.source.is_none())
-        .with_context(|| format!("{program} is not part of this resolution"))?;
-    let now: BTreeSet<LockKey> = closure_keys(md, &pkg.id)
-        .into_iter()
-        .filter(|k| k.2.is_some())
-        .collect();
+    let pkg = program_package(md, program)?;
     let then: BTreeSet<LockKey> = parse_lock(recorded)
         .with_context(|| format!("the recorded resolution of {program}"))?
         .1
         .into_keys()
-        .filter(|k| k.2.is_some())
         .collect();
-    let mut changes = Vec::new();
-    for old in then.difference(&now) {
-        changes.push(VersionChange {
-            krate: old.0.clone(),
-            from: Some(old.1.clone()),
-            to: now
-                .iter()
-                .find(|k| k.0 == old.0 && !then.contains(*k))
-                .map(|k| k.1.clone()),
-        });
-    }
-    for new in now.difference(&then) {
-        if !then.iter().any(|k| k.0 == new.0) {
-            changes.push(VersionChange {
-                krate: new.0.clone(),
-                from: None,
-                to: Some(new.1.clone()),
-            });
-        }
-    }
-    Ok(changes)
+    Ok(moves(&then, &closure_keys(md, &pkg.id)))
 }
 
 /// The crates `md` builds `program` (with its tests) from in other versions than its own
-/// lockfile (`own_lock`, its text) locks: each package of the closure the lockfile does not hold
-/// at that version and source, from the version the lockfile has of that name (if one) to the
-/// one `md` has. Packages the lockfile holds for other platforms do not count.
+/// lockfile (`own_lock`, its text) locks (see [`moves`]).
 pub fn changes_from_own_lock(
     md: &Metadata,
     program: &str,
     own_lock: &str,
 ) -> Result<Vec<VersionChange>> {
-    let pkg = md
-        .packages
-        .iter()
-        .find(|p| p.name.as_str() == program && p.source.is_none())
-        .with_context(|| format!("{program} is not part of this resolution"))?;
+    let pkg = program_package(md, program)?;
     let locked: BTreeSet<LockKey> = parse_lock(own_lock)
         .with_context(|| format!("the lockfile of {program}"))?
         .1
         .into_keys()
         .collect();
-    let mut changes = Vec::new();
-    for now in closure_keys_of(md, &pkg.id, true)
+    Ok(moves(&locked, &closure_keys_of(md, &pkg.id, true)))
+}
+
+/// The local package `program` of `md`.
+fn program_package<'a>(md: &'a Metadata, program: &str) -> Result<&'a cargo_metadata::Package> {
+    md.packages
+        .iter()
+        .find(|p| p.name.as_str() == program && p.source.is_none())
+        .with_context(|| format!("{program} is not part of this resolution"))
+}
+
+/// The registry and git crates of `then` that `now` holds at another version of the same
+/// semver-compatible range and source: what moves a program from the versions it was built and
+/// tested with. A crate that only joins or leaves a closure (an optional dependency that the
+/// set's unified features turn on, or no longer does) is not a move: Cargo requires features to
+/// be additive, every version the program had stays, and its own requirements still decide. Path
+/// packages are compared by the files they hold, not here.
+fn moves(then: &BTreeSet<LockKey>, now: &BTreeSet<LockKey>) -> Vec<VersionChange> {
+    let by_range = |keys: &BTreeSet<LockKey>| -> BTreeMap<(String, String, String), String> {
+        keys.iter()
+            .filter_map(|(name, version, source)| {
+                let source = source.clone()?;
+                Some((
+                    (name.clone(), compat_range(version), source),
+                    version.clone(),
+                ))
+            })
+            .collect()
+    };
+    let now = by_range(now);
+    by_range(then)
         .into_iter()
-        .filter(|k| k.2.is_some() && !locked.contains(k))
-    {
-        let mut same_name = locked.iter().filter(|k| k.0 == now.0);
-        let from = match (same_name.next(), same_name.next()) {
-            (Some(only), None) => Some(only.1.clone()),
-            _ => None,
-        };
-        changes.push(VersionChange {
-            krate: now.0,
-            from,
-            to: Some(now.1),
-        });
-    }
-    Ok(changes)
+        .filter_map(|(key, from)| {
+            let to = now.get(&key).filter(|to| **to != from)?;
+            Some(VersionChange {
+                krate: key.0,
+                from,
+                to: to.clone(),
+            })
+        })
+        .collect()
 }
 
 /// At most three `changes`, and how many more.
@@ -238,4 +223,58 @@ pub fn closure_fingerprint(md: &Metadata, program: &str) -> Option<String> {
         .collect();
     lines.sort();
     Some(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+    fn keys(entries: &[(&str, &str)]) -> BTreeSet<LockKey> {
+        entries
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string(), Some(REG.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn only_a_new_version_of_a_range_the_program_had_moves_it() {
+        let then = keys(&[
+            ("anstream", "0.6.13"),
+            ("syn", "1.0.109"),
+            ("libc", "0.2.150"),
+        ]);
+        let now = keys(&[
+            ("anstream", "0.6.18"),
+            // syn 1 left (a feature no program turns on any more), syn 2 and libm joined
+            // (features the set turns on): neither moves it.
+            ("syn", "2.0.50"),
+            ("libm", "0.2.8"),
+            ("libc", "0.2.150"),
+        ]);
+        assert_eq!(
+            moves(&then, &now),
+            [VersionChange {
+                krate: "anstream".into(),
+                from: "0.6.13".into(),
+                to: "0.6.18".into(),
+            }]
+        );
+        assert!(moves(&then, &then).is_empty());
+    }
+
+    #[test]
+    fn path_packages_and_other_sources_are_not_compared_here() {
+        let mut then = keys(&[("dep", "1.0.0")]);
+        then.insert(("local".into(), "0.1.0".into(), None));
+        let mut now = BTreeSet::new();
+        now.insert(("local".into(), "0.2.0".into(), None));
+        now.insert((
+            "dep".into(),
+            "1.0.1".into(),
+            Some("git+https://example.com/dep#abc".into()),
+        ));
+        assert!(moves(&then, &now).is_empty());
+    }
 }

@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::source::CrateSpec;
 
 /// How the programs of one build are resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unify {
     /// Each program with its own `Cargo.lock`, exactly.

@@ -60,16 +60,11 @@ pub(crate) fn copy_member(
         rewritten = toml::to_string(&doc)?;
     }
     std::fs::write(&manifest, rewritten)?;
-    let stamp: String = tree_sha256(staging.path())
-        .into_iter()
-        .map(|(p, h)| format!("{p} {h}\n"))
-        .collect();
-    let stamp = sha256_hex(stamp.as_bytes());
-    let stamp_file = parent.join(format!(
-        ".{}.stamp",
-        dest.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    if dest.is_dir() && std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(&stamp) {
+    let stamp = tree_stamp(staging.path());
+    let stamp_file = stamp_file_of(dest);
+    // Kept only when the copy holds exactly what it should (not when its stamp says so): a copy
+    // something wrote into is replaced.
+    if dest.is_dir() && tree_stamp(dest) == stamp {
         return Ok(());
     }
     if dest.exists() {
@@ -78,6 +73,52 @@ pub(crate) fn copy_member(
     let kept = staging.keep();
     std::fs::rename(&kept, dest).with_context(|| format!("moving {}", dest.display()))?;
     std::fs::write(stamp_file, stamp)?;
+    Ok(())
+}
+
+/// What a member copy holds: the SHA-256 of its files' paths and hashes.
+fn tree_stamp(dir: &Path) -> String {
+    let listing: String = tree_sha256(dir)
+        .into_iter()
+        .map(|(p, h)| format!("{p} {h}\n"))
+        .collect();
+    sha256_hex(listing.as_bytes())
+}
+
+/// `ROOT/.NAME-VERSION.stamp`: the stamp of the member copy `ROOT/NAME-VERSION`.
+fn stamp_file_of(dest: &Path) -> PathBuf {
+    dest.with_file_name(format!(
+        ".{}.stamp",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    ))
+}
+
+/// Refuse a build whose member copies in the set workspace `root` no longer hold what was
+/// copied: something the build ran (a build script, a proc macro) wrote into a program's
+/// sources. Builds are confined so that it cannot (`build::sandbox`); this catches it where
+/// they are not.
+pub(crate) fn check_member_copies(root: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(member) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".stamp"))
+        else {
+            continue;
+        };
+        let copy = root.join(member);
+        let Ok(stamp) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        if copy.is_dir() && tree_stamp(&copy) != stamp {
+            bail!(
+                "the sources of {member} (cargo-share's copy of them) changed while the programs \
+                 were built: something the build ran (a build script or a proc macro of a program \
+                 or of one of its crates) wrote into them; nothing was installed. The next build \
+                 copies them again; find the build script that writes outside its OUT_DIR"
+            );
+        }
+    }
     Ok(())
 }
 
