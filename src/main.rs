@@ -17,6 +17,7 @@ use cargo_share::compile::plan::PLAN_ENV;
 use cargo_share::compile::profile::SharedProfile;
 use cargo_share::compile::{linker, wrapper};
 use cargo_share::measure::{analyze, bench};
+use cargo_share::preload;
 use cargo_share::resolve::grouping;
 use cargo_share::resolve::set::{Unify, UnifyOptions};
 use cargo_share::shell::{MessageFormat, Shell};
@@ -315,6 +316,25 @@ enum Command {
         /// A library: a package name (a crate inside a group too), a file name or a store entry id.
         #[arg(value_name = "LIB")]
         lib: String,
+    },
+    /// Warm the shared libraries most installed programs load (page cache), optionally locked.
+    ///
+    /// Run it at login with a systemd user unit (`--print-unit`; see the book's "Preload"
+    /// guide). Only files of the store are read; anything else is skipped with a warning.
+    Preload {
+        /// Warm the files loaded by at least N installed programs.
+        #[arg(long, value_name = "N", default_value_t = 2, conflicts_with = "all")]
+        min_programs: usize,
+        /// Warm every file some installed program loads.
+        #[arg(long)]
+        all: bool,
+        /// Also lock the files in memory (mlock, within RLIMIT_MEMLOCK) and keep running to hold
+        /// them until stopped.
+        #[arg(long)]
+        lock: bool,
+        /// Print a systemd user unit that runs this preload at login, and do nothing else.
+        #[arg(long)]
+        print_unit: bool,
     },
     /// Remove store entries and program builds that no installed program needs.
     Gc {
@@ -1008,6 +1028,30 @@ fn main() -> ExitCode {
         }
         Command::List => store().and_then(|s| store::list(&s, &shell).map(|_| 0)),
         Command::Why { lib } => store().and_then(|s| store::why(&s, &lib, &shell).map(|_| 0)),
+        Command::Preload {
+            min_programs,
+            all,
+            lock,
+            print_unit,
+        } => store().and_then(|s| {
+            let selection = if all {
+                preload::Selection::All
+            } else {
+                preload::Selection::MinPrograms(min_programs)
+            };
+            if print_unit {
+                let exe = std::env::current_exe()?;
+                let text = preload::unit::unit_text(&exe, cli.store.as_deref(), selection, lock);
+                print!("{text}");
+                return Ok(0);
+            }
+            let options = preload::PreloadOptions {
+                store: s,
+                selection,
+                lock,
+            };
+            preload::preload(&options, &shell).map(|_| 0)
+        }),
         Command::Gc { dry_run } => store().and_then(|s| store::gc(&s, dry_run, &shell).map(|_| 0)),
         Command::Optimise => store().and_then(|s| store::optimise(&s, &shell).map(|_| 0)),
         Command::Verify { repair } => store().and_then(|s| {

@@ -111,6 +111,16 @@ fn bench_measures_both_builds_of_a_fixture_set() {
             assert_eq!(cold.len(), 3, "{p}");
             assert!(cold.iter().all(|s| s.as_f64().unwrap() > 0.0), "{p}");
             assert!(p["cold_after"].as_str().is_some(), "{p}");
+            // Fully cold: every round timed; shared builds also after a preload, static not.
+            let full = p["cold_full"]["samples_us"].as_array().unwrap();
+            assert_eq!(full.len(), 3, "{p}");
+            assert!(full.iter().all(|s| s.as_f64().unwrap() > 0.0), "{p}");
+            if v["shared"].as_bool().unwrap() {
+                let preloaded = p["cold_preloaded"]["samples_us"].as_array().unwrap();
+                assert_eq!(preloaded.len(), 3, "{p}");
+            } else {
+                assert!(p["cold_preloaded"].is_null(), "{p}");
+            }
         }
     }
     // Shared programs load libstd and their crates: the loader looks up more symbols.
@@ -135,7 +145,13 @@ fn bench_measures_both_builds_of_a_fixture_set() {
             .iter()
             .map(|r| r["figure"].as_str().unwrap())
             .collect();
-        for f in ["startup", "cold-start", "symbol-lookups"] {
+        for f in [
+            "startup",
+            "cold-start",
+            "cold-full",
+            "cold-preloaded",
+            "symbol-lookups",
+        ] {
             assert!(figures.contains(&f), "{f} missing in {figures:?}");
         }
         if valgrind {

@@ -876,3 +876,41 @@ fn a_dependency_cargo_lists_but_does_not_build_stays_out_of_the_groups() {
         );
     }
 }
+
+/// A program named and versioned as a crates.io library another program of the set uses
+/// (`stamp` 1.0.0; in the desktop set, git-delta uses bat): two packages answer to
+/// `stamp@1.0.0`, so `analyze` names each program by its package id, and both analyses and
+/// builds go through.
+#[test]
+fn a_program_named_as_a_library_of_the_set_is_analyzed_and_built() {
+    let env = SetEnv::new();
+    let out = run_ok(
+        env.build_programs(&["stamp-program", "uses-stamp"], &["--json"])
+            .arg("--out")
+            .arg(env.base.join("out")),
+    );
+    assert!(stdout(&out).contains("build-finished"));
+    assert_eq!(
+        run_clean(&env.base.join("out/bin/stamp")),
+        "stamp program\n"
+    );
+    assert_eq!(
+        run_clean(&env.base.join("out/bin/uses-stamp")),
+        "uses-stamp: 10\n"
+    );
+    let out = run_ok(
+        cargo_share(&env.base)
+            .current_dir(&env.base)
+            .args(["analyze", "--json", "--manifest-path"])
+            .arg(fixture("sets/stamp-program"))
+            .arg("--manifest-path")
+            .arg(fixture("sets/uses-stamp")),
+    );
+    let policies = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["reason"] == "analysis")
+        .map(|v| v["programs"].as_u64().unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(policies, [2, 2, 2]);
+}

@@ -173,7 +173,9 @@ pub fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<PolicyAna
             .arg(&ws.manifest_path);
         for &p in &programs {
             let p = &prepared.graph.programs[p];
-            cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
+            // The package id, not NAME@VERSION: a program another program of the set also uses as
+            // a crates.io library (git-delta uses bat) is there twice under one name and version.
+            cmd.args(["-p", &p.package_id.repr]);
         }
         let names: Vec<&str> = programs
             .iter()

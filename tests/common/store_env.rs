@@ -13,7 +13,14 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        let scratch = tempfile::tempdir().unwrap();
+        Env::from_scratch(tempfile::tempdir().unwrap())
+    }
+    /// A scratch store under Cargo's target directory, not `/tmp`: a test of the page cache
+    /// needs a disk file system (tmpfs keeps every page in memory whatever the advice).
+    pub fn on_disk() -> Env {
+        Env::from_scratch(tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap())
+    }
+    fn from_scratch(scratch: tempfile::TempDir) -> Env {
         let base = scratch.path().to_path_buf();
         Env {
             _scratch: scratch,

@@ -9,9 +9,13 @@
 //! loaded are in memory when B starts. The drop is per file and only takes clean pages that no
 //! running process maps; how much was still resident right after each drop is checked with
 //! `mincore` and reported. The C library and the loader are not dropped (both builds use them).
+//!
+//! Fully cold ([`measure_fully_cold`]): the same drop, then program B's start timed with nothing
+//! run before it; and for shared builds once more, after the build's libraries that two or more
+//! programs of the set load were warmed as `cargo share preload` warms a store's
+//! (`preload::page_cache::warm_files`: read-ahead for all, then each read through).
 
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -19,6 +23,7 @@ use anyhow::{Context, Result};
 use crate::measure::bench::options::BuiltVariant;
 use crate::measure::bench::timing::{distribution, nth_in_round};
 use crate::measure::bench::workload::Workload;
+use crate::preload::page_cache::{drop_page_cache, resident_share, warm_files};
 
 /// Time the cold start of every program in every variant, `rounds` times. Returns the largest
 /// share of the dropped files' pages found resident right after a drop.
@@ -40,24 +45,17 @@ pub(crate) fn measure_cold_start(
             (0, n) => Some(&order[n - 1]),
             (i, _) => Some(&order[i - 1]),
         };
-        let mut samples = vec![Vec::new(); variants.len()];
-        for round in 0..rounds {
-            for k in 0..variants.len() {
-                let v = nth_in_round(round, k, variants.len());
-                let Some(bin) = variants[v].binaries.get(program) else {
-                    continue;
-                };
-                drop_page_cache(&files)?;
-                worst_resident = worst_resident.max(resident_share(&files)?);
-                if let Some((a, a_startup)) =
-                    before.and_then(|a| Some((variants[v].binaries.get(a)?, startups.get(a)?)))
-                {
-                    a_startup.run_once(a)?;
-                }
-                samples[v].push(startup.run_once(bin)?.as_secs_f64() * 1e6);
+        let samples = interleaved_rounds(variants, program, rounds, |variant, bin| {
+            drop_page_cache(&files)?;
+            worst_resident = worst_resident.max(resident_share(&files)?);
+            if let Some((a, a_startup)) =
+                before.and_then(|a| Some((variant.binaries.get(a)?, startups.get(a)?)))
+            {
+                a_startup.run_once(a)?;
             }
-        }
-        for (v, s) in variants.iter_mut().zip(samples) {
+            Ok((startup.run_once(bin)?.as_secs_f64() * 1e6, None))
+        })?;
+        for (v, (s, _)) in variants.iter_mut().zip(samples) {
             if let Some(f) = v.figures.program_mut(program) {
                 f.cold_after = before.cloned();
                 f.cold_start = (!s.is_empty()).then(|| distribution(s));
@@ -65,6 +63,88 @@ pub(crate) fn measure_cold_start(
         }
     }
     Ok(worst_resident)
+}
+
+/// Time the fully cold start of every program in every variant, `rounds` times, and for shared
+/// variants the fully cold start after a preload. Returns the largest share of the dropped
+/// files' pages found resident right after a drop.
+pub(crate) fn measure_fully_cold(
+    variants: &mut [BuiltVariant],
+    order: &[String],
+    startups: &BTreeMap<String, Workload>,
+    stripped: &Path,
+    rounds: usize,
+) -> Result<f64> {
+    let files = files_under(stripped)?;
+    let mut worst_resident = 0.0f64;
+    for program in order {
+        let Some(startup) = startups.get(program) else {
+            continue;
+        };
+        let samples = interleaved_rounds(variants, program, rounds, |variant, bin| {
+            drop_page_cache(&files)?;
+            worst_resident = worst_resident.max(resident_share(&files)?);
+            let full = startup.run_once(bin)?.as_secs_f64() * 1e6;
+            if !variant.figures.shared {
+                return Ok((full, None));
+            }
+            drop_page_cache(&files)?;
+            warm_files(&preloaded_files(variant))?;
+            Ok((full, Some(startup.run_once(bin)?.as_secs_f64() * 1e6)))
+        })?;
+        for (v, (full, preloaded)) in variants.iter_mut().zip(samples) {
+            if let Some(f) = v.figures.program_mut(program) {
+                f.cold_full = (!full.is_empty()).then(|| distribution(full));
+                f.cold_preloaded = (!preloaded.is_empty()).then(|| distribution(preloaded));
+            }
+        }
+    }
+    Ok(worst_resident)
+}
+
+/// Per variant, the samples of `rounds` calls of `sample(variant, binary of program)` (variants
+/// interleaved, their order alternating; a variant without the program gets none): a first
+/// figure every call, a second where `sample` gives one.
+fn interleaved_rounds(
+    variants: &[BuiltVariant],
+    program: &str,
+    rounds: usize,
+    mut sample: impl FnMut(&BuiltVariant, &Path) -> Result<(f64, Option<f64>)>,
+) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+    let mut samples = vec![(Vec::new(), Vec::new()); variants.len()];
+    for round in 0..rounds {
+        for k in 0..variants.len() {
+            let v = nth_in_round(round, k, variants.len());
+            let Some(bin) = variants[v].binaries.get(program) else {
+                continue;
+            };
+            let (first, second) = sample(&variants[v], bin)?;
+            samples[v].0.push(first);
+            samples[v].1.extend(second);
+        }
+    }
+    Ok(samples)
+}
+
+/// The library files of a shared variant that a preload warms: those two or more programs of
+/// the set load (as `cargo share preload`'s default, `--min-programs 2`).
+fn preloaded_files(variant: &BuiltVariant) -> Vec<PathBuf> {
+    let Some(lib_dir) = variant
+        .binaries
+        .values()
+        .next()
+        .and_then(|bin| Some(bin.parent()?.parent()?.join("lib")))
+    else {
+        return Vec::new();
+    };
+    variant
+        .figures
+        .libraries
+        .iter()
+        .filter(|l| l.users >= 2)
+        .map(|l| lib_dir.join(&l.file))
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 /// Every regular file under `dir`, recursively.
@@ -86,105 +166,20 @@ pub(crate) fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Write back and drop the cached pages of each file.
-pub(crate) fn drop_page_cache(files: &[PathBuf]) -> Result<()> {
-    for path in files {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        file.sync_all()
-            .with_context(|| format!("syncing {}", path.display()))?;
-        // SAFETY: a valid open descriptor; the call only advises the kernel.
-        let err = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-        if err != 0 {
-            return Err(std::io::Error::from_raw_os_error(err))
-                .with_context(|| format!("posix_fadvise(DONTNEED) on {}", path.display()));
-        }
-    }
-    Ok(())
-}
-
-/// The share of the files' pages that are in the page cache (0 to 1; 0 for no pages).
-pub(crate) fn resident_share(files: &[PathBuf]) -> Result<f64> {
-    let (mut resident, mut total) = (0usize, 0usize);
-    for path in files {
-        let (r, t) = resident_pages(path)?;
-        resident += r;
-        total += t;
-    }
-    Ok(if total == 0 {
-        0.0
-    } else {
-        resident as f64 / total as f64
-    })
-}
-
-/// Resident and total pages of one file (`mmap` without touching, then `mincore`).
-fn resident_pages(path: &Path) -> Result<(usize, usize)> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = file.metadata()?.len() as usize;
-    if len == 0 {
-        return Ok((0, 0));
-    }
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-    let pages = len.div_ceil(page);
-    // SAFETY: a read-only shared mapping of an open file, never dereferenced, unmapped below.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("mapping {}", path.display()));
-    }
-    let mut vec = vec![0u8; pages];
-    // SAFETY: `addr` maps `len` bytes; `vec` has one byte per page of it.
-    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
-    let err = std::io::Error::last_os_error();
-    // SAFETY: the mapping made above.
-    unsafe { libc::munmap(addr, len) };
-    if rc != 0 {
-        return Err(err).with_context(|| format!("mincore on {}", path.display()));
-    }
-    Ok((vec.iter().filter(|b| *b & 1 == 1).count(), pages))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_dropped_file_leaves_the_page_cache() {
+    fn files_under_lists_regular_files_recursively() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("lib")).unwrap();
-        let file = dir.path().join("lib/data.bin");
-        std::fs::write(&file, vec![7u8; 1 << 20]).unwrap();
+        std::fs::write(dir.path().join("lib/data.bin"), b"x").unwrap();
         std::fs::write(dir.path().join("empty"), b"").unwrap();
         let files = files_under(dir.path()).unwrap();
-        assert_eq!(files.len(), 2);
-        // Just written: in the cache.
-        assert!(resident_share(&files).unwrap() > 0.5);
-        drop_page_cache(&files).unwrap();
-        let after = resident_share(&files).unwrap();
-        // tmpfs keeps file data in the page cache whatever the advice: nothing to check there.
-        if !on_tmpfs(dir.path()) {
-            assert!(after < 0.1, "{after} of the pages still resident");
-        }
-        std::fs::read(&file).unwrap();
-        assert!(resident_share(&files).unwrap() > 0.5);
-    }
-
-    fn on_tmpfs(path: &Path) -> bool {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a zeroed statfs is a valid out buffer; `c` is a NUL-terminated path.
-        let mut s: libc::statfs = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::statfs(c.as_ptr(), &mut s) };
-        rc == 0 && s.f_type == libc::TMPFS_MAGIC
+        assert_eq!(
+            files,
+            vec![dir.path().join("empty"), dir.path().join("lib/data.bin")]
+        );
     }
 }

@@ -66,6 +66,14 @@ pub struct ProgramFigures {
     pub cold_start: Option<Distribution>,
     #[serde(default)]
     pub cold_after: Option<String>,
+    /// Fully cold first start: the page cache of every file of every build dropped, nothing
+    /// run before it (the C library and the loader stay cached: no build owns them).
+    #[serde(default)]
+    pub cold_full: Option<Distribution>,
+    /// Shared variants: the same fully cold start, after the variant's libraries that two or
+    /// more programs of the set load were warmed as `cargo share preload` warms them.
+    #[serde(default)]
+    pub cold_preloaded: Option<Distribution>,
 }
 
 /// Counted work of one `--version` start, each `None` where it could not be counted (the
@@ -124,8 +132,9 @@ pub struct Variant {
 /// Per-program ratios (this variant / static) of one figure: their median and range.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct RatioSummary {
-    /// `startup`, `run-short`, `run-long`, `cold-start`, `instructions`, `symbol-lookups`,
-    /// `file-syscalls`.
+    /// `startup`, `run-short`, `run-long`, `cold-start`, `cold-full`, `instructions`,
+    /// `symbol-lookups`, `file-syscalls`, and `cold-preloaded` (this variant's fully cold start
+    /// after a preload against static's fully cold start).
     pub figure: String,
     pub median: f64,
     pub min: f64,
@@ -139,11 +148,12 @@ pub type FigureOf = fn(&ProgramFigures) -> Option<f64>;
 
 /// The per-program figures ratios are summarised for, with the name each has in
 /// [`RatioSummary::figure`].
-pub const RATIO_FIGURES: [(&str, FigureOf); 7] = [
+pub const RATIO_FIGURES: [(&str, FigureOf); 8] = [
     ("startup", |p| p.startup.as_ref().map(|d| d.median_us)),
     ("run-short", |p| p.runtime.as_ref().map(|d| d.median_us)),
     ("run-long", |p| p.long_runtime.as_ref().map(|d| d.median_us)),
     ("cold-start", |p| p.cold_start.as_ref().map(|d| d.median_us)),
+    ("cold-full", |p| p.cold_full.as_ref().map(|d| d.median_us)),
     ("instructions", |p| {
         p.counters.instructions.map(|x| x as f64)
     }),
@@ -158,30 +168,49 @@ pub const RATIO_FIGURES: [(&str, FigureOf); 7] = [
 /// The ratios of `variant` against `base`, one [`RatioSummary`] per figure that at least one
 /// program has in both (with a non-zero base).
 pub fn ratio_summaries(variant: &Variant, base: &Variant) -> Vec<RatioSummary> {
-    let mut out = Vec::new();
-    for (figure, get) in RATIO_FIGURES {
-        let mut ratios: Vec<f64> = variant
-            .programs
-            .iter()
-            .filter_map(|p| {
-                let b = base.programs.iter().find(|q| q.program == p.program)?;
-                let (v, b) = (get(p)?, get(b)?);
-                (b > 0.0).then(|| v / b)
-            })
-            .collect();
-        if ratios.is_empty() {
-            continue;
-        }
-        ratios.sort_by(|a, b| a.total_cmp(b));
-        out.push(RatioSummary {
-            figure: figure.to_string(),
-            median: ratios[ratios.len() / 2],
-            min: ratios[0],
-            max: ratios[ratios.len() - 1],
-            programs: ratios.len(),
-        });
+    let preloaded: (&str, FigureOf, FigureOf) = (
+        "cold-preloaded",
+        |p| p.cold_preloaded.as_ref().map(|d| d.median_us),
+        |p| p.cold_full.as_ref().map(|d| d.median_us),
+    );
+    RATIO_FIGURES
+        .iter()
+        .map(|&(figure, get)| (figure, get, get))
+        .chain([preloaded])
+        .filter_map(|(figure, of_variant, of_base)| {
+            summary(figure, variant, base, of_variant, of_base)
+        })
+        .collect()
+}
+
+/// One figure's per-program ratios, summarised (`None` when no program has both).
+fn summary(
+    figure: &str,
+    variant: &Variant,
+    base: &Variant,
+    of_variant: FigureOf,
+    of_base: FigureOf,
+) -> Option<RatioSummary> {
+    let mut ratios: Vec<f64> = variant
+        .programs
+        .iter()
+        .filter_map(|p| {
+            let b = base.programs.iter().find(|q| q.program == p.program)?;
+            let (v, b) = (of_variant(p)?, of_base(b)?);
+            (b > 0.0).then(|| v / b)
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
     }
-    out
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    Some(RatioSummary {
+        figure: figure.to_string(),
+        median: ratios[ratios.len() / 2],
+        min: ratios[0],
+        max: ratios[ratios.len() - 1],
+        programs: ratios.len(),
+    })
 }
 
 impl Variant {

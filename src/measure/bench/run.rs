@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::measure::bench::cold_start::measure_cold_start;
+use crate::measure::bench::cold_start::{measure_cold_start, measure_fully_cold};
 use crate::measure::bench::disk::{break_even, ideal_bytes};
 use crate::measure::bench::long_workload::prepare_long;
 use crate::measure::bench::machine::machine;
@@ -213,6 +213,23 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     ) {
         Ok(resident) => report.cold_resident_after_drop = Some(resident),
         Err(e) => report.missing.push(format!("cold start: {e:#}")),
+    }
+    shell.status(
+        "Measuring",
+        format!("fully cold start, and shared after a preload ({rounds} rounds)"),
+    );
+    match measure_fully_cold(
+        &mut variants,
+        &order,
+        &startups,
+        &options.work_dir.join("stripped"),
+        rounds,
+    ) {
+        Ok(resident) => {
+            let worst = report.cold_resident_after_drop.unwrap_or(0.0).max(resident);
+            report.cold_resident_after_drop = Some(worst);
+        }
+        Err(e) => report.missing.push(format!("fully cold start: {e:#}")),
     }
     report.variants = variants.into_iter().map(|v| v.figures).collect();
     if let Some(st) = report.variants.iter().find(|v| !v.shared).cloned() {

@@ -120,6 +120,7 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
             )
         };
         counter_rows(st, v, shell);
+        fully_cold_rows(st, v, shell);
         shell.result(format!(
             "start-up, median of medians: {} | run time: {} | build CPU: static {} | shared {} = {}",
             ratio(startup(v), startup(st)),
@@ -161,6 +162,38 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
     }
     for m in &report.missing {
         shell.result(format!("not measured: {m}"));
+    }
+}
+
+/// Per program: the fully cold start, static against this variant without and after a preload
+/// (medians, and each against static's).
+fn fully_cold_rows(st: &Variant, v: &Variant, shell: &Shell) {
+    if v.programs.iter().all(|p| p.cold_full.is_none()) {
+        return;
+    }
+    shell.result(format!(
+        "{:<12} {:>12} {:>12} {:>7} {:>16} {:>7}",
+        "fully cold", "static", "shared", "", "after preload", ""
+    ));
+    for p in &v.programs {
+        let s = st
+            .programs
+            .iter()
+            .find(|q| q.program == p.program)
+            .and_then(|s| s.cold_full.as_ref())
+            .map(|d| d.median_us);
+        let full = p.cold_full.as_ref().map(|d| d.median_us);
+        let preloaded = p.cold_preloaded.as_ref().map(|d| d.median_us);
+        let millis = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.1}ms", x / 1e3));
+        shell.result(format!(
+            "{:<12} {:>12} {:>12} {:>7} {:>16} {:>7}",
+            p.program,
+            millis(s),
+            millis(full),
+            ratio(full, s),
+            millis(preloaded),
+            ratio(preloaded, s)
+        ));
     }
 }
 

@@ -6,11 +6,19 @@ use crate::measure::bench::html::format::{esc, human_ratio, ms};
 use crate::measure::bench::model::{BenchReport, Distribution, ProgramFigures, Variant};
 
 /// What each figure of [`crate::measure::bench::model::RatioSummary`] is, for the reader.
-const FIGURE_NAMES: [(&str, &str); 7] = [
+const FIGURE_NAMES: [(&str, &str); 9] = [
     ("startup", "start-up (--version or as given)"),
     ("run-short", "run time, short workloads"),
     ("run-long", "run time, long workloads (>= 100 ms static)"),
     ("cold-start", "cold start (page cache dropped)"),
+    (
+        "cold-full",
+        "fully cold start (page cache dropped, nothing run before)",
+    ),
+    (
+        "cold-preloaded",
+        "fully cold start after a preload, against static fully cold",
+    ),
     ("instructions", "instructions per start (callgrind)"),
     ("symbol-lookups", "symbol lookups per start (LD_DEBUG)"),
     ("file-syscalls", "file syscalls per start (strace)"),
