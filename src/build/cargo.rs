@@ -160,22 +160,9 @@ impl PreparedBuild {
             &source::cargo_home().unwrap_or_default(),
             &self_exe,
         );
-        let mut writable = sandbox::Writable {
-            target_dir: self.target_dir.clone(),
-            cargo_home: source::cargo_home().unwrap_or_default(),
-            lockfile: Some(ws.root.join("Cargo.lock")),
-            extra: self
-                .options
-                .unit_log
-                .iter()
-                .filter_map(|log| log.parent().map(Path::to_path_buf))
-                .collect(),
-        };
+        let writable = self.writable(&ws.root, user.as_deref());
         match user {
-            Some(wrapper) => {
-                writable.extra.extend(sandbox::wrapper_cache(&wrapper));
-                cmd.env(USER_WRAPPER_ENV, wrapper)
-            }
+            Some(wrapper) => cmd.env(USER_WRAPPER_ENV, wrapper),
             None => cmd.env_remove(USER_WRAPPER_ENV),
         };
         cmd.env("RUSTC_WRAPPER", self_exe)
@@ -189,6 +176,24 @@ impl PreparedBuild {
             .stdout(Stdio::piped());
         sandbox::confine(&mut cmd, &writable, shell)?;
         Ok(cmd)
+    }
+
+    /// Where a build of the workspace at `root` may write (`build::sandbox`), with the user's
+    /// chained rustc `wrapper`'s cache.
+    fn writable(&self, root: &Path, wrapper: Option<&Path>) -> sandbox::Writable {
+        let mut extra: Vec<PathBuf> = self
+            .options
+            .unit_log
+            .iter()
+            .filter_map(|log| log.parent().map(Path::to_path_buf))
+            .collect();
+        extra.extend(wrapper.and_then(sandbox::wrapper_cache));
+        sandbox::Writable {
+            target_dir: self.target_dir.clone(),
+            cargo_home: source::cargo_home().unwrap_or_default(),
+            lockfile: Some(root.join("Cargo.lock")),
+            extra,
+        }
     }
 
     /// Say which profile settings of the programs the shared build overrides: a warning for a
