@@ -662,7 +662,8 @@ fn plugin_notes(
             let foreign = foreign_libraries(needed, host_needed);
             if !foreign.is_empty() {
                 bail!(
-                    "plugin {} needs {}, which {host} does not load; this is a cargo-share bug,                      please report it",
+                    "plugin {} needs {}, which {host} does not load; this is a cargo-share bug, \
+                     please report it",
                     program.name,
                     foreign.join(", ")
                 );

@@ -27,6 +27,10 @@ use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCount
 use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
 use crate::shell::Shell;
 
+/// A program's own test outcome and the names of its failing tests (or, when they did not
+/// build, the first compiler errors).
+pub(crate) type OwnTests = (RecordedTest, Vec<String>);
+
 /// An installed program the prepared set would build from other crate versions.
 pub(crate) struct MovedProgram {
     /// Index in the prepared graph's programs.
@@ -103,8 +107,9 @@ pub fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<Prepare
         let mut proven = Vec::new();
         let mut compare = Vec::new();
         let mut left = Vec::new();
-        for m in &moved {
-            match prepared.retest(m, &mut passed, shell)? {
+        let verdicts = prepared.retest(&moved, &mut passed, shell)?;
+        for (m, verdict) in moved.iter().zip(verdicts) {
+            match verdict {
                 (Verdict::Passed(counts), recorded) => proven.push((m, counts, recorded)),
                 (Verdict::Failing(outcome), recorded) => compare.push((m, outcome, recorded)),
                 (Verdict::NotProven(why), _) => left.push((m.name.clone(), m.left_why(&why))),
@@ -279,123 +284,211 @@ pub(crate) fn moved_programs(prepared: &PreparedBuild) -> Result<Vec<MovedProgra
 }
 
 impl PreparedBuild {
-    /// Whether `m`'s own tests pass under this build's resolution: passed earlier in this run
-    /// with the same closure, recorded for this resolution, or run now (and recorded); and
-    /// whether the outcome was recorded before.
+    /// Whether each moved program's own tests pass under this build's resolution: passed
+    /// earlier in this run with the same closure, recorded for this resolution, or run now
+    /// (all that need a run in one [`Self::run_own_tests_of`], and recorded); and whether the
+    /// outcome was recorded before. In the order of `moved`.
     fn retest(
         &self,
-        m: &MovedProgram,
+        moved: &[MovedProgram],
         passed: &mut BTreeMap<String, (String, RecordedTest)>,
         shell: &Shell,
-    ) -> Result<(Verdict, bool)> {
-        let program = &self.graph.programs[m.index];
-        let set = self
-            .set_of(program)
-            .context("an installed program outside the sets")?;
-        let key = self.test_key(set);
-        if let Some((_, counts)) = passed.get(&m.name).filter(|(f, _)| *f == m.fingerprint) {
-            if counts.known_failures {
-                // Compared with the installed versions' run: so recorded for this resolution.
-                record_outcomes(set, &key, once((m.name.clone(), counts.clone())))?;
+    ) -> Result<Vec<(Verdict, bool)>> {
+        let mut found: Vec<Option<(RecordedTest, bool, Vec<String>)>> = Vec::new();
+        let mut to_run = Vec::new();
+        for (i, m) in moved.iter().enumerate() {
+            let set = self.set_of_moved(m)?;
+            let key = self.test_key(set);
+            if let Some((_, counts)) = passed.get(&m.name).filter(|(f, _)| *f == m.fingerprint) {
+                if counts.known_failures {
+                    // Compared with the installed versions' run: so recorded for this resolution.
+                    record_outcomes(set, &key, once((m.name.clone(), counts.clone())))?;
+                }
+                found.push(Some((counts.clone(), false, Vec::new())));
+                continue;
             }
-            return Ok((Verdict::Passed(counts.clone()), false));
+            match recorded_test(set, &key, &m.name) {
+                Some(r) if r.version == m.version => found.push(Some((r, true, Vec::new()))),
+                _ => {
+                    shell.status(
+                        "Testing",
+                        format!(
+                            "{} v{} under the new crate versions ({})",
+                            m.name,
+                            m.version,
+                            describe_changes(&m.changes)
+                        ),
+                    );
+                    to_run.push(i);
+                    found.push(None);
+                }
+            }
         }
-        let (outcome, recorded, failing) = match recorded_test(set, &key, &m.name) {
-            Some(r) if r.version == m.version => (r, true, Vec::new()),
-            _ => {
-                shell.status(
-                    "Testing",
-                    format!(
-                        "{} v{} under the new crate versions ({})",
-                        m.name,
-                        m.version,
-                        describe_changes(&m.changes)
-                    ),
-                );
-                let (outcome, failing) = self.run_own_tests(m.index, shell)?;
-                record_outcomes(set, &key, once((m.name.clone(), outcome.clone())))?;
-                (outcome, false, failing)
-            }
+        let indices: Vec<usize> = to_run.iter().map(|&i| moved[i].index).collect();
+        let ran = if indices.is_empty() {
+            Vec::new()
+        } else {
+            self.run_own_tests_of(&indices, shell)?
         };
-        let verdict = match verdict(&outcome, &failing) {
-            Verdict::NotProven(why) if recorded => Verdict::NotProven(format!(
-                "{why} (recorded by an earlier run under this resolution)"
-            )),
-            v => v,
-        };
-        match &verdict {
-            Verdict::Passed(counts) => {
-                passed.insert(m.name.clone(), (m.fingerprint.clone(), counts.clone()));
-            }
-            Verdict::Failing(_) => {}
-            Verdict::NotProven(_) => m.json_retested(&outcome, false, recorded, shell),
+        for (&i, (outcome, failing)) in to_run.iter().zip(ran) {
+            let m = &moved[i];
+            let set = self.set_of_moved(m)?;
+            record_outcomes(
+                set,
+                &self.test_key(set),
+                once((m.name.clone(), outcome.clone())),
+            )?;
+            found[i] = Some((outcome, false, failing));
         }
-        Ok((verdict, recorded))
+        let mut out = Vec::new();
+        for (m, entry) in moved.iter().zip(found) {
+            let (outcome, recorded, failing) =
+                entry.context("a moved program without an outcome")?;
+            let verdict = match verdict(&outcome, &failing) {
+                Verdict::NotProven(why) if recorded => Verdict::NotProven(format!(
+                    "{why} (recorded by an earlier run under this resolution)"
+                )),
+                v => v,
+            };
+            match &verdict {
+                Verdict::Passed(counts) => {
+                    passed.insert(m.name.clone(), (m.fingerprint.clone(), counts.clone()));
+                }
+                Verdict::Failing(_) => {}
+                Verdict::NotProven(_) => m.json_retested(&outcome, false, recorded, shell),
+            }
+            out.push((verdict, recorded));
+        }
+        Ok(out)
+    }
+
+    /// The set a moved installed program is built in.
+    fn set_of_moved(&self, m: &MovedProgram) -> Result<&crate::resolve::set::ProgramSet> {
+        self.set_of(&self.graph.programs[m.index])
+            .context("an installed program outside the sets")
     }
 
     /// Run the own test suite of the graph's program `index` in shared mode: its outcome (with
     /// the failing tests named when every test binary reported) and the names of its failing
-    /// tests (or, when they did not build, the first compiler errors). When some tests fail
-    /// and others pass, the suite runs once more (its binaries are built: only the run is
-    /// paid): a test that fails once and then passes is flaky, timing or load, and says
-    /// nothing of the crate versions; the second run's outcome is the answer then.
-    pub(crate) fn run_own_tests(
+    /// tests (or, when they did not build, the first compiler errors).
+    pub(crate) fn run_own_tests(&self, index: usize, shell: &Shell) -> Result<OwnTests> {
+        let mut outcomes = self.run_own_tests_of(&[index], shell)?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// [`Self::run_own_tests`] of several programs, in one `cargo test` per workspace: Cargo
+    /// then compiles their test targets side by side and each unit they share once. The
+    /// outcomes are in the order of `indices`. When some of a program's tests fail and others
+    /// pass, its suite runs once more (its binaries are built: only the run is paid): a test
+    /// that fails once and then passes is flaky, timing or load, and says nothing of the crate
+    /// versions; the second run's outcome is the answer then.
+    pub(crate) fn run_own_tests_of(
         &self,
-        index: usize,
+        indices: &[usize],
         shell: &Shell,
-    ) -> Result<(RecordedTest, Vec<String>)> {
-        let (outcome, failing) = self.run_own_tests_once(index, shell)?;
-        if !matches!(verdict(&outcome, &failing), Verdict::Failing(_)) {
-            return Ok((outcome, failing));
+    ) -> Result<Vec<OwnTests>> {
+        let mut outcomes = self.run_own_tests_once(indices, shell)?;
+        let failing: Vec<usize> = (0..indices.len())
+            .filter(|&i| {
+                let (outcome, names) = &outcomes[i];
+                matches!(verdict(outcome, names), Verdict::Failing(_))
+            })
+            .collect();
+        if failing.is_empty() {
+            return Ok(outcomes);
         }
-        let program = &self.graph.programs[index];
-        shell.status(
-            "Retesting",
-            format!(
-                "{} v{}: {} of its {} own tests failed ({}); running them once more to tell a                  flaky test from a failing one",
-                program.name,
-                program.version,
-                outcome.failed,
-                outcome.passed + outcome.failed,
-                failing.join(", ")
-            ),
-        );
-        let (again, failing_again) = self.run_own_tests_once(index, shell)?;
-        if matches!(verdict(&again, &failing_again), Verdict::Passed(_)) && again.failed == 0 {
+        for &i in &failing {
+            let program = &self.graph.programs[indices[i]];
+            let (outcome, names) = &outcomes[i];
+            shell.status(
+                "Retesting",
+                format!(
+                    "{} v{}: {} of its {} own tests failed ({}); running them once more to tell a \
+                     flaky test from a failing one",
+                    program.name,
+                    program.version,
+                    outcome.failed,
+                    outcome.passed + outcome.failed,
+                    names.join(", ")
+                ),
+            );
+        }
+        let again_of: Vec<usize> = failing.iter().map(|&i| indices[i]).collect();
+        let again = self.run_own_tests_once(&again_of, shell)?;
+        for (&i, (outcome, names)) in failing.iter().zip(again) {
+            if !(matches!(verdict(&outcome, &names), Verdict::Passed(_)) && outcome.failed == 0) {
+                continue;
+            }
+            let program = &self.graph.programs[indices[i]];
             shell.status(
                 "Flaky",
                 format!(
-                    "{} v{}: every test passed the second time ({} passed); the first run's                      failures ({}) are not held against the new versions",
+                    "{} v{}: every test passed the second time ({} passed); the first run's \
+                     failures ({}) are not held against the new versions",
                     program.name,
                     program.version,
-                    again.passed,
-                    failing.join(", ")
+                    outcome.passed,
+                    outcomes[i].1.join(", ")
                 ),
             );
-            return Ok((again, failing_again));
+            outcomes[i] = (outcome, names);
         }
-        Ok((outcome, failing))
+        Ok(outcomes)
     }
 
-    /// One run of [`Self::run_own_tests`].
-    fn run_own_tests_once(
+    /// One run of [`Self::run_own_tests_of`]: one `cargo test` per workspace. A program of a
+    /// run of several whose tests did not run (another's failed to build, and Cargo stopped)
+    /// is run again alone, so that one program's broken tests are never held against another.
+    fn run_own_tests_once(&self, indices: &[usize], shell: &Shell) -> Result<Vec<OwnTests>> {
+        let mut by_workspace: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &index in indices {
+            let workspace = self.graph.programs[index].workspace;
+            by_workspace.entry(workspace).or_default().push(index);
+        }
+        let mut found: BTreeMap<usize, OwnTests> = BTreeMap::new();
+        for (workspace, programs) in by_workspace {
+            let (outcomes, status) = self.run_tests_in(workspace, &programs, shell)?;
+            for (index, (outcome, failing)) in programs.iter().zip(outcomes) {
+                let unrun =
+                    programs.len() > 1 && !status.success() && outcome.passed + outcome.failed == 0;
+                let (outcome, failing) = if unrun {
+                    let (mut alone, _) = self.run_tests_in(workspace, &[*index], shell)?;
+                    alone.remove(0)
+                } else {
+                    (outcome, failing)
+                };
+                found.insert(*index, (outcome, failing));
+            }
+        }
+        Ok(indices
+            .iter()
+            .map(|i| found.get(i).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// `cargo test` of `programs` (of workspace `workspace`): each one's outcome and failing
+    /// tests (or, for one whose tests did not build, the first compiler errors of the run), and
+    /// Cargo's status.
+    fn run_tests_in(
         &self,
-        index: usize,
+        workspace: usize,
+        programs: &[usize],
         shell: &Shell,
-    ) -> Result<(RecordedTest, Vec<String>)> {
-        let program = &self.graph.programs[index];
+    ) -> Result<(Vec<OwnTests>, std::process::ExitStatus)> {
         let mut results = vec![TestCounts::default(); self.graph.programs.len()];
         let mut started = vec![0u64; results.len()];
-        let mut failing = Vec::new();
+        let mut failing: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         let mut errors = Vec::new();
         let progress = !shell.quiet && !shell.is_json();
-        let mut on_line = |line: &str| {
+        let mut on_line = |current: Option<usize>, line: &str| {
             let trimmed = line.trim();
             if let Some(name) = trimmed
                 .strip_prefix("test ")
                 .and_then(|t| t.strip_suffix(" ... FAILED"))
             {
-                failing.push(name.to_string());
+                if let Some(p) = current {
+                    failing.entry(p).or_default().push(name.to_string());
+                }
             } else if (trimmed.starts_with("error") || trimmed.contains("error: undefined"))
                 && errors.len() < 3
             {
@@ -407,23 +500,30 @@ impl PreparedBuild {
             }
         };
         let status = self.run_tests(
-            program.workspace,
-            &[index],
+            workspace,
+            programs,
             &mut results,
             &mut started,
             &mut on_line,
         )?;
-        let mut counts = std::mem::take(&mut results[index]);
-        counts.settle(started[index], status, 1);
-        counts.program = program.name.clone();
-        counts.version = program.version.clone();
-        let mut outcome = RecordedTest::from(&counts);
-        if counts.test_binaries == 0 && !status.success() {
-            failing = errors;
-        } else if counts.test_binaries >= started[index] && failing.len() as u64 == counts.failed {
-            outcome.failing = failing.clone();
+        let mut out = Vec::new();
+        for &index in programs {
+            let program = &self.graph.programs[index];
+            let mut counts = std::mem::take(&mut results[index]);
+            counts.settle(started[index], status, programs.len());
+            counts.program = program.name.clone();
+            counts.version = program.version.clone();
+            let mut outcome = RecordedTest::from(&counts);
+            let mut names = failing.remove(&index).unwrap_or_default();
+            if counts.test_binaries == 0 && !status.success() {
+                names = errors.clone();
+            } else if counts.test_binaries >= started[index] && names.len() as u64 == counts.failed
+            {
+                outcome.failing = names.clone();
+            }
+            out.push((outcome, names));
         }
-        Ok((outcome, failing))
+        Ok((out, status))
     }
 }
 

@@ -106,7 +106,7 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
         let names = prepared.program_names(&programs);
         shell.status("Testing", format!("{} (shared)", names.join(", ")));
         let mut started = vec![0u64; results.len()];
-        let mut echo = |line: &str| {
+        let mut echo = |_: Option<usize>, line: &str| {
             if !shell.is_json() && !shell.quiet {
                 eprintln!("{line}");
             }
@@ -164,7 +164,7 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
 }
 
 /// One program's recorded test outcome under a set's resolution.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub(crate) struct RecordedTest {
     pub version: String,
     pub passed: u64,
@@ -342,14 +342,15 @@ impl PreparedBuild {
     /// Run `cargo test` for some programs of one workspace, attributing each test binary's
     /// results to its program: Cargo's stderr ("Running ... (PATH)", "Doc-tests NAME") and the
     /// tests' stdout share one pipe, so the order is kept.
-    /// Every line of the run goes to `on_line`.
+    /// Every line of the run goes to `on_line`, with the program whose tests it is from (as far
+    /// as the `Running` lines tell).
     pub(crate) fn run_tests(
         &self,
         workspace: usize,
         programs: &[usize],
         results: &mut [TestCounts],
         started: &mut [u64],
-        on_line: &mut dyn FnMut(&str),
+        on_line: &mut dyn FnMut(Option<usize>, &str),
     ) -> Result<std::process::ExitStatus> {
         let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
         let mut cmd = self.cargo(CargoVerb::Test, workspace, programs, &quiet)?;
@@ -403,7 +404,7 @@ impl PreparedBuild {
                     if let Some(p) = current {
                         count_test_results(&line, &mut results[p]);
                     }
-                    on_line(&line);
+                    on_line(current, &line);
                 }
                 _ => {}
             }

@@ -281,7 +281,9 @@ fn refuse_other_sources(programs: &[InstalledProgram], krate: &str) -> Result<()
         return Ok(());
     }
     bail!(
-        "`{krate}` is not a crates.io crate ({}); `update` replaces crates.io crates only, and          nothing was changed. Change a local crate where the program's sources are, then          rebuild the programs from them: `cargo share update --rebuild-all`",
+        "`{krate}` is not a crates.io crate ({}); `update` replaces crates.io crates only, and \
+         nothing was changed. Change a local crate where the program's sources are, then \
+         rebuild the programs from them: `cargo share update --rebuild-all`",
         others.join("; ")
     )
 }
