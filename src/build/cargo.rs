@@ -130,7 +130,9 @@ impl PreparedBuild {
             cmd.arg("-j").arg(j.to_string());
         }
         match verb {
-            CargoVerb::Test => cmd.arg("--no-fail-fast"),
+            CargoVerb::Test => cmd
+                .arg("--no-fail-fast")
+                .env(crate::compile::wrapper::UNOPTIMISED_TESTS_ENV, "1"),
             // One program that fails does not stop the others (`build::failures`).
             CargoVerb::Build => cmd.arg("--keep-going"),
         };

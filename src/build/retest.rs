@@ -440,13 +440,17 @@ impl PreparedBuild {
     /// run of several whose tests did not run (another's failed to build, and Cargo stopped)
     /// is run again alone, so that one program's broken tests are never held against another.
     fn run_own_tests_once(&self, indices: &[usize], shell: &Shell) -> Result<Vec<OwnTests>> {
-        let mut by_workspace: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        // A workspace whose programs are built alone (`--unify semver`: features resolved per
+        // program) has them tested alone too.
+        let mut runs: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
         for &index in indices {
             let workspace = self.graph.programs[index].workspace;
-            by_workspace.entry(workspace).or_default().push(index);
+            let alone = self.graph.workspaces[workspace].build_programs_alone;
+            let run = (workspace, alone.then_some(index));
+            runs.entry(run).or_default().push(index);
         }
         let mut found: BTreeMap<usize, OwnTests> = BTreeMap::new();
-        for (workspace, programs) in by_workspace {
+        for ((workspace, _), programs) in runs {
             let (outcomes, status) = self.run_tests_in(workspace, &programs, shell)?;
             for (index, (outcome, failing)) in programs.iter().zip(outcomes) {
                 let unrun =

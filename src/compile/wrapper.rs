@@ -355,8 +355,11 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
     let plan = WrapperPlan::load(plan_path)?;
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
     let parsed = RustcArgs { args };
-    let rewritten = rewrite(&parsed, &plan, manifest_dir.as_deref())?;
+    let mut rewritten = rewrite(&parsed, &plan, manifest_dir.as_deref())?;
     let kind = rewritten.kind.unwrap_or(UnitKind::Passthrough);
+    if parsed.has("--test") && std::env::var_os(UNOPTIMISED_TESTS_ENV).is_some() {
+        unoptimised(&mut rewritten.args);
+    }
 
     if let (Some(log), false) = (
         &plan.unit_log,
@@ -416,6 +419,30 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
             .save_next_to_outputs(&parsed)?;
     }
     Ok(status.code().unwrap_or(101))
+}
+
+/// Set by the driver on `cargo test` runs: test harnesses are compiled without optimisation.
+pub const UNOPTIMISED_TESTS_ENV: &str = "CARGO_SHARE_UNOPTIMISED_TESTS";
+
+/// A test harness's arguments without optimisation (`-C opt-level=0`, Cargo's default code
+/// units). A harness (`--test`: a program's unit tests, an integration test) is never
+/// installed, and compiled optimised it costs as much as the program itself; what it tests is
+/// the release build all the same: the crates it calls (the shared ones and the program's own
+/// library) and the binaries integration tests run are the release units the install links.
+/// Only the harness's own code loses optimisation; debug assertions and overflow checks stay
+/// as the profile sets them.
+fn unoptimised(args: &mut [String]) {
+    for arg in args.iter_mut() {
+        let (prefix, setting) = match arg.strip_prefix("-C") {
+            Some(setting) => ("-C", setting),
+            None => ("", arg.as_str()),
+        };
+        if setting.starts_with("opt-level=") {
+            *arg = format!("{prefix}opt-level=0");
+        } else if setting.starts_with("codegen-units=") {
+            *arg = format!("{prefix}codegen-units=16");
+        }
+    }
 }
 
 /// The command that compiles a unit: `rustc ARGS...`, or `USER_WRAPPER rustc ARGS...` for a unit
@@ -478,6 +505,36 @@ fn exec_plain(rustc: &Path, args: &[OsString]) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_harness_loses_optimisation_and_nothing_else() {
+        let mut args: Vec<String> = [
+            "--test",
+            "-C",
+            "opt-level=3",
+            "-Ccodegen-units=1",
+            "-C",
+            "debug-assertions=on",
+            "-C",
+            "overflow-checks=on",
+        ]
+        .map(String::from)
+        .to_vec();
+        unoptimised(&mut args);
+        assert_eq!(
+            args,
+            [
+                "--test",
+                "-C",
+                "opt-level=0",
+                "-Ccodegen-units=16",
+                "-C",
+                "debug-assertions=on",
+                "-C",
+                "overflow-checks=on",
+            ]
+        );
+    }
 
     #[test]
     fn lints_are_capped_only_for_the_crates_of_programs_from_crates_io() {
