@@ -21,6 +21,7 @@ pub mod compile;
 pub mod digest;
 pub mod elf;
 pub mod elf_rewrite;
+pub mod failure;
 pub mod image;
 pub mod layout;
 pub mod measure;

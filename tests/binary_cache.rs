@@ -108,6 +108,14 @@ fn fails(cmd: &mut Command) -> String {
     err
 }
 
+/// [`fails`], with the exit code `code` (the book's `reference/exit-codes.md`).
+fn fails_with(cmd: &mut Command, code: i32) -> String {
+    let out: Output = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}\n{err}");
+    err
+}
+
 /// Nothing was installed: no program in the store, nothing in ROOT/bin (if it was made).
 fn nothing_installed(env: &Env) {
     let bin = env.root().join("bin");
@@ -244,7 +252,8 @@ fn a_manifest_with_an_altered_signature_is_refused() {
         .unwrap();
 
     let env = Env::new();
-    let err = fails(&mut pull(&env, &registry.url("team/cache"), "ci"));
+    // 5: refused as untrusted.
+    let err = fails_with(&mut pull(&env, &registry.url("team/cache"), "ci"), 5);
     assert!(
         err.contains("signature") && err.contains("does not verify") && err.contains("lto-one"),
         "{err}"
@@ -259,7 +268,7 @@ fn an_untrusted_key_is_refused() {
     };
     run_ok(&mut push(&registry));
     let env = Env::new();
-    let err = fails(&mut pull(&env, &registry.url("team/cache"), "stranger"));
+    let err = fails_with(&mut pull(&env, &registry.url("team/cache"), "stranger"), 5);
     assert!(
         err.contains("signed by the key `ci`") && err.contains("not among the trusted keys"),
         "{err}"
@@ -334,13 +343,14 @@ fn a_registry_that_is_down_gives_a_clear_error() {
         return;
     };
     registry.stop();
-    let err = fails(&mut push(&registry));
+    // 4: the remote could not be reached; the same command may work later.
+    let err = fails_with(&mut push(&registry), 4);
     assert!(
         err.contains("cannot be reached") && err.contains(&registry.url("team/cache")),
         "{err}"
     );
     let env = Env::new();
-    let err = fails(&mut pull(&env, &registry.url("team/cache"), "ci"));
+    let err = fails_with(&mut pull(&env, &registry.url("team/cache"), "ci"), 4);
     assert!(err.contains("cannot be reached"), "{err}");
     nothing_installed(&env);
 }

@@ -189,3 +189,30 @@ fn completions_and_manual_pages_cover_every_command() {
         );
     }
 }
+
+/// Every exit code the command line defines (`src/cli/exit.rs`) has its row in the book's
+/// `reference/exit-codes.md`, and the book lists no code the program does not use.
+#[test]
+fn the_exit_code_reference_lists_the_codes_the_program_defines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/cli/exit.rs")).unwrap();
+    let mut defined: Vec<String> = source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub(crate) const "))
+        .filter_map(|l| {
+            l.split_once("= ")
+                .map(|(_, v)| v.trim_end_matches(';').to_string())
+        })
+        .collect();
+    // Success, and clap's usage error.
+    defined.extend(["0".to_string(), "2".to_string()]);
+    defined.sort_by_key(|c| c.parse::<u32>().unwrap());
+    let book = std::fs::read_to_string(root.join("docs/src/reference/exit-codes.md")).unwrap();
+    let mut listed: Vec<String> = book
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once('`').map(|(code, _)| code.to_string()))
+        .collect();
+    listed.sort_by_key(|c| c.parse::<u32>().unwrap());
+    assert_eq!(defined, listed);
+}

@@ -16,6 +16,7 @@ use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType
 use crate::cache::keys::{PublicKey, SecretKey};
 use crate::cache::remote::Remote;
 use crate::digest::sha256_hex;
+use crate::failure::Failure;
 
 /// The `artifactType` of a store entry (a crate build, a group, the relinked libstd).
 pub const ENTRY_ARTIFACT: &str = "application/vnd.cargo-share.entry.v1";
@@ -261,7 +262,7 @@ pub fn check_signature(
 ) -> Result<()> {
     let named: Vec<&PublicKey> = trusted.iter().filter(|k| k.name == signer).collect();
     if named.is_empty() {
-        bail!(
+        return Err(Failure::Untrusted(format!(
             "{what}: {repository}:{tag} is signed by the key `{signer}`, which is not among the \
              trusted keys ({}); refused. Pass its public key with --trusted-key if you trust it",
             trusted
@@ -269,18 +270,20 @@ pub fn check_signature(
                 .map(|k| format!("`{}`", k.name))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ))
+        .into());
     }
     if !named
         .iter()
         .any(|k| k.verifies(message.as_bytes(), signature))
     {
-        bail!(
+        return Err(Failure::Untrusted(format!(
             "{what}: the signature of {repository}:{tag} does not verify with the trusted key \
              `{signer}` ({} key(s) of that name tried): the manifest was altered or forged; \
              refused",
             named.len()
-        );
+        ))
+        .into());
     }
     Ok(())
 }

@@ -106,11 +106,12 @@ impl OciRegistry {
     }
 
     fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
-        anyhow::anyhow!(
+        crate::failure::Failure::Unreachable(format!(
             "the cache {} cannot be reached ({e}): is the registry running and the address \
              right? Nothing was changed",
             self.url
-        )
+        ))
+        .into()
     }
 
     /// The token flow: `GET realm?service=…&scope=…` with the basic credentials, if any.

@@ -1,11 +1,19 @@
-//! The exit codes of `cargo share` (the book's reference, `docs/src/reference/exit-codes.md`,
-//! lists them for users; a test checks the two agree).
+//! The exit codes of `cargo share`. The book's reference (`docs/src/reference/exit-codes.md`)
+//! lists them for users; a test checks that it names each one.
 
 use std::process::ExitCode;
 
+use cargo_share::failure::Failure;
+
 /// `verify` found problems.
 pub(crate) const PROBLEMS_FOUND: i32 = 1;
-/// The command failed (as Cargo's 101): an error, or `test` with failing tests.
+/// Some programs were installed and the others failed (`Failure::Partial`).
+pub(crate) const PARTIAL: i32 = 3;
+/// A remote could not be reached (`Failure::Unreachable`).
+pub(crate) const UNREACHABLE: i32 = 4;
+/// Something a remote sent failed its signature check (`Failure::Untrusted`).
+pub(crate) const UNTRUSTED: i32 = 5;
+/// The command failed (as Cargo's 101): any other error, or `test` with failing tests.
 pub(crate) const FAILED: i32 = 101;
 
 /// The process exit code for `code` (a code outside 0-255 is a failure).
@@ -14,6 +22,12 @@ pub(crate) fn exit_with(code: i32) -> ExitCode {
 }
 
 /// The exit code of a command that ended with `error`.
-pub(crate) fn code_of(_error: &anyhow::Error) -> u8 {
-    FAILED as u8
+pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
+    let code = match Failure::of(error) {
+        Some(Failure::Partial(_)) => PARTIAL,
+        Some(Failure::Unreachable(_)) => UNREACHABLE,
+        Some(Failure::Untrusted(_)) => UNTRUSTED,
+        None => FAILED,
+    };
+    code as u8
 }

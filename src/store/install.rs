@@ -165,25 +165,25 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
     let records = outcome.installed;
     if !outcome.failed.is_empty() {
         // As `cargo install a b c`: the others are installed; the command still fails.
-        bail!(
-            "installed {}; {} failed to build: {}",
-            if records.is_empty() {
-                "nothing".to_string()
-            } else {
-                records
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            outcome.failed.len(),
-            outcome
-                .failed
-                .iter()
-                .map(FailedProgram::describe)
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let failed = outcome
+            .failed
+            .iter()
+            .map(FailedProgram::describe)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if records.is_empty() {
+            bail!(
+                "installed nothing; {} failed to build: {failed}",
+                outcome.failed.len()
+            );
+        }
+        let installed: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        return Err(crate::failure::Failure::Partial(format!(
+            "installed {}; {} failed to build: {failed}",
+            installed.join(", "),
+            outcome.failed.len()
+        ))
+        .into());
     }
     Ok(records)
 }

@@ -1,0 +1,44 @@
+//! The failures a caller tells apart from other errors: the command line gives each its own
+//! exit code (the book's `reference/exit-codes.md`). Everything else is a plain error.
+
+/// A failure worth its own exit code. It travels inside an `anyhow::Error` (context added on
+/// the way keeps it); [`Failure::of`] finds it.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Some programs of the command were installed and the others failed (the message names
+    /// them): retrying just the failed ones is enough.
+    #[error("{0}")]
+    Partial(String),
+    /// A remote (a binary cache, an image registry) could not be reached: nothing was changed,
+    /// and the same command may work later.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Something a remote sent is not signed by a trusted key, or its signature does not
+    /// verify: refused, nothing written.
+    #[error("{0}")]
+    Untrusted(String),
+}
+
+impl Failure {
+    /// The failure an error carries, if any (anywhere in its chain of causes).
+    pub fn of(error: &anyhow::Error) -> Option<&Failure> {
+        error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<Failure>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn a_failure_is_found_under_the_context_added_on_its_way_up() {
+        let error = Err::<(), _>(Failure::Untrusted("forged".into()))
+            .context("pulling ripgrep")
+            .unwrap_err();
+        assert!(matches!(Failure::of(&error), Some(Failure::Untrusted(_))));
+        assert!(Failure::of(&anyhow::anyhow!("plain")).is_none());
+    }
+}
