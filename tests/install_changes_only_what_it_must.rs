@@ -448,3 +448,86 @@ fn bin_installs_only_the_binaries_named_and_later_installs_keep_to_them() {
     );
     assert_eq!(installed_state(&env), before);
 }
+
+/// A Cargo configuration in the test's base directory where crates.io and the registry
+/// `company` (index `index`) are both served from the fixture directory source, as a company's
+/// mirror would serve them.
+fn with_company_registry(env: &Env, index: &str) {
+    std::fs::create_dir_all(env.base.join(".cargo")).unwrap();
+    std::fs::write(
+        env.base.join(".cargo/config.toml"),
+        format!(
+            "[registries.company]\nindex = \"{index}\"\n\
+             [source.crates-io]\nreplace-with = \"fixture\"\n\
+             [source.company-upstream]\nregistry = \"{index}\"\nreplace-with = \"fixture\"\n\
+             [source.fixture]\ndirectory = {:?}\n",
+            fixture("sets/registry").display().to_string()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_program_installs_from_another_registry_by_name_or_index() {
+    let env = Env::new();
+    let index = "https://registry.company.invalid/index";
+    with_company_registry(&env, index);
+    let install_from = |how: &[&str]| {
+        let mut c = env.cmd();
+        c.args(["install", "--json"])
+            .args(how)
+            .args(["cache-hello@0.1.0", "--root"])
+            .arg(env.root())
+            .current_dir(&env.base);
+        c
+    };
+    let said = stderr(&run_ok(&mut install_from(&["--registry", "company"])));
+    assert!(
+        said.contains("Resolving cache-hello@=0.1.0 on `company`"),
+        "{said}"
+    );
+    let hello = env.root().join("bin/cache-hello");
+    let says = run_clean(&hello);
+    assert!(says.starts_with("cache-hello: shim 1."), "{says}");
+    // The record names the registry; a later install that regroups the program fetches it
+    // from there again.
+    let listed = env
+        .json(&run_ok(env.cmd().args(["list", "--json"])))
+        .remove(0);
+    let program = &listed["programs"].as_array().unwrap()[0];
+    assert_eq!(program["source"], "registry `company`", "{listed}");
+    let said = stderr(&run_ok(
+        install(&env, &fixture("sets/new-shim")).current_dir(&env.base),
+    ));
+    assert!(
+        said.contains("Resolving cache-hello@=0.1.0 on `company`")
+            && said.contains("cache-hello v0.1.0"),
+        "{said}"
+    );
+    assert_eq!(run_clean(&hello), says);
+    env.verify_ok();
+
+    // By index URL, as `cargo install --index`.
+    run_ok(env.cmd().args(["uninstall", "cache-hello"]));
+    run_ok(&mut install_from(&["--index", index]));
+    assert_eq!(run_clean(&hello), says);
+    // Installed already from there: a no-op, as for crates.io.
+    let said = stderr(&run_ok(&mut install_from(&["--index", index])));
+    assert!(
+        said.contains("Ignored package `cache-hello v0.1.0`"),
+        "{said}"
+    );
+
+    // A registry the configuration does not define: said, nothing changed.
+    let before = installed_state(&env);
+    let out = install_from(&["--registry", "nowhere", "--force"])
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(101), "{said}");
+    assert!(
+        said.contains("`nowhere`") && said.contains("[registries.nowhere]"),
+        "{said}"
+    );
+    assert_eq!(installed_state(&env), before, "{said}");
+}

@@ -201,7 +201,10 @@ impl PreparedBuild {
     /// Say which profile settings of the programs the shared build overrides: a warning for a
     /// local program, a status line for one from crates.io.
     pub(crate) fn report_overrides(&self, shell: &Shell) {
-        let registry = |p: &ProgramSource, name: &String| matches!(p, ProgramSource::Registry(spec) if &spec.name == name);
+        let registry = |p: &ProgramSource, name: &String| {
+            matches!(p, ProgramSource::Registry(spec) | ProgramSource::OtherRegistry(spec, _)
+                if &spec.name == name)
+        };
         let from_registry = |name: &String| {
             self.options.programs.iter().any(|p| registry(p, name))
                 || self

@@ -243,7 +243,8 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
             .programs
             .iter()
             .filter_map(|p| match p {
-                source::ProgramSource::Registry(spec) => Some(spec.name.clone()),
+                source::ProgramSource::Registry(spec)
+                | source::ProgramSource::OtherRegistry(spec, _) => Some(spec.name.clone()),
                 source::ProgramSource::Git(spec) => spec.package.clone(),
                 source::ProgramSource::Path(_) => None,
             })

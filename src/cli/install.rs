@@ -104,6 +104,14 @@ struct InstallSources {
     /// The version of the one crates.io program named (as NAME@VERSION).
     #[arg(long = "version", value_name = "VERSION", conflicts_with = "git")]
     version_req: Option<String>,
+    /// Install the programs named from this registry of Cargo's configuration
+    /// (`[registries.NAME]`) instead of crates.io, as `cargo install --registry`.
+    #[arg(long, value_name = "REGISTRY", conflicts_with_all = ["git", "index"])]
+    registry: Option<String>,
+    /// Install the programs named from the registry with this index URL, as `cargo install
+    /// --index`.
+    #[arg(long, value_name = "INDEX", conflicts_with = "git")]
+    index: Option<String>,
 }
 
 impl InstallArgs {
@@ -205,7 +213,17 @@ impl InstallSources {
             },
             package: None,
         });
-        programs.extend(source::install_sources(crates, git, self.version_req)?);
+        let registry = match (self.registry, self.index) {
+            (Some(name), _) => Some(source::Registry::Named(name)),
+            (None, Some(url)) => Some(source::Registry::Index(url)),
+            (None, None) => None,
+        };
+        programs.extend(source::install_sources(
+            crates,
+            git,
+            self.version_req,
+            registry,
+        )?);
         Ok(programs)
     }
 }

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::shell::Shell;
 use crate::source::crate_spec::CrateSpec;
+use crate::source::registry::Registry;
 
 /// `CARGO_HOME`, as Cargo finds it.
 pub fn cargo_home() -> Result<PathBuf> {
@@ -23,13 +24,19 @@ pub fn cargo_command() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Download a crates.io package and return the path of its private source copy's manifest.
-pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Result<PathBuf> {
+/// Download a package of crates.io (or of `registry`) and return the path of its private
+/// source copy's manifest.
+pub fn fetch_registry_crate(
+    spec: &CrateSpec,
+    registry: Option<&Registry>,
+    cache: &Path,
+    shell: &Shell,
+) -> Result<PathBuf> {
     let req = spec
         .version
         .as_deref()
         .map_or_else(|| "*".to_string(), |v| format!("={v}"));
-    let manifest = fetch_registry_crate_matching(&spec.name, &req, cache, shell)?;
+    let manifest = fetch_registry_crate_matching(&spec.name, &req, registry, cache, shell)?;
     if !manifest.with_file_name("Cargo.lock").is_file() {
         shell.warn(format!(
             "{} ships no Cargo.lock; its dependencies are resolved anew",
@@ -43,30 +50,48 @@ pub fn fetch_registry_crate(spec: &CrateSpec, cache: &Path, shell: &Shell) -> Re
     Ok(manifest)
 }
 
-/// Download the newest crates.io version of `name` that matches the requirement `req` (`*`,
-/// `=1.2.3`, `^1.2.3`) and return the path of its private source copy's manifest.
+/// Download the newest version of `name` on crates.io (or on `registry`) that matches the
+/// requirement `req` (`*`, `=1.2.3`, `^1.2.3`) and return the path of its private source
+/// copy's manifest.
 pub fn fetch_registry_crate_matching(
     name: &str,
     req: &str,
+    registry: Option<&Registry>,
     cache: &Path,
     shell: &Shell,
 ) -> Result<PathBuf> {
     let spec = format!("{name}@{req}");
     let scratch_root = cache.join("tmp");
     let scratch = scratch_dir(cache, "fetch-")?;
+    let dependency = match registry {
+        Some(r) => format!(
+            "{{ version = \"{req}\", registry = \"{}\" }}",
+            r.dependency_name()
+        ),
+        None => format!("\"{req}\""),
+    };
     let manifest = format!(
         "[package]\nname = \"cargo-share-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-         [lib]\npath = \"lib.rs\"\n[dependencies]\n{} = \"{req}\"\n",
-        name
+         [lib]\npath = \"lib.rs\"\n[dependencies]\n{name} = {dependency}\n"
     );
     std::fs::write(scratch.path().join("Cargo.toml"), manifest)?;
     std::fs::write(scratch.path().join("lib.rs"), "")?;
-    shell.status("Resolving", format!("{spec} on crates.io"));
+    let registry_args = registry.map(Registry::cargo_args).unwrap_or_default();
+    let (on, hint) = match registry {
+        Some(r @ Registry::Named(named)) => (format!("`{named}`"), r.hint()),
+        Some(r @ Registry::Index(url)) => (url.clone(), r.hint()),
+        None => (
+            "crates.io".to_string(),
+            format!("check the name and version; `cargo search {name}` lists candidates"),
+        ),
+    };
+    shell.status("Resolving", format!("{spec} on {on}"));
     run_quiet(
         cargo_command()
             .arg("generate-lockfile")
+            .args(&registry_args)
             .current_dir(scratch.path()),
-        &format!("`{spec}` could not be resolved on crates.io (check the name and version; `cargo search {}` lists candidates)", name),
+        &format!("`{spec}` could not be resolved on {on} ({hint})"),
         scratch.path(),
     )?;
     let lock = std::fs::read_to_string(scratch.path().join("Cargo.lock"))?;
@@ -76,6 +101,7 @@ pub fn fetch_registry_crate_matching(
     run_quiet(
         cargo_command()
             .args(["fetch", "--locked"])
+            .args(&registry_args)
             .current_dir(scratch.path()),
         &format!("downloading `{}` v{version} failed", name),
         scratch.path(),
@@ -83,7 +109,7 @@ pub fn fetch_registry_crate_matching(
     // Cargo's registry cache first: `cargo metadata` leaves out a dependency without a library
     // target, which every binary-only program (most of them) is.
     let unpacked = find_in_registry_cache(&cargo_home()?, name, &version)
-        .or_else(|_| find_unpacked(scratch.path(), name, &version))
+        .or_else(|_| find_unpacked(scratch.path(), name, &version, &registry_args))
         .or_else(|e| replaced_source_dir(scratch.path(), name, &version).ok_or(e))?;
     let dest = cache.join("sources").join(format!("{}-{version}", name));
     if !dest.join(".cargo-share-complete").is_file() {
@@ -210,11 +236,18 @@ fn find_in_registry_cache(cargo_home: &Path, name: &str, version: &str) -> Resul
 
 /// Where Cargo keeps the sources of `name` `version` that the scratch package at `scratch`
 /// depends on (a registry's unpacked copy, or a directory source's), as `cargo metadata` says.
-fn find_unpacked(scratch: &Path, name: &str, version: &str) -> Result<PathBuf> {
+fn find_unpacked(
+    scratch: &Path,
+    name: &str,
+    version: &str,
+    registry_args: &[String],
+) -> Result<PathBuf> {
     let mut cmd = cargo_metadata::MetadataCommand::new();
+    let mut options = vec!["--locked".to_string()];
+    options.extend_from_slice(registry_args);
     cmd.manifest_path(scratch.join("Cargo.toml"))
         .current_dir(scratch)
-        .other_options(vec!["--locked".to_string()]);
+        .other_options(options);
     if let Some(cargo) = std::env::var_os("CARGO") {
         cmd.cargo_path(cargo);
     }

@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod git;
 pub mod origin;
 pub mod program;
+pub mod registry;
 
 pub use crate_spec::{read_program_list, CrateSpec};
 pub use fetch::{
@@ -20,3 +21,4 @@ pub use fetch::{
 pub use git::{GitReference, GitSpec};
 pub use origin::ProgramOrigin;
 pub use program::{install_sources, ProgramSource};
+pub use registry::Registry;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::source::crate_spec::CrateSpec;
 use crate::source::git::{GitReference, GitSpec};
 use crate::source::program::ProgramSource;
+use crate::source::registry::Registry;
 
 /// Where a program was built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +16,12 @@ use crate::source::program::ProgramSource;
 pub enum ProgramOrigin {
     /// A crates.io package at an exact version.
     CratesIo { name: String, version: String },
+    /// A package of another registry at an exact version.
+    Registry {
+        name: String,
+        version: String,
+        registry: Registry,
+    },
     /// A local package: its own manifest.
     Path { manifest: PathBuf },
     /// A package of a git repository at one commit.
@@ -35,6 +42,17 @@ impl ProgramOrigin {
                 name: name.clone(),
                 version: Some(version.clone()),
             }),
+            ProgramOrigin::Registry {
+                name,
+                version,
+                registry,
+            } => ProgramSource::OtherRegistry(
+                CrateSpec {
+                    name: name.clone(),
+                    version: Some(version.clone()),
+                },
+                registry.clone(),
+            ),
             ProgramOrigin::Path { manifest } => ProgramSource::Path(manifest.clone()),
             ProgramOrigin::Git {
                 url,
@@ -49,12 +67,14 @@ impl ProgramOrigin {
         }
     }
 
-    /// How `list` and the record's `source` name it: `crates.io`, `local` or `git`.
-    pub fn kind(&self) -> &'static str {
+    /// How `list` and the record's `source` name it: `crates.io`, `registry `NAME``
+    /// (or `registry URL`), `local` or `git`.
+    pub fn kind(&self) -> String {
         match self {
-            ProgramOrigin::CratesIo { .. } => "crates.io",
-            ProgramOrigin::Path { .. } => "local",
-            ProgramOrigin::Git { .. } => "git",
+            ProgramOrigin::CratesIo { .. } => "crates.io".to_string(),
+            ProgramOrigin::Registry { registry, .. } => registry.to_string(),
+            ProgramOrigin::Path { .. } => "local".to_string(),
+            ProgramOrigin::Git { .. } => "git".to_string(),
         }
     }
 }

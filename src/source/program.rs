@@ -9,6 +9,7 @@ use crate::shell::Shell;
 use crate::source::crate_spec::CrateSpec;
 use crate::source::fetch::fetch_registry_crate;
 use crate::source::git::{fetch_git, GitSpec};
+use crate::source::registry::Registry;
 
 /// A program named on the command line (recorded in an install's request as
 /// [`SourceRecord`]).
@@ -19,6 +20,8 @@ pub enum ProgramSource {
     Path(PathBuf),
     /// `--crate NAME[@VERSION]`: a package from crates.io.
     Registry(CrateSpec),
+    /// `install --registry NAME` or `--index URL`: a package from another registry.
+    OtherRegistry(CrateSpec, Registry),
     /// `--git URL`: a package from a git repository.
     Git(GitSpec),
 }
@@ -29,6 +32,8 @@ pub enum ProgramSource {
 enum SourceRecord {
     /// From crates.io (`NAME@VERSION`).
     CratesIo { spec: CrateSpec },
+    /// From another registry.
+    Registry { spec: CrateSpec, registry: Registry },
     /// A local program: its manifest or directory.
     Path { path: PathBuf },
     /// A git repository, at the reference given.
@@ -39,6 +44,9 @@ impl From<SourceRecord> for ProgramSource {
     fn from(record: SourceRecord) -> Self {
         match record {
             SourceRecord::CratesIo { spec } => ProgramSource::Registry(spec),
+            SourceRecord::Registry { spec, registry } => {
+                ProgramSource::OtherRegistry(spec, registry)
+            }
             SourceRecord::Path { path } => ProgramSource::Path(path),
             SourceRecord::Git { spec } => ProgramSource::Git(spec),
         }
@@ -49,6 +57,9 @@ impl From<ProgramSource> for SourceRecord {
     fn from(source: ProgramSource) -> Self {
         match source {
             ProgramSource::Registry(spec) => SourceRecord::CratesIo { spec },
+            ProgramSource::OtherRegistry(spec, registry) => {
+                SourceRecord::Registry { spec, registry }
+            }
             ProgramSource::Path(path) => SourceRecord::Path { path },
             ProgramSource::Git(spec) => SourceRecord::Git { spec },
         }
@@ -76,7 +87,10 @@ impl ProgramSource {
                 p.canonicalize()
                     .with_context(|| format!("resolving the program path {}", p.display()))
             }
-            ProgramSource::Registry(spec) => fetch_registry_crate(spec, cache, shell),
+            ProgramSource::Registry(spec) => fetch_registry_crate(spec, None, cache, shell),
+            ProgramSource::OtherRegistry(spec, registry) => {
+                fetch_registry_crate(spec, Some(registry), cache, shell)
+            }
             ProgramSource::Git(spec) => fetch_git(spec, cache, shell),
         }
     }
@@ -89,6 +103,7 @@ pub fn install_sources(
     crates: Vec<CrateSpec>,
     git: Option<GitSpec>,
     version: Option<String>,
+    registry: Option<Registry>,
 ) -> Result<Vec<ProgramSource>> {
     if let Some(git) = git {
         if let Some(with_version) = crates.iter().find(|c| c.version.is_some()) {
@@ -128,7 +143,13 @@ pub fn install_sources(
         let spec = crates[0].to_string();
         crates[0] = spec.parse()?;
     }
-    Ok(crates.into_iter().map(ProgramSource::Registry).collect())
+    Ok(crates
+        .into_iter()
+        .map(|spec| match &registry {
+            Some(r) => ProgramSource::OtherRegistry(spec, r.clone()),
+            None => ProgramSource::Registry(spec),
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -142,24 +163,24 @@ mod tests {
 
     #[test]
     fn version_and_git_options_read_like_cargo_install() {
-        let got = install_sources(specs(&["sd"]), None, Some("=1.0.0".into())).unwrap();
+        let got = install_sources(specs(&["sd"]), None, Some("=1.0.0".into()), None).unwrap();
         assert_eq!(got, [ProgramSource::Registry("sd@1.0.0".parse().unwrap())]);
-        assert!(install_sources(specs(&["sd@1.0.0"]), None, Some("1.0.0".into())).is_err());
-        assert!(install_sources(specs(&["sd", "fd-find"]), None, Some("1".into())).is_err());
+        assert!(install_sources(specs(&["sd@1.0.0"]), None, Some("1.0.0".into()), None).is_err());
+        assert!(install_sources(specs(&["sd", "fd-find"]), None, Some("1".into()), None).is_err());
         let git = GitSpec {
             url: "file:///repo".into(),
             reference: GitReference::Tag("v1".into()),
             package: None,
         };
-        let got = install_sources(specs(&["a", "b"]), Some(git.clone()), None).unwrap();
+        let got = install_sources(specs(&["a", "b"]), Some(git.clone()), None, None).unwrap();
         assert_eq!(got.len(), 2);
         assert!(
             matches!(&got[1], ProgramSource::Git(s) if s.package.as_deref() == Some("b") && s.reference == git.reference)
         );
         assert_eq!(
-            install_sources(Vec::new(), Some(git.clone()), None).unwrap(),
+            install_sources(Vec::new(), Some(git.clone()), None, None).unwrap(),
             [ProgramSource::Git(git.clone())]
         );
-        assert!(install_sources(specs(&["a@1.0.0"]), Some(git), None).is_err());
+        assert!(install_sources(specs(&["a@1.0.0"]), Some(git), None, None).is_err());
     }
 }

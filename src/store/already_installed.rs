@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use crate::build::BuildOptions;
 use crate::shell::Shell;
-use crate::source::{fetch_registry_crate, ProgramOrigin, ProgramSource};
+use crate::source::{fetch_registry_crate, CrateSpec, ProgramOrigin, ProgramSource};
 use crate::store::index::{Access, Store};
 use crate::store::marker::MARKER_FILE;
 
@@ -38,23 +38,37 @@ pub fn skip_already_installed(
     let cache = build.cache()?;
     let mut kept = Vec::new();
     for source in std::mem::take(&mut build.programs) {
-        let ProgramSource::Registry(mut spec) = source else {
-            kept.push(source);
-            continue;
+        let (mut spec, registry) = match source {
+            ProgramSource::Registry(spec) => (spec, None),
+            ProgramSource::OtherRegistry(spec, registry) => (spec, Some(registry)),
+            other => {
+                kept.push(other);
+                continue;
+            }
+        };
+        let again = |spec: CrateSpec| match &registry {
+            Some(r) => ProgramSource::OtherRegistry(spec, r.clone()),
+            None => ProgramSource::Registry(spec),
         };
         let Some(installed) = store.program(&spec.name)? else {
-            kept.push(ProgramSource::Registry(spec));
+            kept.push(again(spec));
             continue;
         };
         if spec.version.is_none() {
-            let manifest = fetch_registry_crate(&spec, &cache, shell)?;
+            let manifest = fetch_registry_crate(&spec, registry.as_ref(), &cache, shell)?;
             spec.version = resolved_version(&manifest, &spec.name);
         }
-        let same_version = matches!(
-            &installed.origin,
-            Some(ProgramOrigin::CratesIo { version, .. })
-                if Some(version) == spec.version.as_ref()
-        );
+        let same_version = match &installed.origin {
+            Some(ProgramOrigin::CratesIo { version, .. }) => {
+                registry.is_none() && Some(version) == spec.version.as_ref()
+            }
+            Some(ProgramOrigin::Registry {
+                version,
+                registry: from,
+                ..
+            }) => registry.as_ref() == Some(from) && Some(version) == spec.version.as_ref(),
+            _ => false,
+        };
         let same = same_version
             && installed.features == features.of(&spec.name)
             && store.roots_of(&spec.name)?.contains(&root);
@@ -69,7 +83,7 @@ pub fn skip_already_installed(
             shell.json(&serde_json::json!({"reason": "program-ignored",
                 "name": installed.name, "version": installed.version}));
         } else {
-            kept.push(ProgramSource::Registry(spec));
+            kept.push(again(spec));
         }
     }
     build.programs = kept;
@@ -92,7 +106,9 @@ pub fn installed_source(store_dir: &Path, name: &str) -> Result<Option<ProgramSo
 
 fn registry_name(source: &ProgramSource) -> Option<String> {
     match source {
-        ProgramSource::Registry(spec) => Some(spec.name.clone()),
+        ProgramSource::Registry(spec) | ProgramSource::OtherRegistry(spec, _) => {
+            Some(spec.name.clone())
+        }
         _ => None,
     }
 }

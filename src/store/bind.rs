@@ -241,10 +241,11 @@ impl<'a> Binder<'a> {
             .iter()
             .filter(|b| b.plugin_for.as_deref() == Some(p.name.as_str()))
             .collect();
+        let source_kind = origin.kind();
         let program = ProgramBuild {
             name: &p.name,
             version: &p.version,
-            source: origin.kind(),
+            source: &source_kind,
             features: &p.features,
             binaries: &p.binaries,
             needed: &needed,

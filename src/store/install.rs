@@ -408,7 +408,7 @@ fn leave_installed_if_a_newcomer_failed(report: &mut build::BuildReport, shell: 
     report.programs.retain(|p| !p.provenance.installed);
 }
 
-/// Where a program this install names came from: a crates.io package of its name, a git
+/// Where a program this install names came from: a registry package of its name, a git
 /// checkout (the commit), else the manifest it was built from.
 fn origin_of(p: &BuiltProgram, programs: &[ProgramSource]) -> ProgramOrigin {
     let manifest = &p.provenance.manifest;
@@ -418,6 +418,13 @@ fn origin_of(p: &BuiltProgram, programs: &[ProgramSource]) -> ProgramOrigin {
                 return ProgramOrigin::CratesIo {
                     name: p.name.clone(),
                     version: p.version.clone(),
+                }
+            }
+            ProgramSource::OtherRegistry(spec, registry) if spec.name == p.name => {
+                return ProgramOrigin::Registry {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    registry: registry.clone(),
                 }
             }
             ProgramSource::Git(spec) => {

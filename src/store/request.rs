@@ -91,20 +91,28 @@ impl From<RequestedFeatures> for Vec<String> {
     }
 }
 
+/// `spec` at the version the install built of it.
+fn pinned(spec: &CrateSpec, built: &[BuiltProgram]) -> CrateSpec {
+    CrateSpec {
+        name: spec.name.clone(),
+        version: built
+            .iter()
+            .find(|b| b.name == spec.name)
+            .map(|b| b.version.clone())
+            .or_else(|| spec.version.clone()),
+    }
+}
+
 impl InstallRequest {
     /// The request of an install with `options` that `built` these programs.
     pub fn of(options: &BuildOptions, built: &[BuiltProgram]) -> Result<InstallRequest> {
         let mut programs = Vec::new();
         for p in &options.programs {
             programs.push(match p {
-                ProgramSource::Registry(spec) => ProgramSource::Registry(CrateSpec {
-                    name: spec.name.clone(),
-                    version: built
-                        .iter()
-                        .find(|b| b.name == spec.name)
-                        .map(|b| b.version.clone())
-                        .or_else(|| spec.version.clone()),
-                }),
+                ProgramSource::Registry(spec) => ProgramSource::Registry(pinned(spec, built)),
+                ProgramSource::OtherRegistry(spec, registry) => {
+                    ProgramSource::OtherRegistry(pinned(spec, built), registry.clone())
+                }
                 ProgramSource::Path(path) => ProgramSource::Path(
                     std::path::absolute(path)
                         .with_context(|| format!("resolving {}", path.display()))?,

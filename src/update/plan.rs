@@ -60,7 +60,9 @@ impl SetRebuild {
     /// manifest (several programs) always.
     pub fn builds(&self, source: &ProgramSource) -> bool {
         let name = match source {
-            ProgramSource::Registry(spec) => Some(spec.name.clone()),
+            ProgramSource::Registry(spec) | ProgramSource::OtherRegistry(spec, _) => {
+                Some(spec.name.clone())
+            }
             ProgramSource::Path(path) => package_name(path),
             // The package named, else every program of the repository.
             ProgramSource::Git(spec) => spec.package.clone(),

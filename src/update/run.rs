@@ -84,6 +84,7 @@ fn new_source(
             let manifest = crate::source::fetch_registry_crate_matching(
                 krate,
                 &format!("^{lowest}"),
+                None,
                 cache,
                 shell,
             )?;

@@ -65,6 +65,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
             .map(|p| match p {
                 ProgramSource::Path(p) => p.display().to_string(),
                 ProgramSource::Registry(s) => s.to_string(),
+                ProgramSource::OtherRegistry(s, registry) => format!("{s} ({registry})"),
                 ProgramSource::Git(s) => s.to_string(),
             })
             .collect(),
