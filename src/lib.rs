@@ -27,6 +27,7 @@ pub mod layout;
 pub mod measure;
 pub mod preload;
 pub mod resolve;
+pub mod semver_range;
 pub mod shell;
 pub mod source;
 pub mod store;

@@ -64,9 +64,10 @@ fn programs_install_from_a_git_repository_at_a_tag_rev_or_branch() {
     let record = program_json(&env, "lto-one");
     assert_eq!(record["source"], "git");
     assert_eq!(record["origin"]["kind"], "git");
-    assert_eq!(record["origin"]["url"], url.as_str());
-    assert_eq!(record["origin"]["commit"], v1.as_str());
-    assert_eq!(record["origin"]["reference"]["tag"], "v1");
+    let origin = &record["origin"]["spec"];
+    assert_eq!(origin["url"], url.as_str());
+    assert_eq!(origin["commit"], v1.as_str());
+    assert_eq!(origin["reference"]["tag"], "v1");
 
     // The other program of that commit by --rev: lto-one is built again from its recorded
     // commit (not main) with it, and both load one group.
@@ -88,7 +89,7 @@ fn programs_install_from_a_git_repository_at_a_tag_rev_or_branch() {
     assert_eq!(run_clean(&env.root().join("bin/lto-one")), one);
     assert!(run_clean(&env.root().join("bin/lto-two")).contains("sum_squares(100)"));
     assert_eq!(
-        program_json(&env, "lto-one")["origin"]["commit"],
+        program_json(&env, "lto-one")["origin"]["spec"]["commit"],
         v1.as_str()
     );
     env.verify_ok();
@@ -101,7 +102,7 @@ fn programs_install_from_a_git_repository_at_a_tag_rev_or_branch() {
     ));
     assert!(run_clean(&other.root().join("bin/lto-one")).starts_with("lto-one (main): "));
     assert_eq!(
-        program_json(&other, "lto-one")["origin"]["commit"],
+        program_json(&other, "lto-one")["origin"]["spec"]["commit"],
         main.as_str()
     );
 

@@ -212,6 +212,7 @@ impl InstallSources {
                 _ => source::GitReference::DefaultBranch,
             },
             package: None,
+            commit: None,
         });
         let registry = match (self.registry, self.index) {
             (Some(name), _) => Some(source::Registry::Named(name)),

@@ -63,21 +63,6 @@ const IGNORED_WITH_VALUE: &[&str] = &[
 /// crate build.
 const IGNORED_CODEGEN: &[&str] = &["metadata=", "extra-filename=", "incremental=", "linker="];
 
-/// The part of a version that stays the same across semver-compatible releases: the major
-/// version, or `0.MINOR`, or `0.0.PATCH`; a pre-release is kept whole.
-pub fn compatible_range(version: &str) -> String {
-    if version.contains('-') {
-        return version.to_string();
-    }
-    let parts: Vec<&str> = version.split('.').collect();
-    match parts.as_slice() {
-        ["0", "0", patch, ..] => format!("0.0.{patch}"),
-        ["0", minor, ..] => format!("0.{minor}"),
-        [major, ..] => (*major).to_string(),
-        [] => String::new(),
-    }
-}
-
 /// The stable id of the unit `rustc` compiles: package `package` at `version`. The stable ids
 /// of its `--extern` dependencies are read from the files their own compiles wrote
 /// ([`STABLE_ID_SUFFIX`]); a dependency without one (a proc-macro, a host crate) counts by its
@@ -86,7 +71,7 @@ pub fn stable_metadata(rustc: &RustcArgs, package: &str, version: &str) -> Strin
     let mut key: Vec<String> = vec![
         STABLE_ID_TAG.to_string(),
         format!("package {package}"),
-        format!("range {}", compatible_range(version)),
+        format!("range {}", crate::semver_range::compatible_range(version)),
     ];
     let source = rustc.source_file();
     let mut iter = rustc.args.iter();
@@ -191,14 +176,6 @@ mod tests {
         RustcArgs {
             args: s.split_whitespace().map(String::from).collect(),
         }
-    }
-
-    #[test]
-    fn compatible_ranges_follow_cargo() {
-        assert_eq!(compatible_range("1.2.3"), "1");
-        assert_eq!(compatible_range("0.8.5"), "0.8");
-        assert_eq!(compatible_range("0.0.7"), "0.0.7");
-        assert_eq!(compatible_range("1.0.0-rc.1"), "1.0.0-rc.1");
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct GitSpec {
     pub reference: GitReference,
     /// The package to install, when the repository holds several programs.
     pub package: Option<String>,
+    /// The commit it was built from (an installed program's `origin`): fetched again, it is
+    /// checked out at that commit, wherever `reference` points now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 impl std::fmt::Display for GitSpec {
@@ -105,6 +109,7 @@ pub fn fetch_git(spec: &GitSpec, cache: &Path, shell: &Shell) -> Result<PathBuf>
         ),
     )?;
     let target = match &spec.reference {
+        _ if spec.commit.is_some() => spec.commit.clone().unwrap_or_default(),
         GitReference::DefaultBranch => "HEAD".to_string(),
         GitReference::Branch(b) => format!("refs/remotes/origin/{b}"),
         GitReference::Tag(t) => format!("refs/tags/{t}"),

@@ -9,7 +9,7 @@
 pub mod crate_spec;
 pub mod fetch;
 pub mod git;
-pub mod origin;
+mod legacy_origin;
 pub mod program;
 pub mod registry;
 
@@ -19,6 +19,5 @@ pub use fetch::{
     locked_version,
 };
 pub use git::{GitReference, GitSpec};
-pub use origin::ProgramOrigin;
 pub use program::{install_sources, ProgramSource};
 pub use registry::Registry;

@@ -9,12 +9,15 @@ use crate::shell::Shell;
 use crate::source::crate_spec::CrateSpec;
 use crate::source::fetch::fetch_registry_crate;
 use crate::source::git::{fetch_git, GitSpec};
+use crate::source::legacy_origin::LegacyOrigin;
 use crate::source::registry::Registry;
 
-/// A program named on the command line (recorded in an install's request as
-/// [`SourceRecord`]).
+/// Where a program comes from: as a command names it (recorded in an install's request), or,
+/// pinned (an exact version, a commit), where an installed program was built from (its
+/// manifest's `origin`), so that a later install builds exactly it again. Recorded as
+/// [`SourceRecord`]; the older record of an installed program's origin reads too.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(from = "SourceRecord", into = "SourceRecord")]
+#[serde(from = "AnyRecord", into = "SourceRecord")]
 pub enum ProgramSource {
     /// `--manifest-path PATH`: a package or workspace manifest on disk.
     Path(PathBuf),
@@ -38,6 +41,23 @@ enum SourceRecord {
     Path { path: PathBuf },
     /// A git repository, at the reference given.
     Git { spec: GitSpec },
+}
+
+/// A record of either form.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum AnyRecord {
+    Source(SourceRecord),
+    Origin(LegacyOrigin),
+}
+
+impl From<AnyRecord> for ProgramSource {
+    fn from(record: AnyRecord) -> Self {
+        match record {
+            AnyRecord::Source(s) => s.into(),
+            AnyRecord::Origin(o) => o.into(),
+        }
+    }
 }
 
 impl From<SourceRecord> for ProgramSource {
@@ -67,6 +87,17 @@ impl From<ProgramSource> for SourceRecord {
 }
 
 impl ProgramSource {
+    /// How `list` and a program's record name where it came from: `crates.io`, `registry
+    /// `NAME`` (or `registry URL`), `local` or `git`.
+    pub fn kind(&self) -> String {
+        match self {
+            ProgramSource::Registry(_) => "crates.io".to_string(),
+            ProgramSource::OtherRegistry(_, registry) => registry.to_string(),
+            ProgramSource::Path(_) => "local".to_string(),
+            ProgramSource::Git(_) => "git".to_string(),
+        }
+    }
+
     /// The program's manifest: the given file (or `DIR/Cargo.toml`), or the manifest of the
     /// crates.io package's private source copy in `cache` (fetched if needed).
     pub fn manifest(&self, cache: &Path, shell: &Shell) -> Result<PathBuf> {
@@ -171,6 +202,7 @@ mod tests {
             url: "file:///repo".into(),
             reference: GitReference::Tag("v1".into()),
             package: None,
+            commit: None,
         };
         let got = install_sources(specs(&["a", "b"]), Some(git.clone()), None, None).unwrap();
         assert_eq!(got.len(), 2);

@@ -12,7 +12,7 @@ use anyhow::Result;
 
 use crate::build::BuildOptions;
 use crate::shell::Shell;
-use crate::source::{fetch_registry_crate, CrateSpec, ProgramOrigin, ProgramSource};
+use crate::source::{fetch_registry_crate, CrateSpec, ProgramSource};
 use crate::store::index::{Access, Store};
 use crate::store::marker::MARKER_FILE;
 
@@ -58,17 +58,8 @@ pub fn skip_already_installed(
             let manifest = fetch_registry_crate(&spec, registry.as_ref(), &cache, shell)?;
             spec.version = resolved_version(&manifest, &spec.name);
         }
-        let same_version = match &installed.origin {
-            Some(ProgramOrigin::CratesIo { version, .. }) => {
-                registry.is_none() && Some(version) == spec.version.as_ref()
-            }
-            Some(ProgramOrigin::Registry {
-                version,
-                registry: from,
-                ..
-            }) => registry.as_ref() == Some(from) && Some(version) == spec.version.as_ref(),
-            _ => false,
-        };
+        // Installed from the same registry at the version asked for.
+        let same_version = installed.origin.as_ref() == Some(&again(spec.clone()));
         let same = same_version
             && installed.features == features.of(&spec.name)
             && store.roots_of(&spec.name)?.contains(&root);
@@ -98,10 +89,7 @@ pub fn installed_source(store_dir: &Path, name: &str) -> Result<Option<ProgramSo
         return Ok(None);
     }
     let store = Store::open(store_dir, Access::Read)?;
-    Ok(store
-        .program(name)?
-        .and_then(|p| p.origin)
-        .map(|origin| origin.source()))
+    Ok(store.program(name)?.and_then(|p| p.origin))
 }
 
 fn registry_name(source: &ProgramSource) -> Option<String> {

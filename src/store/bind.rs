@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::build::{BuildReport, BuiltProgram};
 use crate::shell::Shell;
-use crate::source::ProgramOrigin;
+use crate::source::ProgramSource;
 use crate::store::fault;
 use crate::store::identity::{CrateIdentity, IdentityResolver};
 use crate::store::index::{EntryOutcome, Store};
@@ -226,7 +226,7 @@ impl<'a> Binder<'a> {
     pub fn stage(
         &mut self,
         p: &BuiltProgram,
-        origin: ProgramOrigin,
+        origin: ProgramSource,
         target: Target<'_>,
         steps: &mut dyn InstallSteps,
         shell: &Shell,

@@ -20,7 +20,7 @@ use crate::build;
 use crate::build::{BuildOptions, BuiltProgram, FailedProgram, InstalledMember};
 use crate::shell::Shell;
 use crate::source::git::checkout_of;
-use crate::source::{ProgramOrigin, ProgramSource};
+use crate::source::{CrateSpec, GitSpec, ProgramSource};
 use crate::store::ancestors::check_safe_path;
 use crate::store::binaries::select_binaries;
 pub use crate::store::bind::InstallRecord;
@@ -408,39 +408,34 @@ fn leave_installed_if_a_newcomer_failed(report: &mut build::BuildReport, shell: 
     report.programs.retain(|p| !p.provenance.installed);
 }
 
-/// Where a program this install names came from: a registry package of its name, a git
-/// checkout (the commit), else the manifest it was built from.
-fn origin_of(p: &BuiltProgram, programs: &[ProgramSource]) -> ProgramOrigin {
+/// Where a program this install names came from, pinned: a registry package of its name at
+/// the version built, a git checkout at its commit, else the manifest it was built from.
+fn origin_of(p: &BuiltProgram, programs: &[ProgramSource]) -> ProgramSource {
     let manifest = &p.provenance.manifest;
+    let pinned = || CrateSpec {
+        name: p.name.clone(),
+        version: Some(p.version.clone()),
+    };
     for s in programs {
         match s {
             ProgramSource::Registry(spec) if spec.name == p.name => {
-                return ProgramOrigin::CratesIo {
-                    name: p.name.clone(),
-                    version: p.version.clone(),
-                }
+                return ProgramSource::Registry(pinned());
             }
             ProgramSource::OtherRegistry(spec, registry) if spec.name == p.name => {
-                return ProgramOrigin::Registry {
-                    name: p.name.clone(),
-                    version: p.version.clone(),
-                    registry: registry.clone(),
-                }
+                return ProgramSource::OtherRegistry(pinned(), registry.clone());
             }
             ProgramSource::Git(spec) => {
                 if let Some(checkout) = checkout_of(manifest).filter(|c| c.url == spec.url) {
-                    return ProgramOrigin::Git {
+                    return ProgramSource::Git(GitSpec {
                         url: checkout.url,
                         reference: spec.reference.clone(),
-                        commit: checkout.commit,
-                        package: p.name.clone(),
-                    };
+                        package: Some(p.name.clone()),
+                        commit: Some(checkout.commit),
+                    });
                 }
             }
             _ => {}
         }
     }
-    ProgramOrigin::Path {
-        manifest: manifest.clone(),
-    }
+    ProgramSource::Path(manifest.clone())
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::build::FeatureChoice;
-use crate::source::ProgramOrigin;
+use crate::source::ProgramSource;
 use crate::store::identity::CrateIdentity;
 
 /// The manifest of one store entry (`entry.json`).
@@ -49,7 +49,7 @@ pub struct InstalledProgram {
     /// Where it was built from, so that a later install can build it again; absent in
     /// manifests written before it was recorded (such a program is never rebuilt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<ProgramOrigin>,
+    pub origin: Option<ProgramSource>,
     /// The `Cargo.lock` entries of every package its binaries were compiled from: the crate
     /// versions a later install keeps it on.
     #[serde(default, skip_serializing_if = "Option::is_none")]

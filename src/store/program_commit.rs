@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::build::{BuiltProgram, FeatureChoice};
 use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
-use crate::source::ProgramOrigin;
+use crate::source::ProgramSource;
 use crate::store::fault;
 use crate::store::files::file_matches;
 use crate::store::files::{create_dir, make_read_only, remove_tree, write_step};
@@ -37,7 +37,7 @@ pub struct ProgramBuild<'a> {
     pub plugin_builds: &'a [&'a BuiltProgram],
     /// Where it was built from and the lock entries it was built with, so a later install can
     /// build it again (`None`: it never is; a pulled program).
-    pub origin: Option<ProgramOrigin>,
+    pub origin: Option<ProgramSource>,
     pub resolution: Option<String>,
     /// Every package in its closure, `(name, version)`, and how the install command that built
     /// it was given (`update` reads both).

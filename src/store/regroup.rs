@@ -60,7 +60,7 @@ pub fn installed_members(
         };
         out.push(InstalledMember {
             name: p.name,
-            source: origin.source(),
+            source: origin,
             resolution,
             features: p.features.features,
         });

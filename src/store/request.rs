@@ -5,8 +5,8 @@
 //! ([`InstallRequest::build_options`]).
 //!
 //! The request is what the user asked; where each built program came from exactly (the
-//! version a `NAME` resolved to, the commit of a branch) is the program's own
-//! [`ProgramOrigin`](crate::source::ProgramOrigin). Values are typed in memory; in the JSON
+//! version a `NAME` resolved to, the commit of a branch) is the program's own `origin`, the
+//! same [`ProgramSource`](crate::source::ProgramSource) pinned. Values are typed in memory; in the JSON
 //! record the enums are their command-line names and pins, patches, profile settings and
 //! features the strings the command line takes (`CRATE@VERSION`, `CRATE=DIR`, `KEY=VALUE`,
 //! `PROGRAM/FEATURE`), which is also what records written before the types existed hold.

@@ -10,8 +10,8 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::build::CratePatch;
-use crate::compile::stable_id::compatible_range;
 use crate::resolve::set::lockfile::parse_lock;
+use crate::semver_range::compatible_range;
 use crate::source::ProgramSource;
 use crate::store::{open_store, Access, InstallRequest, InstalledProgram};
 

@@ -42,7 +42,7 @@ pub use plan::{groups_used, plan_groups, rust_source_bytes};
 pub use report::report;
 pub(crate) use stored::parse_package_id;
 pub use stored::{
-    compat_range, compatible_subset, extend_compatible, features_forced_on, groups_named,
-    leaves_a_rest, members_to_keep_apart, resolution_of, retain_loadable, reuse_mismatch,
-    GroupRecord, ResolvedPackage, StoredGroup,
+    compatible_subset, extend_compatible, features_forced_on, groups_named, leaves_a_rest,
+    members_to_keep_apart, resolution_of, retain_loadable, reuse_mismatch, GroupRecord,
+    ResolvedPackage, StoredGroup,
 };

@@ -8,6 +8,7 @@ use cargo_metadata::{Metadata, Package, PackageId};
 use serde::{Deserialize, Serialize};
 
 use crate::resolve::grouping::group::{sorted_features, Group, GROUP_PACKAGE_PREFIX};
+use crate::semver_range::compatible_range;
 
 /// How one package of a group's build was resolved: its features and its dependencies (package
 /// ids, every kind). With the package id, this is what Cargo's unit hash of the package depends
@@ -96,7 +97,7 @@ pub fn extend_compatible(first: Vec<StoredGroup>, more: &[StoredGroup]) -> Vec<S
                 built.get(id.as_str()).is_none_or(|b| b == r)
                     && parse_package_id(id).is_none_or(|(source, name, version)| {
                         ranges
-                            .get(&(source, name, compat_range(&version)))
+                            .get(&(source, name, compatible_range(&version)))
                             .is_none_or(|v| *v == version)
                     })
             });
@@ -106,7 +107,7 @@ pub fn extend_compatible(first: Vec<StoredGroup>, more: &[StoredGroup]) -> Vec<S
         for (id, r) in &g.record.resolution {
             built.insert(id.clone(), r.clone());
             if let Some((source, name, version)) = parse_package_id(id) {
-                ranges.insert((source, name, compat_range(&version)), version);
+                ranges.insert((source, name, compatible_range(&version)), version);
             }
         }
         chosen.push(g.clone());
@@ -169,17 +170,6 @@ pub(crate) fn parse_package_id(id: &str) -> Option<(String, String, String)> {
             let name = source.trim_end_matches('/').rsplit('/').next()?;
             Some((source.into(), name.into(), rest.into()))
         }
-    }
-}
-
-/// The part of a version that must match for semver compatibility: `1.x.y` -> 1, `0.4.z` ->
-/// 0.4, `0.0.3` -> 0.0.3.
-pub fn compat_range(version: &str) -> String {
-    match cargo_metadata::semver::Version::parse(version) {
-        Ok(v) if v.major > 0 => format!("{}", v.major),
-        Ok(v) if v.minor > 0 => format!("0.{}", v.minor),
-        Ok(v) => format!("0.0.{}", v.patch),
-        Err(_) => version.to_string(),
     }
 }
 

@@ -9,8 +9,8 @@ use cargo_metadata::semver::Version;
 
 use crate::digest::sha256_hex;
 use crate::resolve::grouping;
-use crate::resolve::grouping::compat_range;
 use crate::resolve::set::workspace::quiet_metadata;
+use crate::semver_range::compatible_range;
 
 /// A locked package: name, version and source (`None` for path packages).
 pub(crate) type LockKey = (String, String, Option<String>);
@@ -122,7 +122,7 @@ pub fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<St
     let mut forced: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
     for text in preferred {
         for (name, version, source) in parse_lock(text)?.1.into_keys() {
-            forced.insert((name, source, compat_range(&version)), version);
+            forced.insert((name, source, compatible_range(&version)), version);
         }
     }
     for text in locks.iter().chain(preferred) {
@@ -138,7 +138,7 @@ pub fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<St
     let mut newest: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
     for (name, version, source) in all.keys() {
         let slot = newest
-            .entry((name.clone(), source.clone(), compat_range(version)))
+            .entry((name.clone(), source.clone(), compatible_range(version)))
             .or_insert_with(|| version.clone());
         if newer(version, slot) {
             *slot = version.clone();
@@ -146,7 +146,7 @@ pub fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<St
     }
     newest.extend(forced);
     let keep = |k: &LockKey| -> LockKey {
-        let v = &newest[&(k.0.clone(), k.2.clone(), compat_range(&k.1))];
+        let v = &newest[&(k.0.clone(), k.2.clone(), compatible_range(&k.1))];
         (k.0.clone(), v.clone(), k.2.clone())
     };
     let mut merged: BTreeMap<LockKey, LockedPackage> = BTreeMap::new();
@@ -208,7 +208,7 @@ pub fn keeps_locked_versions(own_lock: &str, set_lock: &str) -> Result<bool> {
 /// them, so that Cargo resolves them afresh.
 pub(crate) fn forget_crate(seed: &str, name: &str, range: Option<&str>) -> Result<String> {
     let (format, mut packages) = parse_lock(seed)?;
-    let forget = |k: &LockKey| k.0 == name && range.is_none_or(|r| compat_range(&k.1) == r);
+    let forget = |k: &LockKey| k.0 == name && range.is_none_or(|r| compatible_range(&k.1) == r);
     packages.retain(|k, _| !forget(k));
     for pkg in packages.values_mut() {
         pkg.dependencies.retain(|k| !forget(k));
@@ -339,10 +339,10 @@ mod tests {
 
     #[test]
     fn compatible_ranges_follow_cargo() {
-        assert_eq!(compat_range("1.10.6"), compat_range("1.13.1"));
-        assert_ne!(compat_range("0.4.8"), compat_range("1.0.18"));
-        assert_ne!(compat_range("0.4.8"), compat_range("0.5.0"));
-        assert_ne!(compat_range("0.0.3"), compat_range("0.0.4"));
+        assert_eq!(compatible_range("1.10.6"), compatible_range("1.13.1"));
+        assert_ne!(compatible_range("0.4.8"), compatible_range("1.0.18"));
+        assert_ne!(compatible_range("0.4.8"), compatible_range("0.5.0"));
+        assert_ne!(compatible_range("0.0.3"), compatible_range("0.0.4"));
     }
 
     #[test]

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::resolve::grouping::compat_range;
 use crate::resolve::set::lockfile::{forget_crate, parse_lock, resolve, LockKey};
 use crate::resolve::set::workspace::write_workspace_manifest;
+use crate::semver_range::compatible_range;
 use crate::shell::Shell;
 use crate::source::CrateSpec;
 
@@ -35,7 +35,7 @@ pub(crate) fn apply_pins(
         }
         let Some(current) = have
             .iter()
-            .find(|k| compat_range(&k.1) == compat_range(wanted))
+            .find(|k| compatible_range(&k.1) == compatible_range(wanted))
         else {
             let versions: Vec<&str> = have.iter().map(|k| k.1.as_str()).collect();
             bail!(
@@ -48,7 +48,7 @@ pub(crate) fn apply_pins(
             continue;
         }
         shell.status("Pinning", format!("{} {} -> {wanted}", pin.name, current.1));
-        seed = forget_crate(&seed, &pin.name, Some(&compat_range(wanted)))?;
+        seed = forget_crate(&seed, &pin.name, Some(&compatible_range(wanted)))?;
         requirements.push((pin.name.clone(), wanted.to_string()));
     }
     // Pins of an earlier resolution (this lock came from a --lock file) stay.
@@ -56,7 +56,7 @@ pub(crate) fn apply_pins(
         for (name, version, _) in &earlier.dependencies {
             if !requirements
                 .iter()
-                .any(|(n, v)| n == name && compat_range(v) == compat_range(version))
+                .any(|(n, v)| n == name && compatible_range(v) == compatible_range(version))
             {
                 requirements.push((name.clone(), version.clone()));
             }

@@ -10,9 +10,10 @@ use anyhow::{Context, Result};
 use cargo_metadata::{DependencyKind, Metadata, PackageId};
 use serde::Serialize;
 
-use crate::resolve::grouping::{compat_range, GROUP_PACKAGE_PREFIX};
+use crate::resolve::grouping::GROUP_PACKAGE_PREFIX;
 use crate::resolve::set::lockfile::{lock_subset, parse_lock, LockKey};
 use crate::resolve::set::reuse_member::REUSE_PACKAGE;
+use crate::semver_range::compatible_range;
 
 /// The packages `program` is compiled from in `md` (itself and group facades excluded).
 fn closure_keys(md: &Metadata, program: &PackageId) -> BTreeSet<LockKey> {
@@ -137,7 +138,7 @@ fn moves(then: &BTreeSet<LockKey>, now: &BTreeSet<LockKey>) -> Vec<VersionChange
             .filter_map(|(name, version, source)| {
                 let source = source.clone()?;
                 Some((
-                    (name.clone(), compat_range(version), source),
+                    (name.clone(), compatible_range(version), source),
                     version.clone(),
                 ))
             })
