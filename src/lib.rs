@@ -19,6 +19,7 @@ pub mod build;
 pub mod cache;
 pub mod compile;
 pub mod digest;
+pub mod dirs;
 pub mod elf;
 pub mod elf_rewrite;
 pub mod failure;

@@ -22,9 +22,7 @@ pub struct AuditOptions {
 
 /// `$CARGO_HOME/bin` (default `~/.cargo/bin`), `/usr/bin`, `/usr/local/bin`, `/usr/lib`.
 pub fn default_roots() -> Vec<PathBuf> {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let cargo_home = crate::dirs::cargo_home().ok();
     let mut roots: Vec<PathBuf> = cargo_home.map(|c| c.join("bin")).into_iter().collect();
     roots.extend(["/usr/bin", "/usr/local/bin", "/usr/lib"].map(PathBuf::from));
     roots

@@ -251,9 +251,6 @@ pub fn default_cache_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("CARGO_SHARE_CACHE") {
         return Ok(PathBuf::from(d));
     }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(d).join("cargo-share"));
-    }
-    let home = std::env::var_os("HOME").context("HOME is not set; pass --cache-dir")?;
-    Ok(PathBuf::from(home).join(".cache").join("cargo-share"))
+    let cache = crate::dirs::cache_home().context("pass --cache-dir")?;
+    Ok(cache.join("cargo-share"))
 }

@@ -116,8 +116,6 @@ pub(crate) fn wrapper_cache(wrapper: &Path) -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("SCCACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let cache = crate::dirs::cache_home().ok()?;
     Some(cache.join("sccache"))
 }

@@ -137,7 +137,9 @@ fn docker_config_path() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG") {
         return Some(PathBuf::from(d).join("config.json"));
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
+    crate::dirs::home()
+        .ok()
+        .map(|h| h.join(".docker/config.json"))
 }
 
 #[cfg(test)]

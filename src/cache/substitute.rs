@@ -41,10 +41,9 @@ fn config_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(CONFIG_ENV) {
         return Some(PathBuf::from(p));
     }
-    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME") {
-        return Some(PathBuf::from(d).join("cargo-share/config.toml"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/cargo-share/config.toml"))
+    crate::dirs::config_home()
+        .ok()
+        .map(|c| c.join("cargo-share/config.toml"))
 }
 
 /// The configuration, if its file exists; key paths made absolute.

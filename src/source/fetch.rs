@@ -12,11 +12,7 @@ use crate::source::registry::Registry;
 
 /// `CARGO_HOME`, as Cargo finds it.
 pub fn cargo_home() -> Result<PathBuf> {
-    if let Some(h) = std::env::var_os("CARGO_HOME") {
-        return Ok(PathBuf::from(h));
-    }
-    let home = std::env::var_os("HOME").context("neither CARGO_HOME nor HOME is set")?;
-    Ok(PathBuf::from(home).join(".cargo"))
+    crate::dirs::cargo_home()
 }
 
 /// The `cargo` to run: `$CARGO` when Cargo started us as a subcommand, else `cargo` on PATH.

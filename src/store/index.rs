@@ -53,11 +53,8 @@ pub fn default_store_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("CARGO_SHARE_STORE") {
         return Ok(PathBuf::from(d));
     }
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
-        return Ok(PathBuf::from(d).join("cargo-share/store"));
-    }
-    let home = std::env::var_os("HOME").context("HOME is not set; pass --store")?;
-    Ok(PathBuf::from(home).join(".local/share/cargo-share/store"))
+    let data = crate::dirs::data_home().context("pass --store")?;
+    Ok(data.join("cargo-share/store"))
 }
 
 /// How a command uses the store.
