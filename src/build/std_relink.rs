@@ -116,16 +116,7 @@ pub fn relink_std(
         .context("libstd without a file name")?
         .to_string_lossy()
         .into_owned();
-    let key = &sha256_hex(
-        format!(
-            "{}\0{}",
-            toolchain.version_text,
-            toolchain.std_libdir.display()
-        )
-        .as_bytes(),
-    )[..16];
-    let cache = work.join(key);
-    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let cache = toolchain_cache(toolchain, work)?;
     let inputs = link_inputs(&cache)?;
 
     let (_, stock_exports) = elf::dynamic_symbols(&stock)?;
@@ -152,61 +143,9 @@ pub fn relink_std(
     let current = out.is_file()
         && std::fs::read_to_string(&exports_file).ok().as_deref() == Some(list.as_str());
     if !current {
-        let ver: String = std::iter::once("{\n  global:\n".to_string())
-            .chain(exports.iter().map(|s| format!("    {s};\n")))
-            .chain(std::iter::once("  local:\n    *;\n};\n".to_string()))
-            .collect();
-        let roots: String = std::iter::once("EXTERN(\n".to_string())
-            .chain(exports.iter().map(|s| format!("  {s}\n")))
-            .chain(std::iter::once(")\n".to_string()))
-            .collect();
-        let dynlist: String = std::iter::once("{\n".to_string())
-            .chain(interposable.iter().map(|s| format!("  {s};\n")))
-            .chain(std::iter::once("};\n".to_string()))
-            .collect();
-        let (ver_file, roots_file, dynlist_file) = (
-            dir.join("exports.ver"),
-            dir.join("exports.ld"),
-            dir.join("interposable.dynlist"),
-        );
-        std::fs::write(&ver_file, ver)?;
-        std::fs::write(&roots_file, roots)?;
-        std::fs::write(&dynlist_file, dynlist)?;
+        let scripts = write_link_scripts(&dir, &exports, &interposable)?;
         let tmp = dir.join(format!("{file}.new"));
-        let mut cmd = Command::new(LINKER);
-        cmd.arg("-shared")
-            .arg("-o")
-            .arg(&tmp)
-            .arg(format!("-Wl,-soname={file}"))
-            .args(["-nodefaultlibs", "-m64"])
-            .arg(format!("-Wl,--version-script={}", ver_file.display()))
-            .arg(format!("-Wl,--dynamic-list={}", dynlist_file.display()))
-            .args([
-                "-Wl,--gc-sections",
-                "-Wl,-z,pack-relative-relocs",
-                "-Wl,-O1",
-                "-Wl,-z,relro,-z,now",
-                "-Wl,--eh-frame-hdr",
-                "-Wl,-z,noexecstack",
-                "-Wl,--strip-debug",
-            ])
-            .arg(&inputs.shim)
-            .arg(&roots_file)
-            .args(["-Wl,--as-needed", "-Wl,-Bstatic"])
-            .args(&inputs.rlibs)
-            .args(["-Wl,-Bdynamic", "-lgcc_s", "-lc", "-Wl,-z,defs"]);
-        let result = cmd.output().with_context(|| {
-            format!("running `{LINKER}` to relink {file} (is a C toolchain installed?)")
-        })?;
-        if !result.status.success() {
-            bail!(
-                "relinking {file} from the toolchain's rlibs with {} exports failed (remove {} \
-                 to start over; if it fails again, report it with `rustc -vV`): {}",
-                exports.len(),
-                cache.display(),
-                String::from_utf8_lossy(&result.stderr)
-            );
-        }
+        link_std(&tmp, &file, &scripts, &inputs, exports.len(), &cache)?;
         std::fs::rename(&tmp, &out)?;
         std::fs::write(&exports_file, &list)?;
     }
@@ -225,6 +164,113 @@ pub fn relink_std(
         path: out,
         exports_file,
     })
+}
+
+/// The relink's cache for one toolchain under `work`, keyed by `rustc -vV` and its libdir.
+fn toolchain_cache(toolchain: &Toolchain, work: &Path) -> Result<PathBuf> {
+    let key = &sha256_hex(
+        format!(
+            "{}\0{}",
+            toolchain.version_text,
+            toolchain.std_libdir.display()
+        )
+        .as_bytes(),
+    )[..16];
+    let cache = work.join(key);
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    Ok(cache)
+}
+
+/// The linker scripts of one relink, in `dir`.
+struct LinkScripts {
+    /// The version script: `exports` global, everything else local.
+    version: PathBuf,
+    /// `EXTERN(...)` of every export, the roots `--gc-sections` keeps.
+    roots: PathBuf,
+    /// The `--dynamic-list` of the interposable symbols.
+    dynamic_list: PathBuf,
+}
+
+/// Writes the version script, the `EXTERN` roots and the dynamic list for `exports` (of which
+/// `interposable` bind through the loader) into `dir`.
+fn write_link_scripts(
+    dir: &Path,
+    exports: &BTreeSet<String>,
+    interposable: &[&String],
+) -> Result<LinkScripts> {
+    let ver: String = std::iter::once("{\n  global:\n".to_string())
+        .chain(exports.iter().map(|s| format!("    {s};\n")))
+        .chain(std::iter::once("  local:\n    *;\n};\n".to_string()))
+        .collect();
+    let roots: String = std::iter::once("EXTERN(\n".to_string())
+        .chain(exports.iter().map(|s| format!("  {s}\n")))
+        .chain(std::iter::once(")\n".to_string()))
+        .collect();
+    let dynlist: String = std::iter::once("{\n".to_string())
+        .chain(interposable.iter().map(|s| format!("  {s};\n")))
+        .chain(std::iter::once("};\n".to_string()))
+        .collect();
+    let scripts = LinkScripts {
+        version: dir.join("exports.ver"),
+        roots: dir.join("exports.ld"),
+        dynamic_list: dir.join("interposable.dynlist"),
+    };
+    std::fs::write(&scripts.version, ver)?;
+    std::fs::write(&scripts.roots, roots)?;
+    std::fs::write(&scripts.dynamic_list, dynlist)?;
+    Ok(scripts)
+}
+
+/// Links `file` (the soname) into `tmp` from the shim and the rlibs with `scripts`; an error
+/// names the `export_count` exports and the `cache` to remove to start over.
+fn link_std(
+    tmp: &Path,
+    file: &str,
+    scripts: &LinkScripts,
+    inputs: &LinkInputs,
+    export_count: usize,
+    cache: &Path,
+) -> Result<()> {
+    let mut cmd = Command::new(LINKER);
+    cmd.arg("-shared")
+        .arg("-o")
+        .arg(tmp)
+        .arg(format!("-Wl,-soname={file}"))
+        .args(["-nodefaultlibs", "-m64"])
+        .arg(format!(
+            "-Wl,--version-script={}",
+            scripts.version.display()
+        ))
+        .arg(format!(
+            "-Wl,--dynamic-list={}",
+            scripts.dynamic_list.display()
+        ))
+        .args([
+            "-Wl,--gc-sections",
+            "-Wl,-z,pack-relative-relocs",
+            "-Wl,-O1",
+            "-Wl,-z,relro,-z,now",
+            "-Wl,--eh-frame-hdr",
+            "-Wl,-z,noexecstack",
+            "-Wl,--strip-debug",
+        ])
+        .arg(&inputs.shim)
+        .arg(&scripts.roots)
+        .args(["-Wl,--as-needed", "-Wl,-Bstatic"])
+        .args(&inputs.rlibs)
+        .args(["-Wl,-Bdynamic", "-lgcc_s", "-lc", "-Wl,-z,defs"]);
+    let result = cmd.output().with_context(|| {
+        format!("running `{LINKER}` to relink {file} (is a C toolchain installed?)")
+    })?;
+    if !result.status.success() {
+        bail!(
+            "relinking {file} from the toolchain's rlibs with {export_count} exports failed \
+             (remove {} to start over; if it fails again, report it with `rustc -vV`): {}",
+            cache.display(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    Ok(())
 }
 
 /// What every relink of one toolchain's libstd links: the allocator shim object and the rlibs.

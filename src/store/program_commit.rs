@@ -17,7 +17,7 @@ use crate::store::identity::CrateIdentity;
 use crate::store::index::Store;
 use crate::store::links::{link_binary, remove_our_link};
 use crate::store::manifest::InstalledProgram;
-use crate::store::plugins::plugins_of;
+use crate::store::plugins::{plugins_of, PluginFile};
 use crate::store::repair::relink_program;
 use crate::store::request::InstallRequest;
 use crate::store::roots::record_root;
@@ -226,7 +226,59 @@ pub fn stage_program(
 ) -> Result<Option<StagedProgram>> {
     // Refuses a `programs` that is not a directory.
     store.programs_dir()?;
-    // The program directory: binaries plus hard links to exactly its entries.
+    let planned = plan_program_dir(store, program, root, shell)?;
+    let program_dir = &planned.program_dir;
+    let made_dir = !program_dir.join("program.json").is_file();
+    if made_dir {
+        make_program_dir(store, program, &planned)?;
+    } else {
+        // The same build installed before: its links to entries replaced since (damaged
+        // ones) are made right.
+        for file in relink_program(store, &planned.manifest)? {
+            shell.status("Relinked", format!("{file} (its entry was replaced)"));
+        }
+    }
+    fault::step("program-renamed")?;
+    if let Some(reason) = steps.check_built(program, &program_dir.join("bin")) {
+        shell.warn(format!(
+            "{} v{} is not installed: {reason}",
+            program.name, program.version
+        ));
+        return Ok(None);
+    }
+    let roots = program_roots(store, program.name, root)?;
+    let new_plugins = new_plugin_names(program, &planned.plugins);
+    Ok(Some(StagedProgram {
+        manifest: planned.manifest,
+        roots,
+        root: root.to_path_buf(),
+        previous: planned.previous,
+        new_plugins,
+        made_dir,
+    }))
+}
+
+/// What a program build's directory in `programs/` is to hold, worked out before the disk
+/// changes.
+struct PlannedProgramDir {
+    /// Its `program.json` (binaries, entries, plugins, where it came from).
+    manifest: InstalledProgram,
+    /// The build of the program installed now, if any.
+    previous: Option<InstalledProgram>,
+    /// The plugins it gets (see `plugins_of`).
+    plugins: Vec<PluginFile>,
+    /// `STORE/programs/NAME-VERSION-HASH`, named for its binaries, entries, origin and plugins.
+    program_dir: PathBuf,
+}
+
+/// The program directory: binaries plus hard links to exactly its entries, its plugins, and the
+/// manifest that records them, named for what it holds.
+fn plan_program_dir(
+    store: &Store,
+    program: &ProgramBuild,
+    root: &Path,
+    shell: &Shell,
+) -> Result<PlannedProgramDir> {
     let (bin_hashes, mut program_key) = program.key()?;
     let previous = store.program(program.name).ok().flatten();
     let same_build = previous
@@ -251,7 +303,7 @@ pub fn stage_program(
         version: program.version.to_string(),
         source: program.source.to_string(),
         dir: format!("programs/{dir_name}"),
-        binaries: bin_hashes.clone(),
+        binaries: bin_hashes,
         entries: program.entries.to_vec(),
         root: root.to_path_buf(),
         features: program.features.clone(),
@@ -264,77 +316,92 @@ pub fn stage_program(
             .map(|p| (p.name.clone(), p.sha256.clone()))
             .collect(),
     };
-    let made_dir = !program_dir.join("program.json").is_file();
-    if made_dir {
-        let staging = store.staging("program-")?;
-        let dir = staging.path();
-        create_dir(&dir.join("bin"))?;
-        create_dir(&dir.join("lib"))?;
-        for (b, (name, sha)) in program.binaries.iter().zip(&bin_hashes) {
-            let to = dir.join("bin").join(name);
-            // A binary byte-identical to the one the program runs now (an update that
-            // changed only libraries) is the same file, not a copy.
-            let same = previous
-                .as_ref()
-                .filter(|e| e.binaries.iter().any(|(n, h)| n == name && h == sha))
-                .map(|e| store.root.join(&e.dir).join("bin").join(name))
-                .filter(|f| file_matches(f, sha));
-            match same {
-                Some(old) => std::fs::hard_link(&old, &to),
-                None => std::fs::copy(b, &to).map(|_| ()),
-            }
-            .and_then(|_| fault::step("program-binary-copied"))
-            .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
-        }
-        for id in program.needed {
-            let entry_file = store
-                .root
-                .join("entries")
-                .join(Store::entry_dir_name(id))
-                .join("lib")
-                .join(&id.file);
-            std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file))
-                .and_then(|_| fault::step("program-library-linked"))
-                .with_context(|| format!("linking {} into the program", entry_file.display()))?;
-        }
-        if !plugins.is_empty() {
-            create_dir(&dir.join("plugins"))?;
-        }
-        for plugin in &plugins {
-            let to = dir.join("plugins").join(&plugin.name);
-            std::fs::copy(&plugin.from, &to).with_context(|| {
-                format!("copying {} to {}", plugin.from.display(), to.display())
-            })?;
-        }
-        write_step(
-            &dir.join("program.json"),
-            serde_json::to_string_pretty(&manifest)?,
-            "program-manifest-written",
-        )?;
-        make_read_only(dir)?;
-        fault::step("program-staged")?;
-        if program_dir.exists() {
-            remove_tree(&program_dir)?;
-        }
-        std::fs::rename(staging.keep(), &program_dir)
-            .with_context(|| format!("moving the program build into {}", program_dir.display()))?;
-    } else {
-        // The same build installed before: its links to entries replaced since (damaged
-        // ones) are made right.
-        for file in relink_program(store, &manifest)? {
-            shell.status("Relinked", format!("{file} (its entry was replaced)"));
-        }
+    Ok(PlannedProgramDir {
+        manifest,
+        previous,
+        plugins,
+        program_dir,
+    })
+}
+
+/// Fill a staging directory as `planned` says, make it read-only and rename it into
+/// `programs/` (over a directory left there without its manifest).
+fn make_program_dir(
+    store: &Store,
+    program: &ProgramBuild,
+    planned: &PlannedProgramDir,
+) -> Result<()> {
+    let staging = store.staging("program-")?;
+    let dir = staging.path();
+    create_dir(&dir.join("bin"))?;
+    create_dir(&dir.join("lib"))?;
+    copy_binaries(store, program, planned, dir)?;
+    for id in program.needed {
+        let entry_file = store
+            .root
+            .join("entries")
+            .join(Store::entry_dir_name(id))
+            .join("lib")
+            .join(&id.file);
+        std::fs::hard_link(&entry_file, dir.join("lib").join(&id.file))
+            .and_then(|_| fault::step("program-library-linked"))
+            .with_context(|| format!("linking {} into the program", entry_file.display()))?;
     }
-    fault::step("program-renamed")?;
-    if let Some(reason) = steps.check_built(program, &program_dir.join("bin")) {
-        shell.warn(format!(
-            "{} v{} is not installed: {reason}",
-            program.name, program.version
-        ));
-        return Ok(None);
+    if !planned.plugins.is_empty() {
+        create_dir(&dir.join("plugins"))?;
     }
-    let roots = program_roots(store, program.name, root)?;
-    let new_plugins = plugins
+    for plugin in &planned.plugins {
+        let to = dir.join("plugins").join(&plugin.name);
+        std::fs::copy(&plugin.from, &to)
+            .with_context(|| format!("copying {} to {}", plugin.from.display(), to.display()))?;
+    }
+    write_step(
+        &dir.join("program.json"),
+        serde_json::to_string_pretty(&planned.manifest)?,
+        "program-manifest-written",
+    )?;
+    make_read_only(dir)?;
+    fault::step("program-staged")?;
+    let program_dir = &planned.program_dir;
+    if program_dir.exists() {
+        remove_tree(program_dir)?;
+    }
+    std::fs::rename(staging.keep(), program_dir)
+        .with_context(|| format!("moving the program build into {}", program_dir.display()))?;
+    Ok(())
+}
+
+/// The program's binaries into `dir/bin`: copies, or hard links to the installed build's when
+/// byte-identical.
+fn copy_binaries(
+    store: &Store,
+    program: &ProgramBuild,
+    planned: &PlannedProgramDir,
+    dir: &Path,
+) -> Result<()> {
+    for (b, (name, sha)) in program.binaries.iter().zip(&planned.manifest.binaries) {
+        let to = dir.join("bin").join(name);
+        // A binary byte-identical to the one the program runs now (an update that
+        // changed only libraries) is the same file, not a copy.
+        let same = planned
+            .previous
+            .as_ref()
+            .filter(|e| e.binaries.iter().any(|(n, h)| n == name && h == sha))
+            .map(|e| store.root.join(&e.dir).join("bin").join(name))
+            .filter(|f| file_matches(f, sha));
+        match same {
+            Some(old) => std::fs::hard_link(&old, &to),
+            None => std::fs::copy(b, &to).map(|_| ()),
+        }
+        .and_then(|_| fault::step("program-binary-copied"))
+        .with_context(|| format!("copying {} to {}", b.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+/// The plugins among `plugins` that this install built (not kept from the installed build).
+fn new_plugin_names(program: &ProgramBuild, plugins: &[PluginFile]) -> Vec<String> {
+    plugins
         .iter()
         .filter(|f| {
             program
@@ -343,15 +410,7 @@ pub fn stage_program(
                 .any(|b| b.binaries.iter().any(|x| x.ends_with(&f.name)))
         })
         .map(|f| f.name.clone())
-        .collect();
-    Ok(Some(StagedProgram {
-        manifest,
-        roots,
-        root: root.to_path_buf(),
-        previous,
-        new_plugins,
-        made_dir,
-    }))
+        .collect()
 }
 
 /// Record staged programs in one index transaction (the commit point: all of them or none),

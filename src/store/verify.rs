@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::elf;
 use crate::shell::Shell;
 use crate::store::files::file_matches;
-use crate::store::index::{Access, EntryRow};
+use crate::store::index::{Access, EntryRow, Store};
 use crate::store::manifest::InstalledProgram;
 use crate::store::open::{open_store, roll_forward};
 use crate::store::plugins::verify_plugins;
@@ -18,32 +18,10 @@ use crate::store::roots::known_roots;
 
 /// `cargo share verify [--repair]`. Returns the problems found (and not repaired).
 pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<String>> {
-    let store = if repair {
-        let store = open_store(store_dir, Access::Repair)?;
-        if let Some(moved) = &store.index_moved {
-            shell.warn(moved);
-        }
-        repair_index(&store, shell)?;
-        relink_programs(&store, shell)?;
-        roll_forward(&store)?;
-        store
-    } else {
-        open_store(store_dir, Access::Read)?
-    };
-    let mut problems = Vec::new();
+    let store = open_for_verify(store_dir, repair, shell)?;
     let rows = store.entries()?;
+    let mut problems = entry_problems(&store, &rows);
     let by_hash: BTreeMap<&str, &EntryRow> = rows.iter().map(|r| (r.hash.as_str(), r)).collect();
-    for r in &rows {
-        let dir = store.root.join(&r.dir);
-        if !file_matches(&dir.join("lib").join(&r.file), &r.runtime_sha256) {
-            problems.push(format!(
-                "entry {} v{} ({}): runtime file missing or changed",
-                r.package,
-                r.version,
-                &r.hash[..12]
-            ));
-        }
-    }
     for name in store.program_names()? {
         let p = match store.program(&name) {
             Ok(Some(p)) => p,
@@ -56,86 +34,173 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
                 continue;
             }
         };
-        let dir = store.root.join(&p.dir);
-        let roots = store.roots_of(&name)?;
-        problems.extend(verify_plugins(&dir, &p)?);
-        for (b, sha) in &p.binaries {
-            let bin = dir.join("bin").join(b);
-            if !file_matches(&bin, sha) {
-                problems.push(format!("program {name}: binary {b} missing or changed"));
-                continue;
-            }
-            match elf::library_closure(&bin, &[dir.join("lib")]) {
-                Ok(found) => {
-                    for needed in elf::dynamic_info(&bin)?.needed {
-                        let needed = elf::needed_file(&needed);
-                        if looks_like_rust_library(needed) && !found.contains_key(needed) {
-                            problems.push(format!(
-                                "program {name}: {b} needs {needed}, which is not in its library directory"
-                            ));
-                        }
-                    }
-                    for lib in found.keys() {
-                        for needed in elf::dynamic_info(&dir.join("lib").join(lib))?.needed {
-                            let needed = elf::needed_file(&needed);
-                            if looks_like_rust_library(needed) && !found.contains_key(needed) {
-                                problems.push(format!(
-                                    "program {name}: {lib} needs {needed}, which is not in its library directory"
-                                ));
-                            }
-                        }
-                    }
-                }
-                Err(e) => problems.push(format!("program {name}: {b}: {e:#}")),
-            }
-            for root in &roots {
-                let link = root.join("bin").join(b);
-                if std::fs::symlink_metadata(&link).is_err() {
-                    // Deleted by its user, or not made yet by an install that stopped after its
-                    // commit point: the program is intact, only not on the PATH.
-                    shell.warn(format!(
-                        "program {name}: {} is missing; `cargo share verify --repair` puts it back",
-                        link.display()
-                    ));
-                } else {
-                    let target = std::fs::read_link(&link).ok();
-                    if target.as_deref() != Some(bin.as_path()) {
-                        let taken_by = match &target {
-                            Some(t) => store.program_linked_by(t)?.filter(|o| o != &name),
-                            None => None,
-                        };
-                        match taken_by {
-                            Some(other) => shell.warn(format!(
-                                "program {name}: {} is `{other}`'s binary (installed over it with \
-                                 --force)",
-                                link.display()
-                            )),
-                            None => problems.push(format!(
-                                "program {name}: {} does not link to its installed binary",
-                                link.display()
-                            )),
-                        }
-                    }
-                }
-            }
+        verify_program(&store, &name, &p, &by_hash, shell, &mut problems)?;
+    }
+    problems.extend(unrecorded_link_problems(&store)?);
+    report(&store, &rows, &problems, shell)?;
+    Ok(problems)
+}
+
+/// Opens the store to read, or (with `--repair`) to repair: the index rebuilt from the manifests,
+/// the programs relinked and an interrupted operation rolled forward before anything is checked.
+fn open_for_verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Store> {
+    if !repair {
+        return open_store(store_dir, Access::Read);
+    }
+    let store = open_store(store_dir, Access::Repair)?;
+    if let Some(moved) = &store.index_moved {
+        shell.warn(moved);
+    }
+    repair_index(&store, shell)?;
+    relink_programs(&store, shell)?;
+    roll_forward(&store)?;
+    Ok(store)
+}
+
+/// Every entry's runtime file against the hash the index records for it.
+fn entry_problems(store: &Store, rows: &[EntryRow]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for r in rows {
+        let dir = store.root.join(&r.dir);
+        if !file_matches(&dir.join("lib").join(&r.file), &r.runtime_sha256) {
+            problems.push(format!(
+                "entry {} v{} ({}): runtime file missing or changed",
+                r.package,
+                r.version,
+                &r.hash[..12]
+            ));
         }
-        for hash in &p.entries {
-            match by_hash.get(hash.as_str()) {
-                None => problems.push(format!(
-                    "program {name}: entry {} is not in the store",
-                    &hash[..12]
-                )),
-                Some(r) => {
-                    let in_program = dir.join("lib").join(&r.file);
-                    if in_program.exists() && !file_matches(&in_program, &r.runtime_sha256) {
-                        problems.push(format!("program {name}: {} differs from its entry", r.file));
-                    }
+    }
+    problems
+}
+
+/// One installed program: its plugins, each binary (hash, libraries, links in every root) and
+/// each entry it uses (in the store, and its copy in the program's `lib/` unchanged).
+fn verify_program(
+    store: &Store,
+    name: &str,
+    p: &InstalledProgram,
+    by_hash: &BTreeMap<&str, &EntryRow>,
+    shell: &Shell,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let dir = store.root.join(&p.dir);
+    let roots = store.roots_of(name)?;
+    problems.extend(verify_plugins(&dir, p)?);
+    for (b, sha) in &p.binaries {
+        let bin = dir.join("bin").join(b);
+        if !file_matches(&bin, sha) {
+            problems.push(format!("program {name}: binary {b} missing or changed"));
+            continue;
+        }
+        library_problems(name, b, &bin, &dir, problems)?;
+        for root in &roots {
+            check_link(
+                store,
+                name,
+                &root.join("bin").join(b),
+                &bin,
+                shell,
+                problems,
+            )?;
+        }
+    }
+    for hash in &p.entries {
+        match by_hash.get(hash.as_str()) {
+            None => problems.push(format!(
+                "program {name}: entry {} is not in the store",
+                &hash[..12]
+            )),
+            Some(r) => {
+                let in_program = dir.join("lib").join(&r.file);
+                if in_program.exists() && !file_matches(&in_program, &r.runtime_sha256) {
+                    problems.push(format!("program {name}: {} differs from its entry", r.file));
                 }
             }
         }
     }
-    // Nothing half-installed is visible: every link into the store's programs points at the
-    // build of a recorded program.
+    Ok(())
+}
+
+/// Binary `b` of program `name` and every library of its closure: each Rust library they need is
+/// in the program's `lib/`.
+fn library_problems(
+    name: &str,
+    b: &str,
+    bin: &Path,
+    dir: &Path,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let found = match elf::library_closure(bin, &[dir.join("lib")]) {
+        Ok(found) => found,
+        Err(e) => {
+            problems.push(format!("program {name}: {b}: {e:#}"));
+            return Ok(());
+        }
+    };
+    let files = std::iter::once((b, bin.to_path_buf())).chain(
+        found
+            .keys()
+            .map(|lib| (lib.as_str(), dir.join("lib").join(lib))),
+    );
+    for (file, path) in files {
+        for needed in elf::dynamic_info(&path)?.needed {
+            let needed = elf::needed_file(&needed);
+            if looks_like_rust_library(needed) && !found.contains_key(needed) {
+                problems.push(format!(
+                    "program {name}: {file} needs {needed}, which is not in its library directory"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The link `link` in an install root points at program `name`'s binary `bin`. A missing link or
+/// one taken over by another program's `--force` install is a warning; any other target is a
+/// problem.
+fn check_link(
+    store: &Store,
+    name: &str,
+    link: &Path,
+    bin: &Path,
+    shell: &Shell,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    if std::fs::symlink_metadata(link).is_err() {
+        // Deleted by its user, or not made yet by an install that stopped after its
+        // commit point: the program is intact, only not on the PATH.
+        shell.warn(format!(
+            "program {name}: {} is missing; `cargo share verify --repair` puts it back",
+            link.display()
+        ));
+        return Ok(());
+    }
+    let target = std::fs::read_link(link).ok();
+    if target.as_deref() == Some(bin) {
+        return Ok(());
+    }
+    let taken_by = match &target {
+        Some(t) => store.program_linked_by(t)?.filter(|o| o != name),
+        None => None,
+    };
+    match taken_by {
+        Some(other) => shell.warn(format!(
+            "program {name}: {} is `{other}`'s binary (installed over it with \
+             --force)",
+            link.display()
+        )),
+        None => problems.push(format!(
+            "program {name}: {} does not link to its installed binary",
+            link.display()
+        )),
+    }
+    Ok(())
+}
+
+/// Nothing half-installed is visible: every link in an install root into the store's programs
+/// points at the build of a recorded program.
+fn unrecorded_link_problems(store: &Store) -> Result<Vec<String>> {
     let recorded: BTreeSet<PathBuf> = store
         .readable_programs()?
         .into_iter()
@@ -147,18 +212,9 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
         })
         .filter_map(|b| std::fs::canonicalize(b).ok())
         .collect();
-    // Install roots: from the index and from every program manifest on disk, so that links
-    // survive as evidence even when the index is lost.
-    let mut roots: BTreeSet<PathBuf> = store.all_roots()?;
-    roots.extend(known_roots(&store.root));
-    for e in store.read_tree_dir("programs")? {
-        let manifest: Option<InstalledProgram> =
-            std::fs::read_to_string(e.path().join("program.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok());
-        roots.extend(manifest.map(|m| m.root));
-    }
+    let roots = install_roots(store)?;
     let programs_dir = store.programs_dir()?;
+    let mut problems = Vec::new();
     for root in roots {
         let Ok(links) = std::fs::read_dir(root.join("bin")) else {
             continue;
@@ -176,7 +232,28 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
             }
         }
     }
-    for p in &problems {
+    Ok(problems)
+}
+
+/// Install roots: from the index and from every program manifest on disk, so that links
+/// survive as evidence even when the index is lost.
+fn install_roots(store: &Store) -> Result<BTreeSet<PathBuf>> {
+    let mut roots: BTreeSet<PathBuf> = store.all_roots()?;
+    roots.extend(known_roots(&store.root));
+    for e in store.read_tree_dir("programs")? {
+        let manifest: Option<InstalledProgram> =
+            std::fs::read_to_string(e.path().join("program.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        roots.extend(manifest.map(|m| m.root));
+    }
+    Ok(roots)
+}
+
+/// Each problem as an error, the `verify-finished` JSON record, and when nothing is wrong, the
+/// `Verified` status.
+fn report(store: &Store, rows: &[EntryRow], problems: &[String], shell: &Shell) -> Result<()> {
+    for p in problems {
         shell.error(p);
     }
     shell.json(&serde_json::json!({"reason": "verify-finished", "problems": problems}));
@@ -190,7 +267,7 @@ pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<Strin
             ),
         );
     }
-    Ok(problems)
+    Ok(())
 }
 
 /// Crate dylibs carry Cargo's hash (`libname-0123abcd...so`), libstd its own; system libraries

@@ -35,100 +35,11 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
     ));
     for v in report.variants.iter().filter(|v| v.shared) {
         shell.result(format!("\n{} against static", v.name));
-        shell.result(format!(
-            "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
-            "program",
-            "bin st",
-            "bin sh",
-            "libs",
-            "PSS st",
-            "PSS sh",
-            "start st",
-            "start sh",
-            "start",
-            "run"
-        ));
-        for p in &v.programs {
-            let s = st.programs.iter().find(|q| q.program == p.program);
-            let us = |d: Option<&Distribution>| {
-                d.map_or("n/a".into(), |d| format!("{:.0}us", d.median_us))
-            };
-            let pss = |x: Option<u64>| x.map_or("n/a".into(), human_bytes);
-            shell.result(format!(
-                "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
-                p.program,
-                s.map_or("n/a".into(), |s| human_bytes(s.binary_bytes)),
-                human_bytes(p.binary_bytes),
-                p.libraries,
-                pss(s.and_then(|s| s.pss_bytes)),
-                pss(p.pss_bytes),
-                us(s.and_then(|s| s.startup.as_ref())),
-                us(p.startup.as_ref()),
-                ratio(
-                    p.startup.as_ref().map(|d| d.median_us),
-                    s.and_then(|s| s.startup.as_ref()).map(|d| d.median_us)
-                ),
-                ratio(
-                    p.runtime.as_ref().map(|d| d.median_us),
-                    s.and_then(|s| s.runtime.as_ref()).map(|d| d.median_us)
-                ),
-            ));
-        }
-        let f = |x: u64| Some(x as f64);
-        shell.result(format!(
-            "disk: static {} | shared {} (binaries {} + {} libraries {}) = {} | ideal {} = {} | break-even: {}",
-            human_bytes(st.disk_total()),
-            human_bytes(v.disk_total()),
-            human_bytes(v.binaries_bytes),
-            v.libraries.len(),
-            human_bytes(v.libraries_bytes),
-            ratio(f(v.disk_total()), f(st.disk_total())),
-            report.ideal_bytes.map_or("n/a".into(), human_bytes),
-            ratio(report.ideal_bytes.map(|x| x as f64), f(st.disk_total())),
-            v.break_even_programs.map_or(
-                format!("not within these {} programs", v.programs.len()),
-                |k| format!("from {k} programs")
-            ),
-        ));
-        shell.result(format!(
-            "memory, all at once: PSS static {} | shared {} = {} ; USS {} | {} = {}",
-            st.pss_total_bytes.map_or("n/a".into(), human_bytes),
-            v.pss_total_bytes.map_or("n/a".into(), human_bytes),
-            ratio(
-                v.pss_total_bytes.map(|x| x as f64),
-                st.pss_total_bytes.map(|x| x as f64)
-            ),
-            st.uss_total_bytes.map_or("n/a".into(), human_bytes),
-            v.uss_total_bytes.map_or("n/a".into(), human_bytes),
-            ratio(
-                v.uss_total_bytes.map(|x| x as f64),
-                st.uss_total_bytes.map(|x| x as f64)
-            ),
-        ));
-        let startup = |v: &Variant| {
-            median(
-                v.programs
-                    .iter()
-                    .filter_map(|p| p.startup.as_ref().map(|d| d.median_us)),
-            )
-        };
-        let runtime = |v: &Variant| {
-            median(
-                v.programs
-                    .iter()
-                    .filter_map(|p| p.runtime.as_ref().map(|d| d.median_us)),
-            )
-        };
+        program_rows(st, v, shell);
+        disk_and_memory_rows(report, st, v, shell);
         counter_rows(st, v, shell);
         fully_cold_rows(st, v, shell);
-        shell.result(format!(
-            "start-up, median of medians: {} | run time: {} | build CPU: static {} | shared {} = {}",
-            ratio(startup(v), startup(st)),
-            ratio(runtime(v), runtime(st)),
-            st.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
-            v.build_cpu_seconds.map_or("n/a".into(), |s| format!("{s:.0}s")),
-            ratio(v.build_cpu_seconds, st.build_cpu_seconds),
-        ));
+        summary_row(st, v, shell);
     }
     if let Some(r) = report.cold_resident_after_drop {
         shell.result(format!(
@@ -137,31 +48,145 @@ pub fn print_table(report: &BenchReport, shell: &Shell) {
         ));
     }
     if let Some(update) = &report.update {
-        for fix in &update.fixes {
-            shell.result(format!(
-                "\nupdate cost: a {} fix to {} (`{}`, {}) ships (stripped files that changed)",
-                fix.kind, update.crate_name, fix.function, fix.source
-            ));
-            let base = fix
-                .per_variant
-                .iter()
-                .find(|v| v.variant == "static")
-                .map(|v| v.bytes as f64);
-            for v in &fix.per_variant {
-                shell.result(format!(
-                    "{:<32} {:>4} files {:>10} {}   {} of {} files byte-identical",
-                    v.variant,
-                    v.files,
-                    human_bytes(v.bytes),
-                    ratio(Some(v.bytes as f64), base),
-                    v.identical_files,
-                    v.total_files
-                ));
-            }
-        }
+        update_rows(update, shell);
     }
     for m in &report.missing {
         shell.result(format!("not measured: {m}"));
+    }
+}
+
+/// Per program: binary size, libraries, PSS and start-up, static then this variant, and the
+/// start-up and run-time ratios.
+fn program_rows(st: &Variant, v: &Variant, shell: &Shell) {
+    shell.result(format!(
+        "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
+        "program",
+        "bin st",
+        "bin sh",
+        "libs",
+        "PSS st",
+        "PSS sh",
+        "start st",
+        "start sh",
+        "start",
+        "run"
+    ));
+    for p in &v.programs {
+        let s = st.programs.iter().find(|q| q.program == p.program);
+        let us =
+            |d: Option<&Distribution>| d.map_or("n/a".into(), |d| format!("{:.0}us", d.median_us));
+        let pss = |x: Option<u64>| x.map_or("n/a".into(), human_bytes);
+        shell.result(format!(
+            "{:<12} {:>9} {:>9} {:>5} {:>9} {:>9} {:>12} {:>12} {:>8} {:>8}",
+            p.program,
+            s.map_or("n/a".into(), |s| human_bytes(s.binary_bytes)),
+            human_bytes(p.binary_bytes),
+            p.libraries,
+            pss(s.and_then(|s| s.pss_bytes)),
+            pss(p.pss_bytes),
+            us(s.and_then(|s| s.startup.as_ref())),
+            us(p.startup.as_ref()),
+            ratio(
+                p.startup.as_ref().map(|d| d.median_us),
+                s.and_then(|s| s.startup.as_ref()).map(|d| d.median_us)
+            ),
+            ratio(
+                p.runtime.as_ref().map(|d| d.median_us),
+                s.and_then(|s| s.runtime.as_ref()).map(|d| d.median_us)
+            ),
+        ));
+    }
+}
+
+/// Totals: disk (against static, the ideal and the break-even) and memory with all programs
+/// running at once.
+fn disk_and_memory_rows(report: &BenchReport, st: &Variant, v: &Variant, shell: &Shell) {
+    let f = |x: u64| Some(x as f64);
+    shell.result(format!(
+        "disk: static {} | shared {} (binaries {} + {} libraries {}) = {} | ideal {} = {} | break-even: {}",
+        human_bytes(st.disk_total()),
+        human_bytes(v.disk_total()),
+        human_bytes(v.binaries_bytes),
+        v.libraries.len(),
+        human_bytes(v.libraries_bytes),
+        ratio(f(v.disk_total()), f(st.disk_total())),
+        report.ideal_bytes.map_or("n/a".into(), human_bytes),
+        ratio(report.ideal_bytes.map(|x| x as f64), f(st.disk_total())),
+        v.break_even_programs.map_or(
+            format!("not within these {} programs", v.programs.len()),
+            |k| format!("from {k} programs")
+        ),
+    ));
+    shell.result(format!(
+        "memory, all at once: PSS static {} | shared {} = {} ; USS {} | {} = {}",
+        st.pss_total_bytes.map_or("n/a".into(), human_bytes),
+        v.pss_total_bytes.map_or("n/a".into(), human_bytes),
+        ratio(
+            v.pss_total_bytes.map(|x| x as f64),
+            st.pss_total_bytes.map(|x| x as f64)
+        ),
+        st.uss_total_bytes.map_or("n/a".into(), human_bytes),
+        v.uss_total_bytes.map_or("n/a".into(), human_bytes),
+        ratio(
+            v.uss_total_bytes.map(|x| x as f64),
+            st.uss_total_bytes.map(|x| x as f64)
+        ),
+    ));
+}
+
+/// The medians of the programs' start-up and run-time medians, and the build CPU time, this
+/// variant against static.
+fn summary_row(st: &Variant, v: &Variant, shell: &Shell) {
+    let startup = |v: &Variant| {
+        median(
+            v.programs
+                .iter()
+                .filter_map(|p| p.startup.as_ref().map(|d| d.median_us)),
+        )
+    };
+    let runtime = |v: &Variant| {
+        median(
+            v.programs
+                .iter()
+                .filter_map(|p| p.runtime.as_ref().map(|d| d.median_us)),
+        )
+    };
+    shell.result(format!(
+        "start-up, median of medians: {} | run time: {} | build CPU: static {} | shared {} = {}",
+        ratio(startup(v), startup(st)),
+        ratio(runtime(v), runtime(st)),
+        st.build_cpu_seconds
+            .map_or("n/a".into(), |s| format!("{s:.0}s")),
+        v.build_cpu_seconds
+            .map_or("n/a".into(), |s| format!("{s:.0}s")),
+        ratio(v.build_cpu_seconds, st.build_cpu_seconds),
+    ));
+}
+
+/// Per fix of the update cost: what each variant ships (against static) and how many of its
+/// files stay byte-identical.
+fn update_rows(update: &UpdateCost, shell: &Shell) {
+    for fix in &update.fixes {
+        shell.result(format!(
+            "\nupdate cost: a {} fix to {} (`{}`, {}) ships (stripped files that changed)",
+            fix.kind, update.crate_name, fix.function, fix.source
+        ));
+        let base = fix
+            .per_variant
+            .iter()
+            .find(|v| v.variant == "static")
+            .map(|v| v.bytes as f64);
+        for v in &fix.per_variant {
+            shell.result(format!(
+                "{:<32} {:>4} files {:>10} {}   {} of {} files byte-identical",
+                v.variant,
+                v.files,
+                human_bytes(v.bytes),
+                ratio(Some(v.bytes as f64), base),
+                v.identical_files,
+                v.total_files
+            ));
+        }
     }
 }
 

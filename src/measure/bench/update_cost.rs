@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::build::{self};
+use crate::build::{self, Layout};
 use crate::measure::bench::disk::stripped_copy;
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::BenchOptions;
@@ -150,10 +150,28 @@ fn ship_fix(
     dir: &Path,
     shell: &Shell,
 ) -> Result<Vec<ShippedFiles>> {
+    let mut out = vec![ship_static(
+        options, crate_name, programs, copies, dir, shell,
+    )?];
+    for &layout in &options.layouts {
+        out.push(ship_shared(
+            options, layout, crate_name, copies, dir, shell,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Static: each program that locks the crate, in a copy of its workspace (the patch rewrites
+/// the lock), reusing its target directory. The others ship nothing.
+fn ship_static(
+    options: &BenchOptions,
+    crate_name: &str,
+    programs: &[ProgramUse],
+    copies: &BTreeMap<String, PathBuf>,
+    dir: &Path,
+    shell: &Shell,
+) -> Result<ShippedFiles> {
     let work = &options.work_dir;
-    let mut out = Vec::new();
-    // Static: each program that locks the crate, in a copy of its workspace (the patch rewrites
-    // the lock), reusing its target directory. The others ship nothing.
     let (mut files, mut bytes) = (0usize, 0u64);
     let names: Vec<String> = programs
         .iter()
@@ -204,64 +222,73 @@ fn ship_fix(
         }
     }
     let total = std::fs::read_dir(work.join("stripped/static/bin"))?.count();
-    out.push(ShippedFiles {
+    Ok(ShippedFiles {
         variant: "static".into(),
         files,
         bytes,
         total_files: total,
         identical_files: total.saturating_sub(files),
-    });
-    // Shared layouts.
-    for &layout in &options.layouts {
-        let (mut build, name) = shared_options(options, layout);
-        build.patches = copies
-            .values()
-            .map(|path| build::CratePatch {
-                name: crate_name.to_string(),
-                path: path.clone(),
-            })
-            .collect();
-        shell.status("Building", format!("the set ({name}, updated)"));
-        let variant_dir = shared_dir_name(layout, options.build.binding);
-        let built = dir.join(&variant_dir);
-        let report = build::build(&build, &built, shell)?.complete()?;
-        let (mut files, mut bytes, mut total) = (0usize, 0u64, 0usize);
-        let before = work.join("stripped").join(&variant_dir);
-        let after = dir.join("stripped").join(&variant_dir);
-        for file in report.libraries.keys() {
+    })
+}
+
+/// A shared layout: the set built again with every fixed copy patched in; each library and
+/// binary that changed is shipped.
+fn ship_shared(
+    options: &BenchOptions,
+    layout: Layout,
+    crate_name: &str,
+    copies: &BTreeMap<String, PathBuf>,
+    dir: &Path,
+    shell: &Shell,
+) -> Result<ShippedFiles> {
+    let work = &options.work_dir;
+    let (mut build, name) = shared_options(options, layout);
+    build.patches = copies
+        .values()
+        .map(|path| build::CratePatch {
+            name: crate_name.to_string(),
+            path: path.clone(),
+        })
+        .collect();
+    shell.status("Building", format!("the set ({name}, updated)"));
+    let variant_dir = shared_dir_name(layout, options.build.binding);
+    let built = dir.join(&variant_dir);
+    let report = build::build(&build, &built, shell)?.complete()?;
+    let (mut files, mut bytes, mut total) = (0usize, 0u64, 0usize);
+    let before = work.join("stripped").join(&variant_dir);
+    let after = dir.join("stripped").join(&variant_dir);
+    for file in report.libraries.keys() {
+        let (c, b) = shipped(
+            &built.join("lib").join(file),
+            &after.join("lib").join(file),
+            &before.join("lib").join(file),
+            true,
+        )?;
+        files += c;
+        bytes += b;
+        total += 1;
+    }
+    for p in &report.programs {
+        for bin in &p.binaries {
+            let name = bin.file_name().unwrap_or_default();
             let (c, b) = shipped(
-                &built.join("lib").join(file),
-                &after.join("lib").join(file),
-                &before.join("lib").join(file),
-                true,
+                bin,
+                &after.join("bin").join(name),
+                &before.join("bin").join(name),
+                false,
             )?;
             files += c;
             bytes += b;
             total += 1;
         }
-        for p in &report.programs {
-            for bin in &p.binaries {
-                let name = bin.file_name().unwrap_or_default();
-                let (c, b) = shipped(
-                    bin,
-                    &after.join("bin").join(name),
-                    &before.join("bin").join(name),
-                    false,
-                )?;
-                files += c;
-                bytes += b;
-                total += 1;
-            }
-        }
-        out.push(ShippedFiles {
-            variant: name,
-            files,
-            bytes,
-            total_files: total,
-            identical_files: total - files,
-        });
     }
-    Ok(out)
+    Ok(ShippedFiles {
+        variant: name,
+        files,
+        bytes,
+        total_files: total,
+        identical_files: total - files,
+    })
 }
 
 /// Strip `built` into `stripped` and compare with the original build's stripped file: (1, size)

@@ -167,192 +167,27 @@ pub fn plan_groups(
 ) -> Result<GroupPlan> {
     let pkgs: BTreeMap<&PackageId, &Package> = md.packages.iter().map(|p| (&p.id, p)).collect();
     let edges = target_edges(md);
-    let program_ids: BTreeSet<&PackageId> = programs.iter().map(|(_, id)| id).collect();
     let kept_apart = dependents_of_named(&pkgs, &edges, apart);
-
     // 1. Consumers.
     let consumers = consumers_of(programs, &edges);
-    let fixed_member: BTreeSet<&PackageId> = fixed
-        .iter()
-        .flat_map(|g| g.record.group.members.iter().map(|m| &m.id))
-        .collect();
-
-    // 4. Exclusions, propagated to dependents.
-    let mut excluded: BTreeMap<PackageId, String> = BTreeMap::new();
-    for id in consumers.keys() {
-        let Some(pkg) = pkgs.get(id) else { continue };
-        if program_ids.contains(id) {
-            excluded.insert(id.clone(), "it is a program of the set".into());
-        } else if let Err(why) = member_source(pkg) {
-            excluded.insert(id.clone(), why);
-        }
-    }
-    loop {
-        let mut more = Vec::new();
-        for id in consumers.keys() {
-            if excluded.contains_key(id) {
-                continue;
-            }
-            if let Some(dep) = edges
-                .get(id)
-                .into_iter()
-                .flatten()
-                .find(|d| excluded.contains_key(*d))
-            {
-                let name = pkgs
-                    .get(dep)
-                    .map_or("?".to_string(), |p| p.name.to_string());
-                more.push((
-                    id.clone(),
-                    format!("it depends on `{name}`, which is not grouped"),
-                ));
-            }
-        }
-        if more.is_empty() {
-            break;
-        }
-        excluded.extend(more);
-    }
-
-    // 2. Partition by consumer set.
-    let mut by_consumers: BTreeMap<(BTreeSet<usize>, bool), BTreeSet<PackageId>> = BTreeMap::new();
-    let mut static_crates: BTreeMap<String, usize> = BTreeMap::new();
-    for (id, who) in &consumers {
-        if fixed_member.contains(id) {
-            continue;
-        }
-        if who.len() >= 2 && !excluded.contains_key(id) {
-            by_consumers
-                .entry((who.clone(), kept_apart.contains(id)))
-                .or_default()
-                .insert(id.clone());
-        } else {
-            for &p in who {
-                *static_crates.entry(programs[p].0.clone()).or_default() += 1;
-            }
-        }
-    }
-    let mut bytes_of: BTreeMap<PackageId, u64> = BTreeMap::new();
-    for ids in by_consumers.values() {
-        for id in ids {
-            let dir = pkgs[id]
-                .manifest_path
-                .parent()
-                .map(|d| d.as_std_path().to_path_buf())
-                .unwrap_or_default();
-            bytes_of.insert(id.clone(), rust_source_bytes(&dir));
-        }
-    }
-    let mut clusters: Vec<Cluster> = by_consumers
-        .into_iter()
-        .map(|((consumers, apart), members)| Cluster {
-            bytes: members.iter().map(|m| bytes_of[m]).sum(),
-            consumers,
-            members,
-            apart,
-        })
-        .collect();
-
-    // 3. Merge small groups.
-    merge_small(&mut clusters, &edges, min_source_bytes);
-
-    // Name the groups: most consumers first, then largest.
-    clusters.sort_by(|a, b| {
-        b.consumers
-            .len()
-            .cmp(&a.consumers.len())
-            .then(b.bytes.cmp(&a.bytes))
-            .then(a.members.cmp(&b.members))
-    });
-    // Fixed groups keep their names; new ones never take a name a fixed one has.
-    let taken: BTreeSet<&str> = fixed.iter().map(|g| g.record.group.name.as_str()).collect();
-    let names: Vec<String> = (1..)
-        .map(|i| format!("{GROUP_PACKAGE_PREFIX}{i}-{set_tag}"))
-        .filter(|n| !taken.contains(n.as_str()))
-        .take(clusters.len())
-        .collect();
-    let cluster_of: BTreeMap<&PackageId, usize> = clusters
-        .iter()
-        .enumerate()
-        .flat_map(|(ci, c)| c.members.iter().map(move |m| (m, ci)))
-        .collect();
-    let fixed_of: BTreeMap<&PackageId, &str> = fixed
-        .iter()
-        .flat_map(|g| {
-            g.record
-                .group
-                .members
-                .iter()
-                .map(|m| (&m.id, g.record.group.name.as_str()))
-        })
-        .collect();
-    let consumer_names = |who: &BTreeSet<usize>| -> BTreeSet<String> {
-        who.iter().map(|&p| programs[p].0.clone()).collect()
+    let plan = Planning {
+        md,
+        programs,
+        pkgs,
+        edges,
+        consumers,
     };
-    let mut groups = Vec::new();
-    let mut reused = BTreeMap::new();
-    let mut earlier = BTreeMap::new();
-    for stored in fixed {
-        let mut group = stored.record.group.clone();
-        // Who loads it now: the programs that link a member (and so its dependency groups).
-        group.consumers = group
-            .members
-            .iter()
-            .filter_map(|m| consumers.get(&m.id))
-            .flat_map(consumer_names)
-            .collect();
-        if let Some(n) = stored.set {
-            earlier.insert(group.name.clone(), n);
-        } else {
-            reused.insert(group.name.clone(), stored.entry.clone());
-        }
-        groups.push(group);
-    }
-    for (ci, cluster) in clusters.iter().enumerate() {
-        let mut depends_on = BTreeSet::new();
-        for m in &cluster.members {
-            for dep in edges.get(m).into_iter().flatten() {
-                if let Some(&other) = cluster_of.get(dep) {
-                    if other != ci {
-                        depends_on.insert(names[other].clone());
-                    }
-                } else if let Some(&name) = fixed_of.get(dep) {
-                    depends_on.insert(name.to_string());
-                }
-            }
-        }
-        let mut members: Vec<GroupMember> = cluster
-            .members
-            .iter()
-            .map(|id| {
-                let pkg = pkgs[id];
-                GroupMember {
-                    name: pkg.name.to_string(),
-                    version: pkg.version.to_string(),
-                    source: member_source(pkg).expect("excluded sources are not grouped"),
-                    features: member_features(pkg.features.get("default"), features_of(md, id)),
-                    source_bytes: bytes_of[id],
-                    id: id.clone(),
-                }
-            })
-            .collect();
-        members.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
-        groups.push(Group {
-            name: names[ci].clone(),
-            members,
-            consumers: consumer_names(&cluster.consumers),
-            depends_on,
-            source_bytes: cluster.bytes,
-        });
-    }
-    let excluded = excluded
-        .into_iter()
-        .filter(|(id, _)| consumers.get(id).is_some_and(|c| c.len() >= 2))
-        .map(|(id, why)| {
-            let pkg = pkgs[&id];
-            (format!("{} v{}", pkg.name, pkg.version), why)
-        })
-        .collect();
+    // 4. Exclusions, propagated to dependents.
+    let excluded = plan.exclusions();
+    // 2. Partition by consumer set.
+    let (by_consumers, static_crates) = plan.partition(fixed, &excluded, &kept_apart);
+    let (mut clusters, bytes_of) = plan.clusters(by_consumers);
+    // 3. Merge small groups.
+    merge_small(&mut clusters, &plan.edges, min_source_bytes);
+    let names = name_clusters(&mut clusters, fixed, set_tag);
+    let (mut groups, reused, earlier) = plan.fixed_groups(fixed);
+    groups.extend(plan.new_groups(&clusters, &names, fixed, &bytes_of));
+    let excluded = plan.excluded_report(excluded);
     Ok(GroupPlan {
         groups,
         static_crates,
@@ -360,6 +195,262 @@ pub fn plan_groups(
         reused,
         earlier,
     })
+}
+
+/// What `plan_groups` works from: the resolved workspace, its programs, its target dependency
+/// graph and who links each package.
+struct Planning<'a> {
+    md: &'a Metadata,
+    /// The set's program packages, by name and id (a consumer is an index into it).
+    programs: &'a [(String, PackageId)],
+    pkgs: BTreeMap<&'a PackageId, &'a Package>,
+    /// See [`target_edges`].
+    edges: BTreeMap<PackageId, BTreeSet<PackageId>>,
+    /// See [`consumers_of`].
+    consumers: BTreeMap<PackageId, BTreeSet<usize>>,
+}
+
+/// Packages grouped by the programs that link them (and whether they are kept apart).
+type ByConsumers = BTreeMap<(BTreeSet<usize>, bool), BTreeSet<PackageId>>;
+
+impl Planning<'_> {
+    /// Step 4: the packages that cannot be grouped (the set's programs, sources a generated
+    /// manifest cannot name) and, transitively, those that depend on one; each with why.
+    fn exclusions(&self) -> BTreeMap<PackageId, String> {
+        let program_ids: BTreeSet<&PackageId> = self.programs.iter().map(|(_, id)| id).collect();
+        let mut excluded: BTreeMap<PackageId, String> = BTreeMap::new();
+        for id in self.consumers.keys() {
+            let Some(pkg) = self.pkgs.get(id) else {
+                continue;
+            };
+            if program_ids.contains(id) {
+                excluded.insert(id.clone(), "it is a program of the set".into());
+            } else if let Err(why) = member_source(pkg) {
+                excluded.insert(id.clone(), why);
+            }
+        }
+        loop {
+            let mut more = Vec::new();
+            for id in self.consumers.keys() {
+                if excluded.contains_key(id) {
+                    continue;
+                }
+                if let Some(dep) = self
+                    .edges
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .find(|d| excluded.contains_key(*d))
+                {
+                    let name = self
+                        .pkgs
+                        .get(dep)
+                        .map_or("?".to_string(), |p| p.name.to_string());
+                    more.push((
+                        id.clone(),
+                        format!("it depends on `{name}`, which is not grouped"),
+                    ));
+                }
+            }
+            if more.is_empty() {
+                return excluded;
+            }
+            excluded.extend(more);
+        }
+    }
+
+    /// Step 2: the packages two or more programs link (not excluded, not a fixed group's), by
+    /// consumer set; and per program, how many crates it links statically.
+    fn partition(
+        &self,
+        fixed: &[StoredGroup],
+        excluded: &BTreeMap<PackageId, String>,
+        kept_apart: &BTreeSet<PackageId>,
+    ) -> (ByConsumers, BTreeMap<String, usize>) {
+        let fixed_member: BTreeSet<&PackageId> = fixed
+            .iter()
+            .flat_map(|g| g.record.group.members.iter().map(|m| &m.id))
+            .collect();
+        let mut by_consumers: ByConsumers = BTreeMap::new();
+        let mut static_crates: BTreeMap<String, usize> = BTreeMap::new();
+        for (id, who) in &self.consumers {
+            if fixed_member.contains(id) {
+                continue;
+            }
+            if who.len() >= 2 && !excluded.contains_key(id) {
+                by_consumers
+                    .entry((who.clone(), kept_apart.contains(id)))
+                    .or_default()
+                    .insert(id.clone());
+            } else {
+                for &p in who {
+                    *static_crates.entry(self.programs[p].0.clone()).or_default() += 1;
+                }
+            }
+        }
+        (by_consumers, static_crates)
+    }
+
+    /// One cluster per consumer set, with its members' Rust source bytes (and each member's).
+    fn clusters(&self, by_consumers: ByConsumers) -> (Vec<Cluster>, BTreeMap<PackageId, u64>) {
+        let mut bytes_of: BTreeMap<PackageId, u64> = BTreeMap::new();
+        for ids in by_consumers.values() {
+            for id in ids {
+                let dir = self.pkgs[id]
+                    .manifest_path
+                    .parent()
+                    .map(|d| d.as_std_path().to_path_buf())
+                    .unwrap_or_default();
+                bytes_of.insert(id.clone(), rust_source_bytes(&dir));
+            }
+        }
+        let clusters = by_consumers
+            .into_iter()
+            .map(|((consumers, apart), members)| Cluster {
+                bytes: members.iter().map(|m| bytes_of[m]).sum(),
+                consumers,
+                members,
+                apart,
+            })
+            .collect();
+        (clusters, bytes_of)
+    }
+
+    /// The names of the programs `who` (indices into `programs`).
+    fn consumer_names(&self, who: &BTreeSet<usize>) -> BTreeSet<String> {
+        who.iter().map(|&p| self.programs[p].0.clone()).collect()
+    }
+
+    /// The fixed groups as they are, with who loads them now; and which of them are reused
+    /// from the store (by name, their entry) or from an earlier set (by name, its number).
+    fn fixed_groups(
+        &self,
+        fixed: &[StoredGroup],
+    ) -> (
+        Vec<Group>,
+        BTreeMap<String, String>,
+        BTreeMap<String, usize>,
+    ) {
+        let mut groups = Vec::new();
+        let mut reused = BTreeMap::new();
+        let mut earlier = BTreeMap::new();
+        for stored in fixed {
+            let mut group = stored.record.group.clone();
+            // Who loads it now: the programs that link a member (and so its dependency groups).
+            group.consumers = group
+                .members
+                .iter()
+                .filter_map(|m| self.consumers.get(&m.id))
+                .flat_map(|who| self.consumer_names(who))
+                .collect();
+            if let Some(n) = stored.set {
+                earlier.insert(group.name.clone(), n);
+            } else {
+                reused.insert(group.name.clone(), stored.entry.clone());
+            }
+            groups.push(group);
+        }
+        (groups, reused, earlier)
+    }
+
+    /// A group for each cluster (named `names[i]`): its members with their sources and
+    /// features, and the groups (new or fixed) it loads.
+    fn new_groups(
+        &self,
+        clusters: &[Cluster],
+        names: &[String],
+        fixed: &[StoredGroup],
+        bytes_of: &BTreeMap<PackageId, u64>,
+    ) -> Vec<Group> {
+        let cluster_of: BTreeMap<&PackageId, usize> = clusters
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| c.members.iter().map(move |m| (m, ci)))
+            .collect();
+        let fixed_of: BTreeMap<&PackageId, &str> = fixed
+            .iter()
+            .flat_map(|g| {
+                g.record
+                    .group
+                    .members
+                    .iter()
+                    .map(|m| (&m.id, g.record.group.name.as_str()))
+            })
+            .collect();
+        let mut groups = Vec::new();
+        for (ci, cluster) in clusters.iter().enumerate() {
+            let mut depends_on = BTreeSet::new();
+            for m in &cluster.members {
+                for dep in self.edges.get(m).into_iter().flatten() {
+                    if let Some(&other) = cluster_of.get(dep) {
+                        if other != ci {
+                            depends_on.insert(names[other].clone());
+                        }
+                    } else if let Some(&name) = fixed_of.get(dep) {
+                        depends_on.insert(name.to_string());
+                    }
+                }
+            }
+            let mut members: Vec<GroupMember> = cluster
+                .members
+                .iter()
+                .map(|id| self.group_member(id, bytes_of[id]))
+                .collect();
+            members.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+            groups.push(Group {
+                name: names[ci].clone(),
+                members,
+                consumers: self.consumer_names(&cluster.consumers),
+                depends_on,
+                source_bytes: cluster.bytes,
+            });
+        }
+        groups
+    }
+
+    /// Package `id` as a group member (`source_bytes` of Rust source).
+    fn group_member(&self, id: &PackageId, source_bytes: u64) -> GroupMember {
+        let pkg = self.pkgs[id];
+        GroupMember {
+            name: pkg.name.to_string(),
+            version: pkg.version.to_string(),
+            source: member_source(pkg).expect("excluded sources are not grouped"),
+            features: member_features(pkg.features.get("default"), features_of(self.md, id)),
+            source_bytes,
+            id: id.clone(),
+        }
+    }
+
+    /// The excluded packages that two or more programs link (the others would not be grouped
+    /// anyway), as `name vVERSION` with why.
+    fn excluded_report(&self, excluded: BTreeMap<PackageId, String>) -> BTreeMap<String, String> {
+        excluded
+            .into_iter()
+            .filter(|(id, _)| self.consumers.get(id).is_some_and(|c| c.len() >= 2))
+            .map(|(id, why)| {
+                let pkg = self.pkgs[&id];
+                (format!("{} v{}", pkg.name, pkg.version), why)
+            })
+            .collect()
+    }
+}
+
+/// Sorts `clusters` (most consumers first, then largest) and names them in that order; fixed
+/// groups keep their names and new ones never take a name a fixed one has.
+fn name_clusters(clusters: &mut [Cluster], fixed: &[StoredGroup], set_tag: &str) -> Vec<String> {
+    clusters.sort_by(|a, b| {
+        b.consumers
+            .len()
+            .cmp(&a.consumers.len())
+            .then(b.bytes.cmp(&a.bytes))
+            .then(a.members.cmp(&b.members))
+    });
+    let taken: BTreeSet<&str> = fixed.iter().map(|g| g.record.group.name.as_str()).collect();
+    (1..)
+        .map(|i| format!("{GROUP_PACKAGE_PREFIX}{i}-{set_tag}"))
+        .filter(|n| !taken.contains(n.as_str()))
+        .take(clusters.len())
+        .collect()
 }
 
 /// The features a group builds a member with: the resolved ones, plus `default` when every

@@ -1,7 +1,7 @@
 //! Generating a set workspace: members copied and rewritten, the seed lock written, Cargo run
 //! to resolve, pins applied, the resolution saved or restored.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -38,41 +38,7 @@ pub fn generate(
     if !stored.is_empty() && (options.lock_file.is_some() || !options.pins.is_empty()) {
         bail!("internal: stored groups are not combined with --lock or --pin");
     }
-    let mut names: Vec<String> = members
-        .iter()
-        .filter(|m| m.plugin_for.is_none())
-        .map(|m| format!("{}@{}", m.name, m.version))
-        .collect();
-    names.sort();
-    let id = sha256_hex(names.join("\n").as_bytes());
-    let set_line = names.join(", ");
-    let dir_name = match number.filter(|_| options.stable_names) {
-        // Short: a group's name takes its tag from the first 8 characters.
-        Some(n) => format!("set{n}"),
-        None => id[..16].to_string(),
-    };
-    let root = cache.join("sets").join(dir_name);
-    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let mut dirs = Vec::new();
-    for member in members {
-        let dir = format!("{}-{}", member.name, member.version);
-        copy_member(member, &root.join(&dir), &[], &[])?;
-        dirs.push(dir);
-    }
-    let pins_dir = root.join(PINS_PACKAGE);
-    if pins_dir.exists() {
-        std::fs::remove_dir_all(&pins_dir)?;
-    }
-    let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
-    write_facades(&root, &facades)?;
-    dirs.extend(facades.iter().map(|g| g.name.clone()));
-    if write_reuse_member(&root, &stored_packages(stored))? {
-        dirs.push(REUSE_PACKAGE.to_string());
-    }
-    write_workspace_manifest(&root, &dirs)?;
-    let manifest_path = root.join("Cargo.toml");
-    let lock_path = root.join("Cargo.lock");
-
+    let ws = SetWorkspace::write(members, options, cache, stored, number)?;
     let existing_lock = match &options.lock_file {
         Some(f) if f.is_file() => Some(
             std::fs::read_to_string(f)
@@ -82,92 +48,188 @@ pub fn generate(
     };
     match &existing_lock {
         Some(lock) if options.pins.is_empty() => {
-            std::fs::write(&lock_path, lock)?;
             let file = options.lock_file.as_ref().expect("lock file given");
-            shell.status("Using", format!("the resolution in {}", file.display()));
-            let header = lock.lines().find_map(|l| l.strip_prefix(SET_HEADER));
-            if header != Some(set_line.as_str()) {
-                bail!(
-                    "--lock {}: this resolution was made for {}, not for {set_line}; delete the file to resolve anew",
-                    file.display(),
-                    header.map_or("something else (it has no cargo-share header)".to_string(), |h| format!("the programs {h}"))
-                );
-            }
-            let pins = recorded_pins(lock)
-                .with_context(|| format!("--lock {}: not a Cargo.lock", file.display()))?;
-            if !pins.is_empty() {
-                write_pins_member(&root, &dirs, &pins)?;
-            }
-            let check = quiet_metadata(&manifest_path, &["--locked"])?;
-            if !check.status.success() {
-                bail!(
-                    "--lock {}: this resolution does not fit these programs (it was made for another set, or they changed); \
-                     delete the file to resolve anew\n\ncargo said:\n{}",
-                    file.display(),
-                    String::from_utf8_lossy(&check.stderr).trim_end()
-                );
-            }
+            ws.use_lock_file(lock, file, shell)?;
         }
         _ => {
-            shell.status(
-                "Resolving",
-                format!(
-                    "{} (--unify {}{})",
-                    match members {
-                        [only] => only.name.clone(),
-                        _ => format!("{} programs together", members.len()),
-                    },
-                    options.policy,
-                    match (stored.len(), stored.iter().any(|g| g.set.is_some())) {
-                        (0, _) => String::new(),
-                        (1, false) => ", with 1 group from the store".to_string(),
-                        (n, false) => format!(", with {n} groups from the store"),
-                        (1, true) => ", with 1 group of an earlier set".to_string(),
-                        (n, true) => format!(", with {n} groups of earlier sets"),
-                    }
-                ),
-            );
+            shell.status("Resolving", resolving_note(members, options, stored));
             let seed = match &existing_lock {
                 Some(lock) => lock.clone(),
-                None => {
-                    let mut locks: Vec<&str> = members
-                        .iter()
-                        .flat_map(|m| [m.lock.as_deref(), m.released_lock.as_deref()])
-                        .flatten()
-                        .collect();
-                    let mut preferred: Vec<&str> = stored
-                        .iter()
-                        .map(|g| g.record.lock.as_str())
-                        .chain(
-                            members
-                                .iter()
-                                .filter(|m| m.keep_resolution)
-                                .filter_map(|m| m.lock.as_deref()),
-                        )
-                        .collect();
-                    if options.newest_locked && members.iter().any(|m| m.keep_resolution) {
-                        // Candidates like every other lock: the newest version wins.
-                        locks.append(&mut preferred);
-                    }
-                    seed_lockfile_preferring(&locks, &preferred)?
-                }
+                None => seed_lock(members, options, stored)?,
             };
-            resolve(&manifest_path, &lock_path, seed)?;
-            apply_pins(&root, &dirs, &lock_path, &options.pins, shell)?;
-            if let Some(file) = &options.lock_file {
-                let lock = std::fs::read_to_string(&lock_path)?;
-                std::fs::write(file, format!("{SET_HEADER}{set_line}\n{lock}"))
-                    .with_context(|| format!("writing --lock {}", file.display()))?;
-                shell.status("Saved", format!("the resolution to {}", file.display()));
-            }
+            ws.resolve_anew(seed, options, shell)?;
         }
     }
-    let lock = std::fs::read_to_string(&lock_path)?;
+    let lock = std::fs::read_to_string(&ws.lock_path)?;
     Ok(ProgramSet {
-        root,
-        manifest_path,
+        root: ws.root,
+        manifest_path: ws.manifest_path,
         lock_sha256: resolution_sha256(&lock)?,
         policy: options.policy,
         members: members.to_vec(),
     })
+}
+
+/// A set's workspace on disk, as `generate` resolves it.
+struct SetWorkspace {
+    /// `CACHE/sets/NAME`.
+    root: PathBuf,
+    /// Its members' folders (programs, facades of stored groups, the reuse member).
+    dirs: Vec<String>,
+    manifest_path: PathBuf,
+    lock_path: PathBuf,
+    /// The programs it resolves, `name@version, ...`, as the `--lock` file's header names them.
+    set_line: String,
+}
+
+impl SetWorkspace {
+    /// Names the set (by its number or its programs), then writes its members, the facades of
+    /// `stored` groups, the reuse member and the workspace manifest (a pins member left by an
+    /// earlier run is removed).
+    fn write(
+        members: &[SetMember],
+        options: &UnifyOptions,
+        cache: &Path,
+        stored: &[StoredGroup],
+        number: Option<usize>,
+    ) -> Result<SetWorkspace> {
+        let mut names: Vec<String> = members
+            .iter()
+            .filter(|m| m.plugin_for.is_none())
+            .map(|m| format!("{}@{}", m.name, m.version))
+            .collect();
+        names.sort();
+        let id = sha256_hex(names.join("\n").as_bytes());
+        let set_line = names.join(", ");
+        let dir_name = match number.filter(|_| options.stable_names) {
+            // Short: a group's name takes its tag from the first 8 characters.
+            Some(n) => format!("set{n}"),
+            None => id[..16].to_string(),
+        };
+        let root = cache.join("sets").join(dir_name);
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        let mut dirs = Vec::new();
+        for member in members {
+            let dir = format!("{}-{}", member.name, member.version);
+            copy_member(member, &root.join(&dir), &[], &[])?;
+            dirs.push(dir);
+        }
+        let pins_dir = root.join(PINS_PACKAGE);
+        if pins_dir.exists() {
+            std::fs::remove_dir_all(&pins_dir)?;
+        }
+        let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
+        write_facades(&root, &facades)?;
+        dirs.extend(facades.iter().map(|g| g.name.clone()));
+        if write_reuse_member(&root, &stored_packages(stored))? {
+            dirs.push(REUSE_PACKAGE.to_string());
+        }
+        write_workspace_manifest(&root, &dirs)?;
+        Ok(SetWorkspace {
+            manifest_path: root.join("Cargo.toml"),
+            lock_path: root.join("Cargo.lock"),
+            root,
+            dirs,
+            set_line,
+        })
+    }
+
+    /// `--lock FILE` (its text `lock`) without `--pin`: the resolution is taken as it is, once
+    /// its header names this set and Cargo accepts it `--locked`.
+    fn use_lock_file(&self, lock: &str, file: &Path, shell: &Shell) -> Result<()> {
+        let set_line = &self.set_line;
+        std::fs::write(&self.lock_path, lock)?;
+        shell.status("Using", format!("the resolution in {}", file.display()));
+        let header = lock.lines().find_map(|l| l.strip_prefix(SET_HEADER));
+        if header != Some(set_line.as_str()) {
+            bail!(
+                "--lock {}: this resolution was made for {}, not for {set_line}; delete the file to resolve anew",
+                file.display(),
+                header.map_or("something else (it has no cargo-share header)".to_string(), |h| format!("the programs {h}"))
+            );
+        }
+        let pins = recorded_pins(lock)
+            .with_context(|| format!("--lock {}: not a Cargo.lock", file.display()))?;
+        if !pins.is_empty() {
+            write_pins_member(&self.root, &self.dirs, &pins)?;
+        }
+        let check = quiet_metadata(&self.manifest_path, &["--locked"])?;
+        if !check.status.success() {
+            bail!(
+                "--lock {}: this resolution does not fit these programs (it was made for another set, or they changed); \
+                 delete the file to resolve anew\n\ncargo said:\n{}",
+                file.display(),
+                String::from_utf8_lossy(&check.stderr).trim_end()
+            );
+        }
+        Ok(())
+    }
+
+    /// Cargo resolves the workspace from `seed`, the pins are applied, and with `--lock FILE`
+    /// the resolution is saved there under this set's header.
+    fn resolve_anew(&self, seed: String, options: &UnifyOptions, shell: &Shell) -> Result<()> {
+        resolve(&self.manifest_path, &self.lock_path, seed)?;
+        apply_pins(
+            &self.root,
+            &self.dirs,
+            &self.lock_path,
+            &options.pins,
+            shell,
+        )?;
+        if let Some(file) = &options.lock_file {
+            let lock = std::fs::read_to_string(&self.lock_path)?;
+            std::fs::write(file, format!("{SET_HEADER}{}\n{lock}", self.set_line))
+                .with_context(|| format!("writing --lock {}", file.display()))?;
+            shell.status("Saved", format!("the resolution to {}", file.display()));
+        }
+        Ok(())
+    }
+}
+
+/// The `Resolving` status: which programs, the `--unify` policy, and the groups reused.
+fn resolving_note(members: &[SetMember], options: &UnifyOptions, stored: &[StoredGroup]) -> String {
+    format!(
+        "{} (--unify {}{})",
+        match members {
+            [only] => only.name.clone(),
+            _ => format!("{} programs together", members.len()),
+        },
+        options.policy,
+        match (stored.len(), stored.iter().any(|g| g.set.is_some())) {
+            (0, _) => String::new(),
+            (1, false) => ", with 1 group from the store".to_string(),
+            (n, false) => format!(", with {n} groups from the store"),
+            (1, true) => ", with 1 group of an earlier set".to_string(),
+            (n, true) => format!(", with {n} groups of earlier sets"),
+        }
+    )
+}
+
+/// The seed lock when no `--lock` file is given: the members' own and released locks, with the
+/// stored groups' locks and those of members that keep their resolution preferred.
+fn seed_lock(
+    members: &[SetMember],
+    options: &UnifyOptions,
+    stored: &[StoredGroup],
+) -> Result<String> {
+    let mut locks: Vec<&str> = members
+        .iter()
+        .flat_map(|m| [m.lock.as_deref(), m.released_lock.as_deref()])
+        .flatten()
+        .collect();
+    let mut preferred: Vec<&str> = stored
+        .iter()
+        .map(|g| g.record.lock.as_str())
+        .chain(
+            members
+                .iter()
+                .filter(|m| m.keep_resolution)
+                .filter_map(|m| m.lock.as_deref()),
+        )
+        .collect();
+    if options.newest_locked && members.iter().any(|m| m.keep_resolution) {
+        // Candidates like every other lock: the newest version wins.
+        locks.append(&mut preferred);
+    }
+    seed_lockfile_preferring(&locks, &preferred)
 }
