@@ -249,7 +249,14 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
         }
         let status = child.wait()?;
         let errors = errors.join().unwrap_or_default();
-        crate::resolve::set::workspace::check_member_copies(&ws.root)?;
+        // A confined build of one program may have written into its own copy only.
+        let own: Vec<PathBuf> = match programs.as_slice() {
+            [one] if crate::build::sandbox::confines_builds() => {
+                prepared.package_dir(*one).into_iter().collect()
+            }
+            _ => Vec::new(),
+        };
+        crate::resolve::set::workspace::check_member_copies(&ws.root, &own)?;
         if !status.success() {
             // `--keep-going`: the programs Cargo built are delivered; those it did not are
             // reported with what failed.

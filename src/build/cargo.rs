@@ -60,7 +60,9 @@ impl PreparedBuild {
             let programs: Vec<usize> = (0..self.graph.programs.len())
                 .filter(|&p| self.graph.programs[p].workspace == wi)
                 .collect();
-            if ws.build_programs_alone {
+            // Confined, a build script may write into its own program's package directory only,
+            // which takes a Cargo command per program (`build::sandbox`).
+            if ws.build_programs_alone || sandbox::confines_builds() {
                 out.extend(programs.into_iter().map(|p| (wi, vec![p])));
             } else {
                 out.push((wi, programs));
@@ -162,7 +164,7 @@ impl PreparedBuild {
             &source::cargo_home().unwrap_or_default(),
             &self_exe,
         );
-        let writable = self.writable(&ws.root, user.as_deref());
+        let writable = self.writable(&ws.root, user.as_deref(), programs);
         match user {
             Some(wrapper) => cmd.env(USER_WRAPPER_ENV, wrapper),
             None => cmd.env_remove(USER_WRAPPER_ENV),
@@ -180,9 +182,15 @@ impl PreparedBuild {
         Ok(cmd)
     }
 
-    /// Where a build of the workspace at `root` may write (`build::sandbox`), with the user's
-    /// chained rustc `wrapper`'s cache.
-    fn writable(&self, root: &Path, wrapper: Option<&Path>) -> sandbox::Writable {
+    /// Where a build of `programs` of the workspace at `root` may write (`build::sandbox`),
+    /// with the user's chained rustc `wrapper`'s cache. A program built alone may write into
+    /// its own package directory, as `cargo install` lets it.
+    fn writable(
+        &self,
+        root: &Path,
+        wrapper: Option<&Path>,
+        programs: &[usize],
+    ) -> sandbox::Writable {
         let mut extra: Vec<PathBuf> = self
             .options
             .unit_log
@@ -190,12 +198,26 @@ impl PreparedBuild {
             .filter_map(|log| log.parent().map(Path::to_path_buf))
             .collect();
         extra.extend(wrapper.and_then(sandbox::wrapper_cache));
+        if let [one] = programs {
+            extra.extend(self.package_dir(*one));
+        }
         sandbox::Writable {
             target_dir: self.target_dir.clone(),
             cargo_home: source::cargo_home().unwrap_or_default(),
             lockfile: Some(root.join("Cargo.lock")),
             extra,
         }
+    }
+
+    /// The directory of the graph's program `index`'s package (its copy in a set workspace).
+    pub(crate) fn package_dir(&self, index: usize) -> Option<PathBuf> {
+        let program = &self.graph.programs[index];
+        let md = &self.graph.workspaces[program.workspace].metadata;
+        md.packages
+            .iter()
+            .find(|p| p.id == program.package_id)
+            .and_then(|p| p.manifest_path.parent())
+            .map(|d| d.as_std_path().to_path_buf())
     }
 
     /// Say which profile settings of the programs the shared build overrides: a warning for a

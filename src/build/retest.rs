@@ -445,7 +445,8 @@ impl PreparedBuild {
         let mut runs: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
         for &index in indices {
             let workspace = self.graph.programs[index].workspace;
-            let alone = self.graph.workspaces[workspace].build_programs_alone;
+            let alone = self.graph.workspaces[workspace].build_programs_alone
+                || crate::build::sandbox::confines_builds();
             let run = (workspace, alone.then_some(index));
             runs.entry(run).or_default().push(index);
         }

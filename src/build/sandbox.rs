@@ -43,6 +43,26 @@ pub(crate) struct Writable {
     pub extra: Vec<PathBuf>,
 }
 
+/// Whether builds are confined here: Landlock is in the kernel and `CARGO_SHARE_NO_SANDBOX`
+/// is not set. Confined, each program is built by a Cargo command of its own, whose build
+/// scripts may write into that program's own package directory (as zoxide's writes its shell
+/// completions there) and nowhere beside it.
+pub(crate) fn confines_builds() -> bool {
+    static CONFINES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CONFINES.get_or_init(|| {
+        if std::env::var_os(NO_SANDBOX_ENV).is_some_and(|v| v == "1") {
+            return false;
+        }
+        let probe = Writable {
+            target_dir: std::env::temp_dir(),
+            cargo_home: std::env::temp_dir(),
+            lockfile: None,
+            extra: Vec::new(),
+        };
+        matches!(ruleset(&probe), Ok(Some(_)))
+    })
+}
+
 /// Confine `cmd` (when it runs) to writing only where `writable` says, or say once why it is
 /// not confined.
 pub(crate) fn confine(cmd: &mut Command, writable: &Writable, shell: &Shell) -> Result<()> {

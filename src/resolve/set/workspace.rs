@@ -95,9 +95,10 @@ fn stamp_file_of(dest: &Path) -> PathBuf {
 
 /// Refuse a build whose member copies in the set workspace `root` no longer hold what was
 /// copied: something the build ran (a build script, a proc macro) wrote into a program's
-/// sources. Builds are confined so that it cannot (`build::sandbox`); this catches it where
-/// they are not.
-pub(crate) fn check_member_copies(root: &Path) -> Result<()> {
+/// sources. Confined builds cannot (`build::sandbox`) but for the program they build, whose
+/// own build script may write into its own copy (`own`, left unchecked); this catches the rest
+/// where builds are not confined.
+pub(crate) fn check_member_copies(root: &Path, own: &[PathBuf]) -> Result<()> {
     for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(member) = name
@@ -107,6 +108,9 @@ pub(crate) fn check_member_copies(root: &Path) -> Result<()> {
             continue;
         };
         let copy = root.join(member);
+        if own.contains(&copy) {
+            continue;
+        }
         let Ok(stamp) = std::fs::read_to_string(entry.path()) else {
             continue;
         };
