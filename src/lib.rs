@@ -24,6 +24,7 @@ pub mod elf_rewrite;
 pub mod image;
 pub mod layout;
 pub mod measure;
+pub mod package;
 pub mod preload;
 pub mod resolve;
 pub mod shell;

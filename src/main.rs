@@ -402,6 +402,17 @@ enum Command {
         #[arg(long)]
         insecure: bool,
     },
+    /// Build programs and write native packages: one per program, one per shared library.
+    ///
+    /// Shared libraries are packages of their own, named by the file binaries bind to, so the
+    /// package manager installs each once, upgrades only what a fix changes and removes it with
+    /// the last program (see the book's "Native packages" guide).
+    Package {
+        #[command(flatten)]
+        programs: ProgramArgs,
+        #[command(flatten)]
+        package: cargo_share::package::PackageArgs,
+    },
     /// Check the signature of an image `cargo share image --sign-key` pushed.
     VerifyImage {
         /// The image: HOST[:PORT]/PATH/PROGRAM:TAG or …@sha256:HEX (a digest is checked too).
@@ -1108,6 +1119,9 @@ fn main() -> ExitCode {
             };
             cargo_share::image::image(&options, &shell).map(|_| 0)
         }),
+        Command::Package { programs, package } => programs
+            .options(cli.cache_dir)
+            .and_then(|b| cargo_share::package::package(&b, &package, &shell).map(|_| 0)),
         Command::VerifyImage {
             image,
             trusted_keys,
