@@ -458,7 +458,7 @@ fn strip(set: &mut FileSet, dir: &Path) -> Result<()> {
 }
 
 /// `layout` and `usr/share/doc/PACKAGE/changelog.Debian.gz` (one entry, this version) and
-/// `copyright`, as Debian requires of every binary package.
+/// `copyright`, as Debian requires of every binary package, and lintian's overrides if any.
 fn with_docs(
     unit: &Unit,
     layout: &[TreeEntry],
@@ -466,31 +466,71 @@ fn with_docs(
     maintainer: &str,
     mtime: u64,
 ) -> Result<Vec<TreeEntry>> {
-    let dir = format!("{DOC_DIR}{}", unit.name);
-    let mut entries = layout.to_vec();
+    let doc = format!("{DOC_DIR}{}", unit.name);
+    let log = changelog(&unit.name, version, maintainer, mtime);
+    let mut files = vec![
+        (format!("{doc}/changelog.Debian.gz"), gzip(log.as_bytes())?),
+        (
+            format!("{doc}/copyright"),
+            copyright(&unit.name, &unit.origin).into_bytes(),
+        ),
+    ];
+    let overrides = lintian_overrides(unit, layout)?;
+    if !overrides.is_empty() {
+        let path = format!("usr/share/lintian/overrides/{}", unit.name);
+        files.push((path, overrides.into_bytes()));
+    }
+    // Each file's directories, those the layout has not made.
+    let mut dirs = BTreeSet::new();
+    for (path, _) in &files {
+        let mut at = path.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            dirs.insert(parent.to_string());
+            at = parent;
+        }
+    }
     let laid: BTreeSet<&str> = layout.iter().map(|e| e.path.as_str()).collect();
-    let dirs = ["usr", "usr/share", "usr/share/doc", &dir];
+    let mut entries = layout.to_vec();
     entries.extend(
         dirs.into_iter()
-            .filter(|d| !laid.contains(d))
-            .map(|d| TreeEntry {
-                path: d.to_string(),
+            .filter(|d| !laid.contains(d.as_str()))
+            .map(|path| TreeEntry {
+                path,
                 kind: TreeEntryKind::Dir,
                 mode: 0o755,
             }),
     );
-    let log = changelog(&unit.name, version, maintainer, mtime);
-    entries.push(TreeEntry {
-        path: format!("{dir}/changelog.Debian.gz"),
-        kind: TreeEntryKind::Data(gzip(log.as_bytes())?),
+    entries.extend(files.into_iter().map(|(path, bytes)| TreeEntry {
+        path,
+        kind: TreeEntryKind::Data(bytes),
         mode: 0o644,
-    });
-    entries.push(TreeEntry {
-        path: format!("{dir}/copyright"),
-        kind: TreeEntryKind::Data(copyright(&unit.name, &unit.origin).into_bytes()),
-        mode: 0o644,
-    });
+    }));
     Ok(entries)
+}
+
+/// lintian's overrides for `unit`: a Rust library that calls nothing in libc itself (only
+/// through libstd, which it loads) is not linked against it, which lintian's
+/// `library-not-linked-against-libc` takes for a mistake.
+fn lintian_overrides(unit: &Unit, layout: &[TreeEntry]) -> Result<String> {
+    let mut text = String::new();
+    for file in &unit.set.files {
+        let installed = layout
+            .iter()
+            .find(|e| e.kind == TreeEntryKind::File(file.source.clone()))
+            .map(|e| e.path.as_str());
+        let (FileKind::Library, Some(installed)) = (file.kind, installed) else {
+            continue;
+        };
+        let info = crate::elf::dynamic_info(&file.source)?;
+        if !info.needed.iter().any(|n| n == "libc.so.6") {
+            text.push_str(&format!(
+                "# A Rust library that calls libc only through libstd, which it loads.\n{}: \
+                 library-not-linked-against-libc [{}]\n",
+                unit.name, installed
+            ));
+        }
+    }
+    Ok(text)
 }
 
 /// The installed paths of `entries` (files and links, not directories), from `/`.
