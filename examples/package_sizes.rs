@@ -8,12 +8,20 @@
 //! STATIC_AFTER PROGRAM...` (the static arguments are directories holding the binaries; the
 //! program's version is read from nothing: every static package is version 0). Prints a
 //! Markdown table and one JSON line.
+//!
+//! `... --example package_sizes -- --installed OUT_DIR STATIC_DIR PROGRAM_DIR...`: programs
+//! already installed in a store (`STORE/programs/NAME-VERSION-ID`, each a `bin/` and a `lib/`)
+//! packaged by `cargo_share::package::run::package_closures` into OUT_DIR, against the static
+//! packages of the binaries of the same names in STATIC_DIR (`cargo install --root`'s `bin/`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cargo_share::package::run::static_package;
+use cargo_share::layout::{closures_of_tree, ProgramClosure, ProgramFiles};
+use cargo_share::package::run::{check, package_closures, static_package};
+use cargo_share::package::{PackageArgs, PackageFormat, DEFAULT_PREFIX};
+use cargo_share::shell::Shell;
 
 /// The `.deb` files of a directory: file name -> size.
 fn debs(dir: &Path) -> Result<BTreeMap<String, u64>> {
@@ -39,8 +47,87 @@ fn static_debs(dir: &Path, programs: &[String]) -> Result<BTreeMap<String, Vec<u
         .collect()
 }
 
+/// A store program directory's closure: its name and version from the directory's name
+/// (`NAME-VERSION-ID`), its binaries from `bin/`.
+fn installed_closure(dir: &Path) -> Result<ProgramClosure> {
+    let base = dir
+        .file_name()
+        .context("a program directory")?
+        .to_string_lossy();
+    let (rest, _id) = base.rsplit_once('-').context("NAME-VERSION-ID")?;
+    let (name, version) = rest.rsplit_once('-').context("NAME-VERSION-ID")?;
+    let mut binaries: Vec<String> = std::fs::read_dir(dir.join("bin"))?
+        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_>>()?;
+    binaries.sort();
+    let files = ProgramFiles {
+        name: name.to_string(),
+        version: version.to_string(),
+        binaries,
+    };
+    Ok(closures_of_tree(dir, &[files])?.remove(0))
+}
+
+/// Package installed programs and their static builds; print the sizes.
+fn installed(args: &[String]) -> Result<()> {
+    let (out, statics) = (PathBuf::from(&args[0]), PathBuf::from(&args[1]));
+    let mut closures: Vec<ProgramClosure> = args[2..]
+        .iter()
+        .map(|d| installed_closure(Path::new(d)))
+        .collect::<Result<_>>()?;
+    // Each program's `lib/` holds links to the same store files: one path per name.
+    let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for c in &mut closures {
+        for (name, path) in c.libraries.iter_mut() {
+            let at = first.entry(name.clone()).or_insert_with(|| path.clone());
+            anyhow::ensure!(
+                std::fs::read(&*at)? == std::fs::read(&*path)?,
+                "{name} differs between programs"
+            );
+            *path = at.clone();
+        }
+    }
+    closures.sort_by(|a, b| a.name.cmp(&b.name));
+    let pargs = PackageArgs {
+        format: PackageFormat::Deb,
+        out_dir: out.clone(),
+        prefix: DEFAULT_PREFIX.to_string(),
+        bin_dir: "usr/bin".to_string(),
+        maintainer: Some("Measure <measure@example.org>".to_string()),
+    };
+    let shell = Shell::new(true, cargo_share::shell::MessageFormat::Human);
+    let report = package_closures(&closures, &pargs, &check(&pargs)?, &shell)?;
+    let shared: u64 = report.packages.iter().map(|p| p.size).sum();
+    let mut static_all = 0;
+    for c in &closures {
+        for bin in c.binaries.keys() {
+            let deb = static_package(
+                bin,
+                &c.version,
+                &statics.join(bin),
+                "Measure <measure@example.org>",
+                0,
+            )?;
+            static_all += deb.len() as u64;
+        }
+    }
+    println!(
+        "| bytes of all packages | {static_all} ({} binaries) | {shared} ({} packages) | {:.2}x |",
+        closures.iter().map(|c| c.binaries.len()).sum::<usize>(),
+        report.packages.len(),
+        shared as f64 / static_all as f64
+    );
+    for p in &report.packages {
+        println!("{} {} {}", p.name, p.version, p.size);
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--installed") && args.len() > 3 {
+        return installed(&args[1..]);
+    }
     if args.len() < 5 {
         anyhow::bail!(
             "usage: package_sizes SHARED_BEFORE SHARED_AFTER STATIC_BEFORE STATIC_AFTER PROGRAM..."

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 /// A Debian package name made from a Cargo package name or a library file name: lowercase,
 /// `_` and every other character Debian does not allow as `-`.
@@ -72,22 +72,33 @@ const SYSTEM_LIBRARIES: &[(&str, &str)] = &[
 ];
 
 /// The system packages files need: `needed` is each file's name and its `DT_NEEDED` entries
-/// that the packages do not provide, `versions` its symbol versions by library. A library not
-/// in [`SYSTEM_LIBRARIES`] is refused (its package is unknown).
+/// that the packages do not provide, `versions` its symbol versions by library. glibc's and
+/// libgcc_s's libraries are [`SYSTEM_LIBRARIES`]; any other is looked up as
+/// `dpkg-shlibdeps` does, in this machine's dpkg database ([`installed_library_package`]), and
+/// refused when it is not there.
 pub fn system_depends(
     needed: &[(String, Vec<String>)],
     versions: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Vec<String>> {
     let mut packages = BTreeSet::new();
+    let mut others = BTreeSet::new();
     for (file, libraries) in needed {
         for library in libraries {
-            let Some((_, package)) = SYSTEM_LIBRARIES.iter().find(|(l, _)| l == library) else {
-                bail!(
-                    "{file} loads {library}, a system library cargo share package does not know \
-                     the Debian package of; it maps only glibc's and libgcc_s's libraries"
-                );
-            };
-            packages.insert(*package);
+            match SYSTEM_LIBRARIES.iter().find(|(l, _)| l == library) {
+                Some((_, package)) => {
+                    packages.insert(*package);
+                }
+                None => {
+                    let dep = installed_library_package(library)?.with_context(|| {
+                        format!(
+                            "{file} loads {library}, a system library no installed Debian \
+                             package provides here; install the package that provides it \
+                             (its -dev package's library) and package again"
+                        )
+                    })?;
+                    others.insert(dep);
+                }
+            }
         }
     }
     let glibc = versions
@@ -99,7 +110,7 @@ pub fn system_depends(
             parts
         })
         .max();
-    Ok(packages
+    let mut out: Vec<String> = packages
         .into_iter()
         .map(|p| match (&glibc, p) {
             (Some(v), "libc6") => {
@@ -108,7 +119,43 @@ pub fn system_depends(
             }
             _ => p.to_string(),
         })
-        .collect())
+        .collect();
+    out.extend(others);
+    Ok(out)
+}
+
+/// The dependency on the installed Debian package providing the system library `library`
+/// (a `DT_NEEDED` name such as `libz.so.1`): the package `dpkg-query --search` names, at the
+/// version its `shlibs` file gives for that library (`zlib1g (>= 1:1.2.3.3.dfsg-1)`), or
+/// unversioned without one. `None` when no installed package has it (or dpkg is missing).
+pub fn installed_library_package(library: &str) -> Result<Option<String>> {
+    let out = std::process::Command::new("dpkg-query")
+        .arg("--search")
+        .arg(format!("*/{library}"))
+        .output();
+    let Ok(out) = out else { return Ok(None) };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(package) = text
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(p, _)| p))
+        .find(|p| !p.contains(','))
+    else {
+        return Ok(None);
+    };
+    let (name, version) = match library.split_once(".so.") {
+        Some((name, version)) => (name, version),
+        None => (library.trim_end_matches(".so"), ""),
+    };
+    let shlibs =
+        std::fs::read_to_string(format!("/var/lib/dpkg/info/{package}.shlibs")).unwrap_or_default();
+    let found = shlibs.lines().find_map(|l| {
+        let mut fields = l.splitn(3, ' ');
+        (fields.next() == Some(name) && fields.next() == Some(version))
+            .then(|| fields.next().map(str::trim).map(str::to_string))
+            .flatten()
+    });
+    let bare = package.split(':').next().unwrap_or(package).to_string();
+    Ok(Some(found.unwrap_or(bare)))
 }
 
 /// The fields of a binary package's `control` file.
@@ -294,9 +341,13 @@ mod tests {
             system_depends(&needed, &versions).unwrap(),
             ["libc6 (>= 2.34)", "libgcc-s1"]
         );
-        let odd = vec![("x".to_string(), vec!["libssl.so.3".to_string()])];
+        let odd = vec![("x".to_string(), vec!["libnowhere.so.9".to_string()])];
         let err = system_depends(&odd, &BTreeMap::new()).unwrap_err();
-        assert!(format!("{err}").contains("libssl.so.3"), "{err}");
+        assert!(format!("{err}").contains("libnowhere.so.9"), "{err}");
+        // Where dpkg knows zlib (Debian, as here and under CI), from its shlibs file.
+        if let Some(dep) = installed_library_package("libz.so.1").unwrap() {
+            assert!(dep.starts_with("zlib1g (>= "), "{dep}");
+        }
     }
 
     #[test]

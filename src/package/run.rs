@@ -108,30 +108,65 @@ struct Unit {
 /// `cargo share package`: build `build`'s programs and write their packages.
 pub fn package(build: &BuildOptions, args: &PackageArgs, shell: &Shell) -> Result<PackageReport> {
     // Everything that can be refused is checked before the build, which takes minutes.
+    let checked = check(args)?;
+    let (_scratch, closures) = build_closures(build, "package-build-", shell)?;
+    package_closures(&closures, args, &checked, shell)
+}
+
+/// What `args` say, checked: the maintainer, the architecture and the date.
+pub struct Checked {
+    maintainer: String,
+    arch: &'static str,
+    mtime: u64,
+}
+
+/// Check `args` (and the environment's maintainer and date) and create the output directory.
+pub fn check(args: &PackageArgs) -> Result<Checked> {
     let PackageFormat::Deb = args.format;
-    let maintainer = maintainer(args.maintainer.as_deref())?;
-    let arch = architecture()?;
-    let mtime = match std::env::var_os("SOURCE_DATE_EPOCH") {
-        Some(_) => source_date_epoch()?,
-        None => DEFAULT_DATE,
+    let checked = Checked {
+        maintainer: maintainer(args.maintainer.as_deref())?,
+        arch: architecture()?,
+        mtime: match std::env::var_os("SOURCE_DATE_EPOCH") {
+            Some(_) => source_date_epoch()?,
+            None => DEFAULT_DATE,
+        },
     };
     checked_prefix(&args.prefix).context("--prefix")?;
     checked_prefix(&args.bin_dir).context("--bin-dir")?;
     let dir = &args.out_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating the output directory {}", dir.display()))?;
-    let (scratch, closures) = build_closures(build, "package-build-", shell)?;
-    let mut units = units(partition(&closures)?, &closures)?;
-    let stripped = scratch.path().join("stripped");
+    Ok(checked)
+}
+
+/// The packages of programs already built (`closures`, e.g. from a build's output or
+/// installed programs' directories), written to `args.out_dir`.
+pub fn package_closures(
+    closures: &[ProgramClosure],
+    args: &PackageArgs,
+    checked: &Checked,
+    shell: &Shell,
+) -> Result<PackageReport> {
+    let Checked {
+        maintainer,
+        arch,
+        mtime,
+    } = checked;
+    let (arch, mtime, dir) = (*arch, *mtime, &args.out_dir);
+    let mut units = units(partition(closures)?, closures)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("cargo-share-package-")
+        .tempdir()
+        .context("creating a temporary directory for the stripped files")?;
     for unit in &mut units {
-        strip(&mut unit.set, &stripped)?;
+        strip(&mut unit.set, scratch.path())?;
     }
     let mut planned = Vec::new();
     for unit in &units {
         let layout = lay_out_linked(&unit.set, &args.prefix, Some(&args.bin_dir))?;
         // Compared without the documentation, which names the version being decided.
         let (version, kept) = version_of(unit, &with_docs(unit, &layout, "0", "", 0)?, dir, arch)?;
-        let entries = with_docs(unit, &layout, &version, &maintainer, mtime)?;
+        let entries = with_docs(unit, &layout, &version, maintainer, mtime)?;
         let data = data_tar(&entries, mtime)?;
         planned.push((unit, entries, data, version, kept));
     }
