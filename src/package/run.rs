@@ -193,18 +193,7 @@ pub fn package_closures(
         let size = match kept {
             Some(size) => size,
             None => {
-                let control = Control {
-                    package: unit.name.clone(),
-                    version: version.clone(),
-                    architecture: arch.to_string(),
-                    maintainer: maintainer.clone(),
-                    section: if unit.shared { "libs" } else { "misc" },
-                    installed_size_kib: installed_size_kib(&entries)?,
-                    depends: depends.clone(),
-                    synopsis: unit.synopsis.clone(),
-                    description: unit.description.clone(),
-                };
-                let bytes = deb(&control.text(), &md5sums(&entries)?, &data, mtime)?;
+                let bytes = package_bytes(unit, &version, &entries, &data, &depends, checked)?;
                 let size = bytes.len() as u64;
                 writes.push((file.clone(), bytes));
                 size
@@ -223,9 +212,15 @@ pub fn package_closures(
             depends,
         });
     }
-    // Written only once every package is made: a failure above leaves the directory as it was.
-    for (file, bytes) in &writes {
-        write_new(file, bytes)?;
+    // Written only once every package is made: a failure above leaves the directory as it was,
+    // and one while writing removes what this run wrote.
+    for (i, (file, bytes)) in writes.iter().enumerate() {
+        if let Err(e) = write_new(file, bytes) {
+            for (written, _) in &writes[..i] {
+                let _ = std::fs::remove_file(written);
+            }
+            return Err(e);
+        }
     }
     say(&packages, shell);
     let report = PackageReport {
@@ -235,6 +230,30 @@ pub fn package_closures(
     };
     shell.json(&report);
     Ok(report)
+}
+
+/// The `.deb` of `unit` at `version`: its control file, `md5sums` and `data` (the tar of
+/// `entries`).
+fn package_bytes(
+    unit: &Unit,
+    version: &str,
+    entries: &[TreeEntry],
+    data: &[u8],
+    depends: &[String],
+    checked: &Checked,
+) -> Result<Vec<u8>> {
+    let control = Control {
+        package: unit.name.clone(),
+        version: version.to_string(),
+        architecture: checked.arch.to_string(),
+        maintainer: checked.maintainer.clone(),
+        section: if unit.shared { "libs" } else { "misc" },
+        installed_size_kib: installed_size_kib(entries)?,
+        depends: depends.to_vec(),
+        synopsis: unit.synopsis.clone(),
+        description: unit.description.clone(),
+    };
+    deb(&control.text(), &md5sums(entries)?, data, checked.mtime)
 }
 
 /// A static program's package as `cargo-deb` makes one (its binary stripped in `/usr/bin`, a
@@ -274,23 +293,14 @@ pub fn static_package(
         maintainer,
         mtime,
     )?;
-    let control = Control {
-        package: unit.name.clone(),
-        version,
-        architecture: architecture()?.to_string(),
+    let checked = Checked {
         maintainer: maintainer.to_string(),
-        section: "misc",
-        installed_size_kib: installed_size_kib(&entries)?,
-        depends: depends(&unit, &BTreeMap::new(), &BTreeMap::new())?,
-        synopsis: unit.synopsis.clone(),
-        description: unit.description.clone(),
-    };
-    deb(
-        &control.text(),
-        &md5sums(&entries)?,
-        &data_tar(&entries, mtime)?,
+        arch: architecture()?,
         mtime,
-    )
+    };
+    let depends = depends(&unit, &BTreeMap::new(), &BTreeMap::new())?;
+    let data = data_tar(&entries, mtime)?;
+    package_bytes(&unit, &version, &entries, &data, &depends, &checked)
 }
 
 /// The packages of `sets`: each library of a shared set, and libstd, a package of its own named
