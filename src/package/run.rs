@@ -624,3 +624,70 @@ fn say(packages: &[BuiltPackage], shell: &Shell) {
         shell.json(p);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(name: &str) -> Unit {
+        Unit {
+            name: name.to_string(),
+            base: SHARED_BASE_VERSION.to_string(),
+            shared: true,
+            set: FileSet {
+                loaders: BTreeSet::new(),
+                toolchain: false,
+                files: vec![],
+            },
+            synopsis: String::new(),
+            description: vec![],
+            origin: String::new(),
+        }
+    }
+
+    fn file(bytes: &[u8]) -> Vec<TreeEntry> {
+        vec![TreeEntry {
+            path: "usr/lib/x/libx.so".into(),
+            kind: TreeEntryKind::Data(bytes.to_vec()),
+            mode: 0o644,
+        }]
+    }
+
+    /// A package of `entries` at `version` in `dir`, with a changelog naming the version.
+    fn put(dir: &Path, unit: &Unit, version: &str, entries: &[TreeEntry], mtime: u64) {
+        let entries = with_docs(unit, entries, version, "A <a@b>", mtime).unwrap();
+        let data = data_tar(&entries, mtime).unwrap();
+        let bytes = deb("Package: x\n", "", &data, mtime).unwrap();
+        let name = format!("{}_{version}_amd64.deb", unit.name);
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+
+    #[test]
+    fn a_package_keeps_its_revision_while_its_files_do_not_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = unit("libx");
+        let (a, b) = (file(b"one"), file(b"two"));
+        let version = |entries: &[TreeEntry]| {
+            let probe = with_docs(&x, entries, "0", "", 0).unwrap();
+            version_of(&x, &probe, dir.path(), "amd64").unwrap()
+        };
+        assert_eq!(version(&a), ("0-1".to_string(), None));
+        // Another package, another base version and another architecture are not revisions.
+        put(dir.path(), &unit("liby"), "0-7", &a, 0);
+        put(dir.path(), &x, "0.1-3", &a, 0);
+        std::fs::write(dir.path().join("libx_0-9_arm64.deb"), b"").unwrap();
+        put(dir.path(), &x, "0-1", &a, 5);
+        // The same files at another date and with another changelog: kept.
+        let (v, kept) = version(&a);
+        assert_eq!(v, "0-1");
+        assert!(kept.is_some());
+        assert_eq!(version(&b), ("0-2".to_string(), None));
+        put(dir.path(), &x, "0-2", &b, 0);
+        // Back to the first files: newer than the newest, not the old revision.
+        assert_eq!(version(&a), ("0-3".to_string(), None));
+        // A file that is not a package in the way: named.
+        std::fs::write(dir.path().join("libx_0-4_amd64.deb"), b"junk").unwrap();
+        let err = version_of(&x, &a, dir.path(), "amd64").unwrap_err();
+        assert!(format!("{err:#}").contains("libx_0-4_amd64.deb"), "{err:#}");
+    }
+}
