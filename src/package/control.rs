@@ -135,10 +135,18 @@ pub fn installed_library_package(library: &str) -> Result<Option<String>> {
         .output();
     let Ok(out) = out else { return Ok(None) };
     let text = String::from_utf8_lossy(&out.stdout);
-    let Some(package) = text
+    let candidates: Vec<&str> = text
         .lines()
         .filter_map(|l| l.split_once(": ").map(|(p, _)| p))
-        .find(|p| !p.contains(','))
+        .filter(|p| !p.contains(','))
+        .collect();
+    // This architecture's package (`zlib1g:amd64`) before another's (`lib32z1`).
+    let ours = format!(":{}", architecture()?);
+    let Some(package) = candidates
+        .iter()
+        .find(|p| p.ends_with(&ours))
+        .or(candidates.first())
+        .copied()
     else {
         return Ok(None);
     };
