@@ -88,6 +88,27 @@ pub fn dynamic_info_of(data: &[u8]) -> Result<DynamicInfo> {
     Ok(info)
 }
 
+/// The symbol versions a 64-bit ELF file needs from each library (`.gnu.version_r`): library
+/// name as in `DT_NEEDED` -> version names (`libc.so.6` -> `GLIBC_2.34`, ...).
+pub fn needed_versions(data: &[u8]) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let file = ElfFile64::<Endianness>::parse(data)?;
+    let endian = file.endian();
+    let sections = file.elf_header().sections(endian, data)?;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let Some((mut needs, link)) = sections.gnu_verneed(endian, data)? else {
+        return Ok(out);
+    };
+    let strings = sections.strings(endian, data, link)?;
+    while let Some((need, mut aux)) = needs.next()? {
+        let library = String::from_utf8_lossy(need.file(endian, strings)?).into_owned();
+        let versions = out.entry(library).or_default();
+        while let Some(a) = aux.next()? {
+            versions.insert(String::from_utf8_lossy(a.name(endian, strings)?).into_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// What a library cargo-share provides is called in `DT_NEEDED` of the run-time copies of
 /// binaries and plugins (`crate::build::lib_paths`): a path from their directory (`bin/`,
 /// `plugins/`) to the libraries' (`lib/`).

@@ -26,6 +26,7 @@ pub mod failure;
 pub mod image;
 pub mod layout;
 pub mod measure;
+pub mod package;
 pub mod preload;
 pub mod resolve;
 pub mod semver_range;

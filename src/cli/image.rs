@@ -1,4 +1,5 @@
-//! `image` and `verify-image`: OCI images whose shared crates are shared layers.
+//! `image`, `verify-image` and `package`: what ships programs with their shared crates apart
+//! (OCI images with shared layers, native packages with shared library packages).
 
 use std::path::PathBuf;
 
@@ -69,6 +70,22 @@ impl ImageArgs {
 impl VerifyImageArgs {
     pub(crate) fn exec(self, ctx: &Context) -> Result<i32> {
         image::verify_pushed(&self.image, &self.trusted_keys, self.insecure, &ctx.shell)?;
+        Ok(0)
+    }
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PackageCommand {
+    #[command(flatten)]
+    programs: ProgramArgs,
+    #[command(flatten)]
+    package: cargo_share::package::PackageArgs,
+}
+
+impl PackageCommand {
+    pub(crate) fn exec(self, ctx: &Context) -> Result<i32> {
+        let build = self.programs.options(ctx.cache_dir.clone())?;
+        cargo_share::package::package(&build, &self.package, &ctx.shell)?;
         Ok(0)
     }
 }

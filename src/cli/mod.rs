@@ -154,6 +154,12 @@ enum Command {
     /// several programs load, and the program's own layer, on top of --base (see the book's
     /// "Container images" guide).
     Image(image::ImageArgs),
+    /// Build programs and write native packages: one per program, one per shared library.
+    ///
+    /// Shared libraries are packages of their own, named by the file binaries bind to, so the
+    /// package manager installs each once, upgrades only what a fix changes and removes it with
+    /// the last program (see the book's "Native packages" guide).
+    Package(image::PackageCommand),
     /// Check the signature of an image `cargo share image --sign-key` pushed.
     VerifyImage(image::VerifyImageArgs),
     /// Install programs from a binary cache, verified, with no compiler run.
@@ -248,6 +254,7 @@ fn exec(command: Command, ctx: &Context) -> Result<i32> {
         Command::Key(key) => key.exec(ctx),
         Command::Push(args) => args.exec(ctx),
         Command::Image(args) => args.exec(ctx),
+        Command::Package(args) => args.exec(ctx),
         Command::VerifyImage(args) => args.exec(ctx),
         Command::Pull(args) => args.exec(ctx),
         Command::Completions(args) => args.exec(),

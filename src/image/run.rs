@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::build::{BuildOptions, BuildReport};
+use crate::build::BuildOptions;
 use crate::cache::{CacheUrl, OciRegistry, SecretKey};
 use crate::image::base::{fetch_base, BaseImage};
 use crate::image::compose::{build_layers, compose, BuiltLayer, ProgramImage};
 use crate::image::publish::{push_image, write_layout, PushedImage};
-use crate::layout::{checked_prefix, closures_of_tree, partition, source_date_epoch, ProgramFiles};
+use crate::layout::{build_closures, checked_prefix, partition, source_date_epoch};
 use crate::shell::{human_bytes, Shell};
 
 /// The prefix the programs' files go under in an image (`PREFIX/bin`, `PREFIX/lib`).
@@ -84,15 +84,7 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
         }
         None => None,
     };
-    let cache = opts.build.cache()?;
-    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix("image-build-")
-        .tempdir_in(&cache)
-        .with_context(|| format!("creating a build directory in {}", cache.display()))?;
-    let built = crate::build::build(&opts.build, scratch.path(), shell)?.complete()?;
-    let mut closures = closures_of_tree(&built.out, &program_files(&built))?;
-    closures.sort_by(|a, b| a.name.cmp(&b.name));
+    let (_scratch, closures) = build_closures(&opts.build, "image-build-", shell)?;
     let layers = build_layers(&partition(&closures)?, &opts.prefix, mtime)?;
     say_layers(&layers, shell);
     let images = closures
@@ -180,22 +172,4 @@ fn push_all(
         out.push(pushed);
     }
     Ok(out)
-}
-
-/// The programs of a build as the output tree holds them (plugins are not images).
-fn program_files(built: &BuildReport) -> Vec<ProgramFiles> {
-    built
-        .programs
-        .iter()
-        .filter(|p| p.plugin_for.is_none())
-        .map(|p| ProgramFiles {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            binaries: p
-                .binaries
-                .iter()
-                .filter_map(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect(),
-        })
-        .collect()
 }

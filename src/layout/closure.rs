@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::build::{BuildOptions, BuildReport};
+use crate::shell::Shell;
+
 /// A program as the tree holds it: its name, version and binaries (file names in `bin/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramFiles {
@@ -27,6 +30,45 @@ pub struct ProgramClosure {
     pub version: String,
     pub binaries: BTreeMap<String, PathBuf>,
     pub libraries: BTreeMap<String, PathBuf>,
+}
+
+/// Build the programs of `opts` together into a scratch output under the cache (`what` names
+/// it: `image-build-`, `package-build-`) and read each program's closure from it, sorted by
+/// name. The scratch directory holds the files until it is dropped.
+pub fn build_closures(
+    opts: &BuildOptions,
+    what: &str,
+    shell: &Shell,
+) -> Result<(tempfile::TempDir, Vec<ProgramClosure>)> {
+    let cache = opts.cache()?;
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix(what)
+        .tempdir_in(&cache)
+        .with_context(|| format!("creating a build directory in {}", cache.display()))?;
+    let built = crate::build::build(opts, scratch.path(), shell)?.complete()?;
+    let mut closures = closures_of_tree(&built.out, &program_files(&built))?;
+    closures.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((scratch, closures))
+}
+
+/// The programs of a build as the output tree holds them (plugins are left out: they are
+/// loaded by a program, not run).
+pub fn program_files(built: &BuildReport) -> Vec<ProgramFiles> {
+    built
+        .programs
+        .iter()
+        .filter(|p| p.plugin_for.is_none())
+        .map(|p| ProgramFiles {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            binaries: p
+                .binaries
+                .iter()
+                .filter_map(|b| b.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect(),
+        })
+        .collect()
 }
 
 /// The closure of each of `programs` in the tree `dir` (`dir/bin`, `dir/lib`).

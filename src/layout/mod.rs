@@ -1,16 +1,19 @@
-//! Laying out the files of built programs for shipping: container image layers (`image`) and,
-//! later, native packages share this folder.
+//! Laying out the files of built programs for shipping: container image layers (`image`) and
+//! native packages (`package`) share this folder.
 //!
-//! Files by job: each program's closure of files, read from a build output or a store program
-//! directory (`closure`: `bin/PROGRAM`, `lib/FILE`, `DT_NEEDED` followed); the partition of
-//! those files into *file sets* by the programs that load them, and a set laid out under a
-//! prefix with the `$ORIGIN`-relative names kept valid (`partition`); a reproducible tar writer
-//! and its fixed compression (`archive`).
+//! Files by job: the programs built together and each program's closure of files, read from a
+//! build output or a store program directory (`closure`: `bin/PROGRAM`, `lib/FILE`, `DT_NEEDED`
+//! followed); the partition of those files into *file sets* by the programs that load them,
+//! and a set laid out under a prefix with the `$ORIGIN`-relative names kept valid, its binaries
+//! linked from another directory if asked (`partition`); a reproducible tar writer and its
+//! fixed compression (`archive`).
 
 pub mod archive;
 pub mod closure;
 pub mod partition;
 
 pub use archive::{gzip, reproducible_tar, rfc3339, source_date_epoch, TreeEntry, TreeEntryKind};
-pub use closure::{closures_of_tree, ProgramClosure, ProgramFiles};
-pub use partition::{checked_prefix, lay_out, partition, FileKind, FileSet, SetFile};
+pub use closure::{build_closures, closures_of_tree, program_files, ProgramClosure, ProgramFiles};
+pub use partition::{
+    checked_prefix, lay_out, lay_out_linked, partition, FileKind, FileSet, SetFile,
+};

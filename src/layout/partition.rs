@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::layout::archive::{TreeEntry, TreeEntryKind};
 use crate::layout::closure::ProgramClosure;
@@ -133,18 +133,24 @@ pub fn partition(programs: &[ProgramClosure]) -> Result<Vec<FileSet>> {
 /// every directory from the prefix's first component down, then `PREFIX/bin/NAME` (0755) and
 /// `PREFIX/lib/NAME` (0644).
 pub fn lay_out(set: &FileSet, prefix: &str) -> Result<Vec<TreeEntry>> {
+    lay_out_linked(set, prefix, None)
+}
+
+/// As [`lay_out`], and when `bin_dir` (a relative path such as `usr/bin`) is not `PREFIX/bin`,
+/// a symbolic link `BIN_DIR/NAME` to each binary, relative (`../lib/cargo-share/bin/NAME`):
+/// the loader takes `$ORIGIN` from the binary's real path, so its libraries are still found
+/// beside it under the prefix.
+pub fn lay_out_linked(
+    set: &FileSet,
+    prefix: &str,
+    bin_dir: Option<&str>,
+) -> Result<Vec<TreeEntry>> {
     let prefix = checked_prefix(prefix)?;
+    let bin_dir = bin_dir
+        .map(|d| checked_prefix(d).context("the directory for binaries"))
+        .transpose()?;
     let mut entries = Vec::new();
     let mut dirs = BTreeSet::new();
-    let mut dir = String::new();
-    for component in prefix.split('/').filter(|c| !c.is_empty()) {
-        dir = if dir.is_empty() {
-            component.to_string()
-        } else {
-            format!("{dir}/{component}")
-        };
-        dirs.insert(dir.clone());
-    }
     let join = |sub: &str| {
         if prefix.is_empty() {
             sub.to_string()
@@ -152,14 +158,26 @@ pub fn lay_out(set: &FileSet, prefix: &str) -> Result<Vec<TreeEntry>> {
             format!("{prefix}/{sub}")
         }
     };
+    add_dirs(&mut dirs, &prefix);
     for file in &set.files {
         let (sub, mode) = match file.kind {
             FileKind::Binary => ("bin", 0o755),
             FileKind::Library => ("lib", 0o644),
         };
-        dirs.insert(join(sub));
+        add_dirs(&mut dirs, &join(sub));
+        let path = join(&format!("{sub}/{}", file.name));
+        if let (FileKind::Binary, Some(bin_dir)) = (file.kind, &bin_dir) {
+            if *bin_dir != join("bin") {
+                add_dirs(&mut dirs, bin_dir);
+                entries.push(TreeEntry {
+                    path: format!("{bin_dir}/{}", file.name),
+                    kind: TreeEntryKind::Symlink(relative_target(bin_dir, &path)),
+                    mode: 0o777,
+                });
+            }
+        }
         entries.push(TreeEntry {
-            path: join(&format!("{sub}/{}", file.name)),
+            path,
             kind: TreeEntryKind::File(file.source.clone()),
             mode,
         });
@@ -170,6 +188,29 @@ pub fn lay_out(set: &FileSet, prefix: &str) -> Result<Vec<TreeEntry>> {
         mode: 0o755,
     }));
     Ok(entries)
+}
+
+/// `dir` and each directory above it (`a`, `a/b`, `a/b/c` for `a/b/c`).
+fn add_dirs(dirs: &mut BTreeSet<String>, dir: &str) {
+    let mut at = String::new();
+    for component in dir.split('/').filter(|c| !c.is_empty()) {
+        if !at.is_empty() {
+            at.push('/');
+        }
+        at.push_str(component);
+        dirs.insert(at.clone());
+    }
+}
+
+/// The relative link target from a link in directory `from` to the path `to` (both relative
+/// to one root).
+fn relative_target(from: &str, to: &str) -> String {
+    let from: Vec<&str> = from.split('/').filter(|c| !c.is_empty()).collect();
+    let to: Vec<&str> = to.split('/').filter(|c| !c.is_empty()).collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
 }
 
 /// `prefix` without leading or trailing `/`, refused when it climbs (`..`) or is not plain.
@@ -285,5 +326,33 @@ mod tests {
         }
         let bare = lay_out(&sets[0], "").unwrap();
         assert!(bare.iter().any(|e| e.path == "bin/a"), "{bare:?}");
+
+        // Binaries linked from another directory, by a relative path; each directory once.
+        let linked = lay_out_linked(&sets[0], "usr/lib/share", Some("/usr/bin/")).unwrap();
+        let link = linked.iter().find(|e| e.path == "usr/bin/a").unwrap();
+        assert_eq!(
+            link.kind,
+            TreeEntryKind::Symlink("../lib/share/bin/a".into())
+        );
+        let dirs: Vec<&str> = linked
+            .iter()
+            .filter(|e| e.kind == TreeEntryKind::Dir)
+            .map(|e| e.path.as_str())
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                "usr",
+                "usr/bin",
+                "usr/lib",
+                "usr/lib/share",
+                "usr/lib/share/bin",
+                "usr/lib/share/lib"
+            ]
+        );
+        // Into PREFIX/bin itself: no link.
+        let same = lay_out_linked(&sets[0], "opt/x", Some("opt/x/bin")).unwrap();
+        assert_eq!(same, lay_out(&sets[0], "opt/x").unwrap());
+        assert_eq!(relative_target("a/b", "a/c/d"), "../c/d");
     }
 }
