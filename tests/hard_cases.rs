@@ -378,7 +378,10 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
         plan.contains("would build: hard-a v0.1.0, hard-b v0.1.0"),
         "{plan}"
     );
-    let target = scratch.path().join("cache/target-wrapper-5-grouped");
+    let target = scratch.path().join(format!(
+        "cache/target-{}-grouped",
+        cargo_share::compile::unit_record::WRAPPER_ABI
+    ));
     assert!(
         std::fs::read_dir(&target).map_or(true, |mut d| d.next().is_none()),
         "--dry-run built something in {}",
