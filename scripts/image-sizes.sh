@@ -15,7 +15,7 @@
 #                 axum services, through hyper)
 #
 # Usage: [FIX=tokio|httparse] scripts/image-sizes.sh [WORK_DIR]   (default: a new temporary
-# directory; a second run in the same directory reuses its builds)
+# directory; a second run in the same directory reuses its builds, the static binaries as they are)
 # Environment: CARGO_SHARE (default: cargo-share on PATH).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,6 +56,11 @@ grep -q 0x5eed_u32 "$copy/$file"
 
 # Static: before, and after the fix (a copy of the workspace, whose lock the patch rewrites).
 for state in before after; do
+  dir=$work/static-$state
+  [ "$state" = after ] && dir=$work/static-after-$fix
+  have=1
+  for p in "${programs[@]}"; do [ -x "$dir/$p" ] || have=0; done
+  [ $have = 1 ] && continue # built by an earlier run in this directory
   ws=$example
   config=()
   if [ "$state" = after ]; then
@@ -67,8 +72,6 @@ for state in before after; do
   [ "$state" = after ] && locked=()
   CARGO_TARGET_DIR=$work/static-target cargo build --release "${locked[@]}" -q \
     --manifest-path "$ws/Cargo.toml" "${config[@]}"
-  dir=$work/static-$state
-  [ "$state" = after ] && dir=$work/static-after-$fix
   mkdir -p "$dir"
   for p in "${programs[@]}"; do cp "$work/static-target/release/$p" "$dir/"; done
 done

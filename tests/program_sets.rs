@@ -361,7 +361,10 @@ fn analyze_counts_the_crate_builds_of_each_policy() {
     // Nothing was built.
     assert!(!env
         .base
-        .join("cache/target-wrapper-5")
+        .join(format!(
+            "cache/target-{}",
+            cargo_share::compile::unit_record::WRAPPER_ABI
+        ))
         .read_dir()
         .unwrap()
         .any(|e| e.unwrap().file_name() != "CACHEDIR.TAG"));

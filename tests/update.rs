@@ -16,6 +16,8 @@ use common::*;
 struct UpdateEnv {
     _scratch: tempfile::TempDir,
     base: PathBuf,
+    /// `CARGO_HOME` for cargo-share and Cargo, when the scratch directory has its own.
+    cargo_home: Option<PathBuf>,
 }
 
 impl UpdateEnv {
@@ -24,6 +26,32 @@ impl UpdateEnv {
         UpdateEnv {
             _scratch: scratch,
             base,
+            cargo_home: None,
+        }
+    }
+
+    /// The crates of the directory source under a `CARGO_HOME` of the scratch directory's own,
+    /// where Cargo unpacks crates.io's: their paths are written as `/cargo/…`, a patched copy's
+    /// as its own unless cargo-share names it as the original.
+    fn in_cargo_home() -> UpdateEnv {
+        let scratch = tempfile::tempdir().unwrap();
+        let base = scratch.path().to_path_buf();
+        let cargo_home = base.join("cargo-home");
+        let vendor = cargo_home.join("vendor");
+        copy_dir(&fixture("update/registry"), &vendor);
+        std::fs::create_dir_all(base.join(".cargo")).unwrap();
+        std::fs::write(
+            base.join(".cargo/config.toml"),
+            format!(
+                "[source.crates-io]\nreplace-with = \"fixture\"\n[source.fixture]\ndirectory = {:?}\n",
+                vendor.display().to_string()
+            ),
+        )
+        .unwrap();
+        UpdateEnv {
+            _scratch: scratch,
+            base,
+            cargo_home: Some(cargo_home),
         }
     }
 
@@ -33,6 +61,9 @@ impl UpdateEnv {
         c.current_dir(&self.base)
             .arg("--cache-dir")
             .arg(self.base.join(cache));
+        if let Some(home) = &self.cargo_home {
+            c.env("CARGO_HOME", home);
+        }
         c
     }
 
@@ -110,6 +141,30 @@ fn a_patched_crate_keeps_its_identity_so_only_changed_code_ships() {
     let scratch = env.build("fresh-cache", "fresh", &["--patch", &patch("fixlib-body")]);
     assert!(changed(&body, &scratch).is_empty());
     assert!(changed(&scratch, &body).is_empty());
+}
+
+/// A body-only fix whose crate's generic code is instantiated in a program (fixlib's `largest`
+/// in fix-one, with a panic location naming fixlib's `src/lib.rs`): the patched copy's files
+/// are named as the original's, under `CARGO_HOME` as crates.io's are, so the program is
+/// byte-identical and only the group holding fixlib changes.
+#[test]
+fn a_patched_copy_keeps_the_original_source_paths_in_the_programs() {
+    let env = UpdateEnv::in_cargo_home();
+    let before = env.build("cache", "before", &[]);
+    let location = b"/cargo/vendor/fixlib-1/src/lib.rs";
+    let fix_one = std::fs::read(before.join("bin/fix-one")).unwrap();
+    assert!(
+        fix_one.windows(location.len()).any(|w| w == location),
+        "fix-one holds the panic location of fixlib's `largest`"
+    );
+    let body = env.build("cache", "body", &["--patch", &patch("fixlib-body")]);
+    let group = changed(&before, &body);
+    assert_eq!(group.len(), 1, "changed: {group:?}");
+    assert!(
+        group[0].starts_with("lib/libcargo_share_group_"),
+        "{group:?}"
+    );
+    assert_eq!(run_clean(&body.join("bin/fix-two")), FIXED.1);
 }
 
 #[test]

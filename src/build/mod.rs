@@ -27,6 +27,7 @@ pub mod later_sets;
 pub mod lib_paths;
 pub mod options;
 pub mod own_features;
+pub mod patch_paths;
 pub mod path_sources;
 pub mod plugin_closure;
 pub mod plugins;

@@ -252,6 +252,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         plugin_packages: plugin_package_dirs(&graph),
         abort_on_panic: aborting_programs(&origins, &toolchain, shell),
         panic_abort_rlib: toolchain.panic_abort_rlib(),
+        patched_sources: crate::build::patch_paths::originals(&options.patches, &graph),
     };
     let plan_file = tempfile::Builder::new()
         .prefix("plan-")

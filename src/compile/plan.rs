@@ -5,7 +5,7 @@
 //! one unit at a time. The driver writes a [`WrapperPlan`] to a JSON file and points the wrapper at
 //! it with the `CARGO_SHARE_PLAN` environment variable.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -52,6 +52,11 @@ pub struct WrapperPlan {
     /// The toolchain's `libpanic_abort-<hash>.rlib`, which those executables link.
     #[serde(default)]
     pub panic_abort_rlib: Option<PathBuf>,
+    /// Canonical directory of each patched copy (`--patch`) -> the directory of the crates.io
+    /// package it replaces: the copy's sources are named by the original's paths in what rustc
+    /// writes (`build::patch_paths`).
+    #[serde(default)]
+    pub patched_sources: BTreeMap<PathBuf, PathBuf>,
 }
 
 impl WrapperPlan {

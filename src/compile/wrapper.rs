@@ -123,6 +123,82 @@ fn caps_lints_here(plan: &WrapperPlan, args: &[String]) -> bool {
     )
 }
 
+/// Where a unit runs and what it is, as Cargo tells the wrapper (its environment).
+struct UnitPlace<'a> {
+    cwd: Option<PathBuf>,
+    manifest_dir: Option<&'a Path>,
+    package: String,
+    version: String,
+    out_dir: Option<PathBuf>,
+}
+
+/// The name a package's directory has in what rustc writes: `NAME-RANGE`, the version cut to
+/// its semver-compatible part (`compile::stable_id::compatible_range`), so that a patch release
+/// or a patched copy of a crate leaves the paths of its files as they were, as the stable id
+/// leaves its symbol names; under `CARGO_HOME` (registry sources) in its place there
+/// (`/cargo/registry/src/INDEX/NAME-RANGE`), anywhere else `/src/NAME-RANGE`.
+fn remapped_package_dir(plan: &WrapperPlan, dir: &Path, package: &str, version: &str) -> String {
+    let name = format!(
+        "{package}-{}",
+        crate::semver_range::compatible_range(version)
+    );
+    let Ok(rest) = dir.strip_prefix(&plan.cargo_home) else {
+        return format!("/src/{name}");
+    };
+    let cargo = Path::new("/cargo");
+    let versioned = format!("{package}-{version}");
+    match (rest.parent(), rest.file_name()) {
+        (Some(parent), Some(file)) if file == versioned.as_str() => {
+            cargo.join(parent).join(name).display().to_string()
+        }
+        // A git checkout's directory carries no version.
+        _ => cargo.join(rest).display().to_string(),
+    }
+}
+
+/// Reproducible output: the places that differ between machines and directories, each with the
+/// name rustc writes instead (`--remap-path-prefix`). When several prefixes match, rustc applies
+/// the last one given: most specific last.
+fn path_remaps(plan: &WrapperPlan, unit: &UnitPlace) -> Vec<(PathBuf, String)> {
+    let mut remaps = vec![(plan.cargo_home.clone(), "/cargo".to_string())];
+    // rustc records its working directory (the workspace root, for members) in crate metadata.
+    if let Some(cwd) = &unit.cwd {
+        if !cwd.starts_with(&plan.cargo_home) {
+            remaps.push((cwd.clone(), "/src".to_string()));
+        }
+    }
+    if let Some(dir) = unit.manifest_dir {
+        // A patched copy (`--patch`) is named as the crates.io package it replaces: a body-only
+        // fix then leaves the panic locations and `file!()`s that the crate's generic and
+        // inlined code puts into its users (the programs) as they were.
+        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        if let Some(original) = plan.patched_sources.get(&canonical) {
+            let to = remapped_package_dir(plan, original, &unit.package, &unit.version);
+            // A copy inside the workspace: Cargo names its files relative to the root.
+            if let Some(rel) = unit.cwd.as_ref().and_then(|c| dir.strip_prefix(c).ok()) {
+                if !rel.as_os_str().is_empty() {
+                    remaps.push((rel.to_path_buf(), to.clone()));
+                }
+            }
+            remaps.push((dir.to_path_buf(), to));
+        } else {
+            let to = remapped_package_dir(plan, dir, &unit.package, &unit.version);
+            remaps.push((dir.to_path_buf(), to));
+        }
+    }
+    remaps.push((plan.target_dir.clone(), "/target".to_string()));
+    // A build script's output directory is named by Cargo's hash of the build script's unit,
+    // which changes with any of its build dependencies (a patched crate a build-time tool uses)
+    // though the files it writes do not: `include!`d code would carry the new name in its
+    // panic locations and `file!()`s, and the program change bytes for nothing.
+    if let Some(out_dir) = &unit.out_dir {
+        let range = crate::semver_range::compatible_range(&unit.version);
+        let to = format!("/target/out/{}-{range}", unit.package);
+        remaps.push((out_dir.clone(), to));
+    }
+    remaps
+}
+
 /// Rewrite the rustc arguments of one unit. Pure apart from reading the crate root (no_std) and
 /// the static archives a `-sys` crate bundles.
 pub fn rewrite(
@@ -187,33 +263,14 @@ pub fn rewrite(
         args.extend(["--cap-lints".into(), "allow".into()]);
     }
 
-    // Reproducible output: remap the places that differ between machines and directories.
-    // When several prefixes match, rustc applies the last one given: most specific last.
-    let mut remaps = vec![(plan.cargo_home.clone(), "/cargo".to_string())];
-    // rustc records its working directory (the workspace root, for members) in crate metadata.
-    if let Ok(cwd) = std::env::current_dir() {
-        if !cwd.starts_with(&plan.cargo_home) {
-            remaps.push((cwd, "/src".to_string()));
-        }
-    }
-    if let Some(dir) = manifest_dir {
-        if !dir.starts_with(&plan.cargo_home) {
-            let pkg = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-            let ver = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
-            remaps.push((dir.to_path_buf(), format!("/src/{pkg}-{ver}")));
-        }
-    }
-    remaps.push((plan.target_dir.clone(), "/target".to_string()));
-    // A build script's output directory is named by Cargo's hash of the build script's unit,
-    // which changes with any of its build dependencies (a patched crate a build-time tool uses)
-    // though the files it writes do not: `include!`d code would carry the new name in its
-    // panic locations and `file!()`s, and the program change bytes for nothing.
-    if let Some(out_dir) = std::env::var_os("OUT_DIR") {
-        let pkg = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-        let ver = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
-        remaps.push((PathBuf::from(out_dir), format!("/target/out/{pkg}-{ver}")));
-    }
-    for (from, to) in remaps {
+    let unit = UnitPlace {
+        cwd: std::env::current_dir().ok(),
+        manifest_dir,
+        package: std::env::var("CARGO_PKG_NAME").unwrap_or_default(),
+        version: std::env::var("CARGO_PKG_VERSION").unwrap_or_default(),
+        out_dir: std::env::var_os("OUT_DIR").map(PathBuf::from),
+    };
+    for (from, to) in path_remaps(plan, &unit) {
         args.push(format!("--remap-path-prefix={}={to}", from.display()));
     }
     args.push("-Csymbol-mangling-version=v0".into());
@@ -549,6 +606,89 @@ mod tests {
         assert!(!caps_lints(&plan, true, "mytool", &none));
         let capped = vec!["--cap-lints".to_string(), "warn".to_string()];
         assert!(!caps_lints(&plan, true, "tokei", &capped));
+    }
+
+    /// What `path` is written as, by the remaps in order (rustc: the last matching prefix wins).
+    fn written(remaps: &[(PathBuf, String)], path: &str) -> String {
+        remaps
+            .iter()
+            .rev()
+            .find_map(|(from, to)| {
+                let rest = Path::new(path).strip_prefix(from).ok()?;
+                Some(match rest.as_os_str().is_empty() {
+                    true => to.clone(),
+                    false => Path::new(to).join(rest).display().to_string(),
+                })
+            })
+            .unwrap_or_else(|| path.to_string())
+    }
+
+    #[test]
+    fn a_patched_copy_is_named_as_the_crates_io_package_it_replaces() {
+        let home = "/home/u/.cargo";
+        let original = format!("{home}/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1");
+        let plan = WrapperPlan {
+            cargo_home: PathBuf::from(home),
+            target_dir: PathBuf::from("/w/target"),
+            // Not canonicalizable here: the wrapper then compares the path as given.
+            patched_sources: [(PathBuf::from("/fix/tokio"), PathBuf::from(&original))].into(),
+            ..Default::default()
+        };
+        let from_registry = path_remaps(&plan, &unit(&original, &original));
+        let patched = path_remaps(&plan, &unit("/fix/tokio", "/fix/tokio"));
+        let file = |root: &str| format!("{root}/src/runtime/park.rs");
+        let expected =
+            "/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1/src/runtime/park.rs";
+        assert_eq!(written(&from_registry, &file(&original)), expected);
+        assert_eq!(written(&patched, &file("/fix/tokio")), expected);
+        // The working directory rustc records is named the same way.
+        assert_eq!(
+            written(&patched, "/fix/tokio"),
+            written(&from_registry, &original)
+        );
+        // A copy inside the workspace, whose files Cargo names relative to its root.
+        let inside = WrapperPlan {
+            patched_sources: [(PathBuf::from("/w/vendor/tokio"), PathBuf::from(&original))].into(),
+            ..plan.clone()
+        };
+        let remaps = path_remaps(&inside, &unit("/w", "/w/vendor/tokio"));
+        assert_eq!(
+            written(&remaps, "vendor/tokio/src/runtime/park.rs"),
+            expected
+        );
+        // Any other local package keeps its own name, its version cut to the compatible range.
+        let local = path_remaps(&plan, &unit("/w", "/w/kit"));
+        assert_eq!(
+            written(&local, "/w/kit/src/lib.rs"),
+            "/src/tokio-1/src/lib.rs"
+        );
+        // Another release of the same range is named the same; a git checkout keeps its path.
+        let next = original.replace("1.54.1", "1.54.2");
+        let unit_next = UnitPlace {
+            version: "1.54.2".into(),
+            ..unit(&next, &next)
+        };
+        assert_eq!(
+            written(&path_remaps(&plan, &unit_next), &file(&next)),
+            expected
+        );
+        let git = format!("{home}/git/checkouts/tokio-0123abcd/89ef012");
+        let from_git = path_remaps(&plan, &unit(&git, &git));
+        assert_eq!(
+            written(&from_git, &file(&git)),
+            "/cargo/git/checkouts/tokio-0123abcd/89ef012/src/runtime/park.rs"
+        );
+    }
+
+    /// tokio 1.54.1 compiled in `dir`, rustc running in `cwd`.
+    fn unit<'a>(cwd: &str, dir: &'a str) -> UnitPlace<'a> {
+        UnitPlace {
+            cwd: Some(PathBuf::from(cwd)),
+            manifest_dir: Some(Path::new(dir)),
+            package: "tokio".into(),
+            version: "1.54.1".into(),
+            out_dir: None,
+        }
     }
 
     fn args(s: &str) -> RustcArgs {
