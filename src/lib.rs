@@ -20,6 +20,7 @@ pub mod cache;
 pub mod compile;
 pub mod digest;
 pub mod elf;
+pub mod elf_position;
 pub mod elf_rewrite;
 pub mod image;
 pub mod layout;

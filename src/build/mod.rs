@@ -30,6 +30,7 @@ pub mod own_features;
 pub mod path_sources;
 pub mod plugin_closure;
 pub mod plugins;
+pub mod positions;
 pub mod prepare;
 pub mod retest;
 pub mod retest_baseline;
