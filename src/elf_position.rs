@@ -148,8 +148,8 @@ pub fn bind_imports(builder: &mut Builder<'_>, imports: &Positions) {
     // Which anchors are needed, and which symbols some relocation keeps using by name.
     let mut anchors: BTreeMap<Vec<u8>, Option<DynamicSymbolId>> = BTreeMap::new();
     let mut kept = std::collections::HashSet::new();
-    for rel in dynamic_relocations(builder) {
-        match target(rel) {
+    for (plt, rel) in dynamic_relocations(builder) {
+        match target(rel).filter(|_| !plt) {
             Some((anchor, _)) => {
                 anchors.insert(anchor.clone(), None);
             }
@@ -184,6 +184,9 @@ pub fn bind_imports(builder: &mut Builder<'_>, imports: &Positions) {
         let SectionData::DynamicRelocation(relocations) = &mut section.data else {
             continue;
         };
+        if relocations.iter().any(is_plt) {
+            continue;
+        }
         relocations.sort_by_key(|rel| rank(rel));
         for rel in relocations.iter_mut() {
             if let Some((anchor, index)) = target(rel) {
@@ -200,16 +203,26 @@ pub fn bind_imports(builder: &mut Builder<'_>, imports: &Positions) {
     }
 }
 
-/// Every relocation of the file's `SHT_RELA` dynamic relocation sections.
+/// Whether a relocation belongs to the PLT's table (`DT_JMPREL`), whose order its stubs index:
+/// that table is left as it is.
+fn is_plt(rel: &build::elf::DynamicRelocation) -> bool {
+    rel.r_type == elf::R_X86_64_JUMP_SLOT
+}
+
+/// Every relocation of the file's `SHT_RELA` dynamic relocation sections, with whether it is in
+/// the PLT's table.
 fn dynamic_relocations<'b>(
     builder: &'b Builder<'_>,
-) -> impl Iterator<Item = &'b build::elf::DynamicRelocation> {
+) -> impl Iterator<Item = (bool, &'b build::elf::DynamicRelocation)> {
     builder
         .sections
         .iter()
         .filter(|s| s.sh_type == elf::SHT_RELA)
         .filter_map(|s| match &s.data {
-            SectionData::DynamicRelocation(r) => Some(r.iter()),
+            SectionData::DynamicRelocation(r) => {
+                let plt = r.iter().any(is_plt);
+                Some(r.iter().map(move |rel| (plt, rel)))
+            }
             _ => None,
         })
         .flatten()
