@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use object::build;
 use object::elf;
 
+use crate::elf_position::{self, ByPosition};
+
 /// An error from the rewrite (the message says what could not be done).
 #[derive(Debug)]
 pub struct Error(String);
@@ -28,16 +30,25 @@ impl std::error::Error for Error {}
 type Result<T> = std::result::Result<T, Error>;
 
 /// Replace `DT_NEEDED` names (`replace`: old -> new), set the run path to `runpath` (`None`:
-/// delete `DT_RUNPATH`/`DT_RPATH`) and rename the dynamic symbols named in `symbols` (old -> new;
-/// defined or undefined, `.symtab` untouched; the hash tables are rebuilt) in the ELF file
-/// `data`. Returns the new file.
+/// delete `DT_RUNPATH`/`DT_RPATH`), bind by position as `position` says
+/// ([`crate::elf_position`]: the file's own table added, its imports from tables bound to their
+/// anchors) and rename the dynamic symbols named in `symbols` (old -> new; defined or undefined,
+/// `.symtab` untouched; the hash tables are rebuilt) in the ELF file `data`. Returns the new file.
 pub fn rewrite_dynamic(
     data: &[u8],
     replace: &HashMap<Vec<u8>, Vec<u8>>,
     runpath: Option<Vec<u8>>,
     symbols: &HashMap<Vec<u8>, Vec<u8>>,
+    position: &ByPosition,
 ) -> Result<Vec<u8>> {
     let mut builder = build::elf::Builder::read(data).map_err(|e| Error(e.to_string()))?;
+    let table = position.table.map(|(anchor, names)| {
+        let defined = elf_position::defined_functions(&builder);
+        (anchor, names, defined)
+    });
+    if let Some(imports) = position.imports {
+        elf_position::bind_imports(&mut builder, imports);
+    }
     for symbol in builder.dynamic_symbols.iter_mut() {
         if let Some(name) = symbols.get(symbol.name.as_slice()) {
             symbol.name = name.clone().into();
@@ -68,7 +79,13 @@ pub fn rewrite_dynamic(
             }
         }
     }
+    let table = table.and_then(|(anchor, names, defined)| {
+        elf_position::add_table(&mut builder, anchor, names, &defined)
+    });
     move_sections(&mut builder)?;
+    if let Some(table) = table {
+        elf_position::fill_table(&mut builder, table).map_err(Error)?;
+    }
     let mut out = Vec::with_capacity(data.len() + 8192);
     builder.write(&mut out).map_err(|e| Error(e.to_string()))?;
     Ok(out)

@@ -21,6 +21,7 @@ pub mod compile;
 pub mod digest;
 pub mod dirs;
 pub mod elf;
+pub mod elf_position;
 pub mod elf_rewrite;
 pub mod failure;
 pub mod image;

@@ -2,7 +2,7 @@
 //! `OUT/bin` and the closure of Rust libraries it needs (read from `DT_NEEDED`) to `OUT/lib`, each
 //! file atomically.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,15 +22,15 @@ use crate::build::own_features::programs_to_retry;
 use crate::build::path_sources::forget_other_copies;
 use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECTION};
 use crate::build::plugins::warn_stale_plugins;
+use crate::build::positions;
 use crate::build::prepare::PreparedBuild;
-use crate::build::short_names;
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
 use crate::elf;
 use crate::resolve::graph::Program;
 use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
 use crate::shell::Shell;
-use crate::toolchain::Toolchain;
+use crate::toolchain::{is_libstd_file, Toolchain};
 
 /// One built program, as reported at the end of a build.
 #[derive(Debug, Clone, Serialize)]
@@ -439,14 +439,25 @@ fn assemble(
         .iter()
         .flat_map(|(_, _, needed)| needed.keys().cloned())
         .collect();
-    // Every function a library of `OUT/lib` exports is bound by its short name (`short_names`).
+    // Every function a library of `OUT/lib` exports is bound by its short name (`short_names`)
+    // and by position (`positions`; libstd's table laid out from the toolchain's copy).
     let mut libraries = BTreeMap::new();
     for (_, _, needed) in &closures {
         for (name, path) in needed {
-            libraries.insert(name, runtime_copies.get(name).unwrap_or(path));
+            let runtime = runtime_copies.get(name).unwrap_or(path);
+            let layout_from = if is_libstd_file(name) { path } else { runtime };
+            libraries.insert(name, (layout_from, runtime));
         }
     }
-    let renames = short_names::renames_of(libraries.values().map(|p| p.as_path()))?;
+    let libraries: Vec<_> = libraries
+        .iter()
+        .map(|(name, (layout_from, runtime))| positions::Library {
+            name,
+            layout_from,
+            runtime,
+        })
+        .collect();
+    let renames = positions::DynamicNames::of(&libraries)?;
     let mut copied: BTreeSet<String> = BTreeSet::new();
     let notes = plugin_notes(prepared, &closures)?;
     for (program, exes, needed) in closures {
@@ -611,7 +622,7 @@ fn report_program(built: &BuiltProgram, shell: &Shell) {
 fn install_bound(
     from: &Path,
     to: &Path,
-    (provided, renames): (&BTreeSet<String>, &HashMap<Vec<u8>, Vec<u8>>),
+    (provided, renames): (&BTreeSet<String>, &positions::DynamicNames),
     place: Place,
     note: Option<&[u8]>,
 ) -> Result<()> {

@@ -31,6 +31,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::build::positions::DynamicNames;
 use crate::elf::{LIB_DIR_PREFIX, SIBLING_PREFIX};
 
 /// Run paths the wrapper adds (`-C link-arg=-Wl,-rpath,…`); the rewrite removes them.
@@ -38,7 +39,8 @@ const WRAPPER_RUN_PATHS: [&str; 2] = ["$ORIGIN", "$ORIGIN/../lib"];
 
 /// Versions the rewrite, for the store identity: change it when the rewrite changes.
 pub const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE from bin/, $ORIGIN/FILE from \
-     lib/, wrapper run paths removed, short dynamic names _cs+16 hex of SHA-256";
+     lib/, wrapper run paths removed, short dynamic names _cs+16 hex of SHA-256, functions bound by \
+     position through _csT anchors and 8-byte jump tables";
 
 /// Where a run-time copy goes, which decides how it names the libraries in `lib/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,14 +62,16 @@ impl Place {
 
 /// The bytes of `from` with every `DT_NEEDED` entry naming one of `provided` (file names in
 /// `OUT/lib`) turned into a path to it from `place`, the wrapper's run paths removed (others
-/// a build script added are kept) and the dynamic symbols in `renames` given their short names
-/// (`build::short_names`). Returns `None` when nothing needed changing.
+/// a build script added are kept), the Rust functions imported from `OUT/lib` bound by position
+/// and a library's own table added (`build::positions`), and the dynamic symbols given their
+/// short names (`build::short_names`). Returns `None` when nothing needed changing.
 pub fn bind_to_lib_dir(
     from: &Path,
     provided: &BTreeSet<String>,
     place: Place,
-    renames: &HashMap<Vec<u8>, Vec<u8>>,
+    names: &DynamicNames,
 ) -> Result<Option<Vec<u8>>> {
+    let renames = &names.renames;
     let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
     let info = crate::elf::dynamic_info_of(&data)
         .with_context(|| format!("{} is not a readable ELF file", from.display()))?;
@@ -95,15 +99,19 @@ pub fn bind_to_lib_dir(
         return Ok(None);
     }
     let runpath = (!kept_runpath.is_empty()).then(|| kept_runpath.join(":").into_bytes());
-    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath, renames).with_context(
-        || {
+    let own = match place {
+        Place::InLibDir => from.file_name().and_then(|n| n.to_str()),
+        Place::BesideLibDir => None,
+    };
+    let position = names.by_position(own);
+    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath, renames, &position)
+        .with_context(|| {
             format!(
                 "rewriting the library names in {} to {}…",
                 from.display(),
                 place.prefix()
             )
-        },
-    )?;
+        })?;
     Ok(Some(out))
 }
 

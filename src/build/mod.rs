@@ -31,6 +31,7 @@ pub mod patch_paths;
 pub mod path_sources;
 pub mod plugin_closure;
 pub mod plugins;
+pub mod positions;
 pub mod prepare;
 pub mod retest;
 pub mod retest_baseline;

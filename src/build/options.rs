@@ -50,14 +50,14 @@ pub enum GroupExports {
 #[serde(rename_all = "kebab-case")]
 pub enum Binding {
     /// Every import bound before `main` (`-z now`) and the GOT read-only after (full RELRO),
-    /// as rustc and `cargo install` build: a start-up looks up every symbol the program and its
-    /// libraries import.
+    /// as rustc and `cargo install` build: on x86-64 the functions of the program's own
+    /// libraries are bound by position, one lookup per library, the rest by name.
     #[default]
     Now,
     /// Calls bound on their first use through the PLT (`-C relro-level=partial`: no `-z now`,
-    /// the PLT's GOT stays writable): a start-up looks up only what it calls, plus data and
-    /// libstd's imports. A hardening trade: partial instead of full RELRO for the program and
-    /// its groups.
+    /// the PLT's GOT stays writable), each looked up by name at its first call: fewer lookups
+    /// than `now` only where binding by position does not apply (not x86-64). A hardening
+    /// trade: partial instead of full RELRO for the program and its groups.
     Lazy,
 }
 

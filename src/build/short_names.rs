@@ -43,7 +43,7 @@ pub fn short_name(long: &str) -> String {
 
 /// Whether a symbol a library of `OUT/lib` defines is bound under its short name: a global
 /// function with a v0-mangled name longer than its short one, which no program interposes.
-fn renamed(name: &str, kind: SymbolKind) -> bool {
+pub(crate) fn renamed(name: &str, kind: SymbolKind) -> bool {
     kind == SymbolKind::Text
         && name.starts_with("_R")
         && name.len() > PREFIX.len() + HASH_DIGITS

@@ -47,7 +47,7 @@ pub(crate) struct BuildTuning {
     pub(crate) exports: Option<GroupExports>,
     /// When imports into the programs and their shared libraries are bound: `now` (at start,
     /// with the GOT read-only after: full RELRO, as rustc builds) or `lazy` (calls bound on first
-    /// use through the PLT: faster start-up, partial RELRO). The static build `bench` compares
+    /// use through the PLT, each by name: partial RELRO). The static build `bench` compares
     /// with is always `now`.
     #[arg(long = "bind", value_enum, default_value_t = Binding::Now)]
     pub(crate) binding: Binding,

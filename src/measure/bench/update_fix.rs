@@ -200,7 +200,7 @@ struct SymbolUse {
 struct SymbolUses {
     /// Objects defining it (for a generic instance: the copies).
     definers: BTreeSet<usize>,
-    /// Objects importing it through the dynamic symbol table.
+    /// Objects importing it: by name (`.dynsym`) or by position (its long name in `.symtab`).
     importers: usize,
 }
 
@@ -225,15 +225,24 @@ impl SymbolUse {
                     }
                 }
             }
-            imports.extend(
-                file.dynamic_symbols()
-                    .filter(|s| s.is_undefined())
-                    .filter_map(|s| s.name().ok().map(String::from)),
-            );
+            // Functions bound by position (`build::positions`) are imported through their
+            // library's anchor: the symbol table's undefined entries keep their long names.
+            let undefined: BTreeSet<String> = file
+                .dynamic_symbols()
+                .chain(file.symbols())
+                .filter(|s| s.is_undefined())
+                .filter_map(|s| s.name().ok().map(String::from))
+                .filter(|n| !n.is_empty())
+                .collect();
+            imports.push(undefined);
         }
-        for raw in imports {
-            let name = long_of_short.get(&raw).cloned().or_else(|| demangled(&raw));
-            if let Some(name) = name {
+        for undefined in imports {
+            // One import per file, whether named in `.dynsym` (short) or `.symtab` (long).
+            let names: BTreeSet<String> = undefined
+                .iter()
+                .filter_map(|raw| long_of_short.get(raw).cloned().or_else(|| demangled(raw)))
+                .collect();
+            for name in names {
                 out.by_name.entry(name).or_default().importers += 1;
             }
         }

@@ -1,0 +1,150 @@
+//! Binding by position: the run-time copies bind the Rust functions they import from the
+//! libraries of `OUT/lib` through one anchor symbol per exporting library, not one name each.
+//!
+//! cargo-share binds every program to exact builds, so the loader's search by name at each start
+//! finds what the build already knew. Every library of `OUT/lib` that exports Rust functions gets
+//! a **table**: one 8-byte entry per function, a `jmp` to it (`elf_position`), in a fixed order,
+//! and an **anchor**, a global symbol at the table's start whose name carries a hash of the
+//! table's layout (the library's file name and the entries' names, in order). Every importer's
+//! relocation against such a function becomes `R_X86_64_64` against the anchor plus the entry's
+//! offset, and the relocations against one anchor are sorted together, so that glibc's cache of
+//! the last symbol looked up (`l_lookup_cache`) serves all but the first: one lookup per
+//! (importer, library) pair instead of one per function.
+//!
+//! Why a table and not the functions' offsets: a body-only fix moves code, and the importers must
+//! stay byte-identical so that the fix ships one file. The table's order depends only on names,
+//! which stable crate ids keep across such a fix; the fixed library's jumps change, not the
+//! positions. The layout is:
+//!
+//! * for a group or a crate's library, the functions its run-time copy exports (with
+//!   `--exports used`, the trimmed list, which the group's identity hashes; importers that are
+//!   libraries hash their dependencies' identities);
+//! * for libstd, the functions the toolchain's copy exports, whatever the relinked copy keeps
+//!   (an entry for a function the relink dropped traps, `ud2`): groups do not hash libstd's
+//!   export list, so their bytes must not depend on it.
+//!
+//! A file whose table differs from the one an importer was bound to has another anchor name, so
+//! the importer fails to load ("undefined symbol") instead of jumping into the wrong entry. A name
+//! two libraries export stays bound by name, as do data, thread-locals, weak references and lazily
+//! bound calls. What it costs: a call from another file goes through one more direct `jmp`, and a
+//! function's address taken in another file is its entry's, not its own (Rust promises no unique
+//! function addresses).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use object::{Object, ObjectSymbol, SymbolKind};
+
+use crate::build::short_names;
+use crate::digest::sha256_hex;
+use crate::elf_position::{ByPosition, Positions};
+
+/// What an anchor's name starts with, then 16 hex digits of the layout's SHA-256.
+const ANCHOR_PREFIX: &str = "_csT";
+
+/// A library of `OUT/lib`: its file name, the file whose exports lay out its table, and its
+/// run-time copy.
+pub struct Library<'a> {
+    pub name: &'a str,
+    pub layout_from: &'a Path,
+    pub runtime: &'a Path,
+}
+
+/// How the run-time copies name and bind what they import from `OUT/lib`.
+#[derive(Debug, Default)]
+pub struct DynamicNames {
+    /// Long name -> short name (`build::short_names`).
+    pub renames: HashMap<Vec<u8>, Vec<u8>>,
+    /// File name -> (anchor, the names of its table's entries).
+    tables: HashMap<String, (Vec<u8>, Vec<Vec<u8>>)>,
+    /// Function name -> (anchor, entry index).
+    imports: Positions,
+}
+
+impl DynamicNames {
+    /// The names and tables of `libraries`. Fails on a short-name collision.
+    pub fn of(libraries: &[Library<'_>]) -> Result<Self> {
+        let renames = short_names::renames_of(libraries.iter().map(|l| l.runtime))?;
+        let mut tables = HashMap::new();
+        let mut imports = Positions::new();
+        let mut twice = Vec::new();
+        for library in libraries {
+            let names = table_layout(library.layout_from)?;
+            if names.is_empty() {
+                continue;
+            }
+            let anchor = anchor_name(library.name, &names).into_bytes();
+            for (index, name) in names.iter().enumerate() {
+                let at = (anchor.clone(), index as u32);
+                if imports.insert(name.clone(), at).is_some() {
+                    twice.push(name.clone());
+                }
+            }
+            tables.insert(library.name.to_string(), (anchor, names));
+        }
+        for name in twice {
+            imports.remove(&name);
+        }
+        Ok(DynamicNames {
+            renames,
+            tables,
+            imports,
+        })
+    }
+
+    /// How the file `name` of `OUT/lib` (`None`: a binary or plugin) takes part.
+    pub fn by_position(&self, name: Option<&str>) -> ByPosition<'_> {
+        ByPosition {
+            table: name
+                .and_then(|n| self.tables.get(n))
+                .map(|(anchor, names)| (anchor.as_slice(), names.as_slice())),
+            imports: Some(&self.imports),
+        }
+    }
+}
+
+/// The entries of a library's table: the functions `path` exports that are bound by short name
+/// (`short_names::renamed`), sorted by name.
+fn table_layout(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not a readable ELF file", path.display()))?;
+    let mut names: Vec<Vec<u8>> = file
+        .dynamic_symbols()
+        .filter(|s| !s.is_undefined() && s.is_global() && s.kind() == SymbolKind::Text)
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .filter(|n| short_names::renamed(n, SymbolKind::Text))
+        .map(String::into_bytes)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The anchor of the table `names` of the library `file`.
+fn anchor_name(file: &str, names: &[Vec<u8>]) -> String {
+    let mut layout = file.as_bytes().to_vec();
+    for name in names {
+        layout.push(b'\n');
+        layout.extend_from_slice(name);
+    }
+    format!("{ANCHOR_PREFIX}{}", &sha256_hex(&layout)[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_name_the_file_and_the_order() {
+        let ab = [b"_Ra".to_vec(), b"_Rb".to_vec()];
+        let ba = [b"_Rb".to_vec(), b"_Ra".to_vec()];
+        let a = anchor_name("libg.so", &ab);
+        assert!(a.starts_with(ANCHOR_PREFIX) && a.len() == 20);
+        assert_eq!(a, anchor_name("libg.so", &ab));
+        assert_ne!(a, anchor_name("libg.so", &ba));
+        assert_ne!(a, anchor_name("libh.so", &ab));
+        assert_ne!(a, anchor_name("libg.so", &ab[..1]));
+    }
+}
