@@ -60,9 +60,7 @@ impl PreparedBuild {
             let programs: Vec<usize> = (0..self.graph.programs.len())
                 .filter(|&p| self.graph.programs[p].workspace == wi)
                 .collect();
-            // Confined, a build script may write into its own program's package directory only,
-            // which takes a Cargo command per program (`build::sandbox`).
-            if ws.build_programs_alone || sandbox::confines_builds() {
+            if ws.build_programs_alone || self.builds_programs_apart(wi) {
                 out.extend(programs.into_iter().map(|p| (wi, vec![p])));
             } else {
                 out.push((wi, programs));
@@ -207,6 +205,22 @@ impl PreparedBuild {
             lockfile: Some(root.join("Cargo.lock")),
             extra,
         }
+    }
+
+    /// Whether the programs of workspace `wi` are built (and tested) by a Cargo command each
+    /// although they could be built together: where builds are confined, so that a build
+    /// script may write into its own program's package directory only (`build::sandbox`), and
+    /// the workspace has the reuse member, which makes one program built alone resolve the
+    /// features the whole set's build does (`resolve::set::reuse_member`). Without it (`--layout
+    /// per-crate`) the programs are built together, features unified, and no program's
+    /// directory is writable.
+    pub(crate) fn builds_programs_apart(&self, wi: usize) -> bool {
+        let md = &self.graph.workspaces[wi].metadata;
+        sandbox::confines_builds()
+            && md
+                .packages
+                .iter()
+                .any(|p| p.name.as_str() == crate::resolve::set::reuse_member::REUSE_PACKAGE)
     }
 
     /// The directory of the graph's program `index`'s package (its copy in a set workspace).

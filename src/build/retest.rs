@@ -446,7 +446,7 @@ impl PreparedBuild {
         for &index in indices {
             let workspace = self.graph.programs[index].workspace;
             let alone = self.graph.workspaces[workspace].build_programs_alone
-                || crate::build::sandbox::confines_builds();
+                || self.builds_programs_apart(workspace);
             let run = (workspace, alone.then_some(index));
             runs.entry(run).or_default().push(index);
         }
