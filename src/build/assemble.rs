@@ -249,14 +249,10 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
         }
         let status = child.wait()?;
         let errors = errors.join().unwrap_or_default();
-        // A confined build of one program may have written into its own copy only.
-        let own: Vec<PathBuf> = match programs.as_slice() {
-            [one] if crate::build::sandbox::confines_builds() => {
-                prepared.package_dir(*one).into_iter().collect()
-            }
-            _ => Vec::new(),
-        };
-        crate::resolve::set::workspace::check_member_copies(&ws.root, &own)?;
+        crate::resolve::set::workspace::check_member_copies(
+            &ws.root,
+            &prepared.own_package_dirs(&programs),
+        )?;
         if !status.success() {
             // `--keep-going`: the programs Cargo built are delivered; those it did not are
             // reported with what failed.

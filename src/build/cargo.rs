@@ -196,9 +196,7 @@ impl PreparedBuild {
             .filter_map(|log| log.parent().map(Path::to_path_buf))
             .collect();
         extra.extend(wrapper.and_then(sandbox::wrapper_cache));
-        if let [one] = programs {
-            extra.extend(self.package_dir(*one));
-        }
+        extra.extend(self.own_package_dirs(programs));
         sandbox::Writable {
             target_dir: self.target_dir.clone(),
             cargo_home: source::cargo_home().unwrap_or_default(),
@@ -221,6 +219,15 @@ impl PreparedBuild {
                 .packages
                 .iter()
                 .any(|p| p.name.as_str() == crate::resolve::set::reuse_member::REUSE_PACKAGE)
+    }
+
+    /// The package directories a confined Cargo command of `programs` may write (and so may
+    /// find changed after it): its one program's own, none for several or unconfined.
+    pub(crate) fn own_package_dirs(&self, programs: &[usize]) -> Vec<PathBuf> {
+        match programs {
+            [one] if sandbox::confines_builds() => self.package_dir(*one).into_iter().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// The directory of the graph's program `index`'s package (its copy in a set workspace).
