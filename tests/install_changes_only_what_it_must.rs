@@ -394,11 +394,9 @@ fn debug_and_profile_are_refused_and_verbose_shows_cargo_commands() {
 /// `--bin NAME` installs only that binary of the program, as `cargo install --bin`; a later
 /// install that rebuilds the program with a newcomer keeps to it; a name the program has no
 /// binary of is refused before anything changes.
-#[test]
-fn bin_installs_only_the_binaries_named_and_later_installs_keep_to_them() {
-    let env = Env::new();
-    let fixtures = unrelated_copy(&env);
-    // A program with two binaries, sharing unrelated-common with ws-three's `three`.
+/// A program with two binaries (`two-bins` and `other`), sharing unrelated-common with
+/// ws-three's `three`, written into the test's base directory.
+fn two_bins_program(env: &Env, fixtures: &Path) -> PathBuf {
     let two_bins = env.base.join("two-bins");
     std::fs::create_dir_all(two_bins.join("src/bin")).unwrap();
     std::fs::write(
@@ -420,6 +418,14 @@ fn bin_installs_only_the_binaries_named_and_later_installs_keep_to_them() {
         )
         .unwrap();
     }
+    two_bins
+}
+
+#[test]
+fn bin_installs_only_the_binaries_named_and_later_installs_keep_to_them() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    let two_bins = two_bins_program(&env, &fixtures);
     run_ok(install(&env, &two_bins).args(["--no-locked", "--bin", "other"]));
     assert!(run_clean(&env.root().join("bin/other")).contains("hello, other"));
     assert!(!env.root().join("bin/two-bins").exists());
@@ -447,6 +453,72 @@ fn bin_installs_only_the_binaries_named_and_later_installs_keep_to_them() {
         "{said}"
     );
     assert_eq!(installed_state(&env), before);
+}
+
+#[test]
+fn uninstall_bin_removes_those_binaries_and_later_builds_keep_to_it() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    let two_bins = two_bins_program(&env, &fixtures);
+    run_ok(install(&env, &two_bins).arg("--no-locked"));
+    run_ok(&mut install(&env, &fixtures.join("ws-three")));
+    let uninstall = |args: &[&str]| {
+        let mut c = env.cmd();
+        c.arg("uninstall").args(args);
+        c.output().unwrap()
+    };
+
+    // Refused before anything changes: a binary it does not have, two programs with --bin.
+    let before = installed_state(&env);
+    for (args, said) in [
+        (
+            &["two-bins", "--bin", "nosuch"][..],
+            "binary `nosuch` is not installed as part of `two-bins` v0.1.0 (its binaries: \
+             other, two-bins); nothing was removed",
+        ),
+        (
+            &["two-bins", "three", "--bin", "other"][..],
+            "--bin names binaries of one program, and 2 programs were given",
+        ),
+    ] {
+        let out = uninstall(args);
+        assert!(
+            !out.status.success() && stderr(&out).contains(said),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(installed_state(&env), before);
+    }
+
+    let out = uninstall(&["two-bins", "--bin", "other", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Removed `other` of two-bins v0.1.0"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.json(&out)[0]["reason"], "binaries-removed");
+    assert!(std::fs::symlink_metadata(env.root().join("bin/other")).is_err());
+    assert!(run_clean(&env.root().join("bin/two-bins")).contains("hello, main"));
+    assert!(run_clean(&env.root().join("bin/three")).contains("hello, three"));
+    env.verify_ok();
+
+    // A later build of the install command (`update` replays it) keeps to the one binary.
+    run_ok(env.cmd().args(["update", "--rebuild-all"]));
+    assert!(std::fs::symlink_metadata(env.root().join("bin/other")).is_err());
+    assert!(run_clean(&env.root().join("bin/two-bins")).contains("hello, main"));
+    env.verify_ok();
+
+    // Its last binary: the program is uninstalled, as `cargo uninstall --bin` does.
+    let out = uninstall(&["two-bins", "--bin", "two-bins"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(env.root().join("bin/two-bins")).is_err());
+    let listed = run_ok(env.cmd().args(["list", "--json"]));
+    assert_eq!(
+        env.json(&listed)[0]["programs"].as_array().unwrap().len(),
+        1
+    );
+    env.verify_ok();
 }
 
 /// A Cargo configuration in the test's base directory where crates.io and the registry

@@ -52,6 +52,10 @@ pub(crate) struct UninstallArgs {
     /// stays installed there [default: every root it is linked into].
     #[arg(long, value_name = "ROOT")]
     root: Option<PathBuf>,
+    /// Only uninstall the binary NAME (repeatable), as `cargo uninstall --bin`: the program
+    /// stays installed with its other binaries, in every root it is linked into.
+    #[arg(long = "bin", value_name = "NAME")]
+    bins: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -139,6 +143,7 @@ impl UninstallArgs {
             &ctx.store_dir()?,
             &self.names,
             self.root.as_deref(),
+            &self.bins,
             &ctx.shell,
         )?;
         Ok(0)

@@ -19,12 +19,14 @@ fn name_of(binary: &Path) -> String {
 }
 
 /// Keep, of each program of `report`, the binaries it installs: for the programs the command
-/// names, those in `wanted` (all when `None`); for installed programs rebuilt with them, those
-/// the store records. A binary `wanted` names that no named program has is an error, before
-/// anything changes.
+/// names, those in `wanted` (all when `None`); for installed programs rebuilt with them, and for
+/// every program of a `replay` (`update` building an install command again), those the store
+/// records (so `uninstall --bin` holds). A binary `wanted` names that no named program has is an
+/// error, before anything changes.
 pub(crate) fn select_binaries(
     report: &mut BuildReport,
     wanted: Option<&BTreeSet<String>>,
+    replay: bool,
     store: &Store,
 ) -> Result<()> {
     let mut found: BTreeSet<String> = BTreeSet::new();
@@ -33,21 +35,26 @@ pub(crate) fn select_binaries(
         .iter_mut()
         .filter(|p| p.plugin_for.is_none())
     {
-        let keep: BTreeSet<String> = if p.provenance.installed {
-            match store.program(&p.name)? {
-                Some(record) => record.binaries.iter().map(|(b, _)| b.clone()).collect(),
-                None => continue,
-            }
-        } else {
-            match wanted {
-                Some(names) => names.clone(),
-                None => continue,
-            }
+        let recorded = match p.provenance.installed || replay {
+            true => store
+                .program(&p.name)?
+                .map(|r| r.binaries.iter().map(|(b, _)| b.clone()).collect()),
+            false => None,
+        };
+        let keep: BTreeSet<String> = match (recorded, wanted) {
+            (Some(recorded), _) => recorded,
+            (None, _) if p.provenance.installed => continue,
+            (None, Some(names)) => names.clone(),
+            (None, None) => continue,
         };
         p.binaries.retain(|b| keep.contains(&name_of(b)));
         if !p.provenance.installed {
             found.extend(p.binaries.iter().map(|b| name_of(b)));
         }
+    }
+    // A replay's recorded `--bin` list may name binaries uninstalled since.
+    if replay {
+        return Ok(());
     }
     let Some(wanted) = wanted else {
         return Ok(());

@@ -265,7 +265,7 @@ pub fn install_set(
     leave_installed_if_a_newcomer_failed(&mut report, shell);
 
     let store = open_store_rolling_forward(&opts.store, Access::Create)?;
-    select_binaries(&mut report, opts.binaries.as_ref(), &store)?;
+    select_binaries(&mut report, opts.binaries.as_ref(), opts.replay, &store)?;
     let root = std::path::absolute(&opts.root)
         .with_context(|| format!("resolving the install root {}", opts.root.display()))?;
     let bin_dir = root.join("bin");

@@ -26,7 +26,7 @@ pub struct PluginFile {
 
 /// The plugins a program build gets: those this install built for it, and those of its
 /// installed build (`previous`, in `previous_dir`) that were built for the very same program
-/// build (same binaries, same entries), which are kept. Any other earlier plugin would be
+/// build (same entries, and binaries the same or some of them), which are kept. Any other earlier plugin would be
 /// refused by the new build: it is not kept, and a warning names it.
 pub fn plugins_of(
     program: &str,

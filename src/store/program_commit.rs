@@ -281,9 +281,10 @@ fn plan_program_dir(
 ) -> Result<PlannedProgramDir> {
     let (bin_hashes, mut program_key) = program.key()?;
     let previous = store.program(program.name).ok().flatten();
-    let same_build = previous
-        .as_ref()
-        .is_some_and(|prev| prev.binaries == bin_hashes && prev.entries == program.entries);
+    // The same build, or some of its binaries (`uninstall --bin`): its plugins still fit.
+    let same_build = previous.as_ref().is_some_and(|prev| {
+        prev.entries == program.entries && bin_hashes.iter().all(|b| prev.binaries.contains(b))
+    });
     let plugins = plugins_of(
         program.name,
         program.plugin_builds,
