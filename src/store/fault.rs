@@ -7,9 +7,16 @@
 //! with that error (a full disk, a failing disk), as the next write would.
 //! `CARGO_SHARE_FAULT_LOG=FILE` appends `POINT#N` for every point reached, so a test can find
 //! every injection site of a command and try each.
+//!
+//! Compiled in only where tests run: debug builds (what `cargo test` builds) and builds with the
+//! `fault-injection` feature. A release build (`cargo install cargo-share`) has no fault point:
+//! `step` is an empty inline function there, and the variables are not read.
 
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 use std::collections::BTreeMap;
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 use std::io::Write;
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 use std::sync::Mutex;
 
 /// The environment variable naming the point at which to fail.
@@ -17,9 +24,11 @@ pub const FAULT_ENV: &str = "CARGO_SHARE_FAULT";
 /// The environment variable naming the file that records the points reached.
 pub const FAULT_LOG_ENV: &str = "CARGO_SHARE_FAULT_LOG";
 
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 static REACHED: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
 
 /// `POINT[#N][:MODE]`, read.
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 fn parse(spec: &str) -> (&str, Option<u32>, &str) {
     let (site, mode) = spec.split_once(':').unwrap_or((spec, "kill"));
     match site.split_once('#') {
@@ -29,6 +38,7 @@ fn parse(spec: &str) -> (&str, Option<u32>, &str) {
 }
 
 /// The step just done at `name`: fail here if `CARGO_SHARE_FAULT` says so.
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 pub fn step(name: &str) -> std::io::Result<()> {
     let log = std::env::var_os(FAULT_LOG_ENV);
     let spec = std::env::var(FAULT_ENV).ok();
@@ -69,16 +79,25 @@ pub fn step(name: &str) -> std::io::Result<()> {
     ))
 }
 
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
+/// SIGKILL to this process: no destructor or cleanup runs.
 fn kill() -> ! {
-    let pid = std::process::id().to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status();
-    // `kill` not available: abort, which also skips all cleanup.
+    // SAFETY: kill(2) and getpid(2) on this process; nothing is shared.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    // Not reached; abort skips all cleanup too.
     std::process::abort();
 }
 
-#[cfg(test)]
+/// The step just done at `name`: a release build has no fault points.
+#[cfg(not(any(debug_assertions, feature = "fault-injection")))]
+#[inline(always)]
+pub fn step(_name: &str) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(all(test, any(debug_assertions, feature = "fault-injection")))]
 mod tests {
     use super::*;
 
