@@ -439,6 +439,8 @@ struct Figures {
     units: Units,
     /// Compiles the local sccache server was given, and how many of them ran on the build server.
     requests: u64,
+    /// Compiles sccache was given but could not cache (so could not distribute), by reason.
+    not_cached: String,
     distributed: u64,
     dist_errors: u64,
     /// CPU seconds: the build without a wrapper (every descendant of `cargo share build`).
@@ -462,7 +464,8 @@ impl Figures {
         format!(
             "units: {} rlibs, {} shared objects (groups, dylibs, proc-macros), {} build scripts, \
              {} other executables\n\
-             through sccache: {} compiles, {} ran on the build server, {} dist errors\n\
+             through sccache: {} compiles, {} ran on the build server, {} dist errors; not \
+             cacheable: {}\n\
              without a wrapper: {:.1} s CPU, {:.1} s wall\n\
              with sccache-dist: {:.1} s wall; CPU: build here {:.1} s, sccache's rustc probes \
              and local compiles {:.1} s, sccache's own work {:.1} s, compiles on the build server {:.1} s, \
@@ -475,6 +478,7 @@ impl Figures {
             self.requests,
             self.distributed,
             self.dist_errors,
+            self.not_cached,
             self.plain_cpu,
             self.plain_wall.as_secs_f64(),
             self.dist_wall.as_secs_f64(),
@@ -538,6 +542,7 @@ fn compare(cluster: &Cluster, base: &Path, programs: &[OsString]) -> Figures {
     let figures = Figures {
         units: units(&plain_cache),
         requests: count("cache_misses") + count("cache_hits"),
+        not_cached: stats["stats"]["not_cached"].to_string(),
         distributed: stats["stats"]["dist_compiles"][&cluster.server_addr]
             .as_u64()
             .unwrap_or(0),
