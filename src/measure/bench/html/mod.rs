@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod counters;
 pub mod format;
+pub mod growth;
 pub mod page;
 
 pub use format::human_ratio;

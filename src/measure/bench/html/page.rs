@@ -3,6 +3,7 @@
 use crate::measure::bench::html::chart::{charts, colour};
 use crate::measure::bench::html::counters::sections;
 use crate::measure::bench::html::format::{esc, human_ratio, mb, ms, seconds};
+use crate::measure::bench::html::growth;
 use crate::measure::bench::model::{BenchReport, Variant};
 
 pub(crate) const STYLE: &str = "
@@ -40,6 +41,7 @@ pub fn render(report: &BenchReport) -> String {
     out.push_str(&machine_section(report));
     out.push_str(&summary_section(report));
     out.push_str(&charts(report));
+    out.push_str(&growth::section(report));
     out.push_str(&sections(report));
     out.push_str("</body>\n</html>\n");
     out
@@ -365,13 +367,13 @@ mod tests {
     }
 
     #[test]
-    fn is_an_html5_document_with_four_charts() {
+    fn is_an_html5_document_with_five_charts() {
         let html = render(&sample());
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.trim_end().ends_with("</html>"));
         assert!(html.contains("<title>cargo-share bench</title>"));
-        assert_eq!(html.matches("<svg").count(), 4);
-        assert_eq!(html.matches("<svg class=\"chart\"").count(), 4);
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert_eq!(html.matches("<svg class=\"chart\"").count(), 5);
         for svg in svgs(&html) {
             assert!(svg.contains("width=\"100%\""));
             assert!(svg.contains("viewBox=\"0 0 1000 "));
@@ -379,7 +381,7 @@ mod tests {
         }
         assert!(!html.contains("<script"));
         // Self-contained: the only URLs are the SVG namespace declarations.
-        assert_eq!(html.matches("://").count(), 4);
+        assert_eq!(html.matches("://").count(), 5);
         assert!(!html.contains("src=") && !html.contains("href=") && !html.contains("url("));
     }
 
@@ -399,8 +401,9 @@ mod tests {
         assert_eq!(charts[2].matches("class=\"median\"").count(), 4);
         // Run time: only `tool`, in both variants.
         assert_eq!(bars(charts[3]), 2);
-        // Besides the bars, the only rects are the legend swatches (one per variant per chart).
-        assert_eq!(html.matches("<rect").count(), 10 + 4 * 2);
+        // Besides the bars, the only rects are the legend swatches (one per variant per chart;
+        // the set-growth chart's two are its series, disk and PSS).
+        assert_eq!(html.matches("<rect").count(), 10 + 5 * 2);
         // The two variants get the first two palette colours.
         assert_eq!(charts[0].matches("fill=\"#1f77b4\"><title>").count(), 2);
         assert_eq!(charts[0].matches("fill=\"#ff7f0e\"><title>").count(), 3);
@@ -481,7 +484,7 @@ mod tests {
             }
         }
         let html = render(&report);
-        assert_eq!(html.matches("<svg class=\"chart\"").count(), 3);
+        assert_eq!(html.matches("<svg class=\"chart\"").count(), 4);
         assert!(!html.contains("Run time"));
         assert!(!html.contains("Update cost"));
         assert!(!html.contains("Not measured"));
