@@ -218,6 +218,9 @@ pub fn rewrite(
         if kind == UnitKind::Host && caps_lints_here(plan, &out.args) {
             out.args.extend(["--cap-lints".into(), "allow".into()]);
         }
+        if kind == UnitKind::Host {
+            set_optimisation(&mut out.args, HOST_OPT_LEVEL, HOST_CODEGEN_UNITS);
+        }
         return Ok(out);
     }
 
@@ -489,15 +492,30 @@ pub const UNOPTIMISED_TESTS_ENV: &str = "CARGO_SHARE_UNOPTIMISED_TESTS";
 /// Only the harness's own code loses optimisation; debug assertions and overflow checks stay
 /// as the profile sets them.
 fn unoptimised(args: &mut [String]) {
+    set_optimisation(args, "0", "16");
+}
+
+/// Cargo's own `[profile.release.build-override]` defaults, which a host unit (a build script,
+/// a proc macro, and what they depend on) gets. The shared profile reaches Cargo as
+/// `profile.release.package."*"`, which outranks `build-override`, so without this every host
+/// unit of a dependency is optimised as the shared crates are: in sd's first install `syn`
+/// alone took 21 s of CPU instead of 3 s. A host unit is never installed, and what a build
+/// script or proc macro produces does not depend on how it was optimised. (A program's own
+/// `build-override` was overruled by the shared profile before this too: Cargo's defaults apply.)
+const HOST_OPT_LEVEL: &str = "0";
+const HOST_CODEGEN_UNITS: &str = "256";
+
+/// Replace the unit's `opt-level` and `codegen-units` (as `-Cx=y` or `-C x=y`).
+fn set_optimisation(args: &mut [String], opt_level: &str, codegen_units: &str) {
     for arg in args.iter_mut() {
         let (prefix, setting) = match arg.strip_prefix("-C") {
             Some(setting) => ("-C", setting),
             None => ("", arg.as_str()),
         };
         if setting.starts_with("opt-level=") {
-            *arg = format!("{prefix}opt-level=0");
+            *arg = format!("{prefix}opt-level={opt_level}");
         } else if setting.starts_with("codegen-units=") {
-            *arg = format!("{prefix}codegen-units=16");
+            *arg = format!("{prefix}codegen-units={codegen_units}");
         }
     }
 }
@@ -734,6 +752,25 @@ mod tests {
                 .classify(&plan, None),
             UnitKind::Host
         );
+    }
+
+    #[test]
+    fn host_units_get_cargos_build_override_defaults_and_keep_the_rest() {
+        let plan = WrapperPlan::default();
+        let host = args(
+            "--crate-name syn --crate-type lib src/lib.rs -C opt-level=3 -C codegen-units=16 \
+             -C strip=debuginfo",
+        );
+        let out = rewrite(&host, &plan, None).unwrap();
+        assert_eq!(out.kind, Some(UnitKind::Host));
+        assert_eq!(
+            out.args.join(" "),
+            "--crate-name syn --crate-type lib src/lib.rs -C opt-level=0 -C codegen-units=256 \
+             -C strip=debuginfo"
+        );
+        // A probe passes through untouched.
+        let probe = args("- --crate-name ___ --print=file-names -C opt-level=3");
+        assert_eq!(rewrite(&probe, &plan, None).unwrap().args, probe.args);
     }
 
     #[test]
