@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::build::BuildOptions;
 use crate::layout::{
-    build_closures, checked_prefix, gzip, lay_out, lay_out_linked, partition, source_date_epoch,
-    FileKind, FileSet, ProgramClosure, TreeEntry, TreeEntryKind,
+    build_closures, canonical_copies, checked_prefix, gzip, lay_out, lay_out_linked, partition,
+    source_date_epoch, FileKind, FileSet, ProgramClosure, TreeEntry, TreeEntryKind,
 };
 use crate::package::control::{
     architecture, changelog, copyright, debian_name, debian_version, library_package_name,
@@ -475,8 +475,9 @@ fn depends(
 }
 
 /// Each file of `set` stripped as Debian's `dh_strip` strips it (`.comment` and `.note` removed;
-/// libraries also `--strip-unneeded`, executables every symbol table) into `dir`, the set
-/// pointing at the copies. The dynamic symbols and sections the loader reads are kept.
+/// libraries also `--strip-unneeded`, executables every symbol table), then made canonical
+/// (`layout::canonical`: the build-id over the stripped bytes) into `dir`, the set pointing at
+/// the copies. The dynamic symbols and sections the loader reads are kept.
 fn strip(set: &mut FileSet, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for file in &mut set.files {
@@ -499,7 +500,7 @@ fn strip(set: &mut FileSet, dir: &Path) -> Result<()> {
         }
         file.source = out;
     }
-    Ok(())
+    canonical_copies(set, &dir.join("canonical"))
 }
 
 /// `layout` and `usr/share/doc/PACKAGE/changelog.Debian.gz` (one entry, this version) and
