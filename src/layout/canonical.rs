@@ -40,6 +40,11 @@ pub fn canonical_copy(data: &[u8]) -> Result<Vec<u8>> {
     if !data.starts_with(b"\x7fELF") {
         return Ok(data.to_vec());
     }
+    if !needs_rewrite(data)? {
+        let mut out = data.to_vec();
+        crate::elf::rehash_build_id(&mut out)?;
+        return Ok(out);
+    }
     let mut builder = object::build::elf::Builder::read(data)?;
     let mut changed = false;
     for symbol in builder.symbols.iter_mut() {
@@ -66,6 +71,20 @@ pub fn canonical_copy(data: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Whether `data` has a `.rustc` section or a symbol named with an LLVM suffix (read without
+/// rewriting: a stripped file usually has neither).
+fn needs_rewrite(data: &[u8]) -> Result<bool> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(data)?;
+    Ok(file
+        .sections()
+        .any(|s| s.name() == Ok(crate::elf::RUSTC_METADATA_SECTION))
+        || file.symbols().any(|s| {
+            s.name_bytes()
+                .is_ok_and(|n| without_llvm_suffix(n).is_some())
+        }))
+}
+
 /// Each file of `set` as its canonical copy (`canonical_copy`) in `dir`, the set pointing at
 /// the copies.
 pub fn canonical_copies(set: &mut FileSet, dir: &Path) -> Result<()> {
@@ -75,8 +94,8 @@ pub fn canonical_copies(set: &mut FileSet, dir: &Path) -> Result<()> {
             .with_context(|| format!("reading {}", file.source.display()))?;
         let copy = canonical_copy(&data).with_context(|| {
             format!(
-                "making the run-time copy of {}: it is not an ELF file this tool can rewrite; \
-                 build it again",
+                "making the run-time copy of {} (its symbol names and `.rustc` section): \
+                 cargo-share cannot rewrite this ELF file; report it with the file",
                 file.source.display()
             )
         })?;

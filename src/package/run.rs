@@ -475,11 +475,13 @@ fn depends(
 }
 
 /// Each file of `set` stripped as Debian's `dh_strip` strips it (`.comment` and `.note` removed;
-/// libraries also `--strip-unneeded`, executables every symbol table), then made canonical
-/// (`layout::canonical`: the build-id over the stripped bytes) into `dir`, the set pointing at
-/// the copies. The dynamic symbols and sections the loader reads are kept.
+/// libraries also `--strip-unneeded`, executables every symbol table) into `dir`, the set
+/// pointing at the copies, from their canonical copies (`layout::canonical`: the same canonical
+/// copy strips to the same bytes, its build-id kept). The dynamic symbols and sections the
+/// loader reads are kept.
 fn strip(set: &mut FileSet, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    canonical_copies(set, &dir.join("canonical"))?;
     for file in &mut set.files {
         let out = dir.join(&file.name);
         let mut cmd = std::process::Command::new("strip");
@@ -500,7 +502,7 @@ fn strip(set: &mut FileSet, dir: &Path) -> Result<()> {
         }
         file.source = out;
     }
-    canonical_copies(set, &dir.join("canonical"))
+    Ok(())
 }
 
 /// `layout` and `usr/share/doc/PACKAGE/changelog.Debian.gz` (one entry, this version) and
