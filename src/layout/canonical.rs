@@ -36,7 +36,7 @@ fn without_llvm_suffix(name: &[u8]) -> Option<&[u8]> {
 /// The canonical run-time copy of `data`: `.llvm.HASH` suffixes dropped from `.symtab`, no
 /// `.rustc` section, the build-id computed over the result. Bytes that are not ELF are
 /// returned as they are.
-pub fn canonical_copy(data: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn canonical_copy(data: &[u8]) -> Result<Vec<u8>> {
     if !data.starts_with(b"\x7fELF") {
         return Ok(data.to_vec());
     }
@@ -87,7 +87,7 @@ fn needs_rewrite(data: &[u8]) -> Result<bool> {
 
 /// Each file of `set` as its canonical copy (`canonical_copy`) in `dir`, the set pointing at
 /// the copies.
-pub fn canonical_copies(set: &mut FileSet, dir: &Path) -> Result<()> {
+pub(crate) fn canonical_copies(set: &mut FileSet, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for file in &mut set.files {
         let data = std::fs::read(&file.source)

@@ -10,12 +10,12 @@
 //! reproducible tar writer and its fixed compression (`archive`).
 
 pub mod archive;
-pub mod canonical;
+pub(crate) mod canonical;
 pub mod closure;
 pub mod partition;
 
 pub use archive::{gzip, reproducible_tar, rfc3339, source_date_epoch, TreeEntry, TreeEntryKind};
-pub use canonical::{canonical_copies, canonical_copy};
+pub(crate) use canonical::canonical_copies;
 pub use closure::{build_closures, closures_of_tree, program_files, ProgramClosure, ProgramFiles};
 pub use partition::{
     checked_prefix, lay_out, lay_out_linked, partition, FileKind, FileSet, SetFile,
