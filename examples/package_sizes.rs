@@ -9,6 +9,10 @@
 //! program's version is read from nothing: every static package is version 0). Prints a
 //! Markdown table and one JSON line.
 //!
+//! Both modes also give the bytes of every package had its `data.tar` been compressed with
+//! `xz -6` instead of gzip, as `cargo-deb` and `dpkg-deb` do by default (the `xz` of XZ Utils,
+//! run on each package's uncompressed `data.tar`; the control archive stays gzip).
+//!
 //! `... --example package_sizes -- --installed OUT_DIR STATIC_DIR PROGRAM_DIR...`: programs
 //! already installed in a store (`STORE/programs/NAME-VERSION-ID`, each a `bin/` and a `lib/`)
 //! packaged by `cargo_share::package::run::package_closures` into OUT_DIR, against the static
@@ -22,6 +26,33 @@ use cargo_share::layout::{closures_of_tree, ProgramClosure, ProgramFiles};
 use cargo_share::package::run::{check, package_closures, static_package};
 use cargo_share::package::{PackageArgs, PackageFormat, DEFAULT_PREFIX};
 use cargo_share::shell::Shell;
+
+/// The bytes of `deb` had its `data.tar` been compressed with `xz -6` (XZ Utils, one thread)
+/// instead of gzip.
+fn with_xz_data(deb: &[u8]) -> Result<u64> {
+    use std::io::Write;
+    let tar = cargo_share::package::deb::data_tar_of(deb)?;
+    let gz = cargo_share::layout::gzip(&tar)?.len() as u64;
+    let mut child = std::process::Command::new("xz")
+        .args(["-6", "-T1", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running `xz` (XZ Utils); install xz-utils")?;
+    let mut stdin = child.stdin.take().context("xz's input")?;
+    let writer = std::thread::spawn(move || stdin.write_all(&tar));
+    let out = child.wait_with_output()?;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writing to xz"))??;
+    anyhow::ensure!(out.status.success(), "xz failed");
+    Ok(deb.len() as u64 - gz + out.stdout.len() as u64)
+}
+
+/// The bytes of `debs` with `xz -6` data archives (`with_xz_data`), added up.
+fn xz_total(debs: impl Iterator<Item = std::io::Result<Vec<u8>>>) -> Result<u64> {
+    debs.map(|d| with_xz_data(&d?)).sum()
+}
 
 /// The `.deb` files of a directory: file name -> size.
 fn debs(dir: &Path) -> Result<BTreeMap<String, u64>> {
@@ -98,7 +129,8 @@ fn installed(args: &[String]) -> Result<()> {
     let shell = Shell::new(true, cargo_share::shell::MessageFormat::Human);
     let report = package_closures(&closures, &pargs, &check(&pargs)?, &shell)?;
     let shared: u64 = report.packages.iter().map(|p| p.size).sum();
-    let mut static_all = 0;
+    let shared_xz = xz_total(report.packages.iter().map(|p| std::fs::read(&p.file)))?;
+    let (mut static_all, mut static_xz) = (0, 0);
     for c in &closures {
         for bin in c.binaries.keys() {
             let deb = static_package(
@@ -109,6 +141,7 @@ fn installed(args: &[String]) -> Result<()> {
                 0,
             )?;
             static_all += deb.len() as u64;
+            static_xz += with_xz_data(&deb)?;
         }
     }
     println!(
@@ -116,6 +149,10 @@ fn installed(args: &[String]) -> Result<()> {
         closures.iter().map(|c| c.binaries.len()).sum::<usize>(),
         report.packages.len(),
         shared as f64 / static_all as f64
+    );
+    println!(
+        "| the same, data.tar as xz -6 | {static_xz} | {shared_xz} | {:.2}x |",
+        shared_xz as f64 / static_xz as f64
     );
     for p in &report.packages {
         println!("{} {} {}", p.name, p.version, p.size);
@@ -172,12 +209,28 @@ fn main() -> Result<()> {
         "| the fix against all static packages | | | {} |",
         ratio(shared_fix, static_all)
     );
+    let read = |dir: &Path, n: &String| std::fs::read(dir.join(n));
+    let shared_all_xz = xz_total(before.keys().map(|n| read(&dirs[0], n)))?;
+    let shared_fix_xz = xz_total(new.iter().map(|(n, _)| read(&dirs[1], n)))?;
+    let static_all_xz = xz_total(static_before.values().map(|d| Ok(d.clone())))?;
+    let static_fix_xz = xz_total(changed.iter().map(|p| Ok(static_after[*p].clone())))?;
+    println!(
+        "| bytes of all packages, data.tar as xz -6 | {static_all_xz} | {shared_all_xz} | {} |",
+        ratio(shared_all_xz, static_all_xz)
+    );
+    println!(
+        "| bytes an upgrade downloads for the fix, xz -6 | {static_fix_xz} | {shared_fix_xz} | {}; {} of all static |",
+        ratio(shared_fix_xz, static_fix_xz),
+        ratio(shared_fix_xz, static_all_xz)
+    );
     let new_names: Vec<&String> = new.iter().map(|(n, _)| *n).collect();
     println!(
         "{}",
         serde_json::json!({
-            "shared": {"all": shared_all, "packages": before.len(), "fix": shared_fix, "fix_packages": new_names},
-            "static": {"all": static_all, "fix": static_fix, "fix_packages": changed},
+            "shared": {"all": shared_all, "packages": before.len(), "fix": shared_fix, "fix_packages": new_names,
+                       "all_xz": shared_all_xz, "fix_xz": shared_fix_xz},
+            "static": {"all": static_all, "fix": static_fix, "fix_packages": changed,
+                       "all_xz": static_all_xz, "fix_xz": static_fix_xz},
         })
     );
     Ok(())

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The native package figures of docs/src/results.md: the example product (examples/web-product,
 # three services) as `cargo share package --format deb` packages it, before and after a
-# body-only fix in a shared crate, against static packages of the same programs as `cargo-deb`
+# body-only fix in a shared crate (FIX), against static packages of the same programs as `cargo-deb`
 # makes them (examples/package_sizes.rs: the stripped binary in /usr/bin, the same archive and
 # gzip code); then apt installs the shared packages in a private root, upgrades after the fix,
 # removes the programs and autoremoves, and the files left are counted. Needs root (dpkg), and
 # Debian's dpkg-dev (dpkg-scanpackages) and apt.
 #
-# It reuses a work directory of scripts/image-sizes.sh run with FIX=httparse, which holds the
-# static binaries before and after the fix (static-before, static-after-httparse) and the fixed
-# copy of httparse (httparse-fix): run that first. Release builds take minutes.
+# It reuses a work directory of scripts/image-sizes.sh run with the same FIX (httparse or
+# tokio), which holds the static binaries before and after the fix (static-before,
+# static-after-FIX) and the fixed copy of the crate (FIX-fix): run that first. Release builds
+# take minutes (the image script's, in the same cache, are reused).
 #
-# Usage: scripts/package-sizes.sh WORK_DIR
+# Usage: [FIX=httparse|tokio] scripts/package-sizes.sh WORK_DIR
 # Environment: CARGO_SHARE (default: cargo-share on PATH), CACHE_DIR (default: WORK_DIR/cache).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +22,9 @@ cs=${CARGO_SHARE:-cargo-share}
 cache=${CACHE_DIR:-$work/cache}
 example=$root/examples/web-product
 programs=(catalog-api edge-gateway orders-worker)
-for d in static-before static-after-httparse httparse-fix; do
-  [ -d "$work/$d" ] || { echo "$work/$d is missing: run FIX=httparse scripts/image-sizes.sh $work first" >&2; exit 2; }
+fix=${FIX:-httparse}
+for d in static-before "static-after-$fix" "$fix-fix"; do
+  [ -d "$work/$d" ] || { echo "$work/$d is missing: run FIX=$fix scripts/image-sizes.sh $work first" >&2; exit 2; }
 done
 
 package() {
@@ -32,10 +34,10 @@ package() {
 rm -rf "$work/deb-before" "$work/deb-after"
 package "$work/deb-before"
 cp -r "$work/deb-before" "$work/deb-after"
-package "$work/deb-after" --patch "httparse=$work/httparse-fix"
+package "$work/deb-after" --patch "$fix=$work/$fix-fix"
 
 cargo run -q --release --manifest-path "$root/Cargo.toml" --example package_sizes -- \
-  "$work/deb-before" "$work/deb-after" "$work/static-before" "$work/static-after-httparse" \
+  "$work/deb-before" "$work/deb-after" "$work/static-before" "$work/static-after-$fix" \
   "${programs[@]}"
 
 # apt in a private root: install the programs, upgrade after the fix, remove, autoremove.

@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 use crate::cache::{check_signature, PublicKey, SecretKey};
 use crate::digest::sha256_hex;
 use crate::image::base::{oci_architecture, BaseImage, OCI_LAYER_GZIP, OCI_MANIFEST};
-use crate::layout::{gzip, lay_out, reproducible_tar, rfc3339, FileSet, ProgramClosure};
+use crate::layout::{
+    canonical_copies, gzip, lay_out, reproducible_tar, rfc3339, FileSet, ProgramClosure,
+};
 
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// The manifest annotation holding `KEY-NAME:BASE64-SIGNATURE`.
@@ -71,11 +73,19 @@ impl ProgramImage {
     }
 }
 
-/// Each set laid out under `prefix`, archived with every time `mtime`, compressed.
+/// Each set's canonical run-time copies (`layout::canonical`) laid out under `prefix`, archived
+/// with every time `mtime`, compressed.
 pub fn build_layers(sets: &[FileSet], prefix: &str, mtime: u64) -> Result<Vec<BuiltLayer>> {
+    let scratch = tempfile::Builder::new()
+        .prefix("cargo-share-image-")
+        .tempdir()
+        .context("creating a temporary directory for the layers' files")?;
     sets.iter()
-        .map(|set| {
-            let entries = lay_out(set, prefix)?;
+        .enumerate()
+        .map(|(i, set)| {
+            let mut set = set.clone();
+            canonical_copies(&mut set, &scratch.path().join(i.to_string()))?;
+            let entries = lay_out(&set, prefix)?;
             let tar = reproducible_tar(&entries, mtime)?;
             let bytes = gzip(&tar)?;
             let mut files: Vec<String> = entries

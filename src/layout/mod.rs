@@ -5,14 +5,17 @@
 //! build output or a store program directory (`closure`: `bin/PROGRAM`, `lib/FILE`, `DT_NEEDED`
 //! followed); the partition of those files into *file sets* by the programs that load them,
 //! and a set laid out under a prefix with the `$ORIGIN`-relative names kept valid, its binaries
-//! linked from another directory if asked (`partition`); a reproducible tar writer and its
-//! fixed compression (`archive`).
+//! linked from another directory if asked (`partition`); the canonical run-time copy of a file,
+//! without what a body-only fix changes although no loaded byte does (`canonical`); a
+//! reproducible tar writer and its fixed compression (`archive`).
 
 pub mod archive;
+pub(crate) mod canonical;
 pub mod closure;
 pub mod partition;
 
 pub use archive::{gzip, reproducible_tar, rfc3339, source_date_epoch, TreeEntry, TreeEntryKind};
+pub(crate) use canonical::canonical_copies;
 pub use closure::{build_closures, closures_of_tree, program_files, ProgramClosure, ProgramFiles};
 pub use partition::{
     checked_prefix, lay_out, lay_out_linked, partition, FileKind, FileSet, SetFile,

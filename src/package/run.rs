@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::build::BuildOptions;
 use crate::layout::{
-    build_closures, checked_prefix, gzip, lay_out, lay_out_linked, partition, source_date_epoch,
-    FileKind, FileSet, ProgramClosure, TreeEntry, TreeEntryKind,
+    build_closures, canonical_copies, checked_prefix, gzip, lay_out, lay_out_linked, partition,
+    source_date_epoch, FileKind, FileSet, ProgramClosure, TreeEntry, TreeEntryKind,
 };
 use crate::package::control::{
     architecture, changelog, copyright, debian_name, debian_version, library_package_name,
@@ -476,9 +476,12 @@ fn depends(
 
 /// Each file of `set` stripped as Debian's `dh_strip` strips it (`.comment` and `.note` removed;
 /// libraries also `--strip-unneeded`, executables every symbol table) into `dir`, the set
-/// pointing at the copies. The dynamic symbols and sections the loader reads are kept.
+/// pointing at the copies, from their canonical copies (`layout::canonical`: the same canonical
+/// copy strips to the same bytes, its build-id kept). The dynamic symbols and sections the
+/// loader reads are kept.
 fn strip(set: &mut FileSet, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    canonical_copies(set, &dir.join("canonical"))?;
     for file in &mut set.files {
         let out = dir.join(&file.name);
         let mut cmd = std::process::Command::new("strip");
