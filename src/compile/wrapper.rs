@@ -289,79 +289,8 @@ pub fn rewrite(
     }
 
     match kind {
-        UnitKind::SharedLib => {
-            for t in ["dylib", "rlib"]
-                .into_iter()
-                .map(String::from)
-                .chain(kept_types)
-            {
-                args.push("--crate-type".into());
-                args.push(t);
-            }
-            args.push("-Cprefer-dynamic".into());
-            args.push("-Clink-arg=-Wl,-rpath,$ORIGIN".into());
-            if let Some(src) = rustc.source_file() {
-                let text = std::fs::read_to_string(src).unwrap_or_default();
-                if declares_no_std(&text) {
-                    // A no_std dylib still links libstd.so for its panic handler and unwinding
-                    // (book: docs/src/concepts/how-it-works.md, "no_std crates, RUSTC_BOOTSTRAP and
-                    // symbol mangling"); `force:` needs -Z, hence RUSTC_BOOTSTRAP, scoped to
-                    // this one invocation.
-                    out.no_std = true;
-                    args.extend(["--extern".into(), "force:std".into()]);
-                    args.extend(["-Z".into(), "unstable-options".into()]);
-                    out.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
-                }
-            }
-            let is_group = rustc
-                .value("--crate-name")
-                .is_some_and(|n| n.starts_with(GROUP_CRATE_PREFIX));
-            let archives = if is_group {
-                // A group contains its members' bundled C libraries; the programs that call
-                // them directly need them exported.
-                linker::dependency_archives(rustc, &plan.target_dir)
-            } else {
-                linker::static_archives(rustc)
-            };
-            let exports = linker::prepare_native_exports(rustc, &archives, &mut args)?;
-            if let Some(exports) = &exports {
-                out.exported_native_symbols = exports.count;
-                out.env.push((
-                    linker::EXPORTS_ENV.into(),
-                    exports.file.display().to_string(),
-                ));
-            }
-            if is_group {
-                // Saved so the build can relink it exporting only what the set imports.
-                out.env.push((
-                    linker::RELINK_ENV.into(),
-                    saved_link::group_link_dir(rustc).display().to_string(),
-                ));
-            }
-            // Every shared library is linked through cargo-share, which also makes rustc's
-            // version script readable by the linker (`version_script`: defmt's exported names).
-            link_through_cargo_share(rustc, plan, &mut args, &mut out);
-        }
-        UnitKind::Executable => {
-            args.push("-Cprefer-dynamic".into());
-            args.push("-Clink-arg=-Wl,-rpath,$ORIGIN/../lib".into());
-            // DT_RELR, as the groups and libstd have (glibc 2.36): the executable's relative
-            // relocations (11,000 in sd) are read from a bitmap instead of 24-byte entries.
-            args.push("-Clink-arg=-Wl,-z,pack-relative-relocs".into());
-            // cargo-share links the executable, so that a `#[global_allocator]` it defines
-            // governs libstd.so and every dylib too (see `allocator`).
-            link_through_cargo_share(rustc, plan, &mut args, &mut out);
-            out.env
-                .push((allocator::EXPORT_ALLOCATOR_ENV.into(), "1".into()));
-            let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
-            if let Some(rlib) = aborting_runtime(&package, rustc, plan) {
-                out.env.push((
-                    panic_abort::PANIC_ABORT_ENV.into(),
-                    rlib.display().to_string(),
-                ));
-            }
-            force_groups(&mut args, &mut out);
-        }
+        UnitKind::SharedLib => shared_lib_args(rustc, plan, kept_types, &mut args, &mut out)?,
+        UnitKind::Executable => executable_args(rustc, plan, &mut args, &mut out),
         UnitKind::Plugin => {
             // As the declared crate type, but with libstd and the program's groups linked
             // dynamically (a dylib without prefer-dynamic carries its own std).
@@ -373,6 +302,99 @@ pub fn rewrite(
     }
     out.args = args;
     Ok(out)
+}
+
+/// What a shared library unit gets: `dylib` and `rlib` (with the crate types `kept_types` it
+/// declared besides), libstd linked dynamically, its run path, `force:std` for a `no_std`
+/// crate, the C symbols it must export, and the link through cargo-share.
+fn shared_lib_args(
+    rustc: &RustcArgs,
+    plan: &WrapperPlan,
+    kept_types: Vec<String>,
+    args: &mut Vec<String>,
+    out: &mut Rewritten,
+) -> Result<()> {
+    for t in ["dylib", "rlib"]
+        .into_iter()
+        .map(String::from)
+        .chain(kept_types)
+    {
+        args.push("--crate-type".into());
+        args.push(t);
+    }
+    args.push("-Cprefer-dynamic".into());
+    args.push("-Clink-arg=-Wl,-rpath,$ORIGIN".into());
+    if let Some(src) = rustc.source_file() {
+        let text = std::fs::read_to_string(src).unwrap_or_default();
+        if declares_no_std(&text) {
+            // A no_std dylib still links libstd.so for its panic handler and unwinding
+            // (book: docs/src/concepts/how-it-works.md, "no_std crates, RUSTC_BOOTSTRAP and
+            // symbol mangling"); `force:` needs -Z, hence RUSTC_BOOTSTRAP, scoped to
+            // this one invocation.
+            out.no_std = true;
+            args.extend(["--extern".into(), "force:std".into()]);
+            args.extend(["-Z".into(), "unstable-options".into()]);
+            out.env.push(("RUSTC_BOOTSTRAP".into(), "1".into()));
+        }
+    }
+    let is_group = rustc
+        .value("--crate-name")
+        .is_some_and(|n| n.starts_with(GROUP_CRATE_PREFIX));
+    let archives = if is_group {
+        // A group contains its members' bundled C libraries; the programs that call
+        // them directly need them exported.
+        linker::dependency_archives(rustc, &plan.target_dir)
+    } else {
+        linker::static_archives(rustc)
+    };
+    let exports = linker::prepare_native_exports(rustc, &archives, args)?;
+    if let Some(exports) = &exports {
+        out.exported_native_symbols = exports.count;
+        out.env.push((
+            linker::EXPORTS_ENV.into(),
+            exports.file.display().to_string(),
+        ));
+    }
+    if is_group {
+        // Saved so the build can relink it exporting only what the set imports.
+        out.env.push((
+            linker::RELINK_ENV.into(),
+            saved_link::group_link_dir(rustc).display().to_string(),
+        ));
+    }
+    // Every shared library is linked through cargo-share, which also makes rustc's
+    // version script readable by the linker (`version_script`: defmt's exported names).
+    link_through_cargo_share(rustc, plan, args, out);
+    Ok(())
+}
+
+/// What an executable (a program's binary, a test harness) gets: libstd and its groups linked
+/// dynamically, its run path, DT_RELR, and the link through cargo-share (the allocator shim,
+/// the aborting panic runtime where its profile asks for it).
+fn executable_args(
+    rustc: &RustcArgs,
+    plan: &WrapperPlan,
+    args: &mut Vec<String>,
+    out: &mut Rewritten,
+) {
+    args.push("-Cprefer-dynamic".into());
+    args.push("-Clink-arg=-Wl,-rpath,$ORIGIN/../lib".into());
+    // DT_RELR, as the groups and libstd have (glibc 2.36): the executable's relative
+    // relocations (11,000 in sd) are read from a bitmap instead of 24-byte entries.
+    args.push("-Clink-arg=-Wl,-z,pack-relative-relocs".into());
+    // cargo-share links the executable, so that a `#[global_allocator]` it defines
+    // governs libstd.so and every dylib too (see `allocator`).
+    link_through_cargo_share(rustc, plan, args, out);
+    out.env
+        .push((allocator::EXPORT_ALLOCATOR_ENV.into(), "1".into()));
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    if let Some(rlib) = aborting_runtime(&package, rustc, plan) {
+        out.env.push((
+            panic_abort::PANIC_ABORT_ENV.into(),
+            rlib.display().to_string(),
+        ));
+    }
+    force_groups(args, out);
 }
 
 /// The panic runtime a program's binary links when its profile says `panic = "abort"`
