@@ -211,49 +211,11 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     // Grouped: only the facades are dylibs (set by `unify_sources`); every other crate is an
     // rlib, linked into its group or, used by one program, into that program.
     if options.layout == Layout::PerCrate {
-        graph.compute_shared();
-        // A patched copy of a shared crate is shared too.
-        for patch in &options.patches {
-            let shared = graph.workspaces.iter().any(|ws| {
-                ws.metadata.packages.iter().any(|p| {
-                    let dir = p.manifest_path.parent().map(|m| m.as_std_path());
-                    p.name.as_str() == patch.name
-                        && dir
-                            .and_then(|d| d.canonicalize().ok())
-                            .is_some_and(|d| graph.shared_packages.contains(&d))
-                })
-            });
-            if shared {
-                let dir = patch.path.canonicalize().unwrap_or(patch.path.clone());
-                graph.shared_packages.insert(dir);
-            }
-        }
+        share_per_crate(&mut graph, &options.patches);
     }
 
     let provenance = provenance(&graph, &manifests, &options.kept_resolutions)?;
-    let plan = WrapperPlan {
-        shared_packages: graph.shared_packages.clone(),
-        target_dir: target_dir.clone(),
-        cargo_home: source::cargo_home()?,
-        self_exe: std::env::current_exe().context("locating the cargo-share executable")?,
-        unit_log: options.unit_log.clone(),
-        grouped: options.layout == Layout::Grouped,
-        lazy_binding: options.binding == Binding::Lazy,
-        quiet_packages: options
-            .programs
-            .iter()
-            .filter_map(|p| match p {
-                source::ProgramSource::Registry(spec)
-                | source::ProgramSource::OtherRegistry(spec, _) => Some(spec.name.clone()),
-                source::ProgramSource::Git(spec) => spec.package.clone(),
-                source::ProgramSource::Path(_) => None,
-            })
-            .collect(),
-        plugin_packages: plugin_package_dirs(&graph),
-        abort_on_panic: aborting_programs(&origins, &toolchain, shell),
-        panic_abort_rlib: toolchain.panic_abort_rlib(),
-        patched_sources: crate::build::patch_paths::originals(&options.patches, &graph),
-    };
+    let plan = wrapper_plan(options, &graph, &target_dir, &origins, &toolchain, shell)?;
     let plan_file = tempfile::Builder::new()
         .prefix("plan-")
         .suffix(".json")
@@ -271,6 +233,62 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
         origins,
         provenance,
         _cache_lock: cache_lock,
+    })
+}
+
+/// Per-crate layout: every crate two or more programs use is a shared library, and so is a
+/// patched copy (`--patch`) of one.
+fn share_per_crate(graph: &mut BuildGraph, patches: &[crate::build::CratePatch]) {
+    graph.compute_shared();
+    // A patched copy of a shared crate is shared too.
+    for patch in patches {
+        let shared = graph.workspaces.iter().any(|ws| {
+            ws.metadata.packages.iter().any(|p| {
+                let dir = p.manifest_path.parent().map(|m| m.as_std_path());
+                p.name.as_str() == patch.name
+                    && dir
+                        .and_then(|d| d.canonicalize().ok())
+                        .is_some_and(|d| graph.shared_packages.contains(&d))
+            })
+        });
+        if shared {
+            let dir = patch.path.canonicalize().unwrap_or(patch.path.clone());
+            graph.shared_packages.insert(dir);
+        }
+    }
+}
+
+/// What the wrapper needs to know of this build (`compile::plan`).
+fn wrapper_plan(
+    options: &BuildOptions,
+    graph: &BuildGraph,
+    target_dir: &Path,
+    origins: &[(PathBuf, Vec<String>)],
+    toolchain: &Toolchain,
+    shell: &Shell,
+) -> Result<WrapperPlan> {
+    Ok(WrapperPlan {
+        shared_packages: graph.shared_packages.clone(),
+        target_dir: target_dir.to_path_buf(),
+        cargo_home: source::cargo_home()?,
+        self_exe: std::env::current_exe().context("locating the cargo-share executable")?,
+        unit_log: options.unit_log.clone(),
+        grouped: options.layout == Layout::Grouped,
+        lazy_binding: options.binding == Binding::Lazy,
+        quiet_packages: options
+            .programs
+            .iter()
+            .filter_map(|p| match p {
+                source::ProgramSource::Registry(spec)
+                | source::ProgramSource::OtherRegistry(spec, _) => Some(spec.name.clone()),
+                source::ProgramSource::Git(spec) => spec.package.clone(),
+                source::ProgramSource::Path(_) => None,
+            })
+            .collect(),
+        plugin_packages: plugin_package_dirs(graph),
+        abort_on_panic: aborting_programs(origins, toolchain, shell),
+        panic_abort_rlib: toolchain.panic_abort_rlib(),
+        patched_sources: crate::build::patch_paths::originals(&options.patches, graph),
     })
 }
 
