@@ -13,7 +13,7 @@ use crate::build::installed::{
 };
 use crate::build::later_sets;
 use crate::build::later_sets::{announce_set, leave_out_named_groups, NotReused};
-use crate::build::options::{Binding, BuildOptions, GroupExports, Layout};
+use crate::build::options::{Binding, BuildOptions, CratePatch, GroupExports, Layout};
 use crate::build::own_features;
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::build::set_split::{split_off, SetSplit};
@@ -238,7 +238,7 @@ pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
 
 /// Per-crate layout: every crate two or more programs use is a shared library, and so is a
 /// patched copy (`--patch`) of one.
-fn share_per_crate(graph: &mut BuildGraph, patches: &[crate::build::CratePatch]) {
+fn share_per_crate(graph: &mut BuildGraph, patches: &[CratePatch]) {
     graph.compute_shared();
     // A patched copy of a shared crate is shared too.
     for patch in patches {
