@@ -521,6 +521,39 @@ fn uninstall_bin_removes_those_binaries_and_later_builds_keep_to_it() {
     env.verify_ok();
 }
 
+#[test]
+fn uninstall_bin_killed_after_its_commit_point_is_rolled_forward() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    let two_bins = two_bins_program(&env, &fixtures);
+    run_ok(install(&env, &two_bins).arg("--no-locked"));
+    let killed = env
+        .cmd()
+        .args(["uninstall", "two-bins", "--bin", "other"])
+        .env("CARGO_SHARE_FAULT", "program-recorded:kill")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    // Recorded without `other`, whose link still points into the old build.
+    assert!(std::fs::symlink_metadata(env.root().join("bin/other")).is_ok());
+
+    // The next command that writes the store rolls the removal forward, then refuses: `other`
+    // is no longer part of two-bins.
+    let out = env
+        .cmd()
+        .args(["uninstall", "two-bins", "--bin", "other"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("binary `other` is not installed as part of `two-bins`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(std::fs::symlink_metadata(env.root().join("bin/other")).is_err());
+    assert!(run_clean(&env.root().join("bin/two-bins")).contains("hello, main"));
+    env.verify_ok();
+}
+
 /// A Cargo configuration in the test's base directory where crates.io and the registry
 /// `company` (index `index`) are both served from the fixture directory source, as a company's
 /// mirror would serve them.

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::store::identity::CrateIdentity;
 use crate::store::index::{Access, Store};
-use crate::store::links::link_binary;
+use crate::store::links::{link_binary, remove_our_link};
 
 /// The install root: `$CARGO_INSTALL_ROOT`, else `$CARGO_HOME` (as `cargo install`).
 pub fn default_root() -> Result<PathBuf> {
@@ -78,6 +78,44 @@ pub(crate) fn roll_forward(store: &Store) -> Result<()> {
                 crate::store::fault::step("link-rolled-forward")?;
             }
         }
+        remove_dropped_links(store, &p.name, &programs_dir)?;
     }
     Ok(())
+}
+
+/// Remove, from the roots of program `name`, the links into an earlier build of it that no
+/// recorded program holds: binaries its recorded build no longer has, left by an install (a new
+/// version without that binary) or `uninstall --bin` stopped after its commit point and before
+/// it removed them.
+fn remove_dropped_links(store: &Store, name: &str, programs_dir: &Path) -> Result<()> {
+    for root in store.roots_of(name)? {
+        let Ok(entries) = std::fs::read_dir(root.join("bin")) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let link = entry.path();
+            let Ok(target) = std::fs::read_link(&link) else {
+                continue;
+            };
+            let Some(build) = target.parent().and_then(Path::parent) else {
+                continue;
+            };
+            if build.parent() != Some(programs_dir)
+                || store.program_linked_by(&target)?.is_some()
+                || build_of(build).as_deref() != Some(name)
+            {
+                continue;
+            }
+            remove_our_link(&link, build);
+            crate::store::fault::step("dropped-link-removed")?;
+        }
+    }
+    Ok(())
+}
+
+/// The program a build directory in `programs/` is of, from its `program.json`.
+fn build_of(build: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(build.join("program.json")).ok()?;
+    let manifest: crate::store::manifest::InstalledProgram = serde_json::from_str(&text).ok()?;
+    Some(manifest.name)
 }
