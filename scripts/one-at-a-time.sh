@@ -10,7 +10,10 @@
 # Environment: CARGO_SHARE (default: cargo-share on PATH); WITH_CARGO_INSTALL=1 also runs
 # `cargo install --locked` of each program alone (a fresh target directory, into WORK_DIR/static)
 # just before its one-at-a-time install, and prints both times and their ratio.
-# Prints one line per install (wall seconds), then per program the library files it loads in
+# Prints one line per install (wall seconds, and CPU seconds: user + system of the command and
+# every process it waited for, as /usr/bin/time reports them; CPU is the figure to compare when
+# the machine is shared), each log line prefixed by the seconds since its command started, then
+# per program the library files it loads in
 # each store, how many of their files are byte-identical, and the bytes of libraries and
 # binaries each way. Exit status 1 if a program loads other files one way than the other, or
 # a file differs in content.
@@ -24,36 +27,49 @@ mapfile -t programs < <(grep -v '^[[:space:]]*#' "$list" | grep -v '^[[:space:]]
 echo "work dir: $work" >&2
 
 one=("$cs" --cache-dir "$work/one/cache" --store "$work/one/store")
+
+# timed LOG CMD...: runs CMD, its output into LOG with each line prefixed by the seconds since
+# the start; sets `wall` and `cpu` (seconds) and returns CMD's exit status.
+timed() {
+  local log=$1; shift
+  local start; start=$(date +%s.%N)
+  /usr/bin/time -f '%U %S' -o "$log.time" "$@" 2>&1 | python3 -u -c '
+import sys, time
+t0 = float(sys.argv[1])
+for line in sys.stdin:
+    sys.stdout.write(f"{time.time() - t0:7.1f} {line}")' "$start" > "$log"
+  local rc=${PIPESTATUS[0]}
+  wall=$(python3 -c "import time; print(round(time.time() - $start))")
+  cpu=$(awk 'END { printf "%d", $1 + $2 }' "$log.time")
+  return "$rc"
+}
+ratio() { python3 -c "print(f'{$1 / max($2, 1):.2f}')"; }
 for p in "${programs[@]}"; do
   static=""
   if [ "${WITH_CARGO_INSTALL:-0}" = 1 ]; then
-    start=$(date +%s)
-    cargo install -q --locked --root "$work/static" --target-dir "$work/static-target/${p%@*}" \
-      "${p%@*}" --version "${p#*@}" > "$work/logs/static-${p%@*}.log" 2>&1
-    static=$(( $(date +%s) - start ))
+    timed "$work/logs/static-${p%@*}.log" cargo install --locked --root "$work/static" \
+      --target-dir "$work/static-target/${p%@*}" "${p%@*}" --version "${p#*@}"
+    static=$wall static_cpu=$cpu
     rm -rf "$work/static-target/${p%@*}"
   fi
-  start=$(date +%s)
-  if "${one[@]}" install "$p" --root "$work/one/root" > "$work/logs/one-${p%@*}.log" 2>&1; then
-    took=$(( $(date +%s) - start ))
+  if timed "$work/logs/one-${p%@*}.log" "${one[@]}" install "$p" --root "$work/one/root"; then
     if [ -n "$static" ]; then
-      echo "one at a time: $p installed in $took s; cargo install --locked of it alone: $static s ($(python3 -c "print(f'{$took/$static:.2f}')")x)"
+      echo "one at a time: $p installed in $wall s ($cpu CPU s); cargo install --locked of it alone: $static s ($static_cpu CPU s); wall $(ratio "$wall" "$static")x, CPU $(ratio "$cpu" "$static_cpu")x"
     else
-      echo "one at a time: $p installed in $took s"
+      echo "one at a time: $p installed in $wall s ($cpu CPU s)"
     fi
   else
-    echo "one at a time: $p FAILED after $(( $(date +%s) - start )) s: $work/logs/one-${p%@*}.log"
+    echo "one at a time: $p FAILED after $wall s: $work/logs/one-${p%@*}.log"
   fi
 done
 "${one[@]}" gc > "$work/logs/one-gc.log" 2>&1
 "${one[@]}" verify > "$work/logs/one-verify.log" 2>&1 || echo "verify failed: $work/logs/one-verify.log"
 
 all=("$cs" --cache-dir "$work/all/cache" --store "$work/all/store")
-start=$(date +%s)
-if "${all[@]}" install --programs "$list" --root "$work/all/root" > "$work/logs/all.log" 2>&1; then
-  echo "together: ${#programs[@]} programs installed in $(( $(date +%s) - start )) s"
+if timed "$work/logs/all.log" "${all[@]}" install --programs "$list" --root "$work/all/root"; then
+  echo "together: ${#programs[@]} programs installed in $wall s ($cpu CPU s)"
 else
-  echo "together: FAILED after $(( $(date +%s) - start )) s: $work/logs/all.log"
+  echo "together: FAILED after $wall s: $work/logs/all.log"
 fi
 "${all[@]}" verify > "$work/logs/all-verify.log" 2>&1 || echo "verify failed: $work/logs/all-verify.log"
 
