@@ -36,6 +36,7 @@ pub mod prepare;
 pub mod retest;
 pub mod retest_baseline;
 pub mod sandbox;
+pub mod set_planner;
 pub mod set_split;
 pub mod short_names;
 pub mod std_relink;
@@ -49,5 +50,6 @@ pub use installed::Provenance;
 pub use options::{
     default_cache_dir, Binding, BuildOptions, CratePatch, GroupExports, InstalledMember, Layout,
 };
-pub use prepare::{prepare, target_dir_of, GroupedPlan, PreparedBuild};
+pub use prepare::{prepare, target_dir_of, PreparedBuild};
+pub use set_planner::GroupedPlan;
 pub use test::{count_test_results, test, TestCounts};

@@ -1,0 +1,708 @@
+//! The program sets of a unified build, planned (step 3 of a build, `--unify semver|features`):
+//! which programs resolve together, which are split off into later sets, which stored or
+//! earlier groups each set builds against, and the groups it plans.
+//!
+//! The planner works in typed steps. [`unify_sources`] gathers the set's members
+//! ([`set_members`]) and plans the sets in *passes* ([`Planner::plan_passes`]): a pass
+//! ([`Planner::pass`]) resolves the first set, then the programs split off it as the next, and
+//! so on; each set is resolved by asking Cargo again until it holds
+//! ([`Planner::resolve_set`]: a conflict splits a program off or drops the groups it names,
+//! [`Planner::on_conflict`]; a stored group resolved otherwise is dropped) and then grouped
+//! ([`Planner::add_set`]). When a later set could load more of an earlier set's groups with
+//! some crates kept apart, the sets are planned again with them apart, at most [`SET_PASSES`]
+//! times, and the pass that shares the most is kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::installed::announce_left;
+use crate::build::later_sets;
+use crate::build::later_sets::{announce_set, leave_out_named_groups, NotReused};
+use crate::build::options::{BuildOptions, Layout};
+use crate::build::own_features;
+use crate::build::plugins::{add_plugins, Plugins};
+use crate::build::set_split::{split_off, SetSplit};
+use crate::resolve::graph;
+use crate::resolve::graph::BuildGraph;
+use crate::resolve::grouping;
+use crate::resolve::grouping::{GroupPlan, GroupRecord, StoredGroup};
+use crate::resolve::set;
+use crate::resolve::set::{ProgramSet, ResolutionConflict, SetMember, Unify};
+use crate::shell::Shell;
+use crate::toolchain::Toolchain;
+
+/// The groups of a grouped build and, by group name, what each one's store entry records.
+pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
+
+/// Put the programs that join the set into one generated workspace (resolved together); keep the
+/// `--own-lock` ones in their own workspaces. The sets, the first one first.
+pub(crate) fn unify_sources(
+    sources: Vec<(PathBuf, cargo_metadata::Metadata)>,
+    plugins: Option<&Plugins>,
+    options: &BuildOptions,
+    cache: &Path,
+    toolchain: &Toolchain,
+    graph: &mut BuildGraph,
+    shell: &Shell,
+) -> Result<(Vec<ProgramSet>, Option<GroupedPlan>)> {
+    let (mut members, kept_out) = set_members(&sources, options, shell)?;
+    members.extend(plugins.iter().flat_map(|p| p.members.iter().cloned()));
+    let planner = Planner {
+        options,
+        plugins,
+        cache,
+        toolchain,
+        shell,
+        grouped: options.layout == Layout::Grouped,
+        fixed_by_resolution: options.unify.lock_file.is_some() || !options.unify.pins.is_empty(),
+    };
+    let mut candidates: Vec<StoredGroup> = if planner.grouped {
+        options.stored_groups.clone()
+    } else {
+        Vec::new()
+    };
+    if planner.fixed_by_resolution && !candidates.is_empty() {
+        shell.status(
+            "Ignoring",
+            "the groups in the store: --lock and --pin fix the resolution",
+        );
+        candidates.clear();
+    }
+    let candidates = grouping::compatible_subset(&candidates);
+    let plan = planner.plan_passes(&members, &candidates, &kept_out, graph)?;
+    let kept_out = |name: &str| plan.kept_out.iter().any(|o| o == name);
+    for (manifest, md) in sources {
+        if graph::program_packages(&md)
+            .iter()
+            .any(|p| kept_out(&p.name))
+        {
+            graph.add_workspace(&manifest, md, &kept_out, false)?;
+        }
+    }
+    Ok((plan.sets, plan.groups))
+}
+
+/// The members of the first set, one per program of `sources`, and the programs kept out of
+/// every set from the start: `--own-lock` ones, and those whose manifest cannot move into the
+/// set's workspace (values inherited from their own workspace, `[patch]`), as `--own-lock`.
+fn set_members(
+    sources: &[(PathBuf, cargo_metadata::Metadata)],
+    options: &BuildOptions,
+    shell: &Shell,
+) -> Result<(Vec<SetMember>, Vec<String>)> {
+    let unify = &options.unify;
+    let mut kept_out: Vec<String> = unify.own_lock.clone();
+    let own_lock = |name: &str| unify.own_lock.iter().any(|o| o == name);
+    let all: Vec<String> = sources
+        .iter()
+        .flat_map(|(_, md)| graph::program_packages(md))
+        .map(|p| p.name.to_string())
+        .collect();
+    for name in &unify.own_lock {
+        if !all.contains(name) {
+            bail!(
+                "--own-lock {name}: no program of this build is named `{name}` (programs: {})",
+                all.join(", ")
+            );
+        }
+    }
+    let mut members = Vec::new();
+    for (manifest, md) in sources {
+        if graph::program_packages(md).is_empty() {
+            bail!(
+                "{} has no binary target: cargo-share builds programs (packages with a [[bin]] or src/main.rs)",
+                manifest.display()
+            );
+        }
+        let lock = std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok();
+        for pkg in graph::program_packages(md) {
+            if own_lock(&pkg.name) {
+                continue;
+            }
+            let manifest_text = std::fs::read_to_string(&pkg.manifest_path)
+                .with_context(|| format!("reading {}", pkg.manifest_path))?;
+            let package_dir = pkg.manifest_path.parent().map(|d| d.as_std_path());
+            if let Err(why) =
+                set::rewrite_member_manifest(&manifest_text, package_dir.unwrap_or(Path::new(".")))
+            {
+                let out = SetSplit {
+                    reason: "set-split",
+                    program: pkg.name.to_string(),
+                    conflicts_with: Vec::new(),
+                    requirement: why.to_string(),
+                    next_set: None,
+                };
+                kept_out.push(out.announce(shell));
+                continue;
+            }
+            let kept = options.kept_resolutions.get(pkg.name.as_str());
+            members.push(SetMember {
+                keep_resolution: kept.is_some(),
+                name: pkg.name.to_string(),
+                version: pkg.version.to_string(),
+                package_dir: pkg
+                    .manifest_path
+                    .parent()
+                    .context("a manifest without a directory")?
+                    .as_std_path()
+                    .to_path_buf(),
+                lock: kept.cloned().or_else(|| lock.clone()),
+                own_lock_packages: set::lock_packages(lock.as_deref()),
+                released_lock: kept.and(lock.clone()),
+                plugin_for: None,
+            });
+        }
+    }
+    Ok((members, kept_out))
+}
+
+/// What every step of planning reads and nothing changes.
+struct Planner<'a> {
+    options: &'a BuildOptions,
+    plugins: Option<&'a Plugins>,
+    cache: &'a Path,
+    toolchain: &'a Toolchain,
+    shell: &'a Shell,
+    grouped: bool,
+    /// `--lock` or `--pin` fix the resolution: no program is split off, no group offered.
+    fixed_by_resolution: bool,
+}
+
+/// One pass over the sets: what it planned, and what it found that a next pass could do better.
+struct Pass {
+    sets: Vec<ProgramSet>,
+    groups: Option<GroupedPlan>,
+    /// Programs kept out of every set (built with their own lockfiles).
+    kept_out: Vec<String>,
+    /// Crates a later set builds otherwise than an earlier group holds them: kept apart by the
+    /// next pass, the later set could load the rest of that group.
+    wanted_apart: BTreeSet<String>,
+    /// How many crates the later sets load from earlier groups: what a pass is judged by.
+    loaded_from_earlier: usize,
+    /// The groups the next set may build against: stored ones, then the earlier sets'.
+    candidates: Vec<StoredGroup>,
+    /// The facade directories of every set's grouped build workspace (a later set has its own
+    /// copies of the earlier groups it loads).
+    facade_dirs: BTreeSet<PathBuf>,
+}
+
+/// One set while Cargo resolves it.
+struct SetInProgress {
+    /// Its place: 1 for the first set.
+    number: usize,
+    members: Vec<SetMember>,
+    /// The groups it may still build against.
+    stored: Vec<StoredGroup>,
+    /// The groups it will not build against, and why (said in the `set-groups` record).
+    not_reused: Vec<NotReused>,
+    /// Programs split off to the next set.
+    next: Vec<SetMember>,
+}
+
+/// A set Cargo resolved: its workspace, metadata and the feature arguments it was read with.
+type ResolvedSet = (ProgramSet, cargo_metadata::Metadata, Vec<String>);
+
+impl Planner<'_> {
+    /// Plan the sets (see the module's documentation), pass after pass while a later set
+    /// could load more of the earlier groups with more crates kept apart; the last pass may
+    /// share less than an earlier one (a crate kept apart takes its dependents along): then
+    /// the best one is planned once more, and kept.
+    fn plan_passes(
+        &self,
+        members: &[SetMember],
+        candidates: &[StoredGroup],
+        kept_out: &[String],
+        graph: &mut BuildGraph,
+    ) -> Result<Pass> {
+        let graph_before = (graph.workspaces.len(), graph.programs.len());
+        let mut apart: BTreeSet<String> = BTreeSet::new();
+        let mut best: Option<(BTreeSet<String>, usize)> = None;
+        let mut replaying = false;
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            graph.workspaces.truncate(graph_before.0);
+            graph.programs.truncate(graph_before.1);
+            let pass = self.pass(members, candidates, kept_out, &apart, graph)?;
+            if replaying {
+                return Ok(pass);
+            }
+            if best
+                .as_ref()
+                .is_none_or(|(_, n)| pass.loaded_from_earlier > *n)
+            {
+                best = Some((apart.clone(), pass.loaded_from_earlier));
+            }
+            let more: Vec<String> = pass.wanted_apart.difference(&apart).cloned().collect();
+            let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
+            if more.is_empty() || passes >= SET_PASSES {
+                if best_apart == apart {
+                    return Ok(pass);
+                }
+                replaying = true;
+                self.shell.status(
+                    "Regrouping",
+                    "the sets as an earlier pass did: later sets load more of the earlier groups",
+                );
+                self.shell
+                    .json(&serde_json::json!({"reason": "sets-regrouped", "apart": best_apart}));
+                apart = best_apart;
+                continue;
+            }
+            announce_regroup(&more, self.shell);
+            apart.extend(more);
+        }
+    }
+
+    /// One pass: the first set from every member, then each set from the programs split off
+    /// the one before, with the crates of `apart` in groups of their own.
+    fn pass(
+        &self,
+        members: &[SetMember],
+        candidates: &[StoredGroup],
+        kept_out: &[String],
+        apart: &BTreeSet<String>,
+        graph: &mut BuildGraph,
+    ) -> Result<Pass> {
+        let mut pass = Pass {
+            sets: Vec::new(),
+            groups: None,
+            kept_out: kept_out.to_vec(),
+            wanted_apart: BTreeSet::new(),
+            loaded_from_earlier: 0,
+            candidates: candidates.to_vec(),
+            facade_dirs: BTreeSet::new(),
+        };
+        let mut members = members.to_vec();
+        let mut number = 0;
+        while !members.is_empty() {
+            number += 1;
+            let mut set = SetInProgress {
+                number,
+                members,
+                stored: pass.candidates.clone(),
+                not_reused: Vec::new(),
+                next: Vec::new(),
+            };
+            self.set_aside_own_features(&mut set, &mut pass)?;
+            let resolved = self.resolve_set(&mut set, &mut pass)?;
+            members = std::mem::take(&mut set.next);
+            if let Some(resolved) = resolved {
+                self.add_set(resolved, &set, apart, graph, &mut pass)?;
+            }
+        }
+        if pass.groups.is_some() {
+            graph.shared_packages = pass.facade_dirs.clone();
+        }
+        Ok(pass)
+    }
+
+    /// Programs that must be built with exactly their own features leave the set (each becomes
+    /// a later set of its own); the groups a program's forced features would change are left out.
+    fn set_aside_own_features(&self, set: &mut SetInProgress, pass: &mut Pass) -> Result<()> {
+        let unify = &self.options.unify;
+        pass.kept_out.extend(own_features::set_aside(
+            &mut set.members,
+            &mut set.next,
+            unify,
+            set.number,
+            self.grouped,
+            self.shell,
+        ));
+        let names: Vec<&str> = set.members.iter().map(|m| m.name.as_str()).collect();
+        own_features::leave_out_forced_features(
+            &set.members,
+            &mut set.stored,
+            unify,
+            self.cache,
+            &self.toolchain.host,
+            &self.options.features.cargo_args(&names),
+            &mut set.not_reused,
+            &mut pass.wanted_apart,
+            self.shell,
+        )
+    }
+
+    /// Ask Cargo to resolve the set until it holds: each conflict splits a program off or
+    /// drops the groups it names, and a stored group resolved otherwise is dropped. `None` when
+    /// no program is left in it.
+    fn resolve_set(&self, set: &mut SetInProgress, pass: &mut Pass) -> Result<Option<ResolvedSet>> {
+        let unify = &self.options.unify;
+        loop {
+            if set.members.is_empty() {
+                return Ok(None);
+            }
+            let generated = set::generate(
+                &set.members,
+                unify,
+                self.cache,
+                &set.stored,
+                Some(set.number),
+                self.shell,
+            );
+            let program_set = match generated {
+                Err(e) if !self.fixed_by_resolution && e.is::<ResolutionConflict>() => {
+                    self.on_conflict(e.downcast::<ResolutionConflict>()?, set, pass)?;
+                    continue;
+                }
+                Err(e) if !set.stored.is_empty() => {
+                    drop_all(
+                        &mut set.stored,
+                        &e.to_string(),
+                        &mut set.not_reused,
+                        self.shell,
+                    );
+                    continue;
+                }
+                Err(e) if set.members.iter().any(|m| m.keep_resolution) => {
+                    // Whatever else keeps the installed programs from resolving with the new
+                    // ones (two copies of one local package, say), the new ones still install.
+                    let why = format!(
+                        "Cargo cannot resolve it with the new programs ({})",
+                        e.to_string().lines().next().unwrap_or_default()
+                    );
+                    for m in set.members.iter().filter(|m| m.keep_resolution) {
+                        announce_left(&m.name, &why, self.shell);
+                    }
+                    set.members.retain(|m| !m.keep_resolution);
+                    continue;
+                }
+                other => other?,
+            };
+            let names: Vec<&str> = set.members.iter().map(|m| m.name.as_str()).collect();
+            let features = self.options.features.cargo_args(&names);
+            let md = graph::load_metadata(
+                &program_set.manifest_path,
+                true,
+                &self.toolchain.host,
+                &features,
+            )?;
+            // Retested instead (`build::retest`) when the options say so.
+            if !self.options.retest_installed
+                && leave_changed_resolutions(&md, &mut set.members, self.shell)?
+            {
+                continue;
+            }
+            let keep = reusable_groups(
+                &md,
+                &set.stored,
+                &mut set.not_reused,
+                &mut pass.wanted_apart,
+                self.shell,
+            );
+            if keep.len() == set.stored.len() {
+                return Ok(Some((program_set, md, features)));
+            }
+            set.stored = keep;
+        }
+    }
+
+    /// Cargo cannot resolve the set: leave out the groups its explanation names, or all of them
+    /// when it names none, or else split one program off (to the next set, grouped; to its own
+    /// lockfile otherwise; an installed one that cannot join leaves the build).
+    fn on_conflict(
+        &self,
+        conflict: ResolutionConflict,
+        set: &mut SetInProgress,
+        pass: &mut Pass,
+    ) -> Result<()> {
+        // The crate Cargo cannot fit, held by a group of an earlier set.
+        if let Some(k) = &conflict.krate {
+            let apart = [k.clone()];
+            if set.stored.iter().any(|g| {
+                g.set.is_some()
+                    && g.record.group.members.iter().any(|m| &m.name == k)
+                    && grouping::leaves_a_rest(&g.record, &apart)
+            }) {
+                pass.wanted_apart.insert(k.clone());
+            }
+        }
+        if leave_out_named_groups(&conflict, &mut set.stored, &mut set.not_reused, self.shell) {
+            return Ok(());
+        }
+        if !set.stored.is_empty() && conflict.involved.is_empty() {
+            drop_all(
+                &mut set.stored,
+                &conflict.to_string(),
+                &mut set.not_reused,
+                self.shell,
+            );
+            return Ok(());
+        }
+        let unify = &self.options.unify;
+        let mut out = split_off(&set.members, &conflict, unify, self.cache)?;
+        if let Some(p) = set.members.iter().find(|m| m.name == out.program) {
+            if let Some(host) = &p.plugin_for {
+                bail!(
+                    "plugin {} cannot be resolved with {host}: {conflict}",
+                    p.name
+                );
+            }
+        }
+        let leaving = set.members.iter().position(|m| m.name == out.program);
+        let leaving = leaving.map(|i| set.members.remove(i));
+        // An installed program goes to the next set as a new one does (its tests prove it if
+        // its versions move there, `build::retest`).
+        if let (true, Some(m)) = (self.grouped, leaving) {
+            out.next_set = Some(set.number + 1);
+            out.announce(self.shell);
+            set.next.push(m);
+        } else if self.options.kept_resolutions.contains_key(&out.program) {
+            let why = format!(
+                "Cargo cannot resolve it with the others: {}",
+                out.requirement
+            );
+            announce_left(&out.program, &why, self.shell);
+        } else {
+            pass.kept_out.push(out.announce(self.shell));
+        }
+        Ok(())
+    }
+
+    /// A resolved set joins the pass: grouped, its groups are planned (the ones it builds
+    /// against fixed) and offered to the next set; else its workspace joins the graph.
+    fn add_set(
+        &self,
+        (program_set, md, features): ResolvedSet,
+        set: &SetInProgress,
+        apart: &BTreeSet<String>,
+        graph: &mut BuildGraph,
+        pass: &mut Pass,
+    ) -> Result<()> {
+        if !self.grouped {
+            graph.add_workspace(
+                &program_set.manifest_path,
+                md,
+                &|_| true,
+                program_set.policy == Unify::Semver,
+            )?;
+            pass.sets.push(program_set);
+            return Ok(());
+        }
+        let number = set.number;
+        let programs: Vec<String> = program_set.members.iter().map(|m| m.name.clone()).collect();
+        let (plan, records, root) = group_set(
+            &program_set,
+            md,
+            &features,
+            &set.stored,
+            self.plugins.filter(|_| number == 1),
+            apart,
+            self.options,
+            self.toolchain,
+            graph,
+            self.shell,
+        )?;
+        if number > 1 {
+            announce_set(number, programs, &plan, &set.not_reused, self.shell);
+            pass.loaded_from_earlier += plan
+                .groups
+                .iter()
+                .filter(|g| plan.earlier.contains_key(&g.name))
+                .map(|g| g.members.len())
+                .sum::<usize>();
+        }
+        pass.facade_dirs
+            .extend(plan.groups.iter().map(|g| root.join(&g.name)));
+        pass.candidates = grouping::extend_compatible(
+            later_sets::groups_of_set(&plan, &records, number),
+            &pass.candidates,
+        );
+        later_sets::merge_plan(&mut pass.groups, plan, records);
+        pass.sets.push(program_set);
+        Ok(())
+    }
+}
+
+/// Plan the groups of one resolved set (`fixed`: the groups it builds against as they are),
+/// write its grouped build workspace and add it to the graph; the plan, each new group's
+/// record, and the workspace's root. The groups of earlier sets are recorded there.
+#[allow(clippy::too_many_arguments)]
+fn group_set(
+    set: &ProgramSet,
+    md: cargo_metadata::Metadata,
+    features: &[String],
+    fixed: &[StoredGroup],
+    plugins: Option<&Plugins>,
+    apart: &BTreeSet<String>,
+    options: &BuildOptions,
+    toolchain: &Toolchain,
+    graph: &mut BuildGraph,
+    shell: &Shell,
+) -> Result<(GroupPlan, BTreeMap<String, GroupRecord>, PathBuf)> {
+    let mut programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(&md)
+        .into_iter()
+        .map(|p| (p.name.to_string(), p.id.clone()))
+        .collect();
+    if let Some(p) = plugins {
+        let host = programs.iter().find(|(n, _)| *n == p.host).cloned();
+        programs.extend(host.map(|(_, id)| (grouping::plugins_consumer(&p.host), id)));
+    }
+    let tag: String = set
+        .root
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .take(8)
+        .collect();
+    let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag, fixed, apart)?;
+    grouping::report(&plan, shell, options.dry_run);
+    let manifest = set::grouped_workspace(set, &plan, &set::resolved_packages(&md), shell)?;
+    let md = graph::load_metadata(&manifest, true, &toolchain.host, features)?;
+    let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
+    let mut records = BTreeMap::new();
+    for group in plan
+        .groups
+        .iter()
+        .filter(|g| !plan.earlier.contains_key(&g.name))
+    {
+        let mut record = group_record(&md, group, &lock)
+            .with_context(|| format!("recording how {} was resolved", group.name))?;
+        // A reused group keeps exporting what it exported for the programs already bound to it.
+        record.exports = fixed
+            .iter()
+            .find(|g| g.record.group.name == group.name)
+            .and_then(|g| g.record.exports.clone());
+        records.insert(group.name.clone(), record);
+    }
+    graph.add_workspace(&manifest, md, &|_| true, false)?;
+    if let Some(p) = plugins {
+        let workspace = graph.workspaces.len() - 1;
+        add_plugins(graph, workspace, p)?;
+    }
+    let root = manifest
+        .parent()
+        .context("a manifest without a directory")?
+        .to_path_buf();
+    Ok((plan, records, root))
+}
+
+/// How many times the sets are planned at most: each pass keeps more crates apart
+/// (`unify_sources`).
+const SET_PASSES: usize = 4;
+
+/// Say that the sets are planned again with `crates` kept apart (a status line, and
+/// `sets-regrouped` in JSON mode).
+fn announce_regroup(crates: &[String], shell: &Shell) {
+    shell.status(
+        "Regrouping",
+        format!(
+            "the sets with {} (and the crates that depend on {}) in groups of their own: a later \
+             set builds {} otherwise, and can then load the rest of their groups",
+            crates.join(", "),
+            if crates.len() == 1 { "it" } else { "them" },
+            if crates.len() == 1 { "it" } else { "them" },
+        ),
+    );
+    shell.json(&serde_json::json!({"reason": "sets-regrouped", "apart": crates}));
+}
+
+/// Cargo cannot resolve the set with the groups it builds against, and its explanation names
+/// none of them: resolve without any (each said).
+fn drop_all(
+    stored: &mut Vec<StoredGroup>,
+    cargo_error: &str,
+    not_reused: &mut Vec<NotReused>,
+    shell: &Shell,
+) {
+    let why = format!(
+        "Cargo cannot resolve the programs with the groups ({})",
+        cargo_error.lines().next().unwrap_or_default()
+    );
+    for g in stored.drain(..) {
+        NotReused::announce(&g, why.clone(), shell, not_reused);
+    }
+}
+
+/// Installed programs (members keeping a recorded resolution) that `md` would build from other
+/// crate versions leave the set, each said why; whether any did.
+fn leave_changed_resolutions(
+    md: &cargo_metadata::Metadata,
+    members: &mut Vec<SetMember>,
+    shell: &Shell,
+) -> Result<bool> {
+    let mut left = Vec::new();
+    for m in members.iter().filter(|m| m.keep_resolution) {
+        let recorded = m.lock.as_deref().unwrap_or_default();
+        if let Some(change) = set::resolution_change(md, &m.name, recorded)? {
+            let why = format!(
+                "with the new program it would be built from other crate versions than it \
+                 was installed and tested with ({change})"
+            );
+            announce_left(&m.name, &why, shell);
+            left.push(m.name.clone());
+        }
+    }
+    members.retain(|m| !left.contains(&m.name));
+    Ok(!left.is_empty())
+}
+
+/// The stored groups a set resolved as `md` can use exactly (see [`grouping::reuse_mismatch`])
+/// and whose dependency groups it can use too. Each one the programs would load that is dropped
+/// is named, with why (`not_reused`); groups no program of the set loads are dropped quietly.
+fn reusable_groups(
+    md: &cargo_metadata::Metadata,
+    stored: &[StoredGroup],
+    not_reused: &mut Vec<NotReused>,
+    wanted_apart: &mut BTreeSet<String>,
+    shell: &Shell,
+) -> Vec<StoredGroup> {
+    let mut keep: Vec<StoredGroup> = Vec::new();
+    for g in stored {
+        match grouping::reuse_mismatch(md, &g.record) {
+            None => keep.push(g.clone()),
+            Some(why) => {
+                // A group of an earlier set: what the earlier set could keep apart.
+                if g.set.is_some() {
+                    wanted_apart.extend(grouping::members_to_keep_apart(md, &g.record));
+                }
+                NotReused::announce(g, why, shell, not_reused)
+            }
+        }
+    }
+    let programs: Vec<(String, cargo_metadata::PackageId)> = graph::program_packages(md)
+        .into_iter()
+        .map(|p| (p.name.to_string(), p.id.clone()))
+        .collect();
+    let used = |keep: &[StoredGroup]| {
+        let groups: Vec<grouping::Group> = keep.iter().map(|g| g.record.group.clone()).collect();
+        grouping::groups_used(md, &programs, &groups)
+    };
+    let wanted = used(&keep);
+    later_sets::retain_loadable(&mut keep, |name| wanted.contains(name), shell, not_reused);
+    let used = used(&keep);
+    keep.retain(|g| used.contains(&g.record.group.name));
+    keep
+}
+
+/// What a new group's store entry keeps so that later builds can reuse it
+/// ([`grouping::GroupRecord`]); the export list is added once the group is trimmed.
+fn group_record(
+    md: &cargo_metadata::Metadata,
+    group: &grouping::Group,
+    lock: &str,
+) -> Result<GroupRecord> {
+    let resolution = grouping::resolution_of(md, &group.name)
+        .context("the group is missing from its build workspace")?;
+    let keys = md
+        .packages
+        .iter()
+        .filter(|p| resolution.contains_key(&p.id.repr))
+        .map(|p| {
+            (
+                p.name.to_string(),
+                p.version.to_string(),
+                p.source.as_ref().map(|s| s.repr.clone()),
+            )
+        })
+        .collect();
+    Ok(GroupRecord {
+        group: group.clone(),
+        resolution,
+        lock: set::lock_subset(lock, &keys)?,
+        exports: None,
+    })
+}
