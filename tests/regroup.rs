@@ -799,3 +799,86 @@ fn a_test_that_fails_once_is_run_again_before_a_program_is_left() {
     );
     env.verify_ok();
 }
+
+/// A newcomer whose requirements move one installed program (it needs shim 1.1, shim-user has
+/// 1.0.0) and whose lock is newer than another's (stamp 1.1.0, stamp-user has 1.0.0, which its
+/// requirement allows) adapts to the installed versions where it can: only shim-user moves and
+/// is retested; stamp-user keeps its versions and is not tested, and the newcomer, proven by its own
+/// test, is built with stamp 1.0.0. Before, the newcomer's newer lock moved stamp-user too, and
+/// both installed programs' tests ran.
+#[test]
+fn a_newcomer_moves_only_the_installed_programs_its_requirements_move() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let test = |assertion: &str| {
+        format!("\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn works() {{\n        {assertion};\n    }}\n}}\n")
+    };
+    let shim_user = locked_program(
+        &env,
+        "shim-user",
+        "shim = \"1\"",
+        "",
+        &format!(
+            "fn main() {{\n    println!(\"shim-user: shim {{}}\", shim::version());\n}}\n{}",
+            test("assert!(shim::answer() > 40)")
+        ),
+        &[("shim", "1.0.0")],
+    );
+    let stamp_user = locked_program(
+        &env,
+        "stamp-user",
+        "stamp = \"1\"",
+        "",
+        &format!(
+            "fn main() {{\n    println!(\"stamp-user: stamp {{}}\", stamp::value());\n}}\n{}",
+            test("assert!(stamp::value() >= 10)")
+        ),
+        &[("stamp", "1.0.0")],
+    );
+    let newcomer = locked_program(
+        &env,
+        "needs-shim",
+        "shim = \"1.1\"\nstamp = \"1\"",
+        "",
+        &format!(
+            "fn main() {{\n    println!(\"needs-shim: shim {{}} stamp {{}}\", shim::version(), \
+             stamp::value());\n}}\n{}",
+            test("assert!(stamp::value() >= 10)")
+        ),
+        &[],
+    );
+    install_in_base(&env, &[shim_user, stamp_user], &[]);
+    let out = install_in_base(&env, &[newcomer], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Testing needs-shim v0.1.0 with the installed programs' crate versions (stamp 1.1.0 \
+             -> 1.0.0)"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("that moves shim-user v0.1.0 (shim 1.0.0 -> 1.1.0)"),
+        "{said}"
+    );
+    assert!(!said.contains("Testing stamp-user"), "{said}");
+    assert_eq!(
+        programs_of(&env, &out, "program-retested"),
+        ["shim-user"],
+        "{said}"
+    );
+    // Relinked against the group it now shares with the newcomer, on the versions it had.
+    assert_eq!(
+        run_clean(&env.root().join("bin/stamp-user")),
+        "stamp-user: stamp 10\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/needs-shim")),
+        "needs-shim: shim 1.1.0 stamp 10\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/shim-user")),
+        "shim-user: shim 1.1.0\n"
+    );
+    env.verify_ok();
+}

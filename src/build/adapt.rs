@@ -1,5 +1,6 @@
 //! An install's first choice: the programs it names adapt to the installed programs' crate
-//! versions, proven by their own tests, so that no installed program moves.
+//! versions, proven by their own tests, so that installed programs move only where the
+//! newcomers' requirements make them.
 //!
 //! Installing a program into a store that holds others resolves them as one set. By default
 //! the newest version any program locked wins each semver-compatible range, as installing them
@@ -7,19 +8,20 @@
 //! its own test suite first (`build::retest`), and rebuilt. That costs a test run and a rebuild
 //! per moved program, each install. So an install first tries the other way round: the
 //! installed programs' versions win the seed (the newcomers' requirements still decide where
-//! they must), and when that moves no installed program, each newcomer built from other
-//! versions than its own `Cargo.lock` locks is proven by its own tests under them. When they
-//! pass, that resolution is built: one test suite (the newcomer's) instead of one per installed
-//! program, and nothing installed is rebuilt for its versions. When the newcomers' requirements
-//! move an installed program anyway, or a newcomer has no test that passes under the installed
-//! versions, the install moves the installed programs as before. Sharing is the same either way:
-//! one version per compatible range.
+//! they must), and each newcomer built from other versions than its own `Cargo.lock` locks is
+//! proven by its own tests under them. When they pass, that resolution is built: the
+//! newcomer's test suite, plus one per installed program the newcomers' requirements still
+//! move (a crate the newcomer needs newer than installed: those are proven as any move is),
+//! instead of one per installed program the newcomer's newer locks would move. When Cargo
+//! cannot resolve the newcomers with the installed versions, or a newcomer has no test that
+//! passes under them, the install moves the installed programs to the newcomers' versions as
+//! before. Sharing is the same either way: one version per compatible range.
 
 use anyhow::Result;
 
 use crate::build::options::BuildOptions;
 use crate::build::prepare::{prepare, PreparedBuild};
-use crate::build::retest::{moved_programs, prepare_retested, verdict, Verdict};
+use crate::build::retest::{moved_programs, prepare_retested, verdict, MovedProgram, Verdict};
 use crate::resolve::set::{changes_from_own_lock, describe_changes, VersionChange};
 use crate::shell::Shell;
 
@@ -41,9 +43,12 @@ pub fn prepare_proven(options: &BuildOptions, shell: &Shell) -> Result<PreparedB
     prepare_retested(options, shell)
 }
 
-/// The adapted resolution, prepared, when it moves no installed program and every newcomer it
-/// builds from other versions than it locked passes its own tests under them; else `None` (the
-/// caller moves the installed programs instead), having said why.
+/// The adapted resolution, prepared, when Cargo resolves it and every newcomer it builds from
+/// other versions than it locked passes its own tests under them; else `None` (the caller
+/// moves the installed programs to the newcomers' versions instead), having said why. The
+/// installed programs the newcomers' requirements still move under it (a crate the newcomer
+/// needs newer than installed) are proven by their own tests first, as
+/// [`prepare_retested`] proves any move; the others are not retested.
 pub(crate) fn prepare_adapted(
     options: &BuildOptions,
     shell: &Shell,
@@ -62,64 +67,130 @@ pub(crate) fn prepare_adapted(
         },
         ..options.clone()
     };
+    // The trial is quiet: what it resolves is said once, by the build that follows it.
+    shell.status(
+        "Resolving",
+        "the new programs with the installed programs' crate versions first",
+    );
     let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
-    let Ok(trial) = prepare(&adapted_options, &quiet) else {
-        return Ok(None);
+    let trial = match prepare(&adapted_options, &quiet) {
+        Ok(trial) => trial,
+        Err(e) => {
+            let why = format!(
+                "Cargo cannot resolve them with those versions ({})",
+                e.to_string().lines().next().unwrap_or_default()
+            );
+            not_adapting("the new programs", &why, shell);
+            return Ok(None);
+        }
     };
-    if !moved_programs(&trial)?.is_empty() {
-        return Ok(None);
-    }
-    if adapted_programs(&trial)?.is_empty() {
-        // The newcomers are built from what they lock: the other way gives the same.
+    let moved = moved_programs(&trial)?;
+    if moved.is_empty() && adapted_programs(&trial)?.is_empty() {
+        // The newcomers are built from what they lock, and nothing installed moves: the other
+        // way gives the same.
         return Ok(None);
     }
     drop(trial);
     let prepared = prepare(&adapted_options, shell)?;
+    let proven = adapted_programs(&prepared)?;
+    for m in &proven {
+        if !newcomer_passes(&prepared, m, !moved.is_empty(), shell)? {
+            return Ok(None);
+        }
+    }
+    if moved.is_empty() {
+        return Ok(Some(prepared));
+    }
+    drop(prepared);
+    let moved: Vec<String> = moved.iter().map(MovedProgram::describe).collect();
+    shell.status(
+        "Adapting",
+        format!(
+            "the new programs to the installed programs' crate versions, except where their \
+             requirements need newer ones: that moves {}, proven by their own tests; the other \
+             installed programs do not move",
+            moved.join("; ")
+        ),
+    );
+    let prepared = prepare_retested(&adapted_options, shell)?;
+    // A moved program whose tests fail leaves the set, which may then resolve a newcomer
+    // otherwise: that resolution is proven again.
     for m in adapted_programs(&prepared)? {
-        shell.status(
-            "Testing",
-            format!(
-                "{} v{} with the installed programs' crate versions ({})",
-                m.name,
-                m.version,
-                describe_changes(&m.changes)
-            ),
-        );
-        let (outcome, failing) = prepared.run_own_tests(m.index, shell)?;
-        match verdict(&outcome, &failing) {
-            Verdict::Passed(counts) => shell.status(
-                "Adapted",
-                format!(
-                    "{} v{} to the installed programs' crate versions: its own tests pass ({} \
-                     passed), so no installed program is moved",
-                    m.name, m.version, counts.passed
-                ),
-            ),
-            Verdict::Failing(_) | Verdict::NotProven(_) => {
-                let why = if outcome.note.as_deref() == Some("tests did not build") {
-                    "its own tests do not build with them".to_string()
-                } else if outcome.failed > 0 {
-                    format!(
-                        "{} of its {} own tests fail with them",
-                        outcome.failed,
-                        outcome.passed + outcome.failed
-                    )
-                } else {
-                    "it has no test that passes with them".to_string()
-                };
-                shell.status(
-                    "Not adapting",
-                    format!(
-                        "{} v{} to the installed programs' crate versions: {why}; the installed \
-                         programs move to its versions instead, each proven by its own tests",
-                        m.name, m.version
-                    ),
-                );
-                return Ok(None);
-            }
+        let tested = proven
+            .iter()
+            .any(|t| t.name == m.name && t.changes == m.changes);
+        if !tested && !newcomer_passes(&prepared, &m, true, shell)? {
+            return Ok(None);
         }
     }
     Ok(Some(prepared))
+}
+
+/// Run an adapted newcomer's own tests under the prepared resolution; whether they pass (each
+/// outcome said: `Adapted`, or `Not adapting` and why).
+fn newcomer_passes(
+    prepared: &PreparedBuild,
+    m: &AdaptedProgram,
+    moves_installed: bool,
+    shell: &Shell,
+) -> Result<bool> {
+    shell.status(
+        "Testing",
+        format!(
+            "{} v{} with the installed programs' crate versions ({})",
+            m.name,
+            m.version,
+            describe_changes(&m.changes)
+        ),
+    );
+    let (outcome, failing) = prepared.run_own_tests(m.index, shell)?;
+    match verdict(&outcome, &failing) {
+        Verdict::Passed(counts) => {
+            shell.status(
+                "Adapted",
+                format!(
+                    "{} v{} to the installed programs' crate versions: its own tests pass ({} \
+                     passed), so {}",
+                    m.name,
+                    m.version,
+                    counts.passed,
+                    if moves_installed {
+                        "only the installed programs its requirements move are retested"
+                    } else {
+                        "no installed program is moved"
+                    }
+                ),
+            );
+            Ok(true)
+        }
+        Verdict::Failing(_) | Verdict::NotProven(_) => {
+            let why = if outcome.note.as_deref() == Some("tests did not build") {
+                "its own tests do not build with them".to_string()
+            } else if outcome.failed > 0 {
+                format!(
+                    "{} of its {} own tests fail with them",
+                    outcome.failed,
+                    outcome.passed + outcome.failed
+                )
+            } else {
+                "it has no test that passes with them".to_string()
+            };
+            not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
+            Ok(false)
+        }
+    }
+}
+
+/// Say why `subject` (the new programs, or one of them) is not adapted to the installed
+/// programs' versions: the installed programs move to the new programs' versions instead.
+fn not_adapting(subject: &str, why: &str, shell: &Shell) {
+    shell.status(
+        "Not adapting",
+        format!(
+            "{subject} to the installed programs' crate versions: {why}; the installed programs \
+             move to the new programs' versions instead, each proven by its own tests"
+        ),
+    );
 }
 
 /// The programs the command names that `prepared` builds from other versions than their own

@@ -42,6 +42,18 @@ pub(crate) struct MovedProgram {
     fingerprint: String,
 }
 
+impl MovedProgram {
+    /// `NAME vVERSION (the first changes)`, for a status line.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} v{} ({})",
+            self.name,
+            self.version,
+            describe_changes(&self.changes)
+        )
+    }
+}
+
 /// What its own tests say of a moved program.
 pub(crate) enum Verdict {
     /// They pass under the new versions (counts of the run, or of the recorded one).
