@@ -594,8 +594,9 @@ fn a_program_installs_from_another_registry_by_name_or_index() {
     let hello = env.root().join("bin/cache-hello");
     let says = run_clean(&hello);
     assert!(says.starts_with("cache-hello: shim 1."), "{says}");
-    // The record names the registry; a later install that regroups the program fetches it
-    // from there again.
+    // The record names the registry; a later install that regroups the program takes the
+    // copy fetched from there (a program recorded as from crates.io would be fetched from
+    // crates.io, which the source copy's marker tells apart).
     let listed = env
         .json(&run_ok(env.cmd().args(["list", "--json"])))
         .remove(0);
@@ -605,8 +606,7 @@ fn a_program_installs_from_another_registry_by_name_or_index() {
         install(&env, &fixture("sets/new-shim")).current_dir(&env.base),
     ));
     assert!(
-        said.contains("Resolving cache-hello@=0.1.0 on `company`")
-            && said.contains("cache-hello v0.1.0"),
+        !said.contains("Resolving cache-hello") && said.contains("cache-hello v0.1.0"),
         "{said}"
     );
     assert_eq!(run_clean(&hello), says);

@@ -28,11 +28,20 @@ pub fn fetch_registry_crate(
     cache: &Path,
     shell: &Shell,
 ) -> Result<PathBuf> {
-    let req = spec
+    let fetched = spec
         .version
         .as_deref()
-        .map_or_else(|| "*".to_string(), |v| format!("={v}"));
-    let manifest = fetch_registry_crate_matching(&spec.name, &req, registry, cache, shell)?;
+        .and_then(|v| fetched_before(cache, &spec.name, v, registry));
+    let manifest = match fetched {
+        Some(manifest) => manifest,
+        None => {
+            let req = spec
+                .version
+                .as_deref()
+                .map_or_else(|| "*".to_string(), |v| format!("={v}"));
+            fetch_registry_crate_matching(&spec.name, &req, registry, cache, shell)?
+        }
+    };
     if !manifest.with_file_name("Cargo.lock").is_file() {
         shell.warn(format!(
             "{} ships no Cargo.lock; its dependencies are resolved anew",
@@ -108,12 +117,13 @@ pub fn fetch_registry_crate_matching(
         .or_else(|_| find_unpacked(scratch.path(), name, &version, &registry_args))
         .or_else(|e| replaced_source_dir(scratch.path(), name, &version).ok_or(e))?;
     let dest = cache.join("sources").join(format!("{}-{version}", name));
-    if !dest.join(".cargo-share-complete").is_file() {
+    let marker = registry_marker(registry);
+    if std::fs::read_to_string(dest.join(COMPLETE_MARKER)).ok() != Some(marker.clone()) {
         let staging = tempfile::Builder::new()
             .prefix("src-")
             .tempdir_in(&scratch_root)?;
         copy_tree(&unpacked, staging.path(), &[])?;
-        std::fs::write(staging.path().join(".cargo-share-complete"), "")?;
+        std::fs::write(staging.path().join(COMPLETE_MARKER), &marker)?;
         if dest.exists() {
             std::fs::remove_dir_all(&dest)?;
         }
@@ -123,6 +133,35 @@ pub fn fetch_registry_crate_matching(
             .with_context(|| format!("moving sources into {}", dest.display()))?;
     }
     Ok(dest.join("Cargo.toml"))
+}
+
+/// The file that marks a complete source copy in `CACHE/sources/NAME-VERSION`; it holds the
+/// registry the copy came from ([`registry_marker`]).
+const COMPLETE_MARKER: &str = ".cargo-share-complete";
+
+/// What a source copy's marker holds: the registry it was downloaded from (`crates-io`,
+/// `registry NAME`, `index URL`). Crates.io replaced by a mirror in Cargo's configuration
+/// counts as crates.io: a mirror serves the same package for a name and exact version.
+fn registry_marker(registry: Option<&Registry>) -> String {
+    match registry {
+        None => "crates-io".to_string(),
+        Some(Registry::Named(name)) => format!("registry {name}"),
+        Some(Registry::Index(url)) => format!("index {url}"),
+    }
+}
+
+/// The manifest of the source copy an earlier command downloaded of exactly `name` `version`
+/// from the same registry, if there is one: a published version never changes, so it is not
+/// resolved and downloaded again (each costs a Cargo run that reads the registry's index).
+fn fetched_before(
+    cache: &Path,
+    name: &str,
+    version: &str,
+    registry: Option<&Registry>,
+) -> Option<PathBuf> {
+    let dir = cache.join("sources").join(format!("{name}-{version}"));
+    let marker = std::fs::read_to_string(dir.join(COMPLETE_MARKER)).ok()?;
+    (marker == registry_marker(registry)).then(|| dir.join("Cargo.toml"))
 }
 
 /// A scratch directory in `CACHE/tmp` (removed when dropped).
@@ -303,6 +342,29 @@ fn copy_dir(from: &Path, to: &Path, skip: &[&str], top: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_fetched_before_from_the_same_registry_is_not_fetched_again() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = cache.path().join("sources/tool-1.2.3");
+        std::fs::create_dir_all(&dir).unwrap();
+        // A copy without a marker is incomplete; one an older cargo-share marked (empty) does
+        // not say where it came from.
+        assert_eq!(fetched_before(cache.path(), "tool", "1.2.3", None), None);
+        std::fs::write(dir.join(COMPLETE_MARKER), "").unwrap();
+        assert_eq!(fetched_before(cache.path(), "tool", "1.2.3", None), None);
+        std::fs::write(dir.join(COMPLETE_MARKER), registry_marker(None)).unwrap();
+        assert_eq!(
+            fetched_before(cache.path(), "tool", "1.2.3", None),
+            Some(dir.join("Cargo.toml"))
+        );
+        let company = Registry::Named("company".into());
+        assert_eq!(
+            fetched_before(cache.path(), "tool", "1.2.3", Some(&company)),
+            None
+        );
+        assert_eq!(fetched_before(cache.path(), "tool", "1.2.4", None), None);
+    }
 
     #[test]
     fn locked_version_reads_cargo_lock() {
