@@ -48,7 +48,9 @@ fn same_file(a: &Path, b: &Path) -> Result<bool> {
     if ma.dev() == mb.dev() && ma.ino() == mb.ino() {
         return Ok(true);
     }
-    Ok(ma.len() == mb.len() && crate::digest::file_sha256(a)? == crate::digest::file_sha256(b)?)
+    Ok(ma.len() == mb.len()
+        && cargo_share_compile::digest::file_sha256(a)?
+            == cargo_share_compile::digest::file_sha256(b)?)
 }
 
 fn copy_atomically(from: &Path, to: &Path) -> Result<()> {

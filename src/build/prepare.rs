@@ -17,8 +17,6 @@ use crate::build::options::{Binding, BuildOptions, CratePatch, GroupExports, Lay
 use crate::build::own_features;
 use crate::build::plugins::{add_plugins, load_plugins, plugin_package_dirs, Plugins};
 use crate::build::set_split::{split_off, SetSplit};
-use crate::compile::plan::WrapperPlan;
-use crate::compile::profile;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::grouping;
@@ -27,7 +25,9 @@ use crate::resolve::set;
 use crate::resolve::set::{ProgramSet, ResolutionConflict, SetMember, Unify};
 use crate::shell::Shell;
 use crate::source;
-use crate::toolchain::Toolchain;
+use cargo_share_compile::plan::WrapperPlan;
+use cargo_share_compile::profile;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// The groups of a grouped build and, by group name, what each one's store entry records.
 pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
@@ -109,7 +109,7 @@ fn lock_cache(cache: &Path, shell: &Shell) -> Result<std::fs::File> {
 /// `--bind lazy` compiles every unit differently (`-C relro-level=partial`), which Cargo's
 /// fingerprints do not see, since the wrapper adds it.
 pub fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf {
-    let abi = crate::compile::unit_record::WRAPPER_ABI;
+    let abi = cargo_share_compile::unit_record::WRAPPER_ABI;
     let layout = match layout {
         Layout::PerCrate => "",
         Layout::Grouped => "-grouped",

@@ -37,12 +37,12 @@ use anyhow::{bail, Context, Result};
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 
-use crate::compile::allocator;
-use crate::compile::panic_abort;
-use crate::compile::rustc_args::unit_output;
-use crate::compile::rustc_args::RustcArgs;
-use crate::compile::saved_link::save_recipe;
-use crate::compile::version_script::{extend_version_script, linker_readable, version_script_arg};
+use crate::allocator;
+use crate::panic_abort;
+use crate::rustc_args::unit_output;
+use crate::rustc_args::RustcArgs;
+use crate::saved_link::save_recipe;
+use crate::version_script::{extend_version_script, linker_readable, version_script_arg};
 
 /// Set for the linker run of a unit whose bundled C symbols must be exported: the symbol list.
 pub const EXPORTS_ENV: &str = "CARGO_SHARE_EXPORT_SYMBOLS";

@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 /// Environment variable naming the plan file; its presence puts the binary in wrapper mode.
 pub const PLAN_ENV: &str = "CARGO_SHARE_PLAN";
 
+/// The crate-name form of the generated group facades' package prefix (`cargo-share-group-`,
+/// `resolve::grouping::GROUP_PACKAGE_PREFIX` in the driver): what the wrapper recognises in
+/// `--extern`.
+pub const GROUP_CRATE_PREFIX: &str = "cargo_share_group_";
+
 /// Everything the rustc wrapper needs to know about the build it is part of.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct WrapperPlan {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compile::plan::WrapperPlan;
+use crate::plan::WrapperPlan;
 
 /// What kind of compilation one rustc invocation is, as far as sharing is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

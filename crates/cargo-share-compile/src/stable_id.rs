@@ -26,8 +26,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::compile::rustc_args::RustcArgs;
 use crate::digest::sha256_hex;
+use crate::rustc_args::RustcArgs;
 
 /// Versions the rule: part of every stable id, so a change of rule is a change of id.
 const STABLE_ID_TAG: &str = "cargo-share stable crate id v1";

@@ -29,16 +29,15 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::compile::allocator;
-use crate::compile::linker;
-use crate::compile::panic_abort;
-use crate::compile::plan::WrapperPlan;
-use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
-use crate::compile::saved_link;
-use crate::compile::stable_id;
-use crate::compile::unit_record::UnitRecord;
-use crate::compile::user_wrapper;
-use crate::resolve::grouping::GROUP_CRATE_PREFIX;
+use crate::allocator;
+use crate::linker;
+use crate::panic_abort;
+use crate::plan::{WrapperPlan, GROUP_CRATE_PREFIX};
+use crate::rustc_args::{declares_no_std, RustcArgs, UnitKind};
+use crate::saved_link;
+use crate::stable_id;
+use crate::unit_record::UnitRecord;
+use crate::user_wrapper;
 
 /// One line of the optional unit log (see [`WrapperPlan::unit_log`]).
 #[derive(Debug, Serialize)]
