@@ -15,7 +15,7 @@ use object::Endianness;
 pub struct DynamicInfo {
     pub needed: Vec<String>,
     pub runpath: Vec<String>,
-    pub soname: Option<String>,
+    pub(crate) soname: Option<String>,
     /// Every import bound at load (`DT_BIND_NOW`, `DF_BIND_NOW` or `DF_1_NOW`: `-z now`).
     pub bind_now: bool,
     /// Relative relocations packed (`DT_RELR`: `-z pack-relative-relocs`).

@@ -35,7 +35,7 @@ pub fn saved_link_dir(library: &Path) -> PathBuf {
 }
 
 /// [`saved_link_dir`] of the dylib a group unit's rustc command line produces.
-pub fn group_link_dir(rustc: &RustcArgs) -> PathBuf {
+pub(crate) fn group_link_dir(rustc: &RustcArgs) -> PathBuf {
     let (out_dir, stem) = unit_output(rustc);
     saved_link_dir(&out_dir.join(format!("lib{stem}.so")))
 }

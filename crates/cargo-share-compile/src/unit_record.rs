@@ -153,7 +153,7 @@ impl UnitRecord {
 
 /// The source files of the first rule of a Makefile-style dep-info file (`out: src src ...`),
 /// with `\ ` unescaped to a space. Paths are as rustc wrote them (relative to its working dir).
-pub fn dep_info_sources(text: &str) -> Vec<String> {
+pub(crate) fn dep_info_sources(text: &str) -> Vec<String> {
     let Some(first) = text.lines().find(|l| !l.trim().is_empty()) else {
         return Vec::new();
     };

@@ -94,14 +94,14 @@ fn force_groups(args: &mut Vec<String>, out: &mut Rewritten) {
 
 /// The rewritten command line and environment for one unit.
 #[derive(Debug, Default)]
-pub struct Rewritten {
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub kind: Option<UnitKind>,
-    pub no_std: bool,
-    pub exported_native_symbols: usize,
+pub(crate) struct Rewritten {
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) kind: Option<UnitKind>,
+    pub(crate) no_std: bool,
+    pub(crate) exported_native_symbols: usize,
     /// The unit's stable crate id (`stable_id`), which replaced Cargo's `-C metadata`.
-    pub stable_id: Option<String>,
+    pub(crate) stable_id: Option<String>,
 }
 
 /// Whether a unit's lints are capped: a crate of a program from crates.io (Cargo's primary
@@ -200,7 +200,7 @@ fn path_remaps(plan: &WrapperPlan, unit: &UnitPlace) -> Vec<(PathBuf, String)> {
 
 /// Rewrite the rustc arguments of one unit. Pure apart from reading the crate root (no_std) and
 /// the static archives a `-sys` crate bundles.
-pub fn rewrite(
+pub(crate) fn rewrite(
     rustc: &RustcArgs,
     plan: &WrapperPlan,
     manifest_dir: Option<&Path>,
