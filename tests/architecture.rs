@@ -1,5 +1,7 @@
-//! The layout's rules, checked on the source tree itself (ARCHITECTURE.md, "Code map"):
-//! no import cycle between files, and no source file much over the size of one job.
+//! The layout's rules, checked on the source tree itself (ARCHITECTURE.md, "Crates" and "Code
+//! map"), in each crate's `src/` on its own: no import cycle between files, and no source file
+//! much over the size of one job; in the wrapper crate, the modules below the wrapper name only
+//! each other, and its dependencies hold neither the core, rusqlite nor ureq.
 //!
 //! A file depends on another when it names a path inside it (`crate::a::b::Item`, or `use
 //! crate::a::b;` followed by `b::Item`), and a folder's `mod.rs` depends on the children it

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use cargo_share_compile::digest::{file_sha256, hex};
 use cargo_share_compile::unit_record::WRAPPER_ABI;
 use cargo_share_compile::unit_record::{UnitRecord, UNIT_RECORD_SUFFIX};
+use cargo_share_compile::{elf, saved_link};
 
 const IDENTITY_TAG: &str = "cargo-share crate identity v1";
 
@@ -273,7 +274,7 @@ impl IdentityResolver {
                 let dep_file = format!("{dep}.so");
                 // A `.so` next to an rlib may be a declared `cdylib` (grouped layout): only a
                 // Rust dylib is a dependency entry.
-                if cargo_share_compile::elf::is_rust_dylib(&self.deps_dir.join(&dep_file)) {
+                if elf::is_rust_dylib(&self.deps_dir.join(&dep_file)) {
                     dependencies.push(self.compute(&dep_file, stack)?.hash);
                 } else if self
                     .deps_dir
@@ -288,9 +289,8 @@ impl IdentityResolver {
             contained.sort();
             // A trimmed group (grouped layout) exports only what its set imports: that list
             // shaped its run-time bytes.
-            let exports =
-                cargo_share_compile::saved_link::saved_link_dir(&self.deps_dir.join(file))
-                    .join(cargo_share_compile::saved_link::TRIMMED_EXPORTS_FILE);
+            let exports = saved_link::saved_link_dir(&self.deps_dir.join(file))
+                .join(saved_link::TRIMMED_EXPORTS_FILE);
             let exports = if exports.is_file() {
                 Some(read_list(&exports)?)
             } else {
