@@ -80,5 +80,5 @@ workload() {
 workload rg -n --sort path 'fn [a-z_]+\(' src tests
 workload tokei src tests
 workload hexyl --length 256 Cargo.toml
-workload sd -p 'fn ' 'function ' src/compile/plan.rs
+workload sd -p 'fn ' 'function ' crates/cargo-share-compile/src/plan.rs
 workload fd --type f --extension rs . src

@@ -1,7 +1,7 @@
 //! The `cargo-share` executable: a thin command line over the `cargo_share` library.
 //!
 //! One executable, three roles, chosen before any argument parsing:
-//! * linker, when `CARGO_SHARE_REAL_LINKER` is set (see `cargo_share::compile::linker`);
+//! * linker, when `CARGO_SHARE_REAL_LINKER` is set (see `cargo_share_compile::linker`);
 //! * rustc wrapper, when `CARGO_SHARE_PLAN` is set (Cargo runs us as `RUSTC_WRAPPER`);
 //! * otherwise the `cargo share` command line (`cli`).
 
@@ -11,8 +11,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cargo_share::compile::plan::PLAN_ENV;
-use cargo_share::compile::{linker, wrapper};
+use cargo_share_compile::plan::PLAN_ENV;
+use cargo_share_compile::{linker, wrapper};
 
 use cli::exit_with;
 

@@ -1,5 +1,7 @@
-//! The layout's rules, checked on the source tree itself (ARCHITECTURE.md, "Code map"):
-//! no import cycle between files, and no source file much over the size of one job.
+//! The layout's rules, checked on the source tree itself (ARCHITECTURE.md, "Crates" and "Code
+//! map"), in each crate's `src/` on its own: no import cycle between files, and no source file
+//! much over the size of one job; in the wrapper crate, the modules below the wrapper name only
+//! each other, and its dependencies hold neither the core, rusqlite nor ureq.
 //!
 //! A file depends on another when it names a path inside it (`crate::a::b::Item`, or `use
 //! crate::a::b;` followed by `b::Item`), and a folder's `mod.rs` depends on the children it
@@ -10,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Module path (`store::install`) of every file under `src/` except the two crate roots.
+/// Module path (`store::install`) of every file under a crate's `src/` except its roots.
 fn modules(src: &Path) -> BTreeMap<String, PathBuf> {
     let mut out = BTreeMap::new();
     let mut stack = vec![src.to_path_buf()];
@@ -108,26 +110,49 @@ fn owner<'a>(path: &str, modules: &'a BTreeMap<String, PathBuf>) -> Option<&'a s
     None
 }
 
-#[test]
-fn no_import_cycle_between_files() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let modules = modules(&src);
-    assert!(modules.len() > 20, "found only {} modules", modules.len());
-    let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (module, path) in &modules {
+/// The source folders of the workspace's crates, each checked on its own (`crate::` is each
+/// crate's own root): the root package (the core and the command line) and the wrapper crate.
+const CRATE_SOURCES: [&str; 2] = ["src", "crates/cargo-share-compile/src"];
+
+/// The wrapper crate's modules that sit below everything (ARCHITECTURE.md, "Crates"): they name
+/// only each other, never the wrapper or the linker.
+const BELOW_THE_WRAPPER: [&str; 6] = [
+    "digest",
+    "elf",
+    "elf_position",
+    "elf_rewrite",
+    "semver_range",
+    "toolchain",
+];
+
+fn sources(crate_src: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(crate_src)
+}
+
+/// Which files each file depends on, inside one crate.
+fn edges(modules: &BTreeMap<String, PathBuf>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, path) in modules {
         let code = code_of(path);
         for named in named_paths(&code, module) {
-            if let Some(to) = owner(&named, &modules) {
+            if let Some(to) = owner(&named, modules) {
                 if to != module {
-                    edges.entry(module.as_str()).or_default().insert(to);
+                    edges
+                        .entry(module.clone())
+                        .or_default()
+                        .insert(to.to_string());
                 }
             }
         }
     }
-    // Depth-first search for a back edge; report the cycle it closes.
+    edges
+}
+
+/// Every import cycle a depth-first search finds, as `a -> b -> a`.
+fn cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     fn visit<'a>(
         node: &'a str,
-        edges: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+        edges: &'a BTreeMap<String, BTreeSet<String>>,
         stack: &mut Vec<&'a str>,
         done: &mut BTreeSet<&'a str>,
         cycles: &mut Vec<String>,
@@ -150,28 +175,106 @@ fn no_import_cycle_between_files() {
     }
     let mut cycles = Vec::new();
     let mut done = BTreeSet::new();
-    for module in modules.keys() {
-        visit(module, &edges, &mut Vec::new(), &mut done, &mut cycles);
+    for module in edges.keys() {
+        visit(module, edges, &mut Vec::new(), &mut done, &mut cycles);
+    }
+    cycles
+}
+
+#[test]
+fn no_import_cycle_between_files() {
+    let mut all_edges = BTreeMap::new();
+    for crate_src in CRATE_SOURCES {
+        let modules = modules(&sources(crate_src));
+        assert!(
+            modules.len() > 10,
+            "found only {} modules in {crate_src}",
+            modules.len()
+        );
+        let edges = edges(&modules);
+        let cycles = cycles(&edges);
+        assert!(
+            cycles.is_empty(),
+            "import cycles between files of {crate_src} (name a sibling directly, or move what both need below both):\n{}",
+            cycles.join("\n")
+        );
+        all_edges.insert(crate_src, edges);
+    }
+    // The check sees real edges: the wrapper depends on its plan, the store on identities.
+    assert!(all_edges["crates/cargo-share-compile/src"]["wrapper"].contains("plan"));
+    assert!(all_edges["src"]["store::bind"].contains("store::identity"));
+}
+
+#[test]
+fn below_the_wrapper_names_only_what_is_below_the_wrapper() {
+    let modules = modules(&sources("crates/cargo-share-compile/src"));
+    let edges = edges(&modules);
+    let mut upward = Vec::new();
+    for from in BELOW_THE_WRAPPER {
+        assert!(
+            modules.contains_key(from),
+            "no module {from} in the wrapper crate"
+        );
+        for to in edges.get(from).into_iter().flatten() {
+            if !BELOW_THE_WRAPPER.contains(&to.as_str()) {
+                upward.push(format!("{from} -> {to}"));
+            }
+        }
     }
     assert!(
-        cycles.is_empty(),
-        "import cycles between files (name a sibling directly, or move what both need below both):\n{}",
-        cycles.join("\n")
+        upward.is_empty(),
+        "modules below the wrapper name the wrapper's (move what they need below them):\n{}",
+        upward.join("\n")
     );
-    // The check sees real edges: the driver depends on the wrapper plan, the store on identities.
-    assert!(edges["build::prepare"].contains("compile::plan"));
-    assert!(edges["store::bind"].contains("store::identity"));
+}
+
+#[test]
+fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
+    // The wrapper and linker run inside every rustc invocation of a build: they must not pull in
+    // the core (`cargo-share`), the store's database (rusqlite) or the binary cache's HTTP client
+    // (ureq). What Cargo would build for the crate, every dependency kind:
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["tree", "--offline", "--locked", "-p", "cargo-share-compile"])
+        .args([
+            "-e",
+            "normal,build,dev",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).unwrap();
+    let packages: BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert!(packages.contains("object"), "cargo tree printed:\n{tree}");
+    for forbidden in ["cargo-share", "rusqlite", "ureq"] {
+        assert!(
+            !packages.contains(forbidden),
+            "cargo-share-compile depends on {forbidden}:\n{tree}"
+        );
+    }
 }
 
 #[test]
 fn no_source_file_holds_more_than_one_job() {
     // A guide, not a proof: past about 800 lines a file has almost always grown a second job.
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut large = Vec::new();
-    for (module, path) in modules(&src) {
-        let lines = code_of(&path).lines().count();
-        if lines > 800 {
-            large.push(format!("{module}: {lines} lines"));
+    for crate_src in CRATE_SOURCES {
+        for (module, path) in modules(&sources(crate_src)) {
+            let lines = code_of(&path).lines().count();
+            if lines > 800 {
+                large.push(format!("{crate_src}: {module}: {lines} lines"));
+            }
         }
     }
     assert!(

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use cargo_share::build::short_names::short_name;
-use cargo_share::elf::{dynamic_info, dynamic_symbols};
+use cargo_share_compile::elf::{dynamic_info, dynamic_symbols};
 use common::*;
 
 /// Crate-name prefixes of the dylibs a suite binary must NEED.
@@ -79,7 +79,7 @@ fn check_relinked_std(out: &Path, limited: bool) {
     {
         imports.extend(imported_names(&file));
     }
-    let toolchain = cargo_share::toolchain::Toolchain::detect().unwrap();
+    let toolchain = cargo_share_compile::toolchain::Toolchain::detect().unwrap();
     let (_, stock) = dynamic_symbols(&toolchain.libstd().unwrap()).unwrap();
     let (_, exports) = dynamic_symbols(&std).unwrap();
     // The run-time copies bind std's functions by their short dynamic names.
@@ -200,14 +200,14 @@ fn suite_binaries_match_static_builds_and_need_crate_dylibs() {
     let (_, exported) = dynamic_symbols(&out.join("bin/hard-a")).unwrap();
     let shim: Vec<&String> = exported
         .iter()
-        .filter(|s| cargo_share::compile::allocator::is_allocator_shim(s))
+        .filter(|s| cargo_share_compile::allocator::is_allocator_shim(s))
         .collect();
     assert_eq!(shim.len(), 4, "allocator shim exported: {shim:?}");
     // hard-b has no allocator of its own: it exports none and uses the default one.
     let (_, exported) = dynamic_symbols(&out.join("bin/hard-b")).unwrap();
     assert!(!exported
         .iter()
-        .any(|s| cargo_share::compile::allocator::is_allocator_shim(s)));
+        .any(|s| cargo_share_compile::allocator::is_allocator_shim(s)));
     // A build script probing the compiler through the wrapper saw plain stable rustc.
     assert!(run_clean(&out.join("bin/hard-a")).contains("gen probe: stable compiler"));
 
@@ -406,7 +406,7 @@ fn grouped_suite_loads_one_group_and_matches_static_builds() {
     assert_eq!(builds, ["hard-a v0.1.0", "hard-b v0.1.0"], "{plan}");
     let target = scratch.path().join(format!(
         "cache/target-{}-grouped",
-        cargo_share::compile::unit_record::WRAPPER_ABI
+        cargo_share_compile::unit_record::WRAPPER_ABI
     ));
     assert!(
         std::fs::read_dir(&target).map_or(true, |mut d| d.next().is_none()),

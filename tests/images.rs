@@ -89,7 +89,7 @@ impl Scene {
         let bytes = client.get_manifest(repository, digest).unwrap().unwrap();
         assert_eq!(by_tag, bytes, "{repository}:{tag} is the manifest pushed");
         assert_eq!(
-            format!("sha256:{}", cargo_share::digest::sha256_hex(&bytes)),
+            format!("sha256:{}", cargo_share_compile::digest::sha256_hex(&bytes)),
             digest
         );
         let trusted = [PublicKey::read(&self.base.join("keys/ci.pub")).unwrap()];
@@ -105,7 +105,7 @@ impl Scene {
                 .get_blob(repository, digest, layer["size"].as_u64().unwrap())
                 .unwrap();
             assert_eq!(
-                format!("sha256:{}", cargo_share::digest::sha256_hex(&blob)),
+                format!("sha256:{}", cargo_share_compile::digest::sha256_hex(&blob)),
                 digest
             );
             let file = dir.with_extension("layer.tar.gz");
@@ -503,7 +503,7 @@ fn push_base(scene: &Scene) -> String {
     )
     .unwrap();
     let layer = gzip(&tar).unwrap();
-    let digest = |b: &[u8]| format!("sha256:{}", cargo_share::digest::sha256_hex(b));
+    let digest = |b: &[u8]| format!("sha256:{}", cargo_share_compile::digest::sha256_hex(b));
     let config = serde_json::to_vec(&json!({
         "architecture": cargo_share::image::base::oci_architecture(),
         "os": "linux",

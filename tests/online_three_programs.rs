@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cargo_share::elf::library_closure;
+use cargo_share_compile::elf::library_closure;
 use common::*;
 
 const PROGRAMS: &[(&str, &[&str])] = &[

@@ -85,11 +85,11 @@ fn plugins_bind_to_the_program_and_a_plugin_of_another_build_is_refused() {
     assert!(stdout.contains("2 plugins run, 0 refused"), "{stdout}");
 
     // Each plugin loads exactly the program's own files, by path, and nothing else of ours.
-    let host_needs = cargo_share::elf::dynamic_info(&out.join("bin/plug-host"))
+    let host_needs = cargo_share_compile::elf::dynamic_info(&out.join("bin/plug-host"))
         .unwrap()
         .needed;
     for plugin in ["libplug_upper.so", "libplug_stats.so"] {
-        let needed = cargo_share::elf::dynamic_info(&out.join("plugins").join(plugin))
+        let needed = cargo_share_compile::elf::dynamic_info(&out.join("plugins").join(plugin))
             .unwrap()
             .needed;
         let ours: Vec<&String> = needed.iter().filter(|n| n.starts_with("$ORIGIN")).collect();
@@ -103,13 +103,14 @@ fn plugins_bind_to_the_program_and_a_plugin_of_another_build_is_refused() {
     }
     // The crate only `stats` uses is static in it, not in the program's group.
     let (_, stats_exports) =
-        cargo_share::elf::dynamic_symbols(&out.join("plugins/libplug_stats.so")).unwrap();
+        cargo_share_compile::elf::dynamic_symbols(&out.join("plugins/libplug_stats.so")).unwrap();
     assert!(
         stats_exports.iter().any(|s| s.contains("10plug_extra")),
         "{stats_exports:?}"
     );
     for lib in file_names(&out.join("lib")) {
-        let (_, exports) = cargo_share::elf::dynamic_symbols(&out.join("lib").join(&lib)).unwrap();
+        let (_, exports) =
+            cargo_share_compile::elf::dynamic_symbols(&out.join("lib").join(&lib)).unwrap();
         assert!(
             !exports.iter().any(|s| s.contains("10plug_extra")),
             "{lib} has plug_extra"

@@ -363,7 +363,7 @@ fn analyze_counts_the_crate_builds_of_each_policy() {
         .base
         .join(format!(
             "cache/target-{}",
-            cargo_share::compile::unit_record::WRAPPER_ABI
+            cargo_share_compile::unit_record::WRAPPER_ABI
         ))
         .read_dir()
         .unwrap()

@@ -36,7 +36,7 @@ fn snapshot(dir: &Path) -> Vec<(String, String)> {
             } else if meta.file_type().is_symlink() {
                 out.push((rel, std::fs::read_link(&p).unwrap().display().to_string()));
             } else {
-                out.push((rel, cargo_share::digest::file_sha256(&p).unwrap()));
+                out.push((rel, cargo_share_compile::digest::file_sha256(&p).unwrap()));
             }
         }
     }

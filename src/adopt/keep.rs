@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use cargo_share_compile::digest;
 
 /// The directory under the install root that holds the replaced binaries.
 pub const KEPT_DIR: &str = "cargo-share-adopted";
@@ -48,7 +49,7 @@ fn same_file(a: &Path, b: &Path) -> Result<bool> {
     if ma.dev() == mb.dev() && ma.ino() == mb.ino() {
         return Ok(true);
     }
-    Ok(ma.len() == mb.len() && crate::digest::file_sha256(a)? == crate::digest::file_sha256(b)?)
+    Ok(ma.len() == mb.len() && digest::file_sha256(a)? == digest::file_sha256(b)?)
 }
 
 fn copy_atomically(from: &Path, to: &Path) -> Result<()> {

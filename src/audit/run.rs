@@ -66,7 +66,7 @@ pub fn collect(paths: &[PathBuf], shell: &Shell) -> Result<AuditReport> {
     if !explicit {
         unreadable.retain(|u| roots.iter().all(|r| Path::new(&u.path) != r));
     }
-    let known: Vec<KnownRustc> = crate::toolchain::Toolchain::detect()
+    let known: Vec<KnownRustc> = cargo_share_compile::toolchain::Toolchain::detect()
         .ok()
         .and_then(|t| KnownRustc::from_version_text(&t.version_text))
         .into_iter()

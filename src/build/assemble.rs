@@ -26,11 +26,11 @@ use crate::build::positions;
 use crate::build::prepare::PreparedBuild;
 use crate::build::std_relink::relink_std;
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
-use crate::elf;
 use crate::resolve::graph::Program;
 use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
 use crate::shell::Shell;
-use crate::toolchain::{is_libstd_file, Toolchain};
+use cargo_share_compile::elf;
+use cargo_share_compile::toolchain::{is_libstd_file, Toolchain};
 
 /// One built program, as reported at the end of a build.
 #[derive(Debug, Clone, Serialize)]

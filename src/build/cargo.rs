@@ -6,12 +6,12 @@ use std::process::{Command, Stdio};
 
 use crate::build::prepare::PreparedBuild;
 use crate::build::sandbox;
-use crate::compile::plan::PLAN_ENV;
-use crate::compile::profile;
-use crate::compile::user_wrapper::{self, USER_WRAPPER_ENV};
 use crate::shell::Shell;
 use crate::source;
 use crate::source::ProgramSource;
+use cargo_share_compile::plan::PLAN_ENV;
+use cargo_share_compile::profile;
+use cargo_share_compile::user_wrapper::{self, USER_WRAPPER_ENV};
 
 /// Puts lockfiles back as they were when dropped (a patched build rewrites them).
 pub(crate) struct LockRestore(Vec<(PathBuf, Option<Vec<u8>>)>);
@@ -132,7 +132,7 @@ impl PreparedBuild {
         match verb {
             CargoVerb::Test => cmd
                 .arg("--no-fail-fast")
-                .env(crate::compile::wrapper::UNOPTIMISED_TESTS_ENV, "1"),
+                .env(cargo_share_compile::wrapper::UNOPTIMISED_TESTS_ENV, "1"),
             // One program that fails does not stop the others (`build::failures`).
             CargoVerb::Build => cmd.arg("--keep-going"),
         };

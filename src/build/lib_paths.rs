@@ -24,7 +24,7 @@
 //! directory keep plain names: `cargo test` runs them from `deps/` with Cargo's library path.
 //!
 //! A longer string table may need the dynamic sections moved into a new segment:
-//! [`crate::elf_rewrite`] does that.
+//! [`cargo_share_compile::elf_rewrite`] does that.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -32,7 +32,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::build::positions::DynamicNames;
-use crate::elf::{LIB_DIR_PREFIX, SIBLING_PREFIX};
+use cargo_share_compile::elf::{self, LIB_DIR_PREFIX, SIBLING_PREFIX};
+use cargo_share_compile::elf_rewrite;
 
 /// Run paths the wrapper adds (`-C link-arg=-Wl,-rpath,…`); the rewrite removes them.
 const WRAPPER_RUN_PATHS: [&str; 2] = ["$ORIGIN", "$ORIGIN/../lib"];
@@ -73,7 +74,7 @@ pub fn bind_to_lib_dir(
 ) -> Result<Option<Vec<u8>>> {
     let renames = &names.renames;
     let data = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-    let info = crate::elf::dynamic_info_of(&data)
+    let info = elf::dynamic_info_of(&data)
         .with_context(|| format!("{} is not a readable ELF file", from.display()))?;
     let replace: HashMap<Vec<u8>, Vec<u8>> = info
         .needed
@@ -104,7 +105,7 @@ pub fn bind_to_lib_dir(
         Place::BesideLibDir => None,
     };
     let position = names.by_position(own);
-    let out = crate::elf_rewrite::rewrite_dynamic(&data, &replace, runpath, renames, &position)
+    let out = elf_rewrite::rewrite_dynamic(&data, &replace, runpath, renames, &position)
         .with_context(|| {
             format!(
                 "rewriting the library names in {} to {}…",

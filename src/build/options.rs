@@ -9,10 +9,10 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::features::ProgramFeatures;
-use crate::compile::profile::SharedProfile;
 use crate::resolve::grouping::StoredGroup;
 use crate::resolve::set::UnifyOptions;
 use crate::source::ProgramSource;
+use cargo_share_compile::profile::SharedProfile;
 
 /// How shared crates are laid out in shared objects.
 #[derive(

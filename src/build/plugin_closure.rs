@@ -28,10 +28,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::compile::unit_record::{UnitRecord, UNIT_RECORD_SUFFIX};
-use crate::digest::sha256_hex;
 use crate::resolve::grouping::GROUP_CRATE_PREFIX;
-use crate::toolchain::Toolchain;
+use cargo_share_compile::digest::sha256_hex;
+use cargo_share_compile::toolchain::Toolchain;
+use cargo_share_compile::unit_record::{UnitRecord, UNIT_RECORD_SUFFIX};
 
 /// The ELF section holding the closure note.
 pub const CLOSURE_SECTION: &str = ".cargo-share.closure";
@@ -39,7 +39,7 @@ pub const CLOSURE_SECTION: &str = ".cargo-share.closure";
 pub const CLOSURE_FORMAT: &str = "cargo-share closure v1";
 
 /// The note for `program` (a plugin host) or one of its plugins, from the libraries the file
-/// loads (`needed`: file name -> path, as [`crate::elf::library_closure`] gives them) and the
+/// loads (`needed`: file name -> path, as [`cargo_share_compile::elf::library_closure`] gives them) and the
 /// unit records in `deps`.
 pub fn closure_note(
     program: &str,

@@ -22,7 +22,7 @@ use crate::resolve::graph::{self, BuildGraph, Program};
 use crate::resolve::set::{self, SetMember, Unify};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
-use crate::toolchain::Toolchain;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// The plugins of a build and the program they are for.
 #[derive(Debug, Clone)]
@@ -188,7 +188,7 @@ pub fn warn_stale_plugins(
             continue;
         }
         let data = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let Ok(Some(note)) = crate::elf::section_data(&data, CLOSURE_SECTION) else {
+        let Ok(Some(note)) = cargo_share_compile::elf::section_data(&data, CLOSURE_SECTION) else {
             continue;
         };
         let note = String::from_utf8_lossy(&note);

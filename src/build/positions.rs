@@ -37,8 +37,8 @@ use anyhow::{Context, Result};
 use object::{Object, ObjectSymbol, SymbolKind};
 
 use crate::build::short_names;
-use crate::digest::sha256_hex;
-use crate::elf_position::{ByPosition, Positions};
+use cargo_share_compile::digest::sha256_hex;
+use cargo_share_compile::elf_position::{ByPosition, Positions};
 
 /// What an anchor's name starts with, then 16 hex digits of the layout's SHA-256.
 const ANCHOR_PREFIX: &str = "_csT";

@@ -13,14 +13,14 @@ use crate::build::options::{Binding, BuildOptions, CratePatch, GroupExports, Lay
 use crate::build::plugins::{load_plugins, plugin_package_dirs};
 use crate::build::set_planner;
 use crate::build::set_planner::GroupedPlan;
-use crate::compile::plan::WrapperPlan;
-use crate::compile::profile;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::set::{ProgramSet, Unify};
 use crate::shell::Shell;
 use crate::source;
-use crate::toolchain::Toolchain;
+use cargo_share_compile::plan::WrapperPlan;
+use cargo_share_compile::profile;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// A build in progress: resolved programs, the plan, and where things go.
 pub struct PreparedBuild {
@@ -99,7 +99,7 @@ fn lock_cache(cache: &Path, shell: &Shell) -> Result<std::fs::File> {
 /// `--bind lazy` compiles every unit differently (`-C relro-level=partial`), which Cargo's
 /// fingerprints do not see, since the wrapper adds it.
 pub fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf {
-    let abi = crate::compile::unit_record::WRAPPER_ABI;
+    let abi = cargo_share_compile::unit_record::WRAPPER_ABI;
     let layout = match layout {
         Layout::PerCrate => "",
         Layout::Grouped => "-grouped",

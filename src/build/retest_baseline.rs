@@ -20,8 +20,8 @@ use anyhow::{Context, Result};
 use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::prepare;
 use crate::build::test::RecordedTest;
-use crate::digest::sha256_hex;
 use crate::shell::{MessageFormat, Shell};
+use cargo_share_compile::digest::sha256_hex;
 
 /// `member`'s own test outcome under the resolution it is installed with: recorded, or run
 /// now (and recorded).

@@ -31,7 +31,7 @@ use crate::resolve::grouping::{GroupPlan, GroupRecord, StoredGroup};
 use crate::resolve::set;
 use crate::resolve::set::{ProgramSet, ResolutionConflict, SetMember, Unify};
 use crate::shell::Shell;
-use crate::toolchain::Toolchain;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// The groups of a grouped build and, by group name, what each one's store entry records.
 pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);

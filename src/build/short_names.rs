@@ -26,9 +26,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use object::{Object, ObjectSymbol, SymbolKind};
 
-use crate::compile::allocator::is_allocator_shim;
-use crate::compile::panic_abort::is_start_panic;
-use crate::digest::sha256_hex;
+use cargo_share_compile::allocator::is_allocator_shim;
+use cargo_share_compile::digest::sha256_hex;
+use cargo_share_compile::panic_abort::is_start_panic;
 
 /// What a renamed symbol starts with; never a prefix of a mangled Rust or C++ name.
 const PREFIX: &str = "_cs";

@@ -34,12 +34,12 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 use crate::build::options::GroupExports;
-use crate::compile::allocator::is_allocator_shim;
-use crate::compile::panic_abort::is_start_panic;
-use crate::digest::sha256_hex;
-use crate::elf;
 use crate::shell::{human_bytes, Shell};
-use crate::toolchain::Toolchain;
+use cargo_share_compile::allocator::is_allocator_shim;
+use cargo_share_compile::digest::sha256_hex;
+use cargo_share_compile::elf;
+use cargo_share_compile::panic_abort::is_start_panic;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// How [`relink_std`] links, the first line of every export list it writes: change it when the
 /// relink changes (a store entry's identity hashes the list).

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::compile::saved_link;
-use crate::elf;
 use crate::resolve::grouping;
 use crate::resolve::grouping::GroupRecord;
 use crate::shell::{human_bytes, Shell};
+use cargo_share_compile::elf;
+use cargo_share_compile::saved_link;
 
 /// `--exports all`: the full build is the run-time copy. The trimmed copy and export list an
 /// earlier build left beside it go, since a group's identity hashes the list when it is there.

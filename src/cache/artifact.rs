@@ -15,8 +15,8 @@ use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType
 
 use crate::cache::keys::{PublicKey, SecretKey};
 use crate::cache::remote::Remote;
-use crate::digest::sha256_hex;
 use crate::failure::Failure;
+use cargo_share_compile::digest::sha256_hex;
 
 /// The `artifactType` of a store entry (a crate build, a group, the relinked libstd).
 pub const ENTRY_ARTIFACT: &str = "application/vnd.cargo-share.entry.v1";

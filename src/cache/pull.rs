@@ -361,7 +361,7 @@ fn stage_binaries(remote: &dyn Remote, found: &FoundProgram, dir: &Path) -> Resu
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut paths = Vec::new();
     for ((bin, sha), (title, bytes)) in p.binaries.iter().zip(files) {
-        if crate::digest::sha256_hex(&bytes) != *sha {
+        if cargo_share_compile::digest::sha256_hex(&bytes) != *sha {
             bail!(
                 "the program {}: {title} does not match its record; refused",
                 p.name
@@ -545,8 +545,8 @@ fn fetch_entry(
     let (Some((_, dev)), Some((_, lib))) = (files.next(), files.next()) else {
         bail!("internal: {what}: the checked files are missing");
     };
-    if crate::digest::sha256_hex(&lib) != config.entry.runtime_sha256
-        || crate::digest::sha256_hex(&dev) != config.entry.dev_sha256
+    if cargo_share_compile::digest::sha256_hex(&lib) != config.entry.runtime_sha256
+        || cargo_share_compile::digest::sha256_hex(&dev) != config.entry.dev_sha256
         || lib.len() as u64 != config.entry.runtime_size
     {
         bail!("{what}: its files do not match its manifest's hashes; refused");

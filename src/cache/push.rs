@@ -17,9 +17,9 @@ use crate::cache::keys::SecretKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
-use crate::digest::file_sha256;
 use crate::shell::{human_bytes, Shell};
 use crate::store::{Access, EntryRow, Store};
+use cargo_share_compile::digest::file_sha256;
 
 /// `cargo share push` options.
 #[derive(Debug, Clone)]

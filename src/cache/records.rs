@@ -13,9 +13,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::names::{check_file_name, check_hash, check_package_name, check_version};
-use crate::compile::unit_record::UnitRecord;
 use crate::store::identity::IdentityInputs;
 use crate::store::{InstalledProgram, StoreEntry};
+use cargo_share_compile::unit_record::UnitRecord;
 
 /// The config of an entry artifact.
 #[derive(Debug, Clone, Serialize, Deserialize)]

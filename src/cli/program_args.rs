@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use cargo_share::build::{self, Binding, BuildOptions, GroupExports, Layout, ProgramFeatures};
-use cargo_share::compile::profile::SharedProfile;
 use cargo_share::resolve::grouping;
 use cargo_share::resolve::set::{Unify, UnifyOptions};
 use cargo_share::source::{self, CrateSpec, ProgramSource};
 use cargo_share::store;
+use cargo_share_compile::profile::SharedProfile;
 use clap::Args;
 
 #[derive(Args, Debug)]

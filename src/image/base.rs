@@ -11,8 +11,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::cache::{CacheUrl, OciRegistry, Remote};
-use crate::digest::sha256_hex;
 use crate::image::reference::ImageRef;
+use cargo_share_compile::digest::sha256_hex;
 
 pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";

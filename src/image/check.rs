@@ -8,11 +8,11 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::cache::{CacheUrl, OciRegistry, PublicKey};
-use crate::digest::sha256_hex;
 use crate::image::base::OCI_MANIFEST;
 use crate::image::compose::verify_image;
 use crate::image::reference::ImageRef;
 use crate::shell::Shell;
+use cargo_share_compile::digest::sha256_hex;
 
 /// What `verify-image` found.
 #[derive(Debug, Clone, Serialize)]

@@ -15,11 +15,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::cache::{check_signature, PublicKey, SecretKey};
-use crate::digest::sha256_hex;
 use crate::image::base::{oci_architecture, BaseImage, OCI_LAYER_GZIP, OCI_MANIFEST};
 use crate::layout::{
     canonical_copies, gzip, lay_out, reproducible_tar, rfc3339, FileSet, ProgramClosure,
 };
+use cargo_share_compile::digest::sha256_hex;
 
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// The manifest annotation holding `KEY-NAME:BASE64-SIGNATURE`.

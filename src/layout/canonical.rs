@@ -11,7 +11,7 @@
 //! * the `.rustc` section of a Rust dylib, its crate metadata for compiling against it (naming
 //!   its dependencies' crate hashes): not loaded, not needed to run. The copy has none.
 //! * the GNU build-id, which the linker computed over the whole file, the two above included.
-//!   The copy's is computed over its own bytes (`crate::elf::rehash_build_id`).
+//!   The copy's is computed over its own bytes (`cargo_share_compile::elf::rehash_build_id`).
 //!
 //! A file that is not ELF is copied as it is.
 
@@ -42,7 +42,7 @@ pub(crate) fn canonical_copy(data: &[u8]) -> Result<Vec<u8>> {
     }
     if !needs_rewrite(data)? {
         let mut out = data.to_vec();
-        crate::elf::rehash_build_id(&mut out)?;
+        cargo_share_compile::elf::rehash_build_id(&mut out)?;
         return Ok(out);
     }
     let mut builder = object::build::elf::Builder::read(data)?;
@@ -54,7 +54,7 @@ pub(crate) fn canonical_copy(data: &[u8]) -> Result<Vec<u8>> {
         }
     }
     for section in builder.sections.iter_mut() {
-        if section.name.as_slice() == crate::elf::RUSTC_METADATA_SECTION.as_bytes() {
+        if section.name.as_slice() == cargo_share_compile::elf::RUSTC_METADATA_SECTION.as_bytes() {
             section.delete = true;
             changed = true;
         }
@@ -67,7 +67,7 @@ pub(crate) fn canonical_copy(data: &[u8]) -> Result<Vec<u8>> {
     } else {
         data.to_vec()
     };
-    crate::elf::rehash_build_id(&mut out)?;
+    cargo_share_compile::elf::rehash_build_id(&mut out)?;
     Ok(out)
 }
 
@@ -78,7 +78,7 @@ fn needs_rewrite(data: &[u8]) -> Result<bool> {
     let file = object::File::parse(data)?;
     Ok(file
         .sections()
-        .any(|s| s.name() == Ok(crate::elf::RUSTC_METADATA_SECTION))
+        .any(|s| s.name() == Ok(cargo_share_compile::elf::RUSTC_METADATA_SECTION))
         || file.symbols().any(|s| {
             s.name_bytes()
                 .is_ok_and(|n| without_llvm_suffix(n).is_some())
@@ -130,7 +130,7 @@ mod tests {
 
     /// libstd with one of its local symbols renamed `NAME.llvm.HASH`, as a build would name it.
     fn libstd_with_suffix(hash: &str) -> (Vec<u8>, Vec<u8>) {
-        let std = crate::toolchain::Toolchain::detect()
+        let std = cargo_share_compile::toolchain::Toolchain::detect()
             .unwrap()
             .libstd()
             .expect("libstd-*.so in the toolchain");

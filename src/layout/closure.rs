@@ -101,7 +101,7 @@ fn program_closure(dir: &Path, lib_dir: &Path, program: &ProgramFiles) -> Result
                 path.display()
             );
         }
-        let closure = crate::elf::library_closure(&path, &[lib_dir.to_path_buf()])
+        let closure = cargo_share_compile::elf::library_closure(&path, &[lib_dir.to_path_buf()])
             .with_context(|| format!("reading the libraries {} loads", path.display()))?;
         libraries.extend(closure);
         binaries.insert(bin.clone(), path);

@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::layout::archive::{TreeEntry, TreeEntryKind};
 use crate::layout::closure::ProgramClosure;
-use crate::toolchain::is_libstd_file;
+use cargo_share_compile::toolchain::is_libstd_file;
 
 /// What a file of a set is: it decides its folder and mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

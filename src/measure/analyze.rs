@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use crate::build;
 use crate::build::BuildOptions;
-use crate::digest::sha256_hex;
 use crate::resolve::set::Unify;
 use crate::shell::{human_bytes, Shell};
+use cargo_share_compile::digest::sha256_hex;
 
 /// What one policy needs.
 #[derive(Debug, Clone, Serialize)]

@@ -449,11 +449,11 @@ fn depends(
     for file in &unit.set.files {
         let bytes = std::fs::read(&file.source)
             .with_context(|| format!("reading {}", file.source.display()))?;
-        let info = crate::elf::dynamic_info_of(&bytes)
+        let info = cargo_share_compile::elf::dynamic_info_of(&bytes)
             .with_context(|| format!("reading the libraries {} loads", file.source.display()))?;
         let mut others = Vec::new();
         for needed in &info.needed {
-            let name = crate::elf::needed_file(needed);
+            let name = cargo_share_compile::elf::needed_file(needed);
             match providers.get(name) {
                 Some(_) if own.contains(name) => {}
                 Some(package) => {
@@ -462,7 +462,7 @@ fn depends(
                 None => others.push(name.to_string()),
             }
         }
-        for (library, v) in crate::elf::needed_versions(&bytes)? {
+        for (library, v) in cargo_share_compile::elf::needed_versions(&bytes)? {
             if others.contains(&library) {
                 symbol_versions.entry(library).or_default().extend(v);
             }
@@ -569,7 +569,7 @@ fn lintian_overrides(unit: &Unit, layout: &[TreeEntry]) -> Result<String> {
         let (FileKind::Library, Some(installed)) = (file.kind, installed) else {
             continue;
         };
-        let info = crate::elf::dynamic_info(&file.source)?;
+        let info = cargo_share_compile::elf::dynamic_info(&file.source)?;
         if !info.needed.iter().any(|n| n == "libc.so.6") {
             text.push_str(&format!(
                 "# A Rust library that calls libc only through libstd, which it loads.\n{}: \

@@ -11,9 +11,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::digest::sha256_hex;
 use crate::shell::Shell;
 use crate::source::fetch::{copy_tree, scratch_dir};
+use cargo_share_compile::digest::sha256_hex;
 
 /// Which commit of the repository: as `cargo install` has it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use crate::digest::file_sha256;
+use cargo_share_compile::digest::file_sha256;
 
 /// Refuse a directory others can write to or that someone else owns.
 pub fn check_private(dir: &Path) -> Result<()> {

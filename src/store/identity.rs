@@ -26,9 +26,10 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::compile::unit_record::WRAPPER_ABI;
-use crate::compile::unit_record::{UnitRecord, UNIT_RECORD_SUFFIX};
-use crate::digest::{file_sha256, hex};
+use cargo_share_compile::digest::{file_sha256, hex};
+use cargo_share_compile::unit_record::WRAPPER_ABI;
+use cargo_share_compile::unit_record::{UnitRecord, UNIT_RECORD_SUFFIX};
+use cargo_share_compile::{elf, saved_link};
 
 const IDENTITY_TAG: &str = "cargo-share crate identity v1";
 
@@ -273,7 +274,7 @@ impl IdentityResolver {
                 let dep_file = format!("{dep}.so");
                 // A `.so` next to an rlib may be a declared `cdylib` (grouped layout): only a
                 // Rust dylib is a dependency entry.
-                if crate::elf::is_rust_dylib(&self.deps_dir.join(&dep_file)) {
+                if elf::is_rust_dylib(&self.deps_dir.join(&dep_file)) {
                     dependencies.push(self.compute(&dep_file, stack)?.hash);
                 } else if self
                     .deps_dir
@@ -288,8 +289,8 @@ impl IdentityResolver {
             contained.sort();
             // A trimmed group (grouped layout) exports only what its set imports: that list
             // shaped its run-time bytes.
-            let exports = crate::compile::saved_link::saved_link_dir(&self.deps_dir.join(file))
-                .join(crate::compile::saved_link::TRIMMED_EXPORTS_FILE);
+            let exports = saved_link::saved_link_dir(&self.deps_dir.join(file))
+                .join(saved_link::TRIMMED_EXPORTS_FILE);
             let exports = if exports.is_file() {
                 Some(read_list(&exports)?)
             } else {
@@ -348,7 +349,7 @@ mod tests {
     }
 
     fn std_dylib() -> PathBuf {
-        let toolchain = crate::toolchain::Toolchain::detect().unwrap();
+        let toolchain = cargo_share_compile::toolchain::Toolchain::detect().unwrap();
         toolchain.libstd().expect("libstd-*.so in the toolchain")
     }
 

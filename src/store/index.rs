@@ -35,6 +35,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use cargo_share_compile::{digest, elf};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -205,13 +206,13 @@ impl Store {
         } else {
             Some(std::fs::read(runtime).with_context(|| format!("reading {}", runtime.display()))?)
         };
-        let runtime = crate::elf::without_rustc_metadata(separate.as_deref().unwrap_or(&data))
+        let runtime = elf::without_rustc_metadata(separate.as_deref().unwrap_or(&data))
             .with_context(|| format!("making the runtime copy of {}", runtime.display()))?;
         let entry = StoreEntry {
             identity: id.clone(),
-            runtime_sha256: crate::digest::sha256_hex(&runtime),
+            runtime_sha256: digest::sha256_hex(&runtime),
             runtime_size: runtime.len() as u64,
-            dev_sha256: crate::digest::sha256_hex(&data),
+            dev_sha256: digest::sha256_hex(&data),
             group: group.cloned(),
         };
         self.add_entry_files(&entry, &data, &runtime)
@@ -238,8 +239,8 @@ impl Store {
         runtime: &[u8],
     ) -> Result<EntryOutcome> {
         let id = &entry.identity;
-        if crate::digest::sha256_hex(runtime) != entry.runtime_sha256
-            || crate::digest::sha256_hex(data) != entry.dev_sha256
+        if digest::sha256_hex(runtime) != entry.runtime_sha256
+            || digest::sha256_hex(data) != entry.dev_sha256
         {
             bail!(
                 "internal: the files given for the entry {} do not match its manifest",

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::digest::file_sha256;
 use crate::shell::Shell;
 use crate::store::files::replace_with_hard_link;
 use crate::store::index::Access;
 use crate::store::open::open_store;
+use cargo_share_compile::digest::file_sha256;
 
 /// `cargo share optimise`: hard-link byte-identical files across entries and program builds.
 pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {

@@ -10,11 +10,11 @@ use anyhow::{Context, Result};
 
 use crate::build::plugin_closure::{note_mismatch, CLOSURE_SECTION};
 use crate::build::BuiltProgram;
-use crate::digest::file_sha256;
-use crate::elf;
 use crate::shell::Shell;
 use crate::store::files::file_matches;
 use crate::store::manifest::InstalledProgram;
+use cargo_share_compile::digest::file_sha256;
+use cargo_share_compile::elf;
 
 /// One plugin of a program build: its file name, where to copy it from, its SHA-256.
 #[derive(Debug, Clone)]

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::build::{BuiltProgram, FeatureChoice};
-use crate::digest::{file_sha256, sha256_hex};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::fault;
@@ -21,6 +20,7 @@ use crate::store::plugins::{plugins_of, PluginFile};
 use crate::store::repair::relink_program;
 use crate::store::request::InstallRequest;
 use crate::store::roots::record_root;
+use cargo_share_compile::digest::{file_sha256, sha256_hex};
 
 /// A program build ready to be committed: its binaries (files to copy) and the entries, already
 /// in the store, that it loads (`needed`, in `lib/`) and was built against (`entries`).

@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::build::{
     Binding, BuildOptions, BuiltProgram, CratePatch, GroupExports, Layout, ProgramFeatures,
 };
-use crate::compile::profile::SharedProfile;
 use crate::resolve::set::{Unify, UnifyOptions};
 use crate::source::{CrateSpec, ProgramSource};
+use cargo_share_compile::profile::SharedProfile;
 
 /// How the programs of one install command were asked to be built.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::elf;
 use crate::shell::Shell;
 use crate::store::files::file_matches;
 use crate::store::index::{Access, EntryRow, Store};
@@ -15,6 +14,7 @@ use crate::store::open::{open_store, roll_forward};
 use crate::store::plugins::verify_plugins;
 use crate::store::repair::{relink_programs, repair_index};
 use crate::store::roots::known_roots;
+use cargo_share_compile::elf;
 
 /// `cargo share verify [--repair]`. Returns the problems found (and not repaired).
 pub fn verify(store_dir: &Path, repair: bool, shell: &Shell) -> Result<Vec<String>> {

@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::build::CratePatch;
 use crate::resolve::set::lockfile::parse_lock;
-use crate::semver_range::compatible_range;
 use crate::source::ProgramSource;
 use crate::store::{open_store, Access, InstallRequest, InstalledProgram};
+use cargo_share_compile::semver_range::compatible_range;
 
 /// The source of crates.io packages in a `Cargo.lock` (also under source replacement).
 const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";

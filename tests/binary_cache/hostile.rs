@@ -38,7 +38,7 @@ fn forge(
     change(&mut config, &mut files);
     let key = SecretKey::read(&keys.join("ci.secret")).unwrap();
     let put = |bytes: &[u8]| {
-        let digest = format!("sha256:{}", cargo_share::digest::sha256_hex(bytes));
+        let digest = format!("sha256:{}", cargo_share_compile::digest::sha256_hex(bytes));
         client.put_blob(repository, &digest, bytes).unwrap();
         digest
     };
@@ -250,7 +250,7 @@ fn extra_layers_and_bombs_signed_by_a_trusted_key_are_refused() {
             "a named layer that expands 64 MiB of zeros",
             Box::new(|config, files| {
                 let zeros = vec![0; 64 << 20];
-                let sha = cargo_share::digest::sha256_hex(&zeros);
+                let sha = cargo_share_compile::digest::sha256_hex(&zeros);
                 config["program"]["binaries"][0][1] = sha.into();
                 let name = config["program"]["binaries"][0][0].as_str().unwrap();
                 let title = format!("bin/{name}");

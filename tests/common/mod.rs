@@ -112,7 +112,7 @@ pub fn file_names(dir: &Path) -> Vec<String> {
 /// is installed) the loader resolves the whole closure without one failed lookup, opening each
 /// library of `../lib` once.
 pub fn loads_by_path(binary: &Path) -> Vec<String> {
-    use cargo_share::elf::{dynamic_info, needed_file, LIB_DIR_PREFIX, SIBLING_PREFIX};
+    use cargo_share_compile::elf::{dynamic_info, needed_file, LIB_DIR_PREFIX, SIBLING_PREFIX};
     let info = dynamic_info(binary).unwrap();
     assert!(
         info.runpath.is_empty(),

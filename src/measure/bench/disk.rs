@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::elf;
+use cargo_share_compile::elf;
 
 /// `strip --strip-all` a copy of `from` into `to` (libraries lose `.rustc` first), with a
 /// build-id computed over the stripped bytes.

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::measure::bench::model::*;
-use crate::toolchain::Toolchain;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// Today's UTC date as `YYYY-MM-DD`.
 pub(crate) fn utc_date() -> String {

@@ -21,7 +21,7 @@ use crate::measure::bench::update_cost::update_cost;
 use crate::measure::bench::workload::{startup_invocations, Workload};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
-use crate::toolchain::Toolchain;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// Where one class of workload (short, long) puts its figures in a program's.
 type Slot = fn(&mut ProgramFigures) -> (&mut Option<Distribution>, &mut Option<String>);

@@ -16,7 +16,7 @@ use crate::measure::bench::options::{BenchOptions, BuiltVariant};
 use crate::resolve::graph;
 use crate::shell::Shell;
 use crate::source::{self};
-use crate::toolchain::Toolchain;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// CPU seconds (user + system) of all waited-for child processes so far.
 fn children_cpu_seconds() -> f64 {

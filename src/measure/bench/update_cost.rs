@@ -16,7 +16,7 @@ use crate::measure::bench::update_fix;
 use crate::resolve::graph;
 use crate::shell::Shell;
 use crate::source::{self};
-use crate::toolchain::Toolchain;
+use cargo_share_compile::toolchain::Toolchain;
 
 /// Update cost: the bytes shipped when `crate_name` gets a fix, for each kind of fix
 /// ([`update_fix`]: a body-only fix and an inlined-or-generic one, chosen among the functions the

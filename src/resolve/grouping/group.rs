@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Prefix of the generated facade packages; their crate names start with the `_` form.
 pub const GROUP_PACKAGE_PREFIX: &str = "cargo-share-group-";
-/// The crate-name form of [`GROUP_PACKAGE_PREFIX`]: what the wrapper recognises in `--extern`.
-pub const GROUP_CRATE_PREFIX: &str = "cargo_share_group_";
+pub use cargo_share_compile::plan::GROUP_CRATE_PREFIX;
 
 /// Default merge threshold: groups with less Rust source than this merge into a larger one.
 pub const DEFAULT_MIN_GROUP_SOURCE_BYTES: u64 = 2 << 20;

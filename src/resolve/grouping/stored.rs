@@ -8,7 +8,7 @@ use cargo_metadata::{Metadata, Package, PackageId};
 use serde::{Deserialize, Serialize};
 
 use crate::resolve::grouping::group::{sorted_features, Group, GROUP_PACKAGE_PREFIX};
-use crate::semver_range::compatible_range;
+use cargo_share_compile::semver_range::compatible_range;
 
 /// How one package of a group's build was resolved: its features and its dependencies (package
 /// ids, every kind). With the package id, this is what Cargo's unit hash of the package depends

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::digest::sha256_hex;
 use crate::resolve::grouping;
 use crate::resolve::grouping::StoredGroup;
 use crate::resolve::set::grouped::write_facades;
@@ -17,6 +16,7 @@ use crate::resolve::set::workspace::{
     copy_member, quiet_metadata, write_workspace_manifest, SET_HEADER,
 };
 use crate::shell::Shell;
+use cargo_share_compile::digest::sha256_hex;
 
 /// Build (or refresh) the set workspace and resolve it. See the module docs.
 ///

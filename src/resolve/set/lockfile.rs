@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use cargo_metadata::semver::Version;
 
-use crate::digest::sha256_hex;
 use crate::resolve::grouping;
 use crate::resolve::set::workspace::quiet_metadata;
-use crate::semver_range::compatible_range;
+use cargo_share_compile::digest::sha256_hex;
+use cargo_share_compile::semver_range::compatible_range;
 
 /// A locked package: name, version and source (`None` for path packages).
 pub(crate) type LockKey = (String, String, Option<String>);

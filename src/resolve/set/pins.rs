@@ -7,9 +7,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::resolve::set::lockfile::{forget_crate, parse_lock, resolve, LockKey};
 use crate::resolve::set::workspace::write_workspace_manifest;
-use crate::semver_range::compatible_range;
 use crate::shell::Shell;
 use crate::source::CrateSpec;
+use cargo_share_compile::semver_range::compatible_range;
 
 /// The generated member that carries `--pin` requirements.
 pub(crate) const PINS_PACKAGE: &str = "cargo-share-pins";

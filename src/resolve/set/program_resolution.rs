@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::resolve::grouping::GROUP_PACKAGE_PREFIX;
 use crate::resolve::set::lockfile::{lock_subset, parse_lock, LockKey};
 use crate::resolve::set::reuse_member::REUSE_PACKAGE;
-use crate::semver_range::compatible_range;
+use cargo_share_compile::semver_range::compatible_range;
 
 /// The packages `program` is compiled from in `md` (itself and group facades excluded).
 fn closure_keys(md: &Metadata, program: &PackageId) -> BTreeSet<LockKey> {

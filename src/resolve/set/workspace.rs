@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::digest::{sha256_hex, tree_sha256};
 use crate::resolve::set::program_set::SetMember;
 use crate::source::cargo_command;
+use cargo_share_compile::digest::{sha256_hex, tree_sha256};
 
 /// Copy a program's package into the set, rewriting its manifest so that it works there, with
 /// `extra_deps` (name, path) added to its dependencies (the groups it loads, grouped layout) and

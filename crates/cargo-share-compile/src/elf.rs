@@ -15,7 +15,7 @@ use object::Endianness;
 pub struct DynamicInfo {
     pub needed: Vec<String>,
     pub runpath: Vec<String>,
-    pub soname: Option<String>,
+    pub(crate) soname: Option<String>,
     /// Every import bound at load (`DT_BIND_NOW`, `DF_BIND_NOW` or `DF_1_NOW`: `-z now`).
     pub bind_now: bool,
     /// Relative relocations packed (`DT_RELR`: `-z pack-relative-relocs`).
@@ -110,7 +110,7 @@ pub fn needed_versions(data: &[u8]) -> Result<BTreeMap<String, BTreeSet<String>>
 }
 
 /// What a library cargo-share provides is called in `DT_NEEDED` of the run-time copies of
-/// binaries and plugins (`crate::build::lib_paths`): a path from their directory (`bin/`,
+/// binaries and plugins (`cargo_share::build::lib_paths`): a path from their directory (`bin/`,
 /// `plugins/`) to the libraries' (`lib/`).
 pub const LIB_DIR_PREFIX: &str = "$ORIGIN/../lib/";
 
@@ -250,7 +250,7 @@ pub fn rehash_build_id(data: &mut [u8]) -> Result<()> {
 
 /// `data` with a non-allocated section `name` holding `contents` (an existing section of that
 /// name is replaced). Never loaded at run time: it is read from the file (the plugin closure
-/// note, `crate::build::plugin_closure`).
+/// note, `cargo_share::build::plugin_closure`).
 pub fn with_section(data: &[u8], name: &str, contents: &[u8]) -> Result<Vec<u8>> {
     let mut builder = object::build::elf::Builder::read(data)?;
     for section in builder.sections.iter_mut() {

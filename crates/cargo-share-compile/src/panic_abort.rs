@@ -24,7 +24,7 @@ use anyhow::{bail, Context, Result};
 
 /// Tells cargo-share in linker mode to give the executable the aborting panic runtime: the path
 /// of the toolchain's `libpanic_abort-<hash>.rlib`.
-pub const PANIC_ABORT_ENV: &str = "CARGO_SHARE_PANIC_ABORT";
+pub(crate) const PANIC_ABORT_ENV: &str = "CARGO_SHARE_PANIC_ABORT";
 
 /// The function std calls to start a panic, as the panic runtimes define it.
 const START_PANIC: &str = "__rust_start_panic";
@@ -54,7 +54,7 @@ fn start_panic_member(rlib: &Path) -> Result<(Vec<u8>, String)> {
 /// its entry point. The member is copied into `scratch` and linked as an object: given the
 /// archive, the linker would take the symbol from the toolchain's libstd.so, which defines it
 /// too, and never pull the member.
-pub fn abort_on_panic_args(rlib: &Path, scratch: &Path) -> Result<Vec<String>> {
+pub(crate) fn abort_on_panic_args(rlib: &Path, scratch: &Path) -> Result<Vec<String>> {
     let (object, symbol) = start_panic_member(rlib)?;
     let path = scratch.join("panic_abort.o");
     std::fs::write(&path, object).with_context(|| format!("writing {}", path.display()))?;

@@ -29,7 +29,7 @@ use object::Endianness;
 
 /// Tells cargo-share in linker mode that it links an executable whose allocator shim, if it
 /// defines one, must govern the whole process.
-pub const EXPORT_ALLOCATOR_ENV: &str = "CARGO_SHARE_EXPORT_ALLOCATOR";
+pub(crate) const EXPORT_ALLOCATOR_ENV: &str = "CARGO_SHARE_EXPORT_ALLOCATOR";
 
 /// The shim functions a `#[global_allocator]` defines.
 const SHIM_FUNCTIONS: [&str; 4] = [
@@ -58,7 +58,7 @@ pub fn is_allocator_shim(name: &str) -> bool {
 
 /// Gives the allocator shim symbols of one relocatable ELF object default visibility, in
 /// `data`. Returns the names of the symbols changed (none: `data` is untouched).
-pub fn unhide_allocator_shim(data: &mut [u8]) -> Result<Vec<String>> {
+pub(crate) fn unhide_allocator_shim(data: &mut [u8]) -> Result<Vec<String>> {
     let mut patches = Vec::new();
     {
         let bytes: &[u8] = data;
@@ -97,7 +97,7 @@ pub fn unhide_allocator_shim(data: &mut [u8]) -> Result<Vec<String>> {
 /// argument that defines or references the shim is replaced by a patched copy in `scratch`, and
 /// `--export-dynamic-symbol` is added for each shim symbol. Returns the exported names (none:
 /// the arguments are unchanged).
-pub fn export_allocator(args: &mut Vec<String>, scratch: &Path) -> Result<Vec<String>> {
+pub(crate) fn export_allocator(args: &mut Vec<String>, scratch: &Path) -> Result<Vec<String>> {
     let mut exported = std::collections::BTreeSet::new();
     for (i, arg) in args.iter_mut().enumerate() {
         if !arg.ends_with(".o") {
@@ -128,7 +128,7 @@ pub fn export_allocator(args: &mut Vec<String>, scratch: &Path) -> Result<Vec<St
 /// The arguments of a link, with rustc's `@FILE` (used when the command line is long) read:
 /// one argument a line, `\` escaping `\` and space. Returns the arguments and whether they came
 /// from a file.
-pub fn expand_argfile(args: &[String]) -> Result<(Vec<String>, bool)> {
+pub(crate) fn expand_argfile(args: &[String]) -> Result<(Vec<String>, bool)> {
     if let [only] = args {
         if let Some(file) = only.strip_prefix('@') {
             let text = std::fs::read_to_string(file)
@@ -153,7 +153,7 @@ pub fn expand_argfile(args: &[String]) -> Result<(Vec<String>, bool)> {
 }
 
 /// Writes arguments as an `@FILE` the way rustc does, for [`expand_argfile`]'s inverse.
-pub fn write_argfile(args: &[String], file: &Path) -> Result<()> {
+pub(crate) fn write_argfile(args: &[String], file: &Path) -> Result<()> {
     let mut text = String::new();
     for arg in args {
         for c in arg.chars() {

@@ -37,31 +37,31 @@ use anyhow::{bail, Context, Result};
 use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 
-use crate::compile::allocator;
-use crate::compile::panic_abort;
-use crate::compile::rustc_args::unit_output;
-use crate::compile::rustc_args::RustcArgs;
-use crate::compile::saved_link::save_recipe;
-use crate::compile::version_script::{extend_version_script, linker_readable, version_script_arg};
+use crate::allocator;
+use crate::panic_abort;
+use crate::rustc_args::unit_output;
+use crate::rustc_args::RustcArgs;
+use crate::saved_link::save_recipe;
+use crate::version_script::{extend_version_script, linker_readable, version_script_arg};
 
 /// Set for the linker run of a unit whose bundled C symbols must be exported: the symbol list.
-pub const EXPORTS_ENV: &str = "CARGO_SHARE_EXPORT_SYMBOLS";
+pub(crate) const EXPORTS_ENV: &str = "CARGO_SHARE_EXPORT_SYMBOLS";
 /// The linker rustc would have used (`cc` unless `-C linker` said otherwise).
-pub const REAL_LINKER_ENV: &str = "CARGO_SHARE_REAL_LINKER";
+pub(crate) const REAL_LINKER_ENV: &str = "CARGO_SHARE_REAL_LINKER";
 /// Set for the linker run of a group (grouped layout): the directory where the link is saved so
 /// that it can be redone with fewer exports ([`relink_trimmed`]).
-pub const RELINK_ENV: &str = "CARGO_SHARE_RELINK_RECIPE";
+pub(crate) const RELINK_ENV: &str = "CARGO_SHARE_RELINK_RECIPE";
 
 /// The symbol list written for one unit.
 #[derive(Debug)]
-pub struct NativeExports {
-    pub file: PathBuf,
-    pub count: usize,
+pub(crate) struct NativeExports {
+    pub(crate) file: PathBuf,
+    pub(crate) count: usize,
 }
 
 /// Static native libraries named on a rustc command line (`-l static=NAME`, with or without
 /// modifiers), resolved against its `-L` search directories.
-pub fn static_archives(rustc: &RustcArgs) -> Vec<PathBuf> {
+pub(crate) fn static_archives(rustc: &RustcArgs) -> Vec<PathBuf> {
     let dirs = search_dirs(rustc);
     let mut found = Vec::new();
     for lib in rustc.values("-l") {
@@ -83,7 +83,7 @@ pub fn static_archives(rustc: &RustcArgs) -> Vec<PathBuf> {
 /// Every static archive in the native search directories that dependencies' build scripts
 /// added inside Cargo's target directory: what a group's members bundle. (System directories a
 /// build script names are left alone: their archives are not bundled.)
-pub fn dependency_archives(rustc: &RustcArgs, target_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn dependency_archives(rustc: &RustcArgs, target_dir: &Path) -> Vec<PathBuf> {
     let mut found = BTreeSet::new();
     for dir in search_dirs(rustc) {
         if !dir.starts_with(target_dir) {
@@ -123,7 +123,7 @@ fn search_dirs(rustc: &RustcArgs) -> Vec<PathBuf> {
 }
 
 /// Every defined, global symbol of the members of a static archive.
-pub fn archive_global_symbols(path: &Path) -> Result<BTreeSet<String>> {
+pub(crate) fn archive_global_symbols(path: &Path) -> Result<BTreeSet<String>> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let archive = ArchiveFile::parse(&*data)
         .with_context(|| format!("{} is not a static archive", path.display()))?;
@@ -150,7 +150,7 @@ pub fn archive_global_symbols(path: &Path) -> Result<BTreeSet<String>> {
 /// For a shared library unit that bundles static C archives (`archives`): write the symbol list next to the
 /// unit's outputs and add `--undefined` for each symbol to the link. Returns `None` when the unit
 /// bundles no static archive.
-pub fn prepare_native_exports(
+pub(crate) fn prepare_native_exports(
     rustc: &RustcArgs,
     archives: &[PathBuf],
     args: &mut Vec<String>,
@@ -190,7 +190,10 @@ pub fn prepare_native_exports(
 /// object file. A group lists the bundled C libraries of everything it depends on, but only
 /// those of its own members are linked into it: one that an earlier group holds is in that
 /// group, and exporting it here would name a symbol the link does not define.
-pub fn defined_by_link_inputs(args: &[String], wanted: &BTreeSet<String>) -> BTreeSet<String> {
+pub(crate) fn defined_by_link_inputs(
+    args: &[String],
+    wanted: &BTreeSet<String>,
+) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for arg in link_input_files(args) {
         if found.len() == wanted.len() {

@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 /// Environment variable naming the plan file; its presence puts the binary in wrapper mode.
 pub const PLAN_ENV: &str = "CARGO_SHARE_PLAN";
 
+/// The crate-name form of the generated group facades' package prefix (`cargo-share-group-`,
+/// `resolve::grouping::GROUP_PACKAGE_PREFIX` in the driver): what the wrapper recognises in
+/// `--extern`.
+pub const GROUP_CRATE_PREFIX: &str = "cargo_share_group_";
+
 /// Everything the rustc wrapper needs to know about the build it is part of.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct WrapperPlan {
@@ -60,7 +65,7 @@ pub struct WrapperPlan {
 }
 
 impl WrapperPlan {
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the cargo-share plan {}", path.display()))?;
         serde_json::from_str(&text)
@@ -77,7 +82,7 @@ impl WrapperPlan {
     /// rustc calls other objects through the PLT and links without `-z now`, so the loader binds
     /// a call when it is first made. The wrapper adds it, and it is part of every unit's record,
     /// hence of its store identity.
-    pub fn binding_args(&self) -> Vec<String> {
+    pub(crate) fn binding_args(&self) -> Vec<String> {
         if self.lazy_binding {
             vec!["-Crelro-level=partial".into()]
         } else {
@@ -86,7 +91,7 @@ impl WrapperPlan {
     }
 
     /// Whether the package whose sources live in `manifest_dir` is built as a shared dylib.
-    pub fn is_shared(&self, manifest_dir: &Path) -> bool {
+    pub(crate) fn is_shared(&self, manifest_dir: &Path) -> bool {
         let dir = manifest_dir
             .canonicalize()
             .unwrap_or_else(|_| manifest_dir.to_path_buf());
@@ -94,7 +99,7 @@ impl WrapperPlan {
     }
 
     /// Whether the package whose sources live in `manifest_dir` is a plugin of this build.
-    pub fn is_plugin(&self, manifest_dir: &Path) -> bool {
+    pub(crate) fn is_plugin(&self, manifest_dir: &Path) -> bool {
         let dir = manifest_dir
             .canonicalize()
             .unwrap_or_else(|_| manifest_dir.to_path_buf());

@@ -26,15 +26,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::compile::rustc_args::RustcArgs;
 use crate::digest::sha256_hex;
+use crate::rustc_args::RustcArgs;
 
 /// Versions the rule: part of every stable id, so a change of rule is a change of id.
 const STABLE_ID_TAG: &str = "cargo-share stable crate id v1";
 
 /// Suffix of the file, next to a target library's outputs, that holds its stable id (what its
 /// dependents hash in for it).
-pub const STABLE_ID_SUFFIX: &str = ".cargo-share-stable-id";
+pub(crate) const STABLE_ID_SUFFIX: &str = ".cargo-share-stable-id";
 
 /// Flags whose value does not shape the crate's code or names: outputs, diagnostics, lints,
 /// search paths, path remapping, Cargo's hashes.
@@ -67,7 +67,7 @@ const IGNORED_CODEGEN: &[&str] = &["metadata=", "extra-filename=", "incremental=
 /// of its `--extern` dependencies are read from the files their own compiles wrote
 /// ([`STABLE_ID_SUFFIX`]); a dependency without one (a proc-macro, a host crate) counts by its
 /// crate name only.
-pub fn stable_metadata(rustc: &RustcArgs, package: &str, version: &str) -> String {
+pub(crate) fn stable_metadata(rustc: &RustcArgs, package: &str, version: &str) -> String {
     let mut key: Vec<String> = vec![
         STABLE_ID_TAG.to_string(),
         format!("package {package}"),
@@ -141,7 +141,7 @@ fn extern_stable_id(value: &str) -> String {
 
 /// Write `id` next to the unit's outputs (`--out-dir/lib<crate><extra-filename>`), before rustc
 /// runs: Cargo may start dependents as soon as the metadata is ready.
-pub fn save_stable_id(rustc: &RustcArgs, id: &str) -> Result<()> {
+pub(crate) fn save_stable_id(rustc: &RustcArgs, id: &str) -> Result<()> {
     let Some(out_dir) = rustc.value("--out-dir") else {
         return Ok(());
     };
@@ -154,7 +154,7 @@ pub fn save_stable_id(rustc: &RustcArgs, id: &str) -> Result<()> {
 }
 
 /// Replace every `-C metadata=…` of `args` with `-C metadata=ID`. Returns whether there was one.
-pub fn replace_metadata(args: &mut [String], id: &str) -> bool {
+pub(crate) fn replace_metadata(args: &mut [String], id: &str) -> bool {
     let mut replaced = false;
     for i in 0..args.len() {
         if args[i].starts_with("-Cmetadata=") {

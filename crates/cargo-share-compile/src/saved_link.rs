@@ -7,9 +7,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::compile::rustc_args::unit_output;
-use crate::compile::rustc_args::RustcArgs;
-use crate::compile::version_script::{filter_version_script, linker_readable, version_script_arg};
+use crate::rustc_args::unit_output;
+use crate::rustc_args::RustcArgs;
+use crate::version_script::{filter_version_script, linker_readable, version_script_arg};
 
 /// A saved link: the real linker and its arguments, with rustc's temporary inputs (objects,
 /// version script) copied into the recipe directory, since rustc deletes them after linking.
@@ -35,7 +35,7 @@ pub fn saved_link_dir(library: &Path) -> PathBuf {
 }
 
 /// [`saved_link_dir`] of the dylib a group unit's rustc command line produces.
-pub fn group_link_dir(rustc: &RustcArgs) -> PathBuf {
+pub(crate) fn group_link_dir(rustc: &RustcArgs) -> PathBuf {
     let (out_dir, stem) = unit_output(rustc);
     saved_link_dir(&out_dir.join(format!("lib{stem}.so")))
 }
@@ -129,12 +129,12 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
     // Calls and references inside the group bind to its own definitions at link time (no
     // symbol lookup at start-up, no PLT/GOT indirection), as `-Bsymbolic` would; only the
     // allocator shim, if the group defines it, stays interposable so that a program's
-    // `#[global_allocator]` governs the group too (`crate::compile::allocator`). The list names
+    // `#[global_allocator]` governs the group too (`crate::allocator`). The list names
     // a symbol nothing defines so that it is never empty.
     let dynlist: String = std::iter::once("{\n  cargo_share_no_symbol;\n".to_string())
         .chain(
             keep.iter()
-                .filter(|s| crate::compile::allocator::is_allocator_shim(s))
+                .filter(|s| crate::allocator::is_allocator_shim(s))
                 .map(|s| format!("  {s};\n")),
         )
         .chain(std::iter::once("};\n".to_string()))

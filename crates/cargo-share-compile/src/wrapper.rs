@@ -29,16 +29,15 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::compile::allocator;
-use crate::compile::linker;
-use crate::compile::panic_abort;
-use crate::compile::plan::WrapperPlan;
-use crate::compile::rustc_args::{declares_no_std, RustcArgs, UnitKind};
-use crate::compile::saved_link;
-use crate::compile::stable_id;
-use crate::compile::unit_record::UnitRecord;
-use crate::compile::user_wrapper;
-use crate::resolve::grouping::GROUP_CRATE_PREFIX;
+use crate::allocator;
+use crate::linker;
+use crate::panic_abort;
+use crate::plan::{WrapperPlan, GROUP_CRATE_PREFIX};
+use crate::rustc_args::{declares_no_std, RustcArgs, UnitKind};
+use crate::saved_link;
+use crate::stable_id;
+use crate::unit_record::UnitRecord;
+use crate::user_wrapper;
 
 /// One line of the optional unit log (see [`WrapperPlan::unit_log`]).
 #[derive(Debug, Serialize)]
@@ -95,14 +94,14 @@ fn force_groups(args: &mut Vec<String>, out: &mut Rewritten) {
 
 /// The rewritten command line and environment for one unit.
 #[derive(Debug, Default)]
-pub struct Rewritten {
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub kind: Option<UnitKind>,
-    pub no_std: bool,
-    pub exported_native_symbols: usize,
+pub(crate) struct Rewritten {
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) kind: Option<UnitKind>,
+    pub(crate) no_std: bool,
+    pub(crate) exported_native_symbols: usize,
     /// The unit's stable crate id (`stable_id`), which replaced Cargo's `-C metadata`.
-    pub stable_id: Option<String>,
+    pub(crate) stable_id: Option<String>,
 }
 
 /// Whether a unit's lints are capped: a crate of a program from crates.io (Cargo's primary
@@ -201,7 +200,7 @@ fn path_remaps(plan: &WrapperPlan, unit: &UnitPlace) -> Vec<(PathBuf, String)> {
 
 /// Rewrite the rustc arguments of one unit. Pure apart from reading the crate root (no_std) and
 /// the static archives a `-sys` crate bundles.
-pub fn rewrite(
+pub(crate) fn rewrite(
     rustc: &RustcArgs,
     plan: &WrapperPlan,
     manifest_dir: Option<&Path>,

@@ -16,7 +16,7 @@ use object::build::Id;
 use object::elf;
 
 /// Bytes of one table entry: a `jmp rel32` (5 bytes) padded with `int3`.
-pub const ENTRY_SIZE: u64 = 8;
+pub(crate) const ENTRY_SIZE: u64 = 8;
 
 /// The name of the section holding a library's table.
 const TABLE_SECTION: &str = ".cargo-share.table";
@@ -36,7 +36,7 @@ pub struct ByPosition<'a> {
 }
 
 /// A table added to `builder` by [`add_table`], filled by [`fill_table`] once laid out.
-pub struct PendingTable {
+pub(crate) struct PendingTable {
     section: SectionId,
     anchor: DynamicSymbolId,
     /// Entry targets: the function's address, or `None` for a trap.
@@ -50,7 +50,7 @@ fn is_x86_64(builder: &Builder) -> bool {
 /// Adds the table section (not laid out yet) and its anchor, a defined global function.
 /// `defined` maps original names to the addresses of the functions the file defines (taken
 /// before any rename).
-pub fn add_table(
+pub(crate) fn add_table(
     builder: &mut Builder<'_>,
     anchor: &[u8],
     names: &[Vec<u8>],
@@ -87,7 +87,7 @@ pub fn add_table(
 }
 
 /// Writes the jumps of a table laid out at its section's address and points the anchor there.
-pub fn fill_table(builder: &mut Builder<'_>, table: PendingTable) -> Result<(), String> {
+pub(crate) fn fill_table(builder: &mut Builder<'_>, table: PendingTable) -> Result<(), String> {
     let base = builder.sections.get(table.section).sh_addr;
     let mut bytes = Vec::with_capacity(table.targets.len() * ENTRY_SIZE as usize);
     for (i, target) in table.targets.iter().enumerate() {
@@ -111,7 +111,7 @@ pub fn fill_table(builder: &mut Builder<'_>, table: PendingTable) -> Result<(), 
 }
 
 /// The addresses of the functions `builder` defines in `.dynsym`, by name.
-pub fn defined_functions(builder: &Builder<'_>) -> HashMap<Vec<u8>, u64> {
+pub(crate) fn defined_functions(builder: &Builder<'_>) -> HashMap<Vec<u8>, u64> {
     builder
         .dynamic_symbols
         .iter()
@@ -125,7 +125,7 @@ pub fn defined_functions(builder: &Builder<'_>) -> HashMap<Vec<u8>, u64> {
 /// symbol added once per anchor) plus the entry's offset, puts those relocations after the others
 /// (anchor by anchor, `R_X86_64_IRELATIVE` still last) and deletes the symbols no relocation
 /// uses any more. Weak references, lazily bound calls (`JUMP_SLOT`) and data stay by name.
-pub fn bind_imports(builder: &mut Builder<'_>, imports: &Positions) {
+pub(crate) fn bind_imports(builder: &mut Builder<'_>, imports: &Positions) {
     if !is_x86_64(builder) || imports.is_empty() {
         return;
     }

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::compile::plan::WrapperPlan;
+use crate::plan::WrapperPlan;
 
 /// What kind of compilation one rustc invocation is, as far as sharing is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum UnitKind {
+pub(crate) enum UnitKind {
     /// Not a crate compilation (version queries, Cargo's `___` probe, build-script probes).
     Passthrough,
     /// Compiled for the host: build scripts, proc-macros and what they depend on.
@@ -28,13 +28,13 @@ pub enum UnitKind {
 
 /// A parsed view of the rustc command line that the wrapper cares about.
 #[derive(Debug, Default)]
-pub struct RustcArgs {
-    pub args: Vec<String>,
+pub(crate) struct RustcArgs {
+    pub(crate) args: Vec<String>,
 }
 
 impl RustcArgs {
     /// The value following `flag` (`--crate-name x`) or attached to it (`--crate-name=x`).
-    pub fn values<'a>(&'a self, flag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub(crate) fn values<'a>(&'a self, flag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         let mut iter = self.args.iter().peekable();
         std::iter::from_fn(move || {
             while let Some(arg) = iter.next() {
@@ -51,16 +51,16 @@ impl RustcArgs {
         })
     }
 
-    pub fn value<'a>(&'a self, flag: &'a str) -> Option<&'a str> {
+    pub(crate) fn value<'a>(&'a self, flag: &'a str) -> Option<&'a str> {
         self.values(flag).next()
     }
 
-    pub fn has(&self, flag: &str) -> bool {
+    pub(crate) fn has(&self, flag: &str) -> bool {
         self.args.iter().any(|a| a == flag)
     }
 
     /// `-C key=value` codegen options (either `-C key=v` or `-Ckey=v`).
-    pub fn codegen(&self, key: &str) -> Option<&str> {
+    pub(crate) fn codegen(&self, key: &str) -> Option<&str> {
         let prefix = format!("{key}=");
         let mut found = None;
         let mut iter = self.args.iter();
@@ -78,7 +78,7 @@ impl RustcArgs {
     }
 
     /// The crate root source file: the one positional `.rs` argument.
-    pub fn source_file(&self) -> Option<&str> {
+    pub(crate) fn source_file(&self) -> Option<&str> {
         let mut prev: Option<&str> = None;
         for arg in &self.args {
             let takes_value = prev.is_some_and(|p| {
@@ -95,7 +95,7 @@ impl RustcArgs {
         None
     }
 
-    pub fn classify(&self, plan: &WrapperPlan, manifest_dir: Option<&Path>) -> UnitKind {
+    pub(crate) fn classify(&self, plan: &WrapperPlan, manifest_dir: Option<&Path>) -> UnitKind {
         let Some(name) = self.value("--crate-name") else {
             return UnitKind::Passthrough;
         };
@@ -154,7 +154,7 @@ const FLAGS_WITH_VALUE: &[&str] = &[
 ///
 /// A false positive only adds `--extern force:std`, which is harmless for a std crate; so a plain
 /// text search over inner attributes is enough.
-pub fn declares_no_std(source: &str) -> bool {
+pub(crate) fn declares_no_std(source: &str) -> bool {
     source
         .lines()
         .map(str::trim_start)

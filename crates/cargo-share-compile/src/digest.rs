@@ -51,6 +51,7 @@ pub fn tree_sha256(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of bytes (a digest computed elsewhere).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

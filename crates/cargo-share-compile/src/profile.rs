@@ -24,7 +24,7 @@ use anyhow::{bail, Result};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ProfileSetting {
-    pub key: String,
+    pub(crate) key: String,
     /// The value as TOML (`3`, `false`, `"s"`).
     pub value: String,
 }

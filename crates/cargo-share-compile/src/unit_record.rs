@@ -7,12 +7,12 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::compile::plan::WrapperPlan;
-use crate::compile::rustc_args::RustcArgs;
+use crate::plan::WrapperPlan;
+use crate::rustc_args::RustcArgs;
 
 /// What the wrapper knows about one shared-library unit and the build driver does not: written
 /// next to the unit's outputs as `<stem>.cargo-share-unit.json` once rustc succeeded, read by
-/// [`crate::identity`] to compute the unit's store identity.
+/// `cargo_share::store::identity` to compute the unit's store identity.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct UnitRecord {
     pub crate_name: String,
@@ -153,7 +153,7 @@ impl UnitRecord {
 
 /// The source files of the first rule of a Makefile-style dep-info file (`out: src src ...`),
 /// with `\ ` unescaped to a space. Paths are as rustc wrote them (relative to its working dir).
-pub fn dep_info_sources(text: &str) -> Vec<String> {
+pub(crate) fn dep_info_sources(text: &str) -> Vec<String> {
     let Some(first) = text.lines().find(|l| !l.trim().is_empty()) else {
         return Vec::new();
     };

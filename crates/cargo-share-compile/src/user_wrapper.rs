@@ -96,7 +96,7 @@ fn from_config_files(cwd: &Path, cargo_home: &Path) -> Option<PathBuf> {
 
 /// Whether a compile with these (rewritten) rustc arguments goes through the user's wrapper:
 /// a crate compile whose every crate type is one a compiler cache can cache.
-pub fn routes(args: &[String]) -> bool {
+pub(crate) fn routes(args: &[String]) -> bool {
     let mut types = Vec::new();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -114,14 +114,14 @@ pub fn routes(args: &[String]) -> bool {
 }
 
 /// The user's wrapper the driver passed, if any.
-pub fn from_env() -> Option<PathBuf> {
+pub(crate) fn from_env() -> Option<PathBuf> {
     std::env::var_os(USER_WRAPPER_ENV)
         .filter(|w| !w.is_empty())
         .map(PathBuf::from)
 }
 
 /// cargo-share's own variables in this process's environment, to remove from a routed compile.
-pub fn own_env_vars() -> Vec<OsString> {
+pub(crate) fn own_env_vars() -> Vec<OsString> {
     std::env::vars_os()
         .map(|(k, _)| k)
         .filter(|k| k.to_string_lossy().starts_with(OWN_ENV_PREFIX))

@@ -20,7 +20,7 @@ pub(crate) fn version_script_arg(arg: &str) -> Option<&str> {
 }
 
 /// Add `symbols` to the `global:` list of a version script as rustc writes it.
-pub fn extend_version_script(script: &str, symbols: &[String]) -> String {
+pub(crate) fn extend_version_script(script: &str, symbols: &[String]) -> String {
     let mut extra = String::new();
     for s in symbols {
         extra.push_str(&format!("    {s};\n"));
@@ -39,7 +39,7 @@ pub fn extend_version_script(script: &str, symbols: &[String]) -> String {
 
 /// Keep only the `global:` entries of a version script that are in `keep`. Returns the new
 /// script and how many entries were kept and dropped.
-pub fn filter_version_script(
+pub(crate) fn filter_version_script(
     script: &str,
     keep: &std::collections::BTreeSet<String>,
 ) -> (String, usize, usize) {
@@ -59,7 +59,7 @@ pub fn filter_version_script(
 
 /// The script with every `global:` name the linker cannot read as is rewritten (see the module
 /// docs), and how many were rewritten.
-pub fn linker_readable(script: &str) -> (String, usize) {
+pub(crate) fn linker_readable(script: &str) -> (String, usize) {
     let mut rewritten = 0;
     let out = map_global_entries(script, |name| {
         let entry = readable_entry(name);
