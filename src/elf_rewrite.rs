@@ -47,7 +47,8 @@ pub fn rewrite_dynamic(
         (anchor, names, defined)
     });
     if let Some(imports) = position.imports {
-        elf_position::bind_imports(&mut builder, imports);
+        let own = position.table.map(|(anchor, _)| anchor);
+        elf_position::bind_imports(&mut builder, imports, own);
     }
     for symbol in builder.dynamic_symbols.iter_mut() {
         if let Some(name) = symbols.get(symbol.name.as_slice()) {

@@ -25,9 +25,10 @@ const SUITE_CRATE_LIBS: &[&str] = &[
     "libstd-",          // the toolchain's libstd, shared
 ];
 
-/// What `file` imports: its undefined dynamic symbols, and the short dynamic names of the other
-/// undefined symbols of its symbol table, since functions bound by position (`build::positions`)
-/// are imported through their library's anchor, not by name.
+/// What `file` imports: its undefined dynamic symbols, and the other undefined symbols of its
+/// symbol table, since functions bound by position (`build::positions`) are imported through
+/// their library's anchor, not by name: a Rust function by its short dynamic name, the allocator
+/// shim and C functions (bound through libstd's table) by their own.
 fn imported_names(file: &Path) -> BTreeSet<String> {
     use object::{Object, ObjectSymbol};
     let data = std::fs::read(file).unwrap();
@@ -38,11 +39,27 @@ fn imported_names(file: &Path) -> BTreeSet<String> {
         .filter(|s| s.is_undefined())
         .filter_map(|s| s.name().ok())
         .filter(|n| !n.is_empty() && !by_name.contains(*n))
-        .map(short_name)
+        .map(|n| match n.starts_with("_R") && !is_interposable(n) {
+            true => short_name(n),
+            false => n.to_string(),
+        })
         .collect();
     let mut imports = by_name;
     imports.extend(by_position);
     imports
+}
+
+/// The allocator shim and the panic runtime's entry point, which keep their long names.
+fn is_interposable(name: &str) -> bool {
+    [
+        "___rust_alloc",
+        "___rust_dealloc",
+        "___rust_realloc",
+        "___rust_alloc_zeroed",
+        "___rust_start_panic",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
 }
 
 fn needed(binary: &Path) -> Vec<String> {
