@@ -272,6 +272,34 @@ pub fn bind_imports(builder: &mut Builder<'_>, imports: &Positions, own: Option<
     }
 }
 
+/// Binds every `R_X86_64_DTPMOD64` relocation against a thread-local the file defines itself to
+/// the file's own module (symbol 0, which glibc reads as "this object"), as the linker does for
+/// a thread-local it does not export. A group or libstd exports the thread-locals other files
+/// use, and the linker then leaves their module-id relocations bound by name, a lookup each at
+/// start that can only find the file itself: a crate is linked into one file of a program.
+pub fn bind_own_thread_locals(builder: &mut Builder<'_>) {
+    if !is_x86_64(builder) {
+        return;
+    }
+    let own: std::collections::HashSet<usize> = builder
+        .dynamic_symbols
+        .iter()
+        .filter(|s| s.section.is_some() && s.st_info & 0xf == elf::STT_TLS)
+        .map(|s| s.id().index())
+        .collect();
+    for section in builder.sections.iter_mut() {
+        let SectionData::DynamicRelocation(relocations) = &mut section.data else {
+            continue;
+        };
+        for rel in relocations.iter_mut() {
+            let defined_here = rel.symbol.is_some_and(|s| own.contains(&s.index()));
+            if rel.r_type == elf::R_X86_64_DTPMOD64 && defined_here {
+                rel.symbol = None;
+            }
+        }
+    }
+}
+
 /// The name of the version an undefined symbol requires (`None`: unversioned).
 fn needed_version<'b>(builder: &'b Builder<'_>, version: VersionId) -> Option<&'b [u8]> {
     if version.is_special() {

@@ -49,6 +49,7 @@ pub fn rewrite_dynamic(
     if let Some(imports) = position.imports {
         let own = position.table.map(|(anchor, _)| anchor);
         elf_position::bind_imports(&mut builder, imports, own);
+        elf_position::bind_own_thread_locals(&mut builder);
     }
     for symbol in builder.dynamic_symbols.iter_mut() {
         if let Some(name) = symbols.get(symbol.name.as_slice()) {
