@@ -300,6 +300,81 @@ pub fn bind_own_thread_locals(builder: &mut Builder<'_>) {
     }
 }
 
+/// Names the C runtime's start files (crti, crtbegin) reference weakly in every linked file and
+/// that nothing in a program built by cargo-share defines: gprof's start hook (defined only by
+/// an executable linked with `-pg`, never an undefined symbol there) and libitm's clone-table
+/// hooks (called only for a non-empty transactional-memory clone table, which Rust code does
+/// not emit).
+const ABSENT_WEAK: [&[u8]; 3] = [
+    b"__gmon_start__",
+    b"_ITM_deregisterTMCloneTable",
+    b"_ITM_registerTMCloneTable",
+];
+
+/// Turns the `R_X86_64_GLOB_DAT` relocations against the weak undefined names of
+/// [`ABSENT_WEAK`] whose slot holds 0 in the file into `R_X86_64_NONE` (which glibc skips
+/// before any lookup; the relocation tables keep their sizes) and deletes those symbols: 0 is
+/// what the loader leaves there after looking each up in every object of the program and
+/// failing (three full searches per file at every start).
+pub fn drop_absent_weak_references(builder: &mut Builder<'_>) {
+    if !is_x86_64(builder) {
+        return;
+    }
+    let absent: HashMap<usize, DynamicSymbolId> = builder
+        .dynamic_symbols
+        .iter()
+        .filter(|s| s.section.is_none() && s.st_shndx == elf::SHN_UNDEF)
+        .filter(|s| s.st_info >> 4 == elf::STB_WEAK && ABSENT_WEAK.contains(&s.name.as_slice()))
+        .map(|s| (s.id().index(), s.id()))
+        .collect();
+    if absent.is_empty() {
+        return;
+    }
+    let droppable: std::collections::HashSet<u64> = dynamic_relocations(builder)
+        .filter(|(plt, rel)| !plt && rel.r_type == elf::R_X86_64_GLOB_DAT && rel.r_addend == 0)
+        .filter(|(_, rel)| rel.symbol.is_some_and(|s| absent.contains_key(&s.index())))
+        .map(|(_, rel)| rel.r_offset)
+        .filter(|&at| holds_zero(builder, at))
+        .collect();
+    let mut used = std::collections::HashSet::new();
+    for section in builder.sections.iter_mut() {
+        let SectionData::DynamicRelocation(relocations) = &mut section.data else {
+            continue;
+        };
+        for rel in relocations.iter_mut() {
+            let dropped = rel.r_type == elf::R_X86_64_GLOB_DAT
+                && rel.symbol.is_some_and(|s| absent.contains_key(&s.index()))
+                && droppable.contains(&rel.r_offset);
+            if dropped {
+                rel.r_type = elf::R_X86_64_NONE;
+                rel.symbol = None;
+            } else {
+                used.extend(rel.symbol.map(|s| s.index()));
+            }
+        }
+    }
+    for (index, id) in absent {
+        if !used.contains(&index) {
+            builder.dynamic_symbols.get_mut(id).delete = true;
+        }
+    }
+}
+
+/// Whether the 8 bytes at address `at` of a section with contents are all zero.
+fn holds_zero(builder: &Builder<'_>, at: u64) -> bool {
+    builder.sections.iter().any(|section| {
+        let SectionData::Data(bytes) = &section.data else {
+            return false;
+        };
+        let Some(offset) = at.checked_sub(section.sh_addr) else {
+            return false;
+        };
+        let offset = offset as usize;
+        at < section.sh_addr + section.sh_size
+            && bytes.get(offset..offset + 8) == Some(&[0u8; 8][..])
+    })
+}
+
 /// The name of the version an undefined symbol requires (`None`: unversioned).
 fn needed_version<'b>(builder: &'b Builder<'_>, version: VersionId) -> Option<&'b [u8]> {
     if version.is_special() {
