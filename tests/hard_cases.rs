@@ -134,6 +134,30 @@ fn check_relinked_std(out: &Path, limited: bool) {
             "{std_file} binds {a} locally: {bound:?}"
         );
     }
+    // Every other file binds the C functions libstd binds through a GOT slot, and the allocator
+    // shim, through libstd's table (`build::positions`): none of them by name.
+    if cfg!(target_arch = "x86_64") {
+        let through_std = got_bound(&std);
+        for file in file_names(&out.join("bin"))
+            .iter()
+            .map(|b| out.join("bin").join(b))
+            .chain(
+                libs.iter()
+                    .filter(|l| *l != std_file)
+                    .map(|l| out.join("lib").join(l)),
+            )
+        {
+            let by_name: Vec<String> = got_bound(&file)
+                .intersection(&through_std)
+                .cloned()
+                .collect();
+            assert!(
+                by_name.is_empty(),
+                "{} binds {by_name:?} by name, not through {std_file}'s table",
+                file.display()
+            );
+        }
+    }
     // So does the panic runtime's entry point (a `panic = "abort"` program supplies its own).
     assert!(
         bound.iter().any(|s| s.ends_with("___rust_start_panic")),
@@ -309,6 +333,32 @@ fn interposable_calls(lib: &Path) -> BTreeSet<String> {
             RelocationTarget::Symbol(i) => table.symbol_by_index(i).ok(),
             _ => None,
         })
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect()
+}
+
+/// The symbols a file's `R_X86_64_GLOB_DAT` relocations name (bound by name at start).
+fn got_bound(file: &Path) -> BTreeSet<String> {
+    use object::{Object, ObjectSymbol, ObjectSymbolTable, RelocationFlags, RelocationTarget};
+    let data = std::fs::read(file).unwrap();
+    let elf = object::File::parse(&*data).unwrap();
+    let Some(table) = elf.dynamic_symbol_table() else {
+        return BTreeSet::new();
+    };
+    elf.dynamic_relocations()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| {
+            r.flags()
+                == RelocationFlags::Elf {
+                    r_type: object::elf::R_X86_64_GLOB_DAT,
+                }
+        })
+        .filter_map(|(_, r)| match r.target() {
+            RelocationTarget::Symbol(i) => table.symbol_by_index(i).ok(),
+            _ => None,
+        })
+        .filter(|s| !s.is_weak())
         .filter_map(|s| s.name().ok().map(String::from))
         .collect()
 }

@@ -78,18 +78,24 @@ impl DynamicNames {
         let mut twice = Vec::new();
         for library in libraries {
             let entries = match is_libstd_file(library.name) {
-                true => std_table_layout(library.layout_from)?,
+                true => global_functions(library.layout_from)?,
                 false => table_layout(library.layout_from)?,
             };
             if entries.is_empty() {
                 continue;
             }
             let anchor = anchor_name(library.name, &entries).into_bytes();
+            // An importer must require the version the run-time copy binds its slot to (the
+            // relink binds this machine's default), whatever the toolchain's copy named.
+            let bound: HashMap<Vec<u8>, Option<Vec<u8>>> = match is_libstd_file(library.name) {
+                true => global_functions(library.runtime)?.into_iter().collect(),
+                false => HashMap::new(),
+            };
             for (index, (name, version)) in entries.iter().enumerate() {
                 let at = Position {
                     anchor: anchor.clone(),
                     index: index as u32,
-                    version: version.clone(),
+                    version: bound.get(name).unwrap_or(version).clone(),
                 };
                 if imports.insert(name.clone(), at).is_some() {
                     twice.push(name.clone());
@@ -140,11 +146,11 @@ fn table_layout(path: &Path) -> Result<Vec<TableEntry>> {
     Ok(names)
 }
 
-/// The entries of libstd's table, from the toolchain's copy at `path`: every global function it
-/// defines (the allocator shim and `__rust_start_panic` included; `rust_metadata_std_*` is not
-/// a function), and every function it imports by a non-weak reference, with its version (libc's
-/// and libgcc_s's), sorted by name.
-fn std_table_layout(path: &Path) -> Result<Vec<TableEntry>> {
+/// The entries of libstd's table, from the toolchain's copy at `path` (and, for the versions its
+/// slots bind, from the run-time copy): every global function it defines (the allocator shim and
+/// `__rust_start_panic` included; `rust_metadata_std_*` is not a function), and every function
+/// it imports by a non-weak reference, with its version (libc's and libgcc_s's), sorted by name.
+fn global_functions(path: &Path) -> Result<Vec<TableEntry>> {
     use object::build::elf::{Builder, VersionData};
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let builder = Builder::read(&*data)
