@@ -62,6 +62,20 @@ fn is_interposable(name: &str) -> bool {
     .any(|s| name.ends_with(s))
 }
 
+/// Every binary of `out/bin` and library of `out/lib` but `std_file`.
+fn files_but(out: &Path, std_file: &str) -> Vec<std::path::PathBuf> {
+    let bins = file_names(&out.join("bin"));
+    let libs = file_names(&out.join("lib"));
+    bins.iter()
+        .map(|b| out.join("bin").join(b))
+        .chain(
+            libs.iter()
+                .filter(|l| *l != std_file)
+                .map(|l| out.join("lib").join(l)),
+        )
+        .collect()
+}
+
 fn needed(binary: &Path) -> Vec<String> {
     loads_by_path(binary)
 }
@@ -84,17 +98,10 @@ fn check_relinked_std(out: &Path, limited: bool) {
             "{std_file} NEEDs {n}"
         );
     }
+    let others = files_but(out, std_file);
     let mut imports = BTreeSet::new();
-    for file in file_names(&out.join("bin"))
-        .iter()
-        .map(|b| out.join("bin").join(b))
-        .chain(
-            libs.iter()
-                .filter(|l| *l != std_file)
-                .map(|l| out.join("lib").join(l)),
-        )
-    {
-        imports.extend(imported_names(&file));
+    for file in &others {
+        imports.extend(imported_names(file));
     }
     let toolchain = cargo_share::toolchain::Toolchain::detect().unwrap();
     let (_, stock) = dynamic_symbols(&toolchain.libstd().unwrap()).unwrap();
@@ -138,16 +145,8 @@ fn check_relinked_std(out: &Path, limited: bool) {
     // shim, through libstd's table (`build::positions`): none of them by name.
     if cfg!(target_arch = "x86_64") {
         let through_std = got_bound(&std);
-        for file in file_names(&out.join("bin"))
-            .iter()
-            .map(|b| out.join("bin").join(b))
-            .chain(
-                libs.iter()
-                    .filter(|l| *l != std_file)
-                    .map(|l| out.join("lib").join(l)),
-            )
-        {
-            let by_name: Vec<String> = got_bound(&file)
+        for file in &others {
+            let by_name: Vec<String> = got_bound(file)
                 .intersection(&through_std)
                 .cloned()
                 .collect();
