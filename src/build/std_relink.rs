@@ -201,8 +201,8 @@ struct LinkScripts {
     roots: PathBuf,
     /// The `--dynamic-list` of the interposable symbols.
     dynamic_list: PathBuf,
-    /// The assembly of the slot object ([`SLOTS_SYMBOL`]).
-    slots: PathBuf,
+    /// The assembly of the slot object ([`SLOTS_SYMBOL`]), when there are slots.
+    slots: Option<PathBuf>,
 }
 
 /// Writes the version script, the `EXTERN` roots and the dynamic list for `exports` (of which
@@ -230,9 +230,11 @@ fn write_link_scripts(
         version: dir.join("exports.ver"),
         roots: dir.join("exports.ld"),
         dynamic_list: dir.join("interposable.dynlist"),
-        slots: dir.join("slots.s"),
+        slots: (!slots.is_empty()).then(|| dir.join("slots.s")),
     };
-    std::fs::write(&scripts.slots, slot_assembly(slots))?;
+    if let Some(path) = &scripts.slots {
+        std::fs::write(path, slot_assembly(slots))?;
+    }
     std::fs::write(&scripts.version, ver)?;
     std::fs::write(&scripts.roots, roots)?;
     std::fs::write(&scripts.dynamic_list, dynlist)?;
@@ -272,9 +274,13 @@ fn link_std(
             "-Wl,-z,noexecstack",
             "-Wl,--strip-debug",
         ])
-        .arg(format!("-Wl,--undefined={SLOTS_SYMBOL}"))
         .arg(&inputs.shim)
-        .arg(&scripts.slots)
+        .args(scripts.slots.iter().flat_map(|slots| {
+            [
+                format!("-Wl,--undefined={SLOTS_SYMBOL}").into(),
+                slots.as_os_str().to_owned(),
+            ]
+        }))
         .arg(&scripts.roots)
         .args(["-Wl,--as-needed", "-Wl,-Bstatic"])
         .args(&inputs.rlibs)
@@ -295,13 +301,16 @@ fn link_std(
 
 /// The symbols the relinked libstd gets a GOT slot for: every function the toolchain's copy
 /// `stock` imports by a non-weak reference that `imports` (the set's other files) names too, and
-/// every interposable symbol of `exports`.
+/// every interposable symbol of `exports`. None off x86-64, where nothing binds by position.
 fn slot_names(
     stock: &Path,
     exports: &BTreeSet<String>,
     imports: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>> {
     use object::{Object, ObjectSymbol, SymbolKind};
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(BTreeSet::new());
+    }
     let data = std::fs::read(stock).with_context(|| format!("reading {}", stock.display()))?;
     let file = object::File::parse(&*data)
         .with_context(|| format!("{} is not a readable ELF file", stock.display()))?;
