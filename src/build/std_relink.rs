@@ -131,7 +131,7 @@ pub fn relink_std(
 
     let (_, stock_exports) = elf::dynamic_symbols(&stock)?;
     let exports = std_exports(&stock_exports, mode, imports);
-    let slots = slot_names(&stock, &exports, imports)?;
+    let slots = slot_names(&stock, (&exports, mode), imports)?;
     let interposable: Vec<&String> = exports.iter().filter(|s| is_interposable(s)).collect();
     if !interposable.iter().any(|s| is_allocator_shim(s)) {
         bail!(
@@ -300,11 +300,13 @@ fn link_std(
 }
 
 /// The symbols the relinked libstd gets a GOT slot for: every function the toolchain's copy
-/// `stock` imports by a non-weak reference that `imports` (the set's other files) names too, and
-/// every interposable symbol of `exports`. None off x86-64, where nothing binds by position.
+/// `stock` imports by a non-weak reference (with `Used`, only those `imports`, the set's other
+/// files, name too; with `All` every one, so that the relink, like its exports, does not depend
+/// on the set and every install shares one libstd), and every interposable symbol of `exports`.
+/// None off x86-64, where nothing binds by position.
 fn slot_names(
     stock: &Path,
-    exports: &BTreeSet<String>,
+    (exports, mode): (&BTreeSet<String>, GroupExports),
     imports: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>> {
     use object::{Object, ObjectSymbol, SymbolKind};
@@ -318,7 +320,7 @@ fn slot_names(
         .dynamic_symbols()
         .filter(|s| s.is_undefined() && !s.is_weak() && s.kind() == SymbolKind::Text)
         .filter_map(|s| s.name().ok())
-        .filter(|n| imports.contains(*n))
+        .filter(|n| mode == GroupExports::All || imports.contains(*n))
         .map(str::to_string)
         .collect();
     slots.extend(exports.iter().filter(|s| is_interposable(s)).cloned());
