@@ -21,7 +21,8 @@
 //! * `NEEDED` only libgcc_s (the unwinder) and libc, no run path, `--strip-debug` (symbol names
 //!   stay, for backtraces through libstd);
 //! * a GOT slot for every C function the toolchain's copy imports that a file of the set
-//!   imports too, and for every interposable symbol, from a small object that loads each
+//!   imports too (with `--exports all`, every one: the relink must not depend on the set), and
+//!   for every interposable symbol, from a small object that loads each
 //!   through the GOT (`cargo_share_slots`, kept by `--undefined`): libstd's table jumps through
 //!   those slots (`build::positions`), so the other files bind them through libstd's anchor,
 //!   and an entry must never trap for a function a file of the set calls.
