@@ -25,9 +25,10 @@ const SUITE_CRATE_LIBS: &[&str] = &[
     "libstd-",          // the toolchain's libstd, shared
 ];
 
-/// What `file` imports: its undefined dynamic symbols, and the short dynamic names of the other
-/// undefined symbols of its symbol table, since functions bound by position (`build::positions`)
-/// are imported through their library's anchor, not by name.
+/// What `file` imports: its undefined dynamic symbols, and the other undefined symbols of its
+/// symbol table, since functions bound by position (`build::positions`) are imported through
+/// their library's anchor, not by name: a Rust function by its short dynamic name, the allocator
+/// shim and C functions (bound through libstd's table) by their own.
 fn imported_names(file: &Path) -> BTreeSet<String> {
     use object::{Object, ObjectSymbol};
     let data = std::fs::read(file).unwrap();
@@ -38,11 +39,41 @@ fn imported_names(file: &Path) -> BTreeSet<String> {
         .filter(|s| s.is_undefined())
         .filter_map(|s| s.name().ok())
         .filter(|n| !n.is_empty() && !by_name.contains(*n))
-        .map(short_name)
+        .map(|n| match n.starts_with("_R") && !is_interposable(n) {
+            true => short_name(n),
+            false => n.to_string(),
+        })
         .collect();
     let mut imports = by_name;
     imports.extend(by_position);
     imports
+}
+
+/// The allocator shim and the panic runtime's entry point, which keep their long names.
+fn is_interposable(name: &str) -> bool {
+    [
+        "___rust_alloc",
+        "___rust_dealloc",
+        "___rust_realloc",
+        "___rust_alloc_zeroed",
+        "___rust_start_panic",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
+}
+
+/// Every binary of `out/bin` and library of `out/lib` but `std_file`.
+fn files_but(out: &Path, std_file: &str) -> Vec<std::path::PathBuf> {
+    let bins = file_names(&out.join("bin"));
+    let libs = file_names(&out.join("lib"));
+    bins.iter()
+        .map(|b| out.join("bin").join(b))
+        .chain(
+            libs.iter()
+                .filter(|l| *l != std_file)
+                .map(|l| out.join("lib").join(l)),
+        )
+        .collect()
 }
 
 fn needed(binary: &Path) -> Vec<String> {
@@ -67,17 +98,10 @@ fn check_relinked_std(out: &Path, limited: bool) {
             "{std_file} NEEDs {n}"
         );
     }
+    let others = files_but(out, std_file);
     let mut imports = BTreeSet::new();
-    for file in file_names(&out.join("bin"))
-        .iter()
-        .map(|b| out.join("bin").join(b))
-        .chain(
-            libs.iter()
-                .filter(|l| *l != std_file)
-                .map(|l| out.join("lib").join(l)),
-        )
-    {
-        imports.extend(imported_names(&file));
+    for file in &others {
+        imports.extend(imported_names(file));
     }
     let toolchain = cargo_share_compile::toolchain::Toolchain::detect().unwrap();
     let (_, stock) = dynamic_symbols(&toolchain.libstd().unwrap()).unwrap();
@@ -116,6 +140,22 @@ fn check_relinked_std(out: &Path, limited: bool) {
             bound.iter().any(|s| s.ends_with(a)),
             "{std_file} binds {a} locally: {bound:?}"
         );
+    }
+    // Every other file binds the C functions libstd binds through a GOT slot, and the allocator
+    // shim, through libstd's table (`build::positions`): none of them by name.
+    if cfg!(target_arch = "x86_64") {
+        let through_std = got_bound(&std);
+        for file in &others {
+            let by_name: Vec<String> = got_bound(file)
+                .intersection(&through_std)
+                .cloned()
+                .collect();
+            assert!(
+                by_name.is_empty(),
+                "{} binds {by_name:?} by name, not through {std_file}'s table",
+                file.display()
+            );
+        }
     }
     // So does the panic runtime's entry point (a `panic = "abort"` program supplies its own).
     assert!(
@@ -292,6 +332,32 @@ fn interposable_calls(lib: &Path) -> BTreeSet<String> {
             RelocationTarget::Symbol(i) => table.symbol_by_index(i).ok(),
             _ => None,
         })
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect()
+}
+
+/// The symbols a file's `R_X86_64_GLOB_DAT` relocations name (bound by name at start).
+fn got_bound(file: &Path) -> BTreeSet<String> {
+    use object::{Object, ObjectSymbol, ObjectSymbolTable, RelocationFlags, RelocationTarget};
+    let data = std::fs::read(file).unwrap();
+    let elf = object::File::parse(&*data).unwrap();
+    let Some(table) = elf.dynamic_symbol_table() else {
+        return BTreeSet::new();
+    };
+    elf.dynamic_relocations()
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| {
+            r.flags()
+                == RelocationFlags::Elf {
+                    r_type: object::elf::R_X86_64_GLOB_DAT,
+                }
+        })
+        .filter_map(|(_, r)| match r.target() {
+            RelocationTarget::Symbol(i) => table.symbol_by_index(i).ok(),
+            _ => None,
+        })
+        .filter(|s| !s.is_weak())
         .filter_map(|s| s.name().ok().map(String::from))
         .collect()
 }

@@ -21,7 +21,13 @@
 //!   libraries hash their dependencies' identities);
 //! * for libstd, the functions the toolchain's copy exports, whatever the relinked copy keeps
 //!   (an entry for a function the relink dropped traps, `ud2`): groups do not hash libstd's
-//!   export list, so their bytes must not depend on it.
+//!   export list, so their bytes must not depend on it. Also the functions the toolchain's copy
+//!   imports by name (libc's, libgcc_s's, with their versions) and those it keeps interposable
+//!   (the allocator shim, `__rust_start_panic`): their entries jump through libstd's own GOT
+//!   slot (`elf_position`), so every other file of the program binds the C functions it shares
+//!   with libstd, and the allocator shim, through libstd's one anchor, and libstd alone looks
+//!   each name up (once per start instead of once per file calling it). A program's
+//!   `#[global_allocator]` still interposes: libstd's slot is bound by name, and finds it first.
 //!
 //! A file whose table differs from the one an importer was bound to has another anchor name, so
 //! the importer fails to load ("undefined symbol") instead of jumping into the wrong entry. A name
@@ -38,7 +44,8 @@ use object::{Object, ObjectSymbol, SymbolKind};
 
 use crate::build::short_names;
 use cargo_share_compile::digest::sha256_hex;
-use cargo_share_compile::elf_position::{ByPosition, Positions};
+use cargo_share_compile::elf_position::{ByPosition, Position, Positions};
+use cargo_share_compile::toolchain::is_libstd_file;
 
 /// What an anchor's name starts with, then 16 hex digits of the layout's SHA-256.
 const ANCHOR_PREFIX: &str = "_csT";
@@ -70,17 +77,31 @@ impl DynamicNames {
         let mut imports = Positions::new();
         let mut twice = Vec::new();
         for library in libraries {
-            let names = table_layout(library.layout_from)?;
-            if names.is_empty() {
+            let entries = match is_libstd_file(library.name) {
+                true => global_functions(library.layout_from)?,
+                false => table_layout(library.layout_from)?,
+            };
+            if entries.is_empty() {
                 continue;
             }
-            let anchor = anchor_name(library.name, &names).into_bytes();
-            for (index, name) in names.iter().enumerate() {
-                let at = (anchor.clone(), index as u32);
+            let anchor = anchor_name(library.name, &entries).into_bytes();
+            // An importer must require the version the run-time copy binds its slot to (the
+            // relink binds this machine's default), whatever the toolchain's copy named.
+            let bound: HashMap<Vec<u8>, Option<Vec<u8>>> = match is_libstd_file(library.name) {
+                true => global_functions(library.runtime)?.into_iter().collect(),
+                false => HashMap::new(),
+            };
+            for (index, (name, version)) in entries.iter().enumerate() {
+                let at = Position {
+                    anchor: anchor.clone(),
+                    index: index as u32,
+                    version: bound.get(name).unwrap_or(version).clone(),
+                };
                 if imports.insert(name.clone(), at).is_some() {
                     twice.push(name.clone());
                 }
             }
+            let names = entries.into_iter().map(|(name, _)| name).collect();
             tables.insert(library.name.to_string(), (anchor, names));
         }
         for name in twice {
@@ -104,30 +125,66 @@ impl DynamicNames {
     }
 }
 
+/// One entry of a table: the function's name, and the version an importer names it with.
+type TableEntry = (Vec<u8>, Option<Vec<u8>>);
+
 /// The entries of a library's table: the functions `path` exports that are bound by short name
 /// (`short_names::renamed`), sorted by name.
-fn table_layout(path: &Path) -> Result<Vec<Vec<u8>>> {
+fn table_layout(path: &Path) -> Result<Vec<TableEntry>> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let file = object::File::parse(&*data)
         .with_context(|| format!("{} is not a readable ELF file", path.display()))?;
-    let mut names: Vec<Vec<u8>> = file
+    let mut names: Vec<TableEntry> = file
         .dynamic_symbols()
         .filter(|s| !s.is_undefined() && s.is_global() && s.kind() == SymbolKind::Text)
         .filter_map(|s| s.name().ok().map(str::to_string))
         .filter(|n| short_names::renamed(n, SymbolKind::Text))
-        .map(String::into_bytes)
+        .map(|n| (n.into_bytes(), None))
         .collect();
     names.sort();
     names.dedup();
     Ok(names)
 }
 
-/// The anchor of the table `names` of the library `file`.
-fn anchor_name(file: &str, names: &[Vec<u8>]) -> String {
+/// The entries of libstd's table, from the toolchain's copy at `path` (and, for the versions its
+/// slots bind, from the run-time copy): every global function it defines (the allocator shim and
+/// `__rust_start_panic` included; `rust_metadata_std_*` is not a function), and every function
+/// it imports by a non-weak reference, with its version (libc's and libgcc_s's), sorted by name.
+fn global_functions(path: &Path) -> Result<Vec<TableEntry>> {
+    use object::build::elf::{Builder, VersionData};
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let builder = Builder::read(&*data)
+        .with_context(|| format!("{} is not a readable ELF file", path.display()))?;
+    let mut entries: Vec<TableEntry> = Vec::new();
+    for symbol in builder.dynamic_symbols.iter() {
+        let binding = symbol.st_info >> 4;
+        if symbol.st_info & 0xf != object::elf::STT_FUNC || binding != object::elf::STB_GLOBAL {
+            continue;
+        }
+        let version = match symbol.version.is_special() {
+            true => None,
+            false => match &builder.versions.get(symbol.version).data {
+                VersionData::Need(need) => Some(need.name.to_vec()),
+                VersionData::Def(_) => None,
+            },
+        };
+        entries.push((symbol.name.to_vec(), version));
+    }
+    entries.sort();
+    entries.dedup();
+    Ok(entries)
+}
+
+/// The anchor of the table `entries` of the library `file`.
+fn anchor_name(file: &str, entries: &[TableEntry]) -> String {
     let mut layout = file.as_bytes().to_vec();
-    for name in names {
+    for (name, version) in entries {
         layout.push(b'\n');
         layout.extend_from_slice(name);
+        if let Some(version) = version {
+            layout.push(b'@');
+            layout.extend_from_slice(version);
+        }
     }
     format!("{ANCHOR_PREFIX}{}", &sha256_hex(&layout)[..16])
 }
@@ -138,13 +195,15 @@ mod tests {
 
     #[test]
     fn anchors_name_the_file_and_the_order() {
-        let ab = [b"_Ra".to_vec(), b"_Rb".to_vec()];
-        let ba = [b"_Rb".to_vec(), b"_Ra".to_vec()];
+        let ab = [(b"_Ra".to_vec(), None), (b"_Rb".to_vec(), None)];
+        let ba = [(b"_Rb".to_vec(), None), (b"_Ra".to_vec(), None)];
+        let versioned = [(b"_Ra".to_vec(), Some(b"V_1".to_vec())), ab[1].clone()];
         let a = anchor_name("libg.so", &ab);
         assert!(a.starts_with(ANCHOR_PREFIX) && a.len() == 20);
         assert_eq!(a, anchor_name("libg.so", &ab));
         assert_ne!(a, anchor_name("libg.so", &ba));
         assert_ne!(a, anchor_name("libh.so", &ab));
         assert_ne!(a, anchor_name("libg.so", &ab[..1]));
+        assert_ne!(a, anchor_name("libg.so", &versioned));
     }
 }

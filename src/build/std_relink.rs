@@ -19,7 +19,13 @@
 //!   program's executable, which defines an aborting one, is what every panic of the process
 //!   starts with (`compile::panic_abort`);
 //! * `NEEDED` only libgcc_s (the unwinder) and libc, no run path, `--strip-debug` (symbol names
-//!   stay, for backtraces through libstd).
+//!   stay, for backtraces through libstd);
+//! * a GOT slot for every C function the toolchain's copy imports that a file of the set
+//!   imports too (with `--exports all`, every one: the relink must not depend on the set), and
+//!   for every interposable symbol, from a small object that loads each
+//!   through the GOT (`cargo_share_slots`, kept by `--undefined`): libstd's table jumps through
+//!   those slots (`build::positions`), so the other files bind them through libstd's anchor,
+//!   and an entry must never trap for a function a file of the set calls.
 //!
 //! Compiling is unchanged: rustc keeps linking against the toolchain's copy, whose soname is the
 //! same file name. What this costs is cached under the target directory, keyed by `rustc -vV`
@@ -43,9 +49,14 @@ use cargo_share_compile::toolchain::Toolchain;
 
 /// How [`relink_std`] links, the first line of every export list it writes: change it when the
 /// relink changes (a store entry's identity hashes the list).
-pub const STD_RELINK_FORMAT: &str = "# cargo-share std relink 2: sysroot rlibs, allocator shim \
+pub const STD_RELINK_FORMAT: &str = "# cargo-share std relink 3: sysroot rlibs, allocator shim \
      and __rust_start_panic interposable (--dynamic-list), version script, --gc-sections, \
-     --strip-debug";
+     --strip-debug, GOT slots for the C functions and interposable symbols the table jumps \
+     through (lines `slot NAME`)";
+
+/// The hidden function of the slot object whose GOT loads make the slots (a `--gc-sections`
+/// root).
+const SLOTS_SYMBOL: &str = "cargo_share_slots";
 
 /// Beside the relinked libstd: the symbols it exports, one per line, after [`STD_RELINK_FORMAT`].
 pub const STD_EXPORTS_FILE: &str = "exports";
@@ -121,6 +132,7 @@ pub fn relink_std(
 
     let (_, stock_exports) = elf::dynamic_symbols(&stock)?;
     let exports = std_exports(&stock_exports, mode, imports);
+    let slots = slot_names(&stock, (&exports, mode), imports)?;
     let interposable: Vec<&String> = exports.iter().filter(|s| is_interposable(s)).collect();
     if !interposable.iter().any(|s| is_allocator_shim(s)) {
         bail!(
@@ -131,6 +143,7 @@ pub fn relink_std(
     }
     let list: String = std::iter::once(format!("{STD_RELINK_FORMAT}\n"))
         .chain(exports.iter().map(|s| format!("{s}\n")))
+        .chain(slots.iter().map(|s| format!("slot {s}\n")))
         .collect();
 
     let dir = cache.join(match mode {
@@ -143,7 +156,7 @@ pub fn relink_std(
     let current = out.is_file()
         && std::fs::read_to_string(&exports_file).ok().as_deref() == Some(list.as_str());
     if !current {
-        let scripts = write_link_scripts(&dir, &exports, &interposable)?;
+        let scripts = write_link_scripts(&dir, &exports, &interposable, &slots)?;
         let tmp = dir.join(format!("{file}.new"));
         link_std(&tmp, &file, &scripts, &inputs, exports.len(), &cache)?;
         std::fs::rename(&tmp, &out)?;
@@ -189,14 +202,18 @@ struct LinkScripts {
     roots: PathBuf,
     /// The `--dynamic-list` of the interposable symbols.
     dynamic_list: PathBuf,
+    /// The assembly of the slot object ([`SLOTS_SYMBOL`]), when there are slots.
+    slots: Option<PathBuf>,
 }
 
 /// Writes the version script, the `EXTERN` roots and the dynamic list for `exports` (of which
-/// `interposable` bind through the loader) into `dir`.
+/// `interposable` bind through the loader) and the slot object's assembly for `slots` into
+/// `dir`.
 fn write_link_scripts(
     dir: &Path,
     exports: &BTreeSet<String>,
     interposable: &[&String],
+    slots: &BTreeSet<String>,
 ) -> Result<LinkScripts> {
     let ver: String = std::iter::once("{\n  global:\n".to_string())
         .chain(exports.iter().map(|s| format!("    {s};\n")))
@@ -214,7 +231,11 @@ fn write_link_scripts(
         version: dir.join("exports.ver"),
         roots: dir.join("exports.ld"),
         dynamic_list: dir.join("interposable.dynlist"),
+        slots: (!slots.is_empty()).then(|| dir.join("slots.s")),
     };
+    if let Some(path) = &scripts.slots {
+        std::fs::write(path, slot_assembly(slots))?;
+    }
     std::fs::write(&scripts.version, ver)?;
     std::fs::write(&scripts.roots, roots)?;
     std::fs::write(&scripts.dynamic_list, dynlist)?;
@@ -255,6 +276,12 @@ fn link_std(
             "-Wl,--strip-debug",
         ])
         .arg(&inputs.shim)
+        .args(scripts.slots.iter().flat_map(|slots| {
+            [
+                format!("-Wl,--undefined={SLOTS_SYMBOL}").into(),
+                slots.as_os_str().to_owned(),
+            ]
+        }))
         .arg(&scripts.roots)
         .args(["-Wl,--as-needed", "-Wl,-Bstatic"])
         .args(&inputs.rlibs)
@@ -271,6 +298,48 @@ fn link_std(
         );
     }
     Ok(())
+}
+
+/// The symbols the relinked libstd gets a GOT slot for: every function the toolchain's copy
+/// `stock` imports by a non-weak reference (with `Used`, only those `imports`, the set's other
+/// files, name too; with `All` every one, so that the relink, like its exports, does not depend
+/// on the set and every install shares one libstd), and every interposable symbol of `exports`.
+/// None off x86-64, where nothing binds by position.
+fn slot_names(
+    stock: &Path,
+    (exports, mode): (&BTreeSet<String>, GroupExports),
+    imports: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    if !cfg!(target_arch = "x86_64") {
+        return Ok(BTreeSet::new());
+    }
+    let data = std::fs::read(stock).with_context(|| format!("reading {}", stock.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not a readable ELF file", stock.display()))?;
+    let mut slots: BTreeSet<String> = file
+        .dynamic_symbols()
+        .filter(|s| s.is_undefined() && !s.is_weak() && s.kind() == SymbolKind::Text)
+        .filter_map(|s| s.name().ok())
+        .filter(|n| mode == GroupExports::All || imports.contains(*n))
+        .map(str::to_string)
+        .collect();
+    slots.extend(exports.iter().filter(|s| is_interposable(s)).cloned());
+    Ok(slots)
+}
+
+/// The assembly of a hidden function that loads every symbol of `slots` through the GOT: linked
+/// into libstd, it makes the linker give each one a slot (`R_X86_64_GLOB_DAT`).
+fn slot_assembly(slots: &BTreeSet<String>) -> String {
+    let mut text = format!(
+        "\t.section .text.{SLOTS_SYMBOL},\"ax\",@progbits\n\t.globl {SLOTS_SYMBOL}\n\
+         \t.hidden {SLOTS_SYMBOL}\n\t.type {SLOTS_SYMBOL},@function\n{SLOTS_SYMBOL}:\n"
+    );
+    for slot in slots {
+        text.push_str(&format!("\tmovq {slot}@GOTPCREL(%rip), %rax\n"));
+    }
+    text.push_str("\tret\n\t.section .note.GNU-stack,\"\",@progbits\n");
+    text
 }
 
 /// What every relink of one toolchain's libstd links: the allocator shim object and the rlibs.

@@ -47,7 +47,10 @@ pub fn rewrite_dynamic(
         (anchor, names, defined)
     });
     if let Some(imports) = position.imports {
-        elf_position::bind_imports(&mut builder, imports);
+        let own = position.table.map(|(anchor, _)| anchor);
+        elf_position::bind_imports(&mut builder, imports, own);
+        elf_position::bind_own_thread_locals(&mut builder);
+        elf_position::drop_absent_weak_references(&mut builder);
     }
     for symbol in builder.dynamic_symbols.iter_mut() {
         if let Some(name) = symbols.get(symbol.name.as_slice()) {
