@@ -117,13 +117,15 @@ pub fn fetch_registry_crate_matching(
         .or_else(|_| find_unpacked(scratch.path(), name, &version, &registry_args))
         .or_else(|e| replaced_source_dir(scratch.path(), name, &version).ok_or(e))?;
     let dest = cache.join("sources").join(format!("{}-{version}", name));
-    let marker = registry_marker(registry);
-    if std::fs::read_to_string(dest.join(COMPLETE_MARKER)).ok() != Some(marker.clone()) {
+    if !is_complete_copy(&dest, registry) {
         let staging = tempfile::Builder::new()
             .prefix("src-")
             .tempdir_in(&scratch_root)?;
         copy_tree(&unpacked, staging.path(), &[])?;
-        std::fs::write(staging.path().join(COMPLETE_MARKER), &marker)?;
+        std::fs::write(
+            staging.path().join(COMPLETE_MARKER),
+            registry_marker(registry),
+        )?;
         if dest.exists() {
             std::fs::remove_dir_all(&dest)?;
         }
@@ -160,8 +162,13 @@ fn fetched_before(
     registry: Option<&Registry>,
 ) -> Option<PathBuf> {
     let dir = cache.join("sources").join(format!("{name}-{version}"));
-    let marker = std::fs::read_to_string(dir.join(COMPLETE_MARKER)).ok()?;
-    (marker == registry_marker(registry)).then(|| dir.join("Cargo.toml"))
+    is_complete_copy(&dir, registry).then(|| dir.join("Cargo.toml"))
+}
+
+/// Whether `dir` holds a complete source copy downloaded from `registry`.
+fn is_complete_copy(dir: &Path, registry: Option<&Registry>) -> bool {
+    std::fs::read_to_string(dir.join(COMPLETE_MARKER))
+        .is_ok_and(|marker| marker == registry_marker(registry))
 }
 
 /// A scratch directory in `CACHE/tmp` (removed when dropped).
