@@ -170,25 +170,12 @@ impl OciRegistry {
     }
 
     /// An error for an unexpected answer, with the registry's own error code and message.
-    fn refused(&self, what: &str, mut resp: Response<ureq::Body>) -> anyhow::Error {
-        let status = resp.status();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 10)
-            .read_to_string()
-            .unwrap_or_default();
-        let detail = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| {
-                let e = v.get("errors")?.get(0)?;
-                Some(format!(
-                    "{}: {}",
-                    e.get("code")?.as_str()?,
-                    e.get("message").and_then(|m| m.as_str()).unwrap_or("")
-                ))
-            })
-            .unwrap_or_else(|| body.chars().take(200).collect());
+    fn refused(&self, what: &str, resp: Response<ureq::Body>) -> anyhow::Error {
+        self.refusal_error(what, &Refusal::read(resp))
+    }
+
+    fn refusal_error(&self, what: &str, refusal: &Refusal) -> anyhow::Error {
+        let status = refusal.status;
         let denied = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
         let hint = if denied && self.basic.is_some() && !may_carry_credentials(&self.base) {
             " (the credentials were not sent: never over plain HTTP to another host; use HTTPS)"
@@ -202,8 +189,9 @@ impl OciRegistry {
             String::new()
         };
         anyhow::anyhow!(
-            "{what} at {}: the registry answered {status} {detail}{hint}",
-            self.url
+            "{what} at {}: the registry answered {status} {}{hint}",
+            self.url,
+            refusal.detail
         )
     }
 
@@ -314,6 +302,55 @@ fn read_exactly(body: impl std::io::Read, size: u64, url: &str) -> Result<Vec<u8
     Ok(out)
 }
 
+/// How many times a manifest is stored again after an answer that a concurrent write explains.
+const MANIFEST_RACE_RETRIES: u32 = 4;
+
+/// A registry's answer that was not the one asked for: its status and its own error code.
+struct Refusal {
+    status: StatusCode,
+    code: Option<String>,
+    /// `CODE: message`, or the start of the body when it is not the registry error format.
+    detail: String,
+}
+
+impl Refusal {
+    fn read(mut resp: Response<ureq::Body>) -> Refusal {
+        let status = resp.status();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 10)
+            .read_to_string()
+            .unwrap_or_default();
+        let first = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("errors")?.get(0).cloned());
+        let code = first
+            .as_ref()
+            .and_then(|e| Some(e.get("code")?.as_str()?.to_string()));
+        let detail = match (&code, &first) {
+            (Some(code), Some(e)) => format!(
+                "{code}: {}",
+                e.get("message").and_then(|m| m.as_str()).unwrap_or("")
+            ),
+            _ => body.chars().take(200).collect(),
+        };
+        Refusal {
+            status,
+            code,
+            detail,
+        }
+    }
+
+    /// Docker's registry (distribution 2.x, Debian's `docker-registry`) rewrites a repository's
+    /// link files in place when the same blob or manifest is stored twice at once; a manifest
+    /// check that reads a link mid-write finds it empty and answers `DIGEST_INVALID`. Stored
+    /// again, the same bytes are accepted, so this answer to a manifest is retried.
+    fn is_concurrent_write_race(&self) -> bool {
+        self.status == StatusCode::BAD_REQUEST && self.code.as_deref() == Some("DIGEST_INVALID")
+    }
+}
+
 /// Whether a request to `url` may carry credentials (basic or a token): HTTPS, or plain HTTP to
 /// this machine's loopback address (`--insecure` reaches other hosts without them).
 fn may_carry_credentials(url: &str) -> bool {
@@ -418,11 +455,21 @@ impl Remote for OciRegistry {
         bytes: &[u8],
     ) -> Result<()> {
         let url = format!("{}/v2/{repository}/manifests/{tag}", self.base);
-        let resp = self.request(Method::PUT, &url, &[("Content-Type", media_type)], bytes)?;
-        if resp.status() != StatusCode::CREATED {
-            return Err(self.refused(&format!("storing the manifest {repository}:{tag}"), resp));
+        let mut attempt = 0;
+        loop {
+            let resp = self.request(Method::PUT, &url, &[("Content-Type", media_type)], bytes)?;
+            if resp.status() == StatusCode::CREATED {
+                return Ok(());
+            }
+            let refusal = Refusal::read(resp);
+            if refusal.is_concurrent_write_race() && attempt < MANIFEST_RACE_RETRIES {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100 << attempt));
+                continue;
+            }
+            let what = format!("storing the manifest {repository}:{tag}");
+            return Err(self.refusal_error(&what, &refusal));
         }
-        Ok(())
     }
 
     fn get_manifest(&self, repository: &str, tag: &str) -> Result<Option<Vec<u8>>> {
