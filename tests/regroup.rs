@@ -534,15 +534,31 @@ fn picky_shim(env: &Env) -> PathBuf {
     dir
 }
 
+/// new-shim whose test writes `data.txt` into its working directory, its package directory,
+/// as ruplacer 0.10.0's doc test does.
+fn writing_shim(env: &Env) -> PathBuf {
+    let dir = env.base.join("new-shim");
+    copy_dir(&fixture("sets/new-shim"), &dir);
+    let main = dir.join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap().replace(
+        "assert!(shim::answer() > 0)",
+        "std::fs::write(\"data.txt\", \"written by a test\").unwrap();\n        \
+         assert!(shim::answer() > 0)",
+    );
+    std::fs::write(main, text).unwrap();
+    dir
+}
+
 /// A newcomer locked to newer versions than the installed programs, whose requirements allow
 /// theirs, adapts to them when its own tests pass with them: no installed program is moved or
-/// tested, new-shim is built with shim 1.0.0 and loads old-shim's group.
+/// tested, new-shim is built with shim 1.0.0 and loads old-shim's group. Its test writes into
+/// its package directory, which the build that follows does not see.
 #[test]
 fn a_newcomer_adapts_to_the_installed_versions_when_its_own_tests_pass() {
     let env = Env::new();
     with_fixture_registry(&env);
     install_in_base(&env, &[fixture("sets/old-shim")], &[]);
-    let out = install_in_base(&env, &[fixture("sets/new-shim")], &[]);
+    let out = install_in_base(&env, &[writing_shim(&env)], &[]);
     let said = stderr(&out);
     assert!(
         said.contains(

@@ -409,7 +409,13 @@ impl PreparedBuild {
                 _ => {}
             }
         }
-        Ok(child.wait()?)
+        let status = child.wait()?;
+        let tested: Vec<PathBuf> = programs
+            .iter()
+            .filter_map(|&p| self.package_dir(p))
+            .collect();
+        crate::resolve::set::workspace::restore_tested_copies(&tested)?;
+        Ok(status)
     }
 }
 

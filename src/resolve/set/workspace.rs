@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::resolve::set::program_set::SetMember;
 use crate::source::cargo_command;
-use cargo_share_compile::digest::{sha256_hex, tree_sha256};
+use cargo_share_compile::digest::tree_sha256;
 
 /// Copy a program's package into the set, rewriting its manifest so that it works there, with
 /// `extra_deps` (name, path) added to its dependencies (the groups it loads, grouped layout) and
@@ -65,7 +65,7 @@ pub(crate) fn copy_member(
     // Kept only when the copy holds exactly what it should (not when its stamp says so): a copy
     // something wrote into is replaced.
     if dest.is_dir() && tree_stamp(dest) == stamp {
-        return Ok(());
+        return write_if_changed(&stamp_file, &stamp);
     }
     if dest.exists() {
         std::fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?;
@@ -76,13 +76,59 @@ pub(crate) fn copy_member(
     Ok(())
 }
 
-/// What a member copy holds: the SHA-256 of its files' paths and hashes.
+/// What a member copy holds: a line `PATH<TAB>SHA256` per file (`-> TARGET` for a link),
+/// sorted (`digest::tree_sha256`).
 fn tree_stamp(dir: &Path) -> String {
-    let listing: String = tree_sha256(dir)
+    tree_sha256(dir)
         .into_iter()
-        .map(|(p, h)| format!("{p} {h}\n"))
-        .collect();
-    sha256_hex(listing.as_bytes())
+        .map(|(p, h)| format!("{p}\t{h}\n"))
+        .collect()
+}
+
+/// Put the copies of the tested programs `tested` (member directories of the set workspace)
+/// back as they were copied after their tests ran: a test may write into its own package
+/// directory, as it may in the user's checkout (ruplacer 0.10.0's doc test writes `data.txt`
+/// there), and the build that follows must see only the program's sources. Files a test
+/// added are removed (directories it made stay, empty: an empty directory may be part of the
+/// sources, and the build ignores it); a file of the sources it changed or removed cannot be
+/// put back from here, and is an error naming it.
+pub(crate) fn restore_tested_copies(tested: &[PathBuf]) -> Result<()> {
+    for copy in tested {
+        let Ok(stamp) = std::fs::read_to_string(stamp_file_of(copy)) else {
+            continue;
+        };
+        let Some(copied) = stamp
+            .lines()
+            .map(|l| l.split_once('\t'))
+            .collect::<Option<std::collections::BTreeMap<&str, &str>>>()
+        else {
+            continue; // a stamp of an older cargo-share: a digest, no listing
+        };
+        let now = tree_sha256(copy);
+        for (path, hash) in &now {
+            match copied.get(path.as_str()) {
+                Some(was) if was == hash => {}
+                Some(_) => bail!(changed_by_tests(copy, path, "changed")),
+                None => std::fs::remove_file(copy.join(path))
+                    .with_context(|| format!("removing {path}, which a test wrote"))?,
+            }
+        }
+        let present: std::collections::BTreeSet<&str> =
+            now.iter().map(|(p, _)| p.as_str()).collect();
+        if let Some(gone) = copied.keys().find(|p| !present.contains(*p)) {
+            bail!(changed_by_tests(copy, gone, "removed"));
+        }
+    }
+    Ok(())
+}
+
+fn changed_by_tests(copy: &Path, path: &str, what: &str) -> String {
+    let member = copy.file_name().unwrap_or_default().to_string_lossy();
+    format!(
+        "the tests of {member} {what} its file {path} (in cargo-share's copy of its sources), \
+         so the build would not be of its sources; nothing was installed. Install it with \
+         --keep-installed-versions (its tests are not run then), or report it to its authors"
+    )
 }
 
 /// `ROOT/.NAME-VERSION.stamp`: the stamp of the member copy `ROOT/NAME-VERSION`.
@@ -244,6 +290,50 @@ pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A member copy `prog-0.1.0` holding `src/main.rs` and a link, stamped.
+    fn stamped_copy() -> (tempfile::TempDir, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let copy = root.path().join("prog-0.1.0");
+        std::fs::create_dir_all(copy.join("src")).unwrap();
+        std::fs::write(copy.join("src/main.rs"), "fn main() {}").unwrap();
+        std::os::unix::fs::symlink("src/main.rs", copy.join("main link")).unwrap();
+        std::fs::write(stamp_file_of(&copy), tree_stamp(&copy)).unwrap();
+        (root, copy)
+    }
+
+    #[test]
+    fn files_a_test_added_to_its_copy_are_removed() {
+        let (_root, copy) = stamped_copy();
+        std::fs::create_dir(copy.join("out")).unwrap();
+        std::fs::write(copy.join("out/data.txt"), "x").unwrap();
+        std::fs::write(copy.join("data.txt"), "x").unwrap();
+        restore_tested_copies(std::slice::from_ref(&copy)).unwrap();
+        assert!(!copy.join("data.txt").exists());
+        assert!(!copy.join("out/data.txt").exists());
+        assert!(copy.join("src/main.rs").is_file());
+        assert!(copy.join("main link").is_symlink());
+        check_member_copies(copy.parent().unwrap(), &[]).unwrap();
+    }
+
+    #[test]
+    fn a_source_file_a_test_changed_or_removed_is_named() {
+        let (_root, copy) = stamped_copy();
+        std::fs::write(copy.join("src/main.rs"), "fn main() { changed() }").unwrap();
+        let err = restore_tested_copies(std::slice::from_ref(&copy)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the tests of prog-0.1.0 changed its file src/main.rs"),
+            "{err}"
+        );
+        std::fs::remove_file(copy.join("src/main.rs")).unwrap();
+        let err = restore_tested_copies(std::slice::from_ref(&copy)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the tests of prog-0.1.0 removed its file src/main.rs"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn member_manifests_lose_their_workspace_and_keep_their_path_dependencies() {
