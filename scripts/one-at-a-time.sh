@@ -9,7 +9,11 @@
 #   WORK_DIR       default: a new temporary directory
 # Environment: CARGO_SHARE (default: cargo-share on PATH); WITH_CARGO_INSTALL=1 also runs
 # `cargo install --locked` of each program alone (a fresh target directory, into WORK_DIR/static)
-# just before its one-at-a-time install, and prints both times and their ratio.
+# just before its one-at-a-time install, and prints both times and their ratio. ONE_FLAGS adds
+# install flags to the one-at-a-time installs only (`--no-regroup`, `--keep-installed-versions`).
+# TOGETHER_FROM=DIR compares with the together install of an earlier run's WORK_DIR (same
+# list, same cargo-share) instead of installing the list together again; it waits until that
+# run has listed its together store (DIR/all.json), so both runs can start at once.
 # Prints one line per install (wall seconds, and CPU seconds: user + system of the command and
 # every process it waited for, as /usr/bin/time reports them; CPU is the figure to compare when
 # the machine is shared), each log line prefixed by the seconds since its command started, then
@@ -52,7 +56,9 @@ for p in "${programs[@]}"; do
     static=$wall static_cpu=$cpu
     rm -rf "$work/static-target/${p%@*}"
   fi
-  if timed "$work/logs/one-${p%@*}.log" "${one[@]}" install "$p" --root "$work/one/root"; then
+  # shellcheck disable=SC2086 # ONE_FLAGS is a list of flags
+  if timed "$work/logs/one-${p%@*}.log" "${one[@]}" install ${ONE_FLAGS:-} "$p" \
+    --root "$work/one/root"; then
     if [ -n "$static" ]; then
       echo "one at a time: $p installed in $wall s ($cpu CPU s); cargo install --locked of it alone: $static s ($static_cpu CPU s); wall $(ratio "$wall" "$static")x, CPU $(ratio "$cpu" "$static_cpu")x"
     else
@@ -65,8 +71,12 @@ done
 "${one[@]}" gc > "$work/logs/one-gc.log" 2>&1
 "${one[@]}" verify > "$work/logs/one-verify.log" 2>&1 || echo "verify failed: $work/logs/one-verify.log"
 
-all=("$cs" --cache-dir "$work/all/cache" --store "$work/all/store")
-if timed "$work/logs/all.log" "${all[@]}" install --programs "$list" --root "$work/all/root"; then
+together=${TOGETHER_FROM:-$work}
+all=("$cs" --cache-dir "$together/all/cache" --store "$together/all/store")
+if [ -n "${TOGETHER_FROM:-}" ]; then
+  until [ -s "$TOGETHER_FROM/all.json" ]; do sleep 30; done
+  echo "together: from $TOGETHER_FROM"
+elif timed "$work/logs/all.log" "${all[@]}" install --programs "$list" --root "$work/all/root"; then
   echo "together: ${#programs[@]} programs installed in $wall s ($cpu CPU s)"
 else
   echo "together: FAILED after $wall s: $work/logs/all.log"
@@ -75,9 +85,11 @@ fi
 
 "${one[@]}" --json list > "$work/one.json"
 "${all[@]}" --json list > "$work/all.json"
-python3 - "$work" <<'PY'
+python3 - "$work" "$together" <<'PY'
 import json, os, sys
-work = sys.argv[1]
+work, together = sys.argv[1], sys.argv[2]
+def root_of(way):
+    return f"{work if way == 'one' else together}/{way}/root"
 def load(way):
     lines = [json.loads(l) for l in open(f"{work}/{way}.json") if l.strip()]
     listing = [l for l in lines if l.get("reason") == "store-list"][0]
@@ -86,7 +98,7 @@ def load(way):
         lib_bytes += lib["runtime_size"]
         for user in lib["users"]:
             loads.setdefault(user, []).append(lib["file"])
-    bin_dir = f"{work}/{way}/root/bin"
+    bin_dir = f"{root_of(way)}/bin"
     bin_bytes = sum(os.path.getsize(os.path.realpath(os.path.join(bin_dir, b)))
                     for b in os.listdir(bin_dir)) if os.path.isdir(bin_dir) else 0
     return loads, lib_bytes, bin_bytes
@@ -104,7 +116,7 @@ for program in sorted(set(one) | set(all_)):
         print(f"  together only:      {sorted(set(b) - set(a))}")
 def files(way, program):
     # The program's binary and every library in its lib/ directory, by name.
-    binary = os.path.realpath(f"{work}/{way}/root/bin/{program}")
+    binary = os.path.realpath(f"{root_of(way)}/bin/{program}")
     if not os.path.isfile(binary):
         return {}
     lib = os.path.join(os.path.dirname(os.path.dirname(binary)), "lib")
