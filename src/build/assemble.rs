@@ -24,7 +24,7 @@ use crate::build::plugin_closure::{closure_note, foreign_libraries, CLOSURE_SECT
 use crate::build::plugins::warn_stale_plugins;
 use crate::build::positions;
 use crate::build::prepare::PreparedBuild;
-use crate::build::std_relink::relink_std;
+use crate::build::std_relink::{relink_std, RelinkedStd};
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
 use crate::resolve::graph::Program;
 use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
@@ -309,7 +309,6 @@ fn assemble(
     let lib_dir = out.join("lib");
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
     std::fs::create_dir_all(&lib_dir).with_context(|| format!("creating {}", lib_dir.display()))?;
-    let search = [prepared.deps_dir(), prepared.toolchain.std_libdir.clone()];
     let mut report = BuildReport {
         reason: "build-finished",
         success: true,
@@ -326,6 +325,54 @@ fn assemble(
         failed: Vec::new(),
         own_features: prepared.options.unify.own_features.clone(),
     };
+    let closures = program_closures(prepared, executables, failed)?;
+    let mut runtime_copies = group_runtime_copies(prepared, &closures, &mut report, shell)?;
+    if let Some((std_file, relinked)) =
+        std_runtime_copy(prepared, &closures, &runtime_copies, shell)?
+    {
+        report.std_exports = Some(relinked.exports_file);
+        runtime_copies.insert(std_file, relinked.path);
+    }
+    // Step 6: the run-time copies name what they load by path (`lib_paths`).
+    let provided: BTreeSet<String> = closures
+        .iter()
+        .flat_map(|(_, _, needed)| needed.keys().cloned())
+        .collect();
+    let renames = dynamic_names(&closures, &runtime_copies)?;
+    let notes = plugin_notes(prepared, &closures)?;
+    let mut copied: BTreeSet<String> = BTreeSet::new();
+    for closure in closures {
+        let dest = Destination {
+            out,
+            bin_dir: &bin_dir,
+            lib_dir: &lib_dir,
+            bound: (&provided, &renames),
+            runtime_copies: &runtime_copies,
+        };
+        let note = notes.get(&closure.0.name).map(String::as_bytes);
+        let built = install_program(prepared, closure, &dest, note, &mut copied, &mut report)?;
+        if !prepared.options.staging {
+            report_program(&built, shell);
+        }
+        report.programs.push(built);
+    }
+    if prepared.options.staging {
+        return Ok(report);
+    }
+    finish(&report, out, &notes, shell)?;
+    Ok(report)
+}
+
+/// A program, its executables (a plugin's library) and the libraries they load, by file name.
+type Closure<'a> = (&'a Program, Vec<PathBuf>, BTreeMap<String, PathBuf>);
+
+/// The closure of every program Cargo built.
+fn program_closures<'a>(
+    prepared: &'a PreparedBuild,
+    executables: &BTreeMap<String, Vec<PathBuf>>,
+    failed: &[FailedProgram],
+) -> Result<Vec<Closure<'a>>> {
+    let search = [prepared.deps_dir(), prepared.toolchain.std_libdir.clone()];
     let mut closures = Vec::new();
     for program in &prepared.graph.programs {
         if failed.iter().any(|f| f.name == program.name) {
@@ -352,93 +399,116 @@ fn assemble(
         }
         closures.push((program, exes, needed));
     }
+    Ok(closures)
+}
+
+/// Grouped layout: the groups' run-time copies (trimmed to what the programs import with
+/// `--exports used`), by file name; the report gets the groups' records and the reused ones.
+fn group_runtime_copies(
+    prepared: &PreparedBuild,
+    closures: &[Closure],
+    report: &mut BuildReport,
+    shell: &Shell,
+) -> Result<BTreeMap<String, PathBuf>> {
     let mut runtime_copies = BTreeMap::new();
-    if let Some((plan, records)) = &prepared.groups {
-        let files = closures
-            .iter()
-            .flat_map(|(_, exes, needed)| exes.iter().chain(needed.values()));
-        let groups: BTreeMap<&String, &PathBuf> = closures
-            .iter()
-            .flat_map(|(_, _, needed)| needed.iter())
-            .filter(|(name, _)| name.starts_with(&format!("lib{GROUP_CRATE_PREFIX}")))
-            .collect();
-        let mut by_file: BTreeMap<String, GroupRecord> = records
-            .values()
-            .map(|r| (group_file(&r.group), r.clone()))
-            .collect();
-        let trimmed = match prepared.options.group_exports {
-            GroupExports::Used => trim_groups(files, &groups, &by_file, shell)?,
-            GroupExports::All => {
-                keep_all_exports(&groups)?;
-                BTreeMap::new()
-            }
-        };
-        // A reused group is the store's entry unless it had to export more (a new entry).
-        report.reused_groups = plan
-            .groups
-            .iter()
-            .filter_map(|g| Some((group_file(g), plan.reused.get(&g.name)?.clone())))
-            .filter(|(file, _)| {
-                let before = by_file.get(file).and_then(|r| r.exports.as_ref());
-                let now = trimmed.get(file).map(|(_, keep)| keep);
-                before.is_none() || before == now
-            })
-            .collect();
-        for (file, (path, keep)) in trimmed {
-            if let Some(record) = by_file.get_mut(&file) {
-                record.exports = Some(keep);
-            }
-            runtime_copies.insert(file, path);
+    let Some((plan, records)) = &prepared.groups else {
+        return Ok(runtime_copies);
+    };
+    let files = closures
+        .iter()
+        .flat_map(|(_, exes, needed)| exes.iter().chain(needed.values()));
+    let groups: BTreeMap<&String, &PathBuf> = closures
+        .iter()
+        .flat_map(|(_, _, needed)| needed.iter())
+        .filter(|(name, _)| name.starts_with(&format!("lib{GROUP_CRATE_PREFIX}")))
+        .collect();
+    let mut by_file: BTreeMap<String, GroupRecord> = records
+        .values()
+        .map(|r| (group_file(&r.group), r.clone()))
+        .collect();
+    let trimmed = match prepared.options.group_exports {
+        GroupExports::Used => trim_groups(files, &groups, &by_file, shell)?,
+        GroupExports::All => {
+            keep_all_exports(&groups)?;
+            BTreeMap::new()
         }
-        report.group_records = by_file;
+    };
+    // A reused group is the store's entry unless it had to export more (a new entry).
+    report.reused_groups = plan
+        .groups
+        .iter()
+        .filter_map(|g| Some((group_file(g), plan.reused.get(&g.name)?.clone())))
+        .filter(|(file, _)| {
+            let before = by_file.get(file).and_then(|r| r.exports.as_ref());
+            let now = trimmed.get(file).map(|(_, keep)| keep);
+            before.is_none() || before == now
+        })
+        .collect();
+    for (file, (path, keep)) in trimmed {
+        if let Some(record) = by_file.get_mut(&file) {
+            record.exports = Some(keep);
+        }
+        runtime_copies.insert(file, path);
     }
-    // The run-time libstd: relinked with what the set imports from it (`--exports used`) or
-    // everything the toolchain's copy exports (`--exports all`), after the groups were trimmed
-    // (a trimmed group imports less). Compiling used, and keeps using, the toolchain's copy.
+    report.group_records = by_file;
+    Ok(runtime_copies)
+}
+
+/// The run-time libstd, if the programs load it: relinked with what the set imports from it
+/// (`--exports used`) or everything the toolchain's copy exports (`--exports all`), after the
+/// groups were trimmed (a trimmed group imports less). Compiling used, and keeps using, the
+/// toolchain's copy. Its file name and the relinked copy.
+fn std_runtime_copy(
+    prepared: &PreparedBuild,
+    closures: &[Closure],
+    runtime_copies: &BTreeMap<String, PathBuf>,
+    shell: &Shell,
+) -> Result<Option<(String, RelinkedStd)>> {
     let std_file = closures
         .iter()
         .flat_map(|(_, _, needed)| needed.iter())
         .find(|(_, path)| path.starts_with(&prepared.toolchain.std_libdir))
         .map(|(name, _)| name.clone());
-    if let Some(std_file) = std_file {
-        let mut imports = BTreeSet::new();
-        for (_, exes, needed) in &closures {
-            for file in exes.iter().chain(
-                needed
-                    .iter()
-                    .filter(|(name, _)| **name != std_file)
-                    .map(|(name, path)| runtime_copies.get(name).unwrap_or(path)),
-            ) {
-                imports.extend(elf::dynamic_symbols(file)?.0);
-            }
+    let Some(std_file) = std_file else {
+        return Ok(None);
+    };
+    let mut imports = BTreeSet::new();
+    for (_, exes, needed) in closures {
+        for file in exes.iter().chain(
+            needed
+                .iter()
+                .filter(|(name, _)| **name != std_file)
+                .map(|(name, path)| runtime_copies.get(name).unwrap_or(path)),
+        ) {
+            imports.extend(elf::dynamic_symbols(file)?.0);
         }
-        let relinked = relink_std(
-            &prepared.toolchain,
-            &prepared.target_dir.join("cargo-share-std"),
-            prepared.options.group_exports,
-            &imports,
-            shell,
-        )
-        .with_context(|| format!("making the run-time copy of {std_file}"))?;
-        if relinked.file != std_file {
-            bail!(
-                "the programs need {std_file} but the toolchain's libstd is {}: rebuild them \
-                 (remove the cache's target directory)",
-                relinked.file
-            );
-        }
-        report.std_exports = Some(relinked.exports_file);
-        runtime_copies.insert(std_file, relinked.path);
     }
-    // Step 6: the run-time copies name what they load by path (`lib_paths`).
-    let provided: BTreeSet<String> = closures
-        .iter()
-        .flat_map(|(_, _, needed)| needed.keys().cloned())
-        .collect();
-    // Every function a library of `OUT/lib` exports is bound by its short name (`short_names`)
-    // and by position (`positions`; libstd's table laid out from the toolchain's copy).
+    let relinked = relink_std(
+        &prepared.toolchain,
+        &prepared.target_dir.join("cargo-share-std"),
+        prepared.options.group_exports,
+        &imports,
+        shell,
+    )
+    .with_context(|| format!("making the run-time copy of {std_file}"))?;
+    if relinked.file != std_file {
+        bail!(
+            "the programs need {std_file} but the toolchain's libstd is {}: rebuild them \
+             (remove the cache's target directory)",
+            relinked.file
+        );
+    }
+    Ok(Some((std_file, relinked)))
+}
+
+/// Every function a library of `OUT/lib` exports is bound by its short name (`short_names`)
+/// and by position (`positions`; libstd's table laid out from the toolchain's copy).
+fn dynamic_names(
+    closures: &[Closure],
+    runtime_copies: &BTreeMap<String, PathBuf>,
+) -> Result<positions::DynamicNames> {
     let mut libraries = BTreeMap::new();
-    for (_, _, needed) in &closures {
+    for (_, _, needed) in closures {
         for (name, path) in needed {
             let runtime = runtime_copies.get(name).unwrap_or(path);
             let layout_from = if is_libstd_file(name) { path } else { runtime };
@@ -453,64 +523,84 @@ fn assemble(
             runtime,
         })
         .collect();
-    let renames = positions::DynamicNames::of(&libraries)?;
-    let mut copied: BTreeSet<String> = BTreeSet::new();
-    let notes = plugin_notes(prepared, &closures)?;
-    for (program, exes, needed) in closures {
-        let mut installed = Vec::new();
-        let dir = match &program.plugin_for {
-            Some(_) => out.join("plugins"),
-            None => bin_dir.clone(),
-        };
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let note = notes.get(&program.name).map(String::as_bytes);
-        for exe in &exes {
-            let dest = dir.join(exe.file_name().context("binary without a file name")?);
-            install_bound(exe, &dest, (&provided, &renames), Place::BesideLibDir, note)?;
-            installed.push(dest);
-        }
-        for (name, path) in &needed {
-            if copied.insert(name.clone()) {
-                let dest = lib_dir.join(name);
-                let from = runtime_copies.get(name).unwrap_or(path);
-                install_bound(from, &dest, (&provided, &renames), Place::InLibDir, None)?;
-                report
-                    .libraries
-                    .insert(name.clone(), std::fs::metadata(&dest)?.len());
-            }
-        }
-        let built = BuiltProgram {
-            reason: "program-built",
-            name: program.name.clone(),
-            version: program.version.clone(),
-            binaries: installed,
-            libraries: needed.keys().cloned().collect(),
-            features: prepared.options.features.of(&program.name),
-            plugin_for: program.plugin_for.clone(),
-            provenance: prepared
-                .provenance
-                .get(&program.name)
-                .cloned()
-                .unwrap_or_default(),
-            crates: program_crates(prepared, program)?,
-        };
-        if !prepared.options.staging {
-            report_program(&built, shell);
-        }
-        report.programs.push(built);
+    positions::DynamicNames::of(&libraries)
+}
+
+/// Where `assemble` puts a program's files, and how they are bound.
+struct Destination<'a> {
+    out: &'a Path,
+    bin_dir: &'a Path,
+    lib_dir: &'a Path,
+    bound: (&'a BTreeSet<String>, &'a positions::DynamicNames),
+    runtime_copies: &'a BTreeMap<String, PathBuf>,
+}
+
+/// Put one program's executables (a plugin's library) and the libraries it loads that no
+/// earlier program brought (`copied`) in place, bound; its report.
+fn install_program(
+    prepared: &PreparedBuild,
+    (program, exes, needed): Closure,
+    dest: &Destination,
+    note: Option<&[u8]>,
+    copied: &mut BTreeSet<String>,
+    report: &mut BuildReport,
+) -> Result<BuiltProgram> {
+    let mut installed = Vec::new();
+    let dir = match &program.plugin_for {
+        Some(_) => dest.out.join("plugins"),
+        None => dest.bin_dir.to_path_buf(),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for exe in &exes {
+        let to = dir.join(exe.file_name().context("binary without a file name")?);
+        install_bound(exe, &to, dest.bound, Place::BesideLibDir, note)?;
+        installed.push(to);
     }
-    if prepared.options.staging {
-        return Ok(report);
+    for (name, path) in &needed {
+        if copied.insert(name.clone()) {
+            let to = dest.lib_dir.join(name);
+            let from = dest.runtime_copies.get(name).unwrap_or(path);
+            install_bound(from, &to, dest.bound, Place::InLibDir, None)?;
+            report
+                .libraries
+                .insert(name.clone(), std::fs::metadata(&to)?.len());
+        }
     }
+    Ok(BuiltProgram {
+        reason: "program-built",
+        name: program.name.clone(),
+        version: program.version.clone(),
+        binaries: installed,
+        libraries: needed.keys().cloned().collect(),
+        features: prepared.options.features.of(&program.name),
+        plugin_for: program.plugin_for.clone(),
+        provenance: prepared
+            .provenance
+            .get(&program.name)
+            .cloned()
+            .unwrap_or_default(),
+        crates: program_crates(prepared, program)?,
+    })
+}
+
+/// A build into an output directory (not staged for the store): old binaries that were not
+/// built again go, stale plugins are named, and the report is given.
+fn finish(
+    report: &BuildReport,
+    out: &Path,
+    notes: &BTreeMap<String, String>,
+    shell: &Shell,
+) -> Result<()> {
+    let bin_dir = out.join("bin");
     let built: BTreeSet<PathBuf> = report
         .programs
         .iter()
         .flat_map(|p| p.binaries.iter().cloned())
         .collect();
     drop_stale_binaries(&bin_dir, &built, shell)?;
-    warn_stale_plugins(out, &built, &notes, shell)?;
+    warn_stale_plugins(out, &built, notes, shell)?;
     let bytes: u64 = report.libraries.values().sum();
-    shell.json(&report);
+    shell.json(report);
     shell.status(
         "Finished",
         format!(
@@ -518,10 +608,10 @@ fn assemble(
             report.programs.len(),
             report.libraries.len(),
             bytes as f64 / 1e6,
-            lib_dir.display()
+            out.join("lib").display()
         ),
     );
-    Ok(report)
+    Ok(())
 }
 
 /// Every package in `program`'s normal dependency closure, as `(name, version)`, sorted; a
@@ -658,7 +748,7 @@ fn plugin_file(artifact: &cargo_metadata::Artifact) -> Option<cargo_metadata::ca
 /// that needs a library its program does not load is refused.
 fn plugin_notes(
     prepared: &PreparedBuild,
-    closures: &[(&Program, Vec<PathBuf>, BTreeMap<String, PathBuf>)],
+    closures: &[Closure],
 ) -> Result<BTreeMap<String, String>> {
     let mut notes = BTreeMap::new();
     if !prepared.options.plugin_host {
