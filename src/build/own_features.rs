@@ -107,7 +107,8 @@ pub(crate) fn leave_out_forced_features(
         &[],
         None,
         &quiet,
-    )?;
+    )?
+    .set()?;
     let md = graph::load_metadata(&alone.manifest_path, true, host, features)?;
     stored.retain(|g| {
         let forced = grouping::features_forced_on(&md, &g.record);

@@ -342,11 +342,14 @@ impl Planner<'_> {
                 Some(set.number),
                 self.shell,
             );
-            let program_set = match generated {
-                Err(e) if !self.fixed_by_resolution && e.is::<ResolutionConflict>() => {
-                    self.on_conflict(e.downcast::<ResolutionConflict>()?, set, pass)?;
+            let generated = match generated {
+                Ok(set::Generated::Conflict(conflict)) if !self.fixed_by_resolution => {
+                    self.on_conflict(conflict, set, pass)?;
                     continue;
                 }
+                other => other.and_then(set::Generated::set),
+            };
+            let program_set = match generated {
                 Err(e) if !set.stored.is_empty() => {
                     drop_all(
                         &mut set.stored,

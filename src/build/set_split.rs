@@ -81,7 +81,9 @@ pub(crate) fn split_off(
                 .filter(|m| m.name != c.name)
                 .cloned()
                 .collect();
-            if set::generate(&rest, unify, cache, &[], None, &quiet).is_ok() {
+            if let Ok(set::Generated::Set(_)) =
+                set::generate(&rest, unify, cache, &[], None, &quiet)
+            {
                 chosen = c;
                 break;
             }

@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use crate::resolve::grouping;
 use crate::resolve::grouping::StoredGroup;
 use crate::resolve::set::grouped::write_facades;
-use crate::resolve::set::lockfile::{resolution_sha256, resolve, seed_lockfile_preferring};
+use crate::resolve::set::lockfile::{
+    resolution_sha256, resolve, seed_lockfile_preferring, ResolutionConflict,
+};
 use crate::resolve::set::pins::{apply_pins, recorded_pins, write_pins_member, PINS_PACKAGE};
 use crate::resolve::set::program_set::{ProgramSet, SetMember, UnifyOptions};
 use crate::resolve::set::reuse_member::{stored_packages, write_reuse_member, REUSE_PACKAGE};
@@ -34,7 +36,7 @@ pub fn generate(
     stored: &[StoredGroup],
     number: Option<usize>,
     shell: &Shell,
-) -> Result<ProgramSet> {
+) -> Result<Generated> {
     if !stored.is_empty() && (options.lock_file.is_some() || !options.pins.is_empty()) {
         bail!("internal: stored groups are not combined with --lock or --pin");
     }
@@ -57,17 +59,37 @@ pub fn generate(
                 Some(lock) => lock.clone(),
                 None => seed_lock(members, options, stored)?,
             };
-            ws.resolve_anew(seed, options, shell)?;
+            if let Err(conflict) = ws.resolve_anew(seed, options, shell)? {
+                return Ok(Generated::Conflict(conflict));
+            }
         }
     }
     let lock = std::fs::read_to_string(&ws.lock_path)?;
-    Ok(ProgramSet {
+    Ok(Generated::Set(ProgramSet {
         root: ws.root,
         manifest_path: ws.manifest_path,
         lock_sha256: resolution_sha256(&lock)?,
         policy: options.policy,
         members: members.to_vec(),
-    })
+    }))
+}
+
+/// What `generate` made of a set: its resolved workspace, or the conflict Cargo explained (the
+/// set planner splits a program off on it; to every other caller it is an error).
+#[derive(Debug)]
+pub enum Generated {
+    Set(ProgramSet),
+    Conflict(ResolutionConflict),
+}
+
+impl Generated {
+    /// The set, or the conflict as an error.
+    pub fn set(self) -> Result<ProgramSet> {
+        match self {
+            Generated::Set(set) => Ok(set),
+            Generated::Conflict(conflict) => Err(conflict.into()),
+        }
+    }
 }
 
 /// A set's workspace on disk, as `generate` resolves it.
@@ -167,8 +189,15 @@ impl SetWorkspace {
 
     /// Cargo resolves the workspace from `seed`, the pins are applied, and with `--lock FILE`
     /// the resolution is saved there under this set's header.
-    fn resolve_anew(&self, seed: String, options: &UnifyOptions, shell: &Shell) -> Result<()> {
-        resolve(&self.manifest_path, &self.lock_path, seed)?;
+    fn resolve_anew(
+        &self,
+        seed: String,
+        options: &UnifyOptions,
+        shell: &Shell,
+    ) -> Result<Result<(), ResolutionConflict>> {
+        if let Err(conflict) = resolve(&self.manifest_path, &self.lock_path, seed)? {
+            return Ok(Err(conflict));
+        }
         apply_pins(
             &self.root,
             &self.dirs,
@@ -182,7 +211,7 @@ impl SetWorkspace {
                 .with_context(|| format!("writing --lock {}", file.display()))?;
             shell.status("Saved", format!("the resolution to {}", file.display()));
         }
-        Ok(())
+        Ok(Ok(()))
     }
 }
 

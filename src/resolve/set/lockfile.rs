@@ -217,8 +217,13 @@ pub(crate) fn forget_crate(seed: &str, name: &str, range: Option<&str>) -> Resul
 }
 
 /// Let Cargo resolve the set from the seed. A crate Cargo cannot fit is forgotten from the seed
-/// and resolved afresh (at most a few times, then Cargo's error is shown).
-pub(crate) fn resolve(manifest: &Path, lock_path: &Path, mut seed: String) -> Result<()> {
+/// and resolved afresh (at most a few times); then what Cargo explained is the inner error, a
+/// conflict the caller may act on (an error of the outer result is not).
+pub(crate) fn resolve(
+    manifest: &Path,
+    lock_path: &Path,
+    mut seed: String,
+) -> Result<Result<(), ResolutionConflict>> {
     let members: Vec<String> = std::fs::read_dir(manifest.parent().unwrap_or(Path::new(".")))?
         .flatten()
         .filter(|e| e.path().join("Cargo.toml").is_file())
@@ -235,7 +240,7 @@ pub(crate) fn resolve(manifest: &Path, lock_path: &Path, mut seed: String) -> Re
             ],
         )?;
         if out.status.success() {
-            return Ok(());
+            return Ok(Ok(()));
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
         let culprit = stderr
@@ -248,7 +253,7 @@ pub(crate) fn resolve(manifest: &Path, lock_path: &Path, mut seed: String) -> Re
                 seed = forget_crate(&seed, &name, None)?;
             }
             _ => {
-                return Err(ResolutionConflict::from_cargo(&stderr, &members).into());
+                return Ok(Err(ResolutionConflict::from_cargo(&stderr, &members)));
             }
         }
     }
@@ -256,7 +261,8 @@ pub(crate) fn resolve(manifest: &Path, lock_path: &Path, mut seed: String) -> Re
 
 /// Cargo could not resolve the programs of a set together: which programs its explanation
 /// names, and the requirement that split them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.describe())]
 pub struct ResolutionConflict {
     /// The set's programs that Cargo's explanation names (`required by package `NAME vVERSION``,
     /// `of package `NAME vVERSION``).
@@ -310,8 +316,9 @@ impl ResolutionConflict {
     }
 }
 
-impl std::fmt::Display for ResolutionConflict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ResolutionConflict {
+    /// The error a user reads: the requirement, what to do, and what Cargo said.
+    fn describe(&self) -> String {
         let hint = match self.involved.as_slice() {
             [] => "build the programs that conflict with --own-lock NAME".to_string(),
             [one] => format!("build {one} (or the program it conflicts with) with its own lockfile: --own-lock {one}"),
@@ -321,15 +328,12 @@ impl std::fmt::Display for ResolutionConflict {
                 many[0]
             ),
         };
-        write!(
-            f,
+        format!(
             "Cargo could not resolve these programs together ({}): {hint}\n\ncargo said:\n{}",
             self.requirement, self.cargo_said
         )
     }
 }
-
-impl std::error::Error for ResolutionConflict {}
 
 #[cfg(test)]
 mod tests {

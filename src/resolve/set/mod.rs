@@ -31,7 +31,7 @@ pub mod program_set;
 pub mod reuse_member;
 pub mod workspace;
 
-pub use generate::generate;
+pub use generate::{generate, Generated};
 pub use grouped::grouped_workspace;
 pub use lockfile::{
     keeps_locked_versions, lock_subset, seed_lockfile, seed_lockfile_preferring, ResolutionConflict,

@@ -66,9 +66,12 @@ pub(crate) fn apply_pins(
         return Ok(());
     }
     write_pins_member(root, dirs, &requirements)?;
-    resolve(&root.join("Cargo.toml"), lock_path, seed).context(
-        "applying --pin: Cargo could not fit the pinned versions with every program's requirements",
-    )
+    resolve(&root.join("Cargo.toml"), lock_path, seed)
+        .and_then(|resolved| Ok(resolved?))
+        .context(
+            "applying --pin: Cargo could not fit the pinned versions with every program's \
+             requirements",
+        )
 }
 
 /// The generated member requiring `NAME = "=VERSION"` for each pin, added to the workspace.
