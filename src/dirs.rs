@@ -24,16 +24,16 @@ fn xdg(var: &str, default: &str) -> Result<PathBuf> {
 }
 
 /// `$XDG_CACHE_HOME`, else `~/.cache`.
-pub fn cache_home() -> Result<PathBuf> {
+pub(crate) fn cache_home() -> Result<PathBuf> {
     xdg("XDG_CACHE_HOME", ".cache")
 }
 
 /// `$XDG_DATA_HOME`, else `~/.local/share`.
-pub fn data_home() -> Result<PathBuf> {
+pub(crate) fn data_home() -> Result<PathBuf> {
     xdg("XDG_DATA_HOME", ".local/share")
 }
 
 /// `$XDG_CONFIG_HOME`, else `~/.config`.
-pub fn config_home() -> Result<PathBuf> {
+pub(crate) fn config_home() -> Result<PathBuf> {
     xdg("XDG_CONFIG_HOME", ".config")
 }

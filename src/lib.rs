@@ -16,6 +16,10 @@
 //! (SHA-256), `toolchain` (rustc), `elf` (reading and writing shared objects). See
 //! `ARCHITECTURE.md` for the path a build takes and the invariants.
 
+// The documentation is for the engineers who change this code (`cargo doc
+// --document-private-items`): links from public items to crate-private ones are meant.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod adopt;
 pub mod audit;
 pub mod build;

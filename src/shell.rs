@@ -51,7 +51,7 @@ impl Shell {
         said.insert((verb.to_string(), message.to_string()))
     }
 
-    pub fn is_json(&self) -> bool {
+    pub(crate) fn is_json(&self) -> bool {
         self.format == MessageFormat::Json
     }
 
@@ -120,7 +120,7 @@ impl Shell {
 }
 
 /// A byte count for people: `512 B`, `7.3 KB`, `12.4 MB`, `1.2 GB` (decimal units, as Cargo).
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     let f = n as f64;
     if n < 1000 {
         format!("{n} B")

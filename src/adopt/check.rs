@@ -9,7 +9,7 @@ use std::time::Duration;
 use wait_timeout::ChildExt;
 
 /// How long one `--version` may take before it counts as failed.
-pub const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Run `binary --version`, and `binary --help` if that does not exit 0. `Ok` names the
 /// command line that succeeded; `Err` says what each did.

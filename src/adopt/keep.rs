@@ -9,11 +9,16 @@ use anyhow::{Context, Result};
 use cargo_share_compile::digest;
 
 /// The directory under the install root that holds the replaced binaries.
-pub const KEPT_DIR: &str = "cargo-share-adopted";
+pub(crate) const KEPT_DIR: &str = "cargo-share-adopted";
 
 /// Keep `binary` (in `ROOT/bin`) as `ROOT/cargo-share-adopted/NAME-VERSION/BIN`, or
 /// `NAME-VERSION.N/BIN` when a different file is kept there already; returns where.
-pub fn keep_binary(root: &Path, name: &str, version: &str, binary: &Path) -> Result<PathBuf> {
+pub(crate) fn keep_binary(
+    root: &Path,
+    name: &str,
+    version: &str,
+    binary: &Path,
+) -> Result<PathBuf> {
     let file_name = binary.file_name().context("a binary without a name")?;
     let base = root.join(KEPT_DIR);
     for n in 0.. {

@@ -80,7 +80,7 @@ pub struct AdoptPlan {
 }
 
 impl AdoptPlan {
-    pub fn candidates(&self) -> impl Iterator<Item = &Candidate> {
+    pub(crate) fn candidates(&self) -> impl Iterator<Item = &Candidate> {
         self.batches.iter().flat_map(|b| b.programs.iter())
     }
 }

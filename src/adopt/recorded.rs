@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// The file Cargo keeps its install records in, in the install root.
-pub const CRATES2_FILE: &str = ".crates2.json";
+pub(crate) const CRATES2_FILE: &str = ".crates2.json";
 
 /// Where a recorded package came from (the source of its Cargo package id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,7 +60,7 @@ const CRATES_IO_SOURCES: [&str; 2] = [
 ];
 
 /// Read `ROOT/.crates2.json`; an error names the file and what to do.
-pub fn read_recorded(root: &Path) -> Result<Vec<RecordedInstall>> {
+pub(crate) fn read_recorded(root: &Path) -> Result<Vec<RecordedInstall>> {
     let file = root.join(CRATES2_FILE);
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
@@ -82,7 +82,7 @@ pub fn read_recorded(root: &Path) -> Result<Vec<RecordedInstall>> {
 }
 
 /// The records in a `.crates2.json` text.
-pub fn parse_recorded(text: &str) -> Result<Vec<RecordedInstall>> {
+pub(crate) fn parse_recorded(text: &str) -> Result<Vec<RecordedInstall>> {
     let parsed: Crates2 = serde_json::from_str(text)?;
     parsed
         .installs

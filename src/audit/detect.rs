@@ -27,7 +27,7 @@ pub struct KnownRustc {
 
 impl KnownRustc {
     /// From `rustc -vV` output.
-    pub fn from_version_text(text: &str) -> Option<Self> {
+    pub(crate) fn from_version_text(text: &str) -> Option<Self> {
         let field = |key: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(key))

@@ -11,7 +11,7 @@ use crate::audit::model::{
 
 /// The name under which std is counted: every Rust binary of one rustc carries (part of) it,
 /// and cargo-share shares it as the toolchain's libstd.
-pub const STD_ROW: &str = "std (toolchain)";
+pub(crate) const STD_ROW: &str = "std (toolchain)";
 
 /// Gives binaries known only by a `/rustc/HASH/` commit the release another binary's `.comment`
 /// names for the same commit.
@@ -139,7 +139,7 @@ fn copies(binaries: &[BinaryAudit]) -> Copies {
 
 /// Fills each binary's `shared_bytes` and computes the rows, the version spread and the
 /// projection.
-pub fn estimate(
+pub(crate) fn estimate(
     binaries: &mut [BinaryAudit],
 ) -> (Vec<CrateVersionRow>, Vec<VersionSpread>, Projection) {
     resolve_rustc(binaries);

@@ -32,7 +32,7 @@ use crate::shell::Shell;
 
 /// The defining crate shown for an inherent method of a primitive type (`<str>::replace`),
 /// whose name does not say which of the two defines it.
-pub const PRIMITIVE_IMPL: &str = "core|alloc";
+pub(crate) const PRIMITIVE_IMPL: &str = "core|alloc";
 
 /// One Rust function defined in two or more files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,7 +123,7 @@ pub fn defining_crate(demangled: &str) -> Option<String> {
 }
 
 /// Does a demangled name carry generic arguments (see the module docs)?
-pub fn is_generic(demangled: &str) -> bool {
+pub(crate) fn is_generic(demangled: &str) -> bool {
     if demangled.contains("::<") {
         return true;
     }
@@ -175,7 +175,7 @@ fn functions(data: &[u8]) -> Result<Option<BTreeMap<String, u64>>> {
 }
 
 /// Read every ELF file under `paths` and find the functions defined in two or more of them.
-pub fn analyze_generics(paths: &[PathBuf], shell: &Shell) -> Result<GenericsReport> {
+pub(crate) fn analyze_generics(paths: &[PathBuf], shell: &Shell) -> Result<GenericsReport> {
     let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     shell.status("Scanning", shown.join(", "));
     let scanned = scan(paths, |_| {});

@@ -15,7 +15,7 @@ use crate::shell::{human_bytes, Shell};
 const TABLE_ROWS: usize = 25;
 
 /// Where the set is built when no `--from` is given.
-pub const GENERICS_OUT: &str = "analyze-generics";
+pub(crate) const GENERICS_OUT: &str = "analyze-generics";
 
 /// `from`: files or directories built already; empty: build `build`'s programs into
 /// `CACHE/analyze-generics` first.

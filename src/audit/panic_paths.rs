@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// What the paths of one binary say.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PathEvidence {
+pub(crate) struct PathEvidence {
     /// (crate name as in Cargo.toml, version) -> distinct source files seen.
     pub crates: BTreeMap<(String, String), BTreeSet<String>>,
     /// Distinct files of the toolchain's library (std, core, alloc and what std vendors).
@@ -28,7 +28,7 @@ pub struct PathEvidence {
 
 /// Crates std carries inside itself (vendored into the toolchain's library): a symbol naming one
 /// of these with no registry version in the binary is std's copy.
-pub const STD_VENDORED: &[&str] = &[
+pub(crate) const STD_VENDORED: &[&str] = &[
     "hashbrown",
     "gimli",
     "addr2line",
@@ -45,7 +45,7 @@ pub const STD_VENDORED: &[&str] = &[
 impl PathEvidence {
     /// The crate whose files include `src/main.rs` or `src/bin/…`: a program's root package
     /// (built from a registry by `cargo install`, its paths look like any dependency's).
-    pub fn binary_crate(&self) -> Option<&(String, String)> {
+    pub(crate) fn binary_crate(&self) -> Option<&(String, String)> {
         self.crates
             .iter()
             .find(|(_, files)| {
@@ -67,7 +67,7 @@ fn is_segment_byte(b: u8) -> bool {
 
 /// `regex-automata-0.4.3` -> (`regex-automata`, `0.4.3`); `None` unless the tail after some
 /// `-` is a semantic version and the head a crate name.
-pub fn split_name_version(segment: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_name_version(segment: &str) -> Option<(&str, &str)> {
     for (i, _) in segment.match_indices('-') {
         let (name, version) = (&segment[..i], &segment[i + 1..]);
         if !version.starts_with(|c: char| c.is_ascii_digit()) {
@@ -140,7 +140,7 @@ fn find_all<'a>(data: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize>
 }
 
 /// Reads every panic-location path in a binary's bytes.
-pub fn read_paths(data: &[u8]) -> PathEvidence {
+pub(crate) fn read_paths(data: &[u8]) -> PathEvidence {
     let mut out = PathEvidence::default();
     for i in find_all(data, b"/src/") {
         let Some(file) = source_file(data, i + 5) else {

@@ -18,7 +18,7 @@ pub struct Unreadable {
 
 /// What a walk found.
 #[derive(Debug, Default)]
-pub struct ScanResult {
+pub(crate) struct ScanResult {
     /// ELF files, as first reached (a path under the roots, not the link target).
     pub elf_files: Vec<PathBuf>,
     /// Regular files looked at (ELF or not).
@@ -43,7 +43,7 @@ fn is_elf(path: &Path) -> std::io::Result<bool> {
 
 /// Walks `roots` (files or directories). Paths that do not exist are reported as unreadable.
 /// `on_file` is called for every regular file examined (for progress).
-pub fn scan(roots: &[PathBuf], mut on_file: impl FnMut(usize)) -> ScanResult {
+pub(crate) fn scan(roots: &[PathBuf], mut on_file: impl FnMut(usize)) -> ScanResult {
     let mut result = ScanResult::default();
     // Canonical paths already visited: a link to something seen is not followed again.
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use object::{Object, ObjectSymbol, SymbolKind};
 
 /// Crates the toolchain ships: their code is the compiler's library (libstd when shared).
-pub const TOOLCHAIN_CRATES: &[&str] = &[
+pub(crate) const TOOLCHAIN_CRATES: &[&str] = &[
     "std",
     "core",
     "alloc",
@@ -36,7 +36,7 @@ const MIN_RUST_FUNCTIONS: usize = 20;
 
 /// Function bytes of one binary, by crate name (as in symbols: `regex_automata`).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SymbolBytes {
+pub(crate) struct SymbolBytes {
     pub per_crate: BTreeMap<String, u64>,
     /// Functions without a Rust name (C code, start-up files).
     pub unattributed: u64,
@@ -48,7 +48,7 @@ pub struct SymbolBytes {
 
 /// Crate roots named in a demangled path, in order: each identifier that starts a path (is
 /// followed by `::` and not preceded by it).
-pub fn path_roots(demangled: &str) -> Vec<&str> {
+pub(crate) fn path_roots(demangled: &str) -> Vec<&str> {
     let bytes = demangled.as_bytes();
     let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let mut roots = Vec::new();
@@ -73,7 +73,7 @@ pub fn path_roots(demangled: &str) -> Vec<&str> {
 }
 
 /// The crate a demangled function belongs to (see the module docs).
-pub fn crate_of(demangled: &str) -> Option<&str> {
+pub(crate) fn crate_of(demangled: &str) -> Option<&str> {
     let roots = path_roots(demangled);
     roots
         .iter()
@@ -96,7 +96,7 @@ pub fn defined_functions<'a>(file: &'a object::File<'a>) -> impl Iterator<Item =
 }
 
 /// Bytes per crate from the symbol table, or `None` when there is no usable table.
-pub fn symbol_bytes(file: &object::File) -> Option<SymbolBytes> {
+pub(crate) fn symbol_bytes(file: &object::File) -> Option<SymbolBytes> {
     let mut out = SymbolBytes::default();
     for (name, size) in defined_functions(file) {
         match rustc_demangle::try_demangle(name) {

@@ -36,7 +36,7 @@ struct AdaptedProgram {
 /// Steps 1 to 3 of an install's build that may move installed programs: the adapted
 /// resolution when it holds (`prepare_adapted`), else the installed programs moved to the
 /// newcomers' versions, each proven by its own tests (`build::retest::prepare_retested`).
-pub fn prepare_proven(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
+pub(crate) fn prepare_proven(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     if let Some(prepared) = prepare_adapted(options, shell)? {
         return Ok(prepared);
     }

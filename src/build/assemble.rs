@@ -703,8 +703,9 @@ fn report_program(built: &BuiltProgram, shell: &Shell) {
     }
 }
 
-/// [`install_file`], with the library names rewritten by [`bind_to_lib_dir`] and, for a plugin
-/// host and its plugins, the closure note added ([`plugin_closure`]).
+/// Copy `from` to `to` ([`install_bytes`]), with the library names rewritten by
+/// [`bind_to_lib_dir`] and, for a plugin host and its plugins, the closure note added
+/// ([`plugin_closure`]).
 fn install_bound(
     from: &Path,
     to: &Path,
@@ -780,15 +781,9 @@ fn plugin_notes(
     Ok(notes)
 }
 
-/// Copy a file into place atomically (temporary file in the same directory, then rename), so a
-/// program in `OUT` is never seen half-written.
-pub fn install_file(from: &Path, to: &Path) -> Result<()> {
-    let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-    install_bytes(&bytes, from, to)
-}
-
-/// Write `bytes` to `to` atomically with `from`'s permissions; nothing is written when `to`
-/// already holds them.
+/// Write `bytes` to `to` atomically (a temporary file in the same directory, then a rename, so a
+/// program in `OUT` is never seen half-written) with `from`'s permissions; nothing is written
+/// when `to` already holds them.
 fn install_bytes(bytes: &[u8], from: &Path, to: &Path) -> Result<()> {
     if std::fs::read(to).ok().as_deref() == Some(bytes) {
         return Ok(());

@@ -272,11 +272,11 @@ impl PreparedBuild {
     }
 
     /// Where Cargo puts target binaries and dylibs.
-    pub fn deps_dir(&self) -> PathBuf {
+    pub(crate) fn deps_dir(&self) -> PathBuf {
         self.release_dir().join("deps")
     }
 
-    pub fn release_dir(&self) -> PathBuf {
+    pub(crate) fn release_dir(&self) -> PathBuf {
         self.target_dir.join(&self.toolchain.host).join("release")
     }
 }

@@ -35,7 +35,7 @@ pub struct FeatureChoice {
 
 impl FeatureChoice {
     /// Nothing asked: the program's default features.
-    pub fn is_default(&self) -> bool {
+    pub(crate) fn is_default(&self) -> bool {
         self.features.is_empty() && !self.all_features && !self.no_default_features
     }
 
@@ -153,7 +153,7 @@ impl ProgramFeatures {
     }
 
     /// Add `PROGRAM/FEATURE` entries for one program (an installed program joining a build).
-    pub fn add_to_program(&mut self, program: &str, features: &[String]) {
+    pub(crate) fn add_to_program(&mut self, program: &str, features: &[String]) {
         if !features.is_empty() {
             self.by_program
                 .entry(program.to_string())
@@ -163,7 +163,7 @@ impl ProgramFeatures {
     }
 
     /// Programs with `PROGRAM/FEATURE` entries and their features (after `bind`).
-    pub fn by_program(&self) -> &BTreeMap<String, BTreeSet<String>> {
+    pub(crate) fn by_program(&self) -> &BTreeMap<String, BTreeSet<String>> {
         &self.by_program
     }
 
@@ -171,7 +171,7 @@ impl ProgramFeatures {
     /// programs: `--features PROGRAM/FEATURE,...` for each of their features (Cargo's form for a
     /// selected workspace member), `--all-features`, `--no-default-features`. Features of other
     /// programs are left out.
-    pub fn cargo_args<S: AsRef<str>>(&self, programs: &[S]) -> Vec<String> {
+    pub(crate) fn cargo_args<S: AsRef<str>>(&self, programs: &[S]) -> Vec<String> {
         let mut args = Vec::new();
         let features: Vec<String> = programs
             .iter()

@@ -39,7 +39,7 @@ use cargo_share_compile::elf_rewrite;
 const WRAPPER_RUN_PATHS: [&str; 2] = ["$ORIGIN", "$ORIGIN/../lib"];
 
 /// Versions the rewrite, for the store identity: change it when the rewrite changes.
-pub const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE from bin/, $ORIGIN/FILE from \
+pub(crate) const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE from bin/, $ORIGIN/FILE from \
      lib/, wrapper run paths removed, short dynamic names _cs+16 hex of SHA-256, functions bound by \
      position through _csT anchors and 8-byte jump tables, libstd's table jumping through its GOT \
      for its C imports and interposable symbols, own thread-locals' module ids bound to self, \

@@ -1,9 +1,9 @@
 //! The build driver: from programs named on the command line to binaries in `OUT/bin` and the
 //! shared libraries they need in `OUT/lib`.
 //!
-//! 1. Sources: fetch crates.io programs ([`crate::program`]).
-//! 2. Graph: `cargo metadata` of every workspace; decide the shared crates ([`crate::graph`]).
-//! 3. Plan: write the [`WrapperPlan`] the rustc wrapper reads.
+//! 1. Sources: fetch crates.io programs ([`crate::source::program`]).
+//! 2. Graph: `cargo metadata` of every workspace; decide the shared crates ([`crate::resolve::graph`]).
+//! 3. Plan: write the [`WrapperPlan`](cargo_share_compile::plan::WrapperPlan) the rustc wrapper reads.
 //! 4. Cargo: one `cargo build --release --target HOST` per workspace, with cargo-share as
 //!    `RUSTC_WRAPPER`, the shared-crate profile as `--config`, and one target directory for all
 //!    builds, so a crate build with the same Cargo unit hash is compiled once and reused.
@@ -43,7 +43,7 @@ pub mod std_relink;
 pub mod test;
 pub mod trim;
 
-pub use assemble::{build, install_file, show_plan, BuildReport, BuiltProgram};
+pub use assemble::{build, show_plan, BuildReport, BuiltProgram};
 pub use failures::FailedProgram;
 pub use features::{FeatureChoice, ProgramFeatures};
 pub use installed::Provenance;

@@ -34,14 +34,14 @@ use cargo_share_compile::toolchain::Toolchain;
 use cargo_share_compile::unit_record::{UnitRecord, UNIT_RECORD_SUFFIX};
 
 /// The ELF section holding the closure note.
-pub const CLOSURE_SECTION: &str = ".cargo-share.closure";
+pub(crate) const CLOSURE_SECTION: &str = ".cargo-share.closure";
 /// The note's first line (its format).
-pub const CLOSURE_FORMAT: &str = "cargo-share closure v1";
+pub(crate) const CLOSURE_FORMAT: &str = "cargo-share closure v1";
 
 /// The note for `program` (a plugin host) or one of its plugins, from the libraries the file
 /// loads (`needed`: file name -> path, as [`cargo_share_compile::elf::library_closure`] gives them) and the
 /// unit records in `deps`.
-pub fn closure_note(
+pub(crate) fn closure_note(
     program: &str,
     needed: &BTreeMap<String, PathBuf>,
     deps: &Path,
@@ -106,7 +106,7 @@ fn read_record(deps: &Path, stem: &str) -> Result<UnitRecord> {
 
 /// The libraries a plugin needs that its program does not load: a plugin must bind to its
 /// program's own files and bring nothing shared of its own (crates only it uses are static in it).
-pub fn foreign_libraries<'a>(
+pub(crate) fn foreign_libraries<'a>(
     plugin: &'a BTreeMap<String, PathBuf>,
     program: &BTreeMap<String, PathBuf>,
 ) -> Vec<&'a str> {
@@ -120,7 +120,7 @@ pub fn foreign_libraries<'a>(
 /// What makes a plugin's note (`plugin`) not fit a program's (`program`): another program, or
 /// the first crate (by name) the program does not have as the plugin was built against it.
 /// `None` when it fits. (The loader's own check is `cargo_share_plugin_host::check`.)
-pub fn note_mismatch(program: &str, plugin: &str) -> Option<String> {
+pub(crate) fn note_mismatch(program: &str, plugin: &str) -> Option<String> {
     let line = |note: &str, prefix: &str| -> Option<String> {
         note.lines()
             .find_map(|l| l.strip_prefix(prefix))

@@ -2,7 +2,7 @@
 //! (`dylib` or `cdylib`) built in their program's set.
 //!
 //! The program is a *plugin host*: in the group plan a second consumer,
-//! [`grouping::plugins_consumer`], uses every crate the program uses, so all of them go into
+//! [`crate::resolve::grouping::plugins_consumer`], uses every crate the program uses, so all of them go into
 //! groups the program loads (none stays static in it, where a plugin could not bind to it).
 //! The plugins join the set workspace as members: Cargo resolves them with the program, so a
 //! crate they have in common is the program's exact build, and each plugin depends on the
@@ -34,7 +34,7 @@ pub struct Plugins {
 /// Read the plugins' manifests (with `--plugin-for`) and check them: the build has exactly one
 /// program, grouped under `--unify features`, and each plugin is a package whose library is a
 /// `dylib` or `cdylib`.
-pub fn load_plugins(
+pub(crate) fn load_plugins(
     options: &BuildOptions,
     programs: &[(PathBuf, Metadata)],
     cache: &Path,
@@ -133,7 +133,11 @@ pub fn load_plugins(
 
 /// Add the plugins of the set workspace `workspace` (an index into `graph.workspaces`) to the
 /// graph as programs without binaries, so that Cargo builds them (`-p PLUGIN`).
-pub fn add_plugins(graph: &mut BuildGraph, workspace: usize, plugins: &Plugins) -> Result<()> {
+pub(crate) fn add_plugins(
+    graph: &mut BuildGraph,
+    workspace: usize,
+    plugins: &Plugins,
+) -> Result<()> {
     let md = &graph.workspaces[workspace].metadata;
     let mut found = Vec::new();
     for member in &plugins.members {
@@ -156,7 +160,7 @@ pub fn add_plugins(graph: &mut BuildGraph, workspace: usize, plugins: &Plugins) 
 }
 
 /// The package directories of the plugins in the graph, for the wrapper's plan.
-pub fn plugin_package_dirs(graph: &BuildGraph) -> BTreeSet<PathBuf> {
+pub(crate) fn plugin_package_dirs(graph: &BuildGraph) -> BTreeSet<PathBuf> {
     graph
         .programs
         .iter()
@@ -172,7 +176,7 @@ pub fn plugin_package_dirs(graph: &BuildGraph) -> BTreeSet<PathBuf> {
 
 /// Plugins an earlier build left in `OUT/plugins` that the program built now would refuse
 /// (built for another build of it): each is named in a warning, and left as it is.
-pub fn warn_stale_plugins(
+pub(crate) fn warn_stale_plugins(
     out: &Path,
     built: &BTreeSet<PathBuf>,
     notes: &std::collections::BTreeMap<String, String>,

@@ -89,7 +89,7 @@ struct ProgramRetested<'a> {
 /// Steps 1 to 3 ([`prepare`]), with the installed programs the set would move proven by their
 /// own tests: each one that is not is left out of `options.installed` and the set is prepared
 /// again without it.
-pub fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
+pub(crate) fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     if !options.retest_installed || options.installed.is_empty() {
         return prepare(options, shell);
     }

@@ -53,7 +53,7 @@ pub(crate) fn renamed(name: &str, kind: SymbolKind) -> bool {
 
 /// Long name -> short name for every function the run-time copies `libraries` define that is
 /// renamed: the map every file of the output is rewritten with. Fails on a collision.
-pub fn renames_of<'a>(
+pub(crate) fn renames_of<'a>(
     libraries: impl Iterator<Item = &'a Path>,
 ) -> Result<HashMap<Vec<u8>, Vec<u8>>> {
     let mut renames: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();

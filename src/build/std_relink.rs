@@ -49,7 +49,8 @@ use cargo_share_compile::toolchain::Toolchain;
 
 /// How [`relink_std`] links, the first line of every export list it writes: change it when the
 /// relink changes (a store entry's identity hashes the list).
-pub const STD_RELINK_FORMAT: &str = "# cargo-share std relink 3: sysroot rlibs, allocator shim \
+pub(crate) const STD_RELINK_FORMAT: &str =
+    "# cargo-share std relink 3: sysroot rlibs, allocator shim \
      and __rust_start_panic interposable (--dynamic-list), version script, --gc-sections, \
      --strip-debug, GOT slots for the C functions and interposable symbols the table jumps \
      through (lines `slot NAME`)";
@@ -59,14 +60,14 @@ pub const STD_RELINK_FORMAT: &str = "# cargo-share std relink 3: sysroot rlibs, 
 const SLOTS_SYMBOL: &str = "cargo_share_slots";
 
 /// Beside the relinked libstd: the symbols it exports, one per line, after [`STD_RELINK_FORMAT`].
-pub const STD_EXPORTS_FILE: &str = "exports";
+pub(crate) const STD_EXPORTS_FILE: &str = "exports";
 
 /// The linker driver the relink runs (GNU ld through `cc`, as the link was checked with).
 const LINKER: &str = "cc";
 
 /// The relinked run-time libstd of a build.
 #[derive(Debug, Clone)]
-pub struct RelinkedStd {
+pub(crate) struct RelinkedStd {
     /// `libstd-<hash>.so`: the toolchain's file name, which is also the soname.
     pub file: String,
     pub path: PathBuf,
@@ -90,7 +91,7 @@ fn is_shim_marker(name: &str) -> bool {
 /// symbol of the set's binaries and libraries) takes from the toolchain's copy, plus the
 /// allocator shim and the panic runtime's entry point; with `All`, everything the toolchain's
 /// copy exports but its crate metadata.
-pub fn std_exports(
+pub(crate) fn std_exports(
     stock: &BTreeSet<String>,
     mode: GroupExports,
     imports: &BTreeSet<String>,
@@ -108,7 +109,7 @@ pub fn std_exports(
 
 /// Relink the toolchain's libstd for a build into `work` (a directory under the target
 /// directory), exporting per `mode`. `imports`: what the set's binaries and libraries import.
-pub fn relink_std(
+pub(crate) fn relink_std(
     toolchain: &Toolchain,
     work: &Path,
     mode: GroupExports,

@@ -40,7 +40,7 @@ const FILE_LIMIT: u64 = 4 << 30;
 /// The most a layer larger than [`ANY_RATIO_BELOW`] may expand: shared objects and executables
 /// compress a few times at [`ZSTD_LEVEL`]; `push` refuses a file past this ratio, so that a
 /// pull never does.
-pub const MAX_RATIO: u64 = 1024;
+pub(crate) const MAX_RATIO: u64 = 1024;
 /// Files up to this size may expand at any ratio (a small file of zeros is no bomb).
 const ANY_RATIO_BELOW: u64 = 16 << 20;
 /// The largest config blob read (a program's config holds its lockfile entries: kilobytes).
@@ -357,7 +357,7 @@ fn expand(compressed: &[u8], exact: Option<u64>) -> Result<Vec<u8>> {
 /// A file of `size` bytes compressed to `compressed` bytes is within the limits a puller
 /// accepts (at most [`FILE_LIMIT`]; at most [`MAX_RATIO`] times its compressed size unless it is
 /// smaller than [`ANY_RATIO_BELOW`]).
-pub fn check_ratio(compressed: u64, size: u64) -> Result<()> {
+pub(crate) fn check_ratio(compressed: u64, size: u64) -> Result<()> {
     let bound = compressed.saturating_mul(MAX_RATIO).max(ANY_RATIO_BELOW);
     if size > FILE_LIMIT || size > bound {
         bail!(

@@ -16,10 +16,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 /// The environment variable with `USER:PASSWORD` for the registry.
-pub const AUTH_ENV: &str = "CARGO_SHARE_REGISTRY_AUTH";
+pub(crate) const AUTH_ENV: &str = "CARGO_SHARE_REGISTRY_AUTH";
 
 /// `USER:PASSWORD` for `host` (`HOST[:PORT]`), if any is configured.
-pub fn credentials_for(host: &str) -> Result<Option<String>> {
+pub(crate) fn credentials_for(host: &str) -> Result<Option<String>> {
     if let Ok(v) = std::env::var(AUTH_ENV) {
         if !v.contains(':') {
             anyhow::bail!("${AUTH_ENV} must be `USER:PASSWORD`");

@@ -20,7 +20,7 @@ const FILE_NAME_LIMIT: usize = 255;
 /// A package name: ASCII letters, digits, `-` and `_`, starting with a letter or `_` (Cargo's
 /// rule for package names, ASCII only), at most [`NAME_LIMIT`] bytes. `what` names the artifact
 /// in the error.
-pub fn check_package_name(name: &str, what: &str) -> Result<()> {
+pub(crate) fn check_package_name(name: &str, what: &str) -> Result<()> {
     let plain = name.len() <= NAME_LIMIT
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name
@@ -37,7 +37,7 @@ pub fn check_package_name(name: &str, what: &str) -> Result<()> {
 }
 
 /// A version: semver, at most [`VERSION_LIMIT`] bytes (so no `/`, no `..`, nothing hidden).
-pub fn check_version(version: &str, what: &str) -> Result<semver::Version> {
+pub(crate) fn check_version(version: &str, what: &str) -> Result<semver::Version> {
     match semver::Version::parse(version) {
         Ok(v) if version.len() <= VERSION_LIMIT => Ok(v),
         _ => bail!(
@@ -50,7 +50,7 @@ pub fn check_version(version: &str, what: &str) -> Result<semver::Version> {
 
 /// A file name from a cache as a path component: not empty, no `/` or NUL, not hidden (so
 /// neither `.` nor `..`), at most [`FILE_NAME_LIMIT`] bytes.
-pub fn check_file_name(name: &str, what: &str) -> Result<()> {
+pub(crate) fn check_file_name(name: &str, what: &str) -> Result<()> {
     if name.is_empty()
         || name.len() > FILE_NAME_LIMIT
         || name.contains(['/', '\0'])
@@ -65,7 +65,7 @@ pub fn check_file_name(name: &str, what: &str) -> Result<()> {
 }
 
 /// An identity or file hash: 64 lowercase hex digits.
-pub fn check_hash(hash: &str, what: &str) -> Result<()> {
+pub(crate) fn check_hash(hash: &str, what: &str) -> Result<()> {
     if hash.len() != 64
         || !hash
             .bytes()

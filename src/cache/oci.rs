@@ -205,7 +205,7 @@ impl OciRegistry {
 impl OciRegistry {
     /// `GET /v2/`, the distribution API's version check: an error when the registry cannot be
     /// reached or does not speak the API (before work that would be lost otherwise).
-    pub fn check_reachable(&self) -> Result<()> {
+    pub(crate) fn check_reachable(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
         let resp = self.request(Method::GET, &url, &[], &[])?;
         match resp.status() {
@@ -216,7 +216,7 @@ impl OciRegistry {
 
     /// The manifest `repository:reference` (a tag or a digest) if it is one of the media types
     /// `accept` names, with the media type the registry gives; `None` when there is none.
-    pub fn get_manifest_of_types(
+    pub(crate) fn get_manifest_of_types(
         &self,
         repository: &str,
         reference: &str,

@@ -52,7 +52,7 @@ pub struct PullOptions {
 
 /// Where and how pulled programs are committed.
 #[derive(Debug, Clone)]
-pub struct PullTarget<'a> {
+pub(crate) struct PullTarget<'a> {
     /// The store directory (made if new).
     pub store: &'a Path,
     pub root: &'a Path,
@@ -63,7 +63,7 @@ pub struct PullTarget<'a> {
 }
 
 /// A program's signed manifest and checked config, as fetched for what was asked.
-pub struct FoundProgram {
+pub(crate) struct FoundProgram {
     pub config: ProgramConfig,
     pub signed: Signed,
     /// Whether a version was asked for (else this is the cache's `latest`).
@@ -71,7 +71,7 @@ pub struct FoundProgram {
 }
 
 /// The trusted public keys, read; at least one.
-pub fn read_trusted_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+pub(crate) fn read_trusted_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
     if paths.is_empty() {
         bail!("no trusted key: pass --trusted-key FILE (a `.pub` file from `cargo share key generate`); nothing unsigned or signed by an unknown key is installed");
     }
@@ -238,7 +238,7 @@ fn check_programs<'a>(
 /// scratch directory of the pull's own in `STORE/tmp` (locked, so `gc` leaves it alone), and
 /// the commit takes the lock and checks the plan against the store as it is then (another
 /// command may have committed meanwhile).
-pub fn pull_found(
+pub(crate) fn pull_found(
     remote: &dyn Remote,
     url: &CacheUrl,
     trusted: &[PublicKey],

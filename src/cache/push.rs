@@ -46,7 +46,7 @@ pub struct PushReport {
 }
 
 /// A program's tags: its build (`b-ID`), its version, `latest`.
-pub fn program_tags(version: &str, dir: &str) -> Vec<String> {
+pub(crate) fn program_tags(version: &str, dir: &str) -> Vec<String> {
     let id = dir.rsplit('-').next().unwrap_or(dir);
     vec![
         format!("b-{id}"),
@@ -64,7 +64,7 @@ pub fn push(opts: &PushOptions, shell: &Shell) -> Result<PushReport> {
 }
 
 /// Push `programs` (all installed ones when empty) of `store` to `remote`.
-pub fn push_to(
+pub(crate) fn push_to(
     store: &Store,
     remote: &dyn Remote,
     url: &CacheUrl,

@@ -19,13 +19,13 @@ use cargo_share_compile::unit_record::UnitRecord;
 
 /// The config of an entry artifact.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EntryConfig {
+pub(crate) struct EntryConfig {
     pub entry: StoreEntry,
 }
 
 /// An entry a program needs, and the package whose repository holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryRef {
+pub(crate) struct EntryRef {
     pub hash: String,
     pub package: String,
     pub version: String,
@@ -33,7 +33,7 @@ pub struct EntryRef {
 
 /// The config of a program artifact.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ProgramConfig {
+pub(crate) struct ProgramConfig {
     pub program: InstalledProgram,
     /// Hashes of the entries in the program's `lib/`.
     pub libraries: Vec<String>,
@@ -114,7 +114,7 @@ impl EntryConfig {
     }
 
     /// The entry is the one `reference` (a program's list of entries) names.
-    pub fn check_named(&self, reference: &EntryRef, what: &str) -> Result<()> {
+    pub(crate) fn check_named(&self, reference: &EntryRef, what: &str) -> Result<()> {
         let id = &self.entry.identity;
         if id.package != reference.package || id.version != reference.version {
             bail!(

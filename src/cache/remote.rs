@@ -76,7 +76,7 @@ impl CacheUrl {
     }
 
     /// Whether the host is this machine's loopback address (plain HTTP is allowed there).
-    pub fn is_loopback(&self) -> bool {
+    pub(crate) fn is_loopback(&self) -> bool {
         let host = match self.host.rsplit_once(':') {
             Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
             _ => &self.host,
@@ -85,7 +85,7 @@ impl CacheUrl {
     }
 
     /// The repository of an image named `name` under the address's path (`PATH/NAME`).
-    pub fn image_repository(&self, name: &str) -> String {
+    pub(crate) fn image_repository(&self, name: &str) -> String {
         let name = repository_component(name);
         if self.path.is_empty() {
             name
@@ -107,7 +107,7 @@ impl CacheUrl {
 
 /// Whether `host` (no port; an IPv6 address with or without brackets) is this machine's
 /// loopback: `localhost`, 127.0.0.0/8 or `::1`.
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost")
         || bare

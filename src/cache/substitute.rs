@@ -25,12 +25,12 @@ use crate::store::ancestors::check_safe_path;
 use crate::store::{InstallOptions, InstallRecord};
 
 /// The environment variable naming the configuration file.
-pub const CONFIG_ENV: &str = "CARGO_SHARE_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "CARGO_SHARE_CONFIG";
 
 /// The substituters of the configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct SubstituterConfig {
+pub(crate) struct SubstituterConfig {
     #[serde(default)]
     pub substituters: Vec<String>,
     #[serde(default)]
@@ -47,7 +47,7 @@ fn config_path() -> Option<PathBuf> {
 }
 
 /// The configuration, if its file exists; key paths made absolute.
-pub fn read_config() -> Result<Option<SubstituterConfig>> {
+pub(crate) fn read_config() -> Result<Option<SubstituterConfig>> {
     let Some(path) = config_path() else {
         return Ok(None);
     };

@@ -50,7 +50,7 @@ impl PolicyAnalysis {
     /// source total is `static_bytes` (normally the `none` analysis: each program with its own
     /// lockfile, as `cargo install` builds it), by source size, a proxy for the machine code
     /// (`cargo share bench` measures the real bytes): 0.4 means 40% less.
-    pub fn projected_saving(&self, static_bytes: u64) -> Option<f64> {
+    pub(crate) fn projected_saving(&self, static_bytes: u64) -> Option<f64> {
         (static_bytes > 0).then(|| 1.0 - self.shared_source_bytes as f64 / static_bytes as f64)
     }
 }
@@ -154,7 +154,7 @@ fn builds_from_tree(output: &str) -> Result<BTreeMap<String, BTreeSet<(String, S
 }
 
 /// Analyse one policy: prepare as `build` would, then `cargo tree` per Cargo invocation.
-pub fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<PolicyAnalysis> {
+pub(crate) fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<PolicyAnalysis> {
     // Counting crate builds does not depend on how they are packed into objects; the per-crate
     // layout accepts every policy.
     let options = BuildOptions {

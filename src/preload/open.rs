@@ -12,11 +12,11 @@ use std::path::{Component, Path};
 
 /// Why a file was not warmed.
 #[derive(Debug)]
-pub struct Refusal(pub String);
+pub(crate) struct Refusal(pub String);
 
 /// Open `path` for reading if it is a regular file of the store at `store_real` (the store's
 /// directory with its links resolved).
-pub fn open_store_file(store_real: &Path, path: &Path) -> Result<File, Refusal> {
+pub(crate) fn open_store_file(store_real: &Path, path: &Path) -> Result<File, Refusal> {
     let inside = path
         .strip_prefix(store_real)
         .map_err(|_| Refusal(format!("is not under the store {}", store_real.display())))?;

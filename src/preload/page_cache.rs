@@ -50,7 +50,7 @@ pub(crate) fn read_through(mut file: &File) -> std::io::Result<()> {
 
 /// Bring whole files into the page cache as `cargo share preload` does: a read-ahead queued for
 /// every file first, then each read through.
-pub fn warm_files(files: &[PathBuf]) -> Result<()> {
+pub(crate) fn warm_files(files: &[PathBuf]) -> Result<()> {
     let mut opened = Vec::new();
     for path in files {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;

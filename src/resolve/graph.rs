@@ -60,7 +60,7 @@ fn package_dir(pkg: &Package) -> PathBuf {
 /// `cargo metadata` of a workspace for one target. `features` are Cargo's feature arguments for
 /// the programs in it (`--features PROGRAM/FEATURE`, `--all-features`, `--no-default-features`):
 /// the resolved graph then holds what those features pull in.
-pub fn load_metadata(
+pub(crate) fn load_metadata(
     manifest_path: &Path,
     locked: bool,
     target: &str,
@@ -97,7 +97,7 @@ impl BuildGraph {
     /// Add one workspace and its programs: the root package if it has binaries, else every
     /// workspace member that has one.
     /// `select` keeps only some of them (programs that a unified set builds elsewhere).
-    pub fn add_workspace(
+    pub(crate) fn add_workspace(
         &mut self,
         manifest_path: &Path,
         metadata: Metadata,
@@ -149,7 +149,7 @@ impl BuildGraph {
     }
 
     /// Decide the shared packages (see the module docs).
-    pub fn compute_shared(&mut self) {
+    pub(crate) fn compute_shared(&mut self) {
         let mut users: BTreeMap<PathBuf, BTreeSet<usize>> = BTreeMap::new();
         let mut shared = BTreeSet::new();
         for (pi, program) in self.programs.iter().enumerate() {
@@ -195,7 +195,7 @@ impl BuildGraph {
 }
 
 /// The programs of a workspace: the root package if it has binaries, else every member that has.
-pub fn program_packages(metadata: &Metadata) -> Vec<&Package> {
+pub(crate) fn program_packages(metadata: &Metadata) -> Vec<&Package> {
     let has_bins = |p: &&Package| p.targets.iter().any(|t| t.is_bin());
     match metadata.root_package() {
         Some(p) => vec![p],
@@ -207,7 +207,7 @@ pub fn program_packages(metadata: &Metadata) -> Vec<&Package> {
 }
 
 /// The resolved graph's nodes by package id.
-pub fn resolve_nodes(md: &Metadata) -> BTreeMap<&PackageId, &cargo_metadata::Node> {
+pub(crate) fn resolve_nodes(md: &Metadata) -> BTreeMap<&PackageId, &cargo_metadata::Node> {
     md.resolve
         .iter()
         .flat_map(|r| r.nodes.iter())
@@ -216,7 +216,7 @@ pub fn resolve_nodes(md: &Metadata) -> BTreeMap<&PackageId, &cargo_metadata::Nod
 }
 
 /// Packages reachable from `root` through normal (non-dev, non-build) dependencies, root included.
-pub fn normal_closure<'a>(md: &'a Metadata, root: &PackageId) -> Vec<&'a Package> {
+pub(crate) fn normal_closure<'a>(md: &'a Metadata, root: &PackageId) -> Vec<&'a Package> {
     let Some(resolve) = &md.resolve else {
         return Vec::new();
     };

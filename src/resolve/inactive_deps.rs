@@ -15,7 +15,7 @@ use cargo_metadata::{DependencyKind, Metadata, Package, PackageId};
 /// feature of the depending package turns on (`dep:NAME`, `NAME/FEATURE`, or the implicit
 /// feature `NAME`), then the packages and nodes that are no longer reachable from the workspace
 /// members. Returns how many packages were removed.
-pub fn drop_inactive_optional_edges(md: &mut Metadata) -> usize {
+pub(crate) fn drop_inactive_optional_edges(md: &mut Metadata) -> usize {
     let Some(resolve) = md.resolve.as_mut() else {
         return 0;
     };

@@ -61,7 +61,7 @@ impl std::fmt::Display for GitSpec {
 
 /// What a checkout records of where it came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GitCheckout {
+pub(crate) struct GitCheckout {
     pub url: String,
     pub commit: String,
 }
@@ -88,7 +88,7 @@ fn git(args: &[&str], dir: Option<&Path>, what: &str) -> Result<String> {
 
 /// Clone the repository, check out the reference, and return the manifest of the program's
 /// package in the kept copy of that commit.
-pub fn fetch_git(spec: &GitSpec, cache: &Path, shell: &Shell) -> Result<PathBuf> {
+pub(crate) fn fetch_git(spec: &GitSpec, cache: &Path, shell: &Shell) -> Result<PathBuf> {
     let scratch = scratch_dir(cache, "git-")?;
     let clone = scratch.path().join("clone");
     shell.status("Cloning", spec.to_string());
@@ -195,7 +195,7 @@ fn package_manifest(checkout: &Path, spec: &GitSpec) -> Result<PathBuf> {
 }
 
 /// The checkout a manifest belongs to (a directory above it with the record), if any.
-pub fn checkout_of(manifest: &Path) -> Option<GitCheckout> {
+pub(crate) fn checkout_of(manifest: &Path) -> Option<GitCheckout> {
     manifest.ancestors().skip(1).find_map(|dir| {
         let text = std::fs::read_to_string(dir.join(CHECKOUT_RECORD)).ok()?;
         serde_json::from_str(&text).ok()

@@ -19,7 +19,7 @@ const INDEX_ALIAS: &str = "cargo-share-index";
 
 impl Registry {
     /// The `registry = "NAME"` a dependency on a package of it names.
-    pub fn dependency_name(&self) -> &str {
+    pub(crate) fn dependency_name(&self) -> &str {
         match self {
             Registry::Named(name) => name,
             Registry::Index(_) => INDEX_ALIAS,
@@ -27,7 +27,7 @@ impl Registry {
     }
 
     /// The Cargo arguments that define the registry for a command, if it needs any.
-    pub fn cargo_args(&self) -> Vec<String> {
+    pub(crate) fn cargo_args(&self) -> Vec<String> {
         match self {
             Registry::Named(_) => Vec::new(),
             Registry::Index(url) => vec![

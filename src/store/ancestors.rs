@@ -19,7 +19,7 @@ fn effective_uid() -> u32 {
 
 /// Check `dir` (which may not exist yet: then what exists above it) for `what` (`store`,
 /// `install root`, `cache`), set with `option`.
-pub fn check_safe_path(dir: &Path, what: &str, option: &str) -> Result<()> {
+pub(crate) fn check_safe_path(dir: &Path, what: &str, option: &str) -> Result<()> {
     let absolute = if dir.is_absolute() {
         dir.to_path_buf()
     } else {

@@ -41,7 +41,7 @@ pub struct InstallRecord {
 impl InstallRecord {
     /// The `Installed` status line (`how`: where it came from, if not a build) and the JSON
     /// record.
-    pub fn announce(&self, shell: &Shell, how: &str) {
+    pub(crate) fn announce(&self, shell: &Shell, how: &str) {
         shell.status(
             "Installed",
             format!(
@@ -63,7 +63,7 @@ impl InstallRecord {
 }
 
 /// Which roots a program is linked into.
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// A program this install names: the roots it is linked into already, and `root`.
     Named { root: &'a Path },
     /// An installed program built again with the others (regrouped): its own roots only, and
@@ -72,7 +72,7 @@ pub enum Target<'a> {
 }
 
 /// Binds the programs of one build's report into the store.
-pub struct Binder<'a> {
+pub(crate) struct Binder<'a> {
     store: &'a Store,
     report: &'a BuildReport,
     /// The build's output directory (`OUT/bin`, `OUT/lib`).
@@ -206,7 +206,7 @@ impl<'a> Binder<'a> {
     /// Take the entries this binder added out of the index and the store again: the install
     /// failed before its commit point, and nothing else can have bound them (the store's lock is
     /// held). Best effort: what is left is garbage for `gc`.
-    pub fn undo_added(&mut self) {
+    pub(crate) fn undo_added(&mut self) {
         for id in self.added_here.drain(..) {
             if self.store.delete_entry_row(&id.hash).is_ok() {
                 let dir = self
@@ -223,7 +223,7 @@ impl<'a> Binder<'a> {
     /// recorded or linked (`finish` does, once every program of the install is staged). `None`
     /// when it is an installed program whose build came out the same (nothing to change) or
     /// `steps` left it out.
-    pub fn stage(
+    pub(crate) fn stage(
         &mut self,
         p: &BuiltProgram,
         origin: ProgramSource,
@@ -303,7 +303,7 @@ impl<'a> Binder<'a> {
 
 /// A program `Binder::stage` staged: recorded with the others of its install by
 /// `record_programs`, then linked by `finish`.
-pub struct PendingBind {
+pub(crate) struct PendingBind {
     pub staged: StagedProgram,
     rebuilt: bool,
     /// How many shared crate builds it was built against, and how many groups it loads.
@@ -315,7 +315,7 @@ pub struct PendingBind {
 
 impl PendingBind {
     /// Link a recorded program into its roots and say so.
-    pub fn finish(
+    pub(crate) fn finish(
         self,
         store: &Store,
         steps: &mut dyn InstallSteps,

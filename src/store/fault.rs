@@ -20,9 +20,9 @@ use std::io::Write;
 use std::sync::Mutex;
 
 /// The environment variable naming the point at which to fail.
-pub const FAULT_ENV: &str = "CARGO_SHARE_FAULT";
+pub(crate) const FAULT_ENV: &str = "CARGO_SHARE_FAULT";
 /// The environment variable naming the file that records the points reached.
-pub const FAULT_LOG_ENV: &str = "CARGO_SHARE_FAULT_LOG";
+pub(crate) const FAULT_LOG_ENV: &str = "CARGO_SHARE_FAULT_LOG";
 
 #[cfg(any(debug_assertions, feature = "fault-injection"))]
 static REACHED: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());

@@ -36,7 +36,7 @@ pub fn check_private(dir: &Path) -> Result<()> {
 
 /// Write `bytes` to `path`, the error naming the file, then pass the fault point `point` (which
 /// fails as this write would, `store::fault`).
-pub fn write_step(path: &Path, bytes: impl AsRef<[u8]>, point: &str) -> Result<()> {
+pub(crate) fn write_step(path: &Path, bytes: impl AsRef<[u8]>, point: &str) -> Result<()> {
     std::fs::write(path, bytes)
         .and_then(|_| crate::store::fault::step(point))
         .with_context(|| format!("writing {}", path.display()))
@@ -97,7 +97,7 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
 
 /// Replace `dir/name` by a hard link to `source`, by rename (the file is never missing), in a
 /// read-only directory (made writable for the moment, then given its mode back).
-pub fn replace_with_hard_link(dir: &Path, name: &str, source: &Path) -> Result<()> {
+pub(crate) fn replace_with_hard_link(dir: &Path, name: &str, source: &Path) -> Result<()> {
     let mode = std::fs::metadata(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .mode();
@@ -119,7 +119,7 @@ pub fn replace_with_hard_link(dir: &Path, name: &str, source: &Path) -> Result<(
 }
 
 /// Whether two paths are the same file (inode).
-pub fn same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
         _ => false,
@@ -127,11 +127,11 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// The file in a scratch directory that its command holds locked while it runs.
-pub const IN_USE_FILE: &str = ".in-use";
+pub(crate) const IN_USE_FILE: &str = ".in-use";
 
 /// A scratch directory in the store's `tmp/` that a command uses without holding the store
 /// lock (an install's build output): locked while the command runs, removed when it ends.
-pub struct ScratchDir {
+pub(crate) struct ScratchDir {
     dir: tempfile::TempDir,
     _lock: std::fs::File,
 }
@@ -166,7 +166,7 @@ impl ScratchDir {
 }
 
 /// Whether a scratch directory belongs to a command that is still running.
-pub fn in_use(dir: &Path) -> bool {
+pub(crate) fn in_use(dir: &Path) -> bool {
     match std::fs::File::open(dir.join(IN_USE_FILE)) {
         Ok(f) => f.try_lock().is_err(),
         Err(_) => false,

@@ -10,7 +10,7 @@
 //! * the full `rustc -vV` output and the target triple;
 //! * the library's file name (which carries Cargo's hash of package, version, source, features,
 //!   profile and dependencies' hashes);
-//! * the unit record the wrapper wrote ([`crate::wrapper::UnitRecord`]): crate and package name,
+//! * the unit record the wrapper wrote ([`cargo_share_compile::unit_record::UnitRecord`]): crate and package name,
 //!   version, the normalized rustc arguments (cfgs and features, codegen flags, edition, crate
 //!   types), SHA-256 of every source file rustc read and of every file in the build script's
 //!   `OUT_DIR`;
@@ -192,7 +192,7 @@ impl IdentityResolver {
     /// The toolchain's libstd is the relinked copy whose export list (format line first) is
     /// `list`: its identity covers the list, so sets that export differently never share an
     /// entry.
-    pub fn with_relinked_std(mut self, list: Option<PathBuf>) -> Self {
+    pub(crate) fn with_relinked_std(mut self, list: Option<PathBuf>) -> Self {
         self.std_exports = list;
         self
     }

@@ -148,30 +148,22 @@ impl Store {
         })
     }
 
-    pub fn entry_dir_name(id: &CrateIdentity) -> String {
+    pub(crate) fn entry_dir_name(id: &CrateIdentity) -> String {
         format!("{}-{}-{}", id.package, id.version, id.short())
     }
 
     /// `STORE/programs`, resolved: links in `ROOT/bin` point at builds through it.
-    pub fn programs_dir(&self) -> Result<PathBuf> {
+    pub(crate) fn programs_dir(&self) -> Result<PathBuf> {
         let dir = self.root.join("programs");
         std::fs::canonicalize(&dir).with_context(|| format!("resolving {}", dir.display()))
     }
 
     /// What is in the store's `entries/` or `programs/` (`sub`).
-    pub fn read_tree_dir(&self, sub: &str) -> Result<Vec<std::fs::DirEntry>> {
+    pub(crate) fn read_tree_dir(&self, sub: &str) -> Result<Vec<std::fs::DirEntry>> {
         let dir = self.root.join(sub);
         let entries = std::fs::read_dir(&dir)
             .with_context(|| format!("reading the store's {sub} directory {}", dir.display()))?;
         Ok(entries.flatten().collect())
-    }
-
-    pub fn has_entry(&self, hash: &str) -> Result<bool> {
-        Ok(self
-            .db
-            .query_row("SELECT 1 FROM entries WHERE hash = ?1", [hash], |_| Ok(()))
-            .optional()?
-            .is_some())
     }
 
     /// A fresh staging directory under `tmp/` (same filesystem, so `rename` is atomic).
@@ -190,7 +182,7 @@ impl Store {
     /// `entries/`; the index row is written after. An entry already there is checked against its
     /// hashes before anything is bound to it: a damaged one is replaced by this build (same
     /// identity) in one atomic exchange of directories, never reused.
-    pub fn add_entry(
+    pub(crate) fn add_entry(
         &self,
         id: &CrateIdentity,
         full: &Path,
@@ -219,7 +211,7 @@ impl Store {
     }
 
     /// Whether the indexed entry `hash` still matches its recorded hashes (`None`: not indexed).
-    pub fn entry_intact(&self, hash: &str) -> Result<Option<bool>> {
+    pub(crate) fn entry_intact(&self, hash: &str) -> Result<Option<bool>> {
         Ok(self
             .entry_row_hashes(hash)?
             .map(|(dir, file, runtime_sha, dev_sha)| {
@@ -232,7 +224,7 @@ impl Store {
     /// Put one entry into the store from its files' bytes (`dev`, the full build; `runtime`,
     /// the run-time copy), which must match the hashes `entry` records: an install's build, or
     /// an entry pulled from a binary cache. Same rules as [`Store::add_entry`].
-    pub fn add_entry_files(
+    pub(crate) fn add_entry_files(
         &self,
         entry: &StoreEntry,
         data: &[u8],
@@ -336,7 +328,7 @@ impl Store {
             })
     }
 
-    pub fn insert_entry(&self, entry: &StoreEntry, dir: &str) -> Result<()> {
+    pub(crate) fn insert_entry(&self, entry: &StoreEntry, dir: &str) -> Result<()> {
         self.change_index(format_args!("recording the entry {dir}"), |tx| {
             write_entry_rows(tx, entry, dir)
         })
@@ -344,7 +336,10 @@ impl Store {
 
     /// Record installed programs (each replacing any earlier record of its name, with the roots
     /// it is linked into) in one transaction: all of them or none.
-    pub fn insert_programs(&self, programs: &[(&InstalledProgram, &[PathBuf])]) -> Result<()> {
+    pub(crate) fn insert_programs(
+        &self,
+        programs: &[(&InstalledProgram, &[PathBuf])],
+    ) -> Result<()> {
         let names: Vec<&str> = programs.iter().map(|(p, _)| p.name.as_str()).collect();
         self.change_index(
             format_args!("recording the programs {}", names.join(", ")),
@@ -359,7 +354,7 @@ impl Store {
 
     /// Replace the whole index with these entries and programs (each with the roots it is
     /// linked into), in one transaction.
-    pub fn replace_index(
+    pub(crate) fn replace_index(
         &self,
         entries: &[(StoreEntry, String)],
         programs: &[(InstalledProgram, Vec<PathBuf>)],
@@ -380,7 +375,7 @@ impl Store {
     }
 
     /// Stop recording that program `name` is linked into `root` (its other roots stay).
-    pub fn remove_program_root(&self, name: &str, root: &Path) -> Result<()> {
+    pub(crate) fn remove_program_root(&self, name: &str, root: &Path) -> Result<()> {
         self.change_index(
             format_args!("removing the root {} of {name}", root.display()),
             |tx| {
@@ -401,7 +396,7 @@ impl Store {
         )
     }
 
-    pub fn remove_program(&self, name: &str) -> Result<()> {
+    pub(crate) fn remove_program(&self, name: &str) -> Result<()> {
         self.change_index(format_args!("removing the program {name}"), |tx| {
             delete_program_rows(tx, name)
         })
@@ -428,14 +423,14 @@ impl Store {
 
     /// Store-relative directories of every recorded program, from the index alone: what `gc`
     /// must keep, whatever the state of the files.
-    pub fn recorded_program_dirs(&self) -> Result<std::collections::BTreeSet<String>> {
+    pub(crate) fn recorded_program_dirs(&self) -> Result<std::collections::BTreeSet<String>> {
         let mut stmt = self.db.prepare("SELECT dir FROM programs")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every install root `name` is linked into (`ROOT/bin`), in the order recorded.
-    pub fn roots_of(&self, name: &str) -> Result<Vec<PathBuf>> {
+    pub(crate) fn roots_of(&self, name: &str) -> Result<Vec<PathBuf>> {
         let mut stmt = self.db.prepare(
             "SELECT root FROM program_roots WHERE program = ?1
              UNION SELECT root FROM programs WHERE name = ?1 ORDER BY 1",
@@ -449,7 +444,7 @@ impl Store {
     }
 
     /// Every install root of every recorded program.
-    pub fn all_roots(&self) -> Result<std::collections::BTreeSet<PathBuf>> {
+    pub(crate) fn all_roots(&self) -> Result<std::collections::BTreeSet<PathBuf>> {
         let mut stmt = self
             .db
             .prepare("SELECT root FROM program_roots UNION SELECT root FROM programs")?;
@@ -462,7 +457,7 @@ impl Store {
     }
 
     /// The recorded program whose build a link target (an absolute path into `programs/`) is.
-    pub fn program_linked_by(&self, target: &Path) -> Result<Option<String>> {
+    pub(crate) fn program_linked_by(&self, target: &Path) -> Result<Option<String>> {
         let programs = self.root.join("programs");
         let Ok(rest) = target.strip_prefix(&programs) else {
             return Ok(None);
@@ -480,7 +475,7 @@ impl Store {
     }
 
     /// The manifests of every recorded program that can be read (`verify` names the others).
-    pub fn readable_programs(&self) -> Result<Vec<InstalledProgram>> {
+    pub(crate) fn readable_programs(&self) -> Result<Vec<InstalledProgram>> {
         let mut out = Vec::new();
         for name in self.program_names()? {
             if let Ok(Some(p)) = self.program(&name) {
@@ -490,7 +485,7 @@ impl Store {
         Ok(out)
     }
 
-    pub fn program_names(&self) -> Result<Vec<String>> {
+    pub(crate) fn program_names(&self) -> Result<Vec<String>> {
         let mut stmt = self.db.prepare("SELECT name FROM programs ORDER BY name")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -517,7 +512,7 @@ impl Store {
     }
 
     /// Programs whose binaries load entry `hash`.
-    pub fn users_of(&self, hash: &str) -> Result<Vec<String>> {
+    pub(crate) fn users_of(&self, hash: &str) -> Result<Vec<String>> {
         let mut stmt = self
             .db
             .prepare("SELECT program FROM program_entries WHERE hash = ?1 ORDER BY program")?;
@@ -527,7 +522,7 @@ impl Store {
 
     /// Entries reachable from installed programs (their entries and those entries'
     /// dependencies).
-    pub fn live_entries(&self) -> Result<std::collections::BTreeSet<String>> {
+    pub(crate) fn live_entries(&self) -> Result<std::collections::BTreeSet<String>> {
         let mut stmt = self.db.prepare(
             "WITH RECURSIVE live(hash) AS (
                  SELECT hash FROM program_entries
@@ -546,7 +541,7 @@ impl Store {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
-    pub fn delete_entry_row(&self, hash: &str) -> Result<()> {
+    pub(crate) fn delete_entry_row(&self, hash: &str) -> Result<()> {
         self.change_index(format_args!("removing the entry {hash}"), |tx| {
             tx.execute("DELETE FROM entries WHERE hash = ?1", [hash])?;
             tx.execute("DELETE FROM entry_deps WHERE hash = ?1", [hash])?;
@@ -604,7 +599,7 @@ fn lock_store(root: &Path, access: Access) -> Result<Option<File>> {
 
 /// What `add_entry` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryOutcome {
+pub(crate) enum EntryOutcome {
     Added,
     /// The entry was there and matched its hashes.
     Reused,

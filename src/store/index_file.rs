@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 
 /// `PRAGMA user_version` of an index in this format.
-pub const INDEX_FORMAT: i64 = 1;
+pub(crate) const INDEX_FORMAT: i64 = 1;
 
-pub const INDEX_FILE: &str = "index.sqlite";
+pub(crate) const INDEX_FILE: &str = "index.sqlite";
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS entries (
@@ -34,7 +34,7 @@ INSERT OR IGNORE INTO program_roots SELECT name, root FROM programs;
 
 /// How a command opens the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IndexAccess {
+pub(crate) enum IndexAccess {
     /// Read only (list, why, verify, gc --dry-run): never written, works on a read-only store.
     Read,
     /// Read and write; an index that is missing, empty or damaged is refused.
@@ -44,7 +44,7 @@ pub enum IndexAccess {
 }
 
 /// Whether `path` is an SQLite file holding the store's tables (a store from before the marker).
-pub fn has_store_tables(path: &Path) -> bool {
+pub(crate) fn has_store_tables(path: &Path) -> bool {
     if !path.is_file() {
         return false;
     }
@@ -80,7 +80,7 @@ fn repair_hint(path: &Path, what: &str) -> String {
 
 /// Open the index of the store at `root` (canonical) as `access` allows. With `Repair`, the
 /// second value says where a damaged index was moved and why.
-pub fn open_index(root: &Path, access: IndexAccess) -> Result<(Connection, Option<String>)> {
+pub(crate) fn open_index(root: &Path, access: IndexAccess) -> Result<(Connection, Option<String>)> {
     let path = root.join(INDEX_FILE);
     match check_index(root, &path, access) {
         Ok(db) => Ok((db, None)),

@@ -223,7 +223,7 @@ pub fn rebuild_installed(
 
 /// Build `opts.build.programs` with the installed programs `installed`, bind every new program
 /// and every installed one whose build changed.
-pub fn install_set(
+pub(crate) fn install_set(
     opts: &InstallOptions,
     installed: Vec<InstalledMember>,
     steps: &mut dyn InstallSteps,

@@ -8,9 +8,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 
 /// The marker's file name, directly in the store directory.
-pub const MARKER_FILE: &str = "cargo-share-store";
+pub(crate) const MARKER_FILE: &str = "cargo-share-store";
 /// The store format this cargo-share reads and writes.
-pub const STORE_FORMAT: u32 = 1;
+pub(crate) const STORE_FORMAT: u32 = 1;
 
 fn marker_text() -> String {
     format!(
@@ -36,7 +36,7 @@ fn is_unmarked_store(dir: &Path) -> bool {
 
 /// Refuse `dir` unless it is a store of a format this cargo-share understands. A store written
 /// before the marker existed (index and tree directories present) is marked when `writable`.
-pub fn check_store(dir: &Path, writable: bool) -> Result<()> {
+pub(crate) fn check_store(dir: &Path, writable: bool) -> Result<()> {
     not_a_file(dir)?;
     let marker = dir.join(MARKER_FILE);
     match std::fs::read_to_string(&marker) {
@@ -86,7 +86,7 @@ pub fn check_store(dir: &Path, writable: bool) -> Result<()> {
 }
 
 /// `install`'s rule: a store, or an empty or missing directory that becomes one.
-pub fn create_or_check_store(dir: &Path) -> Result<()> {
+pub(crate) fn create_or_check_store(dir: &Path) -> Result<()> {
     not_a_file(dir)?;
     if dir.join(MARKER_FILE).exists() || (dir.is_dir() && is_unmarked_store(dir)) {
         return check_store(dir, true);

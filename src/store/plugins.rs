@@ -18,7 +18,7 @@ use cargo_share_compile::elf;
 
 /// One plugin of a program build: its file name, where to copy it from, its SHA-256.
 #[derive(Debug, Clone)]
-pub struct PluginFile {
+pub(crate) struct PluginFile {
     pub name: String,
     pub from: PathBuf,
     pub sha256: String,
@@ -28,7 +28,7 @@ pub struct PluginFile {
 /// installed build (`previous`, in `previous_dir`) that were built for the very same program
 /// build (same entries, and binaries the same or some of them), which are kept. Any other earlier plugin would be
 /// refused by the new build: it is not kept, and a warning names it.
-pub fn plugins_of(
+pub(crate) fn plugins_of(
     program: &str,
     built: &[&BuiltProgram],
     previous: Option<(&InstalledProgram, PathBuf)>,
@@ -75,7 +75,7 @@ pub fn plugins_of(
 
 /// `verify` of one program's plugins: each file as recorded, every Rust library it needs in the
 /// program's `lib/`, and its closure note one the program's binaries accept.
-pub fn verify_plugins(program_dir: &Path, p: &InstalledProgram) -> Result<Vec<String>> {
+pub(crate) fn verify_plugins(program_dir: &Path, p: &InstalledProgram) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let host_note = p.binaries.iter().find_map(|(b, _)| {
         let data = std::fs::read(program_dir.join("bin").join(b)).ok()?;

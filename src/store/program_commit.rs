@@ -77,7 +77,7 @@ impl ProgramBuild<'_> {
     }
 
     /// The name of its directory in `STORE/programs` when it has no plugins.
-    pub fn dir_name(&self) -> Result<String> {
+    pub(crate) fn dir_name(&self) -> Result<String> {
         let (_, key) = self.key()?;
         Ok(program_dir_name(self, &key))
     }
@@ -124,7 +124,7 @@ pub struct PlainInstall;
 impl InstallSteps for PlainInstall {}
 
 /// The roots a program's links go to: those it is linked into already, and this install's.
-pub fn program_roots(store: &Store, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn program_roots(store: &Store, name: &str, root: &Path) -> Result<Vec<PathBuf>> {
     let mut roots = store.roots_of(name)?;
     if !roots.iter().any(|r| r == root) {
         roots.push(root.to_path_buf());
@@ -133,7 +133,7 @@ pub fn program_roots(store: &Store, name: &str, root: &Path) -> Result<Vec<PathB
 }
 
 /// Refuse a link that is not ours (unless `force`) or that is another installed program's.
-pub fn check_link(
+pub(crate) fn check_link(
     store: &Store,
     programs_dir: &Path,
     link: &Path,
@@ -173,7 +173,7 @@ pub fn check_link(
 
 /// A program's build staged in `programs/` (not yet recorded: until `record_programs` it is
 /// garbage for `gc`), with what its record and links need.
-pub struct StagedProgram {
+pub(crate) struct StagedProgram {
     pub manifest: InstalledProgram,
     /// Every root its links go to.
     pub roots: Vec<PathBuf>,
@@ -189,7 +189,7 @@ pub struct StagedProgram {
 impl StagedProgram {
     /// Remove the directory this stage made, when the install fails before its commit point
     /// (best effort: what is left is garbage for `gc`).
-    pub fn undo(&self, store: &Store) {
+    pub(crate) fn undo(&self, store: &Store) {
         if self.made_dir {
             let _ = remove_tree(&store.root.join(&self.manifest.dir));
         }
@@ -199,7 +199,7 @@ impl StagedProgram {
 /// Stage, record and link `program` (its entries must be in the store); returns its manifest
 /// and the links made in `root`, or `None` when `steps` left it out after staging (a warning
 /// says why; the staged build is garbage for `gc`).
-pub fn commit_program(
+pub(crate) fn commit_program(
     store: &Store,
     program: &ProgramBuild,
     root: &Path,
@@ -217,7 +217,7 @@ pub fn commit_program(
 
 /// Stage `program` into `programs/` (its entries must be in the store) and let `steps` check
 /// it; nothing is recorded or linked. `None` when `steps` left it out (a warning says why).
-pub fn stage_program(
+pub(crate) fn stage_program(
     store: &Store,
     program: &ProgramBuild,
     root: &Path,
@@ -416,7 +416,7 @@ fn new_plugin_names(program: &ProgramBuild, plugins: &[PluginFile]) -> Vec<Strin
 
 /// Record staged programs in one index transaction (the commit point: all of them or none),
 /// after the roots they are linked into.
-pub fn record_programs(store: &Store, staged: &[&StagedProgram]) -> Result<()> {
+pub(crate) fn record_programs(store: &Store, staged: &[&StagedProgram]) -> Result<()> {
     for s in staged {
         record_root(&store.root, &s.root)?;
     }
@@ -432,7 +432,7 @@ pub fn record_programs(store: &Store, staged: &[&StagedProgram]) -> Result<()> {
 
 /// Swap a recorded program's links in every root it is linked into; returns the links made in
 /// this install's root.
-pub fn link_program(
+pub(crate) fn link_program(
     store: &Store,
     staged: &StagedProgram,
     steps: &mut dyn InstallSteps,

@@ -41,7 +41,7 @@ fn cannot_rebuild(p: &InstalledProgram) -> Option<&'static str> {
 
 /// The installed programs (of `names`, or all) that can join a build, as members; each one that
 /// cannot is named, with why.
-pub fn installed_members(
+pub(crate) fn installed_members(
     store: &Store,
     names: Option<&[String]>,
     shell: &Shell,

@@ -6,7 +6,7 @@
 //!
 //! The request is what the user asked; where each built program came from exactly (the
 //! version a `NAME` resolved to, the commit of a branch) is the program's own `origin`, the
-//! same [`ProgramSource`](crate::source::ProgramSource) pinned. Values are typed in memory; in the JSON
+//! same [`crate::source::ProgramSource`] pinned. Values are typed in memory; in the JSON
 //! record the enums are their command-line names and pins, patches, profile settings and
 //! features the strings the command line takes (`CRATE@VERSION`, `CRATE=DIR`, `KEY=VALUE`,
 //! `PROGRAM/FEATURE`), which is also what records written before the types existed hold.
@@ -192,14 +192,14 @@ impl InstallRequest {
     }
 
     /// The same request with `pin` replacing any earlier pin of its crate.
-    pub fn with_pin(mut self, pin: &CrateSpec) -> InstallRequest {
+    pub(crate) fn with_pin(mut self, pin: &CrateSpec) -> InstallRequest {
         self.pins.retain(|p| p.name != pin.name);
         self.pins.push(pin.clone());
         self
     }
 
     /// The same request with `patch` replacing any earlier patch of its crate.
-    pub fn with_patch(mut self, patch: &CratePatch) -> InstallRequest {
+    pub(crate) fn with_patch(mut self, patch: &CratePatch) -> InstallRequest {
         self.patches.retain(|p| p.name != patch.name);
         self.patches.push(patch.clone());
         self

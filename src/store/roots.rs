@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 const ROOTS_FILE: &str = "roots";
 
 /// The roots recorded in the store (none if the file is missing).
-pub fn known_roots(store_root: &Path) -> BTreeSet<PathBuf> {
+pub(crate) fn known_roots(store_root: &Path) -> BTreeSet<PathBuf> {
     std::fs::read_to_string(store_root.join(ROOTS_FILE))
         .unwrap_or_default()
         .lines()
@@ -22,7 +22,7 @@ pub fn known_roots(store_root: &Path) -> BTreeSet<PathBuf> {
 }
 
 /// Add `root` (absolute) to the file, if it is not there; written whole and renamed into place.
-pub fn record_root(store_root: &Path, root: &Path) -> Result<()> {
+pub(crate) fn record_root(store_root: &Path, root: &Path) -> Result<()> {
     let mut roots = known_roots(store_root);
     if !roots.insert(root.to_path_buf()) {
         return Ok(());
@@ -49,7 +49,7 @@ pub fn record_root(store_root: &Path, root: &Path) -> Result<()> {
 /// its own (read-only, removed by `gc`), and links the store holds in itself would keep `gc`
 /// from ever running again. Both paths are compared resolved (symbolic links followed where
 /// they exist).
-pub fn check_root_outside_store(root: &Path, store: &Path) -> Result<()> {
+pub(crate) fn check_root_outside_store(root: &Path, store: &Path) -> Result<()> {
     let resolved = |p: &Path| -> PathBuf {
         let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         // The nearest existing ancestor, resolved, with the rest appended.
@@ -81,7 +81,7 @@ pub fn check_root_outside_store(root: &Path, store: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn check_writable_root(root: &Path) -> Result<()> {
+pub(crate) fn check_writable_root(root: &Path) -> Result<()> {
     let bin = root.join("bin");
     let refuse = |what: String| {
         anyhow::anyhow!(

@@ -13,6 +13,10 @@
 //! (reading and writing shared objects), [`digest`] (SHA-256), [`toolchain`] (rustc) and
 //! [`semver_range`] (the one compatible-range rule).
 
+// The documentation is for the engineers who change this code (`cargo doc
+// --document-private-items`): links from public items to crate-private ones are meant.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod allocator;
 pub mod digest;
 pub mod elf;

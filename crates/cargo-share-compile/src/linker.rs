@@ -25,7 +25,7 @@
 //! For each group (grouped layout) this module saves the link as rustc ran it (a recipe, with
 //! rustc's temporary inputs copied); once every program of the set is linked, the build redoes
 //! the link with a version script cut down to the symbols the set's files import
-//! ([`relink_trimmed`]) and `--gc-sections` (rustc links dylibs without it), which drops what
+//! ([`relink_trimmed`](crate::saved_link::relink_trimmed)) and `--gc-sections` (rustc links dylibs without it), which drops what
 //! nothing reaches. The trimmed file is the
 //! run-time copy; the full one stays in Cargo's target directory for linking later builds.
 

@@ -26,7 +26,7 @@ const FUNCTION_BYTES: usize = 235;
 
 /// Generate the long inputs (under `work_dir`) and return the long workload of every program of
 /// `binaries` (program name to binary file name) that has one.
-pub fn prepare_long(
+pub(crate) fn prepare_long(
     work_dir: &Path,
     binaries: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Workload>> {

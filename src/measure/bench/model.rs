@@ -144,11 +144,11 @@ pub struct RatioSummary {
 }
 
 /// Reads one figure of a program (`None` where it was not measured).
-pub type FigureOf = fn(&ProgramFigures) -> Option<f64>;
+pub(crate) type FigureOf = fn(&ProgramFigures) -> Option<f64>;
 
 /// The per-program figures ratios are summarised for, with the name each has in
 /// [`RatioSummary::figure`].
-pub const RATIO_FIGURES: [(&str, FigureOf); 8] = [
+pub(crate) const RATIO_FIGURES: [(&str, FigureOf); 8] = [
     ("startup", |p| p.startup.as_ref().map(|d| d.median_us)),
     ("run-short", |p| p.runtime.as_ref().map(|d| d.median_us)),
     ("run-long", |p| p.long_runtime.as_ref().map(|d| d.median_us)),
@@ -214,12 +214,12 @@ fn summary(
 }
 
 impl Variant {
-    pub fn disk_total(&self) -> u64 {
+    pub(crate) fn disk_total(&self) -> u64 {
         self.binaries_bytes + self.libraries_bytes
     }
 
     /// The figures of one program of this variant.
-    pub fn program_mut(&mut self, program: &str) -> Option<&mut ProgramFigures> {
+    pub(crate) fn program_mut(&mut self, program: &str) -> Option<&mut ProgramFigures> {
         self.programs.iter_mut().find(|p| p.program == program)
     }
 }

@@ -31,7 +31,7 @@ use crate::build::short_names::short_name;
 /// What a fix changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum FixKind {
+pub(crate) enum FixKind {
     /// The body of one non-inlined, non-generic function.
     BodyOnly,
     /// A generic (or `#[inline]`) function, compiled into its callers.
@@ -39,8 +39,6 @@ pub enum FixKind {
 }
 
 impl FixKind {
-    pub const ALL: [FixKind; 2] = [FixKind::BodyOnly, FixKind::InlinedOrGeneric];
-
     pub fn label(self) -> &'static str {
         match self {
             FixKind::BodyOnly => "body-only",
@@ -50,11 +48,11 @@ impl FixKind {
 }
 
 /// The statement a fix inserts.
-pub const FIX_STATEMENT: &str = " ::core::hint::black_box(0x5eed_u32);";
+pub(crate) const FIX_STATEMENT: &str = " ::core::hint::black_box(0x5eed_u32);";
 
 /// Where a fix goes: the function (by name, and its impl type if a method) in one source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FixSite {
+pub(crate) struct FixSite {
     pub kind: FixKind,
     /// The function as its symbol demangles, without hashes (`<regex_syntax::hir::Hir>::literal`).
     pub function: String,
@@ -102,7 +100,7 @@ impl FixSite {
 /// Choose both fixes for `crate_name`, whose sources are in `crate_root` (its library in
 /// `lib_dir`), from the symbols of `objects` (the shared build's binaries and libraries). Each
 /// kind is `Err` with the reason when no function qualifies.
-pub fn choose(
+pub(crate) fn choose(
     crate_name: &str,
     crate_root: &Path,
     lib_dir: &Path,

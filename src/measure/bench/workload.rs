@@ -42,7 +42,7 @@ impl Workload {
 
     /// A `Command` running `binary` with this workload under `tool` (`valgrind`, `strace`):
     /// `tool TOOL_ARGS BINARY ARGS`, with the workload's environment; output discarded.
-    pub fn command_under(&self, tool: &str, tool_args: &[String], binary: &Path) -> Command {
+    pub(crate) fn command_under(&self, tool: &str, tool_args: &[String], binary: &Path) -> Command {
         let mut cmd = Command::new(tool);
         cmd.args(tool_args)
             .arg(binary)
@@ -55,7 +55,7 @@ impl Workload {
     }
 
     /// Run once to completion; the wall time. A failure is an error naming the command.
-    pub fn run_once(&self, binary: &Path) -> Result<Duration> {
+    pub(crate) fn run_once(&self, binary: &Path) -> Result<Duration> {
         let start = Instant::now();
         let status = self
             .command(binary)
@@ -85,7 +85,7 @@ pub fn version() -> Workload {
 /// `--version` if it exits 0 on the static binary, else `--help` if that does. A program with
 /// neither is left out, and why is added to `missing` (its start-up figures are then "not
 /// measured", never a failed run).
-pub fn startup_invocations(
+pub(crate) fn startup_invocations(
     static_binaries: &BTreeMap<String, PathBuf>,
     given: &BTreeMap<String, Vec<String>>,
     missing: &mut Vec<String>,

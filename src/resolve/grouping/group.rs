@@ -39,7 +39,7 @@ pub struct GroupMember {
 
 impl GroupMember {
     /// The dependency key the facade uses for this member: unique even with two versions.
-    pub fn dependency_key(&self) -> String {
+    pub(crate) fn dependency_key(&self) -> String {
         let clean: String = format!("{}_{}", self.name, self.version)
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -84,7 +84,7 @@ pub struct GroupPlan {
 
 impl GroupPlan {
     /// The groups a program loads.
-    pub fn groups_of(&self, program: &str) -> Vec<&Group> {
+    pub(crate) fn groups_of(&self, program: &str) -> Vec<&Group> {
         self.groups
             .iter()
             .filter(|g| g.consumers.contains(program))

@@ -25,7 +25,7 @@
 //!
 //! Each group becomes a generated *facade* crate (`crate-type = ["dylib"]`, one
 //! `pub extern crate` per member, exact versions, `default-features = false`, as Bevy's
-//! `bevy_dylib` does for one engine) in the set's build workspace; see [`crate::program_set`].
+//! `bevy_dylib` does for one engine) in the set's build workspace; see [`crate::resolve::set::program_set`].
 
 pub mod facade;
 pub mod group;

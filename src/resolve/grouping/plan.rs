@@ -150,7 +150,7 @@ fn target_edges(md: &Metadata) -> BTreeMap<PackageId, BTreeSet<PackageId>> {
 /// `set_tag` goes into every group name: Cargo names a path package's dylib without a hash
 /// (`libNAME.so`), so groups of different sets sharing one target directory need distinct names.
 ///
-/// `fixed` are groups taken as they are (from the store, checked with [`reuse_mismatch`] and
+/// `fixed` are groups taken as they are (from the store, checked with [`reuse_mismatch`](crate::resolve::grouping::stored::reuse_mismatch) and
 /// loaded by the programs, see [`groups_used`]): their members are theirs whoever uses them, and
 /// new groups are made only from the other crates (and may load fixed ones).
 ///

@@ -28,7 +28,7 @@ use crate::shell::Shell;
 /// time (which would rewrite the earlier set's group file, and make Cargo rebuild the earlier
 /// set's programs on the next build).
 ///
-/// `resolved` is the set's resolution (package id -> features, [`resolved_packages`]): every
+/// `resolved` is the set's resolution (package id -> features, [`resolved_packages`](crate::resolve::set::reuse_member::resolved_packages)): every
 /// program takes a member requiring it as a build dependency ([`write_reuse_member`]), so one
 /// program built or tested alone resolves the features the whole set's build does.
 pub fn grouped_workspace(

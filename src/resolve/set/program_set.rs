@@ -65,7 +65,7 @@ pub struct UnifyOptions {
 
 impl UnifyOptions {
     /// Reject combinations that mean nothing, before anything is built.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.policy == Unify::None {
             if let Some(flag) = [
                 self.lock_file.as_ref().map(|_| "--lock"),
@@ -137,14 +137,14 @@ pub struct ProgramSet {
     /// SHA-256 of the resolved `Cargo.lock`.
     pub lock_sha256: String,
     pub policy: Unify,
-    /// The programs of the set, as given to [`generate`].
+    /// The programs of the set, as given to [`generate`](fn@crate::resolve::set::generate).
     pub members: Vec<SetMember>,
 }
 
 impl ProgramSet {
     /// What test results are recorded against: the policy (it decides the features each crate
     /// is built with) and the exact resolution.
-    pub fn resolution_key(&self) -> String {
+    pub(crate) fn resolution_key(&self) -> String {
         format!("{}:{}", self.policy, self.lock_sha256)
     }
 }

@@ -27,7 +27,7 @@ use crate::resolve::grouping::{parse_package_id, StoredGroup};
 use crate::resolve::set::workspace::write_if_changed;
 
 /// The package name (and directory) of the generated member.
-pub const REUSE_PACKAGE: &str = "cargo-share-reuse";
+pub(crate) const REUSE_PACKAGE: &str = "cargo-share-reuse";
 
 /// Every crates.io package the groups `stored` were compiled from, by package id, with the
 /// features it was built with.
