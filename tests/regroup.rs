@@ -592,6 +592,59 @@ fn a_newcomer_adapts_to_the_installed_versions_when_its_own_tests_pass() {
     env.verify_ok();
 }
 
+/// new-shim with a second test that fails whatever the crate versions, as a test that needs
+/// the network does.
+fn shim_with_a_failing_test(env: &Env) -> PathBuf {
+    let dir = env.base.join("new-shim");
+    copy_dir(&fixture("sets/new-shim"), &dir);
+    let main = dir.join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap().replace(
+        "    fn answer_is_positive() {",
+        "    fn needs_the_network() {\n        panic!(\"no network here\");\n    }\n\n    \
+         #[test]\n    fn answer_is_positive() {",
+    );
+    std::fs::write(main, text).unwrap();
+    dir
+}
+
+/// A newcomer whose test fails under the installed programs' versions and under the versions
+/// its own Cargo.lock locks alike is adapted all the same: the failure says nothing of the
+/// versions, and no installed program is moved for it.
+#[test]
+fn a_newcomer_whose_tests_fail_with_its_own_versions_too_is_adapted() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    let out = install_in_base(&env, &[shim_with_a_failing_test(&env)], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Testing new-shim v0.1.0 under the versions its own Cargo.lock locks, to compare \
+             its failing tests"
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "Adapted new-shim v0.1.0 to the installed programs' crate versions: its own tests \
+             pass (1 passed) but for 1 that fail with the versions its own Cargo.lock locks \
+             too (tests::needs_the_network), so no installed program is moved"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("Testing old-shim"), "{said}");
+    assert!(
+        programs_of(&env, &out, "program-retested").is_empty(),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/new-shim")),
+        "new-shim: shim 1.0.0 answer 41 features extra\n"
+    );
+    assert_eq!(env.group_libs("old-shim"), env.group_libs("new-shim"));
+    env.verify_ok();
+}
+
 /// A program in the base directory: `name` with `dependencies` and `dev_dependencies` (manifest
 /// lines), `main.rs` as given, locked by Cargo against the fixture registry (the newest
 /// versions: 1.1.0 for shim and stamp), then each `(crate, version)` of `precise` locked to

@@ -19,11 +19,16 @@
 
 use anyhow::Result;
 
-use crate::build::options::BuildOptions;
+use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::{prepare, PreparedBuild};
-use crate::build::retest::{moved_programs, prepare_retested, verdict, MovedProgram, Verdict};
+use crate::build::retest::{
+    failing_again, moved_programs, prepare_retested, verdict, MovedProgram, Verdict,
+};
+use crate::build::retest_baseline::installed_outcome;
+use crate::build::test::RecordedTest;
 use crate::resolve::set::{changes_from_own_lock, describe_changes, VersionChange};
 use crate::shell::Shell;
+use crate::source::ProgramSource;
 
 /// A newcomer the adapted resolution builds from other versions than its own lockfile.
 struct AdaptedProgram {
@@ -31,7 +36,14 @@ struct AdaptedProgram {
     name: String,
     version: String,
     changes: Vec<VersionChange>,
+    /// Its package directory and its own `Cargo.lock`: the baseline its failing tests are
+    /// compared with.
+    package_dir: std::path::PathBuf,
+    own_lock: String,
 }
+
+/// What a newcomer's own `Cargo.lock` gives, in messages.
+const OWN_VERSIONS: &str = "the versions its own Cargo.lock locks";
 
 /// Steps 1 to 3 of an install's build that may move installed programs: the adapted
 /// resolution when it holds (`prepare_adapted`), else the installed programs moved to the
@@ -144,21 +156,43 @@ fn newcomer_passes(
         ),
     );
     let (outcome, failing) = prepared.run_own_tests(m.index, shell)?;
-    match verdict(&outcome, &failing) {
+    let so = if moves_installed {
+        "only the installed programs its requirements move are retested"
+    } else {
+        "no installed program is moved"
+    };
+    let verdict = verdict(&outcome, &failing);
+    if let Verdict::Failing(outcome) = &verdict {
+        match failing_with_own_versions(prepared, m, outcome, shell) {
+            Ok(()) => {
+                shell.status(
+                    "Adapted",
+                    format!(
+                        "{} v{} to the installed programs' crate versions: its own tests pass \
+                         ({} passed) but for {} that fail with {OWN_VERSIONS} too ({}), so {so}",
+                        m.name,
+                        m.version,
+                        outcome.passed,
+                        outcome.failed,
+                        outcome.failing.join(", ")
+                    ),
+                );
+                return Ok(true);
+            }
+            Err(why) => {
+                not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
+                return Ok(false);
+            }
+        }
+    }
+    match verdict {
         Verdict::Passed(counts) => {
             shell.status(
                 "Adapted",
                 format!(
                     "{} v{} to the installed programs' crate versions: its own tests pass ({} \
-                     passed), so {}",
-                    m.name,
-                    m.version,
-                    counts.passed,
-                    if moves_installed {
-                        "only the installed programs its requirements move are retested"
-                    } else {
-                        "no installed program is moved"
-                    }
+                     passed), so {so}",
+                    m.name, m.version, counts.passed,
                 ),
             );
             Ok(true)
@@ -179,6 +213,35 @@ fn newcomer_passes(
             Ok(false)
         }
     }
+}
+
+/// Whether every test of an adapted newcomer that fails under the installed programs' versions
+/// (`outcome`) fails under the versions its own `Cargo.lock` locks too: such a failure (a test
+/// that needs the network, or not to run as root) says nothing of the adaptation, as
+/// [`failing_again`] reads a moved program's. Else why not. The baseline is run as an
+/// installed program's is (`retest_baseline::installed_outcome`), and kept by resolution.
+fn failing_with_own_versions(
+    prepared: &PreparedBuild,
+    m: &AdaptedProgram,
+    outcome: &RecordedTest,
+    shell: &Shell,
+) -> Result<(), String> {
+    let own = InstalledMember {
+        name: m.name.clone(),
+        source: ProgramSource::Path(m.package_dir.join("Cargo.toml")),
+        resolution: m.own_lock.clone(),
+        features: prepared.options.features.of(&m.name).features,
+    };
+    let before = installed_outcome(&prepared.options, &own, OWN_VERSIONS, shell).map_err(|e| {
+        format!(
+            "{} of its {} own tests fail with them, and its tests could not be run with \
+             {OWN_VERSIONS} to compare: {}",
+            outcome.failed,
+            outcome.passed + outcome.failed,
+            e.to_string().lines().next().unwrap_or_default()
+        )
+    })?;
+    failing_again(outcome, &before, OWN_VERSIONS)
 }
 
 /// Say why `subject` (the new programs, or one of them) is not adapted to the installed
@@ -204,11 +267,11 @@ fn adapted_programs(prepared: &PreparedBuild) -> Result<Vec<AdaptedProgram>> {
         let Some(set) = prepared.set_of(p) else {
             continue;
         };
-        let Some(lock) = set
+        let Some((lock, package_dir)) = set
             .members
             .iter()
             .find(|m| m.name == p.name)
-            .and_then(|m| m.lock.as_deref())
+            .and_then(|m| Some((m.lock.as_deref()?, &m.package_dir)))
         else {
             continue;
         };
@@ -220,6 +283,8 @@ fn adapted_programs(prepared: &PreparedBuild) -> Result<Vec<AdaptedProgram>> {
                 name: p.name.clone(),
                 version: p.version.clone(),
                 changes,
+                package_dir: package_dir.clone(),
+                own_lock: lock.to_string(),
             });
         }
     }

@@ -148,7 +148,8 @@ pub(crate) fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<
                 .find(|i| i.name == m.name)
                 .map(|member| outcome_as_installed(&options, member, shell))
                 .unwrap_or_else(|| Err("it is not among the installed programs".into()));
-            match before.and_then(|before| failing_again(&outcome, &before)) {
+            let under = "the versions it is installed with";
+            match before.and_then(|before| failing_again(&outcome, &before, under)) {
                 Ok(()) => {
                     let outcome = RecordedTest {
                         known_failures: true,
@@ -174,10 +175,14 @@ pub(crate) fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<
     }
 }
 
-/// Whether every test of `outcome` that fails under the new versions fails under the
-/// installed versions too (`before`): the failures then say nothing of the new versions.
-/// Else why not.
-fn failing_again(outcome: &RecordedTest, before: &RecordedTest) -> Result<(), String> {
+/// Whether every test of `outcome` that fails under the new versions fails under the versions
+/// of `before` too (`under`: the installed ones, or a newcomer's own): the failures then say
+/// nothing of the new versions. Else why not.
+pub(crate) fn failing_again(
+    outcome: &RecordedTest,
+    before: &RecordedTest,
+    under: &str,
+) -> Result<(), String> {
     let total = outcome.passed + outcome.failed;
     let new: Vec<&str> = outcome
         .failing
@@ -188,7 +193,7 @@ fn failing_again(outcome: &RecordedTest, before: &RecordedTest) -> Result<(), St
     if before.note.is_some() || before.passed + before.failed == 0 {
         return Err(format!(
             "{} of its {total} own tests fail with them: {} (and its tests could not be run \
-             under the versions it is installed with to compare)",
+             under {under} to compare)",
             outcome.failed,
             outcome.failing.join(", ")
         ));
@@ -197,8 +202,7 @@ fn failing_again(outcome: &RecordedTest, before: &RecordedTest) -> Result<(), St
         return Ok(());
     }
     Err(format!(
-        "{} of its {total} own tests fail with them and pass under the versions it is \
-         installed with: {}",
+        "{} of its {total} own tests fail with them and pass under {under}: {}",
         new.len(),
         new.join(", ")
     ))
@@ -210,7 +214,7 @@ fn outcome_as_installed(
     member: &InstalledMember,
     shell: &Shell,
 ) -> Result<RecordedTest, String> {
-    installed_outcome(options, member, shell).map_err(|e| {
+    installed_outcome(options, member, "the versions it is installed with", shell).map_err(|e| {
         format!(
             "its tests could not be run with the versions it is installed with to compare: {}",
             e.to_string().lines().next().unwrap_or_default()

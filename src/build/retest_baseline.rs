@@ -23,7 +23,8 @@ use crate::build::test::RecordedTest;
 use crate::shell::{MessageFormat, Shell};
 use cargo_share_compile::digest::sha256_hex;
 
-/// `member`'s own test outcome under the resolution it is installed with: recorded, or run
+/// `member`'s own test outcome under the resolution it is installed with (or, for a program an
+/// install adapts, the one its own `Cargo.lock` gives: `under` says which): recorded, or run
 /// now (and recorded).
 ///
 /// Its recorded lock entries seed the resolution, so every crate it was built from keeps its
@@ -34,6 +35,7 @@ use cargo_share_compile::digest::sha256_hex;
 pub(crate) fn installed_outcome(
     options: &BuildOptions,
     member: &InstalledMember,
+    under: &str,
     shell: &Shell,
 ) -> Result<RecordedTest> {
     if let Some(outcome) = recorded_by_resolution(options, member) {
@@ -67,7 +69,7 @@ pub(crate) fn installed_outcome(
     shell.status(
         "Testing",
         format!(
-            "{} v{} under the versions it is installed with, to compare its failing tests",
+            "{} v{} under {under}, to compare its failing tests",
             member.name, program.version
         ),
     );

@@ -64,16 +64,29 @@ pub(crate) fn copy_member(
     let stamp_file = stamp_file_of(dest);
     // Kept only when the copy holds exactly what it should (not when its stamp says so): a copy
     // something wrote into is replaced.
+    let stamp_text = format!("{STAMP_FROM}{}\n{stamp}", member.package_dir.display());
     if dest.is_dir() && tree_stamp(dest) == stamp {
-        return write_if_changed(&stamp_file, &stamp);
+        return write_if_changed(&stamp_file, &stamp_text);
     }
     if dest.exists() {
         std::fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?;
     }
     let kept = staging.keep();
     std::fs::rename(&kept, dest).with_context(|| format!("moving {}", dest.display()))?;
-    std::fs::write(stamp_file, stamp)?;
+    std::fs::write(stamp_file, stamp_text)?;
     Ok(())
+}
+
+/// The first line of a stamp file: the package directory the copy was made from.
+const STAMP_FROM: &str = "from\t";
+
+/// A copy's stamp file: the directory it was copied from and its listing ([`tree_stamp`]);
+/// `None` without one, or for a stamp of an older cargo-share (a digest, no listing).
+fn read_stamp(copy: &Path) -> Option<(PathBuf, String)> {
+    let text = std::fs::read_to_string(stamp_file_of(copy)).ok()?;
+    let (first, listing) = text.split_once('\n')?;
+    let from = first.strip_prefix(STAMP_FROM)?;
+    Some((PathBuf::from(from), listing.to_string()))
 }
 
 /// What a member copy holds: a line `PATH<TAB>SHA256` per file (`-> TARGET` for a link),
@@ -88,46 +101,70 @@ fn tree_stamp(dir: &Path) -> String {
 /// Put the copies of the tested programs `tested` (member directories of the set workspace)
 /// back as they were copied after their tests ran: a test may write into its own package
 /// directory, as it may in the user's checkout (ruplacer 0.10.0's doc test writes `data.txt`
+/// there; du-dust 1.2.7's build script, run by its test build, rewrites its shell completions
 /// there), and the build that follows must see only the program's sources. Files a test
 /// added are removed (directories it made stay, empty: an empty directory may be part of the
-/// sources, and the build ignores it); a file of the sources it changed or removed cannot be
-/// put back from here, and is an error naming it.
+/// sources, and the build ignores it); a file it changed or removed is copied again from the
+/// package directory the copy was made from ([`restore_file`]).
 pub(crate) fn restore_tested_copies(tested: &[PathBuf]) -> Result<()> {
     for copy in tested {
-        let Ok(stamp) = std::fs::read_to_string(stamp_file_of(copy)) else {
+        let Some((from, listing)) = read_stamp(copy) else {
             continue;
         };
-        let Some(copied) = stamp
+        let Some(copied) = listing
             .lines()
             .map(|l| l.split_once('\t'))
             .collect::<Option<std::collections::BTreeMap<&str, &str>>>()
         else {
-            continue; // a stamp of an older cargo-share: a digest, no listing
+            continue;
         };
-        let now = tree_sha256(copy);
+        let now: std::collections::BTreeMap<String, String> =
+            tree_sha256(copy).into_iter().collect();
         for (path, hash) in &now {
-            match copied.get(path.as_str()) {
-                Some(was) if was == hash => {}
-                Some(_) => bail!(changed_by_tests(copy, path, "changed")),
-                None => std::fs::remove_file(copy.join(path))
-                    .with_context(|| format!("removing {path}, which a test wrote"))?,
+            if !copied.contains_key(path.as_str()) {
+                std::fs::remove_file(copy.join(path))
+                    .with_context(|| format!("removing {path}, which a test wrote"))?;
+            } else if copied.get(path.as_str()) != Some(&hash.as_str()) {
+                restore_file(copy, &from, path)?;
             }
         }
-        let present: std::collections::BTreeSet<&str> =
-            now.iter().map(|(p, _)| p.as_str()).collect();
-        if let Some(gone) = copied.keys().find(|p| !present.contains(*p)) {
-            bail!(changed_by_tests(copy, gone, "removed"));
+        for path in copied.keys().filter(|p| !now.contains_key(**p)) {
+            restore_file(copy, &from, path)?;
         }
     }
     Ok(())
 }
 
-fn changed_by_tests(copy: &Path, path: &str, what: &str) -> String {
+/// Put `path` of a set copy back from the package directory it was copied from, with that
+/// file's modification time, as the copy was made; the manifest, which the copy rewrote, and a
+/// file no longer there cannot be, and are an error naming the file.
+fn restore_file(copy: &Path, from: &Path, path: &str) -> Result<()> {
+    let original = from.join(path);
+    if path == "Cargo.toml" || !original.is_file() {
+        bail!(changed_by_tests(copy, path));
+    }
+    let to = copy.join(path);
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(&to);
+    std::fs::copy(&original, &to)
+        .with_context(|| format!("putting back {path}, which a test changed"))?;
+    let modified = std::fs::metadata(&original)?.modified()?;
+    std::fs::File::options()
+        .write(true)
+        .open(&to)?
+        .set_modified(modified)?;
+    Ok(())
+}
+
+fn changed_by_tests(copy: &Path, path: &str) -> String {
     let member = copy.file_name().unwrap_or_default().to_string_lossy();
     format!(
-        "the tests of {member} {what} its file {path} (in cargo-share's copy of its sources), \
-         so the build would not be of its sources; nothing was installed. Install it with \
-         --keep-installed-versions (its tests are not run then), or report it to its authors"
+        "the tests of {member} changed its file {path} (in cargo-share's copy of its sources), \
+         which cannot be put back, so the build would not be of its sources; nothing was \
+         installed. Install it with --keep-installed-versions (its tests are not run then), or \
+         report it to its authors"
     )
 }
 
@@ -157,7 +194,7 @@ pub(crate) fn check_member_copies(root: &Path, own: &[PathBuf]) -> Result<()> {
         if own.contains(&copy) {
             continue;
         }
-        let Ok(stamp) = std::fs::read_to_string(entry.path()) else {
+        let Some((_, stamp)) = read_stamp(&copy) else {
             continue;
         };
         if copy.is_dir() && tree_stamp(&copy) != stamp {
@@ -291,46 +328,68 @@ pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
 mod tests {
     use super::*;
 
-    /// A member copy `prog-0.1.0` holding `src/main.rs` and a link, stamped.
+    /// A member copy `prog-0.1.0` of `original/` holding `src/main.rs`, `Cargo.toml` and a
+    /// link, stamped.
     fn stamped_copy() -> (tempfile::TempDir, PathBuf) {
         let root = tempfile::tempdir().unwrap();
+        let original = root.path().join("original");
+        std::fs::create_dir_all(original.join("src")).unwrap();
+        std::fs::write(original.join("src/main.rs"), "fn main() {}").unwrap();
+        std::fs::write(original.join("Cargo.toml"), "[package]").unwrap();
         let copy = root.path().join("prog-0.1.0");
-        std::fs::create_dir_all(copy.join("src")).unwrap();
-        std::fs::write(copy.join("src/main.rs"), "fn main() {}").unwrap();
+        crate::source::copy_tree(&original, &copy, &[]).unwrap();
         std::os::unix::fs::symlink("src/main.rs", copy.join("main link")).unwrap();
-        std::fs::write(stamp_file_of(&copy), tree_stamp(&copy)).unwrap();
+        let stamp = format!("{STAMP_FROM}{}\n{}", original.display(), tree_stamp(&copy));
+        std::fs::write(stamp_file_of(&copy), stamp).unwrap();
         (root, copy)
     }
 
     #[test]
-    fn files_a_test_added_to_its_copy_are_removed() {
-        let (_root, copy) = stamped_copy();
+    fn files_a_test_added_are_removed_and_files_it_changed_put_back() {
+        let (root, copy) = stamped_copy();
         std::fs::create_dir(copy.join("out")).unwrap();
         std::fs::write(copy.join("out/data.txt"), "x").unwrap();
         std::fs::write(copy.join("data.txt"), "x").unwrap();
+        std::fs::write(copy.join("src/main.rs"), "fn main() { changed() }").unwrap();
+        std::fs::remove_file(copy.join("main link")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", copy.join("main link")).unwrap();
+        let err = restore_tested_copies(std::slice::from_ref(&copy)).unwrap_err();
+        // A link is not a file of the package directory to copy back.
+        assert!(
+            err.to_string().contains("changed its file main link"),
+            "{err}"
+        );
+        std::fs::remove_file(copy.join("main link")).unwrap();
+        std::os::unix::fs::symlink("src/main.rs", copy.join("main link")).unwrap();
         restore_tested_copies(std::slice::from_ref(&copy)).unwrap();
         assert!(!copy.join("data.txt").exists());
         assert!(!copy.join("out/data.txt").exists());
+        let original = root.path().join("original/src/main.rs");
+        assert_eq!(
+            std::fs::read(copy.join("src/main.rs")).unwrap(),
+            b"fn main() {}"
+        );
+        assert_eq!(
+            std::fs::metadata(copy.join("src/main.rs"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            std::fs::metadata(original).unwrap().modified().unwrap()
+        );
+        std::fs::remove_file(copy.join("src/main.rs")).unwrap();
+        restore_tested_copies(std::slice::from_ref(&copy)).unwrap();
         assert!(copy.join("src/main.rs").is_file());
-        assert!(copy.join("main link").is_symlink());
-        check_member_copies(copy.parent().unwrap(), &[]).unwrap();
+        check_member_copies(root.path(), &[]).unwrap();
     }
 
     #[test]
-    fn a_source_file_a_test_changed_or_removed_is_named() {
+    fn a_manifest_a_test_changed_is_named() {
         let (_root, copy) = stamped_copy();
-        std::fs::write(copy.join("src/main.rs"), "fn main() { changed() }").unwrap();
+        std::fs::write(copy.join("Cargo.toml"), "[package] # changed").unwrap();
         let err = restore_tested_copies(std::slice::from_ref(&copy)).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("the tests of prog-0.1.0 changed its file src/main.rs"),
-            "{err}"
-        );
-        std::fs::remove_file(copy.join("src/main.rs")).unwrap();
-        let err = restore_tested_copies(std::slice::from_ref(&copy)).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("the tests of prog-0.1.0 removed its file src/main.rs"),
+                .starts_with("the tests of prog-0.1.0 changed its file Cargo.toml"),
             "{err}"
         );
     }
