@@ -1,5 +1,5 @@
-//! Imports in name order: a shared library whose inputs name the same imported symbols in
-//! another order links to the same bytes.
+//! Imports in name order: a shared library or executable whose inputs name the same imported
+//! symbols in another order links to the same bytes.
 //!
 //! lld (rustc's linker on x86-64 Linux since 1.90) gives a symbol its GOT slot, and its place
 //! in `.symtab` and `.dynsym`, in the order symbols enter its symbol table: the order its input
@@ -7,6 +7,10 @@
 //! body-only fix in tokio recompiles hyper) often names the functions it imports in another
 //! order though its code is the same: the slots move, and with them the dynamic relocations and
 //! every displacement that loads from the GOT, so the library changes where its code did not.
+//! The order a dependency's shared object lists its own imports counts too: lld enters the
+//! undefined names of a shared object it reads, and a group's link reads the groups it loads
+//! before its own crates' archives, so a fix that makes a group name libstd's functions in
+//! another order moves the slots of every group and program above it that imports them too.
 //!
 //! `--undefined=NAME` (`-u`) enters NAME into the symbol table before any input file is read. So
 //! the link is done, the names it left undefined are read from the output, and, unless they are
@@ -44,7 +48,7 @@ fn in_name_order(names: &[String]) -> bool {
 }
 
 /// Runs `link` (given extra linker arguments, returning the linker's exit code), which writes
-/// the shared library `output`, then, when the output's undefined names are not in name order,
+/// the shared library or executable `output`, then, when the output's undefined names are not in name order,
 /// once more with them as `--undefined` in name order (the module's comment). Returns the first
 /// link's exit code; the second link only replaces the output when it did what it is for.
 pub(crate) fn link_with_imports_in_name_order(

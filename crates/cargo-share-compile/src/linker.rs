@@ -396,20 +396,17 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
             .with_context(|| format!("running the linker `{real}`"))?;
         Ok(status.code().unwrap_or(1))
     };
-    // A shared library's imports in name order, so that one compiled again with the same code
-    // links to the same bytes (`crate::import_order`).
+    // The imports in name order, so that a library or program compiled again with the same
+    // code links to the same bytes (`crate::import_order`).
     let (expanded, _) = allocator::expand_argfile(&args)?;
-    match shared_library_output(&expanded) {
+    match link_output(&expanded) {
         Some(output) => link_with_imports_in_name_order(&output, link),
         None => link(&[]),
     }
 }
 
-/// The output of a link that makes a shared library (`-shared ... -o FILE`).
-fn shared_library_output(args: &[String]) -> Option<PathBuf> {
-    if !args.iter().any(|a| a == "-shared") {
-        return None;
-    }
+/// The output of a link (`-o FILE`).
+fn link_output(args: &[String]) -> Option<PathBuf> {
     let at = args.iter().position(|a| a == "-o")?;
     args.get(at + 1).map(PathBuf::from)
 }
