@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -584,4 +584,80 @@ fn images_start_from_a_base(scene: &Scene) {
         run_clean(&dir.join(PREFIX).join("bin/fix-one")),
         "fix-one: one#ba2719ef 42 Some(9)\n"
     );
+}
+
+/// The layer digests of each image in the OCI layout `dir` (`--out-dir`), by program.
+fn layout_layers(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let json = |path: PathBuf| -> Value {
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| {
+            panic!("{}: {e}", path.display());
+        })
+    };
+    let blob = |digest: &str| dir.join("blobs/sha256").join(&digest["sha256:".len()..]);
+    let index = json(dir.join("index.json"));
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let name = m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let manifest = json(blob(m["digest"].as_str().unwrap()));
+            let layers = manifest["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["digest"].as_str().unwrap().to_string())
+                .collect();
+            (name, layers)
+        })
+        .collect()
+}
+
+/// With `fix-three`, which loads fixlib only, fixlib is a group of its own and fixuser (compiled
+/// against it) a second group that loads the first. A body-only fix in fixlib
+/// (`patches/fixlib-message`) compiles fixuser again and makes fixlib's group import two of
+/// libstd's functions fixuser's group and fix-one import too, which lld would give those two
+/// links' GOT slots in fixlib's order; linked with their imports in name order, fixuser's group
+/// and fix-one stay the same bytes, so the fix changes one layer, fixlib's group's. Written to
+/// OCI layouts (`--out-dir`): no registry needed.
+#[test]
+fn a_fix_changes_one_layer_though_the_group_depending_on_it_is_compiled_again() {
+    let (_scratch, base) = scratch_with_directory_source("update/registry");
+    let image = |out: &str, extra: &[&str]| {
+        let mut cmd = cargo_share(&base);
+        cmd.current_dir(&base)
+            .args(["image", "-q", "--group-min-size", "0"]);
+        for program in ["fix-one", "fix-two", "fix-three"] {
+            cmd.arg("--manifest-path")
+                .arg(fixture(&format!("update/{program}")));
+        }
+        run_ok(cmd.arg("--out-dir").arg(base.join(out)).args(extra));
+        layout_layers(&base.join(out))
+    };
+    let before = image("before", &[]);
+    let patch = format!(
+        "fixlib={}",
+        fixture("update/patches/fixlib-message").display()
+    );
+    let after = image("after", &["--patch", &patch]);
+    // Two groups: libstd, fixlib's group and fixuser's, then the program's own layer.
+    let counts: Vec<usize> = before.values().map(Vec::len).collect();
+    assert_eq!(counts, [4, 3, 4], "fix-one, fix-three, fix-two: {before:?}");
+    let digests = |images: &BTreeMap<String, Vec<String>>| -> BTreeSet<String> {
+        images.values().flatten().cloned().collect()
+    };
+    let changed: Vec<String> = digests(&after)
+        .difference(&digests(&before))
+        .cloned()
+        .collect();
+    assert_eq!(changed.len(), 1, "layers changed: {changed:?}");
+    for layers in after.values() {
+        assert!(
+            layers.contains(&changed[0]),
+            "the changed layer is fixlib's group, which every image holds: {after:?}"
+        );
+    }
 }

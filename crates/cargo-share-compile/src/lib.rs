@@ -22,6 +22,7 @@ pub mod digest;
 pub mod elf;
 pub mod elf_position;
 pub mod elf_rewrite;
+mod import_order;
 pub mod linker;
 pub mod panic_abort;
 pub mod plan;

@@ -38,6 +38,7 @@ use object::read::archive::ArchiveFile;
 use object::{Object, ObjectSymbol};
 
 use crate::allocator;
+use crate::import_order::link_with_imports_in_name_order;
 use crate::panic_abort;
 use crate::rustc_args::unit_output;
 use crate::rustc_args::RustcArgs;
@@ -381,17 +382,33 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
                 .with_context(|| format!("writing version script {script}"))?;
         }
     }
-    // Do not let the real linker see our own variables.
-    let status = Command::new(&real)
-        .args(&args)
-        .env_remove(EXPORTS_ENV)
-        .env_remove(REAL_LINKER_ENV)
-        .env_remove(RELINK_ENV)
-        .env_remove(allocator::EXPORT_ALLOCATOR_ENV)
-        .env_remove(panic_abort::PANIC_ABORT_ENV)
-        .status()
-        .with_context(|| format!("running the linker `{real}`"))?;
-    Ok(status.code().unwrap_or(1))
+    let link = |extra: &[String]| -> Result<i32> {
+        // Do not let the real linker see our own variables.
+        let status = Command::new(&real)
+            .args(&args)
+            .args(extra)
+            .env_remove(EXPORTS_ENV)
+            .env_remove(REAL_LINKER_ENV)
+            .env_remove(RELINK_ENV)
+            .env_remove(allocator::EXPORT_ALLOCATOR_ENV)
+            .env_remove(panic_abort::PANIC_ABORT_ENV)
+            .status()
+            .with_context(|| format!("running the linker `{real}`"))?;
+        Ok(status.code().unwrap_or(1))
+    };
+    // The imports in name order, so that a library or program compiled again with the same
+    // code links to the same bytes (`crate::import_order`).
+    let (expanded, _) = allocator::expand_argfile(&args)?;
+    match link_output(&expanded) {
+        Some(output) => link_with_imports_in_name_order(&output, link),
+        None => link(&[]),
+    }
+}
+
+/// The output of a link (`-o FILE`).
+fn link_output(args: &[String]) -> Option<PathBuf> {
+    let at = args.iter().position(|a| a == "-o")?;
+    args.get(at + 1).map(PathBuf::from)
 }
 
 #[cfg(test)]

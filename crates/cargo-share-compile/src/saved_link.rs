@@ -7,6 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::import_order::link_with_imports_in_name_order;
 use crate::rustc_args::unit_output;
 use crate::rustc_args::RustcArgs;
 use crate::version_script::{filter_version_script, linker_readable, version_script_arg};
@@ -102,8 +103,9 @@ pub fn has_recipe(dir: &Path) -> bool {
 
 /// How [`relink_trimmed`] links, recorded with each trimmed group: change it when the relink
 /// changes.
-pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 3: version script, --gc-sections, \
-     symbolic binding but the allocator shim (--dynamic-list), packed relative relocations";
+pub const TRIM_FORMAT: &str = "# cargo-share trimmed relink 4: version script, --gc-sections, \
+     symbolic binding but the allocator shim (--dynamic-list), packed relative relocations, \
+     imports in name order";
 
 /// Redo the link saved in `dir`, exporting only the symbols in `keep` (what the programs and
 /// libraries of the set import), into `output`. Unexported code that nothing reaches is then
@@ -144,15 +146,21 @@ pub fn relink_trimmed(dir: &Path, keep: &BTreeSet<String>, output: &Path) -> Res
     args.push(format!("-Wl,--dynamic-list={}", dynlist_path.display()));
     // DT_RELR: the relative relocations packed (glibc 2.36 reads them).
     args.push("-Wl,-z,pack-relative-relocs".into());
-    let result = Command::new(&recipe.linker)
-        .args(&args)
-        .output()
-        .with_context(|| format!("running the linker `{}`", recipe.linker))?;
-    if !result.status.success() {
+    let mut stderr = Vec::new();
+    let code = link_with_imports_in_name_order(output, |extra| {
+        let result = Command::new(&recipe.linker)
+            .args(&args)
+            .args(extra)
+            .output()
+            .with_context(|| format!("running the linker `{}`", recipe.linker))?;
+        stderr = result.stderr;
+        Ok(result.status.code().unwrap_or(1))
+    })?;
+    if code != 0 {
         bail!(
             "relinking {} with {kept} exports failed: {}",
             output.display(),
-            String::from_utf8_lossy(&result.stderr)
+            String::from_utf8_lossy(&stderr)
         );
     }
     Ok(())
