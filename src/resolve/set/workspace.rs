@@ -182,15 +182,10 @@ fn stamp_file_of(dest: &Path) -> PathBuf {
 /// own build script may write into its own copy (`own`, left unchecked); this catches the rest
 /// where builds are not confined.
 pub(crate) fn check_member_copies(root: &Path, own: &[PathBuf]) -> Result<()> {
-    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(member) = name
-            .strip_prefix('.')
-            .and_then(|n| n.strip_suffix(".stamp"))
-        else {
-            continue;
-        };
-        let copy = root.join(member);
+    // Only the workspace's members: a copy left by an earlier build of other programs (one
+    // that failed, its copy written into) is not part of this one.
+    for member in workspace_members(root)? {
+        let copy = root.join(&member);
         if own.contains(&copy) {
             continue;
         }
@@ -304,6 +299,25 @@ pub(crate) fn write_workspace_manifest(root: &Path, dirs: &[String]) -> Result<(
     Ok(())
 }
 
+/// The member directories the generated workspace at `root` lists (none without a manifest).
+fn workspace_members(root: &Path) -> Result<Vec<String>> {
+    let manifest = root.join("Cargo.toml");
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        return Ok(Vec::new());
+    };
+    let doc: toml::Table = text
+        .parse()
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    Ok(doc
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str().map(str::to_string))
+        .collect())
+}
+
 /// Run `cargo metadata` on a generated workspace for its side effects (resolving, writing or
 /// checking the lock), keeping only its status and stderr.
 pub(crate) fn quiet_metadata(manifest: &Path, args: &[&str]) -> Result<std::process::Output> {
@@ -341,7 +355,28 @@ mod tests {
         std::os::unix::fs::symlink("src/main.rs", copy.join("main link")).unwrap();
         let stamp = format!("{STAMP_FROM}{}\n{}", original.display(), tree_stamp(&copy));
         std::fs::write(stamp_file_of(&copy), stamp).unwrap();
+        write_workspace_manifest(root.path(), &["prog-0.1.0".to_string()]).unwrap();
         (root, copy)
+    }
+
+    /// The check after a build reads the workspace's members only: a copy an earlier build of
+    /// other programs left, written into, is not this build's.
+    #[test]
+    fn a_member_copy_written_into_fails_the_check_and_a_stale_one_does_not() {
+        let (root, copy) = stamped_copy();
+        let stale = root.path().join("gone-0.1.0");
+        std::fs::create_dir(&stale).unwrap();
+        std::fs::write(stale.join("a.txt"), "x").unwrap();
+        let stamp = format!("{STAMP_FROM}{}\nb.txt\t00\n", stale.display());
+        std::fs::write(stamp_file_of(&stale), stamp).unwrap();
+        check_member_copies(root.path(), &[]).unwrap();
+        std::fs::write(copy.join("data.txt"), "x").unwrap();
+        let err = check_member_copies(root.path(), &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("the sources of prog-0.1.0"),
+            "{err}"
+        );
+        check_member_copies(root.path(), std::slice::from_ref(&copy)).unwrap();
     }
 
     #[test]
