@@ -20,8 +20,10 @@ use std::io::Write;
 use std::sync::Mutex;
 
 /// The environment variable naming the point at which to fail.
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 pub(crate) const FAULT_ENV: &str = "CARGO_SHARE_FAULT";
 /// The environment variable naming the file that records the points reached.
+#[cfg(any(debug_assertions, feature = "fault-injection"))]
 pub(crate) const FAULT_LOG_ENV: &str = "CARGO_SHARE_FAULT_LOG";
 
 #[cfg(any(debug_assertions, feature = "fault-injection"))]
