@@ -105,11 +105,11 @@ pub(crate) fn prepare_adapted(
     drop(trial);
     let prepared = prepare(&adapted_options, shell)?;
     let proven = adapted_programs(&prepared)?;
-    for m in &proven {
-        if !newcomer_passes(&prepared, m, !moved.is_empty(), shell)? {
-            return Ok(None);
-        }
-    }
+    let again = || prepare(&adapted_options, shell);
+    let Some(prepared) = prove_newcomers(prepared, &proven, !moved.is_empty(), &again, shell)?
+    else {
+        return Ok(None);
+    };
     if moved.is_empty() {
         return Ok(Some(prepared));
     }
@@ -127,25 +127,58 @@ pub(crate) fn prepare_adapted(
     let prepared = prepare_retested(&adapted_options, shell)?;
     // A moved program whose tests fail leaves the set, which may then resolve a newcomer
     // otherwise: that resolution is proven again.
-    for m in adapted_programs(&prepared)? {
-        let tested = proven
-            .iter()
-            .any(|t| t.name == m.name && t.changes == m.changes);
-        if !tested && !newcomer_passes(&prepared, &m, true, shell)? {
-            return Ok(None);
-        }
-    }
-    Ok(Some(prepared))
+    let untested: Vec<AdaptedProgram> = adapted_programs(&prepared)?
+        .into_iter()
+        .filter(|m| {
+            !proven
+                .iter()
+                .any(|t| t.name == m.name && t.changes == m.changes)
+        })
+        .collect();
+    let again = || prepare_retested(&adapted_options, shell);
+    prove_newcomers(prepared, &untested, true, &again, shell)
 }
 
-/// Run an adapted newcomer's own tests under the prepared resolution; whether they pass (each
-/// outcome said: `Adapted`, or `Not adapting` and why).
-fn newcomer_passes(
-    prepared: &PreparedBuild,
-    m: &AdaptedProgram,
+/// Prove each adapted newcomer by its own tests under `prepared`: `None` (said why) when one
+/// is not proven. A newcomer whose failing tests fail with its own versions too is proven as
+/// well; comparing runs its tests alone, which needs the cache `prepared` holds, so the set is
+/// then prepared again (`again`).
+fn prove_newcomers(
+    prepared: PreparedBuild,
+    newcomers: &[AdaptedProgram],
     moves_installed: bool,
+    again: &dyn Fn() -> Result<PreparedBuild>,
     shell: &Shell,
-) -> Result<bool> {
+) -> Result<Option<PreparedBuild>> {
+    let mut compare = Vec::new();
+    for m in newcomers {
+        match newcomer_tests(&prepared, m, shell)? {
+            Verdict::Passed(counts) => announce_adapted(m, &counts, moves_installed, shell),
+            Verdict::Failing(outcome) => compare.push((m, outcome)),
+            Verdict::NotProven(why) => {
+                not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
+                return Ok(None);
+            }
+        }
+    }
+    if compare.is_empty() {
+        return Ok(Some(prepared));
+    }
+    let options = prepared.options.clone();
+    drop(prepared);
+    for (m, outcome) in compare {
+        if let Err(why) = failing_with_own_versions(&options, m, &outcome, shell) {
+            not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
+            return Ok(None);
+        }
+        announce_adapted(m, &outcome, moves_installed, shell);
+    }
+    again().map(Some)
+}
+
+/// Run an adapted newcomer's own tests under the prepared resolution: their verdict (a
+/// failing run that does not prove it says why in the newcomer's words).
+fn newcomer_tests(prepared: &PreparedBuild, m: &AdaptedProgram, shell: &Shell) -> Result<Verdict> {
     shell.status(
         "Testing",
         format!(
@@ -156,49 +189,9 @@ fn newcomer_passes(
         ),
     );
     let (outcome, failing) = prepared.run_own_tests(m.index, shell)?;
-    let so = if moves_installed {
-        "only the installed programs its requirements move are retested"
-    } else {
-        "no installed program is moved"
-    };
-    let verdict = verdict(&outcome, &failing);
-    if let Verdict::Failing(outcome) = &verdict {
-        match failing_with_own_versions(prepared, m, outcome, shell) {
-            Ok(()) => {
-                shell.status(
-                    "Adapted",
-                    format!(
-                        "{} v{} to the installed programs' crate versions: its own tests pass \
-                         ({} passed) but for {} that fail with {OWN_VERSIONS} too ({}), so {so}",
-                        m.name,
-                        m.version,
-                        outcome.passed,
-                        outcome.failed,
-                        outcome.failing.join(", ")
-                    ),
-                );
-                return Ok(true);
-            }
-            Err(why) => {
-                not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
-                return Ok(false);
-            }
-        }
-    }
-    match verdict {
-        Verdict::Passed(counts) => {
-            shell.status(
-                "Adapted",
-                format!(
-                    "{} v{} to the installed programs' crate versions: its own tests pass ({} \
-                     passed), so {so}",
-                    m.name, m.version, counts.passed,
-                ),
-            );
-            Ok(true)
-        }
-        Verdict::Failing(_) | Verdict::NotProven(_) => {
-            let why = if outcome.note.as_deref() == Some("tests did not build") {
+    Ok(match verdict(&outcome, &failing) {
+        Verdict::NotProven(_) => {
+            Verdict::NotProven(if outcome.note.as_deref() == Some("tests did not build") {
                 "its own tests do not build with them".to_string()
             } else if outcome.failed > 0 {
                 format!(
@@ -208,11 +201,44 @@ fn newcomer_passes(
                 )
             } else {
                 "it has no test that passes with them".to_string()
-            };
-            not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
-            Ok(false)
+            })
         }
-    }
+        proven => proven,
+    })
+}
+
+/// Say a newcomer is adapted: its tests pass (`counts`), but for those that fail with its own
+/// versions too.
+fn announce_adapted(
+    m: &AdaptedProgram,
+    counts: &RecordedTest,
+    moves_installed: bool,
+    shell: &Shell,
+) {
+    let but = if counts.failed == 0 {
+        String::new()
+    } else {
+        format!(
+            " but for {} that fail with {OWN_VERSIONS} too ({})",
+            counts.failed,
+            counts.failing.join(", ")
+        )
+    };
+    shell.status(
+        "Adapted",
+        format!(
+            "{} v{} to the installed programs' crate versions: its own tests pass ({} \
+             passed){but}, so {}",
+            m.name,
+            m.version,
+            counts.passed,
+            if moves_installed {
+                "only the installed programs its requirements move are retested"
+            } else {
+                "no installed program is moved"
+            }
+        ),
+    );
 }
 
 /// Whether every test of an adapted newcomer that fails under the installed programs' versions
@@ -221,7 +247,7 @@ fn newcomer_passes(
 /// [`failing_again`] reads a moved program's. Else why not. The baseline is run as an
 /// installed program's is (`retest_baseline::installed_outcome`), and kept by resolution.
 fn failing_with_own_versions(
-    prepared: &PreparedBuild,
+    options: &BuildOptions,
     m: &AdaptedProgram,
     outcome: &RecordedTest,
     shell: &Shell,
@@ -230,9 +256,9 @@ fn failing_with_own_versions(
         name: m.name.clone(),
         source: ProgramSource::Path(m.package_dir.join("Cargo.toml")),
         resolution: m.own_lock.clone(),
-        features: prepared.options.features.of(&m.name).features,
+        features: options.features.of(&m.name).features,
     };
-    let before = installed_outcome(&prepared.options, &own, OWN_VERSIONS, shell).map_err(|e| {
+    let before = installed_outcome(options, &own, OWN_VERSIONS, shell).map_err(|e| {
         format!(
             "{} of its {} own tests fail with them, and its tests could not be run with \
              {OWN_VERSIONS} to compare: {}",
