@@ -63,7 +63,9 @@ pub(crate) struct InstallArgs {
     #[arg(long, value_name = "PROGRAM")]
     plugin_for: Option<String>,
     /// Build only the programs named: the installed ones are not built again with them
-    /// (they then share only the groups already in the store that fit them exactly).
+    /// (they then share only the groups already in the store that fit them exactly). Fast, but
+    /// a store filled this way from empty never forms a group: the reference programs took 1.45x
+    /// the bytes of installing them together (see the book's results).
     #[arg(long)]
     no_regroup: bool,
     /// Keep the installed programs' crate versions: the new program adapts to them where its
