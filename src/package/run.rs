@@ -59,8 +59,12 @@ pub struct PackageArgs {
     /// Where each binary is linked from (a relative link into PREFIX/bin).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_BIN_DIR)]
     pub bin_dir: String,
-    /// The packages' maintainer, "NAME `<EMAIL>`" (default: `DEBFULLNAME <DEBEMAIL>`).
-    #[arg(long, value_name = "NAME <EMAIL>")]
+    /// The packages' maintainer (`NAME <EMAIL>`; the default is `DEBFULLNAME <DEBEMAIL>`).
+    #[arg(
+        long,
+        value_name = "NAME <EMAIL>",
+        help = "The packages' maintainer, \"NAME <EMAIL>\" [default: DEBFULLNAME <DEBEMAIL>]"
+    )]
     pub maintainer: Option<String>,
 }
 
