@@ -249,10 +249,9 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
         }
         let status = child.wait()?;
         let errors = errors.join().unwrap_or_default();
-        crate::resolve::set::workspace::check_member_copies(
-            &ws.root,
-            &prepared.own_package_dirs(&programs),
-        )?;
+        let own = prepared.own_package_dirs(&programs);
+        crate::resolve::set::workspace::check_member_copies(&ws.root, &own)?;
+        crate::resolve::set::workspace::restore_copies(&own)?;
         if !status.success() {
             // `--keep-going`: the programs Cargo built are delivered; those it did not are
             // reported with what failed.

@@ -414,7 +414,7 @@ impl PreparedBuild {
             .iter()
             .filter_map(|&p| self.package_dir(p))
             .collect();
-        crate::resolve::set::workspace::restore_tested_copies(&tested)?;
+        crate::resolve::set::workspace::restore_copies(&tested)?;
         Ok(status)
     }
 }

@@ -98,16 +98,18 @@ fn tree_stamp(dir: &Path) -> String {
         .collect()
 }
 
-/// Put the copies of the tested programs `tested` (member directories of the set workspace)
-/// back as they were copied after their tests ran: a test may write into its own package
-/// directory, as it may in the user's checkout (ruplacer 0.10.0's doc test writes `data.txt`
-/// there; du-dust 1.2.7's build script, run by its test build, rewrites its shell completions
-/// there), and the build that follows must see only the program's sources. Files a test
-/// added are removed (directories it made stay, empty: an empty directory may be part of the
-/// sources, and the build ignores it); a file it changed or removed is copied again from the
-/// package directory the copy was made from ([`restore_file`]).
-pub(crate) fn restore_tested_copies(tested: &[PathBuf]) -> Result<()> {
-    for copy in tested {
+/// Put the copies of programs (member directories of the set workspace) back as they were
+/// copied, after a run that may write into them: their tests (a test may write into its own
+/// package directory, as it may in the user's checkout: ruplacer 0.10.0's doc test writes
+/// `data.txt` there), or a confined build of one program, whose build script may write into
+/// its own package directory as `cargo install` lets it (du-dust 1.2.7's rewrites its shell
+/// completions there). The builds that follow must see only the programs' sources, and the
+/// check after them (`check_member_copies`) finds the copies as copied. Files added are
+/// removed (directories made stay, empty: an empty directory may be part of the sources, and
+/// the build ignores it); a file changed or removed is copied again from the package directory
+/// the copy was made from, with its time ([`restore_file`]), so Cargo finds it as it was.
+pub(crate) fn restore_copies(copies: &[PathBuf]) -> Result<()> {
+    for copy in copies {
         let Some((from, listing)) = read_stamp(copy) else {
             continue;
         };
@@ -141,7 +143,7 @@ pub(crate) fn restore_tested_copies(tested: &[PathBuf]) -> Result<()> {
 fn restore_file(copy: &Path, from: &Path, path: &str) -> Result<()> {
     let original = from.join(path);
     if path == "Cargo.toml" || !original.is_file() {
-        bail!(changed_by_tests(copy, path));
+        bail!(changed_by_run(copy, path));
     }
     let to = copy.join(path);
     if let Some(dir) = to.parent() {
@@ -158,13 +160,13 @@ fn restore_file(copy: &Path, from: &Path, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn changed_by_tests(copy: &Path, path: &str) -> String {
+fn changed_by_run(copy: &Path, path: &str) -> String {
     let member = copy.file_name().unwrap_or_default().to_string_lossy();
     format!(
-        "the tests of {member} changed its file {path} (in cargo-share's copy of its sources), \
-         which cannot be put back, so the build would not be of its sources; nothing was \
-         installed. Install it with --keep-installed-versions (its tests are not run then), or \
-         report it to its authors"
+        "the tests or build script of {member} changed its file {path} (in cargo-share's copy of \
+         its sources), which cannot be put back, so the build would not be of its sources; \
+         nothing was installed. Report it to the program's authors; if its tests did it, \
+         --keep-installed-versions installs it without running them"
     )
 }
 
@@ -388,7 +390,7 @@ mod tests {
         std::fs::write(copy.join("src/main.rs"), "fn main() { changed() }").unwrap();
         std::fs::remove_file(copy.join("main link")).unwrap();
         std::os::unix::fs::symlink("elsewhere", copy.join("main link")).unwrap();
-        let err = restore_tested_copies(std::slice::from_ref(&copy)).unwrap_err();
+        let err = restore_copies(std::slice::from_ref(&copy)).unwrap_err();
         // A link is not a file of the package directory to copy back.
         assert!(
             err.to_string().contains("changed its file main link"),
@@ -396,7 +398,7 @@ mod tests {
         );
         std::fs::remove_file(copy.join("main link")).unwrap();
         std::os::unix::fs::symlink("src/main.rs", copy.join("main link")).unwrap();
-        restore_tested_copies(std::slice::from_ref(&copy)).unwrap();
+        restore_copies(std::slice::from_ref(&copy)).unwrap();
         assert!(!copy.join("data.txt").exists());
         assert!(!copy.join("out/data.txt").exists());
         let original = root.path().join("original/src/main.rs");
@@ -412,7 +414,7 @@ mod tests {
             std::fs::metadata(original).unwrap().modified().unwrap()
         );
         std::fs::remove_file(copy.join("src/main.rs")).unwrap();
-        restore_tested_copies(std::slice::from_ref(&copy)).unwrap();
+        restore_copies(std::slice::from_ref(&copy)).unwrap();
         assert!(copy.join("src/main.rs").is_file());
         check_member_copies(root.path(), &[]).unwrap();
     }
@@ -421,10 +423,10 @@ mod tests {
     fn a_manifest_a_test_changed_is_named() {
         let (_root, copy) = stamped_copy();
         std::fs::write(copy.join("Cargo.toml"), "[package] # changed").unwrap();
-        let err = restore_tested_copies(std::slice::from_ref(&copy)).unwrap_err();
+        let err = restore_copies(std::slice::from_ref(&copy)).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("the tests of prog-0.1.0 changed its file Cargo.toml"),
+                .starts_with("the tests or build script of prog-0.1.0 changed its file Cargo.toml"),
             "{err}"
         );
     }
