@@ -7,21 +7,6 @@ mod common;
 use common::store_env::Env;
 use common::*;
 
-/// Whether the kernel has Landlock (`landlock_create_ruleset` asked for its ABI version).
-fn kernel_has_landlock() -> bool {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: a query with no ruleset attributes; returns the ABI version or -1.
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    abi >= 1
-}
-
 #[test]
 fn a_build_script_cannot_write_into_the_store_or_its_sources() {
     if !kernel_has_landlock() {

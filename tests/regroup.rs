@@ -592,6 +592,59 @@ fn a_newcomer_adapts_to_the_installed_versions_when_its_own_tests_pass() {
     env.verify_ok();
 }
 
+/// A program whose build script rewrites a file of its own package directory each build, as
+/// du-dust 1.2.7's rewrites its shell completions (a confined build may: `cargo install` lets
+/// it).
+fn completions_shim(env: &Env) -> PathBuf {
+    let dir = shim_program(env, "completions-shim", &|t| t.to_string(), false);
+    std::fs::create_dir_all(dir.join("completions")).unwrap();
+    std::fs::write(dir.join("completions/shim.bash"), "# as released\n").unwrap();
+    std::fs::write(
+        dir.join("build.rs"),
+        "fn main() {\n    let out = std::env::var(\"OUT_DIR\").unwrap();\n    \
+         std::fs::write(\"completions/shim.bash\", format!(\"# generated in {out}\\n\")).unwrap();\n}\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// Two programs built apart in one install (builds confined), the first one's build script
+/// rewriting a file of its own package directory: the check after the second one's build finds
+/// the first one's copy as it was copied (put back after its build), and both are installed.
+#[test]
+fn a_build_script_that_rewrites_its_own_sources_does_not_fail_the_next_programs_build() {
+    if !kernel_has_landlock() {
+        // Unconfined, no build may write into a program's sources, and the check refuses it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI: this kernel has no Landlock"
+        );
+        eprintln!("skipped: this kernel has no Landlock");
+        return;
+    }
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let out = install_in_base(
+        &env,
+        &[completions_shim(&env), fixture("sets/old-shim")],
+        &[],
+    );
+    let said = stderr(&out);
+    assert!(
+        !said.contains("changed while the programs were built"),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/completions-shim")),
+        "completions-shim: shim 1.0.0 answer 41 features extra\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/old-shim")),
+        "old-shim: shim 1.0.0 answer 41 features extra\n"
+    );
+    env.verify_ok();
+}
+
 /// new-shim with a second test that fails whatever the crate versions, as a test that needs
 /// the network does.
 fn shim_with_a_failing_test(env: &Env) -> PathBuf {

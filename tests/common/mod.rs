@@ -192,3 +192,18 @@ pub fn bin_and_lib_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u
     }
     out
 }
+
+/// Whether the kernel has Landlock (`landlock_create_ruleset` asked for its ABI version).
+pub fn kernel_has_landlock() -> bool {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: a query with no ruleset attributes; returns the ABI version or -1.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    abi >= 1
+}
