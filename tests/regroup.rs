@@ -534,19 +534,26 @@ fn picky_shim(env: &Env) -> PathBuf {
     dir
 }
 
-/// new-shim whose test writes `data.txt` into its working directory, its package directory,
-/// as ruplacer 0.10.0's doc test does.
-fn writing_shim(env: &Env) -> PathBuf {
+/// A copy of the fixture `sets/new-shim` in the base directory, its `src/main.rs` edited.
+fn new_shim_with_main(env: &Env, edit: &dyn Fn(&str) -> String) -> PathBuf {
     let dir = env.base.join("new-shim");
     copy_dir(&fixture("sets/new-shim"), &dir);
     let main = dir.join("src/main.rs");
-    let text = std::fs::read_to_string(&main).unwrap().replace(
-        "assert!(shim::answer() > 0)",
-        "std::fs::write(\"data.txt\", \"written by a test\").unwrap();\n        \
-         assert!(shim::answer() > 0)",
-    );
-    std::fs::write(main, text).unwrap();
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(main, edit(&text)).unwrap();
     dir
+}
+
+/// new-shim whose test writes `data.txt` into its working directory, its package directory,
+/// as ruplacer 0.10.0's doc test does.
+fn writing_shim(env: &Env) -> PathBuf {
+    new_shim_with_main(env, &|text| {
+        text.replace(
+            "assert!(shim::answer() > 0)",
+            "std::fs::write(\"data.txt\", \"written by a test\").unwrap();\n        \
+             assert!(shim::answer() > 0)",
+        )
+    })
 }
 
 /// A newcomer locked to newer versions than the installed programs, whose requirements allow
@@ -648,16 +655,13 @@ fn a_build_script_that_rewrites_its_own_sources_does_not_fail_the_next_programs_
 /// new-shim with a second test that fails whatever the crate versions, as a test that needs
 /// the network does.
 fn shim_with_a_failing_test(env: &Env) -> PathBuf {
-    let dir = env.base.join("new-shim");
-    copy_dir(&fixture("sets/new-shim"), &dir);
-    let main = dir.join("src/main.rs");
-    let text = std::fs::read_to_string(&main).unwrap().replace(
-        "    fn answer_is_positive() {",
-        "    fn needs_the_network() {\n        panic!(\"no network here\");\n    }\n\n    \
-         #[test]\n    fn answer_is_positive() {",
-    );
-    std::fs::write(main, text).unwrap();
-    dir
+    new_shim_with_main(env, &|text| {
+        text.replace(
+            "    fn answer_is_positive() {",
+            "    fn needs_the_network() {\n        panic!(\"no network here\");\n    }\n\n    \
+             #[test]\n    fn answer_is_positive() {",
+        )
+    })
 }
 
 /// A newcomer whose test fails under the installed programs' versions and under the versions
