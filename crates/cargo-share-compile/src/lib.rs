@@ -27,6 +27,7 @@ pub mod linker;
 pub mod panic_abort;
 pub mod plan;
 pub mod profile;
+mod program_objects;
 mod rustc_args;
 pub mod saved_link;
 pub mod semver_range;

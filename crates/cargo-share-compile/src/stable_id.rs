@@ -27,6 +27,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::digest::sha256_hex;
+use crate::plan::GROUP_CRATE_PREFIX;
+use crate::program_objects::is_group_extern;
 use crate::rustc_args::RustcArgs;
 
 /// Versions the rule: part of every stable id, so a change of rule is a change of id.
@@ -74,6 +76,9 @@ pub(crate) fn stable_metadata(rustc: &RustcArgs, package: &str, version: &str) -
         format!("range {}", crate::semver_range::compatible_range(version)),
     ];
     let source = rustc.source_file();
+    let is_group = rustc
+        .value("--crate-name")
+        .is_some_and(|n| n.starts_with(GROUP_CRATE_PREFIX));
     let mut iter = rustc.args.iter();
     while let Some(arg) = iter.next() {
         let a = arg.as_str();
@@ -94,7 +99,11 @@ pub(crate) fn stable_metadata(rustc: &RustcArgs, package: &str, version: &str) -
         match a {
             "--extern" => {
                 if let Some(v) = iter.next() {
-                    key.push(format!("--extern {}", extern_stable_id(v)));
+                    // A program is named by what it is, not by the groups around it, so that
+                    // its code does not change when an install regroups (`program_objects`).
+                    if !is_group_extern(v) || is_group {
+                        key.push(format!("--extern {}", extern_stable_id(v)));
+                    }
                 }
             }
             "-C" => {

@@ -33,6 +33,7 @@ use crate::allocator;
 use crate::linker;
 use crate::panic_abort;
 use crate::plan::{WrapperPlan, GROUP_CRATE_PREFIX};
+use crate::program_objects;
 use crate::rustc_args::{declares_no_std, RustcArgs, UnitKind};
 use crate::saved_link;
 use crate::stable_id;
@@ -469,6 +470,9 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
 
     if let (Some(id), UnitKind::SharedLib | UnitKind::PrivateLib) = (&rewritten.stable_id, kind) {
         stable_id::save_stable_id(&parsed, id)?;
+    }
+    if program_objects::applies(&parsed, &plan, kind) {
+        return program_objects::run(&rustc, &parsed, &rewritten, &plan);
     }
     let mut cmd = compiler_command(&rustc, &rewritten);
     if kind != UnitKind::SharedLib {

@@ -1,0 +1,567 @@
+//! A program's executable built in two steps: its code, compiled to objects that are kept and
+//! reused while their inputs match, and its link, done again whenever Cargo asks.
+//!
+//! Why: a program's own crates depend on its groups' facades, so when an install changes the
+//! groups around an installed program (a crate joins a group, a group splits), Cargo compiles
+//! the program again, though nothing in its code changed. What changed is only what it links:
+//! on x86-64 a PIE's calls and data references to another crate are compiled the same way
+//! whether that crate ends up in the executable or in a shared library (an external
+//! declaration is never assumed local), the stable crate ids leave the groups out of a
+//! program's symbol names (`stable_id`), and the code step below does not load the groups at
+//! all. So the objects of a program compiled against one grouping are the objects of the same
+//! program compiled against another, and only the link has to be done again.
+//!
+//! The two steps, for every grouped executable that is not a test harness:
+//!
+//! 1. **Code**: rustc with the unit's arguments but `--emit=dep-info,obj`, without the group
+//!    facades, into a slot `TARGET/cargo-share-objects/CRATE-KEY/` whose key hashes the
+//!    arguments that shape the code (the toolchain's `rustc -vV`, the working directory, every
+//!    flag but outputs, search paths and Cargo's hashes, the names of the dependencies). The
+//!    slot records what the compile read ([`Inputs`]): each dependency's file contents, each
+//!    source file of rustc's dep-info, each environment variable it recorded. A later compile
+//!    with the same key whose inputs all match takes the objects and rustc's diagnostics from
+//!    the slot instead of compiling.
+//! 2. **Link**: rustc on an empty `#![no_main]` crate with the unit's own arguments (crate name,
+//!    flags, linker, run path), every dependency and group loaded (`--extern force:`), and the
+//!    objects passed first on the linker's command line (`-Z pre-link-arg`). rustc then decides
+//!    what it always decides at a link (which crates are linked statically and which from
+//!    which shared library, the native libraries, the allocator, `panic = "abort"`) and links
+//!    through cargo-share as before.
+//!
+//! A test harness is compiled as before (a harness is never installed, and its `main` comes from
+//! libtest). So is a `no_std` executable and any unit the wrapper does not group.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{file_sha256, sha256_hex};
+use crate::plan::{WrapperPlan, GROUP_CRATE_PREFIX};
+use crate::rustc_args::{declares_no_std, unit_output, RustcArgs, UnitKind};
+use crate::unit_record::dep_info_sources;
+use crate::wrapper::Rewritten;
+
+/// The directory, in Cargo's target directory, that holds the slots.
+const OBJECTS_DIR: &str = "cargo-share-objects";
+
+/// Bumped when what a slot holds, or how its key is made, changes.
+const SLOT_TAG: &str = "cargo-share program objects v1";
+
+/// What one compile of a program's code read, as the slot records it.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Inputs {
+    /// Each `--extern` (name as given, without modifiers) and the SHA-256 of its file.
+    externs: Vec<(String, String)>,
+    /// Each source file of rustc's dep-info (as rustc wrote it) and its SHA-256.
+    files: Vec<(String, String)>,
+    /// Each environment variable rustc recorded (`# env-dep:`) and its value, escaped as
+    /// rustc escapes it (`None`: unset).
+    env: Vec<(String, Option<String>)>,
+}
+
+/// Whether this unit is built in two steps: a program's executable (not a test harness) in a
+/// grouped build, compiled to a file (`--emit` with `link`), whose source is not `no_std`.
+pub(crate) fn applies(rustc: &RustcArgs, plan: &WrapperPlan, kind: UnitKind) -> bool {
+    kind == UnitKind::Executable
+        && plan.grouped
+        && !rustc.has("--test")
+        && rustc
+            .value("--emit")
+            .is_some_and(|e| e.split(',').any(|k| k == "link"))
+        && rustc
+            .source_file()
+            .and_then(|s| std::fs::read_to_string(s).ok())
+            .is_some_and(|text| !declares_no_std(&text))
+}
+
+/// Build the executable: its objects from the slot or compiled, then the link. Returns rustc's
+/// exit status.
+pub(crate) fn run(
+    rustc: &Path,
+    unit: &RustcArgs,
+    rewritten: &Rewritten,
+    plan: &WrapperPlan,
+) -> Result<i32> {
+    let code = CodeStep::new(rustc, rewritten)?;
+    let slot = plan.target_dir.join(OBJECTS_DIR).join(format!(
+        "{}-{}",
+        unit.value("--crate-name").unwrap_or("crate"),
+        &code.key[..20]
+    ));
+    let externs = extern_hashes(&code.args)?;
+    let reused = match read_inputs(&slot) {
+        Some(recorded) => recorded.externs == externs && inputs_unchanged(&recorded),
+        None => false,
+    };
+    if reused {
+        replay_diagnostics(&slot)?;
+    } else {
+        let status = code.compile(rustc, &slot, externs)?;
+        if status != 0 {
+            return Ok(status);
+        }
+    }
+    copy_dep_info(unit, &slot)?;
+    link(rustc, rewritten, &slot, plan)
+}
+
+/// The code step's command line and environment, and the slot key they give.
+struct CodeStep {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    key: String,
+}
+
+impl CodeStep {
+    /// The unit's arguments without the group facades (and without `-Z unstable-options` and
+    /// `RUSTC_BOOTSTRAP` when the facades were what needed them), and the key of the slot.
+    fn new(rustc: &Path, rewritten: &Rewritten) -> Result<Self> {
+        let mut args = without_groups(&rewritten.args);
+        let mut env = rewritten.env.clone();
+        if !args.iter().any(|a| a.starts_with("force:")) {
+            remove_unstable_options(&mut args);
+            env.retain(|(k, _)| k != "RUSTC_BOOTSTRAP");
+        }
+        let version = Command::new(rustc)
+            .arg("-vV")
+            .output()
+            .with_context(|| format!("running {} -vV", rustc.display()))?;
+        let cwd = std::env::current_dir().context("reading the working directory")?;
+        let mut key = vec![
+            SLOT_TAG.to_string(),
+            String::from_utf8_lossy(&version.stdout).into_owned(),
+            cwd.display().to_string(),
+            format!(
+                "RUSTC_BOOTSTRAP={:?}",
+                env.iter().find(|(k, _)| k == "RUSTC_BOOTSTRAP")
+            ),
+        ];
+        key.extend(key_args(&args));
+        Ok(CodeStep {
+            key: sha256_hex(key.join("\0").as_bytes()),
+            args,
+            env,
+        })
+    }
+
+    /// Compile the objects into `slot` (through a sibling directory, renamed into place once
+    /// complete), forwarding rustc's diagnostics and keeping them. Returns rustc's exit status.
+    fn compile(&self, rustc: &Path, slot: &Path, externs: Vec<(String, String)>) -> Result<i32> {
+        let fresh = slot.with_extension("new");
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh)
+                .with_context(|| format!("removing {}", fresh.display()))?;
+        }
+        std::fs::create_dir_all(&fresh).with_context(|| format!("creating {}", fresh.display()))?;
+        let mut args = Vec::with_capacity(self.args.len() + 2);
+        let mut iter = self.args.iter();
+        while let Some(arg) = iter.next() {
+            if arg == "--out-dir" || arg == "--emit" {
+                iter.next();
+            } else if !arg.starts_with("--out-dir=") && !arg.starts_with("--emit=") {
+                args.push(arg.clone());
+            }
+        }
+        args.push("--emit=dep-info,obj".into());
+        args.extend(["--out-dir".into(), fresh.display().to_string()]);
+        let mut cmd = Command::new(rustc);
+        cmd.args(&args).stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("running {}", rustc.display()))?;
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut kept = Vec::new();
+        let mut err_out = std::io::stderr().lock();
+        for line in BufReader::new(stderr).split(b'\n') {
+            let line = line?;
+            if is_artifact_notification(&line) {
+                continue;
+            }
+            err_out.write_all(&line)?;
+            err_out.write_all(b"\n")?;
+            kept.extend_from_slice(&line);
+            kept.push(b'\n');
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            std::fs::remove_dir_all(&fresh).ok();
+            return Ok(status.code().unwrap_or(101));
+        }
+        std::fs::write(fresh.join("diagnostics"), kept)?;
+        let inputs = recorded_inputs(&fresh, externs)?;
+        std::fs::write(fresh.join("inputs.json"), serde_json::to_vec(&inputs)?)?;
+        if slot.exists() {
+            std::fs::remove_dir_all(slot)
+                .with_context(|| format!("removing {}", slot.display()))?;
+        }
+        std::fs::rename(&fresh, slot)
+            .with_context(|| format!("renaming {} to {}", fresh.display(), slot.display()))?;
+        Ok(0)
+    }
+}
+
+/// Whether `value` (an `--extern` value, with or without modifiers) names a group facade.
+pub(crate) fn is_group_extern(value: &str) -> bool {
+    let name = value.split_once('=').map_or(value, |(name, _)| name);
+    name.rsplit(':')
+        .next()
+        .unwrap_or(name)
+        .starts_with(GROUP_CRATE_PREFIX)
+}
+
+/// `args` without `--extern` of the group facades.
+fn without_groups(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--extern" && args.get(i + 1).is_some_and(|v| is_group_extern(v)) {
+            i += 2;
+            continue;
+        }
+        out.push(args[i].clone());
+        i += 1;
+    }
+    out
+}
+
+/// Remove `-Z unstable-options` (both spellings).
+fn remove_unstable_options(args: &mut Vec<String>) {
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "-Z" && args.get(i + 1).is_some_and(|v| v == "unstable-options") {
+            args.drain(i..i + 2);
+        } else if args[i] == "-Zunstable-options" {
+            args.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// The arguments as the key sees them: without the output directory, emitted kinds, search
+/// paths, Cargo's file name suffix and incremental directory; a dependency by its name (its
+/// file's contents are checked against the slot's [`Inputs`]).
+fn key_args(args: &[String]) -> Vec<String> {
+    const WITH_VALUE: &[&str] = &["--out-dir", "--emit", "-L"];
+    const CODEGEN: &[&str] = &["extra-filename=", "incremental="];
+    let mut out = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let a = arg.as_str();
+        if WITH_VALUE.contains(&a) {
+            iter.next();
+            continue;
+        }
+        if WITH_VALUE.iter().any(|f| a.starts_with(&format!("{f}="))) || a.starts_with("-L") {
+            continue;
+        }
+        match a {
+            "--extern" => {
+                if let Some(v) = iter.next() {
+                    out.push(format!(
+                        "--extern {}",
+                        v.split_once('=').map_or(v.as_str(), |(n, _)| n)
+                    ));
+                }
+            }
+            "-C" => {
+                if let Some(v) = iter.next() {
+                    if !CODEGEN.iter().any(|c| v.starts_with(c)) {
+                        out.push(format!("-C{v}"));
+                    }
+                }
+            }
+            a if a.starts_with("-C") && CODEGEN.iter().any(|c| a[2..].starts_with(c)) => {}
+            a => out.push(a.to_string()),
+        }
+    }
+    out
+}
+
+/// Each `--extern name=path` of `args` as (name, SHA-256 of the file).
+fn extern_hashes(args: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in args.windows(2) {
+        if pair[0] != "--extern" {
+            continue;
+        }
+        if let Some((name, path)) = pair[1].split_once('=') {
+            out.push((name.to_string(), file_sha256(Path::new(path))?));
+        }
+    }
+    Ok(out)
+}
+
+fn read_inputs(slot: &Path) -> Option<Inputs> {
+    serde_json::from_slice(&std::fs::read(slot.join("inputs.json")).ok()?).ok()
+}
+
+/// Whether every source file and environment variable a slot's compile read is as it was.
+fn inputs_unchanged(recorded: &Inputs) -> bool {
+    recorded
+        .files
+        .iter()
+        .all(|(path, sha)| file_sha256(Path::new(path)).is_ok_and(|now| &now == sha))
+        && recorded
+            .env
+            .iter()
+            .all(|(var, value)| &std::env::var(var).ok().map(|v| escape_env(&v)) == value)
+}
+
+/// The inputs of the compile whose outputs are in `dir`: its dep-info's files and variables.
+fn recorded_inputs(dir: &Path, externs: Vec<(String, String)>) -> Result<Inputs> {
+    let text = std::fs::read_to_string(dep_info_file(dir)?)?;
+    let mut files = Vec::new();
+    for path in dep_info_sources(&text) {
+        let sha = file_sha256(Path::new(&path))?;
+        files.push((path, sha));
+    }
+    let env = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# env-dep:"))
+        .map(|dep| match dep.split_once('=') {
+            Some((var, value)) => (var.to_string(), Some(value.to_string())),
+            None => (dep.to_string(), None),
+        })
+        .collect();
+    Ok(Inputs {
+        externs,
+        files,
+        env,
+    })
+}
+
+/// An environment variable's value as rustc writes it in dep-info (`\n`, `\r` and `\`
+/// escaped).
+fn escape_env(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The one `.d` file rustc wrote in a slot.
+fn dep_info_file(slot: &Path) -> Result<PathBuf> {
+    files_with_extension(slot, "d")?
+        .into_iter()
+        .next()
+        .with_context(|| format!("rustc wrote no dep-info in {}", slot.display()))
+}
+
+/// The files of `dir` whose extension is `ext`, in a fixed order (by length, then name: rustc's
+/// code units `cgu.2` before `cgu.10`).
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort_by_key(|p| (p.as_os_str().len(), p.clone()));
+    Ok(files)
+}
+
+/// rustc's diagnostics of the compile the slot holds, written again, as Cargo expects of a
+/// compile that ran.
+fn replay_diagnostics(slot: &Path) -> Result<()> {
+    let kept = std::fs::read(slot.join("diagnostics")).unwrap_or_default();
+    std::io::stderr().lock().write_all(&kept)?;
+    Ok(())
+}
+
+/// Cargo reads the unit's dep-info where rustc would have written it (`--out-dir`, file stem).
+fn copy_dep_info(unit: &RustcArgs, slot: &Path) -> Result<()> {
+    if !unit
+        .value("--emit")
+        .is_some_and(|e| e.split(',').any(|k| k == "dep-info"))
+    {
+        return Ok(());
+    }
+    let (out_dir, stem) = unit_output(unit);
+    let to = out_dir.join(format!("{stem}.d"));
+    let from = dep_info_file(slot)?;
+    std::fs::copy(&from, &to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// Link the executable from the slot's objects: rustc on an empty `#![no_main]` crate with the
+/// unit's arguments, every dependency loaded, the objects first on the linker's command line.
+fn link(rustc: &Path, rewritten: &Rewritten, slot: &Path, plan: &WrapperPlan) -> Result<i32> {
+    let source = plan.target_dir.join(OBJECTS_DIR).join("no_main.rs");
+    if !source.is_file() {
+        let tmp = source.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, "#![no_main]\n")
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &source).with_context(|| format!("writing {}", source.display()))?;
+    }
+    let unit = RustcArgs {
+        args: rewritten.args.clone(),
+    };
+    let original_source = unit.source_file().map(String::from);
+    let mut args = Vec::with_capacity(rewritten.args.len() + 16);
+    let mut iter = rewritten.args.iter();
+    while let Some(arg) = iter.next() {
+        let a = arg.as_str();
+        if Some(a) == original_source.as_deref() {
+            args.push(source.display().to_string());
+        } else if a == "--emit" || a == "--cap-lints" {
+            iter.next();
+        } else if a.starts_with("--emit=") || a.starts_with("--cap-lints=") {
+        } else if a == "--extern" {
+            if let Some(v) = iter.next() {
+                args.extend(["--extern".to_string(), forced(v)]);
+            }
+        } else if a == "-C"
+            && iter
+                .clone()
+                .next()
+                .is_some_and(|v| v.starts_with("incremental="))
+        {
+            iter.next();
+        } else if !a.starts_with("-Cincremental=") {
+            args.push(arg.clone());
+        }
+    }
+    args.extend(["--emit=link".into(), "--cap-lints".into(), "allow".into()]);
+    if !args
+        .windows(2)
+        .any(|w| w[0] == "-Z" && w[1] == "unstable-options")
+    {
+        args.extend(["-Z".into(), "unstable-options".into()]);
+    }
+    for object in files_with_extension(slot, "o")? {
+        args.push(format!("-Zpre-link-arg={}", object.display()));
+    }
+    let mut cmd = Command::new(rustc);
+    cmd.args(&args);
+    for (k, v) in &rewritten.env {
+        cmd.env(k, v);
+    }
+    cmd.env("RUSTC_BOOTSTRAP", "1");
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", rustc.display()))?;
+    Ok(status.code().unwrap_or(101))
+}
+
+/// An `--extern` value with the `force` modifier, so that rustc loads (and links) the crate
+/// though the empty crate never names it.
+fn forced(value: &str) -> String {
+    match value.split_once(':') {
+        Some((modifiers, _)) if !modifiers.contains('=') => {
+            if modifiers.split(',').any(|m| m == "force") {
+                value.to_string()
+            } else {
+                format!("force,{value}")
+            }
+        }
+        _ => format!("force:{value}"),
+    }
+}
+
+fn is_artifact_notification(line: &[u8]) -> bool {
+    line.starts_with(b"{\"$message_type\":\"artifact\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn the_key_leaves_out_groups_outputs_and_cargos_hashes() {
+        let one = strings(
+            "--crate-name rg --edition=2021 src/main.rs --emit=dep-info,link -C opt-level=3 \
+             -C metadata=stable -C extra-filename=-aaaa --out-dir /t/deps -L dependency=/t/deps \
+             --extern regex=/t/deps/libregex-1.rlib --extern force:cargo_share_group_1_set1=/t/deps/libg.so",
+        );
+        let two = strings(
+            "--crate-name rg --edition=2021 src/main.rs --emit=dep-info,link -C opt-level=3 \
+             -C metadata=stable -C extra-filename=-bbbb --out-dir /u/deps -L dependency=/u/deps \
+             --extern regex=/u/deps/libregex-2.rlib --extern force:cargo_share_group_2_set1=/t/deps/libh.so \
+             --extern force:cargo_share_group_3_set1=/t/deps/libi.so",
+        );
+        assert_eq!(
+            key_args(&without_groups(&one)),
+            key_args(&without_groups(&two))
+        );
+        // What shapes the code changes the key: a flag, a dependency's name.
+        let three = strings(
+            "--crate-name rg --edition=2021 src/main.rs --emit=dep-info,link -C opt-level=2 \
+             -C metadata=stable --extern regex=/t/deps/libregex-1.rlib",
+        );
+        assert_ne!(
+            key_args(&without_groups(&one)),
+            key_args(&without_groups(&three))
+        );
+        let four = strings(
+            "--crate-name rg --edition=2021 src/main.rs --emit=dep-info,link -C opt-level=3 \
+             -C metadata=stable --extern regex2=/t/deps/libregex-1.rlib",
+        );
+        assert_ne!(
+            key_args(&without_groups(&one)),
+            key_args(&without_groups(&four))
+        );
+    }
+
+    #[test]
+    fn unstable_options_go_with_the_groups_that_needed_them() {
+        let mut args = strings("-Z unstable-options --crate-name x -Zunstable-options");
+        remove_unstable_options(&mut args);
+        assert_eq!(args, strings("--crate-name x"));
+    }
+
+    #[test]
+    fn every_dependency_is_forced_once() {
+        assert_eq!(
+            forced("regex=/t/libregex.rlib"),
+            "force:regex=/t/libregex.rlib"
+        );
+        assert_eq!(forced("force:g=/t/libg.so"), "force:g=/t/libg.so");
+        assert_eq!(forced("priv:x=/t/libx.rlib"), "force,priv:x=/t/libx.rlib");
+        // A colon in the path is not a modifier.
+        assert_eq!(forced("x=/t:u/libx.rlib"), "force:x=/t:u/libx.rlib");
+    }
+
+    #[test]
+    fn a_changed_source_or_variable_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("main.rs");
+        std::fs::write(&src, "fn main() {}").unwrap();
+        let var = "CARGO_SHARE_TEST_PROGRAM_OBJECTS_VAR";
+        std::env::set_var(var, "a\nb");
+        std::fs::write(
+            dir.path().join("x-1.d"),
+            format!(
+                "{dir}/x-1.o: {src}\n\n{src}:\n\n# env-dep:{var}=a\\nb\n",
+                dir = dir.path().display(),
+                src = src.display()
+            ),
+        )
+        .unwrap();
+        let inputs = recorded_inputs(dir.path(), Vec::new()).unwrap();
+        assert_eq!(inputs.files.len(), 1);
+        assert!(inputs_unchanged(&inputs));
+        std::env::set_var(var, "a\nc");
+        assert!(!inputs_unchanged(&inputs));
+        std::env::set_var(var, "a\nb");
+        std::fs::write(&src, "fn main() { }").unwrap();
+        assert!(!inputs_unchanged(&inputs));
+        std::env::remove_var(var);
+    }
+}
