@@ -19,6 +19,15 @@ pub const PLAN_ENV: &str = "CARGO_SHARE_PLAN";
 /// `--extern`.
 pub const GROUP_CRATE_PREFIX: &str = "cargo_share_group_";
 
+/// Whether `value` (an `--extern` value, with or without modifiers) names a group facade.
+pub(crate) fn is_group_extern(value: &str) -> bool {
+    let name = value.split_once('=').map_or(value, |(name, _)| name);
+    name.rsplit(':')
+        .next()
+        .unwrap_or(name)
+        .starts_with(GROUP_CRATE_PREFIX)
+}
+
 /// Everything the rustc wrapper needs to know about the build it is part of.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct WrapperPlan {

@@ -39,10 +39,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{file_sha256, sha256_hex};
-use crate::plan::{WrapperPlan, GROUP_CRATE_PREFIX};
+use crate::plan::{is_group_extern, WrapperPlan};
 use crate::rustc_args::{declares_no_std, unit_output, RustcArgs, UnitKind};
 use crate::unit_record::dep_info_sources;
-use crate::wrapper::Rewritten;
 
 /// The directory, in Cargo's target directory, that holds the slots.
 const OBJECTS_DIR: &str = "cargo-share-objects";
@@ -82,7 +81,7 @@ pub(crate) fn applies(rustc: &RustcArgs, plan: &WrapperPlan, kind: UnitKind) -> 
 pub(crate) fn run(
     rustc: &Path,
     unit: &RustcArgs,
-    rewritten: &Rewritten,
+    rewritten: &Unit,
     plan: &WrapperPlan,
 ) -> Result<i32> {
     let code = CodeStep::new(rustc, rewritten)?;
@@ -108,6 +107,12 @@ pub(crate) fn run(
     link(rustc, rewritten, &slot, plan)
 }
 
+/// The unit as the wrapper rewrote it: rustc's arguments and the environment it runs with.
+pub(crate) struct Unit<'a> {
+    pub(crate) args: &'a [String],
+    pub(crate) env: &'a [(String, String)],
+}
+
 /// The code step's command line and environment, and the slot key they give.
 struct CodeStep {
     args: Vec<String>,
@@ -118,9 +123,9 @@ struct CodeStep {
 impl CodeStep {
     /// The unit's arguments without the group facades (and without `-Z unstable-options` and
     /// `RUSTC_BOOTSTRAP` when the facades were what needed them), and the key of the slot.
-    fn new(rustc: &Path, rewritten: &Rewritten) -> Result<Self> {
-        let mut args = without_groups(&rewritten.args);
-        let mut env = rewritten.env.clone();
+    fn new(rustc: &Path, rewritten: &Unit) -> Result<Self> {
+        let mut args = without_groups(rewritten.args);
+        let mut env = rewritten.env.to_vec();
         if !args.iter().any(|a| a.starts_with("force:")) {
             remove_unstable_options(&mut args);
             env.retain(|(k, _)| k != "RUSTC_BOOTSTRAP");
@@ -204,15 +209,6 @@ impl CodeStep {
             .with_context(|| format!("renaming {} to {}", fresh.display(), slot.display()))?;
         Ok(0)
     }
-}
-
-/// Whether `value` (an `--extern` value, with or without modifiers) names a group facade.
-pub(crate) fn is_group_extern(value: &str) -> bool {
-    let name = value.split_once('=').map_or(value, |(name, _)| name);
-    name.rsplit(':')
-        .next()
-        .unwrap_or(name)
-        .starts_with(GROUP_CRATE_PREFIX)
 }
 
 /// `args` without `--extern` of the group facades.
@@ -398,7 +394,7 @@ fn copy_dep_info(unit: &RustcArgs, slot: &Path) -> Result<()> {
 
 /// Link the executable from the slot's objects: rustc on an empty `#![no_main]` crate with the
 /// unit's arguments, every dependency loaded, the objects first on the linker's command line.
-fn link(rustc: &Path, rewritten: &Rewritten, slot: &Path, plan: &WrapperPlan) -> Result<i32> {
+fn link(rustc: &Path, rewritten: &Unit, slot: &Path, plan: &WrapperPlan) -> Result<i32> {
     let source = plan.target_dir.join(OBJECTS_DIR).join("no_main.rs");
     if !source.is_file() {
         let tmp = source.with_extension(format!("{}.tmp", std::process::id()));
@@ -407,7 +403,7 @@ fn link(rustc: &Path, rewritten: &Rewritten, slot: &Path, plan: &WrapperPlan) ->
         std::fs::rename(&tmp, &source).with_context(|| format!("writing {}", source.display()))?;
     }
     let unit = RustcArgs {
-        args: rewritten.args.clone(),
+        args: rewritten.args.to_vec(),
     };
     let original_source = unit.source_file().map(String::from);
     let mut args = Vec::with_capacity(rewritten.args.len() + 16);
@@ -446,7 +442,7 @@ fn link(rustc: &Path, rewritten: &Rewritten, slot: &Path, plan: &WrapperPlan) ->
     }
     let mut cmd = Command::new(rustc);
     cmd.args(&args);
-    for (k, v) in &rewritten.env {
+    for (k, v) in rewritten.env {
         cmd.env(k, v);
     }
     cmd.env("RUSTC_BOOTSTRAP", "1");

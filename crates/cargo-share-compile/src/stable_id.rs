@@ -27,8 +27,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::digest::sha256_hex;
-use crate::plan::GROUP_CRATE_PREFIX;
-use crate::program_objects::is_group_extern;
+use crate::plan::{is_group_extern, GROUP_CRATE_PREFIX};
 use crate::rustc_args::RustcArgs;
 
 /// Versions the rule: part of every stable id, so a change of rule is a change of id.

@@ -472,7 +472,11 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
         stable_id::save_stable_id(&parsed, id)?;
     }
     if program_objects::applies(&parsed, &plan, kind) {
-        return program_objects::run(&rustc, &parsed, &rewritten, &plan);
+        let unit = program_objects::Unit {
+            args: &rewritten.args,
+            env: &rewritten.env,
+        };
+        return program_objects::run(&rustc, &parsed, &unit, &plan);
     }
     let mut cmd = compiler_command(&rustc, &rewritten);
     if kind != UnitKind::SharedLib {
