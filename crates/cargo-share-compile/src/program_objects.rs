@@ -61,28 +61,57 @@ struct Inputs {
     env: Vec<(String, Option<String>)>,
 }
 
-/// Whether this unit is built in two steps: a program's executable (not a test harness) in a
-/// grouped build, compiled to a file (`--emit` with `link`), whose source is not `no_std`.
-pub(crate) fn applies(rustc: &RustcArgs, plan: &WrapperPlan, kind: UnitKind) -> bool {
-    kind == UnitKind::Executable
-        && plan.grouped
-        && !rustc.has("--test")
-        && rustc
-            .value("--emit")
-            .is_some_and(|e| e.split(',').any(|k| k == "link"))
-        && rustc
-            .source_file()
-            .and_then(|s| std::fs::read_to_string(s).ok())
-            .is_some_and(|text| !declares_no_std(&text))
+/// What a program's unit reuses from its slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reuse {
+    /// A program's executable (not a test harness): its objects, then always a link.
+    Executable,
+    /// A program's own library (an rlib of a package Cargo builds as asked): its files.
+    Library,
 }
 
-/// Build the executable: its objects from the slot or compiled, then the link. Returns rustc's
-/// exit status.
+/// Whether and how this unit reuses a slot: a program's executable or own library (a static
+/// library of a package Cargo builds as asked, `primary`, not as a dependency) in a grouped
+/// build, compiled to a file (`--emit` with `link`), whose source is not `no_std`.
+pub(crate) fn applies(
+    rustc: &RustcArgs,
+    plan: &WrapperPlan,
+    kind: UnitKind,
+    primary: bool,
+) -> Option<Reuse> {
+    let links = rustc
+        .value("--emit")
+        .is_some_and(|e| e.split(',').any(|k| k == "link"));
+    if !plan.grouped || !links {
+        return None;
+    }
+    let reuse = match kind {
+        UnitKind::Executable if !rustc.has("--test") => Reuse::Executable,
+        UnitKind::PrivateLib
+            if primary
+                && rustc
+                    .values("--crate-type")
+                    .all(|t| t == "lib" || t == "rlib") =>
+        {
+            Reuse::Library
+        }
+        _ => return None,
+    };
+    let std_source = rustc
+        .source_file()
+        .and_then(|s| std::fs::read_to_string(s).ok())
+        .is_some_and(|text| !declares_no_std(&text));
+    std_source.then_some(reuse)
+}
+
+/// Build the unit from its slot or compiled: an executable's objects and then its link, a
+/// library's files. Returns rustc's exit status.
 pub(crate) fn run(
     rustc: &Path,
     unit: &RustcArgs,
     rewritten: &Unit,
     plan: &WrapperPlan,
+    reuse: Reuse,
 ) -> Result<i32> {
     let code = CodeStep::new(rustc, rewritten)?;
     let slot = plan.target_dir.join(OBJECTS_DIR).join(format!(
@@ -95,13 +124,20 @@ pub(crate) fn run(
         Some(recorded) => recorded.externs == externs && inputs_unchanged(&recorded),
         None => false,
     };
-    if reused {
-        replay_diagnostics(&slot)?;
-    } else {
-        let status = code.compile(rustc, &slot, externs)?;
-        if status != 0 {
-            return Ok(status);
+    let (out_dir, stem) = unit_output(unit);
+    match (reuse, reused) {
+        (Reuse::Executable, true) => replay_diagnostics(&slot)?,
+        (Reuse::Executable, false) => {
+            let status = code.compile_objects(rustc, &slot, externs)?;
+            if status != 0 {
+                return Ok(status);
+            }
         }
+        (Reuse::Library, true) => {
+            replay_diagnostics(&slot)?;
+            return library_from_slot(unit, &slot, &out_dir, &stem).map(|()| 0);
+        }
+        (Reuse::Library, false) => return code.compile_library(rustc, &slot, externs, unit),
     }
     copy_dep_info(unit, &slot)?;
     link(rustc, rewritten, &slot, plan)
@@ -154,13 +190,13 @@ impl CodeStep {
 
     /// Compile the objects into `slot` (through a sibling directory, renamed into place once
     /// complete), forwarding rustc's diagnostics and keeping them. Returns rustc's exit status.
-    fn compile(&self, rustc: &Path, slot: &Path, externs: Vec<(String, String)>) -> Result<i32> {
-        let fresh = slot.with_extension("new");
-        if fresh.exists() {
-            std::fs::remove_dir_all(&fresh)
-                .with_context(|| format!("removing {}", fresh.display()))?;
-        }
-        std::fs::create_dir_all(&fresh).with_context(|| format!("creating {}", fresh.display()))?;
+    fn compile_objects(
+        &self,
+        rustc: &Path,
+        slot: &Path,
+        externs: Vec<(String, String)>,
+    ) -> Result<i32> {
+        let fresh = empty_sibling(slot)?;
         let mut args = Vec::with_capacity(self.args.len() + 2);
         let mut iter = self.args.iter();
         while let Some(arg) = iter.next() {
@@ -172,43 +208,151 @@ impl CodeStep {
         }
         args.push("--emit=dep-info,obj".into());
         args.extend(["--out-dir".into(), fresh.display().to_string()]);
-        let mut cmd = Command::new(rustc);
-        cmd.args(&args).stderr(Stdio::piped());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
+        let (status, diagnostics) = run_keeping_diagnostics(rustc, &args, &self.env, false)?;
+        if status != 0 {
+            std::fs::remove_dir_all(&fresh).ok();
+            return Ok(status);
         }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("running {}", rustc.display()))?;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut kept = Vec::new();
-        let mut err_out = std::io::stderr().lock();
-        for line in BufReader::new(stderr).split(b'\n') {
-            let line = line?;
-            if is_artifact_notification(&line) {
-                continue;
+        std::fs::write(fresh.join("diagnostics"), diagnostics)?;
+        let inputs = recorded_inputs(&dep_info_file(&fresh)?, externs)?;
+        std::fs::write(fresh.join("inputs.json"), serde_json::to_vec(&inputs)?)?;
+        replace_dir(&fresh, slot)?;
+        Ok(0)
+    }
+
+    /// Compile a library where Cargo asked (its notifications passed on, so Cargo pipelines as
+    /// ever), then keep a copy of its files in `slot`. Returns rustc's exit status.
+    fn compile_library(
+        &self,
+        rustc: &Path,
+        slot: &Path,
+        externs: Vec<(String, String)>,
+        unit: &RustcArgs,
+    ) -> Result<i32> {
+        let (status, diagnostics) = run_keeping_diagnostics(rustc, &self.args, &self.env, true)?;
+        if status != 0 {
+            return Ok(status);
+        }
+        let (out_dir, stem) = unit_output(unit);
+        let fresh = empty_sibling(slot)?;
+        for file in library_files(&stem) {
+            let from = out_dir.join(&file);
+            if from.is_file() {
+                copy(&from, &fresh.join(&file))?;
             }
-            err_out.write_all(&line)?;
-            err_out.write_all(b"\n")?;
+        }
+        std::fs::write(fresh.join("diagnostics"), diagnostics)?;
+        let inputs = recorded_inputs(&out_dir.join(format!("{stem}.d")), externs)?;
+        std::fs::write(fresh.join("inputs.json"), serde_json::to_vec(&inputs)?)?;
+        replace_dir(&fresh, slot)?;
+        Ok(0)
+    }
+}
+
+/// The files rustc writes for a library whose file stem is `stem` (`NAME-HASH`).
+fn library_files(stem: &str) -> [String; 3] {
+    [
+        format!("lib{stem}.rlib"),
+        format!("lib{stem}.rmeta"),
+        format!("{stem}.d"),
+    ]
+}
+
+/// A library's files from its slot, under Cargo's names for this unit (`stem`) and, where
+/// missing, under the names they were compiled with: a crate compiled against the library
+/// records that name, and rustc looks for the library by it when it loads that crate's
+/// dependencies.
+fn library_from_slot(unit: &RustcArgs, slot: &Path, out_dir: &Path, stem: &str) -> Result<()> {
+    let dep_info = dep_info_file(slot)?;
+    let kept_stem = dep_info
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for (kept, wanted) in library_files(&kept_stem).iter().zip(library_files(stem)) {
+        let from = slot.join(kept);
+        if !from.is_file() {
+            continue;
+        }
+        copy(&from, &out_dir.join(wanted))?;
+        let by_kept_name = out_dir.join(kept);
+        if !by_kept_name.exists() {
+            copy(&from, &by_kept_name)?;
+        }
+    }
+    if unit
+        .value("--json")
+        .is_some_and(|j| j.split(',').any(|k| k == "artifacts"))
+    {
+        let rmeta = out_dir.join(format!("lib{stem}.rmeta"));
+        let line = serde_json::json!({
+            "$message_type": "artifact",
+            "artifact": rmeta.display().to_string(),
+            "emit": "metadata",
+        });
+        writeln!(std::io::stderr().lock(), "{line}")?;
+    }
+    Ok(())
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// `slot`'s sibling `SLOT.new`, empty: where a slot is written before it replaces the old one.
+fn empty_sibling(slot: &Path) -> Result<PathBuf> {
+    let fresh = slot.with_extension("new");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh).with_context(|| format!("removing {}", fresh.display()))?;
+    }
+    std::fs::create_dir_all(&fresh).with_context(|| format!("creating {}", fresh.display()))?;
+    Ok(fresh)
+}
+
+/// Put the complete `fresh` in the place of `slot`.
+fn replace_dir(fresh: &Path, slot: &Path) -> Result<()> {
+    if slot.exists() {
+        std::fs::remove_dir_all(slot).with_context(|| format!("removing {}", slot.display()))?;
+    }
+    std::fs::rename(fresh, slot)
+        .with_context(|| format!("renaming {} to {}", fresh.display(), slot.display()))
+}
+
+/// Run rustc, its diagnostics passed on to Cargo and kept (without artifact notifications, which
+/// are passed on only if `notifications`). Returns the exit status and the kept lines.
+fn run_keeping_diagnostics(
+    rustc: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    notifications: bool,
+) -> Result<(i32, Vec<u8>)> {
+    let mut cmd = Command::new(rustc);
+    cmd.args(args).stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("running {}", rustc.display()))?;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut kept = Vec::new();
+    let mut err_out = std::io::stderr().lock();
+    for line in BufReader::new(stderr).split(b'\n') {
+        let line = line?;
+        let notification = is_artifact_notification(&line);
+        if notification && !notifications {
+            continue;
+        }
+        err_out.write_all(&line)?;
+        err_out.write_all(b"\n")?;
+        if !notification {
             kept.extend_from_slice(&line);
             kept.push(b'\n');
         }
-        let status = child.wait()?;
-        if !status.success() {
-            std::fs::remove_dir_all(&fresh).ok();
-            return Ok(status.code().unwrap_or(101));
-        }
-        std::fs::write(fresh.join("diagnostics"), kept)?;
-        let inputs = recorded_inputs(&fresh, externs)?;
-        std::fs::write(fresh.join("inputs.json"), serde_json::to_vec(&inputs)?)?;
-        if slot.exists() {
-            std::fs::remove_dir_all(slot)
-                .with_context(|| format!("removing {}", slot.display()))?;
-        }
-        std::fs::rename(&fresh, slot)
-            .with_context(|| format!("renaming {} to {}", fresh.display(), slot.display()))?;
-        Ok(0)
     }
+    let status = child.wait()?;
+    Ok((status.code().unwrap_or(101), kept))
 }
 
 /// `args` without `--extern` of the group facades.
@@ -310,9 +454,10 @@ fn inputs_unchanged(recorded: &Inputs) -> bool {
             .all(|(var, value)| &std::env::var(var).ok().map(|v| escape_env(&v)) == value)
 }
 
-/// The inputs of the compile whose outputs are in `dir`: its dep-info's files and variables.
-fn recorded_inputs(dir: &Path, externs: Vec<(String, String)>) -> Result<Inputs> {
-    let text = std::fs::read_to_string(dep_info_file(dir)?)?;
+/// The inputs of a compile: its dep-info's files and variables, and `externs`.
+fn recorded_inputs(dep_info: &Path, externs: Vec<(String, String)>) -> Result<Inputs> {
+    let text = std::fs::read_to_string(dep_info)
+        .with_context(|| format!("reading {}", dep_info.display()))?;
     let mut files = Vec::new();
     for path in dep_info_sources(&text) {
         let sha = file_sha256(Path::new(&path))?;
@@ -550,7 +695,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let inputs = recorded_inputs(dir.path(), Vec::new()).unwrap();
+        let inputs = recorded_inputs(&dir.path().join("x-1.d"), Vec::new()).unwrap();
         assert_eq!(inputs.files.len(), 1);
         assert!(inputs_unchanged(&inputs));
         std::env::set_var(var, "a\nc");

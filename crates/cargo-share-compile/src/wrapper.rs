@@ -471,12 +471,18 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
     if let (Some(id), UnitKind::SharedLib | UnitKind::PrivateLib) = (&rewritten.stable_id, kind) {
         stable_id::save_stable_id(&parsed, id)?;
     }
-    if program_objects::applies(&parsed, &plan, kind) {
+    let primary = std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some();
+    if let Some(reuse) = program_objects::applies(&parsed, &plan, kind, primary) {
         let unit = program_objects::Unit {
             args: &rewritten.args,
             env: &rewritten.env,
         };
-        return program_objects::run(&rustc, &parsed, &unit, &plan);
+        let status = program_objects::run(&rustc, &parsed, &unit, &plan, reuse)?;
+        if status == 0 && kind == UnitKind::PrivateLib {
+            UnitRecord::from_unit(&parsed, &plan, manifest_dir.as_deref())
+                .save_next_to_outputs(&parsed)?;
+        }
+        return Ok(status);
     }
     let mut cmd = compiler_command(&rustc, &rewritten);
     if kind != UnitKind::SharedLib {
