@@ -1008,3 +1008,89 @@ fn a_newcomer_moves_only_the_installed_programs_its_requirements_move() {
     );
     env.verify_ok();
 }
+
+/// Every file below the slots of the programs' compiled code (`cargo-share-objects` in the
+/// build cache's target directory) whose name starts with `prefix`, with its modification time.
+fn slot_files(env: &Env, prefix: &str) -> Vec<(PathBuf, std::time::SystemTime)> {
+    fn walk(
+        dir: &Path,
+        inside: bool,
+        prefix: &str,
+        out: &mut Vec<(PathBuf, std::time::SystemTime)>,
+    ) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                let slot = inside && name.starts_with(prefix);
+                walk(&path, inside || name == "cargo-share-objects", prefix, out);
+                if slot {
+                    for file in std::fs::read_dir(&path).unwrap().flatten() {
+                        let modified = file.metadata().unwrap().modified().unwrap();
+                        out.push((file.path(), modified));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&env.base, false, prefix, &mut out);
+    out.sort();
+    out
+}
+
+/// An installed program whose crate versions do not move is relinked against the new groups,
+/// not compiled again: three (a library and a binary) shares its path crate with the
+/// newcomers, so that crate moves into a group, and three's own code is taken as it was
+/// compiled at its first install (the slots of its library and binary are untouched) and linked
+/// against the group.
+#[test]
+fn a_program_whose_versions_do_not_move_is_relinked_not_compiled_again() {
+    let env = Env::new();
+    let fixtures = env.base.join("unrelated");
+    copy_dir(&fixture("unrelated"), &fixtures);
+    let three = fixtures.join("ws-three/three");
+    std::fs::write(
+        three.join("src/lib.rs"),
+        "pub fn both(who: &str) -> String {\n    format!(\"{}\\n{}\", \
+         unrelated_common::greet(who), unrelated_common::farewell(who))\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        three.join("src/main.rs"),
+        "fn main() {\n    println!(\"{}\", three::both(\"three\"));\n}\n",
+    )
+    .unwrap();
+    run_ok(&mut install(&env, &fixtures.join("ws-three"), &[]));
+    assert!(
+        env.group_libs("three").is_empty(),
+        "alone, nothing to share"
+    );
+    let compiled = slot_files(&env, "three-");
+    assert!(
+        compiled
+            .iter()
+            .any(|(p, _)| p.extension().is_some_and(|e| e == "o"))
+            && compiled
+                .iter()
+                .any(|(p, _)| p.extension().is_some_and(|e| e == "rlib")),
+        "three's binary objects and library kept: {compiled:?}"
+    );
+
+    let out = run_ok(&mut install(&env, &fixtures.join("ws-two"), &[]));
+    let said = stderr(&out);
+    assert_eq!(
+        records(&env, &out, "program-regrouped"),
+        ["three"],
+        "{said}"
+    );
+    assert_eq!(env.group_libs("three").len(), 1, "{said}");
+    assert_eq!(env.group_libs("three"), env.group_libs("two-a"));
+    assert_eq!(
+        slot_files(&env, "three-"),
+        compiled,
+        "three's code was compiled again: {said}"
+    );
+    all_run(&env);
+    env.verify_ok();
+}
