@@ -42,6 +42,7 @@ use crate::digest::{file_sha256, sha256_hex};
 use crate::plan::{is_group_extern, WrapperPlan};
 use crate::rustc_args::{declares_no_std, unit_output, RustcArgs, UnitKind};
 use crate::unit_record::dep_info_sources;
+use crate::user_wrapper::compiler_command;
 
 /// The directory, in Cargo's target directory, that holds the slots.
 const OBJECTS_DIR: &str = "cargo-share-objects";
@@ -327,11 +328,8 @@ fn run_keeping_diagnostics(
     env: &[(String, String)],
     notifications: bool,
 ) -> Result<(i32, Vec<u8>)> {
-    let mut cmd = Command::new(rustc);
-    cmd.args(args).stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = compiler_command(rustc, args, env);
+    cmd.stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .with_context(|| format!("running {}", rustc.display()))?;

@@ -17,6 +17,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Environment variable with the user's rustc wrapper, set by the driver for the wrapper.
 pub const USER_WRAPPER_ENV: &str = "CARGO_SHARE_RUSTC_WRAPPER";
@@ -92,6 +93,28 @@ fn from_config_files(cwd: &Path, cargo_home: &Path) -> Option<PathBuf> {
             Some(resolve(Path::new(wrapper), &base))
         })
     })
+}
+
+/// The command that compiles a unit: `rustc ARGS...`, or `USER_WRAPPER rustc ARGS...` for a unit
+/// the user's own wrapper (sccache) can cache (see `user_wrapper`).
+pub(crate) fn compiler_command(rustc: &Path, args: &[String], env: &[(String, String)]) -> Command {
+    let chained = from_env().filter(|_| routes(args));
+    let mut cmd = match &chained {
+        Some(wrapper) => {
+            let mut cmd = Command::new(wrapper);
+            cmd.arg(rustc);
+            for var in own_env_vars() {
+                cmd.env_remove(var);
+            }
+            cmd
+        }
+        None => Command::new(rustc),
+    };
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
 }
 
 /// Whether a compile with these (rewritten) rustc arguments goes through the user's wrapper:

@@ -484,7 +484,7 @@ pub fn run(plan_path: &Path, mut argv: Vec<OsString>) -> Result<i32> {
         }
         return Ok(status);
     }
-    let mut cmd = compiler_command(&rustc, &rewritten);
+    let mut cmd = user_wrapper::compiler_command(&rustc, &rewritten.args, &rewritten.env);
     if kind != UnitKind::SharedLib {
         let status = cmd.status().with_context(|| running(&cmd))?;
         if status.success() && kind == UnitKind::PrivateLib && plan.grouped {
@@ -553,28 +553,6 @@ fn set_optimisation(args: &mut [String], opt_level: &str, codegen_units: &str) {
             *arg = format!("{prefix}codegen-units={codegen_units}");
         }
     }
-}
-
-/// The command that compiles a unit: `rustc ARGS...`, or `USER_WRAPPER rustc ARGS...` for a unit
-/// the user's own wrapper (sccache) can cache (see `user_wrapper`).
-fn compiler_command(rustc: &Path, rewritten: &Rewritten) -> Command {
-    let chained = user_wrapper::from_env().filter(|_| user_wrapper::routes(&rewritten.args));
-    let mut cmd = match &chained {
-        Some(wrapper) => {
-            let mut cmd = Command::new(wrapper);
-            cmd.arg(rustc);
-            for var in user_wrapper::own_env_vars() {
-                cmd.env_remove(var);
-            }
-            cmd
-        }
-        None => Command::new(rustc),
-    };
-    cmd.args(&rewritten.args);
-    for (k, v) in &rewritten.env {
-        cmd.env(k, v);
-    }
-    cmd
 }
 
 /// What failed to start, for the error message: rustc, or the user's wrapper and how to build
