@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 
 use crate::build::prepare::PreparedBuild;
 use crate::build::sandbox;
+use crate::build::test_only;
 use crate::shell::Shell;
 use crate::source;
 use crate::source::ProgramSource;
@@ -137,6 +138,17 @@ impl PreparedBuild {
             CargoVerb::Build => cmd.arg("--keep-going"),
         };
         cmd.args(self.options.shared_profile.cargo_config_args());
+        if verb == CargoVerb::Test {
+            let programs: Vec<&cargo_metadata::PackageId> = self
+                .graph
+                .programs
+                .iter()
+                .filter(|p| p.workspace == workspace)
+                .map(|p| &p.package_id)
+                .collect();
+            let test_only = test_only::test_only_packages(&ws.metadata, &programs);
+            cmd.args(test_only::unoptimised_profile_args(&test_only));
+        }
         // C and C++ code that build scripts compile (through the `cc` crate, which reads these)
         // gets the same path remapping as Rust code, so `-sys` dylibs are reproducible too.
         let plan_remaps = [

@@ -41,6 +41,7 @@ pub mod set_split;
 pub mod short_names;
 pub mod std_relink;
 pub mod test;
+pub(crate) mod test_only;
 pub mod trim;
 
 pub use assemble::{build, show_plan, BuildReport, BuiltProgram};
