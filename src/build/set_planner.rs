@@ -3,7 +3,7 @@
 //! earlier groups each set builds against, and the groups it plans.
 //!
 //! The planner works in typed steps. [`unify_sources`] gathers the set's members
-//! ([`set_members`]) and plans the sets in *passes* ([`Planner::plan_passes`]): a pass
+//! ([`set_members`]) and plans the sets in *passes* ([`plan_passes`]): a pass
 //! ([`Planner::pass`]) resolves the first set, then the programs split off it as the next, and
 //! so on; each set is resolved by asking Cargo again until it holds
 //! ([`Planner::resolve_set`]: a conflict splits a program off or drops the groups it names,
@@ -71,7 +71,11 @@ pub(crate) fn unify_sources(
         candidates.clear();
     }
     let candidates = grouping::compatible_subset(&candidates);
-    let plan = planner.plan_passes(&members, &candidates, &kept_out, graph)?;
+    let plan = plan_passes(
+        |apart, graph| planner.pass(&members, &candidates, &kept_out, apart, graph),
+        graph,
+        shell,
+    )?;
     let kept_out = |name: &str| plan.kept_out.iter().any(|o| o == name);
     for (manifest, md) in sources {
         if graph::program_packages(&md)
@@ -188,6 +192,56 @@ struct Pass {
     facade_dirs: BTreeSet<PathBuf>,
 }
 
+/// Plan the sets (see the module's documentation), pass after pass while a later set could
+/// load more of the earlier groups with more crates kept apart; the last pass may share less
+/// than an earlier one (a crate kept apart takes its dependents along): then the best one is
+/// planned once more, and kept. `pass` plans every set once with the crates it is given kept
+/// apart ([`Planner::pass`], which asks Cargo); the graph is truncated to what it was before
+/// each pass.
+fn plan_passes(
+    mut pass: impl FnMut(&BTreeSet<String>, &mut BuildGraph) -> Result<Pass>,
+    graph: &mut BuildGraph,
+    shell: &Shell,
+) -> Result<Pass> {
+    let graph_before = (graph.workspaces.len(), graph.programs.len());
+    let mut apart: BTreeSet<String> = BTreeSet::new();
+    let mut best: Option<(BTreeSet<String>, usize)> = None;
+    let mut replaying = false;
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        graph.workspaces.truncate(graph_before.0);
+        graph.programs.truncate(graph_before.1);
+        let pass = pass(&apart, graph)?;
+        if replaying {
+            return Ok(pass);
+        }
+        if best
+            .as_ref()
+            .is_none_or(|(_, n)| pass.loaded_from_earlier > *n)
+        {
+            best = Some((apart.clone(), pass.loaded_from_earlier));
+        }
+        let more: Vec<String> = pass.wanted_apart.difference(&apart).cloned().collect();
+        let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
+        if more.is_empty() || passes >= SET_PASSES {
+            if best_apart == apart {
+                return Ok(pass);
+            }
+            replaying = true;
+            shell.status(
+                "Regrouping",
+                "the sets as an earlier pass did: later sets load more of the earlier groups",
+            );
+            shell.json(&serde_json::json!({"reason": "sets-regrouped", "apart": best_apart}));
+            apart = best_apart;
+            continue;
+        }
+        announce_regroup(&more, shell);
+        apart.extend(more);
+    }
+}
+
 /// One set while Cargo resolves it.
 struct SetInProgress {
     /// Its place: 1 for the first set.
@@ -205,57 +259,6 @@ struct SetInProgress {
 type ResolvedSet = (ProgramSet, cargo_metadata::Metadata, Vec<String>);
 
 impl Planner<'_> {
-    /// Plan the sets (see the module's documentation), pass after pass while a later set
-    /// could load more of the earlier groups with more crates kept apart; the last pass may
-    /// share less than an earlier one (a crate kept apart takes its dependents along): then
-    /// the best one is planned once more, and kept.
-    fn plan_passes(
-        &self,
-        members: &[SetMember],
-        candidates: &[StoredGroup],
-        kept_out: &[String],
-        graph: &mut BuildGraph,
-    ) -> Result<Pass> {
-        let graph_before = (graph.workspaces.len(), graph.programs.len());
-        let mut apart: BTreeSet<String> = BTreeSet::new();
-        let mut best: Option<(BTreeSet<String>, usize)> = None;
-        let mut replaying = false;
-        let mut passes = 0;
-        loop {
-            passes += 1;
-            graph.workspaces.truncate(graph_before.0);
-            graph.programs.truncate(graph_before.1);
-            let pass = self.pass(members, candidates, kept_out, &apart, graph)?;
-            if replaying {
-                return Ok(pass);
-            }
-            if best
-                .as_ref()
-                .is_none_or(|(_, n)| pass.loaded_from_earlier > *n)
-            {
-                best = Some((apart.clone(), pass.loaded_from_earlier));
-            }
-            let more: Vec<String> = pass.wanted_apart.difference(&apart).cloned().collect();
-            let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
-            if more.is_empty() || passes >= SET_PASSES {
-                if best_apart == apart {
-                    return Ok(pass);
-                }
-                replaying = true;
-                self.shell.status(
-                    "Regrouping",
-                    "the sets as an earlier pass did: later sets load more of the earlier groups",
-                );
-                self.shell
-                    .json(&serde_json::json!({"reason": "sets-regrouped", "apart": best_apart}));
-                apart = best_apart;
-                continue;
-            }
-            announce_regroup(&more, self.shell);
-            apart.extend(more);
-        }
-    }
-
     /// One pass: the first set from every member, then each set from the programs split off
     /// the one before, with the crates of `apart` in groups of their own.
     fn pass(
@@ -708,4 +711,123 @@ fn group_record(
         lock: set::lock_subset(lock, &keys)?,
         exports: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::graph::Program;
+    use crate::shell::MessageFormat;
+
+    /// What a pass found, recorded: for the crates it kept apart, the crates it wanted apart
+    /// and how many crates its later sets loaded from earlier groups.
+    type Outcome = (&'static [&'static str], &'static [&'static str], usize);
+
+    fn names(crates: &[&str]) -> BTreeSet<String> {
+        crates.iter().map(|c| c.to_string()).collect()
+    }
+
+    /// Plan with passes that answer with `outcomes` (an unrecorded `apart` fails the test);
+    /// what each pass was asked to keep apart, in order, and the pass kept. Each pass adds a
+    /// program named after its place to the graph, which then holds the kept pass's only.
+    fn plan(outcomes: &[Outcome]) -> (Vec<BTreeSet<String>>, String) {
+        let mut asked = Vec::new();
+        let mut graph = BuildGraph::default();
+        let shell = Shell::new(true, MessageFormat::Human);
+        let kept = plan_passes(
+            |apart, graph| {
+                asked.push(apart.clone());
+                let (_, wanted, loaded) = outcomes
+                    .iter()
+                    .find(|(a, _, _)| names(a) == *apart)
+                    .unwrap_or_else(|| panic!("no outcome recorded for {apart:?}"));
+                let name = format!("pass {}", asked.len());
+                graph.programs.push(Program {
+                    name: name.clone(),
+                    version: "1.0.0".into(),
+                    package_id: cargo_metadata::PackageId { repr: name.clone() },
+                    binaries: Vec::new(),
+                    workspace: 0,
+                    plugin_for: None,
+                });
+                Ok(Pass {
+                    sets: Vec::new(),
+                    groups: None,
+                    kept_out: vec![name],
+                    wanted_apart: names(wanted),
+                    loaded_from_earlier: *loaded,
+                    candidates: Vec::new(),
+                    facade_dirs: BTreeSet::new(),
+                })
+            },
+            &mut graph,
+            &shell,
+        )
+        .unwrap();
+        let kept = kept.kept_out.concat();
+        let in_graph: Vec<&str> = graph.programs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            in_graph,
+            [kept.as_str()],
+            "the graph holds the kept pass only"
+        );
+        (asked, kept)
+    }
+
+    #[test]
+    fn one_pass_when_no_crate_is_wanted_apart() {
+        let (asked, kept) = plan(&[(&[], &[], 0)]);
+        assert_eq!(asked, [names(&[])]);
+        assert_eq!(kept, "pass 1");
+    }
+
+    #[test]
+    fn a_pass_that_shares_more_with_a_crate_apart_is_kept() {
+        // The second pass wants `y` apart again: nothing more to try.
+        let (asked, kept) = plan(&[(&[], &["y"], 0), (&["y"], &["y"], 3)]);
+        assert_eq!(asked, [names(&[]), names(&["y"])]);
+        assert_eq!(kept, "pass 2");
+    }
+
+    #[test]
+    fn a_last_pass_that_shares_less_is_replaced_by_the_best_one_planned_again() {
+        let (asked, kept) = plan(&[(&[], &["y"], 2), (&["y"], &[], 1)]);
+        assert_eq!(asked, [names(&[]), names(&["y"]), names(&[])]);
+        assert_eq!(kept, "pass 3");
+    }
+
+    #[test]
+    fn a_pass_that_shares_as_much_is_not_better() {
+        let (asked, kept) = plan(&[(&[], &["a"], 2), (&["a"], &[], 2)]);
+        assert_eq!(asked, [names(&[]), names(&["a"]), names(&[])]);
+        assert_eq!(kept, "pass 3");
+    }
+
+    #[test]
+    fn crates_wanted_apart_accumulate_until_the_last_pass_allowed() {
+        let outcomes: [Outcome; 4] = [
+            (&[], &["a"], 0),
+            (&["a"], &["b"], 1),
+            (&["a", "b"], &["a", "c"], 2),
+            (&["a", "b", "c"], &["d"], 3),
+        ];
+        assert_eq!(SET_PASSES, outcomes.len());
+        let (asked, kept) = plan(&outcomes);
+        let expected: Vec<_> = outcomes.iter().map(|(a, _, _)| names(a)).collect();
+        assert_eq!(asked, expected);
+        assert_eq!(kept, "pass 4");
+    }
+
+    #[test]
+    fn after_the_last_pass_allowed_the_best_one_is_planned_again() {
+        let (asked, kept) = plan(&[
+            (&[], &["a"], 1),
+            (&["a"], &["b"], 5),
+            (&["a", "b"], &["c"], 1),
+            (&["a", "b", "c"], &["d"], 1),
+        ]);
+        assert_eq!(asked.len(), SET_PASSES + 1);
+        assert_eq!(asked.last(), Some(&names(&["a"])));
+        assert_eq!(kept, "pass 5");
+    }
 }
