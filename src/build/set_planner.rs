@@ -203,11 +203,11 @@ struct Pass {
 /// Plan the sets (see the module's documentation), pass after pass while a later set could
 /// load more of the earlier groups with more crates kept apart; the last pass may share less
 /// than an earlier one (a crate kept apart takes its dependents along): then the best one is
-/// planned once more, and kept. `pass` plans every set once with the crates it is given kept
-/// apart ([`Planner::pass`], which asks Cargo); the graph is truncated to what it was before
-/// each pass.
+/// planned once more, and kept. `plan_once` plans every set once with the crates it is given
+/// kept apart ([`Planner::pass`], which asks Cargo); the graph is truncated to what it was
+/// before each pass.
 fn plan_passes(
-    mut pass: impl FnMut(&BTreeSet<String>, &mut BuildGraph) -> Result<Pass>,
+    mut plan_once: impl FnMut(&BTreeSet<String>, &mut BuildGraph) -> Result<Pass>,
     graph: &mut BuildGraph,
     shell: &Shell,
 ) -> Result<Pass> {
@@ -220,7 +220,7 @@ fn plan_passes(
         passes += 1;
         graph.workspaces.truncate(graph_before.0);
         graph.programs.truncate(graph_before.1);
-        let pass = pass(&apart, graph)?;
+        let pass = plan_once(&apart, graph)?;
         if replaying {
             return Ok(pass);
         }
