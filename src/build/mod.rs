@@ -36,6 +36,7 @@ pub mod prepare;
 pub mod retest;
 pub mod retest_baseline;
 pub mod sandbox;
+pub(crate) mod set_cargo;
 pub mod set_planner;
 pub mod set_split;
 pub mod short_names;

@@ -11,19 +11,18 @@
 //! system requirement, is retried so once ([`programs_to_retry`]); a second failure is its own.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
 use crate::build::failures::FailedProgram;
 use crate::build::later_sets;
 use crate::build::later_sets::NotReused;
+use crate::build::set_cargo::SetCargo;
 use crate::build::set_split::SetSplit;
-use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::grouping;
 use crate::resolve::grouping::StoredGroup;
-use crate::resolve::set;
 use crate::resolve::set::{SetMember, UnifyOptions};
 use crate::shell::Shell;
 
@@ -86,8 +85,7 @@ pub(crate) fn leave_out_forced_features(
     members: &[SetMember],
     stored: &mut Vec<StoredGroup>,
     unify: &UnifyOptions,
-    cache: &Path,
-    host: &str,
+    cargo: &dyn SetCargo,
     features: &[String],
     not_reused: &mut Vec<NotReused>,
     wanted_apart: &mut BTreeSet<String>,
@@ -100,16 +98,10 @@ pub(crate) fn leave_out_forced_features(
         return Ok(());
     }
     let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
-    let alone = set::generate(
-        std::slice::from_ref(member),
-        unify,
-        cache,
-        &[],
-        None,
-        &quiet,
-    )?
-    .set()?;
-    let md = graph::load_metadata(&alone.manifest_path, true, host, features)?;
+    let alone = cargo
+        .resolve(std::slice::from_ref(member), &[], None, &quiet)?
+        .set()?;
+    let md = cargo.metadata(&alone.manifest_path, features)?;
     stored.retain(|g| {
         let forced = grouping::features_forced_on(&md, &g.record);
         let Some((_, why)) = forced.first() else {

@@ -3,7 +3,7 @@
 //! earlier groups each set builds against, and the groups it plans.
 //!
 //! The planner works in typed steps. [`unify_sources`] gathers the set's members
-//! ([`set_members`]) and plans the sets in *passes* ([`Planner::plan_passes`]): a pass
+//! ([`set_members`]) and plans the sets in *passes* ([`plan_passes`]): a pass
 //! ([`Planner::pass`]) resolves the first set, then the programs split off it as the next, and
 //! so on; each set is resolved by asking Cargo again until it holds
 //! ([`Planner::resolve_set`]: a conflict splits a program off or drops the groups it names,
@@ -11,6 +11,9 @@
 //! ([`Planner::add_set`]). When a later set could load more of an earlier set's groups with
 //! some crates kept apart, the sets are planned again with them apart, at most [`SET_PASSES`]
 //! times, and the pass that shares the most is kept.
+//!
+//! Cargo is asked only through [`SetCargo`] (resolve a set, read a package graph): the unit
+//! tests below answer with recorded outcomes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -23,6 +26,7 @@ use crate::build::later_sets::{announce_set, leave_out_named_groups, NotReused};
 use crate::build::options::{BuildOptions, Layout};
 use crate::build::own_features;
 use crate::build::plugins::{add_plugins, Plugins};
+use crate::build::set_cargo::{Cargo, SetCargo};
 use crate::build::set_split::{split_off, SetSplit};
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
@@ -49,11 +53,15 @@ pub(crate) fn unify_sources(
 ) -> Result<(Vec<ProgramSet>, Option<GroupedPlan>)> {
     let (mut members, kept_out) = set_members(&sources, options, shell)?;
     members.extend(plugins.iter().flat_map(|p| p.members.iter().cloned()));
+    let cargo = Cargo {
+        unify: &options.unify,
+        cache,
+        host: &toolchain.host,
+    };
     let planner = Planner {
         options,
         plugins,
-        cache,
-        toolchain,
+        cargo: &cargo,
         shell,
         grouped: options.layout == Layout::Grouped,
         fixed_by_resolution: options.unify.lock_file.is_some() || !options.unify.pins.is_empty(),
@@ -71,7 +79,11 @@ pub(crate) fn unify_sources(
         candidates.clear();
     }
     let candidates = grouping::compatible_subset(&candidates);
-    let plan = planner.plan_passes(&members, &candidates, &kept_out, graph)?;
+    let plan = plan_passes(
+        |apart, graph| planner.pass(&members, &candidates, &kept_out, apart, graph),
+        graph,
+        shell,
+    )?;
     let kept_out = |name: &str| plan.kept_out.iter().any(|o| o == name);
     for (manifest, md) in sources {
         if graph::program_packages(&md)
@@ -162,8 +174,8 @@ fn set_members(
 struct Planner<'a> {
     options: &'a BuildOptions,
     plugins: Option<&'a Plugins>,
-    cache: &'a Path,
-    toolchain: &'a Toolchain,
+    /// Every question to Cargo: [`Cargo`], or recorded answers in the tests.
+    cargo: &'a dyn SetCargo,
     shell: &'a Shell,
     grouped: bool,
     /// `--lock` or `--pin` fix the resolution: no program is split off, no group offered.
@@ -188,6 +200,56 @@ struct Pass {
     facade_dirs: BTreeSet<PathBuf>,
 }
 
+/// Plan the sets (see the module's documentation), pass after pass while a later set could
+/// load more of the earlier groups with more crates kept apart; the last pass may share less
+/// than an earlier one (a crate kept apart takes its dependents along): then the best one is
+/// planned once more, and kept. `plan_once` plans every set once with the crates it is given
+/// kept apart ([`Planner::pass`], which asks Cargo); the graph is truncated to what it was
+/// before each pass.
+fn plan_passes(
+    mut plan_once: impl FnMut(&BTreeSet<String>, &mut BuildGraph) -> Result<Pass>,
+    graph: &mut BuildGraph,
+    shell: &Shell,
+) -> Result<Pass> {
+    let graph_before = (graph.workspaces.len(), graph.programs.len());
+    let mut apart: BTreeSet<String> = BTreeSet::new();
+    let mut best: Option<(BTreeSet<String>, usize)> = None;
+    let mut replaying = false;
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        graph.workspaces.truncate(graph_before.0);
+        graph.programs.truncate(graph_before.1);
+        let pass = plan_once(&apart, graph)?;
+        if replaying {
+            return Ok(pass);
+        }
+        if best
+            .as_ref()
+            .is_none_or(|(_, n)| pass.loaded_from_earlier > *n)
+        {
+            best = Some((apart.clone(), pass.loaded_from_earlier));
+        }
+        let more: Vec<String> = pass.wanted_apart.difference(&apart).cloned().collect();
+        let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
+        if more.is_empty() || passes >= SET_PASSES {
+            if best_apart == apart {
+                return Ok(pass);
+            }
+            replaying = true;
+            shell.status(
+                "Regrouping",
+                "the sets as an earlier pass did: later sets load more of the earlier groups",
+            );
+            shell.json(&serde_json::json!({"reason": "sets-regrouped", "apart": best_apart}));
+            apart = best_apart;
+            continue;
+        }
+        announce_regroup(&more, shell);
+        apart.extend(more);
+    }
+}
+
 /// One set while Cargo resolves it.
 struct SetInProgress {
     /// Its place: 1 for the first set.
@@ -205,57 +267,6 @@ struct SetInProgress {
 type ResolvedSet = (ProgramSet, cargo_metadata::Metadata, Vec<String>);
 
 impl Planner<'_> {
-    /// Plan the sets (see the module's documentation), pass after pass while a later set
-    /// could load more of the earlier groups with more crates kept apart; the last pass may
-    /// share less than an earlier one (a crate kept apart takes its dependents along): then
-    /// the best one is planned once more, and kept.
-    fn plan_passes(
-        &self,
-        members: &[SetMember],
-        candidates: &[StoredGroup],
-        kept_out: &[String],
-        graph: &mut BuildGraph,
-    ) -> Result<Pass> {
-        let graph_before = (graph.workspaces.len(), graph.programs.len());
-        let mut apart: BTreeSet<String> = BTreeSet::new();
-        let mut best: Option<(BTreeSet<String>, usize)> = None;
-        let mut replaying = false;
-        let mut passes = 0;
-        loop {
-            passes += 1;
-            graph.workspaces.truncate(graph_before.0);
-            graph.programs.truncate(graph_before.1);
-            let pass = self.pass(members, candidates, kept_out, &apart, graph)?;
-            if replaying {
-                return Ok(pass);
-            }
-            if best
-                .as_ref()
-                .is_none_or(|(_, n)| pass.loaded_from_earlier > *n)
-            {
-                best = Some((apart.clone(), pass.loaded_from_earlier));
-            }
-            let more: Vec<String> = pass.wanted_apart.difference(&apart).cloned().collect();
-            let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
-            if more.is_empty() || passes >= SET_PASSES {
-                if best_apart == apart {
-                    return Ok(pass);
-                }
-                replaying = true;
-                self.shell.status(
-                    "Regrouping",
-                    "the sets as an earlier pass did: later sets load more of the earlier groups",
-                );
-                self.shell
-                    .json(&serde_json::json!({"reason": "sets-regrouped", "apart": best_apart}));
-                apart = best_apart;
-                continue;
-            }
-            announce_regroup(&more, self.shell);
-            apart.extend(more);
-        }
-    }
-
     /// One pass: the first set from every member, then each set from the programs split off
     /// the one before, with the crates of `apart` in groups of their own.
     fn pass(
@@ -316,8 +327,7 @@ impl Planner<'_> {
             &set.members,
             &mut set.stored,
             unify,
-            self.cache,
-            &self.toolchain.host,
+            self.cargo,
             &self.options.features.cargo_args(&names),
             &mut set.not_reused,
             &mut pass.wanted_apart,
@@ -329,19 +339,13 @@ impl Planner<'_> {
     /// drops the groups it names, and a stored group resolved otherwise is dropped. `None` when
     /// no program is left in it.
     fn resolve_set(&self, set: &mut SetInProgress, pass: &mut Pass) -> Result<Option<ResolvedSet>> {
-        let unify = &self.options.unify;
         loop {
             if set.members.is_empty() {
                 return Ok(None);
             }
-            let generated = set::generate(
-                &set.members,
-                unify,
-                self.cache,
-                &set.stored,
-                Some(set.number),
-                self.shell,
-            );
+            let generated =
+                self.cargo
+                    .resolve(&set.members, &set.stored, Some(set.number), self.shell);
             let generated = match generated {
                 Ok(set::Generated::Conflict(conflict)) if !self.fixed_by_resolution => {
                     self.on_conflict(conflict, set, pass)?;
@@ -376,12 +380,7 @@ impl Planner<'_> {
             };
             let names: Vec<&str> = set.members.iter().map(|m| m.name.as_str()).collect();
             let features = self.options.features.cargo_args(&names);
-            let md = graph::load_metadata(
-                &program_set.manifest_path,
-                true,
-                &self.toolchain.host,
-                &features,
-            )?;
+            let md = self.cargo.metadata(&program_set.manifest_path, &features)?;
             // Retested instead (`build::retest`) when the options say so.
             if !self.options.retest_installed
                 && leave_changed_resolutions(&md, &mut set.members, self.shell)?
@@ -434,8 +433,7 @@ impl Planner<'_> {
             );
             return Ok(());
         }
-        let unify = &self.options.unify;
-        let mut out = split_off(&set.members, &conflict, unify, self.cache)?;
+        let mut out = split_off(&set.members, &conflict, self.cargo)?;
         if let Some(p) = set.members.iter().find(|m| m.name == out.program) {
             if let Some(host) = &p.plugin_for {
                 bail!(
@@ -494,7 +492,7 @@ impl Planner<'_> {
             self.plugins.filter(|_| number == 1),
             apart,
             self.options,
-            self.toolchain,
+            self.cargo,
             graph,
             self.shell,
         )?;
@@ -531,7 +529,7 @@ fn group_set(
     plugins: Option<&Plugins>,
     apart: &BTreeSet<String>,
     options: &BuildOptions,
-    toolchain: &Toolchain,
+    cargo: &dyn SetCargo,
     graph: &mut BuildGraph,
     shell: &Shell,
 ) -> Result<(GroupPlan, BTreeMap<String, GroupRecord>, PathBuf)> {
@@ -554,7 +552,7 @@ fn group_set(
     let plan = grouping::plan_groups(&md, &programs, options.group_min_size, &tag, fixed, apart)?;
     grouping::report(&plan, shell, options.dry_run);
     let manifest = set::grouped_workspace(set, &plan, &set::resolved_packages(&md), shell)?;
-    let md = graph::load_metadata(&manifest, true, &toolchain.host, features)?;
+    let md = cargo.metadata(&manifest, features)?;
     let lock = std::fs::read_to_string(manifest.with_file_name("Cargo.lock"))?;
     let mut records = BTreeMap::new();
     for group in plan
@@ -708,4 +706,402 @@ fn group_record(
         lock: set::lock_subset(lock, &keys)?,
         exports: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::graph::Program;
+    use crate::resolve::grouping::{Group, GroupMember, MemberSource, ResolvedPackage};
+    use crate::shell::MessageFormat;
+    use std::cell::RefCell;
+
+    /// What a pass found, recorded: for the crates it kept apart, the crates it wanted apart
+    /// and how many crates its later sets loaded from earlier groups.
+    type Outcome = (&'static [&'static str], &'static [&'static str], usize);
+
+    fn names(crates: &[&str]) -> BTreeSet<String> {
+        crates.iter().map(|c| c.to_string()).collect()
+    }
+
+    fn empty_pass() -> Pass {
+        Pass {
+            sets: Vec::new(),
+            groups: None,
+            kept_out: Vec::new(),
+            wanted_apart: BTreeSet::new(),
+            loaded_from_earlier: 0,
+            candidates: Vec::new(),
+            facade_dirs: BTreeSet::new(),
+        }
+    }
+
+    /// Plan with passes that answer with `outcomes` (an unrecorded `apart` fails the test);
+    /// what each pass was asked to keep apart, in order, and the pass kept. Each pass adds a
+    /// program named after its place to the graph, which then holds the kept pass's only.
+    fn plan(outcomes: &[Outcome]) -> (Vec<BTreeSet<String>>, String) {
+        let mut asked = Vec::new();
+        let mut graph = BuildGraph::default();
+        let shell = Shell::new(true, MessageFormat::Human);
+        let kept = plan_passes(
+            |apart, graph| {
+                asked.push(apart.clone());
+                let (_, wanted, loaded) = outcomes
+                    .iter()
+                    .find(|(a, _, _)| names(a) == *apart)
+                    .unwrap_or_else(|| panic!("no outcome recorded for {apart:?}"));
+                let name = format!("pass {}", asked.len());
+                graph.programs.push(Program {
+                    name: name.clone(),
+                    version: "1.0.0".into(),
+                    package_id: cargo_metadata::PackageId { repr: name.clone() },
+                    binaries: Vec::new(),
+                    workspace: 0,
+                    plugin_for: None,
+                });
+                Ok(Pass {
+                    kept_out: vec![name],
+                    wanted_apart: names(wanted),
+                    loaded_from_earlier: *loaded,
+                    ..empty_pass()
+                })
+            },
+            &mut graph,
+            &shell,
+        )
+        .unwrap();
+        let kept = kept.kept_out.concat();
+        let in_graph: Vec<&str> = graph.programs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            in_graph,
+            [kept.as_str()],
+            "the graph holds the kept pass only"
+        );
+        (asked, kept)
+    }
+
+    #[test]
+    fn one_pass_when_no_crate_is_wanted_apart() {
+        let (asked, kept) = plan(&[(&[], &[], 0)]);
+        assert_eq!(asked, [names(&[])]);
+        assert_eq!(kept, "pass 1");
+    }
+
+    #[test]
+    fn a_pass_that_shares_more_with_a_crate_apart_is_kept() {
+        // The second pass wants `y` apart again: nothing more to try.
+        let (asked, kept) = plan(&[(&[], &["y"], 0), (&["y"], &["y"], 3)]);
+        assert_eq!(asked, [names(&[]), names(&["y"])]);
+        assert_eq!(kept, "pass 2");
+    }
+
+    #[test]
+    fn a_last_pass_that_shares_less_is_replaced_by_the_best_one_planned_again() {
+        let (asked, kept) = plan(&[(&[], &["y"], 2), (&["y"], &[], 1)]);
+        assert_eq!(asked, [names(&[]), names(&["y"]), names(&[])]);
+        assert_eq!(kept, "pass 3");
+    }
+
+    #[test]
+    fn a_pass_that_shares_as_much_is_not_better() {
+        let (asked, kept) = plan(&[(&[], &["a"], 2), (&["a"], &[], 2)]);
+        assert_eq!(asked, [names(&[]), names(&["a"]), names(&[])]);
+        assert_eq!(kept, "pass 3");
+    }
+
+    #[test]
+    fn crates_wanted_apart_accumulate_until_the_last_pass_allowed() {
+        let outcomes: [Outcome; 4] = [
+            (&[], &["a"], 0),
+            (&["a"], &["b"], 1),
+            (&["a", "b"], &["a", "c"], 2),
+            (&["a", "b", "c"], &["d"], 3),
+        ];
+        assert_eq!(SET_PASSES, outcomes.len());
+        let (asked, kept) = plan(&outcomes);
+        let expected: Vec<_> = outcomes.iter().map(|(a, _, _)| names(a)).collect();
+        assert_eq!(asked, expected);
+        assert_eq!(kept, "pass 4");
+    }
+
+    #[test]
+    fn after_the_last_pass_allowed_the_best_one_is_planned_again() {
+        let (asked, kept) = plan(&[
+            (&[], &["a"], 1),
+            (&["a"], &["b"], 5),
+            (&["a", "b"], &["c"], 1),
+            (&["a", "b", "c"], &["d"], 1),
+        ]);
+        assert_eq!(asked.len(), SET_PASSES + 1);
+        assert_eq!(asked.last(), Some(&names(&["a"])));
+        assert_eq!(kept, "pass 5");
+    }
+
+    /// What Cargo answered when asked to resolve a set, recorded.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        Resolves,
+        /// "failed to select a version for `shared`", naming these programs.
+        Conflict(&'static [&'static str]),
+        /// Another error (a manifest Cargo cannot read, say).
+        Fails,
+    }
+
+    /// A set's members and the groups offered to it, by name.
+    type Asked = (Vec<String>, Vec<String>);
+
+    /// [`SetCargo`] answering with recorded outcomes; what it was asked, in order. A question
+    /// with no recorded answer fails the test.
+    struct Recorded {
+        answers: Vec<(&'static [&'static str], &'static [&'static str], Answer)>,
+        asked: RefCell<Vec<Asked>>,
+    }
+
+    impl Recorded {
+        fn new(answers: &[(&'static [&'static str], &'static [&'static str], Answer)]) -> Self {
+            Recorded {
+                answers: answers.to_vec(),
+                asked: RefCell::new(Vec::new()),
+            }
+        }
+
+        /// Whether it was asked exactly `questions` (members, groups offered), in order.
+        fn was_asked(&self, questions: &[(&[&str], &[&str])]) -> bool {
+            let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            let expected: Vec<Asked> = questions
+                .iter()
+                .map(|(m, g)| (strings(m), strings(g)))
+                .collect();
+            *self.asked.borrow() == expected
+        }
+    }
+
+    impl SetCargo for Recorded {
+        fn resolve(
+            &self,
+            members: &[SetMember],
+            stored: &[StoredGroup],
+            _number: Option<usize>,
+            _shell: &Shell,
+        ) -> Result<set::Generated> {
+            let mut names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+            names.sort();
+            let groups: Vec<String> = stored.iter().map(|g| g.record.group.name.clone()).collect();
+            self.asked
+                .borrow_mut()
+                .push((names.clone(), groups.clone()));
+            let (_, _, answer) = self
+                .answers
+                .iter()
+                .find(|(m, g, _)| *m == names.as_slice() && *g == groups.as_slice())
+                .unwrap_or_else(|| panic!("no answer recorded for {names:?} with {groups:?}"));
+            match *answer {
+                Answer::Resolves => Ok(set::Generated::Set(ProgramSet {
+                    root: "sets/recorded".into(),
+                    manifest_path: "sets/recorded/Cargo.toml".into(),
+                    lock_sha256: String::new(),
+                    policy: Unify::Features,
+                    members: members.to_vec(),
+                })),
+                Answer::Conflict(involved) => Ok(set::Generated::Conflict(ResolutionConflict {
+                    involved: involved.iter().map(|p| p.to_string()).collect(),
+                    requirement: "`shared = \"^2\"` against `shared = \"^1\"`".into(),
+                    krate: Some("shared".into()),
+                    cargo_said: "failed to select a version for `shared`".into(),
+                })),
+                Answer::Fails => anyhow::bail!("recorded: Cargo could not read a manifest"),
+            }
+        }
+
+        fn metadata(&self, _: &Path, _: &[String]) -> Result<cargo_metadata::Metadata> {
+            Ok(serde_json::from_value(serde_json::json!({
+                "packages": [], "workspace_members": [], "resolve": null, "version": 1,
+                "workspace_root": "sets/recorded", "target_directory": "sets/recorded/target",
+            }))?)
+        }
+    }
+
+    /// A program of the set; `packages`: how many its own lockfile holds.
+    fn member(name: &str, packages: usize) -> SetMember {
+        SetMember {
+            name: name.into(),
+            version: "1.0.0".into(),
+            package_dir: PathBuf::from(name),
+            lock: None,
+            plugin_for: None,
+            keep_resolution: false,
+            own_lock_packages: packages,
+            released_lock: None,
+        }
+    }
+
+    /// A group holding `crates` (none depending on another), of the earlier set `set` or, with
+    /// `None`, from the store.
+    fn group(name: &str, crates: &[&str], set: Option<usize>) -> StoredGroup {
+        let id = |c: &str| cargo_metadata::PackageId {
+            repr: format!("registry+https://github.com/rust-lang/crates.io-index#{c}@1.0.0"),
+        };
+        let members = crates.iter().map(|c| GroupMember {
+            name: c.to_string(),
+            version: "1.0.0".into(),
+            source: MemberSource::CratesIo,
+            features: Vec::new(),
+            source_bytes: 0,
+            id: id(c),
+        });
+        let resolution = crates.iter().map(|c| {
+            let resolved = ResolvedPackage {
+                features: Vec::new(),
+                dependencies: Vec::new(),
+            };
+            (id(c).repr, resolved)
+        });
+        StoredGroup {
+            record: GroupRecord {
+                group: Group {
+                    name: name.into(),
+                    members: members.collect(),
+                    consumers: BTreeSet::new(),
+                    depends_on: BTreeSet::new(),
+                    source_bytes: 0,
+                },
+                resolution: resolution.collect(),
+                lock: String::new(),
+                exports: None,
+            },
+            entry: String::new(),
+            set,
+        }
+    }
+
+    /// Resolve the first set of `members`, offered `stored`, with Cargo answering from `cargo`;
+    /// the set (its members) or the error, the set in progress and the pass after.
+    fn resolve(
+        cargo: &Recorded,
+        grouped: bool,
+        fixed_by_resolution: bool,
+        members: Vec<SetMember>,
+        stored: Vec<StoredGroup>,
+    ) -> (Result<Option<Vec<String>>>, SetInProgress, Pass) {
+        let options = BuildOptions::default();
+        let shell = Shell::new(true, MessageFormat::Human);
+        let planner = Planner {
+            options: &options,
+            plugins: None,
+            cargo,
+            shell: &shell,
+            grouped,
+            fixed_by_resolution,
+        };
+        let mut set = SetInProgress {
+            number: 1,
+            members,
+            stored,
+            not_reused: Vec::new(),
+            next: Vec::new(),
+        };
+        let mut pass = empty_pass();
+        let resolved = planner.resolve_set(&mut set, &mut pass).map(|r| {
+            r.map(|(program_set, _, _)| program_set.members.into_iter().map(|m| m.name).collect())
+        });
+        (resolved, set, pass)
+    }
+
+    fn member_names(members: &[SetMember]) -> Vec<&str> {
+        members.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// Resolve `a`, `b` and `c`, which Cargo cannot resolve together: of the programs it
+    /// names, `b` has the fewer packages in its lockfile, but the rest does not resolve without
+    /// it; without `c` it does. Cargo's answers, what they were asked, and [`resolve`]'s result.
+    fn resolve_split(
+        grouped: bool,
+        fixed_by_resolution: bool,
+    ) -> (Recorded, Result<Option<Vec<String>>>, SetInProgress, Pass) {
+        let cargo = Recorded::new(&[
+            (&["a", "b", "c"], &[], Answer::Conflict(&["b", "c"])),
+            (&["a", "c"], &[], Answer::Conflict(&["c"])),
+            (&["a", "b"], &[], Answer::Resolves),
+        ]);
+        let members = vec![member("a", 9), member("b", 1), member("c", 2)];
+        let (resolved, set, pass) =
+            resolve(&cargo, grouped, fixed_by_resolution, members, Vec::new());
+        (cargo, resolved, set, pass)
+    }
+
+    #[test]
+    fn a_conflict_splits_off_the_program_without_which_the_rest_resolves() {
+        let (cargo, resolved, set, pass) = resolve_split(false, false);
+        assert_eq!(resolved.unwrap().unwrap(), ["a", "b"]);
+        // Per crate, the program split off is built with its own lockfile.
+        assert_eq!(pass.kept_out, ["c"]);
+        assert!(set.next.is_empty());
+        assert!(
+            cargo.was_asked(&[
+                (&["a", "b", "c"], &[]),
+                (&["a", "c"], &[]),
+                (&["a", "b"], &[]),
+                (&["a", "b"], &[]),
+            ]),
+            "{:?}",
+            cargo.asked.borrow()
+        );
+    }
+
+    #[test]
+    fn grouped_the_program_split_off_is_the_next_set() {
+        let (_, resolved, set, pass) = resolve_split(true, false);
+        assert_eq!(resolved.unwrap().unwrap(), ["a", "b"]);
+        assert_eq!(member_names(&set.next), ["c"]);
+        assert!(pass.kept_out.is_empty());
+    }
+
+    #[test]
+    fn with_lock_or_pin_a_conflict_is_the_error_and_nothing_is_split_off() {
+        let (cargo, resolved, set, pass) = resolve_split(true, true);
+        let error = resolved.unwrap_err().to_string();
+        assert!(error.contains("shared"), "{error}");
+        assert_eq!(member_names(&set.members), ["a", "b", "c"]);
+        assert!(set.next.is_empty() && pass.kept_out.is_empty());
+        assert!(cargo.was_asked(&[(&["a", "b", "c"], &[])]));
+    }
+
+    #[test]
+    fn groups_are_left_out_before_any_program_the_named_ones_first() {
+        // `g2`, of the first set, holds the crate Cargo names; `g1`, from the store, does not.
+        let cargo = Recorded::new(&[
+            (&["a", "b"], &["g1", "g2"], Answer::Conflict(&[])),
+            (&["a", "b"], &["g1"], Answer::Conflict(&[])),
+            (&["a", "b"], &[], Answer::Resolves),
+        ]);
+        let stored = vec![
+            group("g1", &["unrelated"], None),
+            group("g2", &["shared", "other"], Some(1)),
+        ];
+        let members = vec![member("a", 1), member("b", 1)];
+        let (resolved, set, pass) = resolve(&cargo, true, false, members, stored);
+        assert_eq!(resolved.unwrap().unwrap(), ["a", "b"]);
+        let not_reused: Vec<&str> = set.not_reused.iter().map(|n| n.group.as_str()).collect();
+        assert_eq!(not_reused, ["g2", "g1"]);
+        assert!(set.not_reused[1]
+            .why
+            .starts_with("Cargo cannot resolve the programs with the groups"));
+        // `other` does not depend on `shared`: kept apart, the rest of `g2` could be loaded.
+        assert_eq!(pass.wanted_apart, names(&["shared"]));
+        assert!(set.next.is_empty() && pass.kept_out.is_empty());
+    }
+
+    #[test]
+    fn an_installed_program_cargo_cannot_resolve_with_the_newcomers_leaves_the_build() {
+        let cargo = Recorded::new(&[
+            (&["installed", "new"], &[], Answer::Fails),
+            (&["new"], &[], Answer::Resolves),
+        ]);
+        let mut installed = member("installed", 1);
+        installed.keep_resolution = true;
+        let members = vec![installed, member("new", 1)];
+        let (resolved, set, pass) = resolve(&cargo, true, false, members, Vec::new());
+        assert_eq!(resolved.unwrap().unwrap(), ["new"]);
+        assert!(set.next.is_empty() && pass.kept_out.is_empty());
+    }
 }

@@ -1,11 +1,10 @@
 //! Splitting a program off a set: when Cargo cannot resolve the set's programs together, which
 //! program leaves (`split_off`) and how that is said (`SetSplit`, `--json`: `set-split`).
 
-use std::path::Path;
-
 use anyhow::{bail, Result};
 use serde::Serialize;
 
+use crate::build::set_cargo::SetCargo;
 use crate::resolve::set;
 use crate::resolve::set::{ResolutionConflict, SetMember};
 use crate::shell::Shell;
@@ -61,8 +60,7 @@ impl SetSplit {
 pub(crate) fn split_off(
     members: &[SetMember],
     conflict: &ResolutionConflict,
-    unify: &set::UnifyOptions,
-    cache: &Path,
+    cargo: &dyn SetCargo,
 ) -> Result<SetSplit> {
     let mut candidates: Vec<&SetMember> = members
         .iter()
@@ -81,9 +79,7 @@ pub(crate) fn split_off(
                 .filter(|m| m.name != c.name)
                 .cloned()
                 .collect();
-            if let Ok(set::Generated::Set(_)) =
-                set::generate(&rest, unify, cache, &[], None, &quiet)
-            {
+            if let Ok(set::Generated::Set(_)) = cargo.resolve(&rest, &[], None, &quiet) {
                 chosen = c;
                 break;
             }

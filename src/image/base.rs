@@ -24,21 +24,21 @@ const CONFIG_LIMIT: u64 = 8 << 20;
 
 /// A layer of the base: its media type (Docker's names turned into OCI's), digest and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseLayer {
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
+pub(crate) struct BaseLayer {
+    pub(crate) media_type: String,
+    pub(crate) digest: String,
+    pub(crate) size: u64,
 }
 
 /// The base image as read from its registry.
 pub struct BaseImage {
-    pub reference: ImageRef,
+    pub(crate) reference: ImageRef,
     /// The digest of its (platform) manifest.
-    pub manifest_digest: String,
-    pub layers: Vec<BaseLayer>,
+    pub(crate) manifest_digest: String,
+    pub(crate) layers: Vec<BaseLayer>,
     /// Its config, as JSON (kept whole: the images change only what they must).
-    pub config: Value,
-    pub registry: OciRegistry,
+    pub(crate) config: Value,
+    pub(crate) registry: OciRegistry,
 }
 
 /// The GOARCH name of this machine's architecture (the images are built for it).
@@ -53,7 +53,7 @@ pub fn oci_architecture() -> &'static str {
 }
 
 /// Read the base `text` from its registry.
-pub fn fetch_base(text: &str, insecure: bool) -> Result<BaseImage> {
+pub(crate) fn fetch_base(text: &str, insecure: bool) -> Result<BaseImage> {
     let reference = ImageRef::parse(text)?;
     let registry = OciRegistry::new(
         &CacheUrl {

@@ -17,10 +17,10 @@ use cargo_share_compile::digest::sha256_hex;
 /// What `verify-image` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifiedImage {
-    pub reason: &'static str,
-    pub image: String,
-    pub manifest_digest: String,
-    pub signer: String,
+    pub(crate) reason: &'static str,
+    pub(crate) image: String,
+    pub(crate) manifest_digest: String,
+    pub(crate) signer: String,
 }
 
 /// Fetch the manifest of `reference` and check its signature with `trusted_keys`.

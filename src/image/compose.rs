@@ -23,7 +23,7 @@ use cargo_share_compile::digest::sha256_hex;
 
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// The manifest annotation holding `KEY-NAME:BASE64-SIGNATURE`.
-pub const SIGNATURE: &str = "dev.cargo-share.signature";
+pub(crate) const SIGNATURE: &str = "dev.cargo-share.signature";
 /// The layer annotation naming the programs that load the layer's files.
 const LOADERS: &str = "dev.cargo-share.programs";
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -35,17 +35,17 @@ pub struct BuiltLayer {
     pub digest: String,
     pub size: u64,
     /// Digest of the uncompressed tar (the config's `diff_ids`).
-    pub diff_id: String,
-    pub loaders: BTreeSet<String>,
+    pub(crate) diff_id: String,
+    pub(crate) loaders: BTreeSet<String>,
     /// The paths it holds (files only).
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     #[serde(skip)]
-    pub bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// A layer of a program's image: one of the base's (by index) or a built one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LayerRef {
+pub(crate) enum LayerRef {
     Base(usize),
     Built(usize),
 }
@@ -53,9 +53,9 @@ pub enum LayerRef {
 /// One program's image, ready to push or write.
 #[derive(Debug, Clone)]
 pub struct ProgramImage {
-    pub name: String,
-    pub version: String,
-    pub layers: Vec<LayerRef>,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) layers: Vec<LayerRef>,
     pub config: Vec<u8>,
     pub manifest: Vec<u8>,
 }
@@ -68,7 +68,7 @@ impl ProgramImage {
         format!("sha256:{}", sha256_hex(&self.manifest))
     }
     /// The tag the image is pushed under: its version (`+` is not allowed in tags: `_`).
-    pub fn tag(&self) -> String {
+    pub(crate) fn tag(&self) -> String {
         self.version.replace('+', "_")
     }
 }
@@ -266,7 +266,7 @@ fn image_config(
 }
 
 /// What an image signature covers, one field a line.
-pub fn signed_message(
+pub(crate) fn signed_message(
     name: &str,
     version: &str,
     config_digest: &str,

@@ -9,13 +9,12 @@
 //! and signing keys are the binary cache's ([`crate::cache`]).
 
 pub mod base;
-pub mod check;
+mod check;
 pub mod compose;
-pub mod publish;
-pub mod reference;
-pub mod run;
+mod publish;
+mod reference;
+mod run;
 
 pub use check::{verify_pushed, VerifiedImage};
-pub use compose::{verify_image, BuiltLayer, ProgramImage};
-pub use reference::ImageRef;
+pub use compose::verify_image;
 pub use run::{image, ImageOptions, ImageReport, DEFAULT_PREFIX};

@@ -21,20 +21,20 @@ use crate::image::compose::{BuiltLayer, LayerRef, ProgramImage};
 
 /// What pushing one image did.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct PushedImage {
-    pub reason: &'static str,
-    pub name: String,
-    pub version: String,
+pub(crate) struct PushedImage {
+    pub(crate) reason: &'static str,
+    pub(crate) name: String,
+    pub(crate) version: String,
     /// `HOST/REPOSITORY:TAG`.
-    pub image: String,
-    pub manifest_digest: String,
+    pub(crate) image: String,
+    pub(crate) manifest_digest: String,
     /// Blobs (layers and config) uploaded, found already there, mounted from the base's
     /// repository.
-    pub blobs_pushed: usize,
-    pub blobs_present: usize,
-    pub blobs_mounted: usize,
+    pub(crate) blobs_pushed: usize,
+    pub(crate) blobs_present: usize,
+    pub(crate) blobs_mounted: usize,
     /// Bytes of blobs uploaded.
-    pub blob_bytes: u64,
+    pub(crate) blob_bytes: u64,
 }
 
 /// A blob of an image: where its bytes come from.
@@ -90,7 +90,7 @@ fn blobs_of<'a>(
 /// Push `image` to `PATH/NAME:VERSION` of `remote`. `known` maps a blob's digest to a
 /// repository of `remote` that has it (filled as images are pushed; the base's layers are there
 /// from the start when the base is on the same registry).
-pub fn push_image(
+pub(crate) fn push_image(
     remote: &dyn Remote,
     url: &CacheUrl,
     image: &ProgramImage,
@@ -132,7 +132,7 @@ pub fn push_image(
 /// Write the images into the OCI image layout `dir` (`oci-layout`, `blobs/sha256/HEX`,
 /// `index.json` naming each image by its program's name, `org.opencontainers.image.ref.name`).
 /// Blobs already there are kept; the index names this run's images.
-pub fn write_layout(
+pub(crate) fn write_layout(
     dir: &Path,
     images: &[ProgramImage],
     layers: &[BuiltLayer],

@@ -8,17 +8,17 @@ const DOCKER_HUB: &str = "registry-1.docker.io";
 
 /// An image reference, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
+pub(crate) struct ImageRef {
     /// `HOST[:PORT]` of the registry.
-    pub host: String,
+    pub(crate) host: String,
     /// The repository on it (`library/debian`).
-    pub repository: String,
+    pub(crate) repository: String,
     /// A tag, or a digest (`sha256:HEX`).
-    pub reference: String,
+    pub(crate) reference: String,
 }
 
 impl ImageRef {
-    pub fn parse(text: &str) -> Result<ImageRef> {
+    pub(crate) fn parse(text: &str) -> Result<ImageRef> {
         let bare = text.strip_prefix("oci://").unwrap_or(text);
         let (name, digest) = match bare.split_once('@') {
             Some((n, d)) => (n, Some(d)),
@@ -70,7 +70,7 @@ impl ImageRef {
     }
 
     /// Whether the reference is a digest (the manifest is then checked against it).
-    pub fn is_digest(&self) -> bool {
+    pub(crate) fn is_digest(&self) -> bool {
         self.reference.starts_with("sha256:")
     }
 }

@@ -36,17 +36,17 @@ pub struct ImageOptions {
 /// What `image` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// Every layer made from the programs' files (the base's are not listed).
-    pub layers: Vec<BuiltLayer>,
+    pub(crate) layers: Vec<BuiltLayer>,
     /// One record per image pushed (empty without `--to`).
-    pub pushed: Vec<PushedImage>,
+    pub(crate) pushed: Vec<PushedImage>,
     /// Per program, the digest of its image manifest.
-    pub images: BTreeMap<String, String>,
+    pub(crate) images: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_digest: Option<String>,
+    pub(crate) base_digest: Option<String>,
     /// Bytes of blobs uploaded over every image.
-    pub blob_bytes: u64,
+    pub(crate) blob_bytes: u64,
 }
 
 pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {

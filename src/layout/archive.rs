@@ -36,7 +36,7 @@ pub struct TreeEntry {
 }
 
 /// `SOURCE_DATE_EPOCH` (the reproducible-builds convention) when set, else 0.
-pub fn source_date_epoch() -> Result<u64> {
+pub(crate) fn source_date_epoch() -> Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v.trim().parse().with_context(|| {
             format!(
@@ -50,7 +50,7 @@ pub fn source_date_epoch() -> Result<u64> {
 
 /// `secs` after 1970 as RFC 3339 UTC (`1970-01-01T00:00:00Z`), by the days-from-civil
 /// algorithm run backwards.
-pub fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

@@ -35,7 +35,7 @@ pub struct ProgramClosure {
 /// Build the programs of `opts` together into a scratch output under the cache (`what` names
 /// it: `image-build-`, `package-build-`) and read each program's closure from it, sorted by
 /// name. The scratch directory holds the files until it is dropped.
-pub fn build_closures(
+pub(crate) fn build_closures(
     opts: &BuildOptions,
     what: &str,
     shell: &Shell,
@@ -54,7 +54,7 @@ pub fn build_closures(
 
 /// The programs of a build as the output tree holds them (plugins are left out: they are
 /// loaded by a program, not run).
-pub fn program_files(built: &BuildReport) -> Vec<ProgramFiles> {
+pub(crate) fn program_files(built: &BuildReport) -> Vec<ProgramFiles> {
     built
         .programs
         .iter()

@@ -9,14 +9,15 @@
 //! without what a body-only fix changes although no loaded byte does (`canonical`); a
 //! reproducible tar writer and its fixed compression (`archive`).
 
-pub mod archive;
-pub(crate) mod canonical;
-pub mod closure;
-pub mod partition;
+mod archive;
+mod canonical;
+mod closure;
+mod partition;
 
-pub use archive::{gzip, reproducible_tar, rfc3339, source_date_epoch, TreeEntry, TreeEntryKind};
+pub use archive::{gzip, reproducible_tar, TreeEntry, TreeEntryKind};
+pub(crate) use archive::{rfc3339, source_date_epoch};
 pub(crate) use canonical::canonical_copies;
-pub use closure::{build_closures, closures_of_tree, program_files, ProgramClosure, ProgramFiles};
-pub use partition::{
-    checked_prefix, lay_out, lay_out_linked, partition, FileKind, FileSet, SetFile,
-};
+pub(crate) use closure::build_closures;
+pub use closure::{closures_of_tree, ProgramClosure, ProgramFiles};
+pub(crate) use partition::{checked_prefix, lay_out, lay_out_linked, FileKind, SetFile};
+pub use partition::{partition, FileSet};

@@ -26,7 +26,7 @@ use cargo_share_compile::toolchain::is_libstd_file;
 
 /// What a file of a set is: it decides its folder and mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     /// `PREFIX/bin/NAME`, mode 0755.
     Binary,
     /// `PREFIX/lib/NAME`, mode 0644 (the loader maps it; nothing executes it).
@@ -35,24 +35,24 @@ pub enum FileKind {
 
 /// One file of a set: its kind, file name and where it is now.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SetFile {
-    pub kind: FileKind,
-    pub name: String,
-    pub source: PathBuf,
+pub(crate) struct SetFile {
+    pub(crate) kind: FileKind,
+    pub(crate) name: String,
+    pub(crate) source: PathBuf,
 }
 
 /// The files loaded by exactly the programs `loaders`: the toolchain's (libstd) or the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSet {
-    pub loaders: BTreeSet<String>,
+    pub(crate) loaders: BTreeSet<String>,
     /// The toolchain's libstd, kept apart from the crates' files of the same programs.
-    pub toolchain: bool,
-    pub files: Vec<SetFile>,
+    pub(crate) toolchain: bool,
+    pub(crate) files: Vec<SetFile>,
 }
 
 impl FileSet {
     /// Loaded by several programs (a set that ships once for all of them).
-    pub fn is_shared(&self) -> bool {
+    pub(crate) fn is_shared(&self) -> bool {
         self.loaders.len() > 1
     }
 }
@@ -132,7 +132,7 @@ pub fn partition(programs: &[ProgramClosure]) -> Result<Vec<FileSet>> {
 /// The entries that put `set` under `prefix` (a relative path such as `opt/cargo-share`):
 /// every directory from the prefix's first component down, then `PREFIX/bin/NAME` (0755) and
 /// `PREFIX/lib/NAME` (0644).
-pub fn lay_out(set: &FileSet, prefix: &str) -> Result<Vec<TreeEntry>> {
+pub(crate) fn lay_out(set: &FileSet, prefix: &str) -> Result<Vec<TreeEntry>> {
     lay_out_linked(set, prefix, None)
 }
 
@@ -140,7 +140,7 @@ pub fn lay_out(set: &FileSet, prefix: &str) -> Result<Vec<TreeEntry>> {
 /// a symbolic link `BIN_DIR/NAME` to each binary, relative (`../lib/cargo-share/bin/NAME`):
 /// the loader takes `$ORIGIN` from the binary's real path, so its libraries are still found
 /// beside it under the prefix.
-pub fn lay_out_linked(
+pub(crate) fn lay_out_linked(
     set: &FileSet,
     prefix: &str,
     bin_dir: Option<&str>,
@@ -214,7 +214,7 @@ fn relative_target(from: &str, to: &str) -> String {
 }
 
 /// `prefix` without leading or trailing `/`, refused when it climbs (`..`) or is not plain.
-pub fn checked_prefix(prefix: &str) -> Result<String> {
+pub(crate) fn checked_prefix(prefix: &str) -> Result<String> {
     let trimmed = prefix.trim_matches('/');
     let plain = Path::new(trimmed)
         .components()

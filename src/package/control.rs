@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 /// A Debian package name made from a Cargo package name or a library file name: lowercase,
 /// `_` and every other character Debian does not allow as `-`.
-pub fn debian_name(raw: &str) -> String {
+pub(crate) fn debian_name(raw: &str) -> String {
     let name: String = raw
         .chars()
         .map(|c| match c.to_ascii_lowercase() {
@@ -27,13 +27,13 @@ pub fn debian_name(raw: &str) -> String {
 /// The package of a shared library, named by the file binaries bind to (as Debian names a
 /// library package by its soname): `libcargo_share_group_1_49e5267b.so` is
 /// `libcargo-share-group-1-49e5267b`.
-pub fn library_package_name(file: &str) -> String {
+pub(crate) fn library_package_name(file: &str) -> String {
     debian_name(file.strip_suffix(".so").unwrap_or(file))
 }
 
 /// A Cargo (semver) version as Debian orders it: a pre-release sorts before its release with
 /// `~` (`1.0.0-rc.1` is `1.0.0~rc.1`); build metadata (`+...`) is kept.
-pub fn debian_version(cargo: &str) -> String {
+pub(crate) fn debian_version(cargo: &str) -> String {
     match cargo.split_once('+') {
         Some((v, build)) => format!("{}+{build}", v.replacen('-', "~", 1)),
         None => cargo.replacen('-', "~", 1),
@@ -41,7 +41,7 @@ pub fn debian_version(cargo: &str) -> String {
 }
 
 /// Debian's name for the architecture cargo-share builds for (the host's).
-pub fn architecture() -> Result<&'static str> {
+pub(crate) fn architecture() -> Result<&'static str> {
     Ok(match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -76,7 +76,7 @@ const SYSTEM_LIBRARIES: &[(&str, &str)] = &[
 /// libgcc_s's libraries are [`SYSTEM_LIBRARIES`]; any other is looked up as
 /// `dpkg-shlibdeps` does, in this machine's dpkg database ([`installed_library_package`]), and
 /// refused when it is not there.
-pub fn system_depends(
+pub(crate) fn system_depends(
     needed: &[(String, Vec<String>)],
     versions: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Vec<String>> {
@@ -128,7 +128,7 @@ pub fn system_depends(
 /// (a `DT_NEEDED` name such as `libz.so.1`): the package `dpkg-query --search` names, at the
 /// version its `shlibs` file gives for that library (`zlib1g (>= 1:1.2.3.3.dfsg-1)`), or
 /// unversioned without one. `None` when no installed package has it (or dpkg is missing).
-pub fn installed_library_package(library: &str) -> Result<Option<String>> {
+pub(crate) fn installed_library_package(library: &str) -> Result<Option<String>> {
     let out = std::process::Command::new("dpkg-query")
         .arg("--search")
         .arg(format!("*/{library}"))
@@ -168,21 +168,21 @@ pub fn installed_library_package(library: &str) -> Result<Option<String>> {
 
 /// The fields of a binary package's `control` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Control {
-    pub package: String,
-    pub version: String,
-    pub architecture: String,
-    pub maintainer: String,
-    pub section: &'static str,
-    pub installed_size_kib: u64,
-    pub depends: Vec<String>,
-    pub synopsis: String,
-    pub description: Vec<String>,
+pub(crate) struct Control {
+    pub(crate) package: String,
+    pub(crate) version: String,
+    pub(crate) architecture: String,
+    pub(crate) maintainer: String,
+    pub(crate) section: &'static str,
+    pub(crate) installed_size_kib: u64,
+    pub(crate) depends: Vec<String>,
+    pub(crate) synopsis: String,
+    pub(crate) description: Vec<String>,
 }
 
 impl Control {
     /// The file's text, fields in the order `dpkg-gencontrol` writes them.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut t = format!(
             "Package: {}\nVersion: {}\nArchitecture: {}\nMaintainer: {}\nInstalled-Size: {}\n",
             self.package, self.version, self.architecture, self.maintainer, self.installed_size_kib
@@ -222,7 +222,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 /// `secs` after 1970 as RFC 2822 (`Thu, 01 Jan 1970 00:00:00 +0000`), a changelog's date.
-pub fn rfc2822(secs: u64) -> String {
+pub(crate) fn rfc2822(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -249,7 +249,7 @@ pub fn rfc2822(secs: u64) -> String {
 }
 
 /// The `changelog.Debian` of a package made by cargo-share: one entry, this version.
-pub fn changelog(package: &str, version: &str, maintainer: &str, secs: u64) -> String {
+pub(crate) fn changelog(package: &str, version: &str, maintainer: &str, secs: u64) -> String {
     format!(
         "{package} ({version}) unstable; urgency=medium\n\n  * Built by cargo-share (cargo share \
          package).\n\n -- {maintainer}  {}\n",
@@ -258,7 +258,7 @@ pub fn changelog(package: &str, version: &str, maintainer: &str, secs: u64) -> S
 }
 
 /// The `copyright` file: what is known of the files' origin (`origin`: which crates).
-pub fn copyright(package: &str, origin: &str) -> String {
+pub(crate) fn copyright(package: &str, origin: &str) -> String {
     format!(
         "{package}\n\nThese files were built by cargo-share from {origin}.\n\nEach \
          crate's copyright and license are those its sources state (the `license` field of its \
@@ -269,7 +269,7 @@ pub fn copyright(package: &str, origin: &str) -> String {
 
 /// The maintainer to name: `--maintainer`, else `DEBFULLNAME <DEBEMAIL>` as Debian's tools
 /// take it from the environment.
-pub fn maintainer(given: Option<&str>) -> Result<String> {
+pub(crate) fn maintainer(given: Option<&str>) -> Result<String> {
     if let Some(m) = given {
         return checked_maintainer(m);
     }
@@ -297,7 +297,7 @@ fn checked_maintainer(m: &str) -> Result<String> {
 }
 
 /// A version `BASE-N`: its revision N when `version` is `base` with one.
-pub fn revision_of(version: &str, base: &str) -> Option<u32> {
+pub(crate) fn revision_of(version: &str, base: &str) -> Option<u32> {
     version
         .strip_prefix(base)?
         .strip_prefix('-')?

@@ -37,12 +37,12 @@ fn contents(entry: &TreeEntry) -> Result<Option<Vec<u8>>> {
 }
 
 /// The uncompressed `data.tar` of `entries` (paths relative to the root, no `./`).
-pub fn data_tar(entries: &[TreeEntry], mtime: u64) -> Result<Vec<u8>> {
+pub(crate) fn data_tar(entries: &[TreeEntry], mtime: u64) -> Result<Vec<u8>> {
     reproducible_tar(&rooted(entries), mtime)
 }
 
 /// The `md5sums` file: `HEX  PATH` for each regular file, sorted by path (as `dh_md5sums`).
-pub fn md5sums(entries: &[TreeEntry]) -> Result<String> {
+pub(crate) fn md5sums(entries: &[TreeEntry]) -> Result<String> {
     let mut lines = Vec::new();
     for e in entries {
         if let Some(bytes) = contents(e)? {
@@ -59,7 +59,7 @@ pub fn md5sums(entries: &[TreeEntry]) -> Result<String> {
 
 /// `Installed-Size` as `dpkg-gencontrol` counts it: each file's size in KiB rounded up, one
 /// for each other entry.
-pub fn installed_size_kib(entries: &[TreeEntry]) -> Result<u64> {
+pub(crate) fn installed_size_kib(entries: &[TreeEntry]) -> Result<u64> {
     let mut kib = 0;
     for e in entries {
         kib += match contents(e)? {
@@ -71,7 +71,7 @@ pub fn installed_size_kib(entries: &[TreeEntry]) -> Result<u64> {
 }
 
 /// The `.deb` of `control` (the control file's text), `md5sums` and `data_tar` (uncompressed).
-pub fn deb(control: &str, md5sums: &str, data_tar: &[u8], mtime: u64) -> Result<Vec<u8>> {
+pub(crate) fn deb(control: &str, md5sums: &str, data_tar: &[u8], mtime: u64) -> Result<Vec<u8>> {
     let control_tar = reproducible_tar(
         &[
             TreeEntry {
@@ -113,7 +113,7 @@ type Installed = (String, u32, u8, Option<String>, Vec<u8>);
 
 /// What `data.tar` installs outside `DOC_DIR`, in archive order: two packages whose payloads are
 /// equal install the same program or library files (their changelogs and dates may differ).
-pub fn payload(data_tar: &[u8], doc_dir: &str) -> Result<Vec<Installed>> {
+pub(crate) fn payload(data_tar: &[u8], doc_dir: &str) -> Result<Vec<Installed>> {
     let mut archive = tar::Archive::new(data_tar);
     let mut out = Vec::new();
     for entry in archive.entries()? {

@@ -8,7 +8,7 @@
 //! shared library, revisions against the packages already in the output directory (`run`). The
 //! files and their layout under a prefix are [`crate::layout`]'s, shared with `image`.
 
-pub mod control;
+mod control;
 pub mod deb;
 pub mod run;
 

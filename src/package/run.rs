@@ -24,7 +24,7 @@ use crate::shell::{human_bytes, Shell};
 /// Where the programs' files go (`PREFIX/bin`, `PREFIX/lib`).
 pub const DEFAULT_PREFIX: &str = "usr/lib/cargo-share";
 /// Where each binary is linked from.
-pub const DEFAULT_BIN_DIR: &str = "usr/bin";
+pub(crate) const DEFAULT_BIN_DIR: &str = "usr/bin";
 /// The date of every file when `SOURCE_DATE_EPOCH` is not set: Rust 1.0's release
 /// (2015-05-15). Fixed, so packages are reproducible; not 0, which Debian's lintian refuses
 /// as an "ancient" file.
@@ -71,30 +71,30 @@ pub struct PackageArgs {
 /// One package `package` wrote or kept.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuiltPackage {
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     pub name: String,
     pub version: String,
     /// The `.deb` in the output directory.
     pub file: PathBuf,
     pub size: u64,
     /// Written by this run (a new package or a new revision); false: the one there is kept.
-    pub written: bool,
+    pub(crate) written: bool,
     /// A shared library's package (false: a program's).
-    pub shared: bool,
+    pub(crate) shared: bool,
     /// The programs that load its files.
-    pub loaders: BTreeSet<String>,
+    pub(crate) loaders: BTreeSet<String>,
     /// The paths it installs (files and links).
-    pub files: Vec<String>,
-    pub depends: Vec<String>,
+    pub(crate) files: Vec<String>,
+    pub(crate) depends: Vec<String>,
 }
 
 /// What `package` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackageReport {
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     pub packages: Vec<BuiltPackage>,
     /// Bytes of the packages this run wrote.
-    pub written_bytes: u64,
+    pub(crate) written_bytes: u64,
 }
 
 /// A package to make: its name, version before the revision, and files.
