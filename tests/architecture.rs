@@ -288,12 +288,6 @@ fn no_source_file_holds_more_than_one_job() {
 /// The limit of [`no_function_holds_more_than_one_job`], in lines from `fn` to the closing brace.
 const FUNCTION_LINES: usize = 120;
 
-/// Functions known to be over the limit, each split by whoever changes it next (the wrapper
-/// crate's ELF rewriter was being changed when this check came). A name that is no longer over
-/// the limit fails the test too, so the list only shrinks.
-const NOT_YET_SPLIT: [&str; 1] =
-    ["crates/cargo-share-compile/src/elf_rewrite.rs: find_move_sections"];
-
 /// Every `.rs` file under `dir`.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -369,7 +363,6 @@ fn no_function_holds_more_than_one_job() {
     assert!(counted > 1000, "found only {counted} functions");
     let over: Vec<String> = long
         .iter()
-        .filter(|(name, _)| !NOT_YET_SPLIT.contains(&name.as_str()))
         .map(|(name, lines)| format!("{name}: {lines} lines"))
         .collect();
     assert!(
@@ -377,10 +370,4 @@ fn no_function_holds_more_than_one_job() {
         "split these functions into named steps, one job each:\n{}",
         over.join("\n")
     );
-    for name in NOT_YET_SPLIT {
-        assert!(
-            long.iter().any(|(n, _)| n == name),
-            "{name} is no longer over {FUNCTION_LINES} lines: take it off NOT_YET_SPLIT"
-        );
-    }
 }

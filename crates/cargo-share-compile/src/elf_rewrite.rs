@@ -248,16 +248,23 @@ fn find_move_sections(
     builder: &build::elf::Builder,
     added_segments: usize,
 ) -> Result<Vec<build::elf::SectionId>> {
-    use build::elf::SectionData;
-
     let mut move_sections = Vec::new();
+    let mut blocks = header_blocks(builder, added_segments);
+    blocks.extend(segment_blocks(builder));
+    blocks.extend(section_blocks(builder, &mut move_sections));
+    blocks.sort_by_key(|block| (block.address, block.size));
+    resolve_overlaps(blocks, &mut move_sections)?;
+    Ok(move_sections)
+}
+
+/// The file header and the program headers (with room for `added_segments` more), where a
+/// loaded segment maps them.
+fn header_blocks<'a>(builder: &build::elf::Builder<'a>, added_segments: usize) -> Vec<Block<'a>> {
     let mut blocks = Vec::new();
     let file_header_size = builder.file_header_size() as u64;
     let program_headers_size = (builder.program_headers_size()
         + added_segments * builder.class().program_header_size())
         as u64;
-    let interp = builder.interp_section();
-
     if let Some(segment) = builder.segments.find_load_segment_from_offset(0) {
         let address = segment.address_from_offset(0);
         blocks.push(Block {
@@ -281,12 +288,17 @@ fn find_move_sections(
             move_priority: 0,
         });
     }
+    blocks
+}
+
+/// Zero-sized blocks at the start and end of each loaded segment, so that no move changes a
+/// segment's address or size.
+fn segment_blocks<'a>(builder: &build::elf::Builder<'a>) -> Vec<Block<'a>> {
+    let mut blocks = Vec::new();
     for segment in &builder.segments {
         if segment.p_type != elf::PT_LOAD {
             continue;
         }
-        // Add zero-sized blocks at the start and end of the segment
-        // to prevent changing the segment address or size.
         blocks.push(Block {
             name: "segment start".into(),
             kind: BlockKind::Segment,
@@ -302,6 +314,17 @@ fn find_move_sections(
             move_priority: 0,
         });
     }
+    blocks
+}
+
+/// A block per allocated section in place; sections without a place yet (new, or already
+/// flagged) go straight to `move_sections`.
+fn section_blocks<'a>(
+    builder: &'a build::elf::Builder<'a>,
+    move_sections: &mut Vec<build::elf::SectionId>,
+) -> Vec<Block<'a>> {
+    let interp = builder.interp_section();
+    let mut blocks = Vec::new();
     for section in &builder.sections {
         if !section.is_alloc() {
             continue;
@@ -316,46 +339,50 @@ fn find_move_sections(
             // Uninitialized TLS sections are not part of the address space.
             continue;
         }
-        let move_priority = match &section.data {
-            // Can't move sections whose address may referenced from
-            // a section that we can't rewrite.
-            SectionData::Data(_) => {
-                if Some(section.id()) == interp {
-                    1
-                } else {
-                    0
-                }
-            }
-            SectionData::UninitializedData(_) | SectionData::Dynamic(_) => 0,
-            // TODO: Can be referenced by dynamic entries, but we don't support that yet.
-            SectionData::DynamicRelocation(_) => 0,
-            // None of these can be referenced by address that I am aware of.
-            SectionData::Relocation(_)
-            | SectionData::Note(_)
-            | SectionData::Attributes(_)
-            | SectionData::SectionString
-            | SectionData::Symbol
-            | SectionData::SymbolSectionIndex
-            | SectionData::String
-            | SectionData::DynamicSymbol
-            | SectionData::DynamicString
-            | SectionData::Hash
-            | SectionData::GnuHash
-            | SectionData::GnuVersym
-            | SectionData::GnuVerdef
-            | SectionData::GnuVerneed => 2,
-        };
         blocks.push(Block {
             name: (*section.name).into(),
             kind: BlockKind::Section(section.id()),
             address: section.sh_addr,
             size: section.sh_size,
-            move_priority,
+            move_priority: move_priority(&section.data, Some(section.id()) == interp),
         });
     }
-    blocks.sort_by_key(|block| (block.address, block.size));
+    blocks
+}
 
-    // For each pair of overlapping blocks, decide which one to move.
+/// How freely a section may move: 0 never (its address may be referenced from a section that
+/// cannot be rewritten), 1 the interpreter path, 2 sections nothing refers to by address.
+fn move_priority(data: &build::elf::SectionData, is_interp: bool) -> u8 {
+    use build::elf::SectionData;
+    match data {
+        SectionData::Data(_) => u8::from(is_interp),
+        SectionData::UninitializedData(_) | SectionData::Dynamic(_) => 0,
+        // TODO: Can be referenced by dynamic entries, but we don't support that yet.
+        SectionData::DynamicRelocation(_) => 0,
+        // None of these can be referenced by address that I am aware of.
+        SectionData::Relocation(_)
+        | SectionData::Note(_)
+        | SectionData::Attributes(_)
+        | SectionData::SectionString
+        | SectionData::Symbol
+        | SectionData::SymbolSectionIndex
+        | SectionData::String
+        | SectionData::DynamicSymbol
+        | SectionData::DynamicString
+        | SectionData::Hash
+        | SectionData::GnuHash
+        | SectionData::GnuVersym
+        | SectionData::GnuVerdef
+        | SectionData::GnuVerneed => 2,
+    }
+}
+
+/// For each pair of overlapping blocks (sorted by address), move one: the earlier unless the
+/// later moves more freely.
+fn resolve_overlaps(
+    mut blocks: Vec<Block>,
+    move_sections: &mut Vec<build::elf::SectionId>,
+) -> Result<()> {
     let mut i = 0;
     while i + 1 < blocks.len() {
         let end_address = blocks[i].address + blocks[i].size;
@@ -364,26 +391,20 @@ fn find_move_sections(
             continue;
         }
         // Prefer moving the earlier block, since it is the reason for the overlap.
-        if blocks[i].move_priority >= blocks[i + 1].move_priority {
+        let moved = if blocks[i].move_priority >= blocks[i + 1].move_priority {
             if blocks[i].move_priority == 0 {
                 return Err(Error("overlapping immovable sections".into()));
             }
-            if let BlockKind::Section(section) = blocks[i].kind {
-                move_sections.push(section);
-                blocks.remove(i);
-            } else {
-                // Only sections can be moved.
-                unreachable!();
-            }
+            i
         } else {
-            if let BlockKind::Section(section) = blocks[i + 1].kind {
-                move_sections.push(section);
-                blocks.remove(i + 1);
-            } else {
-                // Only sections can be moved.
-                unreachable!();
-            }
-        }
+            i + 1
+        };
+        let BlockKind::Section(section) = blocks[moved].kind else {
+            // Only sections can be moved.
+            unreachable!();
+        };
+        move_sections.push(section);
+        blocks.remove(moved);
     }
-    Ok(move_sections)
+    Ok(())
 }
