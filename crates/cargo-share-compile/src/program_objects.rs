@@ -60,6 +60,10 @@ struct Inputs {
     /// Each environment variable rustc recorded (`# env-dep:`) and its value, escaped as
     /// rustc escapes it (`None`: unset).
     env: Vec<(String, Option<String>)>,
+    /// Each file the slot keeps (objects, library files, dep-info, diagnostics) and its
+    /// SHA-256: a slot whose files are not all there as written is compiled again.
+    #[serde(default)]
+    kept: Vec<(String, String)>,
 }
 
 /// What a program's unit reuses from its slot.
@@ -122,7 +126,9 @@ pub(crate) fn run(
     ));
     let externs = extern_hashes(&code.args)?;
     let reused = match read_inputs(&slot) {
-        Some(recorded) => recorded.externs == externs && inputs_unchanged(&recorded),
+        Some(recorded) => {
+            recorded.externs == externs && inputs_unchanged(&recorded) && intact(&slot, &recorded)
+        }
         None => false,
     };
     let (out_dir, stem) = unit_output(unit);
@@ -216,7 +222,7 @@ impl CodeStep {
         }
         std::fs::write(fresh.join("diagnostics"), diagnostics)?;
         let inputs = recorded_inputs(&dep_info_file(&fresh)?, externs)?;
-        std::fs::write(fresh.join("inputs.json"), serde_json::to_vec(&inputs)?)?;
+        write_record(&fresh, inputs)?;
         replace_dir(&fresh, slot)?;
         Ok(0)
     }
@@ -244,7 +250,7 @@ impl CodeStep {
         }
         std::fs::write(fresh.join("diagnostics"), diagnostics)?;
         let inputs = recorded_inputs(&out_dir.join(format!("{stem}.d")), externs)?;
-        std::fs::write(fresh.join("inputs.json"), serde_json::to_vec(&inputs)?)?;
+        write_record(&fresh, inputs)?;
         replace_dir(&fresh, slot)?;
         Ok(0)
     }
@@ -440,6 +446,22 @@ fn read_inputs(slot: &Path) -> Option<Inputs> {
     serde_json::from_slice(&std::fs::read(slot.join("inputs.json")).ok()?).ok()
 }
 
+/// Write the slot's record (`inputs.json`), with the files it keeps listed.
+fn write_record(fresh: &Path, mut inputs: Inputs) -> Result<()> {
+    inputs.kept = crate::digest::tree_sha256(fresh);
+    std::fs::write(fresh.join("inputs.json"), serde_json::to_vec(&inputs)?)
+        .with_context(|| format!("writing {}", fresh.join("inputs.json").display()))
+}
+
+/// Whether the files a slot keeps are all there as they were written.
+fn intact(slot: &Path, recorded: &Inputs) -> bool {
+    !recorded.kept.is_empty()
+        && recorded
+            .kept
+            .iter()
+            .all(|(name, sha)| file_sha256(&slot.join(name)).is_ok_and(|now| &now == sha))
+}
+
 /// Whether every source file and environment variable a slot's compile read is as it was.
 fn inputs_unchanged(recorded: &Inputs) -> bool {
     recorded
@@ -473,6 +495,7 @@ fn recorded_inputs(dep_info: &Path, externs: Vec<(String, String)>) -> Result<In
         externs,
         files,
         env,
+        kept: Vec::new(),
     })
 }
 
@@ -702,5 +725,24 @@ mod tests {
         std::fs::write(&src, "fn main() { }").unwrap();
         assert!(!inputs_unchanged(&inputs));
         std::env::remove_var(var);
+    }
+
+    #[test]
+    fn a_slot_whose_files_changed_is_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x-1.x.cgu.0.rcgu.o"), "object").unwrap();
+        let inputs = Inputs {
+            externs: Vec::new(),
+            files: Vec::new(),
+            env: Vec::new(),
+            kept: Vec::new(),
+        };
+        write_record(dir.path(), inputs).unwrap();
+        let recorded = read_inputs(dir.path()).unwrap();
+        assert!(intact(dir.path(), &recorded));
+        std::fs::write(dir.path().join("x-1.x.cgu.0.rcgu.o"), "damaged").unwrap();
+        assert!(!intact(dir.path(), &recorded));
+        std::fs::remove_file(dir.path().join("x-1.x.cgu.0.rcgu.o")).unwrap();
+        assert!(!intact(dir.path(), &recorded));
     }
 }
