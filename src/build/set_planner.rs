@@ -712,7 +712,9 @@ fn group_record(
 mod tests {
     use super::*;
     use crate::resolve::graph::Program;
-    use crate::resolve::grouping::{Group, GroupMember, MemberSource, ResolvedPackage};
+    use crate::resolve::grouping::group::GroupMember;
+    use crate::resolve::grouping::stored::ResolvedPackage;
+    use crate::resolve::grouping::{Group, MemberSource};
     use crate::shell::MessageFormat;
     use std::cell::RefCell;
 

@@ -5,7 +5,7 @@
 //! groups and decides which stored groups a new build can reuse exactly; [`graph`] reads every
 //! workspace with `cargo metadata` and applies the shared-crate rule.
 
-pub mod graph;
+pub(crate) mod graph;
 pub mod grouping;
-pub mod inactive_deps;
+pub(crate) mod inactive_deps;
 pub mod set;

@@ -5,7 +5,7 @@ use crate::resolve::grouping::group::{Group, MemberSource};
 
 /// The facade crate of a group: its `Cargo.toml` and `lib.rs`. The groups it loads are its
 /// neighbours (`../NAME`): every facade sits in a workspace root.
-pub fn facade_files(group: &Group) -> (String, String) {
+pub(crate) fn facade_files(group: &Group) -> (String, String) {
     let mut deps = toml::Table::new();
     // The facade names its members, which is no code of the user's: a member that is
     // deprecated as a whole (generic-array 0.14) must not make it warn.

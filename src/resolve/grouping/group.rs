@@ -8,8 +8,8 @@ use cargo_metadata::PackageId;
 use serde::{Deserialize, Serialize};
 
 /// Prefix of the generated facade packages; their crate names start with the `_` form.
-pub const GROUP_PACKAGE_PREFIX: &str = "cargo-share-group-";
-pub use cargo_share_compile::plan::GROUP_CRATE_PREFIX;
+pub(crate) const GROUP_PACKAGE_PREFIX: &str = "cargo-share-group-";
+pub(crate) use cargo_share_compile::plan::GROUP_CRATE_PREFIX;
 
 /// Default merge threshold: groups with less Rust source than this merge into a larger one.
 pub const DEFAULT_MIN_GROUP_SOURCE_BYTES: u64 = 2 << 20;
@@ -62,7 +62,7 @@ pub struct Group {
 }
 
 impl Group {
-    pub fn crate_name(&self) -> String {
+    pub(crate) fn crate_name(&self) -> String {
         self.name.replace('-', "_")
     }
 }
@@ -95,7 +95,7 @@ impl GroupPlan {
 /// The consumer that stands for the plugins of `host` (`--plugin-for`) in a group plan: it uses
 /// every crate the host uses, so each of them is in a group the host loads (none stays static
 /// in the host, where a plugin could not bind to it), and the plugins load those groups.
-pub fn plugins_consumer(host: &str) -> String {
+pub(crate) fn plugins_consumer(host: &str) -> String {
     format!("plugins of {host}")
 }
 

@@ -27,22 +27,22 @@
 //! `pub extern crate` per member, exact versions, `default-features = false`, as Bevy's
 //! `bevy_dylib` does for one engine) in the set's build workspace; see [`crate::resolve::set::program_set`].
 
-pub mod facade;
-pub mod group;
-pub mod plan;
-pub mod report;
-pub mod stored;
+pub(crate) mod facade;
+pub(crate) mod group;
+pub(crate) mod plan;
+pub(crate) mod report;
+pub(crate) mod stored;
 
-pub use facade::facade_files;
-pub use group::{
-    plugins_consumer, Group, GroupMember, GroupPlan, MemberSource, DEFAULT_MIN_GROUP_SOURCE_BYTES,
-    GROUP_CRATE_PREFIX, GROUP_PACKAGE_PREFIX,
+pub(crate) use facade::facade_files;
+pub use group::DEFAULT_MIN_GROUP_SOURCE_BYTES;
+pub(crate) use group::{
+    plugins_consumer, Group, GroupPlan, MemberSource, GROUP_CRATE_PREFIX, GROUP_PACKAGE_PREFIX,
 };
-pub use plan::{groups_used, plan_groups, rust_source_bytes};
-pub use report::report;
+pub(crate) use plan::{groups_used, plan_groups, rust_source_bytes};
+pub(crate) use report::report;
 pub(crate) use stored::parse_package_id;
-pub use stored::{
+pub(crate) use stored::{
     compatible_subset, extend_compatible, features_forced_on, groups_named, leaves_a_rest,
     members_to_keep_apart, resolution_of, retain_loadable, reuse_mismatch, GroupRecord,
-    ResolvedPackage, StoredGroup,
+    StoredGroup,
 };

@@ -39,7 +39,7 @@ fn consumers_of(
 
 /// Which of `groups` the programs load: those holding a crate a program links, and the groups
 /// those load. By name.
-pub fn groups_used(
+pub(crate) fn groups_used(
     md: &Metadata,
     programs: &[(String, PackageId)],
     groups: &[Group],
@@ -98,7 +98,7 @@ fn member_source(pkg: &Package) -> std::result::Result<MemberSource, String> {
 }
 
 /// Bytes of `.rs` files under a package directory, without tests, benches and examples.
-pub fn rust_source_bytes(dir: &Path) -> u64 {
+pub(crate) fn rust_source_bytes(dir: &Path) -> u64 {
     fn walk(dir: &Path, top: bool) -> u64 {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return 0;
@@ -157,7 +157,7 @@ fn target_edges(md: &Metadata) -> BTreeMap<PackageId, BTreeSet<PackageId>> {
 /// `apart` names crates (by package name) that a later set builds otherwise: each, and every
 /// crate that depends on one, goes into groups of their own (never merged with the others), so
 /// that no other group holds or loads them and a later set can load the other groups.
-pub fn plan_groups(
+pub(crate) fn plan_groups(
     md: &Metadata,
     programs: &[(String, PackageId)],
     min_source_bytes: u64,

@@ -6,7 +6,7 @@ use crate::shell::{human_bytes, Shell};
 /// Show a plan: one status line per group before a build; with `full` (`--dry-run`), the
 /// members, the crates that stay static and the exclusions as the command's result. In JSON mode
 /// one `group-plan` record.
-pub fn report(plan: &GroupPlan, shell: &Shell, full: bool) {
+pub(crate) fn report(plan: &GroupPlan, shell: &Shell, full: bool) {
     shell.json(&serde_json::json!({"reason": "group-plan", "plan": plan}));
     for g in &plan.groups {
         let loads = if g.depends_on.is_empty() {

@@ -47,7 +47,7 @@ pub struct StoredGroup {
 
 impl StoredGroup {
     /// Where the group comes from, as the output says it: `from the store` or `of set N`.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         match self.set {
             Some(n) => format!("of set {n}"),
             None => "from the store".to_string(),
@@ -59,7 +59,7 @@ impl StoredGroup {
 /// (the one exporting most), no two disagreeing on how a package they share is built or holding
 /// two semver-compatible versions of a crate (Cargo allows one), and every group with the groups
 /// it loads. Larger groups are taken first.
-pub fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
+pub(crate) fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
     let mut order: Vec<StoredGroup> = stored.to_vec();
     let exports = |g: &StoredGroup| g.record.exports.as_ref().map_or(usize::MAX, |e| e.len());
     order.sort_by(|a, b| {
@@ -77,7 +77,7 @@ pub fn compatible_subset(stored: &[StoredGroup]) -> Vec<StoredGroup> {
 /// `first` (groups that can be in one build together, kept whole) and those of `more`, in
 /// order, that can join them: another name, no package built another way, no second version in
 /// a compatible range; then every group with the groups it loads ([`retain_loadable`]).
-pub fn extend_compatible(first: Vec<StoredGroup>, more: &[StoredGroup]) -> Vec<StoredGroup> {
+pub(crate) fn extend_compatible(first: Vec<StoredGroup>, more: &[StoredGroup]) -> Vec<StoredGroup> {
     let mut chosen: Vec<StoredGroup> = Vec::new();
     let mut built: BTreeMap<String, ResolvedPackage> = BTreeMap::new();
     let mut ranges: BTreeMap<(String, String, String), String> = BTreeMap::new();
@@ -118,7 +118,7 @@ pub fn extend_compatible(first: Vec<StoredGroup>, more: &[StoredGroup]) -> Vec<S
 
 /// Drop every stored group that loads a group not in `groups` (transitively): a group is usable
 /// only together with the groups it loads.
-pub fn retain_loadable(groups: &mut Vec<StoredGroup>) {
+pub(crate) fn retain_loadable(groups: &mut Vec<StoredGroup>) {
     loop {
         let names: BTreeSet<String> = groups.iter().map(|g| g.record.group.name.clone()).collect();
         let before = groups.len();
@@ -133,7 +133,7 @@ pub fn retain_loadable(groups: &mut Vec<StoredGroup>) {
 /// the facade itself, or a crate it holds or was compiled from (a crate named between
 /// backquotes, alone or as the start of a requirement such as `shim = "=1.0.0"`). By name; empty
 /// when it names none.
-pub fn groups_named(cargo_said: &str, stored: &[StoredGroup]) -> Vec<String> {
+pub(crate) fn groups_named(cargo_said: &str, stored: &[StoredGroup]) -> Vec<String> {
     let named: BTreeSet<&str> = cargo_said
         .split('`')
         .skip(1)
@@ -176,7 +176,10 @@ pub(crate) fn parse_package_id(id: &str) -> Option<(String, String, String)> {
 /// The resolution of everything `facade` (a group's package in `md`) is compiled from: every
 /// package reachable from its members through dependencies of any kind, other groups' facades
 /// left out (they are compared as groups of their own).
-pub fn resolution_of(md: &Metadata, facade: &str) -> Option<BTreeMap<String, ResolvedPackage>> {
+pub(crate) fn resolution_of(
+    md: &Metadata,
+    facade: &str,
+) -> Option<BTreeMap<String, ResolvedPackage>> {
     let nodes = resolve_nodes(md);
     let names: BTreeMap<&PackageId, &str> = md
         .packages
@@ -220,7 +223,7 @@ pub fn resolution_of(md: &Metadata, facade: &str) -> Option<BTreeMap<String, Res
 
 /// Why a stored group cannot be used in a build resolved as `md`, or `None` if it can: every
 /// package it was compiled from must be resolved exactly as it was then.
-pub fn reuse_mismatch(md: &Metadata, record: &GroupRecord) -> Option<String> {
+pub(crate) fn reuse_mismatch(md: &Metadata, record: &GroupRecord) -> Option<String> {
     let Some(now) = resolution_of(md, &record.group.name) else {
         return Some("it is not part of this resolution".into());
     };
@@ -260,7 +263,7 @@ pub fn reuse_mismatch(md: &Metadata, record: &GroupRecord) -> Option<String> {
 /// uses at the group's version but with other features than the group's build (more or fewer:
 /// with the group in its build, the group's features would be forced on it), each with why.
 /// Empty when every member it uses is built as it asks.
-pub fn features_forced_on(md: &Metadata, record: &GroupRecord) -> Vec<(String, String)> {
+pub(crate) fn features_forced_on(md: &Metadata, record: &GroupRecord) -> Vec<(String, String)> {
     let nodes = resolve_nodes(md);
     record
         .group
@@ -290,7 +293,7 @@ pub fn features_forced_on(md: &Metadata, record: &GroupRecord) -> Vec<(String, S
 /// the build the group's features win). Empty when nothing differs, or when the rest of the
 /// group (the members that neither differ nor depend on one that does) holds nothing the later
 /// set uses.
-pub fn members_to_keep_apart(md: &Metadata, record: &GroupRecord) -> Vec<String> {
+pub(crate) fn members_to_keep_apart(md: &Metadata, record: &GroupRecord) -> Vec<String> {
     let differ = mismatched_members(md, record);
     if differ.is_empty() {
         return differ;
@@ -309,7 +312,7 @@ pub fn members_to_keep_apart(md: &Metadata, record: &GroupRecord) -> Vec<String>
 
 /// Whether keeping the crates `names` apart would leave some of this group: a member that is
 /// not one of them and does not depend on one.
-pub fn leaves_a_rest(record: &GroupRecord, names: &[String]) -> bool {
+pub(crate) fn leaves_a_rest(record: &GroupRecord, names: &[String]) -> bool {
     let tainted = members_depending_on(record, names);
     record
         .group

@@ -29,7 +29,7 @@ use cargo_share_compile::digest::sha256_hex;
 ///
 /// `number`: the set's place in the build, which names it when `options.stable_names` (else,
 /// and for trial sets, `None`, it is named by its programs).
-pub fn generate(
+pub(crate) fn generate(
     members: &[SetMember],
     options: &UnifyOptions,
     cache: &Path,
@@ -77,14 +77,14 @@ pub fn generate(
 /// What `generate` made of a set: its resolved workspace, or the conflict Cargo explained (the
 /// set planner splits a program off on it; to every other caller it is an error).
 #[derive(Debug)]
-pub enum Generated {
+pub(crate) enum Generated {
     Set(ProgramSet),
     Conflict(ResolutionConflict),
 }
 
 impl Generated {
     /// The set, or the conflict as an error.
-    pub fn set(self) -> Result<ProgramSet> {
+    pub(crate) fn set(self) -> Result<ProgramSet> {
         match self {
             Generated::Set(set) => Ok(set),
             Generated::Conflict(conflict) => Err(conflict.into()),

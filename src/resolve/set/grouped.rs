@@ -31,7 +31,7 @@ use crate::shell::Shell;
 /// `resolved` is the set's resolution (package id -> features, [`resolved_packages`](crate::resolve::set::reuse_member::resolved_packages)): every
 /// program takes a member requiring it as a build dependency ([`write_reuse_member`]), so one
 /// program built or tested alone resolves the features the whole set's build does.
-pub fn grouped_workspace(
+pub(crate) fn grouped_workspace(
     set: &ProgramSet,
     plan: &GroupPlan,
     resolved: &BTreeMap<String, Vec<String>>,

@@ -96,7 +96,7 @@ pub(crate) fn resolution_sha256(lock: &str) -> Result<String> {
 
 /// The entries of `lock` for the packages `keep` names (name, version, source repr; `None` for
 /// path packages), with their edges among them: what a group record keeps of its set's lock.
-pub fn lock_subset(
+pub(crate) fn lock_subset(
     lock: &str,
     keep: &BTreeSet<(String, String, Option<String>)>,
 ) -> Result<String> {
@@ -110,13 +110,14 @@ pub fn lock_subset(
 
 /// The union of several lockfiles, each semver-compatible range of a crate collapsed onto the
 /// newest locked version (edges to older ones redirected to it).
-pub fn seed_lockfile(locks: &[&str]) -> Result<String> {
+#[cfg(test)]
+pub(crate) fn seed_lockfile(locks: &[&str]) -> Result<String> {
     seed_lockfile_preferring(locks, &[])
 }
 
 /// As [`seed_lockfile`], except that a version locked in `preferred` (the locks of stored groups
 /// the set builds against) wins its compatible range, newer or not.
-pub fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<String> {
+pub(crate) fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<String> {
     let mut format = 3;
     let mut all: BTreeMap<LockKey, LockedPackage> = BTreeMap::new();
     let mut forced: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
@@ -195,7 +196,7 @@ fn write_lock(format: i64, packages: &BTreeMap<LockKey, LockedPackage>) -> Strin
 /// Whether a resolution (`set_lock`) has every registry or git package of a program's own
 /// lockfile at the version it locked: the set then runs the program on the crate versions its
 /// own tests were written against.
-pub fn keeps_locked_versions(own_lock: &str, set_lock: &str) -> Result<bool> {
+pub(crate) fn keeps_locked_versions(own_lock: &str, set_lock: &str) -> Result<bool> {
     let (_, own) = parse_lock(own_lock)?;
     let (_, set) = parse_lock(set_lock)?;
     Ok(own
@@ -263,7 +264,7 @@ pub(crate) fn resolve(
 /// names, and the requirement that split them.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", self.describe())]
-pub struct ResolutionConflict {
+pub(crate) struct ResolutionConflict {
     /// The set's programs that Cargo's explanation names (`required by package `NAME vVERSION``,
     /// `of package `NAME vVERSION``).
     pub involved: Vec<String>,

@@ -22,24 +22,23 @@
 //! them); `features` builds all in one invocation, so each crate version is built once with the
 //! union of its consumers' features.
 
-pub mod generate;
-pub mod grouped;
-pub mod lockfile;
-pub mod pins;
-pub mod program_resolution;
-pub mod program_set;
-pub mod reuse_member;
-pub mod workspace;
+pub(crate) mod generate;
+pub(crate) mod grouped;
+pub(crate) mod lockfile;
+pub(crate) mod pins;
+pub(crate) mod program_resolution;
+pub(crate) mod program_set;
+pub(crate) mod reuse_member;
+pub(crate) mod workspace;
 
-pub use generate::{generate, Generated};
-pub use grouped::grouped_workspace;
-pub use lockfile::{
-    keeps_locked_versions, lock_subset, seed_lockfile, seed_lockfile_preferring, ResolutionConflict,
-};
-pub use program_resolution::{
+pub(crate) use generate::{generate, Generated};
+pub(crate) use grouped::grouped_workspace;
+pub(crate) use lockfile::{keeps_locked_versions, lock_subset, ResolutionConflict};
+pub(crate) use program_resolution::{
     changes_from_own_lock, closure_fingerprint, describe_changes, program_lock, resolution_change,
     version_changes, VersionChange,
 };
-pub use program_set::{lock_packages, ProgramSet, SetMember, Unify, UnifyOptions};
+pub(crate) use program_set::{lock_packages, ProgramSet, SetMember};
+pub use program_set::{Unify, UnifyOptions};
 pub(crate) use reuse_member::resolved_packages;
-pub use workspace::rewrite_member_manifest;
+pub(crate) use workspace::rewrite_member_manifest;

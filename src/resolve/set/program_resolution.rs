@@ -69,14 +69,14 @@ fn closure_keys_of(md: &Metadata, program: &PackageId, tests: bool) -> BTreeSet<
 
 /// The lock entries (a `Cargo.lock` fragment) of what `program` is compiled from, taken from its
 /// workspace's lock `lock`: what an installed program records as its resolution.
-pub fn program_lock(md: &Metadata, program: &PackageId, lock: &str) -> Result<String> {
+pub(crate) fn program_lock(md: &Metadata, program: &PackageId, lock: &str) -> Result<String> {
     lock_subset(lock, &closure_keys(md, program))
 }
 
 /// One crate of a program's closure that a new resolution builds from another version of the
 /// same semver-compatible range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VersionChange {
+pub(crate) struct VersionChange {
     #[serde(rename = "crate")]
     pub krate: String,
     pub from: String,
@@ -92,7 +92,11 @@ impl std::fmt::Display for VersionChange {
 /// The crates `md` would build `program` from in other versions than its recorded resolution
 /// (`recorded`, from [`program_lock`]) locks (see [`moves`]). A program missing from `md` is an
 /// error.
-pub fn version_changes(md: &Metadata, program: &str, recorded: &str) -> Result<Vec<VersionChange>> {
+pub(crate) fn version_changes(
+    md: &Metadata,
+    program: &str,
+    recorded: &str,
+) -> Result<Vec<VersionChange>> {
     let pkg = program_package(md, program)?;
     let then: BTreeSet<LockKey> = parse_lock(recorded)
         .with_context(|| format!("the recorded resolution of {program}"))?
@@ -104,7 +108,7 @@ pub fn version_changes(md: &Metadata, program: &str, recorded: &str) -> Result<V
 
 /// The crates `md` builds `program` (with its tests) from in other versions than its own
 /// lockfile (`own_lock`, its text) locks (see [`moves`]).
-pub fn changes_from_own_lock(
+pub(crate) fn changes_from_own_lock(
     md: &Metadata,
     program: &str,
     own_lock: &str,
@@ -159,7 +163,7 @@ fn moves(then: &BTreeSet<LockKey>, now: &BTreeSet<LockKey>) -> Vec<VersionChange
 }
 
 /// At most three `changes`, and how many more.
-pub fn describe_changes(changes: &[VersionChange]) -> String {
+pub(crate) fn describe_changes(changes: &[VersionChange]) -> String {
     let mut text = changes
         .iter()
         .take(3)
@@ -175,7 +179,11 @@ pub fn describe_changes(changes: &[VersionChange]) -> String {
 /// How `md` would build `program` from other crate versions than its recorded resolution
 /// (`recorded`, from [`program_lock`]) locks, or `None` if every registry and git package is
 /// the same (see [`version_changes`]).
-pub fn resolution_change(md: &Metadata, program: &str, recorded: &str) -> Result<Option<String>> {
+pub(crate) fn resolution_change(
+    md: &Metadata,
+    program: &str,
+    recorded: &str,
+) -> Result<Option<String>> {
     if !md
         .packages
         .iter()
@@ -190,7 +198,7 @@ pub fn resolution_change(md: &Metadata, program: &str, recorded: &str) -> Result
 /// What decides how `program`'s binaries and tests are built in `md`: every package of its
 /// closure (its dev-dependencies included) with its version, source and resolved features. Two resolutions with the same
 /// fingerprint build the program from the same crate builds.
-pub fn closure_fingerprint(md: &Metadata, program: &str) -> Option<String> {
+pub(crate) fn closure_fingerprint(md: &Metadata, program: &str) -> Option<String> {
     let pkg = md
         .packages
         .iter()

@@ -125,7 +125,7 @@ pub struct SetMember {
 }
 
 /// The number of packages in a `Cargo.lock` text.
-pub fn lock_packages(lock: Option<&str>) -> usize {
+pub(crate) fn lock_packages(lock: Option<&str>) -> usize {
     lock.map_or(0, |l| l.matches("[[package]]").count())
 }
 

@@ -116,7 +116,8 @@ pub(crate) fn write_reuse_member(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::grouping::{Group, GroupRecord, ResolvedPackage};
+    use crate::resolve::grouping::stored::ResolvedPackage;
+    use crate::resolve::grouping::{Group, GroupRecord};
 
     #[test]
     fn every_crates_io_package_of_a_group_is_required_exactly_with_its_features() {

@@ -211,7 +211,7 @@ const DEPENDENCY_TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build
 /// Make a program's manifest valid as a member of the generated workspace: drop its own
 /// `[workspace]`, make path dependencies absolute (they point at the original tree), and refuse
 /// what cannot move (inherited `workspace = true` values, `[patch]`).
-pub fn rewrite_member_manifest(text: &str, package_dir: &Path) -> Result<String> {
+pub(crate) fn rewrite_member_manifest(text: &str, package_dir: &Path) -> Result<String> {
     let mut doc: toml::Table = text.parse().context("parsing Cargo.toml")?;
     doc.remove("workspace");
     // Only a workspace root's profiles count (Cargo would warn and ignore them); the set's
