@@ -173,14 +173,12 @@ impl CodeStep {
             remove_unstable_options(&mut args);
             env.retain(|(k, _)| k != "RUSTC_BOOTSTRAP");
         }
-        let version = Command::new(rustc)
-            .arg("-vV")
-            .output()
-            .with_context(|| format!("running {} -vV", rustc.display()))?;
+        // Asked of the compiler Cargo runs for this unit, which is the one the objects come from.
+        let version = crate::toolchain::version_text(rustc)?;
         let cwd = std::env::current_dir().context("reading the working directory")?;
         let mut key = vec![
             SLOT_TAG.to_string(),
-            String::from_utf8_lossy(&version.stdout).into_owned(),
+            version,
             cwd.display().to_string(),
             format!(
                 "RUSTC_BOOTSTRAP={:?}",

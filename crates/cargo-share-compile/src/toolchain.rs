@@ -1,7 +1,7 @@
 //! The Rust toolchain a build uses: `rustc -vV`, the host triple, and the target libdir where
 //! the toolchain's `libstd-<hash>.so` lives.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -19,11 +19,7 @@ pub struct Toolchain {
 impl Toolchain {
     pub fn detect() -> Result<Self> {
         let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-        let vv = Command::new(&rustc)
-            .arg("-vV")
-            .output()
-            .context("running `rustc -vV`: is a Rust toolchain installed and on PATH?")?;
-        let text = String::from_utf8_lossy(&vv.stdout);
+        let text = version_text(Path::new(&rustc))?;
         let host = text
             .lines()
             .find_map(|l| l.strip_prefix("host: "))
@@ -36,10 +32,22 @@ impl Toolchain {
         let std_libdir = PathBuf::from(String::from_utf8_lossy(&libdir.stdout).trim());
         Ok(Toolchain {
             host,
-            version_text: text.into_owned(),
+            version_text: text,
             std_libdir,
         })
     }
+}
+
+/// What `rustc -vV` prints for the compiler `rustc`: its version, commit and host, the identity
+/// of a toolchain.
+pub fn version_text(rustc: &Path) -> Result<String> {
+    let vv = Command::new(rustc).arg("-vV").output().with_context(|| {
+        format!(
+            "running `{} -vV`: is a Rust toolchain installed and on PATH?",
+            rustc.display()
+        )
+    })?;
+    Ok(String::from_utf8_lossy(&vv.stdout).into_owned())
 }
 
 impl Toolchain {
