@@ -666,7 +666,9 @@ fn shim_with_a_failing_test(env: &Env) -> PathBuf {
 
 /// A newcomer whose test fails under the installed programs' versions and under the versions
 /// its own Cargo.lock locks alike is adapted all the same: the failure says nothing of the
-/// versions, and no installed program is moved for it.
+/// versions, and no installed program is moved for it. Its outcome is kept under the
+/// resolution it is installed with: a later install that moves it compares its failing test
+/// with that outcome, without building and running its suite under those versions again.
 #[test]
 fn a_newcomer_whose_tests_fail_with_its_own_versions_too_is_adapted() {
     let env = Env::new();
@@ -699,6 +701,36 @@ fn a_newcomer_whose_tests_fail_with_its_own_versions_too_is_adapted() {
         "new-shim: shim 1.0.0 answer 41 features extra\n"
     );
     assert_eq!(env.group_libs("old-shim"), env.group_libs("new-shim"));
+    env.verify_ok();
+
+    // A third program needs shim 1.1: both installed programs move to it (old-shim's own test
+    // asserts shim 1.0.0's answer, so it fails and old-shim is left as it is).
+    let third = locked_program(
+        &env,
+        "needs-shim-1-1",
+        "shim = \"1.1\"",
+        "",
+        "fn main() {\n    println!(\"needs-shim-1-1: shim {}\", shim::version());\n}\n",
+        &[],
+    );
+    let out = install_in_base(&env, &[third], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Proven new-shim v0.1.0 with shim 1.0.0 -> 1.1.0: its own tests pass (1 passed) \
+             but for 1 that fail with the versions it is installed with too \
+             (tests::needs_the_network)"
+        ),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Testing new-shim v0.1.0 under the versions it is installed with"),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/new-shim")),
+        "new-shim: shim 1.1.0 answer 42 features default\n"
+    );
     env.verify_ok();
 }
 

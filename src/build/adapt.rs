@@ -24,7 +24,7 @@ use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest::{
     failing_again, moved_programs, prepare_retested, verdict, MovedProgram, Verdict,
 };
-use crate::build::retest_baseline::installed_outcome;
+use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::RecordedTest;
 use crate::resolve::set::{changes_from_own_lock, describe_changes, VersionChange};
 use crate::shell::Shell;
@@ -40,6 +40,19 @@ struct AdaptedProgram {
     /// compared with.
     package_dir: std::path::PathBuf,
     own_lock: String,
+}
+
+impl AdaptedProgram {
+    /// The newcomer as an installed program built from `resolution`, with the features the
+    /// command gives it (what its record will hold): the key its test outcomes are kept by.
+    fn as_member(&self, options: &BuildOptions, resolution: String) -> InstalledMember {
+        InstalledMember {
+            name: self.name.clone(),
+            source: ProgramSource::Path(self.package_dir.join("Cargo.toml")),
+            resolution,
+            features: options.features.of(&self.name).features,
+        }
+    }
 }
 
 /// What a newcomer's own `Cargo.lock` gives, in messages.
@@ -153,7 +166,10 @@ fn prove_newcomers(
     let mut compare = Vec::new();
     for m in newcomers {
         match newcomer_tests(&prepared, m, shell)? {
-            Verdict::Passed(counts) => announce_adapted(m, &counts, moves_installed, shell),
+            Verdict::Passed(counts) => {
+                announce_adapted(m, &counts, moves_installed, shell);
+                record_as_installed(&prepared, m, &counts)?;
+            }
             Verdict::Failing(outcome) => compare.push((m, outcome)),
             Verdict::NotProven(why) => {
                 not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
@@ -166,14 +182,40 @@ fn prove_newcomers(
     }
     let options = prepared.options.clone();
     drop(prepared);
+    let mut accepted = Vec::new();
     for (m, outcome) in compare {
         if let Err(why) = failing_with_own_versions(&options, m, &outcome, shell) {
             not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
             return Ok(None);
         }
         announce_adapted(m, &outcome, moves_installed, shell);
+        let outcome = RecordedTest {
+            known_failures: true,
+            ..outcome
+        };
+        accepted.push((m, outcome));
     }
-    again().map(Some)
+    let prepared = again()?;
+    for (m, outcome) in accepted {
+        record_as_installed(&prepared, m, &outcome)?;
+    }
+    Ok(Some(prepared))
+}
+
+/// Keep an adapted newcomer's test outcome under the resolution `prepared` builds it from,
+/// which is the one it is installed with: a later install that moves it compares its failing
+/// tests with this outcome instead of building and running its suite under it again
+/// (`retest_baseline::installed_outcome`).
+fn record_as_installed(
+    prepared: &PreparedBuild,
+    m: &AdaptedProgram,
+    outcome: &RecordedTest,
+) -> Result<()> {
+    let Some(built) = prepared.provenance.get(&m.name) else {
+        return Ok(());
+    };
+    let member = m.as_member(&prepared.options, built.resolution.clone());
+    record_by_resolution(&prepared.options, &member, &member.resolution, outcome)
 }
 
 /// Run an adapted newcomer's own tests under the prepared resolution: their verdict (a
@@ -252,12 +294,7 @@ fn failing_with_own_versions(
     outcome: &RecordedTest,
     shell: &Shell,
 ) -> Result<(), String> {
-    let own = InstalledMember {
-        name: m.name.clone(),
-        source: ProgramSource::Path(m.package_dir.join("Cargo.toml")),
-        resolution: m.own_lock.clone(),
-        features: options.features.of(&m.name).features,
-    };
+    let own = m.as_member(options, m.own_lock.clone());
     let before = installed_outcome(options, &own, OWN_VERSIONS, shell).map_err(|e| {
         format!(
             "{} of its {} own tests fail with them, and its tests could not be run with \

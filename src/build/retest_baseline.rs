@@ -9,8 +9,10 @@
 //! under the resolution it is installed with.
 //!
 //! Outcomes are kept by the program's resolution (`CACHE/installed-tests.json`): this run's,
-//! so a later install compares without running it again, and the outcome under which a moved
-//! program was rebuilt, which is its outcome under the resolution it is then installed with.
+//! so a later install compares without running it again; the outcome under which a moved
+//! program was rebuilt; and an adapted newcomer's under the installed programs' versions
+//! (`build::adapt`). The last two are outcomes under the resolution each is then installed
+//! with.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
