@@ -25,6 +25,17 @@ pub struct Shell {
     /// The status lines said so far (verb and message): a line is said once per command, even
     /// when a step runs again (a set planned in several passes says each split and group once).
     said: Arc<Mutex<HashSet<(String, String)>>>,
+    /// A shell made by [`Shell::recording`] keeps what it would say here instead of saying it.
+    recorded: Option<Arc<Mutex<Vec<Said>>>>,
+}
+
+/// What a recording shell kept, in order, to be said later by another shell.
+#[derive(Debug, Clone)]
+enum Said {
+    Status(String, String),
+    Line(String),
+    Warning(String),
+    Json(serde_json::Value),
 }
 
 impl Shell {
@@ -36,7 +47,44 @@ impl Shell {
             verbose: 0,
             color,
             said: Arc::default(),
+            recorded: None,
         }
+    }
+
+    /// A shell that says nothing yet: what a step says through it is kept, and said by
+    /// [`Shell::replay`] if the step's result is used (a trial that is thrown away says
+    /// nothing). It keeps even what this shell has said already (`replay` drops repeats).
+    pub(crate) fn recording(&self) -> Shell {
+        Shell {
+            said: Arc::default(),
+            recorded: Some(Arc::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Say, through this shell, what `recording` kept, in the order it was said.
+    pub(crate) fn replay(&self, recording: &Shell) {
+        let Some(kept) = &recording.recorded else {
+            return;
+        };
+        let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
+        for said in kept {
+            match said {
+                Said::Status(verb, message) => self.status(&verb, message),
+                Said::Line(text) => self.line(text),
+                Said::Warning(message) => self.warn(message),
+                Said::Json(value) => self.json(&value),
+            }
+        }
+    }
+
+    /// Keep `said` if this shell records: whether it did.
+    fn keep(&self, said: impl FnOnce() -> Said) -> bool {
+        let Some(kept) = &self.recorded else {
+            return false;
+        };
+        kept.lock().unwrap_or_else(|e| e.into_inner()).push(said());
+        true
     }
 
     /// The same shell, passing `-v` (`level` times) to the Cargo builds it runs.
@@ -66,6 +114,9 @@ impl Shell {
     /// `   Compiling foo` style: a status verb right-aligned to 12 columns, then the message.
     /// A line already said is not said again.
     pub fn status(&self, verb: &str, message: impl AsRef<str>) {
+        if self.keep(|| Said::Status(verb.to_string(), message.as_ref().to_string())) {
+            return;
+        }
         if self.quiet || !self.first_time(verb, message.as_ref()) {
             return;
         }
@@ -75,6 +126,9 @@ impl Shell {
 
     /// A plain line of human output (a table row); suppressed by `-q` and in JSON mode.
     pub fn line(&self, text: impl AsRef<str>) {
+        if self.keep(|| Said::Line(text.as_ref().to_string())) {
+            return;
+        }
         if self.quiet || self.is_json() {
             return;
         }
@@ -92,6 +146,9 @@ impl Shell {
 
     /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON.
     pub fn warn(&self, message: impl AsRef<str>) {
+        if self.keep(|| Said::Warning(message.as_ref().to_string())) {
+            return;
+        }
         if self.is_json() {
             self.json(&serde_json::json!({"reason": "warning", "message": message.as_ref()}));
         }
@@ -102,6 +159,9 @@ impl Shell {
     /// One JSON line on stdout (only in JSON mode).
     pub fn json<T: Serialize>(&self, value: &T) {
         if !self.is_json() {
+            return;
+        }
+        if self.keep(|| Said::Json(serde_json::to_value(value).unwrap_or_default())) {
             return;
         }
         let mut out = std::io::stdout().lock();
@@ -148,5 +208,32 @@ mod tests {
         assert!(!shell.first_time("Sharing", "a"));
         // A new shell (another command) says it again.
         assert!(Shell::new(false, MessageFormat::Human).first_time("Grouping", "a"));
+    }
+
+    /// A recording shell says nothing and keeps everything, in order; replaying it says each
+    /// line through the other shell, which drops what it has said already.
+    #[test]
+    fn a_recording_is_said_by_replay_only() {
+        let shell = Shell::new(false, MessageFormat::Json);
+        assert!(shell.first_time("Grouping", "a"));
+        let recording = shell.recording();
+        recording.status("Grouping", "a");
+        recording.status("Resolving", "b");
+        recording.warn("c");
+        recording.json(&serde_json::json!({"reason": "d"}));
+        let kept = recording.recorded.as_ref().unwrap().lock().unwrap().clone();
+        assert_eq!(kept.len(), 4);
+        assert!(matches!(&kept[0], Said::Status(v, m) if v == "Grouping" && m == "a"));
+        assert!(matches!(&kept[3], Said::Json(v) if v["reason"] == "d"));
+        // Nothing the recording kept reached the shell's record of what it said.
+        assert!(shell.first_time("Resolving", "b"));
+        shell.replay(&recording);
+        assert!(recording
+            .recorded
+            .as_ref()
+            .unwrap()
+            .lock()
+            .unwrap()
+            .is_empty());
     }
 }

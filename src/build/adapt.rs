@@ -22,7 +22,8 @@ use anyhow::Result;
 use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest::{
-    failing_again, moved_programs, prepare_retested, verdict, MovedProgram, Verdict,
+    failing_again, moved_programs, prepare_retested, prepare_retested_from, verdict, MovedProgram,
+    Verdict,
 };
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::RecordedTest;
@@ -92,13 +93,14 @@ pub(crate) fn prepare_adapted(
         },
         ..options.clone()
     };
-    // The trial is quiet: what it resolves is said once, by the build that follows it.
+    // What the trial says is said only if it is built: else the build that follows it says
+    // what it resolves instead.
     shell.status(
         "Resolving",
         "the new programs with the installed programs' crate versions first",
     );
-    let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
-    let trial = match prepare(&adapted_options, &quiet) {
+    let recording = shell.recording();
+    let trial = match prepare(&adapted_options, &recording) {
         Ok(trial) => trial,
         Err(e) => {
             let why = format!(
@@ -115,18 +117,15 @@ pub(crate) fn prepare_adapted(
         // way gives the same.
         return Ok(None);
     }
-    drop(trial);
-    let prepared = prepare(&adapted_options, shell)?;
+    shell.replay(&recording);
+    let prepared = trial;
     let proven = adapted_programs(&prepared)?;
-    let again = || prepare(&adapted_options, shell);
-    let Some(prepared) = prove_newcomers(prepared, &proven, !moved.is_empty(), &again, shell)?
-    else {
+    let Some(prepared) = prove_newcomers(prepared, &proven, !moved.is_empty(), shell)? else {
         return Ok(None);
     };
     if moved.is_empty() {
         return Ok(Some(prepared));
     }
-    drop(prepared);
     let moved: Vec<String> = moved.iter().map(MovedProgram::describe).collect();
     shell.status(
         "Adapting",
@@ -137,7 +136,7 @@ pub(crate) fn prepare_adapted(
             moved.join("; ")
         ),
     );
-    let prepared = prepare_retested(&adapted_options, shell)?;
+    let prepared = prepare_retested_from(&adapted_options, Some(prepared), shell)?;
     // A moved program whose tests fail leaves the set, which may then resolve a newcomer
     // otherwise: that resolution is proven again.
     let untested: Vec<AdaptedProgram> = adapted_programs(&prepared)?
@@ -148,19 +147,16 @@ pub(crate) fn prepare_adapted(
                 .any(|t| t.name == m.name && t.changes == m.changes)
         })
         .collect();
-    let again = || prepare_retested(&adapted_options, shell);
-    prove_newcomers(prepared, &untested, true, &again, shell)
+    prove_newcomers(prepared, &untested, true, shell)
 }
 
 /// Prove each adapted newcomer by its own tests under `prepared`: `None` (said why) when one
 /// is not proven. A newcomer whose failing tests fail with its own versions too is proven as
-/// well; comparing runs its tests alone, which needs the cache `prepared` holds, so the set is
-/// then prepared again (`again`).
+/// well (its tests run alone under them, sharing the cache lock `prepared` holds).
 fn prove_newcomers(
     prepared: PreparedBuild,
     newcomers: &[AdaptedProgram],
     moves_installed: bool,
-    again: &dyn Fn() -> Result<PreparedBuild>,
     shell: &Shell,
 ) -> Result<Option<PreparedBuild>> {
     let mut compare = Vec::new();
@@ -177,14 +173,8 @@ fn prove_newcomers(
             }
         }
     }
-    if compare.is_empty() {
-        return Ok(Some(prepared));
-    }
-    let options = prepared.options.clone();
-    drop(prepared);
-    let mut accepted = Vec::new();
     for (m, outcome) in compare {
-        if let Err(why) = failing_with_own_versions(&options, m, &outcome, shell) {
+        if let Err(why) = failing_with_own_versions(&prepared.options, m, &outcome, shell) {
             not_adapting(&format!("{} v{}", m.name, m.version), &why, shell);
             return Ok(None);
         }
@@ -193,10 +183,6 @@ fn prove_newcomers(
             known_failures: true,
             ..outcome
         };
-        accepted.push((m, outcome));
-    }
-    let prepared = again()?;
-    for (m, outcome) in accepted {
         record_as_installed(&prepared, m, &outcome)?;
     }
     Ok(Some(prepared))

@@ -41,7 +41,7 @@ pub struct PreparedBuild {
     /// What each program was built from, by name (recorded with installed programs).
     pub provenance: BTreeMap<String, Provenance>,
     /// Held until the build ends: one cargo-share build per cache at a time.
-    _cache_lock: std::fs::File,
+    _cache_lock: std::sync::Arc<std::fs::File>,
 }
 
 /// The programs whose workspace's release profile says `panic = "abort"`: their binaries get the
@@ -68,16 +68,38 @@ fn aborting_programs(
     programs
 }
 
+/// The cache locks this process holds, by lock file: a build prepared while another of the same
+/// command is alive (an installed program's tests run alone, to compare with a set's) shares
+/// its lock instead of waiting for itself. The builds of one process run one after another.
+static HELD_LOCKS: std::sync::Mutex<Vec<(PathBuf, std::sync::Weak<std::fs::File>)>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// Lock a cache directory for one build: generated set workspaces, fetched sources and target
 /// directories are rewritten by a build, so a second build (or a `--dry-run`, which writes the
-/// set workspace to plan it) waits for the first.
-fn lock_cache(cache: &Path, shell: &Shell) -> Result<std::fs::File> {
+/// set workspace to plan it) waits for the first, unless this process holds the lock already.
+fn lock_cache(cache: &Path, shell: &Shell) -> Result<std::sync::Arc<std::fs::File>> {
     let path = cache.join("lock");
+    let mut held = HELD_LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    held.retain(|(_, lock)| lock.strong_count() > 0);
+    if let Some(lock) = held
+        .iter()
+        .find(|(p, _)| *p == path)
+        .and_then(|(_, lock)| lock.upgrade())
+    {
+        return Ok(lock);
+    }
+    let lock = std::sync::Arc::new(take_cache_lock(cache, &path, shell)?);
+    held.push((path, std::sync::Arc::downgrade(&lock)));
+    Ok(lock)
+}
+
+/// Open and lock `CACHE/lock` (`path`), waiting, and saying so, while another process holds it.
+fn take_cache_lock(cache: &Path, path: &Path, shell: &Shell) -> Result<std::fs::File> {
     let lock = std::fs::File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("opening the cache lock {}", path.display()))?;
     if lock.try_lock().is_err() {
         shell.status(

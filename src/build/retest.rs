@@ -90,8 +90,18 @@ struct ProgramRetested<'a> {
 /// own tests: each one that is not is left out of `options.installed` and the set is prepared
 /// again without it.
 pub(crate) fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
+    prepare_retested_from(options, None, shell)
+}
+
+/// [`prepare_retested`], starting from `first` when the caller has prepared `options`
+/// already.
+pub(crate) fn prepare_retested_from(
+    options: &BuildOptions,
+    mut first: Option<PreparedBuild>,
+    shell: &Shell,
+) -> Result<PreparedBuild> {
     if !options.retest_installed || options.installed.is_empty() {
-        return prepare(options, shell);
+        return first.map_or_else(|| prepare(options, shell), Ok);
     }
 
     let mut options = options.clone();
@@ -99,7 +109,10 @@ pub(crate) fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<
     // without a failing program usually builds the others exactly as before.
     let mut passed: BTreeMap<String, (String, RecordedTest)> = BTreeMap::new();
     loop {
-        let prepared = prepare(&options, shell)?;
+        let prepared = match first.take() {
+            Some(prepared) => prepared,
+            None => prepare(&options, shell)?,
+        };
         let moved = moved_programs(&prepared)?;
         if options.dry_run {
             for m in &moved {
@@ -139,8 +152,6 @@ pub(crate) fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<
             }
             return Ok(prepared);
         }
-        // The installed versions' run needs the cache this build holds.
-        drop(prepared);
         for (m, outcome, recorded) in compare {
             let before = options
                 .installed
@@ -167,6 +178,12 @@ pub(crate) fn prepare_retested(options: &BuildOptions, shell: &Shell) -> Result<
                     left.push((m.name.clone(), m.left_why(&why)));
                 }
             }
+        }
+        if left.is_empty() {
+            // Every failing test fails under the installed versions too: the same resolution,
+            // whose outcomes `passed` now holds.
+            first = Some(prepared);
+            continue;
         }
         for (name, why) in left {
             announce_left(&name, &why, shell);
