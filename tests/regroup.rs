@@ -1001,6 +1001,58 @@ fn a_test_that_fails_once_is_run_again_before_a_program_is_left() {
     env.verify_ok();
 }
 
+/// A newcomer whose requirements move the one installed program its own lock would move too
+/// (it needs shim 1.1 and locks stamp 1.1.0; both-user has 1.0.0 of each) is not adapted:
+/// adapting it to stamp 1.0.0 would save no test run of an installed program and cost its own.
+/// It keeps its versions, is not tested, and both-user moves to them, proven by its own test.
+/// Before, the newcomer's test ran under stamp 1.0.0 first.
+#[test]
+fn a_newcomer_keeps_its_versions_when_adapting_moves_the_same_programs() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let program = |name: &str, dependencies: &str, precise: &[(&str, &str)]| {
+        let main = format!(
+            "fn main() {{\n    println!(\"{name}: shim {{}} stamp {{}}\", shim::version(), \
+             stamp::value());\n}}\n\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn works() \
+             {{\n        assert!(stamp::value() >= 10);\n    }}\n}}\n"
+        );
+        locked_program(&env, name, dependencies, "", &main, precise)
+    };
+    let installed = program(
+        "both-user",
+        "shim = \"1\"\nstamp = \"1\"",
+        &[("shim", "1.0.0"), ("stamp", "1.0.0")],
+    );
+    let newcomer = program("needs-shim", "shim = \"1.1\"\nstamp = \"1\"", &[]);
+    install_in_base(&env, &[installed], &[]);
+    let out = install_in_base(&env, &[newcomer], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Not adapting the new programs to the installed programs' crate versions: their \
+             requirements move both-user either way, and their own versions move no other \
+             installed program"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("Testing needs-shim"), "{said}");
+    assert_eq!(
+        programs_of(&env, &out, "program-retested"),
+        ["both-user"],
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/needs-shim")),
+        "needs-shim: shim 1.1.0 stamp 11\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/both-user")),
+        "both-user: shim 1.1.0 stamp 11\n"
+    );
+    assert_eq!(env.group_libs("both-user"), env.group_libs("needs-shim"));
+    env.verify_ok();
+}
+
 /// A newcomer whose requirements move one installed program (it needs shim 1.1, shim-user has
 /// 1.0.0) and whose lock is newer than another's (stamp 1.1.0, stamp-user has 1.0.0, which its
 /// requirement allows) adapts to the installed versions where it can: only shim-user moves and

@@ -15,7 +15,9 @@
 //! instead of one per installed program the newcomer's newer locks would move. When Cargo
 //! cannot resolve the newcomers with the installed versions, or a newcomer has no test that
 //! passes under them, the install moves the installed programs to the newcomers' versions as
-//! before. Sharing is the same either way: one version per compatible range.
+//! before; so it does too when adapting saves nothing (every installed program the newcomers'
+//! lockfiles would move is moved by their requirements anyway). Sharing is the same either
+//! way: one version per compatible range.
 
 use anyhow::Result;
 
@@ -27,7 +29,9 @@ use crate::build::retest::{
 };
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::RecordedTest;
-use crate::resolve::set::{changes_from_own_lock, describe_changes, VersionChange};
+use crate::resolve::set::{
+    changes_from_own_lock, describe_changes, locks_a_newer_version, VersionChange,
+};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 
@@ -117,9 +121,20 @@ pub(crate) fn prepare_adapted(
         // way gives the same.
         return Ok(None);
     }
+    let proven = adapted_programs(&trial)?;
+    if !moved.is_empty() && !proven.is_empty() && adapting_saves_nothing(options, &proven, &moved)?
+    {
+        let names: Vec<&str> = moved.iter().map(MovedProgram::name).collect();
+        let why = format!(
+            "their requirements move {} either way, and their own versions move no other \
+             installed program",
+            names.join(", ")
+        );
+        not_adapting("the new programs", &why, shell);
+        return Ok(None);
+    }
     shell.replay(&recording);
     let prepared = trial;
-    let proven = adapted_programs(&prepared)?;
     let Some(prepared) = prove_newcomers(prepared, &proven, !moved.is_empty(), shell)? else {
         return Ok(None);
     };
@@ -148,6 +163,28 @@ pub(crate) fn prepare_adapted(
         })
         .collect();
     prove_newcomers(prepared, &untested, true, shell)
+}
+
+/// Whether adapting the newcomers saves no test run of an installed program: every installed
+/// program their own lockfiles lock newer versions for (which the set would then move,
+/// `resolve::set::locks_a_newer_version`) is among those the adapted resolution moves anyway
+/// (`adapted_moves`). Adapting then costs the newcomers' own test runs and saves nothing, so
+/// they keep their versions.
+fn adapting_saves_nothing(
+    options: &BuildOptions,
+    newcomers: &[AdaptedProgram],
+    adapted_moves: &[MovedProgram],
+) -> Result<bool> {
+    let locks: Vec<&str> = newcomers.iter().map(|n| n.own_lock.as_str()).collect();
+    for member in &options.installed {
+        if adapted_moves.iter().any(|m| m.name() == member.name) {
+            continue;
+        }
+        if locks_a_newer_version(&member.resolution, &locks)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Prove each adapted newcomer by its own tests under `prepared`: `None` (said why) when one

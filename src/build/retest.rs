@@ -43,6 +43,10 @@ pub(crate) struct MovedProgram {
 }
 
 impl MovedProgram {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// `NAME vVERSION (the first changes)`, for a status line.
     pub(crate) fn describe(&self) -> String {
         format!(

@@ -110,6 +110,35 @@ pub(crate) fn lock_subset(
 
 /// The union of several lockfiles, each semver-compatible range of a crate collapsed onto the
 /// newest locked version (edges to older ones redirected to it).
+/// Whether one of `locks` (lockfiles) locks a newer version of a registry package that
+/// `resolution` (lock entries) holds, from the same source and in the same compatible range:
+/// what a set seeded with the newest version any program locked would move it to. Read from
+/// the lockfiles alone, so Cargo may still resolve otherwise (a feature that brings in another
+/// crate, a version it cannot fit).
+pub(crate) fn locks_a_newer_version(resolution: &str, locks: &[&str]) -> Result<bool> {
+    let mut newest: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for lock in locks {
+        for (name, version, source) in parse_lock(lock)?.1.into_keys() {
+            let Some(source) = source else { continue };
+            let slot = newest
+                .entry((name, source, compatible_range(&version)))
+                .or_insert_with(|| version.clone());
+            if newer(&version, slot) {
+                *slot = version;
+            }
+        }
+    }
+    Ok(parse_lock(resolution)?
+        .1
+        .into_keys()
+        .any(|(name, version, source)| {
+            let range = compatible_range(&version);
+            source
+                .and_then(|s| newest.get(&(name, s, range)))
+                .is_some_and(|n| newer(n, &version))
+        }))
+}
+
 #[cfg(test)]
 pub(crate) fn seed_lockfile(locks: &[&str]) -> Result<String> {
     seed_lockfile_preferring(locks, &[])
@@ -341,6 +370,34 @@ mod tests {
     use super::*;
 
     const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+    /// A program moves when another lock has a newer version in one of its ranges and source;
+    /// an older one, another range, a path package or another source does not move it.
+    #[test]
+    fn a_newer_version_in_a_compatible_range_is_found() {
+        let package = |name: &str, version: &str, source: Option<&str>| {
+            let source = source.map_or(String::new(), |s| format!("source = \"{s}\"\n"));
+            format!("[[package]]\nname = \"{name}\"\nversion = \"{version}\"\n{source}")
+        };
+        let installed = [
+            package("tool", "0.1.0", None),
+            package("regex", "1.10.6", Some(REG)),
+            package("itoa", "0.4.8", Some(REG)),
+        ]
+        .concat();
+        let moves = |lock: String| locks_a_newer_version(&installed, &[&lock]).unwrap();
+        assert!(moves(package("regex", "1.11.0", Some(REG))));
+        assert!(moves(package("itoa", "0.4.9", Some(REG))));
+        assert!(!moves(package("regex", "1.9.0", Some(REG))));
+        assert!(!moves(package("itoa", "1.0.1", Some(REG))));
+        assert!(!moves(package("tool", "0.2.0", None)));
+        assert!(!moves(package(
+            "regex",
+            "1.11.0",
+            Some("registry+https://example.com/index")
+        )));
+        assert!(!locks_a_newer_version(&installed, &[]).unwrap());
+    }
 
     #[test]
     fn compatible_ranges_follow_cargo() {
