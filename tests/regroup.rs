@@ -1001,6 +1001,40 @@ fn a_test_that_fails_once_is_run_again_before_a_program_is_left() {
     env.verify_ok();
 }
 
+/// A newcomer locked to older releases than the installed programs' (old-shim, shim 1.0.0,
+/// after new-shim with 1.1.0) is built from the installed newer ones without running its
+/// tests, as `cargo install` without `--locked`, or installing both together, builds it: only
+/// a move to an older release than it locks asks for its tests. Before, its tests ran, one
+/// failed under 1.1.0 (it asserts 1.0.0's answer), and the install then took the newer
+/// versions all the same.
+#[test]
+fn a_newcomer_given_only_newer_releases_than_it_locks_is_not_tested() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    install_in_base(&env, &[fixture("sets/new-shim")], &[]);
+    let out = install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "Adapted old-shim v0.1.0 to the installed programs' crate versions: newer releases \
+             than its Cargo.lock locks (shim 1.0.0 -> 1.1.0), within its requirements, as \
+             `cargo install` without `--locked` would take them, so its tests are not run"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("Testing"), "{said}");
+    assert!(
+        programs_of(&env, &out, "program-retested").is_empty(),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/old-shim")),
+        "old-shim: shim 1.1.0 answer 42 features extra\n"
+    );
+    assert_eq!(env.group_libs("old-shim"), env.group_libs("new-shim"));
+    env.verify_ok();
+}
+
 /// A newcomer whose requirements move the one installed program its own lock would move too
 /// (it needs shim 1.1 and locks stamp 1.1.0; both-user has 1.0.0 of each) is not adapted:
 /// adapting it to stamp 1.0.0 would save no test run of an installed program and cost its own.

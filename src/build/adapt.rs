@@ -8,8 +8,10 @@
 //! its own test suite first (`build::retest`), and rebuilt. That costs a test run and a rebuild
 //! per moved program, each install. So an install first tries the other way round: the
 //! installed programs' versions win the seed (the newcomers' requirements still decide where
-//! they must), and each newcomer built from other versions than its own `Cargo.lock` locks is
-//! proven by its own tests under them. When they pass, that resolution is built: the
+//! they must), and each newcomer built from older versions than its own `Cargo.lock` locks is
+//! proven by its own tests under them (one built only from newer releases is not: those are
+//! what `cargo install` without `--locked`, or installing it together with the others, gives
+//! it untested). When they pass, that resolution is built: the
 //! newcomer's test suite, plus one per installed program the newcomers' requirements still
 //! move (a crate the newcomer needs newer than installed: those are proven as any move is),
 //! instead of one per installed program the newcomer's newer locks would move. When Cargo
@@ -48,6 +50,22 @@ struct AdaptedProgram {
 }
 
 impl AdaptedProgram {
+    /// Whether the adapted resolution builds it only from newer releases than it locks (each
+    /// within its own requirements, which Cargo keeps): what `cargo install` without
+    /// `--locked`, or installing it together with the others, gives it untested. Only an older
+    /// release than it locks (it may rely on a fix the newer one has) asks for its tests.
+    fn only_upgraded(&self) -> bool {
+        self.changes.iter().all(|c| {
+            match (
+                semver::Version::parse(&c.from),
+                semver::Version::parse(&c.to),
+            ) {
+                (Ok(from), Ok(to)) => to > from,
+                _ => false,
+            }
+        })
+    }
+
     /// The newcomer as an installed program built from `resolution`, with the features the
     /// command gives it (what its record will hold): the key its test outcomes are kept by.
     fn as_member(&self, options: &BuildOptions, resolution: String) -> InstalledMember {
@@ -116,12 +134,9 @@ pub(crate) fn prepare_adapted(
         }
     };
     let moved = moved_programs(&trial)?;
-    if moved.is_empty() && adapted_programs(&trial)?.is_empty() {
-        // The newcomers are built from what they lock, and nothing installed moves: the other
-        // way gives the same.
-        return Ok(None);
-    }
-    let proven = adapted_programs(&trial)?;
+    let (upgraded, proven): (Vec<_>, Vec<_>) = adapted_programs(&trial)?
+        .into_iter()
+        .partition(AdaptedProgram::only_upgraded);
     if !moved.is_empty() && !proven.is_empty() && adapting_saves_nothing(options, &proven, &moved)?
     {
         let names: Vec<&str> = moved.iter().map(MovedProgram::name).collect();
@@ -134,6 +149,14 @@ pub(crate) fn prepare_adapted(
         return Ok(None);
     }
     shell.replay(&recording);
+    for m in &upgraded {
+        announce_upgraded(m, shell);
+    }
+    if moved.is_empty() && proven.is_empty() {
+        // The newcomers are built from what they lock or from newer releases, and nothing
+        // installed moves: the other way resolves the same.
+        return Ok(Some(trial));
+    }
     let prepared = trial;
     let Some(prepared) = prove_newcomers(prepared, &proven, !moved.is_empty(), shell)? else {
         return Ok(None);
@@ -157,9 +180,10 @@ pub(crate) fn prepare_adapted(
     let untested: Vec<AdaptedProgram> = adapted_programs(&prepared)?
         .into_iter()
         .filter(|m| {
-            !proven
-                .iter()
-                .any(|t| t.name == m.name && t.changes == m.changes)
+            !m.only_upgraded()
+                && !proven
+                    .iter()
+                    .any(|t| t.name == m.name && t.changes == m.changes)
         })
         .collect();
     prove_newcomers(prepared, &untested, true, shell)
@@ -302,6 +326,22 @@ fn announce_adapted(
             } else {
                 "no installed program is moved"
             }
+        ),
+    );
+}
+
+/// Say a newcomer is built from the installed programs' newer releases of crates it locks
+/// older, untested (`AdaptedProgram::only_upgraded`).
+fn announce_upgraded(m: &AdaptedProgram, shell: &Shell) {
+    shell.status(
+        "Adapted",
+        format!(
+            "{} v{} to the installed programs' crate versions: newer releases than its \
+             Cargo.lock locks ({}), within its requirements, as `cargo install` without \
+             `--locked` would take them, so its tests are not run",
+            m.name,
+            m.version,
+            describe_changes(&m.changes)
         ),
     );
 }
