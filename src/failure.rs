@@ -28,6 +28,35 @@ impl Failure {
     }
 }
 
+/// What kind of error an `error` record reports: each kind has its exit code (the book's
+/// `reference/exit-codes.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// A problem `verify` found (exit code 1).
+    Problem,
+    /// Some programs were installed, the others failed ([`Failure::Partial`], 3).
+    Partial,
+    /// A remote could not be reached ([`Failure::Unreachable`], 4).
+    Unreachable,
+    /// Something a remote sent failed its signature check ([`Failure::Untrusted`], 5).
+    Untrusted,
+    /// Any other error (101).
+    Failed,
+}
+
+impl ErrorKind {
+    /// The kind of `error`: its [`Failure`]'s, else `Failed`.
+    pub fn of(error: &anyhow::Error) -> ErrorKind {
+        match Failure::of(error) {
+            Some(Failure::Partial(_)) => ErrorKind::Partial,
+            Some(Failure::Unreachable(_)) => ErrorKind::Unreachable,
+            Some(Failure::Untrusted(_)) => ErrorKind::Untrusted,
+            None => ErrorKind::Failed,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ pub mod failure;
 pub mod image;
 pub mod layout;
 pub mod measure;
+pub(crate) mod message;
 pub mod package;
 pub mod preload;
 pub mod resolve;

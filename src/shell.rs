@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use crate::failure::ErrorKind;
+use crate::message::Message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageFormat {
@@ -93,26 +94,31 @@ impl Shell {
     /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON.
     pub fn warn(&self, message: impl AsRef<str>) {
         if self.is_json() {
-            self.json(&serde_json::json!({"reason": "warning", "message": message.as_ref()}));
+            self.message(&Message::Warning {
+                message: message.as_ref(),
+            });
         }
         let head = self.paint("33", "warning");
         eprintln!("{head}: {}", message.as_ref());
     }
 
-    /// One JSON line on stdout (only in JSON mode).
-    pub fn json<T: Serialize>(&self, value: &T) {
+    /// One JSON record on stdout (only in JSON mode).
+    pub(crate) fn message(&self, message: &Message) {
         if !self.is_json() {
             return;
         }
         let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, value);
+        let _ = serde_json::to_writer(&mut out, message);
         let _ = writeln!(out);
     }
 
-    /// Errors go to stderr always, and in JSON mode also as a `{"reason": "error"}` line.
-    pub fn error(&self, message: impl AsRef<str>) {
+    /// Errors go to stderr always, and in JSON mode also as an `error` record of `kind`.
+    pub fn error(&self, kind: ErrorKind, message: impl AsRef<str>) {
         if self.is_json() {
-            self.json(&serde_json::json!({"reason": "error", "message": message.as_ref()}));
+            self.message(&Message::Error {
+                kind,
+                message: message.as_ref(),
+            });
         }
         let head = self.paint("31", "error");
         eprintln!("{head}: {}", message.as_ref());

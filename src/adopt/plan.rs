@@ -27,7 +27,6 @@ pub struct Candidate {
 /// A program that stays as it was, and why (`--json`: `program-kept`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptProgram {
-    pub reason: &'static str,
     pub name: String,
     pub version: String,
     pub why: String,
@@ -36,7 +35,6 @@ pub struct KeptProgram {
 impl KeptProgram {
     pub fn new(name: &str, version: &str, why: impl Into<String>) -> KeptProgram {
         KeptProgram {
-            reason: "program-kept",
             name: name.to_string(),
             version: version.to_string(),
             why: why.into(),

@@ -15,6 +15,7 @@ use crate::adopt::plan::{plan, AdoptPlan, Batch, Candidate, KeptProgram};
 use crate::adopt::recorded::{read_recorded, RecordedSource, CRATES2_FILE};
 use crate::audit::model::Projection;
 use crate::build::{BuildOptions, BuiltProgram, FeatureChoice};
+use crate::message::Message;
 use crate::shell::{human_bytes, Shell};
 use crate::store::{InstallOptions, InstallSteps, ProgramBuild};
 
@@ -31,7 +32,6 @@ pub struct AdoptOptions {
 /// A program now run from the store (`--json`: `program-adopted`).
 #[derive(Debug, Clone, Serialize)]
 pub struct AdoptedProgram {
-    pub reason: &'static str,
     pub name: String,
     pub version: String,
     /// The links in `ROOT/bin`.
@@ -43,10 +43,11 @@ pub struct AdoptedProgram {
 /// The whole adoption (`--json`: `adopt-finished`).
 #[derive(Debug, Clone, Serialize)]
 pub struct AdoptReport {
-    pub reason: &'static str,
     pub dry_run: bool,
     pub root: PathBuf,
+    #[serde(serialize_with = "crate::message::adopted_programs")]
     pub adopted: Vec<AdoptedProgram>,
+    #[serde(serialize_with = "crate::message::kept_programs")]
     pub kept: Vec<KeptProgram>,
     /// `--dry-run`: the audit's projection for the binaries to adopt.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,7 +65,6 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
     let recorded = read_recorded(&root)?;
     let plan = plan(&root, recorded);
     let mut report = AdoptReport {
-        reason: "adopt-finished",
         dry_run: opts.dry_run,
         root: root.clone(),
         adopted: Vec::new(),
@@ -94,7 +94,7 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
                 plan.kept.len()
             ),
         );
-        shell.json(&report);
+        shell.message(&Message::AdoptFinished(&report));
         return Ok(report);
     }
     if opts.dry_run {
@@ -117,7 +117,7 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
             human_bytes(report.shared_bytes)
         ),
     );
-    shell.json(&report);
+    shell.message(&Message::AdoptFinished(&report));
     let failed: Vec<&KeptProgram> = report
         .kept
         .iter()
@@ -143,7 +143,7 @@ fn keep_as_it_is(report: &mut AdoptReport, kept: KeptProgram, shell: &Shell) {
         "Keeping",
         format!("{} v{} as it is: {}", kept.name, kept.version, kept.why),
     );
-    shell.json(&kept);
+    shell.message(&Message::ProgramKept(&kept));
     report.kept.push(kept);
 }
 
@@ -218,7 +218,7 @@ fn show_plan(
             ));
         }
     }
-    shell.json(&report);
+    shell.message(&Message::AdoptFinished(&report));
     Ok(report)
 }
 
@@ -265,7 +265,6 @@ fn adopt_batch(
         });
         if adopted {
             let record = AdoptedProgram {
-                reason: "program-adopted",
                 name: r.name.clone(),
                 version: r.version.clone(),
                 binaries: c.binaries.clone(),
@@ -286,7 +285,7 @@ fn adopt_batch(
                     root.join(KEPT_DIR).display()
                 ),
             );
-            shell.json(&record);
+            shell.message(&Message::ProgramAdopted(&record));
             report.adopted.push(record);
             continue;
         }

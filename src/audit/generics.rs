@@ -61,7 +61,6 @@ pub struct CrateRepeats {
 /// The whole analysis (`--json`: `generics-analysis`).
 #[derive(Debug, Clone, Serialize)]
 pub struct GenericsReport {
-    pub reason: &'static str,
     /// The files read (ELF with a symbol table).
     pub files: Vec<String>,
     /// ELF files without a symbol table: nothing to count in them.
@@ -253,7 +252,6 @@ pub(crate) fn analyze_generics(paths: &[PathBuf], shell: &Shell) -> Result<Gener
     });
     let generic: Vec<&RepeatedInstance> = instances.iter().filter(|i| i.generic).collect();
     Ok(GenericsReport {
-        reason: "generics-analysis",
         files,
         without_symbols,
         function_bytes,

@@ -135,7 +135,6 @@ pub struct Projection {
 /// The whole audit (`reason: "audit-finished"` in JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
-    pub reason: &'static str,
     pub date: String,
     pub roots: Vec<String>,
     pub files_examined: usize,

@@ -26,6 +26,7 @@ use crate::build::positions;
 use crate::build::prepare::PreparedBuild;
 use crate::build::std_relink::{relink_std, RelinkedStd};
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
+use crate::message::Message as Record;
 use crate::resolve::graph::Program;
 use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
 use crate::shell::Shell;
@@ -35,7 +36,6 @@ use cargo_share_compile::toolchain::{is_libstd_file, Toolchain};
 /// One built program, as reported at the end of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuiltProgram {
-    pub reason: &'static str,
     pub name: String,
     pub version: String,
     /// Paths of the installed binaries (in `OUT/bin`).
@@ -60,10 +60,10 @@ pub struct BuiltProgram {
 /// The result of `cargo share build`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
-    pub reason: &'static str,
     pub success: bool,
     pub layout: Layout,
     pub out: PathBuf,
+    #[serde(serialize_with = "crate::message::built_programs")]
     pub programs: Vec<BuiltProgram>,
     /// Every library in `OUT/lib` this build needs: file name -> size in bytes.
     pub libraries: BTreeMap<String, u64>,
@@ -85,6 +85,7 @@ pub struct BuildReport {
     #[serde(skip)]
     pub std_exports: Option<PathBuf>,
     /// Programs Cargo did not build; the others were built and are in `OUT`.
+    #[serde(serialize_with = "crate::message::failed_programs")]
     pub failed: Vec<FailedProgram>,
     /// The programs built in a set of their own with exactly their features: as asked
     /// (`--own-features`), and those retried so after failing with their set's features.
@@ -152,7 +153,7 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
                     retry.join(", ")
                 ),
             );
-            shell.json(&serde_json::json!({"reason": "programs-retried", "programs": retry}));
+            shell.message(&Record::ProgramsRetried { programs: &retry });
             drop(prepared);
             options.unify.own_features.extend(retry);
             continue;
@@ -173,7 +174,7 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
         }
         let mut report = assemble(&prepared, &executables, &failed, out, shell)?;
         for f in &failed {
-            shell.json(f);
+            shell.message(&Record::ProgramFailed(f));
         }
         report.success = failed.is_empty();
         report.failed = failed;
@@ -309,7 +310,6 @@ fn assemble(
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
     std::fs::create_dir_all(&lib_dir).with_context(|| format!("creating {}", lib_dir.display()))?;
     let mut report = BuildReport {
-        reason: "build-finished",
         success: true,
         layout: prepared.options.layout,
         out: out.to_path_buf(),
@@ -566,7 +566,6 @@ fn install_program(
         }
     }
     Ok(BuiltProgram {
-        reason: "program-built",
         name: program.name.clone(),
         version: program.version.clone(),
         binaries: installed,
@@ -599,7 +598,7 @@ fn finish(
     drop_stale_binaries(&bin_dir, &built, shell)?;
     warn_stale_plugins(out, &built, notes, shell)?;
     let bytes: u64 = report.libraries.values().sum();
-    shell.json(report);
+    shell.message(&Record::BuildFinished(report));
     shell.status(
         "Finished",
         format!(
@@ -681,7 +680,7 @@ fn drop_stale_binaries(bin_dir: &Path, built: &BTreeSet<PathBuf>, shell: &Shell)
 }
 
 fn report_program(built: &BuiltProgram, shell: &Shell) {
-    shell.json(&built);
+    shell.message(&Record::ProgramBuilt(built));
     let bins: Vec<String> = built
         .binaries
         .iter()

@@ -10,7 +10,6 @@ use serde::Serialize;
 /// A program of the build that Cargo did not build (`--json`: `program-failed`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FailedProgram {
-    pub reason: &'static str,
     pub name: String,
     pub version: String,
     /// What Cargo said failed: `could not compile `X``, `build script of `X vY` failed`.
@@ -37,7 +36,6 @@ impl FailedProgram {
             own
         };
         FailedProgram {
-            reason: "program-failed",
             name: name.to_string(),
             version: version.to_string(),
             causes,

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use cargo_metadata::Metadata;
-use serde::Serialize;
 
 use crate::build::options::BuildOptions;
+use crate::message::Message;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::set::program_lock;
@@ -33,25 +33,13 @@ pub struct Provenance {
     pub installed: bool,
 }
 
-/// An installed program a build leaves as it is (`--json`: `program-left`).
-#[derive(Debug, Serialize)]
-struct ProgramLeft<'a> {
-    reason: &'static str,
-    program: &'a str,
-    why: &'a str,
-}
-
 /// Say that an installed program stays as it is, and why.
 pub(crate) fn announce_left(program: &str, why: &str, shell: &Shell) {
     shell.status(
         "Leaving",
         format!("{program} as it is (installed, not rebuilt): {why}"),
     );
-    shell.json(&ProgramLeft {
-        reason: "program-left",
-        program,
-        why,
-    });
+    shell.message(&Message::ProgramLeft { program, why });
 }
 
 fn program_names(sources: &[(PathBuf, Metadata)]) -> Vec<String> {

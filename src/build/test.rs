@@ -13,6 +13,8 @@ use serde::Serialize;
 use crate::build::cargo::CargoVerb;
 use crate::build::options::BuildOptions;
 use crate::build::prepare::{prepare, PreparedBuild};
+use crate::failure::ErrorKind;
+use crate::message::Message as Record;
 use crate::resolve::graph;
 use crate::resolve::set::ProgramSet;
 use crate::shell::Shell;
@@ -20,7 +22,6 @@ use crate::shell::Shell;
 /// Pass and fail counts of one program's test run.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct TestCounts {
-    pub reason: &'static str,
     pub program: String,
     pub version: String,
     pub passed: u64,
@@ -96,7 +97,6 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
         .programs
         .iter()
         .map(|p| TestCounts {
-            reason: "test-finished",
             program: p.name.clone(),
             version: p.version.clone(),
             ..Default::default()
@@ -116,12 +116,15 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
             let counts = &mut results[p];
             counts.settle(started[p], status, programs.len());
             if counts.test_binaries == 0 && !status.success() {
-                shell.error(format!(
-                    "{} v{}: the tests did not build (see the errors above)",
-                    counts.program, counts.version
-                ));
+                shell.error(
+                    ErrorKind::Failed,
+                    format!(
+                        "{} v{}: the tests did not build (see the errors above)",
+                        counts.program, counts.version
+                    ),
+                );
             }
-            shell.json(&*counts);
+            shell.message(&Record::TestFinished(counts));
         }
     }
     shell.result(format!(

@@ -11,6 +11,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+use crate::message::Message;
+use crate::shell::Shell;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -83,6 +86,27 @@ pub fn generate(name: &str, out: &Path) -> Result<(PathBuf, PathBuf)> {
     std::fs::write(&public_path, public)
         .with_context(|| format!("writing {}", public_path.display()))?;
     Ok((secret_path, public_path))
+}
+
+/// `cargo share key generate`: [`generate`], then the `Generated` status line and the
+/// `key-generated` record.
+pub fn generate_announced(name: &str, out: &Path, shell: &Shell) -> Result<()> {
+    let (secret, public) = generate(name, out)?;
+    shell.status(
+        "Generated",
+        format!(
+            "the key `{name}`: {} (secret, owner-only: sign with it) and {} (public: give it \
+             to pullers)",
+            secret.display(),
+            public.display()
+        ),
+    );
+    shell.message(&Message::KeyGenerated {
+        name,
+        secret: &secret,
+        public: &public,
+    });
+    Ok(())
 }
 
 /// The header, name and base64 body of a key file, checked.

@@ -23,6 +23,7 @@ use crate::cache::keys::PublicKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
+use crate::message::Message;
 use crate::shell::{human_bytes, Shell};
 use crate::source::CrateSpec;
 use crate::store::ancestors::check_safe_path;
@@ -475,7 +476,6 @@ fn commit_pulled(
     let (pulled, reused): (Vec<String>, Vec<String>) =
         p.entries.iter().cloned().partition(|h| added.contains(h));
     let record = InstallRecord {
-        reason: "program-pulled",
         name: p.name.clone(),
         version: p.version.clone(),
         binaries: linked,
@@ -483,6 +483,7 @@ fn commit_pulled(
         added: pulled,
     };
     record.announce(shell, "from the cache; ");
+    shell.message(&Message::ProgramPulled(&record));
     Ok(Some(record))
 }
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::build;
 use crate::build::BuildOptions;
+use crate::message::Message;
 use crate::resolve::set::Unify;
 use crate::shell::{human_bytes, Shell};
 use cargo_share_compile::digest::sha256_hex;
@@ -23,7 +24,6 @@ use cargo_share_compile::digest::sha256_hex;
 /// What one policy needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyAnalysis {
-    pub reason: &'static str,
     pub unify: Unify,
     pub programs: usize,
     /// Distinct library crate builds (programs themselves not counted).
@@ -245,7 +245,6 @@ pub(crate) fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<Po
         *users_histogram.entry(who.len()).or_default() += 1;
     }
     Ok(PolicyAnalysis {
-        reason: "analysis",
         unify: options.unify.policy,
         programs: per_program.len(),
         crate_builds: users.len(),
@@ -279,7 +278,7 @@ pub fn analyze(
         }
         shell.status("Analyzing", format!("--unify {policy}"));
         let a = analyze_policy(&o, shell)?;
-        shell.json(&a);
+        shell.message(&Message::Analysis(&a));
         results.push(a);
     }
     let none = results.iter().find(|a| a.unify == Unify::None);

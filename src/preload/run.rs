@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::message::Message;
 use crate::preload::open::open_store_file;
 use crate::preload::page_cache::{self, Mapping};
 use crate::preload::select::{self, Candidate, Selection};
@@ -135,7 +136,7 @@ pub fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadRepo
             if warmed.file.programs == 1 { "" } else { "s" },
             if locked { ", locked" } else { "" }
         ));
-        shell.json(&serde_json::json!({"reason": "preload-file", "file": &warmed}));
+        shell.message(&Message::PreloadFile { file: &warmed });
         report.warmed.push(warmed);
     }
     Ok(report)
@@ -168,8 +169,10 @@ fn open_selected(
                     candidate.path.display(),
                     refusal.0
                 ));
-                shell.json(&serde_json::json!({"reason": "preload-skipped",
-                    "path": candidate.path, "cause": refusal.0}));
+                shell.message(&Message::PreloadSkipped {
+                    path: &candidate.path,
+                    cause: &refusal.0,
+                });
                 report.skipped.push((candidate.path, refusal.0));
             }
         }
@@ -234,13 +237,12 @@ fn summarize(report: &PreloadReport, options: &PreloadOptions, shell: &Shell) {
             }
         ),
     );
-    shell.json(&serde_json::json!({
-        "reason": "preload-finished",
-        "installed_programs": report.installed_programs,
-        "files": report.warmed.len(),
-        "bytes": report.bytes(),
-        "resident_bytes": report.resident_bytes(),
-        "locked_bytes": report.locked_bytes(),
-        "skipped": report.skipped.len(),
-    }));
+    shell.message(&Message::PreloadFinished {
+        installed_programs: report.installed_programs,
+        files: report.warmed.len(),
+        bytes: report.bytes(),
+        resident_bytes: report.resident_bytes(),
+        locked_bytes: report.locked_bytes(),
+        skipped: report.skipped.len(),
+    });
 }

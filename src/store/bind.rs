@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::{BuildReport, BuiltProgram};
+use crate::message::Message;
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::fault;
@@ -24,11 +25,10 @@ use crate::store::program_commit::{
 };
 use crate::store::request::InstallRequest;
 
-/// What `install` did for one program.
+/// What `install` did for one program (`--json`: `program-installed`, `program-regrouped` for
+/// an installed program rebound, `program-pulled`).
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallRecord {
-    /// `program-installed`, or `program-regrouped` for an installed program rebound.
-    pub reason: &'static str,
     pub name: String,
     pub version: String,
     pub binaries: Vec<PathBuf>,
@@ -39,8 +39,7 @@ pub struct InstallRecord {
 }
 
 impl InstallRecord {
-    /// The `Installed` status line (`how`: where it came from, if not a build) and the JSON
-    /// record.
+    /// The `Installed` status line (`how`: where it came from, if not a build).
     pub(crate) fn announce(&self, shell: &Shell, how: &str) {
         shell.status(
             "Installed",
@@ -58,7 +57,6 @@ impl InstallRecord {
                 self.added.len()
             ),
         );
-        shell.json(self);
     }
 }
 
@@ -347,18 +345,17 @@ impl PendingBind {
             ),
         );
         let record = InstallRecord {
-            reason: if rebuilt {
-                "program-regrouped"
-            } else {
-                "program-installed"
-            },
             name: name.clone(),
             version: version.clone(),
             binaries: linked,
             reused: self.reused,
             added: self.added,
         };
-        shell.json(&record);
+        shell.message(&if rebuilt {
+            Message::ProgramRegrouped(&record)
+        } else {
+            Message::ProgramInstalled(&record)
+        });
         Ok(record)
     }
 }

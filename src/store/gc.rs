@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::message::Message;
 use crate::shell::{human_bytes, Shell};
 use crate::store::fault;
 use crate::store::files::{in_use, remove_tree, tree_size};
@@ -27,7 +28,6 @@ use crate::store::roots::known_roots;
 /// What `gc` removed (or would remove).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct GcReport {
-    pub reason: &'static str,
     pub dry_run: bool,
     /// Entries of the index no recorded program reaches (`NAME vVERSION (ID)`).
     pub entries: Vec<String>,
@@ -202,7 +202,6 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
     let access = if dry_run { Access::Read } else { Access::Write };
     let store = open_store(store_dir, access)?;
     let mut report = GcReport {
-        reason: "gc-finished",
         dry_run,
         ..Default::default()
     };
@@ -233,7 +232,7 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
             fault::step("gc-removed")?;
         }
     }
-    shell.json(&report);
+    shell.message(&Message::GcFinished(&report));
     shell.status(
         "Finished",
         format!(

@@ -85,7 +85,6 @@ fn package_name(path: &std::path::Path) -> Option<String> {
 /// The update, planned.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdatePlan {
-    pub reason: &'static str,
     /// The crate (none for `--rebuild-all`).
     pub krate: Option<String>,
     /// What it becomes: a version, `newest compatible with ^V`, or a patched copy's directory.
@@ -162,7 +161,6 @@ pub fn plan(options: &UpdateOptions) -> Result<UpdatePlan> {
     }
     sets.retain(|s| !s.affected.is_empty());
     Ok(UpdatePlan {
-        reason: "update-plan",
         krate,
         target,
         sets,

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::CratePatch;
+use crate::message::Message;
 use crate::resolve::set::Unify;
 use crate::shell::Shell;
 use crate::source::CrateSpec;
@@ -20,7 +21,6 @@ use crate::update::plan::{plan, UpdateOptions, UpdatePlan, UpdateTarget};
 /// What `update` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateReport {
-    pub reason: &'static str,
     pub programs: Vec<ProgramChange>,
     /// Distinct file contents the update added (what a machine receiving the update downloads).
     pub shipped: Totals,
@@ -154,7 +154,7 @@ fn show_plan(plan: &UpdatePlan, shell: &Shell) {
             );
         }
     }
-    shell.json(plan);
+    shell.message(&Message::UpdatePlan(plan));
 }
 
 /// `cargo share update CRATE [--to VERSION | --path DIR]` and `--rebuild-all`.
@@ -235,11 +235,10 @@ pub fn update(options: &UpdateOptions, shell: &Shell) -> Result<Option<UpdateRep
         ),
     );
     let report = UpdateReport {
-        reason: "update-finished",
         programs: changes,
         shipped,
         loaded,
     };
-    shell.json(&report);
+    shell.message(&Message::UpdateFinished(&report));
     Ok(Some(report))
 }

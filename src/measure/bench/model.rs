@@ -260,7 +260,6 @@ pub struct ShippedFiles {
 /// Everything one bench run measured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BenchReport {
-    pub reason: String,
     pub machine: Machine,
     /// The programs, in list order (`NAME@VERSION` or a path).
     pub programs: Vec<String>,
