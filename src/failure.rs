@@ -4,7 +4,7 @@
 /// A failure worth its own exit code. It travels inside an `anyhow::Error` (context added on
 /// the way keeps it); [`Failure::of`] finds it.
 #[derive(Debug, thiserror::Error)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Some programs of the command were installed and the others failed (the message names
     /// them): retrying just the failed ones is enough.
     #[error("{0}")]
@@ -21,7 +21,7 @@ pub enum Failure {
 
 impl Failure {
     /// The failure an error carries, if any (anywhere in its chain of causes).
-    pub fn of(error: &anyhow::Error) -> Option<&Failure> {
+    pub(crate) fn of(error: &anyhow::Error) -> Option<&Failure> {
         error
             .chain()
             .find_map(|cause| cause.downcast_ref::<Failure>())

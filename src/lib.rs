@@ -24,7 +24,7 @@ pub mod adopt;
 pub mod audit;
 pub mod build;
 pub mod cache;
-pub mod dirs;
+pub(crate) mod dirs;
 pub mod failure;
 pub mod image;
 pub mod layout;

@@ -18,10 +18,10 @@ pub enum MessageFormat {
 /// Where user-facing output goes. Clones share what was said.
 #[derive(Debug, Clone, Default)]
 pub struct Shell {
-    pub quiet: bool,
-    pub format: MessageFormat,
+    pub(crate) quiet: bool,
+    pub(crate) format: MessageFormat,
     /// `-v`/`-vv`: passed on to the Cargo builds cargo-share runs (their rustc command lines).
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     color: bool,
     /// The status lines said so far (verb and message): a line is said once per command, even
     /// when a step runs again (a set planned in several passes says each split and group once).
@@ -66,7 +66,7 @@ impl Shell {
 
     /// `   Compiling foo` style: a status verb right-aligned to 12 columns, then the message.
     /// A line already said is not said again.
-    pub fn status(&self, verb: &str, message: impl AsRef<str>) {
+    pub(crate) fn status(&self, verb: &str, message: impl AsRef<str>) {
         if self.quiet || !self.first_time(verb, message.as_ref()) {
             return;
         }
@@ -75,7 +75,7 @@ impl Shell {
     }
 
     /// A plain line of human output (a table row); suppressed by `-q` and in JSON mode.
-    pub fn line(&self, text: impl AsRef<str>) {
+    pub(crate) fn line(&self, text: impl AsRef<str>) {
         if self.quiet || self.is_json() {
             return;
         }
@@ -84,7 +84,7 @@ impl Shell {
 
     /// A line of the command's result (a summary table) on stdout: shown with `-q`, replaced by
     /// JSON records in JSON mode.
-    pub fn result(&self, text: impl AsRef<str>) {
+    pub(crate) fn result(&self, text: impl AsRef<str>) {
         if self.is_json() {
             return;
         }
@@ -92,7 +92,7 @@ impl Shell {
     }
 
     /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON.
-    pub fn warn(&self, message: impl AsRef<str>) {
+    pub(crate) fn warn(&self, message: impl AsRef<str>) {
         if self.is_json() {
             self.message(&Message::Warning {
                 message: message.as_ref(),

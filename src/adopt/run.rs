@@ -31,32 +31,32 @@ pub struct AdoptOptions {
 
 /// A program now run from the store (`--json`: `program-adopted`).
 #[derive(Debug, Clone, Serialize)]
-pub struct AdoptedProgram {
-    pub name: String,
-    pub version: String,
+pub(crate) struct AdoptedProgram {
+    pub(crate) name: String,
+    pub(crate) version: String,
     /// The links in `ROOT/bin`.
-    pub binaries: Vec<PathBuf>,
+    pub(crate) binaries: Vec<PathBuf>,
     /// Where the binaries `cargo install` wrote are kept.
-    pub kept: Vec<PathBuf>,
+    pub(crate) kept: Vec<PathBuf>,
 }
 
 /// The whole adoption (`--json`: `adopt-finished`).
 #[derive(Debug, Clone, Serialize)]
 pub struct AdoptReport {
-    pub dry_run: bool,
-    pub root: PathBuf,
+    pub(crate) dry_run: bool,
+    pub(crate) root: PathBuf,
     #[serde(serialize_with = "crate::message::adopted_programs")]
-    pub adopted: Vec<AdoptedProgram>,
+    pub(crate) adopted: Vec<AdoptedProgram>,
     #[serde(serialize_with = "crate::message::kept_programs")]
-    pub kept: Vec<KeptProgram>,
+    pub(crate) kept: Vec<KeptProgram>,
     /// `--dry-run`: the audit's projection for the binaries to adopt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub projection: Option<Projection>,
+    pub(crate) projection: Option<Projection>,
     /// The binaries replaced, as `cargo install` wrote them.
-    pub static_bytes: u64,
+    pub(crate) static_bytes: u64,
     /// What the adopted programs run from the store: their binaries and the libraries they
     /// load, each file once.
-    pub shared_bytes: u64,
+    pub(crate) shared_bytes: u64,
 }
 
 pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {

@@ -23,14 +23,14 @@ const PUBLIC_HEADER: &str = "cargo-share public key v1";
 
 /// A secret key read from its file.
 pub struct SecretKey {
-    pub name: String,
+    pub(crate) name: String,
     key: SigningKey,
 }
 
 /// A public key trusted by a puller.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
-    pub name: String,
+    pub(crate) name: String,
     key: VerifyingKey,
 }
 
@@ -53,7 +53,7 @@ fn check_name(name: &str) -> Result<()> {
 
 /// `cargo share key generate NAME --out DIR`: a new key pair, `DIR/NAME.secret` (mode 0600,
 /// never overwritten) and `DIR/NAME.pub`. Returns both paths.
-pub fn generate(name: &str, out: &Path) -> Result<(PathBuf, PathBuf)> {
+pub(crate) fn generate(name: &str, out: &Path) -> Result<(PathBuf, PathBuf)> {
     check_name(name)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let secret_path = out.join(format!("{name}.secret"));
@@ -172,7 +172,7 @@ impl PublicKey {
     }
 
     /// Whether `signature` (base64) is this key's over `message`.
-    pub fn verifies(&self, message: &[u8], signature: &str) -> bool {
+    pub(crate) fn verifies(&self, message: &[u8], signature: &str) -> bool {
         let Some(sig) = BASE64
             .decode(signature)
             .ok()

@@ -36,13 +36,13 @@ pub struct PushOptions {
 /// What `push` did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PushReport {
-    pub programs: Vec<String>,
+    pub(crate) programs: Vec<String>,
     /// Entries uploaded, and entries the cache had.
-    pub entries_pushed: usize,
-    pub entries_present: usize,
+    pub(crate) entries_pushed: usize,
+    pub(crate) entries_present: usize,
     /// Bytes of blobs uploaded, and of everything sent.
-    pub blob_bytes: u64,
-    pub bytes_sent: u64,
+    pub(crate) blob_bytes: u64,
+    pub(crate) bytes_sent: u64,
 }
 
 /// A program's tags: its build (`b-ID`), its version, `latest`.

@@ -25,32 +25,32 @@ pub struct PreloadOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct Warmed {
     #[serde(flatten)]
-    pub file: Candidate,
+    pub(crate) file: Candidate,
     /// Its bytes in the page cache when preload was done with it.
-    pub resident_bytes: u64,
-    pub locked: bool,
+    pub(crate) resident_bytes: u64,
+    pub(crate) locked: bool,
 }
 
 /// What a preload did.
 #[derive(Debug, Default, Serialize)]
 pub struct PreloadReport {
-    pub installed_programs: usize,
-    pub warmed: Vec<Warmed>,
+    pub(crate) installed_programs: usize,
+    pub(crate) warmed: Vec<Warmed>,
     /// Files refused, with the reason (`open`).
-    pub skipped: Vec<(PathBuf, String)>,
+    pub(crate) skipped: Vec<(PathBuf, String)>,
     /// The file mappings holding locked pages (dropped: unlocked).
     #[serde(skip)]
     locks: Vec<Mapping>,
 }
 
 impl PreloadReport {
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.warmed.iter().map(|w| w.file.bytes).sum()
     }
-    pub fn resident_bytes(&self) -> u64 {
+    pub(crate) fn resident_bytes(&self) -> u64 {
         self.warmed.iter().map(|w| w.resident_bytes).sum()
     }
-    pub fn locked_bytes(&self) -> u64 {
+    pub(crate) fn locked_bytes(&self) -> u64 {
         self.warmed
             .iter()
             .filter(|w| w.locked)

@@ -21,11 +21,11 @@ use crate::update::plan::{plan, UpdateOptions, UpdatePlan, UpdateTarget};
 /// What `update` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateReport {
-    pub programs: Vec<ProgramChange>,
+    pub(crate) programs: Vec<ProgramChange>,
     /// Distinct file contents the update added (what a machine receiving the update downloads).
-    pub shipped: Totals,
+    pub(crate) shipped: Totals,
     /// Distinct file contents the updated programs load in all.
-    pub loaded: Totals,
+    pub(crate) loaded: Totals,
 }
 
 /// How the rebuild gets the crate's new source: a patched copy (`[patch.crates-io]`) and/or a

@@ -29,7 +29,7 @@ code { font-family: ui-monospace, monospace; }
 ";
 
 /// The whole report as an HTML5 document.
-pub fn render(report: &BenchReport) -> String {
+pub(crate) fn render(report: &BenchReport) -> String {
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str(
