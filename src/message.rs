@@ -3,32 +3,36 @@
 //! (`cargo_metadata::Message`). The book's reference (`docs/src/reference/json.md`) lists each
 //! variant with its fields; a test below checks that it lists them all and nothing else.
 //!
-//! A record whose fields are a report a command also returns holds that report (its fields
-//! are the record's); the others list their fields here.
-
-use std::path::{Path, PathBuf};
+//! This module sits below everything (it names no other module of the crate but `failure`):
+//! every module that prints a record names it, so it cannot name theirs back without an import
+//! cycle. A record whose fields are a report a command also returns (a `BuildReport`, ...)
+//! holds that report as a [`Report`], and its variant's documentation links the report's type
+//! (the test reads the fields from there); a value of another module inside a record's field is
+//! a [`serde_json::Value`] made with [`value`].
 
 use serde::{Serialize, Serializer};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 
-use crate::adopt::plan::KeptProgram;
-use crate::adopt::run::{AdoptReport, AdoptedProgram};
-use crate::audit::{AuditReport, GenericsReport};
-use crate::build::failures::FailedProgram;
-use crate::build::later_sets::NotReused;
-use crate::build::set_split::SetSplit;
-use crate::build::{BuildReport, BuiltProgram, TestCounts};
-use crate::cache::push::PushReport;
 use crate::failure::ErrorKind;
-use crate::image::publish::PushedImage;
-use crate::image::{ImageReport, VerifiedImage};
-use crate::measure::analyze::PolicyAnalysis;
-use crate::measure::bench::model::BenchReport;
-use crate::package::{BuiltPackage, PackageReport};
-use crate::preload::Warmed;
-use crate::resolve::grouping::group::GroupPlan;
-use crate::resolve::set::program_resolution::VersionChange;
-use crate::store::{GcReport, InstallRecord, InstalledProgram};
-use crate::update::{UpdatePlan, UpdateReport};
+
+/// A report's fields, as the record holding it prints them.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub(crate) struct Report(Value);
+
+impl Report {
+    /// The report `fields` (a struct: its fields become the record's).
+    pub(crate) fn of<T: Serialize>(fields: &T) -> Report {
+        Report(value(fields))
+    }
+}
+
+/// `data` as JSON, for a record's field (what serde_json cannot represent, a map with keys
+/// that are not strings or numbers, is none of cargo-share's records).
+pub(crate) fn value<T: Serialize + ?Sized>(data: &T) -> Value {
+    serde_json::to_value(data).expect("a record's data serializes to JSON")
+}
 
 /// One JSON record (`reason`: the variant's name in kebab case).
 #[derive(Debug, Serialize)]
@@ -40,33 +44,33 @@ pub(crate) enum Message<'a> {
     /// `verify` found. `kind` says which exit code it gives.
     Error { kind: ErrorKind, message: &'a str },
     /// `build`/`install --dry-run` (grouped): the groups, their members and consumers.
-    GroupPlan { plan: &'a GroupPlan },
-    /// `build`, once per program.
-    ProgramBuilt(&'a BuiltProgram),
-    /// `build`/`install`, once per program Cargo did not build.
-    ProgramFailed(&'a FailedProgram),
-    /// Once per program split off a set.
-    SetSplit(&'a SetSplit),
+    GroupPlan { plan: Value },
+    /// `build`, once per program: the fields of [`BuiltProgram`](crate::build::BuiltProgram).
+    ProgramBuilt(Report),
+    /// `build`/`install`, once per program Cargo did not build: the fields of [`FailedProgram`](crate::build::FailedProgram).
+    ProgramFailed(Report),
+    /// Once per program split off a set: the fields of [`SetSplit`](crate::build::set_split::SetSplit).
+    SetSplit(Report),
     /// Programs that failed in a set, built again each in a set of its own.
     ProgramsRetried { programs: &'a [String] },
-    /// `build`, at the end.
-    BuildFinished(&'a BuildReport),
-    /// `test`, once per program.
-    TestFinished(&'a TestCounts),
-    /// `analyze`, once per policy.
-    Analysis(&'a PolicyAnalysis),
-    /// `bench`, at the end.
-    BenchFinished(&'a BenchReport),
-    /// `install`, once per program.
-    ProgramInstalled(&'a InstallRecord),
-    /// `install`, once per installed program rebuilt and rebound.
-    ProgramRegrouped(&'a InstallRecord),
+    /// `build`, at the end: the fields of [`BuildReport`](crate::build::BuildReport).
+    BuildFinished(Report),
+    /// `test`, once per program: the fields of [`TestCounts`](crate::build::TestCounts).
+    TestFinished(Report),
+    /// `analyze`, once per policy: the fields of [`PolicyAnalysis`](crate::measure::analyze::PolicyAnalysis).
+    Analysis(Report),
+    /// `bench`, at the end: the fields of [`BenchReport`](crate::measure::bench::model::BenchReport).
+    BenchFinished(Report),
+    /// `install`, once per program: the fields of [`InstallRecord`](crate::store::InstallRecord).
+    ProgramInstalled(Report),
+    /// `install`, once per installed program rebuilt and rebound: the fields of [`InstallRecord`](crate::store::InstallRecord).
+    ProgramRegrouped(Report),
     /// `install`, once per installed program the newcomer moves to other crate versions.
     ProgramRetested {
         program: &'a str,
         version: &'a str,
         /// The crates the set moves, from the installed version to the new one.
-        changes: &'a [VersionChange],
+        changes: Value,
         passed: u64,
         failed: u64,
         /// The failing tests under the new versions (of a proven program: those that fail
@@ -98,7 +102,7 @@ pub(crate) enum Message<'a> {
     },
     /// `list`.
     StoreList {
-        programs: &'a [InstalledProgram],
+        programs: Value,
         libraries: &'a [serde_json::Value],
     },
     /// `why`, once per matching entry.
@@ -110,14 +114,14 @@ pub(crate) enum Message<'a> {
         members: &'a [String],
         programs: &'a [String],
     },
-    /// `gc`.
-    GcFinished(&'a GcReport),
+    /// `gc`: the fields of [`GcReport`](crate::store::GcReport).
+    GcFinished(Report),
     /// `optimise`.
     OptimiseFinished { bytes_saved: u64 },
     /// `verify`.
     VerifyFinished { problems: &'a [String] },
     /// `preload`, once per file warmed.
-    PreloadFile { file: &'a Warmed },
+    PreloadFile { file: Value },
     /// `preload`, once per file refused (also a warning).
     PreloadSkipped { path: &'a Path, cause: &'a str },
     /// `preload`, at the end.
@@ -129,34 +133,34 @@ pub(crate) enum Message<'a> {
         locked_bytes: u64,
         skipped: usize,
     },
-    /// `audit`.
-    AuditFinished(&'a AuditReport),
+    /// `audit`: the fields of [`AuditReport`](crate::audit::model::AuditReport).
+    AuditFinished(Report),
     /// `key generate`: the key's name and the paths of its two files.
     KeyGenerated {
         name: &'a str,
         secret: &'a Path,
         public: &'a Path,
     },
-    /// `push`.
-    PushFinished(&'a PushReport),
-    /// `image --to`, once per image.
-    ImagePushed(&'a PushedImage),
-    /// `image`, at the end.
-    ImageFinished(&'a ImageReport),
-    /// `verify-image`.
-    ImageVerified(&'a VerifiedImage),
-    /// `package`, once per package.
-    PackageBuilt(&'a BuiltPackage),
-    /// `package`, at the end.
-    PackageFinished(&'a PackageReport),
-    /// `pull`, once per program.
-    ProgramPulled(&'a InstallRecord),
-    /// `adopt`, once per program now run from the store.
-    ProgramAdopted(&'a AdoptedProgram),
-    /// `adopt`, once per program left as it was.
-    ProgramKept(&'a KeptProgram),
-    /// `adopt`, at the end.
-    AdoptFinished(&'a AdoptReport),
+    /// `push`: the fields of [`PushReport`](crate::cache::push::PushReport).
+    PushFinished(Report),
+    /// `image --to`, once per image: the fields of [`PushedImage`](crate::image::publish::PushedImage).
+    ImagePushed(Report),
+    /// `image`, at the end: the fields of [`ImageReport`](crate::image::ImageReport).
+    ImageFinished(Report),
+    /// `verify-image`: the fields of [`VerifiedImage`](crate::image::VerifiedImage).
+    ImageVerified(Report),
+    /// `package`, once per package: the fields of [`BuiltPackage`](crate::package::BuiltPackage).
+    PackageBuilt(Report),
+    /// `package`, at the end: the fields of [`PackageReport`](crate::package::PackageReport).
+    PackageFinished(Report),
+    /// `pull`, once per program: the fields of [`InstallRecord`](crate::store::InstallRecord).
+    ProgramPulled(Report),
+    /// `adopt`, once per program now run from the store: the fields of [`AdoptedProgram`](crate::adopt::run::AdoptedProgram).
+    ProgramAdopted(Report),
+    /// `adopt`, once per program left as it was: the fields of [`KeptProgram`](crate::adopt::plan::KeptProgram).
+    ProgramKept(Report),
+    /// `adopt`, at the end: the fields of [`AdoptReport`](crate::adopt::AdoptReport).
+    AdoptFinished(Report),
     /// Grouped, once per set after the first: what it shares.
     SetGroups {
         set: usize,
@@ -165,35 +169,38 @@ pub(crate) enum Message<'a> {
         shares: &'a [&'a str],
         /// Groups it makes of its own.
         new_groups: &'a [&'a str],
-        not_reused: &'a [NotReused],
+        not_reused: Value,
     },
     /// Grouped: the sets are planned again with these crates kept apart.
     SetsRegrouped { apart: &'a [String] },
-    /// `analyze --generics`.
-    GenericsAnalysis(&'a GenericsReport),
-    /// `update` (also `--dry-run`).
-    UpdatePlan(&'a UpdatePlan),
-    /// `update`, at the end.
-    UpdateFinished(&'a UpdateReport),
+    /// `analyze --generics`: the fields of [`GenericsReport`](crate::audit::generics::GenericsReport).
+    GenericsAnalysis(Report),
+    /// `update` (also `--dry-run`): the fields of [`UpdatePlan`](crate::update::UpdatePlan).
+    UpdatePlan(Report),
+    /// `update`, at the end: the fields of [`UpdateReport`](crate::update::UpdateReport).
+    UpdateFinished(Report),
 }
 
 /// The records a summary lists (`build-finished`'s `programs`, ...), each with its `reason`
 /// as when it was printed on its own: `#[serde(serialize_with = "...")]` on the field.
 macro_rules! records_of {
-    ($($name:ident: $item:ty => $variant:ident;)*) => {$(
-        pub(crate) fn $name<S: Serializer>(items: &[$item], s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(items.iter().map(Message::$variant))
+    ($($name:ident => $variant:ident;)*) => {$(
+        pub(crate) fn $name<T: Serialize, S: Serializer>(
+            items: &[T],
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.collect_seq(items.iter().map(|i| Message::$variant(Report::of(i))))
         }
     )*};
 }
 
 records_of! {
-    built_programs: BuiltProgram => ProgramBuilt;
-    failed_programs: FailedProgram => ProgramFailed;
-    pushed_images: PushedImage => ImagePushed;
-    built_packages: BuiltPackage => PackageBuilt;
-    adopted_programs: AdoptedProgram => ProgramAdopted;
-    kept_programs: KeptProgram => ProgramKept;
+    built_programs => ProgramBuilt;
+    failed_programs => ProgramFailed;
+    pushed_images => ImagePushed;
+    built_packages => PackageBuilt;
+    adopted_programs => ProgramAdopted;
+    kept_programs => ProgramKept;
 }
 
 #[cfg(test)]
@@ -204,7 +211,7 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
     use std::path::Path;
 
-    use syn::{Fields, Item, Type};
+    use syn::{Fields, Item};
 
     /// `ProgramBuilt` → `program-built`, as `rename_all = "kebab-case"`.
     fn kebab(name: &str) -> String {
@@ -270,6 +277,25 @@ mod tests {
         }
     }
 
+    /// The report a variant's documentation names: "the fields of [`NAME`](PATH)".
+    fn report_named(attrs: &[syn::Attribute]) -> Option<String> {
+        attrs.iter().find_map(|a| {
+            let syn::Meta::NameValue(nv) = &a.meta else {
+                return None;
+            };
+            let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) = &nv.value
+            else {
+                return None;
+            };
+            let text = text.value();
+            let rest = &text[text.find("the fields of [`")? + "the fields of [`".len()..];
+            Some(rest[..rest.find('`')?].to_string())
+        })
+    }
+
     /// Each variant's `reason` and fields, from this file.
     fn variants(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         let mut all = BTreeMap::new();
@@ -288,14 +314,9 @@ mod tests {
         for v in &message.variants {
             let fields = match &v.fields {
                 Fields::Named(_) => field_names(&v.fields),
-                Fields::Unnamed(u) => {
-                    let Some(Type::Reference(r)) = u.unnamed.first().map(|f| &f.ty) else {
-                        panic!("{}: a record holds a reference to its report", v.ident);
-                    };
-                    let Type::Path(p) = &*r.elem else {
-                        panic!("{}: not a struct", v.ident)
-                    };
-                    let name = p.path.segments.last().unwrap().ident.to_string();
+                Fields::Unnamed(_) => {
+                    let name = report_named(&v.attrs)
+                        .unwrap_or_else(|| panic!("{}: no report named in its docs", v.ident));
                     let fields = all.get(&name).and_then(Option::as_ref);
                     field_names(
                         fields.unwrap_or_else(|| panic!("{name}: no single struct of that name")),

@@ -15,7 +15,7 @@ use crate::adopt::plan::{plan, AdoptPlan, Batch, Candidate, KeptProgram};
 use crate::adopt::recorded::{read_recorded, RecordedSource, CRATES2_FILE};
 use crate::audit::model::Projection;
 use crate::build::{BuildOptions, BuiltProgram, FeatureChoice};
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 use crate::store::{InstallOptions, InstallSteps, ProgramBuild};
 
@@ -94,7 +94,7 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
                 plan.kept.len()
             ),
         );
-        shell.message(&Message::AdoptFinished(&report));
+        shell.message(&Message::AdoptFinished(Report::of(&report)));
         return Ok(report);
     }
     if opts.dry_run {
@@ -117,7 +117,7 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
             human_bytes(report.shared_bytes)
         ),
     );
-    shell.message(&Message::AdoptFinished(&report));
+    shell.message(&Message::AdoptFinished(Report::of(&report)));
     let failed: Vec<&KeptProgram> = report
         .kept
         .iter()
@@ -143,7 +143,7 @@ fn keep_as_it_is(report: &mut AdoptReport, kept: KeptProgram, shell: &Shell) {
         "Keeping",
         format!("{} v{} as it is: {}", kept.name, kept.version, kept.why),
     );
-    shell.message(&Message::ProgramKept(&kept));
+    shell.message(&Message::ProgramKept(Report::of(&kept)));
     report.kept.push(kept);
 }
 
@@ -218,7 +218,7 @@ fn show_plan(
             ));
         }
     }
-    shell.message(&Message::AdoptFinished(&report));
+    shell.message(&Message::AdoptFinished(Report::of(&report)));
     Ok(report)
 }
 
@@ -285,7 +285,7 @@ fn adopt_batch(
                     root.join(KEPT_DIR).display()
                 ),
             );
-            shell.message(&Message::ProgramAdopted(&record));
+            shell.message(&Message::ProgramAdopted(Report::of(&record)));
             report.adopted.push(record);
             continue;
         }

@@ -24,8 +24,6 @@ pub(crate) mod run;
 pub(crate) mod scan;
 pub(crate) mod symbols;
 
-pub(crate) use generics::GenericsReport;
 pub use generics_run::generics;
-pub(crate) use model::AuditReport;
 pub(crate) use report::projection_line;
 pub use run::{audit, collect, default_roots, AuditOptions};

@@ -11,7 +11,7 @@ use crate::audit::html::render;
 use crate::audit::model::{AuditReport, BinaryAudit};
 use crate::audit::report::print_table;
 use crate::audit::scan::{scan, Unreadable};
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,7 @@ pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
             .with_context(|| format!("writing {}", html.display()))?;
         shell.status("Wrote", html.display().to_string());
     }
-    shell.message(&Message::AuditFinished(&report));
+    shell.message(&Message::AuditFinished(Report::of(&report)));
     print_table(&report, shell);
     Ok(report)
 }

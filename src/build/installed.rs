@@ -24,13 +24,13 @@ use crate::shell::Shell;
 
 /// Where a built program came from and what it was built from.
 #[derive(Debug, Clone, Default)]
-pub struct Provenance {
+pub(crate) struct Provenance {
     /// The program package's own manifest (the original, not a set's copy).
-    pub manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
     /// The lock entries of every package its binaries are compiled from.
-    pub resolution: String,
+    pub(crate) resolution: String,
     /// It joined the build as an installed program (not one the command named).
-    pub installed: bool,
+    pub(crate) installed: bool,
 }
 
 /// Say that an installed program stays as it is, and why.

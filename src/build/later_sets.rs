@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::message::Message;
+use crate::message::{self, Message};
 use crate::resolve::grouping;
 use crate::resolve::grouping::{GroupPlan, GroupRecord, MemberSource, StoredGroup};
 use crate::resolve::set::ResolutionConflict;
@@ -16,10 +16,10 @@ use crate::shell::Shell;
 /// A group a set could have built against and did not, with why (`--json`: in `set-groups`).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct NotReused {
-    pub group: String,
+    pub(crate) group: String,
     /// `from the store` or `of set N`.
-    pub from: String,
-    pub why: String,
+    pub(crate) from: String,
+    pub(crate) why: String,
 }
 
 impl NotReused {
@@ -96,7 +96,7 @@ pub(crate) fn announce_set(
         programs: &programs,
         shares: &shares,
         new_groups: &new_groups,
-        not_reused,
+        not_reused: message::value(not_reused),
     });
 }
 

@@ -23,7 +23,7 @@ use crate::build::options::InstalledMember;
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCounts};
-use crate::message::Message;
+use crate::message::{self, Message};
 use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
 use crate::shell::Shell;
 
@@ -242,7 +242,7 @@ impl MovedProgram {
         shell.message(&Message::ProgramRetested {
             program: &self.name,
             version: &self.version,
-            changes: &self.changes,
+            changes: message::value(&self.changes),
             passed: outcome.passed,
             failed: outcome.failed,
             failing: &outcome.failing,

@@ -39,7 +39,7 @@ use crate::shell::Shell;
 use cargo_share_compile::toolchain::Toolchain;
 
 /// The groups of a grouped build and, by group name, what each one's store entry records.
-pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
+pub(crate) type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
 
 /// Put the programs that join the set into one generated workspace (resolved together); keep the
 /// `--own-lock` ones in their own workspaces. The sets, the first one first.
@@ -758,7 +758,6 @@ mod tests {
                     name: name.clone(),
                     version: "1.0.0".into(),
                     package_id: cargo_metadata::PackageId { repr: name.clone() },
-                    binaries: Vec::new(),
                     workspace: 0,
                     plugin_for: None,
                 });

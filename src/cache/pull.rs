@@ -23,7 +23,7 @@ use crate::cache::keys::PublicKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 use crate::source::CrateSpec;
 use crate::store::ancestors::check_safe_path;
@@ -483,7 +483,7 @@ fn commit_pulled(
         added: pulled,
     };
     record.announce(shell, "from the cache; ");
-    shell.message(&Message::ProgramPulled(&record));
+    shell.message(&Message::ProgramPulled(Report::of(&record)));
     Ok(Some(record))
 }
 

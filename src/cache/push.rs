@@ -17,7 +17,7 @@ use crate::cache::keys::SecretKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 use crate::store::{Access, EntryRow, Store};
 use cargo_share_compile::digest::file_sha256;
@@ -145,7 +145,7 @@ pub(crate) fn push_to(
             human_bytes(report.blob_bytes)
         ),
     );
-    shell.message(&Message::PushFinished(&report));
+    shell.message(&Message::PushFinished(Report::of(&report)));
     Ok(report)
 }
 

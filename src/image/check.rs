@@ -11,7 +11,7 @@ use crate::cache::{CacheUrl, OciRegistry, PublicKey};
 use crate::image::base::OCI_MANIFEST;
 use crate::image::compose::verify_image;
 use crate::image::reference::ImageRef;
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 use cargo_share_compile::digest::sha256_hex;
 
@@ -62,6 +62,6 @@ pub fn verify_pushed(
         manifest_digest: digest,
         signer,
     };
-    shell.message(&Message::ImageVerified(&verified));
+    shell.message(&Message::ImageVerified(Report::of(&verified)));
     Ok(verified)
 }

@@ -13,7 +13,7 @@ use crate::image::base::{fetch_base, BaseImage};
 use crate::image::compose::{build_layers, compose, BuiltLayer, ProgramImage};
 use crate::image::publish::{push_image, write_layout, PushedImage};
 use crate::layout::{build_closures, checked_prefix, partition, source_date_epoch};
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 
 /// The prefix the programs' files go under in an image (`PREFIX/bin`, `PREFIX/lib`).
@@ -114,7 +114,7 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
         report.blob_bytes = report.pushed.iter().map(|p| p.blob_bytes).sum();
     }
     report.layers = layers;
-    shell.message(&Message::ImageFinished(&report));
+    shell.message(&Message::ImageFinished(Report::of(&report)));
     Ok(report)
 }
 
@@ -168,7 +168,7 @@ fn push_all(
                 pushed.blobs_mounted
             ),
         );
-        shell.message(&Message::ImagePushed(&pushed));
+        shell.message(&Message::ImagePushed(Report::of(&pushed)));
         out.push(pushed);
     }
     Ok(out)

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::build;
 use crate::build::BuildOptions;
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::resolve::set::Unify;
 use crate::shell::{human_bytes, Shell};
 use cargo_share_compile::digest::sha256_hex;
@@ -278,7 +278,7 @@ pub fn analyze(
         }
         shell.status("Analyzing", format!("--unify {policy}"));
         let a = analyze_policy(&o, shell)?;
-        shell.message(&Message::Analysis(&a));
+        shell.message(&Message::Analysis(Report::of(&a)));
         results.push(a);
     }
     let none = results.iter().find(|a| a.unify == Unify::None);

@@ -14,7 +14,7 @@ use crate::layout::{
     build_closures, canonical_copies, checked_prefix, gzip, lay_out, lay_out_linked, partition,
     source_date_epoch, FileKind, FileSet, ProgramClosure, TreeEntry, TreeEntryKind,
 };
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::package::control::{
     architecture, changelog, copyright, debian_name, debian_version, library_package_name,
     maintainer, revision_of, system_depends, Control,
@@ -230,7 +230,7 @@ pub fn package_closures(
         written_bytes: packages.iter().filter(|p| p.written).map(|p| p.size).sum(),
         packages,
     };
-    shell.message(&Message::PackageFinished(&report));
+    shell.message(&Message::PackageFinished(Report::of(&report)));
     Ok(report)
 }
 
@@ -626,7 +626,7 @@ fn say(packages: &[BuiltPackage], shell: &Shell) {
                 p.files.len()
             ),
         );
-        shell.message(&Message::PackageBuilt(p));
+        shell.message(&Message::PackageBuilt(Report::of(p)));
     }
 }
 

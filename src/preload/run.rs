@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::message::Message;
+use crate::message::{self, Message};
 use crate::preload::open::open_store_file;
 use crate::preload::page_cache::{self, Mapping};
 use crate::preload::select::{self, Candidate, Selection};
@@ -136,7 +136,9 @@ pub fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadRepo
             if warmed.file.programs == 1 { "" } else { "s" },
             if locked { ", locked" } else { "" }
         ));
-        shell.message(&Message::PreloadFile { file: &warmed });
+        shell.message(&Message::PreloadFile {
+            file: message::value(&warmed),
+        });
         report.warmed.push(warmed);
     }
     Ok(report)

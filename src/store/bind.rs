@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::{BuildReport, BuiltProgram};
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::fault;
@@ -29,13 +29,13 @@ use crate::store::request::InstallRequest;
 /// an installed program rebound, `program-pulled`).
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallRecord {
-    pub name: String,
-    pub version: String,
-    pub binaries: Vec<PathBuf>,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) binaries: Vec<PathBuf>,
     /// Entries that were already in the store.
-    pub reused: Vec<String>,
+    pub(crate) reused: Vec<String>,
     /// Entries this install added.
-    pub added: Vec<String>,
+    pub(crate) added: Vec<String>,
 }
 
 impl InstallRecord {
@@ -83,7 +83,7 @@ pub(crate) struct Binder<'a> {
 }
 
 impl<'a> Binder<'a> {
-    pub fn new(
+    pub(crate) fn new(
         store: &'a Store,
         report: &'a BuildReport,
         out: &'a Path,
@@ -302,7 +302,7 @@ impl<'a> Binder<'a> {
 /// A program `Binder::stage` staged: recorded with the others of its install by
 /// `record_programs`, then linked by `finish`.
 pub(crate) struct PendingBind {
-    pub staged: StagedProgram,
+    pub(crate) staged: StagedProgram,
     rebuilt: bool,
     /// How many shared crate builds it was built against, and how many groups it loads.
     builds: usize,
@@ -352,9 +352,9 @@ impl PendingBind {
             added: self.added,
         };
         shell.message(&if rebuilt {
-            Message::ProgramRegrouped(&record)
+            Message::ProgramRegrouped(Report::of(&record))
         } else {
-            Message::ProgramInstalled(&record)
+            Message::ProgramInstalled(Report::of(&record))
         });
         Ok(record)
     }

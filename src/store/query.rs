@@ -4,10 +4,11 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::message::Message;
+use crate::message::{self, Message};
 use crate::shell::{human_bytes, Shell};
 use crate::store::index::{Access, EntryRow, Store};
 use crate::store::open::open_store;
+use serde_json::Value;
 
 /// `cargo share list`: programs, then entries with their sizes and users.
 pub fn list(store_dir: &Path, shell: &Shell) -> Result<()> {
@@ -15,7 +16,7 @@ pub fn list(store_dir: &Path, shell: &Shell) -> Result<()> {
         // Nothing installed yet: nothing to list, as `cargo install --list` says nothing (the
         // store is not created by a command that only reads).
         shell.message(&Message::StoreList {
-            programs: &[],
+            programs: Value::Array(Vec::new()),
             libraries: &[],
         });
         return Ok(());
@@ -75,7 +76,7 @@ pub fn list(store_dir: &Path, shell: &Shell) -> Result<()> {
         }
     }
     shell.message(&Message::StoreList {
-        programs: &programs,
+        programs: message::value(&programs),
         libraries: &entries,
     });
     Ok(())

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::CratePatch;
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::resolve::set::Unify;
 use crate::shell::Shell;
 use crate::source::CrateSpec;
@@ -154,7 +154,7 @@ fn show_plan(plan: &UpdatePlan, shell: &Shell) {
             );
         }
     }
-    shell.message(&Message::UpdatePlan(plan));
+    shell.message(&Message::UpdatePlan(Report::of(plan)));
 }
 
 /// `cargo share update CRATE [--to VERSION | --path DIR]` and `--rebuild-all`.
@@ -239,6 +239,6 @@ pub fn update(options: &UpdateOptions, shell: &Shell) -> Result<Option<UpdateRep
         shipped,
         loaded,
     };
-    shell.message(&Message::UpdateFinished(&report));
+    shell.message(&Message::UpdateFinished(Report::of(&report)));
     Ok(Some(report))
 }

@@ -19,7 +19,7 @@ use crate::measure::bench::table::print_table;
 use crate::measure::bench::timing::interleaved;
 use crate::measure::bench::update_cost::update_cost;
 use crate::measure::bench::workload::{startup_invocations, Workload};
-use crate::message::Message;
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use cargo_share_compile::toolchain::Toolchain;
@@ -57,7 +57,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     let mut report = run.finish();
     add_update_cost(options, &toolchain, &mut report, shell);
     print_table(&report, shell);
-    shell.message(&Message::BenchFinished(&report));
+    shell.message(&Message::BenchFinished(Report::of(&report)));
     if let Some(path) = &options.html {
         std::fs::write(path, crate::measure::bench::html::render(&report))
             .with_context(|| format!("writing {}", path.display()))?;
