@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 /// The user's home directory (`$HOME`; the `home` crate, as Cargo finds it).
-pub fn home() -> Result<PathBuf> {
+pub(crate) fn home() -> Result<PathBuf> {
     home::home_dir().context("no home directory: HOME is not set")
 }
 
 /// `CARGO_HOME`, as Cargo finds it (`$CARGO_HOME`, else `~/.cargo`).
-pub fn cargo_home() -> Result<PathBuf> {
+pub(crate) fn cargo_home() -> Result<PathBuf> {
     home::cargo_home().context("neither CARGO_HOME nor HOME is set")
 }
 

@@ -4,7 +4,7 @@
 /// A failure worth its own exit code. It travels inside an `anyhow::Error` (context added on
 /// the way keeps it); [`Failure::of`] finds it.
 #[derive(Debug, thiserror::Error)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Some programs of the command were installed and the others failed (the message names
     /// them): retrying just the failed ones is enough.
     #[error("{0}")]
@@ -21,10 +21,39 @@ pub enum Failure {
 
 impl Failure {
     /// The failure an error carries, if any (anywhere in its chain of causes).
-    pub fn of(error: &anyhow::Error) -> Option<&Failure> {
+    pub(crate) fn of(error: &anyhow::Error) -> Option<&Failure> {
         error
             .chain()
             .find_map(|cause| cause.downcast_ref::<Failure>())
+    }
+}
+
+/// What kind of error an `error` record reports: each kind has its exit code (the book's
+/// `reference/exit-codes.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// A problem `verify` found (exit code 1).
+    Problem,
+    /// Some programs were installed, the others failed ([`Failure::Partial`], 3).
+    Partial,
+    /// A remote could not be reached ([`Failure::Unreachable`], 4).
+    Unreachable,
+    /// Something a remote sent failed its signature check ([`Failure::Untrusted`], 5).
+    Untrusted,
+    /// Any other error (101).
+    Failed,
+}
+
+impl ErrorKind {
+    /// The kind of `error`: its [`Failure`]'s, else `Failed`.
+    pub fn of(error: &anyhow::Error) -> ErrorKind {
+        match Failure::of(error) {
+            Some(Failure::Partial(_)) => ErrorKind::Partial,
+            Some(Failure::Unreachable(_)) => ErrorKind::Unreachable,
+            Some(Failure::Untrusted(_)) => ErrorKind::Untrusted,
+            None => ErrorKind::Failed,
+        }
     }
 }
 

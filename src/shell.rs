@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use crate::failure::ErrorKind;
+use crate::message::Message;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MessageFormat {
@@ -17,10 +18,10 @@ pub enum MessageFormat {
 /// Where user-facing output goes. Clones share what was said.
 #[derive(Debug, Clone, Default)]
 pub struct Shell {
-    pub quiet: bool,
-    pub format: MessageFormat,
+    pub(crate) quiet: bool,
+    pub(crate) format: MessageFormat,
     /// `-v`/`-vv`: passed on to the Cargo builds cargo-share runs (their rustc command lines).
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     color: bool,
     /// The status lines said so far (verb and message): a line is said once per command, even
     /// when a step runs again (a set planned in several passes says each split and group once).
@@ -73,7 +74,8 @@ impl Shell {
                 Said::Status(verb, message) => self.status(&verb, message),
                 Said::Line(text) => self.line(text),
                 Said::Warning(message) => self.warn(message),
-                Said::Json(value) => self.json(&value),
+                Said::Json(record) if self.is_json() => write_json_line(&record),
+                Said::Json(_) => {}
             }
         }
     }
@@ -113,7 +115,7 @@ impl Shell {
 
     /// `   Compiling foo` style: a status verb right-aligned to 12 columns, then the message.
     /// A line already said is not said again.
-    pub fn status(&self, verb: &str, message: impl AsRef<str>) {
+    pub(crate) fn status(&self, verb: &str, message: impl AsRef<str>) {
         if self.keep(|| Said::Status(verb.to_string(), message.as_ref().to_string())) {
             return;
         }
@@ -125,7 +127,7 @@ impl Shell {
     }
 
     /// A plain line of human output (a table row); suppressed by `-q` and in JSON mode.
-    pub fn line(&self, text: impl AsRef<str>) {
+    pub(crate) fn line(&self, text: impl AsRef<str>) {
         if self.keep(|| Said::Line(text.as_ref().to_string())) {
             return;
         }
@@ -137,7 +139,7 @@ impl Shell {
 
     /// A line of the command's result (a summary table) on stdout: shown with `-q`, replaced by
     /// JSON records in JSON mode.
-    pub fn result(&self, text: impl AsRef<str>) {
+    pub(crate) fn result(&self, text: impl AsRef<str>) {
         if self.is_json() {
             return;
         }
@@ -145,38 +147,48 @@ impl Shell {
     }
 
     /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON.
-    pub fn warn(&self, message: impl AsRef<str>) {
+    pub(crate) fn warn(&self, message: impl AsRef<str>) {
         if self.keep(|| Said::Warning(message.as_ref().to_string())) {
             return;
         }
         if self.is_json() {
-            self.json(&serde_json::json!({"reason": "warning", "message": message.as_ref()}));
+            self.message(&Message::Warning {
+                message: message.as_ref(),
+            });
         }
         let head = self.paint("33", "warning");
         eprintln!("{head}: {}", message.as_ref());
     }
 
-    /// One JSON line on stdout (only in JSON mode).
-    pub fn json<T: Serialize>(&self, value: &T) {
+    /// One JSON record on stdout (only in JSON mode).
+    pub(crate) fn message(&self, message: &Message) {
         if !self.is_json() {
             return;
         }
-        if self.keep(|| Said::Json(serde_json::to_value(value).unwrap_or_default())) {
+        if self.keep(|| Said::Json(serde_json::to_value(message).unwrap_or_default())) {
             return;
         }
-        let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, value);
-        let _ = writeln!(out);
+        write_json_line(message);
     }
 
-    /// Errors go to stderr always, and in JSON mode also as a `{"reason": "error"}` line.
-    pub fn error(&self, message: impl AsRef<str>) {
+    /// Errors go to stderr always, and in JSON mode also as an `error` record of `kind`.
+    pub fn error(&self, kind: ErrorKind, message: impl AsRef<str>) {
         if self.is_json() {
-            self.json(&serde_json::json!({"reason": "error", "message": message.as_ref()}));
+            self.message(&Message::Error {
+                kind,
+                message: message.as_ref(),
+            });
         }
         let head = self.paint("31", "error");
         eprintln!("{head}: {}", message.as_ref());
     }
+}
+
+/// One JSON line on stdout.
+fn write_json_line(record: &impl serde::Serialize) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, record);
+    let _ = writeln!(out);
 }
 
 /// A byte count for people: `512 B`, `7.3 KB`, `12.4 MB`, `1.2 GB` (decimal units, as Cargo).
@@ -220,11 +232,11 @@ mod tests {
         recording.status("Grouping", "a");
         recording.status("Resolving", "b");
         recording.warn("c");
-        recording.json(&serde_json::json!({"reason": "d"}));
+        recording.message(&Message::Warning { message: "d" });
         let kept = recording.recorded.as_ref().unwrap().lock().unwrap().clone();
         assert_eq!(kept.len(), 4);
         assert!(matches!(&kept[0], Said::Status(v, m) if v == "Grouping" && m == "a"));
-        assert!(matches!(&kept[3], Said::Json(v) if v["reason"] == "d"));
+        assert!(matches!(&kept[3], Said::Json(v) if v["message"] == "d"));
         // Nothing the recording kept reached the shell's record of what it said.
         assert!(shell.first_time("Resolving", "b"));
         shell.replay(&recording);

@@ -13,7 +13,7 @@ pub(crate) const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Run `binary --version`, and `binary --help` if that does not exit 0. `Ok` names the
 /// command line that succeeded; `Err` says what each did.
-pub fn runs(binary: &Path) -> Result<&'static str, String> {
+pub(crate) fn runs(binary: &Path) -> Result<&'static str, String> {
     let mut tried = Vec::new();
     for arg in ["--version", "--help"] {
         match run_once(binary, arg) {

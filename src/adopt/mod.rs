@@ -9,10 +9,10 @@
 //! before anything links to it, and each binary `cargo install` wrote is kept
 //! ([`keep`]) before a link replaces it.
 
-pub mod check;
-pub mod keep;
-pub mod plan;
-pub mod recorded;
-pub mod run;
+pub(crate) mod check;
+pub(crate) mod keep;
+pub(crate) mod plan;
+pub(crate) mod recorded;
+pub(crate) mod run;
 
 pub use run::{adopt, AdoptOptions, AdoptReport};

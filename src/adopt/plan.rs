@@ -17,26 +17,24 @@ use crate::source::{CrateSpec, ProgramSource};
 
 /// A program to adopt.
 #[derive(Debug, Clone)]
-pub struct Candidate {
-    pub recorded: RecordedInstall,
-    pub source: ProgramSource,
+pub(crate) struct Candidate {
+    pub(crate) recorded: RecordedInstall,
+    pub(crate) source: ProgramSource,
     /// `ROOT/bin/BIN` for each recorded binary.
-    pub binaries: Vec<PathBuf>,
+    pub(crate) binaries: Vec<PathBuf>,
 }
 
 /// A program that stays as it was, and why (`--json`: `program-kept`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KeptProgram {
-    pub reason: &'static str,
-    pub name: String,
-    pub version: String,
-    pub why: String,
+pub(crate) struct KeptProgram {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) why: String,
 }
 
 impl KeptProgram {
-    pub fn new(name: &str, version: &str, why: impl Into<String>) -> KeptProgram {
+    pub(crate) fn new(name: &str, version: &str, why: impl Into<String>) -> KeptProgram {
         KeptProgram {
-            reason: "program-kept",
             name: name.to_string(),
             version: version.to_string(),
             why: why.into(),
@@ -46,15 +44,15 @@ impl KeptProgram {
 
 /// Programs installed together: the same `--all-features` and `--no-default-features`.
 #[derive(Debug, Clone)]
-pub struct Batch {
-    pub all_features: bool,
-    pub no_default_features: bool,
-    pub programs: Vec<Candidate>,
+pub(crate) struct Batch {
+    pub(crate) all_features: bool,
+    pub(crate) no_default_features: bool,
+    pub(crate) programs: Vec<Candidate>,
 }
 
 impl Batch {
     /// The batch's features as cargo-share's `--features PROGRAM/FEATURE` reads them.
-    pub fn features(&self) -> anyhow::Result<ProgramFeatures> {
+    pub(crate) fn features(&self) -> anyhow::Result<ProgramFeatures> {
         let values: Vec<String> = self
             .programs
             .iter()
@@ -68,15 +66,15 @@ impl Batch {
         ProgramFeatures::parse(&values, self.all_features, self.no_default_features)
     }
 
-    pub fn sources(&self) -> Vec<ProgramSource> {
+    pub(crate) fn sources(&self) -> Vec<ProgramSource> {
         self.programs.iter().map(|c| c.source.clone()).collect()
     }
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct AdoptPlan {
-    pub batches: Vec<Batch>,
-    pub kept: Vec<KeptProgram>,
+pub(crate) struct AdoptPlan {
+    pub(crate) batches: Vec<Batch>,
+    pub(crate) kept: Vec<KeptProgram>,
 }
 
 impl AdoptPlan {
@@ -86,7 +84,7 @@ impl AdoptPlan {
 }
 
 /// Sort the recorded programs into batches to adopt and programs kept as they are.
-pub fn plan(root: &Path, recorded: Vec<RecordedInstall>) -> AdoptPlan {
+pub(crate) fn plan(root: &Path, recorded: Vec<RecordedInstall>) -> AdoptPlan {
     let mut out = AdoptPlan::default();
     for r in recorded {
         match candidate(root, &r) {

@@ -13,7 +13,7 @@ pub(crate) const CRATES2_FILE: &str = ".crates2.json";
 /// Where a recorded package came from (the source of its Cargo package id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "at", rename_all = "kebab-case")]
-pub enum RecordedSource {
+pub(crate) enum RecordedSource {
     /// crates.io (`registry+https://github.com/rust-lang/crates.io-index` or
     /// `sparse+https://index.crates.io/`).
     CratesIo,
@@ -25,15 +25,15 @@ pub enum RecordedSource {
 
 /// One package `cargo install` installed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RecordedInstall {
-    pub name: String,
-    pub version: String,
-    pub source: RecordedSource,
-    pub features: Vec<String>,
-    pub all_features: bool,
-    pub no_default_features: bool,
+pub(crate) struct RecordedInstall {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) source: RecordedSource,
+    pub(crate) features: Vec<String>,
+    pub(crate) all_features: bool,
+    pub(crate) no_default_features: bool,
     /// Binary file names in `ROOT/bin`.
-    pub bins: Vec<String>,
+    pub(crate) bins: Vec<String>,
 }
 
 /// `.crates2.json` as Cargo writes it (fields cargo-share does not need are ignored).

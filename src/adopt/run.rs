@@ -15,6 +15,7 @@ use crate::adopt::plan::{plan, AdoptPlan, Batch, Candidate, KeptProgram};
 use crate::adopt::recorded::{read_recorded, RecordedSource, CRATES2_FILE};
 use crate::audit::model::Projection;
 use crate::build::{BuildOptions, BuiltProgram, FeatureChoice};
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 use crate::store::{InstallOptions, InstallSteps, ProgramBuild};
 
@@ -30,32 +31,32 @@ pub struct AdoptOptions {
 
 /// A program now run from the store (`--json`: `program-adopted`).
 #[derive(Debug, Clone, Serialize)]
-pub struct AdoptedProgram {
-    pub reason: &'static str,
-    pub name: String,
-    pub version: String,
+pub(crate) struct AdoptedProgram {
+    pub(crate) name: String,
+    pub(crate) version: String,
     /// The links in `ROOT/bin`.
-    pub binaries: Vec<PathBuf>,
+    pub(crate) binaries: Vec<PathBuf>,
     /// Where the binaries `cargo install` wrote are kept.
-    pub kept: Vec<PathBuf>,
+    pub(crate) kept: Vec<PathBuf>,
 }
 
 /// The whole adoption (`--json`: `adopt-finished`).
 #[derive(Debug, Clone, Serialize)]
 pub struct AdoptReport {
-    pub reason: &'static str,
-    pub dry_run: bool,
-    pub root: PathBuf,
-    pub adopted: Vec<AdoptedProgram>,
-    pub kept: Vec<KeptProgram>,
+    pub(crate) dry_run: bool,
+    pub(crate) root: PathBuf,
+    #[serde(serialize_with = "crate::message::adopted_programs")]
+    pub(crate) adopted: Vec<AdoptedProgram>,
+    #[serde(serialize_with = "crate::message::kept_programs")]
+    pub(crate) kept: Vec<KeptProgram>,
     /// `--dry-run`: the audit's projection for the binaries to adopt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub projection: Option<Projection>,
+    pub(crate) projection: Option<Projection>,
     /// The binaries replaced, as `cargo install` wrote them.
-    pub static_bytes: u64,
+    pub(crate) static_bytes: u64,
     /// What the adopted programs run from the store: their binaries and the libraries they
     /// load, each file once.
-    pub shared_bytes: u64,
+    pub(crate) shared_bytes: u64,
 }
 
 pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
@@ -64,7 +65,6 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
     let recorded = read_recorded(&root)?;
     let plan = plan(&root, recorded);
     let mut report = AdoptReport {
-        reason: "adopt-finished",
         dry_run: opts.dry_run,
         root: root.clone(),
         adopted: Vec::new(),
@@ -94,7 +94,7 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
                 plan.kept.len()
             ),
         );
-        shell.json(&report);
+        shell.message(&Message::AdoptFinished(Report::of(&report)));
         return Ok(report);
     }
     if opts.dry_run {
@@ -117,7 +117,7 @@ pub fn adopt(opts: &AdoptOptions, shell: &Shell) -> Result<AdoptReport> {
             human_bytes(report.shared_bytes)
         ),
     );
-    shell.json(&report);
+    shell.message(&Message::AdoptFinished(Report::of(&report)));
     let failed: Vec<&KeptProgram> = report
         .kept
         .iter()
@@ -143,7 +143,7 @@ fn keep_as_it_is(report: &mut AdoptReport, kept: KeptProgram, shell: &Shell) {
         "Keeping",
         format!("{} v{} as it is: {}", kept.name, kept.version, kept.why),
     );
-    shell.json(&kept);
+    shell.message(&Message::ProgramKept(Report::of(&kept)));
     report.kept.push(kept);
 }
 
@@ -218,7 +218,7 @@ fn show_plan(
             ));
         }
     }
-    shell.json(&report);
+    shell.message(&Message::AdoptFinished(Report::of(&report)));
     Ok(report)
 }
 
@@ -265,7 +265,6 @@ fn adopt_batch(
         });
         if adopted {
             let record = AdoptedProgram {
-                reason: "program-adopted",
                 name: r.name.clone(),
                 version: r.version.clone(),
                 binaries: c.binaries.clone(),
@@ -286,7 +285,7 @@ fn adopt_batch(
                     root.join(KEPT_DIR).display()
                 ),
             );
-            shell.json(&record);
+            shell.message(&Message::ProgramAdopted(Report::of(&record)));
             report.adopted.push(record);
             continue;
         }

@@ -20,9 +20,9 @@ const AUDIT_JSON_LIMIT: usize = 8 << 20;
 
 /// A compiler whose commit hash maps to a release (the local `rustc -vV`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KnownRustc {
-    pub commit: String,
-    pub release: String,
+pub(crate) struct KnownRustc {
+    pub(crate) commit: String,
+    pub(crate) release: String,
 }
 
 impl KnownRustc {
@@ -42,7 +42,7 @@ impl KnownRustc {
 
 /// What one file turned out to be.
 #[derive(Debug)]
-pub enum Detected {
+pub(crate) enum Detected {
     Rust(Box<BinaryAudit>),
     /// An ELF file that is not a Rust executable or shared library (or an object file).
     NotRust,
@@ -212,7 +212,7 @@ fn strippable_bytes(file: &object::File) -> u64 {
 }
 
 /// Audits one file's bytes; `path` is how the report names it.
-pub fn detect(path: &str, data: &[u8], known: &[KnownRustc]) -> Detected {
+pub(crate) fn detect(path: &str, data: &[u8], known: &[KnownRustc]) -> Detected {
     let file = match object::File::parse(data) {
         Ok(f) => f,
         Err(e) => return Detected::Broken(format!("not a readable ELF file: {e}")),

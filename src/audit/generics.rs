@@ -36,48 +36,47 @@ pub(crate) const PRIMITIVE_IMPL: &str = "core|alloc";
 
 /// One Rust function defined in two or more files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RepeatedInstance {
+pub(crate) struct RepeatedInstance {
     /// Demangled, without crate hashes.
-    pub name: String,
-    pub defining_crate: String,
-    pub generic: bool,
+    pub(crate) name: String,
+    pub(crate) defining_crate: String,
+    pub(crate) generic: bool,
     /// Bytes of one copy (the largest).
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Files that define it.
-    pub copies: usize,
+    pub(crate) copies: usize,
     /// `(copies - 1) * bytes`: what one copy for all of them would save.
-    pub saving_bytes: u64,
+    pub(crate) saving_bytes: u64,
 }
 
 /// Repeated instances of one defining crate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CrateRepeats {
-    pub name: String,
-    pub instances: usize,
-    pub generic_instances: usize,
-    pub saving_bytes: u64,
+pub(crate) struct CrateRepeats {
+    pub(crate) name: String,
+    pub(crate) instances: usize,
+    pub(crate) generic_instances: usize,
+    pub(crate) saving_bytes: u64,
 }
 
 /// The whole analysis (`--json`: `generics-analysis`).
 #[derive(Debug, Clone, Serialize)]
 pub struct GenericsReport {
-    pub reason: &'static str,
     /// The files read (ELF with a symbol table).
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// ELF files without a symbol table: nothing to count in them.
-    pub without_symbols: Vec<String>,
+    pub(crate) without_symbols: Vec<String>,
     /// Bytes of every Rust function defined in the files (each file's own copies counted).
-    pub function_bytes: u64,
+    pub(crate) function_bytes: u64,
     /// Functions defined in two or more files.
-    pub repeated_instances: usize,
-    pub repeated_generic_instances: usize,
+    pub(crate) repeated_instances: usize,
+    pub(crate) repeated_generic_instances: usize,
     /// Bytes the copies beyond the first take: what sharing every repeated instance would save.
-    pub saving_bytes: u64,
-    pub generic_saving_bytes: u64,
+    pub(crate) saving_bytes: u64,
+    pub(crate) generic_saving_bytes: u64,
     /// By defining crate, largest saving first.
-    pub by_crate: Vec<CrateRepeats>,
+    pub(crate) by_crate: Vec<CrateRepeats>,
     /// Largest saving first.
-    pub instances: Vec<RepeatedInstance>,
+    pub(crate) instances: Vec<RepeatedInstance>,
 }
 
 /// A function's symbol name without a `.llvm.NNN` suffix (a local promoted by ThinLTO).
@@ -110,7 +109,7 @@ fn without_hashes(full: &str) -> String {
 }
 
 /// The defining crate of a demangled name (see the module docs).
-pub fn defining_crate(demangled: &str) -> Option<String> {
+pub(crate) fn defining_crate(demangled: &str) -> Option<String> {
     if let Some(rest) = demangled.strip_prefix('<') {
         let by_trait = rest.starts_with(['&', '*', '[', '(']);
         if by_trait {
@@ -253,7 +252,6 @@ pub(crate) fn analyze_generics(paths: &[PathBuf], shell: &Shell) -> Result<Gener
     });
     let generic: Vec<&RepeatedInstance> = instances.iter().filter(|i| i.generic).collect();
     Ok(GenericsReport {
-        reason: "generics-analysis",
         files,
         without_symbols,
         function_bytes,

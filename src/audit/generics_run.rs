@@ -9,6 +9,7 @@ use anyhow::Result;
 use crate::audit::generics::{analyze_generics, GenericsReport};
 use crate::audit::report::shorten;
 use crate::build::BuildOptions;
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 
 /// Instance and crate rows shown in the tables (all are in `--json`).
@@ -32,7 +33,7 @@ pub fn generics(build: &BuildOptions, from: &[PathBuf], shell: &Shell) -> Result
         from.to_vec()
     };
     let report = analyze_generics(&paths, shell)?;
-    shell.json(&report);
+    shell.message(&Message::GenericsAnalysis(Report::of(&report)));
     print_tables(&report, shell);
     Ok(report)
 }

@@ -247,7 +247,7 @@ fn crates_table(report: &AuditReport) -> String {
 }
 
 /// The whole page.
-pub fn render(report: &AuditReport) -> String {
+pub(crate) fn render(report: &AuditReport) -> String {
     let mut out = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\

@@ -12,20 +12,18 @@
 //! [`estimate`] lends measured sizes to stripped copies, counts copies per crate version and
 //! rustc, and projects the saving; [`report`] prints it, [`html`] draws it.
 
-pub mod detect;
-pub mod estimate;
-pub mod generics;
-pub mod generics_run;
-pub mod html;
-pub mod model;
-pub mod panic_paths;
-pub mod report;
-pub mod run;
-pub mod scan;
-pub mod symbols;
+pub(crate) mod detect;
+pub(crate) mod estimate;
+pub(crate) mod generics;
+pub(crate) mod generics_run;
+pub(crate) mod html;
+pub(crate) mod model;
+pub(crate) mod panic_paths;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod scan;
+pub(crate) mod symbols;
 
-pub use generics::GenericsReport;
 pub use generics_run::generics;
-pub use model::AuditReport;
-pub use report::projection_line;
+pub(crate) use report::projection_line;
 pub use run::{audit, collect, default_roots, AuditOptions};

@@ -7,7 +7,7 @@ use crate::audit::scan::Unreadable;
 /// Where a binary's crate list came from, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum CratesFrom {
+pub(crate) enum CratesFrom {
     /// The `.dep-v0` section `cargo auditable` embeds: every crate and exact version.
     CargoAuditable,
     /// Crate names from the symbol table, versions from panic-location paths.
@@ -19,7 +19,7 @@ pub enum CratesFrom {
 /// Where the bytes per crate came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum BytesFrom {
+pub(crate) enum BytesFrom {
     /// Function sizes in the symbol table.
     SymbolTable,
     /// The same crate version's size measured in another binary of this audit.
@@ -30,7 +30,7 @@ pub enum BytesFrom {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Confidence {
+pub(crate) enum Confidence {
     High,
     Medium,
     Low,
@@ -38,111 +38,110 @@ pub enum Confidence {
 
 /// One crate version a binary carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CrateCopy {
+pub(crate) struct CrateCopy {
     /// Package name as in Cargo.toml (`regex-automata`), or as in symbols when no path or
     /// dependency list names the package.
-    pub name: String,
+    pub(crate) name: String,
     /// `None` when only the symbol table names the crate: a local crate, or a registry crate
     /// that left no panic path; such copies are not counted as shareable.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// Estimated bytes of code.
-    pub bytes: u64,
-    pub bytes_from: BytesFrom,
+    pub(crate) bytes: u64,
+    pub(crate) bytes_from: BytesFrom,
 }
 
 /// One Rust ELF file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BinaryAudit {
-    pub path: String,
+pub(crate) struct BinaryAudit {
+    pub(crate) path: String,
     /// `executable` or `shared-library`.
-    pub kind: &'static str,
-    pub file_bytes: u64,
+    pub(crate) kind: &'static str,
+    pub(crate) file_bytes: u64,
     /// The size without the symbol table and debug sections: about what `strip --strip-all`
     /// leaves, the figure `bench` compares.
-    pub stripped_bytes: u64,
+    pub(crate) stripped_bytes: u64,
     /// Bytes of executable sections (`.text` and the like).
-    pub code_bytes: u64,
+    pub(crate) code_bytes: u64,
     /// The compiler: `1.95.0`, or `commit 59807616e…` when only the commit is known.
-    pub rustc: Option<String>,
+    pub(crate) rustc: Option<String>,
     /// Where `rustc` came from: `.comment`, `panic-paths`, …
-    pub rustc_from: Option<&'static str>,
+    pub(crate) rustc_from: Option<&'static str>,
     /// The compiler's commit (first 9 hex digits), where known: it ties a stripped binary's
     /// `/rustc/HASH/` paths to another binary's `.comment`.
-    pub rustc_commit: Option<String>,
-    pub crates_from: CratesFrom,
-    pub confidence: Confidence,
+    pub(crate) rustc_commit: Option<String>,
+    pub(crate) crates_from: CratesFrom,
+    pub(crate) confidence: Confidence,
     /// Why that confidence, in a sentence.
-    pub note: String,
+    pub(crate) note: String,
     /// The toolchain's library (std, core, alloc, …) compiled in: shared as libstd.
-    pub std_bytes: u64,
+    pub(crate) std_bytes: u64,
     /// The binary's own code: its root crate, crates whose version is not known, C code.
-    pub own_bytes: u64,
-    pub crates: Vec<CrateCopy>,
+    pub(crate) own_bytes: u64,
+    pub(crate) crates: Vec<CrateCopy>,
     /// Filled by the estimate: bytes in crate versions (std included) another binary built by
     /// the same rustc also carries.
-    pub shared_bytes: u64,
+    pub(crate) shared_bytes: u64,
 }
 
 /// One crate version across the audit (per rustc).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CrateVersionRow {
-    pub name: String,
-    pub version: String,
-    pub rustc: String,
-    pub copies: usize,
+pub(crate) struct CrateVersionRow {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) rustc: String,
+    pub(crate) copies: usize,
     /// Mean estimated bytes per copy.
-    pub bytes_per_copy: u64,
+    pub(crate) bytes_per_copy: u64,
     /// What sharing saves: every copy but one.
-    pub saving_bytes: u64,
-    pub binaries: Vec<String>,
+    pub(crate) saving_bytes: u64,
+    pub(crate) binaries: Vec<String>,
 }
 
 /// A crate with more than one version among the binaries of one rustc: those copies cannot
 /// share one library until the programs agree on a version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VersionSpread {
-    pub name: String,
-    pub rustc: String,
+pub(crate) struct VersionSpread {
+    pub(crate) name: String,
+    pub(crate) rustc: String,
     /// (version, copies), oldest first.
-    pub versions: Vec<(String, usize)>,
+    pub(crate) versions: Vec<(String, usize)>,
     /// What one version for all of them would save beyond sharing each version.
-    pub extra_saving_bytes: u64,
+    pub(crate) extra_saving_bytes: u64,
 }
 
 /// The projected saving if the binaries built by one rustc shared their common crate versions
 /// (one library per crate version and rustc, as cargo-share's grouped layout builds them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Projection {
-    pub binaries: usize,
-    pub file_bytes: u64,
-    pub stripped_bytes: u64,
-    pub code_bytes: u64,
+pub(crate) struct Projection {
+    pub(crate) binaries: usize,
+    pub(crate) file_bytes: u64,
+    pub(crate) stripped_bytes: u64,
+    pub(crate) code_bytes: u64,
     /// Code bytes no longer stored twice.
-    pub saving_bytes: u64,
+    pub(crate) saving_bytes: u64,
     /// `saving_bytes / file_bytes`: the disk saving (code only; data and relocations that a
     /// shared library adds are not counted).
-    pub disk_saving: f64,
+    pub(crate) disk_saving: f64,
     /// `saving_bytes / stripped_bytes`: the same over stripped sizes (as `bench` measures disk).
-    pub stripped_disk_saving: f64,
+    pub(crate) stripped_disk_saving: f64,
     /// `saving_bytes / code_bytes`: the mapped code saving when all of them run.
-    pub code_saving: f64,
+    pub(crate) code_saving: f64,
     /// Further saving if every crate with several versions had one.
-    pub unify_saving_bytes: u64,
+    pub(crate) unify_saving_bytes: u64,
     /// Distinct compilers: binaries of different rustc never share.
-    pub rustc_versions: Vec<(String, usize)>,
+    pub(crate) rustc_versions: Vec<(String, usize)>,
 }
 
 /// The whole audit (`reason: "audit-finished"` in JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
-    pub reason: &'static str,
-    pub date: String,
-    pub roots: Vec<String>,
-    pub files_examined: usize,
-    pub elf_files: usize,
-    pub binaries: Vec<BinaryAudit>,
-    pub unreadable: Vec<Unreadable>,
-    pub crates: Vec<CrateVersionRow>,
-    pub version_spread: Vec<VersionSpread>,
-    pub projection: Projection,
+    pub(crate) date: String,
+    pub(crate) roots: Vec<String>,
+    pub(crate) files_examined: usize,
+    pub(crate) elf_files: usize,
+    pub(crate) binaries: Vec<BinaryAudit>,
+    pub(crate) unreadable: Vec<Unreadable>,
+    pub(crate) crates: Vec<CrateVersionRow>,
+    pub(crate) version_spread: Vec<VersionSpread>,
+    pub(crate) projection: Projection,
 }

@@ -14,16 +14,16 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct PathEvidence {
     /// (crate name as in Cargo.toml, version) -> distinct source files seen.
-    pub crates: BTreeMap<(String, String), BTreeSet<String>>,
+    pub(crate) crates: BTreeMap<(String, String), BTreeSet<String>>,
     /// Distinct files of the toolchain's library (std, core, alloc and what std vendors).
-    pub toolchain_files: BTreeSet<String>,
+    pub(crate) toolchain_files: BTreeSet<String>,
     /// Distinct relative `src/….rs` paths: the program's own crates (Cargo passes workspace
     /// members' paths relative to the workspace).
-    pub own_files: BTreeSet<String>,
+    pub(crate) own_files: BTreeSet<String>,
     /// Commit hashes from `/rustc/HASH/` paths.
-    pub rustc_commits: BTreeSet<String>,
+    pub(crate) rustc_commits: BTreeSet<String>,
     /// Versions from `/rustc-VERSION/` source directories (distribution builds).
-    pub rustc_versions: BTreeSet<String>,
+    pub(crate) rustc_versions: BTreeSet<String>,
 }
 
 /// Crates std carries inside itself (vendored into the toolchain's library): a symbol naming one

@@ -12,7 +12,7 @@ fn percent(f: f64) -> String {
 }
 
 /// Prints the report's tables through the shell (stdout; nothing in JSON mode).
-pub fn print_table(report: &AuditReport, shell: &Shell) {
+pub(crate) fn print_table(report: &AuditReport, shell: &Shell) {
     let p = &report.projection;
     shell.result(format!(
         "{} Rust binaries in {} ELF files ({} files examined, {} unreadable)",
@@ -103,7 +103,7 @@ pub fn print_table(report: &AuditReport, shell: &Shell) {
 }
 
 /// The projected saving in one sentence (`audit`'s last line, `adopt --dry-run`'s).
-pub fn projection_line(p: &Projection) -> String {
+pub(crate) fn projection_line(p: &Projection) -> String {
     let stripped = if p.stripped_bytes < p.file_bytes {
         format!(
             ", {} of {} stripped",

@@ -11,6 +11,7 @@ use crate::audit::html::render;
 use crate::audit::model::{AuditReport, BinaryAudit};
 use crate::audit::report::print_table;
 use crate::audit::scan::{scan, Unreadable};
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 
 #[derive(Debug, Clone, Default)]
@@ -36,7 +37,7 @@ pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
             .with_context(|| format!("writing {}", html.display()))?;
         shell.status("Wrote", html.display().to_string());
     }
-    shell.json(&report);
+    shell.message(&Message::AuditFinished(Report::of(&report)));
     print_table(&report, shell);
     Ok(report)
 }
@@ -115,7 +116,6 @@ pub fn collect(paths: &[PathBuf], shell: &Shell) -> Result<AuditReport> {
         ),
     );
     Ok(AuditReport {
-        reason: "audit-finished",
         date: crate::measure::bench::machine::utc_date(),
         roots: shown,
         files_examined: scanned.files_examined,

@@ -11,19 +11,19 @@ use serde::Serialize;
 
 /// A file or directory that could not be read, and why.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Unreadable {
-    pub path: String,
-    pub error: String,
+pub(crate) struct Unreadable {
+    pub(crate) path: String,
+    pub(crate) error: String,
 }
 
 /// What a walk found.
 #[derive(Debug, Default)]
 pub(crate) struct ScanResult {
     /// ELF files, as first reached (a path under the roots, not the link target).
-    pub elf_files: Vec<PathBuf>,
+    pub(crate) elf_files: Vec<PathBuf>,
     /// Regular files looked at (ELF or not).
-    pub files_examined: usize,
-    pub unreadable: Vec<Unreadable>,
+    pub(crate) files_examined: usize,
+    pub(crate) unreadable: Vec<Unreadable>,
 }
 
 /// Whether a file starts with the ELF magic; `Err` when it cannot be opened or read.

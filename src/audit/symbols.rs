@@ -37,13 +37,13 @@ const MIN_RUST_FUNCTIONS: usize = 20;
 /// Function bytes of one binary, by crate name (as in symbols: `regex_automata`).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct SymbolBytes {
-    pub per_crate: BTreeMap<String, u64>,
+    pub(crate) per_crate: BTreeMap<String, u64>,
     /// Functions without a Rust name (C code, start-up files).
-    pub unattributed: u64,
+    pub(crate) unattributed: u64,
     /// Rust functions counted.
-    pub rust_functions: usize,
+    pub(crate) rust_functions: usize,
     /// The crate defining `CRATE::main`: the binary's root crate (own code).
-    pub main_crate: Option<String>,
+    pub(crate) main_crate: Option<String>,
 }
 
 /// Crate roots named in a demangled path, in order: each identifier that starts a path (is
@@ -84,7 +84,9 @@ pub(crate) fn crate_of(demangled: &str) -> Option<&str> {
 
 /// Every function a file defines with a size, as (symbol name, size); of several names at one
 /// address (aliases) only the first.
-pub fn defined_functions<'a>(file: &'a object::File<'a>) -> impl Iterator<Item = (&'a str, u64)> {
+pub(crate) fn defined_functions<'a>(
+    file: &'a object::File<'a>,
+) -> impl Iterator<Item = (&'a str, u64)> {
     let mut addresses = BTreeSet::new();
     file.symbols().filter_map(move |sym| {
         let defined = sym.kind() == SymbolKind::Text && sym.is_definition() && sym.size() > 0;

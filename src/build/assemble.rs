@@ -26,6 +26,7 @@ use crate::build::positions;
 use crate::build::prepare::PreparedBuild;
 use crate::build::std_relink::{relink_std, RelinkedStd};
 use crate::build::trim::{group_file, keep_all_exports, trim_groups};
+use crate::message::{Message as Record, Report};
 use crate::resolve::graph::Program;
 use crate::resolve::grouping::{GroupRecord, GROUP_CRATE_PREFIX};
 use crate::shell::Shell;
@@ -35,61 +36,61 @@ use cargo_share_compile::toolchain::{is_libstd_file, Toolchain};
 /// One built program, as reported at the end of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuiltProgram {
-    pub reason: &'static str,
-    pub name: String,
-    pub version: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
     /// Paths of the installed binaries (in `OUT/bin`).
-    pub binaries: Vec<PathBuf>,
+    pub(crate) binaries: Vec<PathBuf>,
     /// File names of the shared libraries it needs (in `OUT/lib`), libstd included.
-    pub libraries: Vec<String>,
+    pub(crate) libraries: Vec<String>,
     /// The features it was built with (left out when it has its defaults).
     #[serde(skip_serializing_if = "FeatureChoice::is_default")]
-    pub features: FeatureChoice,
+    pub(crate) features: FeatureChoice,
     /// A plugin (`--plugin-for`): the program it was built for; its file is in `OUT/plugins`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plugin_for: Option<String>,
+    pub(crate) plugin_for: Option<String>,
     /// Where it was built from and its resolution (recorded by `install`).
     #[serde(skip)]
-    pub provenance: Provenance,
+    pub(crate) provenance: Provenance,
     /// Every package in its normal dependency closure, `(name, version)` (a patched crate at
     /// its patched copy's version).
     #[serde(skip)]
-    pub crates: Vec<(String, String)>,
+    pub(crate) crates: Vec<(String, String)>,
 }
 
 /// The result of `cargo share build`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildReport {
-    pub reason: &'static str,
-    pub success: bool,
-    pub layout: Layout,
-    pub out: PathBuf,
-    pub programs: Vec<BuiltProgram>,
+    pub(crate) success: bool,
+    pub(crate) layout: Layout,
+    pub(crate) out: PathBuf,
+    #[serde(serialize_with = "crate::message::built_programs")]
+    pub(crate) programs: Vec<BuiltProgram>,
     /// Every library in `OUT/lib` this build needs: file name -> size in bytes.
-    pub libraries: BTreeMap<String, u64>,
+    pub(crate) libraries: BTreeMap<String, u64>,
     /// How many library crates the build made shared.
-    pub shared_packages: usize,
+    pub(crate) shared_packages: usize,
     /// Where Cargo left the crate dylibs and the wrapper's unit records.
     #[serde(skip)]
-    pub deps_dir: PathBuf,
+    pub(crate) deps_dir: PathBuf,
     /// Grouped layout: by file name, what each group's store entry records.
     #[serde(skip)]
-    pub group_records: BTreeMap<String, GroupRecord>,
+    pub(crate) group_records: BTreeMap<String, GroupRecord>,
     /// Grouped layout: groups taken from the store, by file name -> the entry's identity.
     #[serde(skip)]
-    pub reused_groups: BTreeMap<String, String>,
+    pub(crate) reused_groups: BTreeMap<String, String>,
     #[serde(skip)]
-    pub toolchain: Option<Toolchain>,
+    pub(crate) toolchain: Option<Toolchain>,
     /// The export list of the relinked run-time libstd in `OUT/lib` (its store identity hashes
     /// it), when a program needs libstd.
     #[serde(skip)]
-    pub std_exports: Option<PathBuf>,
+    pub(crate) std_exports: Option<PathBuf>,
     /// Programs Cargo did not build; the others were built and are in `OUT`.
-    pub failed: Vec<FailedProgram>,
+    #[serde(serialize_with = "crate::message::failed_programs")]
+    pub(crate) failed: Vec<FailedProgram>,
     /// The programs built in a set of their own with exactly their features: as asked
     /// (`--own-features`), and those retried so after failing with their set's features.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub own_features: Vec<String>,
+    pub(crate) own_features: Vec<String>,
 }
 
 impl BuildReport {
@@ -152,7 +153,7 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
                     retry.join(", ")
                 ),
             );
-            shell.json(&serde_json::json!({"reason": "programs-retried", "programs": retry}));
+            shell.message(&Record::ProgramsRetried { programs: &retry });
             drop(prepared);
             options.unify.own_features.extend(retry);
             continue;
@@ -173,7 +174,7 @@ pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildR
         }
         let mut report = assemble(&prepared, &executables, &failed, out, shell)?;
         for f in &failed {
-            shell.json(f);
+            shell.message(&Record::ProgramFailed(Report::of(f)));
         }
         report.success = failed.is_empty();
         report.failed = failed;
@@ -309,7 +310,6 @@ fn assemble(
     std::fs::create_dir_all(&bin_dir).with_context(|| format!("creating {}", bin_dir.display()))?;
     std::fs::create_dir_all(&lib_dir).with_context(|| format!("creating {}", lib_dir.display()))?;
     let mut report = BuildReport {
-        reason: "build-finished",
         success: true,
         layout: prepared.options.layout,
         out: out.to_path_buf(),
@@ -566,7 +566,6 @@ fn install_program(
         }
     }
     Ok(BuiltProgram {
-        reason: "program-built",
         name: program.name.clone(),
         version: program.version.clone(),
         binaries: installed,
@@ -599,7 +598,7 @@ fn finish(
     drop_stale_binaries(&bin_dir, &built, shell)?;
     warn_stale_plugins(out, &built, notes, shell)?;
     let bytes: u64 = report.libraries.values().sum();
-    shell.json(report);
+    shell.message(&Record::BuildFinished(Report::of(report)));
     shell.status(
         "Finished",
         format!(
@@ -681,7 +680,7 @@ fn drop_stale_binaries(bin_dir: &Path, built: &BTreeSet<PathBuf>, shell: &Shell)
 }
 
 fn report_program(built: &BuiltProgram, shell: &Shell) {
-    shell.json(&built);
+    shell.message(&Record::ProgramBuilt(Report::of(built)));
     let bins: Vec<String> = built
         .binaries
         .iter()

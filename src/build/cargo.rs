@@ -55,7 +55,7 @@ pub(crate) enum CargoVerb {
 
 impl PreparedBuild {
     /// The Cargo invocations of this build: (workspace, programs built together).
-    pub fn invocations(&self) -> Vec<(usize, Vec<usize>)> {
+    pub(crate) fn invocations(&self) -> Vec<(usize, Vec<usize>)> {
         let mut out = Vec::new();
         for (wi, ws) in self.graph.workspaces.iter().enumerate() {
             let programs: Vec<usize> = (0..self.graph.programs.len())

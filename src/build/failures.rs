@@ -9,22 +9,26 @@ use serde::Serialize;
 
 /// A program of the build that Cargo did not build (`--json`: `program-failed`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FailedProgram {
-    pub reason: &'static str,
-    pub name: String,
-    pub version: String,
+pub(crate) struct FailedProgram {
+    pub(crate) name: String,
+    pub(crate) version: String,
     /// What Cargo said failed: `could not compile `X``, `build script of `X vY` failed`.
-    pub causes: Vec<String>,
+    pub(crate) causes: Vec<String>,
     /// A system requirement the errors point at, and the package that usually provides it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub missing: Option<String>,
+    pub(crate) missing: Option<String>,
 }
 
 impl FailedProgram {
     /// `others`: the other programs of the Cargo invocation. A cause naming the program itself
     /// is its own; failures of the other programs are left out; what remains (a dependency's
     /// build script, a shared crate) is listed for every program of the invocation.
-    pub fn new(name: &str, version: &str, cargo_stderr: &str, others: &[&str]) -> FailedProgram {
+    pub(crate) fn new(
+        name: &str,
+        version: &str,
+        cargo_stderr: &str,
+        others: &[&str],
+    ) -> FailedProgram {
         let names =
             |c: &str, p: &str| c.contains(&format!("`{p}`")) || c.contains(&format!("`{p} v"));
         let all = causes(cargo_stderr);
@@ -37,7 +41,6 @@ impl FailedProgram {
             own
         };
         FailedProgram {
-            reason: "program-failed",
             name: name.to_string(),
             version: version.to_string(),
             causes,
@@ -47,7 +50,7 @@ impl FailedProgram {
 
     /// One line for the summary: `ouch v0.6.1 (build script of `clang-sys v1.8.1` failed;
     /// needs libclang: Debian/Ubuntu libclang-dev, Fedora clang-devel)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = self.causes.clone();
         if let Some(m) = &self.missing {
             parts.push(format!("needs {m}"));

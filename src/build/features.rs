@@ -17,8 +17,8 @@ pub struct ProgramFeatures {
     bare: Vec<String>,
     /// `--features PROGRAM/FEATURE` entries, by program.
     by_program: BTreeMap<String, BTreeSet<String>>,
-    pub all_features: bool,
-    pub no_default_features: bool,
+    pub(crate) all_features: bool,
+    pub(crate) no_default_features: bool,
 }
 
 /// What one program was built with (recorded with an installed program).
@@ -26,11 +26,11 @@ pub struct ProgramFeatures {
 pub struct FeatureChoice {
     /// The features asked for this program, sorted.
     #[serde(default)]
-    pub features: Vec<String>,
+    pub(crate) features: Vec<String>,
     #[serde(default)]
-    pub all_features: bool,
+    pub(crate) all_features: bool,
     #[serde(default)]
-    pub no_default_features: bool,
+    pub(crate) no_default_features: bool,
 }
 
 impl FeatureChoice {
@@ -40,7 +40,7 @@ impl FeatureChoice {
     }
 
     /// As Cargo's flags would read, e.g. `--no-default-features --features a,b`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.all_features {
             parts.push("--all-features".to_string());
@@ -93,7 +93,7 @@ impl ProgramFeatures {
     }
 
     /// Nothing asked: every program with its default features.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.bare.is_empty()
             && self.by_program.is_empty()
             && !self.all_features
@@ -103,7 +103,7 @@ impl ProgramFeatures {
     /// Check the features against the build's programs (package names) and give every feature
     /// its program: a bare `FEATURE` goes to the only program, and is an error with several; a
     /// `PROGRAM/FEATURE` must name one of them.
-    pub fn bind(&self, programs: &[String]) -> Result<Self> {
+    pub(crate) fn bind(&self, programs: &[String]) -> Result<Self> {
         let mut out = self.clone();
         for program in self.by_program.keys() {
             if !programs.contains(program) {
@@ -140,7 +140,7 @@ impl ProgramFeatures {
     }
 
     /// The features asked for one program (after [`ProgramFeatures::bind`]).
-    pub fn of(&self, program: &str) -> FeatureChoice {
+    pub(crate) fn of(&self, program: &str) -> FeatureChoice {
         FeatureChoice {
             features: self
                 .by_program

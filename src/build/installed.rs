@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use cargo_metadata::Metadata;
-use serde::Serialize;
 
 use crate::build::options::BuildOptions;
+use crate::message::Message;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::set::program_lock;
@@ -24,21 +24,13 @@ use crate::shell::Shell;
 
 /// Where a built program came from and what it was built from.
 #[derive(Debug, Clone, Default)]
-pub struct Provenance {
+pub(crate) struct Provenance {
     /// The program package's own manifest (the original, not a set's copy).
-    pub manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
     /// The lock entries of every package its binaries are compiled from.
-    pub resolution: String,
+    pub(crate) resolution: String,
     /// It joined the build as an installed program (not one the command named).
-    pub installed: bool,
-}
-
-/// An installed program a build leaves as it is (`--json`: `program-left`).
-#[derive(Debug, Serialize)]
-struct ProgramLeft<'a> {
-    reason: &'static str,
-    program: &'a str,
-    why: &'a str,
+    pub(crate) installed: bool,
 }
 
 /// Say that an installed program stays as it is, and why.
@@ -47,11 +39,7 @@ pub(crate) fn announce_left(program: &str, why: &str, shell: &Shell) {
         "Leaving",
         format!("{program} as it is (installed, not rebuilt): {why}"),
     );
-    shell.json(&ProgramLeft {
-        reason: "program-left",
-        program,
-        why,
-    });
+    shell.message(&Message::ProgramLeft { program, why });
 }
 
 fn program_names(sources: &[(PathBuf, Metadata)]) -> Vec<String> {

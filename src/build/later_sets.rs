@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::message::{self, Message};
 use crate::resolve::grouping;
 use crate::resolve::grouping::{GroupPlan, GroupRecord, MemberSource, StoredGroup};
 use crate::resolve::set::ResolutionConflict;
@@ -15,10 +16,10 @@ use crate::shell::Shell;
 /// A group a set could have built against and did not, with why (`--json`: in `set-groups`).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct NotReused {
-    pub group: String,
+    pub(crate) group: String,
     /// `from the store` or `of set N`.
-    pub from: String,
-    pub why: String,
+    pub(crate) from: String,
+    pub(crate) why: String,
 }
 
 impl NotReused {
@@ -56,20 +57,6 @@ pub(crate) fn retain_loadable(
     }
 }
 
-/// The groups of one set after the first: which programs it holds, which groups of earlier
-/// sets (or of the store) they load, and which they could not use (`--json`: `set-groups`).
-#[derive(Debug, Serialize)]
-struct SetGroups<'a> {
-    reason: &'static str,
-    set: usize,
-    programs: Vec<String>,
-    /// Groups of earlier sets it loads, by name.
-    shares: Vec<&'a str>,
-    /// Groups it makes of its own.
-    new_groups: Vec<&'a str>,
-    not_reused: &'a [NotReused],
-}
-
 /// Say what a set after the first shares: one status line, and the record in JSON mode.
 pub(crate) fn announce_set(
     number: usize,
@@ -104,13 +91,12 @@ pub(crate) fn announce_set(
         line.push_str(&format!("; {} not usable (said above)", not_reused.len()));
     }
     shell.status("Sharing", line);
-    shell.json(&SetGroups {
-        reason: "set-groups",
+    shell.message(&Message::SetGroups {
         set: number,
-        programs,
-        shares,
-        new_groups,
-        not_reused,
+        programs: &programs,
+        shares: &shares,
+        new_groups: &new_groups,
+        not_reused: message::value(not_reused),
     });
 }
 

@@ -17,41 +17,39 @@
 //!    plugins) or `$ORIGIN/FILE` (libraries), with no run path, so the loader opens each directly
 //!    and once ([`lib_paths`]).
 
-pub mod adapt;
-pub mod assemble;
-pub mod cargo;
-pub mod failures;
-pub mod features;
-pub mod installed;
-pub mod later_sets;
+pub(crate) mod adapt;
+pub(crate) mod assemble;
+pub(crate) mod cargo;
+pub(crate) mod failures;
+pub(crate) mod features;
+pub(crate) mod installed;
+pub(crate) mod later_sets;
 pub mod lib_paths;
-pub mod options;
-pub mod own_features;
-pub mod patch_paths;
-pub mod path_sources;
-pub mod plugin_closure;
-pub mod plugins;
+pub(crate) mod options;
+pub(crate) mod own_features;
+pub(crate) mod patch_paths;
+pub(crate) mod path_sources;
+pub(crate) mod plugin_closure;
+pub(crate) mod plugins;
 pub mod positions;
-pub mod prepare;
-pub mod retest;
-pub mod retest_baseline;
-pub mod sandbox;
+pub(crate) mod prepare;
+pub(crate) mod retest;
+pub(crate) mod retest_baseline;
+pub(crate) mod sandbox;
 pub(crate) mod set_cargo;
-pub mod set_planner;
-pub mod set_split;
+pub(crate) mod set_planner;
+pub(crate) mod set_split;
 pub mod short_names;
-pub mod std_relink;
-pub mod test;
+pub(crate) mod std_relink;
+pub(crate) mod test;
 pub(crate) mod test_only;
-pub mod trim;
+pub(crate) mod trim;
 
 pub use assemble::{build, show_plan, BuildReport, BuiltProgram};
-pub use failures::FailedProgram;
+pub(crate) use failures::FailedProgram;
 pub use features::{FeatureChoice, ProgramFeatures};
-pub use installed::Provenance;
 pub use options::{
     default_cache_dir, Binding, BuildOptions, CratePatch, GroupExports, InstalledMember, Layout,
 };
-pub use prepare::{prepare, target_dir_of, PreparedBuild};
-pub use set_planner::GroupedPlan;
+pub(crate) use prepare::{prepare, target_dir_of};
 pub use test::{count_test_results, test, TestCounts};

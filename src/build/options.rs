@@ -135,7 +135,7 @@ pub struct BuildOptions {
 
 impl BuildOptions {
     /// The cache directory: `--cache-dir`, else [`default_cache_dir`].
-    pub fn cache(&self) -> Result<PathBuf> {
+    pub(crate) fn cache(&self) -> Result<PathBuf> {
         match &self.cache_dir {
             Some(d) => Ok(d.clone()),
             None => default_cache_dir(),
@@ -146,12 +146,12 @@ impl BuildOptions {
 /// An installed program that joins a build, as its record has it.
 #[derive(Debug, Clone)]
 pub struct InstalledMember {
-    pub name: String,
-    pub source: ProgramSource,
+    pub(crate) name: String,
+    pub(crate) source: ProgramSource,
     /// The lock entries of what it was built from (`resolve::set::program_lock`).
-    pub resolution: String,
+    pub(crate) resolution: String,
     /// `--features` it was installed with.
-    pub features: Vec<String>,
+    pub(crate) features: Vec<String>,
 }
 
 /// A crates.io crate replaced by a local copy of the same version (`[patch.crates-io]`). In a
@@ -159,8 +159,8 @@ pub struct InstalledMember {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CratePatch {
-    pub name: String,
-    pub path: PathBuf,
+    pub(crate) name: String,
+    pub(crate) path: PathBuf,
 }
 
 impl TryFrom<String> for CratePatch {
@@ -199,7 +199,7 @@ impl CratePatch {
     }
 
     /// Refuse a directory that is not a package named like the crate it patches.
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let manifest = self.path.join("Cargo.toml");
         let text = std::fs::read_to_string(&manifest).with_context(|| {
             format!(
@@ -230,7 +230,7 @@ impl CratePatch {
     }
 
     /// The version of the patched copy.
-    pub fn version(&self) -> Result<String> {
+    pub(crate) fn version(&self) -> Result<String> {
         let manifest = self.path.join("Cargo.toml");
         let text = std::fs::read_to_string(&manifest)
             .with_context(|| format!("reading {}", manifest.display()))?;

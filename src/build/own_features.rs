@@ -56,7 +56,6 @@ pub(crate) fn set_aside(
             continue;
         }
         let split = SetSplit {
-            reason: "set-split",
             program: m.name.clone(),
             conflicts_with: Vec::new(),
             requirement: "it is built with exactly the features it asks for, in a set of its own \

@@ -26,9 +26,9 @@ use cargo_share_compile::toolchain::Toolchain;
 
 /// The plugins of a build and the program they are for.
 #[derive(Debug, Clone)]
-pub struct Plugins {
-    pub host: String,
-    pub members: Vec<SetMember>,
+pub(crate) struct Plugins {
+    pub(crate) host: String,
+    pub(crate) members: Vec<SetMember>,
 }
 
 /// Read the plugins' manifests (with `--plugin-for`) and check them: the build has exactly one
@@ -150,7 +150,6 @@ pub(crate) fn add_plugins(
             name: pkg.name.to_string(),
             version: pkg.version.to_string(),
             package_id: pkg.id.clone(),
-            binaries: Vec::new(),
             workspace,
             plugin_for: Some(plugins.host.clone()),
         });

@@ -62,7 +62,7 @@ pub struct Library<'a> {
 #[derive(Debug, Default)]
 pub struct DynamicNames {
     /// Long name -> short name (`build::short_names`).
-    pub renames: HashMap<Vec<u8>, Vec<u8>>,
+    pub(crate) renames: HashMap<Vec<u8>, Vec<u8>>,
     /// File name -> (anchor, the names of its table's entries).
     tables: HashMap<String, (Vec<u8>, Vec<Vec<u8>>)>,
     /// Function name -> (anchor, entry index).
@@ -115,7 +115,7 @@ impl DynamicNames {
     }
 
     /// How the file `name` of `OUT/lib` (`None`: a binary or plugin) takes part.
-    pub fn by_position(&self, name: Option<&str>) -> ByPosition<'_> {
+    pub(crate) fn by_position(&self, name: Option<&str>) -> ByPosition<'_> {
         ByPosition {
             table: name
                 .and_then(|n| self.tables.get(n))

@@ -23,23 +23,23 @@ use cargo_share_compile::profile;
 use cargo_share_compile::toolchain::Toolchain;
 
 /// A build in progress: resolved programs, the plan, and where things go.
-pub struct PreparedBuild {
-    pub graph: BuildGraph,
-    pub toolchain: Toolchain,
-    pub target_dir: PathBuf,
-    pub plan_file: tempfile::NamedTempFile,
-    pub options: BuildOptions,
+pub(crate) struct PreparedBuild {
+    pub(crate) graph: BuildGraph,
+    pub(crate) toolchain: Toolchain,
+    pub(crate) target_dir: PathBuf,
+    pub(crate) plan_file: tempfile::NamedTempFile,
+    pub(crate) options: BuildOptions,
     /// The generated workspace of a unified build.
-    pub set: Option<ProgramSet>,
+    pub(crate) set: Option<ProgramSet>,
     /// The sets after the first (grouped layout: the programs split off it, in order).
-    pub later_sets: Vec<ProgramSet>,
+    pub(crate) later_sets: Vec<ProgramSet>,
     /// The groups of a grouped build.
-    pub groups: Option<GroupedPlan>,
+    pub(crate) groups: Option<GroupedPlan>,
     /// The programs' own workspace roots and the programs from each: their profiles are what
     /// the build overrides (a set's copies carry none).
-    pub origins: Vec<(PathBuf, Vec<String>)>,
+    pub(crate) origins: Vec<(PathBuf, Vec<String>)>,
     /// What each program was built from, by name (recorded with installed programs).
-    pub provenance: BTreeMap<String, Provenance>,
+    pub(crate) provenance: BTreeMap<String, Provenance>,
     /// Held until the build ends: one cargo-share build per cache at a time.
     _cache_lock: std::sync::Arc<std::fs::File>,
 }
@@ -120,7 +120,7 @@ fn take_cache_lock(cache: &Path, path: &Path, shell: &Shell) -> Result<std::fs::
 /// per layout: the same Cargo unit is a dylib in one and an rlib in the other. One per binding:
 /// `--bind lazy` compiles every unit differently (`-C relro-level=partial`), which Cargo's
 /// fingerprints do not see, since the wrapper adds it.
-pub fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf {
+pub(crate) fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf {
     let abi = cargo_share_compile::unit_record::WRAPPER_ABI;
     let layout = match layout {
         Layout::PerCrate => "",
@@ -134,7 +134,7 @@ pub fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf 
 }
 
 /// Steps 1 to 3: sources, graph, plan.
-pub fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
+pub(crate) fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
     if options.programs.is_empty() && options.installed.is_empty() {
         bail!("no programs given: name them with --manifest-path PATH or --crate NAME[@VERSION]");
     }

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::iter::once;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 
 use crate::build::installed::announce_left;
 use crate::build::options::BuildOptions;
@@ -24,6 +23,7 @@ use crate::build::options::InstalledMember;
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCounts};
+use crate::message::{self, Message};
 use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
 use crate::shell::Shell;
 
@@ -68,26 +68,6 @@ pub(crate) enum Verdict {
     Failing(RecordedTest),
     /// They do not prove it: why.
     NotProven(String),
-}
-
-/// A moved installed program and its tests' outcome (`--json`: `program-retested`).
-#[derive(Serialize)]
-struct ProgramRetested<'a> {
-    reason: &'static str,
-    program: &'a str,
-    version: &'a str,
-    /// The crates the set moves, from the installed version to the new one.
-    changes: &'a [VersionChange],
-    passed: u64,
-    failed: u64,
-    /// The failing tests under the new versions (of a proven program: those that fail under
-    /// the installed versions too).
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    failing: &'a [String],
-    /// Its tests pass: it is rebuilt with the new versions.
-    proven: bool,
-    /// The outcome was recorded before (`cargo share test`, or an earlier install).
-    recorded: bool,
 }
 
 /// Steps 1 to 3 ([`prepare`]), with the installed programs the set would move proven by their
@@ -280,11 +260,10 @@ impl MovedProgram {
 
     /// The `program-retested` record.
     fn json_retested(&self, outcome: &RecordedTest, proven: bool, recorded: bool, shell: &Shell) {
-        shell.json(&ProgramRetested {
-            reason: "program-retested",
+        shell.message(&Message::ProgramRetested {
             program: &self.name,
             version: &self.version,
-            changes: &self.changes,
+            changes: message::value(&self.changes),
             passed: outcome.passed,
             failed: outcome.failed,
             failing: &outcome.failing,

@@ -35,12 +35,12 @@ const HANDLED_ABI: ABI = ABI::V3;
 
 /// Where a confined build may write, besides the temporary directory and `/dev`.
 pub(crate) struct Writable {
-    pub target_dir: PathBuf,
-    pub cargo_home: PathBuf,
+    pub(crate) target_dir: PathBuf,
+    pub(crate) cargo_home: PathBuf,
     /// The workspace's `Cargo.lock` (a file; its directory stays read-only).
-    pub lockfile: Option<PathBuf>,
+    pub(crate) lockfile: Option<PathBuf>,
     /// Other directories (the chained wrapper's cache, `--unit-log`'s directory).
-    pub extra: Vec<PathBuf>,
+    pub(crate) extra: Vec<PathBuf>,
 }
 
 /// Whether builds are confined here: Landlock is in the kernel and `CARGO_SHARE_NO_SANDBOX`

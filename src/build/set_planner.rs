@@ -28,6 +28,7 @@ use crate::build::own_features;
 use crate::build::plugins::{add_plugins, Plugins};
 use crate::build::set_cargo::{Cargo, SetCargo};
 use crate::build::set_split::{split_off, SetSplit};
+use crate::message::Message;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
 use crate::resolve::grouping;
@@ -38,7 +39,7 @@ use crate::shell::Shell;
 use cargo_share_compile::toolchain::Toolchain;
 
 /// The groups of a grouped build and, by group name, what each one's store entry records.
-pub type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
+pub(crate) type GroupedPlan = (GroupPlan, BTreeMap<String, GroupRecord>);
 
 /// Put the programs that join the set into one generated workspace (resolved together); keep the
 /// `--own-lock` ones in their own workspaces. The sets, the first one first.
@@ -140,7 +141,6 @@ fn set_members(
                 set::rewrite_member_manifest(&manifest_text, package_dir.unwrap_or(Path::new(".")))
             {
                 let out = SetSplit {
-                    reason: "set-split",
                     program: pkg.name.to_string(),
                     conflicts_with: Vec::new(),
                     requirement: why.to_string(),
@@ -241,7 +241,8 @@ fn plan_passes(
                 "Regrouping",
                 "the sets as an earlier pass did: later sets load more of the earlier groups",
             );
-            shell.json(&serde_json::json!({"reason": "sets-regrouped", "apart": best_apart}));
+            let said: Vec<String> = best_apart.iter().cloned().collect();
+            shell.message(&Message::SetsRegrouped { apart: &said });
             apart = best_apart;
             continue;
         }
@@ -598,7 +599,7 @@ fn announce_regroup(crates: &[String], shell: &Shell) {
             if crates.len() == 1 { "it" } else { "them" },
         ),
     );
-    shell.json(&serde_json::json!({"reason": "sets-regrouped", "apart": crates}));
+    shell.message(&Message::SetsRegrouped { apart: crates });
 }
 
 /// Cargo cannot resolve the set with the groups it builds against, and its explanation names
@@ -757,7 +758,6 @@ mod tests {
                     name: name.clone(),
                     version: "1.0.0".into(),
                     package_id: cargo_metadata::PackageId { repr: name.clone() },
-                    binaries: Vec::new(),
                     workspace: 0,
                     plugin_for: None,
                 });

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use crate::build::set_cargo::SetCargo;
+use crate::message::{Message, Report};
 use crate::resolve::set;
 use crate::resolve::set::{ResolutionConflict, SetMember};
 use crate::shell::Shell;
@@ -13,16 +14,15 @@ use crate::shell::Shell;
 /// `set-split`).
 #[derive(Debug, Serialize)]
 pub(crate) struct SetSplit {
-    pub reason: &'static str,
-    pub program: String,
+    pub(crate) program: String,
     /// The other programs Cargo's explanation names.
-    pub conflicts_with: Vec<String>,
+    pub(crate) conflicts_with: Vec<String>,
     /// The crate requirement that split them.
-    pub requirement: String,
+    pub(crate) requirement: String,
     /// The set it goes to (grouped layout: resolved against the groups of the sets before);
     /// none: built with its own lockfile.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_set: Option<usize>,
+    pub(crate) next_set: Option<usize>,
 }
 
 impl SetSplit {
@@ -48,7 +48,7 @@ impl SetSplit {
             None => "built with its own lockfile".to_string(),
         };
         shell.status(verb, format!("{what}, {how}: {}", self.requirement));
-        shell.json(&self);
+        shell.message(&Message::SetSplit(Report::of(&self)));
         self.program
     }
 }
@@ -86,7 +86,6 @@ pub(crate) fn split_off(
         }
     }
     Ok(SetSplit {
-        reason: "set-split",
         program: chosen.name.clone(),
         conflicts_with: conflict
             .involved

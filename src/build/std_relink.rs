@@ -69,10 +69,10 @@ const LINKER: &str = "cc";
 #[derive(Debug, Clone)]
 pub(crate) struct RelinkedStd {
     /// `libstd-<hash>.so`: the toolchain's file name, which is also the soname.
-    pub file: String,
-    pub path: PathBuf,
+    pub(crate) file: String,
+    pub(crate) path: PathBuf,
     /// Its export list ([`STD_EXPORTS_FILE`]).
-    pub exports_file: PathBuf,
+    pub(crate) exports_file: PathBuf,
 }
 
 /// What libstd binds through the loader so an executable's definition wins: the allocator shim

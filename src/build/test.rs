@@ -13,6 +13,8 @@ use serde::Serialize;
 use crate::build::cargo::CargoVerb;
 use crate::build::options::BuildOptions;
 use crate::build::prepare::{prepare, PreparedBuild};
+use crate::failure::ErrorKind;
+use crate::message::{Message as Record, Report};
 use crate::resolve::graph;
 use crate::resolve::set::ProgramSet;
 use crate::shell::Shell;
@@ -20,17 +22,16 @@ use crate::shell::Shell;
 /// Pass and fail counts of one program's test run.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct TestCounts {
-    pub reason: &'static str,
-    pub program: String,
-    pub version: String,
-    pub passed: u64,
-    pub failed: u64,
-    pub ignored: u64,
-    pub test_binaries: u64,
+    pub(crate) program: String,
+    pub(crate) version: String,
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
+    pub(crate) ignored: u64,
+    pub(crate) test_binaries: u64,
     pub success: bool,
     /// "no tests" or "tests did not build".
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 impl TestCounts {
@@ -96,7 +97,6 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
         .programs
         .iter()
         .map(|p| TestCounts {
-            reason: "test-finished",
             program: p.name.clone(),
             version: p.version.clone(),
             ..Default::default()
@@ -116,12 +116,15 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
             let counts = &mut results[p];
             counts.settle(started[p], status, programs.len());
             if counts.test_binaries == 0 && !status.success() {
-                shell.error(format!(
-                    "{} v{}: the tests did not build (see the errors above)",
-                    counts.program, counts.version
-                ));
+                shell.error(
+                    ErrorKind::Failed,
+                    format!(
+                        "{} v{}: the tests did not build (see the errors above)",
+                        counts.program, counts.version
+                    ),
+                );
             }
-            shell.json(&*counts);
+            shell.message(&Record::TestFinished(Report::of(counts)));
         }
     }
     shell.result(format!(
@@ -166,19 +169,19 @@ pub fn test(options: &BuildOptions, shell: &Shell) -> Result<Vec<TestCounts>> {
 /// One program's recorded test outcome under a set's resolution.
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub(crate) struct RecordedTest {
-    pub version: String,
-    pub passed: u64,
-    pub failed: u64,
-    pub success: bool,
-    pub note: Option<String>,
+    pub(crate) version: String,
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
+    pub(crate) success: bool,
+    pub(crate) note: Option<String>,
     /// The names of the failing tests, when every test binary reported and each failure is
     /// named (`install`'s retest compares them with a run under the installed versions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub failing: Vec<String>,
+    pub(crate) failing: Vec<String>,
     /// Each failing test fails under the versions the program is installed with too
     /// (`install`'s retest ran them): the failures say nothing of this resolution.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub known_failures: bool,
+    pub(crate) known_failures: bool,
 }
 
 impl From<&TestCounts> for RecordedTest {

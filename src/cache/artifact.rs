@@ -47,15 +47,15 @@ const ANY_RATIO_BELOW: u64 = 16 << 20;
 const CONFIG_LIMIT: u64 = 64 << 20;
 
 /// A blob to upload: its digest (`sha256:HEX`) and bytes.
-pub struct Blob {
-    pub digest: String,
-    pub bytes: Vec<u8>,
+pub(crate) struct Blob {
+    pub(crate) digest: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// An artifact ready to push: blobs (config first), then the manifest that makes it visible.
-pub struct Prepared {
-    pub blobs: Vec<Blob>,
-    pub manifest: Vec<u8>,
+pub(crate) struct Prepared {
+    pub(crate) blobs: Vec<Blob>,
+    pub(crate) manifest: Vec<u8>,
 }
 
 fn blob(bytes: Vec<u8>) -> Blob {
@@ -82,7 +82,7 @@ pub fn signed_message(
 }
 
 /// Compress, sign and lay out an artifact.
-pub fn prepare(
+pub(crate) fn prepare(
     artifact_type: &str,
     tag: &str,
     config: Vec<u8>,
@@ -141,8 +141,8 @@ pub fn prepare(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
     pub title: String,
-    pub digest: String,
-    pub size: u64,
+    pub(crate) digest: String,
+    pub(crate) size: u64,
 }
 
 /// A file the caller's config names: its layer's title and, where the config gives it, its
@@ -158,8 +158,6 @@ pub struct ExpectedFile {
 /// config and knows which files it names.
 pub struct Signed {
     pub config: Vec<u8>,
-    /// The signing key's name.
-    pub signer: String,
     pub layers: Vec<Layer>,
     repository: String,
     tag: String,
@@ -241,7 +239,6 @@ pub fn fetch_signed(
     let config = fetch_blob(remote, repository, &config_digest, config_size, what)?;
     Ok(Some(Signed {
         config,
-        signer: signer.to_string(),
         layers,
         repository: repository.to_string(),
         tag: tag.to_string(),
@@ -251,7 +248,7 @@ pub fn fetch_signed(
 
 /// The signature is by one of the trusted keys named `signer` (several may share a name: each
 /// is tried).
-pub fn check_signature(
+pub(crate) fn check_signature(
     trusted: &[PublicKey],
     signer: &str,
     signature: &str,
@@ -393,7 +390,7 @@ fn fetch_blob(
 
 /// Upload an artifact: blobs the cache lacks, then the manifest under each tag (the first tag's
 /// manifest is the step that makes it visible). Returns the bytes of blobs uploaded.
-pub fn upload(
+pub(crate) fn upload(
     remote: &dyn Remote,
     repository: &str,
     tags: &[&str],

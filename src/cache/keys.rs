@@ -11,6 +11,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+use crate::message::Message;
+use crate::shell::Shell;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -20,14 +23,14 @@ const PUBLIC_HEADER: &str = "cargo-share public key v1";
 
 /// A secret key read from its file.
 pub struct SecretKey {
-    pub name: String,
+    pub(crate) name: String,
     key: SigningKey,
 }
 
 /// A public key trusted by a puller.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
-    pub name: String,
+    pub(crate) name: String,
     key: VerifyingKey,
 }
 
@@ -50,7 +53,7 @@ fn check_name(name: &str) -> Result<()> {
 
 /// `cargo share key generate NAME --out DIR`: a new key pair, `DIR/NAME.secret` (mode 0600,
 /// never overwritten) and `DIR/NAME.pub`. Returns both paths.
-pub fn generate(name: &str, out: &Path) -> Result<(PathBuf, PathBuf)> {
+pub(crate) fn generate(name: &str, out: &Path) -> Result<(PathBuf, PathBuf)> {
     check_name(name)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let secret_path = out.join(format!("{name}.secret"));
@@ -83,6 +86,27 @@ pub fn generate(name: &str, out: &Path) -> Result<(PathBuf, PathBuf)> {
     std::fs::write(&public_path, public)
         .with_context(|| format!("writing {}", public_path.display()))?;
     Ok((secret_path, public_path))
+}
+
+/// `cargo share key generate`: [`generate`], then the `Generated` status line and the
+/// `key-generated` record.
+pub fn generate_announced(name: &str, out: &Path, shell: &Shell) -> Result<()> {
+    let (secret, public) = generate(name, out)?;
+    shell.status(
+        "Generated",
+        format!(
+            "the key `{name}`: {} (secret, owner-only: sign with it) and {} (public: give it \
+             to pullers)",
+            secret.display(),
+            public.display()
+        ),
+    );
+    shell.message(&Message::KeyGenerated {
+        name,
+        secret: &secret,
+        public: &public,
+    });
+    Ok(())
 }
 
 /// The header, name and base64 body of a key file, checked.
@@ -148,7 +172,7 @@ impl PublicKey {
     }
 
     /// Whether `signature` (base64) is this key's over `message`.
-    pub fn verifies(&self, message: &[u8], signature: &str) -> bool {
+    pub(crate) fn verifies(&self, message: &[u8], signature: &str) -> bool {
         let Some(sig) = BASE64
             .decode(signature)
             .ok()

@@ -9,18 +9,17 @@
 //! and what is not: `docs/src/security-binary-cache.md`.
 
 pub mod artifact;
-pub mod credentials;
+pub(crate) mod credentials;
 pub mod keys;
-pub mod names;
+pub(crate) mod names;
 pub mod oci;
-pub mod pull;
-pub mod push;
-pub mod records;
-pub mod remote;
-pub mod substitute;
+pub(crate) mod pull;
+pub(crate) mod push;
+pub(crate) mod records;
+pub(crate) mod remote;
+pub(crate) mod substitute;
 
-pub use artifact::check_signature;
-pub use keys::generate as generate_key;
+pub(crate) use artifact::check_signature;
 pub use keys::{PublicKey, SecretKey};
 pub use oci::OciRegistry;
 pub use pull::{pull, PullOptions};

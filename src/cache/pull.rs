@@ -23,6 +23,7 @@ use crate::cache::keys::PublicKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 use crate::source::CrateSpec;
 use crate::store::ancestors::check_safe_path;
@@ -54,20 +55,20 @@ pub struct PullOptions {
 #[derive(Debug, Clone)]
 pub(crate) struct PullTarget<'a> {
     /// The store directory (made if new).
-    pub store: &'a Path,
-    pub root: &'a Path,
+    pub(crate) store: &'a Path,
+    pub(crate) root: &'a Path,
     /// Replace binaries in ROOT/bin that cargo share did not install.
-    pub force: bool,
+    pub(crate) force: bool,
     /// Install a `latest` older than the installed version.
-    pub allow_downgrade: bool,
+    pub(crate) allow_downgrade: bool,
 }
 
 /// A program's signed manifest and checked config, as fetched for what was asked.
 pub(crate) struct FoundProgram {
-    pub config: ProgramConfig,
-    pub signed: Signed,
+    pub(crate) config: ProgramConfig,
+    pub(crate) signed: Signed,
     /// Whether a version was asked for (else this is the cache's `latest`).
-    pub pinned: bool,
+    pub(crate) pinned: bool,
 }
 
 /// The trusted public keys, read; at least one.
@@ -475,7 +476,6 @@ fn commit_pulled(
     let (pulled, reused): (Vec<String>, Vec<String>) =
         p.entries.iter().cloned().partition(|h| added.contains(h));
     let record = InstallRecord {
-        reason: "program-pulled",
         name: p.name.clone(),
         version: p.version.clone(),
         binaries: linked,
@@ -483,6 +483,7 @@ fn commit_pulled(
         added: pulled,
     };
     record.announce(shell, "from the cache; ");
+    shell.message(&Message::ProgramPulled(Report::of(&record)));
     Ok(Some(record))
 }
 

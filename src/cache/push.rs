@@ -17,6 +17,7 @@ use crate::cache::keys::SecretKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 use crate::store::{Access, EntryRow, Store};
 use cargo_share_compile::digest::file_sha256;
@@ -35,14 +36,13 @@ pub struct PushOptions {
 /// What `push` did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PushReport {
-    pub reason: &'static str,
-    pub programs: Vec<String>,
+    pub(crate) programs: Vec<String>,
     /// Entries uploaded, and entries the cache had.
-    pub entries_pushed: usize,
-    pub entries_present: usize,
+    pub(crate) entries_pushed: usize,
+    pub(crate) entries_present: usize,
     /// Bytes of blobs uploaded, and of everything sent.
-    pub blob_bytes: u64,
-    pub bytes_sent: u64,
+    pub(crate) blob_bytes: u64,
+    pub(crate) bytes_sent: u64,
 }
 
 /// A program's tags: its build (`b-ID`), its version, `latest`.
@@ -89,7 +89,6 @@ pub(crate) fn push_to(
         .map(|r| (r.hash.clone(), r))
         .collect();
     let mut report = PushReport {
-        reason: "push-finished",
         ..Default::default()
     };
     let mut done = BTreeSet::new();
@@ -146,7 +145,7 @@ pub(crate) fn push_to(
             human_bytes(report.blob_bytes)
         ),
     );
-    shell.json(&report);
+    shell.message(&Message::PushFinished(Report::of(&report)));
     Ok(report)
 }
 

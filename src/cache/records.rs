@@ -20,31 +20,31 @@ use cargo_share_compile::unit_record::UnitRecord;
 /// The config of an entry artifact.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EntryConfig {
-    pub entry: StoreEntry,
+    pub(crate) entry: StoreEntry,
 }
 
 /// An entry a program needs, and the package whose repository holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct EntryRef {
-    pub hash: String,
-    pub package: String,
-    pub version: String,
+    pub(crate) hash: String,
+    pub(crate) package: String,
+    pub(crate) version: String,
 }
 
 /// The config of a program artifact.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ProgramConfig {
-    pub program: InstalledProgram,
+    pub(crate) program: InstalledProgram,
     /// Hashes of the entries in the program's `lib/`.
-    pub libraries: Vec<String>,
+    pub(crate) libraries: Vec<String>,
     /// Every entry of `program.entries`.
-    pub entries: Vec<EntryRef>,
+    pub(crate) entries: Vec<EntryRef>,
 }
 
 impl EntryConfig {
     /// The entry's identity computed again from its inputs must be `tag`, and the inputs must
     /// agree with the manifest's file, dependencies and (libstd) file hash.
-    pub fn check(&self, tag: &str, what: &str) -> Result<()> {
+    pub(crate) fn check(&self, tag: &str, what: &str) -> Result<()> {
         let id = &self.entry.identity;
         let inputs = id
             .inputs
@@ -131,7 +131,7 @@ impl EntryConfig {
 
 impl ProgramConfig {
     /// Names are plain, the entry lists agree, and the program is the one asked for.
-    pub fn check(&self, name: &str, what: &str) -> Result<()> {
+    pub(crate) fn check(&self, name: &str, what: &str) -> Result<()> {
         if self.program.name != name {
             bail!(
                 "{what}: the cache's artifact is the program `{}`, not `{name}`; refused",

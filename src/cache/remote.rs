@@ -42,9 +42,9 @@ pub trait Remote {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheUrl {
     /// `HOST[:PORT]`.
-    pub host: String,
+    pub(crate) host: String,
     /// The repository prefix (no leading or trailing `/`; may be empty).
-    pub path: String,
+    pub(crate) path: String,
 }
 
 impl CacheUrl {

@@ -32,9 +32,9 @@ pub(crate) const CONFIG_ENV: &str = "CARGO_SHARE_CONFIG";
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) struct SubstituterConfig {
     #[serde(default)]
-    pub substituters: Vec<String>,
+    pub(crate) substituters: Vec<String>,
     #[serde(default)]
-    pub trusted_public_keys: Vec<PathBuf>,
+    pub(crate) trusted_public_keys: Vec<PathBuf>,
 }
 
 fn config_path() -> Option<PathBuf> {

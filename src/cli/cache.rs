@@ -56,19 +56,7 @@ pub(crate) struct PullArgs {
 impl KeyCommand {
     pub(crate) fn exec(self, ctx: &Context) -> Result<i32> {
         let KeyCommand::Generate { name, out } = self;
-        let (secret, public) = cache::generate_key(&name, &out)?;
-        ctx.shell.status(
-            "Generated",
-            format!(
-                "the key `{name}`: {} (secret, owner-only: sign with it) and {} (public: give \
-                 it to pullers)",
-                secret.display(),
-                public.display()
-            ),
-        );
-        ctx.shell
-            .json(&serde_json::json!({"reason": "key-generated", "name": name,
-            "secret": secret, "public": public}));
+        cache::keys::generate_announced(&name, &out, &ctx.shell)?;
         Ok(0)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use cargo_share::failure::Failure;
+use cargo_share::failure::ErrorKind;
 
 /// `verify` found problems.
 pub(crate) const PROBLEMS_FOUND: i32 = 1;
@@ -21,13 +21,14 @@ pub(crate) fn exit_with(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(FAILED as u8))
 }
 
-/// The exit code of a command that ended with `error`.
-pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
-    let code = match Failure::of(error) {
-        Some(Failure::Partial(_)) => PARTIAL,
-        Some(Failure::Unreachable(_)) => UNREACHABLE,
-        Some(Failure::Untrusted(_)) => UNTRUSTED,
-        None => FAILED,
+/// The exit code of an error of `kind` (the `kind` of its `error` record).
+pub(crate) fn code_of(kind: ErrorKind) -> u8 {
+    let code = match kind {
+        ErrorKind::Problem => PROBLEMS_FOUND,
+        ErrorKind::Partial => PARTIAL,
+        ErrorKind::Unreachable => UNREACHABLE,
+        ErrorKind::Untrusted => UNTRUSTED,
+        ErrorKind::Failed => FAILED,
     };
     code as u8
 }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use cargo_share::failure::ErrorKind;
 use cargo_share::shell::{MessageFormat, Shell};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -227,8 +228,9 @@ pub(crate) fn run(mut argv: Vec<OsString>) -> ExitCode {
         Ok(code) => exit_with(code),
         Err(e) => {
             // Said once: on stderr, and in JSON mode also as one `error` record.
-            ctx.shell.error(format!("{e:#}"));
-            ExitCode::from(exit::code_of(&e))
+            let kind = ErrorKind::of(&e);
+            ctx.shell.error(kind, format!("{e:#}"));
+            ExitCode::from(exit::code_of(kind))
         }
     }
 }

@@ -11,13 +11,13 @@ use crate::cache::{CacheUrl, OciRegistry, PublicKey};
 use crate::image::base::OCI_MANIFEST;
 use crate::image::compose::verify_image;
 use crate::image::reference::ImageRef;
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 use cargo_share_compile::digest::sha256_hex;
 
 /// What `verify-image` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifiedImage {
-    pub(crate) reason: &'static str,
     pub(crate) image: String,
     pub(crate) manifest_digest: String,
     pub(crate) signer: String,
@@ -58,11 +58,10 @@ pub fn verify_pushed(
         format!("{image} ({digest}), signed by `{signer}`"),
     );
     let verified = VerifiedImage {
-        reason: "image-verified",
         image: image.to_string(),
         manifest_digest: digest,
         signer,
     };
-    shell.json(&verified);
+    shell.message(&Message::ImageVerified(Report::of(&verified)));
     Ok(verified)
 }

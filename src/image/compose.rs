@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn an_image_takes_the_layers_its_program_loads_and_its_signature_verifies() {
         let dir = tempfile::tempdir().unwrap();
-        let (secret, public) = crate::cache::generate_key("ci", dir.path()).unwrap();
+        let (secret, public) = crate::cache::keys::generate("ci", dir.path()).unwrap();
         let key = SecretKey::read(&secret).unwrap();
         let program = ProgramClosure {
             name: "web".into(),

@@ -11,7 +11,7 @@
 pub mod base;
 mod check;
 pub mod compose;
-mod publish;
+pub(crate) mod publish;
 mod reference;
 mod run;
 

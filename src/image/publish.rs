@@ -22,7 +22,6 @@ use crate::image::compose::{BuiltLayer, LayerRef, ProgramImage};
 /// What pushing one image did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub(crate) struct PushedImage {
-    pub(crate) reason: &'static str,
     pub(crate) name: String,
     pub(crate) version: String,
     /// `HOST/REPOSITORY:TAG`.
@@ -100,7 +99,6 @@ pub(crate) fn push_image(
 ) -> Result<PushedImage> {
     let repository = url.image_repository(&image.name);
     let mut report = PushedImage {
-        reason: "image-pushed",
         name: image.name.clone(),
         version: image.version.clone(),
         image: format!("{}/{repository}:{}", url.host, image.tag()),

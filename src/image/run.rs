@@ -13,6 +13,7 @@ use crate::image::base::{fetch_base, BaseImage};
 use crate::image::compose::{build_layers, compose, BuiltLayer, ProgramImage};
 use crate::image::publish::{push_image, write_layout, PushedImage};
 use crate::layout::{build_closures, checked_prefix, partition, source_date_epoch};
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 
 /// The prefix the programs' files go under in an image (`PREFIX/bin`, `PREFIX/lib`).
@@ -36,10 +37,10 @@ pub struct ImageOptions {
 /// What `image` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageReport {
-    pub(crate) reason: &'static str,
     /// Every layer made from the programs' files (the base's are not listed).
     pub(crate) layers: Vec<BuiltLayer>,
     /// One record per image pushed (empty without `--to`).
+    #[serde(serialize_with = "crate::message::pushed_images")]
     pub(crate) pushed: Vec<PushedImage>,
     /// Per program, the digest of its image manifest.
     pub(crate) images: BTreeMap<String, String>,
@@ -92,7 +93,6 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
         .map(|c| compose(c, base.as_ref(), &layers, &opts.prefix, mtime, key.as_ref()))
         .collect::<Result<Vec<_>>>()?;
     let mut report = ImageReport {
-        reason: "image-finished",
         pushed: Vec::new(),
         images: images
             .iter()
@@ -114,7 +114,7 @@ pub fn image(opts: &ImageOptions, shell: &Shell) -> Result<ImageReport> {
         report.blob_bytes = report.pushed.iter().map(|p| p.blob_bytes).sum();
     }
     report.layers = layers;
-    shell.json(&report);
+    shell.message(&Message::ImageFinished(Report::of(&report)));
     Ok(report)
 }
 
@@ -168,7 +168,7 @@ fn push_all(
                 pushed.blobs_mounted
             ),
         );
-        shell.json(&pushed);
+        shell.message(&Message::ImagePushed(Report::of(&pushed)));
         out.push(pushed);
     }
     Ok(out)

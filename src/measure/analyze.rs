@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::build;
 use crate::build::BuildOptions;
+use crate::message::{Message, Report};
 use crate::resolve::set::Unify;
 use crate::shell::{human_bytes, Shell};
 use cargo_share_compile::digest::sha256_hex;
@@ -23,26 +24,25 @@ use cargo_share_compile::digest::sha256_hex;
 /// What one policy needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyAnalysis {
-    pub reason: &'static str,
-    pub unify: Unify,
-    pub programs: usize,
+    pub(crate) unify: Unify,
+    pub(crate) programs: usize,
     /// Distinct library crate builds (programs themselves not counted).
-    pub crate_builds: usize,
+    pub(crate) crate_builds: usize,
     /// Distinct crate names among them.
-    pub crate_names: usize,
+    pub(crate) crate_names: usize,
     /// Builds used by two or more programs.
-    pub shared_builds: usize,
+    pub(crate) shared_builds: usize,
     /// Number of programs using a build -> number of builds.
-    pub users_histogram: BTreeMap<usize, usize>,
+    pub(crate) users_histogram: BTreeMap<usize, usize>,
     /// Crate names with more than one build, most builds first.
-    pub most_built: Vec<(String, usize)>,
+    pub(crate) most_built: Vec<(String, usize)>,
     /// Program -> crate builds in its closure.
-    pub builds_per_program: BTreeMap<String, usize>,
+    pub(crate) builds_per_program: BTreeMap<String, usize>,
     /// Rust source bytes of the crate builds, counted once per program that uses them: what
     /// static linking compiles and ships, each program its own copy.
-    pub static_source_bytes: u64,
+    pub(crate) static_source_bytes: u64,
     /// The same, each distinct crate build counted once: what sharing compiles and ships.
-    pub shared_source_bytes: u64,
+    pub(crate) shared_source_bytes: u64,
 }
 
 impl PolicyAnalysis {
@@ -245,7 +245,6 @@ pub(crate) fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<Po
         *users_histogram.entry(who.len()).or_default() += 1;
     }
     Ok(PolicyAnalysis {
-        reason: "analysis",
         unify: options.unify.policy,
         programs: per_program.len(),
         crate_builds: users.len(),
@@ -279,7 +278,7 @@ pub fn analyze(
         }
         shell.status("Analyzing", format!("--unify {policy}"));
         let a = analyze_policy(&o, shell)?;
-        shell.json(&a);
+        shell.message(&Message::Analysis(Report::of(&a)));
         results.push(a);
     }
     let none = results.iter().find(|a| a.unify == Unify::None);

@@ -14,6 +14,7 @@ use crate::layout::{
     build_closures, canonical_copies, checked_prefix, gzip, lay_out, lay_out_linked, partition,
     source_date_epoch, FileKind, FileSet, ProgramClosure, TreeEntry, TreeEntryKind,
 };
+use crate::message::{Message, Report};
 use crate::package::control::{
     architecture, changelog, copyright, debian_name, debian_version, library_package_name,
     maintainer, revision_of, system_depends, Control,
@@ -71,7 +72,6 @@ pub struct PackageArgs {
 /// One package `package` wrote or kept.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuiltPackage {
-    pub(crate) reason: &'static str,
     pub name: String,
     pub version: String,
     /// The `.deb` in the output directory.
@@ -91,7 +91,7 @@ pub struct BuiltPackage {
 /// What `package` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackageReport {
-    pub(crate) reason: &'static str,
+    #[serde(serialize_with = "crate::message::built_packages")]
     pub packages: Vec<BuiltPackage>,
     /// Bytes of the packages this run wrote.
     pub(crate) written_bytes: u64,
@@ -204,7 +204,6 @@ pub fn package_closures(
             }
         };
         packages.push(BuiltPackage {
-            reason: "package-built",
             name: unit.name.clone(),
             version,
             file,
@@ -228,11 +227,10 @@ pub fn package_closures(
     }
     say(&packages, shell);
     let report = PackageReport {
-        reason: "package-finished",
         written_bytes: packages.iter().filter(|p| p.written).map(|p| p.size).sum(),
         packages,
     };
-    shell.json(&report);
+    shell.message(&Message::PackageFinished(Report::of(&report)));
     Ok(report)
 }
 
@@ -628,7 +626,7 @@ fn say(packages: &[BuiltPackage], shell: &Shell) {
                 p.files.len()
             ),
         );
-        shell.json(p);
+        shell.message(&Message::PackageBuilt(Report::of(p)));
     }
 }
 

@@ -10,10 +10,10 @@
 //! and the command stays running to hold them (locks end with the process). `unit` writes the
 //! systemd user unit that runs it at login.
 
-pub mod open;
+pub(crate) mod open;
 pub mod page_cache;
-pub mod run;
-pub mod select;
+pub(crate) mod run;
+pub(crate) mod select;
 pub mod unit;
 
 pub use run::{preload, warm_store, PreloadOptions, PreloadReport, Warmed};

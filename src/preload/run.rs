@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::message::{self, Message};
 use crate::preload::open::open_store_file;
 use crate::preload::page_cache::{self, Mapping};
 use crate::preload::select::{self, Candidate, Selection};
@@ -24,32 +25,32 @@ pub struct PreloadOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct Warmed {
     #[serde(flatten)]
-    pub file: Candidate,
+    pub(crate) file: Candidate,
     /// Its bytes in the page cache when preload was done with it.
-    pub resident_bytes: u64,
-    pub locked: bool,
+    pub(crate) resident_bytes: u64,
+    pub(crate) locked: bool,
 }
 
 /// What a preload did.
 #[derive(Debug, Default, Serialize)]
 pub struct PreloadReport {
-    pub installed_programs: usize,
-    pub warmed: Vec<Warmed>,
+    pub(crate) installed_programs: usize,
+    pub(crate) warmed: Vec<Warmed>,
     /// Files refused, with the reason (`open`).
-    pub skipped: Vec<(PathBuf, String)>,
+    pub(crate) skipped: Vec<(PathBuf, String)>,
     /// The file mappings holding locked pages (dropped: unlocked).
     #[serde(skip)]
     locks: Vec<Mapping>,
 }
 
 impl PreloadReport {
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.warmed.iter().map(|w| w.file.bytes).sum()
     }
-    pub fn resident_bytes(&self) -> u64 {
+    pub(crate) fn resident_bytes(&self) -> u64 {
         self.warmed.iter().map(|w| w.resident_bytes).sum()
     }
-    pub fn locked_bytes(&self) -> u64 {
+    pub(crate) fn locked_bytes(&self) -> u64 {
         self.warmed
             .iter()
             .filter(|w| w.locked)
@@ -135,7 +136,9 @@ pub fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadRepo
             if warmed.file.programs == 1 { "" } else { "s" },
             if locked { ", locked" } else { "" }
         ));
-        shell.json(&serde_json::json!({"reason": "preload-file", "file": &warmed}));
+        shell.message(&Message::PreloadFile {
+            file: message::value(&warmed),
+        });
         report.warmed.push(warmed);
     }
     Ok(report)
@@ -168,8 +171,10 @@ fn open_selected(
                     candidate.path.display(),
                     refusal.0
                 ));
-                shell.json(&serde_json::json!({"reason": "preload-skipped",
-                    "path": candidate.path, "cause": refusal.0}));
+                shell.message(&Message::PreloadSkipped {
+                    path: &candidate.path,
+                    cause: &refusal.0,
+                });
                 report.skipped.push((candidate.path, refusal.0));
             }
         }
@@ -234,13 +239,12 @@ fn summarize(report: &PreloadReport, options: &PreloadOptions, shell: &Shell) {
             }
         ),
     );
-    shell.json(&serde_json::json!({
-        "reason": "preload-finished",
-        "installed_programs": report.installed_programs,
-        "files": report.warmed.len(),
-        "bytes": report.bytes(),
-        "resident_bytes": report.resident_bytes(),
-        "locked_bytes": report.locked_bytes(),
-        "skipped": report.skipped.len(),
-    }));
+    shell.message(&Message::PreloadFinished {
+        installed_programs: report.installed_programs,
+        files: report.warmed.len(),
+        bytes: report.bytes(),
+        resident_bytes: report.resident_bytes(),
+        locked_bytes: report.locked_bytes(),
+        skipped: report.skipped.len(),
+    });
 }

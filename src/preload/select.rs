@@ -13,21 +13,21 @@ use crate::store::{open_store, Access};
 pub struct Candidate {
     /// `STORE/entries/NAME-VERSION-ID/lib/FILE` (STORE with its links resolved), as the index
     /// names it (not yet checked).
-    pub path: PathBuf,
-    pub package: String,
-    pub version: String,
+    pub(crate) path: PathBuf,
+    pub(crate) package: String,
+    pub(crate) version: String,
     /// How many installed programs load it.
-    pub programs: usize,
+    pub(crate) programs: usize,
     /// Its size, as the index records it.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 /// What the store holds for preload: the installed programs and every entry they load, most
 /// loaded first.
 #[derive(Debug, Default)]
-pub struct Ranking {
-    pub installed_programs: usize,
-    pub candidates: Vec<Candidate>,
+pub(crate) struct Ranking {
+    pub(crate) installed_programs: usize,
+    pub(crate) candidates: Vec<Candidate>,
 }
 
 /// Which files to take from a ranking.
@@ -40,7 +40,7 @@ pub enum Selection {
 }
 
 impl Selection {
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Selection::MinPrograms(n) => format!("loaded by at least {n} installed programs"),
             Selection::All => "loaded by any installed program".to_string(),
@@ -57,7 +57,7 @@ impl Selection {
 
 /// Rank the store's entries by their users. The store is open (shared lock) only while its
 /// index is read: a preload holding files locked in memory never blocks an install.
-pub fn rank(store_dir: &Path) -> Result<Ranking> {
+pub(crate) fn rank(store_dir: &Path) -> Result<Ranking> {
     let store = open_store(store_dir, Access::Read)?;
     let store_real = store
         .root
@@ -87,7 +87,7 @@ pub fn rank(store_dir: &Path) -> Result<Ranking> {
 
 impl Ranking {
     /// The candidates `selection` takes, in rank order.
-    pub fn select(&self, selection: Selection) -> Vec<Candidate> {
+    pub(crate) fn select(&self, selection: Selection) -> Vec<Candidate> {
         self.candidates
             .iter()
             .filter(|c| selection.takes(c.programs))

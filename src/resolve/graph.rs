@@ -21,7 +21,6 @@ pub struct Program {
     pub name: String,
     pub version: String,
     pub package_id: PackageId,
-    pub binaries: Vec<String>,
     /// Index into [`BuildGraph::workspaces`].
     pub workspace: usize,
     /// A plugin (`--plugin-for`): no binaries, a `dylib`/`cdylib` for this program.
@@ -122,12 +121,6 @@ impl BuildGraph {
                 name: pkg.name.to_string(),
                 version: pkg.version.to_string(),
                 package_id: pkg.id.clone(),
-                binaries: pkg
-                    .targets
-                    .iter()
-                    .filter(|t| t.is_bin())
-                    .map(|t| t.name.clone())
-                    .collect(),
                 workspace: index,
                 plugin_for: None,
             });

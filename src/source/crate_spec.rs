@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CrateSpec {
-    pub name: String,
-    pub version: Option<String>,
+    pub(crate) name: String,
+    pub(crate) version: Option<String>,
 }
 
 impl std::str::FromStr for CrateSpec {

@@ -172,7 +172,7 @@ fn is_complete_copy(dir: &Path, registry: Option<&Registry>) -> bool {
 }
 
 /// A scratch directory in `CACHE/tmp` (removed when dropped).
-pub fn scratch_dir(cache: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+pub(crate) fn scratch_dir(cache: &Path, prefix: &str) -> Result<tempfile::TempDir> {
     let root = cache.join("tmp");
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     Ok(tempfile::Builder::new().prefix(prefix).tempdir_in(&root)?)

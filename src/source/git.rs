@@ -62,8 +62,8 @@ impl std::fmt::Display for GitSpec {
 /// What a checkout records of where it came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct GitCheckout {
-    pub url: String,
-    pub commit: String,
+    pub(crate) url: String,
+    pub(crate) commit: String,
 }
 
 const CHECKOUT_RECORD: &str = ".cargo-share-git.json";

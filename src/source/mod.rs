@@ -6,12 +6,12 @@
 //! package into Cargo's registry cache (this works for binary-only packages too), then a private
 //! copy of the unpacked sources so that building or testing never writes into Cargo's cache.
 
-pub mod crate_spec;
-pub mod fetch;
-pub mod git;
+pub(crate) mod crate_spec;
+pub(crate) mod fetch;
+pub(crate) mod git;
 mod legacy_origin;
-pub mod program;
-pub mod registry;
+pub(crate) mod program;
+pub(crate) mod registry;
 
 pub use crate_spec::{read_program_list, CrateSpec};
 pub use fetch::{

@@ -112,7 +112,7 @@ impl From<ProgramSource> for SourceRecord {
 impl ProgramSource {
     /// How `list` and a program's record name where it came from: `crates.io`, `registry
     /// `NAME`` (or `registry URL`), `local` or `git`.
-    pub fn kind(&self) -> String {
+    pub(crate) fn kind(&self) -> String {
         match self {
             ProgramSource::Registry(_) => "crates.io".to_string(),
             ProgramSource::OtherRegistry(_, registry) => registry.to_string(),
@@ -123,7 +123,7 @@ impl ProgramSource {
 
     /// The program's manifest: the given file (or `DIR/Cargo.toml`), or the manifest of the
     /// crates.io package's private source copy in `cache` (fetched if needed).
-    pub fn manifest(&self, cache: &Path, shell: &Shell) -> Result<PathBuf> {
+    pub(crate) fn manifest(&self, cache: &Path, shell: &Shell) -> Result<PathBuf> {
         match self {
             ProgramSource::Path(p) => {
                 let p = if p.is_dir() {

@@ -38,7 +38,7 @@ impl Registry {
     }
 
     /// What to check when Cargo cannot resolve a package on it.
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             Registry::Named(name) => format!(
                 "is `{name}` defined in Cargo's configuration, as `[registries.{name}]` with its \

@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::build::BuildOptions;
+use crate::message::Message;
 use crate::shell::Shell;
 use crate::source::{fetch_registry_crate, CrateSpec, ProgramSource};
 use crate::store::index::{Access, Store};
@@ -71,8 +72,10 @@ pub fn skip_already_installed(
                     installed.name, installed.version
                 ),
             );
-            shell.json(&serde_json::json!({"reason": "program-ignored",
-                "name": installed.name, "version": installed.version}));
+            shell.message(&Message::ProgramIgnored {
+                name: &installed.name,
+                version: &installed.version,
+            });
         } else {
             kept.push(again(spec));
         }

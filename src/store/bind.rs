@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::{BuildReport, BuiltProgram};
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use crate::store::fault;
@@ -24,23 +25,21 @@ use crate::store::program_commit::{
 };
 use crate::store::request::InstallRequest;
 
-/// What `install` did for one program.
+/// What `install` did for one program (`--json`: `program-installed`, `program-regrouped` for
+/// an installed program rebound, `program-pulled`).
 #[derive(Debug, Clone, Serialize)]
 pub struct InstallRecord {
-    /// `program-installed`, or `program-regrouped` for an installed program rebound.
-    pub reason: &'static str,
-    pub name: String,
-    pub version: String,
-    pub binaries: Vec<PathBuf>,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) binaries: Vec<PathBuf>,
     /// Entries that were already in the store.
-    pub reused: Vec<String>,
+    pub(crate) reused: Vec<String>,
     /// Entries this install added.
-    pub added: Vec<String>,
+    pub(crate) added: Vec<String>,
 }
 
 impl InstallRecord {
-    /// The `Installed` status line (`how`: where it came from, if not a build) and the JSON
-    /// record.
+    /// The `Installed` status line (`how`: where it came from, if not a build).
     pub(crate) fn announce(&self, shell: &Shell, how: &str) {
         shell.status(
             "Installed",
@@ -58,7 +57,6 @@ impl InstallRecord {
                 self.added.len()
             ),
         );
-        shell.json(self);
     }
 }
 
@@ -85,7 +83,7 @@ pub(crate) struct Binder<'a> {
 }
 
 impl<'a> Binder<'a> {
-    pub fn new(
+    pub(crate) fn new(
         store: &'a Store,
         report: &'a BuildReport,
         out: &'a Path,
@@ -304,7 +302,7 @@ impl<'a> Binder<'a> {
 /// A program `Binder::stage` staged: recorded with the others of its install by
 /// `record_programs`, then linked by `finish`.
 pub(crate) struct PendingBind {
-    pub staged: StagedProgram,
+    pub(crate) staged: StagedProgram,
     rebuilt: bool,
     /// How many shared crate builds it was built against, and how many groups it loads.
     builds: usize,
@@ -347,18 +345,17 @@ impl PendingBind {
             ),
         );
         let record = InstallRecord {
-            reason: if rebuilt {
-                "program-regrouped"
-            } else {
-                "program-installed"
-            },
             name: name.clone(),
             version: version.clone(),
             binaries: linked,
             reused: self.reused,
             added: self.added,
         };
-        shell.json(&record);
+        shell.message(&if rebuilt {
+            Message::ProgramRegrouped(Report::of(&record))
+        } else {
+            Message::ProgramInstalled(Report::of(&record))
+        });
         Ok(record)
     }
 }

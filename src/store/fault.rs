@@ -41,7 +41,7 @@ fn parse(spec: &str) -> (&str, Option<u32>, &str) {
 
 /// The step just done at `name`: fail here if `CARGO_SHARE_FAULT` says so.
 #[cfg(any(debug_assertions, feature = "fault-injection"))]
-pub fn step(name: &str) -> std::io::Result<()> {
+pub(crate) fn step(name: &str) -> std::io::Result<()> {
     let log = std::env::var_os(FAULT_LOG_ENV);
     let spec = std::env::var(FAULT_ENV).ok();
     if log.is_none() && spec.is_none() {
@@ -95,7 +95,7 @@ fn kill() -> ! {
 /// The step just done at `name`: a release build has no fault points.
 #[cfg(not(any(debug_assertions, feature = "fault-injection")))]
 #[inline(always)]
-pub fn step(_name: &str) -> std::io::Result<()> {
+pub(crate) fn step(_name: &str) -> std::io::Result<()> {
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use cargo_share_compile::digest::file_sha256;
 
 /// Refuse a directory others can write to or that someone else owns.
-pub fn check_private(dir: &Path) -> Result<()> {
+pub(crate) fn check_private(dir: &Path) -> Result<()> {
     let meta = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
     // Our effective uid is the owner of our /proc entry.
     let me = std::fs::metadata("/proc/self")
@@ -43,12 +43,12 @@ pub(crate) fn write_step(path: &Path, bytes: impl AsRef<[u8]>, point: &str) -> R
 }
 
 /// Create the directory `path`, the error naming it.
-pub fn create_dir(path: &Path) -> Result<()> {
+pub(crate) fn create_dir(path: &Path) -> Result<()> {
     std::fs::create_dir(path).with_context(|| format!("creating {}", path.display()))
 }
 
 /// Files 0444, directories 0555: entries are immutable once registered.
-pub fn make_read_only(dir: &Path) -> Result<()> {
+pub(crate) fn make_read_only(dir: &Path) -> Result<()> {
     let reading = || format!("reading {}", dir.display());
     for entry in std::fs::read_dir(dir).with_context(reading)? {
         let entry = entry.with_context(reading)?;
@@ -73,7 +73,7 @@ pub fn make_read_only(dir: &Path) -> Result<()> {
 }
 
 /// Remove a read-only tree: make directories writable again first.
-pub fn remove_tree(dir: &Path) -> Result<()> {
+pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
     fn unlock(dir: &Path) {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         if let Ok(entries) = std::fs::read_dir(dir) {
@@ -137,7 +137,7 @@ pub(crate) struct ScratchDir {
 }
 
 impl ScratchDir {
-    pub fn new(parent: &Path, prefix: &str) -> Result<ScratchDir> {
+    pub(crate) fn new(parent: &Path, prefix: &str) -> Result<ScratchDir> {
         let mut attempts = 0;
         loop {
             let dir = tempfile::Builder::new()
@@ -160,7 +160,7 @@ impl ScratchDir {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
@@ -174,7 +174,7 @@ pub(crate) fn in_use(dir: &Path) -> bool {
 }
 
 /// Sum of file sizes below `dir`, counting each inode once.
-pub fn tree_size(dir: &Path, seen: &mut std::collections::BTreeSet<(u64, u64)>) -> u64 {
+pub(crate) fn tree_size(dir: &Path, seen: &mut std::collections::BTreeSet<(u64, u64)>) -> u64 {
     let mut total = 0;
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -192,6 +192,6 @@ pub fn tree_size(dir: &Path, seen: &mut std::collections::BTreeSet<(u64, u64)>) 
 }
 
 /// Check a file against the SHA-256 recorded for it.
-pub fn file_matches(path: &Path, sha256: &str) -> bool {
+pub(crate) fn file_matches(path: &Path, sha256: &str) -> bool {
     file_sha256(path).map(|h| h == sha256).unwrap_or(false)
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::message::{Message, Report};
 use crate::shell::{human_bytes, Shell};
 use crate::store::fault;
 use crate::store::files::{in_use, remove_tree, tree_size};
@@ -27,15 +28,14 @@ use crate::store::roots::known_roots;
 /// What `gc` removed (or would remove).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct GcReport {
-    pub reason: &'static str,
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Entries of the index no recorded program reaches (`NAME vVERSION (ID)`).
-    pub entries: Vec<String>,
+    pub(crate) entries: Vec<String>,
     /// Program builds no recorded program is (`programs/DIR`).
-    pub program_builds: Vec<String>,
+    pub(crate) program_builds: Vec<String>,
     /// Entry directories the index does not hold, and staging left in `tmp/` (store-relative).
-    pub other: Vec<String>,
-    pub bytes_freed: u64,
+    pub(crate) other: Vec<String>,
+    pub(crate) bytes_freed: u64,
 }
 
 /// One directory gc removes.
@@ -202,7 +202,6 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
     let access = if dry_run { Access::Read } else { Access::Write };
     let store = open_store(store_dir, access)?;
     let mut report = GcReport {
-        reason: "gc-finished",
         dry_run,
         ..Default::default()
     };
@@ -233,7 +232,7 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
             fault::step("gc-removed")?;
         }
     }
-    shell.json(&report);
+    shell.message(&Message::GcFinished(Report::of(&report)));
     shell.status(
         "Finished",
         format!(

@@ -35,19 +35,19 @@ const IDENTITY_TAG: &str = "cargo-share crate identity v1";
 
 /// The identity of one crate build (or of the toolchain's libstd).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CrateIdentity {
+pub(crate) struct CrateIdentity {
     /// Hex SHA-256: the identity itself.
-    pub hash: String,
+    pub(crate) hash: String,
     /// The library's file name (`libregex-<cargo hash>.so`), which is its `DT_NEEDED` name.
-    pub file: String,
-    pub package: String,
-    pub version: String,
+    pub(crate) file: String,
+    pub(crate) package: String,
+    pub(crate) version: String,
     /// Identities of the shared crate builds it was compiled against.
-    pub dependencies: Vec<String>,
+    pub(crate) dependencies: Vec<String>,
     /// What the hash is computed from, so that another machine (a binary cache's puller) can
     /// compute it again; absent in manifests written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<IdentityInputs>,
+    pub(crate) inputs: Option<IdentityInputs>,
 }
 
 /// Everything an identity hashes, in the order it hashes it ("Store identity" in
@@ -55,7 +55,7 @@ pub struct CrateIdentity {
 /// exactly as hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum IdentityInputs {
+pub(crate) enum IdentityInputs {
     /// The toolchain's libstd (its `dev/` copy is the toolchain's file, `file_sha256`).
     Toolchain {
         file: String,
@@ -84,7 +84,7 @@ pub enum IdentityInputs {
 
 impl IdentityInputs {
     /// The identity (hex SHA-256) these inputs give.
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         fn part(h: &mut Sha256, bytes: &[u8]) {
             h.update(bytes);
             h.update([0]);
@@ -155,13 +155,13 @@ fn read_list(path: &std::path::Path) -> Result<String> {
 
 impl CrateIdentity {
     /// Short form used in store paths.
-    pub fn short(&self) -> &str {
+    pub(crate) fn short(&self) -> &str {
         &self.hash[..16]
     }
 }
 
 /// Computes identities for the libraries of one build.
-pub struct IdentityResolver {
+pub(crate) struct IdentityResolver {
     rustc_version: String,
     target: String,
     deps_dir: PathBuf,
@@ -173,7 +173,7 @@ pub struct IdentityResolver {
 }
 
 impl IdentityResolver {
-    pub fn new(
+    pub(crate) fn new(
         rustc_version: String,
         target: String,
         deps_dir: PathBuf,
@@ -198,13 +198,13 @@ impl IdentityResolver {
     }
 
     /// Every identity computed so far (the requested libraries and their dependencies).
-    pub fn known(&self) -> impl Iterator<Item = &CrateIdentity> {
+    pub(crate) fn known(&self) -> impl Iterator<Item = &CrateIdentity> {
         self.memo.values()
     }
 
     /// The identity of the library with file name `file` (found in the deps dir or the
     /// toolchain's libdir).
-    pub fn identify(&mut self, file: &str) -> Result<CrateIdentity> {
+    pub(crate) fn identify(&mut self, file: &str) -> Result<CrateIdentity> {
         if let Some(id) = self.memo.get(file) {
             return Ok(id.clone());
         }

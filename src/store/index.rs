@@ -75,11 +75,11 @@ pub enum Access {
 
 /// An open, locked store.
 pub struct Store {
-    pub root: PathBuf,
-    pub db: Connection,
+    pub(crate) root: PathBuf,
+    pub(crate) db: Connection,
     pub access: Access,
     /// `Repair`: where a damaged index was moved, and why.
-    pub index_moved: Option<String>,
+    pub(crate) index_moved: Option<String>,
     _lock: Option<File>,
 }
 
@@ -87,7 +87,7 @@ impl Store {
     /// Open and lock the store at `root`. Only a directory marked as a store is opened (install
     /// creates one in an empty or missing directory); the store and every directory above it
     /// must be safe from other users (`store::ancestors`).
-    pub fn open(root: &Path, access: Access) -> Result<Store> {
+    pub(crate) fn open(root: &Path, access: Access) -> Result<Store> {
         if access == Access::Create {
             check_safe_path(root, "store", "--store")?;
             create_or_check_store(root)?;
@@ -167,7 +167,7 @@ impl Store {
     }
 
     /// A fresh staging directory under `tmp/` (same filesystem, so `rename` is atomic).
-    pub fn staging(&self, prefix: &str) -> Result<tempfile::TempDir> {
+    pub(crate) fn staging(&self, prefix: &str) -> Result<tempfile::TempDir> {
         let tmp = self.root.join("tmp");
         tempfile::Builder::new()
             .prefix(prefix)
@@ -403,7 +403,7 @@ impl Store {
     }
 
     /// The installed program record of `name`, read from its manifest.
-    pub fn program(&self, name: &str) -> Result<Option<InstalledProgram>> {
+    pub(crate) fn program(&self, name: &str) -> Result<Option<InstalledProgram>> {
         let dir: Option<String> = self
             .db
             .query_row("SELECT dir FROM programs WHERE name = ?1", [name], |r| {
@@ -492,7 +492,7 @@ impl Store {
     }
 
     /// Every entry: (hash, package, version, file, dir, runtime size).
-    pub fn entries(&self) -> Result<Vec<EntryRow>> {
+    pub(crate) fn entries(&self) -> Result<Vec<EntryRow>> {
         let mut stmt = self.db.prepare(
             "SELECT hash, package, version, file, dir, runtime_size, runtime_sha256 FROM entries \
              ORDER BY package, version, hash",
@@ -534,7 +534,7 @@ impl Store {
     }
 
     /// The manifest of a registered entry.
-    pub fn entry(&self, row: &EntryRow) -> Result<StoreEntry> {
+    pub(crate) fn entry(&self, row: &EntryRow) -> Result<StoreEntry> {
         let path = self.root.join(&row.dir).join("entry.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
@@ -631,14 +631,14 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
 
 /// One row of the entries table.
 #[derive(Debug, Clone, Serialize)]
-pub struct EntryRow {
-    pub hash: String,
-    pub package: String,
-    pub version: String,
-    pub file: String,
-    pub dir: String,
-    pub runtime_size: u64,
-    pub runtime_sha256: String,
+pub(crate) struct EntryRow {
+    pub(crate) hash: String,
+    pub(crate) package: String,
+    pub(crate) version: String,
+    pub(crate) file: String,
+    pub(crate) dir: String,
+    pub(crate) runtime_size: u64,
+    pub(crate) runtime_sha256: String,
 }
 
 fn write_entry_rows(conn: &Connection, entry: &StoreEntry, dir: &str) -> Result<()> {

@@ -23,7 +23,7 @@ use crate::source::git::checkout_of;
 use crate::source::{CrateSpec, GitSpec, ProgramSource};
 use crate::store::ancestors::check_safe_path;
 use crate::store::binaries::select_binaries;
-pub use crate::store::bind::InstallRecord;
+pub(crate) use crate::store::bind::InstallRecord;
 use crate::store::bind::{Binder, PendingBind, Target};
 use crate::store::fault;
 use crate::store::files::ScratchDir;
@@ -55,9 +55,9 @@ pub struct InstallOptions {
 
 /// What an install did: the programs installed and those it did not build.
 #[derive(Debug, Clone, Default)]
-pub struct InstallOutcome {
-    pub installed: Vec<InstallRecord>,
-    pub failed: Vec<FailedProgram>,
+pub(crate) struct InstallOutcome {
+    pub(crate) installed: Vec<InstallRecord>,
+    pub(crate) failed: Vec<FailedProgram>,
 }
 
 /// The groups in the store that installed programs load and whose entries record how they were
@@ -190,7 +190,7 @@ pub fn install(opts: &InstallOptions, shell: &Shell) -> Result<Vec<InstallRecord
 
 /// `install` with the decisions of `steps`; programs Cargo did not build are returned, not an
 /// error.
-pub fn install_with(
+pub(crate) fn install_with(
     opts: &InstallOptions,
     steps: &mut dyn InstallSteps,
     shell: &Shell,

@@ -26,7 +26,7 @@ pub(crate) fn entry_label_parts(package: &str, version: &str, hash: &str) -> Str
 }
 
 /// Open the store as `access` allows; nothing in `ROOT/bin` is written.
-pub fn open_store(dir: &Path, access: Access) -> Result<Store> {
+pub(crate) fn open_store(dir: &Path, access: Access) -> Result<Store> {
     Store::open(dir, access)
 }
 
@@ -34,7 +34,7 @@ pub fn open_store(dir: &Path, access: Access) -> Result<Store> {
 /// the truth, so every recorded program's links in `ROOT/bin` are made to point at its build
 /// (roll forward). Links that are not ours are never touched. Only the commands that write
 /// `ROOT/bin` anyway do this: `install`, `uninstall` and `verify --repair`.
-pub fn open_store_rolling_forward(dir: &Path, access: Access) -> Result<Store> {
+pub(crate) fn open_store_rolling_forward(dir: &Path, access: Access) -> Result<Store> {
     let store = Store::open(dir, access)?;
     roll_forward(&store)?;
     Ok(store)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::message::Message;
 use crate::shell::Shell;
 use crate::store::files::replace_with_hard_link;
 use crate::store::index::Access;
@@ -60,7 +61,7 @@ pub fn optimise(store_dir: &Path, shell: &Shell) -> Result<u64> {
             }
         }
     }
-    shell.json(&serde_json::json!({"reason": "optimise-finished", "bytes_saved": saved}));
+    shell.message(&Message::OptimiseFinished { bytes_saved: saved });
     shell.status(
         "Finished",
         format!(

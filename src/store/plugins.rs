@@ -19,9 +19,9 @@ use cargo_share_compile::elf;
 /// One plugin of a program build: its file name, where to copy it from, its SHA-256.
 #[derive(Debug, Clone)]
 pub(crate) struct PluginFile {
-    pub name: String,
-    pub from: PathBuf,
-    pub sha256: String,
+    pub(crate) name: String,
+    pub(crate) from: PathBuf,
+    pub(crate) sha256: String,
 }
 
 /// The plugins a program build gets: those this install built for it, and those of its

@@ -24,25 +24,25 @@ use cargo_share_compile::digest::{file_sha256, sha256_hex};
 
 /// A program build ready to be committed: its binaries (files to copy) and the entries, already
 /// in the store, that it loads (`needed`, in `lib/`) and was built against (`entries`).
-pub struct ProgramBuild<'a> {
-    pub name: &'a str,
-    pub version: &'a str,
+pub(crate) struct ProgramBuild<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) version: &'a str,
     /// `crates.io` or `local`.
-    pub source: &'a str,
-    pub features: &'a FeatureChoice,
-    pub binaries: &'a [PathBuf],
-    pub needed: &'a [CrateIdentity],
-    pub entries: &'a [String],
+    pub(crate) source: &'a str,
+    pub(crate) features: &'a FeatureChoice,
+    pub(crate) binaries: &'a [PathBuf],
+    pub(crate) needed: &'a [CrateIdentity],
+    pub(crate) entries: &'a [String],
     /// Plugins this install built for the program (`install --plugin-for`).
-    pub plugin_builds: &'a [&'a BuiltProgram],
+    pub(crate) plugin_builds: &'a [&'a BuiltProgram],
     /// Where it was built from and the lock entries it was built with, so a later install can
     /// build it again (`None`: it never is; a pulled program).
-    pub origin: Option<ProgramSource>,
-    pub resolution: Option<String>,
+    pub(crate) origin: Option<ProgramSource>,
+    pub(crate) resolution: Option<String>,
     /// Every package in its closure, `(name, version)`, and how the install command that built
     /// it was given (`update` reads both).
-    pub crates: &'a [(String, String)],
-    pub install_origin: Option<&'a InstallRequest>,
+    pub(crate) crates: &'a [(String, String)],
+    pub(crate) install_origin: Option<&'a InstallRequest>,
 }
 
 impl ProgramBuild<'_> {
@@ -94,7 +94,7 @@ fn program_dir_name(program: &ProgramBuild, key: &str) -> String {
 
 /// What a command built on `install` decides along the way (`adopt`); the defaults are
 /// `install`'s own behaviour (`PlainInstall`).
-pub trait InstallSteps {
+pub(crate) trait InstallSteps {
     /// After the build, before the store changes: a reason to leave this program out (nothing
     /// of it is installed or linked).
     fn leave_out(&mut self, _program: &BuiltProgram) -> Option<String> {
@@ -119,7 +119,7 @@ pub trait InstallSteps {
 
 /// `install`'s (and `pull`'s) own steps: nothing is left out, nothing not ours replaced without
 /// `--force`.
-pub struct PlainInstall;
+pub(crate) struct PlainInstall;
 
 impl InstallSteps for PlainInstall {}
 
@@ -174,9 +174,9 @@ pub(crate) fn check_link(
 /// A program's build staged in `programs/` (not yet recorded: until `record_programs` it is
 /// garbage for `gc`), with what its record and links need.
 pub(crate) struct StagedProgram {
-    pub manifest: InstalledProgram,
+    pub(crate) manifest: InstalledProgram,
     /// Every root its links go to.
-    pub roots: Vec<PathBuf>,
+    pub(crate) roots: Vec<PathBuf>,
     /// The root this install links it into (its links there are returned by `link_program`).
     root: PathBuf,
     previous: Option<InstalledProgram>,

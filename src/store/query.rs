@@ -4,18 +4,22 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
+use crate::message::{self, Message};
 use crate::shell::{human_bytes, Shell};
 use crate::store::index::{Access, EntryRow, Store};
 use crate::store::open::open_store;
+use serde_json::Value;
 
 /// `cargo share list`: programs, then entries with their sizes and users.
-pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
+pub fn list(store_dir: &Path, shell: &Shell) -> Result<()> {
     if !store_dir.exists() {
         // Nothing installed yet: nothing to list, as `cargo install --list` says nothing (the
         // store is not created by a command that only reads).
-        let value = serde_json::json!({"reason": "store-list", "programs": [], "libraries": []});
-        shell.json(&value);
-        return Ok(value);
+        shell.message(&Message::StoreList {
+            programs: Value::Array(Vec::new()),
+            libraries: &[],
+        });
+        return Ok(());
     }
     let store = open_store(store_dir, Access::Read)?;
     let programs = store.readable_programs()?;
@@ -71,10 +75,11 @@ pub fn list(store_dir: &Path, shell: &Shell) -> Result<serde_json::Value> {
             );
         }
     }
-    let value =
-        serde_json::json!({"reason": "store-list", "programs": programs, "libraries": entries});
-    shell.json(&value);
-    Ok(value)
+    shell.message(&Message::StoreList {
+        programs: message::value(&programs),
+        libraries: &entries,
+    });
+    Ok(())
 }
 
 /// The members of a group entry named `lib`, as `NAME vVERSION` (none for other entries).
@@ -145,7 +150,13 @@ pub fn why(store_dir: &Path, lib: &str, shell: &Shell) -> Result<Vec<(String, Ve
                 }
             );
         }
-        shell.json(&serde_json::json!({"reason": "why", "package": r.package, "version": r.version, "id": r.hash, "members": members, "programs": users}));
+        shell.message(&Message::Why {
+            package: &r.package,
+            version: &r.version,
+            id: &r.hash,
+            members: &members,
+            programs: &users,
+        });
         out.push((r.hash, users));
     }
     Ok(out)

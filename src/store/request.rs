@@ -26,45 +26,45 @@ use cargo_share_compile::profile::SharedProfile;
 
 /// How the programs of one install command were asked to be built.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InstallRequest {
+pub(crate) struct InstallRequest {
     /// The programs the command named (a crates.io program at the version installed, a local
     /// program by its absolute path, a git program as given).
-    pub programs: Vec<ProgramSource>,
-    pub layout: Layout,
-    pub unify: Unify,
-    pub exports: GroupExports,
+    pub(crate) programs: Vec<ProgramSource>,
+    pub(crate) layout: Layout,
+    pub(crate) unify: Unify,
+    pub(crate) exports: GroupExports,
     /// `--bind`; absent (`now`) in records from before it was recorded.
     #[serde(default)]
-    pub binding: Binding,
-    pub own_lock: Vec<String>,
+    pub(crate) binding: Binding,
+    pub(crate) own_lock: Vec<String>,
     /// Programs built in a set of their own with exactly their features (`--own-features`, or
     /// after failing with the set's).
     #[serde(default)]
-    pub own_features: Vec<String>,
-    pub pins: Vec<CrateSpec>,
+    pub(crate) own_features: Vec<String>,
+    pub(crate) pins: Vec<CrateSpec>,
     /// Every setting of the shared-crate profile.
-    pub shared_profile: SharedProfile,
+    pub(crate) shared_profile: SharedProfile,
     /// The features each program was built with (`PROGRAM/FEATURE` in the record).
-    pub features: RequestedFeatures,
-    pub all_features: bool,
-    pub no_default_features: bool,
-    pub locked: bool,
-    pub group_min_size: u64,
+    pub(crate) features: RequestedFeatures,
+    pub(crate) all_features: bool,
+    pub(crate) no_default_features: bool,
+    pub(crate) locked: bool,
+    pub(crate) group_min_size: u64,
     /// Crates replaced by patched copies (`--patch`, or an earlier `update`).
-    pub patches: Vec<CratePatch>,
+    pub(crate) patches: Vec<CratePatch>,
     /// Its sets were named by their place (`UnifyOptions::stable_names`): an update builds it
     /// again so, and its groups keep their names. Absent (false) in records from before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub sets_by_place: bool,
+    pub(crate) sets_by_place: bool,
     /// `--bin`: the binaries installed of the programs named (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub binaries: Vec<String>,
+    pub(crate) binaries: Vec<String>,
 }
 
 /// The features of each program of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "Vec<String>", into = "Vec<String>")]
-pub struct RequestedFeatures(pub BTreeMap<String, BTreeSet<String>>);
+pub(crate) struct RequestedFeatures(pub BTreeMap<String, BTreeSet<String>>);
 
 impl From<Vec<String>> for RequestedFeatures {
     fn from(entries: Vec<String>) -> Self {
@@ -105,7 +105,7 @@ fn pinned(spec: &CrateSpec, built: &[BuiltProgram]) -> CrateSpec {
 
 impl InstallRequest {
     /// The request of an install with `options` that `built` these programs.
-    pub fn of(options: &BuildOptions, built: &[BuiltProgram]) -> Result<InstallRequest> {
+    pub(crate) fn of(options: &BuildOptions, built: &[BuiltProgram]) -> Result<InstallRequest> {
         let mut programs = Vec::new();
         for p in &options.programs {
             programs.push(match p {
@@ -152,7 +152,7 @@ impl InstallRequest {
     /// The build options that build these programs again the same way (`cache_dir`: the
     /// store's build directory unless told otherwise). `keep` chooses which programs of the
     /// command are built (those still installed from it).
-    pub fn build_options(
+    pub(crate) fn build_options(
         &self,
         cache_dir: Option<PathBuf>,
         keep: &dyn Fn(&ProgramSource) -> bool,

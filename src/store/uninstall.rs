@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::message::Message;
 use crate::shell::Shell;
 use crate::store::fault;
 use crate::store::identity::CrateIdentity;
@@ -141,10 +142,12 @@ fn remove_binaries(
             program.version
         ),
     );
-    shell.json(
-        &serde_json::json!({"reason": "binaries-removed", "name": program.name,
-        "version": program.version, "binaries": removed, "roots": roots}),
-    );
+    shell.message(&Message::BinariesRemoved {
+        name: &program.name,
+        version: &program.version,
+        binaries: removed,
+        roots: &roots,
+    });
     Ok(())
 }
 
@@ -241,10 +244,11 @@ fn remove_programs(
                 ),
             );
         }
-        shell.json(
-            &serde_json::json!({"reason": "program-removed", "name": p.name, "version": p.version,
-                "roots": from}),
-        );
+        shell.message(&Message::ProgramRemoved {
+            name: &p.name,
+            version: &p.version,
+            roots: &from,
+        });
     }
     Ok(())
 }

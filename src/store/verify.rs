@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::failure::ErrorKind;
+use crate::message::Message;
 use crate::shell::Shell;
 use crate::store::files::file_matches;
 use crate::store::index::{Access, EntryRow, Store};
@@ -254,9 +256,9 @@ fn install_roots(store: &Store) -> Result<BTreeSet<PathBuf>> {
 /// `Verified` status.
 fn report(store: &Store, rows: &[EntryRow], problems: &[String], shell: &Shell) -> Result<()> {
     for p in problems {
-        shell.error(p);
+        shell.error(ErrorKind::Problem, p);
     }
-    shell.json(&serde_json::json!({"reason": "verify-finished", "problems": problems}));
+    shell.message(&Message::VerifyFinished { problems });
     if problems.is_empty() {
         shell.status(
             "Verified",

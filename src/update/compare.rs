@@ -10,25 +10,25 @@ use crate::store::{InstalledProgram, Store};
 
 /// One file an updated program loads.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FileChange {
+pub(crate) struct FileChange {
     /// `bin/NAME` or `lib/FILE`.
-    pub file: String,
-    pub sha256: String,
-    pub bytes: u64,
+    pub(crate) file: String,
+    pub(crate) sha256: String,
+    pub(crate) bytes: u64,
     /// Its bytes are not those of the file the program loaded under this name before.
-    pub changed: bool,
+    pub(crate) changed: bool,
 }
 
 /// One program before and after.
 #[derive(Debug, Clone, Serialize)]
-pub struct ProgramChange {
-    pub name: String,
-    pub version: String,
-    pub files: Vec<FileChange>,
+pub(crate) struct ProgramChange {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) files: Vec<FileChange>,
 }
 
 impl ProgramChange {
-    pub fn changed(&self) -> impl Iterator<Item = &FileChange> {
+    pub(crate) fn changed(&self) -> impl Iterator<Item = &FileChange> {
         self.files.iter().filter(|f| f.changed)
     }
 }
@@ -58,7 +58,7 @@ fn program_files(store: &Store, program: &InstalledProgram) -> Result<Vec<(Strin
 }
 
 /// `after` against `before` (the same program's record before the update), file by file.
-pub fn compare(
+pub(crate) fn compare(
     store: &Store,
     before: &InstalledProgram,
     after: &InstalledProgram,
@@ -85,14 +85,14 @@ pub fn compare(
 
 /// Files and bytes, each distinct content counted once.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct Totals {
-    pub files: usize,
-    pub bytes: u64,
+pub(crate) struct Totals {
+    pub(crate) files: usize,
+    pub(crate) bytes: u64,
 }
 
 /// What the update shipped (distinct changed contents) and what the updated programs load in
 /// all (distinct contents): the most an update that renamed every symbol would have shipped.
-pub fn totals(changes: &[ProgramChange]) -> (Totals, Totals) {
+pub(crate) fn totals(changes: &[ProgramChange]) -> (Totals, Totals) {
     let mut shipped = BTreeMap::new();
     let mut loaded = BTreeMap::new();
     for f in changes.iter().flat_map(|c| c.files.iter()) {

@@ -8,10 +8,9 @@
 //! each install command's programs through `store::install` (atomic rebinding per program) and
 //! [`compare`] tells what changed.
 
-pub mod compare;
-pub mod plan;
-pub mod run;
+pub(crate) mod compare;
+pub(crate) mod plan;
+pub(crate) mod run;
 
-pub use compare::{FileChange, ProgramChange, Totals};
 pub use plan::{UpdateOptions, UpdatePlan, UpdateTarget};
 pub use run::{update, UpdateReport};

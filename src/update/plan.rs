@@ -41,24 +41,24 @@ pub struct UpdateOptions {
 
 /// Programs built by one install command, rebuilt together.
 #[derive(Debug, Clone, Serialize)]
-pub struct SetRebuild {
+pub(crate) struct SetRebuild {
     #[serde(skip)]
-    pub origin: InstallRequest,
-    pub root: PathBuf,
+    pub(crate) origin: InstallRequest,
+    pub(crate) root: PathBuf,
     /// Every program still installed from that command (all are built again: its groups are
     /// planned over all of them).
-    pub programs: Vec<String>,
+    pub(crate) programs: Vec<String>,
     /// Those whose closure holds the crate, with the version they use now.
-    pub affected: BTreeMap<String, String>,
+    pub(crate) affected: BTreeMap<String, String>,
     #[serde(skip)]
-    pub before: Vec<InstalledProgram>,
+    pub(crate) before: Vec<InstalledProgram>,
 }
 
 impl SetRebuild {
     /// Whether the install command's program `source` is built again: a crates.io program or
     /// a package manifest when that program is still installed from the command; a workspace
     /// manifest (several programs) always.
-    pub fn builds(&self, source: &ProgramSource) -> bool {
+    pub(crate) fn builds(&self, source: &ProgramSource) -> bool {
         let name = match source {
             ProgramSource::Registry(spec) | ProgramSource::OtherRegistry(spec, _) => {
                 Some(spec.name.clone())
@@ -85,16 +85,15 @@ fn package_name(path: &std::path::Path) -> Option<String> {
 /// The update, planned.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdatePlan {
-    pub reason: &'static str,
     /// The crate (none for `--rebuild-all`).
-    pub krate: Option<String>,
+    pub(crate) krate: Option<String>,
     /// What it becomes: a version, `newest compatible with ^V`, or a patched copy's directory.
-    pub target: Option<String>,
-    pub sets: Vec<SetRebuild>,
+    pub(crate) target: Option<String>,
+    pub(crate) sets: Vec<SetRebuild>,
 }
 
 /// Plan the update: every check that can refuse it is made here, before anything is built.
-pub fn plan(options: &UpdateOptions) -> Result<UpdatePlan> {
+pub(crate) fn plan(options: &UpdateOptions) -> Result<UpdatePlan> {
     let store = open_store(&options.store, Access::Read)?;
     let programs = store.readable_programs()?;
     if programs.is_empty() {
@@ -162,7 +161,6 @@ pub fn plan(options: &UpdateOptions) -> Result<UpdatePlan> {
     }
     sets.retain(|s| !s.affected.is_empty());
     Ok(UpdatePlan {
-        reason: "update-plan",
         krate,
         target,
         sets,

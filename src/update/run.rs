@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::build::CratePatch;
+use crate::message::{Message, Report};
 use crate::resolve::set::Unify;
 use crate::shell::Shell;
 use crate::source::CrateSpec;
@@ -20,12 +21,11 @@ use crate::update::plan::{plan, UpdateOptions, UpdatePlan, UpdateTarget};
 /// What `update` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct UpdateReport {
-    pub reason: &'static str,
-    pub programs: Vec<ProgramChange>,
+    pub(crate) programs: Vec<ProgramChange>,
     /// Distinct file contents the update added (what a machine receiving the update downloads).
-    pub shipped: Totals,
+    pub(crate) shipped: Totals,
     /// Distinct file contents the updated programs load in all.
-    pub loaded: Totals,
+    pub(crate) loaded: Totals,
 }
 
 /// How the rebuild gets the crate's new source: a patched copy (`[patch.crates-io]`) and/or a
@@ -154,7 +154,7 @@ fn show_plan(plan: &UpdatePlan, shell: &Shell) {
             );
         }
     }
-    shell.json(plan);
+    shell.message(&Message::UpdatePlan(Report::of(plan)));
 }
 
 /// `cargo share update CRATE [--to VERSION | --path DIR]` and `--rebuild-all`.
@@ -235,11 +235,10 @@ pub fn update(options: &UpdateOptions, shell: &Shell) -> Result<Option<UpdateRep
         ),
     );
     let report = UpdateReport {
-        reason: "update-finished",
         programs: changes,
         shipped,
         loaded,
     };
-    shell.json(&report);
+    shell.message(&Message::UpdateFinished(Report::of(&report)));
     Ok(Some(report))
 }

@@ -27,29 +27,23 @@
 //! * **Update cost.** Every build again with a patched copy of one crate; the stripped files that
 //!   change are what a fix ships.
 
-pub mod cold_start;
-pub mod disk;
-pub mod html;
-pub mod long_workload;
-pub mod machine;
-pub mod memory;
-pub mod model;
-pub mod options;
-pub mod run;
-pub mod shared_variant;
-pub mod startup_counters;
-pub mod static_build;
-pub mod table;
-pub mod timing;
-pub mod update_cost;
-pub mod update_fix;
-pub mod workload;
+pub(crate) mod cold_start;
+pub(crate) mod disk;
+pub(crate) mod html;
+pub(crate) mod long_workload;
+pub(crate) mod machine;
+pub(crate) mod memory;
+pub(crate) mod model;
+pub(crate) mod options;
+pub(crate) mod run;
+pub(crate) mod shared_variant;
+pub(crate) mod startup_counters;
+pub(crate) mod static_build;
+pub(crate) mod table;
+pub(crate) mod timing;
+pub(crate) mod update_cost;
+pub(crate) mod update_fix;
+pub(crate) mod workload;
 
-pub use model::{
-    ratio_summaries, BenchReport, Distribution, FixCost, LibraryFigures, Machine, ProgramFigures,
-    RatioSummary, ShippedFiles, StartupCounters, UpdateCost, Variant,
-};
 pub use options::{parse_startup_args, BenchOptions};
 pub use run::bench;
-pub use table::print_table;
-pub use workload::{prepare, version, Workload};

@@ -6,141 +6,141 @@ use serde::{Deserialize, Serialize};
 
 /// Where and when a bench ran.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     /// UTC date, `YYYY-MM-DD`.
-    pub date: String,
+    pub(crate) date: String,
     /// `uname -srm`.
-    pub system: String,
-    pub cpus: usize,
-    pub memory_bytes: u64,
+    pub(crate) system: String,
+    pub(crate) cpus: usize,
+    pub(crate) memory_bytes: u64,
     /// `rustc -V`.
-    pub rustc: String,
-    pub cargo_share: String,
+    pub(crate) rustc: String,
+    pub(crate) cargo_share: String,
 }
 
 /// A sample distribution of one timed command, in microseconds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Distribution {
-    pub median_us: f64,
+pub(crate) struct Distribution {
+    pub(crate) median_us: f64,
     /// 10th and 90th percentiles: the spread shown next to the median.
-    pub p10_us: f64,
-    pub p90_us: f64,
+    pub(crate) p10_us: f64,
+    pub(crate) p90_us: f64,
     /// Every sample, in the order taken (for the start-up distribution chart).
-    pub samples_us: Vec<f64>,
+    pub(crate) samples_us: Vec<f64>,
 }
 
 /// One program in one variant.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ProgramFigures {
+pub(crate) struct ProgramFigures {
     /// Package name (e.g. `ripgrep`).
-    pub program: String,
+    pub(crate) program: String,
     /// The binary measured (e.g. `rg`).
-    pub binary: String,
+    pub(crate) binary: String,
     /// Stripped size of the program's binaries, bytes.
-    pub binary_bytes: u64,
+    pub(crate) binary_bytes: u64,
     /// How many shared libraries it loads (libstd included; 0 for static).
-    pub libraries: usize,
+    pub(crate) libraries: usize,
     /// Proportional and unique set size while all programs of the set run together, bytes.
-    pub pss_bytes: Option<u64>,
-    pub uss_bytes: Option<u64>,
+    pub(crate) pss_bytes: Option<u64>,
+    pub(crate) uss_bytes: Option<u64>,
     /// Exec of a trivial invocation (`--version`, else `--help`, or `--startup-args`).
-    pub startup: Option<Distribution>,
+    pub(crate) startup: Option<Distribution>,
     /// That invocation's arguments.
     #[serde(default)]
-    pub startup_command: Option<String>,
+    pub(crate) startup_command: Option<String>,
     /// A real workload, if the program has one (the command line is in `workload`).
-    pub runtime: Option<Distribution>,
-    pub workload: Option<String>,
+    pub(crate) runtime: Option<Distribution>,
+    pub(crate) workload: Option<String>,
     /// A long workload (>= 100 ms static, meant to show code speed rather than start-up),
     /// reported apart from the short one (the command line is in `long_workload`).
     #[serde(default)]
-    pub long_runtime: Option<Distribution>,
+    pub(crate) long_runtime: Option<Distribution>,
     #[serde(default)]
-    pub long_workload: Option<String>,
+    pub(crate) long_workload: Option<String>,
     /// What one `--version` start costs in work: instructions, symbol lookups, file syscalls.
     #[serde(default)]
-    pub counters: StartupCounters,
+    pub(crate) counters: StartupCounters,
     /// First `--version` start after the page cache of every file of every build was dropped
     /// and `cold_after` (another program of the same build) ran once.
     #[serde(default)]
-    pub cold_start: Option<Distribution>,
+    pub(crate) cold_start: Option<Distribution>,
     #[serde(default)]
-    pub cold_after: Option<String>,
+    pub(crate) cold_after: Option<String>,
     /// Fully cold first start: the page cache of every file of every build dropped, nothing
     /// run before it (the C library and the loader stay cached: no build owns them).
     #[serde(default)]
-    pub cold_full: Option<Distribution>,
+    pub(crate) cold_full: Option<Distribution>,
     /// Shared variants: the same fully cold start, after the variant's libraries that two or
     /// more programs of the set load were warmed as `cargo share preload` warms them.
     #[serde(default)]
-    pub cold_preloaded: Option<Distribution>,
+    pub(crate) cold_preloaded: Option<Distribution>,
 }
 
 /// Counted work of one `--version` start, each `None` where it could not be counted (the
 /// reason is in the report's `missing`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StartupCounters {
+pub(crate) struct StartupCounters {
     /// Instructions executed (callgrind's total `Ir`): the median of `instructions_samples`.
-    pub instructions: Option<u64>,
-    pub instructions_samples: Vec<u64>,
+    pub(crate) instructions: Option<u64>,
+    pub(crate) instructions_samples: Vec<u64>,
     /// Symbol lookups by the dynamic loader (`LD_DEBUG=statistics`, "final number of
     /// relocations", summed over namespaces), and of those, how many came from its cache.
-    pub symbol_lookups: Option<u64>,
-    pub symbol_lookups_from_cache: Option<u64>,
+    pub(crate) symbol_lookups: Option<u64>,
+    pub(crate) symbol_lookups_from_cache: Option<u64>,
     /// File syscalls (`strace -f -c -e trace=%file`), and how many of them failed (probing).
-    pub file_syscalls: Option<u64>,
-    pub file_syscalls_failed: Option<u64>,
+    pub(crate) file_syscalls: Option<u64>,
+    pub(crate) file_syscalls_failed: Option<u64>,
 }
 
 /// One library file of a shared variant.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct LibraryFigures {
-    pub file: String,
+pub(crate) struct LibraryFigures {
+    pub(crate) file: String,
     /// Stripped runtime size (no `.rustc`), bytes.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// How many programs of the set load it.
-    pub users: usize,
+    pub(crate) users: usize,
 }
 
 /// One way of building the set: `static`, or shared with a layout and a unification policy.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Variant {
+pub(crate) struct Variant {
     /// `static`, `shared per-crate (unify semver)`, ...
-    pub name: String,
-    pub shared: bool,
+    pub(crate) name: String,
+    pub(crate) shared: bool,
     /// Stripped bytes: all binaries; all libraries, each file once (libstd included).
-    pub binaries_bytes: u64,
-    pub libraries_bytes: u64,
+    pub(crate) binaries_bytes: u64,
+    pub(crate) libraries_bytes: u64,
     /// CPU seconds (user + system, all child processes) to build the whole set from a cold cache;
     /// `None` if the build was reused from an earlier run.
-    pub build_cpu_seconds: Option<f64>,
-    pub build_wall_seconds: Option<f64>,
-    pub programs: Vec<ProgramFigures>,
-    pub libraries: Vec<LibraryFigures>,
+    pub(crate) build_cpu_seconds: Option<f64>,
+    pub(crate) build_wall_seconds: Option<f64>,
+    pub(crate) programs: Vec<ProgramFigures>,
+    pub(crate) libraries: Vec<LibraryFigures>,
     /// Sums over the programs running together.
-    pub pss_total_bytes: Option<u64>,
-    pub uss_total_bytes: Option<u64>,
+    pub(crate) pss_total_bytes: Option<u64>,
+    pub(crate) uss_total_bytes: Option<u64>,
     /// The smallest number of programs (in list order) for which this variant's disk total is
     /// no larger than static's; `None` if never within the set (or for static itself).
-    pub break_even_programs: Option<usize>,
+    pub(crate) break_even_programs: Option<usize>,
     /// Shared variants: this variant against static, per figure (per-program ratios of the
     /// medians, summarised), filled once all figures are taken.
     #[serde(default)]
-    pub ratios: Vec<RatioSummary>,
+    pub(crate) ratios: Vec<RatioSummary>,
 }
 
 /// Per-program ratios (this variant / static) of one figure: their median and range.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct RatioSummary {
+pub(crate) struct RatioSummary {
     /// `startup`, `run-short`, `run-long`, `cold-start`, `cold-full`, `instructions`,
     /// `symbol-lookups`, `file-syscalls`, and `cold-preloaded` (this variant's fully cold start
     /// after a preload against static's fully cold start).
-    pub figure: String,
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
+    pub(crate) figure: String,
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
     /// How many programs had the figure in both variants.
-    pub programs: usize,
+    pub(crate) programs: usize,
 }
 
 /// Reads one figure of a program (`None` where it was not measured).
@@ -167,7 +167,7 @@ pub(crate) const RATIO_FIGURES: [(&str, FigureOf); 8] = [
 
 /// The ratios of `variant` against `base`, one [`RatioSummary`] per figure that at least one
 /// program has in both (with a non-zero base).
-pub fn ratio_summaries(variant: &Variant, base: &Variant) -> Vec<RatioSummary> {
+pub(crate) fn ratio_summaries(variant: &Variant, base: &Variant) -> Vec<RatioSummary> {
     let preloaded: (&str, FigureOf, FigureOf) = (
         "cold-preloaded",
         |p| p.cold_preloaded.as_ref().map(|d| d.median_us),
@@ -226,54 +226,53 @@ impl Variant {
 
 /// The bytes shipped when one widely shared crate gets a fix: one measurement per kind of fix.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct UpdateCost {
+pub(crate) struct UpdateCost {
     /// The crate rebuilt from a patched copy (e.g. `regex-syntax`).
-    pub crate_name: String,
-    pub fixes: Vec<FixCost>,
+    pub(crate) crate_name: String,
+    pub(crate) fixes: Vec<FixCost>,
 }
 
 /// One fix to the crate and what each variant ships for it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FixCost {
+pub(crate) struct FixCost {
     /// `body-only` (a non-inlined, non-generic function) or `inlined-or-generic`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// The function changed, as its symbol demangles (`<regex_syntax::hir::Hir>::literal`).
-    pub function: String,
+    pub(crate) function: String,
     /// `file:line` of its body in the crate.
-    pub source: String,
-    pub per_variant: Vec<ShippedFiles>,
+    pub(crate) source: String,
+    pub(crate) per_variant: Vec<ShippedFiles>,
 }
 
 /// What one variant ships for one fix: the stripped files whose bytes changed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ShippedFiles {
-    pub variant: String,
+pub(crate) struct ShippedFiles {
+    pub(crate) variant: String,
     /// Files that changed (or are new), and their stripped bytes.
-    pub files: usize,
-    pub bytes: u64,
+    pub(crate) files: usize,
+    pub(crate) bytes: u64,
     /// Every file of the variant's build (binaries and libraries), and how many of them came out
     /// byte-identical.
-    pub total_files: usize,
-    pub identical_files: usize,
+    pub(crate) total_files: usize,
+    pub(crate) identical_files: usize,
 }
 
 /// Everything one bench run measured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BenchReport {
-    pub reason: String,
-    pub machine: Machine,
+    pub(crate) machine: Machine,
     /// The programs, in list order (`NAME@VERSION` or a path).
-    pub programs: Vec<String>,
+    pub(crate) programs: Vec<String>,
     /// `static` first, then the shared variants.
-    pub variants: Vec<Variant>,
+    pub(crate) variants: Vec<Variant>,
     /// Stripped static total if identical functions (same symbol name and size) were stored once
     /// across the static binaries: the limit any sharing scheme could approach.
-    pub ideal_bytes: Option<u64>,
-    pub update: Option<UpdateCost>,
+    pub(crate) ideal_bytes: Option<u64>,
+    pub(crate) update: Option<UpdateCost>,
     /// Cold start: the largest share of the dropped files' pages still in the page cache right
     /// after a drop (0 when every drop took; book: docs/src/guide/bench.md).
     #[serde(default)]
-    pub cold_resident_after_drop: Option<f64>,
+    pub(crate) cold_resident_after_drop: Option<f64>,
     /// Figures that could not be taken, each with the reason.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
 }

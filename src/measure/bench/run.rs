@@ -19,6 +19,7 @@ use crate::measure::bench::table::print_table;
 use crate::measure::bench::timing::interleaved;
 use crate::measure::bench::update_cost::update_cost;
 use crate::measure::bench::workload::{startup_invocations, Workload};
+use crate::message::{Message, Report};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 use cargo_share_compile::toolchain::Toolchain;
@@ -56,7 +57,7 @@ pub fn bench(options: &BenchOptions, shell: &Shell) -> Result<BenchReport> {
     let mut report = run.finish();
     add_update_cost(options, &toolchain, &mut report, shell);
     print_table(&report, shell);
-    shell.json(&report);
+    shell.message(&Message::BenchFinished(Report::of(&report)));
     if let Some(path) = &options.html {
         std::fs::write(path, crate::measure::bench::html::render(&report))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -98,7 +99,6 @@ fn clear_outputs(options: &BenchOptions) -> Result<()> {
 /// The report before anything is measured: the machine and the programs as given.
 fn new_report(options: &BenchOptions, toolchain: &Toolchain) -> BenchReport {
     BenchReport {
-        reason: "bench-finished".into(),
         machine: machine(toolchain),
         programs: options
             .build

@@ -20,7 +20,7 @@ fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
 }
 
 /// The terminal table: per program and totals, each shared variant against static.
-pub fn print_table(report: &BenchReport, shell: &Shell) {
+pub(crate) fn print_table(report: &BenchReport, shell: &Shell) {
     let Some(st) = report.variants.iter().find(|v| !v.shared) else {
         return;
     };

@@ -39,7 +39,7 @@ pub(crate) enum FixKind {
 }
 
 impl FixKind {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             FixKind::BodyOnly => "body-only",
             FixKind::InlinedOrGeneric => "inlined-or-generic",
@@ -53,25 +53,25 @@ pub(crate) const FIX_STATEMENT: &str = " ::core::hint::black_box(0x5eed_u32);";
 /// Where a fix goes: the function (by name, and its impl type if a method) in one source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FixSite {
-    pub kind: FixKind,
+    pub(crate) kind: FixKind,
     /// The function as its symbol demangles, without hashes (`<regex_syntax::hir::Hir>::literal`).
-    pub function: String,
+    pub(crate) function: String,
     /// The source file, relative to the crate's root directory.
-    pub file: PathBuf,
-    pub line: usize,
+    pub(crate) file: PathBuf,
+    pub(crate) line: usize,
     name: String,
     impl_type: Option<String>,
 }
 
 impl FixSite {
     /// `file:line` for the report.
-    pub fn source(&self) -> String {
+    pub(crate) fn source(&self) -> String {
         format!("{}:{}", self.file.display(), self.line)
     }
 
     /// Insert the fix into the same function of `crate_root` (a copy of some version of the
     /// crate): found again by file, name and impl type, since versions differ in line numbers.
-    pub fn apply(&self, crate_root: &Path) -> Result<()> {
+    pub(crate) fn apply(&self, crate_root: &Path) -> Result<()> {
         let path = crate_root.join(&self.file);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {} to apply the fix", path.display()))?;

@@ -14,15 +14,15 @@ use anyhow::{bail, Context, Result};
 
 /// One program's workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Workload {
-    pub args: Vec<String>,
+pub(crate) struct Workload {
+    pub(crate) args: Vec<String>,
     /// Extra environment (zoxide's database directory).
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Workload {
     /// The command line as the report shows it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut words = env;
         words.extend(self.args.iter().cloned());
@@ -30,7 +30,7 @@ impl Workload {
     }
 
     /// A `Command` running `binary` with this workload, its output discarded.
-    pub fn command(&self, binary: &Path) -> Command {
+    pub(crate) fn command(&self, binary: &Path) -> Command {
         let mut cmd = Command::new(binary);
         cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -70,14 +70,6 @@ impl Workload {
             );
         }
         Ok(elapsed)
-    }
-}
-
-/// `--version`: the start-up invocation of a program that has one.
-pub fn version() -> Workload {
-    Workload {
-        args: vec!["--version".into()],
-        env: Vec::new(),
     }
 }
 
@@ -125,7 +117,7 @@ pub(crate) fn startup_invocations(
 /// Generate the inputs (under `work_dir`) and return the workload of every program of
 /// `binaries` (program name to its binary file name) that has one. `zoxide` needs a database:
 /// `reference_binary` gives the binary (of the static build) that fills it.
-pub fn prepare(
+pub(crate) fn prepare(
     work_dir: &Path,
     binaries: &BTreeMap<String, String>,
     reference_binary: &dyn Fn(&str) -> Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! The group plan as `--dry-run` shows it.
 
+use crate::message::{self, Message};
 use crate::resolve::grouping::group::GroupPlan;
 use crate::shell::{human_bytes, Shell};
 
@@ -7,7 +8,9 @@ use crate::shell::{human_bytes, Shell};
 /// members, the crates that stay static and the exclusions as the command's result. In JSON mode
 /// one `group-plan` record.
 pub(crate) fn report(plan: &GroupPlan, shell: &Shell, full: bool) {
-    shell.json(&serde_json::json!({"reason": "group-plan", "plan": plan}));
+    shell.message(&Message::GroupPlan {
+        plan: message::value(plan),
+    });
     for g in &plan.groups {
         let loads = if g.depends_on.is_empty() {
             String::new()

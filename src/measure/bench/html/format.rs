@@ -1,7 +1,7 @@
 //! Number and text formatting for the HTML report (MB, ms, seconds, HTML escaping).
 
 /// `value / base` as `0.69x`; `n/a` when the base is zero (or either is not a finite number).
-pub fn human_ratio(value: f64, base: f64) -> String {
+pub(crate) fn human_ratio(value: f64, base: f64) -> String {
     if base == 0.0 || !base.is_finite() || !value.is_finite() {
         return "n/a".to_string();
     }

@@ -11,10 +11,10 @@ use crate::measure::bench::model::{BenchReport, Variant};
 /// One measured set: its name, how many programs, and shared / static for stripped disk
 /// (binaries and libraries, libstd included) and for PSS with all its programs running.
 pub(crate) struct SetPoint {
-    pub name: String,
-    pub programs: usize,
-    pub disk: f64,
-    pub pss: f64,
+    pub(crate) name: String,
+    pub(crate) programs: usize,
+    pub(crate) disk: f64,
+    pub(crate) pss: f64,
 }
 
 /// The sets of `docs/src/results.md` built grouped with no options, at the ratios it gives

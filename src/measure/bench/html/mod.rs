@@ -6,11 +6,10 @@
 //! milliseconds. Ratios compare a variant with the static one (the first variant with
 //! `shared == false`). Every string taken from the report is HTML-escaped.
 
-pub mod chart;
-pub mod counters;
-pub mod format;
-pub mod growth;
-pub mod page;
+pub(crate) mod chart;
+pub(crate) mod counters;
+pub(crate) mod format;
+pub(crate) mod growth;
+pub(crate) mod page;
 
-pub use format::human_ratio;
-pub use page::render;
+pub(crate) use page::render;

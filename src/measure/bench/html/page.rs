@@ -29,7 +29,7 @@ code { font-family: ui-monospace, monospace; }
 ";
 
 /// The whole report as an HTML5 document.
-pub fn render(report: &BenchReport) -> String {
+pub(crate) fn render(report: &BenchReport) -> String {
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str(
@@ -62,9 +62,6 @@ fn machine_section(report: &BenchReport) -> String {
         out.push_str(&format!("<dt>{name}</dt><dd>{}</dd>\n", esc(&value)));
     }
     out.push_str("</dl>\n");
-    if !report.reason.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n", esc(&report.reason)));
-    }
     out.push_str("<h2>Programs</h2>\n<ol class=\"programs\">\n");
     for program in &report.programs {
         out.push_str(&format!("<li><code>{}</code></li>\n", esc(program)));
@@ -275,7 +272,6 @@ mod tests {
         let mut abc_shared = program("a<b&c", 300_000, Some(1_200_000), &[1400.0, 1450.0, 1500.0]);
         abc_shared.libraries = 2;
         BenchReport {
-            reason: "bench-report".to_string(),
             machine: Machine {
                 date: "2026-01-02".to_string(),
                 system: "Linux 6.1.0 x86_64".to_string(),
