@@ -25,6 +25,7 @@ pub mod features;
 pub mod installed;
 pub mod later_sets;
 pub mod lib_paths;
+pub(crate) mod load_order;
 pub mod options;
 pub mod own_features;
 pub mod patch_paths;
