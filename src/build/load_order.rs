@@ -89,7 +89,16 @@ fn is_rust_name(name: &str) -> bool {
         true => has_legacy_hash(name) && rustc_demangle::try_demangle(name).is_ok(),
         false => name.starts_with("_R") && rustc_demangle::try_demangle(name).is_ok(),
     };
-    mangled || name.starts_with("_cs") || RUNTIME.iter().any(|p| name.starts_with(p))
+    mangled || is_short_name(name) || RUNTIME.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether `name` is a short name (`_cs` + 16 hex digits) or an anchor (`_csT` + 16).
+fn is_short_name(name: &str) -> bool {
+    let hash = name
+        .strip_prefix("_csT")
+        .or_else(|| name.strip_prefix("_cs"))
+        .unwrap_or_default();
+    hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Whether a legacy-mangled name ends with Rust's hash path segment, `17h` and 16 hex digits,
@@ -114,6 +123,8 @@ mod tests {
         assert!(is_rust_name("_RNvNtCsfLfy6EI15iL_4core9panicking5panic"));
         assert!(is_rust_name("_ZN4core9panicking5panic17h0123456789abcdefE"));
         assert!(is_rust_name("_cs0123456789abcdef"));
+        assert!(is_rust_name("_csT0123456789abcdef"));
+        assert!(!is_rust_name("_cs_init"));
         assert!(is_rust_name("__rust_alloc"));
         assert!(is_rust_name("rust_eh_personality"));
         // C and C++ names a bundled library or libstdc++ defines.
