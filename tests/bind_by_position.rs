@@ -205,3 +205,54 @@ fn bound_by_position_a_body_fix_keeps_the_program_and_another_layout_refuses_to_
         "the loader should name the missing anchor: {stderr}"
     );
 }
+
+/// The `DT_NEEDED` names of the laid-out program.
+fn needed_of(out: &Path) -> Vec<String> {
+    let bytes = std::fs::read(out.join("bin/prog")).unwrap();
+    cargo_share_compile::elf::dynamic_info_of(&bytes)
+        .unwrap()
+        .needed
+}
+
+#[test]
+fn system_libraries_come_first_unless_a_library_defines_a_c_name() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("binding by position is x86-64 only: skipped");
+        return;
+    }
+    // A library defining only Rust names: the program names libc first (the loader then finds
+    // the C functions without testing the library first), and runs as before.
+    let f = Fixture::new();
+    let lib = f.library("rust", "rust", false);
+    let prog = f.program(&lib);
+    let linked = cargo_share_compile::elf::dynamic_info_of(&std::fs::read(&prog).unwrap())
+        .unwrap()
+        .needed;
+    assert_eq!(linked, ["libfix.so", "libc.so.6"]);
+    let out = f.dir.join("out");
+    lay_out(&out, &lib, Some(&prog));
+    assert_eq!(needed_of(&out), ["libc.so.6", "$ORIGIN/../lib/libfix.so"]);
+    let ran = run(&out, false);
+    assert!(ran.status.success(), "{ran:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        "first rust\nsecond rust\n"
+    );
+
+    // A library also defining a C name, which a C library could define too: the order the link
+    // gave, so that the library's definition still comes first.
+    let dir = f.dir.join("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    let with_c = dir.join("libfix.so");
+    let source = library_source("c", false) + "void plain_c_function(void) {}\n";
+    cc(
+        &dir,
+        &source,
+        &with_c,
+        &["-shared", "-Wl,-soname,libfix.so"],
+    );
+    let out_c = f.dir.join("out-c");
+    lay_out(&out_c, &with_c, Some(&prog));
+    assert_eq!(needed_of(&out_c), ["$ORIGIN/../lib/libfix.so", "libc.so.6"]);
+    assert!(run(&out_c, false).status.success());
+}

@@ -43,7 +43,8 @@ pub(crate) const LIB_PATHS_FORMAT: &str = "needed $ORIGIN/../lib/FILE from bin/,
      lib/, wrapper run paths removed, short dynamic names _cs+16 hex of SHA-256, functions bound by \
      position through _csT anchors and 8-byte jump tables, libstd's table jumping through its GOT \
      for its C imports and interposable symbols, own thread-locals' module ids bound to self, \
-     __gmon_start__ and _ITM_* references dropped";
+     __gmon_start__ and _ITM_* references dropped, system libraries needed first where only Rust \
+     names are defined in OUT/lib";
 
 /// Where a run-time copy goes, which decides how it names the libraries in `lib/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,14 +108,16 @@ pub fn bind_to_lib_dir(
         Place::BesideLibDir => None,
     };
     let position = names.by_position(own);
-    let out = elf_rewrite::rewrite_dynamic(&data, &replace, runpath, renames, &position)
-        .with_context(|| {
-            format!(
-                "rewriting the library names in {} to {}…",
-                from.display(),
-                place.prefix()
-            )
-        })?;
+    let system_first = names.order.system_libraries_first(&info.needed);
+    let out =
+        elf_rewrite::rewrite_dynamic(&data, &replace, (runpath, system_first), renames, &position)
+            .with_context(|| {
+                format!(
+                    "rewriting the library names in {} to {}…",
+                    from.display(),
+                    place.prefix()
+                )
+            })?;
     Ok(Some(out))
 }
 

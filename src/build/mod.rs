@@ -25,6 +25,7 @@ pub(crate) mod features;
 pub(crate) mod installed;
 pub(crate) mod later_sets;
 pub mod lib_paths;
+pub(crate) mod load_order;
 pub(crate) mod options;
 pub(crate) mod own_features;
 pub(crate) mod patch_paths;

@@ -42,6 +42,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use object::{Object, ObjectSymbol, SymbolKind};
 
+use crate::build::load_order::LoadOrder;
 use crate::build::short_names;
 use cargo_share_compile::digest::sha256_hex;
 use cargo_share_compile::elf_position::{ByPosition, Position, Positions};
@@ -67,12 +68,15 @@ pub struct DynamicNames {
     tables: HashMap<String, (Vec<u8>, Vec<Vec<u8>>)>,
     /// Function name -> (anchor, entry index).
     imports: Positions,
+    /// Which files may name their system libraries first (`build::load_order`).
+    pub order: LoadOrder,
 }
 
 impl DynamicNames {
     /// The names and tables of `libraries`. Fails on a short-name collision.
     pub fn of(libraries: &[Library<'_>]) -> Result<Self> {
         let renames = short_names::renames_of(libraries.iter().map(|l| l.runtime))?;
+        let order = LoadOrder::of(libraries.iter().map(|l| (l.name, l.runtime)))?;
         let mut tables = HashMap::new();
         let mut imports = Positions::new();
         let mut twice = Vec::new();
@@ -111,6 +115,7 @@ impl DynamicNames {
             renames,
             tables,
             imports,
+            order,
         })
     }
 

@@ -29,15 +29,16 @@ impl std::error::Error for Error {}
 
 type Result<T> = std::result::Result<T, Error>;
 
-/// Replace `DT_NEEDED` names (`replace`: old -> new), set the run path to `runpath` (`None`:
-/// delete `DT_RUNPATH`/`DT_RPATH`), bind by position as `position` says
+/// Replace `DT_NEEDED` names (`replace`: old -> new; with `system_first`, the names not replaced
+/// are moved before the replaced ones, each kind in its order), set the run path to `runpath`
+/// (`None`: delete `DT_RUNPATH`/`DT_RPATH`), bind by position as `position` says
 /// ([`crate::elf_position`]: the file's own table added, its imports from tables bound to their
 /// anchors) and rename the dynamic symbols named in `symbols` (old -> new; defined or undefined,
 /// `.symtab` untouched; the hash tables are rebuilt) in the ELF file `data`. Returns the new file.
 pub fn rewrite_dynamic(
     data: &[u8],
     replace: &HashMap<Vec<u8>, Vec<u8>>,
-    runpath: Option<Vec<u8>>,
+    (runpath, system_first): (Option<Vec<u8>>, bool),
     symbols: &HashMap<Vec<u8>, Vec<u8>>,
     position: &ByPosition,
 ) -> Result<Vec<u8>> {
@@ -73,15 +74,7 @@ pub fn rewrite_dynamic(
             }
         }
     }
-    for entry in dynamic.iter_mut() {
-        if let build::elf::Dynamic::String { tag, val } = entry {
-            if *tag == elf::DT_NEEDED {
-                if let Some(name) = replace.get(val.as_slice()) {
-                    *val = name.clone().into();
-                }
-            }
-        }
-    }
+    rename_needed(dynamic, replace, system_first);
     let table = table.and_then(|(anchor, names, defined)| {
         elf_position::add_table(&mut builder, anchor, names, &defined)
     });
@@ -92,6 +85,30 @@ pub fn rewrite_dynamic(
     let mut out = Vec::with_capacity(data.len() + 8192);
     builder.write(&mut out).map_err(|e| Error(e.to_string()))?;
     Ok(out)
+}
+
+/// Replace the `DT_NEEDED` names of `dynamic` as `replace` says; with `system_first`, the
+/// entries not replaced (system libraries) first, in the slots the entries had.
+fn rename_needed(
+    dynamic: &mut [build::elf::Dynamic],
+    replace: &HashMap<Vec<u8>, Vec<u8>>,
+    system_first: bool,
+) {
+    let mut needed: Vec<&mut build::ByteString> = dynamic
+        .iter_mut()
+        .filter_map(|entry| match entry {
+            build::elf::Dynamic::String { tag, val } if *tag == elf::DT_NEEDED => Some(val),
+            _ => None,
+        })
+        .collect();
+    let mut names: Vec<Vec<u8>> = needed.iter().map(|v| v.to_vec()).collect();
+    if system_first {
+        names.sort_by_key(|name| replace.contains_key(name));
+    }
+    for (slot, name) in needed.iter_mut().zip(names) {
+        let name = replace.get(&name).cloned().unwrap_or(name);
+        **slot = name.into();
+    }
 }
 
 enum BlockKind {
