@@ -68,12 +68,35 @@ fn a_program_that_fails_to_build_changes_no_installed_program() {
         )
         .unwrap();
     }
+    let bin_modified = || {
+        std::fs::metadata(env.root().join("bin"))
+            .and_then(|m| m.modified())
+            .unwrap()
+    };
+    let bin_before = bin_modified();
     let out = install(&env, &fixtures.join("ws-two")).output().unwrap();
     let said = stderr(&out);
     assert!(!out.status.success(), "{said}");
     assert_eq!(installed_state(&env), before, "{said}");
+    assert_eq!(
+        bin_modified(),
+        bin_before,
+        "nothing written in the root\n{said}"
+    );
     assert_eq!(error_records(&env, &out), 1, "one error record\n{said}");
     assert!(!said.contains("Regrouped"), "{said}");
+    // rustc's error, once per program (not again when it is built alone with its own
+    // features), naming the program's own file, never its copy in the cache.
+    assert_eq!(said.matches("mismatched types").count(), 2, "{said}");
+    for bin in ["two-a", "two-b"] {
+        let file = fixtures.join("ws-two").join(bin).join("src/main.rs");
+        assert!(said.contains(&file.display().to_string()), "{said}");
+    }
+    let copies: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("two-") && l.contains("/sets/"))
+        .collect();
+    assert!(copies.is_empty(), "{copies:?}\n{said}");
     env.verify_ok();
 
     // One of them builds: it is installed; three still changes on nobody's account.

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use crate::build::adapt::prepare_proven;
 use crate::build::cargo::{CargoVerb, LockRestore};
-use crate::build::failures::{forward_stderr, FailedProgram};
+use crate::build::cargo_stderr::StderrForwarding;
+use crate::build::failures::FailedProgram;
 use crate::build::features::FeatureChoice;
 use crate::build::installed::Provenance;
 use crate::build::lib_paths::{bind_to_lib_dir, Place};
@@ -134,8 +135,9 @@ pub fn show_plan(options: &BuildOptions, shell: &Shell) -> Result<()> {
 /// `cargo share build`: steps 1 to 5.
 pub fn build(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<BuildReport> {
     let mut options = options.clone();
+    let stderr = StderrForwarding::default();
     loop {
-        let (prepared, executables, failed) = compile(&options, out, shell)?;
+        let (prepared, executables, failed) = compile(&options, out, &stderr, shell)?;
         // A program that failed in a set is built once more with exactly its own features
         // (`own_features`); the set is prepared again without it.
         let retry = programs_to_retry(
@@ -190,7 +192,12 @@ type Compiled = (
     Vec<FailedProgram>,
 );
 
-fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled> {
+fn compile(
+    options: &BuildOptions,
+    out: &Path,
+    stderr: &StderrForwarding,
+    shell: &Shell,
+) -> Result<Compiled> {
     let prepared = prepare_proven(options, shell)?;
     prepared.report_overrides(shell);
     prepared.check_recorded_tests(shell)?;
@@ -207,11 +214,7 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
             format!(
                 "{} (shared, {})",
                 names.join(", "),
-                match &prepared.set {
-                    Some(set) if set.manifest_path == ws.manifest_path =>
-                        format!("--unify {}", set.policy),
-                    _ => format!("{} workspace", ws.root.display()),
-                }
+                describe_workspace(&prepared, ws)
             ),
         );
         let mut cmd = prepared.cargo(CargoVerb::Build, wi, &programs, shell)?;
@@ -222,7 +225,12 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
         }
         let mut child = cmd.spawn().context("running cargo")?;
         let stdout = child.stdout.take().expect("piped stdout");
-        let errors = forward_stderr(child.stderr.take());
+        let errors = stderr
+            .with_copies(prepared.copied_packages(&programs))
+            .forward(
+                child.stderr.take(),
+                &std::env::current_dir().unwrap_or_default(),
+            );
         for message in Message::parse_stream(BufReader::new(stdout)) {
             if let Message::CompilerArtifact(artifact) = message? {
                 let Some(program) = prepared
@@ -285,6 +293,26 @@ fn compile(options: &BuildOptions, out: &Path, shell: &Shell) -> Result<Compiled
     }
     drop(_locks);
     Ok((prepared, executables, failed))
+}
+
+/// Where a Cargo run builds, as the user knows it: a set's workspace, which cargo-share
+/// generates in its cache, by the policy that resolved it; a program's own, by its directory.
+fn describe_workspace(prepared: &PreparedBuild, ws: &crate::resolve::graph::Workspace) -> String {
+    let generated = prepared
+        .set
+        .iter()
+        .chain(&prepared.later_sets)
+        .any(|set| ws.root.starts_with(&set.root) || set.manifest_path == ws.manifest_path)
+        || prepared
+            .options
+            .cache()
+            .and_then(|cache| Ok(std::path::absolute(cache)?))
+            .is_ok_and(|cache| ws.root.starts_with(cache.join("sets")));
+    if generated {
+        format!("--unify {}", prepared.options.unify.policy)
+    } else {
+        format!("{} workspace", ws.root.display())
+    }
 }
 
 /// What a failed build left: an install's output is its private staging directory, and naming

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::build::cargo_stderr::CopiedPackage;
 use crate::build::prepare::PreparedBuild;
 use crate::build::sandbox;
 use crate::build::test_only;
@@ -240,6 +241,37 @@ impl PreparedBuild {
             [one] if sandbox::confines_builds() => self.package_dir(*one).into_iter().collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The copies of `programs` in their set workspaces, with the directories they were copied
+    /// from (none for a program built where it is).
+    pub(crate) fn copied_packages(&self, programs: &[usize]) -> Vec<CopiedPackage> {
+        let members = self
+            .set
+            .iter()
+            .chain(&self.later_sets)
+            .flat_map(|s| &s.members);
+        let mut copies = Vec::new();
+        for &index in programs {
+            let program = &self.graph.programs[index];
+            let root = &self.graph.workspaces[program.workspace].root;
+            let Some(copy) = self.package_dir(index) else {
+                continue;
+            };
+            let member = members
+                .clone()
+                .find(|m| m.name == program.name && m.version == program.version);
+            if let (Some(member), Ok(inside)) = (member, copy.strip_prefix(root)) {
+                if member.package_dir != copy {
+                    copies.push(CopiedPackage {
+                        copy_in_workspace: inside.to_path_buf(),
+                        original: member.package_dir.clone(),
+                        copy,
+                    });
+                }
+            }
+        }
+        copies
     }
 
     /// The directory of the graph's program `index`'s package (its copy in a set workspace).

@@ -2,9 +2,6 @@
 //! are still built and delivered, as `cargo install a b c` does; each failure is reported with
 //! the packages Cargo named and, where the error shows one, the system requirement missing.
 
-use std::io::{Read, Write};
-use std::thread::JoinHandle;
-
 use serde::Serialize;
 
 /// A program of the build that Cargo did not build (`--json`: `program-failed`).
@@ -62,29 +59,8 @@ impl FailedProgram {
     }
 }
 
-/// Forward a child's stderr to ours as it comes (colours and all), keeping a copy to read the
-/// errors from once it ends.
-pub(crate) fn forward_stderr(stream: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let Some(mut stream) = stream else {
-            return String::new();
-        };
-        let mut buf = [0u8; 8192];
-        let mut err = std::io::stderr();
-        while let Ok(n) = stream.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let _ = err.write_all(&buf[..n]);
-            kept.extend_from_slice(&buf[..n]);
-        }
-        strip_ansi(&String::from_utf8_lossy(&kept))
-    })
-}
-
 /// Text without ANSI escape sequences (`ESC [ … letter`).
-fn strip_ansi(text: &str) -> String {
+pub(crate) fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -20,6 +20,7 @@
 pub(crate) mod adapt;
 pub(crate) mod assemble;
 pub(crate) mod cargo;
+pub(crate) mod cargo_stderr;
 pub(crate) mod failures;
 pub(crate) mod features;
 pub(crate) mod installed;

@@ -399,8 +399,8 @@ fn leave_installed_if_a_newcomer_failed(report: &mut build::BuildReport, shell: 
     shell.status(
         "Leaving",
         format!(
-            "{} as installed: {} failed to build, and programs installed before change only \
-             for programs that are installed",
+            "{} as installed: {} failed to build, and a program installed before changes only \
+             for a program that is installed with it",
             installed.join(", "),
             newcomers_failed.join(", ")
         ),

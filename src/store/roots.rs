@@ -81,6 +81,10 @@ pub(crate) fn check_root_outside_store(root: &Path, store: &Path) -> Result<()> 
     Ok(())
 }
 
+/// Refuse, before anything is built, a root whose `bin/` cannot take links. An existing
+/// `bin/` is asked with `access(2)` (`W_OK`: it also says when the mount is read-only), so a
+/// check that passes leaves the directory as it was, its modification time too; a missing one
+/// is created, as `cargo install` creates its root before it builds.
 pub(crate) fn check_writable_root(root: &Path) -> Result<()> {
     let bin = root.join("bin");
     let refuse = |what: String| {
@@ -90,11 +94,21 @@ pub(crate) fn check_writable_root(root: &Path) -> Result<()> {
             root.display()
         )
     };
-    std::fs::create_dir_all(&bin)
-        .map_err(|e| refuse(format!("creating {}: {e}", bin.display())))?;
-    tempfile::Builder::new()
-        .prefix(".cargo-share-check-")
-        .tempfile_in(&bin)
-        .map(drop)
-        .map_err(|e| refuse(format!("creating a file in {}: {e}", bin.display())))
+    if !bin.is_dir() {
+        std::fs::create_dir_all(&bin)
+            .map_err(|e| refuse(format!("creating {}: {e}", bin.display())))?;
+    }
+    writable_dir(&bin).map_err(|e| refuse(format!("writing in {}: {e}", bin.display())))
+}
+
+/// Whether this process may create files in `dir` (`access(2)` with `W_OK`).
+fn writable_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
+    match unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
