@@ -340,6 +340,17 @@ fn uninstall_from_one_root_keeps_the_others() {
 fn an_unknown_crate_or_version_is_named_without_internal_paths() {
     let env = Env::new();
     replace_crates_io(&env.base, "sets/registry");
+    // Into an empty store, then into one that holds a program: the install that would plan
+    // the newcomer with the installed versions first says the error once too, before planning.
+    for installed_first in [false, true] {
+        if installed_first {
+            run_ok(&mut install(&env, &unrelated_copy(&env).join("ws-three")));
+        }
+        said_once_for_unknown_programs(&env);
+    }
+}
+
+fn said_once_for_unknown_programs(env: &Env) {
     for spec in ["no-such-program", "noisy-tool@9.9.9"] {
         let out = env
             .cmd()
@@ -359,7 +370,9 @@ fn an_unknown_crate_or_version_is_named_without_internal_paths() {
             !said.contains("fetch-") && !said.contains("cargo-share-fetch"),
             "an internal path or package: {said}"
         );
-        assert_eq!(error_records(&env, &out), 1, "{said}");
+        assert_eq!(error_records(env, &out), 1, "{said}");
+        assert_eq!(said.matches("could not be resolved").count(), 1, "{said}");
+        assert!(!said.contains("Not adapting"), "{said}");
         assert!(!env.root().join("bin").join("noisy-tool").exists());
     }
 }

@@ -125,10 +125,15 @@ pub(crate) fn prepare_adapted(
     let trial = match prepare(&adapted_options, &recording) {
         Ok(trial) => trial,
         Err(e) => {
-            let why = format!(
-                "Cargo cannot resolve them with those versions ({})",
-                e.to_string().lines().next().unwrap_or_default()
-            );
+            // Cargo's own words come with `-v`: the same error, when it is not about the
+            // installed versions, ends the build that follows, and is said once, there.
+            let why = match shell.verbose {
+                0 => "Cargo cannot resolve them with those versions".to_string(),
+                _ => format!(
+                    "Cargo cannot resolve them with those versions ({})",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+            };
             not_adapting("the new programs", &why, shell);
             return Ok(None);
         }

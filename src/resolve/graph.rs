@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
 
 use crate::resolve::inactive_deps;
@@ -76,16 +76,18 @@ pub(crate) fn load_metadata(
     }
     other.extend(features.iter().cloned());
     cmd.other_options(other);
-    let mut md = cmd.exec().with_context(|| {
-        format!(
+    let mut md = cmd.exec().map_err(|e| {
+        // The lockfile hint only where Cargo's error is about the lockfile.
+        let about_lock = locked && e.to_string().contains("--locked");
+        anyhow::Error::new(e).context(format!(
             "reading the package graph of {} failed{}",
             manifest_path.display(),
-            if locked {
+            if about_lock {
                 " (with --locked: if its Cargo.lock is missing or out of date, run `cargo generate-lockfile` there or pass --no-locked)"
             } else {
                 ""
             }
-        )
+        ))
     })?;
     // What Cargo reports but does not build (weak optional dependencies) is left out.
     inactive_deps::drop_inactive_optional_edges(&mut md);

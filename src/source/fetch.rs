@@ -65,7 +65,10 @@ pub fn fetch_registry_crate_matching(
     cache: &Path,
     shell: &Shell,
 ) -> Result<PathBuf> {
-    let spec = format!("{name}@{req}");
+    let spec = match req {
+        "*" => name.to_string(),
+        req => format!("{name}@{req}"),
+    };
     let scratch_root = cache.join("tmp");
     let scratch = scratch_dir(cache, "fetch-")?;
     let dependency = match registry {

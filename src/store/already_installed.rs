@@ -18,7 +18,9 @@ use crate::store::index::{Access, Store};
 use crate::store::marker::MARKER_FILE;
 
 /// Take out of `build.programs` the crates.io programs installed already, unchanged, in
-/// `root`, saying so for each; a bare `NAME` left in is pinned to the version it resolved to.
+/// `root`, saying so for each. Every crates.io program is fetched first (in an existing store:
+/// an install into an empty one plans once and fetches then), and a bare `NAME` left in is
+/// pinned to the version it resolved to.
 pub fn skip_already_installed(
     build: &mut BuildOptions,
     store_dir: &Path,
@@ -42,7 +44,11 @@ pub fn skip_already_installed(
         let (mut spec, registry) = match source {
             ProgramSource::Registry(spec) => (spec, None),
             ProgramSource::OtherRegistry(spec, registry) => (spec, Some(registry)),
+            // A local program's manifest is looked for now too: a path with none fails here.
             other => {
+                if let ProgramSource::Path(_) = &other {
+                    other.manifest(&cache, shell)?;
+                }
                 kept.push(other);
                 continue;
             }
@@ -51,14 +57,17 @@ pub fn skip_already_installed(
             Some(r) => ProgramSource::OtherRegistry(spec, r.clone()),
             None => ProgramSource::Registry(spec),
         };
+        // Resolved now, once, before anything is planned: a name or version the registry does
+        // not have fails here, said once, and a bare NAME is pinned to the version it resolves
+        // to, so planning (which may resolve the set twice) asks the registry nothing again.
+        let manifest = fetch_registry_crate(&spec, registry.as_ref(), &cache, shell)?;
+        if spec.version.is_none() {
+            spec.version = resolved_version(&manifest, &spec.name);
+        }
         let Some(installed) = store.program(&spec.name)? else {
             kept.push(again(spec));
             continue;
         };
-        if spec.version.is_none() {
-            let manifest = fetch_registry_crate(&spec, registry.as_ref(), &cache, shell)?;
-            spec.version = resolved_version(&manifest, &spec.name);
-        }
         // Installed from the same registry at the version asked for.
         let same_version = installed.origin.as_ref() == Some(&again(spec.clone()));
         let same = same_version
