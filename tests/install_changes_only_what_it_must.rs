@@ -672,3 +672,32 @@ fn a_program_installs_from_another_registry_by_name_or_index() {
     );
     assert_eq!(installed_state(&env), before, "{said}");
 }
+
+/// A local program that ships no `Cargo.lock` installs, resolved anew as `cargo install
+/// --path` resolves it, and nothing is written into its directory; a later install that
+/// regroups it builds it again from its recorded resolution.
+#[test]
+fn a_local_program_without_a_lockfile_installs_without_writing_one() {
+    let env = Env::new();
+    let fixtures = unrelated_copy(&env);
+    let three = fixtures.join("ws-three");
+    std::fs::remove_file(three.join("Cargo.lock")).unwrap();
+    let out = run_ok(&mut install(&env, &three));
+    let said = stderr(&out);
+    assert!(said.contains("has no Cargo.lock"), "{said}");
+    assert!(
+        !said.contains("--locked"),
+        "no flag the user did not pass: {said}"
+    );
+    assert!(
+        !three.join("Cargo.lock").exists(),
+        "a lockfile written: {said}"
+    );
+    assert!(run_clean(&env.root().join("bin/three")).contains("hello, three"));
+
+    run_ok(&mut install(&env, &fixtures.join("ws-two")));
+    assert!(!three.join("Cargo.lock").exists());
+    assert!(run_clean(&env.root().join("bin/three")).contains("hello, three"));
+    assert!(run_clean(&env.root().join("bin/two-a")).contains("hello, two-a"));
+    env.verify_ok();
+}

@@ -68,7 +68,10 @@ pub(crate) fn join_installed(
             continue;
         }
         let read = member.source.manifest(cache, shell).and_then(|manifest| {
-            let md = graph::load_metadata(&manifest, options.locked, host, &[])?;
+            // An installed program keeps its recorded resolution: nothing to say of its lockfile.
+            let quiet = Shell::new(true, crate::shell::MessageFormat::Human);
+            let md =
+                crate::build::prepare::program_metadata(&manifest, options, host, &[], &quiet)?;
             Ok((manifest, md))
         });
         let (manifest, md) = match read {

@@ -44,6 +44,35 @@ pub(crate) struct PreparedBuild {
     _cache_lock: std::sync::Arc<std::fs::File>,
 }
 
+/// `cargo metadata` of a program's workspace (`features`: Cargo's feature arguments). In a set,
+/// a workspace without `Cargo.lock` is read without resolving it and resolved anew by the set
+/// (`graph::load_program_metadata`), as `cargo install --path` resolves it; said once per
+/// command.
+pub(crate) fn program_metadata(
+    manifest: &Path,
+    options: &BuildOptions,
+    host: &str,
+    features: &[String],
+    shell: &Shell,
+) -> Result<cargo_metadata::Metadata> {
+    if options.unify.policy == Unify::None {
+        return graph::load_metadata(manifest, options.locked, host, features);
+    }
+    let (md, unlocked) = graph::load_program_metadata(manifest, options.locked, host, features)?;
+    if unlocked && features.is_empty() {
+        shell.status(
+            "Resolving",
+            format!(
+                "{} anew: {} has no Cargo.lock (as `cargo install --path` resolves it; the \
+                 install records the versions it is built with)",
+                program_names(&md).join(", "),
+                md.workspace_root
+            ),
+        );
+    }
+    Ok(md)
+}
+
 /// The programs whose workspace's release profile says `panic = "abort"`: their binaries get the
 /// toolchain's aborting panic runtime (`compile::panic_abort`), which a toolchain without
 /// `libpanic_abort-*.rlib` cannot give (said, and they unwind).
@@ -165,7 +194,7 @@ pub(crate) fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedB
 
     let mut sources = Vec::new();
     for manifest in manifests {
-        let md = graph::load_metadata(&manifest, options.locked, &toolchain.host, &[])?;
+        let md = program_metadata(&manifest, options, &toolchain.host, &[], shell)?;
         sources.push((manifest, md));
     }
     let mut options = options.clone();
@@ -188,7 +217,7 @@ pub(crate) fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedB
         for (manifest, md) in &mut sources {
             let args = options.features.cargo_args(&program_names(md));
             if !args.is_empty() {
-                *md = graph::load_metadata(manifest, options.locked, &toolchain.host, &args)?;
+                *md = program_metadata(manifest, options, &toolchain.host, &args, shell)?;
             }
         }
     }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
 
 use crate::resolve::inactive_deps;
@@ -92,6 +92,37 @@ pub(crate) fn load_metadata(
     // What Cargo reports but does not build (weak optional dependencies) is left out.
     inactive_deps::drop_inactive_optional_edges(&mut md);
     Ok(md)
+}
+
+/// A program's workspace as a build that resolves its programs in a set first reads it: with
+/// [`load_metadata`], unless the build respects lockfiles (`locked`) and the workspace has no
+/// `Cargo.lock` (a local program that ships none). Cargo would then refuse to create one under
+/// `--locked`, and without it would write one into the program's directory; its packages
+/// alone are read instead (`--no-deps`), and the set resolves it anew, as `cargo install
+/// --path` resolves it. `Ok((metadata, true))` says it was read so.
+pub(crate) fn load_program_metadata(
+    manifest_path: &Path,
+    locked: bool,
+    target: &str,
+    features: &[String],
+) -> Result<(Metadata, bool)> {
+    if locked {
+        let mut cmd = MetadataCommand::new();
+        cmd.manifest_path(manifest_path).no_deps();
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            cmd.cargo_path(cargo);
+        }
+        let packages = cmd
+            .exec()
+            .with_context(|| format!("reading the packages of {}", manifest_path.display()))?;
+        if !packages.workspace_root.join("Cargo.lock").exists() {
+            return Ok((packages, true));
+        }
+    }
+    Ok((
+        load_metadata(manifest_path, locked, target, features)?,
+        false,
+    ))
 }
 
 impl BuildGraph {
