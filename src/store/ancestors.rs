@@ -82,7 +82,7 @@ fn check_one(
     bail!(
         "the {what} {} is not safe: {} is writable by {} (mode {:o}), so another user could \
          move it away and put their own files in its place. Fix it with `chmod go-w {}`, or \
-         choose a {what} elsewhere with {option}",
+         choose another {what} with {option}",
         dir.display(),
         d.display(),
         if mode & 0o002 != 0 {
