@@ -284,8 +284,8 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     // flaky-shim's failing test fails with shim 1.0.0 too: rebuilt with 1.1.0 all the same.
     assert!(
         said.contains(
-            "Testing flaky-shim v0.1.0 under the versions it is installed with, to compare its \
-             failing tests"
+            "Testing flaky-shim v0.1.0 under the versions it is installed with (compiled \
+             without optimisation), to compare its failing tests"
         ),
         "{said}"
     );
@@ -721,8 +721,8 @@ fn a_newcomer_whose_tests_fail_with_its_own_versions_too_is_adapted() {
     let said = stderr(&out);
     assert!(
         said.contains(
-            "Testing new-shim v0.1.0 under the versions its own Cargo.lock locks, to compare \
-             its failing tests"
+            "Testing new-shim v0.1.0 under the versions its own Cargo.lock locks (compiled \
+             without optimisation), to compare its failing tests"
         ),
         "{said}"
     );

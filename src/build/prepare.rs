@@ -18,8 +18,10 @@ use crate::resolve::graph::BuildGraph;
 use crate::resolve::set::{ProgramSet, Unify};
 use crate::shell::Shell;
 use crate::source;
+use cargo_share_compile::digest::sha256_hex;
 use cargo_share_compile::plan::WrapperPlan;
 use cargo_share_compile::profile;
+use cargo_share_compile::profile::SharedProfile;
 use cargo_share_compile::toolchain::Toolchain;
 
 /// A build in progress: resolved programs, the plan, and where things go.
@@ -149,7 +151,12 @@ fn take_cache_lock(cache: &Path, path: &Path, shell: &Shell) -> Result<std::fs::
 /// per layout: the same Cargo unit is a dylib in one and an rlib in the other. One per binding:
 /// `--bind lazy` compiles every unit differently (`-C relro-level=partial`), which Cargo's
 /// fingerprints do not see, since the wrapper adds it.
-pub(crate) fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> PathBuf {
+pub(crate) fn target_dir_of(
+    cache: &Path,
+    layout: Layout,
+    binding: Binding,
+    profile: &SharedProfile,
+) -> PathBuf {
     let abi = cargo_share_compile::unit_record::WRAPPER_ABI;
     let layout = match layout {
         Layout::PerCrate => "",
@@ -159,7 +166,18 @@ pub(crate) fn target_dir_of(cache: &Path, layout: Layout, binding: Binding) -> P
         Binding::Now => "",
         Binding::Lazy => "-lazy",
     };
-    cache.join(format!("target-{abi}{layout}{binding}"))
+    // Another shared profile, another directory: Cargo names each unit by its profile, but a
+    // group's shared object has no hash in its name, so a build of the same set with another
+    // profile (a test baseline compiled without optimisation, `retest_baseline`) would replace
+    // it under a build that finds its own unit fresh.
+    let profile = match *profile == SharedProfile::default() {
+        true => String::new(),
+        false => {
+            let settings = serde_json::to_vec(&profile.settings).unwrap_or_default();
+            format!("-profile-{}", &sha256_hex(&settings)[..8])
+        }
+    };
+    cache.join(format!("target-{abi}{layout}{binding}{profile}"))
 }
 
 /// Steps 1 to 3: sources, graph, plan.
@@ -181,7 +199,12 @@ pub(crate) fn prepare(options: &BuildOptions, shell: &Shell) -> Result<PreparedB
     let cache = cache.canonicalize()?;
     let cache_lock = lock_cache(&cache, shell)?;
     let toolchain = Toolchain::detect()?;
-    let target_dir = target_dir_of(&cache, options.layout, options.binding);
+    let target_dir = target_dir_of(
+        &cache,
+        options.layout,
+        options.binding,
+        &options.shared_profile,
+    );
     std::fs::create_dir_all(&target_dir)?;
 
     let mut manifests = Vec::new();

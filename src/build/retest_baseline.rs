@@ -24,6 +24,7 @@ use crate::build::prepare::prepare;
 use crate::build::test::RecordedTest;
 use crate::shell::{MessageFormat, Shell};
 use cargo_share_compile::digest::sha256_hex;
+use cargo_share_compile::profile::SharedProfile;
 
 /// `member`'s own test outcome under the resolution it is installed with (or, for a program an
 /// install adapts, the one its own `Cargo.lock` gives: `under` says which): recorded, or run
@@ -54,6 +55,7 @@ pub(crate) fn installed_outcome(
             stable_names: false,
             ..options.unify.clone()
         },
+        shared_profile: unoptimised(&options.shared_profile)?,
         ..options.clone()
     };
     // Planning the installed program again says nothing the user needs.
@@ -71,13 +73,23 @@ pub(crate) fn installed_outcome(
     shell.status(
         "Testing",
         format!(
-            "{} v{} under {under}, to compare its failing tests",
+            "{} v{} under {under} (compiled without optimisation), to compare its failing \
+             tests",
             member.name, program.version
         ),
     );
     let (outcome, _) = prepared.run_own_tests(index, shell)?;
     record_by_resolution(options, member, &member.resolution, &outcome)?;
     Ok(outcome)
+}
+
+/// The shared profile a baseline is compiled with: the same, without optimisation. Nothing it
+/// builds is installed, and it only says which tests fail under those versions, which does
+/// not depend on optimisation (the profile's assertions and overflow checks stay as they
+/// are): compiled at `opt-level = 0` its crates cost a fraction of the release build. It
+/// builds in a target directory of its own (`prepare::target_dir_of`).
+fn unoptimised(profile: &SharedProfile) -> Result<SharedProfile> {
+    profile.clone().with_overrides(&["opt-level=0".to_string()])
 }
 
 /// `CACHE/installed-tests.json`: [`resolution_key`] -> outcome.
@@ -153,6 +165,27 @@ mod tests {
             failing: vec!["tests::needs_the_network".into()],
             known_failures: true,
         }
+    }
+
+    /// A baseline is compiled without optimisation, and in its own target directory: the
+    /// install's group files (named without a hash) are never replaced by a baseline's.
+    #[test]
+    fn a_baseline_builds_unoptimised_in_a_target_directory_of_its_own() {
+        use crate::build::options::{Binding, Layout};
+        use crate::build::prepare::target_dir_of;
+        let default = SharedProfile::default();
+        let baseline = unoptimised(&default).unwrap();
+        let args = baseline.cargo_config_args();
+        assert!(args.contains(&"profile.release.package.\"*\".opt-level=0".to_string()));
+        let dir =
+            |p: &SharedProfile| target_dir_of(Path::new("/c"), Layout::Grouped, Binding::Now, p);
+        let abi = cargo_share_compile::unit_record::WRAPPER_ABI;
+        assert_eq!(
+            dir(&default),
+            Path::new(&format!("/c/target-{abi}-grouped"))
+        );
+        assert_ne!(dir(&baseline), dir(&default));
+        assert_eq!(dir(&baseline), dir(&unoptimised(&default).unwrap()));
     }
 
     /// An outcome is found again for the same program, resolution and features only.

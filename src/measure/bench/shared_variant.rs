@@ -53,7 +53,13 @@ pub(crate) fn build_shared(
     let out = work.join(&dir);
     let (build, name) = shared_options(options, layout);
     shell.status("Building", format!("the set ({name})"));
-    let was_built = build::target_dir_of(&work.join("cache"), layout, build.binding).is_dir();
+    let was_built = build::target_dir_of(
+        &work.join("cache"),
+        layout,
+        build.binding,
+        &build.shared_profile,
+    )
+    .is_dir();
     let (report, cpu, wall) =
         timed(|| build::build(&build, &out, shell).and_then(build::BuildReport::complete))?;
     let mut figures = Variant {
