@@ -1255,3 +1255,38 @@ fn a_program_whose_versions_do_not_move_is_relinked_not_compiled_again() {
     all_run(&env);
     env.verify_ok();
 }
+
+/// A crates.io program installed before and built again with a newcomer (here compiled again,
+/// since the newcomer turns on a feature of a crate it shares) keeps its lints capped, as when
+/// it was installed: its warnings are nothing the user can act on, and a lint a newer rustc
+/// denies would fail the newcomer's install for it.
+#[test]
+fn an_installed_crates_io_program_built_again_keeps_its_lints_capped() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let mut first = env.cmd();
+    first
+        .args(["install", "--json", "noisy-tool@0.1.0", "--root"])
+        .arg(env.root())
+        .current_dir(&env.base);
+    run_ok(&mut first);
+    let extra = shim_program(
+        &env,
+        "extra-shim",
+        &|text| {
+            text.replace(
+                "shim = \"1\"",
+                "shim = { version = \"1\", features = [\"extra\"] }",
+            )
+        },
+        true,
+    );
+    let out = install_in_base(&env, &[extra], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Compiling noisy-tool v0.1.0"),
+        "not compiled again:\n{said}"
+    );
+    assert!(!said.contains("unused_in_program"), "{said}");
+    assert!(run_clean(&env.root().join("bin/noisy-tool")).starts_with("noisy-tool: "));
+}

@@ -96,9 +96,11 @@ impl PreparedBuild {
         });
         cmd.args(["--release", "--target", &self.toolchain.host]);
         cmd.arg("--manifest-path").arg(&ws.manifest_path);
+        // By package id: a program may share its name and version with a library another
+        // program depends on from the registry (fd-find and lscolors 0.13.0), which makes
+        // `NAME@VERSION` name two packages.
         for &p in programs {
-            let p = &self.graph.programs[p];
-            cmd.args(["-p", &format!("{}@{}", p.name, p.version)]);
+            cmd.args(["-p", &self.graph.programs[p].package_id.repr]);
         }
         // Exactly the features of the programs this invocation builds.
         let names: Vec<&str> = programs
