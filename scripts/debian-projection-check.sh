@@ -18,9 +18,13 @@
 #   WORK/static-bin/, WORK/audit-static.json    the bench's static builds (with symbol tables)
 #                                               and their audit
 #   WORK/comparison.txt  measured against projected
-# Needs apt-get with package lists (`apt-get update`), dpkg-deb, cargo, jq, python3 and
-# cargo-share on PATH (or CARGO_SHARE=path/to/cargo-share). Everything heavy runs under
-# `nice -n 19`. BENCH_ARGS adds options to the bench (default `--runs 5`).
+# Needs apt-get with package lists (`apt-get update`), dpkg-deb, cargo, python3, cargo-share on
+# PATH (or CARGO_SHARE=path/to/cargo-share). kmon links libxcb's render, shape and xfixes
+# libraries: `apt-get install libxcb-render0-dev libxcb-shape0-dev libxcb-xfixes0-dev` (as
+# `cargo install kmon` needs them); `cargo check` does not link, so a missing system library
+# shows in the bench. Everything heavy runs under `nice -n 19`. BENCH_ARGS adds options to the
+# bench (default `--runs 5`; `--reuse` keeps the static builds of an earlier run); BENCH_SKIP
+# names packages that are checked but left out of the bench (recorded as such), to keep it short.
 set -euo pipefail
 
 work=${1:?usage: scripts/debian-projection-check.sh WORK [PACKAGE[=CRATE]...]}
@@ -32,6 +36,7 @@ if [ $# -eq 0 ]; then
 fi
 cargo_share=${CARGO_SHARE:-cargo-share}
 bench_args=${BENCH_ARGS:---runs 5}
+bench_skip=" ${BENCH_SKIP:-} "
 work=$(mkdir -p "$work" && cd "$work" && pwd)
 mkdir -p "$work/logs" "$work/src" "$work/debs" "$work/debian-root" "$work/static-bin"
 : > "$work/candidates.txt"
@@ -111,6 +116,10 @@ for arg in "$@"; do
     log="$work/logs/$crate-$upstream.txt"
     if CARGO_TARGET_DIR="$work/check-target" nice -n 19 cargo check -q --release --locked \
         --bins --manifest-path "$src/Cargo.toml" > "$log" 2>&1; then
+        if [[ $bench_skip == *" $package "* ]]; then
+            record "$package" "$version" "$spec" yes "left out of the bench (BENCH_SKIP)"
+            continue
+        fi
         record "$package" "$version" "$spec" yes ""
         echo "$spec" >> "$work/programs.txt"
         built_packages+=("$package=$version")
@@ -144,8 +153,31 @@ done
     | grep '"reason":"audit-finished"' > "$work/audit-static.json"
 
 python3 - "$work" <<'EOF' | tee "$work/comparison.txt"
-import json, sys
+import collections, json, os, re, subprocess, sys
 work = sys.argv[1]
+
+
+def sections(variant):
+    """Bytes per section kind over a build's stripped files (`readelf -SW`)."""
+    kinds = {".text": "code", ".rodata": "read-only data", ".eh_frame": "unwind tables",
+             ".eh_frame_hdr": "unwind tables", ".gcc_except_table": "unwind tables",
+             ".data.rel.ro": "relocated read-only data", ".rela.dyn": "dynamic linking",
+             ".rela.plt": "dynamic linking", ".dynsym": "dynamic linking",
+             ".dynstr": "dynamic linking", ".gnu.hash": "dynamic linking"}
+    total = collections.Counter()
+    for root, _, files in os.walk(f"{work}/bench/stripped/{variant}"):
+        for name in files:
+            path = os.path.join(root, name)
+            listing = subprocess.run(["readelf", "-SW", path], capture_output=True,
+                                     text=True, check=True).stdout
+            counted = 0
+            for section, size in re.findall(
+                    r"\]\s+(\S+)\s+\S+\s+[0-9a-f]{16}\s+[0-9a-f]+\s+([0-9a-f]+)\s", listing):
+                if section in kinds:
+                    total[kinds[section]] += int(size, 16)
+                    counted += int(size, 16)
+            total["the rest"] += os.path.getsize(path) - counted
+    return total
 bench = json.load(open(f"{work}/bench.json"))
 variants = {v["name"]: v for v in bench["variants"]}
 static = variants["static"]
@@ -167,4 +199,9 @@ for label, file in [("Debian's binaries", "audit-debian.json"),
               f"saving {mb(saving)}, ratio {ratio:.3f}x; "
               f"|projected - measured| / measured: ratio {abs(ratio - measured_ratio) / measured_ratio:.1%}, "
               f"saving share {abs(saving / base - measured_saving / total(static)) / (measured_saving / total(static)):.1%}")
+static_sections, grouped_sections = sections("static"), sections("shared-grouped")
+print("measured saving by section kind (static - grouped, stripped files):")
+for kind in static_sections:
+    print(f"  {kind}: {mb(static_sections[kind])} - {mb(grouped_sections[kind])} = "
+          f"{mb(static_sections[kind] - grouped_sections[kind])}")
 EOF
