@@ -6,15 +6,8 @@
 //! for every compiler invocation ([`cargo_share_compile::wrapper`]), and, for groups and `-sys`
 //! crates that bundle C code, the linker ([`cargo_share_compile::linker`]). The last two, with
 //! what they need (ELF, hashing, the toolchain), are the crate `cargo-share-compile`
-//! (`crates/cargo-share-compile`), which depends on nothing here.
-//!
-//! The folders follow the path of a build: [`source`] (where programs come from) → [`resolve`]
-//! (one resolution for a set, groups, the shared-crate rule) → `cargo_share_compile` (what Cargo
-//! runs) → [`build`] (the driver that runs those steps and assembles the output) → [`store`]
-//! (identities, entries, installed programs). [`measure`] compares the result with static
-//! builds. Below them all: [`shell`] (output), and in `cargo_share_compile`: `digest`
-//! (SHA-256), `toolchain` (rustc), `elf` (reading and writing shared objects). See
-//! `ARCHITECTURE.md` for the path a build takes and the invariants.
+//! (`crates/cargo-share-compile`), which depends on nothing here. The core (sources, resolution,
+//! the driver, the store) is the crate `cargo-share-core` (`crates/cargo-share-core`).
 
 // The documentation is for the engineers who change this code (`cargo doc
 // --document-private-items`): links from public items to crate-private ones are meant.
@@ -22,18 +15,10 @@
 
 pub mod adopt;
 pub mod audit;
-pub mod build;
 pub mod cache;
-pub(crate) mod dirs;
-pub mod failure;
 pub mod image;
-pub mod layout;
 pub mod measure;
-pub(crate) mod message;
-pub mod package;
-pub mod preload;
-pub mod resolve;
-pub mod shell;
-pub mod source;
-pub mod store;
-pub mod update;
+
+pub use cargo_share_core::{
+    build, dirs, failure, layout, message, package, preload, resolve, shell, source, store, update,
+};

@@ -112,8 +112,12 @@ fn owner<'a>(path: &str, modules: &'a BTreeMap<String, PathBuf>) -> Option<&'a s
 }
 
 /// The source folders of the workspace's crates, each checked on its own (`crate::` is each
-/// crate's own root): the root package (the core and the command line) and the wrapper crate.
-const CRATE_SOURCES: [&str; 2] = ["src", "crates/cargo-share-compile/src"];
+/// crate's own root): the root package (the command line), the core and the wrapper crate.
+const CRATE_SOURCES: [&str; 3] = [
+    "src",
+    "crates/cargo-share-core/src",
+    "crates/cargo-share-compile/src",
+];
 
 /// The wrapper crate's modules that sit below everything (ARCHITECTURE.md, "Crates"): they name
 /// only each other, never the wrapper or the linker.
@@ -203,7 +207,7 @@ fn no_import_cycle_between_files() {
     }
     // The check sees real edges: the wrapper depends on its plan, the store on identities.
     assert!(all_edges["crates/cargo-share-compile/src"]["wrapper"].contains("plan"));
-    assert!(all_edges["src"]["store::bind"].contains("store::identity"));
+    assert!(all_edges["crates/cargo-share-core/src"]["store::bind"].contains("store::identity"));
 }
 
 #[test]
