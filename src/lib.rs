@@ -15,10 +15,9 @@
 
 pub mod adopt;
 pub mod audit;
-pub mod cache;
-pub mod image;
 pub mod measure;
 
+pub use cargo_share_cache::{cache, image};
 pub use cargo_share_core::{
     build, dirs, failure, layout, message, package, preload, resolve, shell, source, store, update,
 };

@@ -112,10 +112,12 @@ fn owner<'a>(path: &str, modules: &'a BTreeMap<String, PathBuf>) -> Option<&'a s
 }
 
 /// The source folders of the workspace's crates, each checked on its own (`crate::` is each
-/// crate's own root): the root package (the command line), the core and the wrapper crate.
-const CRATE_SOURCES: [&str; 3] = [
+/// crate's own root): the root package (the command line), the core, the binary cache and the
+/// wrapper crate.
+const CRATE_SOURCES: [&str; 4] = [
     "src",
     "crates/cargo-share-core/src",
+    "crates/cargo-share-cache/src",
     "crates/cargo-share-compile/src",
 ];
 

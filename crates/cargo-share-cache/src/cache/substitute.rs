@@ -19,10 +19,10 @@ use serde::Deserialize;
 use crate::cache::oci::OciRegistry;
 use crate::cache::pull::{fetch_program, pull_found, read_trusted_keys, PullTarget};
 use crate::cache::remote::CacheUrl;
-use crate::shell::Shell;
-use crate::source::ProgramSource;
-use crate::store::ancestors::check_safe_path;
-use crate::store::{InstallOptions, InstallRecord};
+use cargo_share_core::shell::Shell;
+use cargo_share_core::source::ProgramSource;
+use cargo_share_core::store::ancestors::check_safe_path;
+use cargo_share_core::store::{InstallOptions, InstallRecord};
 
 /// The environment variable naming the configuration file.
 pub(crate) const CONFIG_ENV: &str = "CARGO_SHARE_CONFIG";
@@ -41,7 +41,7 @@ fn config_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(CONFIG_ENV) {
         return Some(PathBuf::from(p));
     }
-    crate::dirs::config_home()
+    cargo_share_core::dirs::config_home()
         .ok()
         .map(|c| c.join("cargo-share/config.toml"))
 }

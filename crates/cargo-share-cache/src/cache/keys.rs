@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::message::Message;
-use crate::shell::Shell;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use cargo_share_core::message::Message;
+use cargo_share_core::shell::Shell;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 const SECRET_HEADER: &str = "cargo-share secret key v1";

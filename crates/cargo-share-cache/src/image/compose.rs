@@ -16,10 +16,10 @@ use serde_json::{json, Value};
 
 use crate::cache::{check_signature, PublicKey, SecretKey};
 use crate::image::base::{oci_architecture, BaseImage, OCI_LAYER_GZIP, OCI_MANIFEST};
-use crate::layout::{
+use cargo_share_compile::digest::sha256_hex;
+use cargo_share_core::layout::{
     canonical_copies, gzip, lay_out, reproducible_tar, rfc3339, FileSet, ProgramClosure,
 };
-use cargo_share_compile::digest::sha256_hex;
 
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// The manifest annotation holding `KEY-NAME:BASE64-SIGNATURE`.
@@ -90,7 +90,7 @@ pub fn build_layers(sets: &[FileSet], prefix: &str, mtime: u64) -> Result<Vec<Bu
             let bytes = gzip(&tar)?;
             let mut files: Vec<String> = entries
                 .iter()
-                .filter(|e| !matches!(e.kind, crate::layout::TreeEntryKind::Dir))
+                .filter(|e| !matches!(e.kind, cargo_share_core::layout::TreeEntryKind::Dir))
                 .map(|e| e.path.clone())
                 .collect();
             files.sort();

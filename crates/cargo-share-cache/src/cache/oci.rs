@@ -106,7 +106,7 @@ impl OciRegistry {
     }
 
     fn unreachable(&self, e: ureq::Error) -> anyhow::Error {
-        crate::failure::Failure::Unreachable(format!(
+        cargo_share_core::failure::Failure::Unreachable(format!(
             "the cache {} cannot be reached ({e}): is the registry running and the address \
              right? Nothing was changed",
             self.url

@@ -11,9 +11,9 @@ use crate::cache::{CacheUrl, OciRegistry, PublicKey};
 use crate::image::base::OCI_MANIFEST;
 use crate::image::compose::verify_image;
 use crate::image::reference::ImageRef;
-use crate::message::{Message, Report};
-use crate::shell::Shell;
 use cargo_share_compile::digest::sha256_hex;
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::Shell;
 
 /// What `verify-image` found.
 #[derive(Debug, Clone, Serialize)]

@@ -23,17 +23,17 @@ use crate::cache::keys::PublicKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
-use crate::message::{Message, Report};
-use crate::shell::{human_bytes, Shell};
-use crate::source::CrateSpec;
-use crate::store::ancestors::check_safe_path;
-use crate::store::files::ScratchDir;
-use crate::store::index::EntryOutcome;
-use crate::store::open::entry_label;
-use crate::store::program_commit::{
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::{human_bytes, Shell};
+use cargo_share_core::source::CrateSpec;
+use cargo_share_core::store::ancestors::check_safe_path;
+use cargo_share_core::store::files::ScratchDir;
+use cargo_share_core::store::index::EntryOutcome;
+use cargo_share_core::store::open::entry_label;
+use cargo_share_core::store::program_commit::{
     check_link, commit_program, program_roots, PlainInstall, ProgramBuild,
 };
-use crate::store::{
+use cargo_share_core::store::{
     open_store_rolling_forward, Access, CrateIdentity, InstallRecord, Store, StoreEntry,
 };
 
@@ -84,7 +84,7 @@ pub fn pull(opts: &PullOptions, shell: &Shell) -> Result<Vec<InstallRecord>> {
     let trusted = read_trusted_keys(&opts.trusted_keys)?;
     let remote = OciRegistry::new(&url, opts.insecure)?;
     check_safe_path(&opts.root, "install root", "--root")?;
-    crate::store::roots::check_root_outside_store(&opts.root, &opts.store)?;
+    cargo_share_core::store::roots::check_root_outside_store(&opts.root, &opts.store)?;
     let mut fetched = Vec::new();
     for spec in &opts.programs {
         shell.status("Fetching", format!("{} from {}", spec.name, url_text(&url)));
@@ -423,7 +423,7 @@ fn commit_all(
         }
         added.insert(hash.clone());
     }
-    crate::store::fault::step("pull-entries-added")?;
+    cargo_share_core::store::fault::step("pull-entries-added")?;
     let mut records = Vec::new();
     for program in &fetched.programs {
         if let Some(record) = commit_pulled(store, program, &added, root, shell)? {

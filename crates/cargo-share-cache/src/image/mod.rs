@@ -1,5 +1,5 @@
 //! `cargo share image`: one OCI image per program, whose layers are the file sets of
-//! [`crate::layout`]: the files several programs load ship once, in a layer those images share,
+//! [`cargo_share_core::layout`]: the files several programs load ship once, in a layer those images share,
 //! and a fix to a shared crate changes one layer (book: docs/src/guide/images.md).
 //!
 //! Files by job: where an image is (`reference`), the base image read from its registry

@@ -17,10 +17,10 @@ use crate::cache::keys::SecretKey;
 use crate::cache::oci::OciRegistry;
 use crate::cache::records::{EntryConfig, EntryRef, ProgramConfig};
 use crate::cache::remote::{CacheUrl, Remote};
-use crate::message::{Message, Report};
-use crate::shell::{human_bytes, Shell};
-use crate::store::{Access, EntryRow, Store};
 use cargo_share_compile::digest::file_sha256;
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::{human_bytes, Shell};
+use cargo_share_core::store::{Access, EntryRow, Store};
 
 /// `cargo share push` options.
 #[derive(Debug, Clone)]
@@ -206,7 +206,7 @@ fn push_program(
     remote: &dyn Remote,
     url: &CacheUrl,
     key: &SecretKey,
-    mut program: crate::store::InstalledProgram,
+    mut program: cargo_share_core::store::InstalledProgram,
     refs: Vec<EntryRef>,
     rows: &BTreeMap<String, EntryRow>,
     report: &mut PushReport,

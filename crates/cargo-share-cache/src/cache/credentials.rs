@@ -137,7 +137,7 @@ fn docker_config_path() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG") {
         return Some(PathBuf::from(d).join("config.json"));
     }
-    crate::dirs::home()
+    cargo_share_core::dirs::home()
         .ok()
         .map(|h| h.join(".docker/config.json"))
 }

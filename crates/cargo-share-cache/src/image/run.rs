@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::build::BuildOptions;
 use crate::cache::{CacheUrl, OciRegistry, SecretKey};
 use crate::image::base::{fetch_base, BaseImage};
 use crate::image::compose::{build_layers, compose, BuiltLayer, ProgramImage};
 use crate::image::publish::{push_image, write_layout, PushedImage};
-use crate::layout::{build_closures, checked_prefix, partition, source_date_epoch};
-use crate::message::{Message, Report};
-use crate::shell::{human_bytes, Shell};
+use cargo_share_core::build::BuildOptions;
+use cargo_share_core::layout::{build_closures, checked_prefix, partition, source_date_epoch};
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::{human_bytes, Shell};
 
 /// The prefix the programs' files go under in an image (`PREFIX/bin`, `PREFIX/lib`).
 pub const DEFAULT_PREFIX: &str = "opt/cargo-share";
@@ -40,7 +40,7 @@ pub struct ImageReport {
     /// Every layer made from the programs' files (the base's are not listed).
     pub(crate) layers: Vec<BuiltLayer>,
     /// One record per image pushed (empty without `--to`).
-    #[serde(serialize_with = "crate::message::pushed_images")]
+    #[serde(serialize_with = "cargo_share_core::message::pushed_images")]
     pub(crate) pushed: Vec<PushedImage>,
     /// Per program, the digest of its image manifest.
     pub(crate) images: BTreeMap<String, String>,

@@ -13,9 +13,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::names::{check_file_name, check_hash, check_package_name, check_version};
-use crate::store::identity::IdentityInputs;
-use crate::store::{InstalledProgram, StoreEntry};
 use cargo_share_compile::unit_record::UnitRecord;
+use cargo_share_core::store::identity::IdentityInputs;
+use cargo_share_core::store::{InstalledProgram, StoreEntry};
 
 /// The config of an entry artifact.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,8 +15,8 @@ use oci_spec::image::{Descriptor, ImageManifest, ImageManifestBuilder, MediaType
 
 use crate::cache::keys::{PublicKey, SecretKey};
 use crate::cache::remote::Remote;
-use crate::failure::Failure;
 use cargo_share_compile::digest::sha256_hex;
+use cargo_share_core::failure::Failure;
 
 /// The `artifactType` of a store entry (a crate build, a group, the relinked libstd).
 pub const ENTRY_ARTIFACT: &str = "application/vnd.cargo-share.entry.v1";
@@ -403,7 +403,7 @@ pub(crate) fn upload(
             uploaded += b.bytes.len() as u64;
         }
     }
-    crate::store::fault::step("cache-blobs-pushed")?;
+    cargo_share_core::store::fault::step("cache-blobs-pushed")?;
     for tag in tags {
         remote.put_manifest(
             repository,
