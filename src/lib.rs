@@ -13,11 +13,8 @@
 // --document-private-items`): links from public items to crate-private ones are meant.
 #![allow(rustdoc::private_intra_doc_links)]
 
-pub mod adopt;
-pub mod audit;
-pub mod measure;
-
 pub use cargo_share_cache::{cache, image};
 pub use cargo_share_core::{
     build, dirs, failure, layout, message, package, preload, resolve, shell, source, store, update,
 };
+pub use cargo_share_measure::{adopt, audit, measure};

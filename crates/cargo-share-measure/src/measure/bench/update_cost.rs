@@ -6,17 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::build::{self, Layout};
 use crate::measure::bench::disk::stripped_copy;
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::BenchOptions;
 use crate::measure::bench::shared_variant::{shared_dir_name, shared_options};
 use crate::measure::bench::static_build::static_cargo_build;
 use crate::measure::bench::update_fix;
-use crate::resolve::graph;
-use crate::shell::Shell;
-use crate::source::{self};
 use cargo_share_compile::toolchain::Toolchain;
+use cargo_share_core::build::{self, Layout};
+use cargo_share_core::resolve::graph;
+use cargo_share_core::shell::Shell;
+use cargo_share_core::source::{self};
 
 /// Update cost: the bytes shipped when `crate_name` gets a fix, for each kind of fix
 /// ([`update_fix`]: a body-only fix and an inlined-or-generic one, chosen among the functions the

@@ -1,7 +1,7 @@
 //! The bench report as a table on stdout.
 
 use crate::measure::bench::model::*;
-use crate::shell::{human_bytes, Shell};
+use cargo_share_core::shell::{human_bytes, Shell};
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {

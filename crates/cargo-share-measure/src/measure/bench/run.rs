@@ -19,10 +19,10 @@ use crate::measure::bench::table::print_table;
 use crate::measure::bench::timing::interleaved;
 use crate::measure::bench::update_cost::update_cost;
 use crate::measure::bench::workload::{startup_invocations, Workload};
-use crate::message::{Message, Report};
-use crate::shell::Shell;
-use crate::source::ProgramSource;
 use cargo_share_compile::toolchain::Toolchain;
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::Shell;
+use cargo_share_core::source::ProgramSource;
 
 /// Where one class of workload (short, long) puts its figures in a program's.
 type Slot = fn(&mut ProgramFigures) -> (&mut Option<Distribution>, &mut Option<String>);

@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 use crate::measure::bench::options::BuiltVariant;
 use crate::measure::bench::timing::{distribution, nth_in_round};
 use crate::measure::bench::workload::Workload;
-use crate::preload::page_cache::{drop_page_cache, resident_share, warm_files};
+use cargo_share_core::preload::page_cache::{drop_page_cache, resident_share, warm_files};
 
 /// Time the cold start of every program in every variant, `rounds` times. Returns the largest
 /// share of the dropped files' pages found resident right after a drop.

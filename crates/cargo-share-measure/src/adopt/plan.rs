@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::adopt::recorded::{RecordedInstall, RecordedSource};
-use crate::build::ProgramFeatures;
-use crate::source::{CrateSpec, ProgramSource};
+use cargo_share_core::build::ProgramFeatures;
+use cargo_share_core::source::{CrateSpec, ProgramSource};
 
 /// A program to adopt.
 #[derive(Debug, Clone)]
@@ -113,7 +113,8 @@ pub(crate) fn plan(root: &Path, recorded: Vec<RecordedInstall>) -> AdoptPlan {
 }
 
 fn candidate(root: &Path, r: &RecordedInstall) -> Result<Candidate, String> {
-    if r.name == env!("CARGO_PKG_NAME") {
+    // The package of the executable (this crate is `cargo-share-measure`).
+    if r.name == "cargo-share" {
         return Err("cargo-share does not adopt itself: it runs the builds \
                     (`cargo share install --path` of its source can install it)"
             .into());

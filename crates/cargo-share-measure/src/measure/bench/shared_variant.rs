@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 
-use crate::build::{self, Binding, BuildOptions, Layout};
 use crate::measure::bench::disk::stripped_copy;
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::{BenchOptions, BuiltVariant};
 use crate::measure::bench::static_build::{timed, BuildTimes};
-use crate::resolve::set::Unify;
-use crate::shell::Shell;
+use cargo_share_core::build::{self, Binding, BuildOptions, Layout};
+use cargo_share_core::resolve::set::Unify;
+use cargo_share_core::shell::Shell;
 
 /// The directory (under the work directory, and under `stripped/`) of a shared variant:
 /// `shared-LAYOUT`, with `-lazy` for `--bind lazy`, so that the two bindings never reuse each

@@ -9,14 +9,14 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use cargo_metadata::Message;
 
-use crate::build::{self};
 use crate::measure::bench::disk::stripped_copy;
 use crate::measure::bench::model::*;
 use crate::measure::bench::options::{BenchOptions, BuiltVariant};
-use crate::resolve::graph;
-use crate::shell::Shell;
-use crate::source::{self};
 use cargo_share_compile::toolchain::Toolchain;
+use cargo_share_core::build::{self};
+use cargo_share_core::resolve::graph;
+use cargo_share_core::shell::Shell;
+use cargo_share_core::source::{self};
 
 /// CPU seconds (user + system) of all waited-for child processes so far.
 fn children_cpu_seconds() -> f64 {

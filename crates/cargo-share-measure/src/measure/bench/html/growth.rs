@@ -192,7 +192,8 @@ mod tests {
         let svg = chart(&measured(), &target());
         assert_eq!(svg.matches("<circle").count(), 2 * (measured().len() + 1));
         assert!(svg.contains("0.60x reference set") && svg.contains("0.99x second set"));
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/set-growth.svg");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src/set-growth.svg");
         if std::env::var_os("UPDATE_SET_GROWTH").is_some() {
             std::fs::write(&path, &svg).unwrap();
         }

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::audit::scan::scan;
 use crate::audit::symbols::{defined_functions, path_roots};
-use crate::shell::Shell;
+use cargo_share_core::shell::Shell;
 
 /// The defining crate shown for an inherent method of a primitive type (`<str>::replace`),
 /// whose name does not say which of the two defines it.

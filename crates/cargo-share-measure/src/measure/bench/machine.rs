@@ -11,7 +11,7 @@ pub(crate) fn utc_date() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    crate::layout::rfc3339(secs)[..10].to_string()
+    cargo_share_core::layout::rfc3339(secs)[..10].to_string()
 }
 
 pub(crate) fn machine(toolchain: &Toolchain) -> Machine {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 
-use crate::build::{BuildOptions, Layout};
 use crate::measure::bench::model::*;
+use cargo_share_core::build::{BuildOptions, Layout};
 
 /// What to bench and how.
 #[derive(Debug, Clone)]

@@ -26,7 +26,7 @@ use object::{Object, ObjectSymbol, SymbolKind};
 use serde::{Deserialize, Serialize};
 use syn::visit::Visit;
 
-use crate::build::short_names::short_name;
+use cargo_share_core::build::short_names::short_name;
 
 /// What a fix changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use crate::audit::estimate::STD_ROW;
 use crate::audit::model::{AuditReport, Projection};
-use crate::shell::{human_bytes, Shell};
+use cargo_share_core::shell::{human_bytes, Shell};
 
 /// Crate rows shown in the table (all are in `--json` and `--html`).
 const TABLE_ROWS: usize = 25;

@@ -8,9 +8,9 @@ use anyhow::Result;
 
 use crate::audit::generics::{analyze_generics, GenericsReport};
 use crate::audit::report::shorten;
-use crate::build::BuildOptions;
-use crate::message::{Message, Report};
-use crate::shell::{human_bytes, Shell};
+use cargo_share_core::build::BuildOptions;
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::{human_bytes, Shell};
 
 /// Instance and crate rows shown in the tables (all are in `--json`).
 const TABLE_ROWS: usize = 25;
@@ -24,10 +24,10 @@ pub fn generics(build: &BuildOptions, from: &[PathBuf], shell: &Shell) -> Result
     let paths = if from.is_empty() {
         let cache = match &build.cache_dir {
             Some(c) => c.clone(),
-            None => crate::build::default_cache_dir()?,
+            None => cargo_share_core::build::default_cache_dir()?,
         };
         let out = cache.join(GENERICS_OUT);
-        crate::build::build(build, &out, shell)?.complete()?;
+        cargo_share_core::build::build(build, &out, shell)?.complete()?;
         vec![out.join("bin"), out.join("lib")]
     } else {
         from.to_vec()

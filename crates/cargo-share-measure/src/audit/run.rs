@@ -11,8 +11,8 @@ use crate::audit::html::render;
 use crate::audit::model::{AuditReport, BinaryAudit};
 use crate::audit::report::print_table;
 use crate::audit::scan::{scan, Unreadable};
-use crate::message::{Message, Report};
-use crate::shell::Shell;
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::Shell;
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditOptions {
@@ -23,7 +23,7 @@ pub struct AuditOptions {
 
 /// `$CARGO_HOME/bin` (default `~/.cargo/bin`), `/usr/bin`, `/usr/local/bin`, `/usr/lib`.
 pub fn default_roots() -> Vec<PathBuf> {
-    let cargo_home = crate::dirs::cargo_home().ok();
+    let cargo_home = cargo_share_core::dirs::cargo_home().ok();
     let mut roots: Vec<PathBuf> = cargo_home.map(|c| c.join("bin")).into_iter().collect();
     roots.extend(["/usr/bin", "/usr/local/bin", "/usr/lib"].map(PathBuf::from));
     roots

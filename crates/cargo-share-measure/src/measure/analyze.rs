@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::build;
-use crate::build::BuildOptions;
-use crate::message::{Message, Report};
-use crate::resolve::set::Unify;
-use crate::shell::{human_bytes, Shell};
 use cargo_share_compile::digest::sha256_hex;
+use cargo_share_core::build;
+use cargo_share_core::build::BuildOptions;
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::resolve::set::Unify;
+use cargo_share_core::shell::{human_bytes, Shell};
 
 /// What one policy needs.
 #[derive(Debug, Clone, Serialize)]
@@ -158,14 +158,14 @@ pub(crate) fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<Po
     // Counting crate builds does not depend on how they are packed into objects; the per-crate
     // layout accepts every policy.
     let options = BuildOptions {
-        layout: crate::build::Layout::PerCrate,
+        layout: cargo_share_core::build::Layout::PerCrate,
         ..options.clone()
     };
     let prepared = build::prepare(&options, shell)?;
     let mut per_program: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for (wi, programs) in prepared.invocations() {
         let ws = &prepared.graph.workspaces[wi];
-        let mut cmd = crate::source::cargo_command();
+        let mut cmd = cargo_share_core::source::cargo_command();
         cmd.args(["tree", "--target", &prepared.toolchain.host])
             .args(["-e", "normal,no-proc-macro", "--prefix", "depth"])
             .args(["--format", "{p}|{f}", "--locked"])
@@ -206,7 +206,7 @@ pub(crate) fn analyze_policy(options: &BuildOptions, shell: &Shell) -> Result<Po
         let key: String = pkg.split(' ').take(2).collect::<Vec<_>>().join(" ");
         *source_bytes.entry(key.clone()).or_insert_with(|| {
             dirs.get(&key)
-                .map(|d| crate::resolve::grouping::rust_source_bytes(d))
+                .map(|d| cargo_share_core::resolve::grouping::rust_source_bytes(d))
                 .unwrap_or(0)
         })
     };

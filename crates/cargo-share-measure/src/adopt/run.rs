@@ -14,10 +14,10 @@ use crate::adopt::keep::{keep_binary, KEPT_DIR};
 use crate::adopt::plan::{plan, AdoptPlan, Batch, Candidate, KeptProgram};
 use crate::adopt::recorded::{read_recorded, RecordedSource, CRATES2_FILE};
 use crate::audit::model::Projection;
-use crate::build::{BuildOptions, BuiltProgram, FeatureChoice};
-use crate::message::{Message, Report};
-use crate::shell::{human_bytes, Shell};
-use crate::store::{InstallOptions, InstallSteps, ProgramBuild};
+use cargo_share_core::build::{BuildOptions, BuiltProgram, FeatureChoice};
+use cargo_share_core::message::{Message, Report};
+use cargo_share_core::shell::{human_bytes, Shell};
+use cargo_share_core::store::{InstallOptions, InstallSteps, ProgramBuild};
 
 #[derive(Debug, Clone)]
 pub struct AdoptOptions {
@@ -45,9 +45,9 @@ pub(crate) struct AdoptedProgram {
 pub struct AdoptReport {
     pub(crate) dry_run: bool,
     pub(crate) root: PathBuf,
-    #[serde(serialize_with = "crate::message::adopted_programs")]
+    #[serde(serialize_with = "cargo_share_core::message::adopted_programs")]
     pub(crate) adopted: Vec<AdoptedProgram>,
-    #[serde(serialize_with = "crate::message::kept_programs")]
+    #[serde(serialize_with = "cargo_share_core::message::kept_programs")]
     pub(crate) kept: Vec<KeptProgram>,
     /// `--dry-run`: the audit's projection for the binaries to adopt.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,7 +210,7 @@ fn show_plan(
     report.projection = Some(audit.projection);
     for batch in &plan.batches {
         let result = install_options(opts, root, batch)
-            .and_then(|o| crate::store::show_install_plan(&o, shell));
+            .and_then(|o| cargo_share_core::store::show_install_plan(&o, shell));
         if let Err(e) = result {
             shell.warn(format!(
                 "the install plan of {} could not be made: {e:#}",
@@ -247,7 +247,7 @@ fn adopt_batch(
         reasons: BTreeMap::new(),
         kept: BTreeMap::new(),
     };
-    let outcome = crate::store::install_with(&options, &mut steps, shell);
+    let outcome = cargo_share_core::store::install_with(&options, &mut steps, shell);
     let failed = match &outcome {
         Ok(o) => o.failed.clone(),
         Err(e) => {

@@ -9,7 +9,7 @@ use crate::audit::report::shorten;
 use crate::measure::bench::html::chart::{axis, colour};
 use crate::measure::bench::html::format::esc;
 use crate::measure::bench::html::page::STYLE;
-use crate::shell::human_bytes;
+use cargo_share_core::shell::human_bytes;
 
 const WIDTH: f64 = 1000.0;
 const LABEL: f64 = 260.0;
