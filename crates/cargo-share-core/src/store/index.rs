@@ -77,7 +77,6 @@ pub enum Access {
 pub struct Store {
     pub root: PathBuf,
     pub(crate) db: Connection,
-    pub access: Access,
     /// `Repair`: where a damaged index was moved, and why.
     pub(crate) index_moved: Option<String>,
     _lock: Option<File>,
@@ -142,7 +141,6 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             db,
-            access,
             index_moved,
             _lock: lock,
         })

@@ -199,28 +199,6 @@ pub fn install_with(
     install_set(opts, installed, steps, shell)
 }
 
-/// Rebuild installed programs (`names`) as one set with the store's groups, and rebind each
-/// whose build changed (old builds stay until `gc`; a crash leaves each program on its old or
-/// its new build). `opts.build.programs` may name new programs to install with them.
-pub fn rebuild_installed(
-    opts: &InstallOptions,
-    names: &[String],
-    shell: &Shell,
-) -> Result<Vec<InstallRecord>> {
-    let store = Store::open(&opts.store, Access::Read)?;
-    let installed = installed_members(&store, Some(names), shell)?;
-    drop(store);
-    let outcome = install_set(opts, installed, &mut PlainInstall, shell)?;
-    if let Some(failed) = outcome.failed.first() {
-        bail!(
-            "{} failed to build again: {}",
-            failed.name,
-            failed.describe()
-        );
-    }
-    Ok(outcome.installed)
-}
-
 /// Build `opts.build.programs` with the installed programs `installed`, bind every new program
 /// and every installed one whose build changed.
 pub(crate) fn install_set(

@@ -71,7 +71,7 @@ pub use identity::CrateIdentity;
 pub use index::EntryRow;
 pub use index::{default_store_dir, Access, Store};
 pub use install::install_with;
-pub use install::{install, rebuild_installed, show_install_plan, InstallOptions};
+pub use install::{install, show_install_plan, InstallOptions};
 pub use manifest::{InstalledProgram, StoreEntry};
 pub use open::default_root;
 pub use open::{open_store, open_store_rolling_forward};

@@ -10,9 +10,6 @@
 //! again; a program whose build comes out the same is not touched, the others are rebound one by
 //! one through the install commit point ([`crate::store::bind`]): a crash leaves each on its old
 //! or its new build. Old builds and entries stay until `gc`.
-//!
-//! `store::install::rebuild_installed` is the library entry point for rebuilding a list of
-//! installed programs as one set (no newcomer).
 
 use anyhow::Result;
 
