@@ -57,9 +57,9 @@ pub enum Message<'a> {
     BuildFinished(Report),
     /// `test`, once per program: the fields of [`TestCounts`](crate::build::TestCounts).
     TestFinished(Report),
-    /// `analyze`, once per policy: the fields of [`PolicyAnalysis`](crate::measure::analyze::PolicyAnalysis).
+    /// `analyze`, once per policy: the fields of `PolicyAnalysis` (`cargo_share_measure::measure::analyze`).
     Analysis(Report),
-    /// `bench`, at the end: the fields of [`BenchReport`](crate::measure::bench::model::BenchReport).
+    /// `bench`, at the end: the fields of `BenchReport` (`cargo_share_measure::measure::bench::model`).
     BenchFinished(Report),
     /// `install`, once per program: the fields of [`InstallRecord`](crate::store::InstallRecord).
     ProgramInstalled(Report),
@@ -133,7 +133,7 @@ pub enum Message<'a> {
         locked_bytes: u64,
         skipped: usize,
     },
-    /// `audit`: the fields of [`AuditReport`](crate::audit::model::AuditReport).
+    /// `audit`: the fields of `AuditReport` (`cargo_share_measure::audit::model`).
     AuditFinished(Report),
     /// `key generate`: the key's name and the paths of its two files.
     KeyGenerated {
@@ -141,13 +141,13 @@ pub enum Message<'a> {
         secret: &'a Path,
         public: &'a Path,
     },
-    /// `push`: the fields of [`PushReport`](crate::cache::push::PushReport).
+    /// `push`: the fields of `PushReport` (`cargo_share_cache::cache::push`).
     PushFinished(Report),
-    /// `image --to`, once per image: the fields of [`PushedImage`](crate::image::publish::PushedImage).
+    /// `image --to`, once per image: the fields of `PushedImage` (`cargo_share_cache::image::publish`).
     ImagePushed(Report),
-    /// `image`, at the end: the fields of [`ImageReport`](crate::image::ImageReport).
+    /// `image`, at the end: the fields of `ImageReport` (`cargo_share_cache::image`).
     ImageFinished(Report),
-    /// `verify-image`: the fields of [`VerifiedImage`](crate::image::VerifiedImage).
+    /// `verify-image`: the fields of `VerifiedImage` (`cargo_share_cache::image`).
     ImageVerified(Report),
     /// `package`, once per package: the fields of [`BuiltPackage`](crate::package::BuiltPackage).
     PackageBuilt(Report),
@@ -155,11 +155,11 @@ pub enum Message<'a> {
     PackageFinished(Report),
     /// `pull`, once per program: the fields of [`InstallRecord`](crate::store::InstallRecord).
     ProgramPulled(Report),
-    /// `adopt`, once per program now run from the store: the fields of [`AdoptedProgram`](crate::adopt::run::AdoptedProgram).
+    /// `adopt`, once per program now run from the store: the fields of `AdoptedProgram` (`cargo_share_measure::adopt::run`).
     ProgramAdopted(Report),
-    /// `adopt`, once per program left as it was: the fields of [`KeptProgram`](crate::adopt::plan::KeptProgram).
+    /// `adopt`, once per program left as it was: the fields of `KeptProgram` (`cargo_share_measure::adopt::plan`).
     ProgramKept(Report),
-    /// `adopt`, at the end: the fields of [`AdoptReport`](crate::adopt::AdoptReport).
+    /// `adopt`, at the end: the fields of `AdoptReport` (`cargo_share_measure::adopt`).
     AdoptFinished(Report),
     /// Grouped, once per set after the first: what it shares.
     SetGroups {
@@ -173,7 +173,7 @@ pub enum Message<'a> {
     },
     /// Grouped: the sets are planned again with these crates kept apart.
     SetsRegrouped { apart: &'a [String] },
-    /// `analyze --generics`: the fields of [`GenericsReport`](crate::audit::generics::GenericsReport).
+    /// `analyze --generics`: the fields of `GenericsReport` (`cargo_share_measure::audit::generics`).
     GenericsAnalysis(Report),
     /// `update` (also `--dry-run`): the fields of [`UpdatePlan`](crate::update::UpdatePlan).
     UpdatePlan(Report),
@@ -277,7 +277,8 @@ mod tests {
         }
     }
 
-    /// The report a variant's documentation names: "the fields of [`NAME`](PATH)".
+    /// The report a variant's documentation names: "the fields of [`NAME`](PATH)", or "the
+    /// fields of `NAME` (`PATH`)" for a struct of a crate above this one.
     fn report_named(attrs: &[syn::Attribute]) -> Option<String> {
         attrs.iter().find_map(|a| {
             let syn::Meta::NameValue(nv) = &a.meta else {
@@ -291,7 +292,9 @@ mod tests {
                 return None;
             };
             let text = text.value();
-            let rest = &text[text.find("the fields of [`")? + "the fields of [`".len()..];
+            // A link to the struct in this crate, or its name and path in a crate above.
+            let rest = &text[text.find("the fields of ")? + "the fields of ".len()..];
+            let rest = rest.strip_prefix('[').unwrap_or(rest).strip_prefix('`')?;
             Some(rest[..rest.find('`')?].to_string())
         })
     }
