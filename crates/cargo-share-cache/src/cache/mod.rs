@@ -20,7 +20,8 @@ pub(crate) mod remote;
 pub(crate) mod substitute;
 
 pub(crate) use artifact::check_signature;
-pub use keys::{PublicKey, SecretKey};
+pub use keys::PublicKey;
+pub(crate) use keys::SecretKey;
 pub use oci::OciRegistry;
 pub use pull::{pull, PullOptions};
 pub use push::{push, PushOptions};

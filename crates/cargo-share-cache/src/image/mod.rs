@@ -15,6 +15,6 @@ pub(crate) mod publish;
 mod reference;
 mod run;
 
-pub use check::{verify_pushed, VerifiedImage};
+pub use check::verify_pushed;
 pub use compose::verify_image;
-pub use run::{image, ImageOptions, ImageReport, DEFAULT_PREFIX};
+pub use run::{image, ImageOptions, DEFAULT_PREFIX};

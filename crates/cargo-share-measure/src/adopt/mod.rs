@@ -15,4 +15,4 @@ pub(crate) mod plan;
 pub(crate) mod recorded;
 pub(crate) mod run;
 
-pub use run::{adopt, AdoptOptions, AdoptReport};
+pub use run::{adopt, AdoptOptions};

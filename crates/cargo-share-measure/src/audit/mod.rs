@@ -26,4 +26,5 @@ pub(crate) mod symbols;
 
 pub use generics_run::generics;
 pub(crate) use report::projection_line;
-pub use run::{audit, collect, default_roots, AuditOptions};
+pub use run::{audit, AuditOptions};
+pub(crate) use run::collect;

@@ -22,7 +22,7 @@ pub struct AuditOptions {
 }
 
 /// `$CARGO_HOME/bin` (default `~/.cargo/bin`), `/usr/bin`, `/usr/local/bin`, `/usr/lib`.
-pub fn default_roots() -> Vec<PathBuf> {
+pub(crate) fn default_roots() -> Vec<PathBuf> {
     let cargo_home = cargo_share_core::dirs::cargo_home().ok();
     let mut roots: Vec<PathBuf> = cargo_home.map(|c| c.join("bin")).into_iter().collect();
     roots.extend(["/usr/bin", "/usr/local/bin", "/usr/lib"].map(PathBuf::from));
@@ -44,7 +44,7 @@ pub fn audit(options: &AuditOptions, shell: &Shell) -> Result<AuditReport> {
 
 /// The audit of every ELF file under `paths` (empty: [`default_roots`]), with progress and
 /// warnings on the shell but no table or record.
-pub fn collect(paths: &[PathBuf], shell: &Shell) -> Result<AuditReport> {
+pub(crate) fn collect(paths: &[PathBuf], shell: &Shell) -> Result<AuditReport> {
     let explicit = !paths.is_empty();
     let roots = if explicit {
         paths.to_vec()
