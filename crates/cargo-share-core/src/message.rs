@@ -55,7 +55,7 @@ pub enum Message<'a> {
     ProgramsRetried { programs: &'a [String] },
     /// `build`, at the end: the fields of [`BuildReport`](crate::build::BuildReport).
     BuildFinished(Report),
-    /// `test`, once per program: the fields of [`TestCounts`](crate::build::TestCounts).
+    /// `test`, once per program: the fields of [`TestCounts`](crate::build::test::TestCounts).
     TestFinished(Report),
     /// `analyze`, once per policy: the fields of `PolicyAnalysis` (`cargo_share_measure::measure::analyze`).
     Analysis(Report),
@@ -114,7 +114,7 @@ pub enum Message<'a> {
         members: &'a [String],
         programs: &'a [String],
     },
-    /// `gc`: the fields of [`GcReport`](crate::store::GcReport).
+    /// `gc`: the fields of [`GcReport`](crate::store::gc::GcReport).
     GcFinished(Report),
     /// `optimise`.
     OptimiseFinished { bytes_saved: u64 },
@@ -149,9 +149,9 @@ pub enum Message<'a> {
     ImageFinished(Report),
     /// `verify-image`: the fields of `VerifiedImage` (`cargo_share_cache::image`).
     ImageVerified(Report),
-    /// `package`, once per package: the fields of [`BuiltPackage`](crate::package::BuiltPackage).
+    /// `package`, once per package: the fields of [`BuiltPackage`](crate::package::run::BuiltPackage).
     PackageBuilt(Report),
-    /// `package`, at the end: the fields of [`PackageReport`](crate::package::PackageReport).
+    /// `package`, at the end: the fields of [`PackageReport`](crate::package::run::PackageReport).
     PackageFinished(Report),
     /// `pull`, once per program: the fields of [`InstallRecord`](crate::store::InstallRecord).
     ProgramPulled(Report),
@@ -175,9 +175,9 @@ pub enum Message<'a> {
     SetsRegrouped { apart: &'a [String] },
     /// `analyze --generics`: the fields of `GenericsReport` (`cargo_share_measure::audit::generics`).
     GenericsAnalysis(Report),
-    /// `update` (also `--dry-run`): the fields of [`UpdatePlan`](crate::update::UpdatePlan).
+    /// `update` (also `--dry-run`): the fields of [`UpdatePlan`](crate::update::plan::UpdatePlan).
     UpdatePlan(Report),
-    /// `update`, at the end: the fields of [`UpdateReport`](crate::update::UpdateReport).
+    /// `update`, at the end: the fields of [`UpdateReport`](crate::update::run::UpdateReport).
     UpdateFinished(Report),
 }
 

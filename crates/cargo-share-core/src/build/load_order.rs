@@ -30,7 +30,7 @@ use cargo_share_compile::elf;
 /// For every library of `OUT/lib`, the libraries it needs and whether it defines a name outside
 /// Rust's.
 #[derive(Debug, Default)]
-pub struct LoadOrder {
+pub(crate) struct LoadOrder {
     /// File name -> its `DT_NEEDED` entries.
     needed: HashMap<String, Vec<String>>,
     /// The files defining a dynamic symbol that is not a Rust name ([`is_rust_name`]).
@@ -39,7 +39,7 @@ pub struct LoadOrder {
 
 impl LoadOrder {
     /// Read each library (file name, run-time copy) of `OUT/lib`.
-    pub fn of<'a>(libraries: impl Iterator<Item = (&'a str, &'a Path)>) -> Result<Self> {
+    pub(crate) fn of<'a>(libraries: impl Iterator<Item = (&'a str, &'a Path)>) -> Result<Self> {
         let mut order = LoadOrder::default();
         for (name, path) in libraries {
             let data =
@@ -62,7 +62,7 @@ impl LoadOrder {
 
     /// Whether a file needing `needed` names its system libraries first: no library of
     /// `OUT/lib` it loads, directly or through another, defines a name outside Rust's.
-    pub fn system_libraries_first(&self, needed: &[String]) -> bool {
+    pub(crate) fn system_libraries_first(&self, needed: &[String]) -> bool {
         let mut seen = BTreeSet::new();
         let mut queue: Vec<&str> = needed.iter().map(String::as_str).collect();
         while let Some(name) = queue.pop() {

@@ -49,8 +49,7 @@ pub(crate) mod trim;
 pub use assemble::{build, show_plan, BuildReport, BuiltProgram};
 pub(crate) use failures::FailedProgram;
 pub use features::{FeatureChoice, ProgramFeatures};
-pub use options::{
-    default_cache_dir, Binding, BuildOptions, CratePatch, GroupExports, InstalledMember, Layout,
-};
+pub(crate) use options::InstalledMember;
+pub use options::{default_cache_dir, Binding, BuildOptions, CratePatch, GroupExports, Layout};
 pub use prepare::{prepare, target_dir_of};
-pub use test::{count_test_results, test, TestCounts};
+pub use test::test;

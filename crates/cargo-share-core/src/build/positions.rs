@@ -69,7 +69,7 @@ pub struct DynamicNames {
     /// Function name -> (anchor, entry index).
     imports: Positions,
     /// Which files may name their system libraries first (`build::load_order`).
-    pub order: LoadOrder,
+    pub(crate) order: LoadOrder,
 }
 
 impl DynamicNames {

@@ -61,7 +61,7 @@ impl TestCounts {
 }
 
 /// Add up the `test result:` lines libtest prints.
-pub fn count_test_results(line: &str, counts: &mut TestCounts) {
+pub(crate) fn count_test_results(line: &str, counts: &mut TestCounts) {
     let Some(rest) = line.trim().strip_prefix("test result: ") else {
         return;
     };

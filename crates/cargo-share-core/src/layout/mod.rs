@@ -14,11 +14,8 @@ mod canonical;
 mod closure;
 mod partition;
 
-pub use archive::{gzip, reproducible_tar, TreeEntry, TreeEntryKind};
-pub use archive::{rfc3339, source_date_epoch};
+pub use archive::{gzip, reproducible_tar, rfc3339, source_date_epoch, TreeEntry, TreeEntryKind};
 pub use canonical::canonical_copies;
-pub use closure::build_closures;
-pub use closure::{closures_of_tree, ProgramClosure, ProgramFiles};
-pub use partition::{checked_prefix, lay_out};
+pub use closure::{build_closures, closures_of_tree, ProgramClosure, ProgramFiles};
+pub use partition::{checked_prefix, lay_out, partition, FileSet};
 pub(crate) use partition::{lay_out_linked, FileKind, SetFile};
-pub use partition::{partition, FileSet};

@@ -12,4 +12,4 @@ mod control;
 pub mod deb;
 pub mod run;
 
-pub use run::{package, BuiltPackage, PackageArgs, PackageFormat, PackageReport, DEFAULT_PREFIX};
+pub use run::{package, PackageArgs, PackageFormat, DEFAULT_PREFIX};

@@ -16,5 +16,5 @@ pub(crate) mod run;
 pub(crate) mod select;
 pub mod unit;
 
-pub use run::{preload, warm_store, PreloadOptions, PreloadReport, Warmed};
-pub use select::{Candidate, Selection};
+pub use run::{preload, PreloadOptions};
+pub use select::Selection;

@@ -23,7 +23,7 @@ pub struct PreloadOptions {
 
 /// One file preload warmed.
 #[derive(Debug, Clone, Serialize)]
-pub struct Warmed {
+pub(crate) struct Warmed {
     #[serde(flatten)]
     pub(crate) file: Candidate,
     /// Its bytes in the page cache when preload was done with it.
@@ -81,7 +81,7 @@ pub fn preload(options: &PreloadOptions, shell: &Shell) -> Result<PreloadReport>
 }
 
 /// Select the store's files, open the safe ones and bring them into memory.
-pub fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadReport> {
+pub(crate) fn warm_store(options: &PreloadOptions, shell: &Shell) -> Result<PreloadReport> {
     let mut report = PreloadReport::default();
     if !options.store.exists() {
         shell.status("Preloading", "nothing: no program is installed yet");

@@ -10,7 +10,7 @@ use crate::store::{open_store, Access};
 
 /// One store file preload may warm.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// `STORE/entries/NAME-VERSION-ID/lib/FILE` (STORE with its links resolved), as the index
     /// names it (not yet checked).
     pub(crate) path: PathBuf,

@@ -19,23 +19,23 @@ use crate::resolve::inactive_deps;
 #[derive(Debug, Clone)]
 pub struct Program {
     pub name: String,
-    pub version: String,
+    pub(crate) version: String,
     pub package_id: PackageId,
     /// Index into [`BuildGraph::workspaces`].
-    pub workspace: usize,
+    pub(crate) workspace: usize,
     /// A plugin (`--plugin-for`): no binaries, a `dylib`/`cdylib` for this program.
-    pub plugin_for: Option<String>,
+    pub(crate) plugin_for: Option<String>,
 }
 
 /// One Cargo workspace the build touches (each built with its own lockfile).
 #[derive(Debug)]
 pub struct Workspace {
     pub manifest_path: PathBuf,
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     pub metadata: Metadata,
     /// Build each program in its own Cargo invocation, so that features are resolved per program
     /// (a `--unify semver` set); otherwise the workspace's programs are built together.
-    pub build_programs_alone: bool,
+    pub(crate) build_programs_alone: bool,
 }
 
 /// All programs of a build and the shared-crate decision.
@@ -44,7 +44,7 @@ pub struct BuildGraph {
     pub workspaces: Vec<Workspace>,
     pub programs: Vec<Program>,
     /// Canonical package directories of shared library crates.
-    pub shared_packages: BTreeSet<PathBuf>,
+    pub(crate) shared_packages: BTreeSet<PathBuf>,
 }
 
 fn package_dir(pkg: &Package) -> PathBuf {

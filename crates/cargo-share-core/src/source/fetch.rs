@@ -22,7 +22,7 @@ pub fn cargo_command() -> Command {
 
 /// Download a package of crates.io (or of `registry`) and return the path of its private
 /// source copy's manifest.
-pub fn fetch_registry_crate(
+pub(crate) fn fetch_registry_crate(
     spec: &CrateSpec,
     registry: Option<&Registry>,
     cache: &Path,
@@ -58,7 +58,7 @@ pub fn fetch_registry_crate(
 /// Download the newest version of `name` on crates.io (or on `registry`) that matches the
 /// requirement `req` (`*`, `=1.2.3`, `^1.2.3`) and return the path of its private source
 /// copy's manifest.
-pub fn fetch_registry_crate_matching(
+pub(crate) fn fetch_registry_crate_matching(
     name: &str,
     req: &str,
     registry: Option<&Registry>,

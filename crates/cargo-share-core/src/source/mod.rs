@@ -14,10 +14,8 @@ pub(crate) mod program;
 pub(crate) mod registry;
 
 pub use crate_spec::{read_program_list, CrateSpec};
-pub use fetch::{
-    cargo_command, cargo_home, copy_tree, fetch_registry_crate, fetch_registry_crate_matching,
-    locked_version,
-};
+pub use fetch::{cargo_command, cargo_home, copy_tree, locked_version};
+pub(crate) use fetch::{fetch_registry_crate, fetch_registry_crate_matching};
 pub use git::{GitReference, GitSpec};
 pub use program::{install_sources, ProgramSource};
 pub use registry::Registry;

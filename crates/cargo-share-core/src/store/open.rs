@@ -26,7 +26,7 @@ pub(crate) fn entry_label_parts(package: &str, version: &str, hash: &str) -> Str
 }
 
 /// Open the store as `access` allows; nothing in `ROOT/bin` is written.
-pub fn open_store(dir: &Path, access: Access) -> Result<Store> {
+pub(crate) fn open_store(dir: &Path, access: Access) -> Result<Store> {
     Store::open(dir, access)
 }
 

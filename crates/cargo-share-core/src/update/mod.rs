@@ -12,5 +12,5 @@ pub(crate) mod compare;
 pub(crate) mod plan;
 pub(crate) mod run;
 
-pub use plan::{UpdateOptions, UpdatePlan, UpdateTarget};
-pub use run::{update, UpdateReport};
+pub use plan::{UpdateOptions, UpdateTarget};
+pub use run::update;

@@ -84,7 +84,7 @@ fn package_name(path: &std::path::Path) -> Option<String> {
 
 /// The update, planned.
 #[derive(Debug, Clone, Serialize)]
-pub struct UpdatePlan {
+pub(crate) struct UpdatePlan {
     /// The crate (none for `--rebuild-all`).
     pub(crate) krate: Option<String>,
     /// What it becomes: a version, `newest compatible with ^V`, or a patched copy's directory.

@@ -26,5 +26,5 @@ pub(crate) mod symbols;
 
 pub use generics_run::generics;
 pub(crate) use report::projection_line;
-pub use run::{audit, AuditOptions};
 pub(crate) use run::collect;
+pub use run::{audit, AuditOptions};

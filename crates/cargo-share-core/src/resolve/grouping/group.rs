@@ -17,7 +17,7 @@ pub const DEFAULT_MIN_GROUP_SOURCE_BYTES: u64 = 2 << 20;
 /// Where a member package comes from, as a generated manifest names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum MemberSource {
+pub(crate) enum MemberSource {
     CratesIo,
     Git { url: String, rev: String },
     Path { dir: PathBuf },
@@ -28,13 +28,13 @@ pub enum MemberSource {
 pub struct GroupMember {
     pub name: String,
     pub version: String,
-    pub source: MemberSource,
+    pub(crate) source: MemberSource,
     /// The features it is built with (the union over the set's programs), which the facade
     /// requests explicitly: a later build that reuses the group gets exactly this build.
-    pub features: Vec<String>,
+    pub(crate) features: Vec<String>,
     /// Bytes of Rust source in the package (tests, benches and examples left out).
-    pub source_bytes: u64,
-    pub id: PackageId,
+    pub(crate) source_bytes: u64,
+    pub(crate) id: PackageId,
 }
 
 impl GroupMember {
@@ -55,10 +55,10 @@ pub struct Group {
     pub name: String,
     pub members: Vec<GroupMember>,
     /// The programs that load it.
-    pub consumers: BTreeSet<String>,
+    pub(crate) consumers: BTreeSet<String>,
     /// Other groups its members depend on (by name).
-    pub depends_on: BTreeSet<String>,
-    pub source_bytes: u64,
+    pub(crate) depends_on: BTreeSet<String>,
+    pub(crate) source_bytes: u64,
 }
 
 impl Group {
@@ -69,17 +69,17 @@ impl Group {
 
 /// The grouping of one program set.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct GroupPlan {
-    pub groups: Vec<Group>,
+pub(crate) struct GroupPlan {
+    pub(crate) groups: Vec<Group>,
     /// Per program: how many of its crates stay static in it.
-    pub static_crates: BTreeMap<String, usize>,
+    pub(crate) static_crates: BTreeMap<String, usize>,
     /// Crates used by two or more programs that could not be grouped, with why.
-    pub excluded: BTreeMap<String, String>,
+    pub(crate) excluded: BTreeMap<String, String>,
     /// Groups taken from the store as they are (`install`): name -> the store entry.
-    pub reused: BTreeMap<String, String>,
+    pub(crate) reused: BTreeMap<String, String>,
     /// Groups taken as they are from an earlier set of this build: name -> that set's number
     /// (1 for the first). Their facades live in that set's build workspace.
-    pub earlier: BTreeMap<String, usize>,
+    pub(crate) earlier: BTreeMap<String, usize>,
 }
 
 impl GroupPlan {

@@ -14,9 +14,9 @@ use cargo_share_compile::semver_range::compatible_range;
 /// ids, every kind). With the package id, this is what Cargo's unit hash of the package depends
 /// on (the profile and compiler aside, which are the same for every build of one store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResolvedPackage {
-    pub features: Vec<String>,
-    pub dependencies: Vec<String>,
+pub(crate) struct ResolvedPackage {
+    pub(crate) features: Vec<String>,
+    pub(crate) dependencies: Vec<String>,
 }
 
 /// What a group was built from, kept in its store entry (`entry.json`) so that a later install
@@ -27,22 +27,22 @@ pub struct ResolvedPackage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupRecord {
     pub group: Group,
-    pub resolution: BTreeMap<String, ResolvedPackage>,
-    pub lock: String,
+    pub(crate) resolution: BTreeMap<String, ResolvedPackage>,
+    pub(crate) lock: String,
     /// The trimmed export list (`None`: the group keeps every export).
-    pub exports: Option<Vec<String>>,
+    pub(crate) exports: Option<Vec<String>>,
 }
 
 /// A group a new set may build against as it is: a store entry, or a group of an earlier set of
 /// the same build (programs split off a set are resolved as the next set against its groups).
 #[derive(Debug, Clone)]
 pub struct StoredGroup {
-    pub record: GroupRecord,
+    pub(crate) record: GroupRecord,
     /// The store entry's identity hash (empty for a group of an earlier set not in the store).
-    pub entry: String,
+    pub(crate) entry: String,
     /// The earlier set of this build that makes it (1 for the first), or `None`: a store entry
     /// no set of this build uses yet.
-    pub set: Option<usize>,
+    pub(crate) set: Option<usize>,
 }
 
 impl StoredGroup {

@@ -296,12 +296,12 @@ pub(crate) fn resolve(
 pub(crate) struct ResolutionConflict {
     /// The set's programs that Cargo's explanation names (`required by package `NAME vVERSION``,
     /// `of package `NAME vVERSION``).
-    pub involved: Vec<String>,
+    pub(crate) involved: Vec<String>,
     /// The crate requirement that split them, in a few words.
-    pub requirement: String,
+    pub(crate) requirement: String,
     /// The crate Cargo failed to select a version for, if it names one.
-    pub krate: Option<String>,
-    pub cargo_said: String,
+    pub(crate) krate: Option<String>,
+    pub(crate) cargo_said: String,
 }
 
 impl ResolutionConflict {

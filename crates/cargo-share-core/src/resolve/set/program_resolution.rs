@@ -78,9 +78,9 @@ pub(crate) fn program_lock(md: &Metadata, program: &PackageId, lock: &str) -> Re
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct VersionChange {
     #[serde(rename = "crate")]
-    pub krate: String,
-    pub from: String,
-    pub to: String,
+    pub(crate) krate: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
 }
 
 impl std::fmt::Display for VersionChange {

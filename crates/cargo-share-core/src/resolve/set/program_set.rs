@@ -97,31 +97,31 @@ impl UnifyOptions {
 
 /// One program that joins the set.
 #[derive(Debug, Clone)]
-pub struct SetMember {
-    pub name: String,
-    pub version: String,
+pub(crate) struct SetMember {
+    pub(crate) name: String,
+    pub(crate) version: String,
     /// The package directory (where its Cargo.toml is).
-    pub package_dir: PathBuf,
+    pub(crate) package_dir: PathBuf,
     /// The program's own `Cargo.lock`, if it has one: part of the seed.
-    pub lock: Option<String>,
+    pub(crate) lock: Option<String>,
     /// A plugin (`--plugin-for`): the program it is built for. Plugins are resolved with the
     /// set but are not part of its identity (the set's directory, so its group names, stay
     /// those of its programs) and consume nothing of their own (see `grouping::plugins_consumer`).
-    pub plugin_for: Option<String>,
+    pub(crate) plugin_for: Option<String>,
     /// An installed program whose recorded resolution (`lock`) the set keeps: its versions win
     /// the seed, as stored groups' do (unless `UnifyOptions::newest_locked`), and the set checks
     /// whether it still builds it exactly.
-    pub keep_resolution: bool,
+    pub(crate) keep_resolution: bool,
     /// How many packages its own `Cargo.lock` holds (0 without one). Which program leaves a set
     /// Cargo cannot resolve depends on this, never on a recorded resolution, so programs
     /// installed one at a time split as they do installed together (`build::set_split`).
-    pub own_lock_packages: usize,
+    pub(crate) own_lock_packages: usize,
     /// An installed program's own `Cargo.lock` (its `lock` is then its recorded resolution):
     /// candidates in the seed like a newcomer's lock, so the crates the recorded resolution
     /// does not hold (its dev-dependencies, which the tests that prove it need) get the
     /// versions installing the programs together gives them, not whatever version another
     /// program locked.
-    pub released_lock: Option<String>,
+    pub(crate) released_lock: Option<String>,
 }
 
 /// The number of packages in a `Cargo.lock` text.
@@ -131,14 +131,14 @@ pub(crate) fn lock_packages(lock: Option<&str>) -> usize {
 
 /// A generated workspace holding the programs of a set.
 #[derive(Debug, Clone)]
-pub struct ProgramSet {
-    pub root: PathBuf,
-    pub manifest_path: PathBuf,
+pub(crate) struct ProgramSet {
+    pub(crate) root: PathBuf,
+    pub(crate) manifest_path: PathBuf,
     /// SHA-256 of the resolved `Cargo.lock`.
-    pub lock_sha256: String,
-    pub policy: Unify,
+    pub(crate) lock_sha256: String,
+    pub(crate) policy: Unify,
     /// The programs of the set, as given to [`generate`](fn@crate::resolve::set::generate).
-    pub members: Vec<SetMember>,
+    pub(crate) members: Vec<SetMember>,
 }
 
 impl ProgramSet {
