@@ -2,7 +2,8 @@
 //! map"), in each crate's `src/` on its own: no import cycle between files, no source file much
 //! over the size of one job and no function over 120 lines; in the wrapper crate, the modules
 //! below the wrapper name only each other, and its dependencies hold neither the core, rusqlite
-//! nor ureq.
+//! nor ureq; the core's hold neither the cache, the measurements nor ureq; and the crates depend
+//! on each other as ARCHITECTURE.md's crate table says.
 //!
 //! A file depends on another when it names a path inside it (`crate::a::b::Item`, or `use
 //! crate::a::b;` followed by `b::Item`), and a folder's `mod.rs` depends on the children it
@@ -236,13 +237,11 @@ fn below_the_wrapper_names_only_what_is_below_the_wrapper() {
     );
 }
 
-#[test]
-fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
-    // The wrapper and linker run inside every rustc invocation of a build: they must not pull in
-    // the core (`cargo-share`), the store's database (rusqlite) or the binary cache's HTTP client
-    // (ureq). What Cargo would build for the crate, every dependency kind:
+/// The packages `cargo tree` lists for one package of the workspace: everything Cargo would build
+/// for it, every dependency kind.
+fn tree_of(package: &str) -> BTreeSet<String> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "--locked", "-p", "cargo-share-compile"])
+        .args(["tree", "--offline", "--locked", "-p", package])
         .args([
             "-e",
             "normal,build,dev",
@@ -256,21 +255,132 @@ fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
         .unwrap();
     assert!(
         out.status.success(),
-        "cargo tree failed: {}",
+        "cargo tree -p {package} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let tree = String::from_utf8(out.stdout).unwrap();
-    let packages: BTreeSet<&str> = tree
+    String::from_utf8(out.stdout)
+        .unwrap()
         .lines()
         .filter_map(|line| line.split_whitespace().next())
-        .collect();
-    assert!(packages.contains("object"), "cargo tree printed:\n{tree}");
-    for forbidden in ["cargo-share", "rusqlite", "ureq"] {
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
+    // The wrapper and linker run inside every rustc invocation of a build: they must not pull in
+    // the crates above them, the store's database (rusqlite) or the binary cache's HTTP client
+    // (ureq).
+    let packages = tree_of("cargo-share-compile");
+    assert!(
+        packages.contains("object"),
+        "cargo tree printed {packages:?}"
+    );
+    for forbidden in [
+        "cargo-share",
+        "cargo-share-core",
+        "cargo-share-cache",
+        "cargo-share-measure",
+        "rusqlite",
+        "ureq",
+    ] {
         assert!(
             !packages.contains(forbidden),
-            "cargo-share-compile depends on {forbidden}:\n{tree}"
+            "cargo-share-compile depends on {forbidden}: {packages:?}"
         );
     }
+}
+
+#[test]
+fn the_core_depends_on_neither_the_cache_nor_the_measurements_nor_the_network() {
+    let packages = tree_of("cargo-share-core");
+    assert!(
+        packages.contains("rusqlite"),
+        "cargo tree printed {packages:?}"
+    );
+    for forbidden in [
+        "cargo-share",
+        "cargo-share-cache",
+        "cargo-share-measure",
+        "ureq",
+    ] {
+        assert!(
+            !packages.contains(forbidden),
+            "cargo-share-core depends on {forbidden}: {packages:?}"
+        );
+    }
+}
+
+/// Each package of the workspace and the packages of ours it names in its manifest, any kind
+/// (ARCHITECTURE.md, "Crates"): the executable on top, the cache and the measurements beside
+/// each other on the core, the core on the wrapper crate, which names none.
+const CRATE_GRAPH: [(&str, &[&str]); 6] = [
+    (
+        "cargo-share",
+        &[
+            "cargo-share-cache",
+            "cargo-share-compile",
+            "cargo-share-core",
+            "cargo-share-measure",
+        ],
+    ),
+    (
+        "cargo-share-cache",
+        &["cargo-share-compile", "cargo-share-core"],
+    ),
+    (
+        "cargo-share-measure",
+        &["cargo-share-compile", "cargo-share-core"],
+    ),
+    ("cargo-share-core", &["cargo-share-compile"]),
+    ("cargo-share-compile", &[]),
+    ("cargo-share-plugin-host", &[]),
+];
+
+#[test]
+fn the_crates_depend_on_each_other_as_architecture_md_says() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+            "--locked",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let ours: BTreeSet<&str> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let mut found = BTreeMap::new();
+    for package in packages {
+        let depends_on: BTreeSet<&str> = package["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap())
+            .filter(|name| ours.contains(name))
+            .collect();
+        found.insert(package["name"].as_str().unwrap(), depends_on);
+    }
+    let stated: BTreeMap<&str, BTreeSet<&str>> = CRATE_GRAPH
+        .iter()
+        .map(|(name, deps)| (*name, deps.iter().copied().collect()))
+        .collect();
+    assert_eq!(
+        found, stated,
+        "the workspace's crates (left) and ARCHITECTURE.md's crate graph (right, CRATE_GRAPH)"
+    );
 }
 
 #[test]
