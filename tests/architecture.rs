@@ -266,49 +266,53 @@ fn tree_of(package: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
-    // The wrapper and linker run inside every rustc invocation of a build: they must not pull in
-    // the crates above them, the store's database (rusqlite) or the binary cache's HTTP client
-    // (ureq).
-    let packages = tree_of("cargo-share-compile");
+/// `cargo tree -p package` holds `present` (so the check reads a real tree) and none of
+/// `forbidden`.
+fn assert_tree_of(package: &str, present: &str, forbidden: &[&str]) {
+    let packages = tree_of(package);
     assert!(
-        packages.contains("object"),
+        packages.contains(present),
         "cargo tree printed {packages:?}"
     );
-    for forbidden in [
-        "cargo-share",
-        "cargo-share-core",
-        "cargo-share-cache",
-        "cargo-share-measure",
-        "rusqlite",
-        "ureq",
-    ] {
+    for name in forbidden {
         assert!(
-            !packages.contains(forbidden),
-            "cargo-share-compile depends on {forbidden}: {packages:?}"
+            !packages.contains(*name),
+            "{package} depends on {name}: {packages:?}"
         );
     }
 }
 
 #[test]
-fn the_core_depends_on_neither_the_cache_nor_the_measurements_nor_the_network() {
-    let packages = tree_of("cargo-share-core");
-    assert!(
-        packages.contains("rusqlite"),
-        "cargo tree printed {packages:?}"
+fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
+    // The wrapper and linker run inside every rustc invocation of a build: they must not pull in
+    // the crates above them, the store's database (rusqlite) or the binary cache's HTTP client
+    // (ureq).
+    assert_tree_of(
+        "cargo-share-compile",
+        "object",
+        &[
+            "cargo-share",
+            "cargo-share-core",
+            "cargo-share-cache",
+            "cargo-share-measure",
+            "rusqlite",
+            "ureq",
+        ],
     );
-    for forbidden in [
-        "cargo-share",
-        "cargo-share-cache",
-        "cargo-share-measure",
-        "ureq",
-    ] {
-        assert!(
-            !packages.contains(forbidden),
-            "cargo-share-core depends on {forbidden}: {packages:?}"
-        );
-    }
+}
+
+#[test]
+fn the_core_depends_on_neither_the_cache_nor_the_measurements_nor_the_network() {
+    assert_tree_of(
+        "cargo-share-core",
+        "rusqlite",
+        &[
+            "cargo-share",
+            "cargo-share-cache",
+            "cargo-share-measure",
+            "ureq",
+        ],
+    );
 }
 
 /// Each package of the workspace and the packages of ours it names in its manifest, any kind
