@@ -237,28 +237,39 @@ fn below_the_wrapper_names_only_what_is_below_the_wrapper() {
     );
 }
 
-/// The packages `cargo tree` lists for one package of the workspace: everything Cargo would build
-/// for it, every dependency kind.
-fn tree_of(package: &str) -> BTreeSet<String> {
+/// What `cargo ARGS` prints at the workspace's root, which must succeed.
+fn cargo_output(args: &[&str]) -> Vec<u8> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "--locked", "-p", package])
-        .args([
-            "-e",
-            "normal,build,dev",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "cargo tree -p {package} failed: {}",
+        "cargo {} failed: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
+    out.stdout
+}
+
+/// The packages `cargo tree` lists for one package of the workspace: everything Cargo would build
+/// for it, every dependency kind.
+fn tree_of(package: &str) -> BTreeSet<String> {
+    let out = cargo_output(&[
+        "tree",
+        "--offline",
+        "--locked",
+        "-p",
+        package,
+        "-e",
+        "normal,build,dev",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]);
+    String::from_utf8(out)
         .unwrap()
         .lines()
         .filter_map(|line| line.split_whitespace().next())
@@ -343,24 +354,15 @@ const CRATE_GRAPH: [(&str, &[&str]); 6] = [
 
 #[test]
 fn the_crates_depend_on_each_other_as_architecture_md_says() {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-            "--locked",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = cargo_output(&[
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+        "--locked",
+    ]);
+    let metadata: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let packages = metadata["packages"].as_array().unwrap();
     let ours: BTreeSet<&str> = packages
         .iter()
