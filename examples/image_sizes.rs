@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cargo_share::image::compose::{build_layers, compose};
-use cargo_share::layout::{partition, ProgramClosure};
+use cargo_share_cache::image::compose::{build_layers, compose};
+use cargo_share_core::layout::{partition, ProgramClosure};
 use serde_json::Value;
 
 /// An image as the bytes a registry or a node holds: blob digest -> size (manifest, config,

@@ -2,7 +2,7 @@
 //! wrote (a repository directory before a body-only fix in a shared crate, and the same
 //! directory after it) against static packages of the same programs as `cargo-deb` makes them
 //! (one package each, the stripped binary in `/usr/bin`), written by
-//! `cargo_share::package::run::static_package`, so with the same archive and compression code.
+//! `cargo_share_core::package::run::static_package`, so with the same archive and compression code.
 //!
 //! `cargo run --release --example package_sizes -- SHARED_BEFORE SHARED_AFTER STATIC_BEFORE
 //! STATIC_AFTER PROGRAM...` (the static arguments are directories holding the binaries; the
@@ -15,24 +15,24 @@
 //!
 //! `... --example package_sizes -- --installed OUT_DIR STATIC_DIR PROGRAM_DIR...`: programs
 //! already installed in a store (`STORE/programs/NAME-VERSION-ID`, each a `bin/` and a `lib/`)
-//! packaged by `cargo_share::package::run::package_closures` into OUT_DIR, against the static
+//! packaged by `cargo_share_core::package::run::package_closures` into OUT_DIR, against the static
 //! packages of the binaries of the same names in STATIC_DIR (`cargo install --root`'s `bin/`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cargo_share::layout::{closures_of_tree, ProgramClosure, ProgramFiles};
-use cargo_share::package::run::{check, package_closures, static_package};
-use cargo_share::package::{PackageArgs, PackageFormat, DEFAULT_PREFIX};
-use cargo_share::shell::Shell;
+use cargo_share_core::layout::{closures_of_tree, ProgramClosure, ProgramFiles};
+use cargo_share_core::package::run::{check, package_closures, static_package};
+use cargo_share_core::package::{PackageArgs, PackageFormat, DEFAULT_PREFIX};
+use cargo_share_core::shell::Shell;
 
 /// The bytes of `deb` had its `data.tar` been compressed with `xz -6` (XZ Utils, one thread)
 /// instead of gzip.
 fn with_xz_data(deb: &[u8]) -> Result<u64> {
     use std::io::Write;
-    let tar = cargo_share::package::deb::data_tar_of(deb)?;
-    let gz = cargo_share::layout::gzip(&tar)?.len() as u64;
+    let tar = cargo_share_core::package::deb::data_tar_of(deb)?;
+    let gz = cargo_share_core::layout::gzip(&tar)?.len() as u64;
     let mut child = std::process::Command::new("xz")
         .args(["-6", "-T1", "-c"])
         .stdin(std::process::Stdio::piped())
@@ -126,7 +126,7 @@ fn installed(args: &[String]) -> Result<()> {
         bin_dir: "usr/bin".to_string(),
         maintainer: Some("Measure <measure@example.org>".to_string()),
     };
-    let shell = Shell::new(true, cargo_share::shell::MessageFormat::Human);
+    let shell = Shell::new(true, cargo_share_core::shell::MessageFormat::Human);
     let report = package_closures(&closures, &pargs, &check(&pargs)?, &shell)?;
     let shared: u64 = report.packages.iter().map(|p| p.size).sum();
     let shared_xz = xz_total(report.packages.iter().map(|p| std::fs::read(&p.file)))?;

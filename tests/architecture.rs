@@ -2,7 +2,8 @@
 //! map"), in each crate's `src/` on its own: no import cycle between files, no source file much
 //! over the size of one job and no function over 120 lines; in the wrapper crate, the modules
 //! below the wrapper name only each other, and its dependencies hold neither the core, rusqlite
-//! nor ureq.
+//! nor ureq; the core's hold neither the cache, the measurements nor ureq; and the crates depend
+//! on each other as ARCHITECTURE.md's crate table says.
 //!
 //! A file depends on another when it names a path inside it (`crate::a::b::Item`, or `use
 //! crate::a::b;` followed by `b::Item`), and a folder's `mod.rs` depends on the children it
@@ -112,8 +113,15 @@ fn owner<'a>(path: &str, modules: &'a BTreeMap<String, PathBuf>) -> Option<&'a s
 }
 
 /// The source folders of the workspace's crates, each checked on its own (`crate::` is each
-/// crate's own root): the root package (the core and the command line) and the wrapper crate.
-const CRATE_SOURCES: [&str; 2] = ["src", "crates/cargo-share-compile/src"];
+/// crate's own root): the root package (the command line), the core, the binary cache, the
+/// measurements with the audit and adopt, and the wrapper crate.
+const CRATE_SOURCES: [&str; 5] = [
+    "src",
+    "crates/cargo-share-core/src",
+    "crates/cargo-share-cache/src",
+    "crates/cargo-share-measure/src",
+    "crates/cargo-share-compile/src",
+];
 
 /// The wrapper crate's modules that sit below everything (ARCHITECTURE.md, "Crates"): they name
 /// only each other, never the wrapper or the linker.
@@ -188,7 +196,7 @@ fn no_import_cycle_between_files() {
     for crate_src in CRATE_SOURCES {
         let modules = modules(&sources(crate_src));
         assert!(
-            modules.len() > 10,
+            modules.len() > 5,
             "found only {} modules in {crate_src}",
             modules.len()
         );
@@ -203,7 +211,7 @@ fn no_import_cycle_between_files() {
     }
     // The check sees real edges: the wrapper depends on its plan, the store on identities.
     assert!(all_edges["crates/cargo-share-compile/src"]["wrapper"].contains("plan"));
-    assert!(all_edges["src"]["store::bind"].contains("store::identity"));
+    assert!(all_edges["crates/cargo-share-core/src"]["store::bind"].contains("store::identity"));
 }
 
 #[test]
@@ -229,41 +237,156 @@ fn below_the_wrapper_names_only_what_is_below_the_wrapper() {
     );
 }
 
-#[test]
-fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
-    // The wrapper and linker run inside every rustc invocation of a build: they must not pull in
-    // the core (`cargo-share`), the store's database (rusqlite) or the binary cache's HTTP client
-    // (ureq). What Cargo would build for the crate, every dependency kind:
+/// What `cargo ARGS` prints at the workspace's root, which must succeed.
+fn cargo_output(args: &[&str]) -> Vec<u8> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "--locked", "-p", "cargo-share-compile"])
-        .args([
-            "-e",
-            "normal,build,dev",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "cargo tree failed: {}",
+        "cargo {} failed: {}",
+        args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-    let tree = String::from_utf8(out.stdout).unwrap();
-    let packages: BTreeSet<&str> = tree
+    out.stdout
+}
+
+/// The packages `cargo tree` lists for one package of the workspace: everything Cargo would build
+/// for it, every dependency kind.
+fn tree_of(package: &str) -> BTreeSet<String> {
+    let out = cargo_output(&[
+        "tree",
+        "--offline",
+        "--locked",
+        "-p",
+        package,
+        "-e",
+        "normal,build,dev",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]);
+    String::from_utf8(out)
+        .unwrap()
         .lines()
         .filter_map(|line| line.split_whitespace().next())
-        .collect();
-    assert!(packages.contains("object"), "cargo tree printed:\n{tree}");
-    for forbidden in ["cargo-share", "rusqlite", "ureq"] {
+        .map(str::to_string)
+        .collect()
+}
+
+/// `cargo tree -p package` holds `present` (so the check reads a real tree) and none of
+/// `forbidden`.
+fn assert_tree_of(package: &str, present: &str, forbidden: &[&str]) {
+    let packages = tree_of(package);
+    assert!(
+        packages.contains(present),
+        "cargo tree printed {packages:?}"
+    );
+    for name in forbidden {
         assert!(
-            !packages.contains(forbidden),
-            "cargo-share-compile depends on {forbidden}:\n{tree}"
+            !packages.contains(*name),
+            "{package} depends on {name}: {packages:?}"
         );
     }
+}
+
+#[test]
+fn the_wrapper_crate_depends_on_neither_the_store_database_nor_the_network() {
+    // The wrapper and linker run inside every rustc invocation of a build: they must not pull in
+    // the crates above them, the store's database (rusqlite) or the binary cache's HTTP client
+    // (ureq).
+    assert_tree_of(
+        "cargo-share-compile",
+        "object",
+        &[
+            "cargo-share",
+            "cargo-share-core",
+            "cargo-share-cache",
+            "cargo-share-measure",
+            "rusqlite",
+            "ureq",
+        ],
+    );
+}
+
+#[test]
+fn the_core_depends_on_neither_the_cache_nor_the_measurements_nor_the_network() {
+    assert_tree_of(
+        "cargo-share-core",
+        "rusqlite",
+        &[
+            "cargo-share",
+            "cargo-share-cache",
+            "cargo-share-measure",
+            "ureq",
+        ],
+    );
+}
+
+/// Each package of the workspace and the packages of ours it names in its manifest, any kind
+/// (ARCHITECTURE.md, "Crates"): the executable on top, the cache and the measurements beside
+/// each other on the core, the core on the wrapper crate, which names none.
+const CRATE_GRAPH: [(&str, &[&str]); 6] = [
+    (
+        "cargo-share",
+        &[
+            "cargo-share-cache",
+            "cargo-share-compile",
+            "cargo-share-core",
+            "cargo-share-measure",
+        ],
+    ),
+    (
+        "cargo-share-cache",
+        &["cargo-share-compile", "cargo-share-core"],
+    ),
+    (
+        "cargo-share-measure",
+        &["cargo-share-compile", "cargo-share-core"],
+    ),
+    ("cargo-share-core", &["cargo-share-compile"]),
+    ("cargo-share-compile", &[]),
+    ("cargo-share-plugin-host", &[]),
+];
+
+#[test]
+fn the_crates_depend_on_each_other_as_architecture_md_says() {
+    let out = cargo_output(&[
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+        "--locked",
+    ]);
+    let metadata: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let packages = metadata["packages"].as_array().unwrap();
+    let ours: BTreeSet<&str> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    let mut found = BTreeMap::new();
+    for package in packages {
+        let depends_on: BTreeSet<&str> = package["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap())
+            .filter(|name| ours.contains(name))
+            .collect();
+        found.insert(package["name"].as_str().unwrap(), depends_on);
+    }
+    let stated: BTreeMap<&str, BTreeSet<&str>> = CRATE_GRAPH
+        .iter()
+        .map(|(name, deps)| (*name, deps.iter().copied().collect()))
+        .collect();
+    assert_eq!(
+        found, stated,
+        "the workspace's crates (left) and ARCHITECTURE.md's crate graph (right, CRATE_GRAPH)"
+    );
 }
 
 #[test]

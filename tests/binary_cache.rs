@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use cargo_share::cache::oci::OciRegistry;
-use cargo_share::cache::{CacheUrl, Remote};
+use cargo_share_cache::cache::oci::OciRegistry;
+use cargo_share_cache::cache::{CacheUrl, Remote};
 use common::registry::Registry;
 use common::store_env::Env;
 use common::*;

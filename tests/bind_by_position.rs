@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cargo_share::build::lib_paths::{bind_to_lib_dir, Place};
-use cargo_share::build::positions::{DynamicNames, Library};
+use cargo_share_core::build::lib_paths::{bind_to_lib_dir, Place};
+use cargo_share_core::build::positions::{DynamicNames, Library};
 
 const FIRST: &str = "_RNvCs4sk5n7o1c3_7fixture5first";
 const SECOND: &str = "_RNvCs4sk5n7o1c3_7fixture6second";

@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cargo_share::build::short_names::short_name;
 use cargo_share_compile::elf::{dynamic_info, dynamic_symbols};
+use cargo_share_core::build::short_names::short_name;
 use common::*;
 
 /// Crate-name prefixes of the dylibs a suite binary must NEED.

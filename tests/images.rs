@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cargo_share::cache::{CacheUrl, OciRegistry, PublicKey, Remote};
-use cargo_share::layout::{gzip, reproducible_tar, TreeEntry, TreeEntryKind};
+use cargo_share_cache::cache::{CacheUrl, OciRegistry, PublicKey, Remote};
+use cargo_share_core::layout::{gzip, reproducible_tar, TreeEntry, TreeEntryKind};
 use common::registry::Registry;
 use common::*;
 use serde_json::{json, Value};
@@ -94,7 +94,7 @@ impl Scene {
         );
         let trusted = [PublicKey::read(&self.base.join("keys/ci.pub")).unwrap()];
         assert_eq!(
-            cargo_share::image::verify_image(&bytes, &trusted).unwrap(),
+            cargo_share_cache::image::verify_image(&bytes, &trusted).unwrap(),
             "ci"
         );
         let manifest: Value = serde_json::from_slice(&bytes).unwrap();
@@ -505,7 +505,7 @@ fn push_base(scene: &Scene) -> String {
     let layer = gzip(&tar).unwrap();
     let digest = |b: &[u8]| format!("sha256:{}", cargo_share_compile::digest::sha256_hex(b));
     let config = serde_json::to_vec(&json!({
-        "architecture": cargo_share::image::base::oci_architecture(),
+        "architecture": cargo_share_cache::image::base::oci_architecture(),
         "os": "linux",
         "config": {"Env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"], "Cmd": ["sh"]},
         "rootfs": {"type": "layers", "diff_ids": [digest(&tar)]},

@@ -66,8 +66,8 @@ fn online_update_regex_syntax_with_a_patched_copy_ships_one_file() {
 
     // A copy of the locked regex-syntax with a one-line fix in a non-inlined function.
     let lock = std::fs::read_to_string(example("words/Cargo.lock")).unwrap();
-    let version = cargo_share::source::locked_version(&lock, "regex-syntax").unwrap();
-    let registry = cargo_share::source::cargo_home()
+    let version = cargo_share_core::source::locked_version(&lock, "regex-syntax").unwrap();
+    let registry = cargo_share_core::source::cargo_home()
         .unwrap()
         .join("registry/src");
     let original = std::fs::read_dir(&registry)

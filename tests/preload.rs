@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use cargo_share::preload::page_cache::{drop_page_cache, on_tmpfs, resident_share};
+use cargo_share_core::preload::page_cache::{drop_page_cache, on_tmpfs, resident_share};
 use common::store_env::Env;
 use common::{fixture, run_ok};
 

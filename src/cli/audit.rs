@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use cargo_share::audit;
+use cargo_share_measure::audit;
 use clap::Args;
 
 use super::Context;

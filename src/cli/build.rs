@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use cargo_share::audit;
-use cargo_share::build::{self, Layout};
-use cargo_share::measure::{analyze, bench};
-use cargo_share::resolve::set::Unify;
+use cargo_share_core::build::{self, Layout};
+use cargo_share_core::resolve::set::Unify;
+use cargo_share_measure::audit;
+use cargo_share_measure::measure::{analyze, bench};
 use clap::Args;
 
 use super::program_args::{plugin_options, ProgramArgs};

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use cargo_share::cache;
-use cargo_share::source::CrateSpec;
-use cargo_share::store;
+use cargo_share_cache::cache;
+use cargo_share_core::source::CrateSpec;
+use cargo_share_core::store;
 use clap::Args;
 
 use super::{Context, KeyCommand};

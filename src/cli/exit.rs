@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use cargo_share::failure::ErrorKind;
+use cargo_share_core::failure::ErrorKind;
 
 /// `verify` found problems.
 pub(crate) const PROBLEMS_FOUND: i32 = 1;

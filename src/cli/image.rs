@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use cargo_share::image::{self, ImageOptions};
+use cargo_share_cache::image::{self, ImageOptions};
 use clap::Args;
 
 use super::program_args::ProgramArgs;
@@ -79,13 +79,13 @@ pub(crate) struct PackageCommand {
     #[command(flatten)]
     programs: ProgramArgs,
     #[command(flatten)]
-    package: cargo_share::package::PackageArgs,
+    package: cargo_share_core::package::PackageArgs,
 }
 
 impl PackageCommand {
     pub(crate) fn exec(self, ctx: &Context) -> Result<i32> {
         let build = self.programs.options(ctx.cache_dir.clone())?;
-        cargo_share::package::package(&build, &self.package, &ctx.shell)?;
+        cargo_share_core::package::package(&build, &self.package, &ctx.shell)?;
         Ok(0)
     }
 }

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use cargo_share::cache;
-use cargo_share::source::{self, CrateSpec, ProgramSource};
-use cargo_share::store;
+use cargo_share_cache::cache;
+use cargo_share_core::source::{self, CrateSpec, ProgramSource};
+use cargo_share_core::store;
 use clap::Args;
 
 use super::program_args::{plugin_program, BuildTuning};
@@ -177,7 +177,7 @@ impl InstallArgs {
         plugin_for: Option<&str>,
         tuning: BuildTuning,
         ctx: &Context,
-    ) -> Result<cargo_share::build::BuildOptions> {
+    ) -> Result<cargo_share_core::build::BuildOptions> {
         if let Some(host) = plugin_for {
             if !sources.crates.is_empty() || sources.programs.is_some() || sources.git.is_some() {
                 bail!(

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cargo_share::failure::ErrorKind;
-use cargo_share::shell::{MessageFormat, Shell};
+use cargo_share_core::failure::ErrorKind;
+use cargo_share_core::shell::{MessageFormat, Shell};
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub(crate) use exit::exit_with;
@@ -198,7 +198,7 @@ impl Context {
     pub fn store_dir(&self) -> Result<PathBuf> {
         match &self.store {
             Some(s) => Ok(s.clone()),
-            None => cargo_share::store::default_store_dir(),
+            None => cargo_share_core::store::default_store_dir(),
         }
     }
 }

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use cargo_share::build::{self, Binding, BuildOptions, GroupExports, Layout, ProgramFeatures};
-use cargo_share::resolve::grouping;
-use cargo_share::resolve::set::{Unify, UnifyOptions};
-use cargo_share::source::{self, CrateSpec, ProgramSource};
-use cargo_share::store;
 use cargo_share_compile::profile::SharedProfile;
+use cargo_share_core::build::{self, Binding, BuildOptions, GroupExports, Layout, ProgramFeatures};
+use cargo_share_core::resolve::grouping;
+use cargo_share_core::resolve::set::{Unify, UnifyOptions};
+use cargo_share_core::source::{self, CrateSpec, ProgramSource};
+use cargo_share_core::store;
 use clap::Args;
 
 #[derive(Args, Debug)]

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use cargo_share::update::{UpdateOptions, UpdateTarget};
-use cargo_share::{adopt, preload, store};
+use cargo_share_core::update::{UpdateOptions, UpdateTarget};
+use cargo_share_core::{preload, store};
+use cargo_share_measure::adopt;
 use clap::Args;
 
 use super::program_args::BuildTuning;
@@ -132,7 +133,7 @@ impl UpdateArgs {
             change,
             dry_run: self.dry_run,
         };
-        cargo_share::update::update(&options, &ctx.shell)?;
+        cargo_share_core::update::update(&options, &ctx.shell)?;
         Ok(0)
     }
 }

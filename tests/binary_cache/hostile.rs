@@ -3,10 +3,10 @@
 //! pulling store and root as they were.
 
 use super::*;
-use cargo_share::cache::artifact::{
+use cargo_share_cache::cache::artifact::{
     fetch_signed, signed_message, ExpectedFile, ENTRY_ARTIFACT, PROGRAM_ARTIFACT,
 };
-use cargo_share::cache::keys::{PublicKey, SecretKey};
+use cargo_share_cache::cache::keys::{PublicKey, SecretKey};
 use common::fake_http::{forward, FakeServer, Reply, Request, Response};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

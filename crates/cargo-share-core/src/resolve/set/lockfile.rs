@@ -1,0 +1,453 @@
+//! Lockfiles of a set: parsing, the seed (each compatible range collapsed onto the newest locked
+//! version), forgetting a crate Cargo cannot fit, and resolving through `cargo metadata`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use cargo_metadata::semver::Version;
+
+use crate::resolve::grouping;
+use crate::resolve::set::workspace::quiet_metadata;
+use cargo_share_compile::digest::sha256_hex;
+use cargo_share_compile::semver_range::compatible_range;
+
+/// A locked package: name, version and source (`None` for path packages).
+pub(crate) type LockKey = (String, String, Option<String>);
+
+#[derive(Debug, Clone)]
+pub(crate) struct LockedPackage {
+    pub(crate) checksum: Option<String>,
+    pub(crate) dependencies: BTreeSet<LockKey>,
+}
+
+fn newer(a: &str, b: &str) -> bool {
+    match (Version::parse(a), Version::parse(b)) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
+    }
+}
+
+/// Parse a Cargo.lock into packages with fully qualified dependency edges.
+pub(crate) fn parse_lock(text: &str) -> Result<(i64, BTreeMap<LockKey, LockedPackage>)> {
+    let doc: toml::Table = text.parse().context("parsing a Cargo.lock")?;
+    let format = doc.get("version").and_then(|v| v.as_integer()).unwrap_or(1);
+    let packages = doc
+        .get("package")
+        .and_then(|p| p.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let key_of = |p: &toml::Value| -> Option<LockKey> {
+        Some((
+            p.get("name")?.as_str()?.to_string(),
+            p.get("version")?.as_str()?.to_string(),
+            p.get("source").and_then(|s| s.as_str()).map(String::from),
+        ))
+    };
+    let keys: Vec<LockKey> = packages.iter().filter_map(key_of).collect();
+    let mut out = BTreeMap::new();
+    for p in &packages {
+        let Some(key) = key_of(p) else { continue };
+        let mut deps = BTreeSet::new();
+        for dep in p
+            .get("dependencies")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+        {
+            let mut parts = dep.splitn(3, ' ');
+            let name = parts.next().unwrap_or_default();
+            let version = parts.next();
+            let source = parts
+                .next()
+                .map(|s| s.trim_start_matches('(').trim_end_matches(')'));
+            let found = keys.iter().find(|k| {
+                k.0 == name
+                    && version.is_none_or(|v| k.1 == v)
+                    && source.is_none_or(|s| k.2.as_deref() == Some(s))
+            });
+            let Some(found) = found else {
+                bail!(
+                    "Cargo.lock: `{}` depends on `{dep}`, which it does not list",
+                    key.0
+                );
+            };
+            deps.insert(found.clone());
+        }
+        out.insert(
+            key,
+            LockedPackage {
+                checksum: p.get("checksum").and_then(|c| c.as_str()).map(String::from),
+                dependencies: deps,
+            },
+        );
+    }
+    Ok((format, out))
+}
+
+/// What test results are recorded against: the resolved packages, without the facades of
+/// groups the set builds against (they add no crate and change no version).
+pub(crate) fn resolution_sha256(lock: &str) -> Result<String> {
+    let (format, mut packages) = parse_lock(lock)?;
+    packages.retain(|k, _| !k.0.starts_with(grouping::GROUP_PACKAGE_PREFIX));
+    Ok(sha256_hex(write_lock(format, &packages).as_bytes()))
+}
+
+/// The entries of `lock` for the packages `keep` names (name, version, source repr; `None` for
+/// path packages), with their edges among them: what a group record keeps of its set's lock.
+pub(crate) fn lock_subset(
+    lock: &str,
+    keep: &BTreeSet<(String, String, Option<String>)>,
+) -> Result<String> {
+    let (format, mut packages) = parse_lock(lock)?;
+    packages.retain(|k, _| keep.contains(k));
+    for pkg in packages.values_mut() {
+        pkg.dependencies.retain(|d| keep.contains(d));
+    }
+    Ok(write_lock(format, &packages))
+}
+
+/// The union of several lockfiles, each semver-compatible range of a crate collapsed onto the
+/// newest locked version (edges to older ones redirected to it).
+/// Whether one of `locks` (lockfiles) locks a newer version of a registry package that
+/// `resolution` (lock entries) holds, from the same source and in the same compatible range:
+/// what a set seeded with the newest version any program locked would move it to. Read from
+/// the lockfiles alone, so Cargo may still resolve otherwise (a feature that brings in another
+/// crate, a version it cannot fit).
+pub(crate) fn locks_a_newer_version(resolution: &str, locks: &[&str]) -> Result<bool> {
+    let mut newest: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for lock in locks {
+        for (name, version, source) in parse_lock(lock)?.1.into_keys() {
+            let Some(source) = source else { continue };
+            let slot = newest
+                .entry((name, source, compatible_range(&version)))
+                .or_insert_with(|| version.clone());
+            if newer(&version, slot) {
+                *slot = version;
+            }
+        }
+    }
+    Ok(parse_lock(resolution)?
+        .1
+        .into_keys()
+        .any(|(name, version, source)| {
+            let range = compatible_range(&version);
+            source
+                .and_then(|s| newest.get(&(name, s, range)))
+                .is_some_and(|n| newer(n, &version))
+        }))
+}
+
+#[cfg(test)]
+pub(crate) fn seed_lockfile(locks: &[&str]) -> Result<String> {
+    seed_lockfile_preferring(locks, &[])
+}
+
+/// As [`seed_lockfile`], except that a version locked in `preferred` (the locks of stored groups
+/// the set builds against) wins its compatible range, newer or not.
+pub(crate) fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<String> {
+    let mut format = 3;
+    let mut all: BTreeMap<LockKey, LockedPackage> = BTreeMap::new();
+    let mut forced: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
+    for text in preferred {
+        for (name, version, source) in parse_lock(text)?.1.into_keys() {
+            forced.insert((name, source, compatible_range(&version)), version);
+        }
+    }
+    for text in locks.iter().chain(preferred) {
+        let (f, packages) = parse_lock(text)?;
+        format = format.max(f);
+        for (key, pkg) in packages {
+            all.entry(key)
+                .and_modify(|e| e.dependencies.extend(pkg.dependencies.clone()))
+                .or_insert(pkg);
+        }
+    }
+    // The newest version of each (name, source, compatible range).
+    let mut newest: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
+    for (name, version, source) in all.keys() {
+        let slot = newest
+            .entry((name.clone(), source.clone(), compatible_range(version)))
+            .or_insert_with(|| version.clone());
+        if newer(version, slot) {
+            *slot = version.clone();
+        }
+    }
+    newest.extend(forced);
+    let keep = |k: &LockKey| -> LockKey {
+        let v = &newest[&(k.0.clone(), k.2.clone(), compatible_range(&k.1))];
+        (k.0.clone(), v.clone(), k.2.clone())
+    };
+    let mut merged: BTreeMap<LockKey, LockedPackage> = BTreeMap::new();
+    for (key, pkg) in all {
+        let kept = keep(&key);
+        let deps: BTreeSet<LockKey> = pkg.dependencies.iter().map(keep).collect();
+        let entry = merged.entry(kept.clone()).or_insert(LockedPackage {
+            checksum: None,
+            dependencies: BTreeSet::new(),
+        });
+        if kept == key {
+            entry.checksum = pkg.checksum.clone();
+        }
+        entry.dependencies.extend(deps);
+    }
+    Ok(write_lock(format, &merged))
+}
+
+fn write_lock(format: i64, packages: &BTreeMap<LockKey, LockedPackage>) -> String {
+    let mut out =
+        format!("# Seeded by cargo-share from the programs' own lockfiles.\nversion = {format}\n");
+    for ((name, version, source), pkg) in packages {
+        out.push_str(&format!(
+            "\n[[package]]\nname = {name:?}\nversion = {version:?}\n"
+        ));
+        if let Some(s) = source {
+            out.push_str(&format!("source = {s:?}\n"));
+        }
+        if let Some(c) = &pkg.checksum {
+            out.push_str(&format!("checksum = {c:?}\n"));
+        }
+        if !pkg.dependencies.is_empty() {
+            out.push_str("dependencies = [\n");
+            for (n, v, s) in &pkg.dependencies {
+                match s {
+                    Some(s) => out.push_str(&format!(" \"{n} {v} ({s})\",\n")),
+                    None => out.push_str(&format!(" \"{n} {v}\",\n")),
+                }
+            }
+            out.push_str("]\n");
+        }
+    }
+    out
+}
+
+/// Whether a resolution (`set_lock`) has every registry or git package of a program's own
+/// lockfile at the version it locked: the set then runs the program on the crate versions its
+/// own tests were written against.
+pub(crate) fn keeps_locked_versions(own_lock: &str, set_lock: &str) -> Result<bool> {
+    let (_, own) = parse_lock(own_lock)?;
+    let (_, set) = parse_lock(set_lock)?;
+    Ok(own
+        .keys()
+        .filter(|k| k.2.is_some())
+        .all(|k| set.contains_key(k)))
+}
+
+/// Drop the seed entries of `name` (all, or those in one compatible range) and the edges to
+/// them, so that Cargo resolves them afresh.
+pub(crate) fn forget_crate(seed: &str, name: &str, range: Option<&str>) -> Result<String> {
+    let (format, mut packages) = parse_lock(seed)?;
+    let forget = |k: &LockKey| k.0 == name && range.is_none_or(|r| compatible_range(&k.1) == r);
+    packages.retain(|k, _| !forget(k));
+    for pkg in packages.values_mut() {
+        pkg.dependencies.retain(|k| !forget(k));
+    }
+    Ok(write_lock(format, &packages))
+}
+
+/// Let Cargo resolve the set from the seed. A crate Cargo cannot fit is forgotten from the seed
+/// and resolved afresh (at most a few times); then what Cargo explained is the inner error, a
+/// conflict the caller may act on (an error of the outer result is not).
+pub(crate) fn resolve(
+    manifest: &Path,
+    lock_path: &Path,
+    mut seed: String,
+) -> Result<Result<(), ResolutionConflict>> {
+    let members: Vec<String> = std::fs::read_dir(manifest.parent().unwrap_or(Path::new(".")))?
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut forgotten = BTreeSet::new();
+    loop {
+        std::fs::write(lock_path, &seed)?;
+        let out = quiet_metadata(
+            manifest,
+            &[
+                "--config",
+                "resolver.incompatible-rust-versions=\"fallback\"",
+            ],
+        )?;
+        if out.status.success() {
+            return Ok(Ok(()));
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let culprit = stderr
+            .split("failed to select a version for `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .map(String::from);
+        match culprit {
+            Some(name) if forgotten.len() < 16 && forgotten.insert(name.clone()) => {
+                seed = forget_crate(&seed, &name, None)?;
+            }
+            _ => {
+                return Ok(Err(ResolutionConflict::from_cargo(&stderr, &members)));
+            }
+        }
+    }
+}
+
+/// Cargo could not resolve the programs of a set together: which programs its explanation
+/// names, and the requirement that split them.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.describe())]
+pub(crate) struct ResolutionConflict {
+    /// The set's programs that Cargo's explanation names (`required by package `NAME vVERSION``,
+    /// `of package `NAME vVERSION``).
+    pub(crate) involved: Vec<String>,
+    /// The crate requirement that split them, in a few words.
+    pub(crate) requirement: String,
+    /// The crate Cargo failed to select a version for, if it names one.
+    pub(crate) krate: Option<String>,
+    pub(crate) cargo_said: String,
+}
+
+impl ResolutionConflict {
+    fn from_cargo(stderr: &str, members: &[String]) -> ResolutionConflict {
+        let mut involved: Vec<String> = Vec::new();
+        for part in stderr.split("package `").skip(1) {
+            let mut words = part.split(' ');
+            let (Some(name), Some(version)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let dir = format!("{name}-{}", version.trim_start_matches('v'));
+            if members.contains(&dir) && !involved.contains(&name.to_string()) {
+                involved.push(name.to_string());
+            }
+        }
+        let krate = stderr
+            .split("failed to select a version for `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next());
+        let native = stderr
+            .split("links to the native library `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next());
+        let requirement = match (krate, native) {
+            (Some(k), Some(n)) => format!(
+                "two versions of `{k}` both link the native library `{n}` (Cargo allows one \
+                 package per `links` key)"
+            ),
+            (Some(k), None) => format!("no version of `{k}` meets every program's requirement"),
+            _ => stderr
+                .lines()
+                .find(|l| l.starts_with("error"))
+                .unwrap_or("Cargo's resolver refused")
+                .to_string(),
+        };
+        ResolutionConflict {
+            involved,
+            requirement,
+            krate: krate.map(str::to_string),
+            cargo_said: stderr.trim_end().to_string(),
+        }
+    }
+}
+
+impl ResolutionConflict {
+    /// The error a user reads: the requirement, what to do, and what Cargo said.
+    fn describe(&self) -> String {
+        let hint = match self.involved.as_slice() {
+            [] => "build the programs that conflict with --own-lock NAME".to_string(),
+            [one] => format!("build {one} (or the program it conflicts with) with its own lockfile: --own-lock {one}"),
+            many => format!(
+                "{} cannot share one resolution; build one of them with its own lockfile, for example --own-lock {}",
+                many.join(" and "),
+                many[0]
+            ),
+        };
+        format!(
+            "Cargo could not resolve these programs together ({}): {hint}\n\ncargo said:\n{}",
+            self.requirement, self.cargo_said
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+    /// A program moves when another lock has a newer version in one of its ranges and source;
+    /// an older one, another range, a path package or another source does not move it.
+    #[test]
+    fn a_newer_version_in_a_compatible_range_is_found() {
+        let package = |name: &str, version: &str, source: Option<&str>| {
+            let source = source.map_or(String::new(), |s| format!("source = \"{s}\"\n"));
+            format!("[[package]]\nname = \"{name}\"\nversion = \"{version}\"\n{source}")
+        };
+        let installed = [
+            package("tool", "0.1.0", None),
+            package("regex", "1.10.6", Some(REG)),
+            package("itoa", "0.4.8", Some(REG)),
+        ]
+        .concat();
+        let moves = |lock: String| locks_a_newer_version(&installed, &[&lock]).unwrap();
+        assert!(moves(package("regex", "1.11.0", Some(REG))));
+        assert!(moves(package("itoa", "0.4.9", Some(REG))));
+        assert!(!moves(package("regex", "1.9.0", Some(REG))));
+        assert!(!moves(package("itoa", "1.0.1", Some(REG))));
+        assert!(!moves(package("tool", "0.2.0", None)));
+        assert!(!moves(package(
+            "regex",
+            "1.11.0",
+            Some("registry+https://example.com/index")
+        )));
+        assert!(!locks_a_newer_version(&installed, &[]).unwrap());
+    }
+
+    #[test]
+    fn compatible_ranges_follow_cargo() {
+        assert_eq!(compatible_range("1.10.6"), compatible_range("1.13.1"));
+        assert_ne!(compatible_range("0.4.8"), compatible_range("1.0.18"));
+        assert_ne!(compatible_range("0.4.8"), compatible_range("0.5.0"));
+        assert_ne!(compatible_range("0.0.3"), compatible_range("0.0.4"));
+    }
+
+    #[test]
+    fn seed_keeps_the_newest_locked_version_per_compatible_range() {
+        let a = format!(
+            "version = 4\n[[package]]\nname = \"a\"\nversion = \"0.1.0\"\ndependencies = [\"regex\", \"itoa 0.4.8\", \"itoa 1.0.1\"]\n\
+             [[package]]\nname = \"regex\"\nversion = \"1.10.6\"\nsource = \"{REG}\"\n\
+             [[package]]\nname = \"itoa\"\nversion = \"0.4.8\"\nsource = \"{REG}\"\n\
+             [[package]]\nname = \"itoa\"\nversion = \"1.0.1\"\nsource = \"{REG}\"\n"
+        );
+        let b = format!(
+            "version = 4\n[[package]]\nname = \"b\"\nversion = \"0.1.0\"\ndependencies = [\"regex\"]\n\
+             [[package]]\nname = \"regex\"\nversion = \"1.13.1\"\nsource = \"{REG}\"\nchecksum = \"abc\"\n"
+        );
+        let seed = seed_lockfile(&[&a, &b]).unwrap();
+        let (_, packages) = parse_lock(&seed).unwrap();
+        let versions = |n: &str| -> Vec<String> {
+            packages
+                .keys()
+                .filter(|k| k.0 == n)
+                .map(|k| k.1.clone())
+                .collect()
+        };
+        assert_eq!(versions("regex"), ["1.13.1"]);
+        assert_eq!(versions("itoa"), ["0.4.8", "1.0.1"]);
+        let a_deps = &packages[&("a".into(), "0.1.0".into(), None)].dependencies;
+        assert!(a_deps.contains(&("regex".into(), "1.13.1".into(), Some(REG.into()))));
+        assert_eq!(a_deps.len(), 3);
+        let regex = &packages[&("regex".into(), "1.13.1".into(), Some(REG.into()))];
+        assert_eq!(regex.checksum.as_deref(), Some("abc"));
+
+        // A stored group's lock wins its range, older or not; other ranges are untouched.
+        let group = format!(
+            "version = 4\n[[package]]\nname = \"regex\"\nversion = \"1.11.0\"\nsource = \"{REG}\"\nchecksum = \"def\"\n"
+        );
+        let seed = seed_lockfile_preferring(&[&a, &b], &[&group]).unwrap();
+        let (_, packages) = parse_lock(&seed).unwrap();
+        let regex: Vec<_> = packages.iter().filter(|(k, _)| k.0 == "regex").collect();
+        assert_eq!(regex.len(), 1);
+        assert_eq!(regex[0].0 .1, "1.11.0");
+        assert_eq!(regex[0].1.checksum.as_deref(), Some("def"));
+        let b_deps = &packages[&("b".into(), "0.1.0".into(), None)].dependencies;
+        assert!(b_deps.contains(&("regex".into(), "1.11.0".into(), Some(REG.into()))));
+        assert_eq!(packages.keys().filter(|k| k.0 == "itoa").count(), 2);
+    }
+}
