@@ -701,3 +701,40 @@ fn a_local_program_without_a_lockfile_installs_without_writing_one() {
     assert!(run_clean(&env.root().join("bin/two-a")).contains("hello, two-a"));
     env.verify_ok();
 }
+
+/// A program that another program of the install also depends on as a library, at the same
+/// version, from the registry: Cargo is given each program by its package id, since
+/// `NAME@VERSION` names both the program's copy and the registry library (fd-find 8.6.0 and
+/// lscolors 0.13.0 were split into two sets for it).
+#[test]
+fn a_program_that_is_also_another_programs_library_installs_in_one_set() {
+    let env = Env::new();
+    replace_crates_io(&env.base, "sets/registry");
+    let out = env
+        .cmd()
+        .current_dir(&env.base)
+        .args([
+            "install",
+            "--json",
+            "both-ways@0.1.0",
+            "uses-both-ways@0.1.0",
+        ])
+        .arg("--root")
+        .arg(env.root())
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        !said.contains("ambiguous") && !said.contains("Retrying"),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/both-ways")),
+        "both-ways: 42\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/uses-both-ways")),
+        "uses-both-ways: 42\n"
+    );
+}
