@@ -1087,6 +1087,103 @@ fn a_newcomer_keeps_its_versions_when_adapting_moves_the_same_programs() {
     env.verify_ok();
 }
 
+/// What a newcomer's lockfile holds only for its tests moves no installed program and asks for
+/// no test run: needs-shim-tests needs shim 1.1 (so both-user moves to it, proven by its own
+/// test) and locks stamp 1.1.0 for its test alone; both-user keeps stamp 1.0.0, and the
+/// newcomer, built from exactly what it locks, is not tested. Before, its test-only stamp
+/// 1.1.0 counted as a version it was built from: both-user moved to stamp 1.1.0 as well.
+#[test]
+fn what_a_newcomer_locks_only_for_its_tests_moves_no_installed_program() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let installed = locked_program(
+        &env,
+        "both-user",
+        "shim = \"1\"\nstamp = \"1\"",
+        "",
+        "fn main() {\n    println!(\"both-user: shim {} stamp {}\", shim::version(), \
+         stamp::value());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn works() {\n        \
+         assert!(stamp::value() >= 10);\n    }\n}\n",
+        &[("shim", "1.0.0"), ("stamp", "1.0.0")],
+    );
+    let newcomer = locked_program(
+        &env,
+        "needs-shim-tests",
+        "shim = \"1.1\"",
+        "stamp = \"1\"",
+        "fn main() {\n    println!(\"needs-shim-tests: shim {}\", shim::version());\n}\n\n\
+         #[cfg(test)]\nmod tests {\n    #[test]\n    fn works() {\n        \
+         assert_eq!(stamp::value(), 11);\n    }\n}\n",
+        &[],
+    );
+    install_in_base(&env, &[installed], &[]);
+    let out = install_in_base(&env, &[newcomer], &[]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing needs-shim-tests"), "{said}");
+    assert_eq!(
+        programs_of(&env, &out, "program-retested"),
+        ["both-user"],
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/both-user")),
+        "both-user: shim 1.1.0 stamp 10\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/needs-shim-tests")),
+        "needs-shim-tests: shim 1.1.0\n"
+    );
+    env.verify_ok();
+}
+
+/// A newcomer the installed versions give only another version of a test tool is built exactly
+/// as it locks itself: it is not tested, and nothing installed moves. stamp-user has stamp
+/// 1.0.0; only-tests-stamp locks stamp 1.1.0 for its test alone (which asserts 11). Before,
+/// the older stamp counted as a change to prove: its test ran under 1.0.0, failed, and
+/// stamp-user moved to 1.1.0 instead, retested.
+#[test]
+fn a_newcomer_given_other_test_tools_only_is_not_tested() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let installed = locked_program(
+        &env,
+        "stamp-user",
+        "stamp = \"1\"",
+        "",
+        "fn main() {\n    println!(\"stamp-user: stamp {}\", stamp::value());\n}\n",
+        &[("stamp", "1.0.0")],
+    );
+    let newcomer = locked_program(
+        &env,
+        "only-tests-stamp",
+        "shim = \"1\"",
+        "stamp = \"1\"",
+        "fn main() {\n    println!(\"only-tests-stamp: shim {}\", shim::version());\n}\n\n\
+         #[cfg(test)]\nmod tests {\n    #[test]\n    fn works() {\n        \
+         assert_eq!(stamp::value(), 11);\n    }\n}\n",
+        &[],
+    );
+    install_in_base(&env, &[installed], &[]);
+    let before = std::fs::read(env.root().join("bin/stamp-user")).unwrap();
+    let out = install_in_base(&env, &[newcomer], &[]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing"), "{said}");
+    assert!(
+        programs_of(&env, &out, "program-retested").is_empty(),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(env.root().join("bin/stamp-user")).unwrap(),
+        before,
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/stamp-user")),
+        "stamp-user: stamp 10\n"
+    );
+    env.verify_ok();
+}
+
 /// A newcomer whose requirements move one installed program (it needs shim 1.1, shim-user has
 /// 1.0.0) and whose lock is newer than another's (stamp 1.1.0, stamp-user has 1.0.0, which its
 /// requirement allows) adapts to the installed versions where it can: only shim-user moves and

@@ -32,7 +32,7 @@ use crate::build::retest::{
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::RecordedTest;
 use crate::resolve::set::{
-    changes_from_own_lock, describe_changes, locks_a_newer_version, VersionChange,
+    changes_from_own_lock, describe_changes, locks_a_newer_version, SeedLock, VersionChange,
 };
 use crate::shell::Shell;
 use crate::source::ProgramSource;
@@ -47,6 +47,8 @@ struct AdaptedProgram {
     /// compared with.
     package_dir: std::path::PathBuf,
     own_lock: String,
+    /// The crates its own lockfile holds only for its tests.
+    test_only: std::collections::BTreeSet<String>,
 }
 
 impl AdaptedProgram {
@@ -204,7 +206,10 @@ fn adapting_saves_nothing(
     newcomers: &[AdaptedProgram],
     adapted_moves: &[MovedProgram],
 ) -> Result<bool> {
-    let locks: Vec<&str> = newcomers.iter().map(|n| n.own_lock.as_str()).collect();
+    let locks: Vec<SeedLock> = newcomers
+        .iter()
+        .map(|n| SeedLock::own(&n.own_lock, &n.test_only))
+        .collect();
     for member in &options.installed {
         if adapted_moves.iter().any(|m| m.name() == member.name) {
             continue;
@@ -398,11 +403,11 @@ fn adapted_programs(prepared: &PreparedBuild) -> Result<Vec<AdaptedProgram>> {
         let Some(set) = prepared.set_of(p) else {
             continue;
         };
-        let Some((lock, package_dir)) = set
+        let Some((lock, package_dir, test_only)) = set
             .members
             .iter()
             .find(|m| m.name == p.name)
-            .and_then(|m| Some((m.lock.as_deref()?, &m.package_dir)))
+            .and_then(|m| Some((m.lock.as_deref()?, &m.package_dir, &m.test_only)))
         else {
             continue;
         };
@@ -416,6 +421,7 @@ fn adapted_programs(prepared: &PreparedBuild) -> Result<Vec<AdaptedProgram>> {
                 changes,
                 package_dir: package_dir.clone(),
                 own_lock: lock.to_string(),
+                test_only: test_only.clone(),
             });
         }
     }

@@ -123,6 +123,7 @@ pub(crate) fn load_plugins(
             plugin_for: Some(host.clone()),
             keep_resolution: false,
             released_lock: None,
+            test_only: crate::build::test_only::test_only_packages(&md, &[&pkg.id]),
         });
     }
     Ok(Some(Plugins {

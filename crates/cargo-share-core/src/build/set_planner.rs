@@ -130,6 +130,7 @@ fn set_members(
             );
         }
         let lock = std::fs::read_to_string(md.workspace_root.join("Cargo.lock")).ok();
+        let test_only = lock_test_only(md);
         for pkg in graph::program_packages(md) {
             if own_lock(&pkg.name) {
                 continue;
@@ -163,11 +164,20 @@ fn set_members(
                 lock: kept.cloned().or_else(|| lock.clone()),
                 own_lock_packages: set::lock_packages(lock.as_deref()),
                 released_lock: kept.and(lock.clone()),
+                test_only: test_only.clone(),
                 plugin_for: None,
             });
         }
     }
     Ok((members, kept_out))
+}
+
+/// The crates the lockfile of `md`'s workspace holds only for its programs' tests (and, read
+/// with the programs' default features, for none of their builds).
+pub(crate) fn lock_test_only(md: &cargo_metadata::Metadata) -> std::collections::BTreeSet<String> {
+    let programs: Vec<&cargo_metadata::PackageId> =
+        graph::program_packages(md).iter().map(|p| &p.id).collect();
+    crate::build::test_only::test_only_packages(md, &programs)
 }
 
 /// What every step of planning reads and nothing changes.
@@ -934,6 +944,7 @@ mod tests {
             keep_resolution: false,
             own_lock_packages: packages,
             released_lock: None,
+            test_only: Default::default(),
         }
     }
 

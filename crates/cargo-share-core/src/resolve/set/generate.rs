@@ -9,7 +9,7 @@ use crate::resolve::grouping;
 use crate::resolve::grouping::StoredGroup;
 use crate::resolve::set::grouped::write_facades;
 use crate::resolve::set::lockfile::{
-    resolution_sha256, resolve, seed_lockfile_preferring, ResolutionConflict,
+    resolution_sha256, resolve, seed_lockfile_preferring, ResolutionConflict, SeedLock,
 };
 use crate::resolve::set::pins::{apply_pins, recorded_pins, write_pins_member, PINS_PACKAGE};
 use crate::resolve::set::program_set::{ProgramSet, SetMember, UnifyOptions};
@@ -241,11 +241,17 @@ fn seed_lock(
     options: &UnifyOptions,
     stored: &[StoredGroup],
 ) -> Result<String> {
-    let mut locks: Vec<&str> = members
-        .iter()
-        .flat_map(|m| [m.lock.as_deref(), m.released_lock.as_deref()])
-        .flatten()
-        .collect();
+    let mut locks: Vec<SeedLock> = Vec::new();
+    for m in members {
+        let own = |text| SeedLock::own(text, &m.test_only);
+        match (&m.lock, m.keep_resolution) {
+            // Its recorded resolution is preferred below, or a candidate as an installed build.
+            (_, true) => {}
+            (Some(lock), false) => locks.push(own(lock)),
+            (None, false) => {}
+        }
+        locks.extend(m.released_lock.as_deref().map(own));
+    }
     let mut preferred: Vec<&str> = stored
         .iter()
         .map(|g| g.record.lock.as_str())
@@ -258,7 +264,7 @@ fn seed_lock(
         .collect();
     if options.newest_locked && members.iter().any(|m| m.keep_resolution) {
         // Candidates like every other lock: the newest version wins.
-        locks.append(&mut preferred);
+        locks.extend(preferred.drain(..).map(SeedLock::installed));
     }
     seed_lockfile_preferring(&locks, &preferred)
 }

@@ -108,77 +108,134 @@ pub(crate) fn lock_subset(
     Ok(write_lock(format, &packages))
 }
 
-/// The union of several lockfiles, each semver-compatible range of a crate collapsed onto the
-/// newest locked version (edges to older ones redirected to it).
-/// Whether one of `locks` (lockfiles) locks a newer version of a registry package that
-/// `resolution` (lock entries) holds, from the same source and in the same compatible range:
-/// what a set seeded with the newest version any program locked would move it to. Read from
-/// the lockfiles alone, so Cargo may still resolve otherwise (a feature that brings in another
-/// crate, a version it cannot fit).
-pub(crate) fn locks_a_newer_version(resolution: &str, locks: &[&str]) -> Result<bool> {
-    let mut newest: BTreeMap<(String, String, String), String> = BTreeMap::new();
+/// One lockfile as a seed candidate: its text, whether it is an installed build (a recorded
+/// resolution, a stored group's lock), and the crates it holds only for its program's tests
+/// (reached through a dev-dependency alone). A test-only crate never moves an installed build:
+/// in a compatible range an installed build locks, it does not compete (a newcomer whose test
+/// tools lock a newer `regex` does not move an installed program's `regex`). Elsewhere it
+/// competes as any locked crate does, so a newcomer may be built from the newer release an
+/// installed program's tests lock, and those tests keep their versions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeedLock<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) installed: bool,
+    pub(crate) test_only: &'a BTreeSet<String>,
+}
+
+static NO_TEST_ONLY: BTreeSet<String> = BTreeSet::new();
+
+impl<'a> SeedLock<'a> {
+    /// A program's own lockfile, with the crates it holds only for its tests.
+    pub(crate) fn own(text: &'a str, test_only: &'a BTreeSet<String>) -> Self {
+        SeedLock {
+            text,
+            installed: false,
+            test_only,
+        }
+    }
+
+    /// An installed build's lock: every crate in it is built.
+    pub(crate) fn installed(text: &'a str) -> Self {
+        SeedLock {
+            text,
+            installed: true,
+            test_only: &NO_TEST_ONLY,
+        }
+    }
+
+    fn is_built(&self, name: &str) -> bool {
+        !self.test_only.contains(name)
+    }
+}
+
+/// The (name, source, compatible range) of a locked package, and its version.
+type RangeKey = (String, Option<String>, String);
+
+fn range_of(key: &LockKey) -> RangeKey {
+    (key.0.clone(), key.2.clone(), compatible_range(&key.1))
+}
+
+/// Keep the newer of `version` and what `slot` holds for its range.
+fn keep_newest(slots: &mut BTreeMap<RangeKey, String>, range: RangeKey, version: &str) {
+    let slot = slots.entry(range).or_insert_with(|| version.to_string());
+    if newer(version, slot) {
+        *slot = version.to_string();
+    }
+}
+
+/// Whether one of `locks` locks a newer version of a built registry package that `resolution`
+/// (lock entries) holds, from the same source and in the same compatible range: what a set
+/// seeded with the newest version any program locked would move it to. Read from the lockfiles
+/// alone, so Cargo may still resolve otherwise (a feature that brings in another crate, a
+/// version it cannot fit).
+pub(crate) fn locks_a_newer_version(resolution: &str, locks: &[SeedLock]) -> Result<bool> {
+    let mut newest: BTreeMap<RangeKey, String> = BTreeMap::new();
     for lock in locks {
-        for (name, version, source) in parse_lock(lock)?.1.into_keys() {
-            let Some(source) = source else { continue };
-            let slot = newest
-                .entry((name, source, compatible_range(&version)))
-                .or_insert_with(|| version.clone());
-            if newer(&version, slot) {
-                *slot = version;
+        for key in parse_lock(lock.text)?.1.into_keys() {
+            if key.2.is_some() && lock.is_built(&key.0) {
+                keep_newest(&mut newest, range_of(&key), &key.1);
             }
         }
     }
-    Ok(parse_lock(resolution)?
-        .1
-        .into_keys()
-        .any(|(name, version, source)| {
-            let range = compatible_range(&version);
-            source
-                .and_then(|s| newest.get(&(name, s, range)))
-                .is_some_and(|n| newer(n, &version))
-        }))
+    Ok(parse_lock(resolution)?.1.into_keys().any(|key| {
+        key.2.is_some()
+            && newest
+                .get(&range_of(&key))
+                .is_some_and(|n| newer(n, &key.1))
+    }))
 }
 
 #[cfg(test)]
 pub(crate) fn seed_lockfile(locks: &[&str]) -> Result<String> {
-    seed_lockfile_preferring(locks, &[])
+    let locks: Vec<SeedLock> = locks
+        .iter()
+        .map(|l| SeedLock::own(l, &NO_TEST_ONLY))
+        .collect();
+    seed_lockfile_preferring(&locks, &[])
 }
 
-/// As [`seed_lockfile`], except that a version locked in `preferred` (the locks of stored groups
-/// the set builds against) wins its compatible range, newer or not.
-pub(crate) fn seed_lockfile_preferring(locks: &[&str], preferred: &[&str]) -> Result<String> {
+/// The union of several lockfiles, each semver-compatible range of a crate collapsed onto the
+/// newest locked version (edges to older ones redirected to it), a test-only crate left out of
+/// the ranges installed builds lock ([`SeedLock`]). A version locked in `preferred` (the locks
+/// of stored groups the set builds against) wins its compatible range, newer or not.
+pub(crate) fn seed_lockfile_preferring(locks: &[SeedLock], preferred: &[&str]) -> Result<String> {
     let mut format = 3;
     let mut all: BTreeMap<LockKey, LockedPackage> = BTreeMap::new();
-    let mut forced: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
-    for text in preferred {
-        for (name, version, source) in parse_lock(text)?.1.into_keys() {
-            forced.insert((name, source, compatible_range(&version)), version);
-        }
-    }
-    for text in locks.iter().chain(preferred) {
-        let (f, packages) = parse_lock(text)?;
+    let mut parsed = Vec::new();
+    for lock in locks {
+        let (f, packages) = parse_lock(lock.text)?;
         format = format.max(f);
+        parsed.push((lock, packages));
+    }
+    let installed: BTreeSet<RangeKey> = parsed
+        .iter()
+        .filter(|(lock, _)| lock.installed)
+        .flat_map(|(_, packages)| packages.keys().map(range_of))
+        .collect();
+    let mut newest: BTreeMap<RangeKey, String> = BTreeMap::new();
+    for (lock, packages) in parsed {
         for (key, pkg) in packages {
+            let range = range_of(&key);
+            if lock.is_built(&key.0) || !installed.contains(&range) {
+                keep_newest(&mut newest, range, &key.1);
+            }
             all.entry(key)
                 .and_modify(|e| e.dependencies.extend(pkg.dependencies.clone()))
                 .or_insert(pkg);
         }
     }
-    // The newest version of each (name, source, compatible range).
-    let mut newest: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
-    for (name, version, source) in all.keys() {
-        let slot = newest
-            .entry((name.clone(), source.clone(), compatible_range(version)))
-            .or_insert_with(|| version.clone());
-        if newer(version, slot) {
-            *slot = version.clone();
+    for text in preferred {
+        let (f, packages) = parse_lock(text)?;
+        format = format.max(f);
+        for (key, pkg) in packages {
+            newest.insert(range_of(&key), key.1.clone());
+            all.entry(key)
+                .and_modify(|e| e.dependencies.extend(pkg.dependencies.clone()))
+                .or_insert(pkg);
         }
     }
-    newest.extend(forced);
-    let keep = |k: &LockKey| -> LockKey {
-        let v = &newest[&(k.0.clone(), k.2.clone(), compatible_range(&k.1))];
-        (k.0.clone(), v.clone(), k.2.clone())
-    };
+    let keep =
+        |k: &LockKey| -> LockKey { (k.0.clone(), newest[&range_of(k)].clone(), k.2.clone()) };
     let mut merged: BTreeMap<LockKey, LockedPackage> = BTreeMap::new();
     for (key, pkg) in all {
         let kept = keep(&key);
@@ -385,7 +442,9 @@ mod tests {
             package("itoa", "0.4.8", Some(REG)),
         ]
         .concat();
-        let moves = |lock: String| locks_a_newer_version(&installed, &[&lock]).unwrap();
+        let moves = |lock: String| {
+            locks_a_newer_version(&installed, &[SeedLock::own(&lock, &NO_TEST_ONLY)]).unwrap()
+        };
         assert!(moves(package("regex", "1.11.0", Some(REG))));
         assert!(moves(package("itoa", "0.4.9", Some(REG))));
         assert!(!moves(package("regex", "1.9.0", Some(REG))));
@@ -440,7 +499,14 @@ mod tests {
         let group = format!(
             "version = 4\n[[package]]\nname = \"regex\"\nversion = \"1.11.0\"\nsource = \"{REG}\"\nchecksum = \"def\"\n"
         );
-        let seed = seed_lockfile_preferring(&[&a, &b], &[&group]).unwrap();
+        let seed = seed_lockfile_preferring(
+            &[
+                SeedLock::own(&a, &NO_TEST_ONLY),
+                SeedLock::own(&b, &NO_TEST_ONLY),
+            ],
+            &[&group],
+        )
+        .unwrap();
         let (_, packages) = parse_lock(&seed).unwrap();
         let regex: Vec<_> = packages.iter().filter(|(k, _)| k.0 == "regex").collect();
         assert_eq!(regex.len(), 1);
@@ -449,5 +515,58 @@ mod tests {
         let b_deps = &packages[&("b".into(), "0.1.0".into(), None)].dependencies;
         assert!(b_deps.contains(&("regex".into(), "1.11.0".into(), Some(REG.into()))));
         assert_eq!(packages.keys().filter(|k| k.0 == "itoa").count(), 2);
+    }
+
+    /// A crate a program's lockfile holds only for its tests moves no installed build (nor
+    /// counts as moving an installed program); in a range no installed build locks it competes
+    /// as any crate does.
+    #[test]
+    fn a_crate_locked_only_for_tests_moves_no_installed_build() {
+        let package = |name: &str, version: &str, deps: &[&str]| {
+            let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\"")).collect();
+            format!(
+                "[[package]]\nname = \"{name}\"\nversion = \"{version}\"\nsource = \"{REG}\"\ndependencies = [{}]\n",
+                deps.join(", ")
+            )
+        };
+        let lock = |packages: &[String]| ["version = 4\n".to_string(), packages.concat()].concat();
+        let installed = lock(&[package("regex", "1.10.6", &[])]);
+        let newcomer = lock(&[
+            package("assert_cmd", "2.0.0", &["regex", "bstr"]),
+            package("regex", "1.12.0", &[]),
+            package("bstr", "1.9.0", &[]),
+        ]);
+        let test_only: BTreeSet<String> = ["assert_cmd", "regex", "bstr"].map(String::from).into();
+        let newcomer = SeedLock::own(&newcomer, &test_only);
+        let versions = |seed: &str, name: &str| -> Vec<String> {
+            let (_, packages) = parse_lock(seed).unwrap();
+            packages
+                .keys()
+                .filter(|k| k.0 == name)
+                .map(|k| k.1.clone())
+                .collect()
+        };
+        let seed =
+            seed_lockfile_preferring(&[SeedLock::installed(&installed), newcomer], &[]).unwrap();
+        assert_eq!(versions(&seed, "regex"), ["1.10.6"]);
+        assert_eq!(versions(&seed, "bstr"), ["1.9.0"]);
+        let (_, packages) = parse_lock(&seed).unwrap();
+        let tool = &packages[&("assert_cmd".into(), "2.0.0".into(), Some(REG.into()))];
+        assert!(tool
+            .dependencies
+            .contains(&("regex".into(), "1.10.6".into(), Some(REG.into()))));
+        assert!(!locks_a_newer_version(&installed, &[newcomer]).unwrap());
+        let built = SeedLock::own(newcomer.text, &NO_TEST_ONLY);
+        assert!(locks_a_newer_version(&installed, &[built]).unwrap());
+        let seed =
+            seed_lockfile_preferring(&[SeedLock::installed(&installed), built], &[]).unwrap();
+        assert_eq!(versions(&seed, "regex"), ["1.12.0"]);
+        // Where no installed build locks the range, an installed program's test tools win it
+        // over a newcomer's older build.
+        let older_build = lock(&[package("regex", "1.11.0", &[])]);
+        let seed =
+            seed_lockfile_preferring(&[SeedLock::own(&older_build, &NO_TEST_ONLY), newcomer], &[])
+                .unwrap();
+        assert_eq!(versions(&seed, "regex"), ["1.12.0"]);
     }
 }

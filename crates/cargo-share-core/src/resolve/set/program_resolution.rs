@@ -106,8 +106,9 @@ pub(crate) fn version_changes(
     Ok(moves(&then, &closure_keys(md, &pkg.id)))
 }
 
-/// The crates `md` builds `program` (with its tests) from in other versions than its own
-/// lockfile (`own_lock`, its text) locks (see [`moves`]).
+/// The crates `md` builds `program`'s binaries from in other versions than its own lockfile
+/// (`own_lock`, its text) locks (see [`moves`]). Its test tools are left out: given other
+/// versions of them alone, the program is built as it locks itself.
 pub(crate) fn changes_from_own_lock(
     md: &Metadata,
     program: &str,
@@ -119,7 +120,7 @@ pub(crate) fn changes_from_own_lock(
         .1
         .into_keys()
         .collect();
-    Ok(moves(&locked, &closure_keys_of(md, &pkg.id, true)))
+    Ok(moves(&locked, &closure_keys(md, &pkg.id)))
 }
 
 /// The local package `program` of `md`.

@@ -1,5 +1,6 @@
 //! The policy (`Unify`), its options, and a generated `ProgramSet` with its members.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
@@ -122,6 +123,10 @@ pub(crate) struct SetMember {
     /// versions installing the programs together gives them, not whatever version another
     /// program locked.
     pub(crate) released_lock: Option<String>,
+    /// The crates its own `Cargo.lock` (and `released_lock`) holds only for its tests (reached
+    /// through a dev-dependency alone, `build::test_only`): they fill the seed's gaps but never
+    /// move a crate another program is built from (`resolve::set::lockfile::SeedLock`).
+    pub(crate) test_only: BTreeSet<String>,
 }
 
 /// The number of packages in a `Cargo.lock` text.
