@@ -682,3 +682,65 @@ fn verify_repair_rolls_a_committed_install_forward() {
         version = next.to_string();
     }
 }
+
+/// Every group binds its calls to its own functions at link time, with install's defaults
+/// (grouped, `--exports all`) too: a relocation against a function the same file defines is a
+/// symbol lookup at every start (sd's largest group made 520 of them before 2026-12-07, when
+/// only `--exports used` relinks bound them so). The allocator shim stays interposable: hard-a's
+/// `#[global_allocator]` aborts on a block another allocator made.
+#[test]
+fn an_installed_group_binds_calls_to_its_own_functions_at_link_time() {
+    let env = Env::new();
+    run_ok(
+        env.cmd()
+            .args(["install", "--json", "--path"])
+            .arg(fixture("suite"))
+            .arg("--root")
+            .arg(env.root()),
+    );
+    let mut groups = 0;
+    for entry in std::fs::read_dir(env.store().join("entries")).unwrap() {
+        for lib in std::fs::read_dir(entry.unwrap().path().join("lib")).unwrap() {
+            let lib = lib.unwrap().path();
+            let name = lib.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("libcargo_share_group_") {
+                groups += 1;
+                let own = calls_to_own_functions(&lib);
+                assert!(own.is_empty(), "{name} looks up its own functions: {own:?}");
+            }
+        }
+    }
+    assert!(groups > 0, "the suite installs no group");
+    assert!(run_clean(&env.root().join("bin/hard-a"))
+        .contains("allocator: every block carried its header"));
+    assert_eq!(
+        run_clean(&env.root().join("bin/hard-b")),
+        run_clean(&static_build(&fixture("suite"), &env.base).join("hard-b"))
+    );
+    env.verify_ok();
+}
+
+/// The functions a shared object defines that its own dynamic relocations name: each is a
+/// symbol lookup at start, where a link-time binding would do.
+fn calls_to_own_functions(lib: &Path) -> Vec<String> {
+    use object::{Object, ObjectSymbol, ObjectSymbolTable, RelocationTarget, SymbolKind};
+    let data = std::fs::read(lib).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let Some(table) = file.dynamic_symbol_table() else {
+        return Vec::new();
+    };
+    let mut own: Vec<String> = file
+        .dynamic_relocations()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, r)| match r.target() {
+            RelocationTarget::Symbol(i) => table.symbol_by_index(i).ok(),
+            _ => None,
+        })
+        .filter(|s| s.kind() == SymbolKind::Text && !s.is_undefined())
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect();
+    own.sort();
+    own.dedup();
+    own
+}

@@ -42,8 +42,10 @@ use crate::import_order::link_with_imports_in_name_order;
 use crate::panic_abort;
 use crate::rustc_args::unit_output;
 use crate::rustc_args::RustcArgs;
-use crate::saved_link::save_recipe;
-use crate::version_script::{extend_version_script, linker_readable, version_script_arg};
+use crate::saved_link::{self, save_recipe};
+use crate::version_script::{
+    extend_version_script, global_names, linker_readable, version_script_arg,
+};
 
 /// Set for the linker run of a unit whose bundled C symbols must be exported: the symbol list.
 pub(crate) const EXPORTS_ENV: &str = "CARGO_SHARE_EXPORT_SYMBOLS";
@@ -368,9 +370,19 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
         std::fs::write(script, extend_version_script(&text, &symbols))
             .with_context(|| format!("writing version script {script}"))?;
     }
+    let mut group_args = Vec::new();
     if let Some(dir) = std::env::var_os(RELINK_ENV).map(PathBuf::from) {
         save_recipe(&dir, &real, &args)
             .with_context(|| format!("saving the link of a group in {}", dir.display()))?;
+        let exports = match script {
+            Some(script) => global_names(
+                &std::fs::read_to_string(script)
+                    .with_context(|| format!("reading version script {script}"))?,
+            ),
+            None => Vec::new(),
+        };
+        group_args =
+            saved_link::symbolic_binding_args(&dir, "interposable-full.dynlist", exports.iter())?;
     }
     if let Some(script) = script {
         // After the link is saved: the saved script keeps rustc's names as they are.
@@ -386,6 +398,7 @@ pub fn run(mut args: Vec<String>) -> Result<i32> {
         // Do not let the real linker see our own variables.
         let status = Command::new(&real)
             .args(&args)
+            .args(&group_args)
             .args(extra)
             .env_remove(EXPORTS_ENV)
             .env_remove(REAL_LINKER_ENV)

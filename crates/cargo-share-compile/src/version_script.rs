@@ -57,6 +57,16 @@ pub(crate) fn filter_version_script(
     (out, kept, dropped)
 }
 
+/// The names of a version script's `global:` list, as rustc wrote them.
+pub(crate) fn global_names(script: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    map_global_entries(script, |name| {
+        names.push(name.to_string());
+        None
+    });
+    names
+}
+
 /// The script with every `global:` name the linker cannot read as is rewritten (see the module
 /// docs), and how many were rewritten.
 pub(crate) fn linker_readable(script: &str) -> (String, usize) {
