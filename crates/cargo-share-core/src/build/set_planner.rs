@@ -174,7 +174,7 @@ fn set_members(
 
 /// The crates the lockfile of `md`'s workspace holds only for its programs' tests (and, read
 /// with the programs' default features, for none of their builds).
-pub(crate) fn lock_test_only(md: &cargo_metadata::Metadata) -> std::collections::BTreeSet<String> {
+fn lock_test_only(md: &cargo_metadata::Metadata) -> std::collections::BTreeSet<String> {
     let programs: Vec<&cargo_metadata::PackageId> =
         graph::program_packages(md).iter().map(|p| &p.id).collect();
     crate::build::test_only::test_only_packages(md, &programs)

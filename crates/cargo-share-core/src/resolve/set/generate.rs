@@ -244,11 +244,10 @@ fn seed_lock(
     let mut locks: Vec<SeedLock> = Vec::new();
     for m in members {
         let own = |text| SeedLock::own(text, &m.test_only);
-        match (&m.lock, m.keep_resolution) {
-            // Its recorded resolution is preferred below, or a candidate as an installed build.
-            (_, true) => {}
-            (Some(lock), false) => locks.push(own(lock)),
-            (None, false) => {}
+        // A kept member's `lock` is its recorded resolution: preferred below, or a candidate
+        // as an installed build.
+        if !m.keep_resolution {
+            locks.extend(m.lock.as_deref().map(own));
         }
         locks.extend(m.released_lock.as_deref().map(own));
     }

@@ -117,9 +117,9 @@ pub(crate) fn lock_subset(
 /// installed program's tests lock, and those tests keep their versions.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SeedLock<'a> {
-    pub(crate) text: &'a str,
-    pub(crate) installed: bool,
-    pub(crate) test_only: &'a BTreeSet<String>,
+    text: &'a str,
+    installed: bool,
+    test_only: &'a BTreeSet<String>,
 }
 
 static NO_TEST_ONLY: BTreeSet<String> = BTreeSet::new();
