@@ -146,9 +146,13 @@ impl Shell {
         println!("{}", text.as_ref());
     }
 
-    /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON.
+    /// Warnings are shown even with `-q` (as Cargo does) and also emitted as JSON; each once
+    /// per command, as status lines.
     pub fn warn(&self, message: impl AsRef<str>) {
         if self.keep(|| Said::Warning(message.as_ref().to_string())) {
+            return;
+        }
+        if !self.first_time("warning", message.as_ref()) {
             return;
         }
         if self.is_json() {
@@ -220,6 +224,21 @@ mod tests {
         assert!(!shell.first_time("Sharing", "a"));
         // A new shell (another command) says it again.
         assert!(Shell::new(false, MessageFormat::Human).first_time("Grouping", "a"));
+    }
+
+    /// A warning is said once per command, like a status line: a trial's recording that
+    /// repeats it (a program without `Cargo.lock` read again) does not say it twice.
+    #[test]
+    fn a_warning_is_said_once_per_command() {
+        let shell = Shell::new(false, MessageFormat::Human);
+        let recording = shell.recording();
+        recording.warn("x ships no Cargo.lock");
+        assert!(shell.first_time("warning", "y"), "another warning is new");
+        shell.warn("x ships no Cargo.lock");
+        assert!(!shell.first_time("warning", "x ships no Cargo.lock"));
+        shell.replay(&recording);
+        let kept = recording.recorded.as_ref().unwrap().lock().unwrap().len();
+        assert_eq!(kept, 0, "replayed through a shell that had said it already");
     }
 
     /// A recording shell says nothing and keeps everything, in order; replaying it says each

@@ -226,7 +226,8 @@ fn compile(
         let mut child = cmd.spawn().context("running cargo")?;
         let stdout = child.stdout.take().expect("piped stdout");
         let errors = stderr
-            .with_copies(prepared.copied_packages(&programs))
+            // Every copy in the workspace: Cargo warns about any member's manifest.
+            .with_copies(prepared.copied_packages(&prepared.programs_of_workspace(wi)))
             .forward(
                 child.stderr.take(),
                 &std::env::current_dir().unwrap_or_default(),

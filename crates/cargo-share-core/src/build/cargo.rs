@@ -59,9 +59,7 @@ impl PreparedBuild {
     pub fn invocations(&self) -> Vec<(usize, Vec<usize>)> {
         let mut out = Vec::new();
         for (wi, ws) in self.graph.workspaces.iter().enumerate() {
-            let programs: Vec<usize> = (0..self.graph.programs.len())
-                .filter(|&p| self.graph.programs[p].workspace == wi)
-                .collect();
+            let programs = self.programs_of_workspace(wi);
             if ws.build_programs_alone || self.builds_programs_apart(wi) {
                 out.extend(programs.into_iter().map(|p| (wi, vec![p])));
             } else {
@@ -243,6 +241,13 @@ impl PreparedBuild {
             [one] if sandbox::confines_builds() => self.package_dir(*one).into_iter().collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The graph's programs of workspace `wi` (indexes into `graph.programs`).
+    pub(crate) fn programs_of_workspace(&self, wi: usize) -> Vec<usize> {
+        (0..self.graph.programs.len())
+            .filter(|&i| self.graph.programs[i].workspace == wi)
+            .collect()
     }
 
     /// The copies of `programs` in their set workspaces, with the directories they were copied

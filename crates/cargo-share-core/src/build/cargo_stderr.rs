@@ -111,8 +111,10 @@ fn replace_all(text: &str, replacements: &[(String, String)]) -> String {
 }
 
 /// The lines of one Cargo run, shown as they come except a diagnostic (from its `error` or
-/// `warning` line to the blank line that ends it), which is held until it ends and shown only
-/// if the command has not shown the same one before.
+/// `warning` line to the next diagnostic or status line, blank lines and all: rustc ends its
+/// diagnostics with one, but Cargo's own warnings about a manifest run over several
+/// paragraphs), which is held until it ends and shown only if the command has not shown the
+/// same one before.
 struct Lines<W: Write> {
     out: W,
     kept: String,
@@ -129,9 +131,6 @@ impl<W: Write> Lines<W> {
             self.block.push(line);
         } else if self.block.is_empty() {
             self.show(&line);
-        } else if plain.trim().is_empty() {
-            self.block.push(line);
-            self.end_block();
         } else if is_status_line(&plain) {
             self.end_block();
             self.show(&line);
@@ -227,6 +226,23 @@ mod tests {
         assert_eq!(kept, FIRST, "what was not shown again is still read");
         let other = "error[E0308]: mismatched types\n --> two-a-0.1.0/src/main.rs:2:1\n\n";
         assert_eq!(run(other, &shown), other);
+    }
+
+    #[test]
+    fn a_warning_of_several_paragraphs_is_shown_once_whole() {
+        // Cargo's warning about a manifest with an explicit `[[test]]` (xsv 0.13.0), said by
+        // every Cargo run that reads the workspace.
+        let warning = "warning: /c/x/Cargo.toml: An explicit [[test]] section is specified\n\
+            files will be included as a test target:\n\n* tests/test_sort.rs\n\
+            * tests/test_split.rs\n\nThis is likely to break cargo build\n";
+        let run_of = |verb: &str| format!("{warning}    {verb} x v0.13.0 (/c/x)\n");
+        let shown = Arc::default();
+        assert_eq!(run(&run_of("Compiling"), &shown), run_of("Compiling"));
+        assert_eq!(
+            run(&run_of("Finished"), &shown),
+            "    Finished x v0.13.0 (/c/x)\n",
+            "no paragraph of it is shown again"
+        );
     }
 
     #[test]
