@@ -318,6 +318,17 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &[&str]) -> Result<()> {
     copy_dir(from, to, skip, &top)
 }
 
+/// What the copy of the link `path` (in the tree whose canonical root is `top`) names: its
+/// target, made absolute when it is relative and resolves outside the tree.
+pub(crate) fn copied_link_target(path: &Path, top: &Path) -> Result<PathBuf> {
+    let link =
+        std::fs::read_link(path).with_context(|| format!("reading the link {}", path.display()))?;
+    Ok(match std::fs::canonicalize(path) {
+        Ok(real) if link.is_relative() && !real.starts_with(top) => real,
+        _ => link,
+    })
+}
+
 fn copy_dir(from: &Path, to: &Path, skip: &[&str], top: &Path) -> Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
     for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
@@ -331,12 +342,7 @@ fn copy_dir(from: &Path, to: &Path, skip: &[&str], top: &Path) -> Result<()> {
             .file_type()
             .with_context(|| format!("reading {}", path.display()))?;
         if kind.is_symlink() {
-            let link = std::fs::read_link(&path)
-                .with_context(|| format!("reading the link {}", path.display()))?;
-            let link = match std::fs::canonicalize(&path) {
-                Ok(real) if link.is_relative() && !real.starts_with(top) => real,
-                _ => link,
-            };
+            let link = copied_link_target(&path, top)?;
             std::os::unix::fs::symlink(&link, &target)
                 .with_context(|| format!("copying the link {}", path.display()))?;
         } else if kind.is_dir() {

@@ -12,6 +12,7 @@ pub(crate) mod git;
 mod legacy_origin;
 pub(crate) mod program;
 pub(crate) mod registry;
+mod tree_sync;
 
 pub use crate_spec::{read_program_list, CrateSpec};
 pub use fetch::{cargo_command, cargo_home, copy_tree, locked_version};
@@ -19,3 +20,4 @@ pub(crate) use fetch::{fetch_registry_crate, fetch_registry_crate_matching};
 pub use git::{GitReference, GitSpec};
 pub use program::{install_sources, ProgramSource};
 pub use registry::Registry;
+pub(crate) use tree_sync::sync_tree;

@@ -12,28 +12,18 @@ use cargo_share_compile::digest::tree_sha256;
 /// Copy a program's package into the set, rewriting its manifest so that it works there, with
 /// `extra_deps` (name, path) added to its dependencies (the groups it loads, grouped layout) and
 /// `build_deps` to its build dependencies.
-/// The copy is replaced only when its contents change, so Cargo's fingerprints stay valid.
+/// Only the files that differ from the copy already there, made from the same directory, are
+/// written (`source::sync_tree`): the others keep their times, so Cargo's fingerprints of the
+/// program hold when only its manifest changed, or nothing did.
 pub(crate) fn copy_member(
     member: &SetMember,
     dest: &Path,
     extra_deps: &[(String, PathBuf)],
     build_deps: &[(String, PathBuf)],
 ) -> Result<()> {
-    let parent = dest.parent().context("set member without a parent")?;
-    let staging = tempfile::Builder::new()
-        .prefix(".member-")
-        .tempdir_in(parent)?;
-    // Build output and VCS data stay behind. The program's own `Cargo.lock` is copied: Cargo
-    // ignores a member's lockfile, but a program's tests may read their package's files
-    // (du-dust's do: a test counting them failed when the copy lacked it).
-    crate::source::copy_tree(&member.package_dir, staging.path(), &[".git", "target"])?;
-    let manifest = staging.path().join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).with_context(|| {
-        format!(
-            "reading {}",
-            member.package_dir.join("Cargo.toml").display()
-        )
-    })?;
+    let manifest = member.package_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
     let mut rewritten = rewrite_member_manifest(&text, &member.package_dir).with_context(|| {
         format!(
             "{} v{} cannot join a program set",
@@ -59,22 +49,27 @@ pub(crate) fn copy_member(
         }
         rewritten = toml::to_string(&doc)?;
     }
-    std::fs::write(&manifest, rewritten)?;
-    let stamp = tree_stamp(staging.path());
-    let stamp_file = stamp_file_of(dest);
-    // Kept only when the copy holds exactly what it should (not when its stamp says so): a copy
-    // something wrote into is replaced.
-    let stamp_text = format!("{STAMP_FROM}{}\n{stamp}", member.package_dir.display());
-    if dest.is_dir() && tree_stamp(dest) == stamp {
-        return write_if_changed(&stamp_file, &stamp_text);
-    }
-    if dest.exists() {
+    // A copy made from another directory (the same program from crates.io, then local) is
+    // made again whole: its files get new times, so Cargo compiles it again, with what the
+    // wrapper does differently for a local program (its warnings are shown, not capped).
+    if dest.exists() && read_stamp(dest).is_some_and(|(from, _)| from != member.package_dir) {
         std::fs::remove_dir_all(dest).with_context(|| format!("replacing {}", dest.display()))?;
     }
-    let kept = staging.keep();
-    std::fs::rename(&kept, dest).with_context(|| format!("moving {}", dest.display()))?;
-    std::fs::write(stamp_file, stamp_text)?;
-    Ok(())
+    // Build output and VCS data stay behind. The program's own `Cargo.lock` is copied: Cargo
+    // ignores a member's lockfile, but a program's tests may read their package's files
+    // (du-dust's do: a test counting them failed when the copy lacked it).
+    let listing = crate::source::sync_tree(
+        &member.package_dir,
+        dest,
+        &[".git", "target"],
+        &[("Cargo.toml", rewritten.as_bytes())],
+    )?;
+    let stamp_text = format!(
+        "{STAMP_FROM}{}\n{}",
+        member.package_dir.display(),
+        stamp_of(listing)
+    );
+    write_if_changed(&stamp_file_of(dest), &stamp_text)
 }
 
 /// The first line of a stamp file: the package directory the copy was made from.
@@ -92,7 +87,11 @@ fn read_stamp(copy: &Path) -> Option<(PathBuf, String)> {
 /// What a member copy holds: a line `PATH<TAB>SHA256` per file (`-> TARGET` for a link),
 /// sorted (`digest::tree_sha256`).
 fn tree_stamp(dir: &Path) -> String {
-    tree_sha256(dir)
+    stamp_of(tree_sha256(dir))
+}
+
+fn stamp_of(listing: Vec<(String, String)>) -> String {
+    listing
         .into_iter()
         .map(|(p, h)| format!("{p}\t{h}\n"))
         .collect()
