@@ -608,6 +608,26 @@ fn a_newcomer_adapts_to_the_installed_versions_when_its_own_tests_pass() {
     let env = Env::new();
     with_fixture_registry(&env);
     install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    // `--dry-run` shows the plan the install follows first: new-shim tested under the
+    // installed versions, old-shim not moved.
+    let index_before = std::fs::read(env.store().join("index.sqlite")).unwrap();
+    let planned = stderr(&install_in_base(
+        &env,
+        &[writing_shim(&env)],
+        &["--dry-run"],
+    ));
+    assert!(
+        planned.contains(
+            "Would test new-shim v0.1.0 with the installed programs' crate versions (shim 1.1.0 \
+             -> 1.0.0): installed with them if its own tests pass"
+        ),
+        "{planned}"
+    );
+    assert!(!planned.contains("Would test old-shim"), "{planned}");
+    assert_eq!(
+        std::fs::read(env.store().join("index.sqlite")).unwrap(),
+        index_before
+    );
     let out = install_in_base(&env, &[writing_shim(&env)], &[]);
     let said = stderr(&out);
     assert!(

@@ -103,11 +103,7 @@ pub(crate) fn prepare_adapted(
     options: &BuildOptions,
     shell: &Shell,
 ) -> Result<Option<PreparedBuild>> {
-    if options.dry_run
-        || !options.retest_installed
-        || !options.unify.newest_locked
-        || options.installed.is_empty()
-    {
+    if !options.retest_installed || !options.unify.newest_locked || options.installed.is_empty() {
         return Ok(None);
     }
     let adapted_options = BuildOptions {
@@ -159,6 +155,10 @@ pub(crate) fn prepare_adapted(
     for m in &upgraded {
         announce_upgraded(m, shell);
     }
+    if options.dry_run {
+        announce_would_adapt(&proven, &moved, shell);
+        return Ok(Some(trial));
+    }
     if moved.is_empty() && proven.is_empty() {
         // The newcomers are built from what they lock or from newer releases, and nothing
         // installed moves: the other way resolves the same.
@@ -194,6 +194,28 @@ pub(crate) fn prepare_adapted(
         })
         .collect();
     prove_newcomers(prepared, &untested, true, shell)
+}
+
+/// `--dry-run`: the tests an install would run first, adapting the newcomers (the plan shown
+/// is this one; should a newcomer's tests fail, the install moves the installed programs to the
+/// newcomers' versions instead, each proven by its own tests).
+fn announce_would_adapt(proven: &[AdaptedProgram], moved: &[MovedProgram], shell: &Shell) {
+    for m in proven {
+        shell.status(
+            "Would test",
+            format!(
+                "{} v{} with the installed programs' crate versions ({}): installed with them if \
+                 its own tests pass, else with {OWN_VERSIONS}, moving the installed programs to \
+                 them, each proven by its own tests",
+                m.name,
+                m.version,
+                describe_changes(&m.changes)
+            ),
+        );
+    }
+    for m in moved {
+        m.announce_would_test(shell);
+    }
 }
 
 /// Whether adapting the newcomers saves no test run of an installed program: every installed

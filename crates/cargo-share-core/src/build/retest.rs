@@ -47,6 +47,20 @@ impl MovedProgram {
         &self.name
     }
 
+    /// `--dry-run`: what an install would do with it.
+    pub(crate) fn announce_would_test(&self, shell: &Shell) {
+        shell.status(
+            "Would test",
+            format!(
+                "{} v{} under the new crate versions ({}): rebuilt if its own tests pass, else \
+                 left as it is",
+                self.name,
+                self.version,
+                describe_changes(&self.changes)
+            ),
+        );
+    }
+
     /// `NAME vVERSION (the first changes)`, for a status line.
     pub(crate) fn describe(&self) -> String {
         format!(
@@ -100,16 +114,7 @@ pub(crate) fn prepare_retested_from(
         let moved = moved_programs(&prepared)?;
         if options.dry_run {
             for m in &moved {
-                shell.status(
-                    "Would test",
-                    format!(
-                        "{} v{} under the new crate versions ({}): rebuilt if its own tests \
-                         pass, else left as it is",
-                        m.name,
-                        m.version,
-                        describe_changes(&m.changes)
-                    ),
-                );
+                m.announce_would_test(shell);
             }
             return Ok(prepared);
         }
