@@ -64,6 +64,10 @@ struct Inputs {
     /// SHA-256: a slot whose files are not all there as written is compiled again.
     #[serde(default)]
     kept: Vec<(String, String)>,
+    /// What the slot's key hashes, one part a line: read when a program is compiled again
+    /// where its slot was expected to hold (a part that changes from build to build).
+    #[serde(default)]
+    key: Vec<String>,
 }
 
 /// What a program's unit reuses from its slot.
@@ -161,6 +165,8 @@ struct CodeStep {
     args: Vec<String>,
     env: Vec<(String, String)>,
     key: String,
+    /// What `key` hashes.
+    key_parts: Vec<String>,
 }
 
 impl CodeStep {
@@ -188,6 +194,7 @@ impl CodeStep {
         key.extend(key_args(&args));
         Ok(CodeStep {
             key: sha256_hex(key.join("\0").as_bytes()),
+            key_parts: key,
             args,
             env,
         })
@@ -220,7 +227,13 @@ impl CodeStep {
         }
         std::fs::write(fresh.join("diagnostics"), diagnostics)?;
         let inputs = recorded_inputs(&dep_info_file(&fresh)?, externs)?;
-        write_record(&fresh, inputs)?;
+        write_record(
+            &fresh,
+            Inputs {
+                key: self.key_parts.clone(),
+                ..inputs
+            },
+        )?;
         replace_dir(&fresh, slot)?;
         Ok(0)
     }
@@ -248,7 +261,13 @@ impl CodeStep {
         }
         std::fs::write(fresh.join("diagnostics"), diagnostics)?;
         let inputs = recorded_inputs(&out_dir.join(format!("{stem}.d")), externs)?;
-        write_record(&fresh, inputs)?;
+        write_record(
+            &fresh,
+            Inputs {
+                key: self.key_parts.clone(),
+                ..inputs
+            },
+        )?;
         replace_dir(&fresh, slot)?;
         Ok(0)
     }
@@ -494,6 +513,7 @@ fn recorded_inputs(dep_info: &Path, externs: Vec<(String, String)>) -> Result<In
         files,
         env,
         kept: Vec::new(),
+        key: Vec::new(),
     })
 }
 
@@ -734,6 +754,7 @@ mod tests {
             files: Vec::new(),
             env: Vec::new(),
             kept: Vec::new(),
+            key: Vec::new(),
         };
         write_record(dir.path(), inputs).unwrap();
         let recorded = read_inputs(dir.path()).unwrap();
