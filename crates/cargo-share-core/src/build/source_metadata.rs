@@ -12,7 +12,7 @@ use crate::shell::Shell;
 /// `cargo metadata` of a program's workspace (`features`: Cargo's feature arguments). In a set,
 /// a workspace without `Cargo.lock` is read without resolving it and resolved anew by the set
 /// (`graph::load_program_metadata`), as `cargo install --path` resolves it; said once per
-/// command.
+/// command (for a local program: a registry's was said when fetched).
 pub(crate) fn program_metadata(
     manifest: &Path,
     options: &BuildOptions,
@@ -24,7 +24,12 @@ pub(crate) fn program_metadata(
         return graph::load_metadata(manifest, options.locked, host, features);
     }
     let (md, unlocked) = graph::load_program_metadata(manifest, options.locked, host, features)?;
-    if unlocked && features.is_empty() {
+    // A program fetched from a registry was said to ship no lockfile when it was fetched, by
+    // its name; its copy's directory is cargo-share's, not the user's.
+    let fetched = options
+        .cache()
+        .is_ok_and(|cache| manifest.starts_with(cache));
+    if unlocked && features.is_empty() && !fetched {
         shell.status(
             "Resolving",
             format!(
