@@ -26,9 +26,12 @@ pub(crate) fn program_metadata(
     let (md, unlocked) = graph::load_program_metadata(manifest, options.locked, host, features)?;
     // A program fetched from a registry was said to ship no lockfile when it was fetched, by
     // its name; its copy's directory is cargo-share's, not the user's.
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
     let fetched = options
         .cache()
-        .is_ok_and(|cache| manifest.starts_with(cache));
+        .ok()
+        .and_then(|cache| canonical(&cache))
+        .is_some_and(|cache| canonical(manifest).is_some_and(|m| m.starts_with(cache)));
     if unlocked && features.is_empty() && !fetched {
         shell.status(
             "Resolving",
