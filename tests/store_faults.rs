@@ -160,8 +160,60 @@ fn try_every_site(env: &Env, s: &Scenario) -> (usize, usize) {
     (found.len(), faults)
 }
 
+/// Install: into a new store, and into one that holds programs.
+const INSTALLS: &[&str] = &["install into a new store", "install"];
+/// The commands that remove, collect, deduplicate or rebuild the index.
+const UPKEEP: &[&str] = &[
+    "uninstall",
+    "gc",
+    "optimise",
+    "verify --repair of an emptied index",
+];
+/// What replaces or repairs a damaged entry and the programs that hold it.
+const REPAIRS: &[&str] = &[
+    "install over a damaged entry",
+    "verify --repair of program libraries and links",
+];
+
+// Three tests, each in a store of its own from the same start, so that they run in parallel.
+
 #[test]
-fn every_write_of_every_command_survives_kill_enospc_and_eio() {
+fn every_write_of_install_survives_kill_enospc_and_eio() {
+    fault_scenarios(INSTALLS);
+}
+
+#[test]
+fn every_write_of_uninstall_gc_optimise_and_repair_survives_kill_enospc_and_eio() {
+    fault_scenarios(UPKEEP);
+}
+
+#[test]
+fn every_write_of_replacing_a_damaged_entry_survives_kill_enospc_and_eio() {
+    fault_scenarios(REPAIRS);
+}
+
+/// The fewest sites each part must reach (2026-12-07: 32, 20 and 6), together at least 50.
+fn min_sites(part: &[&str]) -> usize {
+    match part {
+        p if p == INSTALLS => 28,
+        p if p == UPKEEP => 18,
+        _ => 6,
+    }
+}
+
+/// No scenario is in two of the tests above (`fault_scenarios` checks that each of its
+/// scenarios is in one), and their floors add up to at least 50 sites.
+#[test]
+fn the_fault_tests_cover_every_scenario_once() {
+    let all: Vec<&str> = [INSTALLS, UPKEEP, REPAIRS].concat();
+    let unique: std::collections::BTreeSet<&&str> = all.iter().collect();
+    assert_eq!(unique.len(), all.len());
+    let floors: usize = [INSTALLS, UPKEEP, REPAIRS].into_iter().map(min_sites).sum();
+    assert!(floors >= 50, "{floors}");
+}
+
+/// Run the scenarios named in `part` (each site with each mode), then check the store.
+fn fault_scenarios(part: &[&str]) {
     let env = Env::new();
     run_ok(&mut env.install(&fixture("lto")));
     let cmd = |args: &[&str]| {
@@ -366,8 +418,12 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
             only: &["program-relinked", "link-rolled-forward"],
         },
     ];
+    // Each name of a part is a scenario, and each scenario is in a part.
+    assert!(part.iter().all(|p| scenarios.iter().any(|s| s.name == *p)));
+    let parts = [INSTALLS, UPKEEP, REPAIRS].concat();
+    assert!(scenarios.iter().all(|s| parts.contains(&s.name)));
     let (mut sites_total, mut faults_total) = (0, 0);
-    for s in &scenarios {
+    for s in scenarios.iter().filter(|s| part.contains(&s.name)) {
         let (sites, faults) = try_every_site(&env, s);
         sites_total += sites;
         faults_total += faults;
@@ -375,11 +431,15 @@ fn every_write_of_every_command_survives_kill_enospc_and_eio() {
     run_ok(&mut cmd(&["verify", "--repair"]));
     env.verify_ok();
     lto_runs(&env, "the end");
-    unrelated_run(&env);
+    if part == REPAIRS {
+        unrelated_run(&env);
+    }
     eprintln!(
-        "fault injection: {sites_total} sites across install (into a new store, over a damaged \
-         entry), uninstall, gc, optimise and verify --repair, {faults_total} faults (SIGKILL, \
+        "fault injection: {sites_total} sites across {part:?}, {faults_total} faults (SIGKILL, \
          ENOSPC, EIO), programs lost: 0"
     );
-    assert!(sites_total >= 50, "only {sites_total} sites");
+    assert!(
+        sites_total >= min_sites(part),
+        "only {sites_total} sites for {part:?}"
+    );
 }
