@@ -225,16 +225,8 @@ impl CodeStep {
             std::fs::remove_dir_all(&fresh).ok();
             return Ok(status);
         }
-        std::fs::write(fresh.join("diagnostics"), diagnostics)?;
-        let inputs = recorded_inputs(&dep_info_file(&fresh)?, externs)?;
-        write_record(
-            &fresh,
-            Inputs {
-                key: self.key_parts.clone(),
-                ..inputs
-            },
-        )?;
-        replace_dir(&fresh, slot)?;
+        let dep_info = dep_info_file(&fresh)?;
+        self.fill_slot(&fresh, slot, &diagnostics, &dep_info, externs)?;
         Ok(0)
     }
 
@@ -259,17 +251,28 @@ impl CodeStep {
                 copy(&from, &fresh.join(&file))?;
             }
         }
-        std::fs::write(fresh.join("diagnostics"), diagnostics)?;
-        let inputs = recorded_inputs(&out_dir.join(format!("{stem}.d")), externs)?;
-        write_record(
-            &fresh,
-            Inputs {
-                key: self.key_parts.clone(),
-                ..inputs
-            },
-        )?;
-        replace_dir(&fresh, slot)?;
+        let dep_info = out_dir.join(format!("{stem}.d"));
+        self.fill_slot(&fresh, slot, &diagnostics, &dep_info, externs)?;
         Ok(0)
+    }
+
+    /// Keep rustc's diagnostics and what the compile read (`dep_info`, `externs`, this step's
+    /// key) in `fresh`, then put it in the place of `slot`.
+    fn fill_slot(
+        &self,
+        fresh: &Path,
+        slot: &Path,
+        diagnostics: &[u8],
+        dep_info: &Path,
+        externs: Vec<(String, String)>,
+    ) -> Result<()> {
+        std::fs::write(fresh.join("diagnostics"), diagnostics)?;
+        let inputs = Inputs {
+            key: self.key_parts.clone(),
+            ..recorded_inputs(dep_info, externs)?
+        };
+        write_record(fresh, inputs)?;
+        replace_dir(fresh, slot)
     }
 }
 
