@@ -12,7 +12,7 @@ use crate::shell::Shell;
 /// `cargo metadata` of a program's workspace (`features`: Cargo's feature arguments). In a set,
 /// a workspace without `Cargo.lock` is read without resolving it and resolved anew by the set
 /// (`graph::load_program_metadata`), as `cargo install --path` resolves it; said once per
-/// command (for a local program: a registry's was said when fetched).
+/// command, naming the directory only where it is the user's.
 pub(crate) fn program_metadata(
     manifest: &Path,
     options: &BuildOptions,
@@ -24,26 +24,29 @@ pub(crate) fn program_metadata(
         return graph::load_metadata(manifest, options.locked, host, features);
     }
     let (md, unlocked) = graph::load_program_metadata(manifest, options.locked, host, features)?;
-    // A program fetched from a registry was said to ship no lockfile when it was fetched, by
-    // its name; its copy's directory is cargo-share's, not the user's.
-    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
-    let fetched = options
-        .cache()
-        .ok()
-        .and_then(|cache| canonical(&cache))
-        .is_some_and(|cache| canonical(manifest).is_some_and(|m| m.starts_with(cache)));
-    if unlocked && features.is_empty() && !fetched {
+    if unlocked && features.is_empty() {
+        // A program fetched from a registry or git lives in cargo-share's cache: its directory
+        // is not the user's, and is not named.
+        let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+        let fetched = options
+            .cache()
+            .ok()
+            .and_then(|cache| canonical(&cache))
+            .is_some_and(|cache| canonical(manifest).is_some_and(|m| m.starts_with(cache)));
+        let whose = match fetched {
+            true => "its package".to_string(),
+            false => md.workspace_root.to_string(),
+        };
         shell.status(
             "Resolving",
             format!(
-                "{} anew: {} has no Cargo.lock (as `cargo install --path` resolves it; the \
+                "{} anew: {whose} has no Cargo.lock (as `cargo install --path` resolves it; the \
                  install records the versions it is built with)",
                 graph::program_packages(&md)
                     .iter()
                     .map(|p| p.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                md.workspace_root
             ),
         );
     }
