@@ -1056,12 +1056,13 @@ fn a_newcomer_given_only_newer_releases_than_it_locks_is_not_tested() {
 }
 
 /// A newcomer whose requirements move the one installed program its own lock would move too
-/// (it needs shim 1.1 and locks stamp 1.1.0; both-user has 1.0.0 of each) is not adapted:
-/// adapting it to stamp 1.0.0 would save no test run of an installed program and cost its own.
-/// It keeps its versions, is not tested, and both-user moves to them, proven by its own test.
-/// Before, the newcomer's test ran under stamp 1.0.0 first.
+/// (it needs shim 1.1 and locks stamp 1.1.0; both-user has 1.0.0 of each) is still adapted:
+/// its own versions would move both of both-user's crates, its requirements move shim alone, so
+/// stamp and everything above it stays as it is built. Its test runs under stamp 1.0.0, and
+/// both-user moves to shim 1.1.0 only, proven by its own test. Before, the newcomer kept its
+/// versions untested and both-user moved to both.
 #[test]
-fn a_newcomer_keeps_its_versions_when_adapting_moves_the_same_programs() {
+fn a_newcomer_adapts_when_its_requirements_move_the_programs_its_own_versions_would() {
     let env = Env::new();
     with_fixture_registry(&env);
     let program = |name: &str, dependencies: &str, precise: &[(&str, &str)]| {
@@ -1083,13 +1084,15 @@ fn a_newcomer_keeps_its_versions_when_adapting_moves_the_same_programs() {
     let said = stderr(&out);
     assert!(
         said.contains(
-            "Not adapting the new programs to the installed programs' crate versions: their \
-             requirements move both-user either way, and their own versions move no other \
-             installed program"
+            "Adapted needs-shim v0.1.0 to the installed programs' crate versions: its own tests \
+             pass (1 passed), so only the installed programs its requirements move are retested"
         ),
         "{said}"
     );
-    assert!(!said.contains("Testing needs-shim"), "{said}");
+    assert!(
+        said.contains("that moves both-user v0.1.0 (shim 1.0.0 -> 1.1.0), proven by"),
+        "{said}"
+    );
     assert_eq!(
         programs_of(&env, &out, "program-retested"),
         ["both-user"],
@@ -1097,11 +1100,11 @@ fn a_newcomer_keeps_its_versions_when_adapting_moves_the_same_programs() {
     );
     assert_eq!(
         run_clean(&env.root().join("bin/needs-shim")),
-        "needs-shim: shim 1.1.0 stamp 11\n"
+        "needs-shim: shim 1.1.0 stamp 10\n"
     );
     assert_eq!(
         run_clean(&env.root().join("bin/both-user")),
-        "both-user: shim 1.1.0 stamp 11\n"
+        "both-user: shim 1.1.0 stamp 10\n"
     );
     assert_eq!(env.group_libs("both-user"), env.group_libs("needs-shim"));
     env.verify_ok();

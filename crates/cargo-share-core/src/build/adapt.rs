@@ -17,9 +17,13 @@
 //! instead of one per installed program the newcomer's newer locks would move. When Cargo
 //! cannot resolve the newcomers with the installed versions, or a newcomer has no test that
 //! passes under them, the install moves the installed programs to the newcomers' versions as
-//! before; so it does too when adapting saves nothing (every installed program the newcomers'
-//! lockfiles would move is moved by their requirements anyway). Sharing is the same either
-//! way: one version per compatible range.
+//! before. Adapting is tried even when the newcomers' requirements move the same installed
+//! programs their own versions would: it moves only the crates they need newer, where their
+//! own versions move every crate they lock newer, and each of those crates and every crate
+//! above it in each moved program is compiled again (du-dust 1.2.7 after ripgrep, fd-find,
+//! bat, hyperfine and tokei: bat's clap family, 7 crates, against 34; 597 CPU seconds
+//! against 727 to 829, its own suite included). Sharing is the same either way: one version
+//! per compatible range.
 
 use anyhow::Result;
 
@@ -31,9 +35,7 @@ use crate::build::retest::{
 };
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::RecordedTest;
-use crate::resolve::set::{
-    changes_from_own_lock, describe_changes, locks_a_newer_version, SeedLock, VersionChange,
-};
+use crate::resolve::set::{changes_from_own_lock, describe_changes, VersionChange};
 use crate::shell::Shell;
 use crate::source::ProgramSource;
 
@@ -47,8 +49,6 @@ struct AdaptedProgram {
     /// compared with.
     package_dir: std::path::PathBuf,
     own_lock: String,
-    /// The crates its own lockfile holds only for its tests.
-    test_only: std::collections::BTreeSet<String>,
 }
 
 impl AdaptedProgram {
@@ -140,17 +140,6 @@ pub(crate) fn prepare_adapted(
     let (upgraded, proven): (Vec<_>, Vec<_>) = adapted_programs(&trial)?
         .into_iter()
         .partition(AdaptedProgram::only_upgraded);
-    if !moved.is_empty() && !proven.is_empty() && adapting_saves_nothing(options, &proven, &moved)?
-    {
-        let names: Vec<&str> = moved.iter().map(MovedProgram::name).collect();
-        let why = format!(
-            "their requirements move {} either way, and their own versions move no other \
-             installed program",
-            names.join(", ")
-        );
-        not_adapting("the new programs", &why, shell);
-        return Ok(None);
-    }
     shell.replay(&recording);
     for m in &upgraded {
         announce_upgraded(m, shell);
@@ -216,31 +205,6 @@ fn announce_would_adapt(proven: &[AdaptedProgram], moved: &[MovedProgram], shell
     for m in moved {
         m.announce_would_test(shell);
     }
-}
-
-/// Whether adapting the newcomers saves no test run of an installed program: every installed
-/// program their own lockfiles lock newer versions for (which the set would then move,
-/// `resolve::set::locks_a_newer_version`) is among those the adapted resolution moves anyway
-/// (`adapted_moves`). Adapting then costs the newcomers' own test runs and saves nothing, so
-/// they keep their versions.
-fn adapting_saves_nothing(
-    options: &BuildOptions,
-    newcomers: &[AdaptedProgram],
-    adapted_moves: &[MovedProgram],
-) -> Result<bool> {
-    let locks: Vec<SeedLock> = newcomers
-        .iter()
-        .map(|n| SeedLock::own(&n.own_lock, &n.test_only))
-        .collect();
-    for member in &options.installed {
-        if adapted_moves.iter().any(|m| m.name() == member.name) {
-            continue;
-        }
-        if locks_a_newer_version(&member.resolution, &locks)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 /// Prove each adapted newcomer by its own tests under `prepared`: `None` (said why) when one
@@ -425,11 +389,11 @@ fn adapted_programs(prepared: &PreparedBuild) -> Result<Vec<AdaptedProgram>> {
         let Some(set) = prepared.set_of(p) else {
             continue;
         };
-        let Some((lock, package_dir, test_only)) = set
+        let Some((lock, package_dir)) = set
             .members
             .iter()
             .find(|m| m.name == p.name)
-            .and_then(|m| Some((m.lock.as_deref()?, &m.package_dir, &m.test_only)))
+            .and_then(|m| Some((m.lock.as_deref()?, &m.package_dir)))
         else {
             continue;
         };
@@ -443,7 +407,6 @@ fn adapted_programs(prepared: &PreparedBuild) -> Result<Vec<AdaptedProgram>> {
                 changes,
                 package_dir: package_dir.clone(),
                 own_lock: lock.to_string(),
-                test_only: test_only.clone(),
             });
         }
     }

@@ -43,10 +43,6 @@ pub(crate) struct MovedProgram {
 }
 
 impl MovedProgram {
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
     /// `--dry-run`: what an install would do with it.
     pub(crate) fn announce_would_test(&self, shell: &Shell) {
         shell.status(

@@ -163,28 +163,6 @@ fn keep_newest(slots: &mut BTreeMap<RangeKey, String>, range: RangeKey, version:
     }
 }
 
-/// Whether one of `locks` locks a newer version of a built registry package that `resolution`
-/// (lock entries) holds, from the same source and in the same compatible range: what a set
-/// seeded with the newest version any program locked would move it to. Read from the lockfiles
-/// alone, so Cargo may still resolve otherwise (a feature that brings in another crate, a
-/// version it cannot fit).
-pub(crate) fn locks_a_newer_version(resolution: &str, locks: &[SeedLock]) -> Result<bool> {
-    let mut newest: BTreeMap<RangeKey, String> = BTreeMap::new();
-    for lock in locks {
-        for key in parse_lock(lock.text)?.1.into_keys() {
-            if key.2.is_some() && lock.is_built(&key.0) {
-                keep_newest(&mut newest, range_of(&key), &key.1);
-            }
-        }
-    }
-    Ok(parse_lock(resolution)?.1.into_keys().any(|key| {
-        key.2.is_some()
-            && newest
-                .get(&range_of(&key))
-                .is_some_and(|n| newer(n, &key.1))
-    }))
-}
-
 #[cfg(test)]
 pub(crate) fn seed_lockfile(locks: &[&str]) -> Result<String> {
     let locks: Vec<SeedLock> = locks
@@ -428,36 +406,6 @@ mod tests {
 
     const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
 
-    /// A program moves when another lock has a newer version in one of its ranges and source;
-    /// an older one, another range, a path package or another source does not move it.
-    #[test]
-    fn a_newer_version_in_a_compatible_range_is_found() {
-        let package = |name: &str, version: &str, source: Option<&str>| {
-            let source = source.map_or(String::new(), |s| format!("source = \"{s}\"\n"));
-            format!("[[package]]\nname = \"{name}\"\nversion = \"{version}\"\n{source}")
-        };
-        let installed = [
-            package("tool", "0.1.0", None),
-            package("regex", "1.10.6", Some(REG)),
-            package("itoa", "0.4.8", Some(REG)),
-        ]
-        .concat();
-        let moves = |lock: String| {
-            locks_a_newer_version(&installed, &[SeedLock::own(&lock, &NO_TEST_ONLY)]).unwrap()
-        };
-        assert!(moves(package("regex", "1.11.0", Some(REG))));
-        assert!(moves(package("itoa", "0.4.9", Some(REG))));
-        assert!(!moves(package("regex", "1.9.0", Some(REG))));
-        assert!(!moves(package("itoa", "1.0.1", Some(REG))));
-        assert!(!moves(package("tool", "0.2.0", None)));
-        assert!(!moves(package(
-            "regex",
-            "1.11.0",
-            Some("registry+https://example.com/index")
-        )));
-        assert!(!locks_a_newer_version(&installed, &[]).unwrap());
-    }
-
     #[test]
     fn compatible_ranges_follow_cargo() {
         assert_eq!(compatible_range("1.10.6"), compatible_range("1.13.1"));
@@ -555,9 +503,7 @@ mod tests {
         assert!(tool
             .dependencies
             .contains(&("regex".into(), "1.10.6".into(), Some(REG.into()))));
-        assert!(!locks_a_newer_version(&installed, &[newcomer]).unwrap());
         let built = SeedLock::own(newcomer.text, &NO_TEST_ONLY);
-        assert!(locks_a_newer_version(&installed, &[built]).unwrap());
         let seed =
             seed_lockfile_preferring(&[SeedLock::installed(&installed), built], &[]).unwrap();
         assert_eq!(versions(&seed, "regex"), ["1.12.0"]);

@@ -33,9 +33,7 @@ pub(crate) mod workspace;
 
 pub(crate) use generate::{generate, Generated};
 pub(crate) use grouped::grouped_workspace;
-pub(crate) use lockfile::{
-    keeps_locked_versions, lock_subset, locks_a_newer_version, ResolutionConflict, SeedLock,
-};
+pub(crate) use lockfile::{keeps_locked_versions, lock_subset, ResolutionConflict};
 pub(crate) use program_resolution::{
     changes_from_own_lock, closure_fingerprint, describe_changes, program_lock, resolution_change,
     version_changes, VersionChange,
