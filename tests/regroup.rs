@@ -969,6 +969,75 @@ fn a_crate_joining_through_a_feature_moves_no_installed_program() {
     env.verify_ok();
 }
 
+/// An installed program's recorded test outcome follows it when an install rebuilds it without
+/// moving a version (a newcomer turns on painted's `color`, which brings tally into its
+/// closure): the next install that moves it compares its failing test with that outcome and
+/// does not run its suite under its installed versions again. Before, the outcome was kept only
+/// under the resolution it had been proven with, and the suite ran again.
+#[test]
+fn a_test_outcome_follows_a_program_rebuilt_without_a_version_move() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let main = "fn main() {\n    println!(\"{} {} {}\", shim::version(), stamp::value(), \
+                painted::paint(\"k\"));\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    \
+                fn answers() {\n        assert!(shim::answer() > 0);\n    }\n\n    #[test]\n    \
+                fn needs_the_network() {\n        panic!(\"no network here\");\n    }\n}\n";
+    let kept = locked_program(
+        &env,
+        "kept-outcome",
+        "shim = \"1\"\nstamp = \"1\"\npainted = \"1\"",
+        "",
+        main,
+        &[("shim", "1.0.0"), ("stamp", "1.0.0")],
+    );
+    let newcomer = |name: &str, dependency: &str, call: &str| {
+        let main = format!("fn main() {{\n    println!(\"{name} {{}}\", {call});\n}}\n");
+        locked_program(&env, name, dependency, "", &main, &[])
+    };
+    let baseline = "Testing kept-outcome v0.1.0 under the versions it is installed with";
+    install_in_base(&env, &[kept], &[]);
+    // Moved to shim 1.1.0: its failing test is compared with a run under its installed versions.
+    let needs_shim = newcomer("needs-shim", "shim = \"1.1\"", "shim::version()");
+    let said = stderr(&install_in_base(&env, &[needs_shim], &[]));
+    assert!(said.contains(baseline), "{said}");
+    assert!(
+        said.contains("Proven kept-outcome v0.1.0 with shim 1.0.0 -> 1.1.0"),
+        "{said}"
+    );
+    // Rebuilt with tally in its closure, no version moved, no test run.
+    let color = newcomer(
+        "color-user",
+        "painted = { version = \"1\", features = [\"color\"] }",
+        "painted::paint(\"c\")",
+    );
+    let out = install_in_base(&env, &[color], &[]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing"), "{said}");
+    assert!(
+        records(&env, &out, "program-regrouped").contains(&"kept-outcome".to_string()),
+        "{said}"
+    );
+    // Moved to stamp 1.1.0: the outcome kept under the resolution it is installed with answers.
+    let needs_stamp = newcomer("needs-stamp", "stamp = \"1.1\"", "stamp::value()");
+    let out = install_in_base(&env, &[needs_stamp], &[]);
+    let said = stderr(&out);
+    assert!(!said.contains(baseline), "{said}");
+    assert!(
+        said.contains("Proven kept-outcome v0.1.0 with stamp 1.0.0 -> 1.1.0"),
+        "{said}"
+    );
+    assert_eq!(
+        programs_of(&env, &out, "program-retested"),
+        ["kept-outcome"],
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/kept-outcome")),
+        "1.1.0 11 [color] k\n"
+    );
+    env.verify_ok();
+}
+
 /// A moved program's test that fails once and passes when run again is flaky, not a reason to
 /// leave the program: the suite runs a second time, and the program is proven by that run.
 #[test]

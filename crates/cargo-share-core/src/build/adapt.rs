@@ -33,7 +33,9 @@ use crate::build::retest::{
     failing_again, moved_programs, prepare_retested, prepare_retested_from, verdict, MovedProgram,
     Verdict,
 };
-use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
+use crate::build::retest_baseline::{
+    carry_outcomes_forward, installed_outcome, record_by_resolution,
+};
 use crate::build::test::RecordedTest;
 use crate::resolve::set::{changes_from_own_lock, describe_changes, VersionChange};
 use crate::shell::Shell;
@@ -87,10 +89,14 @@ const OWN_VERSIONS: &str = "the versions its own Cargo.lock locks";
 /// resolution when it holds (`prepare_adapted`), else the installed programs moved to the
 /// newcomers' versions, each proven by its own tests (`build::retest::prepare_retested`).
 pub(crate) fn prepare_proven(options: &BuildOptions, shell: &Shell) -> Result<PreparedBuild> {
-    if let Some(prepared) = prepare_adapted(options, shell)? {
-        return Ok(prepared);
+    let prepared = match prepare_adapted(options, shell)? {
+        Some(prepared) => prepared,
+        None => prepare_retested(options, shell)?,
+    };
+    if !options.dry_run {
+        carry_outcomes_forward(options, &prepared);
     }
-    prepare_retested(options, shell)
+    Ok(prepared)
 }
 
 /// The adapted resolution, prepared, when Cargo resolves it and every newcomer it builds from
