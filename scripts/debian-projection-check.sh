@@ -192,8 +192,12 @@ for label, file in [("Debian's binaries", "audit-debian.json"),
                     ("the bench's static builds", "audit-static.json")]:
     p = json.load(open(f"{work}/{file}"))["projection"]
     base = p["stripped_bytes"]
-    for what, saving in [("as locked", p["saving_bytes"]),
-                         ("one version per crate", p["saving_bytes"] + p["unify_saving_bytes"])]:
+    for what, saving in [
+            ("code only, as locked", p["saving_bytes"]),
+            ("code only, one version per crate", p["saving_bytes"] + p["unify_saving_bytes"]),
+            ("with its data, as locked", p["file_saving_bytes"]),
+            ("with its data, one version per crate",
+             p["file_saving_bytes"] + p["unify_file_saving_bytes"])]:
         ratio = (base - saving) / base
         print(f"projection from {label}, {what}: {p['binaries']} binaries, {mb(base)} stripped, "
               f"saving {mb(saving)}, ratio {ratio:.3f}x; "

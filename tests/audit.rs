@@ -270,6 +270,15 @@ fn audit_finds_crates_versions_sources_and_unreadable_files() {
     let disk = p["disk_saving"].as_f64().unwrap();
     assert!(disk > 0.0 && disk < 1.0, "{p}");
     assert!(p["stripped_disk_saving"].as_f64().unwrap() > disk, "{p}");
+    // With the data that goes with the code, each copy weighs more than its code alone.
+    assert!(
+        p["file_saving_bytes"].as_u64() > p["saving_bytes"].as_u64(),
+        "{p}"
+    );
+    assert!(
+        p["stripped_file_saving"].as_f64() > p["stripped_disk_saving"].as_f64(),
+        "{p}"
+    );
     assert!(a["shared_bytes"].as_u64().unwrap() > 0);
 
     let page = std::fs::read_to_string(&html).unwrap();

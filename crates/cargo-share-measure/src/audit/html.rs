@@ -143,7 +143,13 @@ fn summary(report: &AuditReport) -> String {
          <tr><th>Disk saving over stripped sizes ({})</th>\
          <td class=\"num\" data-col=\"stripped-disk-saving\">{}</td></tr>\n\
          <tr><th>Mapped code saving</th><td class=\"num\" data-col=\"code-saving\">{}</td></tr>\n\
-         <tr><th>More if each crate had one version</th><td class=\"num\">{}</td></tr>\n</table>\n",
+         <tr><th>More if each crate had one version</th><td class=\"num\">{}</td></tr>\n\
+         <tr><th>Saved with the data that goes with the code (stripped)</th>\
+         <td class=\"num\" data-col=\"file-saving-bytes\">{}</td></tr>\n\
+         <tr><th>Disk saving over stripped sizes, with that data</th>\
+         <td class=\"num\" data-col=\"stripped-file-saving\">{}</td></tr>\n\
+         <tr><th>More with that data if each crate had one version</th>\
+         <td class=\"num\">{}</td></tr>\n</table>\n",
         human_bytes(p.file_bytes),
         human_bytes(p.code_bytes),
         human_bytes(p.saving_bytes),
@@ -151,7 +157,10 @@ fn summary(report: &AuditReport) -> String {
         human_bytes(p.stripped_bytes),
         percent(p.stripped_disk_saving),
         percent(p.code_saving),
-        human_bytes(p.unify_saving_bytes)
+        human_bytes(p.unify_saving_bytes),
+        human_bytes(p.file_saving_bytes),
+        percent(p.stripped_file_saving),
+        human_bytes(p.unify_file_saving_bytes)
     ));
     out
 }

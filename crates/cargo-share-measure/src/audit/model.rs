@@ -94,6 +94,10 @@ pub(crate) struct CrateVersionRow {
     pub(crate) bytes_per_copy: u64,
     /// What sharing saves: every copy but one.
     pub(crate) saving_bytes: u64,
+    /// `bytes_per_copy` with the data that goes with the code ([`Projection::file_saving_bytes`]).
+    pub(crate) file_bytes_per_copy: u64,
+    /// `saving_bytes` the same way.
+    pub(crate) file_saving_bytes: u64,
     pub(crate) binaries: Vec<String>,
 }
 
@@ -107,6 +111,8 @@ pub(crate) struct VersionSpread {
     pub(crate) versions: Vec<(String, usize)>,
     /// What one version for all of them would save beyond sharing each version.
     pub(crate) extra_saving_bytes: u64,
+    /// The same with the data that goes with the code ([`Projection::file_saving_bytes`]).
+    pub(crate) extra_file_saving_bytes: u64,
 }
 
 /// The projected saving if the binaries built by one rustc shared their common crate versions
@@ -128,6 +134,16 @@ pub(crate) struct Projection {
     pub(crate) code_saving: f64,
     /// Further saving if every crate with several versions had one.
     pub(crate) unify_saving_bytes: u64,
+    /// [`Self::saving_bytes`] with the data that goes with the code: each copy's code bytes
+    /// scaled by its binary's stripped size over its code size (read-only data, unwind tables,
+    /// relocations and the like grow with the code they serve, and a shared library stores them
+    /// once too). An estimate of the stripped bytes sharing saves; the cost of sharing (dynamic
+    /// symbols, a larger libstd) is not subtracted.
+    pub(crate) file_saving_bytes: u64,
+    /// `file_saving_bytes / stripped_bytes`.
+    pub(crate) stripped_file_saving: f64,
+    /// [`Self::unify_saving_bytes`] scaled the same way.
+    pub(crate) unify_file_saving_bytes: u64,
     /// Distinct compilers: binaries of different rustc never share.
     pub(crate) rustc_versions: Vec<(String, usize)>,
 }

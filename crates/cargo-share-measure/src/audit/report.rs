@@ -116,13 +116,18 @@ pub(crate) fn projection_line(p: &Projection) -> String {
     format!(
         "Projected saving if binaries of one rustc shared their common crate versions: \
          {} of {} on disk ({}{stripped}), {} of mapped code ({}); one version per crate would \
-         save {} more",
+         save {} more. With the data that goes with the code (read-only data, unwind tables, \
+         relocations): {} of {} stripped ({}), {} more with one version per crate",
         human_bytes(p.saving_bytes),
         human_bytes(p.file_bytes),
         percent(p.disk_saving),
         human_bytes(p.code_bytes),
         percent(p.code_saving),
-        human_bytes(p.unify_saving_bytes)
+        human_bytes(p.unify_saving_bytes),
+        human_bytes(p.file_saving_bytes),
+        human_bytes(p.stripped_bytes),
+        percent(p.stripped_file_saving),
+        human_bytes(p.unify_file_saving_bytes)
     )
 }
 
