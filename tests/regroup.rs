@@ -126,8 +126,9 @@ fn install_in_base(env: &Env, dirs: &[PathBuf], extra: &[&str]) -> Output {
 
 /// [`install_in_base`] through a `cargo` that logs each resolution cargo-share asks of it (a
 /// `cargo metadata` with `resolver.incompatible-rust-versions`, with the seed lock it starts
-/// from), checking that none is asked twice: planning runs Cargo tens of times, some of them
-/// reaching the registry, so an install plans each set once.
+/// from and the installed versions it holds, `set::hold`), checking that none is asked twice:
+/// planning runs Cargo tens of times, some of them reaching the registry, so an install plans
+/// each set once.
 fn install_asking_each_resolution_once(env: &Env, dirs: &[PathBuf]) -> Output {
     let log = env.base.join("resolutions.log");
     let _ = std::fs::remove_file(&log);
@@ -138,7 +139,9 @@ fn install_asking_each_resolution_once(env: &Env, dirs: &[PathBuf]) -> Output {
         format!(
             "#!/bin/sh\ncase \"$*\" in *resolver.incompatible-rust-versions*)\n  \
              for a; do [ \"$prev\" = --manifest-path ] && m=$a; prev=$a; done\n  \
-             seed=$(sha256sum \"$(dirname \"$m\")/Cargo.lock\" | cut -c1-16)\n  \
+             d=$(dirname \"$m\")\n  \
+             seed=$(cat \"$d/Cargo.lock\" \"$d/cargo-share-hold/Cargo.toml\" 2>/dev/null \
+             | sha256sum | cut -c1-16)\n  \
              echo \"$* seed=$seed\" >> '{}';;\nesac\nexec '{real}' \"$@\"\n",
             log.display()
         ),
@@ -841,6 +844,20 @@ fn locked_program(
     dir
 }
 
+/// `both-user`: shim and stamp, locked at 1.0.0 each; its test holds under either stamp.
+fn both_user_on_shim_1_0(env: &Env) -> PathBuf {
+    locked_program(
+        env,
+        "both-user",
+        "shim = \"1\"\nstamp = \"1\"",
+        "",
+        "fn main() {\n    println!(\"both-user: shim {} stamp {}\", shim::version(), \
+         stamp::value());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn works() {\n        \
+         assert!(stamp::value() >= 10);\n    }\n}\n",
+        &[("shim", "1.0.0"), ("stamp", "1.0.0")],
+    )
+}
+
 /// A moved installed program's tests are built with the dev-dependency versions its own
 /// lockfile gives them, as installing it together with the newcomer would: dev-tested's test,
 /// written against its dev-dependency stamp 1.1.0, passes when a newcomer that locks stamp
@@ -1179,6 +1196,58 @@ fn a_newcomer_adapts_when_its_requirements_move_the_programs_its_own_versions_wo
     env.verify_ok();
 }
 
+/// A newcomer's locked version of a crate no installed program uses does not move the installed
+/// ones: wraps-shim locks shim-user 1.1.0, which needs shim 1.1, while both-user is built from
+/// shim 1.0.0. The installed versions are held while the newcomer is adapted (`set::hold`), so
+/// Cargo picks shim-user 1.0.0, which takes shim 1.0.0: the newcomer is tested under those
+/// (an older release than it locks) and both-user is neither moved nor retested. Before, the
+/// seed kept shim-user 1.1.0, Cargo moved shim to 1.1.0, and both-user was retested and rebuilt.
+#[test]
+fn a_newcomer_takes_a_release_of_its_own_crate_that_fits_the_installed_versions() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let installed = both_user_on_shim_1_0(&env);
+    let newcomer = locked_program(
+        &env,
+        "wraps-shim",
+        "shim-user = \"1\"",
+        "",
+        "fn main() {\n    println!(\"wraps-shim: {}\", shim_user::describe());\n}\n\n\
+         #[cfg(test)]\nmod tests {\n    #[test]\n    fn works() {\n        \
+         assert!(shim_user::describe().starts_with(\"shim-user\"));\n    }\n}\n",
+        &[],
+    );
+    let lock = std::fs::read_to_string(newcomer.join("Cargo.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"shim-user\"\nversion = \"1.1.0\""),
+        "{lock}"
+    );
+    install_in_base(&env, &[installed], &[]);
+    let out = install_in_base(&env, &[newcomer], &[]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Adapted wraps-shim v0.1.0 to the installed programs' crate versions"),
+        "{said}"
+    );
+    // Regrouped (shim now has two users, so it moves into a group), not moved nor retested.
+    assert!(!said.contains("Testing both-user"), "{said}");
+    assert!(!said.contains("that moves both-user"), "{said}");
+    assert!(
+        programs_of(&env, &out, "program-retested").is_empty(),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/wraps-shim")),
+        "wraps-shim: shim-user 1.0.0 on shim 1.0.0\n"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/both-user")),
+        "both-user: shim 1.0.0 stamp 10\n"
+    );
+    assert_eq!(env.group_libs("both-user"), env.group_libs("wraps-shim"));
+    env.verify_ok();
+}
+
 /// What a newcomer's lockfile holds only for its tests moves no installed program and asks for
 /// no test run: needs-shim-tests needs shim 1.1 (so both-user moves to it, proven by its own
 /// test) and locks stamp 1.1.0 for its test alone; both-user keeps stamp 1.0.0, and the
@@ -1188,16 +1257,7 @@ fn a_newcomer_adapts_when_its_requirements_move_the_programs_its_own_versions_wo
 fn what_a_newcomer_locks_only_for_its_tests_moves_no_installed_program() {
     let env = Env::new();
     with_fixture_registry(&env);
-    let installed = locked_program(
-        &env,
-        "both-user",
-        "shim = \"1\"\nstamp = \"1\"",
-        "",
-        "fn main() {\n    println!(\"both-user: shim {} stamp {}\", shim::version(), \
-         stamp::value());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn works() {\n        \
-         assert!(stamp::value() >= 10);\n    }\n}\n",
-        &[("shim", "1.0.0"), ("stamp", "1.0.0")],
-    );
+    let installed = both_user_on_shim_1_0(&env);
     let newcomer = locked_program(
         &env,
         "needs-shim-tests",

@@ -182,6 +182,7 @@ impl BuildTuning {
                 own_lock: self.own_lock,
                 own_features: self.own_features,
                 newest_locked: false,
+                hold_installed: false,
                 stable_names: false,
             },
             check_tests: false,

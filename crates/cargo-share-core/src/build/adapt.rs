@@ -115,6 +115,7 @@ pub(crate) fn prepare_adapted(
     let adapted_options = BuildOptions {
         unify: crate::resolve::set::UnifyOptions {
             newest_locked: false,
+            hold_installed: true,
             ..options.unify.clone()
         },
         ..options.clone()

@@ -182,6 +182,7 @@ impl InstallRequest {
                 own_lock: self.own_lock.clone(),
                 own_features: self.own_features.clone(),
                 newest_locked: false,
+                hold_installed: false,
                 stable_names: self.sets_by_place,
             },
             features,

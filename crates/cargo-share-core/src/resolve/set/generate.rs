@@ -8,8 +8,10 @@ use anyhow::{bail, Context, Result};
 use crate::resolve::grouping;
 use crate::resolve::grouping::StoredGroup;
 use crate::resolve::set::grouped::write_facades;
+use crate::resolve::set::hold::{Holds, HOLD_PACKAGE};
 use crate::resolve::set::lockfile::{
-    resolution_sha256, resolve, seed_lockfile_preferring, ResolutionConflict, SeedLock,
+    parse_lock, resolution_sha256, resolve_holding, seed_lockfile_preferring, ResolutionConflict,
+    SeedLock,
 };
 use crate::resolve::set::pins::{apply_pins, recorded_pins, write_pins_member, PINS_PACKAGE};
 use crate::resolve::set::program_set::{ProgramSet, SetMember, UnifyOptions};
@@ -40,7 +42,11 @@ pub(crate) fn generate(
     if !stored.is_empty() && (options.lock_file.is_some() || !options.pins.is_empty()) {
         bail!("internal: stored groups are not combined with --lock or --pin");
     }
-    let ws = SetWorkspace::write(members, options, cache, stored, number)?;
+    let mut holds = match options.hold_installed {
+        true => installed_holds(members)?,
+        false => Holds::default(),
+    };
+    let ws = SetWorkspace::write(members, options, cache, stored, number, &holds)?;
     let existing_lock = match &options.lock_file {
         Some(f) if f.is_file() => Some(
             std::fs::read_to_string(f)
@@ -59,7 +65,7 @@ pub(crate) fn generate(
                 Some(lock) => lock.clone(),
                 None => seed_lock(members, options, stored)?,
             };
-            if let Err(conflict) = ws.resolve_anew(seed, options, shell)? {
+            if let Err(conflict) = ws.resolve_anew(seed, options, &mut holds, shell)? {
                 return Ok(Generated::Conflict(conflict));
             }
         }
@@ -106,14 +112,15 @@ struct SetWorkspace {
 
 impl SetWorkspace {
     /// Names the set (by its number or its programs), then writes its members, the facades of
-    /// `stored` groups, the reuse member and the workspace manifest (a pins member left by an
-    /// earlier run is removed).
+    /// `stored` groups, the reuse member, the hold member (when `holds` holds any) and the
+    /// workspace manifest (a pins or hold member left by an earlier run is removed).
     fn write(
         members: &[SetMember],
         options: &UnifyOptions,
         cache: &Path,
         stored: &[StoredGroup],
         number: Option<usize>,
+        holds: &Holds,
     ) -> Result<SetWorkspace> {
         let mut names: Vec<String> = members
             .iter()
@@ -136,17 +143,26 @@ impl SetWorkspace {
             copy_member(member, &root.join(&dir), &[], &[])?;
             dirs.push(dir);
         }
-        let pins_dir = root.join(PINS_PACKAGE);
-        if pins_dir.exists() {
-            std::fs::remove_dir_all(&pins_dir)?;
+        for generated in [PINS_PACKAGE, HOLD_PACKAGE] {
+            let dir = root.join(generated);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
         }
+
         let facades: Vec<&grouping::Group> = stored.iter().map(|g| &g.record.group).collect();
         write_facades(&root, &facades)?;
         dirs.extend(facades.iter().map(|g| g.name.clone()));
         if write_reuse_member(&root, &stored_packages(stored))? {
             dirs.push(REUSE_PACKAGE.to_string());
         }
-        write_workspace_manifest(&root, &dirs)?;
+        // The hold member is there while Cargo resolves only: `dirs` does not name it.
+        let mut resolved_with = dirs.clone();
+        if !holds.is_empty() {
+            holds.write(&root)?;
+            resolved_with.push(HOLD_PACKAGE.to_string());
+        }
+        write_workspace_manifest(&root, &resolved_with)?;
         Ok(SetWorkspace {
             manifest_path: root.join("Cargo.toml"),
             lock_path: root.join("Cargo.lock"),
@@ -154,6 +170,39 @@ impl SetWorkspace {
             dirs,
             set_line,
         })
+    }
+
+    /// Remove the hold member once Cargo has answered, if it was there, and when it `resolved`
+    /// the set, let Cargo drop from the lock what only the member required: removing
+    /// requirements keeps every locked version, so the resolution is otherwise the one made
+    /// with it.
+    fn drop_hold(&self, resolved: bool) -> Result<()> {
+        let dir = self.root.join(HOLD_PACKAGE);
+        if !dir.exists() {
+            return Ok(());
+        }
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        write_workspace_manifest(&self.root, &self.dirs)?;
+        if !resolved {
+            return Ok(());
+        }
+        let out = quiet_metadata(
+            &self.manifest_path,
+            &[
+                "--config",
+                "resolver.incompatible-rust-versions=\"fallback\"",
+            ],
+        )?;
+        if !out.status.success() {
+            bail!(
+                "resolving {} again without the held versions failed: {}",
+                self.manifest_path.display(),
+                String::from_utf8_lossy(&out.stderr)
+                    .trim_end()
+                    .replace('\n', " | ")
+            );
+        }
+        Ok(())
     }
 
     /// `--lock FILE` (its text `lock`) without `--pin`: the resolution is taken as it is, once
@@ -193,9 +242,12 @@ impl SetWorkspace {
         &self,
         seed: String,
         options: &UnifyOptions,
+        holds: &mut Holds,
         shell: &Shell,
     ) -> Result<Result<(), ResolutionConflict>> {
-        if let Err(conflict) = resolve(&self.manifest_path, &self.lock_path, seed)? {
+        let resolved = resolve_holding(&self.manifest_path, &self.lock_path, seed, holds)?;
+        self.drop_hold(resolved.is_ok())?;
+        if let Err(conflict) = resolved {
             return Ok(Err(conflict));
         }
         apply_pins(
@@ -213,6 +265,18 @@ impl SetWorkspace {
         }
         Ok(Ok(()))
     }
+}
+
+/// The crates.io versions the installed members' recorded resolutions lock, to be held while
+/// the newcomers are adapted to them (`set::hold`).
+fn installed_holds(members: &[SetMember]) -> Result<Holds> {
+    let mut locked = Vec::new();
+    for member in members.iter().filter(|m| m.keep_resolution) {
+        if let Some(lock) = &member.lock {
+            locked.extend(parse_lock(lock)?.1.into_keys());
+        }
+    }
+    Ok(Holds::of_locked(locked))
 }
 
 /// The `Resolving` status: which programs, the `--unify` policy, and the groups reused.

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use cargo_metadata::semver::Version;
 
 use crate::resolve::grouping;
+use crate::resolve::set::hold::{Holds, HOLD_PACKAGE};
 use crate::resolve::set::workspace::quiet_metadata;
 use cargo_share_compile::digest::sha256_hex;
 use cargo_share_compile::semver_range::compatible_range;
@@ -287,13 +288,29 @@ pub(crate) fn forget_crate(seed: &str, name: &str, range: Option<&str>) -> Resul
 pub(crate) fn resolve(
     manifest: &Path,
     lock_path: &Path,
-    mut seed: String,
+    seed: String,
 ) -> Result<Result<(), ResolutionConflict>> {
-    let members: Vec<String> = std::fs::read_dir(manifest.parent().unwrap_or(Path::new(".")))?
+    resolve_holding(manifest, lock_path, seed, &mut Holds::default())
+}
+
+/// [`resolve`] with the installed programs' versions `holds` required (`set::hold`, its member
+/// written where `manifest` is): a crate Cargo cannot select a version for that is held is
+/// released first; a conflict that remains with some held lets them all go, and the set is
+/// resolved from `seed` again as without them.
+pub(crate) fn resolve_holding(
+    manifest: &Path,
+    lock_path: &Path,
+    seed: String,
+    holds: &mut Holds,
+) -> Result<Result<(), ResolutionConflict>> {
+    let root = manifest.parent().unwrap_or(Path::new("."));
+    let members: Vec<String> = std::fs::read_dir(root)?
         .flatten()
         .filter(|e| e.path().join("Cargo.toml").is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
+    let original = seed.clone();
+    let mut seed = seed;
     let mut forgotten = BTreeSet::new();
     loop {
         std::fs::write(lock_path, &seed)?;
@@ -314,14 +331,65 @@ pub(crate) fn resolve(
             .and_then(|rest| rest.split('`').next())
             .map(String::from);
         match culprit {
+            // A held crate another crate of the seed needs newer: that crate is picked afresh
+            // first (Cargo keeps a version the seed locks, and would not look for one that fits
+            // the hold); a held crate a program needs newer is let go.
+            Some(name) if holds.holds(&name) => {
+                let picked_afresh = match requirer(&stderr) {
+                    Some((by, version))
+                        if !members.contains(&format!("{by}-{version}"))
+                            && !holds.holds(&by)
+                            && forgotten.insert(by.clone()) =>
+                    {
+                        // Not in the seed (a path package: a group's facade, the reuse
+                        // member): nothing to pick afresh.
+                        let without = forget_crate(&seed, &by, None)?;
+                        let changed = without != seed;
+                        seed = without;
+                        changed
+                    }
+                    _ => false,
+                };
+                if !picked_afresh {
+                    holds.release(&name);
+                    holds.write(root)?;
+                }
+            }
             Some(name) if forgotten.len() < 16 && forgotten.insert(name.clone()) => {
                 seed = forget_crate(&seed, &name, None)?;
+            }
+            _ if !holds.is_empty() => {
+                holds.clear();
+                holds.write(root)?;
+                seed = original.clone();
+                forgotten.clear();
             }
             _ => {
                 return Ok(Err(ResolutionConflict::from_cargo(&stderr, &members)));
             }
         }
     }
+}
+
+/// The package Cargo's "failed to select a version" explanation names first as requiring the
+/// crate (`... required by package `NAME vVERSION`` or `... of package `NAME vVERSION``), the
+/// hold member aside: name and version.
+fn requirer(stderr: &str) -> Option<(String, String)> {
+    let rest = stderr.split("failed to select a version for `").nth(1)?;
+    let mut named = Vec::new();
+    for (at, _) in rest.match_indices("package `") {
+        let before = &rest[..at];
+        if before.ends_with("required by ") || before.ends_with("of ") {
+            let quoted = rest[at + "package `".len()..].split('`').next()?;
+            named.push(quoted);
+        }
+    }
+    named.into_iter().find_map(|quoted| {
+        // `NAME vVERSION`, and ` (PATH)` after it for a path package.
+        let mut words = quoted.split(' ');
+        let (name, version) = (words.next()?, words.next()?.strip_prefix('v')?);
+        (name != HOLD_PACKAGE).then(|| (name.to_string(), version.to_string()))
+    })
 }
 
 /// Cargo could not resolve the programs of a set together: which programs its explanation
@@ -405,6 +473,31 @@ mod tests {
     use super::*;
 
     const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+    #[test]
+    fn the_first_requirer_cargo_names_is_read() {
+        let stderr =
+            "    Updating crates.io index\nerror: failed to select a version for `shim`.\n    \
+                      ... required by package `shim-user v1.1.0`\n    ... which satisfies \
+                      dependency `shim-user = \"^1\"` of package `wraps-shim v0.1.0 (/s/w)`\n\
+                      previously selected package `shim v1.0.0`\n    ... which satisfies \
+                      dependency `shim = \"=1.0.0\"` of package `cargo-share-hold v0.0.0`\n";
+        assert_eq!(
+            requirer(stderr),
+            Some(("shim-user".to_string(), "1.1.0".to_string()))
+        );
+        assert_eq!(requirer("error: something else"), None);
+        // The hold member names the crate first: the other requirer is the one that counts.
+        let stderr = "error: failed to select a version for `shim`.\n    ... required by \
+                      package `cargo-share-hold v0.0.0 (/s/cargo-share-hold)`\nversions that \
+                      meet the requirements `=1.0.0` are: 1.0.0\n\n  previously selected \
+                      package `shim v1.1.0`\n    ... which satisfies dependency `shim = \
+                      \"^1.1\"` of package `needs-shim v0.1.0 (/s/needs-shim-0.1.0)`\n";
+        assert_eq!(
+            requirer(stderr),
+            Some(("needs-shim".to_string(), "0.1.0".to_string()))
+        );
+    }
 
     #[test]
     fn compatible_ranges_follow_cargo() {

@@ -24,6 +24,7 @@
 
 pub(crate) mod generate;
 pub(crate) mod grouped;
+pub(crate) mod hold;
 pub(crate) mod lockfile;
 pub(crate) mod pins;
 pub(crate) mod program_resolution;

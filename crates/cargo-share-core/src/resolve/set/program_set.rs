@@ -55,6 +55,11 @@ pub struct UnifyOptions {
     /// then builds from at least the versions it was released with; an installed program moved
     /// by it is retested, `build::retest`).
     pub newest_locked: bool,
+    /// With installed programs in the set: their crate versions are required exactly while
+    /// Cargo resolves, except those the new programs' requirements rule out (`set::hold`), so a
+    /// crate only a newcomer uses is resolved to a release that fits them. An install's first
+    /// try (`build::adapt`).
+    pub hold_installed: bool,
     /// Name the sets of the build by their place (`set1`, `set2`, …) instead of by their
     /// programs: an install's, in the store's own build directory, where no stored group is
     /// offered (a regrouping install, or the first). Each install then builds in the same
