@@ -17,12 +17,13 @@
 //! for all platforms), while the build graph (`cargo metadata --filter-platform`) and the
 //! features of every package stay as they were.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Result;
 
 use crate::resolve::set::workspace::write_if_changed;
+use cargo_share_compile::semver_range::compatible_range;
 
 /// The package name (and directory) of the generated member.
 pub(crate) const HOLD_PACKAGE: &str = "cargo-share-hold";
@@ -35,14 +36,25 @@ pub(crate) struct Holds {
 
 impl Holds {
     /// Every crates.io package version among `locked`, the (name, version, source) entries of
-    /// the installed members' recorded resolutions.
+    /// the installed members' recorded resolutions, but those of a crate locked at two versions
+    /// of one semver-compatible range (programs of different sets): Cargo selects one version
+    /// per range, so holding both could never resolve.
     pub(crate) fn of_locked(
         locked: impl IntoIterator<Item = (String, String, Option<String>)>,
     ) -> Holds {
-        let held = locked
+        let versions: BTreeSet<(String, String)> = locked
             .into_iter()
             .filter(|(_, _, source)| source.as_deref().is_some_and(is_crates_io))
             .map(|(name, version, _)| (name, version))
+            .collect();
+        let mut ranges: BTreeMap<(&str, String), usize> = BTreeMap::new();
+        for (name, version) in &versions {
+            *ranges.entry((name, compatible_range(version))).or_default() += 1;
+        }
+        let held = versions
+            .iter()
+            .filter(|(name, version)| ranges[&(name.as_str(), compatible_range(version))] == 1)
+            .cloned()
             .collect();
         Holds { held }
     }
@@ -120,6 +132,10 @@ mod tests {
                 "0.1.0".into(),
                 Some("registry+https://example.com/index".into()),
             ),
+            // Two sets' versions of one range: neither is held. Another range stays held.
+            ("getrandom".into(), "0.2.15".into(), Some(REG.into())),
+            ("getrandom".into(), "0.2.16".into(), Some(REG.into())),
+            ("getrandom".into(), "0.3.4".into(), Some(REG.into())),
         ]
     }
 
@@ -141,6 +157,11 @@ mod tests {
         // The path package (the program itself) and another registry's crate are not held.
         assert!(!manifest.contains(r#""app""#), "{manifest}");
         assert!(!manifest.contains(r#""private""#), "{manifest}");
+        assert!(!manifest.contains(r#"version = "=0.2.1"#), "{manifest}");
+        assert!(
+            manifest.contains(r#"package = "getrandom", version = "=0.3.4""#),
+            "{manifest}"
+        );
         assert!(Holds::of_locked(Vec::new()).is_empty());
     }
 

@@ -358,7 +358,9 @@ pub(crate) fn resolve_holding(
             Some(name) if forgotten.len() < 16 && forgotten.insert(name.clone()) => {
                 seed = forget_crate(&seed, &name, None)?;
             }
-            _ if !holds.is_empty() => {
+            // A conflict the hold takes part in; one Cargo explains without it (two `links`
+            // of one library, programs' requirements) stays without it too.
+            _ if !holds.is_empty() && stderr.contains(HOLD_PACKAGE) => {
                 holds.clear();
                 holds.write(root)?;
                 seed = original.clone();
