@@ -378,20 +378,26 @@ pub(crate) fn resolve_holding(
 /// hold member aside: name and version.
 fn requirer(stderr: &str) -> Option<(String, String)> {
     let rest = stderr.split("failed to select a version for `").nth(1)?;
-    let mut named = Vec::new();
-    for (at, _) in rest.match_indices("package `") {
-        let before = &rest[..at];
-        if before.ends_with("required by ") || before.ends_with("of ") {
-            let quoted = rest[at + "package `".len()..].split('`').next()?;
-            named.push(quoted);
-        }
-    }
-    named.into_iter().find_map(|quoted| {
-        // `NAME vVERSION`, and ` (PATH)` after it for a path package.
-        let mut words = quoted.split(' ');
-        let (name, version) = (words.next()?, words.next()?.strip_prefix('v')?);
-        (name != HOLD_PACKAGE).then(|| (name.to_string(), version.to_string()))
-    })
+    package_mentions(rest)
+        .into_iter()
+        .find(|&(at, name, _)| {
+            let before = &rest[..at];
+            (before.ends_with("required by ") || before.ends_with("of ")) && name != HOLD_PACKAGE
+        })
+        .map(|(_, name, version)| (name.to_string(), version.to_string()))
+}
+
+/// Each package Cargo's explanation `text` names (``package `NAME vVERSION` ``, with
+/// ` (PATH)` after the version for a path package): where the mention starts, name, version.
+fn package_mentions(text: &str) -> Vec<(usize, &str, &str)> {
+    text.match_indices("package `")
+        .filter_map(|(at, mention)| {
+            let quoted = text[at + mention.len()..].split('`').next()?;
+            let mut words = quoted.split(' ');
+            let (name, version) = (words.next()?, words.next()?.strip_prefix('v')?);
+            Some((at, name, version))
+        })
+        .collect()
 }
 
 /// Cargo could not resolve the programs of a set together: which programs its explanation
@@ -412,13 +418,9 @@ pub(crate) struct ResolutionConflict {
 impl ResolutionConflict {
     fn from_cargo(stderr: &str, members: &[String]) -> ResolutionConflict {
         let mut involved: Vec<String> = Vec::new();
-        for part in stderr.split("package `").skip(1) {
-            let mut words = part.split(' ');
-            let (Some(name), Some(version)) = (words.next(), words.next()) else {
-                continue;
-            };
-            let dir = format!("{name}-{}", version.trim_start_matches('v'));
-            if members.contains(&dir) && !involved.contains(&name.to_string()) {
+        for (_, name, version) in package_mentions(stderr) {
+            let dir = format!("{name}-{version}");
+            if members.contains(&dir) && !involved.iter().any(|n| n == name) {
                 involved.push(name.to_string());
             }
         }
@@ -475,6 +477,28 @@ mod tests {
     use super::*;
 
     const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+    #[test]
+    fn a_conflict_names_the_set_programs_cargo_names() {
+        let stderr = "error: failed to select a version for `libgit2-sys`.\n    ... required by \
+                      package `git2 v0.19.0`\n    ... which satisfies dependency `git2 = \
+                      \"^0.19.0\"` of package `tokei v15.0.0 (/s/tokei-15.0.0)`\nthe package \
+                      `libgit2-sys` links to the native library `git2`, but it conflicts with a \
+                      previous package which links to `git2` as well:\npackage `libgit2-sys \
+                      v0.18.8+1.9.7`\n    ... which satisfies dependency `git2 = \"^0.20\"` of \
+                      package `bat v0.26.1 (/s/bat-0.26.1)`\n";
+        let members = ["bat-0.26.1".to_string(), "tokei-15.0.0".to_string()];
+        let conflict = ResolutionConflict::from_cargo(stderr, &members);
+        assert_eq!(conflict.involved, ["tokei", "bat"]);
+        assert_eq!(conflict.krate.as_deref(), Some("libgit2-sys"));
+        assert!(
+            conflict
+                .requirement
+                .contains("link the native library `git2`"),
+            "{}",
+            conflict.requirement
+        );
+    }
 
     #[test]
     fn the_first_requirer_cargo_names_is_read() {
