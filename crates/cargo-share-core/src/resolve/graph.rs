@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
 
-use crate::resolve::inactive_deps;
+use crate::resolve::{cargo_memo, inactive_deps};
 
 /// One program: a package with at least one binary target.
 #[derive(Debug, Clone)]
@@ -65,16 +65,27 @@ pub fn load_metadata(
     target: &str,
     features: &[String],
 ) -> Result<Metadata> {
-    let mut cmd = MetadataCommand::new();
-    cmd.manifest_path(manifest_path);
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        cmd.cargo_path(cargo);
-    }
     let mut other = vec!["--filter-platform".to_string(), target.to_string()];
     if locked {
         other.push("--locked".into());
     }
     other.extend(features.iter().cloned());
+    if !locked {
+        return read_metadata(manifest_path, other, locked);
+    }
+    // Cargo writes nothing under `--locked`: a generated workspace's graph is remembered.
+    cargo_memo::graph(manifest_path, &other.clone(), || {
+        read_metadata(manifest_path, other, locked)
+    })
+}
+
+/// `cargo metadata` of `manifest_path` with `other` arguments, read as it is built.
+fn read_metadata(manifest_path: &Path, other: Vec<String>, locked: bool) -> Result<Metadata> {
+    let mut cmd = MetadataCommand::new();
+    cmd.manifest_path(manifest_path);
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        cmd.cargo_path(cargo);
+    }
     cmd.other_options(other);
     let mut md = cmd.exec().map_err(|e| {
         // The lockfile hint only where Cargo's error is about the lockfile.

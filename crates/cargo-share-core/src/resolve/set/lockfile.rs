@@ -331,6 +331,12 @@ pub(crate) fn resolve_holding(
             .and_then(|rest| rest.split('`').next())
             .map(String::from);
         match culprit {
+            // Two `links` of one native library, explained without the hold: the programs'
+            // requirements of two semver ranges, which the hold and the seed (one version per
+            // range each) take no part in, so neither forgetting nor releasing could help.
+            _ if stderr.contains(LINKS_CONFLICT) && !stderr.contains(HOLD_PACKAGE) => {
+                return Ok(Err(ResolutionConflict::from_cargo(&stderr, &members)));
+            }
             // A held crate another crate of the seed needs newer: that crate is picked afresh
             // first (Cargo keeps a version the seed locks, and would not look for one that fits
             // the hold); a held crate a program needs newer is let go.
@@ -372,6 +378,9 @@ pub(crate) fn resolve_holding(
         }
     }
 }
+
+/// What Cargo says of a package that links a native library another package links too.
+const LINKS_CONFLICT: &str = "links to the native library";
 
 /// The package Cargo's "failed to select a version" explanation names first as requiring the
 /// crate (`... required by package `NAME vVERSION`` or `... of package `NAME vVERSION``), the
@@ -429,7 +438,7 @@ impl ResolutionConflict {
             .nth(1)
             .and_then(|rest| rest.split('`').next());
         let native = stderr
-            .split("links to the native library `")
+            .split(&format!("{LINKS_CONFLICT} `"))
             .nth(1)
             .and_then(|rest| rest.split('`').next());
         let requirement = match (krate, native) {
