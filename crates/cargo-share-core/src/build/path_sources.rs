@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::build::prepare::PreparedBuild;
+use crate::resolve::set::pins::PINS_PACKAGE;
+use crate::resolve::set::reuse_member::REUSE_PACKAGE;
 use crate::shell::Shell;
 use crate::source;
 
@@ -61,11 +63,13 @@ pub(crate) fn forget_other_copies(prepared: &PreparedBuild, shell: &Shell) -> Re
     for (spec, (dir, manifest)) in path_packages(prepared) {
         if recorded.get(&spec).is_some_and(|before| before != &dir) {
             // The directories are cargo-share's own copies: naming them says nothing to the
-            // user.
-            shell.status(
-                "Rebuilding",
-                format!("{spec}: its copy in this build's set is new"),
-            );
+            // user, and neither does a package cargo-share generates (the reuse member).
+            if !is_generated(&spec) {
+                shell.status(
+                    "Rebuilding",
+                    format!("{spec}: its copy in this build's set is new"),
+                );
+            }
             clean(prepared, &spec, manifest.as_path())?;
         }
         recorded.insert(spec, dir);
@@ -75,6 +79,12 @@ pub(crate) fn forget_other_copies(prepared: &PreparedBuild, shell: &Shell) -> Re
     std::fs::write(&record_path, serde_json::to_vec_pretty(&recorded)?)
         .with_context(|| format!("writing {}", record_path.display()))?;
     Ok(())
+}
+
+/// Whether `spec` (`NAME@VERSION`) is a member cargo-share writes into a set's workspace.
+fn is_generated(spec: &str) -> bool {
+    let name = spec.split('@').next().unwrap_or(spec);
+    [REUSE_PACKAGE, PINS_PACKAGE].contains(&name)
 }
 
 fn clean(prepared: &PreparedBuild, spec: &str, manifest: &Path) -> Result<()> {
