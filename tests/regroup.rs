@@ -391,6 +391,65 @@ fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     env.verify_ok();
 }
 
+/// A program whose tests cannot build from its sources (it declares a test module whose file
+/// its package leaves out) is left as it is by the install that would move it, and the next
+/// install that would move it leaves it before running any test: recorded, not found again.
+#[test]
+fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let unpackaged = shim_program(
+        &env,
+        "unpackaged-shim",
+        &|t| {
+            t.replace(
+                "#[cfg(test)]\nmod tests {",
+                "#[cfg(test)]\nmod missing;\n#[cfg(test)]\nmod tests {",
+            )
+        },
+        false,
+    );
+    let new_shim = shim_program(&env, "new-shim", &|t| t.to_string(), false);
+    install_in_base(&env, &[new_shim, unpackaged], &[]);
+    let before = program_files(&env, "unpackaged-shim");
+
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Leaving unpackaged-shim as it is")
+            && said.contains("its own tests do not build with them: error[E0583]"),
+        "{said}"
+    );
+    assert_eq!(programs_of(&env, &out, "program-left"), ["unpackaged-shim"]);
+    assert_eq!(program_files(&env, "unpackaged-shim"), before);
+
+    // Another newcomer that would move it: left at once, its tests not built again.
+    let newest = shim_program(
+        &env,
+        "newest-shim",
+        &|t| t.replace("shim = \"1\"", "shim = \"1.1\""),
+        true,
+    );
+    let out = install_in_base(&env, &[newest], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing unpackaged-shim"), "{said}");
+    assert!(
+        said.contains("Leaving unpackaged-shim as it is")
+            && said.contains(
+                "its own tests do not build from its sources whatever the versions \
+                 (error[E0583]: file not found for module `missing`; found by an earlier install)"
+            ),
+        "{said}"
+    );
+    assert_eq!(programs_of(&env, &out, "program-left"), ["unpackaged-shim"]);
+    assert_eq!(program_files(&env, "unpackaged-shim"), before);
+    assert_eq!(
+        run_clean(&env.root().join("bin/unpackaged-shim")),
+        "unpackaged-shim: shim 1.0.0 answer 41 features default\n"
+    );
+    env.verify_ok();
+}
+
 /// A newcomer whose own tests fail with the installed versions keeps the versions it was
 /// released with: installed after old-shim (shim 1.0.0), picky-shim (its lock: 1.1.0, its
 /// requirement: 1, a test that wants 1.1.0's answer) is built with 1.1.0, as installing both

@@ -23,6 +23,7 @@ use crate::build::options::InstalledMember;
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCounts};
+use crate::build::unbuildable_tests::{self, ProgramSources};
 use crate::message::{self, Message};
 use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
 use crate::shell::Shell;
@@ -113,6 +114,16 @@ pub(crate) fn prepare_retested_from(
                 m.announce_would_test(shell);
             }
             return Ok(prepared);
+        }
+        // One whose tests are known not to build from its sources leaves before any test
+        // runs: the set it leaves is another resolution, to be prepared again first.
+        let unbuildable = prepared.unbuildable(&moved)?;
+        if !unbuildable.is_empty() {
+            for (name, why) in unbuildable {
+                announce_left(&name, &why, shell);
+                options.installed.retain(|m| m.name != name);
+            }
+            continue;
         }
         let mut proven = Vec::new();
         let mut compare = Vec::new();
@@ -349,6 +360,13 @@ impl PreparedBuild {
         };
         for (&i, (outcome, failing)) in to_run.iter().zip(ran) {
             let m = &moved[i];
+            if outcome.note.as_deref() == Some("tests did not build") {
+                if let Some(error) = unbuildable_tests::missing_file_error(&failing) {
+                    self.with_sources(m, |cache, sources| {
+                        unbuildable_tests::record(cache, sources, error)
+                    })?;
+                }
+            }
             let set = self.set_of_moved(m)?;
             record_outcomes(
                 set,
@@ -377,6 +395,44 @@ impl PreparedBuild {
             out.push((verdict, recorded));
         }
         Ok(out)
+    }
+
+    /// The moved programs whose tests are recorded as not building from their sources
+    /// ([`unbuildable_tests`]), each with why it is left.
+    fn unbuildable(&self, moved: &[MovedProgram]) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for m in moved {
+            let error = self.with_sources(m, |cache, sources| {
+                Ok(unbuildable_tests::recorded(cache, sources))
+            })?;
+            if let Some(error) = error.flatten() {
+                out.push((
+                    m.name.clone(),
+                    m.left_why(&format!(
+                        "its own tests do not build from its sources whatever the versions \
+                         ({error}; found by an earlier install)"
+                    )),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `f` of the cache directory and `m`'s sources (its set copy), if it has a copy.
+    fn with_sources<T>(
+        &self,
+        m: &MovedProgram,
+        f: impl FnOnce(&std::path::Path, &ProgramSources) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let Some(copy) = self.package_dir(m.index) else {
+            return Ok(None);
+        };
+        let sources = ProgramSources {
+            name: &m.name,
+            version: &m.version,
+            copy: &copy,
+        };
+        f(&self.options.cache()?, &sources).map(Some)
     }
 
     /// The set a moved installed program is built in.

@@ -85,6 +85,12 @@ fn read_stamp(copy: &Path) -> Option<(PathBuf, String)> {
     Some((PathBuf::from(from), listing.to_string()))
 }
 
+/// What the member copy `copy` holds, as its stamp lists it (every file and its hash, not where
+/// it was copied from); None without a stamp.
+pub(crate) fn copy_listing(copy: &Path) -> Option<String> {
+    read_stamp(copy).map(|(_, listing)| listing)
+}
+
 /// What a member copy holds: a line `PATH<TAB>SHA256` per file (`-> TARGET` for a link),
 /// sorted (`digest::tree_sha256`).
 fn tree_stamp(dir: &Path) -> String {
