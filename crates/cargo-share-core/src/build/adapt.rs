@@ -27,6 +27,7 @@
 
 use anyhow::Result;
 
+use crate::build::installed::announce_left;
 use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest::{
@@ -112,7 +113,7 @@ pub(crate) fn prepare_adapted(
     if !options.retest_installed || !options.unify.newest_locked || options.installed.is_empty() {
         return Ok(None);
     }
-    let adapted_options = BuildOptions {
+    let mut adapted_options = BuildOptions {
         unify: crate::resolve::set::UnifyOptions {
             newest_locked: false,
             hold_installed: true,
@@ -127,7 +128,7 @@ pub(crate) fn prepare_adapted(
         "the new programs with the installed programs' crate versions first",
     );
     let recording = shell.recording();
-    let trial = match prepare(&adapted_options, &recording) {
+    let trial = match prepare_trial(&mut adapted_options, &recording, shell) {
         Ok(trial) => trial,
         Err(e) => {
             // Cargo's own words come with `-v`: the same error, when it is not about the
@@ -190,6 +191,27 @@ pub(crate) fn prepare_adapted(
         })
         .collect();
     prove_newcomers(prepared, &untested, true, shell)
+}
+
+/// The adapted trial, prepared; an installed program it would move whose tests are known not
+/// to build from its sources is left as it is first and the trial prepared again without it
+/// (`unbuildable_tests`), before any newcomer is tested under a resolution that still held it.
+fn prepare_trial(
+    adapted_options: &mut BuildOptions,
+    recording: &Shell,
+    shell: &Shell,
+) -> Result<PreparedBuild> {
+    loop {
+        let trial = prepare(adapted_options, recording)?;
+        let left = trial.unbuildable(&moved_programs(&trial)?)?;
+        if left.is_empty() || adapted_options.dry_run {
+            return Ok(trial);
+        }
+        for (name, why) in left {
+            announce_left(&name, &why, shell);
+            adapted_options.installed.retain(|m| m.name != name);
+        }
+    }
 }
 
 /// `--dry-run`: the tests an install would run first, adapting the newcomers (the plan shown

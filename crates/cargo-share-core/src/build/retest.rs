@@ -399,7 +399,7 @@ impl PreparedBuild {
 
     /// The moved programs whose tests are recorded as not building from their sources
     /// ([`unbuildable_tests`]), each with why it is left.
-    fn unbuildable(&self, moved: &[MovedProgram]) -> Result<Vec<(String, String)>> {
+    pub(crate) fn unbuildable(&self, moved: &[MovedProgram]) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         for m in moved {
             let error = self.with_sources(m, |cache, sources| {
