@@ -85,10 +85,18 @@ fn read_stamp(copy: &Path) -> Option<(PathBuf, String)> {
     Some((PathBuf::from(from), listing.to_string()))
 }
 
-/// What the member copy `copy` holds, as its stamp lists it (every file and its hash, not where
-/// it was copied from); None without a stamp.
+/// What the member copy `copy` holds of its package's sources, as its stamp lists them (every
+/// file and its hash, not where it was copied from), but its manifest, which each workspace
+/// rewrites its own way (a grouped one names the set's groups); None without a stamp.
 pub(crate) fn copy_listing(copy: &Path) -> Option<String> {
-    read_stamp(copy).map(|(_, listing)| listing)
+    let (_, listing) = read_stamp(copy)?;
+    Some(
+        listing
+            .lines()
+            .filter(|line| !line.starts_with("Cargo.toml\t"))
+            .map(|line| format!("{line}\n"))
+            .collect(),
+    )
 }
 
 /// What a member copy holds: a line `PATH<TAB>SHA256` per file (`-> TARGET` for a link),
@@ -368,6 +376,25 @@ mod tests {
         std::fs::write(stamp_file_of(&copy), stamp).unwrap();
         write_workspace_manifest(root.path(), &["prog-0.1.0".to_string()]).unwrap();
         (root, copy)
+    }
+
+    /// A copy's listing keys what is recorded of its sources (`build::unbuildable_tests`): the
+    /// manifest, which a grouped workspace rewrites for each grouping, is not part of it.
+    #[test]
+    fn a_copys_listing_leaves_out_its_rewritten_manifest() {
+        let (root, copy) = stamped_copy();
+        let listing = copy_listing(&copy).unwrap();
+        assert!(listing.contains("src/main.rs\t"), "{listing}");
+        assert!(!listing.contains("Cargo.toml"), "{listing}");
+        std::fs::write(copy.join("Cargo.toml"), "[package]\nname = \"regrouped\"").unwrap();
+        let original = root.path().join("original");
+        let stamp = format!("{STAMP_FROM}{}\n{}", original.display(), tree_stamp(&copy));
+        std::fs::write(stamp_file_of(&copy), stamp).unwrap();
+        assert_eq!(copy_listing(&copy).unwrap(), listing);
+        std::fs::write(copy.join("src/main.rs"), "fn main() { changed() }").unwrap();
+        let stamp = format!("{STAMP_FROM}{}\n{}", original.display(), tree_stamp(&copy));
+        std::fs::write(stamp_file_of(&copy), stamp).unwrap();
+        assert_ne!(copy_listing(&copy).unwrap(), listing);
     }
 
     /// The check after a build reads the workspace's members only: a copy an earlier build of
