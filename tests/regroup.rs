@@ -450,6 +450,54 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
     env.verify_ok();
 }
 
+/// A program left on its old build (it has no tests, so a move never proves it) locks older
+/// versions than the programs in step with each other: the versions most installed programs
+/// lock are held for the next newcomer, so the programs in step are not moved back to the left
+/// one's versions and retested.
+#[test]
+fn the_versions_most_installed_programs_lock_are_held_over_a_left_programs() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let untested = shim_program(
+        &env,
+        "untested-shim",
+        &|t| t.split("#[cfg(test)]").next().unwrap().to_string(),
+        false,
+    );
+    let new_shim = shim_program(&env, "new-shim", &|t| t.to_string(), false);
+    let other = shim_program(&env, "other-shim", &|t| t.to_string(), false);
+    install_in_base(&env, &[new_shim, other, untested], &[]);
+    // Moves new-shim and other-shim to shim 1.1.0; untested-shim stays on 1.0.0.
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
+    assert_eq!(programs_of(&env, &out, "program-left"), ["untested-shim"]);
+    // Nothing installed requires 1.1 any more: two programs lock 1.1.0, one 1.0.0.
+    run_ok(
+        env.cmd()
+            .args(["uninstall", "newer-shim", "--root"])
+            .arg(env.root()),
+    );
+
+    // A newcomer locking shim 1.0.0, requiring "1": adapted to the 1.1.0 two programs lock.
+    let plain = shim_program(&env, "plain-shim", &|t| t.to_string(), false);
+    let out = install_in_base(&env, &[plain], &[]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing new-shim"), "{said}");
+    assert!(!said.contains("Testing other-shim"), "{said}");
+    for (bin, shim) in [
+        ("plain-shim", "1.1.0 answer 42"),
+        ("new-shim", "1.1.0 answer 42"),
+        ("other-shim", "1.1.0 answer 42"),
+        ("untested-shim", "1.0.0 answer 41"),
+    ] {
+        assert_eq!(
+            run_clean(&env.root().join("bin").join(bin)),
+            format!("{bin}: shim {shim} features default\n"),
+            "{said}"
+        );
+    }
+    env.verify_ok();
+}
+
 /// A newcomer whose own tests fail with the installed versions keeps the versions it was
 /// released with: installed after old-shim (shim 1.0.0), picky-shim (its lock: 1.1.0, its
 /// requirement: 1, a test that wants 1.1.0's answer) is built with 1.1.0, as installing both

@@ -273,7 +273,7 @@ fn installed_holds(members: &[SetMember]) -> Result<Holds> {
     let mut locked = Vec::new();
     for member in members.iter().filter(|m| m.keep_resolution) {
         if let Some(lock) = &member.lock {
-            locked.extend(parse_lock(lock)?.1.into_keys());
+            locked.push(parse_lock(lock)?.1.into_keys().collect());
         }
     }
     Ok(Holds::of_locked(locked))

@@ -36,25 +36,42 @@ pub(crate) struct Holds {
 
 impl Holds {
     /// Every crates.io package version among `locked`, the (name, version, source) entries of
-    /// the installed members' recorded resolutions, but those of a crate locked at two versions
-    /// of one semver-compatible range (programs of different sets): Cargo selects one version
-    /// per range, so holding both could never resolve.
-    pub(crate) fn of_locked(
-        locked: impl IntoIterator<Item = (String, String, Option<String>)>,
-    ) -> Holds {
-        let versions: BTreeSet<(String, String)> = locked
-            .into_iter()
-            .filter(|(_, _, source)| source.as_deref().is_some_and(is_crates_io))
-            .map(|(name, version, _)| (name, version))
-            .collect();
-        let mut ranges: BTreeMap<(&str, String), usize> = BTreeMap::new();
-        for (name, version) in &versions {
-            *ranges.entry((name, compatible_range(version))).or_default() += 1;
+    /// the installed members' recorded resolutions, one list per member. Cargo selects one
+    /// version per semver-compatible range, so where members lock several versions of one range
+    /// only one can be held: the one most members lock. Those are the members in step with the
+    /// others; the rest are programs an earlier install left on their old build (a program
+    /// without tests is never moved) or programs of another set, and holding theirs, or holding
+    /// none, let Cargo move every program in step to the odd one's version. A tie holds none.
+    pub(crate) fn of_locked(locked: Vec<Vec<(String, String, Option<String>)>>) -> Holds {
+        let mut members_locking: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for member in locked {
+            let versions: BTreeSet<(String, String)> = member
+                .into_iter()
+                .filter(|(_, _, source)| source.as_deref().is_some_and(is_crates_io))
+                .map(|(name, version, _)| (name, version))
+                .collect();
+            for version in versions {
+                *members_locking.entry(version).or_default() += 1;
+            }
         }
-        let held = versions
-            .iter()
-            .filter(|(name, version)| ranges[&(name.as_str(), compatible_range(version))] == 1)
-            .cloned()
+        let mut ranges: BTreeMap<(&str, String), Vec<(usize, &String)>> = BTreeMap::new();
+        for ((name, version), count) in &members_locking {
+            ranges
+                .entry((name, compatible_range(version)))
+                .or_default()
+                .push((*count, version));
+        }
+        let held = ranges
+            .into_iter()
+            .filter_map(|((name, _), mut versions)| {
+                versions.sort_by_key(|v| std::cmp::Reverse(v.0));
+                match versions.as_slice() {
+                    [(most, version), rest @ ..] if rest.first().is_none_or(|r| r.0 < *most) => {
+                        Some((name.to_string(), version.to_string()))
+                    }
+                    _ => None,
+                }
+            })
             .collect();
         Holds { held }
     }
@@ -118,24 +135,27 @@ mod tests {
 
     const REG: &str = "registry+https://github.com/rust-lang/crates.io-index";
 
-    fn locked() -> Vec<(String, String, Option<String>)> {
+    /// Three members' recorded resolutions.
+    fn locked() -> Vec<Vec<(String, String, Option<String>)>> {
+        let reg = |name: &str, version: &str| (name.into(), version.into(), Some(REG.into()));
         vec![
-            ("app".into(), "1.0.0".into(), None),
-            ("clap".into(), "4.6.1".into(), Some(REG.into())),
-            (
-                "toml_datetime".into(),
-                "0.7.5+spec-1.1.0".into(),
-                Some(REG.into()),
-            ),
-            (
-                "private".into(),
-                "0.1.0".into(),
-                Some("registry+https://example.com/index".into()),
-            ),
-            // Two sets' versions of one range: neither is held. Another range stays held.
-            ("getrandom".into(), "0.2.15".into(), Some(REG.into())),
-            ("getrandom".into(), "0.2.16".into(), Some(REG.into())),
-            ("getrandom".into(), "0.3.4".into(), Some(REG.into())),
+            vec![
+                ("app".into(), "1.0.0".into(), None),
+                reg("clap", "4.6.1"),
+                reg("toml_datetime", "0.7.5+spec-1.1.0"),
+                (
+                    "private".into(),
+                    "0.1.0".into(),
+                    Some("registry+https://example.com/index".into()),
+                ),
+                reg("getrandom", "0.2.15"),
+                reg("getrandom", "0.3.4"),
+                reg("bitflags", "2.11.0"),
+            ],
+            // A program left on its old build: its getrandom is the odd one, and its bitflags
+            // ties with the first member's.
+            vec![reg("getrandom", "0.2.14"), reg("bitflags", "2.13.1")],
+            vec![reg("getrandom", "0.2.15")],
         ]
     }
 
@@ -157,7 +177,14 @@ mod tests {
         // The path package (the program itself) and another registry's crate are not held.
         assert!(!manifest.contains(r#""app""#), "{manifest}");
         assert!(!manifest.contains(r#""private""#), "{manifest}");
-        assert!(!manifest.contains(r#"version = "=0.2.1"#), "{manifest}");
+        // Several versions of one range: the one most members lock is held, a tie holds none.
+        assert!(
+            manifest.contains(r#"package = "getrandom", version = "=0.2.15""#),
+            "{manifest}"
+        );
+        assert!(!manifest.contains(r#"version = "=0.2.14"#), "{manifest}");
+        assert!(!manifest.contains(r#""bitflags""#), "{manifest}");
+        // Another range of the same crate is held on its own.
         assert!(
             manifest.contains(r#"package = "getrandom", version = "=0.3.4""#),
             "{manifest}"
