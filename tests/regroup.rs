@@ -192,6 +192,16 @@ fn shim_program(env: &Env, name: &str, edit: &dyn Fn(&str) -> String, unlock: bo
     dir
 }
 
+/// A program with no tests at all (shim 1.0.0): nothing proves it under other versions.
+fn untested_shim(env: &Env) -> PathBuf {
+    shim_program(
+        env,
+        "untested-shim",
+        &|t| t.split("#[cfg(test)]").next().unwrap().to_string(),
+        false,
+    )
+}
+
 /// A newcomer that requires shim 1.1: the installed programs' shim 1.0.0 would move to 1.1.0.
 fn needs_newer(env: &Env) -> PathBuf {
     shim_program(
@@ -231,13 +241,7 @@ fn programs_of(env: &Env, out: &Output, reason: &str) -> Vec<String> {
 fn moved_programs_are_rebuilt_when_their_tests_pass_and_left_when_not() {
     let env = Env::new();
     with_fixture_registry(&env);
-    // A program with no tests at all: nothing proves it under other versions.
-    let untested = shim_program(
-        &env,
-        "untested-shim",
-        &|t| t.split("#[cfg(test)]").next().unwrap().to_string(),
-        false,
-    );
+    let untested = untested_shim(&env);
     // A program whose tests do not build (they call what shim does not have).
     let broken = shim_program(
         &env,
@@ -458,12 +462,7 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
 fn the_versions_most_installed_programs_lock_are_held_over_a_left_programs() {
     let env = Env::new();
     with_fixture_registry(&env);
-    let untested = shim_program(
-        &env,
-        "untested-shim",
-        &|t| t.split("#[cfg(test)]").next().unwrap().to_string(),
-        false,
-    );
+    let untested = untested_shim(&env);
     let new_shim = shim_program(&env, "new-shim", &|t| t.to_string(), false);
     let other = shim_program(&env, "other-shim", &|t| t.to_string(), false);
     install_in_base(&env, &[new_shim, other, untested], &[]);
