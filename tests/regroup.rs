@@ -447,6 +447,20 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
     );
     assert_eq!(programs_of(&env, &out, "program-left"), ["unpackaged-shim"]);
     assert_eq!(program_files(&env, "unpackaged-shim"), before);
+    // A dry run says so too, instead of a test it would not run.
+    let again = shim_program(
+        &env,
+        "again-shim",
+        &|t| t.replace("shim = \"1\"", "shim = \"1.1\""),
+        true,
+    );
+    let out = install_in_base(&env, &[again], &["--no-locked", "--dry-run"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Would leave unpackaged-shim as it is")
+            && !said.contains("Would test unpackaged-shim"),
+        "{said}"
+    );
     assert_eq!(
         run_clean(&env.root().join("bin/unpackaged-shim")),
         "unpackaged-shim: shim 1.0.0 answer 41 features default\n"

@@ -27,12 +27,11 @@
 
 use anyhow::Result;
 
-use crate::build::installed::announce_left;
 use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest::{
-    failing_again, moved_programs, prepare_retested, prepare_retested_from, verdict, MovedProgram,
-    Verdict,
+    failing_again, leave_unbuildable, moved_programs, prepare_retested, prepare_retested_from,
+    verdict, MovedProgram, Verdict,
 };
 use crate::build::retest_baseline::{
     carry_outcomes_forward, installed_outcome, record_by_resolution,
@@ -204,13 +203,10 @@ fn prepare_trial(
     loop {
         let trial = prepare(adapted_options, recording)?;
         let left = trial.unbuildable(&moved_programs(&trial)?)?;
-        if left.is_empty() || adapted_options.dry_run {
+        if left.is_empty() {
             return Ok(trial);
         }
-        for (name, why) in left {
-            announce_left(&name, &why, shell);
-            adapted_options.installed.retain(|m| m.name != name);
-        }
+        leave_unbuildable(adapted_options, left, shell);
     }
 }
 

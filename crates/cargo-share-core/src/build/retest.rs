@@ -109,21 +109,18 @@ pub(crate) fn prepare_retested_from(
             None => prepare(&options, shell)?,
         };
         let moved = moved_programs(&prepared)?;
+        // One whose tests are known not to build from its sources leaves before any test
+        // runs: the set it leaves is another resolution, to be prepared again first.
+        let unbuildable = prepared.unbuildable(&moved)?;
+        if !unbuildable.is_empty() {
+            leave_unbuildable(&mut options, unbuildable, shell);
+            continue;
+        }
         if options.dry_run {
             for m in &moved {
                 m.announce_would_test(shell);
             }
             return Ok(prepared);
-        }
-        // One whose tests are known not to build from its sources leaves before any test
-        // runs: the set it leaves is another resolution, to be prepared again first.
-        let unbuildable = prepared.unbuildable(&moved)?;
-        if !unbuildable.is_empty() {
-            for (name, why) in unbuildable {
-                announce_left(&name, &why, shell);
-                options.installed.retain(|m| m.name != name);
-            }
-            continue;
         }
         let mut proven = Vec::new();
         let mut compare = Vec::new();
@@ -185,6 +182,23 @@ pub(crate) fn prepare_retested_from(
             announce_left(&name, &why, shell);
             options.installed.retain(|m| m.name != name);
         }
+    }
+}
+
+/// Take the installed programs of `left` (each with why) out of `options`, said as left (or,
+/// under `--dry-run`, as what the install would leave).
+pub(crate) fn leave_unbuildable(
+    options: &mut BuildOptions,
+    left: Vec<(String, String)>,
+    shell: &Shell,
+) {
+    for (name, why) in left {
+        if options.dry_run {
+            shell.status("Would leave", format!("{name} as it is: {why}"));
+        } else {
+            announce_left(&name, &why, shell);
+        }
+        options.installed.retain(|m| m.name != name);
     }
 }
 
