@@ -468,6 +468,48 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
     env.verify_ok();
 }
 
+/// A program's tests are compiled as Cargo's release profile compiles them, without debug
+/// assertions: its harness is unoptimised, and rustc would turn them on by default at
+/// `opt-level=0` while the program's library, which the harness uses, has them off. Code that
+/// exists only with debug assertions on both sides (rust-embed's derive: vivid 0.10.1) then
+/// failed to build, and the program was left on its old versions at every install.
+#[test]
+fn a_moved_programs_tests_are_built_without_debug_assertions_as_its_library_is() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let asserting = shim_program(
+        &env,
+        "asserting-shim",
+        &|t| {
+            t.replace(
+                "#[cfg(test)]\nmod tests {",
+                "#[cfg(test)]\nmod tests {\n    #[cfg(debug_assertions)]\n    #[test]\n    \
+                 fn checked() {\n        asserting_shim::checked();\n    }\n",
+            )
+        },
+        false,
+    );
+    std::fs::write(
+        asserting.join("src/lib.rs"),
+        "#[cfg(debug_assertions)]\npub fn checked() {}\n",
+    )
+    .unwrap();
+    let new_shim = shim_program(&env, "new-shim", &|t| t.to_string(), false);
+    install_in_base(&env, &[new_shim, asserting], &[]);
+
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Proven asserting-shim") && !said.contains("Leaving asserting-shim"),
+        "{said}"
+    );
+    assert_eq!(
+        run_clean(&env.root().join("bin/asserting-shim")),
+        "asserting-shim: shim 1.1.0 answer 42 features default\n"
+    );
+    env.verify_ok();
+}
+
 /// A program left on its old build (it has no tests, so a move never proves it) locks older
 /// versions than the programs in step with each other: the versions most installed programs
 /// lock are held for the next newcomer, so the programs in step are not moved back to the left

@@ -185,7 +185,7 @@ pub(crate) fn dep_info_sources(text: &str) -> Vec<String> {
 
 /// Bumped whenever the wrapper changes how it rewrites units: builds from another wrapper
 /// version are different builds.
-pub const WRAPPER_ABI: &str = "wrapper-9";
+pub const WRAPPER_ABI: &str = "wrapper-10";
 
 #[cfg(test)]
 mod tests {

@@ -526,7 +526,7 @@ pub const UNOPTIMISED_TESTS_ENV: &str = "CARGO_SHARE_UNOPTIMISED_TESTS";
 /// library) and the binaries integration tests run are the release units the install links.
 /// Only the harness's own code loses optimisation; debug assertions and overflow checks stay
 /// as the profile sets them.
-fn unoptimised(args: &mut [String]) {
+fn unoptimised(args: &mut Vec<String>) {
     set_optimisation(args, "0", "16");
 }
 
@@ -540,8 +540,15 @@ fn unoptimised(args: &mut [String]) {
 const HOST_OPT_LEVEL: &str = "0";
 const HOST_CODEGEN_UNITS: &str = "256";
 
-/// Replace the unit's `opt-level` and `codegen-units` (as `-Cx=y` or `-C x=y`).
-fn set_optimisation(args: &mut [String], opt_level: &str, codegen_units: &str) {
+/// Replace the unit's `opt-level` and `codegen-units` (as `-Cx=y` or `-C x=y`), keeping its
+/// debug assertions and overflow checks as they were. rustc turns debug assertions on by
+/// default at `opt-level=0`, and Cargo leaves out `-C debug-assertions` where the profile agrees
+/// with that default: a release unit made unoptimised would otherwise be compiled with debug
+/// assertions (and overflow checks, which follow them) that the crates it uses were compiled
+/// without. rust-embed's derive emits code under `#[cfg(debug_assertions)]` that names a
+/// variant its library declares only with debug assertions, so vivid's tests did not build.
+fn set_optimisation(args: &mut Vec<String>, opt_level: &str, codegen_units: &str) {
+    let assertions_before = debug_assertions(args);
     for arg in args.iter_mut() {
         let (prefix, setting) = match arg.strip_prefix("-C") {
             Some(setting) => ("-C", setting),
@@ -552,6 +559,26 @@ fn set_optimisation(args: &mut [String], opt_level: &str, codegen_units: &str) {
         } else if setting.starts_with("codegen-units=") {
             *arg = format!("{prefix}codegen-units={codegen_units}");
         }
+    }
+    if debug_assertions(args) != assertions_before {
+        let value = if assertions_before { "on" } else { "off" };
+        args.extend(["-C".to_string(), format!("debug-assertions={value}")]);
+    }
+}
+
+/// The value of a `-C` setting (as `-Cname=value` or `-C name=value`), the last one given.
+fn codegen_setting<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .map(|arg| arg.strip_prefix("-C").unwrap_or(arg))
+        .filter_map(|setting| setting.strip_prefix(name)?.strip_prefix('='))
+        .next_back()
+}
+
+/// Whether rustc compiles with debug assertions: as given, else on without optimisation.
+fn debug_assertions(args: &[String]) -> bool {
+    match codegen_setting(args, "debug-assertions") {
+        Some(value) => matches!(value, "on" | "yes" | "y" | "true"),
+        None => matches!(codegen_setting(args, "opt-level"), None | Some("0")),
     }
 }
 
@@ -622,6 +649,40 @@ mod tests {
                 "overflow-checks=on",
             ]
         );
+    }
+
+    #[test]
+    fn an_unoptimised_release_unit_keeps_debug_assertions_off() {
+        // Cargo's release profile: `opt-level=3`, no `-C debug-assertions` (rustc's default).
+        let mut harness: Vec<String> = ["--test", "-C", "opt-level=3", "-C", "codegen-units=1"]
+            .map(String::from)
+            .to_vec();
+        assert!(!debug_assertions(&harness));
+        unoptimised(&mut harness);
+        assert_eq!(
+            harness,
+            [
+                "--test",
+                "-C",
+                "opt-level=0",
+                "-C",
+                "codegen-units=16",
+                "-C",
+                "debug-assertions=off"
+            ]
+        );
+        assert!(!debug_assertions(&harness));
+        // A host unit of the release profile, as `build-override` would build it.
+        let mut host: Vec<String> = ["--crate-type", "proc-macro", "-Copt-level=3"]
+            .map(String::from)
+            .to_vec();
+        set_optimisation(&mut host, HOST_OPT_LEVEL, HOST_CODEGEN_UNITS);
+        assert_eq!(&host[2..], ["-Copt-level=0", "-C", "debug-assertions=off"]);
+        // A unit already unoptimised (Cargo leaves `opt-level` out) keeps rustc's default.
+        let mut dev: Vec<String> = ["--test"].map(String::from).to_vec();
+        unoptimised(&mut dev);
+        assert_eq!(dev, ["--test"]);
+        assert!(debug_assertions(&dev));
     }
 
     #[test]
@@ -779,7 +840,7 @@ mod tests {
         assert_eq!(
             out.args.join(" "),
             "--crate-name syn --crate-type lib src/lib.rs -C opt-level=0 -C codegen-units=256 \
-             -C strip=debuginfo"
+             -C strip=debuginfo -C debug-assertions=off"
         );
         // A probe passes through untouched.
         let probe = args("- --crate-name ___ --print=file-names -C opt-level=3");

@@ -585,7 +585,10 @@ impl PreparedBuild {
                 && errors.len() < 3
             {
                 // A link error's cause is on a note line (`rust-lld: error: undefined ...`).
-                errors.push(trimmed.to_string());
+                // The same error at two places of the code is said once.
+                if !errors.iter().any(|e| e == trimmed) {
+                    errors.push(trimmed.to_string());
+                }
             } else if progress && trimmed.starts_with("Compiling ") {
                 // Cargo's progress, as a build shows it.
                 eprintln!("{line}");
