@@ -225,9 +225,9 @@ fn compile(
         }
         let mut child = cmd.spawn().context("running cargo")?;
         let stdout = child.stdout.take().expect("piped stdout");
-        let errors = stderr
+        let errors = prepared
             // Every copy in the workspace: Cargo warns about any member's manifest.
-            .with_copies(prepared.copied_packages(&prepared.programs_of_workspace(wi)))
+            .user_facing(stderr, &prepared.programs_of_workspace(wi))
             .forward(
                 child.stderr.take(),
                 &std::env::current_dir().unwrap_or_default(),

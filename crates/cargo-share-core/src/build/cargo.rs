@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::build::cargo_stderr::CopiedPackage;
+use crate::build::cargo_stderr::{CopiedPackage, StderrForwarding};
 use crate::build::prepare::PreparedBuild;
 use crate::build::sandbox;
 use crate::build::test_only;
@@ -252,12 +252,35 @@ impl PreparedBuild {
 
     /// The copies of `programs` in their set workspaces, with the directories they were copied
     /// from (none for a program built where it is).
+    /// How `base` forwards what a Cargo run about `programs` says: their copies named by their
+    /// originals, cargo-share's cache never named.
+    pub(crate) fn user_facing(
+        &self,
+        base: &StderrForwarding,
+        programs: &[usize],
+    ) -> StderrForwarding {
+        let forwarding = base.with_copies(self.copied_packages(programs));
+        match self
+            .options
+            .cache()
+            .and_then(|cache| Ok(std::path::absolute(cache)?))
+        {
+            Ok(cache) => forwarding.hiding(cache),
+            Err(_) => forwarding,
+        }
+    }
+
     pub(crate) fn copied_packages(&self, programs: &[usize]) -> Vec<CopiedPackage> {
         let members = self
             .set
             .iter()
             .chain(&self.later_sets)
             .flat_map(|s| &s.members);
+        let fetched_sources = self
+            .options
+            .cache()
+            .and_then(|cache| Ok(std::path::absolute(cache)?))
+            .map(|cache| cache.join("sources"));
         let mut copies = Vec::new();
         for &index in programs {
             let program = &self.graph.programs[index];
@@ -273,6 +296,9 @@ impl PreparedBuild {
                     copies.push(CopiedPackage {
                         copy_in_workspace: inside.to_path_buf(),
                         original: member.package_dir.clone(),
+                        fetched: fetched_sources
+                            .as_ref()
+                            .is_ok_and(|dir| member.package_dir.starts_with(dir)),
                         copy,
                     });
                 }

@@ -21,12 +21,19 @@ pub(crate) struct CopiedPackage {
     pub(crate) copy_in_workspace: PathBuf,
     /// The package directory it was copied from.
     pub(crate) original: PathBuf,
+    /// Whether the original is a package cargo-share fetched (crates.io, another registry, a
+    /// git repository) rather than the user's own directory: Cargo says nothing of such a
+    /// package's manifest to `cargo install`, so its warnings about it are not shown.
+    pub(crate) fetched: bool,
 }
 
 /// How one command forwards the stderr of the Cargo runs it makes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StderrForwarding {
     copies: Vec<CopiedPackage>,
+    /// cargo-share's own directories (its cache: fetched sources, generated workspaces), which
+    /// a status line does not name: `Compiling vivid v0.10.1`, as `cargo install` says it.
+    internal: Vec<PathBuf>,
     /// The diagnostics shown so far by this command, without colours.
     shown: Arc<Mutex<HashSet<String>>>,
 }
@@ -36,8 +43,31 @@ impl StderrForwarding {
     pub(crate) fn with_copies(&self, copies: Vec<CopiedPackage>) -> StderrForwarding {
         StderrForwarding {
             copies,
+            internal: self.internal.clone(),
             shown: self.shown.clone(),
         }
+    }
+
+    /// The same forwarding, not naming the packages under `dir` (see `internal`).
+    pub(crate) fn hiding(mut self, dir: PathBuf) -> StderrForwarding {
+        self.internal.push(dir);
+        self
+    }
+
+    /// One line of Cargo's as the user is shown it: copies named by their originals, and no
+    /// package named by a directory of cargo-share's own.
+    pub(crate) fn for_user(&self, line: &str, replacements: &[(String, String)]) -> String {
+        let mut text = replace_all(line, replacements);
+        for dir in &self.internal {
+            let named = format!(" ({}", dir.display());
+            while let Some(start) = text.find(&named) {
+                let Some(len) = text[start..].find(')') else {
+                    break;
+                };
+                text.replace_range(start..start + len + 1, "");
+            }
+        }
+        text
     }
 
     /// Forward `stream` to our stderr line by line (colours and all), each line with the copies'
@@ -49,7 +79,9 @@ impl StderrForwarding {
         cwd: &Path,
     ) -> JoinHandle<String> {
         let replacements = self.replacements(cwd);
+        let unshown = self.unshown_manifest_warnings();
         let shown = self.shown.clone();
+        let this = self.clone();
         std::thread::spawn(move || {
             let Some(stream) = stream else {
                 return String::new();
@@ -59,12 +91,13 @@ impl StderrForwarding {
                 kept: String::new(),
                 block: Vec::new(),
                 shown,
+                unshown,
             };
             let mut reader = BufReader::new(stream);
             let mut line = Vec::new();
             while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
                 let text = String::from_utf8_lossy(&line);
-                lines.take(replace_all(&text, &replacements));
+                lines.take(this.for_user(&text, &replacements));
                 line.clear();
             }
             lines.end_block();
@@ -75,7 +108,7 @@ impl StderrForwarding {
     /// What is replaced by what, longest first: absolute copies by absolute originals (as
     /// Cargo names packages), and a copy's place in its workspace after a space or a colour
     /// code (as rustc names files) by the original relative to `cwd` where it is under it.
-    fn replacements(&self, cwd: &Path) -> Vec<(String, String)> {
+    pub(crate) fn replacements(&self, cwd: &Path) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
         for c in &self.copies {
             pairs.push((
@@ -97,6 +130,16 @@ impl StderrForwarding {
         }
         pairs.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
         pairs
+    }
+
+    /// How Cargo's warnings about a fetched package's manifest begin, once its copy is named by
+    /// its original (`warning: ORIGINAL/Cargo.toml: …`).
+    fn unshown_manifest_warnings(&self) -> Vec<String> {
+        self.copies
+            .iter()
+            .filter(|c| c.fetched)
+            .map(|c| format!("warning: {}: ", c.original.join("Cargo.toml").display()))
+            .collect()
     }
 }
 
@@ -121,6 +164,8 @@ struct Lines<W: Write> {
     /// The diagnostic being read: its lines as they came.
     block: Vec<String>,
     shown: Arc<Mutex<HashSet<String>>>,
+    /// How the diagnostics that are never shown begin (`unshown_manifest_warnings`).
+    unshown: Vec<String>,
 }
 
 impl<W: Write> Lines<W> {
@@ -145,6 +190,9 @@ impl<W: Write> Lines<W> {
         }
         let block = std::mem::take(&mut self.block).concat();
         let plain = strip_ansi(&block);
+        if self.unshown.iter().any(|start| plain.starts_with(start)) {
+            return;
+        }
         let new = self
             .shown
             .lock()
@@ -201,6 +249,7 @@ mod tests {
             kept: String::new(),
             block: Vec::new(),
             shown: shown.clone(),
+            unshown: Vec::new(),
         };
         for line in text.split_inclusive('\n') {
             lines.take(line.to_string());
@@ -251,6 +300,7 @@ mod tests {
             copy: "/c/sets/s/two-a-0.1.0".into(),
             copy_in_workspace: "two-a-0.1.0".into(),
             original: "/home/u/ws/two-a".into(),
+            fetched: false,
         }]);
         let pairs = forwarding.replacements(Path::new("/home/u"));
         let line = replace_all(FIRST, &pairs);
@@ -268,6 +318,71 @@ mod tests {
         assert!(replace_all(FIRST, &elsewhere).contains(" --> /home/u/ws/two-a/src/main.rs"));
         let inside = forwarding.replacements(Path::new("/home/u/ws/two-a"));
         assert!(replace_all(FIRST, &inside).contains(" --> src/main.rs"));
+    }
+
+    /// htmlq 0.4.0's manifest gives both `license` and `license-file`: `cargo install htmlq`
+    /// says nothing of it, and the copy's warning named cargo-share's fetched sources.
+    #[test]
+    fn warnings_about_a_fetched_programs_manifest_are_not_shown() {
+        let copy = |name: &str, original: &str, fetched| CopiedPackage {
+            copy: format!("/c/sets/s/{name}-0.4.0").into(),
+            copy_in_workspace: format!("{name}-0.4.0").into(),
+            original: original.into(),
+            fetched,
+        };
+        let forwarding = StderrForwarding::default().with_copies(vec![
+            copy("htmlq", "/s/build/sources/htmlq-0.4.0", true),
+            copy("mine", "/home/u/mine", false),
+        ]);
+        let pairs = forwarding.replacements(Path::new("/home/u"));
+        let mut lines = Lines {
+            out: Vec::new(),
+            kept: String::new(),
+            block: Vec::new(),
+            shown: Arc::default(),
+            unshown: forwarding.unshown_manifest_warnings(),
+        };
+        let text = "warning: /c/sets/s/htmlq-0.4.0/Cargo.toml: only one of `license` or \
+                    `license-file` is necessary\n`license` should be used if ...\n\
+                    warning: /c/sets/s/mine-0.4.0/Cargo.toml: unused manifest key: x\n\
+                    \x20   Building x\n";
+        for line in text.split_inclusive('\n') {
+            lines.take(replace_all(line, &pairs));
+        }
+        lines.end_block();
+        assert_eq!(
+            String::from_utf8(lines.out).unwrap(),
+            "warning: /home/u/mine/Cargo.toml: unused manifest key: x\n    Building x\n"
+        );
+    }
+
+    #[test]
+    fn packages_in_cargo_shares_own_directories_are_named_without_them() {
+        let forwarding = StderrForwarding::default()
+            .with_copies(vec![CopiedPackage {
+                copy: "/s/build/sets/s/htmlq-0.4.0".into(),
+                copy_in_workspace: "htmlq-0.4.0".into(),
+                original: "/s/build/sources/htmlq-0.4.0".into(),
+                fetched: true,
+            }])
+            .hiding("/s/build".into());
+        let pairs = forwarding.replacements(Path::new("/home/u"));
+        for (line, shown) in [
+            (
+                "   Compiling htmlq v0.4.0 (/s/build/sets/s/htmlq-0.4.0)\n",
+                "   Compiling htmlq v0.4.0\n",
+            ),
+            (
+                "\x1b[1m\x1b[92m   Compiling\x1b[0m g v0.1.0 (/s/build/sets/s/g)\n",
+                "\x1b[1m\x1b[92m   Compiling\x1b[0m g v0.1.0\n",
+            ),
+            (
+                "   Compiling mine v0.1.0 (/home/u/mine)\n",
+                "   Compiling mine v0.1.0 (/home/u/mine)\n",
+            ),
+        ] {
+            assert_eq!(forwarding.for_user(line, &pairs), shown);
+        }
     }
 
     #[test]

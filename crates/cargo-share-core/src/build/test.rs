@@ -11,6 +11,7 @@ use cargo_metadata::Message;
 use serde::Serialize;
 
 use crate::build::cargo::CargoVerb;
+use crate::build::cargo_stderr::StderrForwarding;
 use crate::build::options::BuildOptions;
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::failure::ErrorKind;
@@ -372,6 +373,8 @@ impl PreparedBuild {
                 }
             }
         }
+        let forwarding = self.user_facing(&StderrForwarding::default(), programs);
+        let replacements = forwarding.replacements(&std::env::current_dir().unwrap_or_default());
         let mut current = programs.first().copied();
         for message in Message::parse_stream(BufReader::new(reader)) {
             match message? {
@@ -407,7 +410,7 @@ impl PreparedBuild {
                     if let Some(p) = current {
                         count_test_results(&line, &mut results[p]);
                     }
-                    on_line(current, &line);
+                    on_line(current, &forwarding.for_user(&line, &replacements));
                 }
                 _ => {}
             }
