@@ -331,7 +331,7 @@ fn announce_adapted(
         format!(
             " but for {} that fail with {OWN_VERSIONS} too ({})",
             counts.failed,
-            counts.failing.join(", ")
+            crate::build::retest::some_names(&counts.failing)
         )
     };
     shell.status(
