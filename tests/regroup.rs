@@ -204,9 +204,14 @@ fn untested_shim(env: &Env) -> PathBuf {
 
 /// A newcomer that requires shim 1.1: the installed programs' shim 1.0.0 would move to 1.1.0.
 fn needs_newer(env: &Env) -> PathBuf {
+    needing_newer(env, "newer-shim")
+}
+
+/// [`needs_newer`] under another name, for another newcomer that moves the same programs.
+fn needing_newer(env: &Env, name: &str) -> PathBuf {
     shim_program(
         env,
-        "newer-shim",
+        name,
         &|t| t.replace("shim = \"1\"", "shim = \"1.1\""),
         true,
     )
@@ -428,12 +433,7 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
     assert_eq!(program_files(&env, "unpackaged-shim"), before);
 
     // Another newcomer that would move it: left at once, its tests not built again.
-    let newest = shim_program(
-        &env,
-        "newest-shim",
-        &|t| t.replace("shim = \"1\"", "shim = \"1.1\""),
-        true,
-    );
+    let newest = needing_newer(&env, "newest-shim");
     let out = install_in_base(&env, &[newest], &["--no-locked"]);
     let said = stderr(&out);
     assert!(!said.contains("Testing unpackaged-shim"), "{said}");
@@ -448,12 +448,7 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
     assert_eq!(programs_of(&env, &out, "program-left"), ["unpackaged-shim"]);
     assert_eq!(program_files(&env, "unpackaged-shim"), before);
     // A dry run says so too, instead of a test it would not run.
-    let again = shim_program(
-        &env,
-        "again-shim",
-        &|t| t.replace("shim = \"1\"", "shim = \"1.1\""),
-        true,
-    );
+    let again = needing_newer(&env, "again-shim");
     let out = install_in_base(&env, &[again], &["--no-locked", "--dry-run"]);
     let said = stderr(&out);
     assert!(
@@ -465,6 +460,39 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
         run_clean(&env.root().join("bin/unpackaged-shim")),
         "unpackaged-shim: shim 1.0.0 answer 41 features default\n"
     );
+    env.verify_ok();
+}
+
+/// A program with no test at all (kondo 0.9.0) proves nothing under any versions: the first
+/// install that would move it runs its empty suite and leaves it; a later one leaves it at once.
+#[test]
+fn a_program_without_tests_is_left_without_building_its_tests_again() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    let new_shim = shim_program(&env, "new-shim", &|t| t.to_string(), false);
+    install_in_base(&env, &[new_shim, untested_shim(&env)], &[]);
+    let before = program_files(&env, "untested-shim");
+
+    let out = install_in_base(&env, &[needs_newer(&env)], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Testing untested-shim") && said.contains("Leaving untested-shim as it is"),
+        "{said}"
+    );
+    let newest = needing_newer(&env, "newest-shim");
+    let out = install_in_base(&env, &[newest], &["--no-locked"]);
+    let said = stderr(&out);
+    assert!(!said.contains("Testing untested-shim"), "{said}");
+    assert!(
+        said.contains(
+            "Leaving untested-shim as it is (installed, not rebuilt): with the new program it \
+             would be built from other crate versions (shim 1.0.0 -> 1.1.0), and it has no test \
+             to run whatever the versions (found by an earlier install)"
+        ),
+        "{said}"
+    );
+    assert_eq!(programs_of(&env, &out, "program-left"), ["untested-shim"]);
+    assert_eq!(program_files(&env, "untested-shim"), before);
     env.verify_ok();
 }
 

@@ -30,7 +30,7 @@ use anyhow::Result;
 use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest::{
-    failing_again, leave_unbuildable, moved_programs, prepare_retested, prepare_retested_from,
+    failing_again, leave_unprovable, moved_programs, prepare_retested, prepare_retested_from,
     verdict, MovedProgram, Verdict,
 };
 use crate::build::retest_baseline::{
@@ -194,7 +194,7 @@ pub(crate) fn prepare_adapted(
 
 /// The adapted trial, prepared; an installed program it would move whose tests are known not
 /// to build from its sources is left as it is first and the trial prepared again without it
-/// (`unbuildable_tests`), before any newcomer is tested under a resolution that still held it.
+/// (`unprovable_tests`), before any newcomer is tested under a resolution that still held it.
 fn prepare_trial(
     adapted_options: &mut BuildOptions,
     recording: &Shell,
@@ -202,11 +202,11 @@ fn prepare_trial(
 ) -> Result<PreparedBuild> {
     loop {
         let trial = prepare(adapted_options, recording)?;
-        let left = trial.unbuildable(&moved_programs(&trial)?)?;
+        let left = trial.unprovable(&moved_programs(&trial)?)?;
         if left.is_empty() {
             return Ok(trial);
         }
-        leave_unbuildable(adapted_options, left, shell);
+        leave_unprovable(adapted_options, left, shell);
     }
 }
 

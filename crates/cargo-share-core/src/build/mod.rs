@@ -47,7 +47,7 @@ pub(crate) mod std_relink;
 pub(crate) mod test;
 pub(crate) mod test_only;
 pub(crate) mod trim;
-pub(crate) mod unbuildable_tests;
+pub(crate) mod unprovable_tests;
 
 pub use assemble::{build, show_plan, BuildReport, BuiltProgram};
 pub(crate) use failures::FailedProgram;

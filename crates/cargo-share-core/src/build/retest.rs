@@ -23,7 +23,7 @@ use crate::build::options::InstalledMember;
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest_baseline::{installed_outcome, record_by_resolution};
 use crate::build::test::{record_outcomes, recorded_test, RecordedTest, TestCounts};
-use crate::build::unbuildable_tests::{self, ProgramSources};
+use crate::build::unprovable_tests::{self, ProgramSources, Unprovable};
 use crate::message::{self, Message};
 use crate::resolve::set::{closure_fingerprint, describe_changes, version_changes, VersionChange};
 use crate::shell::Shell;
@@ -111,9 +111,9 @@ pub(crate) fn prepare_retested_from(
         let moved = moved_programs(&prepared)?;
         // One whose tests are known not to build from its sources leaves before any test
         // runs: the set it leaves is another resolution, to be prepared again first.
-        let unbuildable = prepared.unbuildable(&moved)?;
-        if !unbuildable.is_empty() {
-            leave_unbuildable(&mut options, unbuildable, shell);
+        let unprovable = prepared.unprovable(&moved)?;
+        if !unprovable.is_empty() {
+            leave_unprovable(&mut options, unprovable, shell);
             continue;
         }
         if options.dry_run {
@@ -187,7 +187,7 @@ pub(crate) fn prepare_retested_from(
 
 /// Take the installed programs of `left` (each with why) out of `options`, said as left (or,
 /// under `--dry-run`, as what the install would leave).
-pub(crate) fn leave_unbuildable(
+pub(crate) fn leave_unprovable(
     options: &mut BuildOptions,
     left: Vec<(String, String)>,
     shell: &Shell,
@@ -340,16 +340,18 @@ impl PreparedBuild {
         let mut to_run = Vec::new();
         for (i, m) in moved.iter().enumerate() {
             let set = self.set_of_moved(m)?;
-            let key = self.test_key(set);
+            let keys = self.outcome_keys(set, m);
             if let Some((_, counts)) = passed.get(&m.name).filter(|(f, _)| *f == m.fingerprint) {
                 if counts.known_failures {
                     // Compared with the installed versions' run: so recorded for this resolution.
-                    record_outcomes(set, &key, once((m.name.clone(), counts.clone())))?;
+                    for key in &keys {
+                        record_outcomes(set, key, once((m.name.clone(), counts.clone())))?;
+                    }
                 }
                 found.push(Some((counts.clone(), false, Vec::new())));
                 continue;
             }
-            match recorded_test(set, &key, &m.name) {
+            match keys.iter().find_map(|key| recorded_test(set, key, &m.name)) {
                 Some(r) if r.version == m.version => found.push(Some((r, true, Vec::new()))),
                 _ => {
                     shell.status(
@@ -374,19 +376,15 @@ impl PreparedBuild {
         };
         for (&i, (outcome, failing)) in to_run.iter().zip(ran) {
             let m = &moved[i];
-            if outcome.note.as_deref() == Some("tests did not build") {
-                if let Some(error) = unbuildable_tests::missing_file_error(&failing) {
-                    self.with_sources(m, |cache, sources| {
-                        unbuildable_tests::record(cache, sources, error)
-                    })?;
-                }
+            if let Some(why) = Unprovable::of(&outcome, &failing) {
+                self.with_sources(m, |cache, sources| {
+                    unprovable_tests::record(cache, sources, why)
+                })?;
             }
             let set = self.set_of_moved(m)?;
-            record_outcomes(
-                set,
-                &self.test_key(set),
-                once((m.name.clone(), outcome.clone())),
-            )?;
+            for key in self.outcome_keys(set, m) {
+                record_outcomes(set, &key, once((m.name.clone(), outcome.clone())))?;
+            }
             found[i] = Some((outcome, false, failing));
         }
         let mut out = Vec::new();
@@ -411,22 +409,16 @@ impl PreparedBuild {
         Ok(out)
     }
 
-    /// The moved programs whose tests are recorded as not building from their sources
-    /// ([`unbuildable_tests`]), each with why it is left.
-    pub(crate) fn unbuildable(&self, moved: &[MovedProgram]) -> Result<Vec<(String, String)>> {
+    /// The moved programs whose tests are recorded as proving nothing from their sources
+    /// ([`unprovable_tests`]), each with why it is left.
+    pub(crate) fn unprovable(&self, moved: &[MovedProgram]) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         for m in moved {
-            let error = self.with_sources(m, |cache, sources| {
-                Ok(unbuildable_tests::recorded(cache, sources))
+            let recorded = self.with_sources(m, |cache, sources| {
+                Ok(unprovable_tests::recorded(cache, sources))
             })?;
-            if let Some(error) = error.flatten() {
-                out.push((
-                    m.name.clone(),
-                    m.left_why(&format!(
-                        "its own tests do not build from its sources whatever the versions \
-                         ({error}; found by an earlier install)"
-                    )),
-                ));
+            if let Some(why) = recorded.flatten() {
+                out.push((m.name.clone(), m.left_why(&why.why_left())));
             }
         }
         Ok(out)
@@ -447,6 +439,26 @@ impl PreparedBuild {
             copy: &copy,
         };
         f(&self.options.cache()?, &sources).map(Some)
+    }
+
+    /// What a moved program's test outcome is recorded and found under: the set's resolution
+    /// (as `cargo share test` records it), and the program's own (`closure_fingerprint`: every
+    /// package its binaries and tests are built from, with versions and features, and the
+    /// content of its sources). The second survives a change of the set that leaves the
+    /// program's closure as it was: a program left by the install, or a newcomer's crates.
+    fn outcome_keys(&self, set: &crate::resolve::set::ProgramSet, m: &MovedProgram) -> Vec<String> {
+        let mut keys = vec![self.test_key(set)];
+        let listing = self
+            .package_dir(m.index)
+            .and_then(|copy| crate::resolve::set::workspace::copy_listing(&copy));
+        if let (false, Some(listing)) = (m.fingerprint.is_empty(), listing) {
+            let text = format!("{}\n{}\n{}\n{listing}", m.name, m.version, m.fingerprint);
+            keys.push(format!(
+                "closure:{}",
+                cargo_share_compile::digest::sha256_hex(text.as_bytes())
+            ));
+        }
+        keys
     }
 
     /// The set a moved installed program is built in.

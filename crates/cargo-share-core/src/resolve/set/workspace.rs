@@ -378,7 +378,7 @@ mod tests {
         (root, copy)
     }
 
-    /// A copy's listing keys what is recorded of its sources (`build::unbuildable_tests`): the
+    /// A copy's listing keys what is recorded of its sources (`build::unprovable_tests`): the
     /// manifest, which a grouped workspace rewrites for each grouping, is not part of it.
     #[test]
     fn a_copys_listing_leaves_out_its_rewritten_manifest() {
