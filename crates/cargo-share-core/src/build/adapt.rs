@@ -301,11 +301,15 @@ fn newcomer_tests(prepared: &PreparedBuild, m: &AdaptedProgram, shell: &Shell) -
     let (outcome, failing) = prepared.run_own_tests(m.index, shell)?;
     Ok(match verdict(&outcome, &failing) {
         Verdict::NotProven(_) => {
+            let names = match failing.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", crate::build::retest::some_names(&failing)),
+            };
             Verdict::NotProven(if outcome.note.as_deref() == Some("tests did not build") {
-                "its own tests do not build with them".to_string()
+                format!("its own tests do not build with them{names}")
             } else if outcome.failed > 0 {
                 format!(
-                    "{} of its {} own tests fail with them",
+                    "{} of its {} own tests fail with them{names}",
                     outcome.failed,
                     outcome.passed + outcome.failed
                 )
