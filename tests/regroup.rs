@@ -463,6 +463,53 @@ fn a_program_whose_tests_miss_a_file_is_left_without_testing_it_again() {
     env.verify_ok();
 }
 
+/// ouch 0.8.3 after eight programs: its tests did not build with the installed versions (a
+/// `-sys` crate's build script needs libclang), so every installed program was moved to its
+/// versions and tested (nine minutes) before its own build failed the same way. A build script
+/// of its own closure that fails for want of a system library fails the install at once.
+#[test]
+fn a_newcomer_whose_build_needs_a_missing_system_library_fails_before_anything_is_moved() {
+    let env = Env::new();
+    with_fixture_registry(&env);
+    install_in_base(&env, &[fixture("sets/old-shim")], &[]);
+    let before = program_files(&env, "old-shim");
+    let newcomer = new_shim_with_main(&env, &|t| t.to_string());
+    std::fs::write(
+        newcomer.join("build.rs"),
+        "fn main() {\n    panic!(\"Unable to find libclang: couldn't find any valid shared \
+         libraries matching: ['libclang.so']\");\n}\n",
+    )
+    .unwrap();
+    let out = env
+        .cmd()
+        .args(["install", "--path"])
+        .arg(&newcomer)
+        .arg("--root")
+        .arg(env.root())
+        .current_dir(&env.base)
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert_eq!(out.status.code(), Some(101), "{said}");
+    assert!(
+        said.contains(
+            "new-shim v0.1.0 cannot be built on this machine: the build script of `new-shim \
+             v0.1.0` failed; it needs libclang (Debian/Ubuntu: libclang-dev; Fedora: \
+             clang-devel); nothing was installed or changed"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("Testing old-shim"), "{said}");
+    assert_eq!(
+        said.matches("cannot be built on this machine").count(),
+        1,
+        "{said}"
+    );
+    assert!(!env.root().join("bin/new-shim").exists());
+    assert_eq!(program_files(&env, "old-shim"), before);
+    env.verify_ok();
+}
+
 /// A program with no test at all (kondo 0.9.0) proves nothing under any versions: the first
 /// install that would move it runs its empty suite and leaves it; a later one leaves it at once.
 #[test]

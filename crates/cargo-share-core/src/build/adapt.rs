@@ -25,13 +25,13 @@
 //! against 727 to 829, its own suite included). Sharing is the same either way: one version
 //! per compatible range.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::build::options::{BuildOptions, InstalledMember};
 use crate::build::prepare::{prepare, PreparedBuild};
 use crate::build::retest::{
     failing_again, leave_unprovable, moved_programs, prepare_retested, prepare_retested_from,
-    verdict, MovedProgram, Verdict,
+    verdict, MovedProgram, OwnTests, Verdict,
 };
 use crate::build::retest_baseline::{
     carry_outcomes_forward, installed_outcome, record_by_resolution,
@@ -298,7 +298,20 @@ fn newcomer_tests(prepared: &PreparedBuild, m: &AdaptedProgram, shell: &Shell) -
             describe_changes(&m.changes)
         ),
     );
-    let (outcome, failing) = prepared.run_own_tests(m.index, shell)?;
+    let run = prepared.run_own_tests(m.index, shell)?;
+    if let Some(why) = missing_for_its_build(prepared, m.index, &run) {
+        // No resolution builds it here: moving the installed programs to its versions and
+        // testing each would end in the same failure.
+        bail!(
+            "{} v{} cannot be built on this machine: {why}; nothing was installed or changed: \
+             install what it needs and run the command again",
+            m.name,
+            m.version
+        );
+    }
+    let OwnTests {
+        outcome, failing, ..
+    } = run;
     Ok(match verdict(&outcome, &failing) {
         Verdict::NotProven(_) => {
             let names = match failing.is_empty() {
@@ -319,6 +332,25 @@ fn newcomer_tests(prepared: &PreparedBuild, m: &AdaptedProgram, shell: &Shell) -
         }
         proven => proven,
     })
+}
+
+/// Why the program `index` cannot be built on this machine whatever the versions, if its test
+/// `run` says so: the build script of a crate its binaries need (not one only its tests reach)
+/// failed for want of a system requirement (`build::failures`: libclang, a `-dev` package).
+fn missing_for_its_build(prepared: &PreparedBuild, index: usize, run: &OwnTests) -> Option<String> {
+    let missing = run.missing.as_deref()?;
+    let script = run.failing.iter().find_map(|e| {
+        e.strip_prefix("error: failed to run custom build command for `")?
+            .split('`')
+            .next()
+    })?;
+    let name = script.split(" v").next()?;
+    let program = &prepared.graph.programs[index];
+    let metadata = &prepared.graph.workspaces[program.workspace].metadata;
+    let test_only = crate::build::test_only::test_only_packages(metadata, &[&program.package_id]);
+    let script = script.split(" (").next().unwrap_or(script);
+    (!test_only.contains(name))
+        .then(|| format!("the build script of `{script}` failed; it needs {missing}"))
 }
 
 /// Say a newcomer is adapted: its tests pass (`counts`), but for those that fail with its own

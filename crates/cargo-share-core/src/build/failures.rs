@@ -106,7 +106,7 @@ fn causes(stderr: &str) -> Vec<String> {
 }
 
 /// The system requirement an error shows missing, with the packages that usually provide it.
-fn missing_requirement(stderr: &str) -> Option<String> {
+pub(crate) fn missing_requirement(stderr: &str) -> Option<String> {
     if let Some(rest) = stderr.split("The system library `").nth(1) {
         let lib = rest.split('`').next().unwrap_or_default();
         return Some(format!(

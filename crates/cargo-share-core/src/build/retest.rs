@@ -30,7 +30,15 @@ use crate::shell::Shell;
 
 /// A program's own test outcome and the names of its failing tests (or, when they did not
 /// build, the first compiler errors).
-pub(crate) type OwnTests = (RecordedTest, Vec<String>);
+/// A program's own test run: its outcome, the names of its failing tests (or, when they did
+/// not build, the first compiler errors), and the system requirement (a library, a tool) the
+/// errors of a build that failed point at, if any.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnTests {
+    pub(crate) outcome: RecordedTest,
+    pub(crate) failing: Vec<String>,
+    pub(crate) missing: Option<String>,
+}
 
 /// An installed program the prepared set would build from other crate versions.
 pub(crate) struct MovedProgram {
@@ -374,7 +382,13 @@ impl PreparedBuild {
         } else {
             self.run_own_tests_of(&indices, shell)?
         };
-        for (&i, (outcome, failing)) in to_run.iter().zip(ran) {
+        for (
+            &i,
+            OwnTests {
+                outcome, failing, ..
+            },
+        ) in to_run.iter().zip(ran)
+        {
             let m = &moved[i];
             if let Some(why) = Unprovable::of(&outcome, &failing) {
                 self.with_sources(m, |cache, sources| {
@@ -489,8 +503,8 @@ impl PreparedBuild {
         let mut outcomes = self.run_own_tests_once(indices, shell)?;
         let failing: Vec<usize> = (0..indices.len())
             .filter(|&i| {
-                let (outcome, names) = &outcomes[i];
-                matches!(verdict(outcome, names), Verdict::Failing(_))
+                let run = &outcomes[i];
+                matches!(verdict(&run.outcome, &run.failing), Verdict::Failing(_))
             })
             .collect();
         if failing.is_empty() {
@@ -498,7 +512,11 @@ impl PreparedBuild {
         }
         for &i in &failing {
             let program = &self.graph.programs[indices[i]];
-            let (outcome, names) = &outcomes[i];
+            let OwnTests {
+                outcome,
+                failing: names,
+                ..
+            } = &outcomes[i];
             shell.status(
                 "Retesting",
                 format!(
@@ -514,8 +532,11 @@ impl PreparedBuild {
         }
         let again_of: Vec<usize> = failing.iter().map(|&i| indices[i]).collect();
         let again = self.run_own_tests_once(&again_of, shell)?;
-        for (&i, (outcome, names)) in failing.iter().zip(again) {
-            if !(matches!(verdict(&outcome, &names), Verdict::Passed(_)) && outcome.failed == 0) {
+        for (&i, run) in failing.iter().zip(again) {
+            let outcome = &run.outcome;
+            if !(matches!(verdict(outcome, &run.failing), Verdict::Passed(_))
+                && outcome.failed == 0)
+            {
                 continue;
             }
             let program = &self.graph.programs[indices[i]];
@@ -527,10 +548,10 @@ impl PreparedBuild {
                     program.name,
                     program.version,
                     outcome.passed,
-                    some_names(&outcomes[i].1)
+                    some_names(&outcomes[i].failing)
                 ),
             );
-            outcomes[i] = (outcome, names);
+            outcomes[i] = run;
         }
         Ok(outcomes)
     }
@@ -552,16 +573,17 @@ impl PreparedBuild {
         let mut found: BTreeMap<usize, OwnTests> = BTreeMap::new();
         for ((workspace, _), programs) in runs {
             let (outcomes, status) = self.run_tests_in(workspace, &programs, shell)?;
-            for (index, (outcome, failing)) in programs.iter().zip(outcomes) {
-                let unrun =
-                    programs.len() > 1 && !status.success() && outcome.passed + outcome.failed == 0;
-                let (outcome, failing) = if unrun {
+            for (index, run) in programs.iter().zip(outcomes) {
+                let unrun = programs.len() > 1
+                    && !status.success()
+                    && run.outcome.passed + run.outcome.failed == 0;
+                let run = if unrun {
                     let (mut alone, _) = self.run_tests_in(workspace, &[*index], shell)?;
                     alone.remove(0)
                 } else {
-                    (outcome, failing)
+                    run
                 };
-                found.insert(*index, (outcome, failing));
+                found.insert(*index, run);
             }
         }
         Ok(indices
@@ -583,9 +605,17 @@ impl PreparedBuild {
         let mut started = vec![0u64; results.len()];
         let mut failing: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         let mut errors = Vec::new();
+        // What Cargo says before any test binary runs: the build, and why it failed.
+        let mut build_output = String::new();
+        let mut testing = false;
         let progress = !shell.quiet && !shell.is_json();
         let mut on_line = |current: Option<usize>, line: &str| {
             let trimmed = line.trim();
+            testing |= trimmed.starts_with("Running ") || trimmed.starts_with("Doc-tests ");
+            if !testing {
+                build_output.push_str(line);
+                build_output.push('\n');
+            }
             if let Some(name) = trimmed
                 .strip_prefix("test ")
                 .and_then(|t| t.strip_suffix(" ... FAILED"))
@@ -622,13 +652,19 @@ impl PreparedBuild {
             counts.version = program.version.clone();
             let mut outcome = RecordedTest::from(&counts);
             let mut names = failing.remove(&index).unwrap_or_default();
+            let mut missing = None;
             if counts.test_binaries == 0 && !status.success() {
                 names = errors.clone();
+                missing = crate::build::failures::missing_requirement(&build_output);
             } else if counts.test_binaries >= started[index] && names.len() as u64 == counts.failed
             {
                 outcome.failing = names.clone();
             }
-            out.push((outcome, names));
+            out.push(OwnTests {
+                outcome,
+                failing: names,
+                missing,
+            });
         }
         Ok((out, status))
     }

@@ -80,7 +80,7 @@ pub(crate) fn installed_outcome(
             member.name, program.version
         ),
     );
-    let (outcome, _) = prepared.run_own_tests(index, shell)?;
+    let outcome = prepared.run_own_tests(index, shell)?.outcome;
     record_by_resolution(options, member, &member.resolution, &outcome)?;
     Ok(outcome)
 }
