@@ -89,6 +89,21 @@ impl Shell {
         true
     }
 
+    /// What a recording shell kept of its status lines, as `VERB message`.
+    #[cfg(test)]
+    pub(crate) fn recorded_statuses(&self) -> Vec<String> {
+        let Some(kept) = &self.recorded else {
+            return Vec::new();
+        };
+        let kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter()
+            .filter_map(|said| match said {
+                Said::Status(verb, message) => Some(format!("{verb} {message}")),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The same shell, passing `-v` (`level` times) to the Cargo builds it runs.
     pub fn with_verbose(mut self, level: u8) -> Self {
         self.verbose = level;

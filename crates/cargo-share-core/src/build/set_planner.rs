@@ -81,7 +81,9 @@ pub(crate) fn unify_sources(
     }
     let candidates = grouping::compatible_subset(&candidates);
     let plan = plan_passes(
-        |apart, graph| planner.pass(&members, &candidates, &kept_out, apart, graph),
+        |apart, graph, shell| {
+            Planner { shell, ..planner }.pass(&members, &candidates, &kept_out, apart, graph)
+        },
         graph,
         shell,
     )?;
@@ -181,6 +183,7 @@ fn lock_test_only(md: &cargo_metadata::Metadata) -> std::collections::BTreeSet<S
 }
 
 /// What every step of planning reads and nothing changes.
+#[derive(Clone, Copy)]
 struct Planner<'a> {
     options: &'a BuildOptions,
     plugins: Option<&'a Plugins>,
@@ -214,10 +217,12 @@ struct Pass {
 /// load more of the earlier groups with more crates kept apart; the last pass may share less
 /// than an earlier one (a crate kept apart takes its dependents along): then the best one is
 /// planned once more, and kept. `plan_once` plans every set once with the crates it is given
-/// kept apart ([`Planner::pass`], which asks Cargo); the graph is truncated to what it was
-/// before each pass.
+/// kept apart ([`Planner::pass`], which asks Cargo, saying what it plans through the shell it
+/// is given); the graph is truncated to what it was before each pass. The first pass is said
+/// as it goes; what a later one says is said only if it is the pass kept (every pass with
+/// `-v` or `--json`): a pass thrown away planned nothing the user gets.
 fn plan_passes(
-    mut plan_once: impl FnMut(&BTreeSet<String>, &mut BuildGraph) -> Result<Pass>,
+    mut plan_once: impl FnMut(&BTreeSet<String>, &mut BuildGraph, &Shell) -> Result<Pass>,
     graph: &mut BuildGraph,
     shell: &Shell,
 ) -> Result<Pass> {
@@ -230,9 +235,17 @@ fn plan_passes(
         passes += 1;
         graph.workspaces.truncate(graph_before.0);
         graph.programs.truncate(graph_before.1);
-        let pass = plan_once(&apart, graph)?;
+        let recording =
+            (passes > 1 && shell.verbose == 0 && !shell.is_json()).then(|| shell.recording());
+        let pass = plan_once(&apart, graph, recording.as_ref().unwrap_or(shell))?;
+        let kept = |pass: Pass| {
+            if let Some(recording) = &recording {
+                shell.replay(recording);
+            }
+            Ok(pass)
+        };
         if replaying {
-            return Ok(pass);
+            return kept(pass);
         }
         if best
             .as_ref()
@@ -244,7 +257,7 @@ fn plan_passes(
         let best_apart = best.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
         if more.is_empty() || passes >= SET_PASSES {
             if best_apart == apart {
-                return Ok(pass);
+                return kept(pass);
             }
             replaying = true;
             shell.status(
@@ -753,12 +766,20 @@ mod tests {
     /// what each pass was asked to keep apart, in order, and the pass kept. Each pass adds a
     /// program named after its place to the graph, which then holds the kept pass's only.
     fn plan(outcomes: &[Outcome]) -> (Vec<BTreeSet<String>>, String) {
+        let (asked, kept, _) = plan_saying(outcomes);
+        (asked, kept)
+    }
+
+    /// [`plan`], each pass saying `Planned pass N` through the shell it is given; and the
+    /// status lines the command says.
+    fn plan_saying(outcomes: &[Outcome]) -> (Vec<BTreeSet<String>>, String, Vec<String>) {
         let mut asked = Vec::new();
         let mut graph = BuildGraph::default();
-        let shell = Shell::new(true, MessageFormat::Human);
+        let shell = Shell::new(false, MessageFormat::Human).recording();
         let kept = plan_passes(
-            |apart, graph| {
+            |apart, graph, shell| {
                 asked.push(apart.clone());
+                shell.status("Planned", format!("pass {}", asked.len()));
                 let (_, wanted, loaded) = outcomes
                     .iter()
                     .find(|(a, _, _)| names(a) == *apart)
@@ -789,7 +810,17 @@ mod tests {
             [kept.as_str()],
             "the graph holds the kept pass only"
         );
-        (asked, kept)
+        (asked, kept, shell.recorded_statuses())
+    }
+
+    /// bottom 0.15.0, split into a second set, was planned in seven passes, each saying its
+    /// groups and the groups it could not load: only the first and the kept one are said.
+    #[test]
+    fn a_later_pass_is_said_only_if_it_is_kept() {
+        let (_, kept, said) = plan_saying(&[(&[], &["y"], 2), (&["y"], &[], 1)]);
+        assert_eq!(kept, "pass 3");
+        let planned: Vec<&String> = said.iter().filter(|s| s.starts_with("Planned")).collect();
+        assert_eq!(planned, ["Planned pass 1", "Planned pass 3"], "{said:?}");
     }
 
     #[test]
