@@ -140,6 +140,45 @@ fn gc_lists_exactly_what_it_removes_and_dry_run_says_the_same() {
     );
 }
 
+/// After an upgrade of cargo-share (another wrapper ABI), the store's build directory kept
+/// Cargo's target directory of the old version, never read again: 613 MB in a store of ten
+/// small programs. gc removes it, keeps the current version's, and leaves the build directory
+/// alone while a build holds its lock.
+#[test]
+fn gc_removes_the_build_directories_of_another_version_unless_a_build_runs() {
+    let env = Env::new();
+    run_ok(&mut env.install(&fixture("lto")));
+    let build = env.store().join("build");
+    let abi = cargo_share_compile::unit_record::WRAPPER_ABI;
+    let old = build.join("target-wrapper-0-grouped");
+    let ours = build.join(format!("target-{abi}-grouped"));
+    for dir in [&old, &ours] {
+        std::fs::create_dir_all(dir.join("release")).unwrap();
+        std::fs::write(dir.join("release/unit.rlib"), vec![1u8; 100_000]).unwrap();
+    }
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(build.join("lock"))
+        .unwrap();
+
+    lock.lock().unwrap();
+    let held = run_ok(env.cmd().args(["gc", "--json"]));
+    assert_eq!(env.json(&held)[0]["other"], serde_json::json!([]));
+    assert!(old.is_dir(), "removed while a build held the lock");
+    lock.unlock().unwrap();
+
+    let gc = run_ok(env.cmd().args(["gc", "--json"]));
+    assert_eq!(
+        env.json(&gc)[0]["other"],
+        serde_json::json!(["build/target-wrapper-0-grouped"])
+    );
+    assert!(!old.exists());
+    assert!(ours.join("release/unit.rlib").is_file());
+    env.verify_ok();
+}
+
 #[test]
 fn a_directory_that_is_not_a_store_is_never_touched() {
     let env = Env::new();

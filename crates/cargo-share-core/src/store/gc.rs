@@ -5,7 +5,9 @@
 //! does not record and no link in their root points at (an older version, an uninstalled
 //! program, an install that crashed before its commit point); entry directories the index does
 //! not hold and no recorded program needs (a crash between rename and index); everything in
-//! `tmp/` (staging; commands hold the store lock while they stage). What makes gc refuse,
+//! `tmp/` (staging; commands hold the store lock while they stage); Cargo's target directories
+//! in `build/` made by another version of cargo-share (another wrapper ABI: never reused),
+//! unless a build holds `build/lock`. What makes gc refuse,
 //! changing nothing: a program build that is linked from its root but not in the index, an
 //! unindexed entry a recorded program needs, or a directory without its manifest. Then the index
 //! does not account for the store, and `cargo share verify --repair` rebuilds it.
@@ -24,6 +26,7 @@ use crate::store::index::{Access, Store};
 use crate::store::manifest::{InstalledProgram, StoreEntry};
 use crate::store::open::{entry_label_parts, open_store};
 use crate::store::roots::known_roots;
+use cargo_share_compile::unit_record::WRAPPER_ABI;
 
 /// What `gc` removed (or would remove).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -80,7 +83,7 @@ fn linked_from(p: &InstalledProgram, dir: &Path, roots: &BTreeSet<PathBuf>) -> O
 
 /// Everything gc would remove, in the order it removes it; refuses when it cannot prove a
 /// directory unneeded.
-fn plan(store: &Store, report: &mut GcReport) -> Result<Vec<Doomed>> {
+fn plan(store: &Store, build_locked: bool, report: &mut GcReport) -> Result<Vec<Doomed>> {
     let live = store.live_entries()?;
     let rows = store.entries()?;
     let recorded_programs = store.recorded_program_dirs()?;
@@ -158,6 +161,23 @@ fn plan(store: &Store, report: &mut GcReport) -> Result<Vec<Doomed>> {
             row: None,
         });
     }
+    if build_locked {
+        for e in sorted_dir(&store.build_dir())? {
+            let name = file_name(&e);
+            if !made_by_another_wrapper(&name) {
+                continue;
+            }
+            let rel = format!("build/{name}");
+            report.other.push(rel.clone());
+            doomed.push(Doomed {
+                path: e,
+                label: format!(
+                    "{rel} (Cargo's builds by another version of cargo-share, never reused)"
+                ),
+                row: None,
+            });
+        }
+    }
     // Bytes: inodes that something kept also holds are not freed.
     let doomed_paths: BTreeSet<&Path> = doomed.iter().map(|d| d.path.as_path()).collect();
     let mut seen = BTreeSet::new();
@@ -172,6 +192,27 @@ fn plan(store: &Store, report: &mut GcReport) -> Result<Vec<Doomed>> {
         report.bytes_freed += tree_size(&d.path, &mut seen);
     }
     Ok(doomed)
+}
+
+/// Whether `name`, in the store's build directory, is a Cargo target directory of another
+/// wrapper ABI (`build::prepare::target_dir_of`): no build of this version reads it.
+fn made_by_another_wrapper(name: &str) -> bool {
+    let ours = format!("target-{WRAPPER_ABI}");
+    name.starts_with("target-") && name != ours && !name.starts_with(&format!("{ours}-"))
+}
+
+/// The store's build directory locked as a build locks it (`CACHE/lock`), if it exists and no
+/// build holds it: gc leaves it alone while something builds in it.
+fn lock_build_dir(store: &Store) -> Result<Option<std::fs::File>> {
+    let path = store.build_dir().join("lock");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(lock.try_lock().is_ok().then_some(lock))
 }
 
 fn sorted_dir(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -205,7 +246,8 @@ pub fn gc(store_dir: &Path, dry_run: bool, shell: &Shell) -> Result<GcReport> {
         dry_run,
         ..Default::default()
     };
-    let doomed = plan(&store, &mut report)?;
+    let build_lock = lock_build_dir(&store)?;
+    let doomed = plan(&store, build_lock.is_some(), &mut report)?;
     for d in &doomed {
         shell.status(if dry_run { "Would remove" } else { "Removing" }, &d.label);
     }

@@ -164,6 +164,13 @@ impl Store {
         Ok(entries.flatten().collect())
     }
 
+    /// The build directory of what this store installs (`build/`): fetched sources, set
+    /// workspaces, and Cargo's target directories, kept so that a later install compiles only
+    /// what changed.
+    pub(crate) fn build_dir(&self) -> PathBuf {
+        self.root.join("build")
+    }
+
     /// A fresh staging directory under `tmp/` (same filesystem, so `rename` is atomic).
     pub(crate) fn staging(&self, prefix: &str) -> Result<tempfile::TempDir> {
         let tmp = self.root.join("tmp");

@@ -100,7 +100,7 @@ fn install_build(opts: &InstallOptions, installed: Vec<InstalledMember>) -> Resu
     if build.cache_dir.is_none() {
         // The store owns the build state of what it installs: crate builds that are in the
         // store are not compiled again as long as the store exists (a cache may be deleted).
-        build.cache_dir = Some(store.root.join("build"));
+        build.cache_dir = Some(store.build_dir());
     }
     if build.layout == build::Layout::Grouped {
         // Regrouping the installed programs with the newcomers plans every group afresh, as
