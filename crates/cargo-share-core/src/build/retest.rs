@@ -604,7 +604,7 @@ impl PreparedBuild {
         let mut results = vec![TestCounts::default(); self.graph.programs.len()];
         let mut started = vec![0u64; results.len()];
         let mut failing: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        let mut errors = Vec::new();
+        let mut errors = BuildErrors::default();
         // What Cargo says before any test binary runs: the build, and why it failed.
         let mut build_output = String::new();
         let mut testing = false;
@@ -616,6 +616,9 @@ impl PreparedBuild {
                 build_output.push_str(line);
                 build_output.push('\n');
             }
+            if errors.continues(line) {
+                return;
+            }
             if let Some(name) = trimmed
                 .strip_prefix("test ")
                 .and_then(|t| t.strip_suffix(" ... FAILED"))
@@ -623,15 +626,7 @@ impl PreparedBuild {
                 if let Some(p) = current {
                     failing.entry(p).or_default().push(name.to_string());
                 }
-            } else if (trimmed.starts_with("error") || trimmed.contains("error: undefined"))
-                && errors.len() < 3
-            {
-                // A link error's cause is on a note line (`rust-lld: error: undefined ...`).
-                // The same error at two places of the code is said once.
-                if !errors.iter().any(|e| e == trimmed) {
-                    errors.push(trimmed.to_string());
-                }
-            } else if progress && trimmed.starts_with("Compiling ") {
+            } else if !errors.take(trimmed) && progress && trimmed.starts_with("Compiling ") {
                 // Cargo's progress, as a build shows it.
                 eprintln!("{line}");
             }
@@ -654,7 +649,7 @@ impl PreparedBuild {
             let mut names = failing.remove(&index).unwrap_or_default();
             let mut missing = None;
             if counts.test_binaries == 0 && !status.success() {
-                names = errors.clone();
+                names = errors.kept.clone();
                 missing = crate::build::failures::missing_requirement(&build_output);
             } else if counts.test_binaries >= started[index] && names.len() as u64 == counts.failed
             {
@@ -667,6 +662,49 @@ impl PreparedBuild {
             });
         }
         Ok((out, status))
+    }
+}
+
+/// The first errors of a test build that failed, as the install says why its tests did not
+/// build.
+#[derive(Debug, Default)]
+struct BuildErrors {
+    kept: Vec<String>,
+    /// The last error kept ends with a colon: the indented lines after it complete it.
+    listing: bool,
+}
+
+impl BuildErrors {
+    /// Keep the line (trimmed) if it is an error, the first three of them, each once (the same
+    /// error at two places of the code); whether it was one.
+    fn take(&mut self, trimmed: &str) -> bool {
+        // A link error's cause is on a note line (`rust-lld: error: undefined ...`).
+        if !(trimmed.starts_with("error") || trimmed.contains("error: undefined")) {
+            return false;
+        }
+        if self.kept.len() < 3 && !self.kept.iter().any(|e| e == trimmed) {
+            self.kept.push(trimmed.to_string());
+            self.listing = trimmed.ends_with(':');
+        }
+        true
+    }
+
+    /// Whether `line` completes the last error: the list it announces (`rustc 1.95.0 is not
+    /// supported by the following packages:`, then one indented line per package).
+    fn continues(&mut self, line: &str) -> bool {
+        let trimmed = line.trim();
+        if !(std::mem::take(&mut self.listing)
+            && line.starts_with(char::is_whitespace)
+            && !trimmed.is_empty())
+        {
+            return false;
+        }
+        if let Some(last) = self.kept.last_mut() {
+            last.push(' ');
+            last.push_str(trimmed);
+        }
+        self.listing = true;
+        true
     }
 }
 
@@ -731,5 +769,33 @@ mod tests {
              (and 77 more)"
         );
         assert_eq!(some_names(&names[..2]), "app::tests::t1, app::tests::t2");
+    }
+
+    /// hyperfine 2.0.0's tests under the installed versions: Cargo lists the packages after
+    /// the error line, which alone said nothing.
+    #[test]
+    fn an_error_keeps_the_list_it_announces() {
+        let mut errors = BuildErrors::default();
+        for line in [
+            "error: rustc 1.95.0 is not supported by the following packages:",
+            "  foo@2.1.0 requires rustc 1.96",
+            "  bar@1.0.0 requires rustc 1.97",
+            "",
+            "  unrelated indented line",
+            "error[E0425]: cannot find function `x`",
+            "error[E0425]: cannot find function `x`",
+        ] {
+            if !errors.continues(line) {
+                errors.take(line.trim());
+            }
+        }
+        assert_eq!(
+            errors.kept,
+            [
+                "error: rustc 1.95.0 is not supported by the following packages: foo@2.1.0 \
+                 requires rustc 1.96 bar@1.0.0 requires rustc 1.97",
+                "error[E0425]: cannot find function `x`"
+            ]
+        );
     }
 }
