@@ -42,6 +42,7 @@ pub(crate) fn fetch_registry_crate(
             fetch_registry_crate_matching(&spec.name, &req, registry, cache, shell)?
         }
     };
+    refuse_newer_rust_version(&manifest, &spec.name)?;
     if !manifest.with_file_name("Cargo.lock").is_file() {
         shell.warn(format!(
             "{} ships no Cargo.lock; its dependencies are resolved anew",
@@ -53,6 +54,52 @@ pub(crate) fn fetch_registry_crate(
         ));
     }
     Ok(manifest)
+}
+
+/// Refuse a fetched program whose `package.rust-version` is newer than the active rustc, as
+/// `cargo install` does, before anything is resolved or built: the build would fail at its
+/// end, after every installed program it moves was tested.
+fn refuse_newer_rust_version(manifest: &Path, name: &str) -> Result<()> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let parsed: toml::Value =
+        toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
+    let package = parsed.get("package");
+    let Some(required) = package
+        .and_then(|p| p.get("rust-version"))
+        .and_then(|v| v.as_str())
+    else {
+        return Ok(());
+    };
+    let version = package
+        .and_then(|p| p.get("version"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let text = cargo_share_compile::toolchain::version_text(Path::new(&rustc))?;
+    let Some(active) = text.lines().find_map(|l| l.strip_prefix("release: ")) else {
+        return Ok(());
+    };
+    match (rust_version(required), rust_version(active)) {
+        (Some(needs), Some(has)) if needs > has => bail!(
+            "cannot install `{name}` v{version}: it requires rustc {required} or newer, and the \
+             active rustc is {active}; nothing was installed or changed: update the toolchain \
+             (`rustup update`), or name an older version (`cargo share install {name}` without \
+             a version takes the newest this rustc builds)"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// A `rust-version` (`1.97`, `1.97.0`) or rustc release (`1.95.0`, `1.96.0-nightly`), as
+/// comparable numbers (a pre-release counts as its release).
+fn rust_version(text: &str) -> Option<(u64, u64, u64)> {
+    let core = text.split('-').next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>());
+    let major = parts.next()?.ok()?;
+    let minor = parts.next().unwrap_or(Ok(0)).ok()?;
+    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
 }
 
 /// Download the newest version of `name` on crates.io (or on `registry`) that matches the
@@ -97,6 +144,12 @@ pub(crate) fn fetch_registry_crate_matching(
     run_quiet(
         cargo_command()
             .arg("generate-lockfile")
+            // The newest release this toolchain builds (its `rust-version`), as `cargo install`
+            // picks it: hyperfine's newest, 2.0.0, needs rustc 1.97.
+            .args([
+                "--config",
+                "resolver.incompatible-rust-versions=\"fallback\"",
+            ])
             .args(&registry_args)
             .current_dir(scratch.path()),
         &format!("`{spec}` could not be resolved on {on} ({hint})"),
@@ -380,6 +433,38 @@ mod tests {
             None
         );
         assert_eq!(fetched_before(cache.path(), "tool", "1.2.4", None), None);
+    }
+
+    /// hyperfine 2.0.0 asks for rustc 1.97: refused before anything is resolved, as `cargo
+    /// install` refuses it, with what to do.
+    #[test]
+    fn a_program_for_a_newer_rustc_is_refused_before_anything_is_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        let write = |rust_version: &str| {
+            std::fs::write(
+                &manifest,
+                format!(
+                    "[package]\nname = \"tool\"\nversion = \"2.0.0\"\n\
+                     rust-version = \"{rust_version}\"\n"
+                ),
+            )
+            .unwrap()
+        };
+        write("99.0");
+        let err = refuse_newer_rust_version(&manifest, "tool")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot install `tool` v2.0.0: it requires rustc 99.0 or newer")
+                && err.contains("nothing was installed or changed"),
+            "{err}"
+        );
+        write("1.56");
+        refuse_newer_rust_version(&manifest, "tool").unwrap();
+        assert_eq!(rust_version("1.97"), Some((1, 97, 0)));
+        assert_eq!(rust_version("1.96.0-nightly"), Some((1, 96, 0)));
+        assert!(rust_version("1.97") > rust_version("1.95.0"));
     }
 
     #[test]
