@@ -50,6 +50,13 @@ pub fn version_text(rustc: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&vv.stdout).into_owned())
 }
 
+/// The `release: ` line of `rustc -vV` output (`1.95.0`): the compiler's version.
+pub fn release_of(version_text: &str) -> Option<&str> {
+    version_text
+        .lines()
+        .find_map(|l| l.strip_prefix("release: "))
+}
+
 impl Toolchain {
     /// The toolchain's `libstd-<hash>.so`.
     pub fn libstd(&self) -> Option<PathBuf> {

@@ -211,6 +211,21 @@ fn write_json_line(record: &impl serde::Serialize) {
 }
 
 /// A byte count for people: `512 B`, `7.3 KB`, `12.4 MB`, `1.2 GB` (decimal units, as Cargo).
+/// The first `n` of `items`, and how many more (`a, b, c (and 4 more)`): a message names a few,
+/// its JSON record all of them.
+pub(crate) fn first_few(items: &[impl std::fmt::Display], n: usize) -> String {
+    let mut text = items
+        .iter()
+        .take(n)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > n {
+        text.push_str(&format!(" (and {} more)", items.len() - n));
+    }
+    text
+}
+
 pub fn human_bytes(n: u64) -> String {
     let f = n as f64;
     if n < 1000 {

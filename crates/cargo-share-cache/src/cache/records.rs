@@ -7,6 +7,7 @@
 //! loads (`libraries`, its `lib/`) and every entry it was built against (`entries`, with the
 //! package that names each one's repository).
 
+use cargo_share_compile::toolchain::release_of;
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context, Result};
@@ -84,7 +85,7 @@ impl EntryConfig {
                 file == &id.file
                     && file_sha256 == &self.entry.dev_sha256
                     && id.package == "std"
-                    && Some(id.version.as_str()) == rustc_release(rustc_version)
+                    && Some(id.version.as_str()) == release_of(rustc_version)
             }
             IdentityInputs::Crate {
                 file,
@@ -156,11 +157,4 @@ impl ProgramConfig {
         }
         Ok(())
     }
-}
-
-/// The `release: ` line of `rustc -vV` (a libstd entry's version).
-fn rustc_release(rustc_version: &str) -> Option<&str> {
-    rustc_version
-        .lines()
-        .find_map(|l| l.strip_prefix("release: "))
 }

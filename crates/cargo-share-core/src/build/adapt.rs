@@ -339,16 +339,14 @@ fn newcomer_tests(prepared: &PreparedBuild, m: &AdaptedProgram, shell: &Shell) -
 /// failed for want of a system requirement (`build::failures`: libclang, a `-dev` package).
 fn missing_for_its_build(prepared: &PreparedBuild, index: usize, run: &OwnTests) -> Option<String> {
     let missing = run.missing.as_deref()?;
-    let script = run.failing.iter().find_map(|e| {
-        e.strip_prefix("error: failed to run custom build command for `")?
-            .split('`')
-            .next()
-    })?;
+    let script = run
+        .failing
+        .iter()
+        .find_map(|e| crate::build::failures::failed_build_script(e))?;
     let name = script.split(" v").next()?;
     let program = &prepared.graph.programs[index];
     let metadata = &prepared.graph.workspaces[program.workspace].metadata;
     let test_only = crate::build::test_only::test_only_packages(metadata, &[&program.package_id]);
-    let script = script.split(" (").next().unwrap_or(script);
     (!test_only.contains(name))
         .then(|| format!("the build script of `{script}` failed; it needs {missing}"))
 }

@@ -85,16 +85,8 @@ fn causes(stderr: &str) -> Vec<String> {
             rest.split('`')
                 .next()
                 .map(|p| format!("could not compile `{p}`"))
-        } else if let Some(rest) =
-            line.strip_prefix("error: failed to run custom build command for `")
-        {
-            // `name vX.Y.Z (/path/to/package)`: the path says nothing the name does not.
-            rest.split('`')
-                .next()
-                .map(|p| p.split(" (").next().unwrap_or(p))
-                .map(|p| format!("build script of `{p}` failed"))
         } else {
-            None
+            failed_build_script(line).map(|package| format!("build script of `{package}` failed"))
         };
         if let Some(c) = cause {
             if !out.contains(&c) {
@@ -103,6 +95,14 @@ fn causes(stderr: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The package (`name vX.Y.Z`) whose build script Cargo's error `line` says failed. Cargo
+/// writes `name vX.Y.Z (/path/to/package)`: the path says nothing the name does not.
+pub(crate) fn failed_build_script(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("error: failed to run custom build command for `")?;
+    let package = rest.split('`').next()?;
+    Some(package.split(" (").next().unwrap_or(package))
 }
 
 /// The system requirement an error shows missing, with the packages that usually provide it.

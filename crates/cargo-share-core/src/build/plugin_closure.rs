@@ -65,10 +65,7 @@ pub(crate) fn closure_note(
             }
         } else if path.starts_with(&toolchain.std_libdir) {
             let id = sha256_hex(format!("{}\n{file}", toolchain.version_text).as_bytes());
-            let version = toolchain
-                .version_text
-                .lines()
-                .find_map(|l| l.strip_prefix("release: "))
+            let version = cargo_share_compile::toolchain::release_of(&toolchain.version_text)
                 .unwrap_or("unknown")
                 .to_string();
             crates.push(("std".into(), version, id));

@@ -462,11 +462,9 @@ impl PreparedBuild {
     /// program's closure as it was: a program left by the install, or a newcomer's crates.
     fn outcome_keys(&self, set: &crate::resolve::set::ProgramSet, m: &MovedProgram) -> Vec<String> {
         let mut keys = vec![self.test_key(set)];
-        let listing = self
-            .package_dir(m.index)
-            .and_then(|copy| crate::resolve::set::workspace::copy_listing(&copy));
-        if let (false, Some(listing)) = (m.fingerprint.is_empty(), listing) {
-            let text = format!("{}\n{}\n{}\n{listing}", m.name, m.version, m.fingerprint);
+        let sources = self.with_sources(m, |_, sources| Ok(sources.key()));
+        if let (false, Ok(Some(Some(sources)))) = (m.fingerprint.is_empty(), sources) {
+            let text = format!("{sources}\n{}", m.fingerprint);
             keys.push(format!(
                 "closure:{}",
                 cargo_share_compile::digest::sha256_hex(text.as_bytes())
@@ -710,17 +708,8 @@ impl BuildErrors {
 
 /// At most five test names (or errors), and how many more: a suite can fail by the hundred, and
 /// its JSON records carry every name.
-pub(crate) fn some_names<S: AsRef<str>>(names: &[S]) -> String {
-    let mut text = names
-        .iter()
-        .take(5)
-        .map(AsRef::as_ref)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > 5 {
-        text.push_str(&format!(" (and {} more)", names.len() - 5));
-    }
-    text
+pub(crate) fn some_names(names: &[impl std::fmt::Display]) -> String {
+    crate::shell::first_few(names, 5)
 }
 
 /// What a test outcome says of a moved program; `failing` names its failing tests (or the

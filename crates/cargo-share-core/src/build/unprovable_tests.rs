@@ -71,9 +71,9 @@ pub(crate) struct ProgramSources<'a> {
 }
 
 impl ProgramSources<'_> {
-    /// What its record is kept under: name, version and the listing of every file of its copy
-    /// with its hash. None for a copy without a listing.
-    fn key(&self) -> Option<String> {
+    /// What is recorded of these sources is kept under: a hash of name, version and the
+    /// listing of every file of its copy with its hash. None for a copy without a listing.
+    pub(crate) fn key(&self) -> Option<String> {
         let listing = copy_listing(self.copy)?;
         Some(sha256_hex(
             format!("{}\n{}\n{listing}", self.name, self.version).as_bytes(),

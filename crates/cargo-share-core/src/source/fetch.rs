@@ -77,7 +77,7 @@ fn refuse_newer_rust_version(manifest: &Path, name: &str) -> Result<()> {
         .unwrap_or_default();
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let text = cargo_share_compile::toolchain::version_text(Path::new(&rustc))?;
-    let Some(active) = text.lines().find_map(|l| l.strip_prefix("release: ")) else {
+    let Some(active) = cargo_share_compile::toolchain::release_of(&text) else {
         return Ok(());
     };
     match (rust_version(required), rust_version(active)) {

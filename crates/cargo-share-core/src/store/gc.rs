@@ -162,21 +162,7 @@ fn plan(store: &Store, build_locked: bool, report: &mut GcReport) -> Result<Vec<
         });
     }
     if build_locked {
-        for e in sorted_dir(&store.build_dir())? {
-            let name = file_name(&e);
-            if !made_by_another_wrapper(&name) {
-                continue;
-            }
-            let rel = format!("build/{name}");
-            report.other.push(rel.clone());
-            doomed.push(Doomed {
-                path: e,
-                label: format!(
-                    "{rel} (Cargo's builds by another version of cargo-share, never reused)"
-                ),
-                row: None,
-            });
-        }
+        doomed.extend(other_versions_builds(store, report)?);
     }
     // Bytes: inodes that something kept also holds are not freed.
     let doomed_paths: BTreeSet<&Path> = doomed.iter().map(|d| d.path.as_path()).collect();
@@ -190,6 +176,28 @@ fn plan(store: &Store, build_locked: bool, report: &mut GcReport) -> Result<Vec<
     }
     for d in &doomed {
         report.bytes_freed += tree_size(&d.path, &mut seen);
+    }
+    Ok(doomed)
+}
+
+/// Cargo's target directories in the store's build directory that another version of
+/// cargo-share made (`made_by_another_wrapper`), listed in `report`.
+fn other_versions_builds(store: &Store, report: &mut GcReport) -> Result<Vec<Doomed>> {
+    let mut doomed = Vec::new();
+    for e in sorted_dir(&store.build_dir())? {
+        let name = file_name(&e);
+        if !made_by_another_wrapper(&name) {
+            continue;
+        }
+        let rel = format!("build/{name}");
+        report.other.push(rel.clone());
+        doomed.push(Doomed {
+            path: e,
+            label: format!(
+                "{rel} (Cargo's builds by another version of cargo-share, never reused)"
+            ),
+            row: None,
+        });
     }
     Ok(doomed)
 }

@@ -237,10 +237,7 @@ impl IdentityResolver {
                 file_sha256: file_sha256(&std_path)?,
                 exports,
             };
-            let version = self
-                .rustc_version
-                .lines()
-                .find_map(|l| l.strip_prefix("release: "))
+            let version = cargo_share_compile::toolchain::release_of(&self.rustc_version)
                 .unwrap_or("")
                 .to_string();
             CrateIdentity {

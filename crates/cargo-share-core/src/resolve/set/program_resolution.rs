@@ -165,16 +165,7 @@ fn moves(then: &BTreeSet<LockKey>, now: &BTreeSet<LockKey>) -> Vec<VersionChange
 
 /// At most three `changes`, and how many more.
 pub(crate) fn describe_changes(changes: &[VersionChange]) -> String {
-    let mut text = changes
-        .iter()
-        .take(3)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if changes.len() > 3 {
-        text.push_str(&format!(" (and {} more)", changes.len() - 3));
-    }
-    text
+    crate::shell::first_few(changes, 3)
 }
 
 /// How `md` would build `program` from other crate versions than its recorded resolution
