@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::resolve::grouping;
-use crate::resolve::grouping::StoredGroup;
+use crate::resolve::grouping::{parse_package_id, StoredGroup};
 use crate::resolve::set::grouped::write_facades;
 use crate::resolve::set::hold::{Holds, HOLD_PACKAGE};
 use crate::resolve::set::lockfile::{
@@ -46,6 +46,13 @@ pub(crate) fn generate(
         true => installed_holds(members)?,
         false => Holds::default(),
     };
+    let pinned = stored_packages(stored);
+    let pinned: Vec<(String, String)> = pinned
+        .keys()
+        .filter_map(|id| parse_package_id(id))
+        .map(|(_, name, version)| (name, version))
+        .collect();
+    holds.release_ruled_out(pinned.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let ws = SetWorkspace::write(members, options, cache, stored, number, &holds)?;
     let existing_lock = match &options.lock_file {
         Some(f) if f.is_file() => Some(

@@ -92,6 +92,37 @@ impl Holds {
         self.held.len() != before
     }
 
+    /// Let go of every held version that another version of its compatible range rules out:
+    /// `pinned` are `(name, version)` pairs the workspace requires exactly (the crates of the
+    /// stored groups it builds against, `reuse_member`). Cargo selects one version per range, so
+    /// such a hold can never resolve; released here, it costs no `cargo metadata` run that fails
+    /// (with a later set against eighty crates of an earlier one's groups, one run each). The
+    /// names released.
+    pub(crate) fn release_ruled_out<'a>(
+        &mut self,
+        pinned: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> BTreeSet<String> {
+        let pinned: BTreeSet<(&str, String, &str)> = pinned
+            .into_iter()
+            .map(|(name, version)| (name, compatible_range(version), version))
+            .collect();
+        let ruled_out: BTreeSet<String> = self
+            .held
+            .iter()
+            .filter(|(name, version)| {
+                let range = compatible_range(version);
+                pinned
+                    .iter()
+                    .any(|(n, r, v)| n == name && *r == range && v != version)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &ruled_out {
+            self.release(name);
+        }
+        ruled_out
+    }
+
     pub(crate) fn clear(&mut self) {
         self.held.clear();
     }
@@ -190,6 +221,23 @@ mod tests {
             "{manifest}"
         );
         assert!(Holds::of_locked(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn a_hold_another_version_of_its_range_rules_out_is_released() {
+        let mut holds = Holds::of_locked(locked());
+        let released = holds.release_ruled_out([
+            // Another version of a held range: released.
+            ("clap", "4.5.56"),
+            // The held version itself, and another range of a held crate: kept.
+            ("getrandom", "0.2.15"),
+            ("toml_datetime", "0.6.11"),
+        ]);
+        assert_eq!(released, BTreeSet::from(["clap".to_string()]));
+        let manifest = holds.manifest();
+        assert!(!manifest.contains("\"clap\""), "{manifest}");
+        assert!(manifest.contains("\"getrandom\""), "{manifest}");
+        assert!(manifest.contains("\"toml_datetime\""), "{manifest}");
     }
 
     #[test]
