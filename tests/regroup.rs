@@ -511,7 +511,9 @@ fn a_newcomer_whose_build_needs_a_missing_system_library_fails_before_anything_i
 }
 
 /// A program with no test at all (kondo 0.9.0) proves nothing under any versions: the first
-/// install that would move it runs its empty suite and leaves it; a later one leaves it at once.
+/// install that would move it runs its empty suite and leaves it; a later one leaves it at once,
+/// as soon as its set resolves, so the sets are planned once (they were planned a second time
+/// without it).
 #[test]
 fn a_program_without_tests_is_left_without_building_its_tests_again() {
     let env = Env::new();
@@ -530,6 +532,18 @@ fn a_program_without_tests_is_left_without_building_its_tests_again() {
     let out = install_in_base(&env, &[newest], &["--no-locked"]);
     let said = stderr(&out);
     assert!(!said.contains("Testing untested-shim"), "{said}");
+    // Left as soon as the first set resolves, so its groups are planned once, without it.
+    assert_eq!(
+        said.matches("Group cargo-share-group-").count(),
+        1,
+        "{said}"
+    );
+    assert!(
+        said.lines()
+            .filter(|l| l.contains("Group cargo-share-group-"))
+            .all(|l| !l.contains("untested-shim")),
+        "{said}"
+    );
     assert!(
         said.contains(
             "Leaving untested-shim as it is (installed, not rebuilt): with the new program it \

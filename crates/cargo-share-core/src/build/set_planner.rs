@@ -28,6 +28,8 @@ use crate::build::own_features;
 use crate::build::plugins::{add_plugins, Plugins};
 use crate::build::set_cargo::{Cargo, SetCargo};
 use crate::build::set_split::{split_off, SetSplit};
+use crate::build::unprovable_tests;
+use crate::build::unprovable_tests::ProgramSources;
 use crate::message::Message;
 use crate::resolve::graph;
 use crate::resolve::graph::BuildGraph;
@@ -405,10 +407,7 @@ impl Planner<'_> {
             let names: Vec<&str> = set.members.iter().map(|m| m.name.as_str()).collect();
             let features = self.options.features.cargo_args(&names);
             let md = self.cargo.metadata(&program_set.manifest_path, &features)?;
-            // Retested instead (`build::retest`) when the options say so.
-            if !self.options.retest_installed
-                && leave_changed_resolutions(&md, &mut set.members, self.shell)?
-            {
+            if self.leave_changed_resolutions(&md, &program_set.root, &mut set.members)? {
                 continue;
             }
             let keep = reusable_groups(
@@ -423,6 +422,60 @@ impl Planner<'_> {
             }
             set.stored = keep;
         }
+    }
+
+    /// Installed programs (members keeping a recorded resolution) that `md` would build from
+    /// other crate versions leave the set, each said why; whether any did. Without
+    /// `retest_installed` every such program leaves; with it, only those whose tests an earlier
+    /// install found to prove nothing (`unprovable_tests`: none, or not buildable from its
+    /// sources), which would be left after the plan anyway: leaving them here, before the later
+    /// sets are planned, plans the install once instead of twice.
+    fn leave_changed_resolutions(
+        &self,
+        md: &cargo_metadata::Metadata,
+        set_root: &Path,
+        members: &mut Vec<SetMember>,
+    ) -> Result<bool> {
+        let cache = self.options.cache()?;
+        let mut left = Vec::new();
+        for m in members.iter().filter(|m| m.keep_resolution) {
+            let recorded = m.lock.as_deref().unwrap_or_default();
+            let Some(change) = set::resolution_change(md, &m.name, recorded)? else {
+                continue;
+            };
+            let why = match self.options.retest_installed {
+                // Retested instead (`build::retest`).
+                true => match unprovable_tests::recorded(
+                    &cache,
+                    &ProgramSources {
+                        name: &m.name,
+                        version: &m.version,
+                        // Its copy in the set's workspace, as `build::retest` finds it.
+                        copy: &set_root.join(format!("{}-{}", m.name, m.version)),
+                    },
+                ) {
+                    Some(unprovable) => format!(
+                        "with the new program it would be built from other crate versions \
+                         ({change}), and {}",
+                        unprovable.why_left()
+                    ),
+                    None => continue,
+                },
+                false => format!(
+                    "with the new program it would be built from other crate versions than it \
+                     was installed and tested with ({change})"
+                ),
+            };
+            match self.options.dry_run {
+                true => self
+                    .shell
+                    .status("Would leave", format!("{} as it is: {why}", m.name)),
+                false => announce_left(&m.name, &why, self.shell),
+            }
+            left.push(m.name.clone());
+        }
+        members.retain(|m| !left.contains(&m.name));
+        Ok(!left.is_empty())
     }
 
     /// Cargo cannot resolve the set: leave out the groups its explanation names, or all of them
@@ -640,29 +693,6 @@ fn drop_all(
     for g in stored.drain(..) {
         NotReused::announce(&g, why.clone(), shell, not_reused);
     }
-}
-
-/// Installed programs (members keeping a recorded resolution) that `md` would build from other
-/// crate versions leave the set, each said why; whether any did.
-fn leave_changed_resolutions(
-    md: &cargo_metadata::Metadata,
-    members: &mut Vec<SetMember>,
-    shell: &Shell,
-) -> Result<bool> {
-    let mut left = Vec::new();
-    for m in members.iter().filter(|m| m.keep_resolution) {
-        let recorded = m.lock.as_deref().unwrap_or_default();
-        if let Some(change) = set::resolution_change(md, &m.name, recorded)? {
-            let why = format!(
-                "with the new program it would be built from other crate versions than it \
-                 was installed and tested with ({change})"
-            );
-            announce_left(&m.name, &why, shell);
-            left.push(m.name.clone());
-        }
-    }
-    members.retain(|m| !left.contains(&m.name));
-    Ok(!left.is_empty())
 }
 
 /// The stored groups a set resolved as `md` can use exactly (see [`grouping::reuse_mismatch`])
