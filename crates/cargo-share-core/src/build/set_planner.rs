@@ -436,7 +436,6 @@ impl Planner<'_> {
         set_root: &Path,
         members: &mut Vec<SetMember>,
     ) -> Result<bool> {
-        let cache = self.options.cache()?;
         let mut left = Vec::new();
         for m in members.iter().filter(|m| m.keep_resolution) {
             let recorded = m.lock.as_deref().unwrap_or_default();
@@ -446,7 +445,7 @@ impl Planner<'_> {
             let why = match self.options.retest_installed {
                 // Retested instead (`build::retest`).
                 true => match unprovable_tests::recorded(
-                    &cache,
+                    &self.options.cache()?,
                     &ProgramSources {
                         name: &m.name,
                         version: &m.version,
@@ -466,7 +465,9 @@ impl Planner<'_> {
                      was installed and tested with ({change})"
                 ),
             };
-            match self.options.dry_run {
+            // As `retest::leave_unprovable` says it (a dry run of a retesting install says what
+            // it would leave).
+            match self.options.dry_run && self.options.retest_installed {
                 true => self
                     .shell
                     .status("Would leave", format!("{} as it is: {why}", m.name)),
