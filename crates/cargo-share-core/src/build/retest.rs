@@ -390,7 +390,7 @@ impl PreparedBuild {
         ) in to_run.iter().zip(ran)
         {
             let m = &moved[i];
-            if let Some(why) = Unprovable::of(&outcome, &failing) {
+            if let Some(why) = unprovable_of(&outcome, &failing) {
                 self.with_sources(m, |cache, sources| {
                     unprovable_tests::record(cache, sources, why)
                 })?;
@@ -743,9 +743,58 @@ pub(crate) fn verdict(outcome: &RecordedTest, failing: &[String]) -> Verdict {
     })
 }
 
+/// What a moved program's test run (`outcome`, with the compiler `errors` of a failed
+/// build) says of its sources alone, if anything.
+fn unprovable_of(outcome: &RecordedTest, errors: &[String]) -> Option<Unprovable> {
+    if outcome.note.as_deref() == Some("tests did not build") {
+        return unprovable_tests::missing_file_error(errors)
+            .map(|e| Unprovable::MissingFile(e.to_string()));
+    }
+    // No test target (`no tests`), or test targets without a test.
+    let ran_none = outcome.note.is_none() || outcome.note.as_deref() == Some("no tests");
+    (outcome.success && ran_none && outcome.passed + outcome.failed == 0)
+        .then_some(Unprovable::NoTests)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_file_or_an_empty_suite_is_a_property_of_the_sources() {
+        let ran = |success, passed, failed, note: Option<&str>| RecordedTest {
+            success,
+            passed,
+            failed,
+            note: note.map(String::from),
+            ..Default::default()
+        };
+        assert_eq!(
+            unprovable_of(&ran(true, 0, 0, None), &[]),
+            Some(Unprovable::NoTests)
+        );
+        assert_eq!(
+            unprovable_of(&ran(true, 0, 0, Some("no tests")), &[]),
+            Some(Unprovable::NoTests)
+        );
+        assert_eq!(unprovable_of(&ran(true, 3, 0, None), &[]), None);
+        assert_eq!(unprovable_of(&ran(false, 2, 1, None), &[]), None);
+        let missing = "error[E0583]: file not found for module `tests`".to_string();
+        assert_eq!(
+            unprovable_of(
+                &ran(false, 0, 0, Some("tests did not build")),
+                std::slice::from_ref(&missing)
+            ),
+            Some(Unprovable::MissingFile(missing))
+        );
+        assert_eq!(
+            unprovable_of(
+                &ran(false, 0, 0, Some("tests did not build")),
+                &["error[E0425]: cannot find function `x`".to_string()]
+            ),
+            None
+        );
+    }
 
     /// csvlens 0.15.1: 82 of its 109 tests fail under any versions (their data files are not in
     /// the package), and every name was on one line, twice.

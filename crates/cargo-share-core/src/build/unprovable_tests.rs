@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::build::test::RecordedTest;
 use crate::resolve::set::workspace::copy_listing;
 use cargo_share_compile::digest::sha256_hex;
 
@@ -35,18 +34,6 @@ pub(crate) enum Unprovable {
 }
 
 impl Unprovable {
-    /// What a moved program's test run (`outcome`, with the compiler `errors` of a failed
-    /// build) says of its sources alone, if anything.
-    pub(crate) fn of(outcome: &RecordedTest, errors: &[String]) -> Option<Unprovable> {
-        if outcome.note.as_deref() == Some("tests did not build") {
-            return missing_file_error(errors).map(|e| Unprovable::MissingFile(e.to_string()));
-        }
-        // No test target (`no tests`), or test targets without a test.
-        let ran_none = outcome.note.is_none() || outcome.note.as_deref() == Some("no tests");
-        (outcome.success && ran_none && outcome.passed + outcome.failed == 0)
-            .then_some(Unprovable::NoTests)
-    }
-
     /// Why the program is left, as the install says it.
     pub(crate) fn why_left(&self) -> String {
         match self {
@@ -82,7 +69,7 @@ impl ProgramSources<'_> {
 }
 
 /// The first of a failed test build's compiler `errors` that says a source file is missing.
-fn missing_file_error(errors: &[String]) -> Option<&str> {
+pub(crate) fn missing_file_error(errors: &[String]) -> Option<&str> {
     errors
         .iter()
         .map(String::as_str)
@@ -121,42 +108,6 @@ pub(crate) fn record(cache: &Path, program: &ProgramSources, why: Unprovable) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_missing_file_or_an_empty_suite_is_a_property_of_the_sources() {
-        let ran = |success, passed, failed, note: Option<&str>| RecordedTest {
-            success,
-            passed,
-            failed,
-            note: note.map(String::from),
-            ..Default::default()
-        };
-        assert_eq!(
-            Unprovable::of(&ran(true, 0, 0, None), &[]),
-            Some(Unprovable::NoTests)
-        );
-        assert_eq!(
-            Unprovable::of(&ran(true, 0, 0, Some("no tests")), &[]),
-            Some(Unprovable::NoTests)
-        );
-        assert_eq!(Unprovable::of(&ran(true, 3, 0, None), &[]), None);
-        assert_eq!(Unprovable::of(&ran(false, 2, 1, None), &[]), None);
-        let missing = "error[E0583]: file not found for module `tests`".to_string();
-        assert_eq!(
-            Unprovable::of(
-                &ran(false, 0, 0, Some("tests did not build")),
-                std::slice::from_ref(&missing)
-            ),
-            Some(Unprovable::MissingFile(missing))
-        );
-        assert_eq!(
-            Unprovable::of(
-                &ran(false, 0, 0, Some("tests did not build")),
-                &["error[E0425]: cannot find function `x`".to_string()]
-            ),
-            None
-        );
-    }
 
     #[test]
     fn only_a_missing_file_is_an_error_of_the_sources() {
