@@ -46,13 +46,13 @@ pub(crate) fn generate(
         true => installed_holds(members)?,
         false => Holds::default(),
     };
-    let pinned = stored_packages(stored);
-    let pinned: Vec<(String, String)> = pinned
-        .keys()
-        .filter_map(|id| parse_package_id(id))
-        .map(|(_, name, version)| (name, version))
-        .collect();
-    holds.release_ruled_out(pinned.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    // What the reuse member will require exactly (`SetWorkspace::write`).
+    holds.release_ruled_out(
+        stored_packages(stored)
+            .keys()
+            .filter_map(|id| parse_package_id(id))
+            .map(|(_, name, version)| (name, version)),
+    );
     let ws = SetWorkspace::write(members, options, cache, stored, number, &holds)?;
     let existing_lock = match &options.lock_file {
         Some(f) if f.is_file() => Some(

@@ -98,13 +98,13 @@ impl Holds {
     /// such a hold can never resolve; released here, it costs no `cargo metadata` run that fails
     /// (with a later set against eighty crates of an earlier one's groups, one run each). The
     /// names released.
-    pub(crate) fn release_ruled_out<'a>(
+    pub(crate) fn release_ruled_out(
         &mut self,
-        pinned: impl IntoIterator<Item = (&'a str, &'a str)>,
+        pinned: impl IntoIterator<Item = (String, String)>,
     ) -> BTreeSet<String> {
-        let pinned: BTreeSet<(&str, String, &str)> = pinned
+        let pinned: BTreeSet<(String, String, String)> = pinned
             .into_iter()
-            .map(|(name, version)| (name, compatible_range(version), version))
+            .map(|(name, version)| (name, compatible_range(&version), version))
             .collect();
         let ruled_out: BTreeSet<String> = self
             .held
@@ -226,12 +226,13 @@ mod tests {
     #[test]
     fn a_hold_another_version_of_its_range_rules_out_is_released() {
         let mut holds = Holds::of_locked(locked());
+        let pin = |name: &str, version: &str| (name.to_string(), version.to_string());
         let released = holds.release_ruled_out([
             // Another version of a held range: released.
-            ("clap", "4.5.56"),
+            pin("clap", "4.5.56"),
             // The held version itself, and another range of a held crate: kept.
-            ("getrandom", "0.2.15"),
-            ("toml_datetime", "0.6.11"),
+            pin("getrandom", "0.2.15"),
+            pin("toml_datetime", "0.6.11"),
         ]);
         assert_eq!(released, BTreeSet::from(["clap".to_string()]));
         let manifest = holds.manifest();
